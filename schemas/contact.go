@@ -1,0 +1,108 @@
+// Package schemas holds the shared record contracts as embedded JSON Schemas
+// and their Go types, so that any CRM source feeds any phonebook destination.
+package schemas
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+)
+
+//go:embed contact.schema.json
+var contactSchema []byte
+
+// ContactSchema returns the JSON Schema of the canonical contact record.
+// Sources may narrow its "attributes" property with the fields they know.
+func ContactSchema() json.RawMessage {
+	return slices.Clone(contactSchema)
+}
+
+// Contact kinds.
+const (
+	KindContact = "contact"
+	KindAccount = "account"
+)
+
+// Contact is the canonical contact record (contact.schema.json).
+type Contact struct {
+	SourceID    string         `json:"source_id"`
+	Kind        string         `json:"kind"`
+	DisplayName string         `json:"display_name"`
+	FirstName   string         `json:"first_name,omitempty"`
+	LastName    string         `json:"last_name,omitempty"`
+	Company     string         `json:"company,omitempty"`
+	Title       string         `json:"title,omitempty"`
+	Emails      []string       `json:"emails,omitempty"`
+	Phones      []Phone        `json:"phones"`
+	URL         string         `json:"url"`
+	UpdatedAt   time.Time      `json:"updated_at"`
+	Attributes  map[string]any `json:"attributes,omitempty"`
+}
+
+// Phone is one phone number of a contact.
+type Phone struct {
+	Type   string `json:"type"`
+	Number string `json:"number,omitempty"` // E.164, empty when Raw could not be parsed
+	Raw    string `json:"raw"`
+}
+
+// Phone types a source maps its fields to; a custom field keeps its label.
+const (
+	PhoneWork      = "work"
+	PhoneMobile    = "mobile"
+	PhoneHome      = "home"
+	PhoneFax       = "fax"
+	PhoneAssistant = "assistant"
+	PhoneOther     = "other"
+)
+
+// CheckContactSchema reports how a stream's JSON Schema falls short of the
+// canonical contact: each required property it lacks or types differently.
+// A nil result means a destination can consume the stream as contacts.
+func CheckContactSchema(schema json.RawMessage) []string {
+	var want, got struct {
+		Type       any                        `json:"type"`
+		Properties map[string]json.RawMessage `json:"properties"`
+		Required   []string                   `json:"required"`
+	}
+	if err := json.Unmarshal(contactSchema, &want); err != nil {
+		panic(fmt.Sprintf("embedded contact schema: %v", err))
+	}
+	if err := json.Unmarshal(schema, &got); err != nil {
+		return []string{fmt.Sprintf("schema is not a JSON object: %v", err)}
+	}
+	var problems []string
+	for _, name := range want.Required {
+		p, ok := got.Properties[name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("property %q is missing", name))
+			continue
+		}
+		if wt, gt := typeOf(want.Properties[name]), typeOf(p); wt != gt {
+			problems = append(problems, fmt.Sprintf("property %q is %s, want %s", name, gt, wt))
+		}
+		if !slices.Contains(got.Required, name) {
+			problems = append(problems, fmt.Sprintf("property %q is not required", name))
+		}
+	}
+	return problems
+}
+
+// typeOf names a property schema's JSON type, treating an enum of strings as string.
+func typeOf(prop json.RawMessage) string {
+	var p struct {
+		Type string `json:"type"`
+		Enum []any  `json:"enum"`
+	}
+	_ = json.Unmarshal(prop, &p)
+	switch {
+	case p.Type != "":
+		return p.Type
+	case len(p.Enum) > 0:
+		return "string"
+	default:
+		return "untyped"
+	}
+}
