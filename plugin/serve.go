@@ -1,0 +1,52 @@
+package plugin
+
+import (
+	"os"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/replicatorhq/replicator/plugin/contract"
+)
+
+// ServeSource serves the source that newSource builds, for a connector's
+// main function:
+//
+//	func main() { plugin.ServeSource(generator.New) }
+//
+// It returns when the host ends the process. The logger it passes writes
+// JSON to stderr, which the host folds into its own log.
+func ServeSource(newSource func(hclog.Logger) contract.Source) {
+	log := pluginLogger()
+	serve(log, versionedPlugins(KindSource, &sourcePlugin{impl: newSource(log)}))
+}
+
+// ServeDestination serves the destination that newDestination builds.
+func ServeDestination(newDestination func(hclog.Logger) contract.Destination) {
+	log := pluginLogger()
+	serve(log, versionedPlugins(KindDestination, &destinationPlugin{impl: newDestination(log)}))
+}
+
+func serve(log hclog.Logger, sets map[int]goplugin.PluginSet) {
+	goplugin.Serve(&goplugin.ServeConfig{
+		HandshakeConfig:  handshake(),
+		VersionedPlugins: sets,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts, grpcServerOptions()...)...)
+		},
+		Logger: log,
+	})
+}
+
+func pluginLogger() hclog.Logger {
+	level := hclog.LevelFromString(os.Getenv(LogLevelEnv))
+	if level == hclog.NoLevel {
+		level = hclog.Info
+	}
+	return hclog.New(&hclog.LoggerOptions{
+		Level:      level,
+		Output:     os.Stderr,
+		JSONFormat: true,
+	})
+}

@@ -1,0 +1,182 @@
+package wirev1
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/replicatorhq/replicator/plugin/contract"
+)
+
+// Batch limits: a record batch is sent once it holds MaxBatchRecords records
+// or MaxBatchBytes bytes of data, whichever comes first. Both stay well under
+// gRPC's default 4 MiB message limit unless one record is itself larger.
+const (
+	MaxBatchRecords = 2048
+	MaxBatchBytes   = 1 << 20
+)
+
+// MaxMessageBytes is the largest gRPC message either side accepts: a batch
+// may exceed MaxBatchBytes by one record, and one record may be large.
+const MaxMessageBytes = 64 << 20
+
+func specToWire(s contract.Spec) *SpecResponse {
+	out := &SpecResponse{Name: s.Name, Version: s.Version, Description: s.Description}
+	for _, a := range s.Config {
+		out.Config = append(out.Config, &Attribute{
+			Name: a.Name, Type: string(a.Type), Required: a.Required, Sensitive: a.Sensitive,
+			DefaultJson: a.Default, Description: a.Description,
+		})
+	}
+	return out
+}
+
+func specFromWire(s *SpecResponse) contract.Spec {
+	out := contract.Spec{Name: s.GetName(), Version: s.GetVersion(), Description: s.GetDescription()}
+	for _, a := range s.GetConfig() {
+		out.Config = append(out.Config, contract.Attribute{
+			Name: a.GetName(), Type: contract.AttrType(a.GetType()), Required: a.GetRequired(),
+			Sensitive: a.GetSensitive(), Default: nilIfEmpty(a.GetDefaultJson()), Description: a.GetDescription(),
+		})
+	}
+	return out
+}
+
+func streamsToWire(ss []contract.Stream) []*Stream {
+	out := make([]*Stream, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, streamToWire(s))
+	}
+	return out
+}
+
+func streamToWire(s contract.Stream) *Stream {
+	w := &Stream{Name: s.Name, SchemaJson: s.Schema, PrimaryKey: s.PrimaryKey, CursorField: s.CursorField}
+	for _, m := range s.Modes {
+		w.Modes = append(w.Modes, string(m))
+	}
+	return w
+}
+
+func streamsFromWire(ss []*Stream) []contract.Stream {
+	out := make([]contract.Stream, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, streamFromWire(s))
+	}
+	return out
+}
+
+func streamFromWire(s *Stream) contract.Stream {
+	c := contract.Stream{Name: s.GetName(), Schema: nilIfEmpty(s.GetSchemaJson()), PrimaryKey: s.GetPrimaryKey(), CursorField: s.GetCursorField()}
+	for _, m := range s.GetModes() {
+		c.Modes = append(c.Modes, contract.SyncMode(m))
+	}
+	return c
+}
+
+// batchToWire converts records into one message. The records' strings and
+// data are shared, not copied; the message is only valid while they are.
+func batchToWire(rs []contract.Record) *RecordBatch {
+	backing := make([]Record, len(rs))
+	ptrs := make([]*Record, len(rs))
+	for i := range rs {
+		r := &rs[i]
+		w := &backing[i]
+		w.Stream, w.Key, w.Delete, w.Data = r.Stream, r.Key, r.Op == contract.Delete, r.Data
+		if !r.SourceTime.IsZero() {
+			w.SourceTimeUnixNano = r.SourceTime.UnixNano()
+		}
+		ptrs[i] = w
+	}
+	return &RecordBatch{Records: ptrs}
+}
+
+// recordFromWire converts one record, sharing its strings and data.
+func recordFromWire(w *Record) contract.Record {
+	r := contract.Record{Stream: w.Stream, Key: w.Key, Data: w.Data}
+	if w.Delete {
+		r.Op = contract.Delete
+	}
+	if w.SourceTimeUnixNano != 0 {
+		r.SourceTime = time.Unix(0, w.SourceTimeUnixNano).UTC()
+	}
+	return r
+}
+
+func batchFromWire(b *RecordBatch) []contract.Record {
+	out := make([]contract.Record, len(b.GetRecords()))
+	for i, w := range b.GetRecords() {
+		out[i] = recordFromWire(w)
+	}
+	return out
+}
+
+func nilIfEmpty(b []byte) json.RawMessage {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// toStatus turns a connector's error into a gRPC status that keeps its text.
+func toStatus(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, contract.ErrUnsupported):
+		return status.Error(codes.Unimplemented, err.Error())
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	default:
+		return status.Error(codes.Unknown, err.Error())
+	}
+}
+
+// fromStatus turns a gRPC error back into a plain error with the
+// connector's text; ctx tells a host-side cancellation from a plugin fault.
+func fromStatus(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	switch st.Code() {
+	case codes.Unimplemented:
+		return &remoteError{msg: st.Message(), is: contract.ErrUnsupported}
+	case codes.Canceled:
+		return &remoteError{msg: st.Message(), is: context.Canceled}
+	case codes.DeadlineExceeded:
+		return &remoteError{msg: st.Message(), is: context.DeadlineExceeded}
+	case codes.Unavailable:
+		return &ConnectionError{Err: errors.New(st.Message())}
+	default:
+		return &remoteError{msg: st.Message()}
+	}
+}
+
+// remoteError is an error the plugin returned, carried by text.
+type remoteError struct {
+	msg string
+	is  error
+}
+
+func (e *remoteError) Error() string        { return e.msg }
+func (e *remoteError) Is(target error) bool { return e.is != nil && target == e.is }
+
+// ConnectionError reports that the plugin went away mid-call: it crashed or
+// was killed. The host adds the plugin's last log lines.
+type ConnectionError struct{ Err error }
+
+func (e *ConnectionError) Error() string { return "connection to plugin lost: " + e.Err.Error() }
+func (e *ConnectionError) Unwrap() error { return e.Err }
