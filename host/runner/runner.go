@@ -1,0 +1,404 @@
+// Package runner runs one pipeline once: it reads a source's streams into a
+// destination and persists each checkpoint after the destination has
+// acknowledged it, so a run stopped at any moment resumes from there with
+// nothing lost.
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/replicatorhq/replicator/host/state"
+	"github.com/replicatorhq/replicator/plugin/contract"
+)
+
+// Batch limits for what the host hands the destination.
+const (
+	maxBatchRecords = 2048
+	maxBatchBytes   = 1 << 20
+	// queueBatches bounds the batches between source and destination, and
+	// with it the host's memory.
+	queueBatches = 4
+)
+
+// Pipeline is a resolved pipeline: connectors started, configs decoded,
+// streams discovered.
+type Pipeline struct {
+	Name              string
+	SourceRef         string // where the source's credentials are stored
+	Source            contract.Source
+	SourceConfig      json.RawMessage
+	Destination       contract.Destination
+	DestinationConfig json.RawMessage
+	Streams           []contract.Stream
+}
+
+// Progress is a snapshot of a run underway.
+type Progress struct {
+	Read, Written int64
+	Elapsed       time.Duration
+}
+
+// Options tune a run.
+type Options struct {
+	Log hclog.Logger
+	// OnProgress, when set, is called about every ProgressEvery from its
+	// own goroutine, and once more at the end.
+	OnProgress    func(Progress)
+	ProgressEvery time.Duration
+	// FullRefresh forgets the streams' state, so they are read from scratch.
+	FullRefresh bool
+}
+
+// Run reads the pipeline's streams into its destination once.
+//
+// Cancelling ctx stops the run gracefully: the source stops reading, the
+// destination writes and acknowledges what it already has, the
+// acknowledged checkpoints are persisted, and Run returns the run with
+// outcome "interrupted". The returned run is also saved in store.
+func Run(ctx context.Context, p Pipeline, store *state.Store, opts Options) (state.Run, error) {
+	if opts.Log == nil {
+		opts.Log = hclog.NewNullLogger()
+	}
+	r := &run{p: p, store: store, log: opts.Log, started: time.Now()}
+	r.rec = state.Run{Pipeline: p.Name, Started: r.started, Outcome: "running"}
+	if err := r.prepare(opts.FullRefresh); err != nil {
+		return r.rec, err
+	}
+	if err := store.SaveRun(&r.rec); err != nil {
+		return r.rec, fmt.Errorf("record the start of run: %w", err)
+	}
+	stopProgress := r.reportProgress(opts)
+	err := r.pump(ctx)
+	stopProgress()
+
+	r.rec.Ended = time.Now()
+	r.rec.Read, r.rec.Written = r.read.Load(), r.written.Load()
+	r.rec.Counters = r.counters()
+	switch {
+	case err != nil:
+		r.rec.Outcome, r.rec.Error = "failed", err.Error()
+	case ctx.Err() != nil:
+		r.rec.Outcome = "interrupted"
+	default:
+		r.rec.Outcome = "succeeded"
+	}
+	if serr := store.SaveRun(&r.rec); serr != nil && err == nil {
+		err = fmt.Errorf("record the end of run: %w", serr)
+	}
+	return r.rec, err
+}
+
+type run struct {
+	p       Pipeline
+	store   *state.Store
+	log     hclog.Logger
+	started time.Time
+	rec     state.Run
+
+	creds    json.RawMessage
+	readReq  []contract.ReadStream
+	writeReq []contract.WriteStream
+
+	read, written atomic.Int64
+
+	mu       sync.Mutex
+	barriers []barrier // sent to the destination, not yet acknowledged
+	nextID   uint64
+	count    map[string]int64
+}
+
+// barrier is a checkpoint or full-refresh-complete awaiting acknowledgement.
+type barrier struct {
+	id      uint64
+	stream  string
+	state   json.RawMessage // a checkpoint's state
+	full    bool            // a full-refresh-complete
+	records int64           // records sent before it
+}
+
+// prepare loads credentials and the streams' state, and hands out this
+// run's generation per stream. A stream without state starts a full
+// refresh whose generation is remembered until its completion is
+// acknowledged, so a full refresh resumed after a crash keeps the
+// generation its first records were written with.
+func (r *run) prepare(fullRefresh bool) error {
+	creds, err := r.store.Credentials(r.p.SourceRef)
+	if err != nil {
+		return fmt.Errorf("load credentials of %s: %w", r.p.SourceRef, err)
+	}
+	r.creds = creds
+	for _, s := range r.p.Streams {
+		if fullRefresh {
+			if err := r.store.ResetStream(r.p.Name, s.Name); err != nil {
+				return fmt.Errorf("reset stream %s: %w", s.Name, err)
+			}
+		}
+		st, err := r.store.Stream(r.p.Name, s.Name)
+		if err != nil {
+			return fmt.Errorf("load state of stream %s: %w", s.Name, err)
+		}
+		gen := st.FullRefresh
+		if gen == 0 {
+			st.Generation++
+			gen = st.Generation
+			if st.State == nil {
+				st.FullRefresh = gen
+			}
+		}
+		if err := r.store.SaveStream(r.p.Name, s.Name, st); err != nil {
+			return fmt.Errorf("save generation of stream %s: %w", s.Name, err)
+		}
+		if st.State != nil {
+			r.rec.Resumed = append(r.rec.Resumed, s.Name)
+			r.log.Info("resuming stream from its checkpoint", "stream", s.Name, "generation", gen)
+		} else {
+			r.log.Info("starting a full refresh", "stream", s.Name, "generation", gen)
+		}
+		r.readReq = append(r.readReq, contract.ReadStream{Name: s.Name, State: st.State, Generation: gen})
+		r.writeReq = append(r.writeReq, contract.WriteStream{Stream: s, Generation: gen})
+	}
+	return nil
+}
+
+// pump runs the source and the destination side by side.
+func (r *run) pump(ctx context.Context) error {
+	// The destination keeps going after a graceful stop, to write and
+	// acknowledge what was read; it is cancelled only when the run fails.
+	writeCtx, cancelWrite := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWrite()
+	readCtx, cancelRead := context.WithCancel(ctx)
+	defer cancelRead()
+
+	queue := make(chan contract.Message, queueBatches)
+	out := &output{r: r, queue: queue, writeCtx: writeCtx}
+	readErr := make(chan error, 1)
+	go func() {
+		err := r.p.Source.Read(readCtx, contract.ReadRequest{Config: r.p.SourceConfig, Credentials: r.creds, Streams: r.readReq}, out)
+		if err == nil {
+			err = out.flush(readCtx)
+		}
+		close(queue)
+		readErr <- err
+	}()
+
+	in := &input{r: r, queue: queue}
+	werr := r.p.Destination.Write(writeCtx, contract.WriteRequest{Config: r.p.DestinationConfig, Streams: r.writeReq}, in)
+	if werr != nil {
+		cancelRead()
+	}
+	rerr := <-readErr
+	if werr == nil && rerr == nil {
+		// Write returned after consuming everything: all of it is durable.
+		r.written.Store(r.read.Load())
+	}
+	stopped := ctx.Err() != nil && (rerr == nil || errors.Is(rerr, context.Canceled))
+	switch {
+	case werr != nil:
+		return fmt.Errorf("destination: %w", werr)
+	case rerr != nil && !stopped:
+		return fmt.Errorf("source: %w", rerr)
+	}
+	return nil
+}
+
+// acknowledge persists every barrier up to and including id.
+func (r *run) acknowledge(id uint64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for n < len(r.barriers) && r.barriers[n].id <= id {
+		b := r.barriers[n]
+		if err := r.persist(b); err != nil {
+			return err
+		}
+		r.written.Store(b.records)
+		n++
+	}
+	if n == 0 && (len(r.barriers) == 0 || id < r.barriers[0].id) {
+		return fmt.Errorf("destination acknowledged %d, which was never sent or is acknowledged already", id)
+	}
+	r.barriers = r.barriers[n:]
+	return nil
+}
+
+func (r *run) persist(b barrier) error {
+	st, err := r.store.Stream(r.p.Name, b.stream)
+	if err != nil {
+		return fmt.Errorf("load state of stream %s: %w", b.stream, err)
+	}
+	if b.full {
+		st.FullRefresh = 0
+	} else {
+		st.State = b.state
+	}
+	if err := r.store.SaveStream(r.p.Name, b.stream, st); err != nil {
+		return fmt.Errorf("persist checkpoint of stream %s: %w", b.stream, err)
+	}
+	return nil
+}
+
+func (r *run) addBarrier(b barrier) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.nextID++
+	b.id = r.nextID
+	r.barriers = append(r.barriers, b)
+	return b.id
+}
+
+func (r *run) addCount(name string, delta int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.count == nil {
+		r.count = map[string]int64{}
+	}
+	r.count[name] += delta
+}
+
+func (r *run) counters() map[string]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.count)
+}
+
+func (r *run) reportProgress(opts Options) (stop func()) {
+	if opts.OnProgress == nil {
+		return func() {}
+	}
+	every := opts.ProgressEvery
+	if every <= 0 {
+		every = time.Second
+	}
+	snapshot := func() Progress {
+		return Progress{Read: r.read.Load(), Written: r.written.Load(), Elapsed: time.Since(r.started)}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				opts.OnProgress(snapshot())
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+		opts.OnProgress(snapshot())
+	}
+}
+
+// output is what the source writes to: records are re-batched by the
+// host's limits, control messages go through in order.
+type output struct {
+	r        *run
+	queue    chan<- contract.Message
+	writeCtx context.Context
+	batch    []contract.Record
+	bytes    int
+}
+
+func (o *output) send(ctx context.Context, m contract.Message) error {
+	select {
+	case o.queue <- m:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-o.writeCtx.Done():
+		return errors.New("destination stopped")
+	}
+}
+
+func (o *output) flush(ctx context.Context) error {
+	if len(o.batch) == 0 {
+		return nil
+	}
+	m := contract.Message{Records: o.batch}
+	o.batch, o.bytes = make([]contract.Record, 0, maxBatchRecords), 0
+	return o.send(ctx, m)
+}
+
+func (o *output) Emit(ctx context.Context, rec contract.Record) error {
+	if o.batch == nil {
+		o.batch = make([]contract.Record, 0, maxBatchRecords)
+	}
+	o.batch = append(o.batch, rec)
+	o.bytes += len(rec.Data)
+	o.r.read.Add(1)
+	if len(o.batch) >= maxBatchRecords || o.bytes >= maxBatchBytes {
+		return o.flush(ctx)
+	}
+	return nil
+}
+
+func (o *output) Checkpoint(ctx context.Context, stream string, st json.RawMessage) error {
+	if err := o.flush(ctx); err != nil {
+		return err
+	}
+	id := o.r.addBarrier(barrier{stream: stream, state: st, records: o.r.read.Load()})
+	return o.send(ctx, contract.Message{Checkpoint: &contract.Checkpoint{ID: id, Stream: stream, State: st}})
+}
+
+func (o *output) FullRefreshComplete(ctx context.Context, stream string, generation uint64) error {
+	if err := o.flush(ctx); err != nil {
+		return err
+	}
+	id := o.r.addBarrier(barrier{stream: stream, full: true, records: o.r.read.Load()})
+	return o.send(ctx, contract.Message{FullRefreshComplete: &contract.FullRefreshComplete{ID: id, Stream: stream, Generation: generation}})
+}
+
+func (o *output) UpdateCredentials(_ context.Context, c contract.Credentials) error {
+	if err := o.r.store.SaveCredentials(o.r.p.SourceRef, c); err != nil {
+		return fmt.Errorf("store updated credentials of %s: %w", o.r.p.SourceRef, err)
+	}
+	return nil
+}
+
+func (o *output) Count(_ context.Context, name string, delta int64) error {
+	o.r.addCount(name, delta)
+	return nil
+}
+
+// input is what the destination reads.
+type input struct {
+	r     *run
+	queue <-chan contract.Message
+}
+
+func (in *input) Next(ctx context.Context) (contract.Message, error) {
+	select {
+	case m, ok := <-in.queue:
+		if !ok {
+			return contract.Message{}, io.EOF
+		}
+		return m, nil
+	case <-ctx.Done():
+		return contract.Message{}, ctx.Err()
+	}
+}
+
+func (in *input) Ack(_ context.Context, id uint64) error {
+	return in.r.acknowledge(id)
+}
+
+func (in *input) Count(_ context.Context, name string, delta int64) error {
+	in.r.addCount(name, delta)
+	return nil
+}
