@@ -1,0 +1,236 @@
+package rogersim
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxBody bounds a request body; 500 contacts fit many times over.
+const maxBody = 32 << 20
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/replicators/{id}", s.api(EndpointGetReplicator, s.getReplicator))
+	mux.Handle("PUT /v1/replicators/{id}/contacts", s.api(EndpointPutContacts, s.putContacts))
+	mux.Handle("POST /v1/replicators/{id}/contacts:delete", s.api(EndpointDeleteContacts, s.deleteContacts))
+	mux.Handle("POST /v1/replicators/{id}/contacts:sweep", s.api(EndpointSweepContacts, s.sweepContacts))
+	mux.Handle("GET /v1/lookup", s.api(EndpointLookup, s.lookup))
+	s.adminRoutes(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+// api wraps an endpoint with counting, logging, injected faults and the key check.
+func (s *Server) api(name string, h http.HandlerFunc) http.Handler {
+	counter := s.reqs[name]
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		counter.Add(1)
+		if s.opts.LogRequests {
+			start := time.Now()
+			sw := &statusWriter{ResponseWriter: w}
+			w = sw
+			// The Authorization header is never logged.
+			defer func() {
+				s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start).Round(time.Microsecond))
+			}()
+		}
+		if d := s.delay(); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		if status, retryAfter := s.takeFault(); status != 0 {
+			if status == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+				writeError(w, status, "rate_limited", "too many requests; retry after the Retry-After seconds")
+				return
+			}
+			writeError(w, status, "unavailable", "injected server error")
+			return
+		}
+		if !s.authorized(r.Header.Get("Authorization")) {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "send a valid API key as Authorization: Bearer <key>")
+			return
+		}
+		h(w, r)
+	})
+}
+
+// statusWriter remembers the status for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
+}
+
+// Unwrap lets http.ResponseController reach Hijack underneath.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, detail string) {
+	writeJSON(w, status, map[string]string{"error": code, "detail": detail})
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_json", fmt.Sprintf("the request body is not the expected JSON: %v", err))
+		return false
+	}
+	return true
+}
+
+func notFound(w http.ResponseWriter, id string) {
+	writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("replicator %q is not configured", id))
+}
+
+// answerMutation persists the change and answers, or drops the connection
+// when that fault is armed: the change is applied either way.
+func (s *Server) answerMutation(w http.ResponseWriter, v any) {
+	if err := s.changed(); err != nil {
+		s.log.Error("could not persist the phonebook", "error", err)
+		writeError(w, http.StatusInternalServerError, "storage", "the change was applied but could not be persisted")
+		return
+	}
+	if s.takeDrop() {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+		panic(http.ErrAbortHandler) // net/http closes the connection without a response
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) getReplicator(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.mu.RLock()
+	rs := s.st.replicators[id]
+	var info Replicator
+	if rs != nil {
+		info = rs.info
+	}
+	s.mu.RUnlock()
+	if rs == nil {
+		notFound(w, id)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+func (s *Server) putContacts(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Stream     string    `json:"stream"`
+		Generation uint64    `json:"generation"`
+		Contacts   []Contact `json:"contacts"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if req.Stream == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "stream is required")
+		return
+	}
+	if len(req.Contacts) > MaxBatch {
+		writeError(w, http.StatusBadRequest, "too_many_contacts", fmt.Sprintf("a request carries at most %d contacts, this one has %d", MaxBatch, len(req.Contacts)))
+		return
+	}
+	id := r.PathValue("id")
+	s.mu.Lock()
+	rs := s.st.replicators[id]
+	var results []Result
+	if rs != nil {
+		results = s.st.upsert(rs, req.Stream, req.Generation, req.Contacts)
+	}
+	s.mu.Unlock()
+	if rs == nil {
+		notFound(w, id)
+		return
+	}
+	s.answerMutation(w, map[string][]Result{"results": results})
+}
+
+func (s *Server) deleteContacts(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Stream    string   `json:"stream"`
+		SourceIDs []string `json:"source_ids"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if req.Stream == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "stream is required")
+		return
+	}
+	id := r.PathValue("id")
+	s.mu.Lock()
+	rs := s.st.replicators[id]
+	n := 0
+	if rs != nil {
+		n = s.st.deleteIDs(rs, req.Stream, req.SourceIDs)
+	}
+	s.mu.Unlock()
+	if rs == nil {
+		notFound(w, id)
+		return
+	}
+	s.answerMutation(w, map[string]int{"deleted": n})
+}
+
+func (s *Server) sweepContacts(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Stream     string  `json:"stream"`
+		Generation *uint64 `json:"generation"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if req.Stream == "" || req.Generation == nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", "stream and generation are required")
+		return
+	}
+	id := r.PathValue("id")
+	s.mu.Lock()
+	rs := s.st.replicators[id]
+	n := 0
+	if rs != nil {
+		n = s.st.sweep(rs, req.Stream, *req.Generation)
+	}
+	s.mu.Unlock()
+	if rs == nil {
+		notFound(w, id)
+		return
+	}
+	s.answerMutation(w, map[string]int{"removed": n})
+}
+
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
+	number := r.URL.Query().Get("number")
+	if strings.HasPrefix(number, " ") {
+		// An unencoded + in a query string arrives as a space.
+		number = "+" + strings.TrimLeft(number, " ")
+	}
+	if !IsE164(number) {
+		writeError(w, http.StatusBadRequest, "invalid_number", "number must be E.164, such as +31201234567, with + written as %2B in the URL")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string][]Match{"matches": s.Lookup(number)})
+}
