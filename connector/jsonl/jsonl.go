@@ -1,0 +1,327 @@
+// Package jsonl is a destination that appends every record it receives to
+// a file as one JSON line. It serves to inspect what a pipeline produces
+// and to measure the pipeline without a service behind it.
+//
+// Each record becomes
+//
+//	{"stream":"s","key":"k","op":"upsert","source_time":"2026-01-02T03:04:05Z","data":{...}}
+//
+// with source_time left out when unknown and data left out for deletes, and
+// each full refresh complete becomes
+//
+//	{"stream":"s","full_refresh_complete":{"generation":7}}
+//
+// A record's data is copied as given (the contract makes it a JSON object);
+// only line breaks in its whitespace are turned into spaces so that it
+// stays on one line.
+package jsonl
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/replicatorhq/replicator/plugin/contract"
+)
+
+// Version is the destination's own version.
+const Version = "1.0.0"
+
+// bufferSize is the write buffer: large enough that a batch of ordinary
+// records costs few write calls.
+const bufferSize = 256 << 10
+
+// Destination is the JSON lines destination. Create it with New.
+type Destination struct {
+	log hclog.Logger
+}
+
+// New returns a JSON lines destination logging to log.
+func New(log hclog.Logger) *Destination {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &Destination{log: log}
+}
+
+// Spec describes the destination's configuration.
+func (d *Destination) Spec(context.Context) (contract.Spec, error) {
+	return contract.Spec{
+		Name:        "jsonl",
+		Version:     Version,
+		Description: "Appends every record to a file as one JSON line.",
+		Config: []contract.Attribute{
+			{Name: "path", Type: contract.TypeString, Required: true,
+				Description: "The output file; it is created if missing and appended to otherwise."},
+			{Name: "fsync", Type: contract.TypeBool, Default: json.RawMessage(`true`),
+				Description: "Sync the file to disk before acknowledging each checkpoint."},
+		},
+	}, nil
+}
+
+type config struct {
+	Path  string
+	Fsync bool
+}
+
+func parseConfig(raw json.RawMessage) (config, error) {
+	in := struct {
+		Path  string `json:"path"`
+		Fsync *bool  `json:"fsync"`
+	}{}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return config{}, fmt.Errorf("jsonl config: %w", err)
+		}
+	}
+	if in.Path == "" {
+		return config{}, errors.New("jsonl config: path is required; set it to the file to write")
+	}
+	c := config{Path: in.Path, Fsync: true}
+	if in.Fsync != nil {
+		c.Fsync = *in.Fsync
+	}
+	return c, nil
+}
+
+// Check makes sure the output file's folder exists and is writable by
+// creating and removing a file in it.
+func (d *Destination) Check(_ context.Context, req contract.CheckRequest) (contract.CheckResponse, error) {
+	c, err := parseConfig(req.Config)
+	if err != nil {
+		return contract.CheckResponse{}, err
+	}
+	if fi, err := os.Stat(c.Path); err == nil && fi.IsDir() {
+		return contract.CheckResponse{}, fmt.Errorf("path %s is a folder; set path to a file inside it", c.Path)
+	}
+	dir := filepath.Dir(c.Path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return contract.CheckResponse{}, fmt.Errorf("folder %s does not exist; create it or change path", dir)
+	case err != nil:
+		return contract.CheckResponse{}, fmt.Errorf("folder %s cannot be used: %w", dir, err)
+	case !fi.IsDir():
+		return contract.CheckResponse{}, fmt.Errorf("%s is not a folder; change path", dir)
+	}
+	f, err := os.CreateTemp(dir, ".jsonl-check-*")
+	if err != nil {
+		return contract.CheckResponse{}, fmt.Errorf("folder %s is not writable; fix its permissions or change path: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	if err := os.Remove(name); err != nil {
+		return contract.CheckResponse{}, fmt.Errorf("folder %s: removing the test file %s: %w", dir, filepath.Base(name), err)
+	}
+	return contract.CheckResponse{Message: "records will be appended to " + c.Path}, nil
+}
+
+// Write appends what in carries to the output file. It acknowledges a
+// checkpoint or full refresh complete once every line before it is flushed
+// and, with fsync on, synced to disk.
+func (d *Destination) Write(ctx context.Context, req contract.WriteRequest, in contract.Input) (err error) {
+	c, err := parseConfig(req.Config)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(c.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("opening output file: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing output file %s: %w", c.Path, cerr)
+		}
+	}()
+	w := writer{f: f, buf: bufio.NewWriterSize(f, bufferSize), fsync: c.Fsync}
+	var lines int64
+	for {
+		msg, err := in.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			if err := w.durable(); err != nil {
+				return err
+			}
+			d.log.Debug("write finished", "path", c.Path, "lines", lines)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("receiving records: %w", err)
+		}
+		switch {
+		case msg.Checkpoint != nil:
+			if err := w.durable(); err != nil {
+				return err
+			}
+			if err := in.Ack(ctx, msg.Checkpoint.ID); err != nil {
+				return fmt.Errorf("acknowledging checkpoint %d: %w", msg.Checkpoint.ID, err)
+			}
+		case msg.FullRefreshComplete != nil:
+			frc := msg.FullRefreshComplete
+			if err := w.line(appendFullRefresh(w.scratch[:0], frc)); err != nil {
+				return err
+			}
+			lines++
+			if err := w.durable(); err != nil {
+				return err
+			}
+			if err := in.Ack(ctx, frc.ID); err != nil {
+				return fmt.Errorf("acknowledging full refresh complete %d of stream %q: %w", frc.ID, frc.Stream, err)
+			}
+		default:
+			for i := range msg.Records {
+				r := &msg.Records[i]
+				if r.Op != contract.Delete && len(r.Data) == 0 {
+					return fmt.Errorf("record %q of stream %q is an upsert without data; the source must send a JSON object", r.Key, r.Stream)
+				}
+				if err := w.line(w.appendRecord(w.scratch[:0], r)); err != nil {
+					return err
+				}
+			}
+			lines += int64(len(msg.Records))
+		}
+	}
+}
+
+// writer turns messages into lines in one file.
+type writer struct {
+	f       *os.File
+	buf     *bufio.Writer
+	fsync   bool
+	scratch []byte // the line being built, reused
+
+	// The last stream name seen and its JSON encoding: batches hold one
+	// stream, so it is encoded once rather than per record.
+	stream     string
+	streamJSON []byte
+}
+
+// line writes a built line and keeps its buffer for the next one.
+func (w *writer) line(b []byte) error {
+	w.scratch = b
+	if _, err := w.buf.Write(b); err != nil {
+		return fmt.Errorf("writing output file %s: %w", w.f.Name(), err)
+	}
+	return nil
+}
+
+// durable flushes buffered lines and, when configured, syncs the file.
+func (w *writer) durable() error {
+	if err := w.buf.Flush(); err != nil {
+		return fmt.Errorf("writing output file %s: %w", w.f.Name(), err)
+	}
+	if w.fsync {
+		if err := w.f.Sync(); err != nil {
+			return fmt.Errorf("syncing output file %s to disk: %w", w.f.Name(), err)
+		}
+	}
+	return nil
+}
+
+func (w *writer) appendRecord(b []byte, r *contract.Record) []byte {
+	if r.Stream != w.stream || w.streamJSON == nil {
+		w.stream = r.Stream
+		w.streamJSON = appendString(w.streamJSON[:0], r.Stream)
+	}
+	b = append(b, `{"stream":`...)
+	b = append(b, w.streamJSON...)
+	b = append(b, `,"key":`...)
+	b = appendString(b, r.Key)
+	if r.Op == contract.Delete {
+		b = append(b, `,"op":"delete"`...)
+	} else {
+		b = append(b, `,"op":"upsert"`...)
+	}
+	if !r.SourceTime.IsZero() {
+		b = append(b, `,"source_time":"`...)
+		b = r.SourceTime.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	if r.Op != contract.Delete {
+		b = append(b, `,"data":`...)
+		b = appendData(b, r.Data)
+	}
+	return append(b, '}', '\n')
+}
+
+func appendFullRefresh(b []byte, frc *contract.FullRefreshComplete) []byte {
+	b = append(b, `{"stream":`...)
+	b = appendString(b, frc.Stream)
+	b = append(b, `,"full_refresh_complete":{"generation":`...)
+	b = strconv.AppendUint(b, frc.Generation, 10)
+	return append(b, '}', '}', '\n')
+}
+
+// appendData appends a record's JSON data, turning any CR or LF into a
+// space. In valid JSON they can only be whitespace between tokens (strings
+// hold them escaped), so the value is unchanged and stays on one line.
+func appendData(b []byte, data []byte) []byte {
+	if bytes.IndexByte(data, '\n') < 0 && bytes.IndexByte(data, '\r') < 0 {
+		return append(b, data...)
+	}
+	at := len(b)
+	b = append(b, data...)
+	for i := at; i < len(b); i++ {
+		if b[i] == '\n' || b[i] == '\r' {
+			b[i] = ' '
+		}
+	}
+	return b
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string. Quotes, backslashes and control
+// characters are escaped; other characters, non-ASCII included, are copied
+// as UTF-8. Bytes that are not valid UTF-8 cannot be said in JSON and
+// become U+FFFD, as encoding/json does.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
