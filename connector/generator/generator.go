@@ -1,6 +1,12 @@
 // Package generator is a source that produces a fixed number of
 // deterministic records per stream. It needs no service, so it serves to
 // measure the pipeline's throughput and to test resuming after a crash.
+//
+// Two settings exist only as test aids: fail_after ends the whole connector
+// process with exit status 3 once that many records were emitted in a read
+// (records still buffered on their way to the host are lost, as in a real
+// crash), and delay_ms pauses after each checkpoint so that a test can stop
+// a run between checkpoints.
 package generator
 
 import (
