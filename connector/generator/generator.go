@@ -206,28 +206,35 @@ func (s *Source) Discover(_ context.Context, req contract.DiscoverRequest) (cont
 	return contract.DiscoverResponse{Catalog: cat}, nil
 }
 
-// position is a stream's checkpoint state: the index of the next record.
+// position is where a stream starts: the index of the next record and
+// whether a full refresh is under way. Its checkpoint state is
+// {"next":N}, with "full_refresh":true added while a full refresh has not
+// reached its end, so that a refresh resumed after a crash still reports
+// its completion.
 type position struct {
-	Next *int64 `json:"next"`
+	Next        *int64 `json:"next"`
+	FullRefresh bool   `json:"full_refresh,omitempty"`
 }
 
-func parseState(stream string, raw json.RawMessage) (int64, error) {
+func parseState(stream string, raw json.RawMessage) (position, error) {
 	var p position
 	if err := json.Unmarshal(raw, &p); err != nil || p.Next == nil || *p.Next < 0 {
-		return 0, fmt.Errorf("stream %q: state %s is not a generator checkpoint like {\"next\": 123}; reset the stream to start over", stream, raw)
+		return position{}, fmt.Errorf("stream %q: state %s is not a generator checkpoint like {\"next\": 123}; reset the stream to start over", stream, raw)
 	}
-	return *p.Next, nil
+	return p, nil
 }
 
 // Read emits the requested streams one after another. A stream given state
-// resumes at its "next" index; one without state starts at 0 and, after
-// its last record, reports FullRefreshComplete with its generation.
+// resumes at its "next" index; one without state starts at 0. A full
+// refresh (a stream started without state, or resumed from a checkpoint
+// taken during one) reports FullRefreshComplete with the stream's
+// generation after its last record.
 func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contract.Output) error {
 	c, err := parseConfig(req.Config)
 	if err != nil {
 		return err
 	}
-	starts := make([]int64, len(req.Streams))
+	starts := make([]position, len(req.Streams))
 	for i, rs := range req.Streams {
 		if err := c.hasStream(rs.Name); err != nil {
 			return err
@@ -240,12 +247,14 @@ func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 	}
 	r := reader{cfg: c, out: out, exit: s.exit, log: s.log}
 	for i, rs := range req.Streams {
+		start, refresh := int64(0), true
 		if rs.State != nil {
-			s.log.Info(fmt.Sprintf("resuming at %d", starts[i]), "stream", rs.Name)
+			start, refresh = *starts[i].Next, starts[i].FullRefresh
+			s.log.Info(fmt.Sprintf("resuming at %d", start), "stream", rs.Name, "full_refresh", refresh)
 		} else {
 			s.log.Info("starting full refresh", "stream", rs.Name, "generation", rs.Generation)
 		}
-		if err := r.stream(ctx, rs, starts[i]); err != nil {
+		if err := r.stream(ctx, rs, start, refresh); err != nil {
 			return err
 		}
 	}
@@ -287,7 +296,7 @@ const (
 	tailWidth   = len(partPayload) + len(partUpdated) + timeWidth + len(partEnd)
 )
 
-func (r *reader) stream(ctx context.Context, rs contract.ReadStream, start int64) error {
+func (r *reader) stream(ctx context.Context, rs contract.ReadStream, start int64, refresh bool) error {
 	// Everything that depends only on the stream is prepared once.
 	name, err := json.Marshal(rs.Name + " #")
 	if err != nil {
@@ -347,7 +356,7 @@ func (r *reader) stream(ctx context.Context, rs contract.ReadStream, start int64
 			return fmt.Errorf("generator stopped by fail_after after %d records", r.emitted)
 		}
 		if next := i + 1; next%r.cfg.CheckpointEvery == 0 && next < r.cfg.Count {
-			if err := r.checkpoint(ctx, rs.Name, next); err != nil {
+			if err := r.checkpoint(ctx, rs.Name, next, refresh); err != nil {
 				return err
 			}
 		}
@@ -355,16 +364,19 @@ func (r *reader) stream(ctx context.Context, rs contract.ReadStream, start int64
 	// FullRefreshComplete goes before the last checkpoint: if the run dies
 	// between the two, the stream resumes from an earlier checkpoint rather
 	// than from the end with the refresh never reported.
-	if rs.State == nil {
+	if refresh {
 		if err := r.out.FullRefreshComplete(ctx, rs.Name, rs.Generation); err != nil {
 			return fmt.Errorf("stream %q: reporting full refresh complete: %w", rs.Name, err)
 		}
 	}
-	return r.checkpoint(ctx, rs.Name, i)
+	return r.checkpoint(ctx, rs.Name, i, false)
 }
 
-func (r *reader) checkpoint(ctx context.Context, stream string, next int64) error {
+func (r *reader) checkpoint(ctx context.Context, stream string, next int64, refresh bool) error {
 	st := strconv.AppendInt([]byte(`{"next":`), next, 10)
+	if refresh {
+		st = append(st, `,"full_refresh":true`...)
+	}
 	st = append(st, '}')
 	if err := r.out.Checkpoint(ctx, stream, st); err != nil {
 		return fmt.Errorf("stream %q: checkpoint at %d: %w", stream, next, err)

@@ -120,7 +120,7 @@ func TestReadFreshAndResume(t *testing.T) {
 				t.Errorf("stream %s record %d: key %q op %v stream %q", stream, i, r.Key, r.Op, r.Stream)
 			}
 		}
-		want := []string{`checkpoint {"next":10}`, `checkpoint {"next":20}`, fmt.Sprintf("frc %d", gen), `checkpoint {"next":25}`}
+		want := []string{`checkpoint {"next":10,"full_refresh":true}`, `checkpoint {"next":20,"full_refresh":true}`, fmt.Sprintf("frc %d", gen), `checkpoint {"next":25}`}
 		if got := fresh.controls(stream); !reflect.DeepEqual(got, want) {
 			t.Errorf("stream %s controls %q, want %q", stream, got, want)
 		}
@@ -134,7 +134,9 @@ func TestReadFreshAndResume(t *testing.T) {
 				seen++
 			}
 		case "checkpoint":
-			if e.stream == "a" && e.state != fmt.Sprintf(`{"next":%d}`, seen) {
+			var p position
+			json.Unmarshal([]byte(e.state), &p)
+			if e.stream == "a" && (p.Next == nil || *p.Next != int64(seen)) {
 				t.Errorf("checkpoint %s after %d records of a", e.state, seen)
 			}
 		}
@@ -153,7 +155,7 @@ func TestReadFreshAndResume(t *testing.T) {
 	}
 
 	// Resuming at 10 gives records 10.. with the same data, and no full
-	// refresh complete.
+	// refresh complete after an incremental checkpoint.
 	resumed := read(t, src, config, contract.ReadStream{Name: "a", State: cfg(`{"next":10}`), Generation: 9})
 	recs := resumed.records("a")
 	if len(recs) != 15 || recs[0].Key != "10" {
@@ -177,13 +179,17 @@ func TestCheckpointPositions(t *testing.T) {
 		want   []string
 	}{
 		{"multiple of checkpoint_every", `{"count":20,"checkpoint_every":10}`, "",
-			[]string{`checkpoint {"next":10}`, "frc 1", `checkpoint {"next":20}`}},
+			[]string{`checkpoint {"next":10,"full_refresh":true}`, "frc 1", `checkpoint {"next":20}`}},
 		{"empty stream", `{"count":0}`, "",
 			[]string{"frc 1", `checkpoint {"next":0}`}},
 		{"every record", `{"count":3,"checkpoint_every":1}`, "",
-			[]string{`checkpoint {"next":1}`, `checkpoint {"next":2}`, "frc 1", `checkpoint {"next":3}`}},
+			[]string{`checkpoint {"next":1,"full_refresh":true}`, `checkpoint {"next":2,"full_refresh":true}`, "frc 1", `checkpoint {"next":3}`}},
 		{"resume mid-way between checkpoints", `{"count":30,"checkpoint_every":10}`, `{"next":15}`,
 			[]string{`checkpoint {"next":20}`, `checkpoint {"next":30}`}},
+		{"resume a full refresh", `{"count":30,"checkpoint_every":10}`, `{"next":10,"full_refresh":true}`,
+			[]string{`checkpoint {"next":20,"full_refresh":true}`, "frc 1", `checkpoint {"next":30}`}},
+		{"resume a full refresh at its end", `{"count":30,"checkpoint_every":10}`, `{"next":30,"full_refresh":true}`,
+			[]string{"frc 1", `checkpoint {"next":30}`}},
 		{"resume at the end", `{"count":30,"checkpoint_every":10}`, `{"next":30}`,
 			[]string{`checkpoint {"next":30}`}},
 		{"resume beyond a smaller count", `{"count":5}`, `{"next":8}`,
