@@ -34,6 +34,9 @@ type Config struct {
 	// Env is the plugin's whole environment besides what go-plugin adds:
 	// the plugin inherits nothing from the host.
 	Env []string
+	// Dir is the plugin's working folder, against which relative paths in
+	// its configuration resolve; empty means the host's.
+	Dir string
 	// TailLines is how many of the plugin's last log lines are kept for the
 	// error of a crashed run; zero means 20.
 	TailLines int
@@ -70,6 +73,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	cmd := exec.Command(cfg.Path)
 	cmd.Env = cfg.Env
+	cmd.Dir = cfg.Dir
 	c := &Client{cfg: cfg, cmd: cmd, tail: newTail(cfg.TailLines)}
 	c.pc = goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  handshake(),
@@ -79,7 +83,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		SecureConfig:     secure,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
-		Logger:           cfg.Logger,
+		Logger:           quietExit{cfg.Logger},
 		Stderr:           c.tail,
 		GRPCDialOptions:  grpcDialOptions(),
 	})
@@ -162,6 +166,19 @@ func (c *Client) explain(err error) error {
 		}
 	}
 	return &PluginError{msg: b.String(), err: err}
+}
+
+// quietExit demotes go-plugin's note of a plugin's normal exit to debug:
+// the host ends its plugins after every run, and an abnormal exit is
+// reported as an error anyway.
+type quietExit struct{ hclog.Logger }
+
+func (q quietExit) Info(msg string, args ...any) {
+	if msg == "plugin process exited" {
+		q.Logger.Debug(msg, args...)
+		return
+	}
+	q.Logger.Info(msg, args...)
 }
 
 // PluginError is a call that failed because the plugin process went away.

@@ -1,0 +1,463 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/replicatorhq/replicator/host/config"
+	"github.com/replicatorhq/replicator/host/engine"
+	"github.com/replicatorhq/replicator/host/lockfile"
+	"github.com/replicatorhq/replicator/host/plugins"
+	"github.com/replicatorhq/replicator/host/runner"
+	"github.com/replicatorhq/replicator/host/schedule"
+	"github.com/replicatorhq/replicator/plugin/contract"
+)
+
+func cmdValidate(ctx context.Context, a *app, _ []string) error {
+	eng, err := a.engine()
+	if err != nil {
+		return err
+	}
+	cfg := eng.Config
+	blocks := append(append([]*config.Connector{}, cfg.Sources...), cfg.Destinations...)
+	for _, b := range blocks {
+		c, err := eng.StartToValidate(ctx, b, a.log.Named(b.Ref()))
+		if err != nil {
+			return err
+		}
+		c.Close()
+	}
+	fmt.Fprintf(a.stdout, "The configuration is valid: %d source(s), %d destination(s), %d pipeline(s).\n",
+		len(cfg.Sources), len(cfg.Destinations), len(cfg.Pipelines))
+	return nil
+}
+
+func cmdInit(ctx context.Context, a *app, _ []string) error {
+	eng, err := a.engine()
+	if err != nil {
+		return err
+	}
+	type want struct{ kind, typ string }
+	seen := map[want]bool{}
+	var wants []want
+	for _, b := range append(append([]*config.Connector{}, eng.Config.Sources...), eng.Config.Destinations...) {
+		w := want{b.Kind, b.Type}
+		if !seen[w] {
+			seen[w] = true
+			wants = append(wants, w)
+		}
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tTYPE\tVERSION\tSHA256\tPATH")
+	for _, w := range wants {
+		path, err := plugins.Find(eng.Dirs, w.kind, w.typ)
+		if err != nil {
+			return err
+		}
+		sum, err := lockfile.FileSHA256(path)
+		if err != nil {
+			return err
+		}
+		if old, ok := eng.Lock.Get(w.kind, w.typ); ok && old.SHA256 != sum && !a.opts.upgrade {
+			return fmt.Errorf("plugin %s differs from the one locked in %s (sha256 %s, now %s); run `replicator init -upgrade` to accept it",
+				plugins.BinaryName(w.kind, w.typ), eng.LockPath, short(old.SHA256), short(sum))
+		}
+		c, err := eng.StartUnlocked(ctx, w.kind, w.typ)
+		if err != nil {
+			return err
+		}
+		c.Close()
+		if c.Spec.Name != w.typ {
+			return fmt.Errorf("%s says it is connector %q, not %q", path, c.Spec.Name, w.typ)
+		}
+		eng.Lock.Set(lockfile.Entry{Kind: w.kind, Type: w.typ, Version: c.Spec.Version, SHA256: sum})
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", w.kind, w.typ, c.Spec.Version, short(sum), path)
+	}
+	if err := eng.Lock.Save(eng.LockPath); err != nil {
+		return err
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(a.stdout, "Wrote %s.\n", eng.LockPath)
+	return nil
+}
+
+func short(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12]
+	}
+	return sum
+}
+
+func cmdPlugins(ctx context.Context, a *app, _ []string) error {
+	eng, err := a.engine()
+	if err != nil {
+		return err
+	}
+	found, err := plugins.List(eng.Dirs)
+	if err != nil {
+		return err
+	}
+	if len(found) == 0 {
+		return fmt.Errorf("no plugins found; searched %s", strings.Join(eng.Dirs, ", "))
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tTYPE\tVERSION\tLOCKED\tPATH")
+	for _, f := range found {
+		version := "?"
+		if c, err := eng.StartUnlocked(ctx, f.Kind, f.Type); err == nil {
+			version = c.Spec.Version
+			c.Close()
+		} else {
+			a.log.Warn("plugin did not start", "path", f.Path, "error", err)
+		}
+		locked := "no"
+		if _, err := eng.Lock.Verify(f.Kind, f.Type, f.Path); err == nil {
+			locked = "yes"
+		} else if _, ok := eng.Lock.Get(f.Kind, f.Type); ok {
+			locked = "CHANGED"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Type, version, locked, f.Path)
+	}
+	return tw.Flush()
+}
+
+// startSource launches the named source with its decoded configuration.
+func (a *app) startSource(ctx context.Context, ref string) (*engine.Connector, contract.Source, error) {
+	eng, err := a.engine()
+	if err != nil {
+		return nil, nil, err
+	}
+	block, ok := eng.Config.Source(ref)
+	if !ok {
+		return nil, nil, fmt.Errorf("no source %q in %s; sources are: %s", ref, eng.Config.Path, refs(eng.Config.Sources))
+	}
+	c, err := eng.Start(ctx, block, a.log.Named(block.Ref()))
+	if err != nil {
+		return nil, nil, err
+	}
+	src, err := c.Source()
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, src, nil
+}
+
+func refs(cs []*config.Connector) string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Type+"."+c.Name)
+	}
+	if len(out) == 0 {
+		return "(none)"
+	}
+	return strings.Join(out, ", ")
+}
+
+func cmdAuthorize(ctx context.Context, a *app, args []string) error {
+	ref, err := oneArg(args, "SOURCE")
+	if err != nil {
+		return err
+	}
+	c, src, err := a.startSource(ctx, ref)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	store, err := a.openStore()
+	if err != nil {
+		return err
+	}
+	code := strings.TrimSpace(a.opts.code)
+	if code == "" {
+		if code, err = a.prompt("Paste the grant code for " + c.Block.Ref() + ": "); err != nil {
+			return err
+		}
+	}
+	if code == "" {
+		return errors.New("no grant code given; pass -code or paste one at the prompt")
+	}
+	resp, err := src.Authorize(ctx, contract.AuthorizeRequest{Config: c.Config, Grant: code})
+	if err != nil {
+		return fmt.Errorf("authorize %s: %w", c.Block.Ref(), err)
+	}
+	if err := store.SaveCredentials(c.Block.Ref(), resp.Credentials); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "Authorized %s; its credentials are stored in %s.\n", c.Block.Ref(), a.storePath())
+	if resp.Message != "" {
+		fmt.Fprintln(a.stdout, resp.Message)
+	}
+	return nil
+}
+
+// prompt reads one line, without echo when stdin is a terminal.
+func (a *app) prompt(question string) (string, error) {
+	fmt.Fprint(a.stderr, question)
+	if f, ok := a.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(a.stderr)
+		return strings.TrimSpace(string(b)), err
+	}
+	line, err := bufio.NewReader(a.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", fmt.Errorf("read the grant code: %w", err)
+	}
+	return strings.TrimSpace(line), nil
+}
+
+func (a *app) storePath() string {
+	if a.opts.state != "" {
+		return a.opts.state
+	}
+	return a.cfg.StateFile
+}
+
+func (a *app) pipeline(name string) (*config.Pipeline, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	p, ok := cfg.Pipeline(name)
+	if !ok {
+		var names []string
+		for _, p := range cfg.Pipelines {
+			names = append(names, p.Name)
+		}
+		return nil, fmt.Errorf("no pipeline %q in %s; pipelines are: %s", name, cfg.Path, strings.Join(names, ", "))
+	}
+	return p, nil
+}
+
+func cmdCheck(ctx context.Context, a *app, args []string) error {
+	name, err := oneArg(args, "PIPELINE")
+	if err != nil {
+		return err
+	}
+	pc, err := a.pipeline(name)
+	if err != nil {
+		return err
+	}
+	eng, _ := a.engine()
+	store, err := a.openStore()
+	if err != nil {
+		return err
+	}
+	p, err := eng.Open(ctx, pc, store)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	creds, err := store.Credentials(p.SourceRef)
+	if err != nil {
+		return err
+	}
+	sr, err := p.Source.Check(ctx, contract.CheckRequest{Config: p.SourceConfig, Credentials: creds, Streams: p.Streams})
+	if err != nil {
+		return fmt.Errorf("check %s: %w", p.SourceRef, err)
+	}
+	if sr.Credentials != nil {
+		if err := store.SaveCredentials(p.SourceRef, sr.Credentials); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(a.stdout, "%s: ok. %s\n", p.SourceRef, sr.Message)
+	dr, err := p.Destination.Check(ctx, contract.CheckRequest{Config: p.DestinationConfig, Streams: p.Streams})
+	if err != nil {
+		return fmt.Errorf("check %s: %w", pc.Destination.Ref(), err)
+	}
+	fmt.Fprintf(a.stdout, "%s: ok. %s\n", pc.Destination.Ref(), dr.Message)
+	return nil
+}
+
+func cmdDiscover(ctx context.Context, a *app, args []string) error {
+	ref, err := oneArg(args, "SOURCE")
+	if err != nil {
+		return err
+	}
+	c, src, err := a.startSource(ctx, ref)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	store, err := a.openStore()
+	if err != nil {
+		return err
+	}
+	cat, err := engine.Discover(ctx, src, c.Block.Ref(), c.Config, store)
+	if err != nil {
+		return err
+	}
+	if a.opts.json {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(cat)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STREAM\tPRIMARY KEY\tCURSOR\tMODES\tFIELDS")
+	for _, s := range cat.Streams {
+		var modes []string
+		for _, m := range s.Modes {
+			modes = append(modes, string(m))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", s.Name, strings.Join(s.PrimaryKey, ","), strings.Join(s.CursorField, ","), strings.Join(modes, ","), countFields(s.Schema))
+	}
+	return tw.Flush()
+}
+
+func countFields(schema json.RawMessage) int {
+	var s struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	_ = json.Unmarshal(schema, &s)
+	return len(s.Properties)
+}
+
+// syncOnce runs one pipeline once, with progress on stderr.
+func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, fullRefresh bool) error {
+	eng, err := a.engine()
+	if err != nil {
+		return err
+	}
+	store, err := a.openStore()
+	if err != nil {
+		return err
+	}
+	p, err := eng.Open(ctx, pc, store)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	prog := newProgress(a.stderr, pc.Name, a.log.Named(pc.Name))
+	run, err := runner.Run(ctx, p.Pipeline, store, runner.Options{
+		Log:           a.log.Named(pc.Name),
+		OnProgress:    prog.update,
+		ProgressEvery: prog.every(),
+		FullRefresh:   fullRefresh,
+	})
+	prog.done()
+	if err != nil {
+		return fmt.Errorf("pipeline %s: %w", pc.Name, err)
+	}
+	a.log.Info("run finished", "pipeline", pc.Name, "outcome", run.Outcome, "read", run.Read, "written", run.Written,
+		"took", run.Ended.Sub(run.Started).Round(time.Millisecond), "counters", formatCounters(run.Counters))
+	return nil
+}
+
+func cmdSync(ctx context.Context, a *app, args []string) error {
+	name, err := oneArg(args, "PIPELINE")
+	if err != nil {
+		return err
+	}
+	pc, err := a.pipeline(name)
+	if err != nil {
+		return err
+	}
+	if err := a.syncOnce(ctx, pc, a.opts.fullRefresh); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(a.stdout, "Pipeline %s stopped; the next sync resumes from its last checkpoint.\n", name)
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "Pipeline %s synced.\n", name)
+	return nil
+}
+
+func cmdRun(ctx context.Context, a *app, _ []string) error {
+	cfg, err := a.config()
+	if err != nil {
+		return err
+	}
+	if _, err := a.openStore(); err != nil {
+		return err
+	}
+	var jobs []schedule.Job
+	for _, pc := range cfg.Pipelines {
+		if pc.Interval == 0 {
+			a.log.Info("pipeline has no interval; it runs only with `replicator sync`", "pipeline", pc.Name)
+			continue
+		}
+		jobs = append(jobs, schedule.Job{Name: pc.Name, Interval: pc.Interval, Run: func(ctx context.Context) error {
+			return a.syncOnce(ctx, pc, false)
+		}})
+	}
+	if len(jobs) == 0 {
+		return fmt.Errorf("no pipeline in %s has an interval; add one such as interval = \"15m\"", cfg.Path)
+	}
+	a.log.Info("running pipelines on their intervals; stop with Ctrl-C or SIGTERM", "pipelines", len(jobs))
+	schedule.Run(ctx, jobs, a.log)
+	a.log.Info("stopped; checkpoints are saved")
+	return nil
+}
+
+func cmdStatus(_ context.Context, a *app, args []string) error {
+	store, err := a.openStore()
+	if err != nil {
+		return err
+	}
+	names := args
+	if len(names) == 0 {
+		if names, err = store.Pipelines(); err != nil {
+			return err
+		}
+	}
+	if len(names) == 0 {
+		fmt.Fprintln(a.stdout, "No runs yet.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PIPELINE\tRUN\tSTARTED\tTOOK\tREAD\tWRITTEN\tOUTCOME\tDETAILS")
+	for _, name := range names {
+		runs, err := store.Runs(name, a.opts.limit)
+		if err != nil {
+			return err
+		}
+		for _, r := range runs {
+			took := "-"
+			if !r.Ended.IsZero() {
+				took = r.Ended.Sub(r.Started).Round(time.Millisecond).String()
+			}
+			details := formatCounters(r.Counters)
+			if len(r.Resumed) > 0 {
+				details = strings.TrimSpace("resumed " + strings.Join(r.Resumed, ",") + " " + details)
+			}
+			if r.Error != "" {
+				details = strings.TrimSpace(details + " error: " + firstLine(r.Error))
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Pipeline, r.ID, r.Started.Local().Format("2006-01-02 15:04:05"),
+				took, r.Read, r.Written, r.Outcome, details)
+		}
+	}
+	return tw.Flush()
+}
+
+func formatCounters(c map[string]int64) string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, c[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}

@@ -1,0 +1,236 @@
+// Command replicator runs the pipelines of an HCL configuration: it
+// launches connector plugins, schedules syncs and keeps checkpoints,
+// credentials and run history in an embedded state file.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/replicatorhq/replicator/host/config"
+	"github.com/replicatorhq/replicator/host/engine"
+	"github.com/replicatorhq/replicator/host/state"
+)
+
+const usage = `Usage: replicator <command> [flags] [arguments]
+
+Commands:
+  validate              check the configuration and each connector block
+  init                  record each plugin's version and sha256 in the lock file
+  plugins               list the plugins found and whether they are locked
+  authorize SOURCE      exchange a one-time grant code for stored credentials
+  check PIPELINE        check that both connectors work for the pipeline
+  discover SOURCE       list the streams a source offers
+  sync PIPELINE         run a pipeline once
+  run                   run every pipeline on its interval until stopped
+  status [PIPELINE]     show the last runs
+
+Flags common to every command:
+  -config PATH          configuration file or folder (default "replicator.hcl", or $REPLICATOR_CONFIG)
+  -state PATH           state file (default: the configuration's state_file)
+  -log-level LEVEL      trace, debug, info, warn or error (default "info")
+
+Run "replicator <command> -h" for a command's own flags.
+`
+
+// command is one subcommand: its flags are registered on fs, then run is
+// called with the arguments left.
+type command struct {
+	name  string
+	flags func(fs *flag.FlagSet, o *options)
+	run   func(ctx context.Context, a *app, args []string) error
+}
+
+// options holds every flag; each command registers the ones it takes.
+type options struct {
+	config, state, logLevel string
+	code                    string // authorize
+	upgrade                 bool   // init
+	fullRefresh             bool   // sync
+	json                    bool   // discover
+	limit                   int    // status
+}
+
+func commands() []command {
+	return []command{
+		{name: "validate", run: cmdValidate},
+		{name: "init", run: cmdInit, flags: func(fs *flag.FlagSet, o *options) {
+			fs.BoolVar(&o.upgrade, "upgrade", false, "replace entries whose plugin binary changed")
+		}},
+		{name: "plugins", run: cmdPlugins},
+		{name: "authorize", run: cmdAuthorize, flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.code, "code", "", "the one-time grant code (prompted for when absent)")
+		}},
+		{name: "check", run: cmdCheck},
+		{name: "discover", run: cmdDiscover, flags: func(fs *flag.FlagSet, o *options) {
+			fs.BoolVar(&o.json, "json", false, "print the catalog as JSON, schemas included")
+		}},
+		{name: "sync", run: cmdSync, flags: func(fs *flag.FlagSet, o *options) {
+			fs.BoolVar(&o.fullRefresh, "full-refresh", false, "forget the streams' checkpoints and read everything again")
+		}},
+		{name: "run", run: cmdRun},
+		{name: "status", run: cmdStatus, flags: func(fs *flag.FlagSet, o *options) {
+			fs.IntVar(&o.limit, "n", 5, "how many runs to show per pipeline")
+		}},
+	}
+}
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	var cmd *command
+	for _, c := range commands() {
+		if c.name == args[0] {
+			cmd = &c
+			break
+		}
+	}
+	if cmd == nil {
+		fmt.Fprintf(stderr, "replicator: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	var o options
+	fs := flag.NewFlagSet("replicator "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	defaultConfig := os.Getenv("REPLICATOR_CONFIG")
+	if defaultConfig == "" {
+		defaultConfig = "replicator.hcl"
+	}
+	fs.StringVar(&o.config, "config", defaultConfig, "configuration file or folder")
+	fs.StringVar(&o.state, "state", "", "state file (default: the configuration's state_file)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "trace, debug, info, warn or error")
+	if cmd.flags != nil {
+		cmd.flags(fs, &o)
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	level := hclog.LevelFromString(o.logLevel)
+	if level == hclog.NoLevel {
+		fmt.Fprintf(stderr, "replicator: -log-level %q is not one of trace, debug, info, warn, error\n", o.logLevel)
+		return 2
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "replicator", Level: level, Output: stderr})
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		// A second signal means the user does not want to wait.
+		<-ctx.Done()
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		<-again
+		fmt.Fprintln(stderr, "replicator: stopping at once; the last checkpoint is kept")
+		os.Exit(130)
+	}()
+
+	a := &app{opts: o, log: log, stdin: stdin, stdout: stdout, stderr: stderr}
+	defer a.close()
+	err := cmd.run(ctx, a, fs.Args())
+	if err == nil {
+		return 0
+	}
+	if diags, ok := engine.IsDiagnostics(err); ok && a.cfg != nil {
+		_ = a.cfg.WriteDiagnostics(stderr, diags)
+		return 1
+	}
+	fmt.Fprintf(stderr, "Error: %v\n", err)
+	return 1
+}
+
+// app holds what commands share: the configuration, engine and store,
+// loaded when a command first needs them.
+type app struct {
+	opts           options
+	log            hclog.Logger
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	cfg            *config.Config
+	eng            *engine.Engine
+	store          *state.Store
+}
+
+func (a *app) close() {
+	if a.store != nil {
+		_ = a.store.Close()
+	}
+}
+
+func (a *app) config() (*config.Config, error) {
+	if a.cfg != nil {
+		return a.cfg, nil
+	}
+	cfg, diags := config.Load(a.opts.config)
+	if cfg != nil {
+		a.cfg = cfg
+	}
+	if diags.HasErrors() {
+		if cfg == nil {
+			return nil, fmt.Errorf("load %s: %s", a.opts.config, diags.Error())
+		}
+		return nil, &engine.DiagnosticsError{Diags: diags}
+	}
+	for _, d := range diags {
+		a.log.Warn(d.Summary, "detail", d.Detail)
+	}
+	return cfg, nil
+}
+
+func (a *app) engine() (*engine.Engine, error) {
+	if a.eng != nil {
+		return a.eng, nil
+	}
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	a.eng, err = engine.New(cfg, a.log)
+	return a.eng, err
+}
+
+func (a *app) openStore() (*state.Store, error) {
+	if a.store != nil {
+		return a.store, nil
+	}
+	path := a.opts.state
+	if path == "" {
+		cfg, err := a.config()
+		if err != nil {
+			return nil, err
+		}
+		path = cfg.StateFile
+	}
+	s, err := state.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	a.store = s
+	return s, nil
+}
+
+func oneArg(args []string, what string) (string, error) {
+	if len(args) != 1 {
+		return "", fmt.Errorf("expected one %s argument, got %d", what, len(args))
+	}
+	return args[0], nil
+}

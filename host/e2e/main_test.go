@@ -1,0 +1,138 @@
+// Package e2e tests the built binaries end to end: the replicator host
+// running real plugin processes on HCL files.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// binDir holds the binaries under test: $REPLICATOR_BIN (as `make test`
+// sets it), or a folder this package builds them into.
+var binDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	binDir = os.Getenv("REPLICATOR_BIN")
+	if binDir == "" {
+		dir, err := os.MkdirTemp("", "replicator-e2e-bin")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		for name, pkg := range map[string]string{
+			"replicator":                   "./host/cmd/replicator",
+			"replicator-source-generator":  "./connector/generator/cmd/replicator-source-generator",
+			"replicator-destination-jsonl": "./connector/jsonl/cmd/replicator-destination-jsonl",
+		} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
+			cmd.Dir = "../.."
+			if out, err := cmd.CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", name, err, out)
+				return 1
+			}
+		}
+		binDir = dir
+	}
+	return m.Run()
+}
+
+// workspace is a folder with a config file and its own copy of the
+// plugins, so tests can change a plugin without touching the others.
+type workspace struct {
+	t   *testing.T
+	dir string
+}
+
+func newWorkspace(t *testing.T, hcl string) *workspace {
+	t.Helper()
+	w := &workspace{t: t, dir: t.TempDir()}
+	// The host binary gets a folder of its own: plugins beside it would be
+	// found before ./plugins.
+	for _, d := range []string{"bin", "plugins"} {
+		if err := os.Mkdir(filepath.Join(w.dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile(t, filepath.Join(binDir, "replicator"), w.path("bin/replicator"))
+	for _, name := range []string{"replicator-source-generator", "replicator-destination-jsonl"} {
+		copyFile(t, filepath.Join(binDir, name), w.path("plugins/"+name))
+	}
+	w.write("replicator.hcl", hcl)
+	return w
+}
+
+func (w *workspace) path(name string) string { return filepath.Join(w.dir, name) }
+
+func (w *workspace) write(name, content string) {
+	w.t.Helper()
+	if err := os.WriteFile(w.path(name), []byte(content), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// command prepares `replicator args...` run in the workspace.
+func (w *workspace) command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, w.path("bin/replicator"), args...)
+	cmd.Dir = w.dir
+	cmd.Env = append(os.Environ(), "REPLICATOR_PLUGIN_PATH=", "REPLICATOR_CONFIG=")
+	return cmd
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// run runs replicator to completion within two minutes.
+func (w *workspace) run(args ...string) result {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := w.command(ctx, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		w.t.Fatalf("replicator %s did not finish in time\nstderr:\n%s", strings.Join(args, " "), stderr.String())
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		w.t.Fatal(err)
+	}
+	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
+}
+
+// mustRun runs replicator and fails the test unless it succeeds.
+func (w *workspace) mustRun(args ...string) result {
+	w.t.Helper()
+	r := w.run(args...)
+	if r.code != 0 {
+		w.t.Fatalf("replicator %s exited %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}

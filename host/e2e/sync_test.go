@@ -1,0 +1,247 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func generatorConfig(count, checkpointEvery int, extra string) string {
+	return fmt.Sprintf(`
+source "generator" "gen" {
+  count            = %d
+  record_size      = 300
+  checkpoint_every = %d
+  %s
+}
+
+destination "jsonl" "out" {
+  path = "out.jsonl"
+}
+
+pipeline "items" {
+  source      = source.generator.gen
+  destination = destination.jsonl.out
+  streams     = ["items"]
+  interval    = "1h"
+}
+`, count, checkpointEvery, extra)
+}
+
+// outputKeys reads out.jsonl and counts how often each key was written.
+func outputKeys(t *testing.T, path string) (map[string]int, int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return map[string]int{}, 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	keys := map[string]int{}
+	lines := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Key  *string         `json:"key"`
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			// A line cut short by a kill is the only acceptable bad line,
+			// and only at the very end of a run's output.
+			continue
+		}
+		if line.Key != nil {
+			keys[*line.Key]++
+			lines++
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return keys, lines
+}
+
+func TestSyncGeneratorToJSONL(t *testing.T) {
+	w := newWorkspace(t, generatorConfig(5000, 1000, ""))
+	w.mustRun("validate")
+	init := w.mustRun("init")
+	if !strings.Contains(init.stdout, "generator") || !strings.Contains(init.stdout, "jsonl") {
+		t.Fatalf("init output lacks the plugins:\n%s", init.stdout)
+	}
+	if _, err := os.Stat(w.path(".replicator.lock.hcl")); err != nil {
+		t.Fatalf("init wrote no lock file: %v", err)
+	}
+	r := w.mustRun("sync", "items")
+	if !strings.Contains(r.stdout, "Pipeline items synced.") {
+		t.Fatalf("sync output: %s", r.stdout)
+	}
+	keys, lines := outputKeys(t, w.path("out.jsonl"))
+	if len(keys) != 5000 || lines != 5000 {
+		t.Fatalf("output has %d keys in %d lines, want 5000 each", len(keys), lines)
+	}
+	// The plugins' log lines come through the host's log, named after the pipeline.
+	if !strings.Contains(r.stderr, "items") || !strings.Contains(r.stderr, "starting full refresh") {
+		t.Errorf("plugin log lines are missing from the host's log:\n%s", r.stderr)
+	}
+
+	// A second sync resumes at the end: nothing new is written.
+	w.mustRun("sync", "items")
+	if _, lines := outputKeys(t, w.path("out.jsonl")); lines != 5000 {
+		t.Fatalf("second sync wrote %d more lines, want none", lines-5000)
+	}
+	st := w.mustRun("status")
+	if !strings.Contains(st.stdout, "succeeded") || !strings.Contains(st.stdout, "5000") || !strings.Contains(st.stdout, "resumed items") {
+		t.Fatalf("status output:\n%s", st.stdout)
+	}
+	if info, err := os.Stat(w.path("replicator.db")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("state file: %v, mode %v", err, info.Mode().Perm())
+	}
+}
+
+// TestKilledHostResumesFromCheckpoint kills the host with SIGKILL in the
+// middle of a large sync; the next sync starts from the last persisted
+// checkpoint and the output ends up with every record at least once.
+func TestKilledHostResumesFromCheckpoint(t *testing.T) {
+	const total, every = 200000, 5000
+	w := newWorkspace(t, generatorConfig(total, every, ""))
+	w.mustRun("init")
+
+	cmd := w.command(t.Context(), "sync", "items")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill once a good part, but not all, of the records are out.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, lines := outputKeys(t, w.path("out.jsonl"))
+		if lines >= total/4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first sync wrote too little within a minute")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	_, before := outputKeys(t, w.path("out.jsonl"))
+	if before >= total {
+		t.Skipf("the sync finished (%d lines) before it could be killed", before)
+	}
+
+	r := w.mustRun("sync", "items")
+	keys, lines := outputKeys(t, w.path("out.jsonl"))
+	for i := 0; i < total; i++ {
+		if keys[strconv.Itoa(i)] == 0 {
+			t.Fatalf("record %d is missing after the second sync", i)
+		}
+	}
+	// The second run started at a checkpoint: it rewrote at most the
+	// records since the last persisted one, not everything.
+	rewritten := lines - total
+	if rewritten >= before {
+		t.Fatalf("second sync rewrote %d records of the %d written before the kill: it started from zero", rewritten, before)
+	}
+	if !strings.Contains(r.stderr, "resuming") {
+		t.Errorf("second sync did not log a resume:\n%s", r.stderr)
+	}
+	st := w.mustRun("status")
+	if !strings.Contains(st.stdout, "resumed items") {
+		t.Errorf("status does not show the resumed run:\n%s", st.stdout)
+	}
+}
+
+func TestPluginCrashFailsTheRun(t *testing.T) {
+	w := newWorkspace(t, generatorConfig(100000, 1000, "fail_after = 25000"))
+	w.mustRun("init")
+	start := time.Now()
+	r := w.run("sync", "items")
+	if r.code == 0 {
+		t.Fatalf("sync succeeded although the plugin crashed:\n%s", r.stderr)
+	}
+	for _, want := range []string{"replicator-source-generator exited", "exit status 3", "last log lines"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("error lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if time.Since(start) > time.Minute {
+		t.Errorf("a crashed plugin took %s to fail the run", time.Since(start))
+	}
+	st := w.mustRun("status")
+	if !strings.Contains(st.stdout, "failed") {
+		t.Errorf("status does not show the failed run:\n%s", st.stdout)
+	}
+	// What was acknowledged before the crash is kept: the next run resumes.
+	w.write("replicator.hcl", generatorConfig(100000, 1000, ""))
+	r = w.mustRun("sync", "items")
+	if !strings.Contains(r.stderr, "resuming") {
+		t.Errorf("the run after a crash did not resume:\n%s", r.stderr)
+	}
+}
+
+func TestChangedPluginIsRefused(t *testing.T) {
+	w := newWorkspace(t, generatorConfig(10, 5, ""))
+	w.mustRun("init")
+	// Replace the generator with another binary, as a tampered or
+	// updated plugin would be.
+	copyFile(t, w.path("plugins/replicator-destination-jsonl"), w.path("plugins/replicator-source-generator"))
+	r := w.run("sync", "items")
+	if r.code == 0 {
+		t.Fatal("sync ran a plugin whose checksum changed")
+	}
+	for _, want := range []string{"replicator-source-generator", "replicator init -upgrade"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("error lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	r = w.run("sync", "items")
+	if r.code == 0 {
+		t.Fatal("a second sync ran the changed plugin")
+	}
+	w.mustRun("plugins")
+}
+
+func TestMissingLockEntryIsExplained(t *testing.T) {
+	w := newWorkspace(t, generatorConfig(10, 5, ""))
+	r := w.run("sync", "items")
+	if r.code == 0 || !strings.Contains(r.stderr, "replicator init") {
+		t.Fatalf("sync without a lock file: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func TestValidateShowsPositionedDiagnostics(t *testing.T) {
+	cases := []struct {
+		name, hcl string
+		want      []string
+	}{
+		{"unknown attribute in a connector block", generatorConfig(10, 5, "colour = \"red\""), []string{"replicator.hcl line 6", "colour"}},
+		{"wrong type", strings.Replace(generatorConfig(10, 5, ""), "count            = 10", "count = \"many\"", 1), []string{"replicator.hcl line 3", "count"}},
+		{"undefined source", strings.Replace(generatorConfig(10, 5, ""), "source.generator.gen\n", "source.generator.nope\n", 1), []string{"replicator.hcl line 14", "nope"}},
+		{"bad interval", strings.Replace(generatorConfig(10, 5, ""), `"1h"`, `"soon"`, 1), []string{"replicator.hcl line 17", "interval"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorkspace(t, c.hcl)
+			r := w.run("validate")
+			if r.code == 0 {
+				t.Fatalf("validate accepted the file:\n%s", c.hcl)
+			}
+			for _, want := range c.want {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("diagnostic lacks %q:\n%s", want, r.stderr)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,268 @@
+// Package engine turns a loaded configuration into running connectors: it
+// finds each plugin binary, checks it against the lock file, launches it,
+// and decodes its HCL block against the schema the plugin reports.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/replicatorhq/replicator/host/config"
+	"github.com/replicatorhq/replicator/host/lockfile"
+	"github.com/replicatorhq/replicator/host/plugins"
+	"github.com/replicatorhq/replicator/host/runner"
+	"github.com/replicatorhq/replicator/plugin"
+	"github.com/replicatorhq/replicator/plugin/contract"
+)
+
+// LockFileName is the lock file's name, in the configuration's folder.
+const LockFileName = ".replicator.lock.hcl"
+
+// Engine launches the connectors of one configuration.
+type Engine struct {
+	Config   *config.Config
+	Lock     *lockfile.Lock
+	LockPath string
+	Dirs     []string // where plugin binaries are searched
+	Log      hclog.Logger
+}
+
+// New loads the lock file beside cfg and works out the plugin folders.
+func New(cfg *config.Config, log hclog.Logger) (*Engine, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the replicator binary's folder: %w", err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("find the working folder: %w", err)
+	}
+	lockPath := filepath.Join(cfg.Dir, LockFileName)
+	lock, err := lockfile.Load(lockPath)
+	if err != nil {
+		return nil, fmt.Errorf("read lock file: %w", err)
+	}
+	return &Engine{
+		Config:   cfg,
+		Lock:     lock,
+		LockPath: lockPath,
+		Dirs:     plugins.SearchDirs(filepath.Dir(exe), wd, os.Getenv("REPLICATOR_PLUGIN_PATH")),
+		Log:      log,
+	}, nil
+}
+
+// DiagnosticsError is a configuration problem found once a plugin reported
+// its schema. Print it with Config.WriteDiagnostics.
+type DiagnosticsError struct{ Diags hcl.Diagnostics }
+
+func (e *DiagnosticsError) Error() string { return e.Diags.Error() }
+
+// Connector is a launched connector with its decoded configuration.
+type Connector struct {
+	Block  *config.Connector
+	Client *plugin.Client
+	Spec   contract.Spec
+	Config json.RawMessage
+	Path   string
+}
+
+// Close ends the connector's process.
+func (c *Connector) Close() { c.Client.Close() }
+
+// Source returns the connector as a source.
+func (c *Connector) Source() (contract.Source, error) { return c.Client.Source() }
+
+// Destination returns the connector as a destination.
+func (c *Connector) Destination() (contract.Destination, error) { return c.Client.Destination() }
+
+// Start launches the plugin of block, verified against the lock file, and
+// decodes the block. log names whose work the plugin's log lines belong to.
+func (e *Engine) Start(ctx context.Context, block *config.Connector, log hclog.Logger) (*Connector, error) {
+	return e.start(ctx, block, log, true)
+}
+
+// StartToValidate is Start for `replicator validate`, which only asks the
+// plugin for its schema: a plugin missing from the lock file is launched
+// anyway, one that differs from its lock entry is not.
+func (e *Engine) StartToValidate(ctx context.Context, block *config.Connector, log hclog.Logger) (*Connector, error) {
+	return e.start(ctx, block, log, false)
+}
+
+func (e *Engine) start(ctx context.Context, block *config.Connector, log hclog.Logger, mustBeLocked bool) (*Connector, error) {
+	path, err := plugins.Find(e.Dirs, block.Kind, block.Type)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", block.Ref(), err)
+	}
+	entry, err := e.Lock.Verify(block.Kind, block.Type, path)
+	var notLocked *lockfile.NotLockedError
+	if err != nil && (mustBeLocked || !errors.As(err, &notLocked)) {
+		return nil, fmt.Errorf("%s: %w", block.Ref(), err)
+	}
+	c, err := e.launch(ctx, block, path, entry.SHA256, log)
+	if err != nil {
+		return nil, err
+	}
+	cfg, diags := block.Decode(c.Spec)
+	for _, d := range diags {
+		if d.Severity == hcl.DiagWarning {
+			e.Log.Warn(d.Summary, "connector", block.Ref(), "detail", d.Detail)
+		}
+	}
+	if diags.HasErrors() {
+		c.Close()
+		return nil, &DiagnosticsError{Diags: diags}
+	}
+	c.Config = cfg
+	return c, nil
+}
+
+// StartUnlocked launches the plugin found for block without consulting the
+// lock file, for `replicator init` and `replicator plugins`.
+func (e *Engine) StartUnlocked(ctx context.Context, kind, typ string) (*Connector, error) {
+	path, err := plugins.Find(e.Dirs, kind, typ)
+	if err != nil {
+		return nil, err
+	}
+	return e.launch(ctx, &config.Connector{Kind: kind, Type: typ}, path, "", e.Log)
+}
+
+func (e *Engine) launch(ctx context.Context, block *config.Connector, path, sum string, log hclog.Logger) (*Connector, error) {
+	client, err := plugin.Start(ctx, plugin.Config{
+		Path:   path,
+		Kind:   block.Kind,
+		SHA256: sum,
+		Logger: log,
+		Env:    plugin.EnvForPlugin(log.GetLevel()),
+		// Relative paths in a connector block resolve against the
+		// configuration's folder, as they do for file().
+		Dir: e.Config.Dir,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := &Connector{Block: block, Client: client, Path: path}
+	var spec contract.Spec
+	if block.Kind == plugin.KindSource {
+		var s contract.Source
+		if s, err = client.Source(); err == nil {
+			spec, err = s.Spec(ctx)
+		}
+	} else {
+		var d contract.Destination
+		if d, err = client.Destination(); err == nil {
+			spec, err = d.Spec(ctx)
+		}
+	}
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("ask %s for its spec: %w", filepath.Base(path), err)
+	}
+	c.Spec = spec
+	return c, nil
+}
+
+// Pipeline is a pipeline with its connectors running, ready for runner.Run.
+type Pipeline struct {
+	runner.Pipeline
+	Config      *config.Pipeline
+	source      *Connector
+	destination *Connector
+}
+
+// Close ends both connectors' processes.
+func (p *Pipeline) Close() {
+	p.source.Close()
+	p.destination.Close()
+}
+
+// Open starts the pipeline's connectors and discovers its streams. The
+// pipeline's plugins log through a logger named after it.
+func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialStore) (*Pipeline, error) {
+	log := e.Log.Named(p.Name)
+	src, err := e.Start(ctx, p.Source, log)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := e.Start(ctx, p.Destination, log)
+	if err != nil {
+		src.Close()
+		return nil, err
+	}
+	out := &Pipeline{Config: p, source: src, destination: dst}
+	out.Name, out.SourceRef = p.Name, p.Source.Ref()
+	out.SourceConfig, out.DestinationConfig = src.Config, dst.Config
+	if out.Source, err = src.Source(); err == nil {
+		out.Destination, err = dst.Destination()
+	}
+	if err == nil {
+		out.Streams, err = e.discover(ctx, out, store)
+	}
+	if err != nil {
+		out.Close()
+		return nil, err
+	}
+	return out, nil
+}
+
+// CredentialStore keeps sources' credentials between runs.
+type CredentialStore interface {
+	Credentials(source string) (json.RawMessage, error)
+	SaveCredentials(source string, c json.RawMessage) error
+}
+
+// discover asks the source for its catalog and picks the pipeline's streams.
+func (e *Engine) discover(ctx context.Context, p *Pipeline, store CredentialStore) ([]contract.Stream, error) {
+	cat, err := Discover(ctx, p.Source, p.SourceRef, p.SourceConfig, store)
+	if err != nil {
+		return nil, err
+	}
+	var streams []contract.Stream
+	for _, name := range p.Config.Streams {
+		s, ok := cat.Stream(name)
+		if !ok {
+			var have []string
+			for _, s := range cat.Streams {
+				have = append(have, s.Name)
+			}
+			return nil, fmt.Errorf("pipeline %q: %s has no stream %q; it offers: %s", p.Name, p.SourceRef, name, strings.Join(have, ", "))
+		}
+		streams = append(streams, s)
+	}
+	return streams, nil
+}
+
+// Discover asks a source for its catalog with its stored credentials, and
+// stores credentials it hands back.
+func Discover(ctx context.Context, src contract.Source, ref string, cfg json.RawMessage, store CredentialStore) (contract.Catalog, error) {
+	creds, err := store.Credentials(ref)
+	if err != nil {
+		return contract.Catalog{}, fmt.Errorf("load credentials of %s: %w", ref, err)
+	}
+	resp, err := src.Discover(ctx, contract.DiscoverRequest{Config: cfg, Credentials: creds})
+	if err != nil {
+		return contract.Catalog{}, fmt.Errorf("discover %s: %w", ref, err)
+	}
+	if resp.Credentials != nil {
+		if err := store.SaveCredentials(ref, resp.Credentials); err != nil {
+			return contract.Catalog{}, fmt.Errorf("store credentials of %s: %w", ref, err)
+		}
+	}
+	return resp.Catalog, nil
+}
+
+// IsDiagnostics reports whether err carries configuration diagnostics.
+func IsDiagnostics(err error) (hcl.Diagnostics, bool) {
+	var d *DiagnosticsError
+	if errors.As(err, &d) {
+		return d.Diags, true
+	}
+	return nil, false
+}
