@@ -1,0 +1,52 @@
+package jsonl
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/plugin/plugintest"
+)
+
+func TestConformance(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.jsonl")
+	plugintest.DestinationSuite{
+		New:       func(log hclog.Logger) contract.Destination { return New(log) },
+		Config:    json.RawMessage(fmt.Sprintf(`{"path":%q,"fsync":true}`, out)),
+		BadConfig: json.RawMessage(fmt.Sprintf(`{"path":%q}`, filepath.Join(dir, "missing", "out.jsonl"))),
+		Stream: contract.Stream{
+			Name:       "items",
+			Schema:     json.RawMessage(`{"type":"object","required":["id"],"properties":{"id":{"type":"integer"}}}`),
+			PrimaryKey: []string{"id"},
+			Modes:      []contract.SyncMode{contract.FullRefresh},
+		},
+		Record: func(i int) contract.Record {
+			return contract.Record{Stream: "items", Key: strconv.Itoa(i), Data: json.RawMessage(fmt.Sprintf(`{"id":%d}`, i))}
+		},
+		Stored: func(t *testing.T) (map[string]bool, error) {
+			f, err := os.Open(out)
+			if err != nil {
+				return nil, err
+			}
+			defer f.Close()
+			keys := map[string]bool{}
+			sc := bufio.NewScanner(f)
+			for sc.Scan() {
+				var line struct{ Key string }
+				if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+					return nil, fmt.Errorf("bad line %q: %w", sc.Text(), err)
+				}
+				keys[line.Key] = true
+			}
+			return keys, sc.Err()
+		},
+	}.Run(t)
+}
