@@ -1,0 +1,274 @@
+// Package zohosim simulates Zoho CRM for tests and demos: the OAuth accounts
+// servers of every data centre, the CRM v8 API the Zoho source reads
+// (organisation, module and field metadata, records, COQL, deleted records,
+// Bulk Read) and an admin API that changes data and injects faults, all on one
+// http.Handler.
+//
+// Paths served by Handler:
+//
+//	POST /accounts/{dc}/oauth/v2/token            grant exchange and refresh
+//	POST /accounts/{dc}/oauth/v2/token/revoke     revoke a refresh or access token
+//	GET  /crm/v8/org
+//	GET  /crm/v8/settings/modules
+//	GET  /crm/v8/settings/fields?module=M
+//	GET  /crm/v8/{Module}?fields=...              records
+//	GET  /crm/v8/{Module}/deleted                 deleted records
+//	POST /crm/v8/coql
+//	POST /crm/bulk/v8/read                        create a Bulk Read job
+//	GET  /crm/bulk/v8/read/{id}                   job status
+//	GET  /crm/bulk/v8/read/{id}/result            zip holding {id}.csv
+//	/admin/...                                    see Handler
+//
+// Generated records are a pure function of (seed, module, index), so a
+// million contacts cost no memory; creates, updates and deletes made through
+// the admin API live in a small overlay on top of them. Modified_Time of
+// generated records never decreases with the index and several neighbours
+// share one timestamp now and then, which is what keyset pagination on
+// (Modified_Time, id) has to get right.
+//
+// Two clocks drive the simulator: Options.Now for everything a client can
+// observe in data and limits (token and grant-code lifetimes, rate windows,
+// Modified_Time of changes, page-token expiry) and the real clock for how long
+// a Bulk Read job stays in each state, so jobs finish even when a test freezes
+// Options.Now.
+package zohosim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"sync"
+	"time"
+	_ "time/tzdata" // the org's time zone must load on hosts without zoneinfo
+)
+
+// Defaults applied by New to zero Options fields.
+const (
+	DefaultDC            = "eu"
+	DefaultClientID      = "1000.ZOHOSIMCLIENT0000000000000000"
+	DefaultClientSecret  = "zohosim-client-secret"
+	DefaultBulkStepDelay = 50 * time.Millisecond
+	DefaultGrantCodeTTL  = 3 * time.Minute
+	DefaultBulkPageSize  = 200000
+	DefaultMaxConcurrent = 10
+	// maxGenerated bounds Options.Contacts and Options.Accounts so generated
+	// ids never reach the range of ids handed to created records.
+	maxGenerated = 100_000_000
+)
+
+// Options configures a simulated Zoho CRM org.
+type Options struct {
+	// DC is the data centre the org lives in (us, eu, in, au, jp, cn, ca, sa,
+	// uk); default "eu". The accounts servers of other DCs answer every
+	// request with {"error":"invalid_client"}.
+	DC string
+	// ClientID and ClientSecret are the self client's credentials the
+	// accounts server accepts; defaults DefaultClientID and DefaultClientSecret.
+	ClientID, ClientSecret string
+	// Contacts and Accounts are the numbers of generated records.
+	Contacts, Accounts int
+	// Seed selects the generated data set.
+	Seed int64
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Epoch is the Modified_Time of the first generated record of each
+	// module; generated records follow ten seconds apart (ties included).
+	// Zero puts the last generated record about a day before Now at New.
+	Epoch time.Time
+	// BulkStepDelay is how long a Bulk Read job stays in each of ADDED,
+	// QUEUED and IN PROGRESS, by the real clock. Zero means
+	// DefaultBulkStepDelay; negative means jobs complete at once.
+	BulkStepDelay time.Duration
+	// GrantCodeTTL is how long an issued grant code can be exchanged;
+	// default 3 minutes.
+	GrantCodeTTL time.Duration
+	// BulkPageSize is the number of rows per Bulk Read job; default 200,000.
+	BulkPageSize int
+	// MaxConcurrent is how many CRM API calls may run at once before the
+	// next gets 429 TOO_MANY_REQUESTS; zero means DefaultMaxConcurrent (an
+	// Enterprise org), negative means no limit.
+	MaxConcurrent int
+	// Logger, when set, gets one line per request: method, path without the
+	// query (queries can carry tokens), status and duration.
+	Logger *log.Logger
+}
+
+// Server is a simulated Zoho CRM org. Its methods are safe for concurrent use.
+type Server struct {
+	opts    Options
+	now     func() time.Time
+	loc     *time.Location
+	apiHost string // the real API host of the org's DC
+	org     orgInfo
+	users   []user
+	modules map[string]*module // by lower-case api name
+	order   []*module          // Contacts, Accounts
+	handler http.Handler
+
+	mu        sync.Mutex
+	nextID    int64 // ids for created records and bulk jobs
+	codes     map[string]*grantCode
+	refreshes map[string]*refreshToken
+	refOrder  []*refreshToken // issue order, for the 20-per-user limit
+	access    map[string]*accessToken
+	faults    map[string]*Fault
+	credits   int64
+	calls     map[string]int64
+	inflight  int
+	jobs      map[string]*bulkJob
+	downloads []time.Time // successful bulk downloads, for 10 a minute
+}
+
+// dcInfo is one Zoho data centre.
+type dcInfo struct {
+	accounts string // accounts server host
+	api      string // API host
+	web      string // CRM web host
+}
+
+// dataCentres lists Zoho's data centres by their short names.
+var dataCentres = map[string]dcInfo{
+	"us": {"accounts.zoho.com", "www.zohoapis.com", "crm.zoho.com"},
+	"eu": {"accounts.zoho.eu", "www.zohoapis.eu", "crm.zoho.eu"},
+	"in": {"accounts.zoho.in", "www.zohoapis.in", "crm.zoho.in"},
+	"au": {"accounts.zoho.com.au", "www.zohoapis.com.au", "crm.zoho.com.au"},
+	"jp": {"accounts.zoho.jp", "www.zohoapis.jp", "crm.zoho.jp"},
+	"cn": {"accounts.zoho.com.cn", "www.zohoapis.com.cn", "crm.zoho.com.cn"},
+	"ca": {"accounts.zohocloud.ca", "www.zohoapis.ca", "crm.zohocloud.ca"},
+	"sa": {"accounts.zoho.sa", "www.zohoapis.sa", "crm.zoho.sa"},
+	"uk": {"accounts.zoho.uk", "www.zohoapis.uk", "crm.zoho.uk"},
+}
+
+// New builds a simulated org from opts, filling defaults.
+func New(opts Options) (*Server, error) {
+	if opts.DC == "" {
+		opts.DC = DefaultDC
+	}
+	dc, ok := dataCentres[opts.DC]
+	if !ok {
+		return nil, fmt.Errorf("unknown data centre %q: use one of us, eu, in, au, jp, cn, ca, sa, uk", opts.DC)
+	}
+	if opts.ClientID == "" {
+		opts.ClientID = DefaultClientID
+	}
+	if opts.ClientSecret == "" {
+		opts.ClientSecret = DefaultClientSecret
+	}
+	if opts.Contacts < 0 || opts.Contacts > maxGenerated || opts.Accounts < 0 || opts.Accounts > maxGenerated {
+		return nil, fmt.Errorf("record counts must be between 0 and %d (got %d contacts, %d accounts)", maxGenerated, opts.Contacts, opts.Accounts)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.BulkStepDelay == 0 {
+		opts.BulkStepDelay = DefaultBulkStepDelay
+	}
+	if opts.GrantCodeTTL <= 0 {
+		opts.GrantCodeTTL = DefaultGrantCodeTTL
+	}
+	if opts.BulkPageSize <= 0 {
+		opts.BulkPageSize = DefaultBulkPageSize
+	}
+	if opts.MaxConcurrent == 0 {
+		opts.MaxConcurrent = DefaultMaxConcurrent
+	}
+	loc, err := time.LoadLocation(orgTimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("loading the org time zone %s: %w", orgTimeZone, err)
+	}
+	if opts.Epoch.IsZero() {
+		span := time.Duration(max(opts.Contacts, opts.Accounts)) * genStride
+		opts.Epoch = opts.Now().UTC().Truncate(time.Hour).Add(-span - 24*time.Hour)
+	}
+	s := &Server{
+		opts:      opts,
+		now:       opts.Now,
+		loc:       loc,
+		apiHost:   dc.api,
+		nextID:    createdIDBase,
+		codes:     map[string]*grantCode{},
+		refreshes: map[string]*refreshToken{},
+		access:    map[string]*accessToken{},
+		faults:    map[string]*Fault{},
+		calls:     map[string]int64{},
+		jobs:      map[string]*bulkJob{},
+	}
+	s.org = newOrg(opts.Seed)
+	s.users = simUsers
+	s.initModules()
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler serving the accounts servers, the CRM API
+// and the admin API.
+//
+// Admin API (no auth; for tests and demos):
+//
+//	POST   /admin/grant-codes            {"scopes":[...]} -> {"code","expires_in"}
+//	GET    /admin/client                 -> {"client_id","client_secret","dc","accounts_url","api_url"}
+//	POST   /admin/records/{Module}       {field: value} -> 201 {"id"}
+//	GET    /admin/records/{Module}       -> {"count"}
+//	GET    /admin/records/{Module}/{id}  -> the record
+//	PATCH  /admin/records/{Module}/{id}  {field: value} -> {"id"}
+//	DELETE /admin/records/{Module}/{id}  [?permanent=true] -> {"id"}
+//	POST   /admin/faults                 {"kind","count","delay":"2s","retry_after":"1s"}
+//	DELETE /admin/faults                 clear all faults
+//	POST   /admin/access-tokens/revoke   every access token becomes invalid
+//	GET    /admin/credits                -> {"credits","calls":{...}}
+//	DELETE /admin/credits                reset credits and call counts
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// OrgDomainName returns the org's domain name, "org<zgid>", as used in
+// record links.
+func (s *Server) OrgDomainName() string { return s.org.DomainName }
+
+// OrgID returns the org's id.
+func (s *Server) OrgID() string { return s.org.ID }
+
+// APIDomain returns the API domain token responses carry, e.g.
+// "https://www.zohoapis.eu".
+func (s *Server) APIDomain() string { return "https://" + s.apiHost }
+
+// DC returns the data centre the org lives in.
+func (s *Server) DC() string { return s.opts.DC }
+
+// ClientID returns the client id the accounts server accepts.
+func (s *Server) ClientID() string { return s.opts.ClientID }
+
+// ClientSecret returns the client secret the accounts server accepts.
+func (s *Server) ClientSecret() string { return s.opts.ClientSecret }
+
+// apiError is Zoho's error body.
+type apiError struct {
+	Code    string         `json:"code"`
+	Details map[string]any `json:"details"`
+	Message string         `json:"message"`
+	Status  string         `json:"status"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "encoding response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string, details map[string]any) {
+	if details == nil {
+		details = map[string]any{}
+	}
+	writeJSON(w, status, apiError{Code: code, Details: details, Message: message, Status: "error"})
+}
+
+// errNotFound and errGone tell admin callers why a change was refused.
+var (
+	errNotFound = errors.New("no such record")
+	errDeleted  = errors.New("the record is deleted")
+)
