@@ -1,0 +1,307 @@
+package zoho
+
+import (
+	"archive/zip"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+	"time"
+)
+
+// Credits of Bulk Read calls; a job is dear but reads up to 200,000 rows.
+const (
+	bulkCreateCredits = 50
+	// bulkPageEstimate is what a page costs with a few polls and the
+	// download; a page is not started unless this fits the budget.
+	bulkPageEstimate = bulkCreateCredits + 6
+)
+
+// bulkSync reads every record through Bulk Read jobs, one page per job,
+// with a checkpoint after each page.
+func (r *reader) bulkSync(ctx context.Context, st *streamState) error {
+	f := st.Full
+	restarted := false
+	for {
+		if !r.afford(bulkPageEstimate, "bulk read page") {
+			return errStopped
+		}
+		next, more, err := r.bulkPage(ctx, f)
+		if err != nil && f.PageToken != "" && !restarted && isCode(err, "INVALID_DATA", "INVALID_TOKEN_PAGE", "PAGE_TOKEN_EXPIRED", "INVALID_REQUEST") {
+			// Page tokens last a day: a sync resumed later starts over.
+			r.log.Warn("the bulk read page token was refused; starting the full sync over", "error", err)
+			restarted = true
+			f.PageToken, f.Pages, f.MaxSeen, f.StartedAt = "", 0, nil, r.now()
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		f.Pages++
+		f.PageToken = next
+		if !more || next == "" {
+			return nil
+		}
+		if err := r.checkpoint(ctx, st); err != nil {
+			return err
+		}
+	}
+}
+
+type bulkJob struct {
+	ID     string `json:"id"`
+	State  string `json:"state"`
+	Result *struct {
+		Page          int    `json:"page"`
+		Count         int    `json:"count"`
+		DownloadURL   string `json:"download_url"`
+		MoreRecords   bool   `json:"more_records"`
+		NextPageToken string `json:"next_page_token"`
+	} `json:"result"`
+}
+
+// bulkPage runs one job for the page f.PageToken names (the first page when
+// empty) and emits its rows.
+func (r *reader) bulkPage(ctx context.Context, f *fullState) (next string, more bool, err error) {
+	id, err := r.createBulkJob(ctx, f.PageToken)
+	if err != nil {
+		return "", false, err
+	}
+	job, err := r.waitBulkJob(ctx, id)
+	if err != nil {
+		return "", false, err
+	}
+	if job.Result == nil {
+		return "", false, fmt.Errorf("bulk read job %s completed without a result", id)
+	}
+	file, err := r.downloadBulk(ctx, id, job.Result.DownloadURL)
+	if err != nil {
+		return "", false, err
+	}
+	defer os.Remove(file)
+	if err := r.emitBulkCSV(ctx, file, f); err != nil {
+		return "", false, err
+	}
+	r.log.Debug("bulk read page done", "job", id, "page", f.Pages+1, "rows", job.Result.Count)
+	return job.Result.NextPageToken, job.Result.MoreRecords, nil
+}
+
+func (r *reader) createBulkJob(ctx context.Context, pageToken string) (string, error) {
+	query := map[string]any{}
+	if pageToken != "" {
+		query["page_token"] = pageToken
+	} else {
+		query["module"] = map[string]any{"api_name": r.mod.module}
+		query["fields"] = r.mod.queryFields()
+		if !r.cfg.startTime.IsZero() {
+			query["criteria"] = map[string]any{
+				"group_operator": "and",
+				"group": []any{map[string]any{
+					"field":      map[string]any{"api_name": "Modified_Time"},
+					"comparator": "greater_equal",
+					"value":      zohoTime(r.cfg.startTime),
+				}},
+			}
+		}
+	}
+	var body struct {
+		Data []struct {
+			Status  string `json:"status"`
+			Code    string `json:"code"`
+			Message string `json:"message"`
+			Details struct {
+				ID    string `json:"id"`
+				State string `json:"state"`
+			} `json:"details"`
+		} `json:"data"`
+	}
+	req := request{method: "POST", path: "/crm/bulk/v8/read", body: map[string]any{"query": query}, cost: bulkCreateCredits}
+	if _, err := r.c.getJSON(ctx, req, &body); err != nil {
+		return "", fmt.Errorf("creating a bulk read job for %s: %w", r.mod.module, err)
+	}
+	if len(body.Data) == 0 || body.Data[0].Details.ID == "" {
+		return "", fmt.Errorf("creating a bulk read job for %s: Zoho's answer names no job", r.mod.module)
+	}
+	if d := body.Data[0]; d.Status != "" && d.Status != "success" {
+		return "", &apiError{Status: http.StatusOK, Code: d.Code, Message: d.Message, Call: req.name()}
+	}
+	return body.Data[0].Details.ID, nil
+}
+
+// waitBulkJob polls a job with growing waits until it completes.
+func (r *reader) waitBulkJob(ctx context.Context, id string) (bulkJob, error) {
+	wait := r.tune.pollBase
+	for {
+		if err := r.c.sleep(ctx, wait); err != nil {
+			return bulkJob{}, err
+		}
+		var body struct {
+			Data []bulkJob `json:"data"`
+		}
+		req := request{method: "GET", path: "/crm/bulk/v8/read/" + id, cost: 1, idempotent: true}
+		if _, err := r.c.getJSON(ctx, req, &body); err != nil {
+			return bulkJob{}, fmt.Errorf("checking bulk read job %s: %w", id, err)
+		}
+		if len(body.Data) == 0 {
+			return bulkJob{}, fmt.Errorf("checking bulk read job %s: Zoho's answer is empty", id)
+		}
+		job := body.Data[0]
+		switch strings.ToUpper(job.State) {
+		case "COMPLETED":
+			return job, nil
+		case "FAILURE", "FAILED":
+			return bulkJob{}, fmt.Errorf("bulk read job %s for %s failed in Zoho; the next run tries again", id, r.mod.module)
+		}
+		wait = min(wait*2, r.tune.pollMax)
+	}
+}
+
+// downloadBulk saves a job's zip to a temporary file, which the caller
+// removes; the result is never held in memory.
+func (r *reader) downloadBulk(ctx context.Context, id, downloadURL string) (string, error) {
+	p := "/crm/bulk/v8/read/" + id + "/result"
+	if downloadURL != "" && strings.HasPrefix(downloadURL, "/") {
+		p = downloadURL
+	}
+	tmp, err := os.CreateTemp("", "zoho-bulk-*.zip")
+	if err != nil {
+		return "", fmt.Errorf("making a temporary file for bulk read job %s: %w", id, err)
+	}
+	name := tmp.Name()
+	err = r.c.do(ctx, request{method: "GET", path: p, cost: 1, download: true, idempotent: true}, func(resp *http.Response) error {
+		if err := tmp.Truncate(0); err != nil {
+			return err
+		}
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		_, err := io.Copy(tmp, resp.Body)
+		return err
+	})
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", fmt.Errorf("downloading bulk read job %s: %w", id, err)
+	}
+	return name, nil
+}
+
+// emitBulkCSV streams the CSV inside a job's zip and emits each row.
+func (r *reader) emitBulkCSV(ctx context.Context, file string, f *fullState) error {
+	zr, err := zip.OpenReader(file)
+	if err != nil {
+		return fmt.Errorf("opening the bulk read result: %w", err)
+	}
+	defer zr.Close()
+	var entry *zip.File
+	for _, zf := range zr.File {
+		if strings.EqualFold(path.Ext(zf.Name), ".csv") {
+			entry = zf
+			break
+		}
+	}
+	if entry == nil {
+		return errors.New("the bulk read result holds no CSV file")
+	}
+	rc, err := entry.Open()
+	if err != nil {
+		return fmt.Errorf("reading %s in the bulk read result: %w", entry.Name, err)
+	}
+	defer rc.Close()
+	cr := csv.NewReader(rc)
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the bulk read CSV header: %w", err)
+	}
+	cols := make([]bulkColumn, len(header))
+	for i, h := range header {
+		cols[i] = r.mod.bulkColumn(strings.TrimPrefix(h, "\ufeff"))
+	}
+	for {
+		row, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading the bulk read CSV: %w", err)
+		}
+		rec := bulkRecord(cols, row)
+		k, err := r.emit(ctx, rec)
+		if err != nil {
+			return err
+		}
+		f.see(k)
+	}
+}
+
+// bulkColumn says where a CSV column goes: a field, or a part of a lookup
+// such as Account_Name.Account_Name (its name) or Owner.email.
+type bulkColumn struct {
+	field  string
+	sub    string // "" for a plain value; "id", "name" or "email" of a lookup
+	lookup bool   // the field's value is an object
+}
+
+func (m *module) bulkColumn(h string) bulkColumn {
+	base, sub, dotted := strings.Cut(h, ".")
+	f, ok := m.field(base)
+	isObj := ok && f.kind() == kObject
+	if !dotted {
+		if isObj {
+			return bulkColumn{field: base, sub: "id", lookup: true}
+		}
+		return bulkColumn{field: h}
+	}
+	switch strings.ToLower(sub) {
+	case "id":
+		sub = "id"
+	case "email":
+		sub = "email"
+	default:
+		// Account_Name.Account_Name, Owner.name: the shown name.
+		sub = "name"
+	}
+	return bulkColumn{field: base, sub: sub, lookup: true}
+}
+
+// bulkRecord assembles a record from a CSV row; lookups become
+// {"id","name"} objects like the JSON APIs return.
+func bulkRecord(cols []bulkColumn, row []string) map[string]any {
+	rec := make(map[string]any, len(cols))
+	for i, c := range cols {
+		if i >= len(row) {
+			break
+		}
+		v := row[i]
+		if !c.lookup {
+			rec[c.field] = v
+			continue
+		}
+		if v == "" {
+			continue
+		}
+		obj, _ := rec[c.field].(map[string]any)
+		if obj == nil {
+			obj = map[string]any{}
+			rec[c.field] = obj
+		}
+		obj[c.sub] = v
+	}
+	return rec
+}
+
+// zohoTime formats a time as Zoho's criteria want it.
+func zohoTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05-07:00")
+}

@@ -1,0 +1,148 @@
+package zoho
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/replicatorhq/replicator/plugin/contract"
+)
+
+// Scopes the connector uses.
+const (
+	scopeBulk   = "ZohoCRM.bulk.READ"
+	scopeCOQL   = "ZohoCRM.coql.READ"
+	scopeFields = "ZohoCRM.settings.fields.READ"
+	scopeOrg    = "ZohoCRM.org.READ"
+)
+
+// streamScopes are the scopes a stream cannot do without; Bulk Read is
+// optional (full syncs then go through the records API).
+func streamScopes(info streamInfo) []string {
+	return []string{info.moduleRd, scopeCOQL, scopeFields}
+}
+
+// scopesMissing compares a stream's needs with the scopes the grant listed.
+// bulk is false when Bulk Read is known not to be granted.
+func scopesMissing(cr credentials, info streamInfo) (missing []string, bulk bool) {
+	for _, sc := range streamScopes(info) {
+		if has, known := cr.hasScope(sc); known && !has {
+			missing = append(missing, sc)
+		}
+	}
+	has, known := cr.hasScope(scopeBulk)
+	return missing, has || !known
+}
+
+// Check proves the credentials work and their scopes cover the streams.
+func (s *Source) Check(ctx context.Context, req contract.CheckRequest) (contract.CheckResponse, error) {
+	ss, err := s.open(req.Config, req.Credentials)
+	if err != nil {
+		return contract.CheckResponse{}, err
+	}
+	infos, err := requestedStreams(req.Streams)
+	if err != nil {
+		return contract.CheckResponse{}, err
+	}
+	var (
+		lacks    []string // "<stream> needs <scopes>"
+		problems []string
+		notes    []string
+		want     = map[string]bool{} // every scope the streams need
+	)
+	// probe runs a call and sorts its failure: a missing scope is named, an
+	// error the API gave is a problem, anything else (token, network) ends
+	// the check.
+	probe := func(fn func() error) (string, error) {
+		err := fn()
+		var ae *apiError
+		switch {
+		case err == nil:
+			return "", nil
+		case isCode(err, "OAUTH_SCOPE_MISMATCH"):
+			return "scope", nil
+		case errors.As(err, &ae) && ae.Status != 401:
+			return err.Error(), nil
+		default:
+			return "", err
+		}
+	}
+	if ss.cfg.CRMURL == "" || ss.cfg.DefaultRegion == "" {
+		want[scopeOrg] = true
+		var org orgFacts
+		res, err := probe(func() (err error) { org, err = fetchOrg(ctx, ss.client, ss.cfg); return err })
+		switch {
+		case err != nil:
+			return contract.CheckResponse{Credentials: ss.update()}, err
+		case res == "scope":
+			lacks = append(lacks, scopeOrg+" (or set crm_url and default_region)")
+		case res != "":
+			problems = append(problems, res)
+		case ss.cfg.DefaultRegion == "" && org.region == "":
+			problems = append(problems, "the org API names no country: set default_region")
+		case ss.cfg.CRMURL == "" && org.crmURL == "":
+			problems = append(problems, "the org API names no domain: set crm_url")
+		}
+	}
+	cr := ss.tokens.credentials()
+	for _, info := range infos {
+		var missing []string
+		calls := []struct {
+			scope string
+			fn    func() error
+		}{
+			{scopeFields, func() error { _, err := fetchFields(ctx, ss.client, info); return err }},
+			{info.moduleRd, func() error {
+				q := url.Values{"fields": {"Modified_Time"}, "per_page": {"1"}}
+				_, err := ss.client.getJSON(ctx, request{method: "GET", path: "/crm/v8/" + info.module, query: q, cost: 1, idempotent: true}, nil)
+				return err
+			}},
+			{scopeCOQL, func() error {
+				q := fmt.Sprintf("select id from %s where (Modified_Time >= '%s') order by Modified_Time asc, id asc limit 1", info.module, zohoTime(s.now().AddDate(-30, 0, 0)))
+				_, err := ss.client.getJSON(ctx, request{method: "POST", path: "/crm/v8/coql", body: map[string]string{"select_query": q}, cost: 1, idempotent: true}, nil)
+				return err
+			}},
+		}
+		for _, c := range calls {
+			want[c.scope] = true
+			res, err := probe(c.fn)
+			switch {
+			case err != nil:
+				return contract.CheckResponse{Credentials: ss.update()}, err
+			case res == "scope":
+				missing = append(missing, c.scope)
+			case res != "":
+				problems = append(problems, fmt.Sprintf("%s: %s", info.name, res))
+			}
+		}
+		want[scopeBulk] = true
+		_, bulk := scopesMissing(cr, info)
+		switch {
+		case len(missing) > 0:
+			lacks = append(lacks, fmt.Sprintf("%s needs %s", info.name, strings.Join(missing, ", ")))
+		case !bulk:
+			notes = append(notes, fmt.Sprintf("%s: ready; full syncs read through the records API because %s was not granted (more credits, at most 100,000 records)", info.name, scopeBulk))
+		default:
+			notes = append(notes, fmt.Sprintf("%s: ready", info.name))
+		}
+	}
+	if len(lacks) > 0 || len(problems) > 0 {
+		var msg []string
+		if len(lacks) > 0 {
+			all := make([]string, 0, len(want))
+			for sc := range want {
+				all = append(all, sc)
+			}
+			slices.Sort(all)
+			msg = append(msg, fmt.Sprintf("the Zoho grant lacks scopes: %s. Generate a new grant code in the Zoho API console (%s, Self Client) with the scopes %s and run authorize again",
+				strings.Join(lacks, "; "), apiConsole(ss.cfg.dc), strings.Join(all, ",")))
+		}
+		msg = append(msg, problems...)
+		return contract.CheckResponse{Credentials: ss.update()}, errors.New(strings.Join(msg, "; "))
+	}
+	msg := fmt.Sprintf("Zoho CRM (%s, %s) answers. %s.", ss.cfg.dc.code, ss.cfg.Environment, strings.Join(notes, "; "))
+	return contract.CheckResponse{Message: msg, Credentials: ss.update()}, nil
+}

@@ -1,0 +1,231 @@
+package zoho
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/replicatorhq/replicator/plugin/contract"
+)
+
+// dataCentre holds the hosts of one Zoho data centre.
+type dataCentre struct {
+	code     string
+	accounts string // accounts server host
+	tld      string // suffix of the API hosts: www.zohoapis.<tld>
+	crm      string // CRM web host of production orgs
+}
+
+// dataCentres lists Zoho's data centres in the order they are probed.
+func dataCentres() []dataCentre {
+	return []dataCentre{
+		{"us", "accounts.zoho.com", "com", "crm.zoho.com"},
+		{"eu", "accounts.zoho.eu", "eu", "crm.zoho.eu"},
+		{"in", "accounts.zoho.in", "in", "crm.zoho.in"},
+		{"au", "accounts.zoho.com.au", "com.au", "crm.zoho.com.au"},
+		{"jp", "accounts.zoho.jp", "jp", "crm.zoho.jp"},
+		{"cn", "accounts.zoho.com.cn", "com.cn", "crm.zoho.com.cn"},
+		{"ca", "accounts.zohocloud.ca", "ca", "crm.zohocloud.ca"},
+		{"sa", "accounts.zoho.sa", "sa", "crm.zoho.sa"},
+		{"uk", "accounts.zoho.uk", "uk", "crm.zoho.uk"},
+	}
+}
+
+func findDC(code string) (dataCentre, bool) {
+	for _, dc := range dataCentres() {
+		if dc.code == code {
+			return dc, true
+		}
+	}
+	return dataCentre{}, false
+}
+
+func dcCodes() []string {
+	var codes []string
+	for _, dc := range dataCentres() {
+		codes = append(codes, dc.code)
+	}
+	return codes
+}
+
+// Environments of a Zoho org and the prefix of their API host.
+var envPrefixes = map[string]string{
+	"production": "www",
+	"sandbox":    "sandbox",
+	"developer":  "developer",
+}
+
+// apiHost is the API host of an environment in a data centre.
+func (dc dataCentre) apiHost(env string) string {
+	return envPrefixes[env] + ".zohoapis." + dc.tld
+}
+
+// ownsAPIHost reports whether host is one of the data centre's API hosts,
+// of any environment.
+func (dc dataCentre) ownsAPIHost(host string) bool {
+	for _, p := range envPrefixes {
+		if host == p+".zohoapis."+dc.tld {
+			return true
+		}
+	}
+	return false
+}
+
+// crmHost is the host of the CRM web client for an environment; sandboxes
+// live on their own host.
+func (dc dataCentre) crmHost(env string) string {
+	if env == "sandbox" {
+		return "crmsandbox" + strings.TrimPrefix(dc.crm, "crm")
+	}
+	return dc.crm
+}
+
+// config is the decoded configuration of a source block.
+type config struct {
+	Domain           string   `json:"domain"`
+	Environment      string   `json:"environment"`
+	ClientID         string   `json:"client_id"`
+	ClientSecret     string   `json:"client_secret"`
+	CRMURL           string   `json:"crm_url"`
+	RecordURL        string   `json:"record_url"`
+	DefaultRegion    string   `json:"default_region"`
+	StartTime        string   `json:"start_time"`
+	MaxCreditsPerRun *float64 `json:"max_credits_per_run"`
+	AccountsURL      string   `json:"accounts_url"`
+	APIURL           string   `json:"api_url"`
+
+	dc        dataCentre
+	startTime time.Time
+	maxCredit int64 // 0: no limit
+}
+
+// specAttributes is the configuration schema of a source "zoho" block.
+func specAttributes() []contract.Attribute {
+	str := func(s string) json.RawMessage { b, _ := json.Marshal(s); return b }
+	return []contract.Attribute{
+		{Name: "domain", Type: contract.TypeString, Required: true,
+			Description: "Zoho data centre of the org: " + strings.Join(dcCodes(), ", ") + "."},
+		{Name: "environment", Type: contract.TypeString, Default: str("production"),
+			Description: "Org environment: production, sandbox or developer."},
+		{Name: "client_id", Type: contract.TypeString, Required: true,
+			Description: "Client ID of the Self Client in the Zoho API console."},
+		{Name: "client_secret", Type: contract.TypeString, Required: true, Sensitive: true,
+			Description: "Client secret of the Self Client."},
+		{Name: "crm_url", Type: contract.TypeString,
+			Description: "Base URL of the org in the CRM web client, e.g. https://crm.zoho.eu/crm/org20001234; read from the org API (scope ZohoCRM.org.READ) when absent."},
+		{Name: "record_url", Type: contract.TypeString,
+			Description: "Template of a record's link with {SourceId} and {Module}; default {crm_url}/tab/{Module}/{SourceId}."},
+		{Name: "default_region", Type: contract.TypeString,
+			Description: "Region (ISO 3166 code such as NL or US) for phone numbers written without a country code when the record's country does not say; default the org's country from the org API (scope ZohoCRM.org.READ)."},
+		{Name: "start_time", Type: contract.TypeString,
+			Description: "RFC 3339 time; records last modified before it are not read."},
+		{Name: "max_credits_per_run", Type: contract.TypeNumber,
+			Description: "Stop a run at a checkpoint before it spends more Zoho API credits than this."},
+		{Name: "accounts_url", Type: contract.TypeString,
+			Description: "For tests only: base URL of the accounts server; {dc} is replaced by a data centre code."},
+		{Name: "api_url", Type: contract.TypeString,
+			Description: "For tests only: base URL of the CRM API."},
+	}
+}
+
+// parseConfig decodes and validates the JSON configuration the host passes.
+func parseConfig(raw json.RawMessage) (*config, error) {
+	c := &config{}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		raw = json.RawMessage("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return nil, fmt.Errorf("reading the zoho source configuration: %w", err)
+	}
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	c.Domain = strings.ToLower(strings.TrimSpace(c.Domain))
+	if dc, ok := findDC(c.Domain); ok {
+		c.dc = dc
+	} else if c.Domain == "" {
+		bad("domain is required: set it to the org's data centre (%s)", strings.Join(dcCodes(), ", "))
+	} else {
+		bad("domain %q is not a Zoho data centre: use one of %s", c.Domain, strings.Join(dcCodes(), ", "))
+	}
+	c.Environment = strings.ToLower(strings.TrimSpace(c.Environment))
+	if c.Environment == "" {
+		c.Environment = "production"
+	}
+	if _, ok := envPrefixes[c.Environment]; !ok {
+		bad("environment %q is unknown: use production, sandbox or developer", c.Environment)
+	}
+	if strings.TrimSpace(c.ClientID) == "" {
+		bad("client_id is required: copy it from the Self Client in the Zoho API console")
+	}
+	if strings.TrimSpace(c.ClientSecret) == "" {
+		bad("client_secret is required: copy it from the Self Client's Client Secret tab")
+	}
+	if c.CRMURL != "" {
+		c.CRMURL = strings.TrimRight(c.CRMURL, "/")
+		if u, err := url.Parse(c.CRMURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			bad("crm_url %q is not a URL: use the org's address in the CRM web client, e.g. https://crm.zoho.eu/crm/org20001234", c.CRMURL)
+		}
+	}
+	if c.RecordURL != "" && !strings.Contains(c.RecordURL, "{SourceId}") {
+		bad("record_url %q lacks {SourceId}: the link must name the record", c.RecordURL)
+	}
+	c.DefaultRegion = strings.ToUpper(strings.TrimSpace(c.DefaultRegion))
+	if c.DefaultRegion != "" && !phonenumbers.GetSupportedRegions()[c.DefaultRegion] {
+		bad("default_region %q is not a region phone numbers know: use an ISO 3166 code such as NL, DE, GB or US", c.DefaultRegion)
+	}
+	if c.StartTime != "" {
+		t, err := time.Parse(time.RFC3339, c.StartTime)
+		if err != nil {
+			bad("start_time %q is not an RFC 3339 time such as 2024-01-31T00:00:00Z", c.StartTime)
+		}
+		c.startTime = t
+	}
+	if c.MaxCreditsPerRun != nil {
+		m := *c.MaxCreditsPerRun
+		if m < 1 || m != float64(int64(m)) {
+			bad("max_credits_per_run must be a whole number of at least 1, not %v", m)
+		}
+		c.maxCredit = int64(m)
+	}
+	for name, v := range map[string]string{"accounts_url": c.AccountsURL, "api_url": c.APIURL} {
+		if v == "" {
+			continue
+		}
+		if u, err := url.Parse(strings.ReplaceAll(v, "{dc}", "eu")); err != nil || u.Host == "" {
+			bad("%s %q is not a URL", name, v)
+		}
+	}
+	c.AccountsURL = strings.TrimRight(c.AccountsURL, "/")
+	c.APIURL = strings.TrimRight(c.APIURL, "/")
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		return nil, fmt.Errorf("zoho source configuration: %s", strings.Join(problems, "; "))
+	}
+	return c, nil
+}
+
+// accountsBase is the accounts server's base URL for a data centre; ok is
+// false when an accounts_url override cannot address other data centres.
+func (c *config) accountsBase(dc dataCentre) (string, bool) {
+	if c.AccountsURL == "" {
+		return "https://" + dc.accounts, true
+	}
+	if strings.Contains(c.AccountsURL, "{dc}") {
+		return strings.ReplaceAll(c.AccountsURL, "{dc}", dc.code), true
+	}
+	return c.AccountsURL, dc.code == c.dc.code
+}
+
+func (c *config) tokenURL() string {
+	base, _ := c.accountsBase(c.dc)
+	return base + "/oauth/v2/token"
+}

@@ -1,0 +1,193 @@
+package zoho
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/replicatorhq/replicator/plugin/contract"
+)
+
+// lag keeps incremental windows this far behind now, so that a write whose
+// Modified_Time is stamped before it becomes visible is not skipped.
+const lag = time.Minute
+
+// errStopped ends a run early at a checkpoint, e.g. when the credit budget
+// is used up.
+var errStopped = errors.New("run stopped at a checkpoint")
+
+// reader reads one stream.
+type reader struct {
+	cfg  *config
+	c    *client
+	tk   *tokens
+	out  contract.Output
+	mod  *module
+	conv *converter
+	rs   contract.ReadStream
+	tune tuning
+	now  func() time.Time
+	log  hclog.Logger
+
+	// upserted holds the Modified_Time of records upserted by this
+	// incremental run, so that a delete older than a restore is not sent.
+	upserted map[string]time.Time
+	records  int64
+	deletes  int64
+}
+
+// flush hands the host new credentials and the credits spent so far. It is
+// called from the reading goroutine only, as Output requires.
+func flush(ctx context.Context, out contract.Output, tk *tokens, cr *credits) error {
+	if b, ok := tk.takeUpdate(); ok {
+		if err := out.UpdateCredentials(ctx, b); err != nil {
+			return fmt.Errorf("storing refreshed Zoho credentials: %w", err)
+		}
+	}
+	if n := cr.unreported.Swap(0); n != 0 {
+		if err := out.Count(ctx, "api_credits", n); err != nil {
+			cr.unreported.Add(n)
+			return fmt.Errorf("counting API credits: %w", err)
+		}
+	}
+	return nil
+}
+
+func (r *reader) checkpoint(ctx context.Context, st *streamState) error {
+	if err := flush(ctx, r.out, r.tk, r.c.credits); err != nil {
+		return err
+	}
+	return r.out.Checkpoint(ctx, r.rs.Name, st.encode())
+}
+
+// afford reports whether a step costing about need credits fits the budget,
+// logging why the run stops when it does not.
+func (r *reader) afford(need int64, step string) bool {
+	if r.c.credits.canAfford(need) {
+		return true
+	}
+	r.log.Warn("stopping at the last checkpoint: max_credits_per_run would be exceeded",
+		"max_credits_per_run", r.c.credits.max, "spent", r.c.credits.spent.Load(), "next_step", step, "next_step_credits", need)
+	return false
+}
+
+// stopOnBudget turns a budget error into a clean stop.
+func (r *reader) stopOnBudget(err error) error {
+	var be *budgetError
+	if errors.As(err, &be) {
+		r.log.Warn("stopping at the last checkpoint: max_credits_per_run would be exceeded", "detail", be.Error())
+		return errStopped
+	}
+	return err
+}
+
+// emit sends one record's canonical contact and returns its key.
+func (r *reader) emit(ctx context.Context, raw map[string]any) (cursor, error) {
+	rec := r.mod.normalize(raw)
+	c, ok := r.conv.contact(rec)
+	if !ok {
+		r.log.Warn("skipping a Zoho record without an id")
+		return cursor{}, nil
+	}
+	data, err := marshalContact(c)
+	if err != nil {
+		return cursor{}, err
+	}
+	if err := r.out.Emit(ctx, contract.Record{Stream: r.rs.Name, Key: c.SourceID, Op: contract.Upsert, Data: data, SourceTime: c.UpdatedAt}); err != nil {
+		return cursor{}, err
+	}
+	r.records++
+	k := cursor{Modified: parseTime(str(rec["Modified_Time"])), ID: c.SourceID}
+	if r.upserted != nil {
+		r.upserted[c.SourceID] = k.Modified
+	}
+	return k, nil
+}
+
+// run reads the stream from its state.
+func (r *reader) run(ctx context.Context) error {
+	st, err := parseState(r.rs.State)
+	if err != nil {
+		return err
+	}
+	if st.Full == nil && st.Cursor == nil {
+		st.Full = &fullState{}
+	}
+	if st.Full != nil {
+		return r.stopOnBudget(r.full(ctx, st))
+	}
+	return r.stopOnBudget(r.incremental(ctx, st))
+}
+
+// full reads every record, page by page, then tells the destination to drop
+// what it did not get.
+func (r *reader) full(ctx context.Context, st *streamState) error {
+	f := st.Full
+	if f.Generation == 0 {
+		f.Generation = r.rs.Generation
+	}
+	if f.StartedAt.IsZero() {
+		f.StartedAt = r.now()
+	}
+	if f.Method == "" {
+		f.Method = "bulk"
+		if has, known := r.tk.credentials().hasScope("ZohoCRM.bulk.READ"); known && !has {
+			r.log.Info("ZohoCRM.bulk.READ was not granted: reading every record through the records API, which spends more credits")
+			f.Method = "records"
+		}
+	}
+	r.log.Info("full sync", "method", f.Method, "resume_page", f.Pages)
+	var err error
+	if f.Method == "bulk" {
+		err = r.bulkSync(ctx, st)
+		if isCode(err, "OAUTH_SCOPE_MISMATCH") && f.Pages == 0 {
+			r.log.Info("Zoho refused Bulk Read (ZohoCRM.bulk.READ missing): reading every record through the records API, which spends more credits")
+			f.Method = "records"
+			err = r.recordsSync(ctx, st)
+		}
+	} else {
+		err = r.recordsSync(ctx, st)
+	}
+	if err != nil {
+		return err
+	}
+	if err := flush(ctx, r.out, r.tk, r.c.credits); err != nil {
+		return err
+	}
+	if err := r.out.FullRefreshComplete(ctx, r.rs.Name, f.Generation); err != nil {
+		return err
+	}
+	// Incremental reads go on after the greatest key read, unless that is
+	// later than the sync's start: then changes made while the sync ran
+	// are read again (duplicates are harmless, gaps are not).
+	from := cursor{Modified: f.StartedAt.Add(-lag).Truncate(time.Second)}
+	if f.MaxSeen != nil && f.MaxSeen.Modified.Before(from.Modified) {
+		from = *f.MaxSeen
+	}
+	done := &streamState{V: stateVersion, Cursor: &from, DeletedSince: f.StartedAt.Add(-lag)}
+	r.log.Info("full sync done", "records", r.records, "pages", f.Pages)
+	return r.checkpoint(ctx, done)
+}
+
+// incremental reads what changed since the cursor and what was deleted.
+func (r *reader) incremental(ctx context.Context, st *streamState) error {
+	end := r.now().Add(-lag).Truncate(time.Second)
+	r.upserted = map[string]time.Time{}
+	if st.Cursor == nil {
+		st.Cursor = &cursor{}
+	}
+	if !r.cfg.startTime.IsZero() && st.Cursor.Modified.Before(r.cfg.startTime) {
+		st.Cursor = &cursor{Modified: r.cfg.startTime}
+	}
+	if err := r.coqlSync(ctx, st, end); err != nil {
+		return err
+	}
+	if err := r.deletedSync(ctx, st, end); err != nil {
+		return err
+	}
+	r.log.Info("incremental read done", "upserts", r.records, "deletes", r.deletes, "until", end)
+	return nil
+}

@@ -1,0 +1,272 @@
+// Package zoho is the Zoho CRM source: it reads the Contacts and Accounts
+// modules as canonical contacts (package schemas), with Bulk Read for full
+// syncs, COQL for changes and the deleted-records API for deletions.
+package zoho
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/replicatorhq/replicator/connector/zoho/internal/country"
+	"github.com/replicatorhq/replicator/plugin/contract"
+)
+
+// Version is the connector's version.
+const Version = "0.1.0"
+
+// Source is the Zoho CRM source connector.
+type Source struct {
+	log       hclog.Logger
+	tune      tuning
+	now       func() time.Time // the clock incremental windows follow
+	countries *country.Index
+	transport http.RoundTripper // nil: http.DefaultTransport
+}
+
+var _ contract.Source = (*Source)(nil)
+
+// New returns the source; log receives its progress and warnings.
+func New(log hclog.Logger) *Source {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &Source{log: log, tune: defaultTuning(), now: time.Now, countries: country.New()}
+}
+
+// Spec describes the connector and its configuration.
+func (s *Source) Spec(context.Context) (contract.Spec, error) {
+	return contract.Spec{
+		Name:        "zoho",
+		Version:     Version,
+		Description: "Zoho CRM Contacts and Accounts as canonical contacts (streams: " + streamNames() + ").",
+		Config:      specAttributes(),
+	}, nil
+}
+
+// Authorize exchanges a Self Client grant code for a refresh token.
+func (s *Source) Authorize(ctx context.Context, req contract.AuthorizeRequest) (contract.AuthorizeResponse, error) {
+	cfg, err := parseConfig(req.Config)
+	if err != nil {
+		return contract.AuthorizeResponse{}, err
+	}
+	cr, err := authorize(ctx, cfg, s.tokenHTTP(), req.Grant, s.now())
+	if err != nil {
+		return contract.AuthorizeResponse{}, err
+	}
+	b, err := json.Marshal(cr)
+	if err != nil {
+		return contract.AuthorizeResponse{}, fmt.Errorf("encoding the credentials: %w", err)
+	}
+	s.log.Info("authorized", "dc", cfg.dc.code, "scopes", strings.Join(cr.Scopes, ","))
+	return contract.AuthorizeResponse{Credentials: b, Message: grantMessage(cfg, cr)}, nil
+}
+
+// grantMessage tells the user what the granted scopes allow.
+func grantMessage(cfg *config, cr credentials) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Authorized Zoho CRM (%s, %s).", cfg.dc.code, cfg.Environment)
+	if len(cr.Scopes) == 0 {
+		b.WriteString(" Zoho did not list the granted scopes; run check to see which streams they allow.")
+		return b.String()
+	}
+	fmt.Fprintf(&b, " Granted scopes: %s.", strings.Join(cr.Scopes, ", "))
+	for _, info := range streamInfos() {
+		missing, bulk := scopesMissing(cr, info)
+		switch {
+		case len(missing) > 0:
+			fmt.Fprintf(&b, " %s: not readable, lacks %s.", info.name, strings.Join(missing, ", "))
+		case !bulk:
+			fmt.Fprintf(&b, " %s: readable; full syncs use the records API (ZohoCRM.bulk.READ not granted, so they spend more credits).", info.name)
+		default:
+			fmt.Fprintf(&b, " %s: readable.", info.name)
+		}
+	}
+	if has, _ := cr.hasScope("ZohoCRM.org.READ"); !has && (cfg.CRMURL == "" || cfg.DefaultRegion == "") {
+		b.WriteString(" ZohoCRM.org.READ is not granted: set crm_url and default_region in the configuration.")
+	}
+	return b.String()
+}
+
+// session is what one call needs to talk to the API.
+type session struct {
+	cfg     *config
+	tokens  *tokens
+	client  *client
+	credits *credits
+}
+
+func (s *Source) tokenHTTP() *http.Client {
+	return &http.Client{Transport: s.transport, Timeout: s.tune.tokenTimeout}
+}
+
+func (s *Source) open(rawCfg, rawCreds json.RawMessage) (*session, error) {
+	cfg, err := parseConfig(rawCfg)
+	if err != nil {
+		return nil, err
+	}
+	cr, err := parseCredentials(rawCreds, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cr.APIDomain != "" {
+		if err := checkAPIDomain(cfg.dc, cr.APIDomain); err != nil {
+			return nil, err
+		}
+	}
+	tk := newTokens(cfg, cr, s.tokenHTTP(), s.now, s.tune.mintWait)
+	base := cfg.APIURL
+	if base == "" {
+		// The token's api_domain is checked to be one of the data
+		// centre's hosts; the environment picks which one.
+		base = "https://" + cfg.dc.apiHost(cfg.Environment)
+	}
+	cred := &credits{max: cfg.maxCredit}
+	// Calls carry their own timeouts through their contexts.
+	c := newClient(base, &http.Client{Transport: s.transport}, tk, cred, s.tune, s.log)
+	return &session{cfg: cfg, tokens: tk, client: c, credits: cred}, nil
+}
+
+// update returns the credentials to hand back, nil when unchanged.
+func (ss *session) update() json.RawMessage {
+	b, _ := ss.tokens.takeUpdate()
+	return b
+}
+
+// Discover lists the streams with schemas built from the fields metadata.
+func (s *Source) Discover(ctx context.Context, req contract.DiscoverRequest) (contract.DiscoverResponse, error) {
+	ss, err := s.open(req.Config, req.Credentials)
+	if err != nil {
+		return contract.DiscoverResponse{}, err
+	}
+	var cat contract.Catalog
+	var problems []string
+	for _, info := range streamInfos() {
+		mod, err := fetchFields(ctx, ss.client, info)
+		if isCode(err, "OAUTH_SCOPE_MISMATCH") {
+			s.log.Warn("leaving a stream out of the catalog: its fields cannot be read", "stream", info.name, "needs", "ZohoCRM.settings.fields.READ and "+info.moduleRd)
+			problems = append(problems, fmt.Sprintf("%s needs ZohoCRM.settings.fields.READ and %s", info.name, info.moduleRd))
+			continue
+		}
+		if err != nil {
+			return contract.DiscoverResponse{Credentials: ss.update()}, err
+		}
+		schema, err := mod.schema()
+		if err != nil {
+			return contract.DiscoverResponse{Credentials: ss.update()}, err
+		}
+		cat.Streams = append(cat.Streams, contract.Stream{
+			Name:        info.name,
+			Schema:      schema,
+			PrimaryKey:  []string{"source_id"},
+			CursorField: []string{"updated_at"},
+			Modes:       []contract.SyncMode{contract.FullRefresh, contract.Incremental},
+		})
+	}
+	if len(cat.Streams) == 0 {
+		return contract.DiscoverResponse{Credentials: ss.update()}, fmt.Errorf("no stream's fields can be read (%s): generate a grant code with those scopes and run authorize again", strings.Join(problems, "; "))
+	}
+	return contract.DiscoverResponse{Catalog: cat, Credentials: ss.update()}, nil
+}
+
+// Read reads the requested streams one after another.
+func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contract.Output) (err error) {
+	ss, err := s.open(req.Config, req.Credentials)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Credentials and credits reach the host whatever happened.
+		if ferr := flush(context.WithoutCancel(ctx), out, ss.tokens, ss.credits); ferr != nil && err == nil {
+			err = ferr
+		}
+	}()
+	for _, rs := range req.Streams {
+		if _, ok := findStream(rs.Name); !ok {
+			return fmt.Errorf("the zoho source has no stream %q: use %s", rs.Name, streamNames())
+		}
+	}
+	crmURL, region := ss.cfg.CRMURL, ss.cfg.DefaultRegion
+	if crmURL == "" || region == "" {
+		org, err := fetchOrg(ctx, ss.client, ss.cfg)
+		if err != nil {
+			return s.readError(err)
+		}
+		crmURL = cmp.Or(crmURL, org.crmURL)
+		region = cmp.Or(region, org.region)
+		if crmURL == "" && ss.cfg.RecordURL == "" {
+			return errors.New("the org API did not name the org's domain: set crm_url")
+		}
+		if region == "" {
+			return errors.New("the org API did not name the org's country: set default_region")
+		}
+	}
+	for _, rs := range req.Streams {
+		info, _ := findStream(rs.Name)
+		mod, err := fetchFields(ctx, ss.client, info)
+		if err != nil {
+			return s.readError(err)
+		}
+		r := &reader{
+			cfg: ss.cfg, c: ss.client, tk: ss.tokens, out: out, mod: mod, rs: rs,
+			tune: s.tune, now: s.now, log: s.log.With("stream", rs.Name),
+			conv: &converter{mod: mod, countries: s.countries, defaultRegion: region, urlTemplate: ss.cfg.RecordURL, crmURL: crmURL},
+		}
+		err = r.run(ctx)
+		if errors.Is(err, errStopped) {
+			s.log.Info("run stopped early; the next run continues from the last checkpoint", "credits_spent", ss.credits.spent.Load())
+			return nil
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("reading stream %s: %w", rs.Name, s.readError(err))
+		}
+	}
+	s.log.Info("read done", "streams", len(req.Streams), "credits_spent", ss.credits.spent.Load())
+	return nil
+}
+
+// readError adds what to do to errors a user can fix.
+func (s *Source) readError(err error) error {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		switch ae.Code {
+		case "OAUTH_SCOPE_MISMATCH":
+			return fmt.Errorf("%w: the grant lacks a scope this call needs; run check to see which, then authorize again with a new grant code", err)
+		case "NO_PERMISSION":
+			return fmt.Errorf("%w: the Zoho user who made the grant may not read this; give their profile read access to the module", err)
+		case "AUTHENTICATION_FAILURE":
+			return fmt.Errorf("%w: run authorize again", err)
+		}
+	}
+	return err
+}
+
+// requestedStreams returns the stream infos a check covers: the named ones,
+// or all when none are named.
+func requestedStreams(streams []contract.Stream) ([]streamInfo, error) {
+	if len(streams) == 0 {
+		return streamInfos(), nil
+	}
+	var out []streamInfo
+	for _, st := range streams {
+		info, ok := findStream(st.Name)
+		if !ok {
+			return nil, fmt.Errorf("the zoho source has no stream %q: use %s", st.Name, streamNames())
+		}
+		if !slices.ContainsFunc(out, func(i streamInfo) bool { return i.name == info.name }) {
+			out = append(out, info)
+		}
+	}
+	return out, nil
+}

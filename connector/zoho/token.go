@@ -1,0 +1,272 @@
+package zoho
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Zoho mints at most this many access tokens per refresh token in mintWindow;
+// more requests are throttled for a while.
+const (
+	mintLimit  = 10
+	mintWindow = 10 * time.Minute
+	// tokenMargin is how long before its expiry a cached token is replaced,
+	// so that it does not lapse in the middle of a call.
+	tokenMargin = 2 * time.Minute
+)
+
+// credentials are what the host stores for the source between runs.
+type credentials struct {
+	RefreshToken string    `json:"refresh_token"`
+	Scopes       []string  `json:"scopes,omitempty"`
+	APIDomain    string    `json:"api_domain"`
+	DC           string    `json:"dc"`
+	AccessToken  string    `json:"access_token,omitempty"`
+	Expiry       time.Time `json:"access_token_expiry,omitzero"`
+	// Mints are the times access tokens were obtained with RefreshToken,
+	// kept so that Zoho's limit holds across runs.
+	Mints []time.Time `json:"token_mints,omitempty"`
+}
+
+func parseCredentials(raw json.RawMessage, cfg *config) (credentials, error) {
+	var cr credentials
+	if len(raw) == 0 || string(raw) == "null" {
+		return cr, errors.New("no stored Zoho credentials: run authorize with a grant code from the Self Client in the Zoho API console")
+	}
+	if err := json.Unmarshal(raw, &cr); err != nil {
+		return cr, fmt.Errorf("reading the stored Zoho credentials (run authorize again to replace them): %w", err)
+	}
+	if cr.RefreshToken == "" {
+		return cr, errors.New("the stored Zoho credentials hold no refresh token: run authorize again")
+	}
+	if cr.DC != "" && cr.DC != cfg.dc.code {
+		return cr, fmt.Errorf("the stored credentials belong to Zoho data centre %q but domain is %q: run authorize again with a grant code from the %s data centre", cr.DC, cfg.dc.code, cfg.dc.code)
+	}
+	return cr, nil
+}
+
+// hasScope reports whether the grant covers scope. A broader scope covers
+// a narrower one: ZohoCRM.modules.READ and ZohoCRM.modules.ALL cover
+// ZohoCRM.modules.contacts.READ. known is false when the grant did not list
+// its scopes.
+func (cr credentials) hasScope(scope string) (has, known bool) {
+	if len(cr.Scopes) == 0 {
+		return false, false
+	}
+	return slices.ContainsFunc(cr.Scopes, func(g string) bool { return scopeCovers(g, scope) }), true
+}
+
+func scopeCovers(granted, needed string) bool {
+	g := strings.Split(strings.ToLower(granted), ".")
+	n := strings.Split(strings.ToLower(needed), ".")
+	if len(g) < 2 || len(n) < 2 || len(g) > len(n) || g[0] != n[0] {
+		return false
+	}
+	if op := g[len(g)-1]; op != n[len(n)-1] && op != "all" {
+		return false
+	}
+	gPath, nPath := g[1:len(g)-1], n[1:len(n)-1]
+	return slices.Equal(gPath, nPath[:len(gPath)])
+}
+
+// tokens hands out access tokens, refreshing them when they expire or Zoho
+// rejects them. It is safe for concurrent use; refreshes happen one at a time.
+type tokens struct {
+	cfg     *config
+	oauth   *oauth2.Config
+	httpc   *http.Client
+	now     func() time.Time
+	maxWait time.Duration // longest wait for a slot under Zoho's mint limit
+
+	mu    sync.Mutex
+	cr    credentials
+	dirty bool // cr changed since the host last got it
+}
+
+func newTokens(cfg *config, cr credentials, httpc *http.Client, now func() time.Time, maxWait time.Duration) *tokens {
+	return &tokens{cfg: cfg, oauth: oauthConfig(cfg, cfg.tokenURL()), httpc: httpc, now: now, maxWait: maxWait, cr: cr}
+}
+
+// expiry is when a new token lapses, by the same clock as now.
+func expiry(tok *oauth2.Token, now time.Time) time.Time {
+	if tok.ExpiresIn > 0 {
+		return now.Add(time.Duration(tok.ExpiresIn) * time.Second)
+	}
+	return now.Add(time.Hour)
+}
+
+func oauthConfig(cfg *config, tokenURL string) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		// Zoho wants the client in the form, and answers errors with HTTP 200
+		// bodies; x/oauth2 turns a body's "error" into a RetrieveError.
+		Endpoint: oauth2.Endpoint{TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInParams},
+	}
+}
+
+// access returns a usable access token, minting one if the cached one is
+// missing or about to expire.
+func (t *tokens) access(ctx context.Context) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cr.AccessToken != "" && t.now().Add(tokenMargin).Before(t.cr.Expiry) {
+		return t.cr.AccessToken, nil
+	}
+	return t.mintLocked(ctx)
+}
+
+// refresh replaces the access token stale, which Zoho rejected. If another
+// caller already replaced it, the newer token is returned without a mint.
+func (t *tokens) refresh(ctx context.Context, stale string) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cr.AccessToken != "" && t.cr.AccessToken != stale && t.now().Add(tokenMargin).Before(t.cr.Expiry) {
+		return t.cr.AccessToken, nil
+	}
+	return t.mintLocked(ctx)
+}
+
+func (t *tokens) mintLocked(ctx context.Context) (string, error) {
+	if err := t.waitForSlotLocked(ctx); err != nil {
+		return "", err
+	}
+	src := t.oauth.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, t.httpc), &oauth2.Token{RefreshToken: t.cr.RefreshToken})
+	now := t.now()
+	tok, err := src.Token()
+	// A refused request may still count against the limit, so it is noted.
+	t.cr.Mints = append(t.cr.Mints, now)
+	t.dirty = true
+	if err != nil {
+		return "", refreshError(err, t.cfg)
+	}
+	domain, _ := tok.Extra("api_domain").(string)
+	if domain == "" {
+		domain = t.cr.APIDomain
+	}
+	if err := checkAPIDomain(t.cfg.dc, domain); err != nil {
+		return "", err
+	}
+	t.cr.AccessToken = tok.AccessToken
+	t.cr.APIDomain = domain
+	t.cr.Expiry = expiry(tok, now)
+	return tok.AccessToken, nil
+}
+
+// waitForSlotLocked keeps mints under Zoho's limit, waiting for a slot when
+// one frees up soon and failing with the time to retry otherwise.
+func (t *tokens) waitForSlotLocked(ctx context.Context) error {
+	now := t.now()
+	t.cr.Mints = slices.DeleteFunc(t.cr.Mints, func(m time.Time) bool { return now.Sub(m) >= mintWindow })
+	if len(t.cr.Mints) < mintLimit {
+		return nil
+	}
+	slices.SortFunc(t.cr.Mints, func(a, b time.Time) int { return a.Compare(b) })
+	free := t.cr.Mints[len(t.cr.Mints)-mintLimit].Add(mintWindow)
+	wait := free.Sub(now)
+	if wait > t.maxWait {
+		return fmt.Errorf("Zoho allows %d access tokens per refresh token in %v and this connection has used them: try again after %s", mintLimit, mintWindow, free.UTC().Format(time.RFC3339))
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+// takeUpdate returns the credentials to store if they changed since the
+// last call.
+func (t *tokens) takeUpdate() (json.RawMessage, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.dirty {
+		return nil, false
+	}
+	t.dirty = false
+	b, err := json.Marshal(t.cr)
+	if err != nil {
+		return nil, false
+	}
+	return b, true
+}
+
+func (t *tokens) credentials() credentials {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cr
+}
+
+// checkAPIDomain refuses an API domain that is not one of the data centre's
+// API hosts: our access token would be sent there.
+func checkAPIDomain(dc dataCentre, domain string) error {
+	u, err := url.Parse(domain)
+	if err == nil && u.Scheme == "https" && u.User == nil && u.Port() == "" && (u.Path == "" || u.Path == "/") && u.RawQuery == "" {
+		if dc.ownsAPIHost(u.Hostname()) {
+			return nil
+		}
+		for _, other := range dataCentres() {
+			if other.ownsAPIHost(u.Hostname()) {
+				return fmt.Errorf("Zoho issued the token for data centre %q (API domain %s) but domain is %q: set domain = %q and run authorize again", other.code, domain, dc.code, other.code)
+			}
+		}
+	}
+	return fmt.Errorf("Zoho's token response names API domain %q, which is not a Zoho API host of data centre %q; refusing to send the token there: check domain and accounts_url", domain, dc.code)
+}
+
+// tokenErrorCode returns Zoho's error code of a failed token request and
+// whether the failure came from Zoho rather than the network.
+func tokenErrorCode(err error) (string, string, bool) {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return "", "", false
+	}
+	code := re.ErrorCode
+	desc := re.ErrorDescription
+	if code == "" {
+		// Throttling arrives as {"error":"Access Denied",...} or without a code.
+		var body struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		_ = json.Unmarshal(re.Body, &body)
+		code, desc = body.Error, body.Description
+	}
+	if code == "" && re.Response != nil {
+		code = fmt.Sprintf("HTTP %d", re.Response.StatusCode)
+	}
+	return code, desc, true
+}
+
+func isThrottled(code, desc string) bool {
+	return strings.EqualFold(code, "Access Denied") || strings.Contains(strings.ToLower(desc), "too many requests")
+}
+
+// refreshError explains a failed refresh-token grant.
+func refreshError(err error, cfg *config) error {
+	code, desc, ok := tokenErrorCode(err)
+	switch {
+	case !ok:
+		return fmt.Errorf("getting a Zoho access token from %s: %w", cfg.tokenURL(), err)
+	case code == "invalid_code":
+		return errors.New("Zoho refused the stored refresh token (it was revoked, or the Self Client was deleted or given new scopes): generate a new grant code in the Zoho API console and run authorize again")
+	case code == "invalid_client" || code == "invalid_client_secret":
+		return fmt.Errorf("Zoho's %s data centre refused client_id or client_secret (%s): check both against the Self Client in the Zoho API console", cfg.dc.code, code)
+	case isThrottled(code, desc):
+		return fmt.Errorf("Zoho is throttling token requests for this client (%s): wait about ten minutes before the next run", desc)
+	default:
+		return fmt.Errorf("getting a Zoho access token: Zoho answered %q %s", code, desc)
+	}
+}
