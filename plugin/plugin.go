@@ -83,16 +83,34 @@ func (p *destinationPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker
 	return wirev1.NewDestination(c), nil
 }
 
+// Flow-control windows and socket buffers sized for a local socket that
+// carries megabyte batches: gRPC's defaults (64 KiB windows grown by
+// bandwidth probing) stall a sender every few frames.
+const (
+	windowBytes = 4 << 20
+	bufferBytes = 1 << 20
+)
+
 func grpcServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(wirev1.MaxMessageBytes),
 		grpc.MaxSendMsgSize(wirev1.MaxMessageBytes),
+		grpc.InitialWindowSize(windowBytes),
+		grpc.InitialConnWindowSize(windowBytes),
+		grpc.WriteBufferSize(bufferBytes),
+		grpc.ReadBufferSize(bufferBytes),
 	}
 }
 
 func grpcDialOptions() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithDefaultCallOptions(
-		grpc.MaxCallRecvMsgSize(wirev1.MaxMessageBytes),
-		grpc.MaxCallSendMsgSize(wirev1.MaxMessageBytes),
-	)}
+	return []grpc.DialOption{
+		grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(wirev1.MaxMessageBytes),
+			grpc.MaxCallSendMsgSize(wirev1.MaxMessageBytes),
+		),
+		grpc.WithInitialWindowSize(windowBytes),
+		grpc.WithInitialConnWindowSize(windowBytes),
+		grpc.WithWriteBufferSize(bufferBytes),
+		grpc.WithReadBufferSize(bufferBytes),
+	}
 }

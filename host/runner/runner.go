@@ -348,6 +348,21 @@ func (o *output) Emit(ctx context.Context, rec contract.Record) error {
 	return nil
 }
 
+// EmitBatch forwards a batch as it is when nothing is pending and it is
+// large enough; smaller ones are gathered like single records.
+func (o *output) EmitBatch(ctx context.Context, rs []contract.Record) error {
+	if len(o.batch) == 0 && len(rs) >= maxBatchRecords/2 {
+		o.r.read.Add(int64(len(rs)))
+		return o.send(ctx, contract.Message{Records: rs})
+	}
+	for _, rec := range rs {
+		if err := o.Emit(ctx, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (o *output) Checkpoint(ctx context.Context, stream string, st json.RawMessage) error {
 	if err := o.flush(ctx); err != nil {
 		return err

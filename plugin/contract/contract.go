@@ -249,6 +249,15 @@ type Output interface {
 	Count(ctx context.Context, name string, delta int64) error
 }
 
+// BatchOutput is an Output that also takes many records in one call. The
+// host's Output implements it, and the gRPC client hands it each batch as
+// it arrives instead of calling Emit once per record. The callee may keep
+// the slice.
+type BatchOutput interface {
+	Output
+	EmitBatch(ctx context.Context, rs []Record) error
+}
+
 // Destination writes records to a service.
 //
 // As for Source, the host calls one method at a time per process, and a

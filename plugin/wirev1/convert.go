@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -76,43 +75,6 @@ func streamFromWire(s *Stream) contract.Stream {
 		c.Modes = append(c.Modes, contract.SyncMode(m))
 	}
 	return c
-}
-
-// batchToWire converts records into one message. The records' strings and
-// data are shared, not copied; the message is only valid while they are.
-func batchToWire(rs []contract.Record) *RecordBatch {
-	backing := make([]Record, len(rs))
-	ptrs := make([]*Record, len(rs))
-	for i := range rs {
-		r := &rs[i]
-		w := &backing[i]
-		w.Stream, w.Key, w.Delete, w.Data = r.Stream, r.Key, r.Op == contract.Delete, r.Data
-		if !r.SourceTime.IsZero() {
-			w.SourceTimeUnixNano = r.SourceTime.UnixNano()
-		}
-		ptrs[i] = w
-	}
-	return &RecordBatch{Records: ptrs}
-}
-
-// recordFromWire converts one record, sharing its strings and data.
-func recordFromWire(w *Record) contract.Record {
-	r := contract.Record{Stream: w.Stream, Key: w.Key, Data: w.Data}
-	if w.Delete {
-		r.Op = contract.Delete
-	}
-	if w.SourceTimeUnixNano != 0 {
-		r.SourceTime = time.Unix(0, w.SourceTimeUnixNano).UTC()
-	}
-	return r
-}
-
-func batchFromWire(b *RecordBatch) []contract.Record {
-	out := make([]contract.Record, len(b.GetRecords()))
-	for i, w := range b.GetRecords() {
-		out[i] = recordFromWire(w)
-	}
-	return out
 }
 
 func nilIfEmpty(b []byte) json.RawMessage {

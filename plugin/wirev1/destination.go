@@ -70,7 +70,11 @@ func (in *writeReceiver) Next(ctx context.Context) (contract.Message, error) {
 	}
 	switch m := m.GetMessage().(type) {
 	case *WriteMessage_Records:
-		return contract.Message{Records: batchFromWire(m.Records)}, nil
+		records, err := batchFromWire(m.Records)
+		if err != nil {
+			return contract.Message{}, fmt.Errorf("host sent a bad record batch: %w", err)
+		}
+		return contract.Message{Records: records}, nil
 	case *WriteMessage_Checkpoint:
 		c := m.Checkpoint
 		return contract.Message{Checkpoint: &contract.Checkpoint{ID: c.GetId(), Stream: c.GetStream(), State: nilIfEmpty(c.GetState())}}, nil
@@ -162,6 +166,7 @@ func (c *remoteDestination) Write(ctx context.Context, req contract.WriteRequest
 }
 
 func sendAll(ctx context.Context, stream grpc.BidiStreamingClient[WriteMessage, WriteReply], in contract.Input) error {
+	var scratch []byte // reused for each batch's packed records
 	for {
 		m, err := in.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -173,7 +178,9 @@ func sendAll(ctx context.Context, stream grpc.BidiStreamingClient[WriteMessage, 
 		var w *WriteMessage
 		switch {
 		case m.Records != nil:
-			w = &WriteMessage{Message: &WriteMessage_Records{Records: batchToWire(m.Records)}}
+			records := batchToWire(m.Records, scratch)
+			scratch = records.Packed // Send below encodes it before the next use
+			w = &WriteMessage{Message: &WriteMessage_Records{Records: records}}
 		case m.Checkpoint != nil:
 			cp := m.Checkpoint
 			w = &WriteMessage{Message: &WriteMessage_Checkpoint{Checkpoint: &Checkpoint{Id: cp.ID, Stream: cp.Stream, State: cp.State}}}

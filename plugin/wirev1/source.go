@@ -81,9 +81,10 @@ func checkFromWire(req *CheckRequest) contract.CheckRequest {
 // readSender is the Output a source writes to inside the plugin: it batches
 // records by count and bytes and sends control messages in order.
 type readSender struct {
-	stream grpc.ServerStreamingServer[ReadMessage]
-	batch  []contract.Record
-	bytes  int
+	stream  grpc.ServerStreamingServer[ReadMessage]
+	batch   []contract.Record
+	bytes   int
+	scratch []byte // reused for each batch's packed records
 }
 
 func (o *readSender) Emit(_ context.Context, r contract.Record) error {
@@ -99,9 +100,11 @@ func (o *readSender) flush() error {
 	if len(o.batch) == 0 {
 		return nil
 	}
-	err := o.stream.Send(&ReadMessage{Message: &ReadMessage_Records{Records: batchToWire(o.batch)}})
-	// The batch's data may be reused by the source once Emit returns, and
-	// Send has encoded the message by now, so the slice can be reused too.
+	records := batchToWire(o.batch, o.scratch)
+	err := o.stream.Send(&ReadMessage{Message: &ReadMessage_Records{Records: records}})
+	// Send has encoded the message, so its buffer can take the next batch.
+	o.scratch = records.Packed
+	// The message holds a copy of the records, so the slice is reused.
 	o.batch, o.bytes = o.batch[:0], 0
 	if err != nil {
 		return fmt.Errorf("send records to host: %w", err)
@@ -210,8 +213,15 @@ func (c *remoteSource) Read(ctx context.Context, req contract.ReadRequest, out c
 func deliver(ctx context.Context, m *ReadMessage, out contract.Output) error {
 	switch m := m.GetMessage().(type) {
 	case *ReadMessage_Records:
-		for _, r := range m.Records.GetRecords() {
-			if err := out.Emit(ctx, recordFromWire(r)); err != nil {
+		records, err := batchFromWire(m.Records)
+		if err != nil {
+			return fmt.Errorf("plugin sent a bad record batch: %w", err)
+		}
+		if bo, ok := out.(contract.BatchOutput); ok {
+			return bo.EmitBatch(ctx, records)
+		}
+		for _, r := range records {
+			if err := out.Emit(ctx, r); err != nil {
 				return err
 			}
 		}

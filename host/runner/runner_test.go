@@ -1,0 +1,141 @@
+package runner
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/replicatorhq/replicator/connector/generator"
+	"github.com/replicatorhq/replicator/connector/jsonl"
+	"github.com/replicatorhq/replicator/host/state"
+	"github.com/replicatorhq/replicator/plugin/contract"
+)
+
+func pipeline(t *testing.T, dir string, count, every, delayMS int) Pipeline {
+	t.Helper()
+	src := generator.New(hclog.NewNullLogger())
+	cat, err := src.Discover(context.Background(), contract.DiscoverRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := cat.Catalog.Stream("items")
+	return Pipeline{
+		Name:              "p",
+		SourceRef:         "source.generator.g",
+		Source:            src,
+		SourceConfig:      json.RawMessage(fmt.Sprintf(`{"count":%d,"checkpoint_every":%d,"delay_ms":%d}`, count, every, delayMS)),
+		Destination:       jsonl.New(hclog.NewNullLogger()),
+		DestinationConfig: json.RawMessage(fmt.Sprintf(`{"path":%q}`, filepath.Join(dir, "out.jsonl"))),
+		Streams:           []contract.Stream{st},
+	}
+}
+
+// fullRefreshGenerations lists the generations of the output's
+// full-refresh-complete lines.
+func fullRefreshGenerations(t *testing.T, path string) []uint64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var gens []uint64
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var line struct {
+			Full *struct{ Generation uint64 } `json:"full_refresh_complete"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatal(err)
+		}
+		if line.Full != nil {
+			gens = append(gens, line.Full.Generation)
+		}
+	}
+	return gens
+}
+
+func TestInterruptedFullRefreshKeepsItsGeneration(t *testing.T) {
+	dir := t.TempDir()
+	store, err := state.Open(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+
+	// The first run is stopped once a checkpoint has been persisted.
+	ctx, cancel := context.WithCancel(context.Background())
+	p := pipeline(t, dir, 1000, 100, 20)
+	run, err := Run(ctx, p, store, Options{
+		ProgressEvery: 5 * time.Millisecond,
+		OnProgress: func(pr Progress) {
+			if pr.Written >= 200 {
+				cancel()
+			}
+		},
+	})
+	if err != nil {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	if run.Outcome != "interrupted" || run.Written < 200 || run.Written >= 1000 {
+		t.Fatalf("first run: outcome %s, written %d", run.Outcome, run.Written)
+	}
+	st, _ := store.Stream("p", "items")
+	if st.State == nil || st.FullRefresh != 1 {
+		t.Fatalf("after the interrupted full refresh: state %s, full refresh generation %d", st.State, st.FullRefresh)
+	}
+
+	// The second run resumes and completes the same full refresh.
+	run, err = Run(context.Background(), pipeline(t, dir, 1000, 100, 0), store, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Outcome != "succeeded" || len(run.Resumed) != 1 {
+		t.Fatalf("second run: %+v", run)
+	}
+	if gens := fullRefreshGenerations(t, filepath.Join(dir, "out.jsonl")); len(gens) != 1 || gens[0] != 1 {
+		t.Fatalf("full refresh completed with generations %v, want [1]", gens)
+	}
+	st, _ = store.Stream("p", "items")
+	if st.FullRefresh != 0 || st.Generation != 1 {
+		t.Fatalf("after completion: %+v", st)
+	}
+
+	// A later run is incremental with a new generation; -full-refresh
+	// starts over with yet another.
+	if _, err := Run(context.Background(), pipeline(t, dir, 1000, 100, 0), store, Options{FullRefresh: true}); err != nil {
+		t.Fatal(err)
+	}
+	if gens := fullRefreshGenerations(t, filepath.Join(dir, "out.jsonl")); len(gens) != 2 || gens[1] != 2 {
+		t.Fatalf("forced full refresh completed with generations %v, want [1 2]", gens)
+	}
+	runs, _ := store.Runs("p", 0)
+	if len(runs) != 3 {
+		t.Fatalf("run history has %d runs, want 3", len(runs))
+	}
+}
+
+func TestDestinationFailureFailsTheRunAndKeepsTheLastCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	store, err := state.Open(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	p := pipeline(t, dir, 1000, 100, 0)
+	p.DestinationConfig = json.RawMessage(fmt.Sprintf(`{"path":%q}`, filepath.Join(dir, "no", "such", "folder", "out.jsonl")))
+	run, err := Run(context.Background(), p, store, Options{})
+	if err == nil || run.Outcome != "failed" || run.Error == "" {
+		t.Fatalf("run into a missing folder: err %v, run %+v", err, run)
+	}
+	if st, _ := store.Stream("p", "items"); st.State != nil {
+		t.Fatalf("a checkpoint was persisted although nothing was written: %s", st.State)
+	}
+}
