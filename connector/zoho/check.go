@@ -2,6 +2,7 @@ package zoho
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -37,6 +38,33 @@ func scopesMissing(cr credentials, info streamInfo) (missing []string, bulk bool
 	return missing, has || !known
 }
 
+// mismatchScopes names the scopes an OAUTH_SCOPE_MISMATCH is about: those
+// the error lists, else those of the call's scopes the grant lacks, else
+// the call's first scope.
+func mismatchScopes(err error, cr credentials, scopes []string) []string {
+	var ae *apiError
+	if errors.As(err, &ae) && len(ae.Details) > 0 {
+		var d struct {
+			Scope string `json:"scope"`
+		}
+		if json.Unmarshal(ae.Details, &d) == nil {
+			if named := strings.FieldsFunc(d.Scope, func(r rune) bool { return r == ' ' || r == ',' }); len(named) > 0 {
+				return named
+			}
+		}
+	}
+	var lack []string
+	for _, sc := range scopes {
+		if has, known := cr.hasScope(sc); known && !has {
+			lack = append(lack, sc)
+		}
+	}
+	if len(lack) > 0 {
+		return lack
+	}
+	return scopes[:1]
+}
+
 // Check proves the credentials work and their scopes cover the streams.
 func (s *Source) Check(ctx context.Context, req contract.CheckRequest) (contract.CheckResponse, error) {
 	ss, err := s.open(req.Config, req.Credentials)
@@ -53,69 +81,74 @@ func (s *Source) Check(ctx context.Context, req contract.CheckRequest) (contract
 		notes    []string
 		want     = map[string]bool{} // every scope the streams need
 	)
-	// probe runs a call and sorts its failure: a missing scope is named, an
-	// error the API gave is a problem, anything else (token, network) ends
-	// the check.
-	probe := func(fn func() error) (string, error) {
-		err := fn()
+	cr := ss.tokens.credentials()
+	// probe runs a call that needs scopes and sorts its failure: missing
+	// scopes are named, another error the API gave is a problem, anything
+	// else (token, network) ends the check.
+	probe := func(scopes []string, fn func() error) (missing []string, problem string, err error) {
+		err = fn()
 		var ae *apiError
 		switch {
 		case err == nil:
-			return "", nil
+			return nil, "", nil
 		case isCode(err, "OAUTH_SCOPE_MISMATCH"):
-			return "scope", nil
+			return mismatchScopes(err, cr, scopes), "", nil
 		case errors.As(err, &ae) && ae.Status != 401:
-			return err.Error(), nil
+			return nil, err.Error(), nil
 		default:
-			return "", err
+			return nil, "", err
 		}
 	}
 	if ss.cfg.CRMURL == "" || ss.cfg.DefaultRegion == "" {
 		want[scopeOrg] = true
 		var org orgFacts
-		res, err := probe(func() (err error) { org, err = fetchOrg(ctx, ss.client, ss.cfg); return err })
+		missing, problem, err := probe([]string{scopeOrg}, func() (err error) { org, err = fetchOrg(ctx, ss.client, ss.cfg); return err })
 		switch {
 		case err != nil:
 			return contract.CheckResponse{Credentials: ss.update()}, err
-		case res == "scope":
-			lacks = append(lacks, scopeOrg+" (or set crm_url and default_region)")
-		case res != "":
-			problems = append(problems, res)
+		case len(missing) > 0:
+			lacks = append(lacks, strings.Join(missing, ", ")+" (or set crm_url and default_region)")
+		case problem != "":
+			problems = append(problems, problem)
 		case ss.cfg.DefaultRegion == "" && org.region == "":
 			problems = append(problems, "the org API names no country: set default_region")
 		case ss.cfg.CRMURL == "" && org.crmURL == "":
 			problems = append(problems, "the org API names no domain: set crm_url")
 		}
 	}
-	cr := ss.tokens.credentials()
 	for _, info := range infos {
 		var missing []string
 		calls := []struct {
-			scope string
-			fn    func() error
+			scopes []string // what the call needs, most likely missing first
+			fn     func() error
 		}{
-			{scopeFields, func() error { _, err := fetchFields(ctx, ss.client, info); return err }},
-			{info.moduleRd, func() error {
+			{[]string{scopeFields}, func() error { _, err := fetchFields(ctx, ss.client, info); return err }},
+			{[]string{info.moduleRd}, func() error {
 				q := url.Values{"fields": {"Modified_Time"}, "per_page": {"1"}}
 				_, err := ss.client.getJSON(ctx, request{method: "GET", path: "/crm/v8/" + info.module, query: q, cost: 1, idempotent: true}, nil)
 				return err
 			}},
-			{scopeCOQL, func() error {
+			{[]string{scopeCOQL, info.moduleRd}, func() error {
 				q := fmt.Sprintf("select id from %s where (Modified_Time >= '%s') order by Modified_Time asc, id asc limit 1", info.module, zohoTime(s.now().AddDate(-30, 0, 0)))
 				_, err := ss.client.getJSON(ctx, request{method: "POST", path: "/crm/v8/coql", body: map[string]string{"select_query": q}, cost: 1, idempotent: true}, nil)
 				return err
 			}},
 		}
 		for _, c := range calls {
-			want[c.scope] = true
-			res, err := probe(c.fn)
+			for _, sc := range c.scopes {
+				want[sc] = true
+			}
+			lack, problem, err := probe(c.scopes, c.fn)
 			switch {
 			case err != nil:
 				return contract.CheckResponse{Credentials: ss.update()}, err
-			case res == "scope":
-				missing = append(missing, c.scope)
-			case res != "":
-				problems = append(problems, fmt.Sprintf("%s: %s", info.name, res))
+			case problem != "":
+				problems = append(problems, fmt.Sprintf("%s: %s", info.name, problem))
+			}
+			for _, sc := range lack {
+				if !slices.Contains(missing, sc) {
+					missing = append(missing, sc)
+				}
 			}
 		}
 		want[scopeBulk] = true

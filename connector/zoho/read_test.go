@@ -1,9 +1,14 @@
 package zoho
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/replicatorhq/replicator/connector/zoho/zohosim"
 	"github.com/replicatorhq/replicator/plugin/contract"
@@ -52,4 +57,220 @@ func TestFullSyncWithBulkRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%s", out.records[0].Data)
+}
+
+func contactID(i int) string { return strconv.FormatInt(5725767000200000001+int64(i), 10) }
+
+// A run that dies between two bulk pages resumes at the next page: no page
+// is read twice and none is skipped, and the resumed sync completes with
+// the generation it began with.
+func TestCrashBetweenBulkPagesResumesAtTheNextPage(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 2500, Seed: 3, BulkPageSize: 1000})
+	h.authorize(allScopes...)
+	ctx, cancel := context.WithCancel(context.Background())
+	first := &memOut{onCheckpoint: func(int) { cancel() }}
+	err := h.readInto(ctx, first, nil, contract.ReadStream{Name: "contacts", Generation: 4})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Read after the crash: %v, want context.Canceled", err)
+	}
+	if len(first.checkpoints) != 1 || len(first.records) != 1000 || len(first.full) != 0 {
+		t.Fatalf("first run: %d checkpoints, %d records, %d completions", len(first.checkpoints), len(first.records), len(first.full))
+	}
+
+	second := h.mustRead(contract.ReadStream{Name: "contacts", State: first.checkpoints[0].state, Generation: 5})
+	seen := map[string]bool{}
+	for _, k := range first.keys(contract.Upsert) {
+		seen[k] = true
+	}
+	for _, k := range second.keys(contract.Upsert) {
+		if seen[k] {
+			t.Fatalf("record %s was read again after the resume", k)
+		}
+		seen[k] = true
+	}
+	for _, id := range simIDs(h.sim, "Contacts") {
+		if !seen[id] {
+			t.Fatalf("record %s was skipped", id)
+		}
+	}
+	if want := []contract.FullRefreshComplete{{Stream: "contacts", Generation: 4}}; !slices.Equal(second.full, want) {
+		t.Errorf("completions %+v, want %+v: the resumed sync must keep its generation", second.full, want)
+	}
+	if n := h.sim.Calls()["bulk/create"]; n != 3 {
+		t.Errorf("%d bulk jobs for 3 pages", n)
+	}
+}
+
+// Bulk Read, the records API and COQL deliver the same canonical records.
+func TestEveryReadPathYieldsTheSameRecords(t *testing.T) {
+	opts := zohosim.Options{Contacts: 450, Accounts: 120, Seed: 11, BulkPageSize: 200}
+	byKey := func(out *memOut) map[string]string {
+		m := map[string]string{}
+		for _, r := range out.records {
+			m[r.Stream+"/"+r.Key] = string(r.Data)
+		}
+		return m
+	}
+	streams := func(state json.RawMessage) []contract.ReadStream {
+		return []contract.ReadStream{{Name: "contacts", State: state, Generation: 1}, {Name: "accounts", State: state, Generation: 1}}
+	}
+
+	bulk := newHarness(t, opts)
+	bulk.authorize(allScopes...)
+	want := byKey(bulk.mustRead(streams(nil)...))
+
+	records := newHarness(t, opts)
+	records.src.tune.maxColumns = 12 // several field groups, merged by id
+	records.authorize(slices.DeleteFunc(slices.Clone(allScopes), func(s string) bool { return s == "ZohoCRM.bulk.READ" })...)
+	out := records.mustRead(streams(nil)...)
+	if n := records.sim.Calls()["bulk/create"]; n != 0 {
+		t.Errorf("%d bulk jobs without the bulk scope", n)
+	}
+	if len(out.full) != 2 {
+		t.Errorf("records API sync: completions %+v", out.full)
+	}
+	compare(t, "records API", want, byKey(out))
+
+	coql := newHarness(t, opts)
+	coql.src.tune.maxColumns = 12
+	coql.authorize(allScopes...)
+	from := json.RawMessage(`{"v":1,"cursor":{"modified_time":"2000-01-01T00:00:00Z"},"deleted_since":"2026-03-02T09:00:00Z"}`)
+	compare(t, "COQL", want, byKey(coql.mustRead(streams(from)...)))
+}
+
+func compare(t *testing.T, path string, want, got map[string]string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d records, bulk read %d", path, len(got), len(want))
+	}
+	for k, w := range want {
+		if g := got[k]; g != w {
+			t.Errorf("%s: record %s differs\nbulk: %s\n%s: %s", path, k, w, path, g)
+			return
+		}
+	}
+}
+
+// Generated records share Modified_Time in runs of five; the cursor is set
+// so that both COQL page borders fall inside such a run.
+func TestCOQLPagesSplitRecordsSharingAModifiedTime(t *testing.T) {
+	for _, columns := range []int{50, 12} {
+		t.Run(fmt.Sprintf("%d columns", columns), func(t *testing.T) {
+			h := newHarness(t, zohosim.Options{Contacts: 5000, Seed: 5})
+			h.src.tune.maxColumns = columns
+			h.authorize(allScopes...)
+			mt := func(i int) time.Time { return parseTime(mustRecord(t, h, i)["Modified_Time"].(string)) }
+			for _, border := range []int{2036, 4036} {
+				if !mt(border-1).Equal(mt(border)) || !mt(border).Equal(mt(border+1)) {
+					t.Fatalf("records %d-%d do not share a Modified_Time; the simulator changed", border-1, border+1)
+				}
+			}
+			state, _ := json.Marshal(streamState{V: 1, Cursor: &cursor{Modified: mt(36), ID: contactID(36)}, DeletedSince: h.clock.Now().Add(-time.Hour)})
+			out := h.mustRead(contract.ReadStream{Name: "contacts", State: state, Generation: 2})
+			got := out.keys(contract.Upsert)
+			var want []string
+			for i := 37; i < 5000; i++ {
+				want = append(want, contactID(i))
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("read %d records, want %d in (Modified_Time, id) order; first difference at %d", len(got), len(want), firstDiff(got, want))
+			}
+			if n := h.sim.Calls()["coql"]; columns == 50 && n != 3 {
+				t.Errorf("%d COQL calls for 3 pages", n)
+			}
+			if len(out.checkpoints) < 3 {
+				t.Errorf("%d checkpoints for 3 pages", len(out.checkpoints))
+			}
+		})
+	}
+}
+
+func mustRecord(t *testing.T, h *harness, i int) map[string]any {
+	t.Helper()
+	r, ok := h.sim.Record("Contacts", contactID(i))
+	if !ok {
+		t.Fatalf("no contact %d", i)
+	}
+	return r
+}
+
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+func TestIncrementalReadsChangesAndDeletions(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 300, Accounts: 40, Seed: 9})
+	h.authorize(allScopes...)
+	full := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
+	state := full.lastState("contacts")
+
+	// Nothing changed: nothing is read.
+	h.clock.Add(2 * time.Minute)
+	out := h.mustRead(contract.ReadStream{Name: "contacts", State: state, Generation: 2})
+	if len(out.records) != 0 {
+		t.Fatalf("an unchanged org gave %d records", len(out.records))
+	}
+	state = next(state, out)
+
+	if err := h.sim.Update("Contacts", contactID(5), map[string]any{"Mobile": "06 12345678", "Mailing_Country": "Deutschland"}); err != nil {
+		t.Fatal(err)
+	}
+	created := h.sim.Create("Contacts", map[string]any{"Last_Name": "Nieuw", "Phone": "020 555 0101"})
+	if created == "" {
+		t.Fatal("create refused")
+	}
+	if err := h.sim.Delete("Contacts", contactID(7)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.sim.DeletePermanently("Contacts", contactID(8)); err != nil {
+		t.Fatal(err)
+	}
+	// Within the lag the changes are not read yet...
+	out = h.mustRead(contract.ReadStream{Name: "contacts", State: state, Generation: 3})
+	if len(out.records) != 0 {
+		t.Fatalf("changes younger than the lag were read: %d records", len(out.records))
+	}
+	state = next(state, out)
+	// ...a little later they are.
+	h.clock.Add(2 * time.Minute)
+	out = h.mustRead(contract.ReadStream{Name: "contacts", State: state, Generation: 4})
+	if got, want := sorted(out.keys(contract.Upsert)), sorted([]string{contactID(5), created}); !slices.Equal(got, want) {
+		t.Errorf("upserts %v, want %v", got, want)
+	}
+	if got, want := sorted(out.keys(contract.Delete)), []string{contactID(7), contactID(8)}; !slices.Equal(got, want) {
+		t.Errorf("deletes %v, want %v", got, want)
+	}
+	for _, r := range out.records {
+		if r.Key != contactID(5) {
+			continue
+		}
+		var c schemas.Contact
+		_ = json.Unmarshal(r.Data, &c)
+		// A German record: 06 is read as a German number now.
+		if !slices.Contains(c.Phones, schemas.Phone{Type: "mobile", Number: "+49612345678", Raw: "06 12345678"}) {
+			t.Errorf("changed record's phones: %+v", c.Phones)
+		}
+	}
+	if len(out.full) != 0 {
+		t.Error("an incremental read completed a full refresh")
+	}
+	state = next(state, out)
+	h.clock.Add(2 * time.Minute)
+	if out := h.mustRead(contract.ReadStream{Name: "contacts", State: state, Generation: 5}); len(out.records) != 0 {
+		t.Errorf("the next run read %d records again", len(out.records))
+	}
+}
+
+// next is the state the host keeps after a run: its last checkpoint, or
+// the state it had when the run made none.
+func next(state json.RawMessage, out *memOut) json.RawMessage {
+	if len(out.checkpoints) == 0 {
+		return state
+	}
+	return out.checkpoints[len(out.checkpoints)-1].state
 }

@@ -1,0 +1,283 @@
+package zoho
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/replicatorhq/replicator/connector/zoho/zohosim"
+	"github.com/replicatorhq/replicator/plugin/contract"
+)
+
+func TestAuthorizeStoresTokensAndNamesStreams(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 10})
+	resp := h.authorize("ZohoCRM.modules.contacts.READ", "ZohoCRM.coql.READ", "ZohoCRM.settings.fields.READ", "ZohoCRM.org.READ")
+	var cr credentials
+	if err := json.Unmarshal(resp.Credentials, &cr); err != nil {
+		t.Fatal(err)
+	}
+	if cr.RefreshToken == "" || cr.AccessToken == "" || cr.APIDomain != h.sim.APIDomain() || cr.DC != "eu" {
+		t.Errorf("credentials lack tokens or domain: %+v", cr)
+	}
+	if want := h.clock.Now().Add(time.Hour); !cr.Expiry.Equal(want) {
+		t.Errorf("access token expiry %v, want %v", cr.Expiry, want)
+	}
+	if len(cr.Mints) != 1 {
+		t.Errorf("the exchange's token was not noted against the mint limit: %v", cr.Mints)
+	}
+	for _, want := range []string{
+		"ZohoCRM.coql.READ",
+		"contacts: readable; full syncs use the records API",
+		"accounts: not readable, lacks ZohoCRM.modules.accounts.READ",
+	} {
+		if !strings.Contains(resp.Message, want) {
+			t.Errorf("message %q lacks %q", resp.Message, want)
+		}
+	}
+	if strings.Contains(resp.Message, cr.RefreshToken) || strings.Contains(resp.Message, h.sim.ClientSecret()) {
+		t.Error("the message shows a secret")
+	}
+}
+
+func TestAuthorizeErrors(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		// setup returns the grant code and configuration changes.
+		setup func(h *harness) (string, map[string]any)
+		want  []string
+	}{
+		{
+			name: "code used twice",
+			setup: func(h *harness) (string, map[string]any) {
+				code := h.sim.IssueGrantCode(allScopes...)
+				if _, err := h.src.Authorize(ctx, contract.AuthorizeRequest{Config: h.config(nil), Grant: code}); err != nil {
+					t.Fatalf("first use: %v", err)
+				}
+				return code, nil
+			},
+			want: []string{"expired or was already used", "Generate a new one", "api-console.zoho.eu"},
+		},
+		{
+			name: "expired code",
+			setup: func(h *harness) (string, map[string]any) {
+				code := h.sim.IssueGrantCode(allScopes...)
+				h.clock.Add(4 * time.Minute)
+				return code, nil
+			},
+			want: []string{"expired or was already used", "3 minutes"},
+		},
+		{
+			name: "wrong secret",
+			setup: func(h *harness) (string, map[string]any) {
+				return h.sim.IssueGrantCode(allScopes...), map[string]any{"client_secret": "not-the-secret"}
+			},
+			want: []string{"does not know this client_id and client_secret", "Client Secret tab"},
+		},
+		{
+			name: "no code",
+			setup: func(h *harness) (string, map[string]any) {
+				return "  ", nil
+			},
+			want: []string{"no grant code given", "Generate Code"},
+		},
+		{
+			name: "foreign api_domain",
+			setup: func(h *harness) (string, map[string]any) {
+				h.sim.SetFault(zohosim.Fault{Kind: "bad_api_domain", Count: 1})
+				return h.sim.IssueGrantCode(allScopes...), nil
+			},
+			want: []string{"evil.example", "refusing to send the token there"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, zohosim.Options{})
+			code, changes := tc.setup(h)
+			_, err := h.src.Authorize(ctx, contract.AuthorizeRequest{Config: h.config(changes), Grant: code})
+			if err == nil {
+				t.Fatal("Authorize succeeded")
+			}
+			t.Log(err)
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), h.sim.ClientSecret()) {
+				t.Error("the error shows the client secret")
+			}
+		})
+	}
+}
+
+// A client made in another data centre: the error names it, and the code,
+// never sent there while probing, still works once domain is fixed.
+func TestAuthorizeNamesTheRightDataCentre(t *testing.T) {
+	h := newHarness(t, zohosim.Options{DC: "us"})
+	code := h.sim.IssueGrantCode(allScopes...)
+	_, err := h.src.Authorize(context.Background(), contract.AuthorizeRequest{Config: h.config(map[string]any{"domain": "eu"}), Grant: code})
+	if err == nil {
+		t.Fatal("Authorize succeeded in the wrong data centre")
+	}
+	t.Log(err)
+	for _, want := range []string{`eu data centre does not know client_id`, `belong to the us data centre (accounts.zoho.com)`, `domain = "us"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if _, err := h.src.Authorize(context.Background(), contract.AuthorizeRequest{Config: h.config(nil), Grant: code}); err != nil {
+		t.Fatalf("the code was spent while probing: %v", err)
+	}
+}
+
+func TestCheckReusesTheCachedToken(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 5, Accounts: 5})
+	h.authorize(allScopes...)
+	ctx := context.Background()
+	resp, err := h.src.Check(ctx, contract.CheckRequest{Config: h.config(nil), Credentials: h.creds})
+	if err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	if resp.Credentials != nil {
+		t.Error("Check minted a token although the stored one is fresh")
+	}
+	if n := h.sim.Calls()["oauth/token"]; n != 1 {
+		t.Errorf("%d token requests, want only the authorize exchange", n)
+	}
+	for _, want := range []string{"contacts: ready", "accounts: ready"} {
+		if !strings.Contains(resp.Message, want) {
+			t.Errorf("message %q lacks %q", resp.Message, want)
+		}
+	}
+
+	// An hour later the token is stale: Check mints one and hands it back.
+	h.clock.Add(time.Hour)
+	resp, err = h.src.Check(ctx, contract.CheckRequest{Config: h.config(nil), Credentials: h.creds})
+	if err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	var cr credentials
+	if err := json.Unmarshal(resp.Credentials, &cr); err != nil {
+		t.Fatalf("Check returned no credentials after a refresh: %v", err)
+	}
+	// The authorize exchange an hour ago has left the limit's window.
+	if len(cr.Mints) != 1 || !cr.Mints[0].Equal(h.clock.Now()) || !cr.Expiry.After(h.clock.Now()) {
+		t.Errorf("refreshed credentials: mints %v, expiry %v", cr.Mints, cr.Expiry)
+	}
+	h.creds = resp.Credentials
+	if _, err := h.src.Check(ctx, contract.CheckRequest{Config: h.config(nil), Credentials: h.creds}); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.sim.Calls()["oauth/token"]; n != 2 {
+		t.Errorf("%d token requests, want 2", n)
+	}
+}
+
+// Ten tokens in ten minutes is Zoho's limit; the eleventh is not asked for.
+func TestMintLimitHoldsAcrossRuns(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 5})
+	h.authorize(allScopes...)
+	var cr credentials
+	if err := json.Unmarshal(h.creds, &cr); err != nil {
+		t.Fatal(err)
+	}
+	cr.AccessToken = ""
+	for i := range 9 {
+		cr.Mints = append(cr.Mints, h.clock.Now().Add(-time.Duration(i)*time.Second))
+	}
+	h.creds, _ = json.Marshal(cr)
+	calls := h.sim.Calls()["oauth/token"]
+	_, err := h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: h.creds})
+	if err == nil || !strings.Contains(err.Error(), "10 access tokens per refresh token") || !strings.Contains(err.Error(), "try again after 2026-03-02T10:09:52Z") {
+		t.Fatalf("Check error %v, want the mint limit with the time to retry", err)
+	}
+	if n := h.sim.Calls()["oauth/token"]; n != calls {
+		t.Errorf("the source asked for a token beyond the limit")
+	}
+	// Once the oldest mint leaves the window, a token is minted.
+	h.clock.Add(10 * time.Minute)
+	if _, err := h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: h.creds}); err != nil {
+		t.Fatalf("Check after the window: %v", err)
+	}
+}
+
+func TestCheckNamesMissingScopes(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 5, Accounts: 5})
+	h.authorize("ZohoCRM.modules.contacts.READ", "ZohoCRM.coql.READ", "ZohoCRM.settings.fields.READ", "ZohoCRM.org.READ")
+	streams := []contract.Stream{{Name: "contacts"}, {Name: "accounts"}}
+	_, err := h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: h.creds, Streams: streams})
+	if err == nil {
+		t.Fatal("Check passed without the accounts scope")
+	}
+	t.Log(err)
+	for _, want := range []string{
+		"accounts needs ZohoCRM.modules.accounts.READ",
+		"ZohoCRM.bulk.READ,ZohoCRM.coql.READ,ZohoCRM.modules.accounts.READ,ZohoCRM.modules.contacts.READ,ZohoCRM.org.READ,ZohoCRM.settings.fields.READ",
+		"run authorize again",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "contacts needs") {
+		t.Errorf("error %q blames contacts", err)
+	}
+
+	// Contacts alone pass, with a word on the missing bulk scope.
+	resp, err := h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: h.creds, Streams: streams[:1]})
+	if err != nil {
+		t.Fatalf("Check of contacts: %v", err)
+	}
+	if !strings.Contains(resp.Message, "records API because ZohoCRM.bulk.READ was not granted") {
+		t.Errorf("message %q does not say full syncs use the records API", resp.Message)
+	}
+
+	// Without org.READ, crm_url and default_region must be set.
+	h.authorize("ZohoCRM.modules.contacts.READ", "ZohoCRM.coql.READ", "ZohoCRM.settings.fields.READ")
+	_, err = h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(map[string]any{"default_region": nil}), Credentials: h.creds, Streams: streams[:1]})
+	if err == nil || !strings.Contains(err.Error(), "ZohoCRM.org.READ (or set crm_url and default_region)") {
+		t.Fatalf("Check error %v, want the org scope named", err)
+	}
+	_, err = h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(map[string]any{"crm_url": "https://crm.zoho.eu/crm/org1"}), Credentials: h.creds, Streams: streams[:1]})
+	if err != nil {
+		t.Fatalf("Check with crm_url and default_region: %v", err)
+	}
+}
+
+func TestStoredAPIDomainIsChecked(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 5})
+	h.authorize(allScopes...)
+	var cr credentials
+	_ = json.Unmarshal(h.creds, &cr)
+	cr.APIDomain = "https://www.zohoapis.com"
+	bad, _ := json.Marshal(cr)
+	_, err := h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: bad})
+	if err == nil || !strings.Contains(err.Error(), `data centre "us"`) {
+		t.Fatalf("Check with another data centre's API domain: %v", err)
+	}
+	// A refresh answered with a foreign api_domain is refused.
+	h.clock.Add(2 * time.Hour)
+	h.sim.SetFault(zohosim.Fault{Kind: "bad_api_domain", Count: 1})
+	_, err = h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: h.creds})
+	if err == nil || !strings.Contains(err.Error(), "refusing to send the token there") {
+		t.Fatalf("Check after a refresh with a foreign api_domain: %v", err)
+	}
+}
+
+func TestRevokedRefreshToken(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 5})
+	h.authorize(allScopes...)
+	// 21 more grants revoke the first refresh token (20 per user).
+	keep := h.creds
+	for range 20 {
+		h.authorize(allScopes...)
+	}
+	h.clock.Add(2 * time.Hour)
+	_, err := h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: keep})
+	if err == nil || !strings.Contains(err.Error(), "refused the stored refresh token") || !strings.Contains(err.Error(), "run authorize again") {
+		t.Fatalf("Check with a revoked refresh token: %v", err)
+	}
+}
