@@ -7,36 +7,24 @@ import (
 
 // faultsJSON is Faults on the admin API, with the delay in milliseconds.
 type faultsJSON struct {
-	RateLimited       int `json:"rate_limited"`
-	RetryAfter        int `json:"retry_after"`
-	ServerErrors      int `json:"server_errors"`
-	ServerErrorStatus int `json:"server_error_status"`
-	DelayMS           int `json:"delay_ms"`
-	DropAfterApply    int `json:"drop_after_apply"`
+	RateLimited       int      `json:"rate_limited"`
+	RetryAfter        int      `json:"retry_after"`
+	ServerErrors      int      `json:"server_errors"`
+	ServerErrorStatus int      `json:"server_error_status"`
+	DelayMS           int      `json:"delay_ms"`
+	DropAfterApply    int      `json:"drop_after_apply"`
+	RejectIDs         []string `json:"reject_ids"`
 }
 
 func toFaultsJSON(f Faults) faultsJSON {
-	return faultsJSON{f.RateLimited, f.RetryAfter, f.ServerErrors, f.ServerErrorStatus, int(f.Delay / time.Millisecond), f.DropAfterApply}
+	return faultsJSON{f.RateLimited, f.RetryAfter, f.ServerErrors, f.ServerErrorStatus, int(f.Delay / time.Millisecond), f.DropAfterApply, f.RejectIDs}
 }
 
 func (j faultsJSON) faults() Faults {
-	return Faults{j.RateLimited, j.RetryAfter, j.ServerErrors, j.ServerErrorStatus, time.Duration(j.DelayMS) * time.Millisecond, j.DropAfterApply}
+	return Faults{j.RateLimited, j.RetryAfter, j.ServerErrors, j.ServerErrorStatus, time.Duration(j.DelayMS) * time.Millisecond, j.DropAfterApply, j.RejectIDs}
 }
 
-// adminRoutes serves the simulator's own controls. They take no key: the
-// simulator listens on loopback and this is how tests and demos steer it.
-//
-//	GET    /admin/faults                      the faults still armed
-//	PUT    /admin/faults                      replace them: {"rate_limited":3,"retry_after":1,"server_errors":2,
-//	                                          "server_error_status":503,"delay_ms":100,"drop_after_apply":1}
-//	DELETE /admin/faults                      clear them
-//	GET    /admin/requests                    API requests by endpoint
-//	DELETE /admin/requests                    reset the counters
-//	GET    /admin/replicators                 configured replicators
-//	POST   /admin/replicators                 add one: {"id","name","source_type","entity"}
-//	GET    /admin/replicators/{id}/contacts   a replicator's stored contacts
-//	POST   /admin/keys                        accept another key: {"key":"..."}
-//	POST   /admin/flush                       write the data file now
+// adminRoutes serves the simulator's own controls, listed in the package doc.
 func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/faults", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, toFaultsJSON(s.Faults()))

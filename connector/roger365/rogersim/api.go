@@ -1,8 +1,10 @@
 package rogersim
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -41,6 +43,13 @@ func (s *Server) api(name string, h http.HandlerFunc) http.Handler {
 			}()
 		}
 		if d := s.delay(); d > 0 {
+			// Read the body first: only then does net/http notice a client
+			// that hangs up, and end the wait.
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+			if err != nil {
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
 			t := time.NewTimer(d)
 			select {
 			case <-t.C:
@@ -154,11 +163,12 @@ func (s *Server) putContacts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
+	reject := s.rejectIDs()
 	s.mu.Lock()
 	rs := s.st.replicators[id]
 	var results []Result
 	if rs != nil {
-		results = s.st.upsert(rs, req.Stream, req.Generation, req.Contacts)
+		results = s.st.upsert(rs, req.Stream, req.Generation, req.Contacts, reject)
 	}
 	s.mu.Unlock()
 	if rs == nil {

@@ -2,17 +2,35 @@
 // for the destination's tests, the benchmark and demos.
 //
 // It implements the modelled contract in full: bearer API keys, replicators,
-// contact upserts with per-item results, deletes, sweeps by generation, and
-// number lookup across replicators. Faults can be switched on through
-// SetFault or the admin API: 429 with Retry-After, 5xx, slow responses, and
-// connections dropped after a write was applied.
+// contact upserts (at most 500 per request) with per-item results, deletes,
+// sweeps by generation, and lookup by E.164 number across replicators, served
+// from an index by number. Faults are switched on through SetFault or the
+// admin API: 429 with Retry-After, 5xx, slow responses, connections dropped
+// after a write was applied, and per-contact rejections.
+//
+// The admin endpoints take no key; the simulator listens on loopback and this
+// is how tests and demo scripts steer it:
+//
+//	GET    /admin/faults                      the faults still armed
+//	PUT    /admin/faults                      replace them: {"rate_limited":3,"retry_after":1,"server_errors":2,
+//	                                          "server_error_status":503,"delay_ms":100,"drop_after_apply":1,
+//	                                          "reject_ids":["42"]}
+//	DELETE /admin/faults                      clear them
+//	GET    /admin/requests                    API requests by endpoint (faulted ones included)
+//	DELETE /admin/requests                    reset the counters
+//	GET    /admin/replicators                 configured replicators
+//	POST   /admin/replicators                 add one: {"id","name","source_type","entity"}
+//	GET    /admin/replicators/{id}/contacts   a replicator's stored contacts
+//	POST   /admin/keys                        accept another key: {"key":"..."}
+//	POST   /admin/flush                       write the data file now
 //
 // Persistence is for restarts, not crash safety. With a data file, the
 // phonebook is written atomically (temporary file, fsync, rename) at most
-// once per Options.PersistEvery after a change, and on Close; a simulator
+// once per Options.PersistEvery after a change (further apart when writing
+// takes long), and on Close; a simulator
 // killed between writes loses the changes since the last one. Options.SyncWrites
 // writes the file before every mutating request is answered instead, which is
-// durable but slow for large phonebooks.
+// durable but slow for large phonebooks. Keys are not stored in the file.
 package rogersim
 
 import (
@@ -21,6 +39,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,6 +96,8 @@ type Faults struct {
 	// DropAfterApply makes the next N mutating requests apply their change
 	// and then close the connection without a response.
 	DropAfterApply int
+	// RejectIDs are source ids whose upserts get a "rejected" result.
+	RejectIDs []string
 }
 
 // Server is a simulated ROGER365 API. Its methods are safe for concurrent use.
@@ -237,6 +258,7 @@ func (s *Server) AddKey(key string) {
 
 // SetFault replaces the injected faults; the zero Faults clears them.
 func (s *Server) SetFault(f Faults) {
+	f.RejectIDs = slices.Clone(f.RejectIDs)
 	s.faultMu.Lock()
 	s.faults = f
 	s.faultMu.Unlock()
@@ -246,7 +268,9 @@ func (s *Server) SetFault(f Faults) {
 func (s *Server) Faults() Faults {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
-	return s.faults
+	f := s.faults
+	f.RejectIDs = slices.Clone(f.RejectIDs)
+	return f
 }
 
 // Contacts lists a replicator's contacts ordered by stream and source id.
@@ -319,27 +343,32 @@ func (s *Server) changed() error {
 }
 
 // persistLoop writes the data file at most once per PersistEvery while
-// changes keep coming.
+// changes keep coming, and leaves at least four times the last write's
+// duration between writes, so a large phonebook under bulk load spends at
+// most a fifth of a core on persistence.
 func (s *Server) persistLoop() {
 	defer close(s.loopDone)
 	t := time.NewTimer(0)
 	<-t.C
+	wait := s.opts.PersistEvery
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-s.dirty:
 		}
-		t.Reset(s.opts.PersistEvery)
+		t.Reset(wait)
 		select {
 		case <-s.stop:
 			t.Stop()
 			return // Close writes the last state
 		case <-t.C:
 		}
+		start := time.Now()
 		if err := s.Flush(); err != nil {
 			s.log.Error("could not persist the phonebook", "error", err)
 		}
+		wait = max(s.opts.PersistEvery, 4*time.Since(start))
 	}
 }
 
@@ -366,6 +395,20 @@ func (s *Server) delay() time.Duration {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
 	return s.faults.Delay
+}
+
+// rejectIDs returns the source ids to reject, nil when none.
+func (s *Server) rejectIDs() map[string]bool {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	if len(s.faults.RejectIDs) == 0 {
+		return nil
+	}
+	m := make(map[string]bool, len(s.faults.RejectIDs))
+	for _, id := range s.faults.RejectIDs {
+		m[id] = true
+	}
+	return m
 }
 
 // takeDrop consumes one dropped-connection fault.

@@ -387,14 +387,21 @@ func TestFaults(t *testing.T) {
 		t.Errorf("clearing faults: %v", r.body)
 	}
 
-	want := map[string]int64{EndpointPutContacts: 4, EndpointGetReplicator: 2, EndpointLookup: 2, EndpointDeleteContacts: 0, EndpointSweepContacts: 0}
+	// Rejections by source id, for destinations' handling of per-item results.
+	s.SetFault(Faults{RejectIDs: []string{"z"}})
+	if got := statuses(t, call(t, http.MethodPut, u, testKey, put("contacts", 1, contact("z", "+31209999999"), contact("y", "+31208888888")))); strings.Join(got, "|") != "rejected: refused by the simulator's injected fault|created" {
+		t.Errorf("reject fault: %q", got)
+	}
+	s.SetFault(Faults{})
+
+	want := map[string]int64{EndpointPutContacts: 5, EndpointGetReplicator: 2, EndpointLookup: 2, EndpointDeleteContacts: 0, EndpointSweepContacts: 0}
 	got := s.Requests()
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("requests[%s] = %d, want %d", k, got[k], v)
 		}
 	}
-	if r := call(t, http.MethodGet, url+"/admin/requests", "", nil); r.body[EndpointPutContacts] != 4.0 {
+	if r := call(t, http.MethodGet, url+"/admin/requests", "", nil); r.body[EndpointPutContacts] != 5.0 {
 		t.Errorf("admin requests: %v", r.body)
 	}
 }

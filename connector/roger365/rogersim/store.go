@@ -136,8 +136,9 @@ func IsE164(s string) bool {
 	return true
 }
 
-// upsert writes contacts into a replicator's stream and returns one result per contact.
-func (s *store) upsert(rs *replicatorState, stream string, gen uint64, contacts []Contact) []Result {
+// upsert writes contacts into a replicator's stream and returns one result
+// per contact; source ids in reject are refused as if invalid.
+func (s *store) upsert(rs *replicatorState, stream string, gen uint64, contacts []Contact, reject map[string]bool) []Result {
 	entries := rs.streams[stream]
 	if entries == nil {
 		entries = map[string]*entry{}
@@ -147,7 +148,11 @@ func (s *store) upsert(rs *replicatorState, stream string, gen uint64, contacts 
 	for i := range contacts {
 		c := &contacts[i]
 		results[i].SourceID = c.SourceID
-		if why := validate(c); why != "" {
+		why := validate(c)
+		if why == "" && reject[c.SourceID] {
+			why = "refused by the simulator's injected fault"
+		}
+		if why != "" {
 			results[i].Status, results[i].Error = StatusRejected, why
 			continue
 		}
