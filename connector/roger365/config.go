@@ -1,0 +1,153 @@
+package roger365
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+	"github.com/replicatorhq/replicator/plugin/contract"
+)
+
+// DefaultAPIURL is where the destination sends contacts unless api_url says
+// otherwise. ROGER365 publishes no ingest API: this is the modelled contract
+// (see rogersim), and api_url points it at the real endpoint once there is one.
+const DefaultAPIURL = "https://api.roger365.io"
+
+// Bounds of the numeric attributes.
+const (
+	maxBatchSize   = 500 // the API takes at most 500 contacts per request
+	maxConcurrency = 16
+)
+
+// config is the destination's HCL block after defaults and checks.
+type config struct {
+	APIURL           string
+	APIKey           string
+	ReplicatorID     string
+	DefaultRegion    string
+	BatchSize        int
+	SkipWithoutPhone bool
+	Concurrency      int
+	Strict           bool
+}
+
+func spec() contract.Spec {
+	return contract.Spec{
+		Name:        "roger365",
+		Version:     Version,
+		Description: "Writes canonical contact records into a ROGER365 CRM replicator's phonebook, so incoming calls show the CRM name and a link to the record.",
+		Config: []contract.Attribute{
+			{Name: "api_url", Type: contract.TypeString, Default: json.RawMessage(`"` + DefaultAPIURL + `"`),
+				Description: "Base URL of the ROGER365 ingest API. ROGER365 publishes no ingest API; the default follows the contract this connector models."},
+			{Name: "api_key", Type: contract.TypeString, Required: true, Sensitive: true,
+				Description: "ROGER365 API key, sent as a bearer token."},
+			{Name: "replicator_id", Type: contract.TypeString, Required: true,
+				Description: "Id of the CRM replicator in ROGER365 that receives the contacts."},
+			{Name: "default_region", Type: contract.TypeString, Default: json.RawMessage(`"NL"`),
+				Description: "Region (ISO 3166 code) for phone numbers written without a country code."},
+			{Name: "batch_size", Type: contract.TypeNumber, Default: json.RawMessage(`500`),
+				Description: "Contacts per request, 1 to 500."},
+			{Name: "skip_without_phone", Type: contract.TypeBool, Default: json.RawMessage(`true`),
+				Description: "Leave out contacts without a usable phone number (and remove them if an earlier run stored them)."},
+			{Name: "concurrency", Type: contract.TypeNumber, Default: json.RawMessage(`2`),
+				Description: "Requests in flight at once, 1 to 16."},
+			{Name: "strict", Type: contract.TypeBool, Default: json.RawMessage(`false`),
+				Description: "Fail the run when ROGER365 rejects a contact, instead of logging and counting it."},
+		},
+	}
+}
+
+// parseConfig reads the block's JSON, applies defaults and reports every
+// problem at once, each naming the attribute and what it accepts.
+func parseConfig(raw json.RawMessage) (config, error) {
+	cfg := config{APIURL: DefaultAPIURL, DefaultRegion: "NL", BatchSize: maxBatchSize, SkipWithoutPhone: true, Concurrency: 2}
+	attrs := map[string]json.RawMessage{}
+	if len(bytes.TrimSpace(raw)) > 0 {
+		if err := json.Unmarshal(raw, &attrs); err != nil {
+			return config{}, fmt.Errorf("roger365 config is not a JSON object: %w", err)
+		}
+	}
+	var errs []error
+	known := make([]string, 0, 8)
+	for _, a := range spec().Config {
+		known = append(known, a.Name)
+	}
+	for name, v := range attrs {
+		if !slices.Contains(known, name) {
+			errs = append(errs, fmt.Errorf("unknown attribute %q; roger365 takes %s", name, strings.Join(known, ", ")))
+			continue
+		}
+		if string(v) == "null" {
+			continue
+		}
+		var err error
+		switch name {
+		case "api_url":
+			err = decodeString(name, v, &cfg.APIURL)
+		case "api_key":
+			err = decodeString(name, v, &cfg.APIKey)
+		case "replicator_id":
+			err = decodeString(name, v, &cfg.ReplicatorID)
+		case "default_region":
+			err = decodeString(name, v, &cfg.DefaultRegion)
+		case "batch_size":
+			err = decodeInt(name, v, 1, maxBatchSize, &cfg.BatchSize)
+		case "concurrency":
+			err = decodeInt(name, v, 1, maxConcurrency, &cfg.Concurrency)
+		case "skip_without_phone":
+			err = decodeBool(name, v, &cfg.SkipWithoutPhone)
+		case "strict":
+			err = decodeBool(name, v, &cfg.Strict)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	cfg.APIURL = strings.TrimRight(strings.TrimSpace(cfg.APIURL), "/")
+	if u, err := url.Parse(cfg.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("api_url must be an http or https URL such as %s, got %q", DefaultAPIURL, cfg.APIURL))
+	}
+	if cfg.APIKey == "" {
+		errs = append(errs, errors.New("api_key is required: set it to the ROGER365 API key"))
+	}
+	if cfg.ReplicatorID == "" {
+		errs = append(errs, errors.New("replicator_id is required: set it to the id of the CRM replicator in ROGER365"))
+	}
+	cfg.DefaultRegion = strings.ToUpper(strings.TrimSpace(cfg.DefaultRegion))
+	if phonenumbers.GetCountryCodeForRegion(cfg.DefaultRegion) == 0 {
+		errs = append(errs, fmt.Errorf("default_region must be a region code such as NL, DE or GB, got %q", cfg.DefaultRegion))
+	}
+	if len(errs) > 0 {
+		slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+		return config{}, fmt.Errorf("roger365 config: %w", errors.Join(errs...))
+	}
+	return cfg, nil
+}
+
+func decodeString(name string, v json.RawMessage, dst *string) error {
+	if err := json.Unmarshal(v, dst); err != nil {
+		return fmt.Errorf("%s must be a string", name)
+	}
+	return nil
+}
+
+func decodeBool(name string, v json.RawMessage, dst *bool) error {
+	if err := json.Unmarshal(v, dst); err != nil {
+		return fmt.Errorf("%s must be true or false", name)
+	}
+	return nil
+}
+
+func decodeInt(name string, v json.RawMessage, lo, hi int, dst *int) error {
+	var f float64
+	if err := json.Unmarshal(v, &f); err != nil || f != float64(int(f)) || f < float64(lo) || f > float64(hi) {
+		return fmt.Errorf("%s must be a whole number from %d to %d, got %s", name, lo, hi, v)
+	}
+	*dst = int(f)
+	return nil
+}
