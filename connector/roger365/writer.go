@@ -291,14 +291,7 @@ func (w *writer) handle(m contract.Message) error {
 	switch {
 	case m.Checkpoint != nil:
 		w.addAck(m.Checkpoint.ID, w.seq)
-		now := time.Now()
-		for _, s := range w.streams {
-			for _, b := range [...]*batch{s.upserts, s.deletes} {
-				if b != nil && b.held.IsZero() {
-					b.held = now
-				}
-			}
-		}
+		w.holdBuffers()
 		return w.ackReady()
 	case m.FullRefreshComplete != nil:
 		f := m.FullRefreshComplete
@@ -315,6 +308,7 @@ func (w *writer) handle(m contract.Message) error {
 			return err
 		}
 		w.addAck(f.ID, sweep.seq)
+		w.holdBuffers() // other streams' records before it count too
 		return nil
 	}
 	for i := range m.Records {
@@ -325,6 +319,18 @@ func (w *writer) handle(m contract.Message) error {
 	return nil
 }
 
+// holdBuffers notes that a checkpoint now waits for every filling batch.
+func (w *writer) holdBuffers() {
+	now := time.Now()
+	for _, s := range w.streams {
+		for _, b := range [...]*batch{s.upserts, s.deletes} {
+			if b != nil && b.held.IsZero() {
+				b.held = now
+			}
+		}
+	}
+}
+
 func (w *writer) addAck(id, need uint64) {
 	w.mu.Lock()
 	w.acks = append(w.acks, pendingAck{id: id, need: need})
@@ -332,7 +338,10 @@ func (w *writer) addAck(id, need uint64) {
 }
 
 func (w *writer) count(name string, delta int64) {
-	w.addCounts(map[string]int64{name: delta})
+	w.mu.Lock()
+	w.counts[name] += delta
+	w.totals[name] += delta
+	w.mu.Unlock()
 }
 
 func (w *writer) addCounts(counts map[string]int64) {
