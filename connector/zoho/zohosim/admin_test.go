@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -402,4 +403,48 @@ func equalJSON(t *testing.T, a, b map[string]any) bool {
 		t.Fatal(err)
 	}
 	return string(ja) == string(jb)
+}
+
+func TestManyAdminChanges(t *testing.T) {
+	f := newFixture(t, Options{Contacts: 5000, Accounts: 10})
+	const n = 10000
+	ids := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		id, err := f.sim.CreateRecord("Contacts", map[string]any{"Last_Name": "Bulk", "Phone": "020-" + strings.Repeat("1", 7)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	f.clock.Advance(time.Second)
+	for i, id := range ids {
+		if err := f.sim.Update("Contacts", id, map[string]any{"First_Name": "N"}); err != nil {
+			t.Fatal(err)
+		}
+		gen := strconv.FormatInt(contactIDBase+int64(i%5000), 10)
+		if i < 5000 {
+			if err := f.sim.Update("Contacts", gen, map[string]any{"Title": "Updated"}); err != nil {
+				t.Fatalf("updating %s: %v", gen, err)
+			}
+		}
+		if i%3 == 0 {
+			if err := f.sim.Delete("Contacts", id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	wantLive := 5000 + n - (n+2)/3
+	if got := f.sim.Count("Contacts"); got != wantLive {
+		t.Errorf("Count = %d, want %d", got, wantLive)
+	}
+	live, updated := 0, 0
+	for _, rec := range f.sim.Records("Contacts") {
+		live++
+		if rec["Title"] == "Updated" || rec["First_Name"] == "N" {
+			updated++
+		}
+	}
+	if live != wantLive || updated != wantLive {
+		t.Errorf("Records: %d live, %d updated, want %d", live, updated, wantLive)
+	}
 }

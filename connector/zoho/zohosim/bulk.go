@@ -268,10 +268,10 @@ func (s *Server) handleBulkCreate(c *apiCall) {
 	job.snap = s.snapshotLocked()
 	job.started = time.Now()
 	job.created = s.now()
-	s.jobs[job.id] = job
 	s.mu.Unlock()
 
-	// Fix the page now, on the snapshot, so status and download agree.
+	// Fix the page now, on the snapshot, so status and download agree; the
+	// job is published only once it is complete.
 	v := job.snap.views[m]
 	skip := 0
 	if req.Query.PageToken == "" {
@@ -297,6 +297,9 @@ func (s *Server) handleBulkCreate(c *apiCall) {
 		job.last = k
 		return true
 	})
+	s.mu.Lock()
+	s.jobs[job.id] = job
+	s.mu.Unlock()
 
 	c.ok(http.StatusCreated, map[string]any{
 		"data": []any{map[string]any{

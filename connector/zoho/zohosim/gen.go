@@ -421,11 +421,30 @@ func genDate(r *rnd, from time.Time, days int) string {
 }
 
 // genContact fills vals (aligned with the Contacts fields) for contact i.
+// identitySalt separates the stream that picks a record's country and name
+// from the one for the rest, so a lookup's name is cheap to build.
+const identitySalt = 0x6e616d65
+
+func contactIdentity(s *Server, i int) (c *country, first, last string) {
+	r := newRnd(s.opts.Seed, s.order[0].salt^identitySalt, i)
+	c = pickCountry(r)
+	first, last = r.of(c.first), r.of(c.last)
+	if r.pct(5) {
+		first = ""
+	}
+	return c, first, last
+}
+
+func contactName(s *Server, i int) string {
+	_, first, last := contactIdentity(s, i)
+	return strings.TrimSpace(first + " " + last)
+}
+
 func genContact(s *Server, i int, vals []any) {
 	m := s.order[0]
 	r := newRnd(s.opts.Seed, m.salt, i)
 	set := func(name string, v any) { vals[m.pos[name]] = v }
-	c := pickCountry(r)
+	c, first, last := contactIdentity(s, i)
 	ci := c.cities[r.intn(len(c.cities))]
 	owner := s.genOwner(r)
 	set("Owner", owner)
@@ -433,10 +452,6 @@ func genContact(s *Server, i int, vals []any) {
 	set("Modified_By", s.genOwner(r))
 	set("Created_Time", s.genCreated(i))
 
-	first, last := r.of(c.first), r.of(c.last)
-	if r.pct(5) {
-		first = ""
-	}
 	if first != "" {
 		set("First_Name", first)
 	}
@@ -542,11 +557,22 @@ func pickSome(r *rnd, list []string) []string {
 }
 
 // genAccount fills vals (aligned with the Accounts fields) for account j.
+func accountIdentity(s *Server, j int) (c *country, name string) {
+	r := newRnd(s.opts.Seed, s.order[1].salt^identitySalt, j)
+	c = pickCountry(r)
+	return c, strings.TrimSpace(r.of(c.last) + " " + r.of(c.words) + " " + r.of(c.suffixes))
+}
+
+func accountName(s *Server, j int) string {
+	_, name := accountIdentity(s, j)
+	return name
+}
+
 func genAccount(s *Server, j int, vals []any) {
 	m := s.order[1]
 	r := newRnd(s.opts.Seed, m.salt, j)
 	set := func(name string, v any) { vals[m.pos[name]] = v }
-	c := pickCountry(r)
+	c, name := accountIdentity(s, j)
 	ci := c.cities[r.intn(len(c.cities))]
 	owner := s.genOwner(r)
 	set("Owner", owner)
@@ -554,7 +580,6 @@ func genAccount(s *Server, j int, vals []any) {
 	set("Modified_By", s.genOwner(r))
 	set("Created_Time", s.genCreated(j))
 
-	name := strings.TrimSpace(r.of(c.last) + " " + r.of(c.words) + " " + r.of(c.suffixes))
 	set("Account_Name", name)
 	if r.pct(80) {
 		set("Account_Number", fmt.Sprintf("ACC-%06d", j+1))

@@ -54,10 +54,20 @@ type field struct {
 	readOnly  bool
 	mandatory bool
 	lookup    string   // target module of a lookup field
+	target    *module  // the module lookup names
+	pos       int      // index in module.fields and in generated values
+	sys       byte     // sysCreated or sysModified for the record's own times
 	picklist  []string // values of (multi-select) picklists
 	length    int
 	id        int64
 }
+
+// Fields whose values come from the record's times rather than its values.
+const (
+	sysNone byte = iota
+	sysCreated
+	sysModified
+)
 
 // jsonType is the json_type Zoho reports for a data type.
 func jsonType(dataType string) string {
@@ -94,6 +104,7 @@ type module struct {
 	idBase    int64
 	salt      uint64
 	gen       func(s *Server, i int, vals []any)
+	genName   func(s *Server, i int) string // the nameField of generated record i
 
 	// guarded by Server.mu
 	overlay   map[int64]*entry
@@ -227,6 +238,13 @@ func newModule(api, singular string, fields []*field, n int, idBase int64, salt 
 	}
 	for i, f := range fields {
 		f.id = firstFieldID + int64(i)
+		f.pos = i
+		switch f.apiName {
+		case "Created_Time":
+			f.sys = sysCreated
+		case "Modified_Time":
+			f.sys = sysModified
+		}
 		m.byName[f.apiName] = f
 		m.pos[f.apiName] = i
 	}
@@ -237,11 +255,20 @@ func (s *Server) initModules() {
 	contacts := newModule("Contacts", "Contact", contactFields(), s.opts.Contacts, contactIDBase, 0x636f6e74, fieldIDBase)
 	contacts.nameField = "Full_Name"
 	contacts.gen = genContact
+	contacts.genName = contactName
 	accounts := newModule("Accounts", "Account", accountFields(), s.opts.Accounts, accountIDBase, 0x6163636f, fieldIDBase+1000)
 	accounts.nameField = "Account_Name"
 	accounts.gen = genAccount
+	accounts.genName = accountName
 	s.order = []*module{contacts, accounts}
 	s.modules = map[string]*module{"contacts": contacts, "accounts": accounts}
+	for _, m := range s.order {
+		for _, f := range m.fields {
+			if f.isLookup() {
+				f.target = s.modules[strings.ToLower(f.lookup)]
+			}
+		}
+	}
 }
 
 // moduleByName finds a module by its api name, ignoring case as Zoho does.
@@ -270,7 +297,7 @@ func (s *Server) fieldJSON(m *module, f *field) map[string]any {
 		"column_name":      strings.ToUpper(f.apiName),
 	}
 	if f.isLookup() {
-		target, _ := s.moduleByName(f.lookup)
+		target := f.target
 		out["lookup"] = map[string]any{
 			"display_label": f.label,
 			"api_name":      f.apiName,

@@ -104,6 +104,18 @@ func (s *Server) snapshot() *snapshot {
 	return s.snapshotLocked()
 }
 
+// pointSnapshotLocked returns views that share the live overlay instead of
+// copying it, so admin changes and assertions stay cheap at ten thousand
+// changes. They answer point lookups only (no scans) and are valid only
+// while s.mu is held.
+func (s *Server) pointSnapshotLocked() *snapshot {
+	sn := &snapshot{s: s, views: map[*module]*view{}}
+	for _, m := range s.order {
+		sn.views[m] = &view{m: m, s: s, byID: m.overlay}
+	}
+	return sn
+}
+
 func (s *Server) viewLocked(m *module) *view {
 	if m.view != nil {
 		return m.view
@@ -249,17 +261,6 @@ func (v *view) lookupItem(id int64) (item, bool) {
 	return item{id: id, mt: v.s.genModified(int(i)), idx: int(i)}, true
 }
 
-// count returns the number of live records.
-func (v *view) count() int {
-	n := v.m.n + len(v.created)
-	for _, e := range v.byIdx {
-		if e.deleted {
-			n--
-		}
-	}
-	return n
-}
-
 // row is a record's internal values.
 type row struct {
 	m    *module
@@ -277,26 +278,23 @@ func (v *view) row(it item) row {
 	vals := make([]any, len(v.m.fields))
 	v.m.gen(v.s, it.idx, vals)
 	r := row{m: v.m, vals: vals, id: it.id, mt: it.mt}
-	r.ct, _ = vals[v.m.pos["Created_Time"]].(int64)
+	r.ct, _ = vals[v.m.byName["Created_Time"].pos].(int64)
 	return r
 }
 
-// get returns the internal value of a field: string, bool, int64, float64,
-// []string, lookup id (int64 under a lookupID) or nil.
-func (r row) get(name string) any {
-	switch name {
-	case "Modified_Time":
+// value returns the internal value of field f: string, bool, int64,
+// float64, []string, timeValue, lookupID or nil.
+func (r row) value(f *field) any {
+	switch f.sys {
+	case sysModified:
 		return timeValue(r.mt)
-	case "Created_Time":
+	case sysCreated:
 		return timeValue(r.ct)
 	}
 	if r.e != nil {
-		return r.e.fields[name]
+		return r.e.fields[f.apiName]
 	}
-	if p, ok := r.m.pos[name]; ok {
-		return r.vals[p]
-	}
-	return nil
+	return r.vals[f.pos]
 }
 
 // timeValue and lookupID mark internal values that render specially.
@@ -313,7 +311,7 @@ func (r row) fieldMap() map[string]any {
 		if f.apiName == "Created_Time" || f.apiName == "Modified_Time" {
 			continue
 		}
-		if v := r.get(f.apiName); v != nil {
+		if v := r.value(f); v != nil {
 			out[f.apiName] = v
 		}
 	}
@@ -324,34 +322,51 @@ func (s *Server) formatTime(nanos int64) string {
 	return time.Unix(0, nanos).In(s.loc).Format("2006-01-02T15:04:05-07:00")
 }
 
-// lookup resolves a lookup to module target as {"name","id"}; nil when the
-// target no longer exists.
-func (sn *snapshot) lookup(target string, id int64) map[string]any {
-	m, ok := sn.s.moduleByName(target)
-	if !ok {
-		return nil
-	}
-	v := sn.views[m]
+// lookupName returns the name a lookup to record id of module target shows;
+// ok is false when the record no longer exists.
+func (sn *snapshot) lookupName(target *module, id int64) (string, bool) {
+	v := sn.views[target]
 	it, ok := v.lookupItem(id)
 	if !ok {
+		return "", false
+	}
+	if it.e != nil {
+		name, _ := it.e.fields[target.nameField].(string)
+		return name, true
+	}
+	return target.genName(sn.s, it.idx), true
+}
+
+// lookup resolves a lookup as {"name","id"}; nil when the target no longer
+// exists.
+func (sn *snapshot) lookup(target *module, id int64) map[string]any {
+	name, ok := sn.lookupName(target, id)
+	if !ok {
 		return nil
 	}
-	name, _ := v.row(it).get(m.nameField).(string)
 	return map[string]any{"name": name, "id": strconv.FormatInt(id, 10)}
 }
 
-func (s *Server) owner(id int64) map[string]any {
+func (s *Server) user(id int64) (user, bool) {
 	for _, u := range s.users {
 		if u.id == id {
-			return map[string]any{"name": u.name, "id": strconv.FormatInt(u.id, 10), "email": u.email}
+			return u, true
 		}
 	}
-	return map[string]any{"name": nil, "id": strconv.FormatInt(id, 10), "email": nil}
+	return user{id: id}, false
+}
+
+func (s *Server) owner(id int64) map[string]any {
+	u, ok := s.user(id)
+	if !ok {
+		return map[string]any{"name": nil, "id": strconv.FormatInt(id, 10), "email": nil}
+	}
+	return map[string]any{"name": u.name, "id": strconv.FormatInt(u.id, 10), "email": u.email}
 }
 
 // jsonValue renders a field of r as the JSON API returns it.
 func (sn *snapshot) jsonValue(r row, f *field) any {
-	v := r.get(f.apiName)
+	v := r.value(f)
 	switch x := v.(type) {
 	case nil:
 		if f.dataType == "multiselectpicklist" {
@@ -367,7 +382,7 @@ func (sn *snapshot) jsonValue(r row, f *field) any {
 		if f.isOwner() {
 			return sn.s.owner(int64(x))
 		}
-		if l := sn.lookup(f.lookup, int64(x)); l != nil {
+		if l := sn.lookup(f.target, int64(x)); l != nil {
 			return l
 		}
 		return nil
@@ -375,7 +390,6 @@ func (sn *snapshot) jsonValue(r row, f *field) any {
 		if x == "" {
 			return nil
 		}
-		return x
 	}
 	return v
 }
@@ -413,9 +427,8 @@ func (s *Server) resolveColumn(m *module, name string) (column, error) {
 	}
 	switch {
 	case f.isLookup():
-		target, _ := s.moduleByName(f.lookup)
 		switch sub {
-		case target.nameField:
+		case f.target.nameField:
 			return column{name: name, f: f, sub: "name"}, nil
 		case "id":
 			return column{name: name, f: f, sub: "id"}, nil
@@ -437,9 +450,8 @@ func (s *Server) expandColumn(c column) []column {
 	}
 	switch {
 	case c.f.isLookup():
-		target, _ := s.moduleByName(c.f.lookup)
 		return []column{
-			{name: c.f.apiName + "." + target.nameField, f: c.f, sub: "name"},
+			{name: c.f.apiName + "." + c.f.target.nameField, f: c.f, sub: "name"},
 			{name: c.f.apiName + ".id", f: c.f, sub: "id"},
 		}
 	case c.f.isOwner():
@@ -457,24 +469,65 @@ func (sn *snapshot) columnValue(r row, c column) any {
 	if c.f == nil {
 		return strconv.FormatInt(r.id, 10)
 	}
-	v := sn.jsonValue(r, c.f)
 	if c.sub == "" {
+		return sn.jsonValue(r, c.f)
+	}
+	if v, ok := sn.subValue(r, c); ok {
 		return v
 	}
-	obj, ok := v.(map[string]any)
+	return nil
+}
+
+// subValue renders a part of a lookup; ok is false when it is empty. Parts
+// are built directly, without the lookup's object: Bulk Read asks for them
+// on every row.
+func (sn *snapshot) subValue(r row, c column) (string, bool) {
+	id, ok := r.value(c.f).(lookupID)
 	if !ok {
-		return nil
+		return "", false
 	}
-	return obj[c.sub]
+	if c.f.isOwner() {
+		u, known := sn.s.user(int64(id))
+		switch {
+		case c.sub == "id":
+			return strconv.FormatInt(int64(id), 10), true
+		case !known:
+			return "", false
+		case c.sub == "name":
+			return u.name, true
+		default:
+			return u.email, true
+		}
+	}
+	name, ok := sn.lookupName(c.f.target, int64(id))
+	if !ok {
+		return "", false
+	}
+	if c.sub == "id" {
+		return strconv.FormatInt(int64(id), 10), true
+	}
+	return name, true
 }
 
 // csvValue renders one column of r as a CSV cell.
 func (sn *snapshot) csvValue(r row, c column) string {
-	switch x := sn.columnValue(r, c).(type) {
+	if c.f == nil {
+		return strconv.FormatInt(r.id, 10)
+	}
+	if c.sub != "" {
+		v, _ := sn.subValue(r, c)
+		return v
+	}
+	switch x := r.value(c.f).(type) {
 	case nil:
+		if c.f.dataType == "boolean" {
+			return "false"
+		}
 		return ""
 	case string:
 		return x
+	case timeValue:
+		return sn.s.formatTime(int64(x))
 	case bool:
 		return strconv.FormatBool(x)
 	case int64:
@@ -483,9 +536,8 @@ func (sn *snapshot) csvValue(r row, c column) string {
 		return strconv.FormatFloat(x, 'f', -1, 64)
 	case []string:
 		return strings.Join(x, ";")
-	case map[string]any:
-		id, _ := x["id"].(string)
-		return id
+	case lookupID:
+		return strconv.FormatInt(int64(x), 10)
 	default:
 		return fmt.Sprint(x)
 	}
@@ -708,7 +760,7 @@ func (s *Server) currentLocked(m *module, id string) (row, error) {
 	if err != nil {
 		return row{}, errNotFound
 	}
-	v := s.viewLocked(m)
+	v := s.pointSnapshotLocked().views[m]
 	if e, ok := v.byID[n]; ok && e.deleted {
 		return row{}, errDeleted
 	}
@@ -776,7 +828,7 @@ func (s *Server) remove(module, id, kind string) error {
 	} else {
 		idx = int(r.id - m.idBase)
 	}
-	name, _ := r.get(m.nameField).(string)
+	name, _ := r.value(m.byName[m.nameField]).(string)
 	m.overlay[r.id] = &entry{id: r.id, idx: idx, created: r.ct, modified: now.UnixNano(), deleted: true}
 	m.deletions = append(m.deletions, deletion{id: r.id, displayName: name, kind: kind, at: now, by: s.users[0]})
 	m.view = nil
@@ -794,7 +846,9 @@ func (s *Server) Record(module, id string) (map[string]any, bool) {
 	if err != nil {
 		return nil, false
 	}
-	sn := s.snapshot()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sn := s.pointSnapshotLocked()
 	v := sn.views[m]
 	it, ok := v.lookupItem(n)
 	if !ok {
@@ -809,7 +863,18 @@ func (s *Server) Count(module string) int {
 	if !ok {
 		return 0
 	}
-	return s.snapshot().views[m].count()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := m.n
+	for _, e := range m.overlay {
+		switch {
+		case e.deleted && e.idx >= 0:
+			n--
+		case !e.deleted && e.idx < 0:
+			n++
+		}
+	}
+	return n
 }
 
 // Records iterates over the live records of module in id order, yielding
