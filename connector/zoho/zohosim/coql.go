@@ -17,22 +17,8 @@ const (
 	coqlMaxColumns   = 50
 )
 
-// The simulator's COQL takes the shapes an incremental reader sends and
-// nothing else:
-//
-//	select <columns> from <Module>
-//	where <criteria on Modified_Time and id>
-//	order by Modified_Time [asc], id [asc]
-//	[limit N]
-//
-// where the criteria are one of
-//
-//	(Modified_Time >= 'T')   or   (Modified_Time > 'T')
-//	((Modified_Time > 'T') or ((Modified_Time = 'T') and (id > 'ID')))
-//
-// optionally joined with "and" to an upper bound (Modified_Time <= 'T2') or
-// (Modified_Time < 'T2'). Like Zoho it wants at most two conditions per
-// bracket level. Anything else is a 400 SYNTAX_ERROR.
+// The COQL shapes the simulator takes are listed in the package doc;
+// parseCOQL reads any bracketed criteria and rangeOf decides the shape.
 
 type coqlError struct {
 	status  int

@@ -1,36 +1,3 @@
-// Package zohosim simulates Zoho CRM for tests and demos: the OAuth accounts
-// servers of every data centre, the CRM v8 API the Zoho source reads
-// (organisation, module and field metadata, records, COQL, deleted records,
-// Bulk Read) and an admin API that changes data and injects faults, all on one
-// http.Handler.
-//
-// Paths served by Handler:
-//
-//	POST /accounts/{dc}/oauth/v2/token            grant exchange and refresh
-//	POST /accounts/{dc}/oauth/v2/token/revoke     revoke a refresh or access token
-//	GET  /crm/v8/org
-//	GET  /crm/v8/settings/modules
-//	GET  /crm/v8/settings/fields?module=M
-//	GET  /crm/v8/{Module}?fields=...              records
-//	GET  /crm/v8/{Module}/deleted                 deleted records
-//	POST /crm/v8/coql
-//	POST /crm/bulk/v8/read                        create a Bulk Read job
-//	GET  /crm/bulk/v8/read/{id}                   job status
-//	GET  /crm/bulk/v8/read/{id}/result            zip holding {id}.csv
-//	/admin/...                                    see Handler
-//
-// Generated records are a pure function of (seed, module, index), so a
-// million contacts cost no memory; creates, updates and deletes made through
-// the admin API live in a small overlay on top of them. Modified_Time of
-// generated records never decreases with the index and several neighbours
-// share one timestamp now and then, which is what keyset pagination on
-// (Modified_Time, id) has to get right.
-//
-// Two clocks drive the simulator: Options.Now for everything a client can
-// observe in data and limits (token and grant-code lifetimes, rate windows,
-// Modified_Time of changes, page-token expiry) and the real clock for how long
-// a Bulk Read job stays in each state, so jobs finish even when a test freezes
-// Options.Now.
 package zohosim
 
 import (

@@ -1,0 +1,100 @@
+// Package zohosim simulates Zoho CRM for tests and demos: the OAuth accounts
+// servers of every data centre, the CRM v8 API the Zoho source reads
+// (organisation, module and field metadata, records, COQL, deleted records,
+// Bulk Read) and an admin API that changes data and injects faults, all on
+// one http.Handler.
+//
+// Paths served by Handler:
+//
+//	POST /accounts/{dc}/oauth/v2/token            grant exchange and refresh
+//	POST /accounts/{dc}/oauth/v2/token/revoke     revoke a refresh or access token
+//	GET  /crm/v8/org
+//	GET  /crm/v8/settings/modules
+//	GET  /crm/v8/settings/fields?module=M
+//	GET  /crm/v8/{Module}?fields=...              records
+//	GET  /crm/v8/{Module}/deleted                 deleted records
+//	POST /crm/v8/coql
+//	POST /crm/bulk/v8/read                        create a Bulk Read job
+//	GET  /crm/bulk/v8/read/{id}                   job status
+//	GET  /crm/bulk/v8/read/{id}/result            zip holding {id}.csv
+//	/admin/...                                    see Handler
+//
+// Generated records are a pure function of (seed, module, index), so a
+// million contacts cost no memory; creates, updates and deletes made through
+// the admin API live in a small overlay on top of them. Modified_Time of
+// generated records never decreases with the index and neighbours share one
+// timestamp now and then (pairs, and runs of five), which is what keyset
+// pagination on (Modified_Time, id) has to get right. Phone numbers come in
+// the formats people type in the Netherlands, Germany, the UK, the US,
+// Belgium and France, national and international, with some junk.
+//
+// Two clocks drive the simulator: Options.Now for everything a client can
+// observe in data and limits (token and grant-code lifetimes, rate windows,
+// Modified_Time of changes, page-token expiry, the download limit) and the
+// real clock for how long a Bulk Read job stays in each state, so jobs finish
+// even when a test freezes Options.Now.
+//
+// # Behaviour a client meets
+//
+// OAuth: failures of the token endpoint are HTTP 200 with {"error": ...}:
+// invalid_code for an unknown, used or expired grant code or a revoked
+// refresh token, invalid_client for a wrong client id or secret and for every
+// request to another data centre's accounts server. The eleventh access token
+// of one refresh token within ten minutes is HTTP 400 {"error":"Access
+// Denied",...,"status":"failure"}. A refresh token keeps at most 15 live
+// access tokens (older ones stop working) and the client at most 20 refresh
+// tokens (the oldest is revoked). Success carries api_domain, token_type,
+// expires_in 3600 and scope (space separated).
+//
+// API calls authenticate with "Authorization: Zoho-oauthtoken <token>". A
+// missing, unknown, expired or revoked token is 401 INVALID_TOKEN; another
+// scheme such as Bearer is 401 AUTHENTICATION_FAILURE; a lacking scope is 401
+// OAUTH_SCOPE_MISMATCH with the missing scopes in details.scope. Errors are
+// {"code","details","message","status":"error"}. Broader scopes count:
+// ZohoCRM.modules.ALL covers ZohoCRM.modules.contacts.READ.
+//
+// Records: fields is required (at most 50; unknown names are left out);
+// per_page at most 200; sort_by id (default), Created_Time or Modified_Time,
+// sort_order desc (default) or asc; page reaches the first 2,000 records,
+// then 400 DISCRETE_PAGINATION_LIMIT_EXCEEDED; info.next_page_token reaches
+// 100,000 and lives 24 hours. Rows carry the requested fields, id and a few
+// "$" metadata keys. No rows is 204, or 304 with If-Modified-Since.
+//
+// COQL takes the shapes an incremental reader sends:
+//
+//	select <up to 50 columns> from <Module>
+//	where <criteria>
+//	order by Modified_Time asc, id asc
+//	[limit N]                                  N up to 2,000, default 200
+//
+// where the criteria are (Modified_Time >= 'T'), (Modified_Time > 'T') or
+// ((Modified_Time > 'T') or ((Modified_Time = 'T') and (id > 'ID'))),
+// optionally and-ed with an upper bound (Modified_Time <= 'T2') or
+// (Modified_Time < 'T2'), at most two conditions per bracket level as Zoho
+// wants. Anything else is 400 SYNTAX_ERROR; an unknown column or module is
+// 400 INVALID_QUERY. Lookups come back as {"name","id"}, owners as
+// {"name","id","email"}, and dotted columns such as Account_Name.Account_Name
+// or Owner.email as plain values. No rows is 204.
+//
+// Deleted records list newest first, filtered by type and If-Modified-Since;
+// none is 204.
+//
+// Bulk Read: a job takes query.module, fields (default every field),
+// criteria on Modified_Time (comparators greater_than, greater_equal,
+// less_than, less_equal, equal, between; groups with "and"), page, or a
+// page_token from a previous job. It reads a snapshot taken when it is
+// created. The CSV header is id, then the requested fields in request order;
+// a lookup becomes two columns (Account_Name.Account_Name, Account_Name.id),
+// an owner three (Owner.name, Owner.id, Owner.email). Times are ISO 8601 with
+// the org's offset, multi-select values are joined with ";", booleans are
+// true or false, empty values are empty cells. The result is 404
+// RESOURCE_NOT_FOUND until the job is COMPLETED and 429 TOO_MANY_REQUESTS
+// past ten downloads a minute.
+//
+// Credits: 1 per call, COQL 1, 2 or 3 by LIMIT (up to 200, 1,000, 2,000),
+// 50 per Bulk Read job created; failed calls cost nothing. More than
+// Options.MaxConcurrent calls at once are 429 TOO_MANY_REQUESTS.
+//
+// The org lives in Europe/Amsterdam with country_code "NL"; like Zoho's,
+// its iso_code is the home currency ("EUR"), not a country.
+package zohosim
