@@ -281,3 +281,23 @@ func TestRevokedRefreshToken(t *testing.T) {
 		t.Fatalf("Check with a revoked refresh token: %v", err)
 	}
 }
+
+// Without the local limiter (credentials that forgot their mints), Zoho's
+// own throttling is explained.
+func TestZohoThrottlingIsExplained(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 5})
+	h.authorize(allScopes...)
+	var cr credentials
+	_ = json.Unmarshal(h.creds, &cr)
+	cr.AccessToken, cr.Mints = "", nil
+	forgetful, _ := json.Marshal(cr)
+	var err error
+	for range 10 {
+		if _, err = h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: forgetful}); err != nil {
+			break
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "Zoho is throttling token requests") || !strings.Contains(err.Error(), "wait about ten minutes") {
+		t.Fatalf("Check beyond Zoho's token limit: %v", err)
+	}
+}

@@ -99,7 +99,7 @@ func (s *Source) Check(ctx context.Context, req contract.CheckRequest) (contract
 			return nil, "", err
 		}
 	}
-	if ss.cfg.CRMURL == "" || ss.cfg.DefaultRegion == "" {
+	if ss.cfg.needsOrg() {
 		want[scopeOrg] = true
 		var org orgFacts
 		missing, problem, err := probe([]string{scopeOrg}, func() (err error) { org, err = fetchOrg(ctx, ss.client, ss.cfg); return err })
@@ -112,7 +112,7 @@ func (s *Source) Check(ctx context.Context, req contract.CheckRequest) (contract
 			problems = append(problems, problem)
 		case ss.cfg.DefaultRegion == "" && org.region == "":
 			problems = append(problems, "the org API names no country: set default_region")
-		case ss.cfg.CRMURL == "" && org.crmURL == "":
+		case ss.cfg.CRMURL == "" && org.crmURL == "" && ss.cfg.linksNeedCRM():
 			problems = append(problems, "the org API names no domain: set crm_url")
 		}
 	}

@@ -28,6 +28,7 @@ type tuning struct {
 	retryAfterMax   time.Duration // longest Retry-After honoured before giving up
 	attempts        int           // tries per call for 429, 5xx and network errors
 	maxColumns      int           // fields per records API call or COQL query
+	coqlLimit       int           // rows per COQL query
 	concurrency     int           // calls in flight at once
 	pollBase        time.Duration // first wait for a bulk job
 	pollMax         time.Duration // longest wait between bulk job polls
@@ -44,6 +45,7 @@ func defaultTuning() tuning {
 		retryAfterMax:   5 * time.Minute,
 		attempts:        10,
 		maxColumns:      50,
+		coqlLimit:       2000,
 		// Below the 5 concurrent calls Zoho's smallest edition allows.
 		concurrency: 4,
 		pollBase:    2 * time.Second,

@@ -120,7 +120,7 @@ func specAttributes() []contract.Attribute {
 		{Name: "crm_url", Type: contract.TypeString,
 			Description: "Base URL of the org in the CRM web client, e.g. https://crm.zoho.eu/crm/org20001234; read from the org API (scope ZohoCRM.org.READ) when absent."},
 		{Name: "record_url", Type: contract.TypeString,
-			Description: "Template of a record's link with {SourceId} and {Module}; default {crm_url}/tab/{Module}/{SourceId}."},
+			Description: "Template of a record's link with {SourceId}, {Module} and {crm_url}; default {crm_url}/tab/{Module}/{SourceId}."},
 		{Name: "default_region", Type: contract.TypeString,
 			Description: "Region (ISO 3166 code such as NL or US) for phone numbers written without a country code when the record's country does not say; default the org's country from the org API (scope ZohoCRM.org.READ)."},
 		{Name: "start_time", Type: contract.TypeString,
@@ -211,6 +211,17 @@ func parseConfig(raw json.RawMessage) (*config, error) {
 		return nil, fmt.Errorf("zoho source configuration: %s", strings.Join(problems, "; "))
 	}
 	return c, nil
+}
+
+// needsOrg reports whether reads need the org API: for the record links
+// when crm_url is absent, or for the default region.
+func (c *config) needsOrg() bool {
+	return (c.CRMURL == "" && c.linksNeedCRM()) || c.DefaultRegion == ""
+}
+
+// linksNeedCRM reports whether record links are built from crm_url.
+func (c *config) linksNeedCRM() bool {
+	return c.RecordURL == "" || strings.Contains(c.RecordURL, "{crm_url}")
 }
 
 // accountsBase is the accounts server's base URL for a data centre; ok is

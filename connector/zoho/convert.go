@@ -78,7 +78,9 @@ func (cv *converter) contact(rec map[string]any) (schemas.Contact, bool) {
 			c.DisplayName = strings.TrimSpace(c.FirstName + " " + c.LastName)
 		}
 	} else {
+		// An account is a company: its name serves as both.
 		c.DisplayName = strings.TrimSpace(str(rec["Account_Name"]))
+		c.Company = c.DisplayName
 	}
 
 	region := cv.defaultRegion

@@ -8,9 +8,6 @@ import (
 	"time"
 )
 
-// coqlLimit is the most rows a COQL call returns.
-const coqlLimit = 2000
-
 // coqlCredits is what a COQL call with this LIMIT costs.
 func coqlCredits(limit int) int64 {
 	switch {
@@ -90,14 +87,15 @@ func after(c cursor) string {
 // share a timestamp, with a checkpoint after each page.
 func (r *reader) coqlSync(ctx context.Context, st *streamState, end time.Time) error {
 	groups := r.mod.fieldGroups(r.tune.maxColumns, []string{"id", "Modified_Time"})
-	pageCost := coqlCredits(coqlLimit) * int64(len(groups))
+	limit := r.tune.coqlLimit
+	pageCost := coqlCredits(limit) * int64(len(groups))
 	endCrit := fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(end))
 	for st.Cursor.Modified.Before(end) {
 		if !r.afford(pageCost, "COQL page") {
 			return errStopped
 		}
 		from := *st.Cursor
-		rows, more, err := r.coqlRows(ctx, groups[0], fmt.Sprintf("(%s and %s)", after(from), endCrit), coqlLimit)
+		rows, more, err := r.coqlRows(ctx, groups[0], fmt.Sprintf("(%s and %s)", after(from), endCrit), limit)
 		if err != nil {
 			return err
 		}
@@ -113,7 +111,7 @@ func (r *reader) coqlSync(ctx context.Context, st *streamState, end time.Time) e
 			// The same rows, and perhaps a few more sharing the last
 			// Modified_Time, which the merge ignores.
 			upTo := fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(lastKey.Modified))
-			if rows, err = r.coqlMerge(ctx, rows, groups[1:], fmt.Sprintf("(%s and %s)", after(from), upTo)); err != nil {
+			if rows, err = r.coqlMerge(ctx, rows, groups[1:], fmt.Sprintf("(%s and %s)", after(from), upTo), limit); err != nil {
 				return err
 			}
 		}
@@ -136,14 +134,14 @@ func (r *reader) coqlSync(ctx context.Context, st *streamState, end time.Time) e
 // coqlMerge adds the other field groups' columns to rows, read with the same
 // bounds. A row missing from a group changed meanwhile; it is left out, and
 // its new version is read by a later run.
-func (r *reader) coqlMerge(ctx context.Context, rows []map[string]any, groups [][]string, where string) ([]map[string]any, error) {
+func (r *reader) coqlMerge(ctx context.Context, rows []map[string]any, groups [][]string, where string, limit int) ([]map[string]any, error) {
 	byID := make(map[string]map[string]any, len(rows))
 	for _, row := range rows {
 		byID[str(row["id"])] = row
 	}
 	complete := make(map[string]int, len(rows))
 	for _, g := range groups {
-		more, _, err := r.coqlRows(ctx, g, where, coqlLimit)
+		more, _, err := r.coqlRows(ctx, g, where, limit)
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,15 +153,17 @@ func compare(t *testing.T, path string, want, got map[string]string) {
 }
 
 // Generated records share Modified_Time in runs of five; the cursor is set
-// so that both COQL page borders fall inside such a run.
+// so that every COQL page border falls inside such a run.
 func TestCOQLPagesSplitRecordsSharingAModifiedTime(t *testing.T) {
+	const n, limit = 700, 200
 	for _, columns := range []int{50, 12} {
 		t.Run(fmt.Sprintf("%d columns", columns), func(t *testing.T) {
-			h := newHarness(t, zohosim.Options{Contacts: 5000, Seed: 5})
+			h := newHarness(t, zohosim.Options{Contacts: n, Seed: 5})
 			h.src.tune.maxColumns = columns
+			h.src.tune.coqlLimit = limit
 			h.authorize(allScopes...)
 			mt := func(i int) time.Time { return parseTime(mustRecord(t, h, i)["Modified_Time"].(string)) }
-			for _, border := range []int{2036, 4036} {
+			for _, border := range []int{36 + limit, 36 + 2*limit, 36 + 3*limit} {
 				if !mt(border-1).Equal(mt(border)) || !mt(border).Equal(mt(border+1)) {
 					t.Fatalf("records %d-%d do not share a Modified_Time; the simulator changed", border-1, border+1)
 				}
@@ -169,17 +172,17 @@ func TestCOQLPagesSplitRecordsSharingAModifiedTime(t *testing.T) {
 			out := h.mustRead(contract.ReadStream{Name: "contacts", State: state, Generation: 2})
 			got := out.keys(contract.Upsert)
 			var want []string
-			for i := 37; i < 5000; i++ {
+			for i := 37; i < n; i++ {
 				want = append(want, contactID(i))
 			}
 			if !slices.Equal(got, want) {
 				t.Fatalf("read %d records, want %d in (Modified_Time, id) order; first difference at %d", len(got), len(want), firstDiff(got, want))
 			}
-			if n := h.sim.Calls()["coql"]; columns == 50 && n != 3 {
-				t.Errorf("%d COQL calls for 3 pages", n)
+			if calls := h.sim.Calls()["coql"]; columns == 50 && calls != 4 {
+				t.Errorf("%d COQL calls for 4 pages", calls)
 			}
-			if len(out.checkpoints) < 3 {
-				t.Errorf("%d checkpoints for 3 pages", len(out.checkpoints))
+			if len(out.checkpoints) < 4 {
+				t.Errorf("%d checkpoints for 4 pages", len(out.checkpoints))
 			}
 		})
 	}
@@ -273,4 +276,44 @@ func next(state json.RawMessage, out *memOut) json.RawMessage {
 		return state
 	}
 	return out.checkpoints[len(out.checkpoints)-1].state
+}
+
+func TestOrgSuppliesLinkBaseAndDefaultRegion(t *testing.T) {
+	h := newHarness(t, zohosim.Options{})
+	id := h.sim.Create("Contacts", map[string]any{"Last_Name": "Bakker", "Phone": "020 555 0101"})
+	read := func(changes map[string]any) schemas.Contact {
+		t.Helper()
+		out, err := h.read(context.Background(), changes, contract.ReadStream{Name: "contacts", Generation: 1})
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		if len(out.records) != 1 {
+			t.Fatalf("%d records", len(out.records))
+		}
+		var c schemas.Contact
+		_ = json.Unmarshal(out.records[0].Data, &c)
+		return c
+	}
+
+	h.authorize(allScopes...)
+	c := read(map[string]any{"default_region": nil})
+	if c.URL != "https://crm.zoho.eu/crm/"+h.sim.OrgDomainName()+"/tab/Contacts/"+id || c.Phones[0].Number != "+31205550101" {
+		t.Errorf("from the org: url %s, phones %+v", c.URL, c.Phones)
+	}
+
+	// Without ZohoCRM.org.READ the configuration says it all, and the org
+	// API is not called.
+	h.authorize(slices.DeleteFunc(slices.Clone(allScopes), func(s string) bool { return s == "ZohoCRM.org.READ" })...)
+	orgCalls := h.sim.Calls()["org"]
+	c = read(map[string]any{"default_region": "BE", "record_url": "https://links.example/{Module}?id={SourceId}"})
+	if c.URL != "https://links.example/Contacts?id="+id || c.Phones[0].Number != "+32205550101" {
+		t.Errorf("from the configuration: url %s, phones %+v", c.URL, c.Phones)
+	}
+	if h.sim.Calls()["org"] != orgCalls {
+		t.Error("the org API was called although the configuration says it all")
+	}
+	_, err := h.read(context.Background(), nil, contract.ReadStream{Name: "contacts", Generation: 1})
+	if err == nil || !strings.Contains(err.Error(), "OAUTH_SCOPE_MISMATCH") {
+		t.Errorf("Read needing the org API without its scope: %v", err)
+	}
 }

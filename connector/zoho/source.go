@@ -90,7 +90,7 @@ func grantMessage(cfg *config, cr credentials) string {
 			fmt.Fprintf(&b, " %s: readable.", info.name)
 		}
 	}
-	if has, _ := cr.hasScope("ZohoCRM.org.READ"); !has && (cfg.CRMURL == "" || cfg.DefaultRegion == "") {
+	if has, _ := cr.hasScope(scopeOrg); !has && cfg.needsOrg() {
 		b.WriteString(" ZohoCRM.org.READ is not granted: set crm_url and default_region in the configuration.")
 	}
 	return b.String()
@@ -195,14 +195,14 @@ func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 		}
 	}
 	crmURL, region := ss.cfg.CRMURL, ss.cfg.DefaultRegion
-	if crmURL == "" || region == "" {
+	if ss.cfg.needsOrg() {
 		org, err := fetchOrg(ctx, ss.client, ss.cfg)
 		if err != nil {
-			return s.readError(err)
+			return s.stopOrFail(err, ss)
 		}
 		crmURL = cmp.Or(crmURL, org.crmURL)
 		region = cmp.Or(region, org.region)
-		if crmURL == "" && ss.cfg.RecordURL == "" {
+		if crmURL == "" && ss.cfg.linksNeedCRM() {
 			return errors.New("the org API did not name the org's domain: set crm_url")
 		}
 		if region == "" {
@@ -213,7 +213,7 @@ func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 		info, _ := findStream(rs.Name)
 		mod, err := fetchFields(ctx, ss.client, info)
 		if err != nil {
-			return s.readError(err)
+			return s.stopOrFail(err, ss)
 		}
 		r := &reader{
 			cfg: ss.cfg, c: ss.client, tk: ss.tokens, out: out, mod: mod, rs: rs,
@@ -234,6 +234,17 @@ func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 	}
 	s.log.Info("read done", "streams", len(req.Streams), "credits_spent", ss.credits.spent.Load())
 	return nil
+}
+
+// stopOrFail ends a run cleanly when err is the credit budget, and fails
+// it otherwise.
+func (s *Source) stopOrFail(err error, ss *session) error {
+	var be *budgetError
+	if errors.As(err, &be) {
+		s.log.Warn("stopping: max_credits_per_run would be exceeded", "detail", be.Error())
+		return nil
+	}
+	return s.readError(err)
 }
 
 // readError adds what to do to errors a user can fix.
