@@ -5,6 +5,9 @@
 // http://127.0.0.1:PORT, and get a grant code with
 //
 //	curl -X POST http://127.0.0.1:PORT/admin/grant-codes -d '{"scopes":["ZohoCRM.modules.contacts.READ"]}'
+//
+// The admin API (records, faults, credits) is described in the zohosim
+// package documentation.
 package main
 
 import (
@@ -12,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -24,25 +28,36 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "zoho-sim:", err)
+		stop()
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
-	dc := flag.String("dc", zohosim.DefaultDC, "data centre of the simulated org: us, eu, in, au, jp, cn, ca, sa or uk")
-	clientID := flag.String("client-id", zohosim.DefaultClientID, "client id the accounts server accepts")
-	clientSecret := flag.String("client-secret", zohosim.DefaultClientSecret, "client secret the accounts server accepts")
-	contacts := flag.Int("contacts", 1000, "number of generated contacts")
-	accounts := flag.Int("accounts", 200, "number of generated accounts")
-	seed := flag.Int64("seed", 1, "seed of the generated data")
-	bulkStep := flag.Duration("bulk-step", zohosim.DefaultBulkStepDelay, "time a Bulk Read job spends in each state before COMPLETED")
-	bulkPage := flag.Int("bulk-page-size", zohosim.DefaultBulkPageSize, "rows per Bulk Read job")
-	maxConcurrent := flag.Int("max-concurrent", zohosim.DefaultMaxConcurrent, "concurrent API calls before 429 (negative: no limit)")
-	verbose := flag.Bool("v", false, "log every request (method, path, status, duration) to stderr")
-	flag.Parse()
+// run serves until ctx ends.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("zoho-sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
+	dc := fs.String("dc", zohosim.DefaultDC, "data centre of the simulated org: us, eu, in, au, jp, cn, ca, sa or uk")
+	clientID := fs.String("client-id", zohosim.DefaultClientID, "client id the accounts server accepts")
+	clientSecret := fs.String("client-secret", zohosim.DefaultClientSecret, "client secret the accounts server accepts")
+	contacts := fs.Int("contacts", 1000, "number of generated contacts")
+	accounts := fs.Int("accounts", 200, "number of generated accounts")
+	seed := fs.Int64("seed", 1, "seed of the generated data")
+	bulkStep := fs.Duration("bulk-step", zohosim.DefaultBulkStepDelay, "time a Bulk Read job spends in each state before COMPLETED (negative: none)")
+	bulkPage := fs.Int("bulk-page-size", zohosim.DefaultBulkPageSize, "rows per Bulk Read job")
+	maxConcurrent := fs.Int("max-concurrent", zohosim.DefaultMaxConcurrent, "concurrent API calls before 429 (negative: no limit)")
+	verbose := fs.Bool("v", false, "log every request (method, path, status, duration) to stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q: every setting is a flag, see -h", fs.Args())
+	}
 
 	opts := zohosim.Options{
 		DC:            *dc,
@@ -56,7 +71,7 @@ func run() error {
 		MaxConcurrent: *maxConcurrent,
 	}
 	if *verbose {
-		opts.Logger = log.New(os.Stderr, "zoho-sim: ", log.LstdFlags|log.Lmicroseconds)
+		opts.Logger = log.New(stderr, "zoho-sim: ", log.LstdFlags|log.Lmicroseconds)
 	}
 	sim, err := zohosim.New(opts)
 	if err != nil {
@@ -67,13 +82,11 @@ func run() error {
 		return fmt.Errorf("listening on %s: %w", *addr, err)
 	}
 	base := "http://" + ln.Addr().String()
-	fmt.Printf("zoho-sim listening on %s\n", base)
-	fmt.Printf("accounts_url %s/accounts/{dc}  api_url %s  dc %s  client_id %s\n", base, base, sim.DC(), sim.ClientID())
-	fmt.Printf("%d contacts, %d accounts, org %s\n", *contacts, *accounts, sim.OrgDomainName())
+	fmt.Fprintf(stdout, "zoho-sim listening on %s\n", base)
+	fmt.Fprintf(stdout, "accounts_url %s/accounts/{dc}  api_url %s  dc %s  client_id %s\n", base, base, sim.DC(), sim.ClientID())
+	fmt.Fprintf(stdout, "%d contacts, %d accounts, org %s\n", *contacts, *accounts, sim.OrgDomainName())
 
 	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
