@@ -173,7 +173,7 @@ func (r *reader) downloadBulk(ctx context.Context, id, downloadURL string) (stri
 		return "", fmt.Errorf("making a temporary file for bulk read job %s: %w", id, err)
 	}
 	name := tmp.Name()
-	err = r.c.do(ctx, request{method: "GET", path: p, cost: 1, download: true, idempotent: true}, func(resp *http.Response) error {
+	save := func(resp *http.Response) error {
 		if err := tmp.Truncate(0); err != nil {
 			return err
 		}
@@ -182,7 +182,20 @@ func (r *reader) downloadBulk(ctx context.Context, id, downloadURL string) (stri
 		}
 		_, err := io.Copy(tmp, resp.Body)
 		return err
-	})
+	}
+	// do retries failed calls; a body cut off half way is tried again here.
+	for attempt := 1; ; attempt++ {
+		err = r.c.do(ctx, request{method: "GET", path: p, cost: 1, download: true, idempotent: true}, save)
+		var ae *apiError
+		var be *budgetError
+		if err == nil || errors.As(err, &ae) || errors.As(err, &be) || ctx.Err() != nil || attempt >= 3 {
+			break
+		}
+		r.log.Warn("bulk read download broke off; trying again", "job", id, "error", err)
+		if err = r.c.sleep(ctx, r.c.backoff(attempt)); err != nil {
+			break
+		}
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

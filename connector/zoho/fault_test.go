@@ -3,8 +3,12 @@ package zoho
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,5 +158,34 @@ func TestStartTimeLeavesOlderRecordsOut(t *testing.T) {
 	slices.Sort(want)
 	if got := sorted(out.keys(contract.Upsert)); !slices.Equal(got, want) {
 		t.Errorf("read %d records, %d were modified since start_time", len(got), len(want))
+	}
+}
+
+// A download cut off half way is tried again.
+func TestBrokenDownloadIsRetried(t *testing.T) {
+	var broken atomic.Int32
+	cut := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasSuffix(r.URL.Path, "/result") || broken.Add(1) > 1 {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			body := rec.Body.Bytes()
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(body[:len(body)/2])
+			panic(http.ErrAbortHandler)
+		})
+	}
+	h := newHarnessWith(t, zohosim.Options{Contacts: 300, Seed: 1}, cut)
+	h.authorize(allScopes...)
+	out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
+	if got, want := sorted(out.keys(contract.Upsert)), simIDs(h.sim, "Contacts"); !slices.Equal(got, want) {
+		t.Errorf("read %d of %d records", len(got), len(want))
+	}
+	if n := h.sim.Calls()["bulk/result"]; n != 2 {
+		t.Errorf("%d downloads, want the broken one and a retry", n)
 	}
 }

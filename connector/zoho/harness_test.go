@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -80,6 +81,12 @@ func testLogger(t *testing.T) hclog.Logger {
 
 func newHarness(t *testing.T, opts zohosim.Options) *harness {
 	t.Helper()
+	return newHarnessWith(t, opts, nil)
+}
+
+// newHarnessWith puts wrap, when not nil, in front of the simulator.
+func newHarnessWith(t *testing.T, opts zohosim.Options, wrap func(http.Handler) http.Handler) *harness {
+	t.Helper()
 	clk := &clock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	opts.Now = clk.Now
 	if opts.BulkStepDelay == 0 {
@@ -89,7 +96,11 @@ func newHarness(t *testing.T, opts zohosim.Options) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(sim.Handler())
+	handler := sim.Handler()
+	if wrap != nil {
+		handler = wrap(handler)
+	}
+	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	src := New(testLogger(t))
 	src.now = clk.Now
