@@ -363,11 +363,18 @@ func (s *Server) handleRecords(c *apiCall) {
 	if tok.SortBy == "Modified_Time" {
 		ord = byModified
 	}
+	from := key{tok.T, tok.ID}
+	if sinceSet && ord == byModified && !tok.Desc {
+		// Seek past everything If-Modified-Since rules out.
+		if floor := (key{since.UnixNano(), maxKey.id}); from.less(floor) {
+			from = floor
+		}
+	}
 	sn := s.snapshot()
 	v := sn.views[m]
 	var items []item
 	more := false
-	v.scan(ord, key{tok.T, tok.ID}, tok.Desc, func(it item) bool {
+	v.scan(ord, from, tok.Desc, func(it item) bool {
 		if sinceSet && it.mt <= since.UnixNano() {
 			return true
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -269,6 +270,24 @@ func TestRecordsEmptyAndIfModifiedSince(t *testing.T) {
 	if resp.StatusCode != 200 || len(p.Data) != 1 || p.Data[0]["id"] != id || p.Data[0]["Last_Name"] != "Nieuw" {
 		t.Fatalf("HTTP %d %s", resp.StatusCode, truncate(body))
 	}
+	// Sorted by Modified_Time the header is a seek, not a filter.
+	gen := strconv.FormatInt(contactIDBase+49, 10)
+	last, _ := f.sim.Record("Contacts", gen)
+	resp, body = f.call("GET", "/crm/v8/Contacts?fields=Last_Name&sort_by=Modified_Time&sort_order=asc", tok, nil,
+		"If-Modified-Since", shiftTime(t, last["Modified_Time"].(string), -time.Second))
+	p = decode[recordsPage](t, body)
+	if resp.StatusCode != 200 || len(p.Data) != 2 || p.Data[0]["id"] != gen || p.Data[1]["id"] != id {
+		t.Fatalf("HTTP %d %s", resp.StatusCode, truncate(body))
+	}
+}
+
+func shiftTime(t *testing.T, s string, d time.Duration) string {
+	t.Helper()
+	tm, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm.Add(d).Format(time.RFC3339)
 }
 
 type deletedPage struct {
