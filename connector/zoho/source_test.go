@@ -214,13 +214,27 @@ func TestContactConversion(t *testing.T) {
 	}}
 	cv := &converter{mod: mod, countries: country.New(), defaultRegion: "NL", crmURL: "https://crm.zoho.eu/crm/org1"}
 	rec := mod.normalize(map[string]any{
-		"id": "42", "First_Name": "Ada", "Last_Name": "Lovelace", "Full_Name": "",
-		"Account_Name": map[string]any{"name": "Analytical Engines", "id": "7"},
-		"Email":        "ada@example.org", "Secondary_Email": "ADA@example.org", "Private_Mail": "ada@home.example",
-		"Phone": "030 1234567", "Mobile": "+44 7700 900123", "Home_Phone": "call me", "Fax": "0049 30 7654321",
-		"Asst_Phone": "", "Other_Phone": nil, "Direct_Line": "030-7654321",
-		"Mailing_Country": "Deutschland", "Employees": "12", "Score": "1.5", "Tags": "a;b",
-		"Modified_Time": "2026-03-01T10:00:00+01:00", "$approved": true,
+		"id":              "42",
+		"First_Name":      "Ada",
+		"Last_Name":       "Lovelace",
+		"Full_Name":       "",
+		"Account_Name":    map[string]any{"name": "Analytical Engines", "id": "7"},
+		"Email":           "ada@example.org",
+		"Secondary_Email": "ADA@example.org",
+		"Private_Mail":    "ada@home.example",
+		"Phone":           "030 1234567",
+		"Mobile":          "+44 7700 900123",
+		"Home_Phone":      "call me",
+		"Fax":             "0049 30 7654321",
+		"Asst_Phone":      "",
+		"Other_Phone":     nil,
+		"Direct_Line":     "030-7654321",
+		"Mailing_Country": "Deutschland",
+		"Employees":       "12",
+		"Score":           "1.5",
+		"Tags":            "a;b",
+		"Modified_Time":   "2026-03-01T10:00:00+01:00",
+		"$approved":       true,
 	})
 	c, ok := cv.contact(rec)
 	if !ok {
