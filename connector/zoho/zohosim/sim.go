@@ -234,7 +234,7 @@ func writeError(w http.ResponseWriter, status int, code, message string, details
 	writeJSON(w, status, apiError{Code: code, Details: details, Message: message, Status: "error"})
 }
 
-// errNotFound and errGone tell admin callers why a change was refused.
+// errNotFound and errDeleted tell admin callers why a change was refused.
 var (
 	errNotFound = errors.New("no such record")
 	errDeleted  = errors.New("the record is deleted")
