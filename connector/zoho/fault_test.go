@@ -189,3 +189,22 @@ func TestBrokenDownloadIsRetried(t *testing.T) {
 		t.Errorf("%d downloads, want the broken one and a retry", n)
 	}
 }
+
+// The records API fallback reads field groups side by side, never more at
+// once than the cap: an org allowing two concurrent calls sees no 429.
+func TestConcurrencyIsCapped(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 450, Seed: 13, MaxConcurrent: 2})
+	h.src.tune.concurrency = 2
+	h.src.tune.maxColumns = 8
+	h.src.tune.attempts = 1 // a 429 would fail the read
+	h.authorize(slices.DeleteFunc(slices.Clone(allScopes), func(s string) bool { return s == "ZohoCRM.bulk.READ" })...)
+	out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
+	if got, want := sorted(out.keys(contract.Upsert)), simIDs(h.sim, "Contacts"); !slices.Equal(got, want) {
+		t.Errorf("read %d of %d records", len(got), len(want))
+	}
+	var st streamState
+	_ = json.Unmarshal(out.checkpoints[0].state, &st)
+	if groups := len(st.Full.Groups); groups < 4 || h.sim.Calls()["records"] != int64(3*groups) {
+		t.Errorf("%d field groups, %d records calls for 3 pages", groups, h.sim.Calls()["records"])
+	}
+}

@@ -29,7 +29,6 @@ type Source struct {
 	tune      tuning
 	now       func() time.Time // the clock incremental windows follow
 	countries *country.Index
-	transport http.RoundTripper // nil: http.DefaultTransport
 }
 
 var _ contract.Source = (*Source)(nil)
@@ -105,7 +104,7 @@ type session struct {
 }
 
 func (s *Source) tokenHTTP() *http.Client {
-	return &http.Client{Transport: s.transport, Timeout: s.tune.tokenTimeout}
+	return &http.Client{Timeout: s.tune.tokenTimeout}
 }
 
 func (s *Source) open(rawCfg, rawCreds json.RawMessage) (*session, error) {
@@ -131,7 +130,7 @@ func (s *Source) open(rawCfg, rawCreds json.RawMessage) (*session, error) {
 	}
 	cred := &credits{max: cfg.maxCredit}
 	// Calls carry their own timeouts through their contexts.
-	c := newClient(base, &http.Client{Transport: s.transport}, tk, cred, s.tune, s.log)
+	c := newClient(base, &http.Client{}, tk, cred, s.tune, s.log)
 	return &session{cfg: cfg, tokens: tk, client: c, credits: cred}, nil
 }
 
