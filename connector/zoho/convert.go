@@ -156,6 +156,7 @@ func e164(raw, region, fallback string) string {
 // delivered them: bulk CSV cells are all strings, JSON answers mostly typed.
 // Values of fields the module does not list are dropped, metadata keys too.
 func (m *module) normalize(raw map[string]any) map[string]any {
+	foldDotted(raw)
 	out := make(map[string]any, len(raw))
 	if id := str(raw["id"]); id != "" {
 		out["id"] = id
@@ -168,6 +169,37 @@ func (m *module) normalize(raw map[string]any) map[string]any {
 		out[f.APIName] = coerce(f, v)
 	}
 	return out
+}
+
+// foldDotted moves columns that select a part of a lookup, such as
+// "Account_Name.Account_Name" (its name) or "Owner.email", into the
+// lookup's object, as bulk read and COQL deliver them that way.
+func foldDotted(raw map[string]any) {
+	for k, v := range raw {
+		base, sub, ok := strings.Cut(k, ".")
+		if !ok {
+			continue
+		}
+		delete(raw, k)
+		if v == nil || v == "" {
+			continue
+		}
+		obj, _ := raw[base].(map[string]any)
+		if obj == nil {
+			if id, isID := raw[base].(string); isID && id != "" {
+				obj = map[string]any{"id": id}
+			} else {
+				obj = map[string]any{}
+			}
+			raw[base] = obj
+		}
+		switch strings.ToLower(sub) {
+		case "id", "email":
+			obj[strings.ToLower(sub)] = v
+		default:
+			obj["name"] = v
+		}
+	}
 }
 
 // coerce makes v a value of the field's kind, or nil when it is empty or

@@ -86,7 +86,9 @@ func after(c cursor) string {
 // (Modified_Time, id) order so that pages never skip or repeat rows that
 // share a timestamp, with a checkpoint after each page.
 func (r *reader) coqlSync(ctx context.Context, st *streamState, end time.Time) error {
-	groups := r.mod.fieldGroups(r.tune.maxColumns, []string{"id", "Modified_Time"})
+	extra := r.mod.lookupNames()
+	groups := r.mod.fieldGroups(r.tune.maxColumns-len(extra), []string{"id", "Modified_Time"})
+	groups[0] = append(groups[0], extra...)
 	limit := r.tune.coqlLimit
 	pageCost := coqlCredits(limit) * int64(len(groups))
 	endCrit := fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(end))

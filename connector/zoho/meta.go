@@ -161,6 +161,15 @@ func (m *module) canonical(f field) bool {
 	return false
 }
 
+// lookupNames are columns COQL selects besides the fields, because COQL
+// may return a lookup as its id alone: the name of a contact's account.
+func (m *module) lookupNames() []string {
+	if f, ok := m.field("Account_Name"); ok && m.kind == schemas.KindContact && f.kind() == kObject {
+		return []string{"Account_Name.Account_Name"}
+	}
+	return nil
+}
+
 func (m *module) field(name string) (field, bool) {
 	for _, f := range m.fields {
 		if f.APIName == name {

@@ -273,6 +273,11 @@ func TestContactConversion(t *testing.T) {
 	if c.DisplayName != "Jansen" || len(c.Phones) != 1 || c.Phones[0].Number != "+31201234567" {
 		t.Errorf("default region: %+v", c)
 	}
+	// COQL may give a lookup as its id, with its name in a column of its own.
+	rec = mod.normalize(map[string]any{"id": "44", "Last_Name": "Smit", "Account_Name": map[string]any{"id": "7"}, "Account_Name.Account_Name": "Acme"})
+	if c, _ := cv.contact(rec); c.Company != "Acme" || c.Attributes["Account_Name"].(map[string]any)["id"] != "7" {
+		t.Errorf("lookup name column: company %q, attributes %v", c.Company, c.Attributes)
+	}
 	// A custom record URL template.
 	cv.urlTemplate = "https://crm.example/{Module}/{SourceId}"
 	if c, _ := cv.contact(rec); c.URL != "https://crm.example/Contacts/43" {
