@@ -274,8 +274,8 @@ func TestContactConversion(t *testing.T) {
 		t.Errorf("default region: %+v", c)
 	}
 	// COQL may give a lookup as its id, with its name in a column of its own.
-	rec = mod.normalize(map[string]any{"id": "44", "Last_Name": "Smit", "Account_Name": map[string]any{"id": "7"}, "Account_Name.Account_Name": "Acme"})
-	if c, _ := cv.contact(rec); c.Company != "Acme" || c.Attributes["Account_Name"].(map[string]any)["id"] != "7" {
+	linked := mod.normalize(map[string]any{"id": "44", "Last_Name": "Smit", "Account_Name": map[string]any{"id": "7"}, "Account_Name.Account_Name": "Acme"})
+	if c, _ := cv.contact(linked); c.Company != "Acme" || c.Attributes["Account_Name"].(map[string]any)["id"] != "7" {
 		t.Errorf("lookup name column: company %q, attributes %v", c.Company, c.Attributes)
 	}
 	// A custom record URL template.
