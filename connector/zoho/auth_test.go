@@ -245,6 +245,13 @@ func TestCheckNamesMissingScopes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Check with crm_url and default_region: %v", err)
 	}
+
+	// Discover needs the fields scope and says so.
+	h.authorize("ZohoCRM.modules.contacts.READ", "ZohoCRM.coql.READ")
+	_, err = h.src.Discover(context.Background(), contract.DiscoverRequest{Config: h.config(nil), Credentials: h.creds})
+	if err == nil || !strings.Contains(err.Error(), "contacts needs ZohoCRM.settings.fields.READ") {
+		t.Fatalf("Discover without the fields scope: %v", err)
+	}
 }
 
 func TestStoredAPIDomainIsChecked(t *testing.T) {
