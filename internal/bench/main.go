@@ -42,6 +42,7 @@ func suites() []suite {
 	return []suite{
 		{"plugin", benchPlugins},
 		{"roger365", benchRoger365},
+		{"zoho", benchZoho},
 	}
 }
 

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/replicatorhq/replicator/connector/zoho/zohosim"
+)
+
+var zohoScopes = []string{
+	"ZohoCRM.modules.contacts.READ", "ZohoCRM.modules.accounts.READ", "ZohoCRM.bulk.READ",
+	"ZohoCRM.coql.READ", "ZohoCRM.settings.fields.READ", "ZohoCRM.settings.modules.READ", "ZohoCRM.org.READ",
+}
+
+// benchZoho runs a full sync of the simulated org's contacts into the
+// jsonl destination, then an incremental one after changes and deletions.
+func benchZoho(ctx context.Context, b *bench) error {
+	small, err := b.zohoFull(ctx, 100_000, false)
+	if err != nil {
+		return err
+	}
+	big, err := b.zohoFull(ctx, 1_000_000, true)
+	if err != nil {
+		return err
+	}
+	figure("zoho_full_rps", float64(big.records)/big.elapsed.Seconds(), "records/s")
+	figure("zoho_full_credits", float64(big.credits), "credits")
+	figure("zoho_peak_rss_mb", big.peakRSSMB, "MB")
+	figure("zoho_peak_rss_mb_100k", small.peakRSSMB, "MB")
+	figure("zoho_incr_credits", float64(big.incrCredits), "credits")
+	figure("zoho_incr_seconds", big.incrElapsed.Seconds(), "s")
+	return nil
+}
+
+type zohoResult struct {
+	records, credits, incrCredits int64
+	elapsed, incrElapsed          time.Duration
+	peakRSSMB                     float64
+}
+
+func (b *bench) zohoFull(ctx context.Context, n int, incremental bool) (zohoResult, error) {
+	var res zohoResult
+	sim, err := zohosim.New(zohosim.Options{Contacts: n, Accounts: 10, Seed: 1})
+	if err != nil {
+		return res, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return res, err
+	}
+	srv := &http.Server{Handler: sim.Handler()}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	base := "http://" + ln.Addr().String()
+
+	dir, err := os.MkdirTemp("", "replicator-bench-zoho")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	hcl := fmt.Sprintf(`
+source "zoho" "sim" {
+  domain         = %q
+  client_id      = %q
+  client_secret  = env("ZOHO_CLIENT_SECRET")
+  default_region = "NL"
+  accounts_url   = %q
+  api_url        = %q
+}
+destination "jsonl" "out" {
+  path = "out.jsonl"
+}
+pipeline "contacts" {
+  source      = source.zoho.sim
+  destination = destination.jsonl.out
+  streams     = ["contacts"]
+}
+`, sim.DC(), sim.ClientID(), base+"/accounts/{dc}", base)
+	if err := os.WriteFile(filepath.Join(dir, "replicator.hcl"), []byte(hcl), 0o644); err != nil {
+		return res, err
+	}
+	env := []string{"ZOHO_CLIENT_SECRET=" + sim.ClientSecret()}
+	replicator := filepath.Join(b.bin, "replicator")
+	code := sim.IssueGrantCode(zohoScopes...)
+	for _, args := range [][]string{{"init"}, {"authorize", "-code", code, "zoho.sim"}} {
+		cmd := b.command(ctx, dir, replicator, args...)
+		cmd.Env = append(cmd.Env, env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return res, fmt.Errorf("%s: %v\n%s", args[0], err, out)
+		}
+	}
+
+	sync := func() (time.Duration, float64, int64, error) {
+		credits := sim.Credits()
+		cmd := b.command(ctx, dir, replicator, "sync", "-log-level", "warn", "contacts")
+		cmd.Env = append(cmd.Env, env...)
+		elapsed, peak, err := runSampling(cmd, "replicator-source-zoho")
+		return elapsed, peak, sim.Credits() - credits, err
+	}
+	var peak float64
+	if res.elapsed, peak, res.credits, err = sync(); err != nil {
+		return res, err
+	}
+	res.peakRSSMB = peak
+	lines, err := countLines(filepath.Join(dir, "out.jsonl"))
+	if err != nil {
+		return res, err
+	}
+	res.records = int64(lines - 1) // one line is the full-refresh-complete
+	if res.records != int64(n) {
+		return res, fmt.Errorf("full sync wrote %d contacts, want %d", res.records, n)
+	}
+	if !incremental {
+		return res, nil
+	}
+
+	// 1,000 changes and 100 deletions, then an incremental run once they
+	// are older than the minute the source keeps its windows behind now.
+	changed, deleted := 0, 0
+	for id := range sim.Records("Contacts") {
+		switch {
+		case changed < 1000:
+			if err := sim.Update("Contacts", id, map[string]any{"Title": "Changed " + strconv.Itoa(changed)}); err != nil {
+				return res, err
+			}
+			changed++
+		case deleted < 100:
+			if err := sim.Delete("Contacts", id); err != nil {
+				return res, err
+			}
+			deleted++
+		}
+		if deleted == 100 {
+			break
+		}
+	}
+	time.Sleep(time.Minute + 2*time.Second)
+	before := lines
+	if res.incrElapsed, _, res.incrCredits, err = sync(); err != nil {
+		return res, err
+	}
+	after, err := countLines(filepath.Join(dir, "out.jsonl"))
+	if err != nil {
+		return res, err
+	}
+	if got := after - before; got < 1100 {
+		return res, fmt.Errorf("incremental sync wrote %d lines, want the 1,000 changes and 100 deletions", got)
+	}
+	return res, nil
+}
+
+// runSampling runs cmd and samples the peak RSS of its child processes
+// whose name starts with child.
+func runSampling(cmd *exec.Cmd, child string) (time.Duration, float64, error) {
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var peakKB int64
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return 0, 0, fmt.Errorf("%v\n%s", err, stderr.String())
+			}
+			if peakKB == 0 {
+				return 0, 0, errors.New("never saw the plugin process to sample its memory")
+			}
+			return time.Since(start), float64(peakKB) / 1024, nil
+		case <-tick.C:
+			for _, pid := range children(cmd.Process.Pid, child) {
+				if kb, err := vmHWM(pid); err == nil && kb > peakKB {
+					peakKB = kb
+				}
+			}
+		}
+	}
+}
+
+// children lists the child processes of parent whose command name starts
+// with prefix (the kernel keeps the first 15 bytes of it).
+func children(parent int, prefix string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(stat)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < open {
+			continue
+		}
+		comm, rest := s[open+1:close], strings.Fields(s[close+1:])
+		if len(rest) < 2 || !strings.HasPrefix(prefix, comm) && !strings.HasPrefix(comm, prefix) {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(rest[1]); ppid == parent {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
