@@ -20,6 +20,7 @@ import (
 	"github.com/replicatorhq/replicator/host/plugins"
 	"github.com/replicatorhq/replicator/host/runner"
 	"github.com/replicatorhq/replicator/host/schedule"
+	"github.com/replicatorhq/replicator/host/state"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
@@ -131,6 +132,24 @@ func cmdPlugins(ctx context.Context, a *app, _ []string) error {
 	return tw.Flush()
 }
 
+// sourceCommand prepares a command on the one source named in args: the
+// source launched, and the store holding its credentials.
+func (a *app) sourceCommand(ctx context.Context, args []string) (*engine.Connector, contract.Source, *state.Store, error) {
+	ref, err := oneArg(args, "SOURCE")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	store, err := a.openStore()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, src, err := a.startSource(ctx, ref)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return c, src, store, nil
+}
+
 // startSource launches the named source with its decoded configuration.
 func (a *app) startSource(ctx context.Context, ref string) (*engine.Connector, contract.Source, error) {
 	eng, err := a.engine()
@@ -165,19 +184,11 @@ func refs(cs []*config.Connector) string {
 }
 
 func cmdAuthorize(ctx context.Context, a *app, args []string) error {
-	ref, err := oneArg(args, "SOURCE")
-	if err != nil {
-		return err
-	}
-	c, src, err := a.startSource(ctx, ref)
+	c, src, store, err := a.sourceCommand(ctx, args)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	store, err := a.openStore()
-	if err != nil {
-		return err
-	}
 	code := strings.TrimSpace(a.opts.code)
 	if code == "" {
 		if code, err = a.prompt("Paste the grant code for " + c.Block.Ref() + ": "); err != nil {
@@ -281,19 +292,11 @@ func cmdCheck(ctx context.Context, a *app, args []string) error {
 }
 
 func cmdDiscover(ctx context.Context, a *app, args []string) error {
-	ref, err := oneArg(args, "SOURCE")
-	if err != nil {
-		return err
-	}
-	c, src, err := a.startSource(ctx, ref)
+	c, src, store, err := a.sourceCommand(ctx, args)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	store, err := a.openStore()
-	if err != nil {
-		return err
-	}
 	cat, err := engine.Discover(ctx, src, c.Block.Ref(), c.Config, store)
 	if err != nil {
 		return err
