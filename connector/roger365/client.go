@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/replicatorhq/replicator/connector/roger365/ingest"
 )
 
 // retryPolicy bounds how long a request keeps being retried.
@@ -91,21 +92,14 @@ func newClient(cfg config, retry retryPolicy, timeout time.Duration, log hclog.L
 
 func (c *client) close() { c.http.CloseIdleConnections() }
 
-func (c *client) replicatorPath(suffix string) string {
-	return "/v1/replicators/" + url.PathEscape(c.replicator) + suffix
+// call sends one request to endpoint e of the configured replicator.
+func (c *client) call(ctx context.Context, e ingest.Endpoint, body []byte, out any) error {
+	return c.do(ctx, e.Method(), e.Path(c.replicator), body, out)
 }
 
-// replicatorInfo is GET /v1/replicators/{id}.
-type replicatorInfo struct {
-	ID         string `json:"id"`
-	Name       string `json:"name"`
-	SourceType string `json:"source_type"`
-	Entity     string `json:"entity"`
-}
-
-func (c *client) getReplicator(ctx context.Context) (replicatorInfo, error) {
-	var info replicatorInfo
-	err := c.do(ctx, http.MethodGet, c.replicatorPath(""), nil, &info)
+func (c *client) getReplicator(ctx context.Context) (ingest.Replicator, error) {
+	var info ingest.Replicator
+	err := c.call(ctx, ingest.GetReplicator, nil, &info)
 	return info, err
 }
 
@@ -207,13 +201,10 @@ func (c *client) once(ctx context.Context, method, path string, body []byte, out
 	}
 }
 
-// errorFrom reads the API's {"error","detail"} body.
+// errorFrom reads the API's error body.
 func errorFrom(status int, body []byte) *apiError {
 	e := &apiError{Status: status}
-	var b struct {
-		Error  string `json:"error"`
-		Detail string `json:"detail"`
-	}
+	var b ingest.ErrorBody
 	if json.Unmarshal(body, &b) == nil {
 		e.Code, e.Detail = b.Error, b.Detail
 	} else if s := strings.TrimSpace(string(body)); s != "" {

@@ -7,22 +7,23 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
+	"github.com/replicatorhq/replicator/connector/roger365/ingest"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
 // DefaultAPIURL is where the destination sends contacts unless api_url says
 // otherwise. ROGER365 publishes no ingest API: this is the modelled contract
-// (see rogersim), and api_url points it at the real endpoint once there is one.
+// (see package ingest), and api_url points it at the real endpoint once
+// there is one.
 const DefaultAPIURL = "https://api.roger365.io"
 
-// Bounds of the numeric attributes.
-const (
-	maxBatchSize   = 500 // the API takes at most 500 contacts per request
-	maxConcurrency = 16
-)
+// maxConcurrency bounds the concurrency attribute; batch_size is bounded by
+// ingest.MaxBatch.
+const maxConcurrency = 16
 
 // config is the destination's HCL block after defaults and checks.
 type config struct {
@@ -50,8 +51,8 @@ func spec() contract.Spec {
 				Description: "Id of the CRM replicator in ROGER365 that receives the contacts."},
 			{Name: "default_region", Type: contract.TypeString, Default: json.RawMessage(`"NL"`),
 				Description: "Region (ISO 3166 code) for phone numbers written without a country code."},
-			{Name: "batch_size", Type: contract.TypeNumber, Default: json.RawMessage(`500`),
-				Description: "Contacts per request, 1 to 500."},
+			{Name: "batch_size", Type: contract.TypeNumber, Default: json.RawMessage(strconv.Itoa(ingest.MaxBatch)),
+				Description: fmt.Sprintf("Contacts per request, 1 to %d.", ingest.MaxBatch)},
 			{Name: "skip_without_phone", Type: contract.TypeBool, Default: json.RawMessage(`true`),
 				Description: "Leave out contacts without a usable phone number (and remove them if an earlier run stored them)."},
 			{Name: "concurrency", Type: contract.TypeNumber, Default: json.RawMessage(`2`),
@@ -65,7 +66,7 @@ func spec() contract.Spec {
 // parseConfig reads the block's JSON, applies defaults and reports every
 // problem at once, each naming the attribute and what it accepts.
 func parseConfig(raw json.RawMessage) (config, error) {
-	cfg := config{APIURL: DefaultAPIURL, DefaultRegion: "NL", BatchSize: maxBatchSize, SkipWithoutPhone: true, Concurrency: 2}
+	cfg := config{APIURL: DefaultAPIURL, DefaultRegion: "NL", BatchSize: ingest.MaxBatch, SkipWithoutPhone: true, Concurrency: 2}
 	attrs := map[string]json.RawMessage{}
 	if len(bytes.TrimSpace(raw)) > 0 {
 		if err := json.Unmarshal(raw, &attrs); err != nil {
@@ -96,7 +97,7 @@ func parseConfig(raw json.RawMessage) (config, error) {
 		case "default_region":
 			err = decodeString(name, v, &cfg.DefaultRegion)
 		case "batch_size":
-			err = decodeInt(name, v, 1, maxBatchSize, &cfg.BatchSize)
+			err = decodeInt(name, v, 1, ingest.MaxBatch, &cfg.BatchSize)
 		case "concurrency":
 			err = decodeInt(name, v, 1, maxConcurrency, &cfg.Concurrency)
 		case "skip_without_phone":

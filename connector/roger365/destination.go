@@ -2,14 +2,16 @@
 // records (schemas.Contact) into a ROGER365 CRM replicator's phonebook, so
 // that an incoming call shows the CRM name and a link to the record.
 //
-// ROGER365 publishes no ingest API; the destination speaks the contract its
-// simulator (rogersim) implements, and api_url points it elsewhere.
+// ROGER365 publishes no ingest API; the destination speaks the modelled
+// contract of package ingest, which its simulator (rogersim) serves, and
+// api_url points it elsewhere.
 //
-// Records are sent in batches of up to 500 with the run's generation, with
-// several requests in flight. A checkpoint is acknowledged once every batch
-// before it got a 2xx answer; a full refresh ends with a sweep that removes
-// the entries the run did not write. Requests that touch the same contact
-// never overtake each other, so an upsert and a later delete keep their order.
+// Records are sent in batches of up to ingest.MaxBatch with the run's
+// generation, with several requests in flight. A checkpoint is acknowledged
+// once every batch before it got a 2xx answer; a full refresh ends with a
+// sweep that removes the entries the run did not write. Requests that touch
+// the same contact never overtake each other, so an upsert and a later
+// delete keep their order.
 package roger365
 
 import (

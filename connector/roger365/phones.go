@@ -2,6 +2,7 @@ package roger365
 
 import (
 	"github.com/nyaruka/phonenumbers"
+	"github.com/replicatorhq/replicator/connector/roger365/ingest"
 )
 
 // inPhone is a phone of the canonical record as it arrives.
@@ -9,25 +10,6 @@ type inPhone struct {
 	Type   string `json:"type"`
 	Number string `json:"number"`
 	Raw    string `json:"raw"`
-}
-
-// wirePhone is a phone as ROGER365 takes it.
-type wirePhone struct {
-	Type   string `json:"type"`
-	Number string `json:"number"`
-}
-
-// isE164 reports whether s has the form of an E.164 number.
-func isE164(s string) bool {
-	if len(s) < 3 || len(s) > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9' {
-		return false
-	}
-	for i := 2; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // normalizer turns a record's phones into E.164 numbers.
@@ -41,7 +23,7 @@ type normalizer struct {
 // not consider valid are refused, so a number typed for another country
 // without its code does not match a stranger's line.
 func (n *normalizer) e164(p inPhone) (string, bool) {
-	if isE164(p.Number) {
+	if ingest.IsE164(p.Number) {
 		return p.Number, true
 	}
 	for _, s := range [...]string{p.Raw, p.Number} {
@@ -53,7 +35,7 @@ func (n *normalizer) e164(p inPhone) (string, bool) {
 			continue
 		}
 		if phonenumbers.IsValidNumber(&n.num) {
-			if e := phonenumbers.Format(&n.num, phonenumbers.E164); isE164(e) {
+			if e := phonenumbers.Format(&n.num, phonenumbers.E164); ingest.IsE164(e) {
 				return e, true
 			}
 		}
@@ -63,8 +45,8 @@ func (n *normalizer) e164(p inPhone) (string, bool) {
 
 // phones returns the usable, distinct numbers of in and how many entries
 // could not be normalised.
-func (n *normalizer) phones(in []inPhone) ([]wirePhone, int) {
-	out := make([]wirePhone, 0, len(in))
+func (n *normalizer) phones(in []inPhone) ([]ingest.Phone, int) {
+	out := make([]ingest.Phone, 0, len(in))
 	unparseable := 0
 next:
 	for _, p := range in {
@@ -84,7 +66,7 @@ next:
 		if t == "" {
 			t = "other"
 		}
-		out = append(out, wirePhone{Type: t, Number: e})
+		out = append(out, ingest.Phone{Type: t, Number: e})
 	}
 	return out, unparseable
 }

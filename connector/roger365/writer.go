@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/replicatorhq/replicator/connector/roger365/ingest"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
@@ -29,6 +30,8 @@ const (
 )
 
 // inContact is the canonical record as it arrives; attributes are not read.
+// It mirrors ingest.Contact by design but is the input side, kept apart so
+// that the canonical record and the vendor's contract can change alone.
 type inContact struct {
 	SourceID    string    `json:"source_id"`
 	Kind        string    `json:"kind"`
@@ -41,22 +44,6 @@ type inContact struct {
 	Phones      []inPhone `json:"phones"`
 	URL         string    `json:"url"`
 	UpdatedAt   string    `json:"updated_at"`
-}
-
-// wireContact is the contact as ROGER365 takes it: the canonical record
-// without attributes and with phones as {type, number}.
-type wireContact struct {
-	SourceID    string      `json:"source_id"`
-	Kind        string      `json:"kind,omitempty"`
-	DisplayName string      `json:"display_name"`
-	FirstName   string      `json:"first_name,omitempty"`
-	LastName    string      `json:"last_name,omitempty"`
-	Company     string      `json:"company,omitempty"`
-	Title       string      `json:"title,omitempty"`
-	Emails      []string    `json:"emails,omitempty"`
-	Phones      []wirePhone `json:"phones"`
-	URL         string      `json:"url,omitempty"`
-	UpdatedAt   string      `json:"updated_at,omitempty"`
 }
 
 type opKind uint8
@@ -75,10 +62,10 @@ type batch struct {
 	op       opKind
 	stream   *streamState
 	gen      uint64
-	ids      []string       // deletes: source ids
-	contacts []wireContact  // upserts
-	pos      map[string]int // source id -> index in ids or contacts
-	held     time.Time      // when a checkpoint began waiting for it while filling
+	ids      []string         // deletes: source ids
+	contacts []ingest.Contact // upserts
+	pos      map[string]int   // source id -> index in ids or contacts
+	held     time.Time        // when a checkpoint began waiting for it while filling
 
 	deps   []*batch      // earlier batches touching the same contacts
 	done   chan struct{} // closed when finished, either way
@@ -388,7 +375,7 @@ func (w *writer) addRecord(r *contract.Record) error {
 		// An earlier run may have stored it with a number it no longer has.
 		return w.addDelete(s, in.SourceID)
 	}
-	return w.addUpsert(s, wireContact{
+	return w.addUpsert(s, ingest.Contact{
 		SourceID: in.SourceID, Kind: in.Kind, DisplayName: in.DisplayName,
 		FirstName: in.FirstName, LastName: in.LastName, Company: in.Company, Title: in.Title,
 		Emails: in.Emails, Phones: phones, URL: in.URL, UpdatedAt: in.UpdatedAt,
@@ -411,7 +398,7 @@ func (w *writer) newBatch(s *streamState, op opKind) *batch {
 	return &batch{seq: w.seq, op: op, stream: s, gen: s.gen, pos: make(map[string]int, w.cfg.BatchSize)}
 }
 
-func (w *writer) addUpsert(s *streamState, c wireContact) error {
+func (w *writer) addUpsert(s *streamState, c ingest.Contact) error {
 	if s.deletes != nil {
 		if _, ok := s.deletes.pos[c.SourceID]; ok {
 			// The delete goes first; the upsert's batch will wait for it.
@@ -559,31 +546,24 @@ func (w *writer) send(b *batch) error {
 	s := b.stream
 	switch b.op {
 	case opUpsert:
-		body := struct {
-			Stream     string        `json:"stream"`
-			Generation uint64        `json:"generation"`
-			Contacts   []wireContact `json:"contacts"`
-		}{s.name, b.gen, b.contacts}
-		if err := enc.Encode(body); err != nil {
+		if err := enc.Encode(ingest.UpsertRequest{Stream: s.name, Generation: b.gen, Contacts: b.contacts}); err != nil {
 			return fmt.Errorf("encoding contacts of stream %q: %w", s.name, err)
 		}
-		var resp struct {
-			Results []struct {
-				SourceID string `json:"source_id"`
-				Status   string `json:"status"`
-				Error    string `json:"error"`
-			} `json:"results"`
-		}
-		if err := w.c.do(w.ctx, "PUT", w.c.replicatorPath("/contacts"), buf.Bytes(), &resp); err != nil {
+		var resp ingest.UpsertResponse
+		if err := w.c.call(w.ctx, ingest.PutContacts, buf.Bytes(), &resp); err != nil {
 			return w.failure("writing contacts of stream "+s.name, err)
 		}
 		counts := map[string]int64{}
 		var rejected error
 		for _, r := range resp.Results {
 			switch r.Status {
-			case "created", "updated", "unchanged":
-				counts[r.Status]++
-			case "rejected":
+			case ingest.StatusCreated:
+				counts[countCreated]++
+			case ingest.StatusUpdated:
+				counts[countUpdated]++
+			case ingest.StatusUnchanged:
+				counts[countUnchanged]++
+			case ingest.StatusRejected:
 				counts[countRejected]++
 				w.d.log.Warn("ROGER365 rejected a contact", "stream", s.name, "source_id", r.SourceID, "reason", r.Error)
 				if w.cfg.Strict && rejected == nil {
@@ -599,30 +579,20 @@ func (w *writer) send(b *batch) error {
 		w.addCounts(counts)
 		return rejected
 	case opDelete:
-		if err := enc.Encode(struct {
-			Stream    string   `json:"stream"`
-			SourceIDs []string `json:"source_ids"`
-		}{s.name, b.ids}); err != nil {
+		if err := enc.Encode(ingest.DeleteRequest{Stream: s.name, SourceIDs: b.ids}); err != nil {
 			return fmt.Errorf("encoding deletes of stream %q: %w", s.name, err)
 		}
-		var resp struct {
-			Deleted int64 `json:"deleted"`
-		}
-		if err := w.c.do(w.ctx, "POST", w.c.replicatorPath("/contacts:delete"), buf.Bytes(), &resp); err != nil {
+		var resp ingest.DeleteResponse
+		if err := w.c.call(w.ctx, ingest.DeleteContacts, buf.Bytes(), &resp); err != nil {
 			return w.failure("deleting contacts of stream "+s.name, err)
 		}
 		w.count(countDeleted, resp.Deleted)
 	case opSweep:
-		if err := enc.Encode(struct {
-			Stream     string `json:"stream"`
-			Generation uint64 `json:"generation"`
-		}{s.name, b.gen}); err != nil {
+		if err := enc.Encode(ingest.SweepRequest{Stream: s.name, Generation: &b.gen}); err != nil {
 			return fmt.Errorf("encoding the sweep of stream %q: %w", s.name, err)
 		}
-		var resp struct {
-			Removed int64 `json:"removed"`
-		}
-		if err := w.c.do(w.ctx, "POST", w.c.replicatorPath("/contacts:sweep"), buf.Bytes(), &resp); err != nil {
+		var resp ingest.SweepResponse
+		if err := w.c.call(w.ctx, ingest.SweepContacts, buf.Bytes(), &resp); err != nil {
 			return w.failure(fmt.Sprintf("sweeping stream %s after the full refresh of generation %d", s.name, b.gen), err)
 		}
 		w.count(countSwept, resp.Removed)

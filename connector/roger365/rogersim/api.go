@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/replicatorhq/replicator/connector/roger365/ingest"
 )
 
 // maxBody bounds a request body; 500 contacts fit many times over.
@@ -16,14 +18,14 @@ const maxBody = 32 << 20
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /v1/replicators/{id}", s.api(EndpointGetReplicator, s.getReplicator))
-	mux.Handle("PUT /v1/replicators/{id}/contacts", s.api(EndpointPutContacts, s.putContacts))
-	mux.Handle("POST /v1/replicators/{id}/contacts:delete", s.api(EndpointDeleteContacts, s.deleteContacts))
-	mux.Handle("POST /v1/replicators/{id}/contacts:sweep", s.api(EndpointSweepContacts, s.sweepContacts))
-	mux.Handle("GET /v1/lookup", s.api(EndpointLookup, s.lookup))
+	mux.Handle(string(ingest.GetReplicator), s.api(EndpointGetReplicator, s.getReplicator))
+	mux.Handle(string(ingest.PutContacts), s.api(EndpointPutContacts, s.putContacts))
+	mux.Handle(string(ingest.DeleteContacts), s.api(EndpointDeleteContacts, s.deleteContacts))
+	mux.Handle(string(ingest.SweepContacts), s.api(EndpointSweepContacts, s.sweepContacts))
+	mux.Handle(string(ingest.Lookup), s.api(EndpointLookup, s.lookup))
 	s.adminRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
+		writeError(w, http.StatusNotFound, ingest.CodeNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
 	})
 	return mux
 }
@@ -61,14 +63,14 @@ func (s *Server) api(name string, h http.HandlerFunc) http.Handler {
 		if status, retryAfter := s.takeFault(); status != 0 {
 			if status == http.StatusTooManyRequests {
 				w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
-				writeError(w, status, "rate_limited", "too many requests; retry after the Retry-After seconds")
+				writeError(w, status, ingest.CodeRateLimited, "too many requests; retry after the Retry-After seconds")
 				return
 			}
-			writeError(w, status, "unavailable", "injected server error")
+			writeError(w, status, ingest.CodeUnavailable, "injected server error")
 			return
 		}
 		if !s.authorized(r.Header.Get("Authorization")) {
-			writeError(w, http.StatusUnauthorized, "unauthorized", "send a valid API key as Authorization: Bearer <key>")
+			writeError(w, http.StatusUnauthorized, ingest.CodeUnauthorized, "send a valid API key as Authorization: Bearer <key>")
 			return
 		}
 		h(w, r)
@@ -96,19 +98,37 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, code, detail string) {
-	writeJSON(w, status, map[string]string{"error": code, "detail": detail})
+	writeJSON(w, status, ingest.ErrorBody{Error: code, Detail: detail})
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_json", fmt.Sprintf("the request body is not the expected JSON: %v", err))
+		writeError(w, http.StatusBadRequest, ingest.CodeInvalidJSON, fmt.Sprintf("the request body is not the expected JSON: %v", err))
 		return false
 	}
 	return true
 }
 
 func notFound(w http.ResponseWriter, id string) {
-	writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("replicator %q is not configured", id))
+	writeError(w, http.StatusNotFound, ingest.CodeNotFound, fmt.Sprintf("replicator %q is not configured", id))
+}
+
+// mutate applies change to the replicator the path names, under the store
+// lock, and answers with change's result.
+func (s *Server) mutate(w http.ResponseWriter, r *http.Request, change func(rs *replicatorState) any) {
+	id := r.PathValue(ingest.ReplicatorIDParam)
+	s.mu.Lock()
+	rs := s.st.replicators[id]
+	var resp any
+	if rs != nil {
+		resp = change(rs)
+	}
+	s.mu.Unlock()
+	if rs == nil {
+		notFound(w, id)
+		return
+	}
+	s.answerMutation(w, resp)
 }
 
 // answerMutation persists the change and answers, or drops the connection
@@ -130,7 +150,7 @@ func (s *Server) answerMutation(w http.ResponseWriter, v any) {
 }
 
 func (s *Server) getReplicator(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+	id := r.PathValue(ingest.ReplicatorIDParam)
 	s.mu.RLock()
 	rs := s.st.replicators[id]
 	var info Replicator
@@ -146,101 +166,61 @@ func (s *Server) getReplicator(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) putContacts(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Stream     string    `json:"stream"`
-		Generation uint64    `json:"generation"`
-		Contacts   []Contact `json:"contacts"`
-	}
+	var req ingest.UpsertRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
 	if req.Stream == "" {
-		writeError(w, http.StatusBadRequest, "invalid_request", "stream is required")
+		writeError(w, http.StatusBadRequest, ingest.CodeInvalidRequest, "stream is required")
 		return
 	}
-	if len(req.Contacts) > MaxBatch {
-		writeError(w, http.StatusBadRequest, "too_many_contacts", fmt.Sprintf("a request carries at most %d contacts, this one has %d", MaxBatch, len(req.Contacts)))
+	if len(req.Contacts) > ingest.MaxBatch {
+		writeError(w, http.StatusBadRequest, ingest.CodeTooManyContacts, fmt.Sprintf("a request carries at most %d contacts, this one has %d", ingest.MaxBatch, len(req.Contacts)))
 		return
 	}
-	id := r.PathValue("id")
 	reject := s.rejectIDs()
-	s.mu.Lock()
-	rs := s.st.replicators[id]
-	var results []Result
-	if rs != nil {
-		results = s.st.upsert(rs, req.Stream, req.Generation, req.Contacts, reject)
-	}
-	s.mu.Unlock()
-	if rs == nil {
-		notFound(w, id)
-		return
-	}
-	s.answerMutation(w, map[string][]Result{"results": results})
+	s.mutate(w, r, func(rs *replicatorState) any {
+		return ingest.UpsertResponse{Results: s.st.upsert(rs, req.Stream, req.Generation, req.Contacts, reject)}
+	})
 }
 
 func (s *Server) deleteContacts(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Stream    string   `json:"stream"`
-		SourceIDs []string `json:"source_ids"`
-	}
+	var req ingest.DeleteRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
 	if req.Stream == "" {
-		writeError(w, http.StatusBadRequest, "invalid_request", "stream is required")
+		writeError(w, http.StatusBadRequest, ingest.CodeInvalidRequest, "stream is required")
 		return
 	}
-	id := r.PathValue("id")
-	s.mu.Lock()
-	rs := s.st.replicators[id]
-	n := 0
-	if rs != nil {
-		n = s.st.deleteIDs(rs, req.Stream, req.SourceIDs)
-	}
-	s.mu.Unlock()
-	if rs == nil {
-		notFound(w, id)
-		return
-	}
-	s.answerMutation(w, map[string]int{"deleted": n})
+	s.mutate(w, r, func(rs *replicatorState) any {
+		return ingest.DeleteResponse{Deleted: s.st.deleteIDs(rs, req.Stream, req.SourceIDs)}
+	})
 }
 
 func (s *Server) sweepContacts(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Stream     string  `json:"stream"`
-		Generation *uint64 `json:"generation"`
-	}
+	var req ingest.SweepRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
 	if req.Stream == "" || req.Generation == nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", "stream and generation are required")
+		writeError(w, http.StatusBadRequest, ingest.CodeInvalidRequest, "stream and generation are required")
 		return
 	}
-	id := r.PathValue("id")
-	s.mu.Lock()
-	rs := s.st.replicators[id]
-	n := 0
-	if rs != nil {
-		n = s.st.sweep(rs, req.Stream, *req.Generation)
-	}
-	s.mu.Unlock()
-	if rs == nil {
-		notFound(w, id)
-		return
-	}
-	s.answerMutation(w, map[string]int{"removed": n})
+	s.mutate(w, r, func(rs *replicatorState) any {
+		return ingest.SweepResponse{Removed: s.st.sweep(rs, req.Stream, *req.Generation)}
+	})
 }
 
 func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
-	number := r.URL.Query().Get("number")
+	number := r.URL.Query().Get(ingest.LookupNumberParam)
 	if strings.HasPrefix(number, " ") {
 		// An unencoded + in a query string arrives as a space.
 		number = "+" + strings.TrimLeft(number, " ")
 	}
-	if !IsE164(number) {
-		writeError(w, http.StatusBadRequest, "invalid_number", "number must be E.164, such as +31201234567, with + written as %2B in the URL")
+	if !ingest.IsE164(number) {
+		writeError(w, http.StatusBadRequest, ingest.CodeInvalidNumber, "number must be E.164, such as +31201234567, with + written as %2B in the URL")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string][]Match{"matches": s.Lookup(number)})
+	writeJSON(w, http.StatusOK, ingest.LookupResponse{Matches: s.Lookup(number)})
 }

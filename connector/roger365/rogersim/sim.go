@@ -1,12 +1,13 @@
 // Package rogersim simulates the ROGER365 phonebook ingest API on loopback,
 // for the destination's tests, the benchmark and demos.
 //
-// It implements the modelled contract in full: bearer API keys, replicators,
-// contact upserts (at most 500 per request) with per-item results, deletes,
-// sweeps by generation, and lookup by E.164 number across replicators, served
-// from an index by number. Faults are switched on through SetFault or the
-// admin API: 429 with Retry-After, 5xx, slow responses, connections dropped
-// after a write was applied, and per-contact rejections.
+// It serves the modelled contract of package ingest in full: bearer API
+// keys, replicators, contact upserts (at most ingest.MaxBatch per request)
+// with per-item results, deletes, sweeps by generation, and lookup by E.164
+// number across replicators, served from an index by number. Faults are
+// switched on through SetFault or the admin API: 429 with Retry-After, 5xx,
+// slow responses, connections dropped after a write was applied, and
+// per-contact rejections.
 //
 // The admin endpoints take no key; the simulator listens on loopback and this
 // is how tests and demo scripts steer it:
@@ -46,9 +47,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 )
-
-// MaxBatch is the most contacts one upsert request may carry.
-const MaxBatch = 500
 
 // Endpoint names used by Requests.
 const (

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/replicatorhq/replicator/connector/roger365/ingest"
 )
 
 const testKey = "test-key"
@@ -74,15 +76,15 @@ func call(t *testing.T, method, url, key string, body any) response {
 	return out
 }
 
-func contact(id string, numbers ...string) Contact {
-	c := Contact{SourceID: id, Kind: "contact", DisplayName: "Person " + id, Company: "Acme", URL: "https://crm.example/" + id, UpdatedAt: "2026-01-02T03:04:05Z", Phones: []Phone{}}
+func contact(id string, numbers ...string) ingest.Contact {
+	c := ingest.Contact{SourceID: id, Kind: "contact", DisplayName: "Person " + id, Company: "Acme", URL: "https://crm.example/" + id, UpdatedAt: "2026-01-02T03:04:05Z", Phones: []ingest.Phone{}}
 	for _, n := range numbers {
-		c.Phones = append(c.Phones, Phone{Type: "work", Number: n})
+		c.Phones = append(c.Phones, ingest.Phone{Type: "work", Number: n})
 	}
 	return c
 }
 
-func put(stream string, gen uint64, contacts ...Contact) map[string]any {
+func put(stream string, gen uint64, contacts ...ingest.Contact) map[string]any {
 	return map[string]any{"stream": stream, "generation": gen, "contacts": contacts}
 }
 
@@ -145,7 +147,7 @@ func TestUpsertResultsAndValidation(t *testing.T) {
 		t.Errorf("stored %d contacts, want 3", n)
 	}
 
-	big := make([]Contact, MaxBatch+1)
+	big := make([]ingest.Contact, ingest.MaxBatch+1)
 	for i := range big {
 		big[i] = contact(fmt.Sprint("b", i), "+31201234567")
 	}
@@ -221,7 +223,7 @@ func TestDeleteAndSweep(t *testing.T) {
 func TestLookup(t *testing.T) {
 	s, url := newSim(t, Options{})
 	twice := contact("p", "+31201234567", "+31612345678")
-	twice.Phones = append(twice.Phones, Phone{Type: "mobile", Number: "+31612345678"})
+	twice.Phones = append(twice.Phones, ingest.Phone{Type: "mobile", Number: "+31612345678"})
 	twice.Phones[1].Type = "mobile"
 	statuses(t, call(t, http.MethodPut, url+"/v1/replicators/r1/contacts", testKey, put("contacts", 1, twice, contact("none"))))
 	statuses(t, call(t, http.MethodPut, url+"/v1/replicators/r2/contacts", testKey, put("accounts", 1, contact("acme", "+31201234567"))))

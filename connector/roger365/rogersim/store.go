@@ -4,67 +4,22 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+
+	"github.com/replicatorhq/replicator/connector/roger365/ingest"
 )
 
-// Replicator is a CRM replicator as ROGER365 configures it.
-type Replicator struct {
-	ID         string `json:"id"`
-	Name       string `json:"name"`
-	SourceType string `json:"source_type"`
-	Entity     string `json:"entity"`
-}
-
-// Contact is one phonebook entry as the ingest API takes it.
-type Contact struct {
-	SourceID    string   `json:"source_id"`
-	Kind        string   `json:"kind,omitempty"`
-	DisplayName string   `json:"display_name"`
-	FirstName   string   `json:"first_name,omitempty"`
-	LastName    string   `json:"last_name,omitempty"`
-	Company     string   `json:"company,omitempty"`
-	Title       string   `json:"title,omitempty"`
-	Emails      []string `json:"emails,omitempty"`
-	Phones      []Phone  `json:"phones"`
-	URL         string   `json:"url,omitempty"`
-	UpdatedAt   string   `json:"updated_at,omitempty"`
-}
-
-// Phone is one number of a contact, in E.164.
-type Phone struct {
-	Type   string `json:"type"`
-	Number string `json:"number"`
-}
+// Replicator and Match are the contract's types, named here for the
+// simulator's callers.
+type (
+	Replicator = ingest.Replicator
+	Match      = ingest.Match
+)
 
 // StoredContact is a contact with the stream and generation that last wrote it.
 type StoredContact struct {
-	Stream     string  `json:"stream"`
-	Generation uint64  `json:"generation"`
-	Contact    Contact `json:"contact"`
-}
-
-// Match is one lookup result.
-type Match struct {
-	DisplayName  string `json:"display_name"`
-	Company      string `json:"company"`
-	URL          string `json:"url"`
-	SourceID     string `json:"source_id"`
-	ReplicatorID string `json:"replicator_id"`
-	PhoneType    string `json:"phone_type"`
-}
-
-// Item results of an upsert.
-const (
-	StatusCreated   = "created"
-	StatusUpdated   = "updated"
-	StatusUnchanged = "unchanged"
-	StatusRejected  = "rejected"
-)
-
-// Result is the outcome of upserting one contact.
-type Result struct {
-	SourceID string `json:"source_id"`
-	Status   string `json:"status"`
-	Error    string `json:"error,omitempty"`
+	Stream     string         `json:"stream"`
+	Generation uint64         `json:"generation"`
+	Contact    ingest.Contact `json:"contact"`
 }
 
 // entry is an immutable stored contact: an update replaces the pointer, so a
@@ -73,7 +28,7 @@ type entry struct {
 	replicator string
 	stream     string
 	generation uint64
-	contact    Contact
+	contact    ingest.Contact
 }
 
 // ref points from a number in the index to the entry holding it.
@@ -109,12 +64,12 @@ func (s *store) addReplicator(r Replicator) {
 }
 
 // validate returns why a contact is rejected, or "" when it is acceptable.
-func validate(c *Contact) string {
+func validate(c *ingest.Contact) string {
 	if c.SourceID == "" {
 		return "source_id is required"
 	}
 	for i, p := range c.Phones {
-		if !IsE164(p.Number) {
+		if !ingest.IsE164(p.Number) {
 			// The number itself stays out of the message: callers log it.
 			return fmt.Sprintf("phones[%d].number is not an E.164 number (+ followed by 2 to 15 digits, no leading 0)", i)
 		}
@@ -122,29 +77,15 @@ func validate(c *Contact) string {
 	return ""
 }
 
-// IsE164 reports whether s has the form of an E.164 number: + and 2 to 15
-// digits, the first not 0.
-func IsE164(s string) bool {
-	if len(s) < 3 || len(s) > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9' {
-		return false
-	}
-	for i := 2; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // upsert writes contacts into a replicator's stream and returns one result
 // per contact; source ids in reject are refused as if invalid.
-func (s *store) upsert(rs *replicatorState, stream string, gen uint64, contacts []Contact, reject map[string]bool) []Result {
+func (s *store) upsert(rs *replicatorState, stream string, gen uint64, contacts []ingest.Contact, reject map[string]bool) []ingest.Result {
 	entries := rs.streams[stream]
 	if entries == nil {
 		entries = map[string]*entry{}
 		rs.streams[stream] = entries
 	}
-	results := make([]Result, len(contacts))
+	results := make([]ingest.Result, len(contacts))
 	for i := range contacts {
 		c := &contacts[i]
 		results[i].SourceID = c.SourceID
@@ -153,17 +94,17 @@ func (s *store) upsert(rs *replicatorState, stream string, gen uint64, contacts 
 			why = "refused by the simulator's injected fault"
 		}
 		if why != "" {
-			results[i].Status, results[i].Error = StatusRejected, why
+			results[i].Status, results[i].Error = ingest.StatusRejected, why
 			continue
 		}
 		old := entries[c.SourceID]
 		switch {
 		case old == nil:
-			results[i].Status = StatusCreated
+			results[i].Status = ingest.StatusCreated
 		case equalContacts(&old.contact, c):
-			results[i].Status = StatusUnchanged
+			results[i].Status = ingest.StatusUnchanged
 		default:
-			results[i].Status = StatusUpdated
+			results[i].Status = ingest.StatusUpdated
 		}
 		e := &entry{replicator: rs.info.ID, stream: stream, generation: gen, contact: *c}
 		s.put(entries, old, e)
@@ -184,7 +125,7 @@ func (s *store) put(entries map[string]*entry, old, e *entry) {
 
 func (s *store) indexEntry(e *entry) {
 	for i, p := range e.contact.Phones {
-		if slices.ContainsFunc(e.contact.Phones[:i], func(q Phone) bool { return q.Number == p.Number }) {
+		if slices.ContainsFunc(e.contact.Phones[:i], func(q ingest.Phone) bool { return q.Number == p.Number }) {
 			continue // one match per contact and number
 		}
 		s.index[p.Number] = append(s.index[p.Number], ref{e: e, phoneType: p.Type})
@@ -215,9 +156,9 @@ func (s *store) remove(entries map[string]*entry, sourceID string) bool {
 	return true
 }
 
-func (s *store) deleteIDs(rs *replicatorState, stream string, ids []string) int {
+func (s *store) deleteIDs(rs *replicatorState, stream string, ids []string) int64 {
 	entries := rs.streams[stream]
-	n := 0
+	var n int64
 	for _, id := range ids {
 		if s.remove(entries, id) {
 			n++
@@ -227,9 +168,9 @@ func (s *store) deleteIDs(rs *replicatorState, stream string, ids []string) int 
 }
 
 // sweep removes the stream's entries last written in a generation older than gen.
-func (s *store) sweep(rs *replicatorState, stream string, gen uint64) int {
+func (s *store) sweep(rs *replicatorState, stream string, gen uint64) int64 {
 	entries := rs.streams[stream]
-	n := 0
+	var n int64
 	for id, e := range entries {
 		if e.generation < gen {
 			s.remove(entries, id)
@@ -273,7 +214,7 @@ func (s *store) contacts(replicatorID string) []StoredContact {
 	return out
 }
 
-func equalContacts(a, b *Contact) bool {
+func equalContacts(a, b *ingest.Contact) bool {
 	return a.SourceID == b.SourceID && a.Kind == b.Kind && a.DisplayName == b.DisplayName &&
 		a.FirstName == b.FirstName && a.LastName == b.LastName && a.Company == b.Company &&
 		a.Title == b.Title && a.URL == b.URL && a.UpdatedAt == b.UpdatedAt &&
