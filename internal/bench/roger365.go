@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/replicatorhq/replicator/connector/roger365/ingest"
 	"github.com/replicatorhq/replicator/connector/roger365/rogersim"
 	"github.com/replicatorhq/replicator/plugin"
 	"github.com/replicatorhq/replicator/plugin/contract"
@@ -23,7 +24,7 @@ func benchRoger365(ctx context.Context, b *bench) error {
 	const n = 200_000
 	sim, err := rogersim.New(rogersim.Options{
 		Keys:        []string{"bench-key"},
-		Replicators: []rogersim.Replicator{{ID: "bench", Name: "bench", SourceType: "zoho", Entity: "Contacts"}},
+		Replicators: []ingest.Replicator{{ID: "bench", Name: "bench", SourceType: "zoho", Entity: "Contacts"}},
 	})
 	if err != nil {
 		return err
