@@ -1,0 +1,13 @@
+package main
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// ownProcessGroup keeps Ctrl-C in the terminal from reaching the child: the
+// demo forwards one interrupt itself, so commands stop cleanly and in order.
+// Should the demo die without cleaning up, the kernel stops the child.
+func ownProcessGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+}
