@@ -32,9 +32,11 @@ func runMain(m *testing.M) int {
 		}
 		defer os.RemoveAll(dir)
 		for name, pkg := range map[string]string{
-			"replicator":                   "./host/cmd/replicator",
-			"replicator-source-generator":  "./connector/generator/cmd/replicator-source-generator",
-			"replicator-destination-jsonl": "./connector/jsonl/cmd/replicator-destination-jsonl",
+			"replicator":                      "./host/cmd/replicator",
+			"replicator-source-generator":     "./connector/generator/cmd/replicator-source-generator",
+			"replicator-destination-jsonl":    "./connector/jsonl/cmd/replicator-destination-jsonl",
+			"replicator-source-zoho":          "./connector/zoho/cmd/replicator-source-zoho",
+			"replicator-destination-roger365": "./connector/roger365/cmd/replicator-destination-roger365",
 		} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
 			cmd.Dir = "../.."
@@ -49,13 +51,14 @@ func runMain(m *testing.M) int {
 }
 
 // workspace is a folder with a config file and its own copy of the
-// plugins, so tests can change a plugin without touching the others.
+// plugins, so tests can change a plugin without touching the others. It
+// holds the generator and jsonl plugins, and the named extra ones.
 type workspace struct {
 	t   *testing.T
 	dir string
 }
 
-func newWorkspace(t *testing.T, hcl string) *workspace {
+func newWorkspace(t *testing.T, hcl string, extraPlugins ...string) *workspace {
 	t.Helper()
 	w := &workspace{t: t, dir: t.TempDir()}
 	// The host binary gets a folder of its own: plugins beside it would be
@@ -66,7 +69,7 @@ func newWorkspace(t *testing.T, hcl string) *workspace {
 		}
 	}
 	copyFile(t, filepath.Join(binDir, "replicator"), w.path("bin/replicator"))
-	for _, name := range []string{"replicator-source-generator", "replicator-destination-jsonl"} {
+	for _, name := range append([]string{"replicator-source-generator", "replicator-destination-jsonl"}, extraPlugins...) {
 		copyFile(t, filepath.Join(binDir, name), w.path("plugins/"+name))
 	}
 	w.write("replicator.hcl", hcl)
