@@ -33,10 +33,13 @@ func (r *reader) bulkSync(ctx context.Context, st *streamState) error {
 		}
 		next, more, err := r.bulkPage(ctx, f)
 		if err != nil && f.PageToken != "" && !restarted && isCode(err, "INVALID_DATA", "INVALID_TOKEN_PAGE", "PAGE_TOKEN_EXPIRED", "INVALID_REQUEST") {
-			// Page tokens last a day: a sync resumed later starts over.
+			// Page tokens last a day: a sync resumed later starts over. It
+			// keeps its start time, so deletions since the first attempt
+			// are still read afterwards: records the first attempt wrote
+			// carry this sync's generation and survive its sweep.
 			r.log.Warn("the bulk read page token was refused; starting the full sync over", "error", err)
 			restarted = true
-			f.PageToken, f.Pages, f.MaxSeen, f.StartedAt = "", 0, nil, r.now()
+			f.PageToken, f.Pages, f.MaxSeen = "", 0, nil
 			continue
 		}
 		if err != nil {

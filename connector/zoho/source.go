@@ -21,7 +21,7 @@ import (
 )
 
 // Version is the connector's version.
-const Version = "0.1.0"
+const Version = "1.0.0"
 
 // Source is the Zoho CRM source connector.
 type Source struct {

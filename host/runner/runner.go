@@ -129,8 +129,8 @@ type barrier struct {
 // prepare loads credentials and the streams' state, and hands out this
 // run's generation per stream. A stream without state starts a full
 // refresh whose generation is remembered until its completion is
-// acknowledged, so a full refresh resumed after a crash keeps the
-// generation its first records were written with.
+// acknowledged, so a full refresh resumed from a checkpoint after a crash
+// keeps the generation its first records were written with.
 func (r *run) prepare(fullRefresh bool) error {
 	creds, err := r.store.Credentials(r.p.SourceRef)
 	if err != nil {
@@ -147,10 +147,15 @@ func (r *run) prepare(fullRefresh bool) error {
 		if err != nil {
 			return fmt.Errorf("load state of stream %s: %w", s.Name, err)
 		}
+		// A full refresh that got as far as a checkpoint resumes with its
+		// generation; one that did not starts over, and starts a new one,
+		// or entries it wrote before the crash and the CRM has deleted
+		// since would survive the sweep.
 		gen := st.FullRefresh
-		if gen == 0 {
-			st.Generation++
-			gen = st.Generation
+		if gen == 0 || st.State == nil {
+			gen = nextGeneration(st.Generation, r.started)
+			st.Generation = gen
+			st.FullRefresh = 0
 			if st.State == nil {
 				st.FullRefresh = gen
 			}
@@ -168,6 +173,14 @@ func (r *run) prepare(fullRefresh bool) error {
 		r.writeReq = append(r.writeReq, contract.WriteStream{Stream: s, Generation: gen})
 	}
 	return nil
+}
+
+// nextGeneration hands out a generation above the last one and no lower
+// than the clock's Unix seconds: a state file restored from a backup then
+// still numbers its next generation above what the destination holds, so
+// a sweep cannot keep entries written after the backup.
+func nextGeneration(last uint64, now time.Time) uint64 {
+	return max(last+1, uint64(max(now.Unix(), 0)))
 }
 
 // pump runs the source and the destination side by side.

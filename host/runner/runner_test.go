@@ -88,8 +88,9 @@ func TestInterruptedFullRefreshKeepsItsGeneration(t *testing.T) {
 		t.Fatalf("first run: outcome %s, written %d", run.Outcome, run.Written)
 	}
 	st, _ := store.Stream("p", "items")
-	if st.State == nil || st.FullRefresh != 1 {
-		t.Fatalf("after the interrupted full refresh: state %s, full refresh generation %d", st.State, st.FullRefresh)
+	first := st.FullRefresh
+	if st.State == nil || first == 0 || first != st.Generation {
+		t.Fatalf("after the interrupted full refresh: %+v", st)
 	}
 
 	// The second run resumes and completes the same full refresh.
@@ -100,11 +101,11 @@ func TestInterruptedFullRefreshKeepsItsGeneration(t *testing.T) {
 	if run.Outcome != "succeeded" || len(run.Resumed) != 1 {
 		t.Fatalf("second run: %+v", run)
 	}
-	if gens := fullRefreshGenerations(t, filepath.Join(dir, "out.jsonl")); len(gens) != 1 || gens[0] != 1 {
-		t.Fatalf("full refresh completed with generations %v, want [1]", gens)
+	if gens := fullRefreshGenerations(t, filepath.Join(dir, "out.jsonl")); len(gens) != 1 || gens[0] != first {
+		t.Fatalf("full refresh completed with generations %v, want [%d]", gens, first)
 	}
 	st, _ = store.Stream("p", "items")
-	if st.FullRefresh != 0 || st.Generation != 1 {
+	if st.FullRefresh != 0 || st.Generation != first {
 		t.Fatalf("after completion: %+v", st)
 	}
 
@@ -113,8 +114,8 @@ func TestInterruptedFullRefreshKeepsItsGeneration(t *testing.T) {
 	if _, err := Run(context.Background(), pipeline(t, dir, 1000, 100, 0), store, Options{FullRefresh: true}); err != nil {
 		t.Fatal(err)
 	}
-	if gens := fullRefreshGenerations(t, filepath.Join(dir, "out.jsonl")); len(gens) != 2 || gens[1] != 2 {
-		t.Fatalf("forced full refresh completed with generations %v, want [1 2]", gens)
+	if gens := fullRefreshGenerations(t, filepath.Join(dir, "out.jsonl")); len(gens) != 2 || gens[1] <= first {
+		t.Fatalf("forced full refresh completed with generations %v, want a second one above %d", gens, first)
 	}
 	runs, _ := store.Runs("p", 0)
 	if len(runs) != 3 {
@@ -137,5 +138,38 @@ func TestDestinationFailureFailsTheRunAndKeepsTheLastCheckpoint(t *testing.T) {
 	}
 	if st, _ := store.Stream("p", "items"); st.State != nil {
 		t.Fatalf("a checkpoint was persisted although nothing was written: %s", st.State)
+	}
+}
+
+func TestNextGeneration(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	for _, c := range []struct{ last, want uint64 }{
+		{0, 1_800_000_000},             // first ever
+		{1_800_000_000, 1_800_000_001}, // twice in one second
+		{1_900_000_000, 1_900_000_001}, // the clock went back
+	} {
+		if got := nextGeneration(c.last, now); got != c.want {
+			t.Errorf("nextGeneration(%d) = %d, want %d", c.last, got, c.want)
+		}
+	}
+}
+
+func TestFullRefreshWithoutCheckpointStartsANewGeneration(t *testing.T) {
+	dir := t.TempDir()
+	store, err := state.Open(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	// A full refresh that crashed before its first checkpoint: its
+	// generation is remembered, but no state was persisted.
+	if err := store.SaveStream("p", "items", state.StreamState{Generation: 5_000_000_000, FullRefresh: 5_000_000_000}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), pipeline(t, dir, 100, 50, 0), store, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if gens := fullRefreshGenerations(t, filepath.Join(dir, "out.jsonl")); len(gens) != 1 || gens[0] != 5_000_000_001 {
+		t.Fatalf("the restarted full refresh completed with generations %v, want [5000000001]", gens)
 	}
 }
