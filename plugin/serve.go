@@ -2,6 +2,9 @@ package plugin
 
 import (
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
@@ -29,6 +32,12 @@ func ServeDestination(newDestination func(hclog.Logger) contract.Destination) {
 }
 
 func serve(log hclog.Logger, sets map[int]goplugin.PluginSet) {
+	// The host owns the plugin's lifetime: it ends the plugin after each
+	// run, also when it is itself stopped with SIGTERM (a service manager
+	// signals the whole process group). go-plugin already ignores SIGINT
+	// for the same reason.
+	signal.Ignore(syscall.SIGTERM)
+	go exitWithHost(log, os.Getppid())
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig:  handshake(),
 		VersionedPlugins: sets,
@@ -37,6 +46,17 @@ func serve(log hclog.Logger, sets map[int]goplugin.PluginSet) {
 		},
 		Logger: log,
 	})
+}
+
+// exitWithHost ends the plugin once its parent, the host, is gone (killed
+// with SIGKILL, say): an orphaned plugin would otherwise run forever.
+func exitWithHost(log hclog.Logger, host int) {
+	for range time.Tick(time.Second) {
+		if os.Getppid() != host {
+			log.Warn("the replicator host went away; exiting")
+			os.Exit(1)
+		}
+	}
 }
 
 func pluginLogger() hclog.Logger {

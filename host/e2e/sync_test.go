@@ -293,3 +293,31 @@ func TestRunStopsGracefullyOnSIGTERM(t *testing.T) {
 		t.Fatalf("the resumed sync rewrote %d records; a graceful stop keeps all but the last partial checkpoint interval", dup)
 	}
 }
+
+// TestStatusWhileRunIsIdle reads the run history while `replicator run`
+// waits for the next interval: the state file is free between runs.
+func TestStatusWhileRunIsIdle(t *testing.T) {
+	w := newWorkspace(t, generatorConfig(100, 50, ""))
+	w.mustRun("init")
+	cmd := w.command(t.Context(), "run")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r := w.run("status")
+		if r.code == 0 && strings.Contains(r.stdout, "succeeded") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status never showed the finished run while run waited:\n%s\n%s\nrun's log:\n%s", r.stdout, r.stderr, stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

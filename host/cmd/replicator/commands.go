@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -221,6 +222,7 @@ func (a *app) prompt(question string) (string, error) {
 		return strings.TrimSpace(string(b)), err
 	}
 	line, err := bufio.NewReader(a.stdin).ReadString('\n')
+	fmt.Fprintln(a.stderr) // what was read did not echo a line end
 	if err != nil && line == "" {
 		return "", fmt.Errorf("read the grant code: %w", err)
 	}
@@ -327,12 +329,8 @@ func countFields(schema json.RawMessage) int {
 }
 
 // syncOnce runs one pipeline once, with progress on stderr.
-func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, fullRefresh bool) error {
+func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store *state.Store, fullRefresh bool) error {
 	eng, err := a.engine()
-	if err != nil {
-		return err
-	}
-	store, err := a.openStore()
 	if err != nil {
 		return err
 	}
@@ -366,7 +364,11 @@ func cmdSync(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.syncOnce(ctx, pc, a.opts.fullRefresh); err != nil {
+	store, err := a.openStore()
+	if err != nil {
+		return err
+	}
+	if err := a.syncOnce(ctx, pc, store, a.opts.fullRefresh); err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
@@ -382,9 +384,14 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.openStore(); err != nil {
+	// The state file is open only while runs are underway, so that
+	// `replicator status` and the like can read it in between.
+	shared := &sharedStore{path: a.storePath()}
+	_, release, err := shared.acquire()
+	if err != nil {
 		return err
 	}
+	release()
 	var jobs []schedule.Job
 	for _, pc := range cfg.Pipelines {
 		if pc.Interval == 0 {
@@ -392,7 +399,12 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 			continue
 		}
 		jobs = append(jobs, schedule.Job{Name: pc.Name, Interval: pc.Interval, Run: func(ctx context.Context) error {
-			return a.syncOnce(ctx, pc, false)
+			store, release, err := shared.acquire()
+			if err != nil {
+				return err
+			}
+			defer release()
+			return a.syncOnce(ctx, pc, store, false)
 		}})
 	}
 	if len(jobs) == 0 {
@@ -402,6 +414,38 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	schedule.Run(ctx, jobs, a.log)
 	a.log.Info("stopped; checkpoints are saved")
 	return nil
+}
+
+// sharedStore keeps the state file open while at least one holder needs it.
+type sharedStore struct {
+	path  string
+	mu    sync.Mutex
+	store *state.Store
+	refs  int
+}
+
+func (s *sharedStore) acquire() (*state.Store, func(), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refs == 0 {
+		st, err := state.Open(s.path)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.store = st
+	}
+	s.refs++
+	return s.store, s.release, nil
+}
+
+func (s *sharedStore) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refs--
+	if s.refs == 0 {
+		_ = s.store.Close()
+		s.store = nil
+	}
 }
 
 func cmdStatus(_ context.Context, a *app, args []string) error {

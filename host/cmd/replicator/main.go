@@ -119,7 +119,8 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if cmd.flags != nil {
 		cmd.flags(fs, &o)
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	positional, err := parseInterleaved(fs, args[1:])
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -146,7 +147,7 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	a := &app{opts: o, log: log, stdin: stdin, stdout: stdout, stderr: stderr}
 	defer a.close()
-	err := cmd.run(ctx, a, fs.Args())
+	err = cmd.run(ctx, a, positional)
 	if err == nil {
 		return 0
 	}
@@ -212,20 +213,36 @@ func (a *app) openStore() (*state.Store, error) {
 	if a.store != nil {
 		return a.store, nil
 	}
-	path := a.opts.state
-	if path == "" {
-		cfg, err := a.config()
-		if err != nil {
-			return nil, err
-		}
-		path = cfg.StateFile
+	if _, err := a.config(); err != nil && a.opts.state == "" {
+		return nil, err
 	}
-	s, err := state.Open(path)
+	s, err := state.Open(a.storePath())
 	if err != nil {
 		return nil, err
 	}
 	a.store = s
 	return s, nil
+}
+
+// parseInterleaved parses flags wherever they stand, so that
+// `replicator authorize zoho.eu -code X` works like
+// `replicator authorize -code X zoho.eu`; "--" ends the flags.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
 }
 
 func oneArg(args []string, what string) (string, error) {

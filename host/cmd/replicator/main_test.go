@@ -1,0 +1,31 @@
+package main
+
+import (
+	"flag"
+	"slices"
+	"testing"
+)
+
+func TestFlagsMayFollowArguments(t *testing.T) {
+	for _, c := range []struct {
+		args       []string
+		code       string
+		positional []string
+	}{
+		{[]string{"-code", "X", "zoho.eu"}, "X", []string{"zoho.eu"}},
+		{[]string{"zoho.eu", "-code", "X"}, "X", []string{"zoho.eu"}},
+		{[]string{"zoho.eu", "-code=X", "extra"}, "X", []string{"zoho.eu", "extra"}},
+		{[]string{"--", "-code"}, "", []string{"-code"}},
+		{[]string{"a", "--", "-code", "X"}, "", []string{"a", "-code", "X"}},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		code := fs.String("code", "", "")
+		got, err := parseInterleaved(fs, c.args)
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		if *code != c.code || !slices.Equal(got, c.positional) {
+			t.Errorf("%v: code %q args %q, want %q %q", c.args, *code, got, c.code, c.positional)
+		}
+	}
+}
