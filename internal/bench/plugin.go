@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -88,35 +87,15 @@ pipeline "bench" {
 		return syncResult{}, fmt.Errorf("init: %v\n%s", err, out)
 	}
 	cmd := b.command(ctx, dir, replicator, "sync", "-log-level", "warn", "bench")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return syncResult{}, err
+	elapsed, peakMB, err := runSampling(cmd, func(host int) []int { return []int{host} })
+	if err != nil {
+		return syncResult{}, fmt.Errorf("sync: %w", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var peakKB int64
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case err := <-done:
-			elapsed := time.Since(start)
-			if err != nil {
-				return syncResult{}, fmt.Errorf("sync: %v\n%s", err, stderr.String())
-			}
-			// One line per record and one for the full-refresh-complete.
-			if lines, err := countLines(filepath.Join(dir, "out.jsonl")); err != nil || lines != n+1 {
-				return syncResult{}, fmt.Errorf("sync wrote %d lines, want %d (%v)", lines, n+1, err)
-			}
-			return syncResult{elapsed: elapsed, peakRSSMB: float64(peakKB) / 1024}, nil
-		case <-tick.C:
-			if kb, err := vmHWM(cmd.Process.Pid); err == nil && kb > peakKB {
-				peakKB = kb
-			}
-		}
+	// One line per record and one for the full-refresh-complete.
+	if lines, err := countLines(filepath.Join(dir, "out.jsonl")); err != nil || lines != n+1 {
+		return syncResult{}, fmt.Errorf("sync wrote %d lines, want %d (%v)", lines, n+1, err)
 	}
+	return syncResult{elapsed: elapsed, peakRSSMB: peakMB}, nil
 }
 
 func (b *bench) command(ctx context.Context, dir, name string, args ...string) *exec.Cmd {

@@ -104,7 +104,7 @@ pipeline "contacts" {
 		credits := sim.Credits()
 		cmd := b.command(ctx, dir, replicator, "sync", "-log-level", "warn", "contacts")
 		cmd.Env = append(cmd.Env, env...)
-		elapsed, peak, err := runSampling(cmd, "replicator-source-zoho")
+		elapsed, peak, err := runSampling(cmd, func(host int) []int { return children(host, "replicator-source-zoho") })
 		return elapsed, peak, sim.Credits() - credits, err
 	}
 	var peak float64
@@ -159,9 +159,9 @@ pipeline "contacts" {
 	return res, nil
 }
 
-// runSampling runs cmd and samples the peak RSS of its child processes
-// whose name starts with child.
-func runSampling(cmd *exec.Cmd, child string) (time.Duration, float64, error) {
+// runSampling runs cmd and samples the peak resident memory (VmHWM) of
+// the processes that sample names, given cmd's process id.
+func runSampling(cmd *exec.Cmd, sample func(pid int) []int) (time.Duration, float64, error) {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	start := time.Now()
@@ -180,11 +180,11 @@ func runSampling(cmd *exec.Cmd, child string) (time.Duration, float64, error) {
 				return 0, 0, fmt.Errorf("%v\n%s", err, stderr.String())
 			}
 			if peakKB == 0 {
-				return 0, 0, errors.New("never saw the plugin process to sample its memory")
+				return 0, 0, errors.New("never saw the process to sample its memory")
 			}
 			return time.Since(start), float64(peakKB) / 1024, nil
 		case <-tick.C:
-			for _, pid := range children(cmd.Process.Pid, child) {
+			for _, pid := range sample(cmd.Process.Pid) {
 				if kb, err := vmHWM(pid); err == nil && kb > peakKB {
 					peakKB = kb
 				}

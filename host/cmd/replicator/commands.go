@@ -236,6 +236,23 @@ func (a *app) storePath() string {
 	return a.cfg.StateFile
 }
 
+// pipelineCommand prepares a command on the one pipeline named in args.
+func (a *app) pipelineCommand(args []string) (*config.Pipeline, *state.Store, error) {
+	name, err := oneArg(args, "PIPELINE")
+	if err != nil {
+		return nil, nil, err
+	}
+	pc, err := a.pipeline(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := a.openStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	return pc, store, nil
+}
+
 func (a *app) pipeline(name string) (*config.Pipeline, error) {
 	cfg, err := a.config()
 	if err != nil {
@@ -253,16 +270,11 @@ func (a *app) pipeline(name string) (*config.Pipeline, error) {
 }
 
 func cmdCheck(ctx context.Context, a *app, args []string) error {
-	name, err := oneArg(args, "PIPELINE")
+	pc, store, err := a.pipelineCommand(args)
 	if err != nil {
 		return err
 	}
-	pc, err := a.pipeline(name)
-	if err != nil {
-		return err
-	}
-	eng, _ := a.engine()
-	store, err := a.openStore()
+	eng, err := a.engine()
 	if err != nil {
 		return err
 	}
@@ -356,15 +368,7 @@ func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store *state.St
 }
 
 func cmdSync(ctx context.Context, a *app, args []string) error {
-	name, err := oneArg(args, "PIPELINE")
-	if err != nil {
-		return err
-	}
-	pc, err := a.pipeline(name)
-	if err != nil {
-		return err
-	}
-	store, err := a.openStore()
+	pc, store, err := a.pipelineCommand(args)
 	if err != nil {
 		return err
 	}
@@ -372,10 +376,10 @@ func cmdSync(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	if ctx.Err() != nil {
-		fmt.Fprintf(a.stdout, "Pipeline %s stopped; the next sync resumes from its last checkpoint.\n", name)
+		fmt.Fprintf(a.stdout, "Pipeline %s stopped; the next sync resumes from its last checkpoint.\n", pc.Name)
 		return nil
 	}
-	fmt.Fprintf(a.stdout, "Pipeline %s synced.\n", name)
+	fmt.Fprintf(a.stdout, "Pipeline %s synced.\n", pc.Name)
 	return nil
 }
 
