@@ -83,7 +83,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		SecureConfig:     secure,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
-		Logger:           quietExit{cfg.Logger},
+		Logger:           pluginLog{cfg.Logger},
 		Stderr:           c.tail,
 		GRPCDialOptions:  grpcDialOptions(),
 	})
@@ -168,17 +168,38 @@ func (c *Client) explain(err error) error {
 	return &PluginError{msg: b.String(), err: err}
 }
 
-// quietExit demotes go-plugin's note of a plugin's normal exit to debug:
-// the host ends its plugins after every run, and an abnormal exit is
-// reported as an error anyway.
-type quietExit struct{ hclog.Logger }
+// pluginLog is the host's logger as go-plugin gets it. go-plugin notes a
+// plugin's normal exit at info level; the host ends its plugins after
+// every run and reports an abnormal exit as an error anyway, so the note
+// goes to debug.
+type pluginLog struct{ hclog.Logger }
 
-func (q quietExit) Info(msg string, args ...any) {
+func (l pluginLog) Info(msg string, args ...any) {
 	if msg == "plugin process exited" {
-		q.Logger.Debug(msg, args...)
+		l.Logger.Debug(msg, args...)
 		return
 	}
-	q.Logger.Info(msg, args...)
+	l.Logger.Info(msg, args...)
+}
+
+// Named is what go-plugin logs a plugin's own lines through.
+func (l pluginLog) Named(name string) hclog.Logger { return lineLog{l.Logger.Named(name)} }
+
+// lineLog logs a plugin's own lines without the "timestamp" go-plugin
+// appends to each: the host's log stamps every line already.
+type lineLog struct{ hclog.Logger }
+
+func (l lineLog) Trace(msg string, args ...any) { l.Logger.Trace(msg, dropTimestamp(args)...) }
+func (l lineLog) Debug(msg string, args ...any) { l.Logger.Debug(msg, dropTimestamp(args)...) }
+func (l lineLog) Info(msg string, args ...any)  { l.Logger.Info(msg, dropTimestamp(args)...) }
+func (l lineLog) Warn(msg string, args ...any)  { l.Logger.Warn(msg, dropTimestamp(args)...) }
+func (l lineLog) Error(msg string, args ...any) { l.Logger.Error(msg, dropTimestamp(args)...) }
+
+func dropTimestamp(args []any) []any {
+	if n := len(args); n >= 2 && args[n-2] == "timestamp" {
+		return args[:n-2]
+	}
+	return args
 }
 
 // PluginError is a call that failed because the plugin process went away.

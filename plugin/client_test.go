@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,4 +120,40 @@ func TestTailKeepsTheLastLinesReadable(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("tail %q, want %q", got, want)
 	}
+}
+
+func TestPluginLinesComeThroughTheHostLog(t *testing.T) {
+	path := buildGenerator(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var buf strings.Builder
+	log := hclog.New(&hclog.LoggerOptions{Name: "contacts", Output: &syncWriter{w: &buf}, Level: hclog.Info})
+	c, err := Start(ctx, Config{Path: path, Kind: KindSource, Logger: log, Env: EnvForPlugin(hclog.Info)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := c.Source()
+	if err := src.Read(ctx, contract.ReadRequest{Config: []byte(`{"count":10}`), Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}, &countingOutput{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	out := buf.String()
+	if !strings.Contains(out, "contacts.replicator-source-generator: starting full refresh") {
+		t.Errorf("the plugin's line is not in the host's log under the pipeline's name:\n%s", out)
+	}
+	if strings.Contains(out, "timestamp=") || strings.Contains(out, "plugin process exited") {
+		t.Errorf("the host's log carries go-plugin's noise:\n%s", out)
+	}
+}
+
+// syncWriter serialises writes from the plugin's log goroutine.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
