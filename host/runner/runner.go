@@ -224,38 +224,66 @@ func (r *run) pump(ctx context.Context) error {
 	return nil
 }
 
-// acknowledge persists every barrier up to and including id.
+// acknowledge persists every barrier up to and including id. Acks arrive
+// one after another from the destination, so the store is written outside
+// the lock, leaving the source free to send meanwhile; several barriers of
+// a stream acknowledged together are stored once.
 func (r *run) acknowledge(id uint64) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	n := 0
 	for n < len(r.barriers) && r.barriers[n].id <= id {
-		b := r.barriers[n]
-		if err := r.persist(b); err != nil {
-			return err
-		}
-		r.written.Store(b.records)
 		n++
 	}
-	if n == 0 && (len(r.barriers) == 0 || id < r.barriers[0].id) {
+	done := r.barriers[:n:n]
+	r.barriers = r.barriers[n:]
+	r.mu.Unlock()
+	if n == 0 {
 		return fmt.Errorf("destination acknowledged %d, which was never sent or is acknowledged already", id)
 	}
-	r.barriers = r.barriers[n:]
+	type update struct {
+		state json.RawMessage
+		full  bool
+	}
+	updates := map[string]*update{}
+	var order []string
+	for _, b := range done {
+		u := updates[b.stream]
+		if u == nil {
+			u = &update{}
+			updates[b.stream] = u
+			order = append(order, b.stream)
+		}
+		if b.full {
+			u.full = true
+		} else {
+			u.state = b.state
+		}
+	}
+	for _, stream := range order {
+		u := updates[stream]
+		if err := r.persist(stream, u.state, u.full); err != nil {
+			return err
+		}
+	}
+	r.written.Store(done[n-1].records)
 	return nil
 }
 
-func (r *run) persist(b barrier) error {
-	st, err := r.store.Stream(r.p.Name, b.stream)
+// persist stores a stream's acknowledged checkpoint, when there is one, and
+// ends its full refresh when one was acknowledged complete.
+func (r *run) persist(stream string, checkpoint json.RawMessage, fullRefreshDone bool) error {
+	st, err := r.store.Stream(r.p.Name, stream)
 	if err != nil {
-		return fmt.Errorf("load state of stream %s: %w", b.stream, err)
+		return fmt.Errorf("load state of stream %s: %w", stream, err)
 	}
-	if b.full {
+	if fullRefreshDone {
 		st.FullRefresh = 0
-	} else {
-		st.State = b.state
 	}
-	if err := r.store.SaveStream(r.p.Name, b.stream, st); err != nil {
-		return fmt.Errorf("persist checkpoint of stream %s: %w", b.stream, err)
+	if checkpoint != nil {
+		st.State = checkpoint
+	}
+	if err := r.store.SaveStream(r.p.Name, stream, st); err != nil {
+		return fmt.Errorf("persist checkpoint of stream %s: %w", stream, err)
 	}
 	return nil
 }
