@@ -325,13 +325,23 @@ func (s *Server) job(id string) (*bulkJob, bool) {
 	return j, ok
 }
 
-func (s *Server) handleBulkStatus(c *apiCall) {
+// pathJob finds the bulk read job the call's path names, after checking
+// the call's scope; false means the answer is written.
+func (s *Server) pathJob(c *apiCall) (*bulkJob, bool) {
 	if !c.need("ZohoCRM.bulk.READ") {
-		return
+		return nil, false
 	}
 	j, ok := s.job(c.r.PathValue("id"))
 	if !ok {
 		writeError(c.w, http.StatusNotFound, "RESOURCE_NOT_FOUND", "the bulk read job was not found", map[string]any{"resource": "job"})
+		return nil, false
+	}
+	return j, true
+}
+
+func (s *Server) handleBulkStatus(c *apiCall) {
+	j, ok := s.pathJob(c)
+	if !ok {
 		return
 	}
 	state := j.state(s.opts.BulkStepDelay)
@@ -373,12 +383,8 @@ func (s *Server) handleBulkStatus(c *apiCall) {
 }
 
 func (s *Server) handleBulkResult(c *apiCall) {
-	if !c.need("ZohoCRM.bulk.READ") {
-		return
-	}
-	j, ok := s.job(c.r.PathValue("id"))
+	j, ok := s.pathJob(c)
 	if !ok {
-		writeError(c.w, http.StatusNotFound, "RESOURCE_NOT_FOUND", "the bulk read job was not found", map[string]any{"resource": "job"})
 		return
 	}
 	if j.state(s.opts.BulkStepDelay) != stateCompleted {
@@ -387,13 +393,7 @@ func (s *Server) handleBulkResult(c *apiCall) {
 	}
 	s.mu.Lock()
 	now := s.now()
-	recent := s.downloads[:0]
-	for _, t := range s.downloads {
-		if now.Sub(t) < time.Minute {
-			recent = append(recent, t)
-		}
-	}
-	s.downloads = recent
+	s.downloads = within(s.downloads, now, time.Minute)
 	if len(s.downloads) >= bulkDownloadsLimit {
 		s.mu.Unlock()
 		writeError(c.w, http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "at most 10 bulk read results can be downloaded a minute", nil)

@@ -71,24 +71,46 @@ func (s *Server) revokeAccessLocked() {
 	}
 }
 
+// within keeps the times of ts less than window before now, reusing ts:
+// what a sliding-window limit counts.
+func within(ts []time.Time, now time.Time, window time.Duration) []time.Time {
+	kept := ts[:0]
+	for _, t := range ts {
+		if now.Sub(t) < window {
+			kept = append(kept, t)
+		}
+	}
+	return kept
+}
+
 func oauthError(w http.ResponseWriter, code string) {
 	// Zoho answers most OAuth failures with HTTP 200 and an error field.
 	writeJSON(w, http.StatusOK, map[string]string{"error": code})
 }
 
-func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
-	s.countCall("oauth/token")
+// accountsForm counts a call to an accounts server endpoint, parses its
+// form and answers the failures every such endpoint shares; false means the
+// answer is written.
+func (s *Server) accountsForm(w http.ResponseWriter, r *http.Request, endpoint string) bool {
+	s.countCall(endpoint)
 	if _, ok := dataCentres[r.PathValue("dc")]; !ok {
 		writeError(w, http.StatusNotFound, "INVALID_URL_PATTERN", "no such accounts server", nil)
-		return
+		return false
 	}
 	if err := r.ParseForm(); err != nil {
 		oauthError(w, "invalid_request")
-		return
+		return false
 	}
 	if r.PathValue("dc") != s.opts.DC {
 		// Another DC's accounts server has never heard of this client.
 		oauthError(w, "invalid_client")
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	if !s.accountsForm(w, r, "oauth/token") {
 		return
 	}
 	if r.Form.Get("client_id") != s.opts.ClientID || r.Form.Get("client_secret") != s.opts.ClientSecret {
@@ -120,13 +142,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			oauthError(w, "invalid_code")
 			return
 		}
-		recent := rt.issued[:0]
-		for _, t := range rt.issued {
-			if now.Sub(t) < refreshWindow {
-				recent = append(recent, t)
-			}
-		}
-		rt.issued = recent
+		rt.issued = within(rt.issued, now, refreshWindow)
 		if len(rt.issued) >= refreshesPerWindow {
 			writeJSON(w, http.StatusBadRequest, map[string]string{
 				"error":             "Access Denied",
@@ -204,17 +220,7 @@ func (s *Server) tokenResponseLocked(rt *refreshToken, at *accessToken) map[stri
 }
 
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	s.countCall("oauth/revoke")
-	if _, ok := dataCentres[r.PathValue("dc")]; !ok {
-		writeError(w, http.StatusNotFound, "INVALID_URL_PATTERN", "no such accounts server", nil)
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		oauthError(w, "invalid_request")
-		return
-	}
-	if r.PathValue("dc") != s.opts.DC {
-		oauthError(w, "invalid_client")
+	if !s.accountsForm(w, r, "oauth/revoke") {
 		return
 	}
 	token := r.Form.Get("token")
