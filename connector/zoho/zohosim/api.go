@@ -231,9 +231,10 @@ func decodeToken(s string, v any) bool {
 	return err == nil && json.Unmarshal(b, v) == nil
 }
 
-// ifModifiedSince parses the header; ok is false when it is malformed.
-func ifModifiedSince(r *http.Request) (t time.Time, set, ok bool) {
-	h := r.Header.Get("If-Modified-Since")
+// ifModifiedSince parses the header; ok is false when it is malformed and
+// the 400 is written.
+func (c *apiCall) ifModifiedSince() (t time.Time, set, ok bool) {
+	h := c.r.Header.Get("If-Modified-Since")
 	if h == "" {
 		return time.Time{}, false, true
 	}
@@ -243,6 +244,7 @@ func ifModifiedSince(r *http.Request) (t time.Time, set, ok bool) {
 	if t, err := http.ParseTime(h); err == nil {
 		return t, true, true
 	}
+	writeError(c.w, http.StatusBadRequest, "INVALID_DATA", "If-Modified-Since must be an ISO 8601 or HTTP date", map[string]any{"header": "If-Modified-Since"})
 	return time.Time{}, true, false
 }
 
@@ -262,13 +264,41 @@ func intParam(r *http.Request, name string, def, lo, hi int) (int, bool) {
 	return n, true
 }
 
-func (s *Server) handleRecords(c *apiCall) {
-	m, ok := s.moduleByName(c.r.PathValue("module"))
+// perPage reads per_page; false means the 400 is written.
+func (c *apiCall) perPage() (int, bool) {
+	n, ok := intParam(c.r, "per_page", maxPerPage, 1, maxPerPage)
+	if !ok {
+		badParam(c.w, "per_page", "per_page must be between 1 and 200")
+	}
+	return n, ok
+}
+
+// page reads page; false means the 400 is written.
+func (c *apiCall) page() (int, bool) {
+	n, ok := intParam(c.r, "page", 1, 1, 1<<30)
+	if !ok {
+		badParam(c.w, "page", "page must be a positive number")
+	}
+	return n, ok
+}
+
+// pathModule finds the module the call's path names and checks the call's
+// scope for it; false means the answer is written.
+func (c *apiCall) pathModule() (*module, bool) {
+	m, ok := c.s.moduleByName(c.r.PathValue("module"))
 	if !ok {
 		writeError(c.w, http.StatusBadRequest, "INVALID_MODULE", "the module name given seems to be invalid", nil)
-		return
+		return nil, false
 	}
 	if !c.need(m.scope) {
+		return nil, false
+	}
+	return m, true
+}
+
+func (s *Server) handleRecords(c *apiCall) {
+	m, ok := c.pathModule()
+	if !ok {
 		return
 	}
 	q := c.r.URL.Query()
@@ -288,14 +318,12 @@ func (s *Server) handleRecords(c *apiCall) {
 			fields = append(fields, f)
 		}
 	}
-	perPage, ok := intParam(c.r, "per_page", maxPerPage, 1, maxPerPage)
+	perPage, ok := c.perPage()
 	if !ok {
-		badParam(c.w, "per_page", "per_page must be between 1 and 200")
 		return
 	}
-	since, sinceSet, ok := ifModifiedSince(c.r)
+	since, sinceSet, ok := c.ifModifiedSince()
 	if !ok {
-		writeError(c.w, http.StatusBadRequest, "INVALID_DATA", "If-Modified-Since must be an ISO 8601 or HTTP date", map[string]any{"header": "If-Modified-Since"})
 		return
 	}
 	now := s.now()
@@ -335,9 +363,8 @@ func (s *Server) handleRecords(c *apiCall) {
 			badParam(c.w, "sort_order", "sort_order must be asc or desc")
 			return
 		}
-		page, ok := intParam(c.r, "page", 1, 1, 1<<30)
+		page, ok := c.page()
 		if !ok {
-			badParam(c.w, "page", "page must be a positive number")
 			return
 		}
 		if page*perPage > discreteLimit {
@@ -440,12 +467,8 @@ func offsetServed(tok pageToken, perPage int) int {
 }
 
 func (s *Server) handleDeleted(c *apiCall) {
-	m, ok := s.moduleByName(c.r.PathValue("module"))
+	m, ok := c.pathModule()
 	if !ok {
-		writeError(c.w, http.StatusBadRequest, "INVALID_MODULE", "the module name given seems to be invalid", nil)
-		return
-	}
-	if !c.need(m.scope) {
 		return
 	}
 	kind := c.r.URL.Query().Get("type")
@@ -457,19 +480,16 @@ func (s *Server) handleDeleted(c *apiCall) {
 		badParam(c.w, "type", "type must be all, recycle or permanent")
 		return
 	}
-	perPage, ok := intParam(c.r, "per_page", maxPerPage, 1, maxPerPage)
+	perPage, ok := c.perPage()
 	if !ok {
-		badParam(c.w, "per_page", "per_page must be between 1 and 200")
 		return
 	}
-	page, ok := intParam(c.r, "page", 1, 1, 1<<30)
+	page, ok := c.page()
 	if !ok {
-		badParam(c.w, "page", "page must be a positive number")
 		return
 	}
-	since, sinceSet, ok := ifModifiedSince(c.r)
+	since, sinceSet, ok := c.ifModifiedSince()
 	if !ok {
-		writeError(c.w, http.StatusBadRequest, "INVALID_DATA", "If-Modified-Since must be an ISO 8601 or HTTP date", map[string]any{"header": "If-Modified-Since"})
 		return
 	}
 	s.mu.Lock()
