@@ -716,6 +716,16 @@ func (s *Server) applyChanges(m *module, base map[string]any, changes map[string
 	return out, modified, nil
 }
 
+// knownModule is moduleByName for the methods tests call, which say what to
+// use instead.
+func (s *Server) knownModule(name string) (*module, error) {
+	m, ok := s.moduleByName(name)
+	if !ok {
+		return nil, fmt.Errorf("no module %q: use Contacts or Accounts", name)
+	}
+	return m, nil
+}
+
 func (s *Server) nowNanos() int64 { return s.now().Truncate(time.Second).UnixNano() }
 
 // CreateRecord adds a record to module with the given fields (API names to
@@ -723,9 +733,9 @@ func (s *Server) nowNanos() int64 { return s.now().Truncate(time.Second).UnixNan
 // id. Created_Time and Modified_Time are Now; Modified_Time may be given as
 // an RFC 3339 string to place the record at a chosen time.
 func (s *Server) CreateRecord(module string, fields map[string]any) (string, error) {
-	m, ok := s.moduleByName(module)
-	if !ok {
-		return "", fmt.Errorf("no module %q: use Contacts or Accounts", module)
+	m, err := s.knownModule(module)
+	if err != nil {
+		return "", err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -754,6 +764,15 @@ func (s *Server) Create(module string, fields map[string]any) string {
 	return id
 }
 
+// genIdx is the generated index a new overlay entry for r replaces: the
+// one r's own entry replaced, or r's when r is still as generated.
+func (r row) genIdx() int {
+	if r.e != nil {
+		return r.e.idx
+	}
+	return int(r.id - r.m.idBase)
+}
+
 // current finds the live record id of m. The caller holds s.mu.
 func (s *Server) currentLocked(m *module, id string) (row, error) {
 	n, err := strconv.ParseInt(id, 10, 64)
@@ -774,9 +793,9 @@ func (s *Server) currentLocked(m *module, id string) (row, error) {
 // Update changes fields of a record; its Modified_Time becomes Now unless
 // the fields give one.
 func (s *Server) Update(module, id string, fields map[string]any) error {
-	m, ok := s.moduleByName(module)
-	if !ok {
-		return fmt.Errorf("no module %q: use Contacts or Accounts", module)
+	m, err := s.knownModule(module)
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -788,10 +807,7 @@ func (s *Server) Update(module, id string, fields map[string]any) error {
 	if err != nil {
 		return fmt.Errorf("updating %s %s: %w", m.apiName, id, err)
 	}
-	e := &entry{id: r.id, idx: int(r.id - m.idBase), created: r.ct, modified: s.nowNanos(), fields: f}
-	if r.e != nil {
-		e.idx = r.e.idx
-	}
+	e := &entry{id: r.id, idx: r.genIdx(), created: r.ct, modified: s.nowNanos(), fields: f}
 	if modified != nil {
 		e.modified = modified.UnixNano()
 	}
@@ -811,9 +827,9 @@ func (s *Server) DeletePermanently(module, id string) error {
 }
 
 func (s *Server) remove(module, id, kind string) error {
-	m, ok := s.moduleByName(module)
-	if !ok {
-		return fmt.Errorf("no module %q: use Contacts or Accounts", module)
+	m, err := s.knownModule(module)
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -822,14 +838,8 @@ func (s *Server) remove(module, id, kind string) error {
 		return fmt.Errorf("deleting %s %s: %w", m.apiName, id, err)
 	}
 	now := s.now().Truncate(time.Second)
-	idx := -1
-	if r.e != nil {
-		idx = r.e.idx
-	} else {
-		idx = int(r.id - m.idBase)
-	}
 	name, _ := r.value(m.byName[m.nameField]).(string)
-	m.overlay[r.id] = &entry{id: r.id, idx: idx, created: r.ct, modified: now.UnixNano(), deleted: true}
+	m.overlay[r.id] = &entry{id: r.id, idx: r.genIdx(), created: r.ct, modified: now.UnixNano(), deleted: true}
 	m.deletions = append(m.deletions, deletion{id: r.id, displayName: name, kind: kind, at: now, by: s.users[0]})
 	m.view = nil
 	return nil
