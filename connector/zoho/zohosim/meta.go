@@ -141,8 +141,19 @@ func custom(f *field) *field   { f.custom = true; return f }
 func readOnly(f *field) *field { f.readOnly = true; return f }
 func required(f *field) *field { f.mandatory = true; return f }
 
-func contactFields() []*field {
+// systemFields are the fields Zoho keeps itself, the same in every module;
+// each call makes new ones, as newModule numbers them.
+func systemFields() []*field {
 	return []*field{
+		readOnly(&field{apiName: "Created_By", label: "Created By", dataType: "ownerlookup"}),
+		readOnly(&field{apiName: "Modified_By", label: "Modified By", dataType: "ownerlookup"}),
+		readOnly(typed("Created_Time", "Created Time", "datetime")),
+		readOnly(typed("Modified_Time", "Modified Time", "datetime")),
+	}
+}
+
+func contactFields() []*field {
+	return append([]*field{
 		&field{apiName: "Owner", label: "Contact Owner", dataType: "ownerlookup"},
 		pick("Salutation", "Salutation", salutations),
 		text("First_Name", "First Name"),
@@ -179,15 +190,11 @@ func contactFields() []*field {
 		custom(typed("Last_Visit", "Last visit", "date")),
 		custom(typed("Newsletter", "Newsletter", "boolean")),
 		custom(&field{apiName: "Interests", label: "Interests", dataType: "multiselectpicklist", picklist: interests}),
-		readOnly(&field{apiName: "Created_By", label: "Created By", dataType: "ownerlookup"}),
-		readOnly(&field{apiName: "Modified_By", label: "Modified By", dataType: "ownerlookup"}),
-		readOnly(typed("Created_Time", "Created Time", "datetime")),
-		readOnly(typed("Modified_Time", "Modified Time", "datetime")),
-	}
+	}, systemFields()...)
 }
 
 func accountFields() []*field {
-	return []*field{
+	return append([]*field{
 		&field{apiName: "Owner", label: "Account Owner", dataType: "ownerlookup"},
 		required(text("Account_Name", "Account Name")),
 		text("Account_Number", "Account Number"),
@@ -216,11 +223,7 @@ func accountFields() []*field {
 		custom(typed("Customer_Since", "Customer since", "date")),
 		custom(typed("Key_Account", "Key account", "boolean")),
 		custom(&field{apiName: "Regions", label: "Regions", dataType: "multiselectpicklist", picklist: regions}),
-		readOnly(&field{apiName: "Created_By", label: "Created By", dataType: "ownerlookup"}),
-		readOnly(&field{apiName: "Modified_By", label: "Modified By", dataType: "ownerlookup"}),
-		readOnly(typed("Created_Time", "Created Time", "datetime")),
-		readOnly(typed("Modified_Time", "Modified Time", "datetime")),
-	}
+	}, systemFields()...)
 }
 
 func newModule(api, singular string, fields []*field, n int, idBase int64, salt uint64, firstFieldID int64) *module {
