@@ -109,6 +109,15 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
+// required answers 400 invalid_request with message unless present holds;
+// it returns present.
+func required(w http.ResponseWriter, present bool, message string) bool {
+	if !present {
+		writeError(w, http.StatusBadRequest, ingest.CodeInvalidRequest, message)
+	}
+	return present
+}
+
 func notFound(w http.ResponseWriter, id string) {
 	writeError(w, http.StatusNotFound, ingest.CodeNotFound, fmt.Sprintf("replicator %q is not configured", id))
 }
@@ -167,11 +176,7 @@ func (s *Server) getReplicator(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) putContacts(w http.ResponseWriter, r *http.Request) {
 	var req ingest.UpsertRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	if req.Stream == "" {
-		writeError(w, http.StatusBadRequest, ingest.CodeInvalidRequest, "stream is required")
+	if !decodeBody(w, r, &req) || !required(w, req.Stream != "", "stream is required") {
 		return
 	}
 	if len(req.Contacts) > ingest.MaxBatch {
@@ -186,11 +191,7 @@ func (s *Server) putContacts(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteContacts(w http.ResponseWriter, r *http.Request) {
 	var req ingest.DeleteRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	if req.Stream == "" {
-		writeError(w, http.StatusBadRequest, ingest.CodeInvalidRequest, "stream is required")
+	if !decodeBody(w, r, &req) || !required(w, req.Stream != "", "stream is required") {
 		return
 	}
 	s.mutate(w, r, func(rs *replicatorState) any {
@@ -200,11 +201,7 @@ func (s *Server) deleteContacts(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) sweepContacts(w http.ResponseWriter, r *http.Request) {
 	var req ingest.SweepRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	if req.Stream == "" || req.Generation == nil {
-		writeError(w, http.StatusBadRequest, ingest.CodeInvalidRequest, "stream and generation are required")
+	if !decodeBody(w, r, &req) || !required(w, req.Stream != "" && req.Generation != nil, "stream and generation are required") {
 		return
 	}
 	s.mutate(w, r, func(rs *replicatorState) any {
