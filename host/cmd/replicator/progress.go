@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,7 +49,8 @@ func (p *progress) update(s runner.Progress) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "\r\x1b[K%s: read %d, written %d, %.0f records/s, %s elapsed", p.name, s.Read, s.Written, rate, s.Elapsed.Round(100*time.Millisecond))
+	fmt.Fprintf(p.w, "\r\x1b[K%s: read %s, written %s, %s records/s, %s elapsed",
+		p.name, grouped(s.Read), grouped(s.Written), grouped(int64(rate)), s.Elapsed.Round(100*time.Millisecond))
 	p.drawn = true
 }
 
@@ -57,4 +60,22 @@ func (p *progress) done() {
 	if p.drawn {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// grouped writes n with thousands separators: 1234567 -> 1,234,567.
+func grouped(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
