@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -232,7 +233,8 @@ func (r *reader) emitBulkCSV(ctx context.Context, file string, f *fullState) err
 	}
 	defer rc.Close()
 	cr := csv.NewReader(rc)
-	cr.ReuseRecord = true
+	// Rows are converted on other goroutines while later ones are read,
+	// so each needs a slice of its own: no ReuseRecord.
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
 		return nil
@@ -244,21 +246,24 @@ func (r *reader) emitBulkCSV(ctx context.Context, file string, f *fullState) err
 	for i, h := range header {
 		cols[i] = r.mod.bulkColumn(strings.TrimPrefix(h, "\ufeff"))
 	}
-	for {
+	next := func() ([]string, error) {
 		row, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("reading the bulk read CSV: %w", err)
 		}
-		if err != nil {
-			return fmt.Errorf("reading the bulk read CSV: %w", err)
-		}
-		rec := bulkRecord(cols, row)
-		k, err := r.emit(ctx, rec)
+		return row, err
+	}
+	convert := func(row []string) (prepared, error) { return r.prepare(bulkRecord(cols, row)) }
+	deliver := func(p prepared) error {
+		k, err := r.deliver(ctx, p)
 		if err != nil {
 			return err
 		}
 		f.see(k)
+		return nil
 	}
+	// Converting is what costs CPU in a full sync; it runs on every core.
+	return inOrder(ctx, runtime.GOMAXPROCS(0), r.tune.bulkBatch, next, convert, deliver)
 }
 
 // bulkColumn says where a CSV column goes: a field, or a part of a lookup

@@ -33,6 +33,7 @@ type tuning struct {
 	pollBase        time.Duration // first wait for a bulk job
 	pollMax         time.Duration // longest wait between bulk job polls
 	mintWait        time.Duration // longest wait for a token mint slot
+	bulkBatch       int           // bulk read rows a worker converts at a time
 }
 
 func defaultTuning() tuning {
@@ -51,6 +52,9 @@ func defaultTuning() tuning {
 		pollBase:    2 * time.Second,
 		pollMax:     30 * time.Second,
 		mintWait:    2 * time.Minute,
+		// Enough rows to make handing them over cheap, few enough that
+		// the batches in flight stay a few megabytes.
+		bulkBatch: 256,
 	}
 }
 

@@ -157,6 +157,8 @@ type memOut struct {
 	counts      map[string]int64
 	// onCheckpoint, when set, runs after each checkpoint is kept.
 	onCheckpoint func(n int)
+	// onEmit, when set, runs after each record is kept.
+	onEmit func(n int)
 }
 
 type memCheckpoint struct {
@@ -167,6 +169,9 @@ type memCheckpoint struct {
 
 func (o *memOut) Emit(_ context.Context, r contract.Record) error {
 	o.records = append(o.records, r)
+	if o.onEmit != nil {
+		o.onEmit(len(o.records))
+	}
 	return nil
 }
 

@@ -86,25 +86,46 @@ func (r *reader) stopOnBudget(err error) error {
 
 // emit sends one record's canonical contact and returns its key.
 func (r *reader) emit(ctx context.Context, raw map[string]any) (cursor, error) {
-	rec := r.mod.normalize(raw)
-	c, ok := r.conv.contact(rec)
-	if !ok {
-		r.log.Warn("skipping a Zoho record without an id")
-		return cursor{}, nil
-	}
-	data, err := marshalContact(c)
+	p, err := r.prepare(raw)
 	if err != nil {
 		return cursor{}, err
 	}
-	if err := r.out.Emit(ctx, contract.Record{Stream: r.rs.Name, Key: c.SourceID, Op: contract.Upsert, Data: data, SourceTime: c.UpdatedAt}); err != nil {
+	return r.deliver(ctx, p)
+}
+
+// prepare converts and encodes one record. It only reads the reader's
+// fields, so workers may call it at once.
+func (r *reader) prepare(raw map[string]any) (prepared, error) {
+	rec := r.mod.normalize(raw)
+	c, ok := r.conv.contact(rec)
+	if !ok {
+		return prepared{skip: true}, nil
+	}
+	data, err := marshalContact(c)
+	if err != nil {
+		return prepared{}, err
+	}
+	return prepared{
+		rec: contract.Record{Stream: r.rs.Name, Key: c.SourceID, Op: contract.Upsert, Data: data, SourceTime: c.UpdatedAt},
+		key: cursor{Modified: parseTime(str(rec["Modified_Time"])), ID: c.SourceID},
+	}, nil
+}
+
+// deliver emits a prepared record and returns its key; it counts and
+// keeps what it sends, so it runs on the reading goroutine only.
+func (r *reader) deliver(ctx context.Context, p prepared) (cursor, error) {
+	if p.skip {
+		r.log.Warn("skipping a Zoho record without an id")
+		return cursor{}, nil
+	}
+	if err := r.out.Emit(ctx, p.rec); err != nil {
 		return cursor{}, err
 	}
 	r.records++
-	k := cursor{Modified: parseTime(str(rec["Modified_Time"])), ID: c.SourceID}
 	if r.upserted != nil {
-		r.upserted[c.SourceID] = k.Modified
+		r.upserted[p.key.ID] = p.key.Modified
 	}
-	return k, nil
+	return p.key, nil
 }
 
 // run reads the stream from its state.
