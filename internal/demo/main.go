@@ -61,6 +61,7 @@ type demo struct {
 	client             zohoClient
 	services           []*service
 	cast               cast
+	changedAt          time.Time // when the last CRM change was made
 }
 
 // person is a CRM record the demo follows through the steps.
@@ -203,7 +204,8 @@ This demo needs no accounts anywhere: it starts simulators of Zoho CRM and
 ROGER365 on this machine, which answer the same APIs. First the CRM, with
 %s contacts and %s accounts from six countries.`, thousands(d.contacts), thousands(d.accounts))
 	s, url, err := startService(ctx, "zoho-sim", filepath.Join(d.bin, "zoho-sim"),
-		[]string{"-addr", "127.0.0.1:0", "-contacts", fmt.Sprint(d.contacts), "-accounts", fmt.Sprint(d.accounts)}, nil)
+		[]string{"-addr", "127.0.0.1:0", "-contacts", fmt.Sprint(d.contacts), "-accounts", fmt.Sprint(d.accounts),
+			"-clock-offset", clockOffset.String()}, nil)
 	if err != nil {
 		return err
 	}
@@ -590,6 +592,7 @@ simulator's admin API, as if someone had typed them in Zoho:`)
 		return err
 	}
 	d.say("    %s is deleted from the CRM.", c.leaver.name)
+	d.changedAt = time.Now()
 	return nil
 }
 
@@ -625,15 +628,27 @@ func (d *demo) accountOf(ctx context.Context, contactID string) (string, error) 
 	return "", nil
 }
 
+// clockOffset puts the simulated CRM's clock behind this machine's, so that
+// changes made in it already look older than the minute a routine sync
+// stays behind.
+const clockOffset = -58 * time.Second
+
 func (d *demo) secondSync(ctx context.Context) error {
-	d.say(`A routine sync reads only what changed since the last one, through Zoho's
-COQL and deleted-records APIs. It stays a minute behind Zoho's clock, so
-that a change Zoho is still saving is never skipped: the changes just made
-would arrive with the first routine sync a minute from now. So that you
-need not wait, this sync asks for a full refresh instead: it reads
-everything again, writes what differs, and then removes from the phonebook
-whatever the CRM no longer has.`)
-	return d.replicator(ctx, "", "", "", "sync", "-full-refresh", pipelineName)
+	d.say(`A routine sync, as "replicator run" starts every interval, reads only
+what changed since the last one, through Zoho's COQL and deleted-records
+APIs, for a handful of API credits. It stays a minute behind Zoho's clock,
+so that a change Zoho is still saving is never skipped. The simulated CRM's
+clock was started 58 seconds behind this machine's, so the changes just
+made already look a minute old, as they would by the next interval.`)
+	// Let the changes age past the lag by this machine's clock too.
+	if wait := time.Until(d.changedAt.Add(3 * time.Second)); wait > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	return d.replicator(ctx, "", "", "", "sync", pipelineName)
 }
 
 func (d *demo) callsAfter(ctx context.Context) error {
