@@ -19,9 +19,10 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"google.golang.org/grpc"
+
 	"github.com/replicatorhq/replicator/plugin/contract"
 	"github.com/replicatorhq/replicator/plugin/wirev1"
-	"google.golang.org/grpc"
 )
 
 // ConnectSource serves src on one end of a real gRPC connection and
@@ -125,8 +126,6 @@ type recorder struct {
 	full        []contract.FullRefreshComplete
 	creds       contract.Credentials
 	counters    map[string]int64
-	limit       int
-	cancel      context.CancelFunc
 }
 
 type recordedCheckpoint struct {
@@ -138,9 +137,6 @@ type recordedCheckpoint struct {
 func (r *recorder) Emit(_ context.Context, rec contract.Record) error {
 	rec.Data = append(json.RawMessage(nil), rec.Data...)
 	r.records = append(r.records, rec)
-	if r.limit > 0 && len(r.records) >= r.limit && r.cancel != nil {
-		r.cancel()
-	}
 	return nil
 }
 
