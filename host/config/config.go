@@ -40,7 +40,9 @@ type Config struct {
 	// against: the folder of a single file, or the loaded folder itself.
 	Dir string
 	// StateFile is the absolute path of the state store.
-	StateFile    string
+	StateFile string
+	// Host holds the host block's settings, defaults filled in.
+	Host         Host
 	Sources      []*Connector
 	Destinations []*Connector
 	Pipelines    []*Pipeline
@@ -116,6 +118,7 @@ func rootSchema() *hcl.BodySchema {
 	return &hcl.BodySchema{
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "replicator"},
+			{Type: "host"},
 			{Type: KindSource, LabelNames: []string{"type", "name"}},
 			{Type: KindDestination, LabelNames: []string{"type", "name"}},
 			{Type: "pipeline", LabelNames: []string{"name"}},
@@ -194,6 +197,7 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 		names = []string{path}
 	}
 	c.StateFile = filepath.Join(c.Dir, DefaultStateFile)
+	c.Host = DefaultHost()
 
 	var diags hcl.Diagnostics
 	parser := hclparse.NewParser()
@@ -215,6 +219,7 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 	ctx := evalContext(c.Dir)
 	var (
 		replicatorBlock *hcl.Block
+		hostBlock       *hcl.Block
 		pipelineBlocks  []*hcl.Block
 		connectors      = map[string]*Connector{}
 	)
@@ -235,6 +240,18 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 				}
 				replicatorBlock = b
 				diags = append(diags, c.decodeReplicator(b, ctx)...)
+			case "host":
+				if hostBlock != nil {
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Duplicate host block",
+						Detail:   fmt.Sprintf("A host block is already declared at %s. Keep one and merge the settings into it.", hostBlock.DefRange),
+						Subject:  b.DefRange.Ptr(),
+					})
+					continue
+				}
+				hostBlock = b
+				diags = append(diags, c.decodeHost(b, ctx)...)
 			case KindSource, KindDestination:
 				conn, d := c.decodeConnector(b)
 				diags = append(diags, d...)
@@ -481,6 +498,12 @@ func decodeStreams(attr *hcl.Attribute, ctx *hcl.EvalContext) ([]string, hcl.Dia
 }
 
 func decodeInterval(attr *hcl.Attribute, ctx *hcl.EvalContext) (time.Duration, hcl.Diagnostics) {
+	return decodeDuration(attr, ctx, MinInterval)
+}
+
+// decodeDuration decodes a duration written as a string, such as "15m", of
+// at least least; a null value is zero.
+func decodeDuration(attr *hcl.Attribute, ctx *hcl.EvalContext, least time.Duration) (time.Duration, hcl.Diagnostics) {
 	v, diags := attr.Expr.Value(ctx)
 	if diags.HasErrors() {
 		return 0, diags
@@ -493,8 +516,8 @@ func decodeInterval(attr *hcl.Attribute, ctx *hcl.EvalContext) (time.Duration, h
 	if err != nil || !s.IsKnown() {
 		return 0, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
-			Summary:  "Invalid interval",
-			Detail:   `interval takes a duration as a string, such as "15m" or "1h30m".`,
+			Summary:  "Invalid " + attr.Name,
+			Detail:   fmt.Sprintf(`%s takes a duration as a string, such as "15m" or "1h30m".`, attr.Name),
 			Subject:  subject,
 		})
 	}
@@ -502,19 +525,23 @@ func decodeInterval(attr *hcl.Attribute, ctx *hcl.EvalContext) (time.Duration, h
 	if err != nil {
 		return 0, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
-			Summary:  "Invalid interval",
+			Summary:  "Invalid " + attr.Name,
 			Detail: fmt.Sprintf(`%q is not a duration. Write it with a unit, such as "30s", "15m" or "1h30m".`,
 				s.AsString()),
 			Subject: subject,
 		})
 	}
-	if d < MinInterval {
+	if d < least {
+		detail := fmt.Sprintf(`%s must be at least "%s".`, attr.Name, least)
+		if attr.Name == "interval" {
+			detail = fmt.Sprintf(`A pipeline runs at most once every %s; use an interval of at least "%s", or leave interval out to run the pipeline only when asked.`,
+				least, least)
+		}
 		return 0, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
-			Summary:  "Interval too short",
-			Detail: fmt.Sprintf(`A pipeline runs at most once every %s; use an interval of at least "%s", or leave interval out to run the pipeline only when asked.`,
-				MinInterval, MinInterval),
-			Subject: subject,
+			Summary:  strings.ToUpper(attr.Name[:1]) + attr.Name[1:] + " too short",
+			Detail:   detail,
+			Subject:  subject,
 		})
 	}
 	return d, diags

@@ -126,6 +126,30 @@ func TestLoadValid(t *testing.T) {
 	}
 }
 
+func TestLoadHost(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "replicator.hcl")
+	src := "host {\n  max_concurrent_runs = 3\n  call_timeout = \"45s\"\n}\n"
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, diags := Load(path)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	want := Host{MaxConcurrentRuns: 3, CallTimeout: 45 * time.Second, StallTimeout: DefaultStallTimeout}
+	if c.Host != want {
+		t.Errorf("host = %+v, want %+v", c.Host, want)
+	}
+
+	if err := os.WriteFile(path, []byte("# nothing\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ = Load(path); c.Host != DefaultHost() {
+		t.Errorf("host without a block = %+v, want the defaults %+v", c.Host, DefaultHost())
+	}
+}
+
 func TestLoadDefaultStateFile(t *testing.T) {
 	c, diags := loadSource(t, `source "zoho" "eu" {}`)
 	if diags.HasErrors() {
@@ -187,6 +211,36 @@ func TestLoadDiagnostics(t *testing.T) {
 			src:     "replicator {\n  state_file = [\"a\"]\n}\n",
 			summary: "Invalid state_file",
 			line:    2, col: 16,
+		},
+		{
+			name:    "duplicate host block",
+			src:     "host {}\nhost {}\n",
+			summary: "Duplicate host block",
+			line:    2, col: 1,
+		},
+		{
+			name:    "max_concurrent_runs of zero",
+			src:     "host {\n  max_concurrent_runs = 0\n}\n",
+			summary: "Invalid max_concurrent_runs",
+			line:    2, col: 25,
+		},
+		{
+			name:    "max_concurrent_runs not whole",
+			src:     "host {\n  max_concurrent_runs = 2.5\n}\n",
+			summary: "Invalid max_concurrent_runs",
+			line:    2, col: 25,
+		},
+		{
+			name:    "call_timeout without unit",
+			src:     "host {\n  call_timeout = \"30\"\n}\n",
+			summary: "Invalid call_timeout",
+			line:    2, col: 18,
+		},
+		{
+			name:    "stall_timeout too short",
+			src:     "host {\n  stall_timeout = \"10ms\"\n}\n",
+			summary: "Stall_timeout too short",
+			line:    2, col: 19,
 		},
 		{
 			name:    "source with one label",
