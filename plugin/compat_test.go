@@ -34,7 +34,7 @@ func (c *collect) FullRefreshComplete(_ context.Context, _ string, g uint64) err
 }
 
 func (c *collect) UpdateCredentials(context.Context, contract.Credentials) error { return nil }
-func (c *collect) Count(context.Context, string, int64) error                   { return nil }
+func (c *collect) Count(context.Context, string, int64) error                    { return nil }
 
 // TestSourceWrittenForSDK1 runs a connector written as SDK 1.0 documented
 // it (testdata/v1source) against today's host side: growing the SDK must
