@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/nyaruka/phonenumbers"
 	"github.com/replicatorhq/replicator/connector/roger365/ingest"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
@@ -30,7 +29,7 @@ type config struct {
 	APIURL           string
 	APIKey           string
 	ReplicatorID     string
-	DefaultRegion    string
+	DefaultRegion    string // ignored; set only to warn that it is
 	BatchSize        int
 	SkipWithoutPhone bool
 	Concurrency      int
@@ -49,8 +48,8 @@ func spec() contract.Spec {
 				Description: "ROGER365 API key, sent as a bearer token."},
 			{Name: "replicator_id", Type: contract.TypeString, Required: true,
 				Description: "Id of the CRM replicator in ROGER365 that receives the contacts."},
-			{Name: "default_region", Type: contract.TypeString, Default: json.RawMessage(`"NL"`),
-				Description: "Region (ISO 3166 code) for phone numbers written without a country code."},
+			{Name: "default_region", Type: contract.TypeString,
+				Description: "Ignored, accepted so that older configurations load. The destination never reads a number without a country code: the source reads it (with its own region setting), and a number the source could not read is left out."},
 			{Name: "batch_size", Type: contract.TypeNumber, Default: json.RawMessage(strconv.Itoa(ingest.MaxBatch)),
 				Description: fmt.Sprintf("Contacts per request, 1 to %d.", ingest.MaxBatch)},
 			{Name: "skip_without_phone", Type: contract.TypeBool, Default: json.RawMessage(`true`),
@@ -66,7 +65,7 @@ func spec() contract.Spec {
 // parseConfig reads the block's JSON, applies defaults and reports every
 // problem at once, each naming the attribute and what it accepts.
 func parseConfig(raw json.RawMessage) (config, error) {
-	cfg := config{APIURL: DefaultAPIURL, DefaultRegion: "NL", BatchSize: ingest.MaxBatch, SkipWithoutPhone: true, Concurrency: 2}
+	cfg := config{APIURL: DefaultAPIURL, BatchSize: ingest.MaxBatch, SkipWithoutPhone: true, Concurrency: 2}
 	attrs := map[string]json.RawMessage{}
 	if len(bytes.TrimSpace(raw)) > 0 {
 		if err := json.Unmarshal(raw, &attrs); err != nil {
@@ -119,10 +118,7 @@ func parseConfig(raw json.RawMessage) (config, error) {
 	if cfg.ReplicatorID == "" {
 		errs = append(errs, errors.New("replicator_id is required: set it to the id of the CRM replicator in ROGER365"))
 	}
-	cfg.DefaultRegion = strings.ToUpper(strings.TrimSpace(cfg.DefaultRegion))
-	if phonenumbers.GetCountryCodeForRegion(cfg.DefaultRegion) == 0 {
-		errs = append(errs, fmt.Errorf("default_region must be a region code such as NL, DE or GB, got %q", cfg.DefaultRegion))
-	}
+	cfg.DefaultRegion = strings.TrimSpace(cfg.DefaultRegion)
 	if len(errs) > 0 {
 		slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 		return config{}, fmt.Errorf("roger365 config: %w", errors.Join(errs...))
@@ -152,3 +148,7 @@ func decodeInt(name string, v json.RawMessage, lo, hi int, dst *int) error {
 	*dst = int(f)
 	return nil
 }
+
+// ignoredRegion is the warning for a configuration that still sets
+// default_region, which no longer reads any number.
+const ignoredRegion = "default_region is ignored: the destination no longer reads numbers without a country code, as guessing their country can show a stranger's name on a call; remove it, and set the source's region setting (default_region for zoho) instead"
