@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -43,7 +44,7 @@ func spec() contract.Spec {
 		Description: "Writes canonical contact records into a ROGER365 CRM replicator's phonebook, so incoming calls show the CRM name and a link to the record.",
 		Config: []contract.Attribute{
 			{Name: "api_url", Type: contract.TypeString, Default: json.RawMessage(`"` + DefaultAPIURL + `"`),
-				Description: "Base URL of the ROGER365 ingest API. ROGER365 publishes no ingest API; the default follows the contract this connector models."},
+				Description: "Base URL of the ROGER365 ingest API, https (plain http only to a loopback host such as a local simulator). ROGER365 publishes no ingest API; the default follows the contract this connector models."},
 			{Name: "api_key", Type: contract.TypeString, Required: true, Sensitive: true,
 				Description: "ROGER365 API key, sent as a bearer token."},
 			{Name: "replicator_id", Type: contract.TypeString, Required: true,
@@ -109,8 +110,8 @@ func parseConfig(raw json.RawMessage) (config, error) {
 		}
 	}
 	cfg.APIURL = strings.TrimRight(strings.TrimSpace(cfg.APIURL), "/")
-	if u, err := url.Parse(cfg.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("api_url must be an http or https URL such as %s, got %q", DefaultAPIURL, cfg.APIURL))
+	if err := checkAPIURL(cfg.APIURL); err != nil {
+		errs = append(errs, err)
 	}
 	if cfg.APIKey == "" {
 		errs = append(errs, errors.New("api_key is required: set it to the ROGER365 API key"))
@@ -124,6 +125,36 @@ func parseConfig(raw json.RawMessage) (config, error) {
 		return config{}, fmt.Errorf("roger365 config: %w", errors.Join(errs...))
 	}
 	return cfg, nil
+}
+
+// checkAPIURL accepts https, and plain http only to a loopback host (a
+// simulator or a local proxy): anywhere else a typo would send the api_key
+// unencrypted.
+func checkAPIURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		shown := s
+		if err == nil {
+			shown = u.Redacted()
+		}
+		return fmt.Errorf("api_url must be an https URL such as %s, got %q", DefaultAPIURL, shown)
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		https := *u
+		https.Scheme = "https"
+		return fmt.Errorf("api_url %q uses plain http, which would send the api_key unencrypted: write %q (plain http is accepted only to a loopback host such as 127.0.0.1, [::1] or localhost)", u.Redacted(), https.Redacted())
+	}
+	return nil
+}
+
+// isLoopback reports whether host names this machine: localhost or a
+// loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func decodeString(name string, v json.RawMessage, dst *string) error {

@@ -61,6 +61,13 @@ func TestConfig(t *testing.T) {
 		t.Errorf("config %+v, want %+v", cfg, want)
 	}
 
+	// Plain http is fine to this machine, https anywhere.
+	for _, u := range []string{"http://localhost:8080", "http://LOCALHOST.", "http://127.0.0.2:9/x", "http://[::1]:7000", "https://api.roger365.io", "https://10.0.0.7"} {
+		if _, err := parseConfig(json.RawMessage(fmt.Sprintf(`{"api_key":"k","replicator_id":"r","api_url":%q}`, u))); err != nil {
+			t.Errorf("api_url %s refused: %v", u, err)
+		}
+	}
+
 	cases := []struct {
 		config string
 		want   []string
@@ -73,7 +80,11 @@ func TestConfig(t *testing.T) {
 		{`{"api_key":"k","replicator_id":"r","concurrency":17}`, []string{"concurrency must be a whole number from 1 to 16, got 17"}},
 		{`{"api_key":"k","replicator_id":"r","concurrency":0}`, []string{"concurrency must be a whole number from 1 to 16, got 0"}},
 		{`{"api_key":"k","replicator_id":"r","default_region":5}`, []string{`default_region must be a string`}},
-		{`{"api_key":"k","replicator_id":"r","api_url":"ftp://example"}`, []string{"api_url must be an http or https URL"}},
+		{`{"api_key":"k","replicator_id":"r","api_url":"ftp://example"}`, []string{`api_url must be an https URL such as https://api.roger365.io, got "ftp://example"`}},
+		{`{"api_key":"k","replicator_id":"r","api_url":"http://api.roger365.io/"}`, []string{`api_url "http://api.roger365.io" uses plain http, which would send the api_key unencrypted: write "https://api.roger365.io" (plain http is accepted only to a loopback host`}},
+		{`{"api_key":"k","replicator_id":"r","api_url":"HTTP://127.0.0.1.example.com:8080/v1"}`, []string{`write "https://127.0.0.1.example.com:8080/v1"`}},
+		{`{"api_key":"k","replicator_id":"r","api_url":"http://10.0.0.7"}`, []string{`api_url "http://10.0.0.7" uses plain http`}},
+		{`{"api_key":"k","replicator_id":"r","api_url":"http://ops:` + testKey + `@roger.example"}`, []string{`api_url "http://ops:xxxxx@roger.example" uses plain http`}},
 		{`{"api_key":"k","replicator_id":"r","strict":"yes"}`, []string{"strict must be true or false"}},
 		{`{"api_key":1,"replicator_id":"r"}`, []string{"api_key must be a string"}},
 		{`{"api_key":"k","replicator_id":"r","batchsize":5}`, []string{`unknown attribute "batchsize"`}},
