@@ -550,6 +550,51 @@ func TestRetryAfterHonoured(t *testing.T) {
 	}
 }
 
+// Retries are warnings, with how many attempts failed and what the last
+// one got, so a storm that ends in a failed run is seen before it fails.
+func TestRetriesWarn(t *testing.T) {
+	f := newFixture(t)
+	streams := []contract.WriteStream{contactStream("contacts", 1)}
+	d, logged := loggedDestination(t)
+	f.sim.SetFault(rogersim.Faults{ServerErrors: 2, ServerErrorStatus: 502})
+	if err := d.Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: streams}, newInput(records(person("contacts", "a", "A", "020-1234567")))); err != nil {
+		t.Fatal(err)
+	}
+	for _, attempt := range []string{"failed_attempts=1", "failed_attempts=2"} {
+		if w := logged.lines("[WARN]", "ROGER365 request failed, retrying", "method=PUT", attempt, "max_attempts=6", "last_status=502"); len(w) != 1 {
+			t.Errorf("%d warnings with %s and last_status=502, want 1", len(w), attempt)
+		}
+	}
+	if w := logged.lines("[WARN]", "retrying"); len(w) != 2 {
+		t.Errorf("%d retry warnings, want 2: %q", len(w), w)
+	}
+
+	// A storm that outlasts the retries: a warning for each retry, then the error.
+	d, logged = loggedDestination(t)
+	f.sim.SetFault(rogersim.Faults{RateLimited: 100})
+	err := d.Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: streams}, newInput(records(person("contacts", "b", "B", "020-1234568"))))
+	if err == nil || !strings.Contains(err.Error(), "failed 6 times") || !strings.Contains(err.Error(), "429") {
+		t.Fatalf("error %v, want the request to fail after 6 attempts with 429", err)
+	}
+	if w := logged.lines("[WARN]", "retrying", "last_status=429"); len(w) != 5 {
+		t.Errorf("%d retry warnings with last_status=429, want 5", len(w))
+	}
+	if w := logged.lines("[WARN]", "retrying", "failed_attempts=5", "max_attempts=6"); len(w) != 1 {
+		t.Errorf("no warning for the last retry: %q", logged.lines("retrying"))
+	}
+	f.sim.SetFault(rogersim.Faults{})
+
+	// No answer at all is retried and warned about too.
+	d, logged = loggedDestination(t)
+	cfg := f.config(map[string]any{"api_url": closedURL(t)})
+	if err := d.Write(context.Background(), contract.WriteRequest{Config: cfg, Streams: streams}, newInput(records(person("contacts", "c", "C", "020-1234569")))); err == nil {
+		t.Fatal("a write to a closed port succeeded")
+	}
+	if w := logged.lines("[WARN]", "retrying", "last_status=\"no answer\""); len(w) != 5 {
+		t.Errorf("%d retry warnings without an answer, want 5: %q", len(w), logged.lines("retrying"))
+	}
+}
+
 func TestRejectedContacts(t *testing.T) {
 	f := newFixture(t)
 	f.sim.SetFault(rogersim.Faults{RejectIDs: []string{"bad"}})

@@ -139,6 +139,14 @@ next:
 	return out
 }
 
+// closedURL is the URL of a loopback port nothing listens on.
+func closedURL(t testing.TB) string {
+	ts := httptest.NewServer(http.NotFoundHandler())
+	u := ts.URL
+	ts.Close()
+	return u
+}
+
 type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
