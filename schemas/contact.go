@@ -25,9 +25,9 @@ const (
 	KindAccount = "account"
 )
 
-// Contact is the canonical contact record (contact.schema.json). Its zero
-// value marshals "phones" as an empty array, as the schema wants; nil Emails
-// and Attributes are left out.
+// Contact is the canonical contact record (contact.schema.json). Nil Phones
+// marshal as an empty array, as the schema wants; nil Emails and Attributes
+// are left out.
 type Contact struct {
 	SourceID    string         `json:"source_id"`
 	Kind        string         `json:"kind"`
@@ -37,21 +37,23 @@ type Contact struct {
 	Company     string         `json:"company,omitempty"`
 	Title       string         `json:"title,omitempty"`
 	Emails      []string       `json:"emails,omitempty"`
-	Phones      []Phone        `json:"phones"`
+	Phones      PhoneList      `json:"phones"`
 	URL         string         `json:"url"`
 	UpdatedAt   time.Time      `json:"updated_at"`
 	Attributes  map[string]any `json:"attributes,omitempty"`
 }
 
-// MarshalJSON writes c with nil Phones as [], which the schema requires,
-// rather than null.
-func (c Contact) MarshalJSON() ([]byte, error) {
-	type plain Contact // without this method
-	p := plain(c)
-	if p.Phones == nil {
-		p.Phones = []Phone{}
+// PhoneList is a contact's phones. A nil list marshals as [], which the
+// schema requires, rather than null; only the list has this method, so the
+// rest of a contact is encoded without an extra pass.
+type PhoneList []Phone
+
+// MarshalJSON writes l, or [] when l is nil.
+func (l PhoneList) MarshalJSON() ([]byte, error) {
+	if l == nil {
+		return []byte("[]"), nil
 	}
-	return json.Marshal(p)
+	return json.Marshal([]Phone(l))
 }
 
 // Phone is one phone number of a contact.
