@@ -258,6 +258,8 @@ func TestPhoneNumbers(t *testing.T) {
 		{"0201234567", "020 123 4567", "", readUnread},
 		// 00 followed by a carrier code in Brazil: another valid reading.
 		{"", "0021 2 522 123456", "", readUnread},
+		// Australia's 0011: valid only with a prefix other countries do not use.
+		{"", "0011 44 20 7946 0958", "", readUnread},
 		// Not a valid number even with its prefix.
 		{"", "+999 1234", "", readNone},
 		{"", "0000 1234567", "", readNone},

@@ -110,22 +110,22 @@ func (n *normalizer) international(s string) (string, reading) {
 		return "", readUnread
 	}
 	e, ok := n.valid("+"+text[size+size2:], "ZZ")
-	if !ok {
-		return "", readNone
-	}
 	// Some countries dial abroad with 00 and more digits (Brazil's 0021,
-	// Korea's 001); when one of them reads another valid number from the
-	// same text, it is not unambiguous. libphonenumber matches these
-	// prefixes the same way on the number's digits.
+	// Korea's 001, Australia's 0011); when one of them reads another valid
+	// number from the same text, the text is not unambiguous.
+	// libphonenumber matches these prefixes the same way, on the digits.
 	digits := phonenumbers.NormalizeDigitsOnly(text)
 	for _, re := range n.idd {
 		loc := re.FindStringIndex(digits)
 		if loc == nil || loc[1] <= 2 || loc[1] >= len(digits) || digits[loc[1]] == '0' {
 			continue // not a prefix, the plain 00, or one libphonenumber would not strip
 		}
-		if other, ok := n.valid("+"+afterDigits(text, loc[1]), "ZZ"); ok && other != e {
+		if other, valid := n.valid("+"+afterDigits(text, loc[1]), "ZZ"); valid && (!ok || other != e) {
 			return "", readUnread
 		}
+	}
+	if !ok {
+		return "", readNone
 	}
 	return e, readOK
 }
