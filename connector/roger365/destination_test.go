@@ -278,9 +278,14 @@ func TestPhoneNumbers(t *testing.T) {
 	if got, _ := json.Marshal(phones); string(got) != `[{"type":"work","number":"+31201234567"},{"type":"other","number":"+31612345678"}]` || left != (phoneCounts{unparseable: 1, unread: 1}) {
 		t.Errorf("phones %s, left out %+v", got, left)
 	}
+}
 
-	// End to end, into lookups. A source in the Netherlands read a, b and c;
-	// d's source could not read its numbers.
+// A number its source could not read never reaches the phonebook by a
+// guess, whatever default_region says; one with its own international
+// prefix does. End to end, through the destination into rogersim's lookups.
+func TestNoGuessedNumbers(t *testing.T) {
+	// A source in the Netherlands read a, b and c; d's and e's source could
+	// not read their numbers.
 	f := newFixture(t)
 	in := newInput(records(
 		person("contacts", "a", "A", "020-1234567"),
