@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/nyaruka/phonenumbers"
 	"github.com/replicatorhq/replicator/connector/roger365/ingest"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
@@ -30,7 +30,7 @@ type config struct {
 	APIURL           string
 	APIKey           string
 	ReplicatorID     string
-	DefaultRegion    string
+	DefaultRegion    string // ignored; set only to warn that it is
 	BatchSize        int
 	SkipWithoutPhone bool
 	Concurrency      int
@@ -44,13 +44,13 @@ func spec() contract.Spec {
 		Description: "Writes canonical contact records into a ROGER365 CRM replicator's phonebook, so incoming calls show the CRM name and a link to the record.",
 		Config: []contract.Attribute{
 			{Name: "api_url", Type: contract.TypeString, Default: json.RawMessage(`"` + DefaultAPIURL + `"`),
-				Description: "Base URL of the ROGER365 ingest API. ROGER365 publishes no ingest API; the default follows the contract this connector models."},
+				Description: "Base URL of the ROGER365 ingest API, https (plain http only to a loopback host such as a local simulator). ROGER365 publishes no ingest API; the default follows the contract this connector models."},
 			{Name: "api_key", Type: contract.TypeString, Required: true, Sensitive: true,
 				Description: "ROGER365 API key, sent as a bearer token."},
 			{Name: "replicator_id", Type: contract.TypeString, Required: true,
 				Description: "Id of the CRM replicator in ROGER365 that receives the contacts."},
-			{Name: "default_region", Type: contract.TypeString, Default: json.RawMessage(`"NL"`),
-				Description: "Region (ISO 3166 code) for phone numbers written without a country code."},
+			{Name: "default_region", Type: contract.TypeString,
+				Description: "Ignored, accepted so that older configurations load. The destination never reads a number without a country code: the source reads it (with its own region setting), and a number the source could not read is left out."},
 			{Name: "batch_size", Type: contract.TypeNumber, Default: json.RawMessage(strconv.Itoa(ingest.MaxBatch)),
 				Description: fmt.Sprintf("Contacts per request, 1 to %d.", ingest.MaxBatch)},
 			{Name: "skip_without_phone", Type: contract.TypeBool, Default: json.RawMessage(`true`),
@@ -66,7 +66,7 @@ func spec() contract.Spec {
 // parseConfig reads the block's JSON, applies defaults and reports every
 // problem at once, each naming the attribute and what it accepts.
 func parseConfig(raw json.RawMessage) (config, error) {
-	cfg := config{APIURL: DefaultAPIURL, DefaultRegion: "NL", BatchSize: ingest.MaxBatch, SkipWithoutPhone: true, Concurrency: 2}
+	cfg := config{APIURL: DefaultAPIURL, BatchSize: ingest.MaxBatch, SkipWithoutPhone: true, Concurrency: 2}
 	attrs := map[string]json.RawMessage{}
 	if len(bytes.TrimSpace(raw)) > 0 {
 		if err := json.Unmarshal(raw, &attrs); err != nil {
@@ -110,8 +110,8 @@ func parseConfig(raw json.RawMessage) (config, error) {
 		}
 	}
 	cfg.APIURL = strings.TrimRight(strings.TrimSpace(cfg.APIURL), "/")
-	if u, err := url.Parse(cfg.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("api_url must be an http or https URL such as %s, got %q", DefaultAPIURL, cfg.APIURL))
+	if err := checkAPIURL(cfg.APIURL); err != nil {
+		errs = append(errs, err)
 	}
 	if cfg.APIKey == "" {
 		errs = append(errs, errors.New("api_key is required: set it to the ROGER365 API key"))
@@ -119,15 +119,42 @@ func parseConfig(raw json.RawMessage) (config, error) {
 	if cfg.ReplicatorID == "" {
 		errs = append(errs, errors.New("replicator_id is required: set it to the id of the CRM replicator in ROGER365"))
 	}
-	cfg.DefaultRegion = strings.ToUpper(strings.TrimSpace(cfg.DefaultRegion))
-	if phonenumbers.GetCountryCodeForRegion(cfg.DefaultRegion) == 0 {
-		errs = append(errs, fmt.Errorf("default_region must be a region code such as NL, DE or GB, got %q", cfg.DefaultRegion))
-	}
+	cfg.DefaultRegion = strings.TrimSpace(cfg.DefaultRegion)
 	if len(errs) > 0 {
 		slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 		return config{}, fmt.Errorf("roger365 config: %w", errors.Join(errs...))
 	}
 	return cfg, nil
+}
+
+// checkAPIURL accepts https, and plain http only to a loopback host (a
+// simulator or a local proxy): anywhere else a typo would send the api_key
+// unencrypted.
+func checkAPIURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		shown := s
+		if err == nil {
+			shown = u.Redacted()
+		}
+		return fmt.Errorf("api_url must be an https URL such as %s, got %q", DefaultAPIURL, shown)
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		https := *u
+		https.Scheme = "https"
+		return fmt.Errorf("api_url %q uses plain http, which would send the api_key unencrypted: write %q (plain http is accepted only to a loopback host such as 127.0.0.1, [::1] or localhost)", u.Redacted(), https.Redacted())
+	}
+	return nil
+}
+
+// isLoopback reports whether host names this machine: localhost or a
+// loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func decodeString(name string, v json.RawMessage, dst *string) error {
@@ -152,3 +179,7 @@ func decodeInt(name string, v json.RawMessage, lo, hi int, dst *int) error {
 	*dst = int(f)
 	return nil
 }
+
+// ignoredRegion is the warning for a configuration that still sets
+// default_region, which no longer reads any number.
+const ignoredRegion = "default_region is ignored: the destination no longer reads numbers without a country code, as guessing their country can show a stranger's name on a call; remove it, and set the source's region setting (default_region for zoho) instead"

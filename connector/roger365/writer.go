@@ -20,7 +20,8 @@ import (
 // Counter names reported through Input.Count.
 const (
 	countSkipped     = "skipped_without_phone" // contacts without a usable number, left out
-	countUnparseable = "unparseable_numbers"   // phone entries that could not be normalised
+	countUnparseable = "unparseable_numbers"   // phone entries holding no valid number
+	countUnread      = "unread_numbers"        // phone entries the source could not read, not guessed here
 	countRejected    = "rejected"              // contacts refused by ROGER365 or unreadable here
 	countCreated     = "created"
 	countUpdated     = "updated"
@@ -106,7 +107,7 @@ type writer struct {
 	c       *client
 	in      contract.Input
 	streams map[string]*streamState
-	norm    normalizer
+	norm    *normalizer
 	sem     chan struct{}
 	wg      sync.WaitGroup
 	ctx     context.Context
@@ -126,11 +127,15 @@ type writer struct {
 	ackMu sync.Mutex // keeps Ack and Count calls in order
 }
 
-func newWriter(d *Destination, cfg config, c *client, streams []contract.WriteStream, in contract.Input) *writer {
+func newWriter(d *Destination, cfg config, c *client, streams []contract.WriteStream, in contract.Input) (*writer, error) {
+	norm, err := newNormalizer()
+	if err != nil {
+		return nil, err
+	}
 	w := &writer{
 		d: d, cfg: cfg, c: c, in: in,
 		streams:  map[string]*streamState{},
-		norm:     normalizer{region: cfg.DefaultRegion},
+		norm:     norm,
 		sem:      make(chan struct{}, cfg.Concurrency),
 		open:     map[uint64]*batch{},
 		finished: map[uint64]bool{},
@@ -141,7 +146,7 @@ func newWriter(d *Destination, cfg config, c *client, streams []contract.WriteSt
 	for _, s := range streams {
 		w.streams[s.Name] = &streamState{name: s.Name, gen: s.Generation, last: map[string]*batch{}}
 	}
-	return w
+	return w, nil
 }
 
 type next struct {
@@ -364,10 +369,14 @@ func (w *writer) addRecord(r *contract.Record) error {
 	if in.SourceID == "" {
 		return w.rejectLocally(s, r.Key, "the record has neither a key nor a source_id")
 	}
-	phones, unparseable := w.norm.phones(in.Phones)
-	if unparseable > 0 {
-		w.count(countUnparseable, int64(unparseable))
-		w.d.log.Debug("phone numbers could not be normalised", "stream", s.name, "source_id", in.SourceID, "count", unparseable)
+	phones, left := w.norm.phones(in.Phones)
+	if left.unparseable > 0 {
+		w.count(countUnparseable, int64(left.unparseable))
+		w.d.log.Debug("phone numbers could not be normalised", "stream", s.name, "source_id", in.SourceID, "count", left.unparseable)
+	}
+	if left.unread > 0 {
+		w.count(countUnread, int64(left.unread))
+		w.d.log.Debug("phone numbers the source could not read are left out, not read with a guessed country", "stream", s.name, "source_id", in.SourceID, "count", left.unread)
 	}
 	if len(phones) == 0 && w.cfg.SkipWithoutPhone {
 		w.count(countSkipped, 1)
