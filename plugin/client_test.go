@@ -5,13 +5,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -110,7 +113,7 @@ func (o *countingOutput) UpdateCredentials(context.Context, contract.Credentials
 func (o *countingOutput) Count(context.Context, string, int64) error { return nil }
 
 func TestTailKeepsTheLastLinesReadable(t *testing.T) {
-	tl := newTail(3)
+	tl := newTail(3, nil)
 	for i := 0; i < 5; i++ {
 		fmt.Fprintf(tl, `{"@level":"info","@message":"line %d","stream":"items","@timestamp":"x"}`+"\n", i)
 	}
@@ -156,4 +159,144 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// buildMisbehave builds the test plugin in testdata/misbehave.
+func buildMisbehave(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "replicator-source-misbehave")
+	cmd := exec.Command("go", "build", "-o", path, "./testdata/misbehave")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build misbehave: %v\n%s", err, out)
+	}
+	return path
+}
+
+// closeOrFail closes c and fails the test if that hangs.
+func closeOrFail(t *testing.T, c *Client) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		c.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("Close did not return")
+	}
+}
+
+func TestControlCallsHaveADeadline(t *testing.T) {
+	path := buildMisbehave(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := Start(ctx, Config{Path: path, Kind: KindSource, Env: []string{"MISBEHAVE=hang"}, CallTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeOrFail(t, c)
+	src, _ := c.Source()
+	calls := map[string]func() error{
+		"Spec": func() error { _, err := src.Spec(ctx); return err },
+		"Authorize": func() error {
+			_, err := src.Authorize(ctx, contract.AuthorizeRequest{Grant: "g"})
+			return err
+		},
+		"Check":    func() error { _, err := src.Check(ctx, contract.CheckRequest{}); return err },
+		"Discover": func() error { _, err := src.Discover(ctx, contract.DiscoverRequest{}); return err },
+	}
+	for name, call := range calls {
+		err := call()
+		want := "plugin replicator-source-misbehave did not answer " + name + " within 200ms"
+		if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s of a plugin that never answers: %v, want %q", name, err, want)
+		}
+	}
+}
+
+// childAlive reports whether process pid still runs (a zombie does not).
+func childAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name in parentheses.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+func childPid(t *testing.T, file string) int {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// A plugin's child that keeps the plugin's stdout open must not make
+// closing the plugin hang; the child ends with it.
+func TestCloseEndsAPluginWhoseChildHoldsItsOutput(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("needs /proc")
+	}
+	path := buildMisbehave(t)
+	for _, how := range []string{"child", "escaped-child"} {
+		t.Run(how, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			pidFile := filepath.Join(t.TempDir(), "child.pid")
+			c, err := Start(ctx, Config{Path: path, Kind: KindSource, Env: []string{"MISBEHAVE=" + how, "CHILD_PID_FILE=" + pidFile}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pid := childPid(t, pidFile)
+			t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+			src, _ := c.Source()
+			if _, err := src.Spec(ctx); err != nil {
+				t.Fatal(err)
+			}
+			closeOrFail(t, c)
+			if how == "child" && childAlive(pid) {
+				t.Errorf("the plugin's child %d outlived it", pid)
+			}
+		})
+	}
+}
+
+// Whatever a plugin writes to stderr, the host logs it and lives on; the
+// numbers of its log lines keep their types.
+func TestPluginStderrCannotCrashTheHost(t *testing.T) {
+	path := buildMisbehave(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var buf strings.Builder
+	log := hclog.New(&hclog.LoggerOptions{Name: "contacts", Output: &syncWriter{w: &buf}, Level: hclog.Debug})
+	c, err := Start(ctx, Config{Path: path, Kind: KindSource, Logger: log, Env: []string{"MISBEHAVE=stderr", LogLevelEnv + "=info"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := c.Source()
+	err = src.Read(ctx, contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 1796120652}}}, &countingOutput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeOrFail(t, c)
+	out := buf.String()
+	for _, want := range []string{"reading: generation=1796120652 stream=items", `{"@message":1,"@level":"info"}`, "level is a number", "line cut at 64 KiB"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the host's log lacks %q:\n%s", want, strings.ReplaceAll(out, strings.Repeat("x", 1000), "x…"))
+		}
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if len(l) > maxLogLine+200 {
+			t.Errorf("the host logged a line of %d bytes", len(l))
+		}
+	}
 }
