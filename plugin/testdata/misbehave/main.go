@@ -1,5 +1,7 @@
-// Command misbehave is a source plugin for the plugin package's tests that
-// does what a broken or hostile connector might. MISBEHAVE picks what:
+// Command misbehave is a source plugin for tests that does what a broken or
+// hostile connector might. MISBEHAVE picks what, or else the binary's name
+// does (replicator-source-hang behaves as MISBEHAVE=hang), for tests that
+// launch it through the host, which passes no environment:
 //
 //	hang           Spec, Check, Discover and Authorize never answer
 //	silent         Read sends nothing and never returns
@@ -18,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -34,6 +37,9 @@ func main() {
 		return
 	}
 	how := os.Getenv("MISBEHAVE")
+	if how == "" {
+		how = strings.TrimPrefix(filepath.Base(os.Args[0]), "replicator-source-")
+	}
 	switch how {
 	case "stderr":
 		fmt.Fprintln(os.Stderr, `{"@message":1,"@level":"info"}`)
