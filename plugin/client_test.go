@@ -300,3 +300,36 @@ func TestPluginStderrCannotCrashTheHost(t *testing.T) {
 		}
 	}
 }
+
+// sizeOutput keeps the size of each record's data.
+type sizeOutput struct {
+	countingOutput
+	sizes []int
+}
+
+func (o *sizeOutput) Emit(_ context.Context, r contract.Record) error {
+	o.sizes = append(o.sizes, len(r.Data))
+	return nil
+}
+
+// A record as large as the contract allows travels from a plugin to the
+// host: the generator's largest record_size is that size.
+func TestTheLargestRecordTravels(t *testing.T) {
+	path := buildGenerator(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := Start(ctx, Config{Path: path, Kind: KindSource})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeOrFail(t, c)
+	src, _ := c.Source()
+	out := &sizeOutput{}
+	cfg := fmt.Sprintf(`{"count":2,"record_size":%d}`, contract.MaxRecordBytes)
+	if err := src.Read(ctx, contract.ReadRequest{Config: []byte(cfg), Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}, out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.sizes) != 2 || out.sizes[0] != contract.MaxRecordBytes || out.sizes[1] != contract.MaxRecordBytes {
+		t.Fatalf("record sizes %v, want two of %d", out.sizes, contract.MaxRecordBytes)
+	}
+}

@@ -48,3 +48,32 @@ func TestReadRefusesALyingBatch(t *testing.T) {
 		})
 	}
 }
+
+// bigSource emits one record with size bytes of data.
+type bigSource struct {
+	contract.UnimplementedSource
+	size int
+}
+
+func (bigSource) Spec(context.Context) (contract.Spec, error) { return contract.Spec{}, nil }
+func (bigSource) Check(context.Context, contract.CheckRequest) (contract.CheckResponse, error) {
+	return contract.CheckResponse{}, nil
+}
+func (bigSource) Discover(context.Context, contract.DiscoverRequest) (contract.DiscoverResponse, error) {
+	return contract.DiscoverResponse{}, nil
+}
+func (s bigSource) Read(ctx context.Context, _ contract.ReadRequest, out contract.Output) error {
+	return out.Emit(ctx, contract.Record{Stream: "s", Key: "big", Data: make(json.RawMessage, s.size)})
+}
+
+// A record over the limit fails on the plugin's side with an error that
+// says what the limit is, not with gRPC's message size error.
+func TestEmitRefusesARecordOverTheLimit(t *testing.T) {
+	conn, server := goplugin.TestGRPCConn(t, func(s *grpc.Server) { RegisterSource(s, bigSource{size: contract.MaxRecordBytes + 1}) })
+	defer server.Stop()
+	defer conn.Close()
+	err := NewSource(conn).Read(context.Background(), contract.ReadRequest{}, discard{})
+	if err == nil || !strings.Contains(err.Error(), `record "big" of stream "s" carries 67108865 bytes of data; a record may carry at most 67108864`) {
+		t.Fatalf("Read = %v", err)
+	}
+}
