@@ -118,10 +118,10 @@ type run struct {
 
 	read, written atomic.Int64
 
-	// What the stall watchdog looks at: the time of the last progress in
-	// Unix nanoseconds, whether the source waits for the destination to
-	// take a message, and whether the source has finished.
-	progressAt    atomic.Int64
+	// What the stall watchdog looks at: events counts progress other than
+	// records read (those are counted in read); whether the source waits
+	// for the destination to take a message; whether it has finished.
+	events        atomic.Int64
 	sourceWaiting atomic.Bool
 	sourceDone    atomic.Bool
 
@@ -210,7 +210,6 @@ func (r *run) pump(ctx context.Context) error {
 	readCtx, cancelRead := context.WithCancelCause(ctx)
 	defer cancelRead(nil)
 
-	r.progress()
 	stall := make(chan error, 1)
 	stopWatch := r.watch(func(err error) {
 		stall <- err
@@ -265,8 +264,12 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// progress notes that the run moved forward.
-func (r *run) progress() { r.progressAt.Store(time.Now().UnixNano()) }
+// progress notes that the run moved forward other than by a record read,
+// which the read counter notes.
+func (r *run) progress() { r.events.Add(1) }
+
+// activity changes whenever the run moves forward.
+func (r *run) activity() int64 { return r.read.Load() + r.events.Load() }
 
 // StallError ends a run that made no progress for the stall timeout.
 type StallError struct {
@@ -291,20 +294,23 @@ func (r *run) watch(stalled func(error)) (stop func()) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTimer(r.stallTimeout)
+		// Progress is counted rather than timed, which costs a record
+		// nothing; looking eight times per timeout finds a stall within
+		// an eighth of the timeout.
+		t := time.NewTicker(max(r.stallTimeout/8, time.Millisecond))
 		defer t.Stop()
+		seen, since := r.activity(), time.Now()
 		for {
-			last := time.Unix(0, r.progressAt.Load())
-			wait := time.Until(last.Add(r.stallTimeout))
-			if wait <= 0 {
-				stalled(r.stallError())
-				return
-			}
-			t.Reset(wait)
 			select {
 			case <-done:
 				return
-			case <-t.C:
+			case now := <-t.C:
+				if a := r.activity(); a != seen {
+					seen, since = a, now
+				} else if now.Sub(since) >= r.stallTimeout {
+					stalled(r.stallError())
+					return
+				}
 			}
 		}
 	}()
@@ -500,11 +506,6 @@ func (o *output) flush(ctx context.Context) error {
 }
 
 func (o *output) Emit(ctx context.Context, rec contract.Record) error {
-	o.r.progress()
-	return o.emit(ctx, rec)
-}
-
-func (o *output) emit(ctx context.Context, rec contract.Record) error {
 	if rec.Stream != o.stream {
 		if err := o.checkStream("a record", rec.Stream); err != nil {
 			return err
@@ -526,7 +527,6 @@ func (o *output) emit(ctx context.Context, rec contract.Record) error {
 // EmitBatch forwards a batch as it is when nothing is pending and it is
 // large enough; smaller ones are gathered like single records.
 func (o *output) EmitBatch(ctx context.Context, rs []contract.Record) error {
-	o.r.progress()
 	if len(o.batch) == 0 && len(rs) >= maxBatchRecords/2 {
 		for i := range rs {
 			if rs[i].Stream != o.stream {
@@ -540,7 +540,7 @@ func (o *output) EmitBatch(ctx context.Context, rs []contract.Record) error {
 		return o.send(ctx, contract.Message{Records: rs})
 	}
 	for _, rec := range rs {
-		if err := o.emit(ctx, rec); err != nil {
+		if err := o.Emit(ctx, rec); err != nil {
 			return err
 		}
 	}
