@@ -333,3 +333,32 @@ func TestTheLargestRecordTravels(t *testing.T) {
 		t.Fatalf("record sizes %v, want two of %d", out.sizes, contract.MaxRecordBytes)
 	}
 }
+
+// A read from a plugin that sends nothing and ignores cancellation ends
+// when the host cancels it, and the plugin is ended after.
+func TestSilentReadEndsWhenTheHostGivesUp(t *testing.T) {
+	path := buildMisbehave(t)
+	c, err := Start(context.Background(), Config{Path: path, Kind: KindSource, Env: []string{"MISBEHAVE=silent"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := c.Source()
+	ctx, cancel := context.WithCancel(context.Background())
+	read := make(chan error, 1)
+	go func() {
+		read <- src.Read(ctx, contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}, &countingOutput{})
+	}()
+	cancel()
+	select {
+	case err := <-read:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Read = %v, want context.Canceled", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Read did not return after it was cancelled")
+	}
+	closeOrFail(t, c)
+	if !c.pc.Exited() {
+		t.Fatal("the plugin process still runs after Close")
+	}
+}
