@@ -292,3 +292,46 @@ func TestFailedRunKeepsTheSourcesCounters(t *testing.T) {
 		})
 	}
 }
+
+// A destination that acknowledges what it was never sent, or twice, fails
+// the run, and the checkpoint it vouched for is not stored.
+func TestBadAcknowledgementsAreTheDestinations(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ack  func(first uint64) []uint64
+		want string
+	}{
+		{"ahead of what was sent", func(first uint64) []uint64 { return []uint64{first + 99} }, "destination.jsonl.out: acknowledged 100, which was never sent"},
+		{"twice", func(first uint64) []uint64 { return []uint64{first, first} }, "destination.jsonl.out: acknowledged 1, which is acknowledged already"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			store := openStore(t, dir)
+			liar := &faultyDestination{write: func(ctx context.Context, _ contract.WriteRequest, in contract.Input) error {
+				for {
+					m, err := in.Next(ctx)
+					if err != nil {
+						return err
+					}
+					if m.Checkpoint != nil {
+						for _, id := range tt.ack(m.Checkpoint.ID) {
+							if err := in.Ack(ctx, id); err != nil {
+								return err
+							}
+						}
+					}
+				}
+			}}
+			// The source goes silent after its checkpoint: if the bad
+			// acknowledgement went unnoticed, the stall would end the run.
+			run, err := Run(context.Background(), faultPipeline(t, dir, &faultySource{read: sendThenSilent}, liar), store, Options{StallTimeout: 10 * time.Second})
+			if err == nil || !strings.Contains(err.Error(), tt.want) || run.Outcome != "failed" {
+				t.Fatalf("Run = %v (%s), want %q", err, run.Outcome, tt.want)
+			}
+			st, _ := store.Stream("p", "items")
+			if tt.name == "ahead of what was sent" && st.State != nil {
+				t.Fatalf("a checkpoint vouched for by a lying acknowledgement was stored: %s", st.State)
+			}
+		})
+	}
+}

@@ -341,6 +341,12 @@ func (r *run) stallError() error {
 // a stream acknowledged together are stored once.
 func (r *run) acknowledge(id uint64) error {
 	r.mu.Lock()
+	if id > r.nextID {
+		// An acknowledgement of what was never sent vouches for nothing,
+		// not even for what was sent before it.
+		r.mu.Unlock()
+		return fmt.Errorf("acknowledged %d, which was never sent; nothing of this run after the last good acknowledgement is stored", id)
+	}
 	n := 0
 	for n < len(r.barriers) && r.barriers[n].id <= id {
 		n++
@@ -349,7 +355,7 @@ func (r *run) acknowledge(id uint64) error {
 	r.barriers = r.barriers[n:]
 	r.mu.Unlock()
 	if n == 0 {
-		return fmt.Errorf("destination acknowledged %d, which was never sent or is acknowledged already", id)
+		return fmt.Errorf("acknowledged %d, which is acknowledged already", id)
 	}
 	type update struct {
 		state json.RawMessage
