@@ -14,6 +14,10 @@
 // A record's data is copied as given (the contract makes it a JSON object);
 // only line breaks in its whitespace are turned into spaces so that it
 // stays on one line.
+//
+// Only whole lines are written. A last line left torn by a run killed in
+// the middle of a write is removed when the file is next opened, so that
+// appending never merges it with a new line.
 package jsonl
 
 import (
