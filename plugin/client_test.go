@@ -23,15 +23,44 @@ import (
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
-// buildGenerator builds the generator plugin once per test binary run.
-func buildGenerator(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "replicator-source-generator")
-	cmd := exec.Command("go", "build", "-o", path, "../connector/generator/cmd/replicator-source-generator")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build generator: %v\n%s", err, out)
+// built holds the plugin binaries the tests build, once each per run of
+// the test binary.
+var built = struct {
+	sync.Mutex
+	dir   string
+	paths map[string]string
+}{paths: map[string]string{}}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "plugin-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
+	built.dir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// build builds the plugin in package pkg as name, once.
+func build(t *testing.T, name, pkg string) string {
+	t.Helper()
+	built.Lock()
+	defer built.Unlock()
+	if path, ok := built.paths[pkg]; ok {
+		return path
+	}
+	path := filepath.Join(built.dir, name)
+	if out, err := exec.Command("go", "build", "-o", path, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, err, out)
+	}
+	built.paths[pkg] = path
 	return path
+}
+
+func buildGenerator(t *testing.T) string {
+	return build(t, "replicator-source-generator", "../connector/generator/cmd/replicator-source-generator")
 }
 
 func sha(t *testing.T, path string) string {
@@ -163,13 +192,7 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 
 // buildMisbehave builds the test plugin in testdata/misbehave.
 func buildMisbehave(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "replicator-source-misbehave")
-	cmd := exec.Command("go", "build", "-o", path, "./testdata/misbehave")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build misbehave: %v\n%s", err, out)
-	}
-	return path
+	return build(t, "replicator-source-misbehave", "./testdata/misbehave")
 }
 
 // closeOrFail closes c and fails the test if that hangs.
