@@ -121,8 +121,8 @@ func parseConfig(raw json.RawMessage) (config, error) {
 			*n.to = int64(n.v)
 		}
 	}
-	if in.RecordSize > 64<<20 {
-		return config{}, fmt.Errorf("generator config: record_size must be at most %d, got %v", 64<<20, in.RecordSize)
+	if in.RecordSize > contract.MaxRecordBytes {
+		return config{}, fmt.Errorf("generator config: record_size must be at most %d, got %v", contract.MaxRecordBytes, in.RecordSize)
 	}
 	c.RecordSize = int(in.RecordSize)
 	c.Delay = time.Duration(in.DelayMS) * time.Millisecond

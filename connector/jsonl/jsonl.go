@@ -14,10 +14,13 @@
 // A record's data is copied as given (the contract makes it a JSON object);
 // only line breaks in its whitespace are turned into spaces so that it
 // stays on one line.
+//
+// Only whole lines are written. A last line left torn by a run killed in
+// the middle of a write is removed when the file is next opened, so that
+// appending never merges it with a new line.
 package jsonl
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -39,7 +42,9 @@ import (
 const Version = "1.0.0"
 
 // bufferSize is the write buffer: large enough that a batch of ordinary
-// records costs few write calls.
+// records costs few write calls. Only whole lines leave it, so a process
+// killed mid-write leaves at most the last line torn, which the next open
+// removes.
 const bufferSize = 256 << 10
 
 // Destination is the JSON lines destination. Create it with New.
@@ -135,7 +140,7 @@ func (d *Destination) Write(ctx context.Context, req contract.WriteRequest, in c
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(c.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(c.Path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("opening output file: %w", err)
 	}
@@ -144,7 +149,10 @@ func (d *Destination) Write(ctx context.Context, req contract.WriteRequest, in c
 			err = fmt.Errorf("closing output file %s: %w", c.Path, cerr)
 		}
 	}()
-	w := writer{f: f, buf: bufio.NewWriterSize(f, bufferSize), fsync: c.Fsync}
+	if err := d.repair(f); err != nil {
+		return err
+	}
+	w := writer{f: f, buf: make([]byte, 0, bufferSize), fsync: c.Fsync}
 	var lines int64
 	for {
 		msg, err := in.Next(ctx)
@@ -193,10 +201,54 @@ func (d *Destination) Write(ctx context.Context, req contract.WriteRequest, in c
 	}
 }
 
+// repair removes a torn last line: what a run killed in the middle of a
+// write left behind. Appending after it would merge it with the next line
+// into one that cannot be read. Its record was never acknowledged, so the
+// source sends it again.
+func (d *Destination) repair(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("inspecting output file %s: %w", f.Name(), err)
+	}
+	if !fi.Mode().IsRegular() || fi.Size() == 0 {
+		return nil
+	}
+	end := fi.Size()
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], end-1); err != nil {
+		return fmt.Errorf("reading the end of output file %s: %w", f.Name(), err)
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	// Look back for the end of the last whole line.
+	keep := int64(0)
+	chunk := make([]byte, 64<<10)
+	for at := end; at > 0 && keep == 0; {
+		n := min(int64(len(chunk)), at)
+		at -= n
+		if _, err := f.ReadAt(chunk[:n], at); err != nil {
+			return fmt.Errorf("reading output file %s: %w", f.Name(), err)
+		}
+		if i := bytes.LastIndexByte(chunk[:n], '\n'); i >= 0 {
+			keep = at + int64(i) + 1
+		}
+	}
+	if err := f.Truncate(keep); err != nil {
+		return fmt.Errorf("removing the torn last line of output file %s: %w", f.Name(), err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing output file %s to disk: %w", f.Name(), err)
+	}
+	d.log.Warn("removed a torn last line from the output file, left by a run that was stopped mid-write; its records are sent again",
+		"path", f.Name(), "bytes", end-keep)
+	return nil
+}
+
 // writer turns messages into lines in one file.
 type writer struct {
 	f       *os.File
-	buf     *bufio.Writer
+	buf     []byte // whole lines not yet written
 	fsync   bool
 	scratch []byte // the line being built, reused
 
@@ -206,19 +258,43 @@ type writer struct {
 	streamJSON []byte
 }
 
-// line writes a built line and keeps its buffer for the next one.
+// line buffers a built line and keeps its memory for the next one. The
+// buffer is written out whole before it would overflow; a line longer
+// than the buffer is written by itself.
 func (w *writer) line(b []byte) error {
 	w.scratch = b
-	if _, err := w.buf.Write(b); err != nil {
+	if len(w.buf)+len(b) > cap(w.buf) {
+		if err := w.flush(); err != nil {
+			return err
+		}
+		if len(b) > cap(w.buf) {
+			return w.write(b)
+		}
+	}
+	w.buf = append(w.buf, b...)
+	return nil
+}
+
+func (w *writer) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	err := w.write(w.buf)
+	w.buf = w.buf[:0]
+	return err
+}
+
+func (w *writer) write(b []byte) error {
+	if _, err := w.f.Write(b); err != nil {
 		return fmt.Errorf("writing output file %s: %w", w.f.Name(), err)
 	}
 	return nil
 }
 
-// durable flushes buffered lines and, when configured, syncs the file.
+// durable writes buffered lines and, when configured, syncs the file.
 func (w *writer) durable() error {
-	if err := w.buf.Flush(); err != nil {
-		return fmt.Errorf("writing output file %s: %w", w.f.Name(), err)
+	if err := w.flush(); err != nil {
+		return err
 	}
 	if w.fsync {
 		if err := w.f.Sync(); err != nil {

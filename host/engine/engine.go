@@ -143,7 +143,8 @@ func (e *Engine) launch(ctx context.Context, block *config.Connector, path, sum 
 		Env:    plugin.EnvForPlugin(log.GetLevel()),
 		// Relative paths in a connector block resolve against the
 		// configuration's folder, as they do for file().
-		Dir: e.Config.Dir,
+		Dir:         e.Config.Dir,
+		CallTimeout: e.Config.Host.CallTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -197,7 +198,7 @@ func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialS
 		return nil, err
 	}
 	out := &Pipeline{Config: p, source: src, destination: dst}
-	out.Name, out.SourceRef = p.Name, p.Source.Ref()
+	out.Name, out.SourceRef, out.DestinationRef = p.Name, p.Source.Ref(), p.Destination.Ref()
 	out.SourceConfig, out.DestinationConfig = src.Config, dst.Config
 	if out.Source, err = src.Source(); err == nil {
 		out.Destination, err = dst.Destination()

@@ -357,6 +357,7 @@ func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store *state.St
 		OnProgress:    prog.update,
 		ProgressEvery: prog.every(),
 		FullRefresh:   fullRefresh,
+		StallTimeout:  eng.Config.Host.StallTimeout,
 	})
 	prog.done()
 	if err != nil {
