@@ -100,7 +100,10 @@ func short(sum string) string {
 	return sum
 }
 
-func cmdPlugins(ctx context.Context, a *app, _ []string) error {
+// cmdPlugins lists the plugins found. It never executes one: a binary the
+// lock file does not pin, or that changed since, is not trusted to run, and
+// a pinned one's version is the one recorded with its sha256.
+func cmdPlugins(_ context.Context, a *app, _ []string) error {
 	eng, err := a.engine()
 	if err != nil {
 		return err
@@ -114,23 +117,27 @@ func cmdPlugins(ctx context.Context, a *app, _ []string) error {
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tTYPE\tVERSION\tLOCKED\tPATH")
+	unverified := 0
 	for _, f := range found {
-		version := "?"
-		if c, err := eng.StartUnlocked(ctx, f.Kind, f.Type); err == nil {
-			version = c.Spec.Version
-			c.Close()
-		} else {
-			a.log.Warn("plugin did not start", "path", f.Path, "error", err)
-		}
-		locked := "no"
-		if _, err := eng.Lock.Verify(f.Kind, f.Type, f.Path); err == nil {
-			locked = "yes"
+		version, locked := "-", "no"
+		if entry, err := eng.Lock.Verify(f.Kind, f.Type, f.Path); err == nil {
+			version, locked = entry.Version, "yes"
 		} else if _, ok := eng.Lock.Get(f.Kind, f.Type); ok {
 			locked = "CHANGED"
 		}
+		if locked != "yes" {
+			unverified++
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Type, version, locked, f.Path)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if unverified > 0 {
+		fmt.Fprintf(a.stdout, "\nPlugins that are not locked, or changed since, are not run, so their version is not shown. "+
+			"`replicator init` locks those the configuration uses (`init -upgrade` accepts a changed one) after checking them.\n")
+	}
+	return nil
 }
 
 // sourceCommand prepares a command on the one source named in args: the
