@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -197,14 +198,9 @@ func cmdAuthorize(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer c.Close()
-	code := strings.TrimSpace(a.opts.code)
-	if code == "" {
-		if code, err = a.prompt("Paste the grant code for " + c.Block.Ref() + ": "); err != nil {
-			return err
-		}
-	}
-	if code == "" {
-		return errors.New("no grant code given; pass -code or paste one at the prompt")
+	code, err := a.grantCode(c.Block.Ref())
+	if err != nil {
+		return err
 	}
 	resp, err := src.Authorize(ctx, contract.AuthorizeRequest{Config: c.Config, Grant: code})
 	if err != nil {
@@ -218,6 +214,39 @@ func cmdAuthorize(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintln(a.stdout, resp.Message)
 	}
 	return nil
+}
+
+// grantCode returns the grant code for source: read from standard input
+// with -code -, taken from -code VALUE (with a warning, since the process
+// list shows it), or asked for at the prompt.
+func (a *app) grantCode(source string) (string, error) {
+	var code string
+	switch a.opts.code {
+	case "-":
+		// A code is far shorter than the limit, which only keeps an
+		// endless input from filling memory.
+		line, err := bufio.NewReader(io.LimitReader(a.stdin, 64<<10)).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read the grant code from standard input: %w", err)
+		}
+		if code = strings.TrimSpace(line); code == "" {
+			return "", errors.New("no grant code on standard input; -code - reads it from the first line")
+		}
+		return code, nil
+	case "":
+		var err error
+		if code, err = a.prompt("Paste the grant code for " + source + ": "); err != nil {
+			return "", err
+		}
+	default:
+		a.log.Warn("a grant code given with -code is visible to other users in the process list; " +
+			"paste it at the prompt (leave out -code), or pass -code - to read it from standard input")
+		code = strings.TrimSpace(a.opts.code)
+	}
+	if code == "" {
+		return "", errors.New("no grant code given; paste one at the prompt, or pass -code - and give it on standard input")
+	}
+	return code, nil
 }
 
 // prompt reads one line, without echo when stdin is a terminal.

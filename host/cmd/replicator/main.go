@@ -68,7 +68,7 @@ func commands() []command {
 		}},
 		{name: "plugins", run: cmdPlugins},
 		{name: "authorize", run: cmdAuthorize, flags: func(fs *flag.FlagSet, o *options) {
-			fs.StringVar(&o.code, "code", "", "the one-time grant code (prompted for when absent)")
+			fs.StringVar(&o.code, "code", "", "the one-time grant code: - reads it from standard input; prompted for when absent (a code written here shows in the process list)")
 		}},
 		{name: "check", run: cmdCheck},
 		{name: "discover", run: cmdDiscover, flags: func(fs *flag.FlagSet, o *options) {
