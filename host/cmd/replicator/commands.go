@@ -413,7 +413,7 @@ func cmdSync(ctx context.Context, a *app, args []string) error {
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintf(a.stdout, "Pipeline %s stopped; the next sync resumes from its last checkpoint.\n", pc.Name)
-		return nil
+		return nil //nolint:nilerr // a sync stopped by the user keeps its progress and is no failure
 	}
 	fmt.Fprintf(a.stdout, "Pipeline %s synced.\n", pc.Name)
 	return nil
