@@ -146,7 +146,9 @@ func TestTailKeepsTheLastLinesReadable(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		fmt.Fprintf(tl, `{"@level":"info","@message":"line %d","stream":"items","@timestamp":"x"}`+"\n", i)
 	}
-	tl.Write([]byte("panic: boom\npartial"))
+	if _, err := tl.Write([]byte("panic: boom\npartial")); err != nil {
+		t.Fatal(err)
+	}
 	got := tl.lines()
 	want := []string{"[INFO] line 3 stream=items", "[INFO] line 4 stream=items", "panic: boom", "partial"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {

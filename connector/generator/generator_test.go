@@ -135,7 +135,9 @@ func TestReadFreshAndResume(t *testing.T) {
 			}
 		case "checkpoint":
 			var p position
-			json.Unmarshal([]byte(e.state), &p)
+			if err := json.Unmarshal([]byte(e.state), &p); err != nil {
+				t.Fatalf("checkpoint state %q: %v", e.state, err)
+			}
 			if e.stream == "a" && (p.Next == nil || *p.Next != int64(seen)) {
 				t.Errorf("checkpoint %s after %d records of a", e.state, seen)
 			}
@@ -260,7 +262,9 @@ func TestDiscoverAndDataMatchSchema(t *testing.T) {
 					ID   int64  `json:"id"`
 					Name string `json:"name"`
 				}
-				json.Unmarshal(r.Data, &d)
+				if err := json.Unmarshal(r.Data, &d); err != nil {
+					t.Fatalf("record %s: %v", r.Key, err)
+				}
 				if strconv.FormatInt(d.ID, 10) != r.Key || d.Name != st.Name+" #"+r.Key {
 					t.Errorf("record %s has id %d and name %q", r.Key, d.ID, d.Name)
 				}

@@ -184,7 +184,9 @@ func TestAppendStringMatchesJSON(t *testing.T) {
 		}
 		want, _ := json.Marshal(s)
 		var wantS string
-		json.Unmarshal(want, &wantS)
+		if err := json.Unmarshal(want, &wantS); err != nil {
+			t.Fatal(err)
+		}
 		if got != wantS {
 			t.Errorf("%q round-trips to %q, want %q", s, got, wantS)
 		}
@@ -269,7 +271,9 @@ func TestWriteErrors(t *testing.T) {
 func TestCheck(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
-	os.WriteFile(file, nil, 0o600)
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		path string
@@ -282,7 +286,9 @@ func TestCheck(t *testing.T) {
 	}
 	if os.Geteuid() != 0 { // root writes anywhere
 		ro := filepath.Join(dir, "ro")
-		os.Mkdir(ro, 0o500)
+		if err := os.Mkdir(ro, 0o500); err != nil {
+			t.Fatal(err)
+		}
 		tests = append(tests, struct{ name, path, want string }{"read-only folder", filepath.Join(ro, "out.jsonl"), "folder " + ro + " is not writable"})
 	}
 	for _, tt := range tests {

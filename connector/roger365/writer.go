@@ -73,13 +73,6 @@ type batch struct {
 	failed bool          // set before done is closed
 }
 
-func (b *batch) len() int {
-	if b.op == opUpsert {
-		return len(b.contacts)
-	}
-	return len(b.ids)
-}
-
 // streamState is what the writer keeps per stream.
 type streamState struct {
 	name    string

@@ -5,6 +5,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -203,7 +204,15 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 	parser := hclparse.NewParser()
 	var files []*hcl.File
 	for _, name := range names {
-		f, d := parser.ParseHCLFile(name)
+		src, d := readConfigFile(name)
+		if d == nil {
+			d = checkNesting(src, name)
+		}
+		if d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
+		f, d := parser.ParseHCL(src, name)
 		diags = append(diags, d...)
 		if f != nil {
 			files = append(files, f)
@@ -302,6 +311,36 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 		c.Pipelines = append(c.Pipelines, p)
 	}
 	return c, explainFuncErrors(diags)
+}
+
+// readConfigFile reads one configuration file, a regular file of at most
+// MaxConfigFileSize bytes.
+func readConfigFile(name string) ([]byte, hcl.Diagnostics) {
+	src, err := readRegular(name, MaxConfigFileSize)
+	var notRegular *notRegularError
+	var tooLarge *tooLargeError
+	switch {
+	case err == nil:
+		return src, nil
+	case errors.As(err, &notRegular):
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Configuration file is not a regular file",
+			Detail:   fmt.Sprintf("%v. Give the path of an .hcl file or a folder of them.", err),
+		}}
+	case errors.As(err, &tooLarge):
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Configuration file too large",
+			Detail: fmt.Sprintf("%v, the most replicator reads from one configuration file. Split it into several .hcl files in one folder and give the folder.",
+				err),
+		}}
+	}
+	return nil, hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Cannot read the configuration",
+		Detail:   fmt.Sprintf("%v. Check that replicator may read the file.", err),
+	}}
 }
 
 func (c *Config) decodeReplicator(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics {

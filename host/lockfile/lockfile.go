@@ -120,7 +120,7 @@ func Load(path string) (*Lock, error) {
 		return nil, fmt.Errorf("reading lock file: %w; fix it or delete it and run `replicator init`", diags)
 	}
 	for _, p := range doc.Plugins {
-		e := Entry{Kind: p.Kind, Type: p.Type, Version: p.Version, SHA256: p.SHA256}
+		e := Entry(p)
 		if err := e.validate(); err != nil {
 			return nil, fmt.Errorf("reading lock file %s: %w; fix it or delete it and run `replicator init`", path, err)
 		}

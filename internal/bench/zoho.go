@@ -96,7 +96,7 @@ pipeline "contacts" {
 		cmd := b.command(ctx, dir, replicator, args...)
 		cmd.Env = append(cmd.Env, env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return res, fmt.Errorf("%s: %v\n%s", args[0], err, out)
+			return res, fmt.Errorf("%s: %w\n%s", args[0], err, out)
 		}
 	}
 
@@ -177,7 +177,7 @@ func runSampling(cmd *exec.Cmd, sample func(pid int) []int) (time.Duration, floa
 		select {
 		case err := <-done:
 			if err != nil {
-				return 0, 0, fmt.Errorf("%v\n%s", err, stderr.String())
+				return 0, 0, fmt.Errorf("%w\n%s", err, stderr.String())
 			}
 			if peakKB == 0 {
 				return 0, 0, errors.New("never saw the process to sample its memory")

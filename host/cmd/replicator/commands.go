@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -100,7 +101,10 @@ func short(sum string) string {
 	return sum
 }
 
-func cmdPlugins(ctx context.Context, a *app, _ []string) error {
+// cmdPlugins lists the plugins found. It never executes one: a binary the
+// lock file does not pin, or that changed since, is not trusted to run, and
+// a pinned one's version is the one recorded with its sha256.
+func cmdPlugins(_ context.Context, a *app, _ []string) error {
 	eng, err := a.engine()
 	if err != nil {
 		return err
@@ -114,23 +118,27 @@ func cmdPlugins(ctx context.Context, a *app, _ []string) error {
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tTYPE\tVERSION\tLOCKED\tPATH")
+	unverified := 0
 	for _, f := range found {
-		version := "?"
-		if c, err := eng.StartUnlocked(ctx, f.Kind, f.Type); err == nil {
-			version = c.Spec.Version
-			c.Close()
-		} else {
-			a.log.Warn("plugin did not start", "path", f.Path, "error", err)
-		}
-		locked := "no"
-		if _, err := eng.Lock.Verify(f.Kind, f.Type, f.Path); err == nil {
-			locked = "yes"
+		version, locked := "-", "no"
+		if entry, err := eng.Lock.Verify(f.Kind, f.Type, f.Path); err == nil {
+			version, locked = entry.Version, "yes"
 		} else if _, ok := eng.Lock.Get(f.Kind, f.Type); ok {
 			locked = "CHANGED"
 		}
+		if locked != "yes" {
+			unverified++
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Type, version, locked, f.Path)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if unverified > 0 {
+		fmt.Fprintf(a.stdout, "\nPlugins that are not locked, or changed since, are not run, so their version is not shown. "+
+			"`replicator init` locks those the configuration uses (`init -upgrade` accepts a changed one) after checking them.\n")
+	}
+	return nil
 }
 
 // sourceCommand prepares a command on the one source named in args: the
@@ -190,14 +198,9 @@ func cmdAuthorize(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer c.Close()
-	code := strings.TrimSpace(a.opts.code)
-	if code == "" {
-		if code, err = a.prompt("Paste the grant code for " + c.Block.Ref() + ": "); err != nil {
-			return err
-		}
-	}
-	if code == "" {
-		return errors.New("no grant code given; pass -code or paste one at the prompt")
+	code, err := a.grantCode(c.Block.Ref())
+	if err != nil {
+		return err
 	}
 	resp, err := src.Authorize(ctx, contract.AuthorizeRequest{Config: c.Config, Grant: code})
 	if err != nil {
@@ -211,6 +214,39 @@ func cmdAuthorize(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintln(a.stdout, resp.Message)
 	}
 	return nil
+}
+
+// grantCode returns the grant code for source: read from standard input
+// with -code -, taken from -code VALUE (with a warning, since the process
+// list shows it), or asked for at the prompt.
+func (a *app) grantCode(source string) (string, error) {
+	var code string
+	switch a.opts.code {
+	case "-":
+		// A code is far shorter than the limit, which only keeps an
+		// endless input from filling memory.
+		line, err := bufio.NewReader(io.LimitReader(a.stdin, 64<<10)).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read the grant code from standard input: %w", err)
+		}
+		if code = strings.TrimSpace(line); code == "" {
+			return "", errors.New("no grant code on standard input; -code - reads it from the first line")
+		}
+		return code, nil
+	case "":
+		var err error
+		if code, err = a.prompt("Paste the grant code for " + source + ": "); err != nil {
+			return "", err
+		}
+	default:
+		a.log.Warn("a grant code given with -code is visible to other users in the process list; " +
+			"paste it at the prompt (leave out -code), or pass -code - to read it from standard input")
+		code = strings.TrimSpace(a.opts.code)
+	}
+	if code == "" {
+		return "", errors.New("no grant code given; paste one at the prompt, or pass -code - and give it on standard input")
+	}
+	return code, nil
 }
 
 // prompt reads one line, without echo when stdin is a terminal.
@@ -378,7 +414,7 @@ func cmdSync(ctx context.Context, a *app, args []string) error {
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintf(a.stdout, "Pipeline %s stopped; the next sync resumes from its last checkpoint.\n", pc.Name)
-		return nil
+		return nil //nolint:nilerr // a sync stopped by the user keeps its progress and is no failure
 	}
 	fmt.Fprintf(a.stdout, "Pipeline %s synced.\n", pc.Name)
 	return nil

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
@@ -67,7 +68,7 @@ func commands() []command {
 		}},
 		{name: "plugins", run: cmdPlugins},
 		{name: "authorize", run: cmdAuthorize, flags: func(fs *flag.FlagSet, o *options) {
-			fs.StringVar(&o.code, "code", "", "the one-time grant code (prompted for when absent)")
+			fs.StringVar(&o.code, "code", "", "the one-time grant code: - reads it from standard input; prompted for when absent (a code written here shows in the process list)")
 		}},
 		{name: "check", run: cmdCheck},
 		{name: "discover", run: cmdDiscover, flags: func(fs *flag.FlagSet, o *options) {
@@ -166,9 +167,13 @@ type app struct {
 	log            hclog.Logger
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	cfg            *config.Config
-	eng            *engine.Engine
 	store          *state.Store
+
+	// mu guards cfg and eng: under `replicator run` each pipeline's
+	// goroutine asks for the engine, and the first one builds it.
+	mu  sync.Mutex
+	cfg *config.Config
+	eng *engine.Engine
 }
 
 func (a *app) close() {
@@ -178,6 +183,13 @@ func (a *app) close() {
 }
 
 func (a *app) config() (*config.Config, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.loadConfig()
+}
+
+// loadConfig is config for a caller holding a.mu.
+func (a *app) loadConfig() (*config.Config, error) {
 	if a.cfg != nil {
 		return a.cfg, nil
 	}
@@ -198,10 +210,12 @@ func (a *app) config() (*config.Config, error) {
 }
 
 func (a *app) engine() (*engine.Engine, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.eng != nil {
 		return a.eng, nil
 	}
-	cfg, err := a.config()
+	cfg, err := a.loadConfig()
 	if err != nil {
 		return nil, err
 	}
