@@ -175,7 +175,7 @@ func (c *Client) control(ctx context.Context, call string, f func(context.Contex
 	timer := time.AfterFunc(c.cfg.CallTimeout, func() { cancel(errCallTimeout) })
 	defer timer.Stop()
 	err := f(ctx)
-	if err != nil && context.Cause(ctx) == errCallTimeout {
+	if err != nil && errors.Is(context.Cause(ctx), errCallTimeout) {
 		return &CallTimeoutError{Plugin: filepath.Base(c.cfg.Path), Call: call, Timeout: c.cfg.CallTimeout}
 	}
 	return c.explain(err)

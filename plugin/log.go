@@ -25,7 +25,7 @@ type pluginLog struct{ hclog.Logger }
 
 func (l pluginLog) Info(msg string, args ...any) {
 	if msg == "plugin process exited" {
-		l.Logger.Debug(msg, args...)
+		l.Debug(msg, args...)
 		return
 	}
 	l.Logger.Info(msg, args...)
