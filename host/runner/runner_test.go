@@ -64,7 +64,7 @@ func fullRefreshGenerations(t *testing.T, path string) []uint64 {
 
 func TestInterruptedFullRefreshKeepsItsGeneration(t *testing.T) {
 	dir := t.TempDir()
-	store, err := state.Open(filepath.Join(dir, "state.db"))
+	store, err := state.Open(filepath.Join(dir, "state.db"), state.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestInterruptedFullRefreshKeepsItsGeneration(t *testing.T) {
 
 func TestDestinationFailureFailsTheRunAndKeepsTheLastCheckpoint(t *testing.T) {
 	dir := t.TempDir()
-	store, err := state.Open(filepath.Join(dir, "state.db"))
+	store, err := state.Open(filepath.Join(dir, "state.db"), state.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestNextGeneration(t *testing.T) {
 
 func TestFullRefreshWithoutCheckpointStartsANewGeneration(t *testing.T) {
 	dir := t.TempDir()
-	store, err := state.Open(filepath.Join(dir, "state.db"))
+	store, err := state.Open(filepath.Join(dir, "state.db"), state.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

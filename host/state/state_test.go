@@ -13,7 +13,7 @@ import (
 func open(t *testing.T) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "nested", "state.db")
-	s, err := Open(path)
+	s, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestOpenLocked(t *testing.T) {
 	_, path := open(t)
 	// flock is per open file, so a second Open in this process contends
 	// exactly as another process would.
-	s2, err := Open(path)
+	s2, err := Open(path, Options{})
 	if err == nil {
 		s2.Close()
 		t.Fatal("second Open of a locked state file succeeded")
@@ -59,7 +59,7 @@ func TestOpenNotAStateFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Repeat("not bolt ", 1000)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(path)
+	s, err := Open(path, Options{})
 	if err == nil {
 		s.Close()
 		t.Fatal("Open accepted a file that is not a state file")
@@ -249,7 +249,7 @@ func TestRunsTrimmed(t *testing.T) {
 
 func TestReopenKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := Open(path)
+	s, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err = Open(path)
+	s, err = Open(path, Options{})
 	if err != nil {
 		t.Fatalf("reopening after close: %v", err)
 	}

@@ -149,7 +149,7 @@ func inProcessSync(ctx context.Context, n int) (time.Duration, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	store, err := state.Open(filepath.Join(dir, "replicator.db"))
+	store, err := state.Open(filepath.Join(dir, "replicator.db"), state.Options{})
 	if err != nil {
 		return 0, err
 	}

@@ -390,7 +390,7 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	}
 	// The state file is open only while runs are underway, so that
 	// `replicator status` and the like can read it in between.
-	shared := &sharedStore{path: a.storePath()}
+	shared := &sharedStore{path: a.storePath(), opts: a.stateOptions()}
 	_, release, err := shared.acquire()
 	if err != nil {
 		return err
@@ -423,6 +423,7 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 // sharedStore keeps the state file open while at least one holder needs it.
 type sharedStore struct {
 	path  string
+	opts  state.Options
 	mu    sync.Mutex
 	store *state.Store
 	refs  int
@@ -432,7 +433,7 @@ func (s *sharedStore) acquire() (*state.Store, func(), error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.refs == 0 {
-		st, err := state.Open(s.path)
+		st, err := state.Open(s.path, s.opts)
 		if err != nil {
 			return nil, nil, err
 		}

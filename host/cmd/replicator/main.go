@@ -32,11 +32,13 @@ Commands:
   sync PIPELINE         run a pipeline once
   run                   run every pipeline on its interval until stopped
   status [PIPELINE]     show the last runs
+  state backup -to FILE write a consistent copy of the state file
 
 Flags common to every command:
   -config PATH          configuration file or folder (default "replicator.hcl", or $REPLICATOR_CONFIG)
   -state PATH           state file (default: the configuration's state_file)
   -log-level LEVEL      trace, debug, info, warn or error (default "info")
+  -fresh-state          start a new state file where the one in use is missing, empty or damaged
 
 Run "replicator <command> -h" for a command's own flags.
 `
@@ -52,11 +54,13 @@ type command struct {
 // options holds every flag; each command registers the ones it takes.
 type options struct {
 	config, state, logLevel string
+	freshState              bool
 	code                    string // authorize
 	upgrade                 bool   // init
 	fullRefresh             bool   // sync
 	json                    bool   // discover
 	limit                   int    // status
+	from, to                string // state
 }
 
 func commands() []command {
@@ -80,6 +84,7 @@ func commands() []command {
 		{name: "status", run: cmdStatus, flags: func(fs *flag.FlagSet, o *options) {
 			fs.IntVar(&o.limit, "n", 5, "how many runs to show per pipeline")
 		}},
+		{name: "state", run: cmdState, flags: func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.to, "to", "", "backup: the file to write") }},
 	}
 }
 
@@ -116,6 +121,7 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.config, "config", defaultConfig, "configuration file or folder")
 	fs.StringVar(&o.state, "state", "", "state file (default: the configuration's state_file)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "trace, debug, info, warn or error")
+	fs.BoolVar(&o.freshState, "fresh-state", false, "start a new state file where the one in use is missing, empty or damaged")
 	if cmd.flags != nil {
 		cmd.flags(fs, &o)
 	}
@@ -216,12 +222,16 @@ func (a *app) openStore() (*state.Store, error) {
 	if _, err := a.config(); err != nil && a.opts.state == "" {
 		return nil, err
 	}
-	s, err := state.Open(a.storePath())
+	s, err := state.Open(a.storePath(), a.stateOptions())
 	if err != nil {
 		return nil, err
 	}
 	a.store = s
 	return s, nil
+}
+
+func (a *app) stateOptions() state.Options {
+	return state.Options{Fresh: a.opts.freshState, Log: a.log}
 }
 
 // parseInterleaved parses flags wherever they stand, so that
