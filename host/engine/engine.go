@@ -33,6 +33,8 @@ type Engine struct {
 	LockPath string
 	Dirs     []string // where plugin binaries are searched
 	Log      hclog.Logger
+	// SocketDir is where plugins make their Unix sockets; see package sockdir.
+	SocketDir string
 }
 
 // New loads the lock file beside cfg and works out the plugin folders.
@@ -143,7 +145,8 @@ func (e *Engine) launch(ctx context.Context, block *config.Connector, path, sum 
 		Env:    plugin.EnvForPlugin(log.GetLevel()),
 		// Relative paths in a connector block resolve against the
 		// configuration's folder, as they do for file().
-		Dir: e.Config.Dir,
+		Dir:       e.Config.Dir,
+		SocketDir: e.SocketDir,
 	})
 	if err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/replicatorhq/replicator/host/config"
 	"github.com/replicatorhq/replicator/host/engine"
+	"github.com/replicatorhq/replicator/host/sockdir"
 	"github.com/replicatorhq/replicator/host/state"
 )
 
@@ -175,11 +176,15 @@ type app struct {
 	cfg            *config.Config
 	eng            *engine.Engine
 	store          *state.Store
+	removeSockets  func() error
 }
 
 func (a *app) close() {
 	if a.store != nil {
 		_ = a.store.Close()
+	}
+	if a.removeSockets != nil {
+		_ = a.removeSockets()
 	}
 }
 
@@ -211,8 +216,17 @@ func (a *app) engine() (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.eng, err = engine.New(cfg, a.log)
-	return a.eng, err
+	eng, err := engine.New(cfg, a.log)
+	if err != nil {
+		return nil, err
+	}
+	dir, remove, err := sockdir.Create(sockdir.Base())
+	if err != nil {
+		return nil, err
+	}
+	eng.SocketDir, a.removeSockets = dir, remove
+	a.eng = eng
+	return eng, nil
 }
 
 func (a *app) openStore() (*state.Store, error) {
