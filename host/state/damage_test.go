@@ -19,18 +19,22 @@ import (
 func filled(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := Open(path, Options{})
+	s, err := OpenFile(path, FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.db.NoSync = true
+	var claims []*Claim
+	for i := range 7 {
+		claims = append(claims, claimFor(t, s, fmt.Sprintf("p%d", i)))
+	}
 	for i := range 300 {
 		r := &Run{Pipeline: fmt.Sprintf("p%d", i%7), Started: time.Unix(int64(i), 0).UTC(), Outcome: OutcomeSucceeded, Error: strings.Repeat("x", 200)}
-		if err := s.SaveRun(r); err != nil {
+		if err := s.SaveRun(ctx, claims[i%7].Fence, r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.SaveStream("p0", "items", StreamState{State: json.RawMessage(`{"n":1}`), Generation: 1}); err != nil {
+	if err := s.SaveStream(ctx, claims[0].Fence, "items", StreamState{State: json.RawMessage(`{"n":1}`), Generation: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -71,20 +75,20 @@ func TestOpenTruncated(t *testing.T) {
 	if err := os.Truncate(path, fi.Size()/2); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Open(path, Options{})
+	_, err = OpenFile(path, FileOptions{})
 	wantDamaged(t, err, path, "truncated")
 	// Refusing leaves the file as it was, for recovery.
 	if fi2, _ := os.Stat(path); fi2.Size() != fi.Size()/2 {
 		t.Errorf("refused file changed size: %d", fi2.Size())
 	}
 
-	s, err := Open(path, Options{Fresh: true})
+	s, err := OpenFile(path, FileOptions{Fresh: true})
 	if err != nil {
 		t.Fatalf("fresh start: %v", err)
 	}
 	defer s.Close()
 	movedAside(t, path)
-	if p, _ := s.Pipelines(); len(p) != 0 {
+	if p, _ := s.Pipelines(ctx); len(p) != 0 {
 		t.Errorf("fresh state file has pipelines %q", p)
 	}
 }
@@ -107,12 +111,12 @@ func TestOpenDamagedPages(t *testing.T) {
 			if err := os.WriteFile(path, b, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			s, err := Open(path, Options{})
+			s, err := OpenFile(path, FileOptions{})
 			if err == nil {
 				// Whatever Open missed must still be an error, not a panic.
 				defer s.Close()
 				for i := range 7 {
-					if _, err = s.Runs(fmt.Sprintf("p%d", i), 0); err != nil {
+					if _, err = s.Runs(ctx, fmt.Sprintf("p%d", i), 0); err != nil {
 						break
 					}
 				}
@@ -132,7 +136,7 @@ func TestOpenBothHeadersDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	_, err = Open(path, Options{})
+	_, err = OpenFile(path, FileOptions{})
 	wantDamaged(t, err, path, "not a bbolt file")
 }
 
@@ -141,9 +145,9 @@ func TestOpenEmptyFile(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Open(path, Options{})
+	_, err := OpenFile(path, FileOptions{})
 	wantDamaged(t, err, path, "empty (0 bytes)")
-	s, err := Open(path, Options{Fresh: true})
+	s, err := OpenFile(path, FileOptions{Fresh: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +157,7 @@ func TestOpenEmptyFile(t *testing.T) {
 
 func TestOpenMissingAfterUse(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := Open(path, Options{})
+	s, err := OpenFile(path, FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +168,7 @@ func TestOpenMissingAfterUse(t *testing.T) {
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Open(path, Options{})
+	_, err = OpenFile(path, FileOptions{})
 	if err == nil {
 		t.Fatal("a missing state file that was used before was recreated")
 	}
@@ -176,7 +180,7 @@ func TestOpenMissingAfterUse(t *testing.T) {
 	if _, err := os.Stat(path); err == nil {
 		t.Error("refusing created the file anyway")
 	}
-	s, err = Open(path, Options{Fresh: true})
+	s, err = OpenFile(path, FileOptions{Fresh: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +189,7 @@ func TestOpenMissingAfterUse(t *testing.T) {
 
 func TestOpenEnforcesMode(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := Open(path, Options{})
+	s, err := OpenFile(path, FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +198,7 @@ func TestOpenEnforcesMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logged bytes.Buffer
-	s, err = Open(path, Options{Log: hclog.New(&hclog.LoggerOptions{Output: &logged})})
+	s, err = OpenFile(path, FileOptions{Log: hclog.New(&hclog.LoggerOptions{Output: &logged})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,17 +214,18 @@ func TestOpenEnforcesMode(t *testing.T) {
 
 func TestWriteAfterFileDeleted(t *testing.T) {
 	s, path := open(t)
-	if err := s.SaveStream("p", "c", StreamState{Generation: 1}); err != nil {
+	c := claimFor(t, s, "p")
+	if err := s.SaveStream(ctx, c.Fence, "c", StreamState{Generation: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	err := s.SaveStream("p", "c", StreamState{Generation: 2})
+	err := s.SaveStream(ctx, c.Fence, "c", StreamState{Generation: 2})
 	if err == nil || !strings.Contains(err.Error(), "was deleted while in use") {
 		t.Errorf("write to a deleted state file: %v", err)
 	}
-	if err := s.SaveRun(&Run{Pipeline: "p", Outcome: OutcomeSucceeded}); err == nil {
+	if err := s.SaveRun(ctx, c.Fence, &Run{Pipeline: "p", Outcome: OutcomeSucceeded}); err == nil {
 		t.Error("run saved to a deleted state file")
 	}
 }
@@ -234,7 +239,7 @@ func TestWriteAfterFileReplaced(t *testing.T) {
 	if err := os.Rename(other, path); err != nil {
 		t.Fatal(err)
 	}
-	err := s.SaveCredentials("source.a.b", json.RawMessage(`{}`))
+	err := s.SaveCredentials(ctx, NoFence, "source.a.b", json.RawMessage(`{}`))
 	if err == nil || !strings.Contains(err.Error(), "was replaced by another file while in use") {
 		t.Errorf("write to a replaced state file: %v", err)
 	}
@@ -242,31 +247,33 @@ func TestWriteAfterFileReplaced(t *testing.T) {
 
 func TestRunningRunCrashedAtOpen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := Open(path, Options{})
+	s, err := OpenFile(path, FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := claimFor(t, s, "p")
 	done := &Run{Pipeline: "p", Outcome: OutcomeRunning}
-	if err := s.SaveRun(done); err != nil {
+	if err := s.SaveRun(ctx, c.Fence, done); err != nil {
 		t.Fatal(err)
 	}
 	done.Outcome = OutcomeSucceeded
-	if err := s.SaveRun(done); err != nil {
+	if err := s.SaveRun(ctx, c.Fence, done); err != nil {
 		t.Fatal(err)
 	}
 	left := &Run{Pipeline: "p", Outcome: OutcomeRunning, Read: 5}
-	if err := s.SaveRun(left); err != nil {
+	if err := s.SaveRun(ctx, c.Fence, left); err != nil {
 		t.Fatal(err)
 	}
-	// The host dies: the file is closed without the run ending.
+	// The host dies: the file is closed without the run ending. (Close
+	// releases the claim, as the next open would.)
 	s.Close()
 
-	s, err = Open(path, Options{})
+	s, err = OpenFile(path, FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	runs, err := s.Runs("p", 0)
+	runs, err := s.Runs(ctx, "p", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +288,7 @@ func TestRunningRunCrashedAtOpen(t *testing.T) {
 func TestBackupRestores(t *testing.T) {
 	s, _ := open(t)
 	st := StreamState{State: json.RawMessage(`{"next":3}`), Generation: 7}
-	if err := s.SaveStream("p", "c", st); err != nil {
+	if err := s.SaveStream(ctx, claimFor(t, s, "p").Fence, "c", st); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
@@ -292,12 +299,12 @@ func TestBackupRestores(t *testing.T) {
 	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r, err := Open(path, Options{})
+	r, err := OpenFile(path, FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	got, err := r.Stream("p", "c")
+	got, err := r.Stream(ctx, "p", "c")
 	if err != nil || got.Generation != 7 || string(got.State) != `{"next":3}` {
 		t.Errorf("restored stream: %+v, %v", got, err)
 	}

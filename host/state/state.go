@@ -1,44 +1,35 @@
-// Package state is the host's embedded store: one bbolt file holding the
-// checkpoint of every pipeline's streams, the credentials of every source
-// and each pipeline's run history.
+// Package state is where the host keeps what must outlive a run: the
+// checkpoint of every pipeline's streams, the credentials of every source,
+// each pipeline's run history, and which host runs a pipeline now.
 //
-// Every write is its own transaction and is fsync'd before it returns, so a
-// checkpoint that SaveStream accepted survives a crash. A Store is safe for
-// use from several goroutines; the file is locked so that only one process
-// uses it at a time.
+// Store is the one interface the runner, the commands and the tests use.
+// OpenFile opens the embedded bbolt implementation, the default for one
+// host; package postgres implements it for several hosts sharing a
+// database.
+//
+// # Claims and fencing
+//
+// A host runs a pipeline only while it holds the pipeline's claim: Claim
+// hands out a fencing token, higher than any handed out for that pipeline
+// before, and fails with ErrClaimed while another holder has it. Every
+// write of a run (checkpoints, credentials, the run's history) carries the
+// claim's Fence, and the store refuses, with ErrFenced, a write whose token
+// is no longer the pipeline's current one: a host that was paused or cut
+// off past its claim cannot overwrite what the host that took over wrote.
 package state
 
 import (
-	"encoding/binary"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"runtime/debug"
-	"slices"
+	"sync"
 	"time"
-
-	"github.com/hashicorp/go-hclog"
-	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // KeepRuns is how many runs per pipeline the history keeps; older ones are
 // dropped as new ones are saved.
 const KeepRuns = 1000
-
-// Top-level buckets. Streams and runs hold one nested bucket per pipeline.
-var (
-	bucketStreams     = []byte("streams")
-	bucketCredentials = []byte("credentials")
-	bucketRuns        = []byte("runs")
-	// bucketRunning indexes the runs saved as running, by pipeline and ID,
-	// so that those of a host that died are found without reading every run.
-	bucketRunning = []byte("running")
-)
 
 // Run outcomes.
 const (
@@ -53,254 +44,162 @@ const (
 // CrashedError is the error recorded on a crashed run.
 const CrashedError = "the host stopped during the run (killed, crashed or lost power); the next run resumes from the last stored checkpoint"
 
-// Store is an open state file.
-type Store struct {
-	db   *bolt.DB
-	path string
-	// ident is the file as opened: a write finding another file (or none)
-	// at path fails, since what it wrote would be lost.
-	ident os.FileInfo
+// Store keeps checkpoints, credentials, run history and claims. Its methods
+// are safe for use from several goroutines. A cancelled ctx abandons the
+// call; a write it abandons is either wholly done or not at all.
+type Store interface {
+	// Claim takes pipeline for host, which names the process (such as
+	// "hostname:pid") in status and errors. It fails with an error
+	// wrapping ErrClaimed while another claim on the pipeline is held.
+	// The caller runs the pipeline with the claim's Fence and releases the
+	// claim when done; Lost is closed if the store ends it first.
+	Claim(ctx context.Context, pipeline, host string) (*Claim, error)
+	// Holders returns the claims held now, by pipeline.
+	Holders(ctx context.Context) (map[string]Holder, error)
+
+	// Stream returns the state of a pipeline's stream, or the zero value
+	// when the store has none.
+	Stream(ctx context.Context, pipeline, stream string) (StreamState, error)
+	// SaveStream stores the state of one of the fenced pipeline's
+	// streams, replacing what was there.
+	SaveStream(ctx context.Context, f Fence, stream string, st StreamState) error
+	// ResetStream forgets a stream's checkpoint and any full refresh in
+	// progress, so that its next run starts over with a full refresh. The
+	// generation counter is kept: generations must never go backwards, or
+	// a destination could not tell old entries from new ones.
+	ResetStream(ctx context.Context, f Fence, stream string) error
+
+	// Credentials returns the credentials stored for a source (a
+	// reference such as "source.zoho.eu"), or nil when there are none.
+	Credentials(ctx context.Context, source string) (json.RawMessage, error)
+	// SaveCredentials stores a source's credentials, replacing what was
+	// there; empty credentials remove them. A run saves them under its
+	// claim's fence; commands outside a run (authorize, check, discover)
+	// pass NoFence.
+	SaveCredentials(ctx context.Context, f Fence, source string, c json.RawMessage) error
+
+	// SaveRun stores r in the fenced pipeline's history (r.Pipeline must
+	// be f.Pipeline). When r.ID is 0 it assigns the pipeline's next run
+	// ID to r.ID; saving a run again with that ID updates it. Only the
+	// newest KeepRuns runs per pipeline are kept.
+	SaveRun(ctx context.Context, f Fence, r *Run) error
+	// Runs returns up to limit of a pipeline's runs, newest first; limit
+	// <= 0 returns every kept run.
+	Runs(ctx context.Context, pipeline string, limit int) ([]Run, error)
+	// Pipelines returns the names of the pipelines that have any run,
+	// sorted.
+	Pipelines(ctx context.Context) ([]string, error)
+
+	// Close releases the store; claims still held are released.
+	Close() error
 }
 
-// MarkerSuffix names the file beside a state file that records that the
-// state file was used: with it present, a missing or empty state file is
-// refused rather than silently recreated.
-const MarkerSuffix = ".used"
-
-// ErrDamaged is wrapped by the errors of a state file that cannot be read.
-var ErrDamaged = errors.New("state file is damaged")
-
-var (
-	errNotBolt   = errors.New("it is not a bbolt file or both of its headers are damaged")
-	errTruncated = errors.New("it is truncated")
-)
-
-// Options tune Open.
-type Options struct {
-	// Fresh starts a new, empty state file where the one at the path is
-	// missing though it was used before, empty or damaged; a damaged or
-	// empty one is moved aside to PATH.damaged-TIME first. A readable state
-	// file is opened as it is.
-	Fresh bool
-	// Log receives warnings, such as a file mode corrected; nil discards.
-	Log hclog.Logger
+// Fence is what a write carries to show it comes from the current claim
+// on its pipeline.
+type Fence struct {
+	Pipeline string
+	Token    uint64
 }
 
-const whatToDo = "restore it from a backup (see `replicator state backup`), or start over with -fresh-state, " +
-	"which moves it aside and forgets every checkpoint, stored credential and run"
+// NoFence marks a credentials write made outside any run.
+var NoFence = Fence{}
 
-// Open opens the state file at path, creating it (mode 0600) and its folder
-// (mode 0700) when missing. It fails after about a second when another
-// process holds the file.
-//
-// A state file that is damaged, truncated or empty, or missing while the
-// marker beside it (PATH.used) says it was used, is refused with an error
-// that says what to do, unless opts.Fresh is set. A runs left "running" by
-// a host that died is marked "crashed".
-func Open(path string, opts Options) (*Store, error) {
-	log := opts.Log
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("creating the folder of state file %s: %w", path, err)
-	}
-	marker := path + MarkerSuffix
-	_, err := os.Stat(marker)
-	used := err == nil
-	fi, err := os.Stat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if used && !opts.Fresh {
-			return nil, fmt.Errorf("state file %s is missing, but %s says it was used before; "+
-				"restore it from a backup, or start over with -fresh-state, which forgets every checkpoint, stored credential and run", path, marker)
-		}
-	case err != nil:
-		return nil, fmt.Errorf("opening state file %s: %w", path, err)
-	case !fi.Mode().IsRegular():
-		return nil, fmt.Errorf("state file %s is not a regular file", path)
-	case fi.Size() == 0:
-		if !opts.Fresh {
-			return nil, fmt.Errorf("%w: %s is empty (0 bytes); %s", ErrDamaged, path, whatToDo)
-		}
-		if err := moveAside(path, log); err != nil {
-			return nil, err
-		}
+// Holder is who holds a pipeline's claim.
+type Holder struct {
+	Host  string
+	Since time.Time
+	Token uint64
+}
+
+// Claim is a held claim on a pipeline.
+type Claim struct {
+	Fence
+	Host     string
+	Since    time.Time
+	release  func(context.Context) error
+	lost     chan struct{}
+	loseOnce sync.Once
+	lostWhy  error
+	done     sync.Once
+}
+
+// NewClaim is for implementations of Store: release gives the claim up.
+func NewClaim(f Fence, host string, since time.Time, release func(context.Context) error) *Claim {
+	return &Claim{Fence: f, Host: host, Since: since, release: release, lost: make(chan struct{})}
+}
+
+// Lose is for implementations of Store: it records why the claim ended
+// and closes Lost.
+func (c *Claim) Lose(why error) {
+	c.loseOnce.Do(func() {
+		c.lostWhy = why
+		close(c.lost)
+	})
+}
+
+// Lost is closed when the store ended the claim before Release, such as
+// when the database ended the session holding it. Writes under the claim
+// are refused from then on; the caller should stop the run.
+func (c *Claim) Lost() <-chan struct{} { return c.lost }
+
+// Err says why the claim was lost, or nil while it is held.
+func (c *Claim) Err() error {
+	select {
+	case <-c.lost:
+		return c.lostWhy
 	default:
-		if err := checkFile(path); err != nil {
-			if !opts.Fresh {
-				return nil, damaged(path, err)
-			}
-			if err := moveAside(path, log); err != nil {
-				return nil, err
-			}
-		} else if m := fi.Mode().Perm(); m&0o077 != 0 {
-			// It holds credentials: nobody but its owner may read it.
-			if err := os.Chmod(path, 0o600); err != nil {
-				return nil, fmt.Errorf("state file %s has mode %v, readable by others, and setting it to 0600 failed: %w", path, m, err)
-			}
-			log.Warn("state file was readable by others; its mode is now 0600", "path", path, "was", m.String())
-		}
-	}
-	s, err := openBolt(path)
-	if err != nil && errors.Is(err, ErrDamaged) && opts.Fresh {
-		if err := moveAside(path, log); err != nil {
-			return nil, err
-		}
-		s, err = openBolt(path)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !used {
-		note := "This file records that the state file beside it is in use. While it exists, replicator refuses\n" +
-			"to start over when the state file is missing or empty; -fresh-state overrides that.\n"
-		if err := os.WriteFile(marker, []byte(note), 0o600); err != nil {
-			s.db.Close()
-			return nil, fmt.Errorf("writing %s: %w", marker, err)
-		}
-	}
-	return s, nil
-}
-
-func damaged(path string, err error) error {
-	return fmt.Errorf("%w: %s cannot be read (%v); %s", ErrDamaged, path, err, whatToDo)
-}
-
-// moveAside renames a damaged state file so that a new one can be started
-// without losing what might still be recovered from it.
-func moveAside(path string, log hclog.Logger) error {
-	to := path + ".damaged-" + time.Now().UTC().Format("20060102T150405Z")
-	if err := os.Rename(path, to); err != nil {
-		return fmt.Errorf("moving damaged state file %s aside: %w", path, err)
-	}
-	log.Warn("starting a new state file; the old one was moved aside", "path", path, "old", to)
-	return nil
-}
-
-// openBolt opens the file and checks every page of it. bbolt panics on a
-// damaged page, and faults on one beyond the end of the file; both are
-// turned into an error here.
-func openBolt(path string) (s *Store, err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			s, err = nil, damaged(path, fmt.Errorf("%v", r))
-		}
-	}()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	switch {
-	case errors.Is(err, bolterrors.ErrTimeout):
-		return nil, fmt.Errorf("state file %s is in use by another replicator process; stop it or use another state file", path)
-	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch), errors.Is(err, bolterrors.ErrChecksum):
-		return nil, damaged(path, err)
-	case err != nil:
-		return nil, fmt.Errorf("opening state file %s: %w", path, err)
-	}
-	s = &Store{db: db, path: path}
-	if err := s.check(); err != nil {
-		db.Close()
-		return nil, err
-	}
-	if s.ident, err = os.Stat(path); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("opening state file %s: %w", path, err)
-	}
-	err = s.update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketStreams, bucketCredentials, bucketRuns} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
-		return markCrashed(tx)
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("preparing state file %s: %w", path, err)
-	}
-	return s, nil
-}
-
-// check walks every page of the file.
-func (s *Store) check() error {
-	var problems []error
-	err := s.view(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			if len(problems) < 3 {
-				problems = append(problems, err)
-			}
-		}
 		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if len(problems) > 0 {
-		return damaged(s.path, errors.Join(problems...))
-	}
-	return nil
-}
-
-// view and update run a transaction, turning bbolt's panic on a damaged
-// page into an error.
-func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer s.recoverDamage(&err)
-	return s.db.View(fn)
-}
-
-func (s *Store) update(fn func(*bolt.Tx) error) (err error) {
-	if s.ident != nil {
-		if err := s.checkIdentity(); err != nil {
-			return err
-		}
-	}
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer s.recoverDamage(&err)
-	return s.db.Update(fn)
-}
-
-func (s *Store) recoverDamage(err *error) {
-	if r := recover(); r != nil {
-		*err = damaged(s.path, fmt.Errorf("%v", r))
 	}
 }
 
-// checkIdentity fails when the state file was deleted or replaced since it
-// was opened: writes would go to a file nobody will read again.
-func (s *Store) checkIdentity() error {
-	fi, err := os.Stat(s.path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("state file %s was deleted while in use; what this run stored is lost with it. Restore the file from a backup or start over with -fresh-state", s.path)
-	case err != nil:
-		return fmt.Errorf("checking state file %s: %w", s.path, err)
-	case !os.SameFile(fi, s.ident):
-		return fmt.Errorf("state file %s was replaced by another file while in use; stop every replicator process using it before restoring a backup", s.path)
-	}
-	return nil
+// Release gives the claim up; later writes under its fence are refused.
+// Releasing twice is a no-op.
+func (c *Claim) Release(ctx context.Context) error {
+	var err error
+	c.done.Do(func() { err = c.release(ctx) })
+	return err
 }
 
-// Close releases the file and its lock.
-func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("closing state file %s: %w", s.path, err)
-	}
-	return nil
+// ErrClaimed is wrapped by Claim's error when another holder has the
+// pipeline.
+var ErrClaimed = errors.New("pipeline is claimed by another host")
+
+// ClaimedError says who holds a pipeline.
+type ClaimedError struct {
+	Pipeline string
+	Holder
 }
 
-// Backup writes a consistent copy of the state file to w while others may
-// go on using it.
-func (s *Store) Backup(w io.Writer) error {
-	err := s.view(func(tx *bolt.Tx) error {
-		_, err := tx.WriteTo(w)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("backing up state file %s: %w", s.path, err)
+func (e *ClaimedError) Error() string {
+	if e.Host == "" {
+		return fmt.Sprintf("pipeline %q is running elsewhere; try again when that run has finished", e.Pipeline)
 	}
-	return nil
+	return fmt.Sprintf("pipeline %q is running on %s since %s; try again when that run has finished",
+		e.Pipeline, e.Host, e.Since.Local().Format("2006-01-02 15:04:05"))
 }
+
+func (e *ClaimedError) Is(target error) bool { return target == ErrClaimed }
+
+// ErrFenced is wrapped by the error of a write whose claim is no longer
+// the pipeline's current one.
+var ErrFenced = errors.New("write refused: this host no longer holds the pipeline's claim")
+
+// FencedError is a write refused for its stale fence.
+type FencedError struct {
+	Fence
+	Current uint64 // the pipeline's current token; 0 when nobody holds it
+}
+
+func (e *FencedError) Error() string {
+	if e.Current == 0 {
+		return fmt.Sprintf("write refused: the claim on pipeline %q (fence %d) is no longer held; the run was stopped or its claim released, and nothing it would have written is stored",
+			e.Pipeline, e.Token)
+	}
+	return fmt.Sprintf("write refused: the claim on pipeline %q (fence %d) was taken over by another host (fence %d), so this host's writes are refused; the pipeline goes on there from its last checkpoint",
+		e.Pipeline, e.Token, e.Current)
+}
+
+func (e *FencedError) Is(target error) bool { return target == ErrFenced }
 
 // StreamState is what the store keeps for one stream of one pipeline.
 type StreamState struct {
@@ -313,131 +212,12 @@ type StreamState struct {
 	FullRefresh uint64 `json:"full_refresh,omitempty"`
 }
 
-// Stream returns the state of a pipeline's stream, or the zero value when
-// the store has none.
-func (s *Store) Stream(pipeline, stream string) (StreamState, error) {
-	var st StreamState
-	err := s.view(func(tx *bolt.Tx) error {
-		p := tx.Bucket(bucketStreams).Bucket([]byte(pipeline))
-		if p == nil {
-			return nil
-		}
-		v := p.Get([]byte(stream))
-		if v == nil {
-			return nil
-		}
-		var err error
-		st, err = decodeStream(v)
-		return err
-	})
-	if err != nil {
-		return StreamState{}, fmt.Errorf("reading state of stream %q of pipeline %q: %w", stream, pipeline, err)
-	}
-	return st, nil
-}
-
-// SaveStream stores the state of a pipeline's stream, replacing what was there.
-func (s *Store) SaveStream(pipeline, stream string, st StreamState) error {
-	if err := names(pipeline, stream); err != nil {
-		return err
-	}
-	v, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("encoding state of stream %q of pipeline %q: %w", stream, pipeline, err)
-	}
-	err = s.update(func(tx *bolt.Tx) error {
-		p, err := tx.Bucket(bucketStreams).CreateBucketIfNotExists([]byte(pipeline))
-		if err != nil {
-			return err
-		}
-		return p.Put([]byte(stream), v)
-	})
-	if err != nil {
-		return fmt.Errorf("saving state of stream %q of pipeline %q: %w", stream, pipeline, err)
-	}
-	return nil
-}
-
-// ResetStream forgets a stream's checkpoint and any full refresh in
-// progress, so that its next run starts over with a full refresh. The
-// generation counter is kept: generations must never go backwards, or a
-// destination could not tell old entries from new ones.
-func (s *Store) ResetStream(pipeline, stream string) error {
-	if err := names(pipeline, stream); err != nil {
-		return err
-	}
-	err := s.update(func(tx *bolt.Tx) error {
-		p := tx.Bucket(bucketStreams).Bucket([]byte(pipeline))
-		if p == nil {
-			return nil
-		}
-		v := p.Get([]byte(stream))
-		if v == nil {
-			return nil
-		}
-		st, err := decodeStream(v)
-		if err != nil {
-			return err
-		}
-		if st.Generation == 0 {
-			return p.Delete([]byte(stream))
-		}
-		v, err = json.Marshal(StreamState{Generation: st.Generation})
-		if err != nil {
-			return err
-		}
-		return p.Put([]byte(stream), v)
-	})
-	if err != nil {
-		return fmt.Errorf("resetting stream %q of pipeline %q: %w", stream, pipeline, err)
-	}
-	return nil
-}
-
-// Credentials returns the credentials stored for a source (a reference such
-// as "source.zoho.eu"), or nil when there are none.
-func (s *Store) Credentials(source string) (json.RawMessage, error) {
-	var c json.RawMessage
-	err := s.view(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketCredentials).Get([]byte(source)); v != nil {
-			var err error
-			c, err = decodeCredentials(v) // a copy: v is only valid inside the transaction
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading credentials of %s: %w", source, err)
-	}
-	return c, nil
-}
-
-// SaveCredentials stores a source's credentials, replacing what was there.
-// Empty credentials remove the stored ones.
-func (s *Store) SaveCredentials(source string, c json.RawMessage) error {
-	if source == "" {
-		return errors.New("saving credentials: the source reference is empty")
-	}
-	if len(c) > 0 && !json.Valid(c) {
-		return fmt.Errorf("saving credentials of %s: they are not valid JSON", source)
-	}
-	err := s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCredentials)
-		if len(c) == 0 {
-			return b.Delete([]byte(source))
-		}
-		return b.Put([]byte(source), c)
-	})
-	if err != nil {
-		return fmt.Errorf("saving credentials of %s: %w", source, err)
-	}
-	return nil
-}
-
 // Run is one run of a pipeline in the history.
 type Run struct {
 	ID       uint64           `json:"id"` // per-pipeline sequence, from 1
 	Pipeline string           `json:"pipeline"`
+	Host     string           `json:"host,omitempty"`  // the claim's holder
+	Fence    uint64           `json:"fence,omitempty"` // the claim's token
 	Started  time.Time        `json:"started"`
 	Ended    time.Time        `json:"ended,omitzero"`
 	Read     int64            `json:"read"`
@@ -448,208 +228,24 @@ type Run struct {
 	Resumed  []string         `json:"resumed,omitempty"` // streams that started from a checkpoint
 }
 
-// SaveRun stores r in its pipeline's history. When r.ID is 0 it assigns the
-// pipeline's next run ID to r.ID; saving a run again with that ID updates
-// it. Only the newest KeepRuns runs per pipeline are kept.
-func (s *Store) SaveRun(r *Run) error {
-	if r.Pipeline == "" {
-		return errors.New("saving run: the run has no pipeline name")
-	}
-	id := r.ID
-	err := s.update(func(tx *bolt.Tx) error {
-		b, err := tx.Bucket(bucketRuns).CreateBucketIfNotExists([]byte(r.Pipeline))
-		if err != nil {
-			return err
-		}
-		if id == 0 {
-			if id, err = b.NextSequence(); err != nil {
-				return err
-			}
-		} else if id > b.Sequence() {
-			if err := b.SetSequence(id); err != nil {
-				return err
-			}
-		}
-		run := *r
-		run.ID = id
-		v, err := json.Marshal(run)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(runKey(id), v); err != nil {
-			return err
-		}
-		running, err := tx.CreateBucketIfNotExists(bucketRunning)
-		if err != nil {
-			return err
-		}
-		rk := runningKey(run.Pipeline, id)
-		if run.Outcome == OutcomeRunning {
-			err = running.Put(rk, nil)
-		} else {
-			err = running.Delete(rk)
-		}
-		if err != nil {
-			return err
-		}
-		return trimRuns(b)
-	})
-	if err != nil {
-		return fmt.Errorf("saving run of pipeline %q: %w", r.Pipeline, err)
-	}
-	// Only now: a failed transaction must not leave r looking saved.
-	r.ID = id
-	return nil
-}
-
-// trimRuns drops runs older than the newest KeepRuns. IDs come from the
-// bucket's sequence, so "newest" is "highest ID".
-func trimRuns(b *bolt.Bucket) error {
-	newest := b.Sequence()
-	if newest <= KeepRuns {
-		return nil
-	}
-	oldestKept := newest - KeepRuns + 1
-	var drop [][]byte
-	c := b.Cursor()
-	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) < oldestKept; k, _ = c.Next() {
-		drop = append(drop, slices.Clone(k))
-	}
-	// Deleting while the cursor walks can skip keys, so delete afterwards.
-	for _, k := range drop {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Runs returns up to limit of a pipeline's runs, newest first; limit <= 0
-// returns every kept run.
-func (s *Store) Runs(pipeline string, limit int) ([]Run, error) {
-	var runs []Run
-	err := s.view(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRuns).Bucket([]byte(pipeline))
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
-		for k, v := c.Last(); k != nil && (limit <= 0 || len(runs) < limit); k, v = c.Prev() {
-			r, err := decodeRun(v)
-			if err != nil {
-				return fmt.Errorf("decoding run %d: %w", binary.BigEndian.Uint64(k), err)
-			}
-			runs = append(runs, r)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading runs of pipeline %q: %w", pipeline, err)
-	}
-	return runs, nil
-}
-
-// Pipelines returns the names of the pipelines that have any run, sorted.
-func (s *Store) Pipelines() ([]string, error) {
-	var names []string
-	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketRuns).ForEachBucket(func(k []byte) error {
-			names = append(names, string(k))
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing pipelines: %w", err)
-	}
-	slices.Sort(names) // bolt orders bytewise already; this keeps the promise explicit
-	return names, nil
-}
-
-// runningKey is pipeline, a zero byte, then the run ID.
-func runningKey(pipeline string, id uint64) []byte {
-	return binary.BigEndian.AppendUint64(append([]byte(pipeline), 0), id)
-}
-
-// markCrashed marks the runs still "running" as crashed: only one process
-// opens the file, so none of them is underway. A file from before the
-// index existed is searched in full once.
-func markCrashed(tx *bolt.Tx) error {
-	runs := tx.Bucket(bucketRuns)
-	index := tx.Bucket(bucketRunning)
-	type ref struct {
-		pipeline []byte
-		id       []byte
-	}
-	var found []ref
-	if index == nil {
-		var err error
-		if index, err = tx.CreateBucket(bucketRunning); err != nil {
-			return err
-		}
-		err = runs.ForEachBucket(func(p []byte) error {
-			return runs.Bucket(p).ForEach(func(k, v []byte) error {
-				var r struct{ Outcome string }
-				if json.Unmarshal(v, &r) == nil && r.Outcome == OutcomeRunning {
-					found = append(found, ref{slices.Clone(p), slices.Clone(k)})
-				}
-				return nil
-			})
-		})
-		if err != nil {
-			return err
-		}
-	} else {
-		err := index.ForEach(func(k, _ []byte) error {
-			if i := len(k) - 9; i >= 0 && k[i] == 0 {
-				found = append(found, ref{slices.Clone(k[:i]), slices.Clone(k[i+1:])})
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	for _, f := range found {
-		if err := index.Delete(append(append(slices.Clone(f.pipeline), 0), f.id...)); err != nil {
-			return err
-		}
-		b := runs.Bucket(f.pipeline)
-		if b == nil {
-			continue
-		}
-		v := b.Get(f.id)
-		if v == nil {
-			continue // trimmed since
-		}
-		r, err := decodeRun(v)
-		if err != nil {
-			return fmt.Errorf("decoding run %d of pipeline %q: %w", binary.BigEndian.Uint64(f.id), f.pipeline, err)
-		}
-		if r.Outcome != OutcomeRunning {
-			continue
-		}
-		r.Outcome, r.Error = OutcomeCrashed, CrashedError
-		nv, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(f.id, nv); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func runKey(id uint64) []byte {
-	return binary.BigEndian.AppendUint64(nil, id)
-}
-
-func names(pipeline, stream string) error {
+// CheckNames reports an empty pipeline or stream name.
+func CheckNames(pipeline, stream string) error {
 	switch {
 	case pipeline == "":
 		return errors.New("the pipeline name is empty")
 	case stream == "":
 		return fmt.Errorf("pipeline %q: the stream name is empty", pipeline)
+	}
+	return nil
+}
+
+// CheckRun reports a run that cannot be saved under f.
+func CheckRun(f Fence, r *Run) error {
+	switch {
+	case r.Pipeline == "":
+		return errors.New("saving run: the run has no pipeline name")
+	case r.Pipeline != f.Pipeline:
+		return fmt.Errorf("saving run of pipeline %q under the claim on pipeline %q", r.Pipeline, f.Pipeline)
 	}
 	return nil
 }

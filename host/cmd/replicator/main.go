@@ -175,7 +175,7 @@ type app struct {
 	stdout, stderr io.Writer
 	cfg            *config.Config
 	eng            *engine.Engine
-	store          *state.Store
+	store          state.Store
 	removeSockets  func() error
 }
 
@@ -229,14 +229,14 @@ func (a *app) engine() (*engine.Engine, error) {
 	return eng, nil
 }
 
-func (a *app) openStore() (*state.Store, error) {
+func (a *app) openStore() (state.Store, error) {
 	if a.store != nil {
 		return a.store, nil
 	}
 	if _, err := a.config(); err != nil && a.opts.state == "" {
 		return nil, err
 	}
-	s, err := state.Open(a.storePath(), a.stateOptions())
+	s, err := state.OpenFile(a.storePath(), a.stateOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -244,8 +244,17 @@ func (a *app) openStore() (*state.Store, error) {
 	return s, nil
 }
 
-func (a *app) stateOptions() state.Options {
-	return state.Options{Fresh: a.opts.freshState, Log: a.log}
+func (a *app) stateOptions() state.FileOptions {
+	return state.FileOptions{Fresh: a.opts.freshState, Log: a.log}
+}
+
+// hostID names this process in claims: the machine's name and the process ID.
+func hostID() string {
+	name, err := os.Hostname()
+	if err != nil {
+		name = "unknown-host"
+	}
+	return fmt.Sprintf("%s:%d", name, os.Getpid())
 }
 
 // parseInterleaved parses flags wherever they stand, so that

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/replicatorhq/replicator/host/state"
 )
 
 // cmdState runs `replicator state SUBCOMMAND`: what an operator does to the
@@ -40,7 +42,11 @@ func (a *app) stateBackup(_ context.Context, args []string) error {
 		return fmt.Errorf("creating the backup file: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // after the rename, a no-op
-	if err := store.Backup(tmp); err != nil {
+	file, ok := store.(*state.File)
+	if !ok {
+		return errors.New("state backup copies a state file; back up a PostgreSQL database with pg_dump")
+	}
+	if err := file.Backup(tmp); err != nil {
 		tmp.Close()
 		return err
 	}

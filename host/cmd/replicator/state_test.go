@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -21,11 +22,16 @@ func replicator(t *testing.T, args ...string) (code int, stdout, stderr string) 
 func TestStateBackup(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "replicator.db")
-	s, err := state.Open(path, state.Options{})
+	s, err := state.OpenFile(path, state.FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveStream("p", "items", state.StreamState{State: json.RawMessage(`{"n":4}`), Generation: 4}); err != nil {
+	ctx := context.Background()
+	c, err := s.Claim(ctx, "p", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveStream(ctx, c.Fence, "items", state.StreamState{State: json.RawMessage(`{"n":4}`), Generation: 4}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -38,12 +44,12 @@ func TestStateBackup(t *testing.T) {
 	if !strings.Contains(stdout, "Wrote a copy of "+path+" to "+copyPath) {
 		t.Errorf("stdout %q", stdout)
 	}
-	c, err := state.Open(copyPath, state.Options{})
+	c2, err := state.OpenFile(copyPath, state.FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	if st, err := c.Stream("p", "items"); err != nil || st.Generation != 4 {
+	defer c2.Close()
+	if st, err := c2.Stream(context.Background(), "p", "items"); err != nil || st.Generation != 4 {
 		t.Errorf("stream in the copy: %+v, %v", st, err)
 	}
 	if code, _, stderr := replicator(t, "state", "backup", "-state", path); code == 0 || !strings.Contains(stderr, "needs -to FILE") {
