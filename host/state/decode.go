@@ -24,6 +24,9 @@ func decodeStream(v []byte) (StreamState, error) {
 	return st, nil
 }
 
+// DecodeRun decodes a run as stored: the JSON encoding of Run.
+func DecodeRun(v []byte) (Run, error) { return decodeRun(v) }
+
 func decodeRun(v []byte) (Run, error) {
 	var r Run
 	if err := json.Unmarshal(v, &r); err != nil {
