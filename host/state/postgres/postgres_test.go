@@ -349,9 +349,9 @@ func TestPostgresCredentialsEncrypted(t *testing.T) {
 func TestPostgresRedacted(t *testing.T) {
 	for in, want := range map[string]string{
 		"postgres://app:hunter2@db.example:5432/replicator?sslmode=require": "postgres://app:xxxxx@db.example:5432/replicator?sslmode=require",
-		"postgres://db.example/replicator?password=hunter2&user=app":       "postgres://db.example/replicator?password=xxxxx&user=app",
-		"host=db user=app password=hunter2 dbname=r":                       "host=db user=app password=xxxxx dbname=r",
-		"host=db password='hun ter2' dbname=r":                             "host=db password=xxxxx dbname=r",
+		"postgres://db.example/replicator?password=hunter2&user=app":        "postgres://db.example/replicator?password=xxxxx&user=app",
+		"host=db user=app password=hunter2 dbname=r":                        "host=db user=app password=xxxxx dbname=r",
+		"host=db password='hun ter2' dbname=r":                              "host=db password=xxxxx dbname=r",
 	} {
 		if got := Redacted(in); got != want {
 			t.Errorf("Redacted(%q) = %q, want %q", in, got, want)
