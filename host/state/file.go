@@ -683,20 +683,65 @@ func (s *File) Runs(ctx context.Context, pipeline string, limit int) ([]Run, err
 	return runs, nil
 }
 
-// Pipelines returns the names of the pipelines that have any run, sorted.
+// Pipelines returns the names of the pipelines that have any run or stream
+// state, sorted.
 func (s *File) Pipelines(ctx context.Context) ([]string, error) {
 	var names []string
 	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketRuns).ForEachBucket(func(k []byte) error {
-			names = append(names, string(k))
-			return nil
-		})
+		for _, b := range [][]byte{bucketRuns, bucketStreams} {
+			err := tx.Bucket(b).ForEachBucket(func(k []byte) error {
+				names = append(names, string(k))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing pipelines: %w", err)
 	}
-	slices.Sort(names) // bolt orders bytewise already; this keeps the promise explicit
-	return names, nil
+	slices.Sort(names)
+	return slices.Compact(names), nil
+}
+
+// Streams returns the state of every stream of a pipeline.
+func (s *File) Streams(ctx context.Context, pipeline string) (map[string]StreamState, error) {
+	out := map[string]StreamState{}
+	err := s.view(func(tx *bolt.Tx) error {
+		p := tx.Bucket(bucketStreams).Bucket([]byte(pipeline))
+		if p == nil {
+			return nil
+		}
+		return p.ForEach(func(k, v []byte) error {
+			st, err := decodeStream(v)
+			if err != nil {
+				return fmt.Errorf("stream %q: %w", k, err)
+			}
+			out[string(k)] = st
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading streams of pipeline %q: %w", pipeline, err)
+	}
+	return out, nil
+}
+
+// Sources returns the sources that have stored credentials.
+func (s *File) Sources(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCredentials).ForEach(func(k, _ []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing sources with credentials: %w", err)
+	}
+	return out, nil
 }
 
 // runningKey is pipeline, a zero byte, then the run ID.

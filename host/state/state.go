@@ -86,9 +86,15 @@ type Store interface {
 	// Runs returns up to limit of a pipeline's runs, newest first; limit
 	// <= 0 returns every kept run.
 	Runs(ctx context.Context, pipeline string, limit int) ([]Run, error)
-	// Pipelines returns the names of the pipelines that have any run,
-	// sorted.
+	// Pipelines returns the names of the pipelines that have any run or
+	// stream state, sorted bytewise.
 	Pipelines(ctx context.Context) ([]string, error)
+	// Streams returns the state of every stream of a pipeline that has
+	// any, by stream name.
+	Streams(ctx context.Context, pipeline string) (map[string]StreamState, error)
+	// Sources returns the references of the sources that have stored
+	// credentials, sorted.
+	Sources(ctx context.Context) ([]string, error)
 
 	// Close releases the store; claims still held are released.
 	Close() error

@@ -140,7 +140,7 @@ func (a *app) sourceCommand(ctx context.Context, args []string) (*engine.Connect
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	store, err := a.openStore()
+	store, err := a.openStore(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -206,7 +206,7 @@ func cmdAuthorize(ctx context.Context, a *app, args []string) error {
 	if err := store.SaveCredentials(ctx, state.NoFence, c.Block.Ref(), resp.Credentials); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "Authorized %s; its credentials are stored in %s.\n", c.Block.Ref(), a.storePath())
+	fmt.Fprintf(a.stdout, "Authorized %s; its credentials are stored in %s.\n", c.Block.Ref(), a.storeName())
 	if resp.Message != "" {
 		fmt.Fprintln(a.stdout, resp.Message)
 	}
@@ -237,7 +237,7 @@ func (a *app) storePath() string {
 }
 
 // pipelineCommand prepares a command on the one pipeline named in args.
-func (a *app) pipelineCommand(args []string) (*config.Pipeline, state.Store, error) {
+func (a *app) pipelineCommand(ctx context.Context, args []string) (*config.Pipeline, state.Store, error) {
 	name, err := oneArg(args, "PIPELINE")
 	if err != nil {
 		return nil, nil, err
@@ -246,7 +246,7 @@ func (a *app) pipelineCommand(args []string) (*config.Pipeline, state.Store, err
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := a.openStore()
+	store, err := a.openStore(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -270,7 +270,7 @@ func (a *app) pipeline(name string) (*config.Pipeline, error) {
 }
 
 func cmdCheck(ctx context.Context, a *app, args []string) error {
-	pc, store, err := a.pipelineCommand(args)
+	pc, store, err := a.pipelineCommand(ctx, args)
 	if err != nil {
 		return err
 	}
@@ -374,7 +374,7 @@ func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store state.Sto
 }
 
 func cmdSync(ctx context.Context, a *app, args []string) error {
-	pc, store, err := a.pipelineCommand(args)
+	pc, store, err := a.pipelineCommand(ctx, args)
 	if err != nil {
 		return err
 	}
@@ -397,6 +397,12 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	// The state file is open only while runs are underway, so that
 	// `replicator status` and the like can read it in between.
 	shared := &sharedStore{path: a.storePath(), opts: a.stateOptions()}
+	if a.usesPostgres() {
+		if shared.store, err = a.openStore(ctx); err != nil {
+			return err
+		}
+		shared.refs = 1 // the database stays open
+	}
 	_, release, err := shared.acquire()
 	if err != nil {
 		return err
@@ -414,7 +420,12 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 				return err
 			}
 			defer release()
-			return a.syncOnce(ctx, pc, store, false)
+			err = a.syncOnce(ctx, pc, store, false)
+			if errors.Is(err, state.ErrClaimed) {
+				a.log.Debug("pipeline runs on another host now", "pipeline", pc.Name, "detail", err)
+				return nil
+			}
+			return err
 		}})
 	}
 	if len(jobs) == 0 {
@@ -460,7 +471,7 @@ func (s *sharedStore) release() {
 }
 
 func cmdStatus(ctx context.Context, a *app, args []string) error {
-	store, err := a.openStore()
+	store, err := a.openStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,8 @@ Commands:
   run                   run every pipeline on its interval until stopped
   status [PIPELINE]     show the last runs
   state backup -to FILE write a consistent copy of the state file
+  state copy -from A -to B  copy checkpoints, credentials and history between
+                        state files and PostgreSQL databases
 
 Flags common to every command:
   -config PATH          configuration file or folder (default "replicator.hcl", or $REPLICATOR_CONFIG)
@@ -85,7 +87,7 @@ func commands() []command {
 		{name: "status", run: cmdStatus, flags: func(fs *flag.FlagSet, o *options) {
 			fs.IntVar(&o.limit, "n", 5, "how many runs to show per pipeline")
 		}},
-		{name: "state", run: cmdState, flags: func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.to, "to", "", "backup: the file to write") }},
+		{name: "state", run: cmdState, flags: stateFlags},
 	}
 }
 
@@ -229,14 +231,14 @@ func (a *app) engine() (*engine.Engine, error) {
 	return eng, nil
 }
 
-func (a *app) openStore() (state.Store, error) {
+func (a *app) openStore(ctx context.Context) (state.Store, error) {
 	if a.store != nil {
 		return a.store, nil
 	}
 	if _, err := a.config(); err != nil && a.opts.state == "" {
 		return nil, err
 	}
-	s, err := state.OpenFile(a.storePath(), a.stateOptions())
+	s, err := a.openBackend(ctx)
 	if err != nil {
 		return nil, err
 	}

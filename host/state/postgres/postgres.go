@@ -599,13 +599,44 @@ func (s *Store) Runs(ctx context.Context, pipeline string, limit int) ([]state.R
 	return runs, nil
 }
 
-// Pipelines returns the names of the pipelines that have any run, sorted
-// bytewise as the file store sorts them.
+// Pipelines returns the names of the pipelines that have any run or
+// stream state, sorted bytewise as the file store sorts them.
 func (s *Store) Pipelines(ctx context.Context) ([]string, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT DISTINCT pipeline COLLATE "C" FROM runs ORDER BY 1`)
+	rows, _ := s.pool.Query(ctx, `SELECT pipeline COLLATE "C" FROM runs UNION SELECT pipeline COLLATE "C" FROM streams ORDER BY 1`)
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, fmt.Errorf("listing pipelines: %w", err)
 	}
 	return names, nil
+}
+
+// Streams returns the state of every stream of a pipeline.
+func (s *Store) Streams(ctx context.Context, pipeline string) (map[string]state.StreamState, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT stream, state, generation, full_refresh FROM streams WHERE pipeline = $1`, pipeline)
+	out := map[string]state.StreamState{}
+	var name string
+	var raw []byte
+	var gen, full int64
+	_, err := pgx.ForEachRow(rows, []any{&name, &raw, &gen, &full}, func() error {
+		st := state.StreamState{Generation: uint64(gen), FullRefresh: uint64(full)}
+		if raw != nil {
+			st.State = json.RawMessage(slices.Clone(raw))
+		}
+		out[name] = st
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading streams of pipeline %q: %w", pipeline, err)
+	}
+	return out, nil
+}
+
+// Sources returns the sources that have stored credentials.
+func (s *Store) Sources(ctx context.Context) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT source FROM credentials ORDER BY source COLLATE "C"`)
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("listing sources with credentials: %w", err)
+	}
+	return out, nil
 }

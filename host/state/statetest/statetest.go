@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -31,6 +32,8 @@ func Run(t *testing.T, open Open) {
 		{"ClaimExcludes", claimExcludes},
 		{"StaleFenceRefused", staleFenceRefused},
 		{"RunningRunCrashedAtClaim", runningRunCrashedAtClaim},
+		{"Listing", listing},
+		{"CopyFromFile", copyFromFile},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
 	}
@@ -365,4 +368,87 @@ func sameRun(a, b state.Run) bool {
 	a.Started, a.Ended = a.Started.UTC(), a.Ended.UTC()
 	b.Started, b.Ended = b.Started.UTC(), b.Ended.UTC()
 	return reflect.DeepEqual(a, b)
+}
+
+func listing(t *testing.T, s state.Store) {
+	p := claim(t, s, "p")
+	for _, name := range []string{"b", "a"} {
+		if err := s.SaveStream(ctx, p.Fence, name, state.StreamState{State: json.RawMessage(`{"at":"` + name + `"}`), Generation: 3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, src := range []string{"source.z.z", "source.a.a"} {
+		if err := s.SaveCredentials(ctx, state.NoFence, src, json.RawMessage(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.Pipelines(ctx); err != nil || !reflect.DeepEqual(got, []string{"p"}) {
+		t.Errorf("pipelines of a store with streams and no runs: %q, %v", got, err)
+	}
+	streams, err := s.Streams(ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(streams) != 2 || !sameJSON(streams["a"].State, json.RawMessage(`{"at":"a"}`)) || streams["b"].Generation != 3 {
+		t.Errorf("streams %+v", streams)
+	}
+	if got, _ := s.Streams(ctx, "nobody"); len(got) != 0 {
+		t.Errorf("streams of an unknown pipeline: %+v", got)
+	}
+	if got, err := s.Sources(ctx); err != nil || !reflect.DeepEqual(got, []string{"source.a.a", "source.z.z"}) {
+		t.Errorf("sources %q, %v", got, err)
+	}
+}
+
+// copyFromFile copies a state file into the store, as `replicator state
+// copy` does when moving to several hosts.
+func copyFromFile(t *testing.T, to state.Store) {
+	from, err := state.OpenFile(filepath.Join(t.TempDir(), "from.db"), state.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer from.Close()
+	p := claim(t, from, "p")
+	st := state.StreamState{State: json.RawMessage(`{"next":9}`), Generation: 4, FullRefresh: 4}
+	if err := from.SaveStream(ctx, p.Fence, "contacts", st); err != nil {
+		t.Fatal(err)
+	}
+	for _, outcome := range []string{state.OutcomeSucceeded, state.OutcomeFailed, state.OutcomeRunning} {
+		if err := from.SaveRun(ctx, p.Fence, &state.Run{Pipeline: "p", Outcome: outcome, Read: 3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := from.SaveCredentials(ctx, state.NoFence, "source.zoho.eu", json.RawMessage(`{"refresh_token":"r"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := state.Copy(ctx, from, to, "copier")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != (state.Copied{Pipelines: 1, Streams: 1, Runs: 3, Credentials: 1}) {
+		t.Errorf("copied %+v", n)
+	}
+	if got, _ := to.Stream(ctx, "p", "contacts"); !sameJSON(got.State, st.State) || got.Generation != 4 || got.FullRefresh != 4 {
+		t.Errorf("copied stream %+v", got)
+	}
+	if c, _ := to.Credentials(ctx, "source.zoho.eu"); !sameJSON(c, json.RawMessage(`{"refresh_token":"r"}`)) {
+		t.Errorf("copied credentials %s", c)
+	}
+	runs, err := to.Runs(ctx, "p", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 3 || runs[0].ID != 3 || runs[0].Outcome != state.OutcomeCrashed || runs[2].Outcome != state.OutcomeSucceeded {
+		t.Errorf("copied runs %+v", runs)
+	}
+	// The next run there goes on with the next ID.
+	c := claim(t, to, "p")
+	next := &state.Run{Pipeline: "p", Outcome: state.OutcomeRunning}
+	if err := to.SaveRun(ctx, c.Fence, next); err != nil || next.ID != 4 {
+		t.Errorf("run after the copy: ID %d, %v", next.ID, err)
+	}
 }
