@@ -352,6 +352,17 @@ func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store state.Sto
 		return err
 	}
 	defer claim.Release(context.WithoutCancel(ctx))
+	// A lost claim stops the run: another host may be running it already.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		select {
+		case <-claim.Lost():
+			a.log.Warn("stopping the run: its claim was lost", "pipeline", pc.Name, "error", claim.Err())
+			stop()
+		case <-ctx.Done():
+		}
+	}()
 	p, err := eng.Open(ctx, pc, store, claim.Fence)
 	if err != nil {
 		return err

@@ -94,7 +94,7 @@ func (s *Server) run(name string, args ...string) error {
 
 // Start starts the server again after Stop.
 func (s *Server) Start() error {
-	opts := fmt.Sprintf("-c listen_addresses='' -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", s.dir)
+	opts := fmt.Sprintf("-c listen_addresses='' -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400", s.dir)
 	return s.run("pg_ctl", "-D", s.data(), "-w", "-l", filepath.Join(s.dir, "log"), "-o", opts, "start")
 }
 
