@@ -85,8 +85,8 @@ const whatToDo = "restore it from a backup (see `replicator state backup`), or s
 //
 // A state file that is damaged, truncated or empty, or missing while the
 // marker beside it (PATH.used) says it was used, is refused with an error
-// that says what to do, unless opts.Fresh is set. A runs left "running" by
-// a host that died is marked "crashed".
+// that says what to do, unless opts.Fresh is set. Runs left "running" by
+// a host that died are marked "crashed".
 func OpenFile(path string, opts FileOptions) (*File, error) {
 	log := opts.Log
 	if log == nil {
