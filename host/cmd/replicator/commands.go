@@ -466,6 +466,9 @@ func (s *sharedStore) acquire() (state.Store, func(), error) {
 			return nil, nil, err
 		}
 		s.store = st
+		// -fresh-state starts one new file, not one each time this one
+		// goes missing while replicator runs.
+		s.opts.Fresh = false
 	}
 	s.refs++
 	return s.store, s.release, nil

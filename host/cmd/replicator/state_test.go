@@ -176,3 +176,21 @@ func TestPostgresStateCopy(t *testing.T) {
 		t.Errorf("credentials copied back: %s", creds)
 	}
 }
+
+// Under `replicator run`, -fresh-state applies to the first open only: a
+// state file deleted later is refused, not silently started again.
+func TestSharedStoreFreshOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "replicator.db")
+	shared := &sharedStore{path: path, opts: state.FileOptions{Fresh: true}}
+	_, release, err := shared.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := shared.acquire(); err == nil || !strings.Contains(err.Error(), "is missing") {
+		t.Fatalf("reopening a deleted state file: %v", err)
+	}
+}
