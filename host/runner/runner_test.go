@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -191,4 +192,34 @@ func fence(t *testing.T, store state.Store) state.Fence {
 	}
 	t.Cleanup(func() { c.Release(context.Background()) })
 	return c.Fence
+}
+
+// A run whose state file is deleted under it fails: its checkpoints would
+// be lost with the file.
+func TestStateFileDeletedDuringRunFailsTheRun(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.db")
+	store, err := state.OpenFile(path, state.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	deleted := false
+	run, err := Run(context.Background(), pipeline(t, dir, 1000, 100, 5), store, fence(t, store), Options{
+		ProgressEvery: time.Millisecond,
+		OnProgress: func(pr Progress) {
+			if pr.Written > 0 && !deleted {
+				deleted = true
+				if err := os.Remove(path); err != nil {
+					t.Error(err)
+				}
+			}
+		},
+	})
+	if !deleted {
+		t.Fatal("the run ended before the file could be deleted")
+	}
+	if err == nil || !strings.Contains(err.Error(), "was deleted while in use") || run.Outcome != state.OutcomeFailed {
+		t.Fatalf("run after its state file was deleted: %v, %+v", err, run)
+	}
 }
