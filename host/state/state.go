@@ -45,8 +45,16 @@ const (
 const CrashedError = "the host stopped during the run (killed, crashed or lost power); the next run resumes from the last stored checkpoint"
 
 // Store keeps checkpoints, credentials, run history and claims. Its methods
-// are safe for use from several goroutines. A cancelled ctx abandons the
-// call; a write it abandons is either wholly done or not at all.
+// are safe for use from several goroutines: the runner saves checkpoints
+// from the destination's acknowledgements and credentials from the
+// source's updates while the commands read. Each write is one transaction:
+// a cancelled ctx abandons the call, and an abandoned write is wholly done
+// or not at all.
+//
+// A caller runs a pipeline only under its claim: Claim, then every write of
+// the run with the claim's Fence, then Release. ErrClaimed means another
+// host runs the pipeline now; ErrFenced means this host's claim ended and
+// the run must stop.
 type Store interface {
 	// Claim takes pipeline for host, which names the process (such as
 	// "hostname:pid") in status and errors. It fails with an error
