@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,9 @@ type Config struct {
 	// Dir is the plugin's working folder, against which relative paths in
 	// its configuration resolve; empty means the host's.
 	Dir string
+	// SocketDir is the folder the plugin makes its Unix socket in; empty
+	// means the system's temporary folder.
+	SocketDir string
 	// TailLines is how many of the plugin's last log lines are kept for the
 	// error of a crashed run; zero means 20.
 	TailLines int
@@ -73,6 +77,9 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	cmd := exec.Command(cfg.Path)
 	cmd.Env = cfg.Env
+	if cfg.SocketDir != "" {
+		cmd.Env = append(slices.Clip(cfg.Env), goplugin.EnvUnixSocketDir+"="+cfg.SocketDir)
+	}
 	cmd.Dir = cfg.Dir
 	ownProcessGroup(cmd)
 	c := &Client{cfg: cfg, cmd: cmd, tail: newTail(cfg.TailLines, cfg.Logger.Named(filepath.Base(cfg.Path)))}

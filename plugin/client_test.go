@@ -387,3 +387,24 @@ func TestSilentReadEndsWhenTheHostGivesUp(t *testing.T) {
 		t.Fatal("the plugin process still runs after Close")
 	}
 }
+
+// The plugin makes its socket in the folder the host gives it, so the host
+// can remove what a killed plugin leaves.
+func TestSocketInSocketDir(t *testing.T) {
+	path := buildGenerator(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	c, err := Start(ctx, Config{Path: path, Kind: KindSource, SocketDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Type()&os.ModeSocket == 0 {
+		t.Fatalf("socket folder holds %v, want the plugin's socket", entries)
+	}
+}

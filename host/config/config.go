@@ -44,6 +44,7 @@ type Config struct {
 	StateFile string
 	// Host holds the host block's settings, defaults filled in.
 	Host         Host
+	State        State // the state block; StateFile is used without one
 	Sources      []*Connector
 	Destinations []*Connector
 	Pipelines    []*Pipeline
@@ -120,6 +121,7 @@ func rootSchema() *hcl.BodySchema {
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "replicator"},
 			{Type: "host"},
+			{Type: "state"},
 			{Type: KindSource, LabelNames: []string{"type", "name"}},
 			{Type: KindDestination, LabelNames: []string{"type", "name"}},
 			{Type: "pipeline", LabelNames: []string{"name"}},
@@ -261,6 +263,8 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 				}
 				hostBlock = b
 				diags = append(diags, c.decodeHost(b, ctx)...)
+			case "state":
+				diags = append(diags, c.decodeState(b, ctx)...)
 			case KindSource, KindDestination:
 				conn, d := c.decodeConnector(b)
 				diags = append(diags, d...)

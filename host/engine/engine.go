@@ -19,6 +19,7 @@ import (
 	"github.com/replicatorhq/replicator/host/lockfile"
 	"github.com/replicatorhq/replicator/host/plugins"
 	"github.com/replicatorhq/replicator/host/runner"
+	"github.com/replicatorhq/replicator/host/state"
 	"github.com/replicatorhq/replicator/plugin"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
@@ -33,6 +34,8 @@ type Engine struct {
 	LockPath string
 	Dirs     []string // where plugin binaries are searched
 	Log      hclog.Logger
+	// SocketDir is where plugins make their Unix sockets; see package sockdir.
+	SocketDir string
 }
 
 // New loads the lock file beside cfg and works out the plugin folders.
@@ -145,6 +148,7 @@ func (e *Engine) launch(ctx context.Context, block *config.Connector, path, sum 
 		// configuration's folder, as they do for file().
 		Dir:         e.Config.Dir,
 		CallTimeout: e.Config.Host.CallTimeout,
+		SocketDir:   e.SocketDir,
 	})
 	if err != nil {
 		return nil, err
@@ -186,7 +190,7 @@ func (p *Pipeline) Close() {
 
 // Open starts the pipeline's connectors and discovers its streams. The
 // pipeline's plugins log through a logger named after it.
-func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialStore) (*Pipeline, error) {
+func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialStore, fence state.Fence) (*Pipeline, error) {
 	log := e.Log.Named(p.Name)
 	src, err := e.Start(ctx, p.Source, log)
 	if err != nil {
@@ -204,7 +208,7 @@ func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialS
 		out.Destination, err = dst.Destination()
 	}
 	if err == nil {
-		out.Streams, err = e.discover(ctx, out, store)
+		out.Streams, err = e.discover(ctx, out, store, fence)
 	}
 	if err != nil {
 		out.Close()
@@ -213,15 +217,15 @@ func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialS
 	return out, nil
 }
 
-// CredentialStore keeps sources' credentials between runs.
+// CredentialStore keeps sources' credentials between runs; see state.Store.
 type CredentialStore interface {
-	Credentials(source string) (json.RawMessage, error)
-	SaveCredentials(source string, c json.RawMessage) error
+	Credentials(ctx context.Context, source string) (json.RawMessage, error)
+	SaveCredentials(ctx context.Context, f state.Fence, source string, c json.RawMessage) error
 }
 
 // discover asks the source for its catalog and picks the pipeline's streams.
-func (e *Engine) discover(ctx context.Context, p *Pipeline, store CredentialStore) ([]contract.Stream, error) {
-	cat, err := Discover(ctx, p.Source, p.SourceRef, p.SourceConfig, store)
+func (e *Engine) discover(ctx context.Context, p *Pipeline, store CredentialStore, fence state.Fence) ([]contract.Stream, error) {
+	cat, err := Discover(ctx, p.Source, p.SourceRef, p.SourceConfig, store, fence)
 	if err != nil {
 		return nil, err
 	}
@@ -241,9 +245,9 @@ func (e *Engine) discover(ctx context.Context, p *Pipeline, store CredentialStor
 }
 
 // Discover asks a source for its catalog with its stored credentials, and
-// stores credentials it hands back.
-func Discover(ctx context.Context, src contract.Source, ref string, cfg json.RawMessage, store CredentialStore) (contract.Catalog, error) {
-	creds, err := store.Credentials(ref)
+// stores credentials it hands back under fence.
+func Discover(ctx context.Context, src contract.Source, ref string, cfg json.RawMessage, store CredentialStore, fence state.Fence) (contract.Catalog, error) {
+	creds, err := store.Credentials(ctx, ref)
 	if err != nil {
 		return contract.Catalog{}, fmt.Errorf("load credentials of %s: %w", ref, err)
 	}
@@ -252,7 +256,7 @@ func Discover(ctx context.Context, src contract.Source, ref string, cfg json.Raw
 		return contract.Catalog{}, fmt.Errorf("discover %s: %w", ref, err)
 	}
 	if resp.Credentials != nil {
-		if err := store.SaveCredentials(ref, resp.Credentials); err != nil {
+		if err := store.SaveCredentials(ctx, fence, ref, resp.Credentials); err != nil {
 			return contract.Catalog{}, fmt.Errorf("store credentials of %s: %w", ref, err)
 		}
 	}

@@ -73,9 +73,9 @@ func faultPipeline(t *testing.T, dir string, src contract.Source, dst contract.D
 	}
 }
 
-func openStore(t *testing.T, dir string) *state.Store {
+func openStore(t *testing.T, dir string) state.Store {
 	t.Helper()
-	store, err := state.Open(filepath.Join(dir, "state.db"))
+	store, err := state.OpenFile(filepath.Join(dir, "state.db"), state.FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,9 +101,9 @@ func sendThenSilent(ctx context.Context, _ contract.ReadRequest, out contract.Ou
 }
 
 // lastRun is the run history's newest run of pipeline p.
-func lastRun(t *testing.T, store *state.Store) state.Run {
+func lastRun(t *testing.T, store state.Store) state.Run {
 	t.Helper()
-	runs, err := store.Runs("p", 1)
+	runs, err := store.Runs(context.Background(), "p", 1)
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("run history: %v, %v", runs, err)
 	}
@@ -154,7 +154,7 @@ func TestStallEndsTheRunAndNamesWhoStalled(t *testing.T) {
 			dir := t.TempDir()
 			store := openStore(t, dir)
 			p := faultPipeline(t, dir, &faultySource{read: tt.read}, tt.dst)
-			run, err := Run(context.Background(), p, store, Options{StallTimeout: stall})
+			run, err := Run(context.Background(), p, store, fence(t, store), Options{StallTimeout: stall})
 			var se *StallError
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.As(err, &se) {
 				t.Fatalf("Run = %v, want a stall error %q", err, tt.want)
@@ -162,7 +162,7 @@ func TestStallEndsTheRunAndNamesWhoStalled(t *testing.T) {
 			if run.Outcome != "failed" || lastRun(t, store).Error != err.Error() {
 				t.Fatalf("run %+v, history %+v", run, lastRun(t, store))
 			}
-			st, _ := store.Stream("p", "items")
+			st, _ := store.Stream(context.Background(), "p", "items")
 			if tt.persisted != (string(st.State) == `{"at":1}`) {
 				t.Fatalf("stream state after the stall: %s", st.State)
 			}
@@ -190,7 +190,7 @@ func TestStallTimeoutAllowsALongRunThatMakesProgress(t *testing.T) {
 		return out.FullRefreshComplete(ctx, "items", req.Streams[0].Generation)
 	}
 	p := faultPipeline(t, dir, &faultySource{read: steady}, nil)
-	if run, err := Run(context.Background(), p, store, Options{StallTimeout: 750 * time.Millisecond}); err != nil || run.Outcome != "succeeded" {
+	if run, err := Run(context.Background(), p, store, fence(t, store), Options{StallTimeout: 750 * time.Millisecond}); err != nil || run.Outcome != "succeeded" {
 		t.Fatalf("Run = %+v, %v", run, err)
 	}
 }
@@ -227,14 +227,14 @@ func TestSourceFaultsAreTheSources(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			store := openStore(t, dir)
-			run, err := Run(context.Background(), faultPipeline(t, dir, &faultySource{read: tt.read}, nil), store, Options{})
+			run, err := Run(context.Background(), faultPipeline(t, dir, &faultySource{read: tt.read}, nil), store, fence(t, store), Options{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Run = %v, want %q", err, tt.want)
 			}
 			if run.Outcome != "failed" {
 				t.Fatalf("outcome %s", run.Outcome)
 			}
-			if st, _ := store.Stream("p", "items"); st.State != nil || st.FullRefresh == 0 {
+			if st, _ := store.Stream(context.Background(), "p", "items"); st.State != nil || st.FullRefresh == 0 {
 				t.Fatalf("the faulty source's state was stored: %+v", st)
 			}
 		})
@@ -282,7 +282,7 @@ func TestFailedRunKeepsTheSourcesCounters(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			store := openStore(t, dir)
-			_, err := Run(context.Background(), faultPipeline(t, dir, &faultySource{read: tt.read}, tt.dst), store, Options{})
+			_, err := Run(context.Background(), faultPipeline(t, dir, &faultySource{read: tt.read}, tt.dst), store, fence(t, store), Options{})
 			if err == nil || !strings.Contains(err.Error(), boom.Error()) {
 				t.Fatalf("Run = %v", err)
 			}
@@ -324,11 +324,11 @@ func TestBadAcknowledgementsAreTheDestinations(t *testing.T) {
 			}}
 			// The source goes silent after its checkpoint: if the bad
 			// acknowledgement went unnoticed, the stall would end the run.
-			run, err := Run(context.Background(), faultPipeline(t, dir, &faultySource{read: sendThenSilent}, liar), store, Options{StallTimeout: 10 * time.Second})
+			run, err := Run(context.Background(), faultPipeline(t, dir, &faultySource{read: sendThenSilent}, liar), store, fence(t, store), Options{StallTimeout: 10 * time.Second})
 			if err == nil || !strings.Contains(err.Error(), tt.want) || run.Outcome != "failed" {
 				t.Fatalf("Run = %v (%s), want %q", err, run.Outcome, tt.want)
 			}
-			st, _ := store.Stream("p", "items")
+			st, _ := store.Stream(context.Background(), "p", "items")
 			if tt.name == "ahead of what was sent" && st.State != nil {
 				t.Fatalf("a checkpoint vouched for by a lying acknowledgement was stored: %s", st.State)
 			}

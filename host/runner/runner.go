@@ -70,16 +70,19 @@ type Options struct {
 // destination writes and acknowledges what it already has, the
 // acknowledged checkpoints are persisted, and Run returns the run with
 // outcome "interrupted". The returned run is also saved in store.
-func Run(ctx context.Context, p Pipeline, store *state.Store, opts Options) (state.Run, error) {
+//
+// The caller holds the pipeline's claim (store.Claim); every write of the
+// run carries its fence, so a run whose claim was lost stores nothing more.
+func Run(ctx context.Context, p Pipeline, store state.Store, fence state.Fence, opts Options) (state.Run, error) {
 	if opts.Log == nil {
 		opts.Log = hclog.NewNullLogger()
 	}
-	r := &run{p: p, store: store, log: opts.Log, started: time.Now(), stallTimeout: opts.StallTimeout}
+	r := &run{p: p, store: store, fence: fence, log: opts.Log, started: time.Now(), stallTimeout: opts.StallTimeout}
 	r.rec = state.Run{Pipeline: p.Name, Started: r.started, Outcome: "running"}
-	if err := r.prepare(opts.FullRefresh); err != nil {
+	if err := r.prepare(ctx, opts.FullRefresh); err != nil {
 		return r.rec, err
 	}
-	if err := store.SaveRun(&r.rec); err != nil {
+	if err := store.SaveRun(ctx, fence, &r.rec); err != nil {
 		return r.rec, fmt.Errorf("record the start of run: %w", err)
 	}
 	stopProgress := r.reportProgress(opts)
@@ -97,7 +100,7 @@ func Run(ctx context.Context, p Pipeline, store *state.Store, opts Options) (sta
 	default:
 		r.rec.Outcome = "succeeded"
 	}
-	if serr := store.SaveRun(&r.rec); serr != nil && err == nil {
+	if serr := store.SaveRun(context.WithoutCancel(ctx), fence, &r.rec); serr != nil && err == nil {
 		err = fmt.Errorf("record the end of run: %w", serr)
 	}
 	return r.rec, err
@@ -105,7 +108,8 @@ func Run(ctx context.Context, p Pipeline, store *state.Store, opts Options) (sta
 
 type run struct {
 	p            Pipeline
-	store        *state.Store
+	store        state.Store
+	fence        state.Fence
 	log          hclog.Logger
 	started      time.Time
 	rec          state.Run
@@ -145,19 +149,19 @@ type barrier struct {
 // refresh whose generation is remembered until its completion is
 // acknowledged, so a full refresh resumed from a checkpoint after a crash
 // keeps the generation its first records were written with.
-func (r *run) prepare(fullRefresh bool) error {
-	creds, err := r.store.Credentials(r.p.SourceRef)
+func (r *run) prepare(ctx context.Context, fullRefresh bool) error {
+	creds, err := r.store.Credentials(ctx, r.p.SourceRef)
 	if err != nil {
 		return fmt.Errorf("load credentials of %s: %w", r.p.SourceRef, err)
 	}
 	r.creds = creds
 	for _, s := range r.p.Streams {
 		if fullRefresh {
-			if err := r.store.ResetStream(r.p.Name, s.Name); err != nil {
+			if err := r.store.ResetStream(ctx, r.fence, s.Name); err != nil {
 				return fmt.Errorf("reset stream %s: %w", s.Name, err)
 			}
 		}
-		st, err := r.store.Stream(r.p.Name, s.Name)
+		st, err := r.store.Stream(ctx, r.p.Name, s.Name)
 		if err != nil {
 			return fmt.Errorf("load state of stream %s: %w", s.Name, err)
 		}
@@ -174,7 +178,7 @@ func (r *run) prepare(fullRefresh bool) error {
 				st.FullRefresh = gen
 			}
 		}
-		if err := r.store.SaveStream(r.p.Name, s.Name, st); err != nil {
+		if err := r.store.SaveStream(ctx, r.fence, s.Name, st); err != nil {
 			return fmt.Errorf("save generation of stream %s: %w", s.Name, err)
 		}
 		if st.State != nil {
@@ -339,7 +343,7 @@ func (r *run) stallError() error {
 // one after another from the destination, so the store is written outside
 // the lock, leaving the source free to send meanwhile; several barriers of
 // a stream acknowledged together are stored once.
-func (r *run) acknowledge(id uint64) error {
+func (r *run) acknowledge(ctx context.Context, id uint64) error {
 	r.mu.Lock()
 	if id > r.nextID {
 		// An acknowledgement of what was never sent vouches for nothing,
@@ -378,7 +382,7 @@ func (r *run) acknowledge(id uint64) error {
 	}
 	for _, stream := range order {
 		u := updates[stream]
-		if err := r.persist(stream, u.state, u.full); err != nil {
+		if err := r.persist(ctx, stream, u.state, u.full); err != nil {
 			return err
 		}
 	}
@@ -388,8 +392,8 @@ func (r *run) acknowledge(id uint64) error {
 
 // persist stores a stream's acknowledged checkpoint, when there is one, and
 // ends its full refresh when one was acknowledged complete.
-func (r *run) persist(stream string, checkpoint json.RawMessage, fullRefreshDone bool) error {
-	st, err := r.store.Stream(r.p.Name, stream)
+func (r *run) persist(ctx context.Context, stream string, checkpoint json.RawMessage, fullRefreshDone bool) error {
+	st, err := r.store.Stream(ctx, r.p.Name, stream)
 	if err != nil {
 		return fmt.Errorf("load state of stream %s: %w", stream, err)
 	}
@@ -399,7 +403,7 @@ func (r *run) persist(stream string, checkpoint json.RawMessage, fullRefreshDone
 	if checkpoint != nil {
 		st.State = checkpoint
 	}
-	if err := r.store.SaveStream(r.p.Name, stream, st); err != nil {
+	if err := r.store.SaveStream(ctx, r.fence, stream, st); err != nil {
 		return fmt.Errorf("persist checkpoint of stream %s: %w", stream, err)
 	}
 	return nil
@@ -585,9 +589,9 @@ func (o *output) FullRefreshComplete(ctx context.Context, stream string, generat
 	return o.send(ctx, contract.Message{FullRefreshComplete: &contract.FullRefreshComplete{ID: id, Stream: stream, Generation: generation}})
 }
 
-func (o *output) UpdateCredentials(_ context.Context, c contract.Credentials) error {
+func (o *output) UpdateCredentials(ctx context.Context, c contract.Credentials) error {
 	o.r.progress()
-	if err := o.r.store.SaveCredentials(o.r.p.SourceRef, c); err != nil {
+	if err := o.r.store.SaveCredentials(ctx, o.r.fence, o.r.p.SourceRef, c); err != nil {
 		return fmt.Errorf("store updated credentials of %s: %w", o.r.p.SourceRef, err)
 	}
 	return nil
@@ -618,9 +622,9 @@ func (in *input) Next(ctx context.Context) (contract.Message, error) {
 	}
 }
 
-func (in *input) Ack(_ context.Context, id uint64) error {
+func (in *input) Ack(ctx context.Context, id uint64) error {
 	in.r.progress()
-	return in.r.acknowledge(id)
+	return in.r.acknowledge(ctx, id)
 }
 
 func (in *input) Count(_ context.Context, name string, delta int64) error {

@@ -150,7 +150,7 @@ func inProcessSync(ctx context.Context, n int) (time.Duration, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	store, err := state.Open(filepath.Join(dir, "replicator.db"))
+	store, err := state.OpenFile(filepath.Join(dir, "replicator.db"), state.FileOptions{})
 	if err != nil {
 		return 0, err
 	}
@@ -170,8 +170,13 @@ func inProcessSync(ctx context.Context, n int) (time.Duration, error) {
 		DestinationConfig: []byte(fmt.Sprintf(`{"path":%q,"fsync":true}`, filepath.Join(dir, "out.jsonl"))),
 		Streams:           []contract.Stream{stream},
 	}
+	claim, err := store.Claim(ctx, p.Name, "bench")
+	if err != nil {
+		return 0, err
+	}
+	defer claim.Release(ctx)
 	start := time.Now()
-	run, err := runner.Run(ctx, p, store, runner.Options{})
+	run, err := runner.Run(ctx, p, store, claim.Fence, runner.Options{})
 	elapsed := time.Since(start)
 	if err != nil {
 		return 0, err

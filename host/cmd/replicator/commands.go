@@ -143,12 +143,12 @@ func cmdPlugins(_ context.Context, a *app, _ []string) error {
 
 // sourceCommand prepares a command on the one source named in args: the
 // source launched, and the store holding its credentials.
-func (a *app) sourceCommand(ctx context.Context, args []string) (*engine.Connector, contract.Source, *state.Store, error) {
+func (a *app) sourceCommand(ctx context.Context, args []string) (*engine.Connector, contract.Source, state.Store, error) {
 	ref, err := oneArg(args, "SOURCE")
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	store, err := a.openStore()
+	store, err := a.openStore(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -206,10 +206,10 @@ func cmdAuthorize(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return fmt.Errorf("authorize %s: %w", c.Block.Ref(), err)
 	}
-	if err := store.SaveCredentials(c.Block.Ref(), resp.Credentials); err != nil {
+	if err := store.SaveCredentials(ctx, state.NoFence, c.Block.Ref(), resp.Credentials); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "Authorized %s; its credentials are stored in %s.\n", c.Block.Ref(), a.storePath())
+	fmt.Fprintf(a.stdout, "Authorized %s; its credentials are stored in %s.\n", c.Block.Ref(), a.storeName())
 	if resp.Message != "" {
 		fmt.Fprintln(a.stdout, resp.Message)
 	}
@@ -273,7 +273,7 @@ func (a *app) storePath() string {
 }
 
 // pipelineCommand prepares a command on the one pipeline named in args.
-func (a *app) pipelineCommand(args []string) (*config.Pipeline, *state.Store, error) {
+func (a *app) pipelineCommand(ctx context.Context, args []string) (*config.Pipeline, state.Store, error) {
 	name, err := oneArg(args, "PIPELINE")
 	if err != nil {
 		return nil, nil, err
@@ -282,7 +282,7 @@ func (a *app) pipelineCommand(args []string) (*config.Pipeline, *state.Store, er
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := a.openStore()
+	store, err := a.openStore(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -306,7 +306,7 @@ func (a *app) pipeline(name string) (*config.Pipeline, error) {
 }
 
 func cmdCheck(ctx context.Context, a *app, args []string) error {
-	pc, store, err := a.pipelineCommand(args)
+	pc, store, err := a.pipelineCommand(ctx, args)
 	if err != nil {
 		return err
 	}
@@ -314,12 +314,12 @@ func cmdCheck(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := eng.Open(ctx, pc, store)
+	p, err := eng.Open(ctx, pc, store, state.NoFence)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	creds, err := store.Credentials(p.SourceRef)
+	creds, err := store.Credentials(ctx, p.SourceRef)
 	if err != nil {
 		return err
 	}
@@ -328,7 +328,7 @@ func cmdCheck(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("check %s: %w", p.SourceRef, err)
 	}
 	if sr.Credentials != nil {
-		if err := store.SaveCredentials(p.SourceRef, sr.Credentials); err != nil {
+		if err := store.SaveCredentials(ctx, state.NoFence, p.SourceRef, sr.Credentials); err != nil {
 			return err
 		}
 	}
@@ -347,7 +347,7 @@ func cmdDiscover(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer c.Close()
-	cat, err := engine.Discover(ctx, src, c.Block.Ref(), c.Config, store)
+	cat, err := engine.Discover(ctx, src, c.Block.Ref(), c.Config, store, state.NoFence)
 	if err != nil {
 		return err
 	}
@@ -376,19 +376,36 @@ func countFields(schema json.RawMessage) int {
 	return len(s.Properties)
 }
 
-// syncOnce runs one pipeline once, with progress on stderr.
-func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store *state.Store, fullRefresh bool) error {
+// syncOnce runs one pipeline once, with progress on stderr, holding the
+// pipeline's claim for the whole run.
+func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store state.Store, fullRefresh bool) error {
 	eng, err := a.engine()
 	if err != nil {
 		return err
 	}
-	p, err := eng.Open(ctx, pc, store)
+	claim, err := store.Claim(ctx, pc.Name, hostID())
+	if err != nil {
+		return err
+	}
+	defer claim.Release(context.WithoutCancel(ctx))
+	// A lost claim stops the run: another host may be running it already.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		select {
+		case <-claim.Lost():
+			a.log.Warn("stopping the run: its claim was lost", "pipeline", pc.Name, "error", claim.Err())
+			stop()
+		case <-ctx.Done():
+		}
+	}()
+	p, err := eng.Open(ctx, pc, store, claim.Fence)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
 	prog := newProgress(a.stderr, pc.Name, a.log.Named(pc.Name))
-	run, err := runner.Run(ctx, p.Pipeline, store, runner.Options{
+	run, err := runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
 		Log:           a.log.Named(pc.Name),
 		OnProgress:    prog.update,
 		ProgressEvery: prog.every(),
@@ -405,7 +422,7 @@ func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store *state.St
 }
 
 func cmdSync(ctx context.Context, a *app, args []string) error {
-	pc, store, err := a.pipelineCommand(args)
+	pc, store, err := a.pipelineCommand(ctx, args)
 	if err != nil {
 		return err
 	}
@@ -427,7 +444,13 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	}
 	// The state file is open only while runs are underway, so that
 	// `replicator status` and the like can read it in between.
-	shared := &sharedStore{path: a.storePath()}
+	shared := &sharedStore{path: a.storePath(), opts: a.stateOptions()}
+	if a.usesPostgres() {
+		if shared.store, err = a.openStore(ctx); err != nil {
+			return err
+		}
+		shared.refs = 1 // the database stays open
+	}
 	_, release, err := shared.acquire()
 	if err != nil {
 		return err
@@ -445,7 +468,12 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 				return err
 			}
 			defer release()
-			return a.syncOnce(ctx, pc, store, false)
+			err = a.syncOnce(ctx, pc, store, false)
+			if errors.Is(err, state.ErrClaimed) {
+				a.log.Debug("pipeline runs on another host now", "pipeline", pc.Name, "detail", err)
+				return nil
+			}
+			return err
 		}})
 	}
 	if len(jobs) == 0 {
@@ -460,20 +488,24 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 // sharedStore keeps the state file open while at least one holder needs it.
 type sharedStore struct {
 	path  string
+	opts  state.FileOptions
 	mu    sync.Mutex
-	store *state.Store
+	store state.Store
 	refs  int
 }
 
-func (s *sharedStore) acquire() (*state.Store, func(), error) {
+func (s *sharedStore) acquire() (state.Store, func(), error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.refs == 0 {
-		st, err := state.Open(s.path)
+		st, err := state.OpenFile(s.path, s.opts)
 		if err != nil {
 			return nil, nil, err
 		}
 		s.store = st
+		// -fresh-state starts one new file, not one each time this one
+		// goes missing while replicator runs.
+		s.opts.Fresh = false
 	}
 	s.refs++
 	return s.store, s.release, nil
@@ -489,14 +521,14 @@ func (s *sharedStore) release() {
 	}
 }
 
-func cmdStatus(_ context.Context, a *app, args []string) error {
-	store, err := a.openStore()
+func cmdStatus(ctx context.Context, a *app, args []string) error {
+	store, err := a.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	names := args
 	if len(names) == 0 {
-		if names, err = store.Pipelines(); err != nil {
+		if names, err = store.Pipelines(ctx); err != nil {
 			return err
 		}
 	}
@@ -504,10 +536,19 @@ func cmdStatus(_ context.Context, a *app, args []string) error {
 		fmt.Fprintln(a.stdout, "No runs yet.")
 		return nil
 	}
+	holders, err := store.Holders(ctx)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if h, ok := holders[name]; ok {
+			fmt.Fprintf(a.stdout, "Pipeline %s is running on %s since %s.\n", name, h.Host, h.Since.Local().Format("2006-01-02 15:04:05"))
+		}
+	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PIPELINE\tRUN\tSTARTED\tTOOK\tREAD\tWRITTEN\tOUTCOME\tDETAILS")
 	for _, name := range names {
-		runs, err := store.Runs(name, a.opts.limit)
+		runs, err := store.Runs(ctx, name, a.opts.limit)
 		if err != nil {
 			return err
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/replicatorhq/replicator/host/config"
 	"github.com/replicatorhq/replicator/host/engine"
+	"github.com/replicatorhq/replicator/host/sockdir"
 	"github.com/replicatorhq/replicator/host/state"
 )
 
@@ -33,11 +34,15 @@ Commands:
   sync PIPELINE         run a pipeline once
   run                   run every pipeline on its interval until stopped
   status [PIPELINE]     show the last runs
+  state backup -to FILE write a consistent copy of the state file
+  state copy -from A -to B  copy checkpoints, credentials and history between
+                        state files and PostgreSQL databases
 
 Flags common to every command:
   -config PATH          configuration file or folder (default "replicator.hcl", or $REPLICATOR_CONFIG)
   -state PATH           state file (default: the configuration's state_file)
   -log-level LEVEL      trace, debug, info, warn or error (default "info")
+  -fresh-state          start a new state file where the one in use is missing, empty or damaged
 
 Run "replicator <command> -h" for a command's own flags.
 `
@@ -53,11 +58,13 @@ type command struct {
 // options holds every flag; each command registers the ones it takes.
 type options struct {
 	config, state, logLevel string
+	freshState              bool
 	code                    string // authorize
 	upgrade                 bool   // init
 	fullRefresh             bool   // sync
 	json                    bool   // discover
 	limit                   int    // status
+	from, to                string // state
 }
 
 func commands() []command {
@@ -81,6 +88,7 @@ func commands() []command {
 		{name: "status", run: cmdStatus, flags: func(fs *flag.FlagSet, o *options) {
 			fs.IntVar(&o.limit, "n", 5, "how many runs to show per pipeline")
 		}},
+		{name: "state", run: cmdState, flags: stateFlags},
 	}
 }
 
@@ -117,6 +125,7 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.config, "config", defaultConfig, "configuration file or folder")
 	fs.StringVar(&o.state, "state", "", "state file (default: the configuration's state_file)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "trace, debug, info, warn or error")
+	fs.BoolVar(&o.freshState, "fresh-state", false, "start a new state file where the one in use is missing, empty or damaged")
 	if cmd.flags != nil {
 		cmd.flags(fs, &o)
 	}
@@ -167,7 +176,8 @@ type app struct {
 	log            hclog.Logger
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	store          *state.Store
+	store          state.Store
+	removeSockets  func() error
 
 	// mu guards cfg and eng: under `replicator run` each pipeline's
 	// goroutine asks for the engine, and the first one builds it.
@@ -179,6 +189,9 @@ type app struct {
 func (a *app) close() {
 	if a.store != nil {
 		_ = a.store.Close()
+	}
+	if a.removeSockets != nil {
+		_ = a.removeSockets()
 	}
 }
 
@@ -219,23 +232,45 @@ func (a *app) engine() (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.eng, err = engine.New(cfg, a.log)
-	return a.eng, err
+	eng, err := engine.New(cfg, a.log)
+	if err != nil {
+		return nil, err
+	}
+	dir, remove, err := sockdir.Create(sockdir.Base())
+	if err != nil {
+		return nil, err
+	}
+	eng.SocketDir, a.removeSockets = dir, remove
+	a.eng = eng
+	return eng, nil
 }
 
-func (a *app) openStore() (*state.Store, error) {
+func (a *app) openStore(ctx context.Context) (state.Store, error) {
 	if a.store != nil {
 		return a.store, nil
 	}
 	if _, err := a.config(); err != nil && a.opts.state == "" {
 		return nil, err
 	}
-	s, err := state.Open(a.storePath())
+	s, err := a.openBackend(ctx)
 	if err != nil {
 		return nil, err
 	}
 	a.store = s
 	return s, nil
+}
+
+func (a *app) stateOptions() state.FileOptions {
+	return state.FileOptions{Fresh: a.opts.freshState, Log: a.log}
+}
+
+// hostID names this process in claims: the machine's name and the process ID.
+func hostID() string {
+	name, err := os.Hostname()
+	if err != nil {
+		name = "unknown-host"
+	}
+	return fmt.Sprintf("%s:%d", name, os.Getpid())
 }
 
 // parseInterleaved parses flags wherever they stand, so that
