@@ -72,7 +72,7 @@ func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 		}
 		checkpoint := func() error { b, _ := json.Marshal(st); return out.Checkpoint(ctx, rs.Name, b) }
 		for i, c := range contacts {
-			if err != nil || !st.Advance(keyset.Cursor{UpdatedAt: c.UpdatedAt, ID: c.SourceID}) {
+			if err = cmp.Or(err, ctx.Err()); err != nil || !st.Advance(keyset.Cursor{UpdatedAt: c.UpdatedAt, ID: c.SourceID}) {
 				continue
 			}
 			data, _ := json.Marshal(c) // a Contact always marshals

@@ -3,6 +3,7 @@ package csvcontacts
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -223,5 +224,17 @@ func TestConfigAndFileErrors(t *testing.T) {
 		Streams: []contract.ReadStream{{Name: "contacts", State: json.RawMessage(`[1]`)}}}, &recorder{})
 	if err == nil || !strings.Contains(err.Error(), "reset the stream") {
 		t.Errorf("Read with a foreign state: %v", err)
+	}
+}
+
+// A read the host stops returns its context's error and emits no more.
+func TestReadStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec := &recorder{}
+	err := New(hclog.NewNullLogger()).Read(ctx, contract.ReadRequest{Config: configFor(writeFile(t, awkward), ""),
+		Streams: []contract.ReadStream{{Name: "contacts", Generation: 1}}}, rec)
+	if !errors.Is(err, context.Canceled) || len(rec.records) != 0 || len(rec.checkpoints) != 0 {
+		t.Errorf("Read = %v after emitting %v", err, rec.log)
 	}
 }
