@@ -3,8 +3,10 @@ package phone
 import (
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/nyaruka/phonenumbers"
+	"github.com/replicatorhq/replicator/schemas"
 )
 
 // FuzzRead feeds Read any text, country and region: it must not panic,
@@ -37,4 +39,54 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzReaderNumber feeds a destination's reading any phone a source could
+// send: a number is kept only when the source's is E.164 (as it is) or the
+// text carries its own country (+, or 00), and is then valid; a phone with
+// no text is Empty and no other is.
+func FuzzReaderNumber(f *testing.F) {
+	r, err := NewReader()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, number, raw string) {
+		e, why := r.Number(schemas.Phone{Number: number, Raw: raw})
+		if (why == OK) != (e != "") || (why == Empty) != (number == "" && raw == "") {
+			t.Fatalf("number %q raw %q: %q, %v", number, raw, e, why)
+		}
+		if why != OK {
+			return
+		}
+		if IsE164(number) {
+			if e != number {
+				t.Fatalf("the source's %q became %q", number, e)
+			}
+			return
+		}
+		n, err := phonenumbers.Parse(e, "ZZ")
+		if err != nil || !phonenumbers.IsValidNumber(n) || phonenumbers.Format(n, phonenumbers.E164) != e {
+			t.Fatalf("number %q raw %q: %q is not a valid number", number, raw, e)
+		}
+		if !ownCountry(raw) && !ownCountry(number) {
+			t.Fatalf("number %q raw %q: %q read from text without its own country", number, raw, e)
+		}
+	})
+}
+
+// ownCountry reports whether s, from its first digit or plus sign on,
+// starts with + or with two zeros; written apart from International.
+func ownCountry(s string) bool {
+	t := strings.TrimLeftFunc(s, func(r rune) bool { return !unicode.IsDigit(r) && r != '+' && r != '＋' })
+	if strings.HasPrefix(t, "+") || strings.HasPrefix(t, "＋") {
+		return true
+	}
+	zeros := 0
+	for _, r := range t {
+		if zeros == 2 || !unicode.IsDigit(r) || phonenumbers.NormalizeDigitsOnly(string(r)) != "0" {
+			break
+		}
+		zeros++
+	}
+	return zeros == 2
 }
