@@ -2,11 +2,11 @@
 package csvcontacts
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -98,7 +98,7 @@ func (s *Source) load(raw json.RawMessage) (cfg Config, _ []schemas.Contact, _ m
 		return cfg, nil, nil, fmt.Errorf("csvcontacts config: default_region %q is not a region phone numbers know: use an ISO 3166 code such as NL, DE, GB or US", cfg.DefaultRegion)
 	}
 	data, err := os.ReadFile(cfg.Path)
-	r := csv.NewReader(bytes.NewReader(data))
+	r := csv.NewReader(strings.NewReader(string(data)))
 	r.FieldsPerRecord, r.LazyQuotes = -1, true // short rows lack their last cells; a stray quote is text
 	header, herr := r.Read()
 	for i, h := range header {
@@ -108,7 +108,7 @@ func (s *Source) load(raw json.RawMessage) (cfg Config, _ []schemas.Contact, _ m
 		return cfg, nil, nil, fmt.Errorf("reading the header row of %s, which names the columns (id,updated_at,first_name,phone,...): %w", cfg.Path, cmp.Or(err, fmt.Errorf("no id or no updated_at in %q", header)))
 	}
 	byID, counts := map[string]schemas.Contact{}, map[string]int64{}
-	for row, err := r.Read(); err != io.EOF; row, err = r.Read() {
+	for row, err := r.Read(); !errors.Is(err, io.EOF); row, err = r.Read() {
 		if err != nil {
 			return cfg, nil, nil, fmt.Errorf("reading %s: %w", cfg.Path, err)
 		}
