@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/replicatorhq/replicator/connector/roger365/ingest"
 	"github.com/replicatorhq/replicator/connector/roger365/rogersim"
 	"github.com/replicatorhq/replicator/plugin/contract"
 	"github.com/replicatorhq/replicator/schemas"
@@ -46,6 +48,16 @@ func TestSpec(t *testing.T) {
 	if a, _ := s.Attribute("replicator_id"); !a.Required {
 		t.Error("replicator_id must be required")
 	}
+	// The tags hold these constants' values; they must not drift apart.
+	if a, _ := s.Attribute("api_url"); string(a.Default) != strconv.Quote(DefaultAPIURL) {
+		t.Errorf("api_url default %s, want DefaultAPIURL %q", a.Default, DefaultAPIURL)
+	}
+	if a, _ := s.Attribute("batch_size"); string(a.Default) != strconv.Itoa(ingest.MaxBatch) || !strings.Contains(a.Description, "1 to "+strconv.Itoa(ingest.MaxBatch)+".") {
+		t.Errorf("batch_size default %s (%s), want ingest.MaxBatch %d", a.Default, a.Description, ingest.MaxBatch)
+	}
+	if a, _ := s.Attribute("concurrency"); !strings.Contains(a.Description, "1 to "+strconv.Itoa(maxConcurrency)+".") {
+		t.Errorf("concurrency described as %q, want its bound %d", a.Description, maxConcurrency)
+	}
 	if len(s.Config) != len(want) {
 		t.Errorf("%d attributes, want %d", len(s.Config), len(want))
 	}
@@ -72,23 +84,27 @@ func TestConfig(t *testing.T) {
 		config string
 		want   []string
 	}{
-		{`{}`, []string{"api_key is required", "replicator_id is required"}},
+		// Types, required attributes and unknown ones are checked by
+		// plugin/config, one at a time; values by the destination, all at once.
+		{`{}`, []string{"api_key is required"}},
+		{`{"api_key":"k"}`, []string{"replicator_id is required"}},
+		{`{"api_key":"","replicator_id":"","batch_size":0}`, []string{"api_key is required", "replicator_id is required", "batch_size must be"}},
 		{`{"api_key":"k","replicator_id":"r","batch_size":0}`, []string{"batch_size must be a whole number from 1 to 500, got 0"}},
 		{`{"api_key":"k","replicator_id":"r","batch_size":501}`, []string{"batch_size must be a whole number from 1 to 500, got 501"}},
-		{`{"api_key":"k","replicator_id":"r","batch_size":2.5}`, []string{"batch_size must be a whole number from 1 to 500"}},
-		{`{"api_key":"k","replicator_id":"r","batch_size":"big"}`, []string{"batch_size must be a whole number from 1 to 500"}},
+		{`{"api_key":"k","replicator_id":"r","batch_size":2.5}`, []string{"batch_size takes a whole number, got 2.5"}},
+		{`{"api_key":"k","replicator_id":"r","batch_size":"big"}`, []string{`batch_size takes a number, got "big"`}},
 		{`{"api_key":"k","replicator_id":"r","concurrency":17}`, []string{"concurrency must be a whole number from 1 to 16, got 17"}},
 		{`{"api_key":"k","replicator_id":"r","concurrency":0}`, []string{"concurrency must be a whole number from 1 to 16, got 0"}},
-		{`{"api_key":"k","replicator_id":"r","default_region":5}`, []string{`default_region must be a string`}},
+		{`{"api_key":"k","replicator_id":"r","default_region":5}`, []string{`default_region takes a string, got 5`}},
 		{`{"api_key":"k","replicator_id":"r","api_url":"ftp://example"}`, []string{`api_url must be an https URL such as https://api.roger365.io, got "ftp://example"`}},
 		{`{"api_key":"k","replicator_id":"r","api_url":"http://api.roger365.io/"}`, []string{`api_url "http://api.roger365.io" uses plain http, which would send the api_key unencrypted: write "https://api.roger365.io" (plain http is accepted only to a loopback host`}},
 		{`{"api_key":"k","replicator_id":"r","api_url":"HTTP://127.0.0.1.example.com:8080/v1"}`, []string{`write "https://127.0.0.1.example.com:8080/v1"`}},
 		{`{"api_key":"k","replicator_id":"r","api_url":"http://10.0.0.7"}`, []string{`api_url "http://10.0.0.7" uses plain http`}},
 		{`{"api_key":"k","replicator_id":"r","api_url":"http://ops:` + testKey + `@roger.example"}`, []string{`api_url "http://ops:xxxxx@roger.example" uses plain http`}},
-		{`{"api_key":"k","replicator_id":"r","strict":"yes"}`, []string{"strict must be true or false"}},
-		{`{"api_key":1,"replicator_id":"r"}`, []string{"api_key must be a string"}},
+		{`{"api_key":"k","replicator_id":"r","strict":"yes"}`, []string{`strict takes true or false, got "yes"`}},
+		{`{"api_key":1,"replicator_id":"r"}`, []string{"api_key takes a string, got a value of another type (not shown"}},
 		{`{"api_key":"k","replicator_id":"r","batchsize":5}`, []string{`unknown attribute "batchsize"`}},
-		{`[1]`, []string{"roger365 config is not a JSON object"}},
+		{`[1]`, []string{"roger365 config: the configuration is not a JSON object"}},
 	}
 	for _, c := range cases {
 		_, err := parseConfig(json.RawMessage(c.config))

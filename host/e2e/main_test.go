@@ -38,6 +38,7 @@ func runMain(m *testing.M) int {
 			"replicator-destination-jsonl":    "./connector/jsonl/cmd/replicator-destination-jsonl",
 			"replicator-source-zoho":          "./connector/zoho/cmd/replicator-source-zoho",
 			"replicator-destination-roger365": "./connector/roger365/cmd/replicator-destination-roger365",
+			"replicator-source-csvcontacts":   "./connector/csvcontacts/cmd/replicator-source-csvcontacts",
 		} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
 			cmd.Dir = "../.."

@@ -11,6 +11,11 @@
 // Writer acknowledges each barrier through the Input as soon as the work
 // before it has succeeded, and never one that follows a failed request.
 //
+// A destination that fills batches while messages arrive takes a batch's
+// place in the order when it starts filling it (Reserve), so a checkpoint
+// that arrives meanwhile waits for the batch, and submits it once full
+// (Slot.Go).
+//
 //	w := ordered.New(ctx, in, cfg.Concurrency)
 //	for {
 //		m, err := in.Next(ctx)
@@ -28,6 +33,7 @@ package ordered
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -43,8 +49,9 @@ var _ Acker = contract.Input(nil)
 
 // task is one submitted request.
 type task struct {
-	seq  uint64
-	done chan struct{} // closed when the task finished, either way
+	seq     uint64
+	done    chan struct{} // closed when the task finished, either way
+	started bool          // submitted, not only reserved; caller's goroutine only
 }
 
 type barrier struct {
@@ -101,6 +108,43 @@ func (w *Writer) Go(keys []string, fn func(ctx context.Context) error) error {
 	if err := w.Err(); err != nil {
 		return err
 	}
+	w.prune()
+	return w.submit(w.start(), keys, fn)
+}
+
+// Slot is a place in the order taken before its work is known: a barrier
+// after it waits for it as for a submitted task.
+type Slot struct {
+	w *Writer
+	t *task
+}
+
+// Reserve takes the next place in the order for work submitted later with
+// the Slot's Go, such as a batch that starts filling now and is sent when
+// full. Barriers after it are not acknowledged until that work has
+// succeeded, so every slot must be submitted before Wait.
+func (w *Writer) Reserve() *Slot {
+	w.prune()
+	return &Slot{w: w, t: w.start()}
+}
+
+// Go runs fn as Writer.Go does, in the slot's place: barriers after the
+// slot wait for it, and it waits for every task submitted before this call
+// that touches one of keys. A slot is submitted once.
+func (s *Slot) Go(keys []string, fn func(ctx context.Context) error) error {
+	if s.t.started {
+		return errors.New("ordered: a slot submitted twice")
+	}
+	if err := s.w.Err(); err != nil {
+		s.w.finish(s.t, err)
+		return err
+	}
+	return s.w.submit(s.t, keys, fn)
+}
+
+// submit starts t, which start numbered, for fn.
+func (w *Writer) submit(t *task, keys []string, fn func(ctx context.Context) error) error {
+	t.started = true
 	var deps []*task
 	seen := map[*task]bool{}
 	for _, k := range keys {
@@ -109,8 +153,6 @@ func (w *Writer) Go(keys []string, fn func(ctx context.Context) error) error {
 			deps = append(deps, d)
 		}
 	}
-	w.prune()
-	t := w.start()
 	for _, k := range keys {
 		w.lastKey[k] = t
 	}
@@ -132,6 +174,12 @@ func (w *Writer) Go(keys []string, fn func(ctx context.Context) error) error {
 				return
 			}
 		}
+		if len(deps) > 0 && w.ctx.Err() != nil {
+			// A task it waited for may have failed: the work after it
+			// on the same keys is not done without it.
+			w.finish(t, context.Cause(w.ctx))
+			return
+		}
 		w.finish(t, w.guard(fn))
 	}()
 	return nil
@@ -139,21 +187,30 @@ func (w *Writer) Go(keys []string, fn func(ctx context.Context) error) error {
 
 // Exclusive waits for every task submitted so far to finish, then runs fn
 // alone on the caller's goroutine, as a full refresh's sweep needs: it may
-// remove whatever the tasks before it did not write. It returns fn's error,
-// or the first failure of an earlier task (and then fn does not run).
+// remove whatever the tasks before it did not write. Reserved slots not yet
+// submitted have written nothing and are not waited for. It returns fn's
+// error, or the first failure of an earlier task (and then fn does not
+// run).
 func (w *Writer) Exclusive(fn func(ctx context.Context) error) error {
+	reserved := w.all[:0]
 	for _, t := range w.all {
+		if !t.started {
+			reserved = append(reserved, t)
+			continue
+		}
 		select {
 		case <-t.done:
 		case <-w.ctx.Done():
 		}
 	}
-	w.all = w.all[:0]
+	clear(w.all[len(reserved):])
+	w.all = reserved
 	clear(w.lastKey)
 	if err := w.Err(); err != nil {
 		return err
 	}
 	t := w.start()
+	t.started = true
 	err := w.guard(fn)
 	w.finish(t, err)
 	return w.Err()
@@ -178,6 +235,13 @@ func (w *Writer) Wait() error {
 	err := w.Err()
 	w.cancel(nil)
 	return err
+}
+
+// Done is closed when a task fails, the Writer's context ends, or Wait
+// has returned; a destination waiting for its next message also waits on
+// it, so it stops reading at the first failure.
+func (w *Writer) Done() <-chan struct{} {
+	return w.ctx.Done()
 }
 
 // Err returns the first failure so far, or nil.

@@ -237,3 +237,84 @@ func TestLongWriteStaysSmall(t *testing.T) {
 		t.Errorf("the writer still tracks %d keys of finished tasks", n)
 	}
 }
+
+// A batch that starts filling before a checkpoint and is sent after it
+// holds the checkpoint back, although it is submitted last.
+func TestReservedSlotHoldsLaterBarriers(t *testing.T) {
+	var a acks
+	w := New(context.Background(), &a, 4)
+	slot := w.Reserve()
+	if err := w.Barrier(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Go([]string{"b"}, func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Barrier(2); err != nil {
+		t.Fatal(err)
+	}
+	// The later task finishing acknowledges nothing while the slot is open;
+	// Exclusive does not wait for the slot either.
+	if err := w.Exclusive(func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.got(); len(got) != 0 {
+		t.Fatalf("acknowledged %v before the reserved batch was sent", got)
+	}
+	fn, release := gate()
+	if err := slot.Go([]string{"a"}, fn); err != nil {
+		t.Fatal(err)
+	}
+	if err := slot.Go([]string{"a"}, fn); err == nil {
+		t.Error("a slot was submitted twice")
+	}
+	if w.Pending() != 2 {
+		t.Errorf("%d barriers pending, want 2", w.Pending())
+	}
+	release(nil)
+	if err := w.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.got(); !slices.Equal(got, []uint64{1, 2}) {
+		t.Errorf("acknowledged %v, want [1 2]", got)
+	}
+}
+
+// A reserved slot submitted after a failure fails too, and what it holds
+// back is never acknowledged.
+func TestReservedSlotAfterFailure(t *testing.T) {
+	var a acks
+	w := New(context.Background(), &a, 2)
+	slot := w.Reserve()
+	_ = w.Barrier(1)
+	boom := errors.New("HTTP 500")
+	_ = w.Go([]string{"x"}, func(context.Context) error { return boom })
+	<-w.Done()
+	if err := slot.Go([]string{"y"}, func(context.Context) error { t.Error("ran after a failure"); return nil }); !errors.Is(err, boom) {
+		t.Errorf("slot.Go after a failure = %v", err)
+	}
+	if err := w.Wait(); !errors.Is(err, boom) {
+		t.Errorf("Wait = %v", err)
+	}
+	if got := a.got(); len(got) != 0 {
+		t.Errorf("acknowledged %v", got)
+	}
+}
+
+// Work on a key whose earlier task failed does not run: it would apply a
+// later change without the earlier one.
+func TestTaskAfterAFailedDependencyDoesNotRun(t *testing.T) {
+	w := New(context.Background(), &acks{}, 4)
+	first, release := gate()
+	boom := errors.New("HTTP 500")
+	_ = w.Go([]string{"k"}, first)
+	var ran atomic.Bool
+	_ = w.Go([]string{"k"}, func(context.Context) error { ran.Store(true); return nil })
+	release(boom)
+	if err := w.Wait(); !errors.Is(err, boom) {
+		t.Errorf("Wait = %v", err)
+	}
+	if ran.Load() {
+		t.Error("the task after the failed one on the same key ran")
+	}
+}
