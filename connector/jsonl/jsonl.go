@@ -35,6 +35,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/replicatorhq/replicator/plugin/config"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
@@ -60,42 +61,30 @@ func New(log hclog.Logger) *Destination {
 	return &Destination{log: log}
 }
 
+// settings is the destination's configuration, declared once: the Spec's
+// attributes and the decoding both come from it.
+type settings struct {
+	Path  string `config:"path,required" description:"The output file; it is created if missing and appended to otherwise."`
+	Fsync bool   `config:"fsync" default:"true" description:"Sync the file to disk before acknowledging each checkpoint."`
+}
+
 // Spec describes the destination's configuration.
 func (d *Destination) Spec(context.Context) (contract.Spec, error) {
 	return contract.Spec{
 		Name:        "jsonl",
 		Version:     Version,
 		Description: "Appends every record to a file as one JSON line.",
-		Config: []contract.Attribute{
-			{Name: "path", Type: contract.TypeString, Required: true,
-				Description: "The output file; it is created if missing and appended to otherwise."},
-			{Name: "fsync", Type: contract.TypeBool, Default: json.RawMessage(`true`),
-				Description: "Sync the file to disk before acknowledging each checkpoint."},
-		},
+		Config:      config.MustAttributes[settings](),
 	}, nil
 }
 
-type config struct {
-	Path  string
-	Fsync bool
-}
-
-func parseConfig(raw json.RawMessage) (config, error) {
-	in := struct {
-		Path  string `json:"path"`
-		Fsync *bool  `json:"fsync"`
-	}{}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &in); err != nil {
-			return config{}, fmt.Errorf("jsonl config: %w", err)
-		}
+func parseConfig(raw json.RawMessage) (settings, error) {
+	c, err := config.Decode[settings](raw)
+	if err != nil {
+		return settings{}, fmt.Errorf("jsonl config: %w", err)
 	}
-	if in.Path == "" {
-		return config{}, errors.New("jsonl config: path is required; set it to the file to write")
-	}
-	c := config{Path: in.Path, Fsync: true}
-	if in.Fsync != nil {
-		c.Fsync = *in.Fsync
+	if c.Path == "" {
+		return settings{}, errors.New("jsonl config: path is empty; set it to the file to write")
 	}
 	return c, nil
 }

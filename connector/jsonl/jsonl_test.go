@@ -247,6 +247,8 @@ func TestWriteErrors(t *testing.T) {
 		want string
 	}{
 		{"no path", context.Background(), json.RawMessage(`{}`), nil, "path is required"},
+		{"empty path", context.Background(), json.RawMessage(`{"path":""}`), nil, "path is empty"},
+		{"fsync not a bool", context.Background(), json.RawMessage(`{"path":"x","fsync":"yes"}`), nil, "fsync takes true or false"},
 		{"missing folder", context.Background(), cfgFor(filepath.Join(dir, "nope", "out.jsonl"), true), nil, "opening output file"},
 		{"upsert without data", context.Background(), cfgFor(filepath.Join(dir, "a.jsonl"), true),
 			[]contract.Message{{Records: []contract.Record{{Stream: "s", Key: "k"}}}}, `record "k" of stream "s" is an upsert without data`},
