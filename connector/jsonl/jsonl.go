@@ -4,12 +4,17 @@
 //
 // Each record becomes
 //
-//	{"stream":"s","key":"k","op":"upsert","source_time":"2026-01-02T03:04:05Z","data":{...}}
+//	{"stream":"s","key":"k","op":"upsert","generation":7,"source_time":"2026-01-02T03:04:05Z","data":{...}}
 //
 // with source_time left out when unknown and data left out for deletes, and
 // each full refresh complete becomes
 //
 //	{"stream":"s","full_refresh_complete":{"generation":7}}
+//
+// A record's generation is the one its run writes, so the file can be read
+// as a table: apply the lines in order, a delete removing its key, and a
+// full refresh complete removing the stream's keys last written in an older
+// generation.
 //
 // A record's data is copied as given (the contract makes it a JSON object);
 // only line breaks in its whitespace are turned into spaces so that it
@@ -141,7 +146,10 @@ func (d *Destination) Write(ctx context.Context, req contract.WriteRequest, in c
 	if err := d.repair(f); err != nil {
 		return err
 	}
-	w := writer{f: f, buf: make([]byte, 0, bufferSize), fsync: c.Fsync}
+	w := writer{f: f, buf: make([]byte, 0, bufferSize), fsync: c.Fsync, gens: map[string]uint64{}}
+	for _, ws := range req.Streams {
+		w.gens[ws.Name] = ws.Generation
+	}
 	var lines int64
 	for {
 		msg, err := in.Next(ctx)
@@ -241,10 +249,14 @@ type writer struct {
 	fsync   bool
 	scratch []byte // the line being built, reused
 
-	// The last stream name seen and its JSON encoding: batches hold one
-	// stream, so it is encoded once rather than per record.
+	// gens is the generation each stream of the run writes.
+	gens map[string]uint64
+	// The last stream name seen, its JSON encoding and its generation's:
+	// batches hold one stream, so they are encoded once rather than per
+	// record.
 	stream     string
 	streamJSON []byte
+	genJSON    []byte
 }
 
 // line buffers a built line and keeps its memory for the next one. The
@@ -297,6 +309,7 @@ func (w *writer) appendRecord(b []byte, r *contract.Record) []byte {
 	if r.Stream != w.stream || w.streamJSON == nil {
 		w.stream = r.Stream
 		w.streamJSON = appendString(w.streamJSON[:0], r.Stream)
+		w.genJSON = strconv.AppendUint(append(w.genJSON[:0], `,"generation":`...), w.gens[r.Stream], 10)
 	}
 	b = append(b, `{"stream":`...)
 	b = append(b, w.streamJSON...)
@@ -307,6 +320,7 @@ func (w *writer) appendRecord(b []byte, r *contract.Record) []byte {
 	} else {
 		b = append(b, `,"op":"upsert"`...)
 	}
+	b = append(b, w.genJSON...)
 	if !r.SourceTime.IsZero() {
 		b = append(b, `,"source_time":"`...)
 		b = r.SourceTime.AppendFormat(b, time.RFC3339Nano)
