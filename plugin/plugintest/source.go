@@ -172,7 +172,7 @@ func (s SourceSuite) readStream(t *testing.T, src contract.Source, creds *json.R
 		t.Fatalf("a full read of stream %s emitted %d records; the kit needs at least 2 to resume between them: give the suite's service more data", st.Name, len(records))
 	}
 	if len(mids) == 0 {
-		t.Fatalf("a full read of stream %s emitted %d records and checkpointed only at its end, so resuming in the middle of a read cannot be tested: "+
+		t.Fatalf("a full read of stream %s emitted %d records with no checkpoint between its first and its last, so resuming in the middle of a read cannot be tested: "+
 			"configure the source so a read of %d records checkpoints at least twice: set SourceSuite.Config to a configuration with a smaller checkpoint interval or page size "+
 			"(this source's attributes: %s), or give the service more records", st.Name, len(records), len(records), attributeNames(spec))
 	}
