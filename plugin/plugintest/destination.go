@@ -48,6 +48,7 @@ func (s DestinationSuite) Run(t *testing.T) {
 			t.Fatalf("Spec: %v", err)
 		}
 		checkSpec(t, spec)
+		s.Config, s.BadConfig = withDefaults(spec, s.Config), withDefaults(spec, s.BadConfig)
 	})
 
 	t.Run("check rejects a bad config", func(t *testing.T) {

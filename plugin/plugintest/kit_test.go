@@ -89,8 +89,13 @@ const (
 )
 
 type memConfig struct {
-	CheckpointEvery int `config:"checkpoint_every" default:"1000" description:"Records between checkpoints."`
+	CheckpointEvery int    `config:"checkpoint_every" default:"1000" description:"Records between checkpoints."`
+	Greeting        string `config:"greeting" default:"hello" description:"Not used."`
 }
+
+// trustsHost is a sound source that counts on the host to fill in its
+// configuration's defaults, as the host does.
+const trustsHost = "trusts-host"
 
 type memSource struct {
 	contract.UnimplementedSource
@@ -103,6 +108,12 @@ func (s *memSource) Spec(context.Context) (contract.Spec, error) {
 }
 
 func (s *memSource) config(raw json.RawMessage) (memConfig, error) {
+	if s.flaw == trustsHost {
+		var present map[string]any
+		if err := json.Unmarshal(raw, &present); err != nil || present["greeting"] == nil {
+			return memConfig{}, fmt.Errorf("greeting is missing from %s, though the host fills in its default", raw)
+		}
+	}
 	c, err := config.Decode[memConfig](raw)
 	if err == nil && c.CheckpointEvery < 1 {
 		err = errors.New("checkpoint_every must be at least 1")
@@ -290,6 +301,12 @@ func TestKitPassesASoundSource(t *testing.T) {
 	sourceSuite("").Run(t)
 }
 
+// The kit hands a connector its configuration with the Spec's defaults
+// filled in, as the host does.
+func TestKitAppliesSpecDefaults(t *testing.T) {
+	sourceSuite(trustsHost).Run(t)
+}
+
 func TestKitPassesASoundDestination(t *testing.T) {
 	destinationSuite("").Run(t)
 }
@@ -299,7 +316,7 @@ func TestKitPassesASoundDestination(t *testing.T) {
 // that each fails saying why.
 func TestKitCatches(t *testing.T) {
 	for _, tt := range []struct{ flaw, want string }{
-		{endOnly, "configure the source so a read of 50 records checkpoints at least twice: set SourceSuite.Config to a configuration with a smaller checkpoint interval or page size (this source's attributes: checkpoint_every)"},
+		{endOnly, "configure the source so a read of 50 records checkpoints at least twice: set SourceSuite.Config to a configuration with a smaller checkpoint interval or page size (this source's attributes: checkpoint_every, greeting)"},
 		{noDeletes, "did not emit a delete of record k004, which was deleted"},
 		{ignoresCancel, "Read returned <nil> after its context was cancelled; want an error that wraps context.Canceled"},
 		{leaks, "the connector left goroutines behind"},

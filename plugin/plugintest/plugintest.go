@@ -16,6 +16,7 @@
 package plugintest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -140,6 +141,34 @@ func checkSpec(t *testing.T, spec contract.Spec) {
 			t.Errorf("attribute %q has no description; users read it in `replicator validate` errors", a.Name)
 		}
 	}
+}
+
+// withDefaults adds to a configuration the spec's defaults of the
+// attributes it lacks, as the host does before a plugin sees its
+// configuration. A configuration that is not a JSON object is left as it
+// is, for the connector to reject.
+func withDefaults(spec contract.Spec, raw json.RawMessage) json.RawMessage {
+	values := map[string]json.RawMessage{}
+	if len(bytes.TrimSpace(raw)) > 0 {
+		if err := json.Unmarshal(raw, &values); err != nil || values == nil {
+			return raw
+		}
+	}
+	added := false
+	for _, a := range spec.Config {
+		if _, ok := values[a.Name]; !ok && a.Default != nil {
+			values[a.Name] = a.Default
+			added = true
+		}
+	}
+	if !added {
+		return raw
+	}
+	out, err := json.Marshal(values)
+	if err != nil {
+		return raw
+	}
+	return out
 }
 
 // compileSchema compiles a stream's JSON Schema.

@@ -18,7 +18,7 @@ type SourceSuite struct {
 	// New builds the connector, as its main passes to plugin.ServeSource.
 	New func(hclog.Logger) contract.Source
 	// Config is a working configuration (the JSON the host decodes from
-	// HCL). Under it, a full read of each stream must checkpoint at least
+	// HCL); the kit fills in the spec's defaults, as the host does. Under it, a full read of each stream must checkpoint at least
 	// once before its end, so that the kit can resume from there: give the
 	// service enough records, or the source a small page or checkpoint
 	// interval.
@@ -69,6 +69,7 @@ func (s SourceSuite) Run(t *testing.T) {
 			t.Fatalf("Spec: %v", err)
 		}
 		checkSpec(t, spec)
+		s.Config, s.BadConfig = withDefaults(spec, s.Config), withDefaults(spec, s.BadConfig)
 	})
 
 	t.Run("check rejects a bad config", func(t *testing.T) {
