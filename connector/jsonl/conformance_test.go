@@ -40,14 +40,34 @@ func TestConformance(t *testing.T) {
 			// The destination goes on appending while this reads: a last
 			// line without its line break is still being written.
 			b = b[:bytes.LastIndexByte(b, '\n')+1]
-			keys := map[string]bool{}
+			// The file read as a table, as the package comment says.
+			gen := map[string]uint64{}
 			sc := bufio.NewScanner(bytes.NewReader(b))
 			for sc.Scan() {
-				var line struct{ Key string }
+				var line struct {
+					Key, Op    string
+					Generation uint64
+					FRC        *struct{ Generation uint64 } `json:"full_refresh_complete"`
+				}
 				if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
 					return nil, fmt.Errorf("bad line %q: %w", sc.Text(), err)
 				}
-				keys[line.Key] = true
+				switch {
+				case line.FRC != nil:
+					for k, g := range gen {
+						if g < line.FRC.Generation {
+							delete(gen, k)
+						}
+					}
+				case line.Op == "delete":
+					delete(gen, line.Key)
+				default:
+					gen[line.Key] = line.Generation
+				}
+			}
+			keys := map[string]bool{}
+			for k := range gen {
+				keys[k] = true
 			}
 			return keys, sc.Err()
 		},

@@ -4,12 +4,17 @@
 //
 // Each record becomes
 //
-//	{"stream":"s","key":"k","op":"upsert","source_time":"2026-01-02T03:04:05Z","data":{...}}
+//	{"stream":"s","key":"k","op":"upsert","generation":7,"source_time":"2026-01-02T03:04:05Z","data":{...}}
 //
 // with source_time left out when unknown and data left out for deletes, and
 // each full refresh complete becomes
 //
 //	{"stream":"s","full_refresh_complete":{"generation":7}}
+//
+// A record's generation is the one its run writes, so the file can be read
+// as a table: apply the lines in order, a delete removing its key, and a
+// full refresh complete removing the stream's keys last written in an older
+// generation.
 //
 // A record's data is copied as given (the contract makes it a JSON object);
 // only line breaks in its whitespace are turned into spaces so that it
@@ -35,6 +40,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/replicatorhq/replicator/plugin/config"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
@@ -60,42 +66,30 @@ func New(log hclog.Logger) *Destination {
 	return &Destination{log: log}
 }
 
+// settings is the destination's configuration, declared once: the Spec's
+// attributes and the decoding both come from it.
+type settings struct {
+	Path  string `config:"path,required" description:"The output file; it is created if missing and appended to otherwise."`
+	Fsync bool   `config:"fsync" default:"true" description:"Sync the file to disk before acknowledging each checkpoint."`
+}
+
 // Spec describes the destination's configuration.
 func (d *Destination) Spec(context.Context) (contract.Spec, error) {
 	return contract.Spec{
 		Name:        "jsonl",
 		Version:     Version,
 		Description: "Appends every record to a file as one JSON line.",
-		Config: []contract.Attribute{
-			{Name: "path", Type: contract.TypeString, Required: true,
-				Description: "The output file; it is created if missing and appended to otherwise."},
-			{Name: "fsync", Type: contract.TypeBool, Default: json.RawMessage(`true`),
-				Description: "Sync the file to disk before acknowledging each checkpoint."},
-		},
+		Config:      config.MustAttributes[settings](),
 	}, nil
 }
 
-type config struct {
-	Path  string
-	Fsync bool
-}
-
-func parseConfig(raw json.RawMessage) (config, error) {
-	in := struct {
-		Path  string `json:"path"`
-		Fsync *bool  `json:"fsync"`
-	}{}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &in); err != nil {
-			return config{}, fmt.Errorf("jsonl config: %w", err)
-		}
+func parseConfig(raw json.RawMessage) (settings, error) {
+	c, err := config.Decode[settings](raw)
+	if err != nil {
+		return settings{}, fmt.Errorf("jsonl config: %w", err)
 	}
-	if in.Path == "" {
-		return config{}, errors.New("jsonl config: path is required; set it to the file to write")
-	}
-	c := config{Path: in.Path, Fsync: true}
-	if in.Fsync != nil {
-		c.Fsync = *in.Fsync
+	if c.Path == "" {
+		return settings{}, errors.New("jsonl config: path is empty; set it to the file to write")
 	}
 	return c, nil
 }
@@ -152,7 +146,10 @@ func (d *Destination) Write(ctx context.Context, req contract.WriteRequest, in c
 	if err := d.repair(f); err != nil {
 		return err
 	}
-	w := writer{f: f, buf: make([]byte, 0, bufferSize), fsync: c.Fsync}
+	w := writer{f: f, buf: make([]byte, 0, bufferSize), fsync: c.Fsync, gens: map[string]uint64{}}
+	for _, ws := range req.Streams {
+		w.gens[ws.Name] = ws.Generation
+	}
 	var lines int64
 	for {
 		msg, err := in.Next(ctx)
@@ -252,10 +249,14 @@ type writer struct {
 	fsync   bool
 	scratch []byte // the line being built, reused
 
-	// The last stream name seen and its JSON encoding: batches hold one
-	// stream, so it is encoded once rather than per record.
+	// gens is the generation each stream of the run writes.
+	gens map[string]uint64
+	// The last stream name seen, its JSON encoding and its generation's:
+	// batches hold one stream, so they are encoded once rather than per
+	// record.
 	stream     string
 	streamJSON []byte
+	genJSON    []byte
 }
 
 // line buffers a built line and keeps its memory for the next one. The
@@ -308,6 +309,7 @@ func (w *writer) appendRecord(b []byte, r *contract.Record) []byte {
 	if r.Stream != w.stream || w.streamJSON == nil {
 		w.stream = r.Stream
 		w.streamJSON = appendString(w.streamJSON[:0], r.Stream)
+		w.genJSON = strconv.AppendUint(append(w.genJSON[:0], `,"generation":`...), w.gens[r.Stream], 10)
 	}
 	b = append(b, `{"stream":`...)
 	b = append(b, w.streamJSON...)
@@ -318,6 +320,7 @@ func (w *writer) appendRecord(b []byte, r *contract.Record) []byte {
 	} else {
 		b = append(b, `,"op":"upsert"`...)
 	}
+	b = append(b, w.genJSON...)
 	if !r.SourceTime.IsZero() {
 		b = append(b, `,"source_time":"`...)
 		b = r.SourceTime.AppendFormat(b, time.RFC3339Nano)

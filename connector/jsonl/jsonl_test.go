@@ -61,6 +61,7 @@ type line struct {
 	Stream     string          `json:"stream"`
 	Key        string          `json:"key"`
 	Op         string          `json:"op"`
+	Generation *uint64         `json:"generation"`
 	SourceTime *time.Time      `json:"source_time"`
 	Data       json.RawMessage `json:"data"`
 	FRC        *struct {
@@ -113,7 +114,8 @@ func TestWriteLines(t *testing.T) {
 		{Checkpoint: &contract.Checkpoint{ID: 1, Stream: "c", State: json.RawMessage(`{}`)}},
 		{FullRefreshComplete: &contract.FullRefreshComplete{ID: 2, Stream: "c \"q\"", Generation: 42}},
 	}}
-	if err := New(nil).Write(context.Background(), contract.WriteRequest{Config: cfgFor(path, true)}, in); err != nil {
+	req := contract.WriteRequest{Config: cfgFor(path, true), Streams: []contract.WriteStream{{Stream: contract.Stream{Name: "c"}, Generation: 42}}}
+	if err := New(nil).Write(context.Background(), req, in); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(in.acked, []uint64{1, 2}) {
@@ -136,7 +138,7 @@ func TestWriteLines(t *testing.T) {
 		}
 	}
 	del, pretty, frc := lines[len(keys)], lines[len(keys)+1], lines[len(keys)+2]
-	if del.Op != "delete" || del.Key != "gone" || del.Data != nil || del.SourceTime != nil {
+	if del.Op != "delete" || del.Key != "gone" || del.Data != nil || del.SourceTime != nil || del.Generation == nil || *del.Generation != 42 {
 		t.Errorf("delete line %+v", del)
 	}
 	var p struct {
@@ -145,6 +147,9 @@ func TestWriteLines(t *testing.T) {
 	}
 	if err := json.Unmarshal(pretty.Data, &p); err != nil || !reflect.DeepEqual(p.A, []int{1, 2}) || p.S != "x\ny" {
 		t.Errorf("multi-line data came out as %s (%v)", pretty.Data, err)
+	}
+	if pretty.Generation == nil || *pretty.Generation != 42 {
+		t.Errorf("a record of stream c, written in generation 42, has generation %v", pretty.Generation)
 	}
 	if frc.FRC == nil || frc.FRC.Generation != 42 || frc.Stream != "c \"q\"" || frc.Key != "" || frc.Op != "" {
 		t.Errorf("full refresh complete line %+v", frc)
@@ -249,6 +254,8 @@ func TestWriteErrors(t *testing.T) {
 		want string
 	}{
 		{"no path", context.Background(), json.RawMessage(`{}`), nil, "path is required"},
+		{"empty path", context.Background(), json.RawMessage(`{"path":""}`), nil, "path is empty"},
+		{"fsync not a bool", context.Background(), json.RawMessage(`{"path":"x","fsync":"yes"}`), nil, "fsync takes true or false"},
 		{"missing folder", context.Background(), cfgFor(filepath.Join(dir, "nope", "out.jsonl"), true), nil, "opening output file"},
 		{"upsert without data", context.Background(), cfgFor(filepath.Join(dir, "a.jsonl"), true),
 			[]contract.Message{{Records: []contract.Record{{Stream: "s", Key: "k"}}}}, `record "k" of stream "s" is an upsert without data`},

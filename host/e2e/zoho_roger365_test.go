@@ -517,6 +517,12 @@ func TestZohoToRoger365(t *testing.T) {
 	if !strings.Contains(st.stdout, "resumed contacts") {
 		t.Errorf("status does not show the resumed run:\n%s", st.stdout)
 	}
+	// Each side's counters under its own prefix.
+	for _, c := range []string{"source.api_credits=", "destination.created="} {
+		if !strings.Contains(st.stdout, c) {
+			t.Errorf("status does not show the counter %s…:\n%s", c, st.stdout)
+		}
+	}
 }
 
 // resumedMidway reports whether a run's log shows the Zoho source resuming

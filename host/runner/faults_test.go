@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -286,7 +288,7 @@ func TestFailedRunKeepsTheSourcesCounters(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), boom.Error()) {
 				t.Fatalf("Run = %v", err)
 			}
-			if got := lastRun(t, store); got.Outcome != "failed" || got.Counters["api_credits"] != 7 {
+			if got := lastRun(t, store); got.Outcome != "failed" || got.Counters[SourceCounters+"api_credits"] != 7 {
 				t.Fatalf("run history: %+v", got)
 			}
 		})
@@ -333,5 +335,51 @@ func TestBadAcknowledgementsAreTheDestinations(t *testing.T) {
 				t.Fatalf("a checkpoint vouched for by a lying acknowledgement was stored: %s", st.State)
 			}
 		})
+	}
+}
+
+// Counters are kept per side, so a source's and a destination's counter of
+// the same name stay apart.
+func TestCountersAreNamespacedBySide(t *testing.T) {
+	dir := t.TempDir()
+	store := openStore(t, dir)
+	src := &faultySource{read: func(ctx context.Context, _ contract.ReadRequest, out contract.Output) error {
+		if err := out.Count(ctx, "rejected", 3); err != nil {
+			return err
+		}
+		if err := out.Emit(ctx, record(1)); err != nil {
+			return err
+		}
+		return out.Checkpoint(ctx, "items", json.RawMessage(`{"at":1}`))
+	}}
+	dst := &faultyDestination{write: func(ctx context.Context, _ contract.WriteRequest, in contract.Input) error {
+		for {
+			m, err := in.Next(ctx)
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				return err
+			}
+			if m.Checkpoint == nil {
+				continue
+			}
+			if err := in.Count(ctx, "rejected", 5); err != nil {
+				return err
+			}
+			if err := in.Ack(ctx, m.Checkpoint.ID); err != nil {
+				return err
+			}
+		}
+	}}
+	if _, err := Run(context.Background(), faultPipeline(t, dir, src, dst), store, Options{}); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	want := map[string]int64{SourceCounters + "rejected": 3, DestinationCounters + "rejected": 5}
+	if got := lastRun(t, store).Counters; !maps.Equal(got, want) {
+		t.Fatalf("counters %v, want %v", got, want)
+	}
+	if SourceCounters != "source." || DestinationCounters != "destination." {
+		t.Fatalf("prefixes %q %q: status output and docs show source.NAME and destination.NAME", SourceCounters, DestinationCounters)
 	}
 }

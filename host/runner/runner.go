@@ -30,6 +30,15 @@ const (
 	queueBatches = 4
 )
 
+// A run's counters are stored under the side that reported them, so that
+// a source's and a destination's counter of the same name stay apart:
+// "source.api_credits", "destination.unparseable_numbers". Runs stored
+// before counters had these prefixes keep their plain names.
+const (
+	SourceCounters      = "source."
+	DestinationCounters = "destination."
+)
+
 // Pipeline is a resolved pipeline: connectors started, configs decoded,
 // streams discovered.
 type Pipeline struct {
@@ -599,7 +608,7 @@ func (o *output) UpdateCredentials(ctx context.Context, c contract.Credentials) 
 
 func (o *output) Count(_ context.Context, name string, delta int64) error {
 	o.r.progress()
-	o.r.addCount(name, delta)
+	o.r.addCount(SourceCounters+name, delta)
 	return nil
 }
 
@@ -629,6 +638,6 @@ func (in *input) Ack(ctx context.Context, id uint64) error {
 
 func (in *input) Count(_ context.Context, name string, delta int64) error {
 	in.r.progress()
-	in.r.addCount(name, delta)
+	in.r.addCount(DestinationCounters+name, delta)
 	return nil
 }

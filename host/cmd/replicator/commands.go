@@ -576,7 +576,23 @@ func formatCounters(c map[string]int64) string {
 	for k := range c {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	// In the order records flow: the source's counters, then the
+	// destination's, then the unprefixed ones of runs stored before.
+	side := func(k string) int {
+		switch {
+		case strings.HasPrefix(k, runner.SourceCounters):
+			return 0
+		case strings.HasPrefix(k, runner.DestinationCounters):
+			return 1
+		}
+		return 2
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if si, sj := side(keys[i]), side(keys[j]); si != sj {
+			return si < sj
+		}
+		return keys[i] < keys[j]
+	})
 	var parts []string
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, c[k]))
