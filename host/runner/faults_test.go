@@ -372,7 +372,7 @@ func TestCountersAreNamespacedBySide(t *testing.T) {
 			}
 		}
 	}}
-	if _, err := Run(context.Background(), faultPipeline(t, dir, src, dst), store, Options{}); err != nil {
+	if _, err := Run(context.Background(), faultPipeline(t, dir, src, dst), store, fence(t, store), Options{}); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	want := map[string]int64{SourceCounters + "rejected": 3, DestinationCounters + "rejected": 5}
