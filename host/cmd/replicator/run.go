@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/replicatorhq/replicator/host/config"
+	"github.com/replicatorhq/replicator/host/engine"
+	"github.com/replicatorhq/replicator/host/runner"
+	"github.com/replicatorhq/replicator/host/schedule"
+	"github.com/replicatorhq/replicator/host/state"
+)
+
+// runHost is `replicator run`: every pipeline with an interval, run by one
+// scheduler that bounds the runs in flight.
+type runHost struct {
+	a *app
+	// log carries the host's own lines: one per run at info.
+	log hclog.Logger
+	// runLog is what the runs' connectors and runner log through: at the
+	// default info level their own info lines would be several per run, so
+	// it shows warnings and errors only unless the host logs at debug.
+	runLog hclog.Logger
+	shared *sharedStore
+	sched  *schedule.Scheduler
+}
+
+func cmdRun(ctx context.Context, a *app, _ []string) error {
+	cfg, err := a.config()
+	if err != nil {
+		return err
+	}
+	h := &runHost{a: a, log: a.log, runLog: a.log.ResetNamed("replicator")}
+	if a.log.GetLevel() == hclog.Info {
+		h.runLog.SetLevel(hclog.Warn)
+	}
+	eng, err := engine.New(cfg, h.runLog)
+	if err != nil {
+		return err
+	}
+	// The state file is open only while runs are underway, so that
+	// `replicator status` and the like can read it in between.
+	h.shared = &sharedStore{path: a.storePath()}
+	_, release, err := h.shared.acquire()
+	if err != nil {
+		return err
+	}
+	release()
+	jobs := h.jobs(eng)
+	if len(jobs) == 0 {
+		return fmt.Errorf("no pipeline in %s has an interval; add one such as interval = \"15m\"", cfg.Path)
+	}
+	h.sched = schedule.New(schedule.Options{MaxConcurrent: cfg.Host.MaxConcurrentRuns, Log: a.log})
+	h.sched.Set(jobs)
+	a.log.Info("running pipelines on their intervals; stop with Ctrl-C or SIGTERM",
+		"pipelines", len(jobs), "max_concurrent_runs", cfg.Host.MaxConcurrentRuns)
+	h.sched.Run(ctx)
+	a.log.Info("stopped; checkpoints are saved")
+	return nil
+}
+
+// jobs returns a job for each pipeline of eng's configuration that has an
+// interval. Each job runs the pipeline as this configuration has it.
+func (h *runHost) jobs(eng *engine.Engine) []schedule.Job {
+	var jobs []schedule.Job
+	for _, pc := range eng.Config.Pipelines {
+		if pc.Interval == 0 {
+			h.log.Debug("pipeline has no interval; it runs only with `replicator sync`", "pipeline", pc.Name)
+			continue
+		}
+		jobs = append(jobs, schedule.Job{Name: pc.Name, Interval: pc.Interval, Run: func(ctx context.Context) {
+			h.run(ctx, eng, pc)
+		}})
+	}
+	return jobs
+}
+
+// run runs pc once and logs how it went in one line: a run stopped by the
+// host's shutdown is interrupted, not failed.
+func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) {
+	h.log.Debug("run started", "pipeline", pc.Name)
+	started := time.Now()
+	rec, err := h.runOnce(ctx, eng, pc)
+	took := time.Since(started).Round(time.Millisecond)
+	switch {
+	case ctx.Err() != nil:
+		h.log.Info("run interrupted by the shutdown; the next run resumes from its last checkpoint",
+			"pipeline", pc.Name, "read", rec.Read, "written", rec.Written, "took", took)
+	case err != nil:
+		h.log.Error("run failed", "pipeline", pc.Name, "took", took, "error", err)
+	default:
+		h.log.Info("run finished", "pipeline", pc.Name, "outcome", rec.Outcome, "read", rec.Read, "written", rec.Written,
+			"took", took, "counters", formatCounters(rec.Counters))
+	}
+}
+
+func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) (state.Run, error) {
+	store, release, err := h.shared.acquire()
+	if err != nil {
+		return state.Run{}, err
+	}
+	defer release()
+	p, err := eng.Open(ctx, pc, store)
+	if err != nil {
+		return state.Run{}, err
+	}
+	defer p.Close()
+	return runner.Run(ctx, p.Pipeline, store, runner.Options{Log: h.runLog.Named(pc.Name)})
+}
+
+// sharedStore keeps the state file open while at least one holder needs it.
+type sharedStore struct {
+	path  string
+	mu    sync.Mutex
+	store *state.Store
+	refs  int
+}
+
+func (s *sharedStore) acquire() (*state.Store, func(), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refs == 0 {
+		st, err := state.Open(s.path)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.store = st
+	}
+	s.refs++
+	return s.store, s.release, nil
+}
+
+func (s *sharedStore) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refs--
+	if s.refs == 0 {
+		_ = s.store.Close()
+		s.store = nil
+	}
+}
