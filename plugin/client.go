@@ -37,6 +37,9 @@ type Config struct {
 	// Dir is the plugin's working folder, against which relative paths in
 	// its configuration resolve; empty means the host's.
 	Dir string
+	// Binary, when set, is the plugin binary opened and hashed by
+	// Binaries: it is launched instead of Path, without hashing it again.
+	Binary *Binary
 	// TailLines is how many of the plugin's last log lines are kept for the
 	// error of a crashed run; zero means 20.
 	TailLines int
@@ -60,6 +63,9 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
+	if cfg.Path == "" && cfg.Binary != nil {
+		cfg.Path = cfg.Binary.Path
+	}
 	if cfg.TailLines == 0 {
 		cfg.TailLines = 20
 	}
@@ -72,6 +78,12 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		secure = &goplugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 	}
 	cmd := exec.Command(cfg.Path)
+	if cfg.Binary != nil {
+		if err := cfg.Binary.checkSum(cfg.SHA256); err != nil {
+			return nil, err
+		}
+		cmd, secure = cfg.Binary.command(), nil // hashed once by Binaries
+	}
 	cmd.Env = cfg.Env
 	cmd.Dir = cfg.Dir
 	c := &Client{cfg: cfg, cmd: cmd, tail: newTail(cfg.TailLines)}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -147,4 +148,62 @@ func TestRunReportsShutdownAsInterrupted(t *testing.T) {
 	if strings.Contains(out, "[ERROR]") {
 		t.Errorf("the shutdown is logged as an error:\n%s", out)
 	}
+}
+
+// TestRunRefusesAPluginSwappedBetweenRuns changes a plugin binary while
+// `replicator run` keeps going: rewritten in place (same size, mtime put
+// back) and renamed over, each is refused at the next run; put back, it
+// runs again. The host hashes a binary once per change, never trusting a
+// hash it took before the change.
+func TestRunRefusesAPluginSwappedBetweenRuns(t *testing.T) {
+	w := newWorkspace(t, tenantConfig("items", 100, "1s"))
+	w.mustRun("init")
+	plugin := w.path("plugins/replicator-source-generator")
+	original, err := os.ReadFile(plugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(plugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, log := w.startRun()
+	waitLog(t, log, "run finished", 2) // the second with the hash reused
+	const refused = "but the lock file records"
+
+	rewrite := func(content []byte) {
+		f, err := os.OpenFile(plugin, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt(content, 0); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if err := os.Chtimes(plugin, fi.ModTime(), fi.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	changed := append([]byte(nil), original...)
+	changed[len(changed)-1] ^= 0xff
+	rewrite(changed)
+	waitLog(t, log, refused, 1)
+
+	rewrite(original)
+	finished := strings.Count(log.String(), "run finished")
+	waitLog(t, log, "run finished", finished+1)
+
+	other, err := os.ReadFile(w.path("plugins/replicator-destination-jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.write("swap", string(other))
+	if err := os.Chmod(w.path("swap"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(w.path("swap"), plugin); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, log, refused, 2)
+	stop(t, cmd, log)
 }

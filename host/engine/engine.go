@@ -33,6 +33,10 @@ type Engine struct {
 	LockPath string
 	Dirs     []string // where plugin binaries are searched
 	Log      hclog.Logger
+	// Binaries hashes each plugin binary once per change of its file. A
+	// host process that builds several engines (a reloaded configuration)
+	// gives them one.
+	Binaries *plugin.Binaries
 }
 
 // New loads the lock file beside cfg and works out the plugin folders.
@@ -56,6 +60,7 @@ func New(cfg *config.Config, log hclog.Logger) (*Engine, error) {
 		LockPath: lockPath,
 		Dirs:     plugins.SearchDirs(filepath.Dir(exe), wd, os.Getenv("REPLICATOR_PLUGIN_PATH")),
 		Log:      log,
+		Binaries: plugin.NewBinaries(),
 	}, nil
 }
 
@@ -101,12 +106,17 @@ func (e *Engine) start(ctx context.Context, block *config.Connector, log hclog.L
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", block.Ref(), err)
 	}
-	entry, err := e.Lock.Verify(block.Kind, block.Type, path)
+	bin, err := e.Binaries.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", block.Ref(), err)
+	}
+	defer bin.Release()
+	entry, err := e.Lock.Check(block.Kind, block.Type, path, bin.SHA256)
 	var notLocked *lockfile.NotLockedError
 	if err != nil && (mustBeLocked || !errors.As(err, &notLocked)) {
 		return nil, fmt.Errorf("%s: %w", block.Ref(), err)
 	}
-	c, err := e.launch(ctx, block, path, entry.SHA256, log)
+	c, err := e.launch(ctx, block, bin, entry.SHA256, log)
 	if err != nil {
 		return nil, err
 	}
@@ -131,12 +141,20 @@ func (e *Engine) StartUnlocked(ctx context.Context, kind, typ string) (*Connecto
 	if err != nil {
 		return nil, err
 	}
-	return e.launch(ctx, &config.Connector{Kind: kind, Type: typ}, path, "", e.Log)
+	bin, err := e.Binaries.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer bin.Release()
+	return e.launch(ctx, &config.Connector{Kind: kind, Type: typ}, bin, "", e.Log)
 }
 
-func (e *Engine) launch(ctx context.Context, block *config.Connector, path, sum string, log hclog.Logger) (*Connector, error) {
+// launch starts bin, the binary hashed and checked against sum.
+func (e *Engine) launch(ctx context.Context, block *config.Connector, bin *plugin.Binary, sum string, log hclog.Logger) (*Connector, error) {
+	path := bin.Path
 	client, err := plugin.Start(ctx, plugin.Config{
 		Path:   path,
+		Binary: bin,
 		Kind:   block.Kind,
 		SHA256: sum,
 		Logger: log,
