@@ -3,16 +3,22 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/signal"
+	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/replicatorhq/replicator/host/config"
 	"github.com/replicatorhq/replicator/host/engine"
+	"github.com/replicatorhq/replicator/host/reload"
 	"github.com/replicatorhq/replicator/host/runner"
 	"github.com/replicatorhq/replicator/host/schedule"
 	"github.com/replicatorhq/replicator/host/state"
+	"github.com/replicatorhq/replicator/plugin"
 )
 
 // runHost is `replicator run`: every pipeline with an interval, run by one
@@ -27,6 +33,10 @@ type runHost struct {
 	runLog hclog.Logger
 	shared *sharedStore
 	sched  *schedule.Scheduler
+	// binaries outlives reloads: a binary is hashed once per change.
+	binaries *plugin.Binaries
+	// names are the pipelines scheduled, for the reload's summary.
+	names []string
 }
 
 func cmdRun(ctx context.Context, a *app, _ []string) error {
@@ -54,13 +64,103 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	if len(jobs) == 0 {
 		return fmt.Errorf("no pipeline in %s has an interval; add one such as interval = \"15m\"", cfg.Path)
 	}
+	h.binaries = eng.Binaries
 	h.sched = schedule.New(schedule.Options{MaxConcurrent: cfg.Host.MaxConcurrentRuns, Log: a.log})
-	h.sched.Set(jobs)
-	a.log.Info("running pipelines on their intervals; stop with Ctrl-C or SIGTERM",
+	h.set(jobs)
+
+	// SIGHUP and changed files reload the configuration; the watch ends
+	// with ctx, before the scheduler has stopped the runs.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		err := reload.Watch(ctx, a.opts.config, reload.DefaultSettle, hup, h.reload)
+		if err == nil {
+			return
+		}
+		a.log.Warn("changes to the configuration files are not followed; reload with SIGHUP", "error", err)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				h.reload("SIGHUP")
+			}
+		}
+	}()
+
+	a.log.Info("running pipelines on their intervals; reload with SIGHUP, stop with Ctrl-C or SIGTERM",
 		"pipelines", len(jobs), "max_concurrent_runs", cfg.Host.MaxConcurrentRuns)
 	h.sched.Run(ctx)
+	<-watched
 	a.log.Info("stopped; checkpoints are saved")
 	return nil
+}
+
+// reload reads the configuration again and reschedules its pipelines:
+// added ones start, removed ones stop after their run in flight, changed
+// ones run as changed from their next run. A configuration with errors is
+// reported with its diagnostics, and the pipelines keep running as they
+// were.
+func (h *runHost) reload(reason string) {
+	h.log.Info("reading the configuration again", "reason", reason)
+	cfg, diags := config.Load(h.a.opts.config)
+	if diags.HasErrors() {
+		h.log.Error("the configuration has errors; the pipelines keep running on the last good configuration until it is fixed",
+			"errors", len(diags.Errs()))
+		if cfg == nil || cfg.WriteDiagnostics(h.a.stderr, diags) != nil {
+			h.log.Error(diags.Error())
+		}
+		return
+	}
+	for _, d := range diags {
+		h.log.Warn(d.Summary, "detail", d.Detail)
+	}
+	eng, err := engine.New(cfg, h.runLog)
+	if err != nil {
+		h.log.Error("the configuration could not be reloaded; the pipelines keep running on the last good configuration", "error", err)
+		return
+	}
+	eng.Binaries = h.binaries
+	if h.a.opts.state == "" && cfg.StateFile != h.shared.path {
+		h.log.Warn("state_file changed; the host keeps using the state file it started with until it is restarted",
+			"state_file", h.shared.path)
+	}
+	h.sched.SetMaxConcurrent(cfg.Host.MaxConcurrentRuns)
+	h.set(h.jobs(eng))
+}
+
+// set schedules jobs and logs which pipelines came and went.
+func (h *runHost) set(jobs []schedule.Job) {
+	names := make([]string, 0, len(jobs))
+	for _, j := range jobs {
+		names = append(names, j.Name)
+	}
+	slices.Sort(names)
+	if h.names != nil {
+		var added, removed []string
+		for _, n := range names {
+			if _, found := slices.BinarySearch(h.names, n); !found {
+				added = append(added, n)
+			}
+		}
+		for _, n := range h.names {
+			if _, found := slices.BinarySearch(names, n); !found {
+				removed = append(removed, n)
+			}
+		}
+		h.log.Info("configuration reloaded", "pipelines", len(names), "added", len(added), "removed", len(removed))
+		for _, n := range added {
+			h.log.Debug("pipeline added", "pipeline", n)
+		}
+		for _, n := range removed {
+			h.log.Info("pipeline removed; it stops after its run in flight", "pipeline", n)
+		}
+	}
+	h.names = names
+	h.sched.Set(jobs)
 }
 
 // jobs returns a job for each pipeline of eng's configuration that has an
