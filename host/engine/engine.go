@@ -4,6 +4,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
@@ -205,15 +207,24 @@ func (p *Pipeline) Close() {
 // pipeline's plugins log through a logger named after it.
 func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialStore) (*Pipeline, error) {
 	log := e.Log.Named(p.Name)
-	src, err := e.Start(ctx, p.Source, log)
-	if err != nil {
+	// The two plugins start side by side: a run's start is mostly two
+	// processes starting and their TLS handshakes.
+	var src, dst *Connector
+	var srcErr, dstErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { src, srcErr = e.Start(ctx, p.Source, log) })
+	wg.Go(func() { dst, dstErr = e.Start(ctx, p.Destination, log) })
+	wg.Wait()
+	if err := cmp.Or(srcErr, dstErr); err != nil {
+		if src != nil {
+			src.Close()
+		}
+		if dst != nil {
+			dst.Close()
+		}
 		return nil, err
 	}
-	dst, err := e.Start(ctx, p.Destination, log)
-	if err != nil {
-		src.Close()
-		return nil, err
-	}
+	var err error
 	out := &Pipeline{Config: p, source: src, destination: dst}
 	out.Name, out.SourceRef = p.Name, p.Source.Ref()
 	out.SourceConfig, out.DestinationConfig = src.Config, dst.Config
