@@ -13,15 +13,14 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/replicatorhq/replicator/host/lockfile"
 )
 
 // DefaultSettle is how long the configuration must stay unchanged before
 // a change is acted on: saving several files, or an editor's write and
 // rename, makes one reload.
 const DefaultSettle = 500 * time.Millisecond
-
-// LockFileName is the plugin lock file, watched beside the configuration.
-const LockFileName = ".replicator.lock.hcl"
 
 // Watch calls reload, from its own goroutine, after the configuration at
 // path (an .hcl file or a folder of them) or its lock file changed and
@@ -99,7 +98,7 @@ func Watch(ctx context.Context, path string, settle time.Duration, ask <-chan os
 // loaded) and the lock file. The state file, temporary files and editors'
 // backups are not.
 func relevant(name, only string) bool {
-	if name == LockFileName {
+	if name == lockfile.FileName {
 		return true
 	}
 	if only != "" {

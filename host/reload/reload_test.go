@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/replicatorhq/replicator/host/lockfile"
 )
 
 // watch runs Watch on path and returns the reasons it reloads for.
@@ -72,10 +74,10 @@ func TestFolderChangesReloadOnceSettled(t *testing.T) {
 	// Replaced by a rename, as `replicator init` saves the lock file.
 	tmp := filepath.Join(dir, ".replicator.lock.hcl.tmp456")
 	write(t, tmp, "")
-	if err := os.Rename(tmp, filepath.Join(dir, LockFileName)); err != nil {
+	if err := os.Rename(tmp, filepath.Join(dir, lockfile.FileName)); err != nil {
 		t.Fatal(err)
 	}
-	if r := next(t, reasons); r != LockFileName+" changed" {
+	if r := next(t, reasons); r != lockfile.FileName+" changed" {
 		t.Fatalf("reason %q", r)
 	}
 	if err := os.Remove(filepath.Join(dir, "b.hcl")); err != nil {
