@@ -206,4 +206,3 @@ func countRuns(log io.Reader, n int) error {
 	}
 	return errors.New("the host exited before every pipeline ran")
 }
-
