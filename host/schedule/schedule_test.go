@@ -411,3 +411,27 @@ func TestStopWaitsForRunsInFlightAndDropsQueued(t *testing.T) {
 	default:
 	}
 }
+
+func TestFirstRunsSpreadRatherThanStartAtOnce(t *testing.T) {
+	h := newHarness(t, 1000)
+	block := make(chan struct{})
+	defer close(block)
+	var jobs []Job
+	for i := range 200 {
+		jobs = append(jobs, h.job(fmt.Sprintf("customer-%03d", i), time.Hour, block))
+	}
+	h.s.Set(jobs)
+	window := FirstRunSpread(len(jobs))
+	h.clock.Advance(0)
+	if n := h.s.InFlight(); n > 5 {
+		t.Fatalf("%d of 200 first runs started at once", n)
+	}
+	h.clock.Advance(window / 2)
+	if n := h.s.InFlight(); n < 70 || n > 130 {
+		t.Fatalf("%d of 200 first runs started in the first half of the %s window, want about half", n, window)
+	}
+	h.clock.Advance(window / 2)
+	if n := h.s.InFlight(); n != 200 {
+		t.Fatalf("%d of 200 first runs started within the %s window", n, window)
+	}
+}
