@@ -5,9 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 // settled returns a cache that sees every file as last changed long ago,
@@ -137,5 +140,36 @@ func TestStartRunsTheFileThatWasHashed(t *testing.T) {
 	wrong := strings.Repeat("0", 64)
 	if _, err := Start(ctx, Config{Binary: bin, Kind: KindSource, SHA256: wrong}); err == nil || !strings.Contains(err.Error(), "does not match") {
 		t.Fatalf("start with a pin the binary does not have: %v", err)
+	}
+}
+
+// One host certificate serves every launch of a host process: each plugin
+// accepts the host by it, over mutual TLS, as with a new one per launch.
+func TestPluginsAcceptOneHostCertificate(t *testing.T) {
+	path := buildGenerator(t)
+	hc, err := NewHostCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for range 2 {
+		c, err := Start(ctx, Config{Path: path, Kind: KindSource, HostCert: hc, Env: EnvForPlugin(hclog.Info)})
+		if err != nil {
+			t.Fatalf("start with the host's certificate: %v", err)
+		}
+		src, err := c.Source()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if spec, err := src.Spec(ctx); err != nil || spec.Name != "generator" {
+			t.Fatalf("spec %+v, err %v", spec, err)
+		}
+		// The plugin was told to accept this host's certificate only, and
+		// the call above passed its check of the host's.
+		if !slices.Contains(c.cmd.Env, hc.env()) {
+			t.Error("the plugin was not given the host's certificate")
+		}
+		c.Close()
 	}
 }

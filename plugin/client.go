@@ -40,6 +40,9 @@ type Config struct {
 	// Binary, when set, is the plugin binary opened and hashed by
 	// Binaries: it is launched instead of Path, without hashing it again.
 	Binary *Binary
+	// HostCert, when set, is the certificate the host presents, made once
+	// per host process; without it go-plugin makes one per launch.
+	HostCert *HostCert
 	// TailLines is how many of the plugin's last log lines are kept for the
 	// error of a crashed run; zero means 20.
 	TailLines int
@@ -87,7 +90,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	cmd.Env = cfg.Env
 	cmd.Dir = cfg.Dir
 	c := &Client{cfg: cfg, cmd: cmd, tail: newTail(cfg.TailLines)}
-	c.pc = goplugin.NewClient(&goplugin.ClientConfig{
+	pcfg := &goplugin.ClientConfig{
 		HandshakeConfig:  handshake(),
 		VersionedPlugins: clientPlugins(),
 		Cmd:              cmd,
@@ -98,7 +101,12 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		Logger:           pluginLog{cfg.Logger},
 		Stderr:           c.tail,
 		GRPCDialOptions:  grpcDialOptions(),
-	})
+	}
+	if cfg.HostCert != nil {
+		pcfg.AutoMTLS, pcfg.TLSConfig = false, cfg.HostCert.tlsConfig()
+		cmd.Env = append(slices.Clip(cmd.Env), cfg.HostCert.env())
+	}
+	c.pc = goplugin.NewClient(pcfg)
 	started := make(chan error, 1)
 	go func() {
 		rpc, err := c.pc.Client()

@@ -39,6 +39,9 @@ type Engine struct {
 	// host process that builds several engines (a reloaded configuration)
 	// gives them one.
 	Binaries *plugin.Binaries
+	// HostCert is what the host presents to its plugins over mutual TLS,
+	// made once rather than per launch; a reloaded engine keeps it.
+	HostCert *plugin.HostCert
 }
 
 // New loads the lock file beside cfg and works out the plugin folders.
@@ -56,6 +59,10 @@ func New(cfg *config.Config, log hclog.Logger) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read lock file: %w", err)
 	}
+	cert, err := plugin.NewHostCert()
+	if err != nil {
+		return nil, err
+	}
 	return &Engine{
 		Config:   cfg,
 		Lock:     lock,
@@ -63,6 +70,7 @@ func New(cfg *config.Config, log hclog.Logger) (*Engine, error) {
 		Dirs:     plugins.SearchDirs(filepath.Dir(exe), wd, os.Getenv("REPLICATOR_PLUGIN_PATH")),
 		Log:      log,
 		Binaries: plugin.NewBinaries(),
+		HostCert: cert,
 	}, nil
 }
 
@@ -155,12 +163,13 @@ func (e *Engine) StartUnlocked(ctx context.Context, kind, typ string) (*Connecto
 func (e *Engine) launch(ctx context.Context, block *config.Connector, bin *plugin.Binary, sum string, log hclog.Logger) (*Connector, error) {
 	path := bin.Path
 	client, err := plugin.Start(ctx, plugin.Config{
-		Path:   path,
-		Binary: bin,
-		Kind:   block.Kind,
-		SHA256: sum,
-		Logger: log,
-		Env:    plugin.EnvForPlugin(log.GetLevel()),
+		Path:     path,
+		Binary:   bin,
+		HostCert: e.HostCert,
+		Kind:     block.Kind,
+		SHA256:   sum,
+		Logger:   log,
+		Env:      plugin.EnvForPlugin(log.GetLevel()),
 		// Relative paths in a connector block resolve against the
 		// configuration's folder, as they do for file().
 		Dir: e.Config.Dir,

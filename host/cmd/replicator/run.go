@@ -35,6 +35,7 @@ type runHost struct {
 	sched  *schedule.Scheduler
 	// binaries outlives reloads: a binary is hashed once per change.
 	binaries *plugin.Binaries
+	hostCert *plugin.HostCert
 	// names are the pipelines scheduled, for the reload's summary.
 	names []string
 }
@@ -64,7 +65,7 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	if len(jobs) == 0 {
 		return fmt.Errorf("no pipeline in %s has an interval; add one such as interval = \"15m\"", cfg.Path)
 	}
-	h.binaries = eng.Binaries
+	h.binaries, h.hostCert = eng.Binaries, eng.HostCert
 	h.sched = schedule.New(schedule.Options{MaxConcurrent: cfg.Host.MaxConcurrentRuns, Log: a.log})
 	h.set(jobs)
 
@@ -123,7 +124,7 @@ func (h *runHost) reload(reason string) {
 		h.log.Error("the configuration could not be reloaded; the pipelines keep running on the last good configuration", "error", err)
 		return
 	}
-	eng.Binaries = h.binaries
+	eng.Binaries, eng.HostCert = h.binaries, h.hostCert
 	if h.a.opts.state == "" && cfg.StateFile != h.shared.path {
 		h.log.Warn("state_file changed; the host keeps using the state file it started with until it is restarted",
 			"state_file", h.shared.path)
