@@ -56,10 +56,7 @@ func TestRunReloadsItsConfigurationFolder(t *testing.T) {
 	// A new build of the generator is refused until `init -upgrade`
 	// records it; the running host follows the lock file.
 	plugin := w.path("plugins/replicator-source-generator")
-	f, err := os.OpenFile(plugin, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := openToWrite(t, plugin, os.O_WRONLY|os.O_APPEND)
 	if _, err := f.Write([]byte("trailing bytes the ELF loader ignores")); err != nil {
 		t.Fatal(err)
 	}

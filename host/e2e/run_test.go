@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -172,10 +173,7 @@ func TestRunRefusesAPluginSwappedBetweenRuns(t *testing.T) {
 	const refused = "but the lock file records"
 
 	rewrite := func(content []byte) {
-		f, err := os.OpenFile(plugin, os.O_WRONLY, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		f := openToWrite(t, plugin, os.O_WRONLY)
 		if _, err := f.WriteAt(content, 0); err != nil {
 			t.Fatal(err)
 		}
@@ -206,4 +204,21 @@ func TestRunRefusesAPluginSwappedBetweenRuns(t *testing.T) {
 	}
 	waitLog(t, log, refused, 2)
 	stop(t, cmd, log)
+}
+
+// openToWrite opens a plugin binary for writing between two runs: while a
+// run executes it, the system refuses (text file busy).
+func openToWrite(t *testing.T, path string, flag int) *os.File {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		f, err := os.OpenFile(path, flag, 0)
+		if err == nil {
+			return f
+		}
+		if !errors.Is(err, syscall.ETXTBSY) || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
