@@ -24,7 +24,7 @@ import (
 // FirstRunSpreadPerJob each, up to MaxFirstRunSpread, and never exceeds a
 // job's interval: a host restarted with 1,000 pipelines on a one-hour
 // interval starts them over a minute (the queue then bounds how many run
-// at once), and one with a single pipeline starts it at once.
+// at once), and one with a single pipeline starts it within 100 ms.
 const (
 	FirstRunSpreadPerJob = 100 * time.Millisecond
 	MaxFirstRunSpread    = time.Minute

@@ -69,8 +69,9 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	h.sched = schedule.New(schedule.Options{MaxConcurrent: cfg.Host.MaxConcurrentRuns, Log: a.log})
 	h.set(jobs)
 
-	// SIGHUP and changed files reload the configuration; the watch ends
-	// with ctx, before the scheduler has stopped the runs.
+	// SIGHUP and changed files reload the configuration until ctx ends; a
+	// reload racing the stop schedules nothing, as the scheduler has
+	// stopped.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
