@@ -34,6 +34,19 @@ func TestRunReloadsItsConfigurationFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// An attribute the plugin does not know is refused at the reload, with
+	// its position, as validate reports it; delta never runs.
+	w.write("delta.hcl", strings.Replace(tenantConfig("delta", 100, "1s"), "count       = 100", "count       = 100\n  colour      = \"red\"", 1))
+	waitLog(t, log, "keep running on the last good configuration", 2)
+	for _, want := range []string{"delta.hcl line 4", "Unsupported argument"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the reload's diagnostics lack %q:\n%s", want, log.String())
+		}
+	}
+	if err := os.Remove(w.path("delta.hcl")); err != nil {
+		t.Fatal(err)
+	}
+
 	w.write("beta.hcl", tenantConfig("beta", 300, "1s"))
 	waitLog(t, log, "run finished: pipeline=beta outcome=succeeded read=200", 1)
 
@@ -44,6 +57,9 @@ func TestRunReloadsItsConfigurationFolder(t *testing.T) {
 	alphas := strings.Count(log.String(), "run finished: pipeline=alpha")
 	betas = strings.Count(log.String(), "run finished: pipeline=beta")
 	waitLog(t, log, "run finished: pipeline=beta", betas+3)
+	if strings.Contains(log.String(), "pipeline=delta") {
+		t.Errorf("delta ran from a configuration with errors:\n%s", log.String())
+	}
 	if n := strings.Count(log.String(), "run finished: pipeline=alpha"); n > alphas+1 {
 		t.Errorf("alpha ran %d more times after it was removed", n-alphas)
 	}

@@ -144,6 +144,31 @@ func (e *Engine) start(ctx context.Context, block *config.Connector, log hclog.L
 	return c, nil
 }
 
+// Spec launches the plugin of kind and typ, verified against the lock
+// file, and returns the spec it reports, for checking blocks of that type
+// without a launch for each.
+func (e *Engine) Spec(ctx context.Context, kind, typ string) (contract.Spec, error) {
+	path, err := plugins.Find(e.Dirs, kind, typ)
+	if err != nil {
+		return contract.Spec{}, err
+	}
+	bin, err := e.Binaries.Open(path)
+	if err != nil {
+		return contract.Spec{}, err
+	}
+	defer bin.Release()
+	entry, err := e.Lock.Check(kind, typ, path, bin.SHA256)
+	if err != nil {
+		return contract.Spec{}, err
+	}
+	c, err := e.launch(ctx, &config.Connector{Kind: kind, Type: typ}, bin, entry.SHA256, e.Log)
+	if err != nil {
+		return contract.Spec{}, err
+	}
+	c.Close()
+	return c.Spec, nil
+}
+
 // StartUnlocked launches the plugin found for block without consulting the
 // lock file, for `replicator init` and `replicator plugins`.
 func (e *Engine) StartUnlocked(ctx context.Context, kind, typ string) (*Connector, error) {

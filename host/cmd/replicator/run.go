@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/replicatorhq/replicator/host/config"
 	"github.com/replicatorhq/replicator/host/engine"
@@ -19,12 +20,14 @@ import (
 	"github.com/replicatorhq/replicator/host/schedule"
 	"github.com/replicatorhq/replicator/host/state"
 	"github.com/replicatorhq/replicator/plugin"
+	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
 // runHost is `replicator run`: every pipeline with an interval, run by one
 // scheduler that bounds the runs in flight.
 type runHost struct {
-	a *app
+	ctx context.Context // the command's: a reload's plugin launches end with it
+	a   *app
 	// log carries the host's own lines: one per run at info.
 	log hclog.Logger
 	// runLog is what the runs' connectors and runner log through: at the
@@ -45,7 +48,7 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	if err != nil {
 		return err
 	}
-	h := &runHost{a: a, log: a.log, runLog: a.log.ResetNamed("replicator")}
+	h := &runHost{ctx: ctx, a: a, log: a.log, runLog: a.log.ResetNamed("replicator")}
 	if a.log.GetLevel() == hclog.Info {
 		h.runLog.SetLevel(hclog.Warn)
 	}
@@ -126,12 +129,49 @@ func (h *runHost) reload(reason string) {
 		return
 	}
 	eng.Binaries, eng.HostCert = h.binaries, h.hostCert
+	if diags, err := checkConnectors(h.ctx, eng); err != nil {
+		h.log.Error("the configuration could not be reloaded; the pipelines keep running on the last good configuration", "error", err)
+		return
+	} else if diags.HasErrors() {
+		h.log.Error("the configuration has errors; the pipelines keep running on the last good configuration until it is fixed",
+			"errors", len(diags.Errs()))
+		if cfg.WriteDiagnostics(h.a.stderr, diags) != nil {
+			h.log.Error(diags.Error())
+		}
+		return
+	}
 	if h.a.opts.state == "" && cfg.StateFile != h.shared.path {
 		h.log.Warn("state_file changed; the host keeps using the state file it started with until it is restarted",
 			"state_file", h.shared.path)
 	}
 	h.sched.SetMaxConcurrent(cfg.Host.MaxConcurrentRuns)
 	h.set(h.jobs(eng))
+}
+
+// checkConnectors decodes every connector block of eng's configuration
+// against its plugin's schema, as a run would, launching each plugin once
+// rather than once per block: a reload with a misspelt attribute is
+// refused like one with a syntax error, not found at the next run.
+func checkConnectors(ctx context.Context, eng *engine.Engine) (hcl.Diagnostics, error) {
+	specs := map[string]contract.Spec{}
+	var diags hcl.Diagnostics
+	for _, b := range slices.Concat(eng.Config.Sources, eng.Config.Destinations) {
+		spec, ok := specs[b.Kind+"/"+b.Type]
+		if !ok {
+			var err error
+			if spec, err = eng.Spec(ctx, b.Kind, b.Type); err != nil {
+				return nil, fmt.Errorf("%s: %w", b.Ref(), err)
+			}
+			specs[b.Kind+"/"+b.Type] = spec
+		}
+		_, d := b.Decode(spec)
+		for _, diag := range d {
+			if diag.Severity == hcl.DiagError {
+				diags = append(diags, diag)
+			}
+		}
+	}
+	return diags, nil
 }
 
 // set schedules jobs and logs which pipelines came and went.
