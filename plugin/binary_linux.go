@@ -45,6 +45,11 @@ func pathKey(path string) (fileKey, bool) {
 // execPath names the open file f, so that the kernel executes the very
 // file that was hashed. The descriptor is close-on-exec: the kernel
 // resolves the path before it closes it, and the plugin inherits nothing.
-func execPath(f *os.File, _ string) string {
-	return fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+// Without /proc (a bare chroot) it is the path, checked just before.
+func execPath(f *os.File, path string) string {
+	fdPath := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	if _, err := os.Stat(fdPath); err != nil {
+		return path
+	}
+	return fdPath
 }
