@@ -36,6 +36,12 @@ type Config struct {
 	// SocketDir is the folder the plugin makes its Unix socket in; empty
 	// means the system's temporary folder.
 	SocketDir string
+	// Binary, when set, is the plugin binary opened and hashed by
+	// Binaries: it is launched instead of Path, without hashing it again.
+	Binary *Binary
+	// HostCert, when set, is the certificate the host presents, made once
+	// per host process; without it go-plugin makes one per launch.
+	HostCert *HostCert
 	// TailLines is how many of the plugin's last log lines are kept for the
 	// error of a crashed run; zero means 20.
 	TailLines int
@@ -64,6 +70,9 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
+	if cfg.Path == "" && cfg.Binary != nil {
+		cfg.Path = cfg.Binary.Path
+	}
 	if cfg.TailLines == 0 {
 		cfg.TailLines = 20
 	}
@@ -76,6 +85,12 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		secure = &goplugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 	}
 	cmd := exec.Command(cfg.Path)
+	if cfg.Binary != nil {
+		if err := cfg.Binary.checkSum(cfg.SHA256); err != nil {
+			return nil, err
+		}
+		cmd, secure = cfg.Binary.command(), nil // hashed once by Binaries
+	}
 	cmd.Env = cfg.Env
 	if cfg.SocketDir != "" {
 		cmd.Env = append(slices.Clip(cfg.Env), goplugin.EnvUnixSocketDir+"="+cfg.SocketDir)
@@ -83,7 +98,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	cmd.Dir = cfg.Dir
 	ownProcessGroup(cmd)
 	c := &Client{cfg: cfg, cmd: cmd, tail: newTail(cfg.TailLines, cfg.Logger.Named(filepath.Base(cfg.Path)))}
-	c.pc = goplugin.NewClient(&goplugin.ClientConfig{
+	pcfg := &goplugin.ClientConfig{
 		HandshakeConfig:  handshake(),
 		VersionedPlugins: clientPlugins(),
 		Cmd:              cmd,
@@ -94,7 +109,12 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		Logger:           pluginLog{cfg.Logger},
 		Stderr:           c.tail,
 		GRPCDialOptions:  grpcDialOptions(),
-	})
+	}
+	if cfg.HostCert != nil {
+		pcfg.AutoMTLS, pcfg.TLSConfig = false, cfg.HostCert.tlsConfig()
+		cmd.Env = append(slices.Clip(cmd.Env), cfg.HostCert.env())
+	}
+	c.pc = goplugin.NewClient(pcfg)
 	started := make(chan error, 1)
 	go func() {
 		rpc, err := c.pc.Client()

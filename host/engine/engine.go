@@ -4,6 +4,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
@@ -36,6 +38,13 @@ type Engine struct {
 	Log      hclog.Logger
 	// SocketDir is where plugins make their Unix sockets; see package sockdir.
 	SocketDir string
+	// Binaries hashes each plugin binary once per change of its file. A
+	// host process that builds several engines (a reloaded configuration)
+	// gives them one.
+	Binaries *plugin.Binaries
+	// HostCert is what the host presents to its plugins over mutual TLS,
+	// made once rather than per launch; a reloaded engine keeps it.
+	HostCert *plugin.HostCert
 }
 
 // New loads the lock file beside cfg and works out the plugin folders.
@@ -53,12 +62,18 @@ func New(cfg *config.Config, log hclog.Logger) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read lock file: %w", err)
 	}
+	cert, err := plugin.NewHostCert()
+	if err != nil {
+		return nil, err
+	}
 	return &Engine{
 		Config:   cfg,
 		Lock:     lock,
 		LockPath: lockPath,
 		Dirs:     plugins.SearchDirs(filepath.Dir(exe), wd, os.Getenv("REPLICATOR_PLUGIN_PATH")),
 		Log:      log,
+		Binaries: plugin.NewBinaries(),
+		HostCert: cert,
 	}, nil
 }
 
@@ -104,12 +119,17 @@ func (e *Engine) start(ctx context.Context, block *config.Connector, log hclog.L
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", block.Ref(), err)
 	}
-	entry, err := e.Lock.Verify(block.Kind, block.Type, path)
+	bin, err := e.Binaries.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", block.Ref(), err)
+	}
+	defer bin.Release()
+	entry, err := e.Lock.Check(block.Kind, block.Type, path, bin.SHA256)
 	var notLocked *lockfile.NotLockedError
 	if err != nil && (mustBeLocked || !errors.As(err, &notLocked)) {
 		return nil, fmt.Errorf("%s: %w", block.Ref(), err)
 	}
-	c, err := e.launch(ctx, block, path, entry.SHA256, log)
+	c, err := e.launch(ctx, block, bin, entry.SHA256, log)
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +147,31 @@ func (e *Engine) start(ctx context.Context, block *config.Connector, log hclog.L
 	return c, nil
 }
 
+// Spec launches the plugin of kind and typ, verified against the lock
+// file, and returns the spec it reports, for checking blocks of that type
+// without a launch for each.
+func (e *Engine) Spec(ctx context.Context, kind, typ string) (contract.Spec, error) {
+	path, err := plugins.Find(e.Dirs, kind, typ)
+	if err != nil {
+		return contract.Spec{}, err
+	}
+	bin, err := e.Binaries.Open(path)
+	if err != nil {
+		return contract.Spec{}, err
+	}
+	defer bin.Release()
+	entry, err := e.Lock.Check(kind, typ, path, bin.SHA256)
+	if err != nil {
+		return contract.Spec{}, err
+	}
+	c, err := e.launch(ctx, &config.Connector{Kind: kind, Type: typ}, bin, entry.SHA256, e.Log)
+	if err != nil {
+		return contract.Spec{}, err
+	}
+	c.Close()
+	return c.Spec, nil
+}
+
 // StartUnlocked launches the plugin found for block without consulting the
 // lock file, for `replicator init` and `replicator plugins`.
 func (e *Engine) StartUnlocked(ctx context.Context, kind, typ string) (*Connector, error) {
@@ -134,16 +179,25 @@ func (e *Engine) StartUnlocked(ctx context.Context, kind, typ string) (*Connecto
 	if err != nil {
 		return nil, err
 	}
-	return e.launch(ctx, &config.Connector{Kind: kind, Type: typ}, path, "", e.Log)
+	bin, err := e.Binaries.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer bin.Release()
+	return e.launch(ctx, &config.Connector{Kind: kind, Type: typ}, bin, "", e.Log)
 }
 
-func (e *Engine) launch(ctx context.Context, block *config.Connector, path, sum string, log hclog.Logger) (*Connector, error) {
+// launch starts bin, the binary hashed and checked against sum.
+func (e *Engine) launch(ctx context.Context, block *config.Connector, bin *plugin.Binary, sum string, log hclog.Logger) (*Connector, error) {
+	path := bin.Path
 	client, err := plugin.Start(ctx, plugin.Config{
-		Path:   path,
-		Kind:   block.Kind,
-		SHA256: sum,
-		Logger: log,
-		Env:    plugin.EnvForPlugin(log.GetLevel()),
+		Path:     path,
+		Binary:   bin,
+		HostCert: e.HostCert,
+		Kind:     block.Kind,
+		SHA256:   sum,
+		Logger:   log,
+		Env:      plugin.EnvForPlugin(log.GetLevel()),
 		// Relative paths in a connector block resolve against the
 		// configuration's folder, as they do for file().
 		Dir:         e.Config.Dir,
@@ -192,15 +246,24 @@ func (p *Pipeline) Close() {
 // pipeline's plugins log through a logger named after it.
 func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialStore, fence state.Fence) (*Pipeline, error) {
 	log := e.Log.Named(p.Name)
-	src, err := e.Start(ctx, p.Source, log)
-	if err != nil {
+	// The two plugins start side by side: a run's start is mostly two
+	// processes starting and their TLS handshakes.
+	var src, dst *Connector
+	var srcErr, dstErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { src, srcErr = e.Start(ctx, p.Source, log) })
+	wg.Go(func() { dst, dstErr = e.Start(ctx, p.Destination, log) })
+	wg.Wait()
+	if err := cmp.Or(srcErr, dstErr); err != nil {
+		if src != nil {
+			src.Close()
+		}
+		if dst != nil {
+			dst.Close()
+		}
 		return nil, err
 	}
-	dst, err := e.Start(ctx, p.Destination, log)
-	if err != nil {
-		src.Close()
-		return nil, err
-	}
+	var err error
 	out := &Pipeline{Config: p, source: src, destination: dst}
 	out.Name, out.SourceRef, out.DestinationRef = p.Name, p.Source.Ref(), p.Destination.Ref()
 	out.SourceConfig, out.DestinationConfig = src.Config, dst.Config

@@ -193,8 +193,9 @@ func runSampling(cmd *exec.Cmd, sample func(pid int) []int) (time.Duration, floa
 	}
 }
 
-// children lists the child processes of parent whose command name starts
-// with prefix (the kernel keeps the first 15 bytes of it).
+// children lists the child processes of parent whose program name (the
+// base of argv[0]: the host launches plugins through /proc/self/fd, so the
+// kernel's comm is a number) starts with prefix.
 func children(parent int, prefix string) []int {
 	entries, _ := os.ReadDir("/proc")
 	var out []int
@@ -209,15 +210,23 @@ func children(parent int, prefix string) []int {
 		}
 		// pid (comm) state ppid ...
 		s := string(stat)
-		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || close < open {
+		close := strings.LastIndexByte(s, ')')
+		if close < 0 {
 			continue
 		}
-		comm, rest := s[open+1:close], strings.Fields(s[close+1:])
-		if len(rest) < 2 || !strings.HasPrefix(prefix, comm) && !strings.HasPrefix(comm, prefix) {
+		rest := strings.Fields(s[close+1:])
+		if len(rest) < 2 {
 			continue
 		}
-		if ppid, _ := strconv.Atoi(rest[1]); ppid == parent {
+		if ppid, _ := strconv.Atoi(rest[1]); ppid != parent {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		argv0, _, _ := strings.Cut(string(cmdline), "\x00")
+		if strings.HasPrefix(filepath.Base(argv0), prefix) {
 			out = append(out, pid)
 		}
 	}

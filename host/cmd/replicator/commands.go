@@ -10,7 +10,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -21,7 +20,6 @@ import (
 	"github.com/replicatorhq/replicator/host/lockfile"
 	"github.com/replicatorhq/replicator/host/plugins"
 	"github.com/replicatorhq/replicator/host/runner"
-	"github.com/replicatorhq/replicator/host/schedule"
 	"github.com/replicatorhq/replicator/host/state"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
@@ -383,22 +381,11 @@ func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store state.Sto
 	if err != nil {
 		return err
 	}
-	claim, err := store.Claim(ctx, pc.Name, hostID())
+	ctx, claim, done, err := claimRun(ctx, a.log, store, pc.Name)
 	if err != nil {
 		return err
 	}
-	defer claim.Release(context.WithoutCancel(ctx))
-	// A lost claim stops the run: another host may be running it already.
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() {
-		select {
-		case <-claim.Lost():
-			a.log.Warn("stopping the run: its claim was lost", "pipeline", pc.Name, "error", claim.Err())
-			stop()
-		case <-ctx.Done():
-		}
-	}()
+	defer done()
 	p, err := eng.Open(ctx, pc, store, claim.Fence)
 	if err != nil {
 		return err
@@ -435,90 +422,6 @@ func cmdSync(ctx context.Context, a *app, args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "Pipeline %s synced.\n", pc.Name)
 	return nil
-}
-
-func cmdRun(ctx context.Context, a *app, _ []string) error {
-	cfg, err := a.config()
-	if err != nil {
-		return err
-	}
-	// The state file is open only while runs are underway, so that
-	// `replicator status` and the like can read it in between.
-	shared := &sharedStore{path: a.storePath(), opts: a.stateOptions()}
-	if a.usesPostgres() {
-		if shared.store, err = a.openStore(ctx); err != nil {
-			return err
-		}
-		shared.refs = 1 // the database stays open
-	}
-	_, release, err := shared.acquire()
-	if err != nil {
-		return err
-	}
-	release()
-	var jobs []schedule.Job
-	for _, pc := range cfg.Pipelines {
-		if pc.Interval == 0 {
-			a.log.Info("pipeline has no interval; it runs only with `replicator sync`", "pipeline", pc.Name)
-			continue
-		}
-		jobs = append(jobs, schedule.Job{Name: pc.Name, Interval: pc.Interval, Run: func(ctx context.Context) error {
-			store, release, err := shared.acquire()
-			if err != nil {
-				return err
-			}
-			defer release()
-			err = a.syncOnce(ctx, pc, store, false)
-			if errors.Is(err, state.ErrClaimed) {
-				a.log.Debug("pipeline runs on another host now", "pipeline", pc.Name, "detail", err)
-				return nil
-			}
-			return err
-		}})
-	}
-	if len(jobs) == 0 {
-		return fmt.Errorf("no pipeline in %s has an interval; add one such as interval = \"15m\"", cfg.Path)
-	}
-	a.log.Info("running pipelines on their intervals; stop with Ctrl-C or SIGTERM", "pipelines", len(jobs))
-	schedule.Run(ctx, jobs, a.log)
-	a.log.Info("stopped; checkpoints are saved")
-	return nil
-}
-
-// sharedStore keeps the state file open while at least one holder needs it.
-type sharedStore struct {
-	path  string
-	opts  state.FileOptions
-	mu    sync.Mutex
-	store state.Store
-	refs  int
-}
-
-func (s *sharedStore) acquire() (state.Store, func(), error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.refs == 0 {
-		st, err := state.OpenFile(s.path, s.opts)
-		if err != nil {
-			return nil, nil, err
-		}
-		s.store = st
-		// -fresh-state starts one new file, not one each time this one
-		// goes missing while replicator runs.
-		s.opts.Fresh = false
-	}
-	s.refs++
-	return s.store, s.release, nil
-}
-
-func (s *sharedStore) release() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.refs--
-	if s.refs == 0 {
-		_ = s.store.Close()
-		s.store = nil
-	}
 }
 
 func cmdStatus(ctx context.Context, a *app, args []string) error {

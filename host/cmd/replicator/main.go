@@ -141,7 +141,8 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "replicator: -log-level %q is not one of trace, debug, info, warn, error\n", o.logLevel)
 		return 2
 	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "replicator", Level: level, Output: stderr})
+	// Independent levels let `replicator run` quiet the runs' own lines.
+	log := hclog.New(&hclog.LoggerOptions{Name: "replicator", Level: level, Output: stderr, IndependentLevels: true})
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
