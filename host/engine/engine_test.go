@@ -25,7 +25,7 @@ func TestLaunchTakesTheHostsCallTimeout(t *testing.T) {
 	}
 	host := config.DefaultHost()
 	host.CallTimeout = 300 * time.Millisecond
-	e := &Engine{Config: &config.Config{Dir: dir, Host: host}, Dirs: []string{dir}, Log: hclog.NewNullLogger()}
+	e := &Engine{Config: &config.Config{Dir: dir, Host: host}, Dirs: []string{dir}, Log: hclog.NewNullLogger(), Binaries: plugin.NewBinaries()}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, err := e.StartUnlocked(ctx, plugin.KindSource, "hang")

@@ -214,6 +214,13 @@ func (s *Scheduler) Run(ctx context.Context) {
 	s.runs.Wait()
 }
 
+// runStarted says whether Run has begun starting runs.
+func (s *Scheduler) runStarted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ctx != nil
+}
+
 // arm sets e's next due time and its timer. s.mu is held.
 func (s *Scheduler) arm(e *entry) {
 	now := s.clock.Now()

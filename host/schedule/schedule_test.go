@@ -109,6 +109,11 @@ func newHarness(t *testing.T, maxConcurrent int) *harness {
 	h.cancel = cancel
 	go func() { h.s.Run(ctx); close(h.done) }()
 	t.Cleanup(func() { h.stop() })
+	// Runs start only once Run has begun: wait for it, or a busy machine
+	// makes the first Advance queue runs that nothing starts yet.
+	for !h.s.runStarted() {
+		time.Sleep(time.Millisecond)
+	}
 	return h
 }
 
