@@ -521,10 +521,10 @@ func (s *File) ResetStream(ctx context.Context, f Fence, stream string) error {
 		if err != nil {
 			return err
 		}
-		if st.Generation == 0 {
+		if st.Generation == 0 && st.FullRefreshed.IsZero() {
 			return p.Delete([]byte(stream))
 		}
-		v, err = json.Marshal(StreamState{Generation: st.Generation})
+		v, err = json.Marshal(StreamState{Generation: st.Generation, FullRefreshed: st.FullRefreshed})
 		if err != nil {
 			return err
 		}
