@@ -204,6 +204,7 @@ func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialS
 	out := &Pipeline{Config: p, source: src, destination: dst}
 	out.Name, out.SourceRef, out.DestinationRef = p.Name, p.Source.Ref(), p.Destination.Ref()
 	out.SourceConfig, out.DestinationConfig = src.Config, dst.Config
+	out.FullRefreshEvery = p.FullRefreshEvery
 	if out.Source, err = src.Source(); err == nil {
 		out.Destination, err = dst.Destination()
 	}
