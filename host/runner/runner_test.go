@@ -190,7 +190,7 @@ func fence(t *testing.T, store state.Store) state.Fence {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Release(context.Background()) })
+	t.Cleanup(func() { _ = c.Release(context.Background()) })
 	return c.Fence
 }
 

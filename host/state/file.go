@@ -43,7 +43,6 @@ var (
 type File struct {
 	db   *bolt.DB
 	path string
-	host string // set by Claim, for the runs' history
 
 	mu   sync.Mutex
 	held map[string]*Claim
@@ -154,7 +153,7 @@ func OpenFile(path string, opts FileOptions) (*File, error) {
 }
 
 func damaged(path string, err error) error {
-	return fmt.Errorf("%w: %s cannot be read (%v); %s", ErrDamaged, path, err, whatToDo)
+	return fmt.Errorf("%w: %s cannot be read (%w); %s", ErrDamaged, path, err, whatToDo)
 }
 
 // moveAside renames a damaged state file so that a new one can be started

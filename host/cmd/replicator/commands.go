@@ -384,7 +384,11 @@ func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store state.Sto
 	if err != nil {
 		return err
 	}
-	defer claim.Release(context.WithoutCancel(ctx))
+	defer func() {
+		if err := claim.Release(context.WithoutCancel(ctx)); err != nil {
+			a.log.Warn("could not release the pipeline's claim", "pipeline", pc.Name, "error", err)
+		}
+	}()
 	// A lost claim stops the run: another host may be running it already.
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
