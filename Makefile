@@ -19,7 +19,7 @@ TOOLS ?= $(shell $(GO) env GOPATH)/replicator-tools
 GOLANGCI_LINT_VERSION      := v2.15.0
 BUF_VERSION                := v1.75.0
 # The code generators must be the versions named in the headers of
-# plugin/wirev1/*.pb.go, or the regenerated code differs.
+# plugin/internal/wirev1/*.pb.go, or the regenerated code differs.
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
@@ -32,7 +32,7 @@ GENPATH            := $(dir $(PROTOC_GEN_GO)):$(dir $(PROTOC_GEN_GO_GRPC)):$(PAT
 
 # The protocol's module and the descriptor of the released protocol that
 # buf breaking compares it with.
-WIRE          := plugin/wirev1
+WIRE          := plugin/internal/wirev1
 WIRE_RELEASED := $(WIRE)/released.json
 
 GOFMT := $(shell $(GO) env GOROOT)/bin/gofmt

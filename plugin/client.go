@@ -17,7 +17,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/replicatorhq/replicator/plugin/contract"
-	"github.com/replicatorhq/replicator/plugin/wirev1"
+	"github.com/replicatorhq/replicator/plugin/internal/wirev1"
 )
 
 // Config says how the host launches one plugin process.

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/replicatorhq/replicator/plugin/contract"
-	"github.com/replicatorhq/replicator/plugin/wirev1"
+	"github.com/replicatorhq/replicator/plugin/internal/wirev1"
 )
 
 // ProtocolVersion is the newest protocol this package speaks. Host and

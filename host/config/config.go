@@ -27,6 +27,10 @@ const DefaultStateFile = "replicator.db"
 // MinInterval is the shortest interval a pipeline may be scheduled at.
 const MinInterval = time.Second
 
+// MinFullRefreshEvery is the shortest period of a pipeline's full refresh:
+// a full refresh reads every record again.
+const MinFullRefreshEvery = time.Minute
+
 // Connector kinds, as written in block types and references.
 const (
 	KindSource      = "source"
@@ -80,8 +84,12 @@ type Pipeline struct {
 	Streams     []string
 	// Interval is how often the scheduler runs the pipeline; zero means the
 	// pipeline only runs when asked to.
-	Interval  time.Duration
-	DeclRange hcl.Range
+	Interval time.Duration
+	// FullRefreshEvery, when set, reads the streams from scratch once their
+	// last full refresh is this old, so that deletions at a source without
+	// a deletions API reach the destination; zero means only on request.
+	FullRefreshEvery time.Duration
+	DeclRange        hcl.Range
 }
 
 // Pipeline returns the pipeline called name.
@@ -142,6 +150,7 @@ func pipelineSchema() *hcl.BodySchema {
 			{Name: "destination", Required: true},
 			{Name: "streams", Required: true},
 			{Name: "interval"},
+			{Name: "full_refresh_every"},
 		},
 	}
 }
@@ -435,6 +444,11 @@ func (c *Config) decodePipeline(b *hcl.Block, ctx *hcl.EvalContext, connectors m
 		p.Interval, d = decodeInterval(attr, ctx)
 		diags = append(diags, d...)
 	}
+	if attr, ok := content.Attributes["full_refresh_every"]; ok {
+		var d hcl.Diagnostics
+		p.FullRefreshEvery, d = decodeDuration(attr, ctx, MinFullRefreshEvery)
+		diags = append(diags, d...)
+	}
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -566,19 +580,26 @@ func decodeDuration(attr *hcl.Attribute, ctx *hcl.EvalContext, least time.Durati
 	}
 	d, err := time.ParseDuration(s.AsString())
 	if err != nil {
+		detail := fmt.Sprintf(`%q is not a duration. Write it with a unit, such as "30s", "15m" or "1h30m".`, s.AsString())
+		if strings.HasSuffix(s.AsString(), "d") {
+			detail += ` There is no unit of days: write "24h" for a day, "168h" for a week.`
+		}
 		return 0, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid " + attr.Name,
-			Detail: fmt.Sprintf(`%q is not a duration. Write it with a unit, such as "30s", "15m" or "1h30m".`,
-				s.AsString()),
-			Subject: subject,
+			Detail:   detail,
+			Subject:  subject,
 		})
 	}
 	if d < least {
 		detail := fmt.Sprintf(`%s must be at least "%s".`, attr.Name, least)
-		if attr.Name == "interval" {
+		switch attr.Name {
+		case "interval":
 			detail = fmt.Sprintf(`A pipeline runs at most once every %s; use an interval of at least "%s", or leave interval out to run the pipeline only when asked.`,
 				least, least)
+		case "full_refresh_every":
+			detail = fmt.Sprintf(`A full refresh reads every record again; use a period of at least "%s", such as "24h", or leave full_refresh_every out to refresh fully only with replicator sync -full-refresh.`,
+				least)
 		}
 		return 0, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,

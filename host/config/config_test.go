@@ -63,6 +63,7 @@ pipeline "contacts" {
   destination = destination.roger365.main
   streams     = ["contacts", "accounts"]
   interval    = "15m"
+  full_refresh_every = "24h"
 }
 pipeline "manual" {
   source      = source.zoho.eu
@@ -117,9 +118,12 @@ func TestLoadValid(t *testing.T) {
 	if p.DeclRange.Start.Line != 13 {
 		t.Errorf("DeclRange line = %d, want 13", p.DeclRange.Start.Line)
 	}
+	if p.FullRefreshEvery != 24*time.Hour {
+		t.Errorf("FullRefreshEvery = %v, want 24h", p.FullRefreshEvery)
+	}
 	manual, _ := c.Pipeline("manual")
-	if manual == nil || manual.Interval != 0 {
-		t.Errorf("manual pipeline = %+v, want interval 0", manual)
+	if manual == nil || manual.Interval != 0 || manual.FullRefreshEvery != 0 {
+		t.Errorf("manual pipeline = %+v, want interval 0 and no periodic full refresh", manual)
 	}
 	if _, ok := c.Pipeline("nope"); ok {
 		t.Error("Pipeline found an undeclared name")
@@ -454,6 +458,42 @@ pipeline "p" {
 `,
 			summary: "Interval too short",
 			line:    7, col: 17,
+		},
+		{
+			name: "full_refresh_every in days",
+			src: conns + `pipeline "p" {
+  source      = source.zoho.eu
+  destination = destination.roger365.main
+  streams     = ["contacts"]
+  full_refresh_every = "1d"
+}
+`,
+			summary: "Invalid full_refresh_every",
+			line:    7, col: 24,
+		},
+		{
+			name: "full_refresh_every not a string",
+			src: conns + `pipeline "p" {
+  source      = source.zoho.eu
+  destination = destination.roger365.main
+  streams     = ["contacts"]
+  full_refresh_every = true
+}
+`,
+			summary: "Invalid full_refresh_every",
+			line:    7, col: 24,
+		},
+		{
+			name: "full_refresh_every under a minute",
+			src: conns + `pipeline "p" {
+  source      = source.zoho.eu
+  destination = destination.roger365.main
+  streams     = ["contacts"]
+  full_refresh_every = "30s"
+}
+`,
+			summary: "Full_refresh_every too short",
+			line:    7, col: 24,
 		},
 		{
 			name: "env of unset variable",

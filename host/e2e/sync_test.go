@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -243,6 +244,24 @@ func TestValidateShowsPositionedDiagnostics(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A plugin binary copied under another type's name is refused by validate,
+// and by init, with its file, its Spec name and the block type named.
+func TestValidateRefusesAPluginNamedForAnotherType(t *testing.T) {
+	w := newWorkspace(t, strings.ReplaceAll(generatorConfig(10, 5, ""), "generator", "contacts"))
+	copyFile(t, filepath.Join(binDir, "replicator-source-generator"), w.path("plugins/replicator-source-contacts"))
+	for _, cmd := range []string{"validate", "init"} {
+		r := w.run(cmd)
+		if r.code == 0 {
+			t.Fatalf("%s accepted a generator plugin named replicator-source-contacts:\n%s", cmd, r.stdout)
+		}
+		for _, want := range []string{"replicator-source-contacts", `Spec name "generator"`, `source "contacts"`} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("%s: the error lacks %q:\n%s", cmd, want, r.stderr)
+			}
+		}
 	}
 }
 

@@ -224,8 +224,29 @@ func (e *Engine) launch(ctx context.Context, block *config.Connector, bin *plugi
 		client.Close()
 		return nil, fmt.Errorf("ask %s for its spec: %w", filepath.Base(path), err)
 	}
+	if spec.Name != block.Type {
+		client.Close()
+		return nil, &SpecNameError{Path: path, Kind: block.Kind, Type: block.Type, SpecName: spec.Name}
+	}
 	c.Spec = spec
 	return c, nil
+}
+
+// SpecNameError is a plugin whose Spec name is not the type its binary is
+// named for, such as one connector's binary copied under another's name.
+// Its blocks would be decoded against the wrong schema and its state kept
+// under the wrong name, so it is not run.
+type SpecNameError struct {
+	Path     string // the plugin binary
+	Kind     string // source or destination
+	Type     string // the block type, which named the binary
+	SpecName string
+}
+
+func (e *SpecNameError) Error() string {
+	return fmt.Sprintf("plugin %s has Spec name %q, not %q: it is not the plugin of %s %q blocks. "+
+		"Put the %q plugin in its place or, if %q is the connector you want, rename the file to %s and write its blocks as %s %q \"NAME\"",
+		e.Path, e.SpecName, e.Type, e.Kind, e.Type, e.Type, e.SpecName, plugins.BinaryName(e.Kind, e.SpecName), e.Kind, e.SpecName)
 }
 
 // Pipeline is a pipeline with its connectors running, ready for runner.Run.
@@ -267,6 +288,7 @@ func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialS
 	out := &Pipeline{Config: p, source: src, destination: dst}
 	out.Name, out.SourceRef, out.DestinationRef = p.Name, p.Source.Ref(), p.Destination.Ref()
 	out.SourceConfig, out.DestinationConfig = src.Config, dst.Config
+	out.FullRefreshEvery = p.FullRefreshEvery
 	if out.Source, err = src.Source(); err == nil {
 		out.Destination, err = dst.Destination()
 	}

@@ -50,6 +50,12 @@ type Pipeline struct {
 	Destination       contract.Destination
 	DestinationConfig json.RawMessage
 	Streams           []contract.Stream
+	// FullRefreshEvery, when set, reads a stream from scratch once its last
+	// full refresh completed this long ago or longer, so that a source
+	// without a deletions API drops what was deleted: the sweep at the end
+	// removes what the new generation did not write. A full refresh
+	// interrupted midway resumes at the next run, as any full refresh does.
+	FullRefreshEvery time.Duration
 }
 
 // Progress is a snapshot of a run underway.
@@ -165,14 +171,21 @@ func (r *run) prepare(ctx context.Context, fullRefresh bool) error {
 	}
 	r.creds = creds
 	for _, s := range r.p.Streams {
-		if fullRefresh {
-			if err := r.store.ResetStream(ctx, r.fence, s.Name); err != nil {
-				return fmt.Errorf("reset stream %s: %w", s.Name, err)
-			}
-		}
 		st, err := r.store.Stream(ctx, r.p.Name, s.Name)
 		if err != nil {
 			return fmt.Errorf("load state of stream %s: %w", s.Name, err)
+		}
+		due := r.fullRefreshDue(st)
+		if due {
+			r.log.Info("starting a periodic full refresh", "stream", s.Name, "last_full_refresh", st.FullRefreshed, "full_refresh_every", r.p.FullRefreshEvery)
+		}
+		if fullRefresh || due {
+			if err := r.store.ResetStream(ctx, r.fence, s.Name); err != nil {
+				return fmt.Errorf("reset stream %s: %w", s.Name, err)
+			}
+			if st, err = r.store.Stream(ctx, r.p.Name, s.Name); err != nil {
+				return fmt.Errorf("load state of stream %s: %w", s.Name, err)
+			}
 		}
 		// A full refresh that got as far as a checkpoint resumes with its
 		// generation; one that did not starts over, and starts a new one,
@@ -204,6 +217,15 @@ func (r *run) prepare(ctx context.Context, fullRefresh bool) error {
 		r.writeReq = append(r.writeReq, contract.WriteStream{Stream: s, Generation: gen})
 	}
 	return nil
+}
+
+// fullRefreshDue reports whether a stream read incrementally is due for its
+// periodic full refresh. One in progress is not: it resumes from its
+// checkpoint with its generation. A stream with no completed full refresh
+// on record is due at once.
+func (r *run) fullRefreshDue(st state.StreamState) bool {
+	return r.p.FullRefreshEvery > 0 && st.State != nil && st.FullRefresh == 0 &&
+		r.started.Sub(st.FullRefreshed) >= r.p.FullRefreshEvery
 }
 
 // nextGeneration hands out a generation above the last one and no lower
@@ -408,6 +430,7 @@ func (r *run) persist(ctx context.Context, stream string, checkpoint json.RawMes
 	}
 	if fullRefreshDone {
 		st.FullRefresh = 0
+		st.FullRefreshed = time.Now()
 	}
 	if checkpoint != nil {
 		st.State = checkpoint

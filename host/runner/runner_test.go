@@ -190,7 +190,7 @@ func fence(t *testing.T, store state.Store) state.Fence {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Release(context.Background()) })
+	t.Cleanup(func() { _ = c.Release(context.Background()) })
 	return c.Fence
 }
 
@@ -221,5 +221,100 @@ func TestStateFileDeletedDuringRunFailsTheRun(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "was deleted while in use") || run.Outcome != state.OutcomeFailed {
 		t.Fatalf("run after its state file was deleted: %v, %+v", err, run)
+	}
+}
+
+// A pipeline with FullRefreshEvery reads incrementally until its last full
+// refresh is that old, then reads everything again with a new generation;
+// one interrupted midway resumes with its generation although it is still
+// due.
+func TestPeriodicFullRefresh(t *testing.T) {
+	dir := t.TempDir()
+	store, err := state.OpenFile(filepath.Join(dir, "state.db"), state.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+	out := filepath.Join(dir, "out.jsonl")
+	periodic := func(delayMS int) Pipeline {
+		p := pipeline(t, dir, 1000, 100, delayMS)
+		p.FullRefreshEvery = 24 * time.Hour
+		return p
+	}
+	age := func(d time.Duration) {
+		t.Helper()
+		st, err := store.Stream(ctx, "p", "items")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.FullRefreshed = st.FullRefreshed.Add(-d)
+		if err := store.SaveStream(ctx, fence(t, store), "items", st); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The first run is a full refresh, and its completion is recorded.
+	run, err := Run(ctx, periodic(0), store, fence(t, store), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := store.Stream(ctx, "p", "items")
+	if st.FullRefreshed.Before(run.Started) || st.FullRefresh != 0 {
+		t.Fatalf("after the first full refresh, started %s: %+v", run.Started, st)
+	}
+
+	// Within the period, runs are incremental.
+	age(23 * time.Hour)
+	run, err = Run(ctx, periodic(0), store, fence(t, store), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run.Resumed) != 1 || len(fullRefreshGenerations(t, out)) != 1 {
+		t.Fatalf("a run 23h after the full refresh: resumed %v, full refreshes %v", run.Resumed, fullRefreshGenerations(t, out))
+	}
+
+	// Past it, the stream is read from scratch with a new generation.
+	age(2 * time.Hour)
+	run, err = Run(ctx, periodic(0), store, fence(t, store), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gens := fullRefreshGenerations(t, out)
+	if len(run.Resumed) != 0 || len(gens) != 2 || gens[1] <= gens[0] {
+		t.Fatalf("a run 25h after the full refresh: resumed %v, full refreshes %v", run.Resumed, gens)
+	}
+	if st, _ = store.Stream(ctx, "p", "items"); st.FullRefreshed.Before(run.Started) {
+		t.Fatalf("the periodic full refresh's completion was not recorded: %+v", st)
+	}
+
+	// A periodic full refresh stopped after a checkpoint keeps its
+	// generation and resumes, though its predecessor is still too old.
+	age(25 * time.Hour)
+	stop, cancel := context.WithCancel(ctx)
+	run, err = Run(stop, periodic(20), store, fence(t, store), Options{
+		ProgressEvery: 5 * time.Millisecond,
+		OnProgress: func(pr Progress) {
+			if pr.Written >= 200 {
+				cancel()
+			}
+		},
+	})
+	cancel()
+	if err != nil || run.Outcome != state.OutcomeInterrupted {
+		t.Fatalf("interrupted periodic full refresh: %v, %+v", err, run)
+	}
+	st, _ = store.Stream(ctx, "p", "items")
+	interrupted := st.FullRefresh
+	if st.State == nil || interrupted == 0 || interrupted <= gens[1] {
+		t.Fatalf("after the interrupted periodic full refresh: %+v", st)
+	}
+	run, err = Run(ctx, periodic(0), store, fence(t, store), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gens = fullRefreshGenerations(t, out)
+	if len(run.Resumed) != 1 || len(gens) != 3 || gens[2] != interrupted {
+		t.Fatalf("the run after the interrupted one: resumed %v, full refreshes %v, want the third with generation %d", run.Resumed, gens, interrupted)
 	}
 }

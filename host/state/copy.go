@@ -46,12 +46,16 @@ func Copy(ctx context.Context, from, to Store, host string) (Copied, error) {
 	return n, nil
 }
 
-func copyPipeline(ctx context.Context, from, to Store, pipeline, host string, n *Copied) error {
+func copyPipeline(ctx context.Context, from, to Store, pipeline, host string, n *Copied) (err error) {
 	claim, err := to.Claim(ctx, pipeline, host)
 	if err != nil {
 		return err
 	}
-	defer claim.Release(context.WithoutCancel(ctx))
+	defer func() {
+		if rerr := claim.Release(context.WithoutCancel(ctx)); rerr != nil && err == nil {
+			err = fmt.Errorf("releasing the claim after the copy: %w", rerr)
+		}
+	}()
 	streams, err := from.Streams(ctx, pipeline)
 	if err != nil {
 		return err

@@ -43,7 +43,6 @@ var (
 type File struct {
 	db   *bolt.DB
 	path string
-	host string // set by Claim, for the runs' history
 
 	mu   sync.Mutex
 	held map[string]*Claim
@@ -154,7 +153,7 @@ func OpenFile(path string, opts FileOptions) (*File, error) {
 }
 
 func damaged(path string, err error) error {
-	return fmt.Errorf("%w: %s cannot be read (%v); %s", ErrDamaged, path, err, whatToDo)
+	return fmt.Errorf("%w: %s cannot be read (%w); %s", ErrDamaged, path, err, whatToDo)
 }
 
 // moveAside renames a damaged state file so that a new one can be started
@@ -521,10 +520,10 @@ func (s *File) ResetStream(ctx context.Context, f Fence, stream string) error {
 		if err != nil {
 			return err
 		}
-		if st.Generation == 0 {
+		if st.Generation == 0 && st.FullRefreshed.IsZero() {
 			return p.Delete([]byte(stream))
 		}
-		v, err = json.Marshal(StreamState{Generation: st.Generation})
+		v, err = json.Marshal(StreamState{Generation: st.Generation, FullRefreshed: st.FullRefreshed})
 		if err != nil {
 			return err
 		}

@@ -224,6 +224,10 @@ type StreamState struct {
 	Generation uint64 `json:"generation,omitempty"`
 	// FullRefresh is the generation of a full refresh in progress; 0 = none.
 	FullRefresh uint64 `json:"full_refresh,omitempty"`
+	// FullRefreshed is when the stream's last full refresh completed: when
+	// the destination acknowledged its sweep. Zero when none is known. A
+	// reset keeps it, since a reset completes nothing.
+	FullRefreshed time.Time `json:"full_refreshed,omitzero"`
 }
 
 // Run is one run of a pipeline in the history.

@@ -174,7 +174,7 @@ func inProcessSync(ctx context.Context, n int) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer claim.Release(ctx)
+	defer func() { _ = claim.Release(ctx) }()
 	start := time.Now()
 	run, err := runner.Run(ctx, p, store, claim.Fence, runner.Options{})
 	elapsed := time.Since(start)

@@ -34,7 +34,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/replicatorhq/replicator/plugin/contract"
-	"github.com/replicatorhq/replicator/plugin/wirev1"
+	"github.com/replicatorhq/replicator/plugin/internal/wirev1"
 )
 
 // ConnectSource serves src on one end of a real gRPC connection and

@@ -78,9 +78,6 @@ func cmdInit(ctx context.Context, a *app, _ []string) error {
 			return err
 		}
 		c.Close()
-		if c.Spec.Name != w.typ {
-			return fmt.Errorf("%s says it is connector %q, not %q", path, c.Spec.Name, w.typ)
-		}
 		eng.Lock.Set(lockfile.Entry{Kind: w.kind, Type: w.typ, Version: c.Spec.Version, SHA256: sum})
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", w.kind, w.typ, c.Spec.Version, short(sum), path)
 	}

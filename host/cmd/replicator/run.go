@@ -290,7 +290,9 @@ func claimRun(ctx context.Context, log hclog.Logger, store state.Store, pipeline
 	}()
 	return ctx, claim, func() {
 		stop()
-		_ = claim.Release(context.WithoutCancel(ctx))
+		if err := claim.Release(context.WithoutCancel(ctx)); err != nil {
+			log.Warn("could not release the pipeline's claim", "pipeline", pipeline, "error", err)
+		}
 	}, nil
 }
 

@@ -158,7 +158,9 @@ func TestPostgresStateCopy(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, `pipeline "tenant-1" is running on host-b:42`) || strings.Contains(stderr, "hunter2") {
 		t.Errorf("copy over a running pipeline: code %d\n%s", code, stderr)
 	}
-	held.Release(ctx)
+	if err := held.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	back := filepath.Join(dir, "back.db")
 	if code, _, stderr := replicator(t, "state", "copy", "-config", cfgPath, "-from", url, "-to", back); code != 0 {

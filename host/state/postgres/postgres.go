@@ -400,7 +400,8 @@ func (s *Store) Stream(ctx context.Context, pipeline, stream string) (state.Stre
 	var st state.StreamState
 	var raw []byte
 	var gen, full int64
-	err := s.pool.QueryRow(ctx, `SELECT state, generation, full_refresh FROM streams WHERE pipeline = $1 AND stream = $2`, pipeline, stream).Scan(&raw, &gen, &full)
+	var refreshed *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT state, generation, full_refresh, full_refreshed FROM streams WHERE pipeline = $1 AND stream = $2`, pipeline, stream).Scan(&raw, &gen, &full, &refreshed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, nil
 	}
@@ -411,6 +412,9 @@ func (s *Store) Stream(ctx context.Context, pipeline, stream string) (state.Stre
 		st.State = json.RawMessage(raw)
 	}
 	st.Generation, st.FullRefresh = uint64(gen), uint64(full)
+	if refreshed != nil {
+		st.FullRefreshed = *refreshed
+	}
 	return st, nil
 }
 
@@ -442,13 +446,18 @@ func (s *Store) saveStream(ctx context.Context, f state.Fence, stream string, st
 	if st.State != nil {
 		raw = st.State
 	}
+	var refreshed *time.Time
+	if !st.FullRefreshed.IsZero() {
+		refreshed = &st.FullRefreshed
+	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := fenced(ctx, tx, f); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO streams (pipeline, stream, state, generation, full_refresh) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (pipeline, stream) DO UPDATE SET state = EXCLUDED.state, generation = EXCLUDED.generation, full_refresh = EXCLUDED.full_refresh`,
-			f.Pipeline, stream, raw, gen, full)
+		_, err := tx.Exec(ctx, `INSERT INTO streams (pipeline, stream, state, generation, full_refresh, full_refreshed) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (pipeline, stream) DO UPDATE SET state = EXCLUDED.state, generation = EXCLUDED.generation,
+				full_refresh = EXCLUDED.full_refresh, full_refreshed = EXCLUDED.full_refreshed`,
+			f.Pipeline, stream, raw, gen, full, refreshed)
 		return err
 	})
 }
@@ -462,7 +471,7 @@ func (s *Store) ResetStream(ctx context.Context, f state.Fence, stream string) e
 		if _, err := fenced(ctx, tx, f); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM streams WHERE pipeline = $1 AND stream = $2 AND generation = 0`, f.Pipeline, stream); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM streams WHERE pipeline = $1 AND stream = $2 AND generation = 0 AND full_refreshed IS NULL`, f.Pipeline, stream); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `UPDATE streams SET state = NULL, full_refresh = 0 WHERE pipeline = $1 AND stream = $2`, f.Pipeline, stream)
@@ -612,13 +621,17 @@ func (s *Store) Pipelines(ctx context.Context) ([]string, error) {
 
 // Streams returns the state of every stream of a pipeline.
 func (s *Store) Streams(ctx context.Context, pipeline string) (map[string]state.StreamState, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT stream, state, generation, full_refresh FROM streams WHERE pipeline = $1`, pipeline)
+	rows, _ := s.pool.Query(ctx, `SELECT stream, state, generation, full_refresh, full_refreshed FROM streams WHERE pipeline = $1`, pipeline)
 	out := map[string]state.StreamState{}
 	var name string
 	var raw []byte
 	var gen, full int64
-	_, err := pgx.ForEachRow(rows, []any{&name, &raw, &gen, &full}, func() error {
+	var refreshed *time.Time
+	_, err := pgx.ForEachRow(rows, []any{&name, &raw, &gen, &full, &refreshed}, func() error {
 		st := state.StreamState{Generation: uint64(gen), FullRefresh: uint64(full)}
+		if refreshed != nil {
+			st.FullRefreshed = *refreshed
+		}
 		if raw != nil {
 			st.State = json.RawMessage(slices.Clone(raw))
 		}

@@ -179,7 +179,7 @@ func claimEventually(t *testing.T, s *Store, pipeline, host string) *state.Claim
 	for {
 		c, err := s.Claim(t.Context(), pipeline, host)
 		if err == nil {
-			t.Cleanup(func() { c.Release(context.Background()) })
+			t.Cleanup(func() { _ = c.Release(context.Background()) })
 			return c
 		}
 		if !errors.Is(err, state.ErrClaimed) || time.Now().After(deadline) {
@@ -210,7 +210,7 @@ func TestPostgresClaimSessionEndsWhenHolderIsSilent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Release(ctx)
+	defer func() { _ = c.Release(ctx) }()
 	var timeout, inTx string
 	db := dbConn(t, url)
 	// The settings of the holder's session, from the holder's connection:
@@ -258,7 +258,7 @@ func TestPostgresClaimSessionEndsWhenHolderIsSilent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("claim after the silent holder's session ended: %v", err)
 	}
-	defer c2.Release(ctx)
+	defer func() { _ = c2.Release(ctx) }()
 	if err := s.SaveStream(ctx, c.Fence, "x", state.StreamState{Generation: 1}); !errors.Is(err, state.ErrFenced) {
 		t.Errorf("write by the silent holder: %v", err)
 	}

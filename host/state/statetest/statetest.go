@@ -41,6 +41,17 @@ func Run(t *testing.T, open Open) {
 
 var ctx = context.Background()
 
+// refreshed is a last full refresh's time as both stores keep it: to the
+// microsecond, which is PostgreSQL's precision.
+var refreshed = time.Date(2026, 3, 4, 5, 6, 7, 891011000, time.UTC)
+
+// sameStream compares stream states, their checkpoints as JSON and their
+// times as instants.
+func sameStream(got, want state.StreamState) bool {
+	return got.Generation == want.Generation && got.FullRefresh == want.FullRefresh &&
+		got.FullRefreshed.Equal(want.FullRefreshed) && sameJSON(got.State, want.State)
+}
+
 func claim(t *testing.T, s state.Store, pipeline string) *state.Claim {
 	t.Helper()
 	c, err := s.Claim(ctx, pipeline, "test-host")
@@ -63,7 +74,9 @@ func streamRoundTrip(t *testing.T, s state.Store) {
 	for _, want := range []state.StreamState{
 		{State: json.RawMessage(`{"next":12345}`), Generation: 3},
 		{State: json.RawMessage(`{"since":"2026-01-02T03:04:05Z","page":["a","b"]}`), Generation: 4, FullRefresh: 4},
-		{Generation: 5},
+		{State: json.RawMessage(`{"next":1}`), Generation: 5, FullRefreshed: refreshed},
+		{State: json.RawMessage(`{"next":2}`), Generation: 6, FullRefresh: 6, FullRefreshed: refreshed.Add(-24 * time.Hour)},
+		{Generation: 7},
 	} {
 		if err := s.SaveStream(ctx, p.Fence, "contacts", want); err != nil {
 			t.Fatal(err)
@@ -72,7 +85,7 @@ func streamRoundTrip(t *testing.T, s state.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Generation != want.Generation || got.FullRefresh != want.FullRefresh || !sameJSON(got.State, want.State) {
+		if !sameStream(got, want) {
 			t.Errorf("got %+v (state %s), want %+v (state %s)", got, got.State, want, want.State)
 		}
 	}
@@ -96,7 +109,9 @@ func resetStreamKeepsGeneration(t *testing.T, s state.Store) {
 	if err := s.ResetStream(ctx, p.Fence, "never-saved"); err != nil {
 		t.Fatalf("resetting an absent stream: %v", err)
 	}
-	if err := s.SaveStream(ctx, p.Fence, "c", state.StreamState{State: json.RawMessage(`{"next":7}`), Generation: 9, FullRefresh: 9}); err != nil {
+	// A reset forgets the checkpoint and the full refresh in progress; the
+	// last completed full refresh stays what it was.
+	if err := s.SaveStream(ctx, p.Fence, "c", state.StreamState{State: json.RawMessage(`{"next":7}`), Generation: 9, FullRefresh: 9, FullRefreshed: refreshed}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.ResetStream(ctx, p.Fence, "c"); err != nil {
@@ -106,7 +121,7 @@ func resetStreamKeepsGeneration(t *testing.T, s state.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (state.StreamState{Generation: 9}); !reflect.DeepEqual(got, want) {
+	if want := (state.StreamState{Generation: 9, FullRefreshed: refreshed}); !sameStream(got, want) {
 		t.Errorf("after reset: %+v, want %+v", got, want)
 	}
 }
@@ -373,7 +388,7 @@ func sameRun(a, b state.Run) bool {
 func listing(t *testing.T, s state.Store) {
 	p := claim(t, s, "p")
 	for _, name := range []string{"b", "a"} {
-		if err := s.SaveStream(ctx, p.Fence, name, state.StreamState{State: json.RawMessage(`{"at":"` + name + `"}`), Generation: 3}); err != nil {
+		if err := s.SaveStream(ctx, p.Fence, name, state.StreamState{State: json.RawMessage(`{"at":"` + name + `"}`), Generation: 3, FullRefreshed: refreshed}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -389,7 +404,7 @@ func listing(t *testing.T, s state.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(streams) != 2 || !sameJSON(streams["a"].State, json.RawMessage(`{"at":"a"}`)) || streams["b"].Generation != 3 {
+	if len(streams) != 2 || !sameJSON(streams["a"].State, json.RawMessage(`{"at":"a"}`)) || streams["b"].Generation != 3 || !streams["b"].FullRefreshed.Equal(refreshed) {
 		t.Errorf("streams %+v", streams)
 	}
 	if got, _ := s.Streams(ctx, "nobody"); len(got) != 0 {
@@ -409,7 +424,7 @@ func copyFromFile(t *testing.T, to state.Store) {
 	}
 	defer from.Close()
 	p := claim(t, from, "p")
-	st := state.StreamState{State: json.RawMessage(`{"next":9}`), Generation: 4, FullRefresh: 4}
+	st := state.StreamState{State: json.RawMessage(`{"next":9}`), Generation: 4, FullRefresh: 4, FullRefreshed: refreshed}
 	if err := from.SaveStream(ctx, p.Fence, "contacts", st); err != nil {
 		t.Fatal(err)
 	}
@@ -432,7 +447,7 @@ func copyFromFile(t *testing.T, to state.Store) {
 	if n != (state.Copied{Pipelines: 1, Streams: 1, Runs: 3, Credentials: 1}) {
 		t.Errorf("copied %+v", n)
 	}
-	if got, _ := to.Stream(ctx, "p", "contacts"); !sameJSON(got.State, st.State) || got.Generation != 4 || got.FullRefresh != 4 {
+	if got, _ := to.Stream(ctx, "p", "contacts"); !sameStream(got, st) {
 		t.Errorf("copied stream %+v", got)
 	}
 	if c, _ := to.Credentials(ctx, "source.zoho.eu"); !sameJSON(c, json.RawMessage(`{"refresh_token":"r"}`)) {

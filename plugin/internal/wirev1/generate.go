@@ -6,4 +6,4 @@ package wirev1
 
 // The generated files come from buf generate with the code generators at
 // the versions the Makefile pins; `make check` fails when they are stale.
-//go:generate make -C ../.. generate
+//go:generate make -C ../../.. generate

@@ -1528,7 +1528,7 @@ const file_replicator_proto_rawDesc = "" +
 	"\vDestination\x12M\n" +
 	"\x04Spec\x12!.replicator.plugin.v1.SpecRequest\x1a\".replicator.plugin.v1.SpecResponse\x12P\n" +
 	"\x05Check\x12\".replicator.plugin.v1.CheckRequest\x1a#.replicator.plugin.v1.CheckResponse\x12Q\n" +
-	"\x05Write\x12\".replicator.plugin.v1.WriteMessage\x1a .replicator.plugin.v1.WriteReply(\x010\x01B2Z0github.com/replicatorhq/replicator/plugin/wirev1b\x06proto3"
+	"\x05Write\x12\".replicator.plugin.v1.WriteMessage\x1a .replicator.plugin.v1.WriteReply(\x010\x01B;Z9github.com/replicatorhq/replicator/plugin/internal/wirev1b\x06proto3"
 
 var (
 	file_replicator_proto_rawDescOnce sync.Once
