@@ -37,6 +37,7 @@ Flags common to every command:
   -config PATH          configuration file or folder (default "replicator.hcl", or $REPLICATOR_CONFIG)
   -state PATH           state file (default: the configuration's state_file)
   -log-level LEVEL      trace, debug, info, warn or error (default "info")
+  -log-format FORMAT    text, or json for log shippers (default "text")
 
 Run "replicator <command> -h" for a command's own flags.
 `
@@ -52,6 +53,7 @@ type command struct {
 // options holds every flag; each command registers the ones it takes.
 type options struct {
 	config, state, logLevel string
+	logFormat               string
 	code                    string // authorize
 	upgrade                 bool   // init
 	fullRefresh             bool   // sync
@@ -116,6 +118,7 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.config, "config", defaultConfig, "configuration file or folder")
 	fs.StringVar(&o.state, "state", "", "state file (default: the configuration's state_file)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "trace, debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "text, or json for log shippers")
 	if cmd.flags != nil {
 		cmd.flags(fs, &o)
 	}
@@ -131,7 +134,11 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "replicator: -log-level %q is not one of trace, debug, info, warn, error\n", o.logLevel)
 		return 2
 	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "replicator", Level: level, Output: stderr})
+	if o.logFormat != "text" && o.logFormat != "json" {
+		fmt.Fprintf(stderr, "replicator: -log-format %q is not one of text, json\n", o.logFormat)
+		return 2
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "replicator", Level: level, Output: stderr, JSONFormat: o.logFormat == "json"})
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
