@@ -7,11 +7,37 @@ PLUGINS := \
 	replicator-destination-jsonl=./connector/jsonl/cmd/replicator-destination-jsonl \
 	replicator-source-zoho=./connector/zoho/cmd/replicator-source-zoho \
 	replicator-destination-roger365=./connector/roger365/cmd/replicator-destination-roger365 \
+	replicator-source-csvcontacts=./connector/csvcontacts/cmd/replicator-source-csvcontacts \
 	zoho-sim=./connector/zoho/cmd/zoho-sim \
 	roger365-sim=./connector/roger365/cmd/roger365-sim \
 	replicator=./host/cmd/replicator
 
-.PHONY: build test bench demo clean
+# The checks' tools, at pinned versions, built from source with
+# `go install`. Each version has a folder of its own outside the work tree,
+# so clones share them and a version bump installs the new one.
+TOOLS ?= $(shell $(GO) env GOPATH)/replicator-tools
+GOLANGCI_LINT_VERSION      := v2.15.0
+BUF_VERSION                := v1.75.0
+# The code generators must be the versions named in the headers of
+# plugin/wirev1/*.pb.go, or the regenerated code differs.
+PROTOC_GEN_GO_VERSION      := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+
+GOLANGCI_LINT      := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
+BUF                := $(TOOLS)/buf-$(BUF_VERSION)/buf
+PROTOC_GEN_GO      := $(TOOLS)/protoc-gen-go-$(PROTOC_GEN_GO_VERSION)/protoc-gen-go
+PROTOC_GEN_GO_GRPC := $(TOOLS)/protoc-gen-go-grpc-$(PROTOC_GEN_GO_GRPC_VERSION)/protoc-gen-go-grpc
+# buf generate finds the code generators named in buf.gen.yaml on PATH.
+GENPATH            := $(dir $(PROTOC_GEN_GO)):$(dir $(PROTOC_GEN_GO_GRPC)):$(PATH)
+
+# The protocol's module and the descriptor of the released protocol that
+# buf breaking compares it with.
+WIRE          := plugin/wirev1
+WIRE_RELEASED := $(WIRE)/released.json
+
+GOFMT := $(shell $(GO) env GOROOT)/bin/gofmt
+
+.PHONY: build test check vet fmt-check tidy-check lint proto-check generate tools fuzz bench demo clean
 
 build:
 	@mkdir -p $(BIN)
@@ -20,9 +46,60 @@ build:
 		$(GO) build -trimpath -o $(BIN)/$$name $$pkg || exit 1; \
 	done
 
-test: build
-	$(GO) vet ./...
+test: build check
 	REPLICATOR_BIN=$(BIN) $(GO) test -race -timeout 12m ./...
+
+# The gates before the tests; each says what to run to fix what it finds.
+check: vet fmt-check tidy-check lint proto-check
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$($(GOFMT) -l .); if [ -n "$$out" ]; then \
+		echo "These files are not gofmt-formatted; run gofmt -w on them:"; echo "$$out"; exit 1; fi
+
+tidy-check:
+	@$(GO) mod tidy -diff || { echo "go.mod or go.sum is not tidy; run go mod tidy"; exit 1; }
+
+lint: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
+
+# buf lint and buf breaking check the protocol, and the generated code must
+# be what the pinned generators make of it.
+proto-check: $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)
+	$(BUF) lint
+	$(BUF) breaking --against $(WIRE_RELEASED)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	PATH="$(GENPATH)" $(BUF) generate -o "$$tmp" && \
+	for f in "$$tmp"/$(WIRE)/*.go; do \
+		diff -u $(WIRE)/$${f##*/} "$$f" || { echo "$(WIRE)/$${f##*/} is not what buf generate makes of the .proto; run make generate"; exit 1; }; \
+	done
+
+# Regenerates the protocol's Go code after a change to the .proto.
+generate: $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)
+	PATH="$(GENPATH)" $(BUF) generate
+
+tools: $(GOLANGCI_LINT) $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)
+
+$(GOLANGCI_LINT):
+	GOBIN=$(@D) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+$(BUF):
+	GOBIN=$(@D) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+$(PROTOC_GEN_GO):
+	GOBIN=$(@D) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+$(PROTOC_GEN_GO_GRPC):
+	GOBIN=$(@D) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+# Runs every fuzz test for FUZZTIME each; `make test` runs only their seeds.
+FUZZTIME ?= 1m
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
 
 bench: build
 	REPLICATOR_BIN=$(BIN) $(GO) run ./internal/bench

@@ -1,20 +1,16 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -37,9 +33,23 @@ type Config struct {
 	// Dir is the plugin's working folder, against which relative paths in
 	// its configuration resolve; empty means the host's.
 	Dir string
+	// SocketDir is the folder the plugin makes its Unix socket in; empty
+	// means the system's temporary folder.
+	SocketDir string
+	// Binary, when set, is the plugin binary opened and hashed by
+	// Binaries: it is launched instead of Path, without hashing it again.
+	Binary *Binary
+	// HostCert, when set, is the certificate the host presents, made once
+	// per host process; without it go-plugin makes one per launch.
+	HostCert *HostCert
 	// TailLines is how many of the plugin's last log lines are kept for the
 	// error of a crashed run; zero means 20.
 	TailLines int
+	// CallTimeout bounds each control call: Spec, Authorize, Check and
+	// Discover. A plugin that has not answered by then fails the call with
+	// an error saying so. Zero means no bound. Read and Write run as long
+	// as they make progress; the host watches that.
+	CallTimeout time.Duration
 }
 
 // Client is a running plugin process.
@@ -60,6 +70,9 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
+	if cfg.Path == "" && cfg.Binary != nil {
+		cfg.Path = cfg.Binary.Path
+	}
 	if cfg.TailLines == 0 {
 		cfg.TailLines = 20
 	}
@@ -72,10 +85,20 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		secure = &goplugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 	}
 	cmd := exec.Command(cfg.Path)
+	if cfg.Binary != nil {
+		if err := cfg.Binary.checkSum(cfg.SHA256); err != nil {
+			return nil, err
+		}
+		cmd, secure = cfg.Binary.command(), nil // hashed once by Binaries
+	}
 	cmd.Env = cfg.Env
+	if cfg.SocketDir != "" {
+		cmd.Env = append(slices.Clip(cfg.Env), goplugin.EnvUnixSocketDir+"="+cfg.SocketDir)
+	}
 	cmd.Dir = cfg.Dir
-	c := &Client{cfg: cfg, cmd: cmd, tail: newTail(cfg.TailLines)}
-	c.pc = goplugin.NewClient(&goplugin.ClientConfig{
+	ownProcessGroup(cmd)
+	c := &Client{cfg: cfg, cmd: cmd, tail: newTail(cfg.TailLines, cfg.Logger.Named(filepath.Base(cfg.Path)))}
+	pcfg := &goplugin.ClientConfig{
 		HandshakeConfig:  handshake(),
 		VersionedPlugins: clientPlugins(),
 		Cmd:              cmd,
@@ -86,7 +109,12 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		Logger:           pluginLog{cfg.Logger},
 		Stderr:           c.tail,
 		GRPCDialOptions:  grpcDialOptions(),
-	})
+	}
+	if cfg.HostCert != nil {
+		pcfg.AutoMTLS, pcfg.TLSConfig = false, cfg.HostCert.tlsConfig()
+		cmd.Env = append(slices.Clip(cmd.Env), cfg.HostCert.env())
+	}
+	c.pc = goplugin.NewClient(pcfg)
 	started := make(chan error, 1)
 	go func() {
 		rpc, err := c.pc.Client()
@@ -129,10 +157,72 @@ func (c *Client) Destination() (contract.Destination, error) {
 	return &guardedDestination{Destination: d, c: c}, nil
 }
 
-// Close ends the plugin process: gracefully if it listens, killed otherwise.
+// How long Close waits: first for go-plugin to end the plugin (it asks
+// the plugin to exit and kills it after two seconds), then for the
+// plugin's output to close once its process group is killed.
+const (
+	closeWait   = 3 * time.Second
+	closeLinger = 2 * time.Second
+)
+
+// Close ends the plugin process: gracefully if it listens, killed
+// otherwise. It returns within a few seconds: a process the plugin started
+// is killed with it, and one that escaped its process group while holding
+// the plugin's output open is left behind with a warning.
 func (c *Client) Close() {
-	c.pc.Kill()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.pc.Kill()
+	}()
+	select {
+	case <-done:
+		return
+	case <-time.After(closeWait):
+	}
+	killProcessGroup(c.cmd)
+	select {
+	case <-done:
+		c.cfg.Logger.Warn("plugin left processes behind that kept its output open; they were killed", "plugin", filepath.Base(c.cfg.Path))
+	case <-time.After(closeLinger):
+		c.cfg.Logger.Warn("plugin left a process behind that keeps its output open; not waiting for it", "plugin", filepath.Base(c.cfg.Path))
+	}
 }
+
+// control runs one control call of the plugin under the call timeout.
+func (c *Client) control(ctx context.Context, call string, f func(context.Context) error) error {
+	if c.cfg.CallTimeout <= 0 {
+		return c.explain(f(ctx))
+	}
+	// The host's own timer cancels the call rather than a deadline on ctx:
+	// gRPC would hand a deadline to the plugin too, whose side may then end
+	// the call a moment earlier with an error that does not say why.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	timer := time.AfterFunc(c.cfg.CallTimeout, func() { cancel(errCallTimeout) })
+	defer timer.Stop()
+	err := f(ctx)
+	if err != nil && errors.Is(context.Cause(ctx), errCallTimeout) {
+		return &CallTimeoutError{Plugin: filepath.Base(c.cfg.Path), Call: call, Timeout: c.cfg.CallTimeout}
+	}
+	return c.explain(err)
+}
+
+var errCallTimeout = errors.New("call timeout")
+
+// CallTimeoutError is a control call the plugin did not answer in time.
+type CallTimeoutError struct {
+	Plugin  string // the plugin binary's name
+	Call    string // Spec, Authorize, Check or Discover
+	Timeout time.Duration
+}
+
+func (e *CallTimeoutError) Error() string {
+	return fmt.Sprintf("plugin %s did not answer %s within %s (the host's call_timeout)", e.Plugin, e.Call, e.Timeout)
+}
+
+// Is makes a timed-out call match context.DeadlineExceeded.
+func (e *CallTimeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
 
 // explain adds to err how the plugin ended and its last log lines when the
 // call failed because the process went away.
@@ -168,40 +258,6 @@ func (c *Client) explain(err error) error {
 	return &PluginError{msg: b.String(), err: err}
 }
 
-// pluginLog is the host's logger as go-plugin gets it. go-plugin notes a
-// plugin's normal exit at info level; the host ends its plugins after
-// every run and reports an abnormal exit as an error anyway, so the note
-// goes to debug.
-type pluginLog struct{ hclog.Logger }
-
-func (l pluginLog) Info(msg string, args ...any) {
-	if msg == "plugin process exited" {
-		l.Logger.Debug(msg, args...)
-		return
-	}
-	l.Logger.Info(msg, args...)
-}
-
-// Named is what go-plugin logs a plugin's own lines through.
-func (l pluginLog) Named(name string) hclog.Logger { return lineLog{l.Logger.Named(name)} }
-
-// lineLog logs a plugin's own lines without the "timestamp" go-plugin
-// appends to each: the host's log stamps every line already.
-type lineLog struct{ hclog.Logger }
-
-func (l lineLog) Trace(msg string, args ...any) { l.Logger.Trace(msg, dropTimestamp(args)...) }
-func (l lineLog) Debug(msg string, args ...any) { l.Logger.Debug(msg, dropTimestamp(args)...) }
-func (l lineLog) Info(msg string, args ...any)  { l.Logger.Info(msg, dropTimestamp(args)...) }
-func (l lineLog) Warn(msg string, args ...any)  { l.Logger.Warn(msg, dropTimestamp(args)...) }
-func (l lineLog) Error(msg string, args ...any) { l.Logger.Error(msg, dropTimestamp(args)...) }
-
-func dropTimestamp(args []any) []any {
-	if n := len(args); n >= 2 && args[n-2] == "timestamp" {
-		return args[:n-2]
-	}
-	return args
-}
-
 // PluginError is a call that failed because the plugin process went away.
 type PluginError struct {
 	msg string
@@ -211,115 +267,74 @@ type PluginError struct {
 func (e *PluginError) Error() string { return e.msg }
 func (e *PluginError) Unwrap() error { return e.err }
 
-// guardedSource explains failures caused by the plugin process ending.
+// guardedSource bounds the control calls and explains failures caused by
+// the plugin process ending.
 type guardedSource struct {
 	contract.Source
 	c *Client
 }
 
-func (g *guardedSource) Spec(ctx context.Context) (contract.Spec, error) {
-	s, err := g.Source.Spec(ctx)
-	return s, g.c.explain(err)
+func (g *guardedSource) Spec(ctx context.Context) (s contract.Spec, err error) {
+	err = g.c.control(ctx, "Spec", func(ctx context.Context) error {
+		s, err = g.Source.Spec(ctx)
+		return err
+	})
+	return s, err
 }
 
-func (g *guardedSource) Authorize(ctx context.Context, req contract.AuthorizeRequest) (contract.AuthorizeResponse, error) {
-	r, err := g.Source.Authorize(ctx, req)
-	return r, g.c.explain(err)
+func (g *guardedSource) Authorize(ctx context.Context, req contract.AuthorizeRequest) (r contract.AuthorizeResponse, err error) {
+	err = g.c.control(ctx, "Authorize", func(ctx context.Context) error {
+		r, err = g.Source.Authorize(ctx, req)
+		return err
+	})
+	return r, err
 }
 
-func (g *guardedSource) Check(ctx context.Context, req contract.CheckRequest) (contract.CheckResponse, error) {
-	r, err := g.Source.Check(ctx, req)
-	return r, g.c.explain(err)
+func (g *guardedSource) Check(ctx context.Context, req contract.CheckRequest) (r contract.CheckResponse, err error) {
+	err = g.c.control(ctx, "Check", func(ctx context.Context) error {
+		r, err = g.Source.Check(ctx, req)
+		return err
+	})
+	return r, err
 }
 
-func (g *guardedSource) Discover(ctx context.Context, req contract.DiscoverRequest) (contract.DiscoverResponse, error) {
-	r, err := g.Source.Discover(ctx, req)
-	return r, g.c.explain(err)
+func (g *guardedSource) Discover(ctx context.Context, req contract.DiscoverRequest) (r contract.DiscoverResponse, err error) {
+	err = g.c.control(ctx, "Discover", func(ctx context.Context) error {
+		r, err = g.Source.Discover(ctx, req)
+		return err
+	})
+	return r, err
 }
 
 func (g *guardedSource) Read(ctx context.Context, req contract.ReadRequest, out contract.Output) error {
 	return g.c.explain(g.Source.Read(ctx, req, out))
 }
 
-// guardedDestination explains failures caused by the plugin process ending.
+// guardedDestination bounds the control calls and explains failures
+// caused by the plugin process ending.
 type guardedDestination struct {
 	contract.Destination
 	c *Client
 }
 
-func (g *guardedDestination) Spec(ctx context.Context) (contract.Spec, error) {
-	s, err := g.Destination.Spec(ctx)
-	return s, g.c.explain(err)
+func (g *guardedDestination) Spec(ctx context.Context) (s contract.Spec, err error) {
+	err = g.c.control(ctx, "Spec", func(ctx context.Context) error {
+		s, err = g.Destination.Spec(ctx)
+		return err
+	})
+	return s, err
 }
 
-func (g *guardedDestination) Check(ctx context.Context, req contract.CheckRequest) (contract.CheckResponse, error) {
-	r, err := g.Destination.Check(ctx, req)
-	return r, g.c.explain(err)
+func (g *guardedDestination) Check(ctx context.Context, req contract.CheckRequest) (r contract.CheckResponse, err error) {
+	err = g.c.control(ctx, "Check", func(ctx context.Context) error {
+		r, err = g.Destination.Check(ctx, req)
+		return err
+	})
+	return r, err
 }
 
 func (g *guardedDestination) Write(ctx context.Context, req contract.WriteRequest, in contract.Input) error {
 	return g.c.explain(g.Destination.Write(ctx, req, in))
-}
-
-// tail keeps a plugin's last stderr lines, rendering hclog's JSON lines as
-// "[LEVEL] message key=value".
-type tail struct {
-	mu      sync.Mutex
-	max     int
-	partial []byte
-	ring    []string
-}
-
-func newTail(max int) *tail { return &tail{max: max} }
-
-func (t *tail) Write(p []byte) (int, error) {
-	n := len(p)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			t.partial = append(t.partial, p...)
-			break
-		}
-		t.partial = append(t.partial, p[:i]...)
-		if len(t.partial) > 0 {
-			t.ring = append(t.ring, renderLogLine(t.partial))
-			if len(t.ring) > t.max {
-				t.ring = t.ring[len(t.ring)-t.max:]
-			}
-		}
-		t.partial = t.partial[:0]
-		p = p[i+1:]
-	}
-	return n, nil
-}
-
-func (t *tail) lines() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := append([]string(nil), t.ring...)
-	if len(t.partial) > 0 {
-		out = append(out, string(t.partial))
-	}
-	return out
-}
-
-func renderLogLine(line []byte) string {
-	var entry map[string]any
-	if json.Unmarshal(line, &entry) != nil {
-		return string(line)
-	}
-	msg, _ := entry["@message"].(string)
-	level, _ := entry["@level"].(string)
-	var b strings.Builder
-	fmt.Fprintf(&b, "[%s] %s", strings.ToUpper(level), msg)
-	for _, k := range slices.Sorted(maps.Keys(entry)) {
-		if !strings.HasPrefix(k, "@") {
-			fmt.Fprintf(&b, " %s=%v", k, entry[k])
-		}
-	}
-	return b.String()
 }
 
 // EnvForPlugin builds the environment a plugin gets: its log level and, when

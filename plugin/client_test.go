@@ -5,13 +5,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,15 +23,44 @@ import (
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
-// buildGenerator builds the generator plugin once per test binary run.
-func buildGenerator(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "replicator-source-generator")
-	cmd := exec.Command("go", "build", "-o", path, "../connector/generator/cmd/replicator-source-generator")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build generator: %v\n%s", err, out)
+// built holds the plugin binaries the tests build, once each per run of
+// the test binary.
+var built = struct {
+	sync.Mutex
+	dir   string
+	paths map[string]string
+}{paths: map[string]string{}}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "plugin-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
+	built.dir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// build builds the plugin in package pkg as name, once.
+func build(t *testing.T, name, pkg string) string {
+	t.Helper()
+	built.Lock()
+	defer built.Unlock()
+	if path, ok := built.paths[pkg]; ok {
+		return path
+	}
+	path := filepath.Join(built.dir, name)
+	if out, err := exec.Command("go", "build", "-o", path, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, err, out)
+	}
+	built.paths[pkg] = path
 	return path
+}
+
+func buildGenerator(t *testing.T) string {
+	return build(t, "replicator-source-generator", "../connector/generator/cmd/replicator-source-generator")
 }
 
 func sha(t *testing.T, path string) string {
@@ -110,11 +142,13 @@ func (o *countingOutput) UpdateCredentials(context.Context, contract.Credentials
 func (o *countingOutput) Count(context.Context, string, int64) error { return nil }
 
 func TestTailKeepsTheLastLinesReadable(t *testing.T) {
-	tl := newTail(3)
+	tl := newTail(3, nil)
 	for i := 0; i < 5; i++ {
 		fmt.Fprintf(tl, `{"@level":"info","@message":"line %d","stream":"items","@timestamp":"x"}`+"\n", i)
 	}
-	tl.Write([]byte("panic: boom\npartial"))
+	if _, err := tl.Write([]byte("panic: boom\npartial")); err != nil {
+		t.Fatal(err)
+	}
 	got := tl.lines()
 	want := []string{"[INFO] line 3 stream=items", "[INFO] line 4 stream=items", "panic: boom", "partial"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
@@ -156,4 +190,221 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// buildMisbehave builds the test plugin in testdata/misbehave.
+func buildMisbehave(t *testing.T) string {
+	return build(t, "replicator-source-misbehave", "./testdata/misbehave")
+}
+
+// closeOrFail closes c and fails the test if that hangs.
+func closeOrFail(t *testing.T, c *Client) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		c.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("Close did not return")
+	}
+}
+
+func TestControlCallsHaveADeadline(t *testing.T) {
+	path := buildMisbehave(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := Start(ctx, Config{Path: path, Kind: KindSource, Env: []string{"MISBEHAVE=hang"}, CallTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeOrFail(t, c)
+	src, _ := c.Source()
+	calls := map[string]func() error{
+		"Spec": func() error { _, err := src.Spec(ctx); return err },
+		"Authorize": func() error {
+			_, err := src.Authorize(ctx, contract.AuthorizeRequest{Grant: "g"})
+			return err
+		},
+		"Check":    func() error { _, err := src.Check(ctx, contract.CheckRequest{}); return err },
+		"Discover": func() error { _, err := src.Discover(ctx, contract.DiscoverRequest{}); return err },
+	}
+	for name, call := range calls {
+		err := call()
+		want := "plugin replicator-source-misbehave did not answer " + name + " within 200ms"
+		if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s of a plugin that never answers: %v, want %q", name, err, want)
+		}
+	}
+}
+
+// childAlive reports whether process pid still runs (a zombie does not).
+func childAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name in parentheses.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+func childPid(t *testing.T, file string) int {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// A plugin's child that keeps the plugin's stdout open must not make
+// closing the plugin hang; the child ends with it.
+func TestCloseEndsAPluginWhoseChildHoldsItsOutput(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("needs /proc")
+	}
+	path := buildMisbehave(t)
+	for _, how := range []string{"child", "escaped-child"} {
+		t.Run(how, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			pidFile := filepath.Join(t.TempDir(), "child.pid")
+			c, err := Start(ctx, Config{Path: path, Kind: KindSource, Env: []string{"MISBEHAVE=" + how, "CHILD_PID_FILE=" + pidFile}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pid := childPid(t, pidFile)
+			t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+			src, _ := c.Source()
+			if _, err := src.Spec(ctx); err != nil {
+				t.Fatal(err)
+			}
+			closeOrFail(t, c)
+			if how == "child" && childAlive(pid) {
+				t.Errorf("the plugin's child %d outlived it", pid)
+			}
+		})
+	}
+}
+
+// Whatever a plugin writes to stderr, the host logs it and lives on; the
+// numbers of its log lines keep their types.
+func TestPluginStderrCannotCrashTheHost(t *testing.T) {
+	path := buildMisbehave(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var buf strings.Builder
+	log := hclog.New(&hclog.LoggerOptions{Name: "contacts", Output: &syncWriter{w: &buf}, Level: hclog.Debug})
+	c, err := Start(ctx, Config{Path: path, Kind: KindSource, Logger: log, Env: []string{"MISBEHAVE=stderr", LogLevelEnv + "=info"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := c.Source()
+	err = src.Read(ctx, contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 1796120652}}}, &countingOutput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeOrFail(t, c)
+	out := buf.String()
+	for _, want := range []string{"reading: generation=1796120652 stream=items", `{"@message":1,"@level":"info"}`, "level is a number", "line cut at 64 KiB"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the host's log lacks %q:\n%s", want, strings.ReplaceAll(out, strings.Repeat("x", 1000), "x…"))
+		}
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if len(l) > maxLogLine+200 {
+			t.Errorf("the host logged a line of %d bytes", len(l))
+		}
+	}
+}
+
+// sizeOutput keeps the size of each record's data.
+type sizeOutput struct {
+	countingOutput
+	sizes []int
+}
+
+func (o *sizeOutput) Emit(_ context.Context, r contract.Record) error {
+	o.sizes = append(o.sizes, len(r.Data))
+	return nil
+}
+
+// A record as large as the contract allows travels from a plugin to the
+// host: the generator's largest record_size is that size.
+func TestTheLargestRecordTravels(t *testing.T) {
+	path := buildGenerator(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := Start(ctx, Config{Path: path, Kind: KindSource})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeOrFail(t, c)
+	src, _ := c.Source()
+	out := &sizeOutput{}
+	cfg := fmt.Sprintf(`{"count":2,"record_size":%d}`, contract.MaxRecordBytes)
+	if err := src.Read(ctx, contract.ReadRequest{Config: []byte(cfg), Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}, out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.sizes) != 2 || out.sizes[0] != contract.MaxRecordBytes || out.sizes[1] != contract.MaxRecordBytes {
+		t.Fatalf("record sizes %v, want two of %d", out.sizes, contract.MaxRecordBytes)
+	}
+}
+
+// A read from a plugin that sends nothing and ignores cancellation ends
+// when the host cancels it, and the plugin is ended after.
+func TestSilentReadEndsWhenTheHostGivesUp(t *testing.T) {
+	path := buildMisbehave(t)
+	c, err := Start(context.Background(), Config{Path: path, Kind: KindSource, Env: []string{"MISBEHAVE=silent"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := c.Source()
+	ctx, cancel := context.WithCancel(context.Background())
+	read := make(chan error, 1)
+	go func() {
+		read <- src.Read(ctx, contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}, &countingOutput{})
+	}()
+	cancel()
+	select {
+	case err := <-read:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Read = %v, want context.Canceled", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Read did not return after it was cancelled")
+	}
+	closeOrFail(t, c)
+	if !c.pc.Exited() {
+		t.Fatal("the plugin process still runs after Close")
+	}
+}
+
+// The plugin makes its socket in the folder the host gives it, so the host
+// can remove what a killed plugin leaves.
+func TestSocketInSocketDir(t *testing.T) {
+	path := buildGenerator(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	c, err := Start(ctx, Config{Path: path, Kind: KindSource, SocketDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Type()&os.ModeSocket == 0 {
+		t.Fatalf("socket folder holds %v, want the plugin's socket", entries)
+	}
 }

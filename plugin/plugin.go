@@ -19,6 +19,13 @@ import (
 // plugin agree on the highest version both have.
 const ProtocolVersion = 1
 
+// SDKVersion is the version of this module's connector SDK (packages
+// plugin, plugin/contract, plugin/config, plugin/keyset, plugin/ordered,
+// plugin/plugintest and schemas), following semantic versioning: a minor
+// version only adds, so a connector built against 1.x builds and runs
+// against any later 1.y; see CHANGELOG.md.
+const SDKVersion = "1.1.0"
+
 // Plugin kinds, as dispensed by go-plugin and used in binary names.
 const (
 	KindSource      = "source"

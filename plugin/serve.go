@@ -14,19 +14,23 @@ import (
 )
 
 // ServeSource serves the source that newSource builds, for a connector's
-// main function:
+// main function; any constructor that takes a logger and returns a type
+// implementing contract.Source will do:
 //
 //	func main() { plugin.ServeSource(generator.New) }
 //
 // It returns when the host ends the process. The logger it passes writes
 // JSON to stderr, which the host folds into its own log.
-func ServeSource(newSource func(hclog.Logger) contract.Source) {
+func ServeSource[S contract.Source](newSource func(hclog.Logger) S) {
 	log := pluginLogger()
 	serve(log, versionedPlugins(KindSource, &sourcePlugin{impl: newSource(log)}))
 }
 
-// ServeDestination serves the destination that newDestination builds.
-func ServeDestination(newDestination func(hclog.Logger) contract.Destination) {
+// ServeDestination serves the destination that newDestination builds, as
+// ServeSource does a source:
+//
+//	func main() { plugin.ServeDestination(jsonl.New) }
+func ServeDestination[D contract.Destination](newDestination func(hclog.Logger) D) {
 	log := pluginLogger()
 	serve(log, versionedPlugins(KindDestination, &destinationPlugin{impl: newDestination(log)}))
 }

@@ -25,7 +25,9 @@ const (
 	KindAccount = "account"
 )
 
-// Contact is the canonical contact record (contact.schema.json).
+// Contact is the canonical contact record (contact.schema.json). Nil Phones
+// marshal as an empty array, as the schema wants; nil Emails and Attributes
+// are left out.
 type Contact struct {
 	SourceID    string         `json:"source_id"`
 	Kind        string         `json:"kind"`
@@ -35,16 +37,37 @@ type Contact struct {
 	Company     string         `json:"company,omitempty"`
 	Title       string         `json:"title,omitempty"`
 	Emails      []string       `json:"emails,omitempty"`
-	Phones      []Phone        `json:"phones"`
+	Phones      PhoneList      `json:"phones"`
 	URL         string         `json:"url"`
 	UpdatedAt   time.Time      `json:"updated_at"`
 	Attributes  map[string]any `json:"attributes,omitempty"`
 }
 
+// PhoneList is a contact's phones. A nil list marshals as [], which the
+// schema requires, rather than null; only the list has this method, so the
+// rest of a contact is encoded without an extra pass.
+type PhoneList []Phone
+
+// MarshalJSON writes l, or [] when l is nil.
+func (l PhoneList) MarshalJSON() ([]byte, error) {
+	if l == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]Phone(l))
+}
+
 // Phone is one phone number of a contact.
+//
+// Number is the source's reading of Raw in E.164, made with the record's
+// own country or the source's configured region. An empty Number means the
+// source could not read Raw as a valid number, for example 030 1234567
+// from a country it does not know. Consumers must not guess it by reading
+// Raw with a region of their own: a wrong country matches a stranger's
+// line, and a wrong name on an incoming call is worse than none. Raw may be
+// read only when it carries its own country, as in +49 30 1234567.
 type Phone struct {
 	Type   string `json:"type"`
-	Number string `json:"number,omitempty"` // E.164, empty when Raw could not be parsed
+	Number string `json:"number,omitempty"` // E.164; empty when the source could not read Raw
 	Raw    string `json:"raw"`
 }
 

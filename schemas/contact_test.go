@@ -61,3 +61,49 @@ func TestCheckContactSchema(t *testing.T) {
 		t.Errorf("non-object schema: %v", p)
 	}
 }
+
+// A Contact with nothing but its required strings set, nil phones included,
+// marshals to a record the schema accepts; "phones": null would not be.
+func TestContactWithoutPhonesMarshalsValid(t *testing.T) {
+	s := compile(t)
+	for name, c := range map[string]any{
+		"value":      Contact{SourceID: "7", Kind: KindAccount},
+		"pointer":    &Contact{SourceID: "7", Kind: KindAccount},
+		"in a slice": []Contact{{SourceID: "7", Kind: KindContact}},
+	} {
+		b, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := jsonschema.UnmarshalJSON(strings.NewReader(string(b)))
+		if items, ok := v.([]any); ok {
+			v = items[0]
+		}
+		if err := s.Validate(v); err != nil {
+			t.Errorf("%s: %s rejected: %v", name, b, err)
+		}
+		if !strings.Contains(string(b), `"phones":[]`) {
+			t.Errorf("%s: %s, want phones as []", name, b)
+		}
+	}
+	// The zero value lacks only what the schema rightly requires of every
+	// record: an id and a kind.
+	b, _ := json.Marshal(Contact{})
+	v, _ := jsonschema.UnmarshalJSON(strings.NewReader(string(b)))
+	err := s.Validate(v)
+	if err == nil {
+		t.Fatalf("zero contact %s accepted without source_id and kind", b)
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if strings.Contains(line, "at '/") && !strings.Contains(line, "/source_id'") && !strings.Contains(line, "/kind'") {
+			t.Errorf("zero contact rejected for more than its id and kind: %v", err)
+		}
+	}
+	// Round trip: the method does not change what is read back.
+	in := Contact{SourceID: "1", Kind: KindContact, Phones: []Phone{{Type: PhoneWork, Raw: "030 1234567"}}, Emails: []string{"a@b"}}
+	b, _ = json.Marshal(in)
+	var out Contact
+	if err := json.Unmarshal(b, &out); err != nil || out.Phones[0] != in.Phones[0] || out.Emails[0] != "a@b" {
+		t.Errorf("round trip %s gave %+v (%v)", b, out, err)
+	}
+}

@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/replicatorhq/replicator/plugin/config"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
@@ -48,98 +48,74 @@ func New(log hclog.Logger) *Source {
 	return &Source{log: log, exit: os.Exit}
 }
 
+// settings is the generator's configuration, declared once: the Spec's
+// attributes and the decoding both come from it.
+type settings struct {
+	Count           int64    `config:"count" default:"1000" description:"Records per stream."`
+	RecordSize      int      `config:"record_size" default:"300" description:"Approximate size in bytes of each record's JSON data (at least 40; records never shrink below their fixed fields)."`
+	Streams         []string `config:"streams" default:"[\"items\"]" description:"Names of the streams to offer."`
+	CheckpointEvery int64    `config:"checkpoint_every" default:"10000" description:"Records between checkpoints."`
+	FailAfter       int64    `config:"fail_after" default:"0" description:"Test aid: the connector process exits with status 3 once it has emitted this many records in a read; 0 never."`
+	DelayMS         int64    `config:"delay_ms" default:"0" description:"Test aid: milliseconds to pause after each checkpoint."`
+}
+
 // Spec describes the generator's configuration.
 func (s *Source) Spec(context.Context) (contract.Spec, error) {
 	return contract.Spec{
 		Name:        "generator",
 		Version:     Version,
 		Description: "Produces a fixed number of deterministic records per stream, for benchmarks and tests.",
-		Config: []contract.Attribute{
-			{Name: "count", Type: contract.TypeNumber, Default: json.RawMessage(`1000`),
-				Description: "Records per stream."},
-			{Name: "record_size", Type: contract.TypeNumber, Default: json.RawMessage(`300`),
-				Description: "Approximate size in bytes of each record's JSON data (at least 40; records never shrink below their fixed fields)."},
-			{Name: "streams", Type: contract.TypeStringList, Default: json.RawMessage(`["items"]`),
-				Description: "Names of the streams to offer."},
-			{Name: "checkpoint_every", Type: contract.TypeNumber, Default: json.RawMessage(`10000`),
-				Description: "Records between checkpoints."},
-			{Name: "fail_after", Type: contract.TypeNumber, Default: json.RawMessage(`0`),
-				Description: "Test aid: the connector process exits with status 3 once it has emitted this many records in a read; 0 never."},
-			{Name: "delay_ms", Type: contract.TypeNumber, Default: json.RawMessage(`0`),
-				Description: "Test aid: milliseconds to pause after each checkpoint."},
-		},
+		Config:      config.MustAttributes[settings](),
 	}, nil
 }
 
-// config is the decoded configuration.
-type config struct {
-	Count           int64
-	RecordSize      int
-	Streams         []string
-	CheckpointEvery int64
-	FailAfter       int64
-	Delay           time.Duration
-}
+// maxWhole is the largest number the generator takes: beyond 2^53 a JSON
+// number no longer holds every whole number.
+const maxWhole = 1 << 53
 
 // parseConfig decodes and checks raw; its errors name the attribute to fix.
-func parseConfig(raw json.RawMessage) (config, error) {
-	// Numbers arrive as JSON numbers and may be written as 1e6, so they are
-	// decoded as floats and then required to be whole.
-	in := struct {
-		Count           float64  `json:"count"`
-		RecordSize      float64  `json:"record_size"`
-		Streams         []string `json:"streams"`
-		CheckpointEvery float64  `json:"checkpoint_every"`
-		FailAfter       float64  `json:"fail_after"`
-		DelayMS         float64  `json:"delay_ms"`
-	}{Count: 1000, RecordSize: 300, Streams: []string{"items"}, CheckpointEvery: 10000}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &in); err != nil {
-			return config{}, fmt.Errorf("generator config: %w", err)
-		}
+func parseConfig(raw json.RawMessage) (settings, error) {
+	c, err := config.Decode[settings](raw)
+	if err != nil {
+		return settings{}, fmt.Errorf("generator config: %w", err)
 	}
-	var c config
 	for _, n := range []struct {
 		name string
-		v    float64
-		min  float64
-		to   *int64
+		v    int64
+		min  int64
 	}{
-		{"count", in.Count, 0, &c.Count},
-		{"record_size", in.RecordSize, 40, nil},
-		{"checkpoint_every", in.CheckpointEvery, 1, &c.CheckpointEvery},
-		{"fail_after", in.FailAfter, 0, &c.FailAfter},
-		{"delay_ms", in.DelayMS, 0, nil},
+		{"count", c.Count, 0},
+		{"record_size", int64(c.RecordSize), 40},
+		{"checkpoint_every", c.CheckpointEvery, 1},
+		{"fail_after", c.FailAfter, 0},
+		{"delay_ms", c.DelayMS, 0},
 	} {
 		if n.v < n.min {
-			return config{}, fmt.Errorf("generator config: %s must be at least %v, got %v", n.name, n.min, n.v)
+			return settings{}, fmt.Errorf("generator config: %s must be at least %d, got %d", n.name, n.min, n.v)
 		}
-		if n.v != math.Trunc(n.v) || n.v > 1<<53 {
-			return config{}, fmt.Errorf("generator config: %s must be a whole number up to 2^53, got %v", n.name, n.v)
-		}
-		if n.to != nil {
-			*n.to = int64(n.v)
+		if n.v > maxWhole {
+			return settings{}, fmt.Errorf("generator config: %s must be at most 2^53, got %d", n.name, n.v)
 		}
 	}
-	if in.RecordSize > 64<<20 {
-		return config{}, fmt.Errorf("generator config: record_size must be at most %d, got %v", 64<<20, in.RecordSize)
+	if c.RecordSize > contract.MaxRecordBytes {
+		return settings{}, fmt.Errorf("generator config: record_size must be at most %d, got %d", contract.MaxRecordBytes, c.RecordSize)
 	}
-	c.RecordSize = int(in.RecordSize)
-	c.Delay = time.Duration(in.DelayMS) * time.Millisecond
-	if len(in.Streams) == 0 {
-		return config{}, fmt.Errorf("generator config: streams must name at least one stream")
+	if len(c.Streams) == 0 {
+		return settings{}, fmt.Errorf("generator config: streams must name at least one stream")
 	}
-	for i, name := range in.Streams {
+	for i, name := range c.Streams {
 		if name == "" {
-			return config{}, fmt.Errorf("generator config: streams[%d] is empty; give every stream a name", i)
+			return settings{}, fmt.Errorf("generator config: streams[%d] is empty; give every stream a name", i)
 		}
-		if slices.Contains(in.Streams[:i], name) {
-			return config{}, fmt.Errorf("generator config: streams lists %q twice", name)
+		if slices.Contains(c.Streams[:i], name) {
+			return settings{}, fmt.Errorf("generator config: streams lists %q twice", name)
 		}
 	}
-	c.Streams = in.Streams
 	return c, nil
 }
+
+// delay is the pause after each checkpoint.
+func (c settings) delay() time.Duration { return time.Duration(c.DelayMS) * time.Millisecond }
 
 // Check validates the configuration and that every requested stream is
 // one the configuration offers.
@@ -158,7 +134,7 @@ func (s *Source) Check(_ context.Context, req contract.CheckRequest) (contract.C
 	}, nil
 }
 
-func (c config) hasStream(name string) error {
+func (c settings) hasStream(name string) error {
 	if !slices.Contains(c.Streams, name) {
 		return fmt.Errorf("stream %q is not offered by this generator; its streams attribute lists %s", name, strings.Join(quoteAll(c.Streams), ", "))
 	}
@@ -276,7 +252,7 @@ const epoch = 1767225600
 
 // reader holds what one Read shares across its streams.
 type reader struct {
-	cfg     config
+	cfg     settings
 	out     contract.Output
 	exit    func(int)
 	log     hclog.Logger
@@ -381,8 +357,8 @@ func (r *reader) checkpoint(ctx context.Context, stream string, next int64, refr
 	if err := r.out.Checkpoint(ctx, stream, st); err != nil {
 		return fmt.Errorf("stream %q: checkpoint at %d: %w", stream, next, err)
 	}
-	if r.cfg.Delay > 0 {
-		t := time.NewTimer(r.cfg.Delay)
+	if r.cfg.DelayMS > 0 {
+		t := time.NewTimer(r.cfg.delay())
 		defer t.Stop()
 		select {
 		case <-ctx.Done():

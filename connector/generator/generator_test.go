@@ -135,7 +135,9 @@ func TestReadFreshAndResume(t *testing.T) {
 			}
 		case "checkpoint":
 			var p position
-			json.Unmarshal([]byte(e.state), &p)
+			if err := json.Unmarshal([]byte(e.state), &p); err != nil {
+				t.Fatalf("checkpoint state %q: %v", e.state, err)
+			}
 			if e.stream == "a" && (p.Next == nil || *p.Next != int64(seen)) {
 				t.Errorf("checkpoint %s after %d records of a", e.state, seen)
 			}
@@ -260,7 +262,9 @@ func TestDiscoverAndDataMatchSchema(t *testing.T) {
 					ID   int64  `json:"id"`
 					Name string `json:"name"`
 				}
-				json.Unmarshal(r.Data, &d)
+				if err := json.Unmarshal(r.Data, &d); err != nil {
+					t.Fatalf("record %s: %v", r.Key, err)
+				}
 				if strconv.FormatInt(d.ID, 10) != r.Key || d.Name != st.Name+" #"+r.Key {
 					t.Errorf("record %s has id %d and name %q", r.Key, d.ID, d.Name)
 				}
@@ -285,7 +289,9 @@ func TestCheckRejects(t *testing.T) {
 		{`{"count":-1}`, "count must be at least 0"},
 		{`{"record_size":39}`, "record_size must be at least 40"},
 		{`{"checkpoint_every":0}`, "checkpoint_every must be at least 1"},
-		{`{"count":1.5}`, "count must be a whole number"},
+		{`{"count":1.5}`, "count takes a whole number"},
+		{`{"count":1e16}`, "count must be at most 2^53"},
+		{`{"colour":"blue"}`, `unknown attribute "colour"`},
 		{`{"fail_after":-2}`, "fail_after must be at least 0"},
 		{`{"delay_ms":-1}`, "delay_ms must be at least 0"},
 		{`{"streams":[]}`, "streams must name at least one stream"},

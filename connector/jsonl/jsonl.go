@@ -4,20 +4,28 @@
 //
 // Each record becomes
 //
-//	{"stream":"s","key":"k","op":"upsert","source_time":"2026-01-02T03:04:05Z","data":{...}}
+//	{"stream":"s","key":"k","op":"upsert","generation":7,"source_time":"2026-01-02T03:04:05Z","data":{...}}
 //
 // with source_time left out when unknown and data left out for deletes, and
 // each full refresh complete becomes
 //
 //	{"stream":"s","full_refresh_complete":{"generation":7}}
 //
+// A record's generation is the one its run writes, so the file can be read
+// as a table: apply the lines in order, a delete removing its key, and a
+// full refresh complete removing the stream's keys last written in an older
+// generation.
+//
 // A record's data is copied as given (the contract makes it a JSON object);
 // only line breaks in its whitespace are turned into spaces so that it
 // stays on one line.
+//
+// Only whole lines are written. A last line left torn by a run killed in
+// the middle of a write is removed when the file is next opened, so that
+// appending never merges it with a new line.
 package jsonl
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -32,6 +40,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/replicatorhq/replicator/plugin/config"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
@@ -39,7 +48,9 @@ import (
 const Version = "1.0.0"
 
 // bufferSize is the write buffer: large enough that a batch of ordinary
-// records costs few write calls.
+// records costs few write calls. Only whole lines leave it, so a process
+// killed mid-write leaves at most the last line torn, which the next open
+// removes.
 const bufferSize = 256 << 10
 
 // Destination is the JSON lines destination. Create it with New.
@@ -55,42 +66,30 @@ func New(log hclog.Logger) *Destination {
 	return &Destination{log: log}
 }
 
+// settings is the destination's configuration, declared once: the Spec's
+// attributes and the decoding both come from it.
+type settings struct {
+	Path  string `config:"path,required" description:"The output file; it is created if missing and appended to otherwise."`
+	Fsync bool   `config:"fsync" default:"true" description:"Sync the file to disk before acknowledging each checkpoint."`
+}
+
 // Spec describes the destination's configuration.
 func (d *Destination) Spec(context.Context) (contract.Spec, error) {
 	return contract.Spec{
 		Name:        "jsonl",
 		Version:     Version,
 		Description: "Appends every record to a file as one JSON line.",
-		Config: []contract.Attribute{
-			{Name: "path", Type: contract.TypeString, Required: true,
-				Description: "The output file; it is created if missing and appended to otherwise."},
-			{Name: "fsync", Type: contract.TypeBool, Default: json.RawMessage(`true`),
-				Description: "Sync the file to disk before acknowledging each checkpoint."},
-		},
+		Config:      config.MustAttributes[settings](),
 	}, nil
 }
 
-type config struct {
-	Path  string
-	Fsync bool
-}
-
-func parseConfig(raw json.RawMessage) (config, error) {
-	in := struct {
-		Path  string `json:"path"`
-		Fsync *bool  `json:"fsync"`
-	}{}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &in); err != nil {
-			return config{}, fmt.Errorf("jsonl config: %w", err)
-		}
+func parseConfig(raw json.RawMessage) (settings, error) {
+	c, err := config.Decode[settings](raw)
+	if err != nil {
+		return settings{}, fmt.Errorf("jsonl config: %w", err)
 	}
-	if in.Path == "" {
-		return config{}, errors.New("jsonl config: path is required; set it to the file to write")
-	}
-	c := config{Path: in.Path, Fsync: true}
-	if in.Fsync != nil {
-		c.Fsync = *in.Fsync
+	if c.Path == "" {
+		return settings{}, errors.New("jsonl config: path is empty; set it to the file to write")
 	}
 	return c, nil
 }
@@ -135,7 +134,7 @@ func (d *Destination) Write(ctx context.Context, req contract.WriteRequest, in c
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(c.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(c.Path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("opening output file: %w", err)
 	}
@@ -144,7 +143,13 @@ func (d *Destination) Write(ctx context.Context, req contract.WriteRequest, in c
 			err = fmt.Errorf("closing output file %s: %w", c.Path, cerr)
 		}
 	}()
-	w := writer{f: f, buf: bufio.NewWriterSize(f, bufferSize), fsync: c.Fsync}
+	if err := d.repair(f); err != nil {
+		return err
+	}
+	w := writer{f: f, buf: make([]byte, 0, bufferSize), fsync: c.Fsync, gens: map[string]uint64{}}
+	for _, ws := range req.Streams {
+		w.gens[ws.Name] = ws.Generation
+	}
 	var lines int64
 	for {
 		msg, err := in.Next(ctx)
@@ -193,32 +198,104 @@ func (d *Destination) Write(ctx context.Context, req contract.WriteRequest, in c
 	}
 }
 
+// repair removes a torn last line: what a run killed in the middle of a
+// write left behind. Appending after it would merge it with the next line
+// into one that cannot be read. Its record was never acknowledged, so the
+// source sends it again.
+func (d *Destination) repair(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("inspecting output file %s: %w", f.Name(), err)
+	}
+	if !fi.Mode().IsRegular() || fi.Size() == 0 {
+		return nil
+	}
+	end := fi.Size()
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], end-1); err != nil {
+		return fmt.Errorf("reading the end of output file %s: %w", f.Name(), err)
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	// Look back for the end of the last whole line.
+	keep := int64(0)
+	chunk := make([]byte, 64<<10)
+	for at := end; at > 0 && keep == 0; {
+		n := min(int64(len(chunk)), at)
+		at -= n
+		if _, err := f.ReadAt(chunk[:n], at); err != nil {
+			return fmt.Errorf("reading output file %s: %w", f.Name(), err)
+		}
+		if i := bytes.LastIndexByte(chunk[:n], '\n'); i >= 0 {
+			keep = at + int64(i) + 1
+		}
+	}
+	if err := f.Truncate(keep); err != nil {
+		return fmt.Errorf("removing the torn last line of output file %s: %w", f.Name(), err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing output file %s to disk: %w", f.Name(), err)
+	}
+	d.log.Warn("removed a torn last line from the output file, left by a run that was stopped mid-write; its records are sent again",
+		"path", f.Name(), "bytes", end-keep)
+	return nil
+}
+
 // writer turns messages into lines in one file.
 type writer struct {
 	f       *os.File
-	buf     *bufio.Writer
+	buf     []byte // whole lines not yet written
 	fsync   bool
 	scratch []byte // the line being built, reused
 
-	// The last stream name seen and its JSON encoding: batches hold one
-	// stream, so it is encoded once rather than per record.
+	// gens is the generation each stream of the run writes.
+	gens map[string]uint64
+	// The last stream name seen, its JSON encoding and its generation's:
+	// batches hold one stream, so they are encoded once rather than per
+	// record.
 	stream     string
 	streamJSON []byte
+	genJSON    []byte
 }
 
-// line writes a built line and keeps its buffer for the next one.
+// line buffers a built line and keeps its memory for the next one. The
+// buffer is written out whole before it would overflow; a line longer
+// than the buffer is written by itself.
 func (w *writer) line(b []byte) error {
 	w.scratch = b
-	if _, err := w.buf.Write(b); err != nil {
+	if len(w.buf)+len(b) > cap(w.buf) {
+		if err := w.flush(); err != nil {
+			return err
+		}
+		if len(b) > cap(w.buf) {
+			return w.write(b)
+		}
+	}
+	w.buf = append(w.buf, b...)
+	return nil
+}
+
+func (w *writer) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	err := w.write(w.buf)
+	w.buf = w.buf[:0]
+	return err
+}
+
+func (w *writer) write(b []byte) error {
+	if _, err := w.f.Write(b); err != nil {
 		return fmt.Errorf("writing output file %s: %w", w.f.Name(), err)
 	}
 	return nil
 }
 
-// durable flushes buffered lines and, when configured, syncs the file.
+// durable writes buffered lines and, when configured, syncs the file.
 func (w *writer) durable() error {
-	if err := w.buf.Flush(); err != nil {
-		return fmt.Errorf("writing output file %s: %w", w.f.Name(), err)
+	if err := w.flush(); err != nil {
+		return err
 	}
 	if w.fsync {
 		if err := w.f.Sync(); err != nil {
@@ -232,6 +309,7 @@ func (w *writer) appendRecord(b []byte, r *contract.Record) []byte {
 	if r.Stream != w.stream || w.streamJSON == nil {
 		w.stream = r.Stream
 		w.streamJSON = appendString(w.streamJSON[:0], r.Stream)
+		w.genJSON = strconv.AppendUint(append(w.genJSON[:0], `,"generation":`...), w.gens[r.Stream], 10)
 	}
 	b = append(b, `{"stream":`...)
 	b = append(b, w.streamJSON...)
@@ -242,6 +320,7 @@ func (w *writer) appendRecord(b []byte, r *contract.Record) []byte {
 	} else {
 		b = append(b, `,"op":"upsert"`...)
 	}
+	b = append(b, w.genJSON...)
 	if !r.SourceTime.IsZero() {
 		b = append(b, `,"source_time":"`...)
 		b = r.SourceTime.AppendFormat(b, time.RFC3339Nano)

@@ -61,6 +61,7 @@ type line struct {
 	Stream     string          `json:"stream"`
 	Key        string          `json:"key"`
 	Op         string          `json:"op"`
+	Generation *uint64         `json:"generation"`
 	SourceTime *time.Time      `json:"source_time"`
 	Data       json.RawMessage `json:"data"`
 	FRC        *struct {
@@ -113,7 +114,8 @@ func TestWriteLines(t *testing.T) {
 		{Checkpoint: &contract.Checkpoint{ID: 1, Stream: "c", State: json.RawMessage(`{}`)}},
 		{FullRefreshComplete: &contract.FullRefreshComplete{ID: 2, Stream: "c \"q\"", Generation: 42}},
 	}}
-	if err := New(nil).Write(context.Background(), contract.WriteRequest{Config: cfgFor(path, true)}, in); err != nil {
+	req := contract.WriteRequest{Config: cfgFor(path, true), Streams: []contract.WriteStream{{Stream: contract.Stream{Name: "c"}, Generation: 42}}}
+	if err := New(nil).Write(context.Background(), req, in); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(in.acked, []uint64{1, 2}) {
@@ -136,7 +138,7 @@ func TestWriteLines(t *testing.T) {
 		}
 	}
 	del, pretty, frc := lines[len(keys)], lines[len(keys)+1], lines[len(keys)+2]
-	if del.Op != "delete" || del.Key != "gone" || del.Data != nil || del.SourceTime != nil {
+	if del.Op != "delete" || del.Key != "gone" || del.Data != nil || del.SourceTime != nil || del.Generation == nil || *del.Generation != 42 {
 		t.Errorf("delete line %+v", del)
 	}
 	var p struct {
@@ -145,6 +147,9 @@ func TestWriteLines(t *testing.T) {
 	}
 	if err := json.Unmarshal(pretty.Data, &p); err != nil || !reflect.DeepEqual(p.A, []int{1, 2}) || p.S != "x\ny" {
 		t.Errorf("multi-line data came out as %s (%v)", pretty.Data, err)
+	}
+	if pretty.Generation == nil || *pretty.Generation != 42 {
+		t.Errorf("a record of stream c, written in generation 42, has generation %v", pretty.Generation)
 	}
 	if frc.FRC == nil || frc.FRC.Generation != 42 || frc.Stream != "c \"q\"" || frc.Key != "" || frc.Op != "" {
 		t.Errorf("full refresh complete line %+v", frc)
@@ -184,7 +189,9 @@ func TestAppendStringMatchesJSON(t *testing.T) {
 		}
 		want, _ := json.Marshal(s)
 		var wantS string
-		json.Unmarshal(want, &wantS)
+		if err := json.Unmarshal(want, &wantS); err != nil {
+			t.Fatal(err)
+		}
 		if got != wantS {
 			t.Errorf("%q round-trips to %q, want %q", s, got, wantS)
 		}
@@ -247,6 +254,8 @@ func TestWriteErrors(t *testing.T) {
 		want string
 	}{
 		{"no path", context.Background(), json.RawMessage(`{}`), nil, "path is required"},
+		{"empty path", context.Background(), json.RawMessage(`{"path":""}`), nil, "path is empty"},
+		{"fsync not a bool", context.Background(), json.RawMessage(`{"path":"x","fsync":"yes"}`), nil, "fsync takes true or false"},
 		{"missing folder", context.Background(), cfgFor(filepath.Join(dir, "nope", "out.jsonl"), true), nil, "opening output file"},
 		{"upsert without data", context.Background(), cfgFor(filepath.Join(dir, "a.jsonl"), true),
 			[]contract.Message{{Records: []contract.Record{{Stream: "s", Key: "k"}}}}, `record "k" of stream "s" is an upsert without data`},
@@ -269,7 +278,9 @@ func TestWriteErrors(t *testing.T) {
 func TestCheck(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
-	os.WriteFile(file, nil, 0o600)
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		path string
@@ -282,7 +293,9 @@ func TestCheck(t *testing.T) {
 	}
 	if os.Geteuid() != 0 { // root writes anywhere
 		ro := filepath.Join(dir, "ro")
-		os.Mkdir(ro, 0o500)
+		if err := os.Mkdir(ro, 0o500); err != nil {
+			t.Fatal(err)
+		}
 		tests = append(tests, struct{ name, path, want string }{"read-only folder", filepath.Join(ro, "out.jsonl"), "folder " + ro + " is not writable"})
 	}
 	for _, tt := range tests {

@@ -51,7 +51,16 @@ func (e *apiError) Error() string {
 // transientError is a response or failure worth retrying.
 type transientError struct {
 	err        error
+	status     int           // the HTTP status; 0 when there was no answer
 	retryAfter time.Duration // from Retry-After; 0 when absent
+}
+
+// lastStatus names what the failed attempt got, for the retry warning.
+func (e *transientError) lastStatus() string {
+	if e.status == 0 {
+		return "no answer"
+	}
+	return strconv.Itoa(e.status)
 }
 
 func (e *transientError) Error() string { return e.err.Error() }
@@ -129,7 +138,10 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, out a
 			return fmt.Errorf("%s %s still failing after %s (next retry in %s would pass the %s limit): %w",
 				method, path, time.Since(start).Round(time.Millisecond), wait.Round(time.Millisecond), c.retry.maxElapsed, err)
 		}
-		c.log.Debug("retrying a ROGER365 request", "method", method, "path", path, "attempt", attempt, "wait", wait, "reason", err)
+		// A warning, not debug: a storm of these that ends in a failed
+		// run must leave a trace at the level operators run at.
+		c.log.Warn("ROGER365 request failed, retrying", "method", method, "path", path,
+			"failed_attempts", attempt, "max_attempts", c.retry.attempts, "last_status", te.lastStatus(), "wait", wait, "reason", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -195,7 +207,7 @@ func (c *client) once(ctx context.Context, method, path string, body []byte, out
 		}
 		return nil
 	case st == http.StatusTooManyRequests || st >= 500:
-		return &transientError{err: errorFrom(st, buf.Bytes()), retryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+		return &transientError{err: errorFrom(st, buf.Bytes()), status: st, retryAfter: retryAfter(resp.Header.Get("Retry-After"))}
 	default:
 		return errorFrom(st, buf.Bytes())
 	}

@@ -91,7 +91,11 @@ func (d *Destination) Check(ctx context.Context, req contract.CheckRequest) (con
 		}
 		msg += ")"
 	}
-	return contract.CheckResponse{Message: msg + " accepts contacts at " + cfg.APIURL}, nil
+	msg += " accepts contacts at " + cfg.APIURL
+	if cfg.DefaultRegion != "" {
+		msg += "; " + ignoredRegion
+	}
+	return contract.CheckResponse{Message: msg}, nil
 }
 
 // checkStreams names every stream whose schema is not the canonical contact.
@@ -140,8 +144,14 @@ func (d *Destination) Write(ctx context.Context, req contract.WriteRequest, in c
 	if err := checkStreams(schemaStreams); err != nil {
 		return err
 	}
+	if cfg.DefaultRegion != "" {
+		d.log.Warn(ignoredRegion)
+	}
 	c := newClient(cfg, d.retry, d.requestTimeout, d.log)
 	defer c.close()
-	w := newWriter(d, cfg, c, req.Streams, in)
+	w, err := newWriter(d, cfg, c, req.Streams, in)
+	if err != nil {
+		return err
+	}
 	return w.run(ctx)
 }

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/replicatorhq/replicator/connector/roger365/ingest"
 	"github.com/replicatorhq/replicator/connector/roger365/rogersim"
 	"github.com/replicatorhq/replicator/plugin/contract"
 	"github.com/replicatorhq/replicator/schemas"
@@ -27,7 +29,7 @@ func TestSpec(t *testing.T) {
 		t.Errorf("spec %s %s", s.Name, s.Version)
 	}
 	want := map[string]string{
-		"api_url": `"https://api.roger365.io"`, "api_key": "", "replicator_id": "", "default_region": `"NL"`,
+		"api_url": `"https://api.roger365.io"`, "api_key": "", "replicator_id": "", "default_region": "",
 		"batch_size": "500", "skip_without_phone": "true", "concurrency": "2", "strict": "false",
 	}
 	for name, def := range want {
@@ -46,6 +48,16 @@ func TestSpec(t *testing.T) {
 	if a, _ := s.Attribute("replicator_id"); !a.Required {
 		t.Error("replicator_id must be required")
 	}
+	// The tags hold these constants' values; they must not drift apart.
+	if a, _ := s.Attribute("api_url"); string(a.Default) != strconv.Quote(DefaultAPIURL) {
+		t.Errorf("api_url default %s, want DefaultAPIURL %q", a.Default, DefaultAPIURL)
+	}
+	if a, _ := s.Attribute("batch_size"); string(a.Default) != strconv.Itoa(ingest.MaxBatch) || !strings.Contains(a.Description, "1 to "+strconv.Itoa(ingest.MaxBatch)+".") {
+		t.Errorf("batch_size default %s (%s), want ingest.MaxBatch %d", a.Default, a.Description, ingest.MaxBatch)
+	}
+	if a, _ := s.Attribute("concurrency"); !strings.Contains(a.Description, "1 to "+strconv.Itoa(maxConcurrency)+".") {
+		t.Errorf("concurrency described as %q, want its bound %d", a.Description, maxConcurrency)
+	}
 	if len(s.Config) != len(want) {
 		t.Errorf("%d attributes, want %d", len(s.Config), len(want))
 	}
@@ -56,28 +68,43 @@ func TestConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := config{APIURL: "http://127.0.0.1:1", APIKey: "k", ReplicatorID: "r", DefaultRegion: "DE", BatchSize: 500, SkipWithoutPhone: true, Concurrency: 2}
+	want := config{APIURL: "http://127.0.0.1:1", APIKey: "k", ReplicatorID: "r", DefaultRegion: "de", BatchSize: 500, SkipWithoutPhone: true, Concurrency: 2}
 	if cfg != want {
 		t.Errorf("config %+v, want %+v", cfg, want)
+	}
+
+	// Plain http is fine to this machine, https anywhere.
+	for _, u := range []string{"http://localhost:8080", "http://LOCALHOST.", "http://127.0.0.2:9/x", "http://[::1]:7000", "https://api.roger365.io", "https://10.0.0.7"} {
+		if _, err := parseConfig(json.RawMessage(fmt.Sprintf(`{"api_key":"k","replicator_id":"r","api_url":%q}`, u))); err != nil {
+			t.Errorf("api_url %s refused: %v", u, err)
+		}
 	}
 
 	cases := []struct {
 		config string
 		want   []string
 	}{
-		{`{}`, []string{"api_key is required", "replicator_id is required"}},
+		// Types, required attributes and unknown ones are checked by
+		// plugin/config, one at a time; values by the destination, all at once.
+		{`{}`, []string{"api_key is required"}},
+		{`{"api_key":"k"}`, []string{"replicator_id is required"}},
+		{`{"api_key":"","replicator_id":"","batch_size":0}`, []string{"api_key is required", "replicator_id is required", "batch_size must be"}},
 		{`{"api_key":"k","replicator_id":"r","batch_size":0}`, []string{"batch_size must be a whole number from 1 to 500, got 0"}},
 		{`{"api_key":"k","replicator_id":"r","batch_size":501}`, []string{"batch_size must be a whole number from 1 to 500, got 501"}},
-		{`{"api_key":"k","replicator_id":"r","batch_size":2.5}`, []string{"batch_size must be a whole number from 1 to 500"}},
-		{`{"api_key":"k","replicator_id":"r","batch_size":"big"}`, []string{"batch_size must be a whole number from 1 to 500"}},
+		{`{"api_key":"k","replicator_id":"r","batch_size":2.5}`, []string{"batch_size takes a whole number, got 2.5"}},
+		{`{"api_key":"k","replicator_id":"r","batch_size":"big"}`, []string{`batch_size takes a number, got "big"`}},
 		{`{"api_key":"k","replicator_id":"r","concurrency":17}`, []string{"concurrency must be a whole number from 1 to 16, got 17"}},
 		{`{"api_key":"k","replicator_id":"r","concurrency":0}`, []string{"concurrency must be a whole number from 1 to 16, got 0"}},
-		{`{"api_key":"k","replicator_id":"r","default_region":"XX"}`, []string{`default_region must be a region code such as NL, DE or GB, got "XX"`}},
-		{`{"api_key":"k","replicator_id":"r","api_url":"ftp://example"}`, []string{"api_url must be an http or https URL"}},
-		{`{"api_key":"k","replicator_id":"r","strict":"yes"}`, []string{"strict must be true or false"}},
-		{`{"api_key":1,"replicator_id":"r"}`, []string{"api_key must be a string"}},
+		{`{"api_key":"k","replicator_id":"r","default_region":5}`, []string{`default_region takes a string, got 5`}},
+		{`{"api_key":"k","replicator_id":"r","api_url":"ftp://example"}`, []string{`api_url must be an https URL such as https://api.roger365.io, got "ftp://example"`}},
+		{`{"api_key":"k","replicator_id":"r","api_url":"http://api.roger365.io/"}`, []string{`api_url "http://api.roger365.io" uses plain http, which would send the api_key unencrypted: write "https://api.roger365.io" (plain http is accepted only to a loopback host`}},
+		{`{"api_key":"k","replicator_id":"r","api_url":"HTTP://127.0.0.1.example.com:8080/v1"}`, []string{`write "https://127.0.0.1.example.com:8080/v1"`}},
+		{`{"api_key":"k","replicator_id":"r","api_url":"http://10.0.0.7"}`, []string{`api_url "http://10.0.0.7" uses plain http`}},
+		{`{"api_key":"k","replicator_id":"r","api_url":"http://ops:` + testKey + `@roger.example"}`, []string{`api_url "http://ops:xxxxx@roger.example" uses plain http`}},
+		{`{"api_key":"k","replicator_id":"r","strict":"yes"}`, []string{`strict takes true or false, got "yes"`}},
+		{`{"api_key":1,"replicator_id":"r"}`, []string{"api_key takes a string, got a value of another type (not shown"}},
 		{`{"api_key":"k","replicator_id":"r","batchsize":5}`, []string{`unknown attribute "batchsize"`}},
-		{`[1]`, []string{"roger365 config is not a JSON object"}},
+		{`[1]`, []string{"roger365 config: the configuration is not a JSON object"}},
 	}
 	for _, c := range cases {
 		_, err := parseConfig(json.RawMessage(c.config))
@@ -108,6 +135,11 @@ func TestCheck(t *testing.T) {
 	}
 	if want := "ROGER365 replicator rep-1 (Zoho CRM, zoho Contacts) accepts contacts at " + f.url; resp.Message != want {
 		t.Errorf("message %q, want %q", resp.Message, want)
+	}
+	// default_region no longer reads numbers; a configuration that sets it is told so.
+	resp, err = d.Check(ctx, contract.CheckRequest{Config: f.config(map[string]any{"default_region": "NL"}), Streams: good})
+	if err != nil || !strings.HasSuffix(resp.Message, "; "+ignoredRegion) {
+		t.Errorf("message %q (%v), want it to end with the note that default_region is ignored", resp.Message, err)
 	}
 
 	badSchema := contract.Stream{Name: "deals", Schema: json.RawMessage(`{"type":"object","properties":{"source_id":{"type":"string"}},"required":["source_id"]}`)}
@@ -213,68 +245,96 @@ func TestWriteSendsContacts(t *testing.T) {
 }
 
 func TestPhoneNumbers(t *testing.T) {
-	n := &normalizer{region: "NL"}
+	n, err := newNormalizer()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
-		raw, want string
+		number, raw string
+		want        string
+		r           reading
 	}{
-		{"020-1234567", "+31201234567"},
-		{"+31 (0)20 123 4567", "+31201234567"},
-		{"0031 20 1234567", "+31201234567"},
-		{"06-12345678", "+31612345678"},
-		{"(030) 123 45 67", "+31301234567"},
-		{"+49 30 12345678", "+493012345678"},
-		{"0049 89 1234567", "+49891234567"},
-		{"+44 20 7946 0958", "+442079460958"},
-		{"+44 7911 123456", "+447911123456"},
-		{"call me maybe", ""},
-		{"12", ""},
-		{"030 12345678", ""}, // a Berlin number without +49 is not a valid Dutch one
-		{"", ""},
+		// A source's E.164 number is used as is.
+		{"+31201234567", "020-1234567", "+31201234567", readOK},
+		{"+442079460958", "whatever", "+442079460958", readOK},
+		// Without one, raw is read only with its own international prefix.
+		{"", "+31 (0)20 123 4567", "+31201234567", readOK},
+		{"", "+49 30 12345678", "+493012345678", readOK},
+		{"", "+44 7911 123456", "+447911123456", readOK},
+		{"", "tel: +44 20 7946 0958", "+442079460958", readOK},
+		{"", "0031 20 1234567", "+31201234567", readOK},
+		{"", "00 44 20 7946 0958", "+442079460958", readOK},
+		{"", "0049 89 1234567", "+49891234567", readOK},
+		{"", "００49 89 1234567", "+49891234567", readOK},
+		// A national number is never read with a country of our choosing.
+		{"", "030 1234567", "", readUnread},
+		{"", "020-1234567", "", readUnread},
+		{"", "(030) 123 45 67", "", readUnread},
+		{"", "06-12345678", "", readUnread},
+		{"0201234567", "020 123 4567", "", readUnread},
+		// 00 followed by a carrier code in Brazil: another valid reading.
+		{"", "0021 2 522 123456", "", readUnread},
+		// Australia's 0011: valid only with a prefix other countries do not use.
+		{"", "0011 44 20 7946 0958", "", readUnread},
+		// Not a valid number even with its prefix.
+		{"", "+999 1234", "", readNone},
+		{"", "0000 1234567", "", readNone},
+		{"", "call me maybe", "", readNone},
+		{"", "", "", readEmpty},
 	}
 	for _, c := range cases {
-		got, ok := n.e164(inPhone{Raw: c.raw})
-		if got != c.want || ok != (c.want != "") {
-			t.Errorf("%q: got %q %v, want %q", c.raw, got, ok, c.want)
+		got, r := n.e164(inPhone{Number: c.number, Raw: c.raw})
+		if got != c.want || r != c.r {
+			t.Errorf("number %q raw %q: got %q (%d), want %q (%d)", c.number, c.raw, got, r, c.want, c.r)
 		}
 	}
-	// A number already in E.164 is used as is; a malformed one falls back to raw.
-	if got, _ := n.e164(inPhone{Number: "+442079460958", Raw: "whatever"}); got != "+442079460958" {
-		t.Errorf("E.164 number replaced: %q", got)
+	// Duplicates collapse; the first type wins; entries left out are counted by reason.
+	phones, left := n.phones([]inPhone{{Type: "work", Number: "+31201234567", Raw: "020-1234567"}, {Type: "mobile", Raw: "+31 (0)20 123 4567"},
+		{Raw: "n/a"}, {Raw: "030 1234567"}, {Type: "", Number: "+31612345678", Raw: "06-12345678"}, {Type: "fax"}})
+	if got, _ := json.Marshal(phones); string(got) != `[{"type":"work","number":"+31201234567"},{"type":"other","number":"+31612345678"}]` || left != (phoneCounts{unparseable: 1, unread: 1}) {
+		t.Errorf("phones %s, left out %+v", got, left)
 	}
-	if got, _ := n.e164(inPhone{Number: "0201234567", Raw: "020 123 4567"}); got != "+31201234567" {
-		t.Errorf("malformed number: %q", got)
-	}
-	// Duplicates collapse; the first type wins; unusable entries are counted.
-	phones, bad := n.phones([]inPhone{{Type: "work", Raw: "020-1234567"}, {Type: "mobile", Raw: "+31 (0)20 123 4567"}, {Raw: "n/a"}, {Type: "", Raw: "06-12345678"}})
-	if got, _ := json.Marshal(phones); string(got) != `[{"type":"work","number":"+31201234567"},{"type":"other","number":"+31612345678"}]` || bad != 1 {
-		t.Errorf("phones %s, unparseable %d", got, bad)
-	}
+}
 
-	// End to end, into lookups.
+// A number its source could not read never reaches the phonebook by a
+// guess, whatever default_region says; one with its own international
+// prefix does. End to end, through the destination into rogersim's lookups.
+func TestNoGuessedNumbers(t *testing.T) {
+	// A source in the Netherlands read a, b and c; d's and e's source could
+	// not read their numbers.
 	f := newFixture(t)
 	in := newInput(records(
 		person("contacts", "a", "A", "020-1234567"),
-		person("contacts", "b", "B", "+31 (0)20 123 4568"),
-		person("contacts", "c", "C", "0031 20 1234569"),
-		person("contacts", "d", "D", "06-12345678"),
-		person("contacts", "e", "E", "(030) 123 45 67"),
-		person("contacts", "f", "F", "+49 30 12345678"),
-		person("contacts", "g", "G", "+44 20 7946 0958"),
-		person("contacts", "h", "H", "call me maybe"),
-		person("contacts", "i", "I", "ask reception", "020-7654321"),
+		person("contacts", "b", "B", "+49 30 12345678"),
+		person("contacts", "c", "C", "ask reception", "06-12345678"),
+		contactWithPhones("contacts", "d", "D", schemas.Phone{Type: schemas.PhoneWork, Raw: "030 1234567"}, schemas.Phone{Type: schemas.PhoneMobile, Raw: "0044 20 7946 0958"}),
+		contactWithPhones("contacts", "e", "E", schemas.Phone{Type: schemas.PhoneWork, Raw: "(030) 123 45 68"}),
 	))
-	if err := testDestination(t).Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: []contract.WriteStream{contactStream("contacts", 1)}}, in); err != nil {
+	d, logged := loggedDestination(t)
+	if err := d.Write(context.Background(), contract.WriteRequest{Config: f.config(map[string]any{"default_region": "NL"}), Streams: []contract.WriteStream{contactStream("contacts", 1)}}, in); err != nil {
 		t.Fatal(err)
 	}
-	for number, id := range map[string]string{"+31201234567": "a", "+31201234568": "b", "+31201234569": "c", "+31612345678": "d", "+31301234567": "e", "+493012345678": "f", "+442079460958": "g", "+31207654321": "i"} {
+	if w := logged.lines("[WARN]", ignoredRegion); len(w) != 1 {
+		t.Errorf("%d warnings that default_region is ignored, want 1", len(w))
+	}
+	for number, id := range map[string]string{"+31201234567": "a", "+493012345678": "b", "+31612345678": "c", "+442079460958": "d"} {
 		if m := f.sim.Lookup(number); len(m) != 1 || m[0].SourceID != id {
 			t.Errorf("lookup %s: %+v, want %s", number, m, id)
 		}
 	}
-	if _, ok := f.stored("contacts")["h"]; ok {
-		t.Error("a contact without a usable number was stored")
+	// 030 1234567 read as Dutch would be Utrecht: a stranger's line.
+	for _, number := range []string{"+31301234567", "+31301234568"} {
+		if m := f.sim.Lookup(number); len(m) != 0 {
+			t.Errorf("lookup %s found %+v: a number the source could not read was guessed", number, m)
+		}
 	}
-	if in.count(countSkipped) != 1 || in.count(countUnparseable) != 2 || in.count(countCreated) != 8 {
+	if d := f.stored("contacts")["d"]; len(d.Contact.Phones) != 1 {
+		t.Errorf("d stored with phones %+v, want only its international one", d.Contact.Phones)
+	}
+	if _, ok := f.stored("contacts")["e"]; ok {
+		t.Error("a contact with only a number its source could not read was stored")
+	}
+	if in.count(countSkipped) != 1 || in.count(countUnparseable) != 1 || in.count(countUnread) != 2 || in.count(countCreated) != 4 {
 		t.Errorf("counts %v", in.counts)
 	}
 }
@@ -510,6 +570,51 @@ func TestRetryAfterHonoured(t *testing.T) {
 	err := testDestination(t).Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: []contract.WriteStream{contactStream("contacts", 1)}}, in)
 	if err == nil || !strings.Contains(err.Error(), "would pass the 20s limit") || !strings.Contains(err.Error(), "429") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// Retries are warnings, with how many attempts failed and what the last
+// one got, so a storm that ends in a failed run is seen before it fails.
+func TestRetriesWarn(t *testing.T) {
+	f := newFixture(t)
+	streams := []contract.WriteStream{contactStream("contacts", 1)}
+	d, logged := loggedDestination(t)
+	f.sim.SetFault(rogersim.Faults{ServerErrors: 2, ServerErrorStatus: 502})
+	if err := d.Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: streams}, newInput(records(person("contacts", "a", "A", "020-1234567")))); err != nil {
+		t.Fatal(err)
+	}
+	for _, attempt := range []string{"failed_attempts=1", "failed_attempts=2"} {
+		if w := logged.lines("[WARN]", "ROGER365 request failed, retrying", "method=PUT", attempt, "max_attempts=6", "last_status=502"); len(w) != 1 {
+			t.Errorf("%d warnings with %s and last_status=502, want 1", len(w), attempt)
+		}
+	}
+	if w := logged.lines("[WARN]", "retrying"); len(w) != 2 {
+		t.Errorf("%d retry warnings, want 2: %q", len(w), w)
+	}
+
+	// A storm that outlasts the retries: a warning for each retry, then the error.
+	d, logged = loggedDestination(t)
+	f.sim.SetFault(rogersim.Faults{RateLimited: 100})
+	err := d.Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: streams}, newInput(records(person("contacts", "b", "B", "020-1234568"))))
+	if err == nil || !strings.Contains(err.Error(), "failed 6 times") || !strings.Contains(err.Error(), "429") {
+		t.Fatalf("error %v, want the request to fail after 6 attempts with 429", err)
+	}
+	if w := logged.lines("[WARN]", "retrying", "last_status=429"); len(w) != 5 {
+		t.Errorf("%d retry warnings with last_status=429, want 5", len(w))
+	}
+	if w := logged.lines("[WARN]", "retrying", "failed_attempts=5", "max_attempts=6"); len(w) != 1 {
+		t.Errorf("no warning for the last retry: %q", logged.lines("retrying"))
+	}
+	f.sim.SetFault(rogersim.Faults{})
+
+	// No answer at all is retried and warned about too.
+	d, logged = loggedDestination(t)
+	cfg := f.config(map[string]any{"api_url": closedURL(t)})
+	if err := d.Write(context.Background(), contract.WriteRequest{Config: cfg, Streams: streams}, newInput(records(person("contacts", "c", "C", "020-1234569")))); err == nil {
+		t.Fatal("a write to a closed port succeeded")
+	}
+	if w := logged.lines("[WARN]", "retrying", "last_status=\"no answer\""); len(w) != 5 {
+		t.Errorf("%d retry warnings without an answer, want 5: %q", len(w), logged.lines("retrying"))
 	}
 }
 

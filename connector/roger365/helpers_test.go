@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/nyaruka/phonenumbers"
 	"github.com/replicatorhq/replicator/connector/roger365/rogersim"
 	"github.com/replicatorhq/replicator/plugin/contract"
 	"github.com/replicatorhq/replicator/schemas"
@@ -100,6 +101,52 @@ func testDestination(t testing.TB) *Destination {
 	return d
 }
 
+// loggedDestination is testDestination logging at info, as an operator
+// runs the host, into the returned buffer as well as the test's log.
+func loggedDestination(t testing.TB) (*Destination, *logBuffer) {
+	buf := &logBuffer{}
+	d := testDestination(t)
+	d.log = hclog.New(&hclog.LoggerOptions{Output: io.MultiWriter(testWriter{t}, buf), Level: hclog.Info})
+	return d, buf
+}
+
+// logBuffer keeps log lines written from several goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// lines returns the lines holding every one of parts.
+func (l *logBuffer) lines(parts ...string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+next:
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		for _, p := range parts {
+			if !strings.Contains(line, p) {
+				continue next
+			}
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// closedURL is the URL of a loopback port nothing listens on.
+func closedURL(t testing.TB) string {
+	ts := httptest.NewServer(http.NotFoundHandler())
+	u := ts.URL
+	ts.Close()
+	return u
+}
+
 type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
@@ -111,20 +158,32 @@ func contactStream(name string, gen uint64) contract.WriteStream {
 	return contract.WriteStream{Stream: contract.Stream{Name: name, Schema: schemas.ContactSchema(), PrimaryKey: []string{"source_id"}}, Generation: gen}
 }
 
-// person builds an upsert of a canonical contact whose phones are raw strings.
+// person builds an upsert of a canonical contact as a source in the
+// Netherlands emits it: each raw text read with region NL, the number left
+// absent where that gives no valid number.
 func person(stream, id, name string, raws ...string) contract.Record {
-	c := schemas.Contact{
-		SourceID: id, Kind: schemas.KindContact, DisplayName: name, FirstName: "Ada", LastName: name, Company: "Acme BV",
-		Emails: []string{id + "@example.com"}, URL: "https://crm.example/" + id, UpdatedAt: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC),
-		Attributes: map[string]any{"Lead_Source": "Web", "Secret_Note": "not for the phonebook"},
-		Phones:     []schemas.Phone{},
-	}
+	phones := make([]schemas.Phone, 0, len(raws))
 	for i, raw := range raws {
 		typ := schemas.PhoneWork
 		if i == 1 {
 			typ = schemas.PhoneMobile
 		}
-		c.Phones = append(c.Phones, schemas.Phone{Type: typ, Raw: raw})
+		p := schemas.Phone{Type: typ, Raw: raw}
+		if n, err := phonenumbers.Parse(raw, "NL"); err == nil && phonenumbers.IsValidNumber(n) {
+			p.Number = phonenumbers.Format(n, phonenumbers.E164)
+		}
+		phones = append(phones, p)
+	}
+	return contactWithPhones(stream, id, name, phones...)
+}
+
+// contactWithPhones builds an upsert of a canonical contact with phones as given.
+func contactWithPhones(stream, id, name string, phones ...schemas.Phone) contract.Record {
+	c := schemas.Contact{
+		SourceID: id, Kind: schemas.KindContact, DisplayName: name, FirstName: "Ada", LastName: name, Company: "Acme BV",
+		Emails: []string{id + "@example.com"}, URL: "https://crm.example/" + id, UpdatedAt: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC),
+		Attributes: map[string]any{"Lead_Source": "Web", "Secret_Note": "not for the phonebook"},
+		Phones:     append([]schemas.Phone{}, phones...),
 	}
 	data, _ := json.Marshal(c)
 	return contract.Record{Stream: stream, Key: id, Op: contract.Upsert, Data: data}

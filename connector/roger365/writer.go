@@ -2,6 +2,7 @@ package roger365
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,12 +16,14 @@ import (
 
 	"github.com/replicatorhq/replicator/connector/roger365/ingest"
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/plugin/ordered"
 )
 
 // Counter names reported through Input.Count.
 const (
 	countSkipped     = "skipped_without_phone" // contacts without a usable number, left out
-	countUnparseable = "unparseable_numbers"   // phone entries that could not be normalised
+	countUnparseable = "unparseable_numbers"   // phone entries holding no valid number
+	countUnread      = "unread_numbers"        // phone entries the source could not read, not guessed here
 	countRejected    = "rejected"              // contacts refused by ROGER365 or unreadable here
 	countCreated     = "created"
 	countUpdated     = "updated"
@@ -51,32 +54,21 @@ type opKind uint8
 const (
 	opUpsert opKind = iota
 	opDelete
-	opSweep
 )
 
-// batch is one request: an upsert or delete of up to batch_size contacts,
-// or a sweep. Batches get increasing sequence numbers when created; a
-// checkpoint waits for every sequence number assigned before it.
+// batch is one request being filled: an upsert or delete of up to
+// batch_size contacts. It holds its place in the order (an ordered.Slot)
+// from its first contact, so a checkpoint that arrives while it fills
+// waits for it.
 type batch struct {
-	seq      uint64
 	op       opKind
 	stream   *streamState
 	gen      uint64
+	slot     *ordered.Slot
 	ids      []string         // deletes: source ids
 	contacts []ingest.Contact // upserts
 	pos      map[string]int   // source id -> index in ids or contacts
 	held     time.Time        // when a checkpoint began waiting for it while filling
-
-	deps   []*batch      // earlier batches touching the same contacts
-	done   chan struct{} // closed when finished, either way
-	failed bool          // set before done is closed
-}
-
-func (b *batch) len() int {
-	if b.op == opUpsert {
-		return len(b.contacts)
-	}
-	return len(b.ids)
 }
 
 // streamState is what the writer keeps per stream.
@@ -85,63 +77,55 @@ type streamState struct {
 	gen     uint64
 	upserts *batch // filling; nil when empty
 	deletes *batch
-	// last maps a source id to the newest dispatched batch touching it,
-	// until that batch finishes. Guarded by writer.mu.
-	last map[string]*batch
-}
-
-// pendingAck is a checkpoint or full-refresh-complete waiting for every
-// batch up to need.
-type pendingAck struct {
-	id   uint64
-	need uint64
 }
 
 // writer is one Write call. The dispatcher (run's goroutine) reads the
-// input, fills batches and starts them; each batch runs on its own
-// goroutine, bounded by sem.
+// input and fills batches; plugin/ordered sends them concurrently, keeps
+// requests on the same contact in order and acknowledges each checkpoint
+// once every request before it has succeeded.
 type writer struct {
 	d       *Destination
 	cfg     config
 	c       *client
 	in      contract.Input
 	streams map[string]*streamState
-	norm    normalizer
-	sem     chan struct{}
-	wg      sync.WaitGroup
-	ctx     context.Context
-	cancel  context.CancelCauseFunc
+	norm    *normalizer
+	ow      *ordered.Writer
 	bodies  sync.Pool // *bytes.Buffer for request bodies
+	batches int       // requests made; dispatcher only
 
-	seq uint64 // last sequence number assigned; dispatcher only
-
-	mu        sync.Mutex // guards the fields below and streamState.last
-	open      map[uint64]*batch
-	finished  map[uint64]bool // succeeded, above the watermark
-	watermark uint64          // every batch up to here succeeded
-	acks      []pendingAck
-	counts    map[string]int64 // not yet reported
-	totals    map[string]int64 // for the closing log line
-
-	ackMu sync.Mutex // keeps Ack and Count calls in order
+	mu     sync.Mutex       // guards counts and totals
+	counts map[string]int64 // not yet reported
+	totals map[string]int64 // for the closing log line
 }
 
-func newWriter(d *Destination, cfg config, c *client, streams []contract.WriteStream, in contract.Input) *writer {
+func newWriter(d *Destination, cfg config, c *client, streams []contract.WriteStream, in contract.Input) (*writer, error) {
+	norm, err := newNormalizer()
+	if err != nil {
+		return nil, err
+	}
 	w := &writer{
 		d: d, cfg: cfg, c: c, in: in,
-		streams:  map[string]*streamState{},
-		norm:     normalizer{region: cfg.DefaultRegion},
-		sem:      make(chan struct{}, cfg.Concurrency),
-		open:     map[uint64]*batch{},
-		finished: map[uint64]bool{},
-		counts:   map[string]int64{},
-		totals:   map[string]int64{},
-		bodies:   sync.Pool{New: func() any { return new(bytes.Buffer) }},
+		streams: map[string]*streamState{},
+		norm:    norm,
+		counts:  map[string]int64{},
+		totals:  map[string]int64{},
+		bodies:  sync.Pool{New: func() any { return new(bytes.Buffer) }},
 	}
 	for _, s := range streams {
-		w.streams[s.Name] = &streamState{name: s.Name, gen: s.Generation, last: map[string]*batch{}}
+		w.streams[s.Name] = &streamState{name: s.Name, gen: s.Generation}
 	}
-	return w
+	return w, nil
+}
+
+// Ack reports the counters gathered so far, so the run history holds them
+// once the checkpoint is stored, and then acknowledges id. plugin/ordered
+// calls it one acknowledgement at a time, in order.
+func (w *writer) Ack(ctx context.Context, id uint64) error {
+	if err := w.reportCounts(ctx); err != nil {
+		return err
+	}
+	return w.in.Ack(ctx, id)
 }
 
 type next struct {
@@ -150,16 +134,17 @@ type next struct {
 }
 
 func (w *writer) run(parent context.Context) error {
-	w.ctx, w.cancel = context.WithCancelCause(parent)
-	defer w.cancel(nil)
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	w.ow = ordered.New(ctx, w, w.cfg.Concurrency)
 
 	msgs := make(chan next)
 	go func() {
 		for {
-			m, err := w.in.Next(w.ctx)
+			m, err := w.in.Next(ctx)
 			select {
 			case msgs <- next{m, err}:
-			case <-w.ctx.Done():
+			case <-ctx.Done():
 				return
 			}
 			if err != nil {
@@ -183,8 +168,8 @@ func (w *writer) run(parent context.Context) error {
 	err := func() error {
 		for {
 			select {
-			case <-w.ctx.Done():
-				return context.Cause(w.ctx)
+			case <-w.ow.Done():
+				return cmp.Or(w.ow.Err(), context.Cause(ctx))
 			case <-linger.C:
 				lingering = false
 				if err := w.flushHeld(); err != nil {
@@ -207,16 +192,12 @@ func (w *writer) run(parent context.Context) error {
 	}()
 	linger.Stop()
 	if err != nil {
-		w.cancel(err)
+		cancel() // stop the requests in flight
 	}
-	w.wg.Wait()
-	if err == nil {
-		err = context.Cause(w.ctx) // a batch failed after the input ended
+	if werr := w.ow.Wait(); err == nil {
+		err = werr
 	}
-	if err == nil {
-		err = w.ackReady()
-	}
-	if err == nil && w.pendingAcks() > 0 {
+	if err == nil && w.ow.Pending() > 0 {
 		err = errors.New("internal error: checkpoints left unacknowledged after every batch finished")
 	}
 	// Counters are worth reporting even when the run failed.
@@ -225,12 +206,6 @@ func (w *writer) run(parent context.Context) error {
 	}
 	w.logSummary(err)
 	return err
-}
-
-func (w *writer) pendingAcks() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.acks)
 }
 
 // heldSince returns when the longest-held filling batch began holding up a
@@ -277,9 +252,10 @@ func (w *writer) stream(name string) (*streamState, error) {
 func (w *writer) handle(m contract.Message) error {
 	switch {
 	case m.Checkpoint != nil:
-		w.addAck(m.Checkpoint.ID, w.seq)
+		// It waits for the batches filling now, which hold their places.
+		err := w.ow.Barrier(m.Checkpoint.ID)
 		w.holdBuffers()
-		return w.ackReady()
+		return err
 	case m.FullRefreshComplete != nil:
 		f := m.FullRefreshComplete
 		s, err := w.stream(f.Stream)
@@ -289,14 +265,14 @@ func (w *writer) handle(m contract.Message) error {
 		if err := w.flushStream(s); err != nil {
 			return err
 		}
-		w.seq++
-		sweep := &batch{seq: w.seq, op: opSweep, stream: s, gen: f.Generation}
-		if err := w.dispatch(sweep); err != nil {
+		// The sweep runs once everything sent before it is stored, alone.
+		w.batches++
+		if err := w.ow.Exclusive(func(ctx context.Context) error { return w.sweep(ctx, s, f.Generation) }); err != nil {
 			return err
 		}
-		w.addAck(f.ID, sweep.seq)
+		err = w.ow.Barrier(f.ID)
 		w.holdBuffers() // other streams' records before it count too
-		return nil
+		return err
 	}
 	for i := range m.Records {
 		if err := w.addRecord(&m.Records[i]); err != nil {
@@ -316,12 +292,6 @@ func (w *writer) holdBuffers() {
 			}
 		}
 	}
-}
-
-func (w *writer) addAck(id, need uint64) {
-	w.mu.Lock()
-	w.acks = append(w.acks, pendingAck{id: id, need: need})
-	w.mu.Unlock()
 }
 
 func (w *writer) count(name string, delta int64) {
@@ -364,10 +334,14 @@ func (w *writer) addRecord(r *contract.Record) error {
 	if in.SourceID == "" {
 		return w.rejectLocally(s, r.Key, "the record has neither a key nor a source_id")
 	}
-	phones, unparseable := w.norm.phones(in.Phones)
-	if unparseable > 0 {
-		w.count(countUnparseable, int64(unparseable))
-		w.d.log.Debug("phone numbers could not be normalised", "stream", s.name, "source_id", in.SourceID, "count", unparseable)
+	phones, left := w.norm.phones(in.Phones)
+	if left.unparseable > 0 {
+		w.count(countUnparseable, int64(left.unparseable))
+		w.d.log.Debug("phone numbers could not be normalised", "stream", s.name, "source_id", in.SourceID, "count", left.unparseable)
+	}
+	if left.unread > 0 {
+		w.count(countUnread, int64(left.unread))
+		w.d.log.Debug("phone numbers the source could not read are left out, not read with a guessed country", "stream", s.name, "source_id", in.SourceID, "count", left.unread)
 	}
 	if len(phones) == 0 && w.cfg.SkipWithoutPhone {
 		w.count(countSkipped, 1)
@@ -394,8 +368,7 @@ func (w *writer) rejectLocally(s *streamState, key, why string) error {
 }
 
 func (w *writer) newBatch(s *streamState, op opKind) *batch {
-	w.seq++
-	return &batch{seq: w.seq, op: op, stream: s, gen: s.gen, pos: make(map[string]int, w.cfg.BatchSize)}
+	return &batch{op: op, stream: s, gen: s.gen, slot: w.ow.Reserve(), pos: make(map[string]int, w.cfg.BatchSize)}
 }
 
 func (w *writer) addUpsert(s *streamState, c ingest.Contact) error {
@@ -446,13 +419,25 @@ func (w *writer) addDelete(s *streamState, id string) error {
 	return nil
 }
 
+// flush sends the batch in slot, after every earlier request on the same
+// contacts.
 func (w *writer) flush(slot **batch) error {
 	b := *slot
 	*slot = nil
 	if b == nil {
 		return nil
 	}
-	return w.dispatch(b)
+	w.batches++
+	// Keys name a contact within its stream: streams are apart in ROGER365.
+	keys := make([]string, 0, max(len(b.ids), len(b.contacts)))
+	for _, id := range b.ids {
+		keys = append(keys, b.stream.name+"\x00"+id)
+	}
+	for i := range b.contacts {
+		keys = append(keys, b.stream.name+"\x00"+b.contacts[i].SourceID)
+	}
+	b.pos = nil // only needed while filling
+	return b.slot.Go(keys, func(ctx context.Context) error { return w.send(ctx, b) })
 }
 
 func (w *writer) flushStream(s *streamState) error {
@@ -471,74 +456,8 @@ func (w *writer) flushAll() error {
 	return nil
 }
 
-// dispatch starts b once a request slot is free. It records which earlier
-// batches b must wait for: those touching the same contacts, or for a
-// sweep, every unfinished batch of its stream.
-func (w *writer) dispatch(b *batch) error {
-	b.done = make(chan struct{})
-	s := b.stream
-	w.mu.Lock()
-	seen := map[*batch]bool{}
-	addDep := func(d *batch) {
-		if !seen[d] {
-			seen[d] = true
-			b.deps = append(b.deps, d)
-		}
-	}
-	switch b.op {
-	case opSweep:
-		for _, o := range w.open {
-			if o.stream == s {
-				addDep(o)
-			}
-		}
-	default:
-		keys := b.ids
-		if b.op == opUpsert {
-			keys = make([]string, len(b.contacts))
-			for i := range b.contacts {
-				keys[i] = b.contacts[i].SourceID
-			}
-			b.ids = keys
-		}
-		for _, k := range keys {
-			if d := s.last[k]; d != nil {
-				addDep(d)
-			}
-			s.last[k] = b
-		}
-	}
-	w.open[b.seq] = b
-	w.mu.Unlock()
-	b.pos = nil // only needed while filling
-
-	select {
-	case w.sem <- struct{}{}:
-	case <-w.ctx.Done():
-		w.finish(b, context.Cause(w.ctx))
-		return context.Cause(w.ctx)
-	}
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		defer func() { <-w.sem }()
-		w.finish(b, w.send(b))
-	}()
-	return nil
-}
-
-// send waits for b's dependencies and performs its request.
-func (w *writer) send(b *batch) error {
-	for _, d := range b.deps {
-		select {
-		case <-d.done:
-			if d.failed {
-				return errors.New("an earlier batch failed")
-			}
-		case <-w.ctx.Done():
-			return context.Cause(w.ctx)
-		}
-	}
+// send performs b's request.
+func (w *writer) send(ctx context.Context, b *batch) error {
 	buf := w.bodies.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer w.bodies.Put(buf)
@@ -550,8 +469,8 @@ func (w *writer) send(b *batch) error {
 			return fmt.Errorf("encoding contacts of stream %q: %w", s.name, err)
 		}
 		var resp ingest.UpsertResponse
-		if err := w.c.call(w.ctx, ingest.PutContacts, buf.Bytes(), &resp); err != nil {
-			return w.failure("writing contacts of stream "+s.name, err)
+		if err := w.c.call(ctx, ingest.PutContacts, buf.Bytes(), &resp); err != nil {
+			return w.failure(ctx, "writing contacts of stream "+s.name, err)
 		}
 		counts := map[string]int64{}
 		var rejected error
@@ -583,102 +502,45 @@ func (w *writer) send(b *batch) error {
 			return fmt.Errorf("encoding deletes of stream %q: %w", s.name, err)
 		}
 		var resp ingest.DeleteResponse
-		if err := w.c.call(w.ctx, ingest.DeleteContacts, buf.Bytes(), &resp); err != nil {
-			return w.failure("deleting contacts of stream "+s.name, err)
+		if err := w.c.call(ctx, ingest.DeleteContacts, buf.Bytes(), &resp); err != nil {
+			return w.failure(ctx, "deleting contacts of stream "+s.name, err)
 		}
 		w.count(countDeleted, resp.Deleted)
-	case opSweep:
-		if err := enc.Encode(ingest.SweepRequest{Stream: s.name, Generation: &b.gen}); err != nil {
-			return fmt.Errorf("encoding the sweep of stream %q: %w", s.name, err)
-		}
-		var resp ingest.SweepResponse
-		if err := w.c.call(w.ctx, ingest.SweepContacts, buf.Bytes(), &resp); err != nil {
-			return w.failure(fmt.Sprintf("sweeping stream %s after the full refresh of generation %d", s.name, b.gen), err)
-		}
-		w.count(countSwept, resp.Removed)
-		w.d.log.Info("full refresh complete: removed contacts the source no longer has", "stream", s.name, "generation", b.gen, "removed", resp.Removed)
 	}
 	return nil
 }
 
-// failure words a failed request for the user.
-func (w *writer) failure(doing string, err error) error {
+// sweep removes the contacts of s that the full refresh of generation gen
+// did not write.
+func (w *writer) sweep(ctx context.Context, s *streamState, gen uint64) error {
+	body, err := json.Marshal(ingest.SweepRequest{Stream: s.name, Generation: &gen})
+	if err != nil {
+		return fmt.Errorf("encoding the sweep of stream %q: %w", s.name, err)
+	}
+	var resp ingest.SweepResponse
+	if err := w.c.call(ctx, ingest.SweepContacts, body, &resp); err != nil {
+		return w.failure(ctx, fmt.Sprintf("sweeping stream %s after the full refresh of generation %d", s.name, gen), err)
+	}
+	w.count(countSwept, resp.Removed)
+	w.d.log.Info("full refresh complete: removed contacts the source no longer has", "stream", s.name, "generation", gen, "removed", resp.Removed)
+	return nil
+}
+
+// failure words a failed request for the user; a request stopped because
+// another failed reports that one.
+func (w *writer) failure(ctx context.Context, doing string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		if cause := context.Cause(w.ctx); cause != nil {
+		if cause := context.Cause(ctx); cause != nil {
 			return cause
 		}
 	}
 	return fmt.Errorf("%s: %w", doing, explain(w.cfg, err))
 }
 
-// finish records b's outcome, fails the run on error, and acknowledges
-// whatever checkpoints b completes.
-func (w *writer) finish(b *batch, err error) {
-	if err != nil {
-		b.failed = true
-		w.cancel(err)
-	}
-	close(b.done)
-	w.mu.Lock()
-	delete(w.open, b.seq)
-	for _, k := range b.ids {
-		if b.stream.last[k] == b {
-			delete(b.stream.last, k)
-		}
-	}
-	if err == nil {
-		w.finished[b.seq] = true
-		for w.finished[w.watermark+1] {
-			delete(w.finished, w.watermark+1)
-			w.watermark++
-		}
-	}
-	w.mu.Unlock()
-	if err == nil {
-		if aerr := w.ackReady(); aerr != nil {
-			w.cancel(aerr)
-		}
-	}
-}
-
-// ackReady acknowledges the newest checkpoint whose batches all succeeded;
-// an Ack covers the ones before it. Counters go out first, so the run
-// history holds them once the checkpoint is stored.
-func (w *writer) ackReady() error {
-	w.ackMu.Lock()
-	defer w.ackMu.Unlock()
-	ctx := w.ctx
-	if ctx.Err() != nil {
-		return nil // the run is failing or stopped: acknowledge nothing more
-	}
-	w.mu.Lock()
-	n := 0
-	for n < len(w.acks) && w.acks[n].need <= w.watermark {
-		n++
-	}
-	if n == 0 {
-		w.mu.Unlock()
-		return nil
-	}
-	id := w.acks[n-1].id
-	w.acks = w.acks[n:]
-	w.mu.Unlock()
-	if err := w.reportCountsLocked(ctx); err != nil {
-		return err
-	}
-	if err := w.in.Ack(ctx, id); err != nil {
-		return fmt.Errorf("acknowledging checkpoint %d: %w", id, err)
-	}
-	return nil
-}
-
+// reportCounts hands the host the counters gathered since the last call.
+// It is called from one goroutine at a time: within Ack, and once after
+// every request has finished.
 func (w *writer) reportCounts(ctx context.Context) error {
-	w.ackMu.Lock()
-	defer w.ackMu.Unlock()
-	return w.reportCountsLocked(ctx)
-}
-
-func (w *writer) reportCountsLocked(ctx context.Context) error {
 	w.mu.Lock()
 	counts := w.counts
 	w.counts = map[string]int64{}
@@ -696,7 +558,7 @@ func (w *writer) reportCountsLocked(ctx context.Context) error {
 
 func (w *writer) logSummary(err error) {
 	w.mu.Lock()
-	args := []any{"replicator", w.cfg.ReplicatorID, "batches", w.seq}
+	args := []any{"replicator", w.cfg.ReplicatorID, "batches", w.batches}
 	for _, name := range slices.Sorted(maps.Keys(w.totals)) {
 		args = append(args, name, w.totals[name])
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -17,7 +18,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	h := newHarness(t, zohosim.Options{Contacts: 1200, Accounts: 150, Seed: 12, BulkPageSize: 500})
+	h := newHarness(t, zohosim.Options{Contacts: 1200, Accounts: 600, Seed: 12, BulkPageSize: 500})
 	h.authorize(allScopes...)
 	plugintest.SourceSuite{
 		New: func(log hclog.Logger) contract.Source {
@@ -28,6 +29,25 @@ func TestConformance(t *testing.T) {
 		Config:      h.config(nil),
 		BadConfig:   h.config(map[string]any{"domain": "mars"}),
 		Credentials: func(*testing.T) json.RawMessage { return h.creds },
+		Change: func(t *testing.T, stream string, keys []string) plugintest.Changes {
+			module, name := "Contacts", "Last_Name"
+			if stream == "accounts" {
+				module, name = "Accounts", "Account_Name"
+			}
+			if err := h.sim.Update(module, keys[1], map[string]any{"Phone": "+31 20 555 0199"}); err != nil {
+				t.Fatal(err)
+			}
+			created := h.sim.Create(module, map[string]any{name: "Nieuw", "Phone": "+31 20 555 0101"})
+			if created == "" {
+				t.Fatal("the simulator refused the new record")
+			}
+			if err := h.sim.Delete(module, keys[2]); err != nil {
+				t.Fatal(err)
+			}
+			h.clock.Add(2 * time.Minute) // past the source's lag behind Zoho's clock
+			return plugintest.Changes{Upserted: []string{keys[1], created}, Deleted: []string{keys[2]}}
+		},
+		Deletes: true,
 	}.Run(t)
 }
 

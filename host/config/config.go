@@ -5,6 +5,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,6 +44,7 @@ type Config struct {
 	StateFile string
 	// Host holds the host block's settings, defaults filled in.
 	Host         Host
+	State        State // the state block; StateFile is used without one
 	Sources      []*Connector
 	Destinations []*Connector
 	Pipelines    []*Pipeline
@@ -119,6 +121,7 @@ func rootSchema() *hcl.BodySchema {
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "replicator"},
 			{Type: "host"},
+			{Type: "state"},
 			{Type: KindSource, LabelNames: []string{"type", "name"}},
 			{Type: KindDestination, LabelNames: []string{"type", "name"}},
 			{Type: "pipeline", LabelNames: []string{"name"}},
@@ -203,7 +206,15 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 	parser := hclparse.NewParser()
 	var files []*hcl.File
 	for _, name := range names {
-		f, d := parser.ParseHCLFile(name)
+		src, d := readConfigFile(name)
+		if d == nil {
+			d = checkNesting(src, name)
+		}
+		if d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
+		f, d := parser.ParseHCL(src, name)
 		diags = append(diags, d...)
 		if f != nil {
 			files = append(files, f)
@@ -252,6 +263,8 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 				}
 				hostBlock = b
 				diags = append(diags, c.decodeHost(b, ctx)...)
+			case "state":
+				diags = append(diags, c.decodeState(b, ctx)...)
 			case KindSource, KindDestination:
 				conn, d := c.decodeConnector(b)
 				diags = append(diags, d...)
@@ -302,6 +315,36 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 		c.Pipelines = append(c.Pipelines, p)
 	}
 	return c, explainFuncErrors(diags)
+}
+
+// readConfigFile reads one configuration file, a regular file of at most
+// MaxConfigFileSize bytes.
+func readConfigFile(name string) ([]byte, hcl.Diagnostics) {
+	src, err := readRegular(name, MaxConfigFileSize)
+	var notRegular *notRegularError
+	var tooLarge *tooLargeError
+	switch {
+	case err == nil:
+		return src, nil
+	case errors.As(err, &notRegular):
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Configuration file is not a regular file",
+			Detail:   fmt.Sprintf("%v. Give the path of an .hcl file or a folder of them.", err),
+		}}
+	case errors.As(err, &tooLarge):
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Configuration file too large",
+			Detail: fmt.Sprintf("%v, the most replicator reads from one configuration file. Split it into several .hcl files in one folder and give the folder.",
+				err),
+		}}
+	}
+	return nil, hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Cannot read the configuration",
+		Detail:   fmt.Sprintf("%v. Check that replicator may read the file.", err),
+	}}
 }
 
 func (c *Config) decodeReplicator(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics {

@@ -168,14 +168,19 @@ const conns = `source "zoho" "eu" {}
 destination "roger365" "main" {}
 `
 
-func TestLoadDiagnostics(t *testing.T) {
-	tests := []struct {
-		name    string
-		src     string
-		summary string
-		line    int
-		col     int
-	}{
+// diagCase is a configuration that Load refuses with one error of summary
+// at line and col of main.hcl.
+type diagCase struct {
+	name    string
+	src     string
+	summary string
+	line    int
+	col     int
+}
+
+// loadDiagnosticsCases are also seeds of FuzzLoad.
+func loadDiagnosticsCases() []diagCase {
+	return []diagCase{
 		{
 			name:    "syntax error",
 			src:     "source \"zoho\" \"eu\" {\n  domain = \n}\n",
@@ -474,7 +479,10 @@ pipeline "p" {
 			line:    3, col: 10,
 		},
 	}
-	for _, tt := range tests {
+}
+
+func TestLoadDiagnostics(t *testing.T) {
+	for _, tt := range loadDiagnosticsCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			c, diags := loadSource(t, tt.src)
 			if c == nil {

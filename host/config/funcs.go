@@ -62,7 +62,7 @@ func envFunc() function.Function {
 
 func fileFunc(dir string) function.Function {
 	return function.New(&function.Spec{
-		Description: "Returns a file's contents without trailing newlines; relative paths start at the configuration's folder.",
+		Description: "Returns a regular file's contents, up to MaxFileFuncSize bytes, without trailing newlines; relative paths start at the configuration's folder.",
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
@@ -71,8 +71,23 @@ func fileFunc(dir string) function.Function {
 			if !filepath.IsAbs(full) {
 				full = filepath.Join(dir, full)
 			}
-			b, err := os.ReadFile(full)
-			if err != nil {
+			b, err := readRegular(full, MaxFileFuncSize)
+			var notRegular *notRegularError
+			var tooLarge *tooLargeError
+			switch {
+			case errors.As(err, &notRegular):
+				return cty.NilVal, &funcError{
+					summary: "Not a regular file",
+					detail: fmt.Sprintf("file(%q): %v. file() reads regular files only; store the value in a file and give its path.",
+						p, err),
+				}
+			case errors.As(err, &tooLarge):
+				return cty.NilVal, &funcError{
+					summary: "File too large",
+					detail: fmt.Sprintf("file(%q): %v, the most file() reads. file() is meant for secrets and short values; give the path of a smaller file.",
+						p, err),
+				}
+			case err != nil:
 				var pe *fs.PathError
 				if errors.As(err, &pe) {
 					err = pe.Err

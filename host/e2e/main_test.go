@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -37,6 +38,7 @@ func runMain(m *testing.M) int {
 			"replicator-destination-jsonl":    "./connector/jsonl/cmd/replicator-destination-jsonl",
 			"replicator-source-zoho":          "./connector/zoho/cmd/replicator-source-zoho",
 			"replicator-destination-roger365": "./connector/roger365/cmd/replicator-destination-roger365",
+			"replicator-source-csvcontacts":   "./connector/csvcontacts/cmd/replicator-source-csvcontacts",
 		} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
 			cmd.Dir = "../.."
@@ -60,6 +62,12 @@ type workspace struct {
 
 func newWorkspace(t *testing.T, hcl string, extraPlugins ...string) *workspace {
 	t.Helper()
+	return newWorkspaceFrom(t, binDir, hcl, extraPlugins...)
+}
+
+// newWorkspaceFrom is newWorkspace with the binaries taken from bin.
+func newWorkspaceFrom(t *testing.T, bin, hcl string, extraPlugins ...string) *workspace {
+	t.Helper()
 	w := &workspace{t: t, dir: t.TempDir()}
 	// The host binary gets a folder of its own: plugins beside it would be
 	// found before ./plugins.
@@ -68,9 +76,9 @@ func newWorkspace(t *testing.T, hcl string, extraPlugins ...string) *workspace {
 			t.Fatal(err)
 		}
 	}
-	copyFile(t, filepath.Join(binDir, "replicator"), w.path("bin/replicator"))
+	copyFile(t, filepath.Join(bin, "replicator"), w.path("bin/replicator"))
 	for _, name := range append([]string{"replicator-source-generator", "replicator-destination-jsonl"}, extraPlugins...) {
-		copyFile(t, filepath.Join(binDir, name), w.path("plugins/"+name))
+		copyFile(t, filepath.Join(bin, name), w.path("plugins/"+name))
 	}
 	w.write("replicator.hcl", hcl)
 	return w
@@ -111,7 +119,8 @@ func (w *workspace) run(args ...string) result {
 		w.t.Fatalf("replicator %s did not finish in time\nstderr:\n%s", strings.Join(args, " "), stderr.String())
 	}
 	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
 		w.t.Fatal(err)

@@ -460,7 +460,9 @@ func TestZohoToRoger365(t *testing.T) {
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		<-exited
+		if err := <-exited; err != nil {
+			t.Logf("the killed host: %v", err)
+		}
 		// The plugins outlive a killed host; end them, as a restart of the
 		// machine would.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
@@ -514,6 +516,12 @@ func TestZohoToRoger365(t *testing.T) {
 	st := w.mustRun("status")
 	if !strings.Contains(st.stdout, "resumed contacts") {
 		t.Errorf("status does not show the resumed run:\n%s", st.stdout)
+	}
+	// Each side's counters under its own prefix.
+	for _, c := range []string{"source.api_credits=", "destination.created="} {
+		if !strings.Contains(st.stdout, c) {
+			t.Errorf("status does not show the counter %s…:\n%s", c, st.stdout)
+		}
 	}
 }
 

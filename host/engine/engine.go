@@ -4,6 +4,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
@@ -19,6 +21,7 @@ import (
 	"github.com/replicatorhq/replicator/host/lockfile"
 	"github.com/replicatorhq/replicator/host/plugins"
 	"github.com/replicatorhq/replicator/host/runner"
+	"github.com/replicatorhq/replicator/host/state"
 	"github.com/replicatorhq/replicator/plugin"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
@@ -33,6 +36,15 @@ type Engine struct {
 	LockPath string
 	Dirs     []string // where plugin binaries are searched
 	Log      hclog.Logger
+	// SocketDir is where plugins make their Unix sockets; see package sockdir.
+	SocketDir string
+	// Binaries hashes each plugin binary once per change of its file. A
+	// host process that builds several engines (a reloaded configuration)
+	// gives them one.
+	Binaries *plugin.Binaries
+	// HostCert is what the host presents to its plugins over mutual TLS,
+	// made once rather than per launch; a reloaded engine keeps it.
+	HostCert *plugin.HostCert
 }
 
 // New loads the lock file beside cfg and works out the plugin folders.
@@ -50,12 +62,18 @@ func New(cfg *config.Config, log hclog.Logger) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read lock file: %w", err)
 	}
+	cert, err := plugin.NewHostCert()
+	if err != nil {
+		return nil, err
+	}
 	return &Engine{
 		Config:   cfg,
 		Lock:     lock,
 		LockPath: lockPath,
 		Dirs:     plugins.SearchDirs(filepath.Dir(exe), wd, os.Getenv("REPLICATOR_PLUGIN_PATH")),
 		Log:      log,
+		Binaries: plugin.NewBinaries(),
+		HostCert: cert,
 	}, nil
 }
 
@@ -101,12 +119,17 @@ func (e *Engine) start(ctx context.Context, block *config.Connector, log hclog.L
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", block.Ref(), err)
 	}
-	entry, err := e.Lock.Verify(block.Kind, block.Type, path)
+	bin, err := e.Binaries.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", block.Ref(), err)
+	}
+	defer bin.Release()
+	entry, err := e.Lock.Check(block.Kind, block.Type, path, bin.SHA256)
 	var notLocked *lockfile.NotLockedError
 	if err != nil && (mustBeLocked || !errors.As(err, &notLocked)) {
 		return nil, fmt.Errorf("%s: %w", block.Ref(), err)
 	}
-	c, err := e.launch(ctx, block, path, entry.SHA256, log)
+	c, err := e.launch(ctx, block, bin, entry.SHA256, log)
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +147,31 @@ func (e *Engine) start(ctx context.Context, block *config.Connector, log hclog.L
 	return c, nil
 }
 
+// Spec launches the plugin of kind and typ, verified against the lock
+// file, and returns the spec it reports, for checking blocks of that type
+// without a launch for each.
+func (e *Engine) Spec(ctx context.Context, kind, typ string) (contract.Spec, error) {
+	path, err := plugins.Find(e.Dirs, kind, typ)
+	if err != nil {
+		return contract.Spec{}, err
+	}
+	bin, err := e.Binaries.Open(path)
+	if err != nil {
+		return contract.Spec{}, err
+	}
+	defer bin.Release()
+	entry, err := e.Lock.Check(kind, typ, path, bin.SHA256)
+	if err != nil {
+		return contract.Spec{}, err
+	}
+	c, err := e.launch(ctx, &config.Connector{Kind: kind, Type: typ}, bin, entry.SHA256, e.Log)
+	if err != nil {
+		return contract.Spec{}, err
+	}
+	c.Close()
+	return c.Spec, nil
+}
+
 // StartUnlocked launches the plugin found for block without consulting the
 // lock file, for `replicator init` and `replicator plugins`.
 func (e *Engine) StartUnlocked(ctx context.Context, kind, typ string) (*Connector, error) {
@@ -131,19 +179,30 @@ func (e *Engine) StartUnlocked(ctx context.Context, kind, typ string) (*Connecto
 	if err != nil {
 		return nil, err
 	}
-	return e.launch(ctx, &config.Connector{Kind: kind, Type: typ}, path, "", e.Log)
+	bin, err := e.Binaries.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer bin.Release()
+	return e.launch(ctx, &config.Connector{Kind: kind, Type: typ}, bin, "", e.Log)
 }
 
-func (e *Engine) launch(ctx context.Context, block *config.Connector, path, sum string, log hclog.Logger) (*Connector, error) {
+// launch starts bin, the binary hashed and checked against sum.
+func (e *Engine) launch(ctx context.Context, block *config.Connector, bin *plugin.Binary, sum string, log hclog.Logger) (*Connector, error) {
+	path := bin.Path
 	client, err := plugin.Start(ctx, plugin.Config{
-		Path:   path,
-		Kind:   block.Kind,
-		SHA256: sum,
-		Logger: log,
-		Env:    plugin.EnvForPlugin(log.GetLevel()),
+		Path:     path,
+		Binary:   bin,
+		HostCert: e.HostCert,
+		Kind:     block.Kind,
+		SHA256:   sum,
+		Logger:   log,
+		Env:      plugin.EnvForPlugin(log.GetLevel()),
 		// Relative paths in a connector block resolve against the
 		// configuration's folder, as they do for file().
-		Dir: e.Config.Dir,
+		Dir:         e.Config.Dir,
+		CallTimeout: e.Config.Host.CallTimeout,
+		SocketDir:   e.SocketDir,
 	})
 	if err != nil {
 		return nil, err
@@ -185,25 +244,34 @@ func (p *Pipeline) Close() {
 
 // Open starts the pipeline's connectors and discovers its streams. The
 // pipeline's plugins log through a logger named after it.
-func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialStore) (*Pipeline, error) {
+func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialStore, fence state.Fence) (*Pipeline, error) {
 	log := e.Log.Named(p.Name)
-	src, err := e.Start(ctx, p.Source, log)
-	if err != nil {
+	// The two plugins start side by side: a run's start is mostly two
+	// processes starting and their TLS handshakes.
+	var src, dst *Connector
+	var srcErr, dstErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { src, srcErr = e.Start(ctx, p.Source, log) })
+	wg.Go(func() { dst, dstErr = e.Start(ctx, p.Destination, log) })
+	wg.Wait()
+	if err := cmp.Or(srcErr, dstErr); err != nil {
+		if src != nil {
+			src.Close()
+		}
+		if dst != nil {
+			dst.Close()
+		}
 		return nil, err
 	}
-	dst, err := e.Start(ctx, p.Destination, log)
-	if err != nil {
-		src.Close()
-		return nil, err
-	}
+	var err error
 	out := &Pipeline{Config: p, source: src, destination: dst}
-	out.Name, out.SourceRef = p.Name, p.Source.Ref()
+	out.Name, out.SourceRef, out.DestinationRef = p.Name, p.Source.Ref(), p.Destination.Ref()
 	out.SourceConfig, out.DestinationConfig = src.Config, dst.Config
 	if out.Source, err = src.Source(); err == nil {
 		out.Destination, err = dst.Destination()
 	}
 	if err == nil {
-		out.Streams, err = e.discover(ctx, out, store)
+		out.Streams, err = e.discover(ctx, out, store, fence)
 	}
 	if err != nil {
 		out.Close()
@@ -212,15 +280,15 @@ func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialS
 	return out, nil
 }
 
-// CredentialStore keeps sources' credentials between runs.
+// CredentialStore keeps sources' credentials between runs; see state.Store.
 type CredentialStore interface {
-	Credentials(source string) (json.RawMessage, error)
-	SaveCredentials(source string, c json.RawMessage) error
+	Credentials(ctx context.Context, source string) (json.RawMessage, error)
+	SaveCredentials(ctx context.Context, f state.Fence, source string, c json.RawMessage) error
 }
 
 // discover asks the source for its catalog and picks the pipeline's streams.
-func (e *Engine) discover(ctx context.Context, p *Pipeline, store CredentialStore) ([]contract.Stream, error) {
-	cat, err := Discover(ctx, p.Source, p.SourceRef, p.SourceConfig, store)
+func (e *Engine) discover(ctx context.Context, p *Pipeline, store CredentialStore, fence state.Fence) ([]contract.Stream, error) {
+	cat, err := Discover(ctx, p.Source, p.SourceRef, p.SourceConfig, store, fence)
 	if err != nil {
 		return nil, err
 	}
@@ -240,9 +308,9 @@ func (e *Engine) discover(ctx context.Context, p *Pipeline, store CredentialStor
 }
 
 // Discover asks a source for its catalog with its stored credentials, and
-// stores credentials it hands back.
-func Discover(ctx context.Context, src contract.Source, ref string, cfg json.RawMessage, store CredentialStore) (contract.Catalog, error) {
-	creds, err := store.Credentials(ref)
+// stores credentials it hands back under fence.
+func Discover(ctx context.Context, src contract.Source, ref string, cfg json.RawMessage, store CredentialStore, fence state.Fence) (contract.Catalog, error) {
+	creds, err := store.Credentials(ctx, ref)
 	if err != nil {
 		return contract.Catalog{}, fmt.Errorf("load credentials of %s: %w", ref, err)
 	}
@@ -251,7 +319,7 @@ func Discover(ctx context.Context, src contract.Source, ref string, cfg json.Raw
 		return contract.Catalog{}, fmt.Errorf("discover %s: %w", ref, err)
 	}
 	if resp.Credentials != nil {
-		if err := store.SaveCredentials(ref, resp.Credentials); err != nil {
+		if err := store.SaveCredentials(ctx, fence, ref, resp.Credentials); err != nil {
 			return contract.Catalog{}, fmt.Errorf("store credentials of %s: %w", ref, err)
 		}
 	}

@@ -50,9 +50,6 @@ destination "roger365" "main" {
 
   # The CRM replicator in ROGER365 that receives the contacts. Replace with yours.
   replicator_id = "zoho-contacts"
-
-  # Country for numbers that still lack a country code on arrival.
-  default_region = "NL"
 }
 
 pipeline "contacts" {

@@ -120,7 +120,7 @@ func Load(path string) (*Lock, error) {
 		return nil, fmt.Errorf("reading lock file: %w; fix it or delete it and run `replicator init`", diags)
 	}
 	for _, p := range doc.Plugins {
-		e := Entry{Kind: p.Kind, Type: p.Type, Version: p.Version, SHA256: p.SHA256}
+		e := Entry(p)
 		if err := e.validate(); err != nil {
 			return nil, fmt.Errorf("reading lock file %s: %w; fix it or delete it and run `replicator init`", path, err)
 		}
@@ -224,13 +224,21 @@ func short(sum string) string {
 // pins for kind and typ, and returns its entry. The error is a
 // *NotLockedError or *MismatchError when the lock says no.
 func (l *Lock) Verify(kind, typ, binaryPath string) (Entry, error) {
-	e, ok := l.Get(kind, typ)
-	if !ok {
+	if _, ok := l.Get(kind, typ); !ok {
 		return Entry{}, &NotLockedError{Kind: kind, Type: typ}
 	}
 	sum, err := FileSHA256(binaryPath)
 	if err != nil {
 		return Entry{}, fmt.Errorf("verifying the %s plugin %q: %w", kind, typ, err)
+	}
+	return l.Check(kind, typ, binaryPath, sum)
+}
+
+// Check is Verify for a binary whose sha256 the caller has taken.
+func (l *Lock) Check(kind, typ, binaryPath, sum string) (Entry, error) {
+	e, ok := l.Get(kind, typ)
+	if !ok {
+		return Entry{}, &NotLockedError{Kind: kind, Type: typ}
 	}
 	if !strings.EqualFold(sum, e.SHA256) {
 		return Entry{}, &MismatchError{Kind: kind, Type: typ, Path: binaryPath, Recorded: e.SHA256, Actual: sum}

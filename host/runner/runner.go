@@ -30,11 +30,21 @@ const (
 	queueBatches = 4
 )
 
+// A run's counters are stored under the side that reported them, so that
+// a source's and a destination's counter of the same name stay apart:
+// "source.api_credits", "destination.unparseable_numbers". Runs stored
+// before counters had these prefixes keep their plain names.
+const (
+	SourceCounters      = "source."
+	DestinationCounters = "destination."
+)
+
 // Pipeline is a resolved pipeline: connectors started, configs decoded,
 // streams discovered.
 type Pipeline struct {
 	Name              string
 	SourceRef         string // where the source's credentials are stored
+	DestinationRef    string // names the destination in errors
 	Source            contract.Source
 	SourceConfig      json.RawMessage
 	Destination       contract.Destination
@@ -57,6 +67,10 @@ type Options struct {
 	ProgressEvery time.Duration
 	// FullRefresh forgets the streams' state, so they are read from scratch.
 	FullRefresh bool
+	// StallTimeout ends the run as failed once it has made no progress for
+	// this long: no message from the source, no message taken or
+	// acknowledged by the destination. Zero means no limit.
+	StallTimeout time.Duration
 }
 
 // Run reads the pipeline's streams into its destination once.
@@ -65,16 +79,19 @@ type Options struct {
 // destination writes and acknowledges what it already has, the
 // acknowledged checkpoints are persisted, and Run returns the run with
 // outcome "interrupted". The returned run is also saved in store.
-func Run(ctx context.Context, p Pipeline, store *state.Store, opts Options) (state.Run, error) {
+//
+// The caller holds the pipeline's claim (store.Claim); every write of the
+// run carries its fence, so a run whose claim was lost stores nothing more.
+func Run(ctx context.Context, p Pipeline, store state.Store, fence state.Fence, opts Options) (state.Run, error) {
 	if opts.Log == nil {
 		opts.Log = hclog.NewNullLogger()
 	}
-	r := &run{p: p, store: store, log: opts.Log, started: time.Now()}
+	r := &run{p: p, store: store, fence: fence, log: opts.Log, started: time.Now(), stallTimeout: opts.StallTimeout}
 	r.rec = state.Run{Pipeline: p.Name, Started: r.started, Outcome: "running"}
-	if err := r.prepare(opts.FullRefresh); err != nil {
+	if err := r.prepare(ctx, opts.FullRefresh); err != nil {
 		return r.rec, err
 	}
-	if err := store.SaveRun(&r.rec); err != nil {
+	if err := store.SaveRun(ctx, fence, &r.rec); err != nil {
 		return r.rec, fmt.Errorf("record the start of run: %w", err)
 	}
 	stopProgress := r.reportProgress(opts)
@@ -92,24 +109,34 @@ func Run(ctx context.Context, p Pipeline, store *state.Store, opts Options) (sta
 	default:
 		r.rec.Outcome = "succeeded"
 	}
-	if serr := store.SaveRun(&r.rec); serr != nil && err == nil {
+	if serr := store.SaveRun(context.WithoutCancel(ctx), fence, &r.rec); serr != nil && err == nil {
 		err = fmt.Errorf("record the end of run: %w", serr)
 	}
 	return r.rec, err
 }
 
 type run struct {
-	p       Pipeline
-	store   *state.Store
-	log     hclog.Logger
-	started time.Time
-	rec     state.Run
+	p            Pipeline
+	store        state.Store
+	fence        state.Fence
+	log          hclog.Logger
+	started      time.Time
+	rec          state.Run
+	stallTimeout time.Duration
 
 	creds    json.RawMessage
 	readReq  []contract.ReadStream
 	writeReq []contract.WriteStream
+	gens     map[string]uint64 // each stream's generation in this run
 
 	read, written atomic.Int64
+
+	// What the stall watchdog looks at: events counts progress other than
+	// records read (those are counted in read); whether the source waits
+	// for the destination to take a message; whether it has finished.
+	events        atomic.Int64
+	sourceWaiting atomic.Bool
+	sourceDone    atomic.Bool
 
 	mu       sync.Mutex
 	barriers []barrier // sent to the destination, not yet acknowledged
@@ -131,19 +158,19 @@ type barrier struct {
 // refresh whose generation is remembered until its completion is
 // acknowledged, so a full refresh resumed from a checkpoint after a crash
 // keeps the generation its first records were written with.
-func (r *run) prepare(fullRefresh bool) error {
-	creds, err := r.store.Credentials(r.p.SourceRef)
+func (r *run) prepare(ctx context.Context, fullRefresh bool) error {
+	creds, err := r.store.Credentials(ctx, r.p.SourceRef)
 	if err != nil {
 		return fmt.Errorf("load credentials of %s: %w", r.p.SourceRef, err)
 	}
 	r.creds = creds
 	for _, s := range r.p.Streams {
 		if fullRefresh {
-			if err := r.store.ResetStream(r.p.Name, s.Name); err != nil {
+			if err := r.store.ResetStream(ctx, r.fence, s.Name); err != nil {
 				return fmt.Errorf("reset stream %s: %w", s.Name, err)
 			}
 		}
-		st, err := r.store.Stream(r.p.Name, s.Name)
+		st, err := r.store.Stream(ctx, r.p.Name, s.Name)
 		if err != nil {
 			return fmt.Errorf("load state of stream %s: %w", s.Name, err)
 		}
@@ -160,7 +187,7 @@ func (r *run) prepare(fullRefresh bool) error {
 				st.FullRefresh = gen
 			}
 		}
-		if err := r.store.SaveStream(r.p.Name, s.Name, st); err != nil {
+		if err := r.store.SaveStream(ctx, r.fence, s.Name, st); err != nil {
 			return fmt.Errorf("save generation of stream %s: %w", s.Name, err)
 		}
 		if st.State != nil {
@@ -170,6 +197,10 @@ func (r *run) prepare(fullRefresh bool) error {
 			r.log.Info("starting a full refresh", "stream", s.Name, "generation", gen)
 		}
 		r.readReq = append(r.readReq, contract.ReadStream{Name: s.Name, State: st.State, Generation: gen})
+		if r.gens == nil {
+			r.gens = map[string]uint64{}
+		}
+		r.gens[s.Name] = gen
 		r.writeReq = append(r.writeReq, contract.WriteStream{Stream: s, Generation: gen})
 	}
 	return nil
@@ -187,10 +218,18 @@ func nextGeneration(last uint64, now time.Time) uint64 {
 func (r *run) pump(ctx context.Context) error {
 	// The destination keeps going after a graceful stop, to write and
 	// acknowledge what was read; it is cancelled only when the run fails.
-	writeCtx, cancelWrite := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWrite()
-	readCtx, cancelRead := context.WithCancel(ctx)
-	defer cancelRead()
+	writeCtx, cancelWrite := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelWrite(nil)
+	readCtx, cancelRead := context.WithCancelCause(ctx)
+	defer cancelRead(nil)
+
+	stall := make(chan error, 1)
+	stopWatch := r.watch(func(err error) {
+		stall <- err
+		cancelRead(err)
+		cancelWrite(err)
+	})
+	defer stopWatch()
 
 	queue := make(chan contract.Message, queueBatches)
 	out := &output{r: r, queue: queue, writeCtx: writeCtx}
@@ -200,6 +239,7 @@ func (r *run) pump(ctx context.Context) error {
 		if err == nil {
 			err = out.flush(readCtx)
 		}
+		r.sourceDone.Store(true)
 		close(queue)
 		readErr <- err
 	}()
@@ -207,9 +247,15 @@ func (r *run) pump(ctx context.Context) error {
 	in := &input{r: r, queue: queue}
 	werr := r.p.Destination.Write(writeCtx, contract.WriteRequest{Config: r.p.DestinationConfig, Streams: r.writeReq}, in)
 	if werr != nil {
-		cancelRead()
+		cancelRead(nil)
 	}
 	rerr := <-readErr
+	stopWatch()
+	select {
+	case err := <-stall:
+		return err
+	default:
+	}
 	if werr == nil && rerr == nil {
 		// Write returned after consuming everything: all of it is durable.
 		r.written.Store(r.read.Load())
@@ -217,19 +263,103 @@ func (r *run) pump(ctx context.Context) error {
 	stopped := ctx.Err() != nil && (rerr == nil || errors.Is(rerr, context.Canceled))
 	switch {
 	case werr != nil:
-		return fmt.Errorf("destination: %w", werr)
+		return fmt.Errorf("%s: %w", orDefault(r.p.DestinationRef, "destination"), werr)
 	case rerr != nil && !stopped:
-		return fmt.Errorf("source: %w", rerr)
+		return fmt.Errorf("%s: %w", orDefault(r.p.SourceRef, "source"), rerr)
 	}
 	return nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// progress notes that the run moved forward other than by a record read,
+// which the read counter notes.
+func (r *run) progress() { r.events.Add(1) }
+
+// activity changes whenever the run moves forward.
+func (r *run) activity() int64 { return r.read.Load() + r.events.Load() }
+
+// StallError ends a run that made no progress for the stall timeout.
+type StallError struct {
+	Connector string // the connector waited for, such as source.zoho.crm
+	Waited    string // what it did not do
+	For       time.Duration
+}
+
+func (e *StallError) Error() string {
+	return fmt.Sprintf("%s %s for %s (stall_timeout); the run was stopped", e.Connector, e.Waited, e.For)
+}
+
+// watch calls stalled once, from its own goroutine, when the run has made
+// no progress for the stall timeout. stop ends the watch and waits for it;
+// it may be called more than once.
+func (r *run) watch(stalled func(error)) (stop func()) {
+	if r.stallTimeout <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// Progress is counted rather than timed, which costs a record
+		// nothing; looking eight times per timeout finds a stall within
+		// an eighth of the timeout.
+		t := time.NewTicker(max(r.stallTimeout/8, time.Millisecond))
+		defer t.Stop()
+		seen, since := r.activity(), time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				if a := r.activity(); a != seen {
+					seen, since = a, now
+				} else if now.Sub(since) >= r.stallTimeout {
+					stalled(r.stallError())
+					return
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(done) })
+		wg.Wait()
+	}
+}
+
+// stallError says who the run was waiting for: the destination when the
+// source has finished or waits for it to take a message, the source
+// otherwise.
+func (r *run) stallError() error {
+	switch {
+	case r.sourceDone.Load():
+		return &StallError{Connector: orDefault(r.p.DestinationRef, "destination"), Waited: "acknowledged nothing after the source finished", For: r.stallTimeout}
+	case r.sourceWaiting.Load():
+		return &StallError{Connector: orDefault(r.p.DestinationRef, "destination"), Waited: "took no records", For: r.stallTimeout}
+	default:
+		return &StallError{Connector: orDefault(r.p.SourceRef, "source"), Waited: "sent nothing", For: r.stallTimeout}
+	}
 }
 
 // acknowledge persists every barrier up to and including id. Acks arrive
 // one after another from the destination, so the store is written outside
 // the lock, leaving the source free to send meanwhile; several barriers of
 // a stream acknowledged together are stored once.
-func (r *run) acknowledge(id uint64) error {
+func (r *run) acknowledge(ctx context.Context, id uint64) error {
 	r.mu.Lock()
+	if id > r.nextID {
+		// An acknowledgement of what was never sent vouches for nothing,
+		// not even for what was sent before it.
+		r.mu.Unlock()
+		return fmt.Errorf("acknowledged %d, which was never sent; nothing of this run after the last good acknowledgement is stored", id)
+	}
 	n := 0
 	for n < len(r.barriers) && r.barriers[n].id <= id {
 		n++
@@ -238,7 +368,7 @@ func (r *run) acknowledge(id uint64) error {
 	r.barriers = r.barriers[n:]
 	r.mu.Unlock()
 	if n == 0 {
-		return fmt.Errorf("destination acknowledged %d, which was never sent or is acknowledged already", id)
+		return fmt.Errorf("acknowledged %d, which is acknowledged already", id)
 	}
 	type update struct {
 		state json.RawMessage
@@ -261,7 +391,7 @@ func (r *run) acknowledge(id uint64) error {
 	}
 	for _, stream := range order {
 		u := updates[stream]
-		if err := r.persist(stream, u.state, u.full); err != nil {
+		if err := r.persist(ctx, stream, u.state, u.full); err != nil {
 			return err
 		}
 	}
@@ -271,8 +401,8 @@ func (r *run) acknowledge(id uint64) error {
 
 // persist stores a stream's acknowledged checkpoint, when there is one, and
 // ends its full refresh when one was acknowledged complete.
-func (r *run) persist(stream string, checkpoint json.RawMessage, fullRefreshDone bool) error {
-	st, err := r.store.Stream(r.p.Name, stream)
+func (r *run) persist(ctx context.Context, stream string, checkpoint json.RawMessage, fullRefreshDone bool) error {
+	st, err := r.store.Stream(ctx, r.p.Name, stream)
 	if err != nil {
 		return fmt.Errorf("load state of stream %s: %w", stream, err)
 	}
@@ -282,7 +412,7 @@ func (r *run) persist(stream string, checkpoint json.RawMessage, fullRefreshDone
 	if checkpoint != nil {
 		st.State = checkpoint
 	}
-	if err := r.store.SaveStream(r.p.Name, stream, st); err != nil {
+	if err := r.store.SaveStream(ctx, r.fence, stream, st); err != nil {
 		return fmt.Errorf("persist checkpoint of stream %s: %w", stream, err)
 	}
 	return nil
@@ -347,16 +477,34 @@ func (r *run) reportProgress(opts Options) (stop func()) {
 }
 
 // output is what the source writes to: records are re-batched by the
-// host's limits, control messages go through in order.
+// host's limits, control messages go through in order. What the source
+// sends is checked here, so that a fault of the source is reported as
+// one, before it reaches the destination or the state store.
 type output struct {
 	r        *run
 	queue    chan<- contract.Message
 	writeCtx context.Context
 	batch    []contract.Record
 	bytes    int
+	stream   string // the last record's stream, known to be read by this run
+}
+
+// checkStream makes sure the run reads stream.
+func (o *output) checkStream(what, stream string) error {
+	if _, ok := o.r.gens[stream]; !ok {
+		return fmt.Errorf("sent %s of stream %q, which this run does not read", what, stream)
+	}
+	return nil
 }
 
 func (o *output) send(ctx context.Context, m contract.Message) error {
+	select {
+	case o.queue <- m:
+		return nil
+	default:
+	}
+	o.r.sourceWaiting.Store(true)
+	defer o.r.sourceWaiting.Store(false)
 	select {
 	case o.queue <- m:
 		return nil
@@ -377,11 +525,17 @@ func (o *output) flush(ctx context.Context) error {
 }
 
 func (o *output) Emit(ctx context.Context, rec contract.Record) error {
+	if rec.Stream != o.stream {
+		if err := o.checkStream("a record", rec.Stream); err != nil {
+			return err
+		}
+		o.stream = rec.Stream
+	}
 	if o.batch == nil {
 		o.batch = make([]contract.Record, 0, maxBatchRecords)
 	}
 	o.batch = append(o.batch, rec)
-	o.bytes += len(rec.Data)
+	o.bytes += len(rec.Key) + len(rec.Data)
 	o.r.read.Add(1)
 	if len(o.batch) >= maxBatchRecords || o.bytes >= maxBatchBytes {
 		return o.flush(ctx)
@@ -393,6 +547,14 @@ func (o *output) Emit(ctx context.Context, rec contract.Record) error {
 // large enough; smaller ones are gathered like single records.
 func (o *output) EmitBatch(ctx context.Context, rs []contract.Record) error {
 	if len(o.batch) == 0 && len(rs) >= maxBatchRecords/2 {
+		for i := range rs {
+			if rs[i].Stream != o.stream {
+				if err := o.checkStream("a record", rs[i].Stream); err != nil {
+					return err
+				}
+				o.stream = rs[i].Stream
+			}
+		}
 		o.r.read.Add(int64(len(rs)))
 		return o.send(ctx, contract.Message{Records: rs})
 	}
@@ -405,6 +567,13 @@ func (o *output) EmitBatch(ctx context.Context, rs []contract.Record) error {
 }
 
 func (o *output) Checkpoint(ctx context.Context, stream string, st json.RawMessage) error {
+	o.r.progress()
+	if err := o.checkStream("a checkpoint", stream); err != nil {
+		return err
+	}
+	if st != nil && !json.Valid(st) {
+		return fmt.Errorf("sent a checkpoint of stream %q whose state is not JSON; it cannot be stored", stream)
+	}
 	if err := o.flush(ctx); err != nil {
 		return err
 	}
@@ -413,6 +582,15 @@ func (o *output) Checkpoint(ctx context.Context, stream string, st json.RawMessa
 }
 
 func (o *output) FullRefreshComplete(ctx context.Context, stream string, generation uint64) error {
+	o.r.progress()
+	if err := o.checkStream("a full refresh complete", stream); err != nil {
+		return err
+	}
+	// A wrong generation would make the destination remove the entries
+	// this run wrote.
+	if gen := o.r.gens[stream]; generation != gen {
+		return fmt.Errorf("sent a full refresh complete of stream %q for generation %d; this run's generation is %d", stream, generation, gen)
+	}
 	if err := o.flush(ctx); err != nil {
 		return err
 	}
@@ -420,15 +598,17 @@ func (o *output) FullRefreshComplete(ctx context.Context, stream string, generat
 	return o.send(ctx, contract.Message{FullRefreshComplete: &contract.FullRefreshComplete{ID: id, Stream: stream, Generation: generation}})
 }
 
-func (o *output) UpdateCredentials(_ context.Context, c contract.Credentials) error {
-	if err := o.r.store.SaveCredentials(o.r.p.SourceRef, c); err != nil {
+func (o *output) UpdateCredentials(ctx context.Context, c contract.Credentials) error {
+	o.r.progress()
+	if err := o.r.store.SaveCredentials(ctx, o.r.fence, o.r.p.SourceRef, c); err != nil {
 		return fmt.Errorf("store updated credentials of %s: %w", o.r.p.SourceRef, err)
 	}
 	return nil
 }
 
 func (o *output) Count(_ context.Context, name string, delta int64) error {
-	o.r.addCount(name, delta)
+	o.r.progress()
+	o.r.addCount(SourceCounters+name, delta)
 	return nil
 }
 
@@ -444,17 +624,20 @@ func (in *input) Next(ctx context.Context) (contract.Message, error) {
 		if !ok {
 			return contract.Message{}, io.EOF
 		}
+		in.r.progress()
 		return m, nil
 	case <-ctx.Done():
 		return contract.Message{}, ctx.Err()
 	}
 }
 
-func (in *input) Ack(_ context.Context, id uint64) error {
-	return in.r.acknowledge(id)
+func (in *input) Ack(ctx context.Context, id uint64) error {
+	in.r.progress()
+	return in.r.acknowledge(ctx, id)
 }
 
 func (in *input) Count(_ context.Context, name string, delta int64) error {
-	in.r.addCount(name, delta)
+	in.r.progress()
+	in.r.addCount(DestinationCounters+name, delta)
 	return nil
 }

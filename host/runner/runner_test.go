@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,7 +65,7 @@ func fullRefreshGenerations(t *testing.T, path string) []uint64 {
 
 func TestInterruptedFullRefreshKeepsItsGeneration(t *testing.T) {
 	dir := t.TempDir()
-	store, err := state.Open(filepath.Join(dir, "state.db"))
+	store, err := state.OpenFile(filepath.Join(dir, "state.db"), state.FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestInterruptedFullRefreshKeepsItsGeneration(t *testing.T) {
 	// The first run is stopped once a checkpoint has been persisted.
 	ctx, cancel := context.WithCancel(context.Background())
 	p := pipeline(t, dir, 1000, 100, 20)
-	run, err := Run(ctx, p, store, Options{
+	run, err := Run(ctx, p, store, fence(t, store), Options{
 		ProgressEvery: 5 * time.Millisecond,
 		OnProgress: func(pr Progress) {
 			if pr.Written >= 200 {
@@ -87,14 +88,14 @@ func TestInterruptedFullRefreshKeepsItsGeneration(t *testing.T) {
 	if run.Outcome != "interrupted" || run.Written < 200 || run.Written >= 1000 {
 		t.Fatalf("first run: outcome %s, written %d", run.Outcome, run.Written)
 	}
-	st, _ := store.Stream("p", "items")
+	st, _ := store.Stream(context.Background(), "p", "items")
 	first := st.FullRefresh
 	if st.State == nil || first == 0 || first != st.Generation {
 		t.Fatalf("after the interrupted full refresh: %+v", st)
 	}
 
 	// The second run resumes and completes the same full refresh.
-	run, err = Run(context.Background(), pipeline(t, dir, 1000, 100, 0), store, Options{})
+	run, err = Run(context.Background(), pipeline(t, dir, 1000, 100, 0), store, fence(t, store), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,20 +105,20 @@ func TestInterruptedFullRefreshKeepsItsGeneration(t *testing.T) {
 	if gens := fullRefreshGenerations(t, filepath.Join(dir, "out.jsonl")); len(gens) != 1 || gens[0] != first {
 		t.Fatalf("full refresh completed with generations %v, want [%d]", gens, first)
 	}
-	st, _ = store.Stream("p", "items")
+	st, _ = store.Stream(context.Background(), "p", "items")
 	if st.FullRefresh != 0 || st.Generation != first {
 		t.Fatalf("after completion: %+v", st)
 	}
 
 	// A later run is incremental with a new generation; -full-refresh
 	// starts over with yet another.
-	if _, err := Run(context.Background(), pipeline(t, dir, 1000, 100, 0), store, Options{FullRefresh: true}); err != nil {
+	if _, err := Run(context.Background(), pipeline(t, dir, 1000, 100, 0), store, fence(t, store), Options{FullRefresh: true}); err != nil {
 		t.Fatal(err)
 	}
 	if gens := fullRefreshGenerations(t, filepath.Join(dir, "out.jsonl")); len(gens) != 2 || gens[1] <= first {
 		t.Fatalf("forced full refresh completed with generations %v, want a second one above %d", gens, first)
 	}
-	runs, _ := store.Runs("p", 0)
+	runs, _ := store.Runs(context.Background(), "p", 0)
 	if len(runs) != 3 {
 		t.Fatalf("run history has %d runs, want 3", len(runs))
 	}
@@ -125,18 +126,18 @@ func TestInterruptedFullRefreshKeepsItsGeneration(t *testing.T) {
 
 func TestDestinationFailureFailsTheRunAndKeepsTheLastCheckpoint(t *testing.T) {
 	dir := t.TempDir()
-	store, err := state.Open(filepath.Join(dir, "state.db"))
+	store, err := state.OpenFile(filepath.Join(dir, "state.db"), state.FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
 	p := pipeline(t, dir, 1000, 100, 0)
 	p.DestinationConfig = json.RawMessage(fmt.Sprintf(`{"path":%q}`, filepath.Join(dir, "no", "such", "folder", "out.jsonl")))
-	run, err := Run(context.Background(), p, store, Options{})
+	run, err := Run(context.Background(), p, store, fence(t, store), Options{})
 	if err == nil || run.Outcome != "failed" || run.Error == "" {
 		t.Fatalf("run into a missing folder: err %v, run %+v", err, run)
 	}
-	if st, _ := store.Stream("p", "items"); st.State != nil {
+	if st, _ := store.Stream(context.Background(), "p", "items"); st.State != nil {
 		t.Fatalf("a checkpoint was persisted although nothing was written: %s", st.State)
 	}
 }
@@ -156,20 +157,69 @@ func TestNextGeneration(t *testing.T) {
 
 func TestFullRefreshWithoutCheckpointStartsANewGeneration(t *testing.T) {
 	dir := t.TempDir()
-	store, err := state.Open(filepath.Join(dir, "state.db"))
+	store, err := state.OpenFile(filepath.Join(dir, "state.db"), state.FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
 	// A full refresh that crashed before its first checkpoint: its
 	// generation is remembered, but no state was persisted.
-	if err := store.SaveStream("p", "items", state.StreamState{Generation: 5_000_000_000, FullRefresh: 5_000_000_000}); err != nil {
+	if err := store.SaveStream(context.Background(), fence(t, store), "items", state.StreamState{Generation: 5_000_000_000, FullRefresh: 5_000_000_000}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Run(context.Background(), pipeline(t, dir, 100, 50, 0), store, Options{}); err != nil {
+	if _, err := Run(context.Background(), pipeline(t, dir, 100, 50, 0), store, fence(t, store), Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if gens := fullRefreshGenerations(t, filepath.Join(dir, "out.jsonl")); len(gens) != 1 || gens[0] != 5_000_000_001 {
 		t.Fatalf("the restarted full refresh completed with generations %v, want [5000000001]", gens)
+	}
+}
+
+// fence claims the test pipeline "p" for one run; the claim is released
+// when the test ends.
+func fence(t *testing.T, store state.Store) state.Fence {
+	t.Helper()
+	h, err := store.Holders(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur, ok := h["p"]; ok {
+		return state.Fence{Pipeline: "p", Token: cur.Token}
+	}
+	c, err := store.Claim(context.Background(), "p", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Release(context.Background()) })
+	return c.Fence
+}
+
+// A run whose state file is deleted under it fails: its checkpoints would
+// be lost with the file.
+func TestStateFileDeletedDuringRunFailsTheRun(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.db")
+	store, err := state.OpenFile(path, state.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	deleted := false
+	run, err := Run(context.Background(), pipeline(t, dir, 1000, 100, 5), store, fence(t, store), Options{
+		ProgressEvery: time.Millisecond,
+		OnProgress: func(pr Progress) {
+			if pr.Written > 0 && !deleted {
+				deleted = true
+				if err := os.Remove(path); err != nil {
+					t.Error(err)
+				}
+			}
+		},
+	})
+	if !deleted {
+		t.Fatal("the run ended before the file could be deleted")
+	}
+	if err == nil || !strings.Contains(err.Error(), "was deleted while in use") || run.Outcome != state.OutcomeFailed {
+		t.Fatalf("run after its state file was deleted: %v, %+v", err, run)
 	}
 }

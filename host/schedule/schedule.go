@@ -1,61 +1,300 @@
-// Package schedule runs jobs on their intervals. Each job runs in its own
-// goroutine, one run after another, so two runs of one job never overlap.
+// Package schedule runs jobs on their intervals with a bounded number of
+// runs in flight.
+//
+// A job whose run is due waits in one queue, oldest due first, until a run
+// slot is free. A job is in at most one place at a time (waiting for its
+// due time, queued, or running), so its runs never overlap and a run that
+// outlasts its interval is not queued a second time. First runs are spread
+// by a stable per-name offset (FirstRunOffset); later runs are due one
+// interval after the previous due time.
 package schedule
 
 import (
 	"context"
+	"hash/fnv"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
 
+// First runs are spread so that a host started with many pipelines does
+// not start them all at once. The window grows with the number of jobs,
+// FirstRunSpreadPerJob each, up to MaxFirstRunSpread, and never exceeds a
+// job's interval: a host restarted with 1,000 pipelines on a one-hour
+// interval starts them over a minute (the queue then bounds how many run
+// at once), and one with a single pipeline starts it within 100 ms.
+const (
+	FirstRunSpreadPerJob = 100 * time.Millisecond
+	MaxFirstRunSpread    = time.Minute
+)
+
 // Job is something to run every Interval.
 type Job struct {
 	Name     string
 	Interval time.Duration
-	// Run does one run; a cancelled ctx asks it to stop gracefully.
-	Run func(ctx context.Context) error
+	// Run does one run and reports its own outcome. It is called from a
+	// goroutine of its own; a cancelled ctx asks it to stop gracefully.
+	Run func(ctx context.Context)
 }
 
-// Run runs every job at once and then every Interval after each run began,
-// until ctx is cancelled; it returns when the runs underway have stopped.
-// A run that takes longer than its interval is followed at once by the next.
-func Run(ctx context.Context, jobs []Job, log hclog.Logger) {
-	var wg sync.WaitGroup
+// Options configure a Scheduler.
+type Options struct {
+	// MaxConcurrent bounds the runs in flight; less than 1 means 1.
+	MaxConcurrent int
+	Log           hclog.Logger
+}
+
+// FirstRunSpread is the window over which the first runs of jobs jobs
+// spread.
+func FirstRunSpread(jobs int) time.Duration {
+	return min(time.Duration(jobs)*FirstRunSpreadPerJob, MaxFirstRunSpread)
+}
+
+// FirstRunOffset is how long after a job is added its first run is due: a
+// hash of its name spread over min(interval, spread). The same name always
+// gets the same offset, so restarts keep the spread.
+func FirstRunOffset(name string, interval, spread time.Duration) time.Duration {
+	spread = min(interval, spread)
+	if spread <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(name))
+	return time.Duration(h.Sum64() % uint64(spread))
+}
+
+type phase int
+
+const (
+	waiting phase = iota // for its due time
+	queued               // due, for a free run slot
+	running
+)
+
+type entry struct {
+	job    Job
+	phase  phase
+	added  time.Time
+	spread time.Duration // of its first run
+	// due is when the entry's next run is due, or the current run was.
+	due time.Time
+	// last is the due time of the last run started; zero before the first.
+	last    time.Time
+	stop    func() bool // stops the timer while waiting
+	gen     int         // tells a stale timer's callback from the current one
+	removed bool        // stop scheduling once the run in flight ends
+}
+
+// Scheduler runs jobs on their intervals. Set the jobs with Set, before or
+// while Run runs.
+type Scheduler struct {
+	log   hclog.Logger
+	clock clock
+
+	mu       sync.Mutex
+	max      int
+	entries  map[string]*entry
+	queue    []*entry // oldest due first
+	inFlight int
+	ctx      context.Context // set by Run; runs start only once it is
+	stopped  bool
+	runs     sync.WaitGroup
+}
+
+// New returns a scheduler without jobs.
+func New(opts Options) *Scheduler {
+	if opts.Log == nil {
+		opts.Log = hclog.NewNullLogger()
+	}
+	return &Scheduler{log: opts.Log, clock: realClock{}, max: max(opts.MaxConcurrent, 1), entries: map[string]*entry{}}
+}
+
+// SetMaxConcurrent changes the bound on runs in flight. Lowering it lets
+// the runs in flight finish; no new run starts until fewer are in flight.
+func (s *Scheduler) SetMaxConcurrent(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.max = max(n, 1)
+	s.dispatch()
+}
+
+// InFlight returns the number of runs underway.
+func (s *Scheduler) InFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inFlight
+}
+
+// Queued returns the number of due runs waiting for a free slot.
+func (s *Scheduler) Queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
+
+// Jobs returns the number of jobs scheduled.
+func (s *Scheduler) Jobs() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, e := range s.entries {
+		if !e.removed {
+			n++
+		}
+	}
+	return n
+}
+
+// Set makes jobs the scheduled set, matched by name: a new job gets its
+// first run FirstRunOffset after now, spread over FirstRunSpread(len(jobs)); a job no longer in jobs is dropped,
+// after its run in flight if it has one; a job already scheduled keeps its
+// place and uses the new Run from its next run on, and a changed interval
+// moves its next due time.
+func (s *Scheduler) Set(jobs []Job) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keep := make(map[string]bool, len(jobs))
+	spread := FirstRunSpread(len(jobs))
 	for _, j := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			loop(ctx, j, log.Named(j.Name))
-		}()
+		keep[j.Name] = true
+		e, ok := s.entries[j.Name]
+		if !ok {
+			e = &entry{job: j, added: s.clock.Now(), spread: spread}
+			s.entries[j.Name] = e
+			s.arm(e)
+			continue
+		}
+		old := e.job.Interval
+		e.job, e.removed = j, false
+		if e.phase == waiting && j.Interval != old {
+			e.stop()
+			s.arm(e)
+		}
 	}
-	wg.Wait()
+	for name, e := range s.entries {
+		if keep[name] || e.removed {
+			continue
+		}
+		switch e.phase {
+		case waiting:
+			e.stop()
+			delete(s.entries, name)
+		case queued:
+			s.queue = slices.DeleteFunc(s.queue, func(q *entry) bool { return q == e })
+			delete(s.entries, name)
+		case running:
+			e.removed = true
+		}
+	}
+	s.dispatch()
 }
 
-func loop(ctx context.Context, j Job, log hclog.Logger) {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
+// Run starts due runs until ctx is cancelled, then waits for the runs in
+// flight to stop; queued runs do not start. It returns only then. Run
+// is called once.
+func (s *Scheduler) Run(ctx context.Context) {
+	s.mu.Lock()
+	s.ctx = ctx
+	s.dispatch()
+	s.mu.Unlock()
+
+	<-ctx.Done()
+
+	s.mu.Lock()
+	s.stopped = true
+	for _, e := range s.entries {
+		if e.phase == waiting {
+			e.stop()
 		}
-		began := time.Now()
-		if err := j.Run(ctx); err != nil {
-			log.Error("run failed", "error", err)
+	}
+	s.queue = nil
+	s.mu.Unlock()
+	s.runs.Wait()
+}
+
+// arm sets e's next due time and its timer. s.mu is held.
+func (s *Scheduler) arm(e *entry) {
+	now := s.clock.Now()
+	switch {
+	case e.last.IsZero():
+		e.due = e.added.Add(FirstRunOffset(e.job.Name, e.job.Interval, e.spread))
+	case e.last.Add(e.job.Interval).Before(now):
+		// The run outlasted its interval: the next one is due now, behind
+		// the runs already waiting, so that a long run cannot keep its
+		// slot by always being the oldest due.
+		e.due = now
+	default:
+		e.due = e.last.Add(e.job.Interval)
+	}
+	e.phase = waiting
+	e.gen++
+	gen := e.gen
+	e.stop = s.clock.AfterFunc(e.due.Sub(now), func() { s.fire(e, gen) })
+	s.log.Debug("next run scheduled", "pipeline", e.job.Name, "at", e.due.Format(time.RFC3339))
+}
+
+// fire queues e when its timer goes off.
+func (s *Scheduler) fire(e *entry, gen int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped || e.gen != gen || e.phase != waiting || s.entries[e.job.Name] != e {
+		return
+	}
+	e.phase = queued
+	// Insert in due order: timers can fire late and out of order.
+	i, _ := slices.BinarySearchFunc(s.queue, e, func(a, b *entry) int {
+		if a.due.After(b.due) {
+			return 1
 		}
-		if ctx.Err() != nil {
-			return
-		}
-		wait := j.Interval - time.Since(began)
-		if wait <= 0 {
-			log.Warn("run took longer than its interval; starting the next one now", "interval", j.Interval, "took", time.Since(began).Round(time.Millisecond))
-			wait = 0
-		} else {
-			log.Info("next run scheduled", "at", time.Now().Add(wait).Format(time.RFC3339))
-		}
-		timer.Reset(wait)
+		return -1
+	})
+	s.queue = slices.Insert(s.queue, i, e)
+	s.dispatch()
+}
+
+// dispatch starts queued runs while slots are free. s.mu is held.
+func (s *Scheduler) dispatch() {
+	// A run that ends on cancellation may get here before Run has marked
+	// the stop: the context says it first.
+	for s.ctx != nil && s.ctx.Err() == nil && !s.stopped && s.inFlight < s.max && len(s.queue) > 0 {
+		e := s.queue[0]
+		s.queue = s.queue[1:]
+		e.phase, e.last = running, e.due
+		s.inFlight++
+		s.runs.Add(1)
+		go s.run(s.ctx, e, e.job)
 	}
 }
+
+func (s *Scheduler) run(ctx context.Context, e *entry, j Job) {
+	defer s.runs.Done()
+	j.Run(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inFlight--
+	switch {
+	case e.removed:
+		if s.entries[j.Name] == e {
+			delete(s.entries, j.Name)
+		}
+	case !s.stopped && ctx.Err() == nil:
+		s.arm(e)
+	}
+	s.dispatch()
+}
+
+// clock is time as the scheduler sees it; tests drive their own.
+type clock interface {
+	Now() time.Time
+	// AfterFunc calls f in its own goroutine after d and returns a
+	// function that stops the timer.
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) AfterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }

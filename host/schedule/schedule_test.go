@@ -1,66 +1,437 @@
 package schedule
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/go-hclog"
 )
 
-func TestRunsRepeatWithoutOverlap(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var running, overlaps, runs atomic.Int32
-	slow := Job{Name: "slow", Interval: time.Millisecond, Run: func(ctx context.Context) error {
-		if running.Add(1) > 1 {
-			overlaps.Add(1)
-		}
-		defer running.Add(-1)
-		if runs.Add(1) == 5 {
-			cancel()
-		}
-		time.Sleep(5 * time.Millisecond) // longer than the interval
-		return nil
-	}}
-	done := make(chan struct{})
-	go func() { Run(ctx, []Job{slow}, hclog.NewNullLogger()); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("scheduler did not stop after cancel")
-	}
-	if overlaps.Load() != 0 {
-		t.Fatalf("%d runs overlapped", overlaps.Load())
-	}
-	if runs.Load() != 5 {
-		t.Fatalf("ran %d times, want 5 (stopped by cancel)", runs.Load())
+// fakeClock is a clock the test moves by hand. Timers fire, in due order,
+// from Advance, on the test's goroutine.
+type fakeClock struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	when time.Time
+	f    func()
+	done bool // fired or stopped
+}
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c.cond = sync.NewCond(&c.mu)
+	return c
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{when: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	c.cond.Broadcast()
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		was := !t.done
+		t.done = true
+		c.cond.Broadcast()
+		return was
 	}
 }
 
-func TestCancelWaitsForRunUnderway(t *testing.T) {
+// Advance moves the clock by d and fires the timers then due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []*fakeTimer
+	for _, t := range c.timers {
+		if !t.done && !t.when.After(c.now) {
+			t.done = true
+			due = append(due, t)
+		}
+	}
+	c.timers = slices.DeleteFunc(c.timers, func(t *fakeTimer) bool { return t.done })
+	c.mu.Unlock()
+	slices.SortStableFunc(due, func(a, b *fakeTimer) int { return a.when.Compare(b.when) })
+	for _, t := range due {
+		t.f()
+	}
+}
+
+// waitArmed waits until n timers are pending.
+func (c *fakeClock) waitArmed(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.pending() != n {
+		c.cond.Wait()
+	}
+}
+
+func (c *fakeClock) pending() int {
+	n := 0
+	for _, t := range c.timers {
+		if !t.done {
+			n++
+		}
+	}
+	return n
+}
+
+// harness runs a scheduler on a fake clock and records which job starts.
+type harness struct {
+	t       *testing.T
+	clock   *fakeClock
+	s       *Scheduler
+	started chan string
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+func newHarness(t *testing.T, maxConcurrent int) *harness {
+	h := &harness{t: t, clock: newFakeClock(), started: make(chan string, 1000), done: make(chan struct{})}
+	h.s = New(Options{MaxConcurrent: maxConcurrent})
+	h.s.clock = h.clock
 	ctx, cancel := context.WithCancel(context.Background())
-	var mu sync.Mutex
-	finished := false
-	started := make(chan struct{})
-	job := Job{Name: "j", Interval: time.Hour, Run: func(ctx context.Context) error {
-		close(started)
-		<-ctx.Done()
-		time.Sleep(20 * time.Millisecond) // finishing the current batch
-		mu.Lock()
-		finished = true
-		mu.Unlock()
-		return nil
+	h.cancel = cancel
+	go func() { h.s.Run(ctx); close(h.done) }()
+	t.Cleanup(func() { h.stop() })
+	return h
+}
+
+func (h *harness) stop() {
+	h.cancel()
+	<-h.done
+}
+
+// job returns a job that reports its start and, when block is not nil,
+// runs until block is closed or the scheduler stops.
+func (h *harness) job(name string, interval time.Duration, block chan struct{}) Job {
+	return Job{Name: name, Interval: interval, Run: func(ctx context.Context) {
+		h.started <- name
+		if block != nil {
+			select {
+			case <-block:
+			case <-ctx.Done():
+			}
+		}
 	}}
-	done := make(chan struct{})
-	go func() { Run(ctx, []Job{job}, hclog.NewNullLogger()); close(done) }()
-	<-started
-	cancel()
-	<-done
-	mu.Lock()
-	defer mu.Unlock()
-	if !finished {
-		t.Fatal("Run returned before the run underway finished")
+}
+
+func (h *harness) next() string {
+	h.t.Helper()
+	return <-h.started
+}
+
+// noneStarted checks that no run started. Runs start synchronously with
+// the clock's Advance, so a count of zero in flight and nothing reported
+// means none did.
+func (h *harness) noneStarted() {
+	h.t.Helper()
+	if n := h.s.InFlight(); n != 0 {
+		h.t.Fatalf("%d runs in flight, want none", n)
+	}
+	select {
+	case name := <-h.started:
+		h.t.Fatalf("%s started, want no run", name)
+	default:
+	}
+}
+
+// idle waits until no run is in flight: a finished run reschedules its job
+// after its Run returns.
+func (h *harness) idle() {
+	h.t.Helper()
+	for i := 0; h.s.InFlight() != 0; i++ {
+		if i > 10000 {
+			h.t.Fatal("runs never finished")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestFirstRunAtItsOffsetThenEveryIntervalAfterItsDueTime(t *testing.T) {
+	h := newHarness(t, 4)
+	const interval = 10 * time.Minute
+	block := make(chan struct{})
+	h.s.Set([]Job{h.job("tenant-a", interval, block)})
+	off := FirstRunOffset("tenant-a", interval, FirstRunSpread(1))
+
+	h.clock.Advance(off - time.Nanosecond)
+	h.noneStarted()
+	h.clock.Advance(time.Nanosecond)
+	if got := h.next(); got != "tenant-a" {
+		t.Fatalf("started %s", got)
+	}
+	// The run takes three minutes; the next is still due one interval
+	// after the first was due, not after it ended.
+	h.clock.Advance(3 * time.Minute)
+	close(block)
+	h.idle()
+	h.clock.waitArmed(1)
+	h.clock.Advance(interval - 3*time.Minute - time.Nanosecond)
+	h.noneStarted()
+	h.clock.Advance(time.Nanosecond)
+	if got := h.next(); got != "tenant-a" {
+		t.Fatalf("started %s", got)
+	}
+}
+
+func TestFirstRunOffsetIsStableBoundedAndSpread(t *testing.T) {
+	if s := FirstRunSpread(1000); s != MaxFirstRunSpread {
+		t.Fatalf("1000 jobs spread over %s, want %s", s, MaxFirstRunSpread)
+	}
+	if s := FirstRunSpread(1); s != FirstRunSpreadPerJob {
+		t.Fatalf("one job spreads over %s, want %s", s, FirstRunSpreadPerJob)
+	}
+	for _, interval := range []time.Duration{10 * time.Second, time.Hour} {
+		spread := min(interval, FirstRunSpread(1000))
+		buckets := map[time.Duration]int{}
+		for i := range 1000 {
+			name := fmt.Sprintf("customer-%04d", i)
+			off := FirstRunOffset(name, interval, FirstRunSpread(1000))
+			if off < 0 || off >= spread {
+				t.Fatalf("interval %s: %s has offset %s, outside [0, %s)", interval, name, off, spread)
+			}
+			if again := FirstRunOffset(name, interval, FirstRunSpread(1000)); again != off {
+				t.Fatalf("%s has offset %s, then %s", name, off, again)
+			}
+			buckets[off*10/spread]++
+		}
+		// A tenth of the spread should hold about a tenth of the jobs.
+		for b, n := range buckets {
+			if n < 50 || n > 150 {
+				t.Errorf("interval %s: tenth %d of the spread holds %d of 1000 first runs", interval, b, n)
+			}
+		}
+	}
+	if off := FirstRunOffset("x", 0, time.Minute); off != 0 {
+		t.Fatalf("no interval, offset %s", off)
+	}
+}
+
+func TestRunsWaitInQueueOldestDueFirst(t *testing.T) {
+	h := newHarness(t, 1)
+	block := make(chan struct{})
+	h.s.Set([]Job{h.job("blocker", time.Hour, block)})
+	h.clock.Advance(MaxFirstRunSpread)
+	h.next()
+
+	jobs := []Job{h.job("blocker", time.Hour, block)}
+	var names []string
+	for i := range 6 {
+		name := fmt.Sprintf("tenant-%d", i)
+		names = append(names, name)
+		jobs = append(jobs, h.job(name, time.Hour, nil))
+	}
+	h.s.Set(jobs)
+	h.clock.Advance(MaxFirstRunSpread)
+	if q, f := h.s.Queued(), h.s.InFlight(); q != 6 || f != 1 {
+		t.Fatalf("queued %d, in flight %d; want 6 and 1 (max_concurrent_runs = 1)", q, f)
+	}
+	close(block)
+	var got []string
+	for range names {
+		got = append(got, h.next())
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		return cmp.Compare(FirstRunOffset(a, time.Hour, FirstRunSpread(len(jobs))), FirstRunOffset(b, time.Hour, FirstRunSpread(len(jobs))))
+	})
+	if !slices.Equal(got, names) {
+		t.Fatalf("runs started in order %v, want oldest due first: %v", got, names)
+	}
+}
+
+func TestLongRunIsNeitherDoubledNorStarvesTheRest(t *testing.T) {
+	h := newHarness(t, 2)
+	long := make(chan struct{})
+	h.s.Set([]Job{
+		h.job("long", time.Minute, long),
+		h.job("b", time.Minute, nil),
+		h.job("c", time.Minute, nil),
+	})
+	h.clock.Advance(MaxFirstRunSpread)
+	runs := map[string]int{}
+	for range 3 {
+		runs[h.next()]++
+	}
+	// "long" keeps its slot for ten of its intervals; b and c share the
+	// other one and run every minute.
+	for range 10 {
+		h.idleExcept(1)
+		h.clock.waitArmed(2)
+		h.clock.Advance(time.Minute)
+		if q := h.s.Queued(); q > 1 {
+			t.Fatalf("%d runs queued; only b or c can wait while the other runs", q)
+		}
+		runs[h.next()]++
+		runs[h.next()]++
+	}
+	if runs["long"] != 1 || runs["b"] != 11 || runs["c"] != 11 {
+		t.Fatalf("runs %v; want long once, b and c 11 times each", runs)
+	}
+}
+
+// idleExcept waits until n runs are in flight.
+func (h *harness) idleExcept(n int) {
+	h.t.Helper()
+	for i := 0; h.s.InFlight() != n; i++ {
+		if i > 10000 {
+			h.t.Fatalf("%d runs in flight, want %d", h.s.InFlight(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestRunOutlastingItsIntervalQueuesBehindThoseWaiting(t *testing.T) {
+	h := newHarness(t, 1)
+	block, bc := make(chan struct{}), make(chan struct{})
+	a := h.job("a", time.Hour, block)
+	h.s.Set([]Job{a})
+	h.clock.Advance(MaxFirstRunSpread)
+	h.next()
+	// a runs for three of its intervals; b and c come due meanwhile.
+	h.clock.Advance(3 * time.Hour)
+	h.s.Set([]Job{a, h.job("b", time.Hour, bc), h.job("c", time.Hour, bc)})
+	h.clock.Advance(MaxFirstRunSpread)
+	if q := h.s.Queued(); q != 2 {
+		t.Fatalf("%d queued, want b and c (a is running, not queued again)", q)
+	}
+	close(block)
+	first := h.next()
+	h.clock.waitArmed(1) // a, due at once
+	h.clock.Advance(0)
+	if q := h.s.Queued(); q != 2 {
+		t.Fatalf("%d queued, want a and one of b, c", q)
+	}
+	close(bc)
+	got := []string{first, h.next(), h.next()}
+	slices.Sort(got[:2])
+	if !slices.Equal(got, []string{"b", "c", "a"}) {
+		t.Fatalf("order %v; a outlasted its interval and must wait behind b and c", got)
+	}
+}
+
+func TestSetAddsRemovesAndChangesJobs(t *testing.T) {
+	h := newHarness(t, 1)
+	block := make(chan struct{})
+	goes := h.job("goes", time.Hour, block)
+	h.s.Set([]Job{goes})
+	h.clock.Advance(MaxFirstRunSpread)
+	h.next()
+	// "goes" holds the only slot; the others queue behind it.
+	h.s.Set([]Job{goes, h.job("stays", time.Hour, nil), h.job("queued-out", time.Hour, nil)})
+	h.clock.Advance(MaxFirstRunSpread)
+	if q := h.s.Queued(); q != 2 {
+		t.Fatalf("%d queued, want 2", q)
+	}
+
+	changed := make(chan struct{}, 1)
+	h.s.Set([]Job{
+		{Name: "stays", Interval: time.Hour, Run: func(context.Context) { changed <- struct{}{} }},
+		h.job("added", time.Hour, nil),
+	})
+	if n, q := h.s.Jobs(), h.s.Queued(); n != 2 || q != 1 {
+		t.Fatalf("%d jobs, %d queued; want stays and added, with stays queued", n, q)
+	}
+	close(block) // "goes" ends its run in flight and is not scheduled again
+	<-changed    // "stays" runs its new Run
+	h.idle()
+	h.clock.Advance(MaxFirstRunSpread)
+	if got := h.next(); got != "added" {
+		t.Fatalf("started %s, want added", got)
+	}
+	h.idle()
+	h.clock.waitArmed(2)
+	h.clock.Advance(2 * time.Hour)
+	<-changed
+	if got := h.next(); got != "added" {
+		t.Fatalf("started %s, want added", got)
+	}
+	h.idle()
+	select {
+	case name := <-h.started:
+		t.Fatalf("%s ran after it was removed", name)
+	default:
+	}
+}
+
+func TestIntervalChangeMovesTheNextRun(t *testing.T) {
+	h := newHarness(t, 1)
+	h.s.Set([]Job{h.job("a", time.Hour, nil)})
+	h.clock.Advance(MaxFirstRunSpread)
+	h.next()
+	h.idle()
+	h.clock.waitArmed(1)
+	h.s.Set([]Job{h.job("a", 5*time.Minute, nil)})
+	h.clock.Advance(5 * time.Minute)
+	if got := h.next(); got != "a" {
+		t.Fatalf("started %s", got)
+	}
+}
+
+func TestStopWaitsForRunsInFlightAndDropsQueued(t *testing.T) {
+	h := newHarness(t, 1)
+	finished := make(chan struct{})
+	a := Job{Name: "a", Interval: time.Hour, Run: func(ctx context.Context) {
+		h.started <- "a"
+		<-ctx.Done()
+		close(finished) // the run's last checkpoint, after the stop
+	}}
+	h.s.Set([]Job{a})
+	h.clock.Advance(MaxFirstRunSpread)
+	h.next()
+	h.s.Set([]Job{a, h.job("b", time.Hour, nil)})
+	h.clock.Advance(MaxFirstRunSpread)
+	if q := h.s.Queued(); q != 1 {
+		t.Fatalf("%d queued, want b", q)
+	}
+	h.stop()
+	select {
+	case <-finished:
+	default:
+		t.Fatal("Run returned before the run in flight finished")
+	}
+	select {
+	case name := <-h.started:
+		t.Fatalf("%s started after the stop", name)
+	default:
+	}
+}
+
+func TestFirstRunsSpreadRatherThanStartAtOnce(t *testing.T) {
+	h := newHarness(t, 1000)
+	block := make(chan struct{})
+	defer close(block)
+	var jobs []Job
+	for i := range 200 {
+		jobs = append(jobs, h.job(fmt.Sprintf("customer-%03d", i), time.Hour, block))
+	}
+	h.s.Set(jobs)
+	window := FirstRunSpread(len(jobs))
+	h.clock.Advance(0)
+	if n := h.s.InFlight(); n > 5 {
+		t.Fatalf("%d of 200 first runs started at once", n)
+	}
+	h.clock.Advance(window / 2)
+	if n := h.s.InFlight(); n < 70 || n > 130 {
+		t.Fatalf("%d of 200 first runs started in the first half of the %s window, want about half", n, window)
+	}
+	h.clock.Advance(window / 2)
+	if n := h.s.InFlight(); n != 200 {
+		t.Fatalf("%d of 200 first runs started within the %s window", n, window)
 	}
 }

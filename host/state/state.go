@@ -1,37 +1,35 @@
-// Package state is the host's embedded store: one bbolt file holding the
-// checkpoint of every pipeline's streams, the credentials of every source
-// and each pipeline's run history.
+// Package state is where the host keeps what must outlive a run: the
+// checkpoint of every pipeline's streams, the credentials of every source,
+// each pipeline's run history, and which host runs a pipeline now.
 //
-// Every write is its own transaction and is fsync'd before it returns, so a
-// checkpoint that SaveStream accepted survives a crash. A Store is safe for
-// use from several goroutines; the file is locked so that only one process
-// uses it at a time.
+// Store is the one interface the runner, the commands and the tests use.
+// OpenFile opens the embedded bbolt implementation, the default for one
+// host; package postgres implements it for several hosts sharing a
+// database.
+//
+// # Claims and fencing
+//
+// A host runs a pipeline only while it holds the pipeline's claim: Claim
+// hands out a fencing token, higher than any handed out for that pipeline
+// before, and fails with ErrClaimed while another holder has it. Every
+// write of a run (checkpoints, credentials, the run's history) carries the
+// claim's Fence, and the store refuses, with ErrFenced, a write whose token
+// is no longer the pipeline's current one: a host that was paused or cut
+// off past its claim cannot overwrite what the host that took over wrote.
 package state
 
 import (
-	"encoding/binary"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
+	"sync"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // KeepRuns is how many runs per pipeline the history keeps; older ones are
 // dropped as new ones are saved.
 const KeepRuns = 1000
-
-// Top-level buckets. Streams and runs hold one nested bucket per pipeline.
-var (
-	bucketStreams     = []byte("streams")
-	bucketCredentials = []byte("credentials")
-	bucketRuns        = []byte("runs")
-)
 
 // Run outcomes.
 const (
@@ -39,52 +37,183 @@ const (
 	OutcomeSucceeded   = "succeeded"
 	OutcomeFailed      = "failed"
 	OutcomeInterrupted = "interrupted"
+	// OutcomeCrashed is a run that was running when its host died.
+	OutcomeCrashed = "crashed"
 )
 
-// Store is an open state file.
-type Store struct {
-	db   *bolt.DB
-	path string
+// CrashedError is the error recorded on a crashed run.
+const CrashedError = "the host stopped during the run (killed, crashed or lost power); the next run resumes from the last stored checkpoint"
+
+// Store keeps checkpoints, credentials, run history and claims. Its methods
+// are safe for use from several goroutines: the runner saves checkpoints
+// from the destination's acknowledgements and credentials from the
+// source's updates while the commands read. Each write is one transaction:
+// a cancelled ctx abandons the call, and an abandoned write is wholly done
+// or not at all.
+//
+// A caller runs a pipeline only under its claim: Claim, then every write of
+// the run with the claim's Fence, then Release. ErrClaimed means another
+// host runs the pipeline now; ErrFenced means this host's claim ended and
+// the run must stop.
+type Store interface {
+	// Claim takes pipeline for host, which names the process (such as
+	// "hostname:pid") in status and errors. It fails with an error
+	// wrapping ErrClaimed while another claim on the pipeline is held.
+	// The caller runs the pipeline with the claim's Fence and releases the
+	// claim when done; Lost is closed if the store ends it first.
+	Claim(ctx context.Context, pipeline, host string) (*Claim, error)
+	// Holders returns the claims held now, by pipeline.
+	Holders(ctx context.Context) (map[string]Holder, error)
+
+	// Stream returns the state of a pipeline's stream, or the zero value
+	// when the store has none.
+	Stream(ctx context.Context, pipeline, stream string) (StreamState, error)
+	// SaveStream stores the state of one of the fenced pipeline's
+	// streams, replacing what was there.
+	SaveStream(ctx context.Context, f Fence, stream string, st StreamState) error
+	// ResetStream forgets a stream's checkpoint and any full refresh in
+	// progress, so that its next run starts over with a full refresh. The
+	// generation counter is kept: generations must never go backwards, or
+	// a destination could not tell old entries from new ones.
+	ResetStream(ctx context.Context, f Fence, stream string) error
+
+	// Credentials returns the credentials stored for a source (a
+	// reference such as "source.zoho.eu"), or nil when there are none.
+	Credentials(ctx context.Context, source string) (json.RawMessage, error)
+	// SaveCredentials stores a source's credentials, replacing what was
+	// there; empty credentials remove them. A run saves them under its
+	// claim's fence; commands outside a run (authorize, check, discover)
+	// pass NoFence.
+	SaveCredentials(ctx context.Context, f Fence, source string, c json.RawMessage) error
+
+	// SaveRun stores r in the fenced pipeline's history (r.Pipeline must
+	// be f.Pipeline). When r.ID is 0 it assigns the pipeline's next run
+	// ID to r.ID; saving a run again with that ID updates it. Only the
+	// newest KeepRuns runs per pipeline are kept.
+	SaveRun(ctx context.Context, f Fence, r *Run) error
+	// Runs returns up to limit of a pipeline's runs, newest first; limit
+	// <= 0 returns every kept run.
+	Runs(ctx context.Context, pipeline string, limit int) ([]Run, error)
+	// Pipelines returns the names of the pipelines that have any run or
+	// stream state, sorted bytewise.
+	Pipelines(ctx context.Context) ([]string, error)
+	// Streams returns the state of every stream of a pipeline that has
+	// any, by stream name.
+	Streams(ctx context.Context, pipeline string) (map[string]StreamState, error)
+	// Sources returns the references of the sources that have stored
+	// credentials, sorted.
+	Sources(ctx context.Context) ([]string, error)
+
+	// Close releases the store; claims still held are released.
+	Close() error
 }
 
-// Open opens the state file at path, creating it (mode 0600) and its folder
-// (mode 0700) when missing. It fails after about a second when another
-// process holds the file.
-func Open(path string) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("creating the folder of state file %s: %w", path, err)
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	switch {
-	case errors.Is(err, bolterrors.ErrTimeout):
-		return nil, fmt.Errorf("state file %s is in use by another replicator process; stop it or use another state file", path)
-	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch), errors.Is(err, bolterrors.ErrChecksum):
-		return nil, fmt.Errorf("state file %s is not a readable replicator state file: %w", path, err)
-	case err != nil:
-		return nil, fmt.Errorf("opening state file %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketStreams, bucketCredentials, bucketRuns} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
-		return nil
+// Fence is what a write carries to show it comes from the current claim
+// on its pipeline.
+type Fence struct {
+	Pipeline string
+	Token    uint64
+}
+
+// NoFence marks a credentials write made outside any run.
+var NoFence = Fence{}
+
+// Holder is who holds a pipeline's claim.
+type Holder struct {
+	Host  string
+	Since time.Time
+	Token uint64
+}
+
+// Claim is a held claim on a pipeline.
+type Claim struct {
+	Fence
+	Host     string
+	Since    time.Time
+	release  func(context.Context) error
+	lost     chan struct{}
+	loseOnce sync.Once
+	lostWhy  error
+	done     sync.Once
+}
+
+// NewClaim is for implementations of Store: release gives the claim up.
+func NewClaim(f Fence, host string, since time.Time, release func(context.Context) error) *Claim {
+	return &Claim{Fence: f, Host: host, Since: since, release: release, lost: make(chan struct{})}
+}
+
+// Lose is for implementations of Store: it records why the claim ended
+// and closes Lost.
+func (c *Claim) Lose(why error) {
+	c.loseOnce.Do(func() {
+		c.lostWhy = why
+		close(c.lost)
 	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("preparing state file %s: %w", path, err)
-	}
-	return &Store{db: db, path: path}, nil
 }
 
-// Close releases the file and its lock.
-func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("closing state file %s: %w", s.path, err)
+// Lost is closed when the store ended the claim before Release, such as
+// when the database ended the session holding it. Writes under the claim
+// are refused from then on; the caller should stop the run.
+func (c *Claim) Lost() <-chan struct{} { return c.lost }
+
+// Err says why the claim was lost, or nil while it is held.
+func (c *Claim) Err() error {
+	select {
+	case <-c.lost:
+		return c.lostWhy
+	default:
+		return nil
 	}
-	return nil
 }
+
+// Release gives the claim up; later writes under its fence are refused.
+// Releasing twice is a no-op.
+func (c *Claim) Release(ctx context.Context) error {
+	var err error
+	c.done.Do(func() { err = c.release(ctx) })
+	return err
+}
+
+// ErrClaimed is wrapped by Claim's error when another holder has the
+// pipeline.
+var ErrClaimed = errors.New("pipeline is claimed by another host")
+
+// ClaimedError says who holds a pipeline.
+type ClaimedError struct {
+	Pipeline string
+	Holder
+}
+
+func (e *ClaimedError) Error() string {
+	if e.Host == "" {
+		return fmt.Sprintf("pipeline %q is running elsewhere; try again when that run has finished", e.Pipeline)
+	}
+	return fmt.Sprintf("pipeline %q is running on %s since %s; try again when that run has finished",
+		e.Pipeline, e.Host, e.Since.Local().Format("2006-01-02 15:04:05"))
+}
+
+func (e *ClaimedError) Is(target error) bool { return target == ErrClaimed }
+
+// ErrFenced is wrapped by the error of a write whose claim is no longer
+// the pipeline's current one.
+var ErrFenced = errors.New("write refused: this host no longer holds the pipeline's claim")
+
+// FencedError is a write refused for its stale fence.
+type FencedError struct {
+	Fence
+	Current uint64 // the pipeline's current token; 0 when nobody holds it
+}
+
+func (e *FencedError) Error() string {
+	if e.Current == 0 {
+		return fmt.Sprintf("write refused: the claim on pipeline %q (fence %d) is no longer held; the run was stopped or its claim released, and nothing it would have written is stored",
+			e.Pipeline, e.Token)
+	}
+	return fmt.Sprintf("write refused: the claim on pipeline %q (fence %d) was taken over by another host (fence %d), so this host's writes are refused; the pipeline goes on there from its last checkpoint",
+		e.Pipeline, e.Token, e.Current)
+}
+
+func (e *FencedError) Is(target error) bool { return target == ErrFenced }
 
 // StreamState is what the store keeps for one stream of one pipeline.
 type StreamState struct {
@@ -97,127 +226,12 @@ type StreamState struct {
 	FullRefresh uint64 `json:"full_refresh,omitempty"`
 }
 
-// Stream returns the state of a pipeline's stream, or the zero value when
-// the store has none.
-func (s *Store) Stream(pipeline, stream string) (StreamState, error) {
-	var st StreamState
-	err := s.db.View(func(tx *bolt.Tx) error {
-		p := tx.Bucket(bucketStreams).Bucket([]byte(pipeline))
-		if p == nil {
-			return nil
-		}
-		v := p.Get([]byte(stream))
-		if v == nil {
-			return nil
-		}
-		return json.Unmarshal(v, &st)
-	})
-	if err != nil {
-		return StreamState{}, fmt.Errorf("reading state of stream %q of pipeline %q: %w", stream, pipeline, err)
-	}
-	return st, nil
-}
-
-// SaveStream stores the state of a pipeline's stream, replacing what was there.
-func (s *Store) SaveStream(pipeline, stream string, st StreamState) error {
-	if err := names(pipeline, stream); err != nil {
-		return err
-	}
-	v, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("encoding state of stream %q of pipeline %q: %w", stream, pipeline, err)
-	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		p, err := tx.Bucket(bucketStreams).CreateBucketIfNotExists([]byte(pipeline))
-		if err != nil {
-			return err
-		}
-		return p.Put([]byte(stream), v)
-	})
-	if err != nil {
-		return fmt.Errorf("saving state of stream %q of pipeline %q: %w", stream, pipeline, err)
-	}
-	return nil
-}
-
-// ResetStream forgets a stream's checkpoint and any full refresh in
-// progress, so that its next run starts over with a full refresh. The
-// generation counter is kept: generations must never go backwards, or a
-// destination could not tell old entries from new ones.
-func (s *Store) ResetStream(pipeline, stream string) error {
-	if err := names(pipeline, stream); err != nil {
-		return err
-	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		p := tx.Bucket(bucketStreams).Bucket([]byte(pipeline))
-		if p == nil {
-			return nil
-		}
-		v := p.Get([]byte(stream))
-		if v == nil {
-			return nil
-		}
-		var st StreamState
-		if err := json.Unmarshal(v, &st); err != nil {
-			return err
-		}
-		if st.Generation == 0 {
-			return p.Delete([]byte(stream))
-		}
-		v, err := json.Marshal(StreamState{Generation: st.Generation})
-		if err != nil {
-			return err
-		}
-		return p.Put([]byte(stream), v)
-	})
-	if err != nil {
-		return fmt.Errorf("resetting stream %q of pipeline %q: %w", stream, pipeline, err)
-	}
-	return nil
-}
-
-// Credentials returns the credentials stored for a source (a reference such
-// as "source.zoho.eu"), or nil when there are none.
-func (s *Store) Credentials(source string) (json.RawMessage, error) {
-	var c json.RawMessage
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketCredentials).Get([]byte(source)); v != nil {
-			c = slices.Clone(v) // v is only valid inside the transaction
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading credentials of %s: %w", source, err)
-	}
-	return c, nil
-}
-
-// SaveCredentials stores a source's credentials, replacing what was there.
-// Empty credentials remove the stored ones.
-func (s *Store) SaveCredentials(source string, c json.RawMessage) error {
-	if source == "" {
-		return errors.New("saving credentials: the source reference is empty")
-	}
-	if len(c) > 0 && !json.Valid(c) {
-		return fmt.Errorf("saving credentials of %s: they are not valid JSON", source)
-	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCredentials)
-		if len(c) == 0 {
-			return b.Delete([]byte(source))
-		}
-		return b.Put([]byte(source), c)
-	})
-	if err != nil {
-		return fmt.Errorf("saving credentials of %s: %w", source, err)
-	}
-	return nil
-}
-
 // Run is one run of a pipeline in the history.
 type Run struct {
 	ID       uint64           `json:"id"` // per-pipeline sequence, from 1
 	Pipeline string           `json:"pipeline"`
+	Host     string           `json:"host,omitempty"`  // the claim's holder
+	Fence    uint64           `json:"fence,omitempty"` // the claim's token
 	Started  time.Time        `json:"started"`
 	Ended    time.Time        `json:"ended,omitzero"`
 	Read     int64            `json:"read"`
@@ -228,120 +242,24 @@ type Run struct {
 	Resumed  []string         `json:"resumed,omitempty"` // streams that started from a checkpoint
 }
 
-// SaveRun stores r in its pipeline's history. When r.ID is 0 it assigns the
-// pipeline's next run ID to r.ID; saving a run again with that ID updates
-// it. Only the newest KeepRuns runs per pipeline are kept.
-func (s *Store) SaveRun(r *Run) error {
-	if r.Pipeline == "" {
-		return errors.New("saving run: the run has no pipeline name")
-	}
-	id := r.ID
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.Bucket(bucketRuns).CreateBucketIfNotExists([]byte(r.Pipeline))
-		if err != nil {
-			return err
-		}
-		if id == 0 {
-			if id, err = b.NextSequence(); err != nil {
-				return err
-			}
-		} else if id > b.Sequence() {
-			if err := b.SetSequence(id); err != nil {
-				return err
-			}
-		}
-		run := *r
-		run.ID = id
-		v, err := json.Marshal(run)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(runKey(id), v); err != nil {
-			return err
-		}
-		return trimRuns(b)
-	})
-	if err != nil {
-		return fmt.Errorf("saving run of pipeline %q: %w", r.Pipeline, err)
-	}
-	// Only now: a failed transaction must not leave r looking saved.
-	r.ID = id
-	return nil
-}
-
-// trimRuns drops runs older than the newest KeepRuns. IDs come from the
-// bucket's sequence, so "newest" is "highest ID".
-func trimRuns(b *bolt.Bucket) error {
-	newest := b.Sequence()
-	if newest <= KeepRuns {
-		return nil
-	}
-	oldestKept := newest - KeepRuns + 1
-	var drop [][]byte
-	c := b.Cursor()
-	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) < oldestKept; k, _ = c.Next() {
-		drop = append(drop, slices.Clone(k))
-	}
-	// Deleting while the cursor walks can skip keys, so delete afterwards.
-	for _, k := range drop {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Runs returns up to limit of a pipeline's runs, newest first; limit <= 0
-// returns every kept run.
-func (s *Store) Runs(pipeline string, limit int) ([]Run, error) {
-	var runs []Run
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRuns).Bucket([]byte(pipeline))
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
-		for k, v := c.Last(); k != nil && (limit <= 0 || len(runs) < limit); k, v = c.Prev() {
-			var r Run
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("decoding run %d: %w", binary.BigEndian.Uint64(k), err)
-			}
-			runs = append(runs, r)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading runs of pipeline %q: %w", pipeline, err)
-	}
-	return runs, nil
-}
-
-// Pipelines returns the names of the pipelines that have any run, sorted.
-func (s *Store) Pipelines() ([]string, error) {
-	var names []string
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketRuns).ForEachBucket(func(k []byte) error {
-			names = append(names, string(k))
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing pipelines: %w", err)
-	}
-	slices.Sort(names) // bolt orders bytewise already; this keeps the promise explicit
-	return names, nil
-}
-
-func runKey(id uint64) []byte {
-	return binary.BigEndian.AppendUint64(nil, id)
-}
-
-func names(pipeline, stream string) error {
+// CheckNames reports an empty pipeline or stream name.
+func CheckNames(pipeline, stream string) error {
 	switch {
 	case pipeline == "":
 		return errors.New("the pipeline name is empty")
 	case stream == "":
 		return fmt.Errorf("pipeline %q: the stream name is empty", pipeline)
+	}
+	return nil
+}
+
+// CheckRun reports a run that cannot be saved under f.
+func CheckRun(f Fence, r *Run) error {
+	switch {
+	case r.Pipeline == "":
+		return errors.New("saving run: the run has no pipeline name")
+	case r.Pipeline != f.Pipeline:
+		return fmt.Errorf("saving run of pipeline %q under the claim on pipeline %q", r.Pipeline, f.Pipeline)
 	}
 	return nil
 }

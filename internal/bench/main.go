@@ -43,6 +43,7 @@ func suites() []suite {
 		{"plugin", benchPlugins},
 		{"roger365", benchRoger365},
 		{"zoho", benchZoho},
+		{"fleet", benchFleet},
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -84,7 +85,7 @@ pipeline "bench" {
 	}
 	replicator := filepath.Join(b.bin, "replicator")
 	if out, err := b.command(ctx, dir, replicator, "init").CombinedOutput(); err != nil {
-		return syncResult{}, fmt.Errorf("init: %v\n%s", err, out)
+		return syncResult{}, fmt.Errorf("init: %w\n%s", err, out)
 	}
 	cmd := b.command(ctx, dir, replicator, "sync", "-log-level", "warn", "bench")
 	elapsed, peakMB, err := runSampling(cmd, func(host int) []int { return []int{host} })
@@ -93,7 +94,7 @@ pipeline "bench" {
 	}
 	// One line per record and one for the full-refresh-complete.
 	if lines, err := countLines(filepath.Join(dir, "out.jsonl")); err != nil || lines != n+1 {
-		return syncResult{}, fmt.Errorf("sync wrote %d lines, want %d (%v)", lines, n+1, err)
+		return syncResult{}, fmt.Errorf("sync wrote %d lines, want %d (%w)", lines, n+1, err)
 	}
 	return syncResult{elapsed: elapsed, peakRSSMB: peakMB}, nil
 }
@@ -132,7 +133,7 @@ func countLines(path string) (int, error) {
 		if len(chunk) > 0 && chunk[len(chunk)-1] == '\n' {
 			n++
 		}
-		if err == bufio.ErrBufferFull {
+		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
 		if err != nil {
@@ -149,7 +150,7 @@ func inProcessSync(ctx context.Context, n int) (time.Duration, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	store, err := state.Open(filepath.Join(dir, "replicator.db"))
+	store, err := state.OpenFile(filepath.Join(dir, "replicator.db"), state.FileOptions{})
 	if err != nil {
 		return 0, err
 	}
@@ -169,8 +170,13 @@ func inProcessSync(ctx context.Context, n int) (time.Duration, error) {
 		DestinationConfig: []byte(fmt.Sprintf(`{"path":%q,"fsync":true}`, filepath.Join(dir, "out.jsonl"))),
 		Streams:           []contract.Stream{stream},
 	}
+	claim, err := store.Claim(ctx, p.Name, "bench")
+	if err != nil {
+		return 0, err
+	}
+	defer claim.Release(ctx)
 	start := time.Now()
-	run, err := runner.Run(ctx, p, store, runner.Options{})
+	run, err := runner.Run(ctx, p, store, claim.Fence, runner.Options{})
 	elapsed := time.Since(start)
 	if err != nil {
 		return 0, err

@@ -96,7 +96,7 @@ pipeline "contacts" {
 		cmd := b.command(ctx, dir, replicator, args...)
 		cmd.Env = append(cmd.Env, env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return res, fmt.Errorf("%s: %v\n%s", args[0], err, out)
+			return res, fmt.Errorf("%s: %w\n%s", args[0], err, out)
 		}
 	}
 
@@ -177,7 +177,7 @@ func runSampling(cmd *exec.Cmd, sample func(pid int) []int) (time.Duration, floa
 		select {
 		case err := <-done:
 			if err != nil {
-				return 0, 0, fmt.Errorf("%v\n%s", err, stderr.String())
+				return 0, 0, fmt.Errorf("%w\n%s", err, stderr.String())
 			}
 			if peakKB == 0 {
 				return 0, 0, errors.New("never saw the process to sample its memory")
@@ -193,8 +193,9 @@ func runSampling(cmd *exec.Cmd, sample func(pid int) []int) (time.Duration, floa
 	}
 }
 
-// children lists the child processes of parent whose command name starts
-// with prefix (the kernel keeps the first 15 bytes of it).
+// children lists the child processes of parent whose program name (the
+// base of argv[0]: the host launches plugins through /proc/self/fd, so the
+// kernel's comm is a number) starts with prefix.
 func children(parent int, prefix string) []int {
 	entries, _ := os.ReadDir("/proc")
 	var out []int
@@ -209,15 +210,23 @@ func children(parent int, prefix string) []int {
 		}
 		// pid (comm) state ppid ...
 		s := string(stat)
-		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || close < open {
+		close := strings.LastIndexByte(s, ')')
+		if close < 0 {
 			continue
 		}
-		comm, rest := s[open+1:close], strings.Fields(s[close+1:])
-		if len(rest) < 2 || !strings.HasPrefix(prefix, comm) && !strings.HasPrefix(comm, prefix) {
+		rest := strings.Fields(s[close+1:])
+		if len(rest) < 2 {
 			continue
 		}
-		if ppid, _ := strconv.Atoi(rest[1]); ppid == parent {
+		if ppid, _ := strconv.Atoi(rest[1]); ppid != parent {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		argv0, _, _ := strings.Cut(string(cmdline), "\x00")
+		if strings.HasPrefix(filepath.Base(argv0), prefix) {
 			out = append(out, pid)
 		}
 	}

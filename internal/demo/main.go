@@ -262,10 +262,9 @@ source "zoho" "crm" {
 }
 
 destination "roger365" "phonebook" {
-  api_url        = %q
-  api_key        = env("ROGER365_API_KEY")
-  replicator_id  = %q
-  default_region = "NL"
+  api_url       = %q
+  api_key       = env("ROGER365_API_KEY")
+  replicator_id = %q
 }
 
 pipeline %q {

@@ -108,6 +108,10 @@ func (o Op) String() string {
 	return "upsert"
 }
 
+// MaxRecordBytes is the most data one record may carry. The protocol's
+// message limit leaves room for a record this large beside a full batch.
+const MaxRecordBytes = 64 << 20
+
 // Record is one change to one entry of a stream.
 type Record struct {
 	Stream     string

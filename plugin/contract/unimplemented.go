@@ -13,3 +13,9 @@ type UnimplementedSource struct{}
 func (UnimplementedSource) Authorize(context.Context, AuthorizeRequest) (AuthorizeResponse, error) {
 	return AuthorizeResponse{}, fmt.Errorf("authorize: %w", ErrUnsupported)
 }
+
+// UnimplementedDestination is the destination's counterpart of
+// UnimplementedSource: embed it, and methods added to Destination in a later
+// minor version of the SDK get a default here, so the connector keeps
+// compiling and behaves as before. Destination has no optional method yet.
+type UnimplementedDestination struct{}

@@ -3,8 +3,10 @@ package plugintest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -24,12 +26,15 @@ type DestinationSuite struct {
 	// Count is how many records to write; zero means 1,000.
 	Count int
 	// Stored returns the keys of Stream the service holds now. The suite
-	// calls it when the destination acknowledges a checkpoint.
+	// calls it when the destination acknowledges a checkpoint, and after
+	// writes of deletes and of a full refresh, so it must show entries
+	// removed by a delete or by a full refresh's sweep as gone.
 	Stored func(t *testing.T) (map[string]bool, error)
 }
 
 // Run runs every check as a subtest of t.
 func (s DestinationSuite) Run(t *testing.T) {
+	checkLeaks(t)
 	ctx := context.Background()
 	dst := ConnectDestination(t, s.New(logger(t)))
 	count := s.Count
@@ -43,6 +48,7 @@ func (s DestinationSuite) Run(t *testing.T) {
 			t.Fatalf("Spec: %v", err)
 		}
 		checkSpec(t, spec)
+		s.Config, s.BadConfig = withDefaults(spec, s.Config), withDefaults(spec, s.BadConfig)
 	})
 
 	t.Run("check rejects a bad config", func(t *testing.T) {
@@ -113,4 +119,117 @@ func (s DestinationSuite) Run(t *testing.T) {
 			}
 		}
 	})
+
+	// Deletes of the first tenth of what was written, in the generation
+	// written: those entries go, the others stay.
+	deleted := max(count/10, 1)
+	t.Run("deletes remove entries", func(t *testing.T) {
+		recs := make([]contract.Record, deleted)
+		for i := range recs {
+			recs[i] = contract.Record{Stream: s.Stream.Name, Key: s.Record(i).Key, Op: contract.Delete}
+		}
+		in := &feeder{msgs: []contract.Message{{Records: recs}, {Checkpoint: &contract.Checkpoint{ID: 1, Stream: s.Stream.Name, State: json.RawMessage(`{"deleted":true}`)}}}}
+		req := contract.WriteRequest{Config: s.Config, Streams: []contract.WriteStream{{Stream: s.Stream, Generation: 1}}}
+		if err := dst.Write(ctx, req, in); err != nil {
+			t.Fatalf("Write of deletes: %v", err)
+		}
+		if len(in.acked) != 1 {
+			t.Fatalf("acknowledged %v, want the checkpoint after the deletes", in.acked)
+		}
+		s.expectStored(t, "after deletes of records 0 to "+fmt.Sprint(deleted-1), count, func(i int) bool { return i >= deleted })
+	})
+
+	// A full refresh of generation 2 writes the second half and some new
+	// records: the first half, written in generation 1, is swept.
+	t.Run("full refresh complete sweeps older generations", func(t *testing.T) {
+		from, to := count/2, count+count/10+1
+		var recs []contract.Record
+		for i := from; i < to; i++ {
+			recs = append(recs, s.Record(i))
+		}
+		in := &feeder{msgs: []contract.Message{
+			{Records: recs},
+			{Checkpoint: &contract.Checkpoint{ID: 1, Stream: s.Stream.Name, State: json.RawMessage(`{"refresh":true}`)}},
+			{FullRefreshComplete: &contract.FullRefreshComplete{ID: 2, Stream: s.Stream.Name, Generation: 2}},
+			{Checkpoint: &contract.Checkpoint{ID: 3, Stream: s.Stream.Name, State: json.RawMessage(`{"refreshed":true}`)}},
+		}}
+		req := contract.WriteRequest{Config: s.Config, Streams: []contract.WriteStream{{Stream: s.Stream, Generation: 2}}}
+		if err := dst.Write(ctx, req, in); err != nil {
+			t.Fatalf("Write of a full refresh: %v", err)
+		}
+		if len(in.acked) == 0 || in.acked[len(in.acked)-1] != 3 {
+			t.Fatalf("acknowledged %v, want every checkpoint and the full-refresh-complete up to 3", in.acked)
+		}
+		s.expectStored(t, fmt.Sprintf("after a full refresh of generation 2 that wrote records %d to %d", from, to-1), to, func(i int) bool { return i >= from })
+	})
+
+	t.Run("a cancelled write returns context.Canceled", func(t *testing.T) {
+		s.cancelledWrite(t, count)
+	})
+}
+
+// expectStored checks that of the records 0 to n-1, the service holds
+// exactly those for which want is true.
+func (s DestinationSuite) expectStored(t *testing.T, when string, n int, want func(i int) bool) {
+	t.Helper()
+	stored, err := s.Stored(t)
+	if err != nil {
+		t.Fatalf("Stored: %v", err)
+	}
+	for i := 0; i < n; i++ {
+		k := s.Record(i).Key
+		switch {
+		case want(i) && !stored[k]:
+			t.Fatalf("%s, record %d (key %s) is not stored", when, i, k)
+		case !want(i) && stored[k]:
+			t.Fatalf("%s, record %d (key %s) is still stored", when, i, k)
+		}
+	}
+}
+
+// cancelledWrite hands the connector, called directly, a batch of records
+// and then cancels the write while it waits for more.
+func (s DestinationSuite) cancelledWrite(t *testing.T, count int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	recs := make([]contract.Record, min(count, 100))
+	for i := range recs {
+		recs[i] = s.Record(i)
+	}
+	in := &cancelWhenDrained{feeder: feeder{msgs: []contract.Message{{Records: recs}}}, cancel: cancel}
+	dst := s.New(logger(t))
+	done := make(chan error, 1)
+	go func() {
+		done <- dst.Write(ctx, contract.WriteRequest{Config: s.Config, Streams: []contract.WriteStream{{Stream: s.Stream, Generation: 3}}}, in)
+	}()
+	timer := time.NewTimer(hangAfter)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if ctx.Err() == nil {
+			t.Fatalf("Write returned (%v) before it asked for the end of its input", err)
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Write returned %v after its context was cancelled; want an error that wraps context.Canceled (return ctx.Err(), or wrap errors with %%w)", err)
+		}
+	case <-timer.C:
+		t.Fatalf("Write did not return within %v of its context being cancelled; a destination must pass its context to every call that waits and return once it is done", hangAfter)
+	}
+}
+
+// cancelWhenDrained is an Input that, once its messages are taken,
+// cancels the write and waits as the host's Input does for a message that
+// does not come.
+type cancelWhenDrained struct {
+	feeder
+	cancel context.CancelFunc
+}
+
+func (in *cancelWhenDrained) Next(ctx context.Context) (contract.Message, error) {
+	if in.next < len(in.msgs) {
+		return in.feeder.Next(ctx)
+	}
+	in.cancel()
+	<-ctx.Done()
+	return contract.Message{}, ctx.Err()
 }

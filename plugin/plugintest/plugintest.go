@@ -3,10 +3,20 @@
 // connector over a real gRPC connection (go-plugin's test helpers) and
 // check what every connector must do: a sound spec, a failing check for a
 // bad configuration, a usable catalog, records that match their schemas,
-// resuming from a checkpoint, and acknowledging only what is durable.
+// checkpoints inside a read and resuming from one with no gap and no
+// restart, incremental reads that carry what changed, acknowledging only
+// what is durable, deletes and full-refresh sweeps, returning promptly
+// when cancelled, and no goroutine left behind.
+//
+// A suite's checks share the connector and its service, one after the
+// other: do not run a suite in parallel with other tests of the package,
+// whose goroutines its leak check would see.
+//
+// Recorder is a contract.Output for a connector's own unit tests.
 package plugintest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,10 +24,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"go.uber.org/goleak"
 
 	"google.golang.org/grpc"
 
@@ -45,6 +57,45 @@ func connect(t testing.TB, register func(*grpc.Server)) *grpc.ClientConn {
 		server.Stop()
 	})
 	return conn
+}
+
+// hangAfter is how long a cancelled call may take to return before the
+// kit calls it hung. It only catches a call that never returns; a
+// connector is expected to return within moments.
+const hangAfter = time.Minute
+
+// leakRounds is how many times the leak check looks before it fails.
+const leakRounds = 10
+
+// checkLeaks makes t fail if, once every cleanup registered after this
+// call has run (closing the gRPC connection and server), goroutines are
+// left that were not there before.
+func checkLeaks(t *testing.T) {
+	opts := []goleak.Option{
+		goleak.IgnoreCurrent(),
+		// Keep-alive connections of HTTP clients and servers outlive the
+		// request that opened them by design: a connector's client keeps
+		// idle connections for its next call, and a test's loopback
+		// simulator serves them until it is closed after the suite.
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreAnyFunction("net/http.(*conn).serve"),
+	}
+	t.Cleanup(func() {
+		// goleak waits about half a second for goroutines on their way
+		// out; a machine busy with other tests can take longer to end the
+		// gRPC server's, so a few rounds are allowed.
+		err := goleak.Find(opts...)
+		for range leakRounds - 1 {
+			if err == nil {
+				break
+			}
+			err = goleak.Find(opts...)
+		}
+		if err != nil {
+			t.Errorf("the connector left goroutines behind: every goroutine a call starts must end before the call returns, also when its context is cancelled\n%v", err)
+		}
+	})
 }
 
 func logger(t testing.TB) hclog.Logger {
@@ -92,6 +143,34 @@ func checkSpec(t *testing.T, spec contract.Spec) {
 	}
 }
 
+// withDefaults adds to a configuration the spec's defaults of the
+// attributes it lacks, as the host does before a plugin sees its
+// configuration. A configuration that is not a JSON object is left as it
+// is, for the connector to reject.
+func withDefaults(spec contract.Spec, raw json.RawMessage) json.RawMessage {
+	values := map[string]json.RawMessage{}
+	if len(bytes.TrimSpace(raw)) > 0 {
+		if err := json.Unmarshal(raw, &values); err != nil || values == nil {
+			return raw
+		}
+	}
+	added := false
+	for _, a := range spec.Config {
+		if _, ok := values[a.Name]; !ok && a.Default != nil {
+			values[a.Name] = a.Default
+			added = true
+		}
+	}
+	if !added {
+		return raw
+	}
+	out, err := json.Marshal(values)
+	if err != nil {
+		return raw
+	}
+	return out
+}
+
 // compileSchema compiles a stream's JSON Schema.
 func compileSchema(t *testing.T, s contract.Stream) *jsonschema.Schema {
 	t.Helper()
@@ -117,50 +196,6 @@ func validate(sch *jsonschema.Schema, data json.RawMessage) error {
 		return fmt.Errorf("data is not JSON: %w", err)
 	}
 	return sch.Validate(v)
-}
-
-// recorder is an Output that keeps what a source sent.
-type recorder struct {
-	records     []contract.Record
-	checkpoints []recordedCheckpoint
-	full        []contract.FullRefreshComplete
-	creds       contract.Credentials
-	counters    map[string]int64
-}
-
-type recordedCheckpoint struct {
-	stream  string
-	state   json.RawMessage
-	records int // records emitted before it
-}
-
-func (r *recorder) Emit(_ context.Context, rec contract.Record) error {
-	rec.Data = append(json.RawMessage(nil), rec.Data...)
-	r.records = append(r.records, rec)
-	return nil
-}
-
-func (r *recorder) Checkpoint(_ context.Context, stream string, state json.RawMessage) error {
-	r.checkpoints = append(r.checkpoints, recordedCheckpoint{stream: stream, state: append(json.RawMessage(nil), state...), records: len(r.records)})
-	return nil
-}
-
-func (r *recorder) FullRefreshComplete(_ context.Context, stream string, generation uint64) error {
-	r.full = append(r.full, contract.FullRefreshComplete{Stream: stream, Generation: generation})
-	return nil
-}
-
-func (r *recorder) UpdateCredentials(_ context.Context, c contract.Credentials) error {
-	r.creds = append(contract.Credentials(nil), c...)
-	return nil
-}
-
-func (r *recorder) Count(_ context.Context, name string, delta int64) error {
-	if r.counters == nil {
-		r.counters = map[string]int64{}
-	}
-	r.counters[name] += delta
-	return nil
 }
 
 // feeder is an Input that hands a destination a fixed list of messages and

@@ -53,12 +53,27 @@ func indexOf(ss []string, s string) int {
 
 var errTruncated = errors.New("record batch is truncated")
 
+// minRecordBytes is the smallest a packed record can be: a stream index, a
+// key length, an operation, a source time and a data length, one byte each.
+const minRecordBytes = 5
+
 // batchFromWire unpacks a batch. The records' keys and data share the
 // message's buffer, which the receiver owns and nothing writes to again.
+//
+// The batch comes from another process, so every count and length it
+// claims is checked against the bytes actually present before anything
+// is allocated or sliced.
 func batchFromWire(b *RecordBatch) ([]contract.Record, error) {
-	out := make([]contract.Record, 0, b.GetCount())
 	p, streams := b.GetPacked(), b.GetStreams()
+	count := uint64(b.GetCount())
+	if count > uint64(len(p)/minRecordBytes) {
+		return nil, fmt.Errorf("record batch says it holds %d records, but its %d bytes cannot hold more than %d", count, len(p), len(p)/minRecordBytes)
+	}
+	out := make([]contract.Record, 0, count)
 	for len(p) > 0 {
+		if uint64(len(out)) == count {
+			return nil, fmt.Errorf("record batch holds more records than the %d it says", count)
+		}
 		var r contract.Record
 		idx, n := binary.Uvarint(p)
 		if n <= 0 || idx >= uint64(len(streams)) {
@@ -66,7 +81,8 @@ func batchFromWire(b *RecordBatch) ([]contract.Record, error) {
 		}
 		r.Stream, p = streams[idx], p[n:]
 		klen, n := binary.Uvarint(p)
-		if n <= 0 || uint64(len(p)-n) < klen+1 {
+		// The key must leave room for the operation byte after it.
+		if n <= 0 || klen >= uint64(len(p)-n) {
 			return nil, errTruncated
 		}
 		if klen > 0 {
@@ -91,7 +107,7 @@ func batchFromWire(b *RecordBatch) ([]contract.Record, error) {
 		}
 		p = p[n:]
 		dlen, n := binary.Uvarint(p)
-		if n <= 0 || uint64(len(p)-n) < dlen {
+		if n <= 0 || dlen > uint64(len(p)-n) {
 			return nil, errTruncated
 		}
 		if dlen > 0 {
@@ -100,8 +116,8 @@ func batchFromWire(b *RecordBatch) ([]contract.Record, error) {
 		p = p[n+int(dlen):]
 		out = append(out, r)
 	}
-	if len(out) != int(b.GetCount()) {
-		return nil, fmt.Errorf("record batch holds %d records, says %d", len(out), b.GetCount())
+	if uint64(len(out)) != count {
+		return nil, fmt.Errorf("record batch holds %d records, says %d", len(out), count)
 	}
 	return out, nil
 }

@@ -20,8 +20,9 @@ const (
 )
 
 // MaxMessageBytes is the largest gRPC message either side accepts: a batch
-// may exceed MaxBatchBytes by one record, and one record may be large.
-const MaxMessageBytes = 64 << 20
+// may exceed MaxBatchBytes by one record, and one record may carry up to
+// contract.MaxRecordBytes of data.
+const MaxMessageBytes = contract.MaxRecordBytes + 2*MaxBatchBytes
 
 func specToWire(s contract.Spec) *SpecResponse {
 	out := &SpecResponse{Name: s.Name, Version: s.Version, Description: s.Description}

@@ -192,7 +192,7 @@ func sendAll(ctx context.Context, stream grpc.BidiStreamingClient[WriteMessage, 
 		}
 		if err := stream.Send(w); err != nil {
 			// The plugin ended the stream; its reason arrives on Recv.
-			return nil
+			return nil //nolint:nilerr // the reason is reported by Recv, not here
 		}
 	}
 }

@@ -88,6 +88,9 @@ type readSender struct {
 }
 
 func (o *readSender) Emit(_ context.Context, r contract.Record) error {
+	if len(r.Data) > contract.MaxRecordBytes {
+		return fmt.Errorf("record %q of stream %q carries %d bytes of data; a record may carry at most %d", r.Key, r.Stream, len(r.Data), contract.MaxRecordBytes)
+	}
 	o.batch = append(o.batch, r)
 	o.bytes += len(r.Data) + len(r.Key) + len(r.Stream) + 16
 	if len(o.batch) >= MaxBatchRecords || o.bytes >= MaxBatchBytes {

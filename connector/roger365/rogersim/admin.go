@@ -60,7 +60,10 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 			writeError(w, http.StatusBadRequest, "invalid_request", "id is required")
 			return
 		}
-		s.AddReplicator(rep)
+		if err := s.AddReplicator(rep); err != nil {
+			writeError(w, http.StatusInternalServerError, "storage", "the replicator was added but could not be persisted")
+			return
+		}
 		writeJSON(w, http.StatusOK, rep)
 	})
 	mux.HandleFunc("GET /admin/replicators/{id}/contacts", func(w http.ResponseWriter, r *http.Request) {

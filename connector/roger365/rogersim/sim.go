@@ -228,12 +228,12 @@ func (s *Server) Close() error {
 }
 
 // AddReplicator configures a replicator, or updates its description; its
-// contacts are kept.
-func (s *Server) AddReplicator(r Replicator) {
+// contacts are kept. The error says the change could not be persisted.
+func (s *Server) AddReplicator(r Replicator) error {
 	s.mu.Lock()
 	s.st.addReplicator(r)
 	s.mu.Unlock()
-	s.changed()
+	return s.changed()
 }
 
 // Replicators lists the configured replicators.

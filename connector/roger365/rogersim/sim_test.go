@@ -278,7 +278,9 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	ts := httptest.NewServer(s.Handler())
 	u := ts.URL + "/v1/replicators/r1/contacts"
 	statuses(t, call(t, http.MethodPut, u, testKey, put("contacts", 7, contact("a", "+31201111111"), contact("b", "+31202222222"))))
-	s.AddReplicator(Replicator{ID: "r9", Name: "Added later"})
+	if err := s.AddReplicator(Replicator{ID: "r9", Name: "Added later"}); err != nil {
+		t.Fatal(err)
+	}
 	ts.Close()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -452,7 +454,8 @@ func TestStart(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := http.Get(s.URL() + "/admin/faults"); err == nil {
+	if resp, err := http.Get(s.URL() + "/admin/faults"); err == nil {
+		resp.Body.Close()
 		t.Error("still serving after Close")
 	}
 }

@@ -554,7 +554,7 @@ func (s *Server) normalize(f *field, v any) (any, error) {
 	}
 	switch f.dataType {
 	case "lookup", "ownerlookup", "userlookup":
-		var raw any = v
+		raw := v
 		if obj, ok := v.(map[string]any); ok {
 			raw = obj["id"]
 		}

@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -20,7 +20,6 @@ import (
 	"github.com/replicatorhq/replicator/host/lockfile"
 	"github.com/replicatorhq/replicator/host/plugins"
 	"github.com/replicatorhq/replicator/host/runner"
-	"github.com/replicatorhq/replicator/host/schedule"
 	"github.com/replicatorhq/replicator/host/state"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
@@ -100,7 +99,10 @@ func short(sum string) string {
 	return sum
 }
 
-func cmdPlugins(ctx context.Context, a *app, _ []string) error {
+// cmdPlugins lists the plugins found. It never executes one: a binary the
+// lock file does not pin, or that changed since, is not trusted to run, and
+// a pinned one's version is the one recorded with its sha256.
+func cmdPlugins(_ context.Context, a *app, _ []string) error {
 	eng, err := a.engine()
 	if err != nil {
 		return err
@@ -114,33 +116,37 @@ func cmdPlugins(ctx context.Context, a *app, _ []string) error {
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tTYPE\tVERSION\tLOCKED\tPATH")
+	unverified := 0
 	for _, f := range found {
-		version := "?"
-		if c, err := eng.StartUnlocked(ctx, f.Kind, f.Type); err == nil {
-			version = c.Spec.Version
-			c.Close()
-		} else {
-			a.log.Warn("plugin did not start", "path", f.Path, "error", err)
-		}
-		locked := "no"
-		if _, err := eng.Lock.Verify(f.Kind, f.Type, f.Path); err == nil {
-			locked = "yes"
+		version, locked := "-", "no"
+		if entry, err := eng.Lock.Verify(f.Kind, f.Type, f.Path); err == nil {
+			version, locked = entry.Version, "yes"
 		} else if _, ok := eng.Lock.Get(f.Kind, f.Type); ok {
 			locked = "CHANGED"
 		}
+		if locked != "yes" {
+			unverified++
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Type, version, locked, f.Path)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if unverified > 0 {
+		fmt.Fprintf(a.stdout, "\nPlugins that are not locked, or changed since, are not run, so their version is not shown. "+
+			"`replicator init` locks those the configuration uses (`init -upgrade` accepts a changed one) after checking them.\n")
+	}
+	return nil
 }
 
 // sourceCommand prepares a command on the one source named in args: the
 // source launched, and the store holding its credentials.
-func (a *app) sourceCommand(ctx context.Context, args []string) (*engine.Connector, contract.Source, *state.Store, error) {
+func (a *app) sourceCommand(ctx context.Context, args []string) (*engine.Connector, contract.Source, state.Store, error) {
 	ref, err := oneArg(args, "SOURCE")
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	store, err := a.openStore()
+	store, err := a.openStore(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -190,27 +196,55 @@ func cmdAuthorize(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer c.Close()
-	code := strings.TrimSpace(a.opts.code)
-	if code == "" {
-		if code, err = a.prompt("Paste the grant code for " + c.Block.Ref() + ": "); err != nil {
-			return err
-		}
-	}
-	if code == "" {
-		return errors.New("no grant code given; pass -code or paste one at the prompt")
+	code, err := a.grantCode(c.Block.Ref())
+	if err != nil {
+		return err
 	}
 	resp, err := src.Authorize(ctx, contract.AuthorizeRequest{Config: c.Config, Grant: code})
 	if err != nil {
 		return fmt.Errorf("authorize %s: %w", c.Block.Ref(), err)
 	}
-	if err := store.SaveCredentials(c.Block.Ref(), resp.Credentials); err != nil {
+	if err := store.SaveCredentials(ctx, state.NoFence, c.Block.Ref(), resp.Credentials); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "Authorized %s; its credentials are stored in %s.\n", c.Block.Ref(), a.storePath())
+	fmt.Fprintf(a.stdout, "Authorized %s; its credentials are stored in %s.\n", c.Block.Ref(), a.storeName())
 	if resp.Message != "" {
 		fmt.Fprintln(a.stdout, resp.Message)
 	}
 	return nil
+}
+
+// grantCode returns the grant code for source: read from standard input
+// with -code -, taken from -code VALUE (with a warning, since the process
+// list shows it), or asked for at the prompt.
+func (a *app) grantCode(source string) (string, error) {
+	var code string
+	switch a.opts.code {
+	case "-":
+		// A code is far shorter than the limit, which only keeps an
+		// endless input from filling memory.
+		line, err := bufio.NewReader(io.LimitReader(a.stdin, 64<<10)).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read the grant code from standard input: %w", err)
+		}
+		if code = strings.TrimSpace(line); code == "" {
+			return "", errors.New("no grant code on standard input; -code - reads it from the first line")
+		}
+		return code, nil
+	case "":
+		var err error
+		if code, err = a.prompt("Paste the grant code for " + source + ": "); err != nil {
+			return "", err
+		}
+	default:
+		a.log.Warn("a grant code given with -code is visible to other users in the process list; " +
+			"paste it at the prompt (leave out -code), or pass -code - to read it from standard input")
+		code = strings.TrimSpace(a.opts.code)
+	}
+	if code == "" {
+		return "", errors.New("no grant code given; paste one at the prompt, or pass -code - and give it on standard input")
+	}
+	return code, nil
 }
 
 // prompt reads one line, without echo when stdin is a terminal.
@@ -237,7 +271,7 @@ func (a *app) storePath() string {
 }
 
 // pipelineCommand prepares a command on the one pipeline named in args.
-func (a *app) pipelineCommand(args []string) (*config.Pipeline, *state.Store, error) {
+func (a *app) pipelineCommand(ctx context.Context, args []string) (*config.Pipeline, state.Store, error) {
 	name, err := oneArg(args, "PIPELINE")
 	if err != nil {
 		return nil, nil, err
@@ -246,7 +280,7 @@ func (a *app) pipelineCommand(args []string) (*config.Pipeline, *state.Store, er
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := a.openStore()
+	store, err := a.openStore(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -270,7 +304,7 @@ func (a *app) pipeline(name string) (*config.Pipeline, error) {
 }
 
 func cmdCheck(ctx context.Context, a *app, args []string) error {
-	pc, store, err := a.pipelineCommand(args)
+	pc, store, err := a.pipelineCommand(ctx, args)
 	if err != nil {
 		return err
 	}
@@ -278,12 +312,12 @@ func cmdCheck(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := eng.Open(ctx, pc, store)
+	p, err := eng.Open(ctx, pc, store, state.NoFence)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	creds, err := store.Credentials(p.SourceRef)
+	creds, err := store.Credentials(ctx, p.SourceRef)
 	if err != nil {
 		return err
 	}
@@ -292,7 +326,7 @@ func cmdCheck(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("check %s: %w", p.SourceRef, err)
 	}
 	if sr.Credentials != nil {
-		if err := store.SaveCredentials(p.SourceRef, sr.Credentials); err != nil {
+		if err := store.SaveCredentials(ctx, state.NoFence, p.SourceRef, sr.Credentials); err != nil {
 			return err
 		}
 	}
@@ -311,7 +345,7 @@ func cmdDiscover(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer c.Close()
-	cat, err := engine.Discover(ctx, src, c.Block.Ref(), c.Config, store)
+	cat, err := engine.Discover(ctx, src, c.Block.Ref(), c.Config, store, state.NoFence)
 	if err != nil {
 		return err
 	}
@@ -340,23 +374,30 @@ func countFields(schema json.RawMessage) int {
 	return len(s.Properties)
 }
 
-// syncOnce runs one pipeline once, with progress on stderr.
-func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store *state.Store, fullRefresh bool) error {
+// syncOnce runs one pipeline once, with progress on stderr, holding the
+// pipeline's claim for the whole run.
+func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store state.Store, fullRefresh bool) error {
 	eng, err := a.engine()
 	if err != nil {
 		return err
 	}
-	p, err := eng.Open(ctx, pc, store)
+	ctx, claim, done, err := claimRun(ctx, a.log, store, pc.Name)
+	if err != nil {
+		return err
+	}
+	defer done()
+	p, err := eng.Open(ctx, pc, store, claim.Fence)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
 	prog := newProgress(a.stderr, pc.Name, a.log.Named(pc.Name))
-	run, err := runner.Run(ctx, p.Pipeline, store, runner.Options{
+	run, err := runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
 		Log:           a.log.Named(pc.Name),
 		OnProgress:    prog.update,
 		ProgressEvery: prog.every(),
 		FullRefresh:   fullRefresh,
+		StallTimeout:  eng.Config.Host.StallTimeout,
 	})
 	prog.done()
 	if err != nil {
@@ -368,7 +409,7 @@ func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store *state.St
 }
 
 func cmdSync(ctx context.Context, a *app, args []string) error {
-	pc, store, err := a.pipelineCommand(args)
+	pc, store, err := a.pipelineCommand(ctx, args)
 	if err != nil {
 		return err
 	}
@@ -377,89 +418,20 @@ func cmdSync(ctx context.Context, a *app, args []string) error {
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintf(a.stdout, "Pipeline %s stopped; the next sync resumes from its last checkpoint.\n", pc.Name)
-		return nil
+		return nil //nolint:nilerr // a sync stopped by the user keeps its progress and is no failure
 	}
 	fmt.Fprintf(a.stdout, "Pipeline %s synced.\n", pc.Name)
 	return nil
 }
 
-func cmdRun(ctx context.Context, a *app, _ []string) error {
-	cfg, err := a.config()
-	if err != nil {
-		return err
-	}
-	// The state file is open only while runs are underway, so that
-	// `replicator status` and the like can read it in between.
-	shared := &sharedStore{path: a.storePath()}
-	_, release, err := shared.acquire()
-	if err != nil {
-		return err
-	}
-	release()
-	var jobs []schedule.Job
-	for _, pc := range cfg.Pipelines {
-		if pc.Interval == 0 {
-			a.log.Info("pipeline has no interval; it runs only with `replicator sync`", "pipeline", pc.Name)
-			continue
-		}
-		jobs = append(jobs, schedule.Job{Name: pc.Name, Interval: pc.Interval, Run: func(ctx context.Context) error {
-			store, release, err := shared.acquire()
-			if err != nil {
-				return err
-			}
-			defer release()
-			return a.syncOnce(ctx, pc, store, false)
-		}})
-	}
-	if len(jobs) == 0 {
-		return fmt.Errorf("no pipeline in %s has an interval; add one such as interval = \"15m\"", cfg.Path)
-	}
-	a.log.Info("running pipelines on their intervals; stop with Ctrl-C or SIGTERM", "pipelines", len(jobs))
-	schedule.Run(ctx, jobs, a.log)
-	a.log.Info("stopped; checkpoints are saved")
-	return nil
-}
-
-// sharedStore keeps the state file open while at least one holder needs it.
-type sharedStore struct {
-	path  string
-	mu    sync.Mutex
-	store *state.Store
-	refs  int
-}
-
-func (s *sharedStore) acquire() (*state.Store, func(), error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.refs == 0 {
-		st, err := state.Open(s.path)
-		if err != nil {
-			return nil, nil, err
-		}
-		s.store = st
-	}
-	s.refs++
-	return s.store, s.release, nil
-}
-
-func (s *sharedStore) release() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.refs--
-	if s.refs == 0 {
-		_ = s.store.Close()
-		s.store = nil
-	}
-}
-
-func cmdStatus(_ context.Context, a *app, args []string) error {
-	store, err := a.openStore()
+func cmdStatus(ctx context.Context, a *app, args []string) error {
+	store, err := a.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	names := args
 	if len(names) == 0 {
-		if names, err = store.Pipelines(); err != nil {
+		if names, err = store.Pipelines(ctx); err != nil {
 			return err
 		}
 	}
@@ -467,10 +439,19 @@ func cmdStatus(_ context.Context, a *app, args []string) error {
 		fmt.Fprintln(a.stdout, "No runs yet.")
 		return nil
 	}
+	holders, err := store.Holders(ctx)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if h, ok := holders[name]; ok {
+			fmt.Fprintf(a.stdout, "Pipeline %s is running on %s since %s.\n", name, h.Host, h.Since.Local().Format("2006-01-02 15:04:05"))
+		}
+	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PIPELINE\tRUN\tSTARTED\tTOOK\tREAD\tWRITTEN\tOUTCOME\tDETAILS")
 	for _, name := range names {
-		runs, err := store.Runs(name, a.opts.limit)
+		runs, err := store.Runs(ctx, name, a.opts.limit)
 		if err != nil {
 			return err
 		}
@@ -498,7 +479,23 @@ func formatCounters(c map[string]int64) string {
 	for k := range c {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	// In the order records flow: the source's counters, then the
+	// destination's, then the unprefixed ones of runs stored before.
+	side := func(k string) int {
+		switch {
+		case strings.HasPrefix(k, runner.SourceCounters):
+			return 0
+		case strings.HasPrefix(k, runner.DestinationCounters):
+			return 1
+		}
+		return 2
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if si, sj := side(keys[i]), side(keys[j]); si != sj {
+			return si < sj
+		}
+		return keys[i] < keys[j]
+	})
 	var parts []string
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, c[k]))

@@ -11,12 +11,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/replicatorhq/replicator/host/config"
 	"github.com/replicatorhq/replicator/host/engine"
+	"github.com/replicatorhq/replicator/host/sockdir"
 	"github.com/replicatorhq/replicator/host/state"
 )
 
@@ -32,12 +34,16 @@ Commands:
   sync PIPELINE         run a pipeline once
   run                   run every pipeline on its interval until stopped
   status [PIPELINE]     show the last runs
+  state backup -to FILE write a consistent copy of the state file
+  state copy -from A -to B  copy checkpoints, credentials and history between
+                        state files and PostgreSQL databases
 
 Flags common to every command:
   -config PATH          configuration file or folder (default "replicator.hcl", or $REPLICATOR_CONFIG)
   -state PATH           state file (default: the configuration's state_file)
   -log-level LEVEL      trace, debug, info, warn or error (default "info")
   -log-format FORMAT    text, or json for log shippers (default "text")
+  -fresh-state          start a new state file where the one in use is missing, empty or damaged
 
 Run "replicator <command> -h" for a command's own flags.
 `
@@ -54,11 +60,13 @@ type command struct {
 type options struct {
 	config, state, logLevel string
 	logFormat               string
+	freshState              bool
 	code                    string // authorize
 	upgrade                 bool   // init
 	fullRefresh             bool   // sync
 	json                    bool   // discover
 	limit                   int    // status
+	from, to                string // state
 }
 
 func commands() []command {
@@ -69,7 +77,7 @@ func commands() []command {
 		}},
 		{name: "plugins", run: cmdPlugins},
 		{name: "authorize", run: cmdAuthorize, flags: func(fs *flag.FlagSet, o *options) {
-			fs.StringVar(&o.code, "code", "", "the one-time grant code (prompted for when absent)")
+			fs.StringVar(&o.code, "code", "", "the one-time grant code: - reads it from standard input; prompted for when absent (a code written here shows in the process list)")
 		}},
 		{name: "check", run: cmdCheck},
 		{name: "discover", run: cmdDiscover, flags: func(fs *flag.FlagSet, o *options) {
@@ -82,6 +90,7 @@ func commands() []command {
 		{name: "status", run: cmdStatus, flags: func(fs *flag.FlagSet, o *options) {
 			fs.IntVar(&o.limit, "n", 5, "how many runs to show per pipeline")
 		}},
+		{name: "state", run: cmdState, flags: stateFlags},
 	}
 }
 
@@ -119,6 +128,7 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.state, "state", "", "state file (default: the configuration's state_file)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text, or json for log shippers")
+	fs.BoolVar(&o.freshState, "fresh-state", false, "start a new state file where the one in use is missing, empty or damaged")
 	if cmd.flags != nil {
 		cmd.flags(fs, &o)
 	}
@@ -138,7 +148,9 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "replicator: -log-format %q is not one of text, json\n", o.logFormat)
 		return 2
 	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "replicator", Level: level, Output: stderr, JSONFormat: o.logFormat == "json"})
+	// Independent levels let `replicator run` quiet the runs' own lines.
+	log := hclog.New(&hclog.LoggerOptions{Name: "replicator", Level: level, Output: stderr,
+		IndependentLevels: true, JSONFormat: o.logFormat == "json"})
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -173,18 +185,33 @@ type app struct {
 	log            hclog.Logger
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	cfg            *config.Config
-	eng            *engine.Engine
-	store          *state.Store
+	store          state.Store
+	removeSockets  func() error
+
+	// mu guards cfg and eng: under `replicator run` each pipeline's
+	// goroutine asks for the engine, and the first one builds it.
+	mu  sync.Mutex
+	cfg *config.Config
+	eng *engine.Engine
 }
 
 func (a *app) close() {
 	if a.store != nil {
 		_ = a.store.Close()
 	}
+	if a.removeSockets != nil {
+		_ = a.removeSockets()
+	}
 }
 
 func (a *app) config() (*config.Config, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.loadConfig()
+}
+
+// loadConfig is config for a caller holding a.mu.
+func (a *app) loadConfig() (*config.Config, error) {
 	if a.cfg != nil {
 		return a.cfg, nil
 	}
@@ -205,30 +232,54 @@ func (a *app) config() (*config.Config, error) {
 }
 
 func (a *app) engine() (*engine.Engine, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.eng != nil {
 		return a.eng, nil
 	}
-	cfg, err := a.config()
+	cfg, err := a.loadConfig()
 	if err != nil {
 		return nil, err
 	}
-	a.eng, err = engine.New(cfg, a.log)
-	return a.eng, err
+	eng, err := engine.New(cfg, a.log)
+	if err != nil {
+		return nil, err
+	}
+	dir, remove, err := sockdir.Create(sockdir.Base())
+	if err != nil {
+		return nil, err
+	}
+	eng.SocketDir, a.removeSockets = dir, remove
+	a.eng = eng
+	return eng, nil
 }
 
-func (a *app) openStore() (*state.Store, error) {
+func (a *app) openStore(ctx context.Context) (state.Store, error) {
 	if a.store != nil {
 		return a.store, nil
 	}
 	if _, err := a.config(); err != nil && a.opts.state == "" {
 		return nil, err
 	}
-	s, err := state.Open(a.storePath())
+	s, err := a.openBackend(ctx)
 	if err != nil {
 		return nil, err
 	}
 	a.store = s
 	return s, nil
+}
+
+func (a *app) stateOptions() state.FileOptions {
+	return state.FileOptions{Fresh: a.opts.freshState, Log: a.log}
+}
+
+// hostID names this process in claims: the machine's name and the process ID.
+func hostID() string {
+	name, err := os.Hostname()
+	if err != nil {
+		name = "unknown-host"
+	}
+	return fmt.Sprintf("%s:%d", name, os.Getpid())
 }
 
 // parseInterleaved parses flags wherever they stand, so that

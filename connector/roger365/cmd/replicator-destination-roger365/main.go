@@ -3,13 +3,10 @@
 package main
 
 import (
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/replicatorhq/replicator/connector/roger365"
 	"github.com/replicatorhq/replicator/plugin"
-	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
 func main() {
-	plugin.ServeDestination(func(log hclog.Logger) contract.Destination { return roger365.New(log) })
+	plugin.ServeDestination(roger365.New)
 }

@@ -31,7 +31,7 @@ func TestServesUntilStopped(t *testing.T) {
 	if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") {
 		t.Fatalf("first line %q", line)
 	}
-	go io.Copy(io.Discard, pr)
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
 
 	do := func(method, path, body string) string {
 		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))

@@ -1,0 +1,331 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/replicatorhq/replicator/host/config"
+	"github.com/replicatorhq/replicator/host/engine"
+	"github.com/replicatorhq/replicator/host/reload"
+	"github.com/replicatorhq/replicator/host/runner"
+	"github.com/replicatorhq/replicator/host/schedule"
+	"github.com/replicatorhq/replicator/host/state"
+	"github.com/replicatorhq/replicator/plugin"
+	"github.com/replicatorhq/replicator/plugin/contract"
+)
+
+// runHost is `replicator run`: every pipeline with an interval, run by one
+// scheduler that bounds the runs in flight.
+type runHost struct {
+	ctx context.Context // the command's: a reload's plugin launches end with it
+	a   *app
+	// log carries the host's own lines: one per run at info.
+	log hclog.Logger
+	// runLog is what the runs' connectors and runner log through: at the
+	// default info level their own info lines would be several per run, so
+	// it shows warnings and errors only unless the host logs at debug.
+	runLog hclog.Logger
+	shared *sharedStore
+	sched  *schedule.Scheduler
+	// binaries outlives reloads: a binary is hashed once per change.
+	binaries *plugin.Binaries
+	hostCert *plugin.HostCert
+	// names are the pipelines scheduled, for the reload's summary.
+	names []string
+}
+
+func cmdRun(ctx context.Context, a *app, _ []string) error {
+	cfg, err := a.config()
+	if err != nil {
+		return err
+	}
+	h := &runHost{ctx: ctx, a: a, log: a.log, runLog: a.log.ResetNamed("replicator")}
+	if a.log.GetLevel() == hclog.Info {
+		h.runLog.SetLevel(hclog.Warn)
+	}
+	eng, err := engine.New(cfg, h.runLog)
+	if err != nil {
+		return err
+	}
+	// The state file is open only while runs are underway, so that
+	// `replicator status` and the like can read it in between; a database
+	// stays open.
+	h.shared = &sharedStore{path: a.storePath(), opts: a.stateOptions()}
+	if a.usesPostgres() {
+		if h.shared.store, err = a.openStore(ctx); err != nil {
+			return err
+		}
+		h.shared.refs = 1
+	}
+	_, release, err := h.shared.acquire()
+	if err != nil {
+		return err
+	}
+	release()
+	jobs := h.jobs(eng)
+	if len(jobs) == 0 {
+		return fmt.Errorf("no pipeline in %s has an interval; add one such as interval = \"15m\"", cfg.Path)
+	}
+	h.binaries, h.hostCert = eng.Binaries, eng.HostCert
+	h.sched = schedule.New(schedule.Options{MaxConcurrent: cfg.Host.MaxConcurrentRuns, Log: a.log})
+	h.set(jobs)
+
+	// SIGHUP and changed files reload the configuration until ctx ends; a
+	// reload racing the stop schedules nothing, as the scheduler has
+	// stopped.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		err := reload.Watch(ctx, a.opts.config, reload.DefaultSettle, hup, h.reload)
+		if err == nil {
+			return
+		}
+		a.log.Warn("changes to the configuration files are not followed; reload with SIGHUP", "error", err)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				h.reload("SIGHUP")
+			}
+		}
+	}()
+
+	a.log.Info("running pipelines on their intervals; reload with SIGHUP, stop with Ctrl-C or SIGTERM",
+		"pipelines", len(jobs), "max_concurrent_runs", cfg.Host.MaxConcurrentRuns)
+	h.sched.Run(ctx)
+	<-watched
+	a.log.Info("stopped; checkpoints are saved")
+	return nil
+}
+
+// reload reads the configuration again and reschedules its pipelines:
+// added ones start, removed ones stop after their run in flight, changed
+// ones run as changed from their next run. A configuration with errors is
+// reported with its diagnostics, and the pipelines keep running as they
+// were.
+func (h *runHost) reload(reason string) {
+	h.log.Info("reading the configuration again", "reason", reason)
+	cfg, diags := config.Load(h.a.opts.config)
+	if diags.HasErrors() {
+		h.log.Error("the configuration has errors; the pipelines keep running on the last good configuration until it is fixed",
+			"errors", len(diags.Errs()))
+		if cfg == nil || cfg.WriteDiagnostics(h.a.stderr, diags) != nil {
+			h.log.Error(diags.Error())
+		}
+		return
+	}
+	for _, d := range diags {
+		h.log.Warn(d.Summary, "detail", d.Detail)
+	}
+	eng, err := engine.New(cfg, h.runLog)
+	if err != nil {
+		h.log.Error("the configuration could not be reloaded; the pipelines keep running on the last good configuration", "error", err)
+		return
+	}
+	eng.Binaries, eng.HostCert = h.binaries, h.hostCert
+	if diags, err := checkConnectors(h.ctx, eng); err != nil {
+		h.log.Error("the configuration could not be reloaded; the pipelines keep running on the last good configuration", "error", err)
+		return
+	} else if diags.HasErrors() {
+		h.log.Error("the configuration has errors; the pipelines keep running on the last good configuration until it is fixed",
+			"errors", len(diags.Errs()))
+		if cfg.WriteDiagnostics(h.a.stderr, diags) != nil {
+			h.log.Error(diags.Error())
+		}
+		return
+	}
+	if h.a.opts.state == "" && (cfg.StateFile != h.shared.path || cfg.State.Postgres != h.a.cfg.State.Postgres) {
+		h.log.Warn("the state store changed; the host keeps using the one it started with until it is restarted")
+	}
+	h.sched.SetMaxConcurrent(cfg.Host.MaxConcurrentRuns)
+	h.set(h.jobs(eng))
+}
+
+// checkConnectors decodes every connector block of eng's configuration
+// against its plugin's schema, as a run would, launching each plugin once
+// rather than once per block: a reload with a misspelt attribute is
+// refused like one with a syntax error, not found at the next run.
+func checkConnectors(ctx context.Context, eng *engine.Engine) (hcl.Diagnostics, error) {
+	specs := map[string]contract.Spec{}
+	var diags hcl.Diagnostics
+	for _, b := range slices.Concat(eng.Config.Sources, eng.Config.Destinations) {
+		spec, ok := specs[b.Kind+"/"+b.Type]
+		if !ok {
+			var err error
+			if spec, err = eng.Spec(ctx, b.Kind, b.Type); err != nil {
+				return nil, fmt.Errorf("%s: %w", b.Ref(), err)
+			}
+			specs[b.Kind+"/"+b.Type] = spec
+		}
+		_, d := b.Decode(spec)
+		for _, diag := range d {
+			if diag.Severity == hcl.DiagError {
+				diags = append(diags, diag)
+			}
+		}
+	}
+	return diags, nil
+}
+
+// set schedules jobs and logs which pipelines came and went.
+func (h *runHost) set(jobs []schedule.Job) {
+	names := make([]string, 0, len(jobs))
+	for _, j := range jobs {
+		names = append(names, j.Name)
+	}
+	slices.Sort(names)
+	if h.names != nil {
+		var added, removed []string
+		for _, n := range names {
+			if _, found := slices.BinarySearch(h.names, n); !found {
+				added = append(added, n)
+			}
+		}
+		for _, n := range h.names {
+			if _, found := slices.BinarySearch(names, n); !found {
+				removed = append(removed, n)
+			}
+		}
+		h.log.Info("configuration reloaded", "pipelines", len(names), "added", len(added), "removed", len(removed))
+		for _, n := range added {
+			h.log.Debug("pipeline added", "pipeline", n)
+		}
+		for _, n := range removed {
+			h.log.Info("pipeline removed; it stops after its run in flight", "pipeline", n)
+		}
+	}
+	h.names = names
+	h.sched.Set(jobs)
+}
+
+// jobs returns a job for each pipeline of eng's configuration that has an
+// interval. Each job runs the pipeline as this configuration has it.
+func (h *runHost) jobs(eng *engine.Engine) []schedule.Job {
+	var jobs []schedule.Job
+	for _, pc := range eng.Config.Pipelines {
+		if pc.Interval == 0 {
+			h.log.Debug("pipeline has no interval; it runs only with `replicator sync`", "pipeline", pc.Name)
+			continue
+		}
+		jobs = append(jobs, schedule.Job{Name: pc.Name, Interval: pc.Interval, Run: func(ctx context.Context) {
+			h.run(ctx, eng, pc)
+		}})
+	}
+	return jobs
+}
+
+// run runs pc once and logs how it went in one line: a run stopped by the
+// host's shutdown is interrupted, not failed.
+func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) {
+	h.log.Debug("run started", "pipeline", pc.Name)
+	started := time.Now()
+	rec, err := h.runOnce(ctx, eng, pc)
+	took := time.Since(started).Round(time.Millisecond)
+	switch {
+	case ctx.Err() != nil:
+		h.log.Info("run interrupted by the shutdown; the next run resumes from its last checkpoint",
+			"pipeline", pc.Name, "read", rec.Read, "written", rec.Written, "took", took)
+	case errors.Is(err, state.ErrClaimed):
+		h.log.Debug("pipeline runs on another host now", "pipeline", pc.Name, "detail", err)
+	case err != nil:
+		h.log.Error("run failed", "pipeline", pc.Name, "took", took, "error", err)
+	default:
+		h.log.Info("run finished", "pipeline", pc.Name, "outcome", rec.Outcome, "read", rec.Read, "written", rec.Written,
+			"took", took, "counters", formatCounters(rec.Counters))
+	}
+}
+
+func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) (state.Run, error) {
+	store, release, err := h.shared.acquire()
+	if err != nil {
+		return state.Run{}, err
+	}
+	defer release()
+	ctx, claim, done, err := claimRun(ctx, h.log, store, pc.Name)
+	if err != nil {
+		return state.Run{}, err
+	}
+	defer done()
+	p, err := eng.Open(ctx, pc, store, claim.Fence)
+	if err != nil {
+		return state.Run{}, err
+	}
+	defer p.Close()
+	return runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
+		Log:          h.runLog.Named(pc.Name),
+		StallTimeout: eng.Config.Host.StallTimeout,
+	})
+}
+
+// claimRun claims pipeline for this host. The context it returns ends
+// when the claim is lost (another host may be running the pipeline
+// already); done releases the claim.
+func claimRun(ctx context.Context, log hclog.Logger, store state.Store, pipeline string) (context.Context, *state.Claim, func(), error) {
+	claim, err := store.Claim(ctx, pipeline, hostID())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, stop := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-claim.Lost():
+			log.Warn("stopping the run: its claim was lost", "pipeline", pipeline, "error", claim.Err())
+			stop()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, claim, func() {
+		stop()
+		_ = claim.Release(context.WithoutCancel(ctx))
+	}, nil
+}
+
+// sharedStore keeps the state file open while at least one holder needs it.
+type sharedStore struct {
+	path  string
+	opts  state.FileOptions
+	mu    sync.Mutex
+	store state.Store
+	refs  int
+}
+
+func (s *sharedStore) acquire() (state.Store, func(), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refs == 0 {
+		st, err := state.OpenFile(s.path, s.opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.store = st
+		// -fresh-state starts one new file, not one each time this one
+		// goes missing while replicator runs.
+		s.opts.Fresh = false
+	}
+	s.refs++
+	return s.store, s.release, nil
+}
+
+func (s *sharedStore) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refs--
+	if s.refs == 0 {
+		_ = s.store.Close()
+		s.store = nil
+	}
+}

@@ -1,0 +1,65 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStateBlock(t *testing.T) {
+	t.Setenv("TEST_DATABASE_URL", "postgres://app:hunter2@db/replicator")
+	c, diags := loadSource(t, `
+state {
+  postgres                = env("TEST_DATABASE_URL")
+  encryption_key          = "k1"
+  previous_encryption_key = "k0"
+  takeover_after          = "30s"
+}
+`)
+	if diags.HasErrors() {
+		t.Fatal(diagsText(c, diags))
+	}
+	want := State{Postgres: "postgres://app:hunter2@db/replicator", EncryptionKey: "k1", PreviousEncryptionKey: "k0", TakeoverAfter: 30 * time.Second}
+	got := c.State
+	got.DeclRange = nil
+	if got != want {
+		t.Errorf("state %+v, want %+v", got, want)
+	}
+
+	c, diags = loadSource(t, `state {
+  postgres       = "postgres://db/r"
+  encryption_key = "k1"
+}`)
+	if diags.HasErrors() || c.State.TakeoverAfter != DefaultTakeoverAfter {
+		t.Errorf("default takeover_after: %v, %s", c.State.TakeoverAfter, diagsText(c, diags))
+	}
+	if c, _ := loadSource(t, `replicator {}`); c.State.DeclRange != nil || c.State.Postgres != "" {
+		t.Errorf("state without a block: %+v", c.State)
+	}
+}
+
+func TestStateBlockDiagnostics(t *testing.T) {
+	for _, tc := range []struct {
+		src, summary string
+		line         int
+	}{
+		{"state {\n  postgres = \"postgres://db/r\"\n}", "Missing required argument", 1},
+		{"state {\n  postgres = \"postgres://db/r\"\n  encryption_key = \"\"\n}", "Invalid encryption_key", 3},
+		{"state {\n  postgres = [\"postgres://u:hunter2@db/r\"]\n  encryption_key = \"k\"\n}", "Invalid postgres", 2},
+		{"state {\n  postgres = \"x\"\n  encryption_key = \"k\"\n  takeover_after = \"soon\"\n}", "Invalid takeover_after", 4},
+		{"state {\n  postgres = \"x\"\n  encryption_key = \"k\"\n}\nstate {\n  postgres = \"y\"\n  encryption_key = \"k\"\n}", "Duplicate state block", 5},
+	} {
+		c, diags := loadSource(t, tc.src)
+		if !diags.HasErrors() {
+			t.Errorf("%q: no error", tc.src)
+			continue
+		}
+		d := diags[0]
+		if d.Summary != tc.summary || d.Subject == nil || d.Subject.Start.Line != tc.line {
+			t.Errorf("%q: %q at %v, want %q at line %d", tc.src, d.Summary, d.Subject, tc.summary, tc.line)
+		}
+		if text := diagsText(c, diags); strings.Contains(text, "hunter2") {
+			t.Errorf("a diagnostic shows the secret:\n%s", text)
+		}
+	}
+}

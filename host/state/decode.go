@@ -1,0 +1,46 @@
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"slices"
+)
+
+// The decoders of stored values. What they accept must encode back to
+// the same value: anything else is reported as damage rather than handed
+// to a plugin or a run.
+
+var jsonNull = []byte("null")
+
+func decodeStream(v []byte) (StreamState, error) {
+	var st StreamState
+	if err := json.Unmarshal(v, &st); err != nil {
+		return StreamState{}, errors.New("the stored stream state is not valid JSON: " + err.Error())
+	}
+	if bytes.Equal(bytes.TrimSpace(st.State), jsonNull) {
+		st.State = nil // "no checkpoint", as it was stored
+	}
+	return st, nil
+}
+
+// DecodeRun decodes a run as stored: the JSON encoding of Run.
+func DecodeRun(v []byte) (Run, error) { return decodeRun(v) }
+
+func decodeRun(v []byte) (Run, error) {
+	var r Run
+	if err := json.Unmarshal(v, &r); err != nil {
+		return Run{}, errors.New("the stored run is not valid JSON: " + err.Error())
+	}
+	if r.ID == 0 || r.Pipeline == "" {
+		return Run{}, errors.New("the stored run has no ID or no pipeline")
+	}
+	return r, nil
+}
+
+func decodeCredentials(v []byte) (json.RawMessage, error) {
+	if !json.Valid(v) {
+		return nil, errors.New("the stored credentials are not valid JSON")
+	}
+	return slices.Clone(v), nil
+}

@@ -1,0 +1,20 @@
+package state_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/replicatorhq/replicator/host/state"
+	"github.com/replicatorhq/replicator/host/state/statetest"
+)
+
+func TestFileConformance(t *testing.T) {
+	statetest.Run(t, func(t *testing.T) state.Store {
+		s, err := state.OpenFile(filepath.Join(t.TempDir(), "state.db"), state.FileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

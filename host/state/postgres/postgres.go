@@ -1,0 +1,642 @@
+// Package postgres is the state store of several hosts sharing one
+// PostgreSQL database.
+//
+// A claim is a session-level advisory lock on the pipeline, held by a
+// connection of its own whose session PostgreSQL ends after TakeoverAfter
+// without a word from the holder (idle_session_timeout); the holder pings
+// it several times within that bound. A host that dies, is paused or is
+// cut off loses the session and with it the lock, and the next host to
+// claim the pipeline increments its fencing token. Every write checks, in
+// its own transaction and under a share lock on the pipeline's row, that
+// its token is the current one and that the lock is still held, so a
+// stale host's writes are refused. No clock is compared across hosts.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"math"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/replicatorhq/replicator/host/state"
+)
+
+// DefaultTakeoverAfter bounds how long a pipeline stays with a host that
+// stopped answering before another host may claim it.
+const DefaultTakeoverAfter = time.Minute
+
+// lockNamespace is the first key of every advisory lock this package takes
+// ("RPLC"); the second is the pipeline's id, or 0 for migrations.
+const lockNamespace int32 = 0x52504c43
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options say how to reach the database and how to keep credentials.
+type Options struct {
+	// URL is a libpq connection string or URL.
+	URL string
+	// Keys encrypts credentials; required.
+	Keys *state.Keyring
+	// TakeoverAfter is how long after its holder's last word a claim is
+	// given up; zero means DefaultTakeoverAfter.
+	TakeoverAfter time.Duration
+	// Log receives warnings; nil discards.
+	Log hclog.Logger
+}
+
+// Store is a state.Store in a PostgreSQL database.
+type Store struct {
+	pool  *pgxpool.Pool
+	conn  *pgx.ConnConfig // for the claims' own connections
+	keys  *state.Keyring
+	bound time.Duration
+	log   hclog.Logger
+	where string // the database, for messages, without its password
+
+	mu     sync.Mutex
+	claims map[*claim]struct{}
+}
+
+var _ state.Store = (*Store)(nil)
+
+// Open connects to the database and applies the migrations it lacks.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.Keys == nil {
+		return nil, errors.New("the state block's postgres needs encryption_key: credentials are stored encrypted")
+	}
+	if opts.TakeoverAfter == 0 {
+		opts.TakeoverAfter = DefaultTakeoverAfter
+	}
+	if opts.TakeoverAfter < time.Second {
+		return nil, fmt.Errorf("takeover_after %s is below one second", opts.TakeoverAfter)
+	}
+	if opts.Log == nil {
+		opts.Log = hclog.NewNullLogger()
+	}
+	where := Redacted(opts.URL)
+	cfg, err := pgxpool.ParseConfig(opts.URL)
+	if err != nil {
+		return nil, fmt.Errorf("the state block's postgres URL %s cannot be read: %w", where, err)
+	}
+	s := &Store{conn: cfg.ConnConfig.Copy(), keys: opts.Keys, bound: opts.TakeoverAfter, log: opts.Log, where: where, claims: map[*claim]struct{}{}}
+	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("connecting to the state database %s: %w", where, err)
+	}
+	if err := s.pool.Ping(ctx); err != nil {
+		s.pool.Close()
+		return nil, fmt.Errorf("connecting to the state database %s: %w", where, err)
+	}
+	if err := migrate(ctx, s.pool); err != nil {
+		s.pool.Close()
+		return nil, fmt.Errorf("preparing the state database %s: %w", where, err)
+	}
+	return s, nil
+}
+
+var passwordParam = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+
+// Redacted is a connection string fit to print: the password is replaced.
+func Redacted(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.Redacted()
+	}
+	return passwordParam.ReplaceAllString(dsn, "${1}xxxxx")
+}
+
+// migrate applies the embedded migrations the database lacks, in one
+// transaction under an advisory lock, so hosts starting together apply
+// each once.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, 0)`, lockNamespace); err != nil {
+			return fmt.Errorf("waiting for other hosts' migrations: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return fmt.Errorf("creating schema_migrations: %w", err)
+		}
+		rows, _ := tx.Query(ctx, `SELECT version FROM schema_migrations`)
+		applied, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		if err != nil {
+			return fmt.Errorf("reading schema_migrations: %w", err)
+		}
+		latest := int32(0)
+		for _, f := range files {
+			v, err := version(f)
+			if err != nil {
+				return err
+			}
+			latest = max(latest, v)
+			if slices.Contains(applied, v) {
+				continue
+			}
+			body, err := migrations.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return fmt.Errorf("applying migration %s: %w", f, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, v, strings.TrimPrefix(f, "migrations/")); err != nil {
+				return err
+			}
+		}
+		for _, v := range applied {
+			if v > latest {
+				return fmt.Errorf("the database has schema version %d, newer than this replicator knows (%d); upgrade replicator on this host", v, latest)
+			}
+		}
+		return nil
+	})
+}
+
+func version(file string) (int32, error) {
+	base := strings.TrimPrefix(file, "migrations/")
+	n, _, _ := strings.Cut(base, "_")
+	v, err := strconv.ParseInt(n, 10, 32)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("migration %s is not named NNNN_what.sql", base)
+	}
+	return int32(v), nil
+}
+
+// Close releases the claims still held and the connections.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	held := slices.Collect(maps.Keys(s.claims))
+	s.mu.Unlock()
+	for _, c := range held {
+		_ = c.Release(context.Background())
+	}
+	s.pool.Close()
+	return nil
+}
+
+// claim is a held claim and the connection whose session holds its lock.
+type claim struct {
+	*state.Claim
+	id   int32
+	mu   sync.Mutex // the connection is used by one goroutine at a time
+	conn *pgx.Conn
+	stop chan struct{}
+	done chan struct{}
+}
+
+// Claim takes the pipeline's advisory lock on a connection of its own and
+// increments the pipeline's fencing token.
+func (s *Store) Claim(ctx context.Context, pipeline, host string) (*state.Claim, error) {
+	if pipeline == "" {
+		return nil, errors.New("claiming a pipeline: the pipeline name is empty")
+	}
+	var id int32
+	err := s.pool.QueryRow(ctx, `INSERT INTO pipelines (name) VALUES ($1)
+		ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id`, pipeline).Scan(&id)
+	if err != nil {
+		return nil, fmt.Errorf("claiming pipeline %q: %w", pipeline, err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, s.conn.Copy())
+	if err != nil {
+		return nil, fmt.Errorf("claiming pipeline %q: connecting to %s: %w", pipeline, s.where, err)
+	}
+	fail := func(err error) (*state.Claim, error) {
+		conn.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	// PostgreSQL itself ends this session, and so the lock, when the
+	// holder says nothing for the bound.
+	ms := strconv.FormatInt(s.bound.Milliseconds(), 10)
+	if _, err := conn.Exec(ctx, "SET idle_session_timeout = "+ms+"; SET idle_in_transaction_session_timeout = "+ms); err != nil {
+		return fail(fmt.Errorf("claiming pipeline %q: setting the session's timeouts (PostgreSQL 14 or later is needed): %w", pipeline, err))
+	}
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, lockNamespace, id).Scan(&got); err != nil {
+		return fail(fmt.Errorf("claiming pipeline %q: %w", pipeline, err))
+	}
+	if !got {
+		ce := &state.ClaimedError{Pipeline: pipeline}
+		var h *string
+		var since *time.Time
+		var fence int64
+		if err := conn.QueryRow(ctx, `SELECT holder, since, fence FROM pipelines WHERE id = $1`, id).Scan(&h, &since, &fence); err == nil && h != nil {
+			ce.Host, ce.Token = *h, uint64(fence)
+			if since != nil {
+				ce.Since = *since
+			}
+		}
+		return fail(ce)
+	}
+	var fence int64
+	var since time.Time
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `UPDATE pipelines SET fence = fence + 1, holder = $2, holder_pid = pg_backend_pid(), since = now()
+			WHERE id = $1 RETURNING fence, since`, id, host).Scan(&fence, &since)
+		if err != nil {
+			return err
+		}
+		// Whoever ran the pipeline before is gone: a run of theirs still
+		// "running" never ends.
+		_, err = tx.Exec(ctx, `UPDATE runs SET outcome = 'crashed',
+			run = run || jsonb_build_object('outcome', 'crashed', 'error', $2::text)
+			WHERE pipeline = $1 AND outcome = 'running'`, pipeline, state.CrashedError)
+		return err
+	})
+	if err != nil {
+		return fail(fmt.Errorf("claiming pipeline %q: %w", pipeline, err))
+	}
+	c := &claim{id: id, conn: conn, stop: make(chan struct{}), done: make(chan struct{})}
+	c.Claim = state.NewClaim(state.Fence{Pipeline: pipeline, Token: uint64(fence)}, host, since, func(ctx context.Context) error {
+		return s.release(ctx, c)
+	})
+	s.mu.Lock()
+	s.claims[c] = struct{}{}
+	s.mu.Unlock()
+	go s.keepAlive(c)
+	return c.Claim, nil
+}
+
+// keepAlive speaks on the claim's session several times within the bound,
+// so that PostgreSQL keeps it; when that fails the claim is lost.
+func (s *Store) keepAlive(c *claim) {
+	defer close(c.done)
+	every := s.bound / 4
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		ctx, cancel := context.WithTimeout(context.Background(), every)
+		_, err := c.conn.Exec(ctx, "SELECT 1")
+		cancel()
+		c.mu.Unlock()
+		if err != nil {
+			c.Lose(fmt.Errorf("the connection holding the claim on pipeline %q was lost, so another host may take it over: %w", c.Pipeline, err))
+			s.log.Warn("lost the claim on a pipeline", "pipeline", c.Pipeline, "fence", c.Token, "error", err)
+			return
+		}
+	}
+}
+
+func (s *Store) release(ctx context.Context, c *claim) error {
+	close(c.stop)
+	<-c.done
+	s.mu.Lock()
+	delete(s.claims, c)
+	s.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer c.conn.Close(context.WithoutCancel(ctx))
+	if c.Err() != nil {
+		return nil // the session, and the lock with it, are gone already
+	}
+	_, err := c.conn.Exec(ctx, `UPDATE pipelines SET holder = NULL, holder_pid = NULL, since = NULL WHERE id = $1 AND fence = $2`, c.id, int64(c.Token))
+	if err == nil {
+		_, err = c.conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, lockNamespace, c.id)
+	}
+	if err != nil {
+		return fmt.Errorf("releasing the claim on pipeline %q: %w", c.Pipeline, err)
+	}
+	return nil
+}
+
+// lockHeld is true when the pipeline row p's holder session still holds
+// its advisory lock; the query passes lockNamespace as $ns.
+const lockHeld = `p.holder_pid IS NOT NULL AND EXISTS (SELECT 1 FROM pg_locks l
+	WHERE l.locktype = 'advisory' AND l.classid::bigint = $ns AND l.objid::bigint = p.id
+	AND l.objsubid = 2 AND l.pid = p.holder_pid AND l.granted)`
+
+func withNS(sql, n string) string { return strings.ReplaceAll(sql, "$ns", n) }
+
+// fenced checks, inside a write's transaction, that f is the pipeline's
+// current claim, and keeps it so until the transaction ends: a claim takes
+// the row's update lock, which waits for this share lock.
+func fenced(ctx context.Context, tx pgx.Tx, f state.Fence) (host string, err error) {
+	var fence int64
+	var held bool
+	var h *string
+	err = tx.QueryRow(ctx, withNS(`SELECT p.fence, `+lockHeld+`, p.holder FROM pipelines p WHERE p.name = $1 FOR SHARE OF p`, "$2"), f.Pipeline, lockNamespace).Scan(&fence, &held, &h)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", &state.FencedError{Fence: f}
+	}
+	if err != nil {
+		return "", err
+	}
+	if !held {
+		return "", &state.FencedError{Fence: f, Current: 0}
+	}
+	if uint64(fence) != f.Token {
+		return "", &state.FencedError{Fence: f, Current: uint64(fence)}
+	}
+	if h != nil {
+		host = *h
+	}
+	return host, nil
+}
+
+// Holders returns the claims held now.
+func (s *Store) Holders(ctx context.Context) (map[string]state.Holder, error) {
+	rows, _ := s.pool.Query(ctx, withNS(`SELECT p.name, p.holder, p.since, p.fence FROM pipelines p WHERE `+lockHeld, "$1"), lockNamespace)
+	out := map[string]state.Holder{}
+	var name string
+	var host *string
+	var since *time.Time
+	var fence int64
+	_, err := pgx.ForEachRow(rows, []any{&name, &host, &since, &fence}, func() error {
+		h := state.Holder{Token: uint64(fence)}
+		if host != nil {
+			h.Host = *host
+		}
+		if since != nil {
+			h.Since = *since
+		}
+		out[name] = h
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing claims: %w", err)
+	}
+	return out, nil
+}
+
+func toInt64(what string, v uint64) (int64, error) {
+	if v > math.MaxInt64 {
+		return 0, fmt.Errorf("%s %d is too large to store", what, v)
+	}
+	return int64(v), nil
+}
+
+// Stream returns the state of a pipeline's stream.
+func (s *Store) Stream(ctx context.Context, pipeline, stream string) (state.StreamState, error) {
+	var st state.StreamState
+	var raw []byte
+	var gen, full int64
+	err := s.pool.QueryRow(ctx, `SELECT state, generation, full_refresh FROM streams WHERE pipeline = $1 AND stream = $2`, pipeline, stream).Scan(&raw, &gen, &full)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("reading state of stream %q of pipeline %q: %w", stream, pipeline, err)
+	}
+	if raw != nil {
+		st.State = json.RawMessage(raw)
+	}
+	st.Generation, st.FullRefresh = uint64(gen), uint64(full)
+	return st, nil
+}
+
+// SaveStream stores the state of a pipeline's stream.
+func (s *Store) SaveStream(ctx context.Context, f state.Fence, stream string, st state.StreamState) error {
+	if err := state.CheckNames(f.Pipeline, stream); err != nil {
+		return err
+	}
+	err := s.saveStream(ctx, f, stream, st)
+	if err != nil {
+		return fmt.Errorf("saving state of stream %q of pipeline %q: %w", stream, f.Pipeline, err)
+	}
+	return nil
+}
+
+func (s *Store) saveStream(ctx context.Context, f state.Fence, stream string, st state.StreamState) error {
+	if st.State != nil && !json.Valid(st.State) {
+		return errors.New("the state is not valid JSON")
+	}
+	gen, err := toInt64("generation", st.Generation)
+	if err != nil {
+		return err
+	}
+	full, err := toInt64("full refresh generation", st.FullRefresh)
+	if err != nil {
+		return err
+	}
+	var raw []byte
+	if st.State != nil {
+		raw = st.State
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := fenced(ctx, tx, f); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO streams (pipeline, stream, state, generation, full_refresh) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (pipeline, stream) DO UPDATE SET state = EXCLUDED.state, generation = EXCLUDED.generation, full_refresh = EXCLUDED.full_refresh`,
+			f.Pipeline, stream, raw, gen, full)
+		return err
+	})
+}
+
+// ResetStream forgets a stream's checkpoint, keeping its generation.
+func (s *Store) ResetStream(ctx context.Context, f state.Fence, stream string) error {
+	if err := state.CheckNames(f.Pipeline, stream); err != nil {
+		return err
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := fenced(ctx, tx, f); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM streams WHERE pipeline = $1 AND stream = $2 AND generation = 0`, f.Pipeline, stream); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE streams SET state = NULL, full_refresh = 0 WHERE pipeline = $1 AND stream = $2`, f.Pipeline, stream)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("resetting stream %q of pipeline %q: %w", stream, f.Pipeline, err)
+	}
+	return nil
+}
+
+// Credentials returns the credentials stored for a source, decrypted.
+func (s *Store) Credentials(ctx context.Context, source string) (json.RawMessage, error) {
+	var sealed []byte
+	err := s.pool.QueryRow(ctx, `SELECT sealed FROM credentials WHERE source = $1`, source).Scan(&sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading credentials of %s: %w", source, err)
+	}
+	plain, err := s.keys.Open(source, sealed)
+	if err != nil {
+		return nil, err
+	}
+	if !json.Valid(plain) {
+		return nil, fmt.Errorf("stored credentials of %s are not valid JSON", source)
+	}
+	return plain, nil
+}
+
+// SaveCredentials encrypts and stores a source's credentials.
+func (s *Store) SaveCredentials(ctx context.Context, f state.Fence, source string, c json.RawMessage) error {
+	if source == "" {
+		return errors.New("saving credentials: the source reference is empty")
+	}
+	if len(c) > 0 && !json.Valid(c) {
+		return fmt.Errorf("saving credentials of %s: they are not valid JSON", source)
+	}
+	var sealed []byte
+	if len(c) > 0 {
+		var err error
+		if sealed, err = s.keys.Seal(source, c); err != nil {
+			return err
+		}
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if f != state.NoFence {
+			if _, err := fenced(ctx, tx, f); err != nil {
+				return err
+			}
+		}
+		if sealed == nil {
+			_, err := tx.Exec(ctx, `DELETE FROM credentials WHERE source = $1`, source)
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO credentials (source, sealed) VALUES ($1, $2)
+			ON CONFLICT (source) DO UPDATE SET sealed = EXCLUDED.sealed`, source, sealed)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("saving credentials of %s: %w", source, err)
+	}
+	return nil
+}
+
+// SaveRun stores r in its pipeline's history.
+func (s *Store) SaveRun(ctx context.Context, f state.Fence, r *state.Run) error {
+	if err := state.CheckRun(f, r); err != nil {
+		return err
+	}
+	id, err := toInt64("run ID", r.ID)
+	if err != nil {
+		return err
+	}
+	var host string
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if host, err = fenced(ctx, tx, f); err != nil {
+			return err
+		}
+		var seq int64
+		if id == 0 {
+			err = tx.QueryRow(ctx, `UPDATE pipelines SET run_seq = run_seq + 1 WHERE name = $1 RETURNING run_seq`, r.Pipeline).Scan(&seq)
+			id = seq
+		} else {
+			err = tx.QueryRow(ctx, `UPDATE pipelines SET run_seq = GREATEST(run_seq, $2) WHERE name = $1 RETURNING run_seq`, r.Pipeline, id).Scan(&seq)
+		}
+		if err != nil {
+			return err
+		}
+		run := *r
+		run.ID, run.Host, run.Fence = uint64(id), host, f.Token
+		v, err := json.Marshal(run)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO runs (pipeline, id, outcome, run) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (pipeline, id) DO UPDATE SET outcome = EXCLUDED.outcome, run = EXCLUDED.run`, r.Pipeline, id, run.Outcome, string(v))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM runs WHERE pipeline = $1 AND id <= $2`, r.Pipeline, seq-state.KeepRuns)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("saving run of pipeline %q: %w", r.Pipeline, err)
+	}
+	r.ID, r.Host, r.Fence = uint64(id), host, f.Token
+	return nil
+}
+
+// Runs returns up to limit of a pipeline's runs, newest first.
+func (s *Store) Runs(ctx context.Context, pipeline string, limit int) ([]state.Run, error) {
+	var lim *int
+	if limit > 0 {
+		lim = &limit
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT id, run::text FROM runs WHERE pipeline = $1 ORDER BY id DESC LIMIT $2`, pipeline, lim)
+	var runs []state.Run
+	var id int64
+	var v string
+	_, err := pgx.ForEachRow(rows, []any{&id, &v}, func() error {
+		r, err := state.DecodeRun([]byte(v))
+		if err != nil {
+			return fmt.Errorf("decoding run %d: %w", id, err)
+		}
+		runs = append(runs, r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading runs of pipeline %q: %w", pipeline, err)
+	}
+	return runs, nil
+}
+
+// Pipelines returns the names of the pipelines that have any run or
+// stream state, sorted bytewise as the file store sorts them.
+func (s *Store) Pipelines(ctx context.Context) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT pipeline COLLATE "C" FROM runs UNION SELECT pipeline COLLATE "C" FROM streams ORDER BY 1`)
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("listing pipelines: %w", err)
+	}
+	return names, nil
+}
+
+// Streams returns the state of every stream of a pipeline.
+func (s *Store) Streams(ctx context.Context, pipeline string) (map[string]state.StreamState, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT stream, state, generation, full_refresh FROM streams WHERE pipeline = $1`, pipeline)
+	out := map[string]state.StreamState{}
+	var name string
+	var raw []byte
+	var gen, full int64
+	_, err := pgx.ForEachRow(rows, []any{&name, &raw, &gen, &full}, func() error {
+		st := state.StreamState{Generation: uint64(gen), FullRefresh: uint64(full)}
+		if raw != nil {
+			st.State = json.RawMessage(slices.Clone(raw))
+		}
+		out[name] = st
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading streams of pipeline %q: %w", pipeline, err)
+	}
+	return out, nil
+}
+
+// Sources returns the sources that have stored credentials.
+func (s *Store) Sources(ctx context.Context) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT source FROM credentials ORDER BY source COLLATE "C"`)
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("listing sources with credentials: %w", err)
+	}
+	return out, nil
+}

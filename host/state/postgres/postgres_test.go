@@ -1,0 +1,364 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/replicatorhq/replicator/host/state"
+	"github.com/replicatorhq/replicator/host/state/postgres/pgtest"
+	"github.com/replicatorhq/replicator/host/state/statetest"
+)
+
+// server is the package's throwaway PostgreSQL; each test makes its own
+// database in it.
+var server *pgtest.Server
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	s, err := pgtest.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting PostgreSQL for the tests:", err)
+		return 1
+	}
+	defer s.Remove()
+	server = s
+	return m.Run()
+}
+
+const testKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func keys(t *testing.T, current, previous string) *state.Keyring {
+	t.Helper()
+	k, err := state.NewKeyring(current, previous)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func newDatabase(t *testing.T) string {
+	t.Helper()
+	url, err := server.NewDatabase(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
+func open(t *testing.T, url string, opts Options) *Store {
+	t.Helper()
+	opts.URL = url
+	if opts.Keys == nil {
+		opts.Keys = keys(t, testKey, "")
+	}
+	s, err := Open(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestPostgresConformance(t *testing.T) {
+	statetest.Run(t, func(t *testing.T) state.Store {
+		return open(t, newDatabase(t), Options{})
+	})
+}
+
+// Two hosts share a database. The first host's claim is lost when its
+// session is ended (as PostgreSQL does after idle_session_timeout when the
+// host is paused or cut off); the second claims with a higher token, and
+// every write the first host still tries is refused, overwriting nothing.
+func TestPostgresStaleHostIsFenced(t *testing.T) {
+	ctx := t.Context()
+	url := newDatabase(t)
+	// Host A pings its session every second, so its loss shows soon.
+	hostA, hostB := open(t, url, Options{TakeoverAfter: 4 * time.Second}), open(t, url, Options{})
+
+	a, err := hostA.Claim(ctx, "tenant-1", "host-a:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runA := &state.Run{Pipeline: "tenant-1", Outcome: state.OutcomeRunning}
+	if err := hostA.SaveRun(ctx, a.Fence, runA); err != nil {
+		t.Fatal(err)
+	}
+	if err := hostA.SaveStream(ctx, a.Fence, "contacts", state.StreamState{State: json.RawMessage(`{"page":1}`), Generation: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hostB.Claim(ctx, "tenant-1", "host-b:2"); !errors.Is(err, state.ErrClaimed) || !strings.Contains(err.Error(), "host-a:1") {
+		t.Fatalf("claim while host A holds it: %v", err)
+	}
+
+	// Host A's claim session ends.
+	db := dbConn(t, url)
+	if _, err := db.Exec(ctx, `SELECT pg_terminate_backend(holder_pid) FROM pipelines WHERE name = 'tenant-1'`); err != nil {
+		t.Fatal(err)
+	}
+	b := claimEventually(t, hostB, "tenant-1", "host-b:2")
+	if b.Token <= a.Token {
+		t.Fatalf("host B's token %d is not above host A's %d", b.Token, a.Token)
+	}
+	select {
+	case <-a.Lost():
+	case <-time.After(time.Minute):
+		t.Fatal("host A's claim was not reported lost")
+	}
+	if err := a.Err(); err == nil || !strings.Contains(err.Error(), "another host may take it over") {
+		t.Errorf("host A's loss: %v", err)
+	}
+
+	// Host B works; its crashed predecessor's run is marked so.
+	wantState := state.StreamState{State: json.RawMessage(`{"page":7}`), Generation: 2}
+	if err := hostB.SaveStream(ctx, b.Fence, "contacts", wantState); err != nil {
+		t.Fatal(err)
+	}
+	if err := hostB.SaveCredentials(ctx, b.Fence, "source.zoho.t1", json.RawMessage(`{"refresh_token":"b"}`)); err != nil {
+		t.Fatal(err)
+	}
+	runB := &state.Run{Pipeline: "tenant-1", Outcome: state.OutcomeRunning}
+	if err := hostB.SaveRun(ctx, b.Fence, runB); err != nil {
+		t.Fatal(err)
+	}
+
+	// Host A comes back and tries to go on.
+	for what, err := range map[string]error{
+		"SaveStream":      hostA.SaveStream(ctx, a.Fence, "contacts", state.StreamState{State: json.RawMessage(`{"page":2}`), Generation: 1}),
+		"ResetStream":     hostA.ResetStream(ctx, a.Fence, "contacts"),
+		"SaveCredentials": hostA.SaveCredentials(ctx, a.Fence, "source.zoho.t1", json.RawMessage(`{"refresh_token":"a"}`)),
+		"SaveRun":         hostA.SaveRun(ctx, a.Fence, &state.Run{ID: runA.ID, Pipeline: "tenant-1", Outcome: state.OutcomeSucceeded}),
+		"SaveRun of B's":  hostA.SaveRun(ctx, a.Fence, &state.Run{ID: runB.ID, Pipeline: "tenant-1", Outcome: state.OutcomeSucceeded}),
+	} {
+		var fe *state.FencedError
+		if !errors.As(err, &fe) || fe.Current != b.Token || !strings.Contains(err.Error(), "taken over by another host") {
+			t.Errorf("%s by the stale host: %v", what, err)
+		}
+	}
+	got, err := hostB.Stream(ctx, "tenant-1", "contacts")
+	if err != nil || string(got.State) != `{"page":7}` || got.Generation != 2 {
+		t.Errorf("stream after the stale host's writes: %+v, %v", got, err)
+	}
+	if c, _ := hostB.Credentials(ctx, "source.zoho.t1"); string(c) != `{"refresh_token":"b"}` {
+		t.Errorf("credentials after the stale host's writes: %s", c)
+	}
+	runs, err := hostB.Runs(ctx, "tenant-1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 2 || runs[0].ID != runB.ID || runs[0].Outcome != state.OutcomeRunning || runs[0].Host != "host-b:2" ||
+		runs[1].Outcome != state.OutcomeCrashed || runs[1].Fence != a.Token {
+		t.Errorf("runs after takeover: %+v", runs)
+	}
+	h, err := hostA.Holders(ctx)
+	if err != nil || h["tenant-1"].Host != "host-b:2" || h["tenant-1"].Token != b.Token {
+		t.Errorf("holders seen by host A: %+v, %v", h, err)
+	}
+	// Releasing a lost claim is quiet.
+	if err := a.Release(ctx); err != nil {
+		t.Errorf("releasing the lost claim: %v", err)
+	}
+}
+
+// claimEventually claims a pipeline whose previous holder's session is
+// being ended: the lock goes when the server has finished ending it.
+func claimEventually(t *testing.T, s *Store, pipeline, host string) *state.Claim {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := s.Claim(t.Context(), pipeline, host)
+		if err == nil {
+			t.Cleanup(func() { c.Release(context.Background()) })
+			return c
+		}
+		if !errors.Is(err, state.ErrClaimed) || time.Now().After(deadline) {
+			t.Fatalf("claiming %s: %v", pipeline, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func dbConn(t *testing.T, url string) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+// A holder that stops talking to its session (paused, cut off) loses it
+// when PostgreSQL's idle_session_timeout ends it: the claim's own session
+// is set up for that.
+func TestPostgresClaimSessionEndsWhenHolderIsSilent(t *testing.T) {
+	ctx := t.Context()
+	url := newDatabase(t)
+	s := open(t, url, Options{TakeoverAfter: 2 * time.Second})
+	c, err := s.Claim(ctx, "p", "host-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release(ctx)
+	var timeout, inTx string
+	db := dbConn(t, url)
+	// The settings of the holder's session, from the holder's connection:
+	// hold its lock so the pings wait, as a paused host's would.
+	var pc *claim
+	s.mu.Lock()
+	for k := range s.claims {
+		pc = k
+	}
+	s.mu.Unlock()
+	pc.mu.Lock()
+	err = pc.conn.QueryRow(ctx, `SELECT current_setting('idle_session_timeout'), current_setting('idle_in_transaction_session_timeout')`).Scan(&timeout, &inTx)
+	if err != nil {
+		pc.mu.Unlock()
+		t.Fatal(err)
+	}
+	if timeout != "2s" || inTx != "2s" {
+		t.Errorf("claim session timeouts %q and %q, want 2s", timeout, inTx)
+	}
+	// Silent: the server ends the session on its own.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var n int
+		if err := db.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE pid = (SELECT holder_pid FROM pipelines WHERE name = 'p')`).Scan(&n); err != nil {
+			pc.mu.Unlock()
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			pc.mu.Unlock()
+			t.Fatal("PostgreSQL did not end the silent holder's session")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	pc.mu.Unlock()
+	select {
+	case <-c.Lost():
+	case <-time.After(time.Minute):
+		t.Fatal("the claim was not reported lost")
+	}
+	s2 := open(t, url, Options{})
+	c2, err := s2.Claim(ctx, "p", "host-b")
+	if err != nil {
+		t.Fatalf("claim after the silent holder's session ended: %v", err)
+	}
+	defer c2.Release(ctx)
+	if err := s.SaveStream(ctx, c.Fence, "x", state.StreamState{Generation: 1}); !errors.Is(err, state.ErrFenced) {
+		t.Errorf("write by the silent holder: %v", err)
+	}
+}
+
+func TestPostgresMigrations(t *testing.T) {
+	ctx := t.Context()
+	url := newDatabase(t)
+	// Hosts starting at once on a fresh database.
+	var wg sync.WaitGroup
+	errs := make(chan error, 5)
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := Open(ctx, Options{URL: url, Keys: keys(t, testKey, "")})
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent open: %v", err)
+		}
+	}
+	db := dbConn(t, url)
+	applied := func() (n int, at time.Time) {
+		if err := db.QueryRow(ctx, `SELECT count(*), max(applied_at) FROM schema_migrations`).Scan(&n, &at); err != nil {
+			t.Fatal(err)
+		}
+		return n, at
+	}
+	n, at := applied()
+	files, _ := migrations.ReadDir("migrations")
+	if n != len(files) {
+		t.Fatalf("%d migrations recorded, want %d", n, len(files))
+	}
+	// Re-opening changes nothing.
+	open(t, url, Options{})
+	if n2, at2 := applied(); n2 != n || !at2.Equal(at) {
+		t.Errorf("re-open applied migrations again: %d at %v, before %d at %v", n2, at2, n, at)
+	}
+	// A database migrated by a newer replicator is refused.
+	if _, err := db.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES (9999, '9999_future.sql')`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(ctx, Options{URL: url, Keys: keys(t, testKey, "")})
+	if err == nil || !strings.Contains(err.Error(), "schema version 9999, newer than this replicator knows") {
+		t.Errorf("open of a newer schema: %v", err)
+	}
+}
+
+func TestPostgresCredentialsEncrypted(t *testing.T) {
+	ctx := t.Context()
+	url := newDatabase(t)
+	s := open(t, url, Options{})
+	secret := json.RawMessage(`{"refresh_token":"very-secret-token"}`)
+	if err := s.SaveCredentials(ctx, state.NoFence, "source.zoho.eu", secret); err != nil {
+		t.Fatal(err)
+	}
+	var sealed []byte
+	if err := dbConn(t, url).QueryRow(ctx, `SELECT sealed FROM credentials`).Scan(&sealed); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(sealed), "very-secret-token") {
+		t.Fatal("the credentials are stored in the clear")
+	}
+	// Rotation: a new key, the old one as previous.
+	newKey := strings.Repeat("fe", 32)
+	rotated := open(t, url, Options{Keys: keys(t, newKey, testKey)})
+	if c, err := rotated.Credentials(ctx, "source.zoho.eu"); err != nil || string(c) != string(secret) {
+		t.Fatalf("reading with the previous key: %s, %v", c, err)
+	}
+	// Without the old key they do not open, and the error says which key.
+	wrong := open(t, url, Options{Keys: keys(t, newKey, "")})
+	if _, err := wrong.Credentials(ctx, "source.zoho.eu"); err == nil || !strings.Contains(err.Error(), "neither encryption_key") {
+		t.Errorf("reading without the key they were stored with: %v", err)
+	}
+	if _, err := Open(ctx, Options{URL: url}); err == nil || !strings.Contains(err.Error(), "needs encryption_key") {
+		t.Errorf("open without a key: %v", err)
+	}
+}
+
+func TestPostgresRedacted(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://app:hunter2@db.example:5432/replicator?sslmode=require": "postgres://app:xxxxx@db.example:5432/replicator?sslmode=require",
+		"postgres://db.example/replicator?password=hunter2&user=app":        "postgres://db.example/replicator?password=xxxxx&user=app",
+		"host=db user=app password=hunter2 dbname=r":                        "host=db user=app password=xxxxx dbname=r",
+		"host=db password='hun ter2' dbname=r":                              "host=db password=xxxxx dbname=r",
+	} {
+		if got := Redacted(in); got != want {
+			t.Errorf("Redacted(%q) = %q, want %q", in, got, want)
+		}
+	}
+	_, err := Open(t.Context(), Options{URL: "postgres://app:hunter2@127.0.0.1:1/x?connect_timeout=1", Keys: keys(t, testKey, "")})
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error of an unreachable database: %v", err)
+	}
+}

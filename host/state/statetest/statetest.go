@@ -1,0 +1,454 @@
+// Package statetest is the conformance suite every state.Store passes: the
+// bbolt file and PostgreSQL run the same tests.
+package statetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/replicatorhq/replicator/host/state"
+)
+
+// Open returns a new, empty store for one test, closed by the test's
+// cleanup.
+type Open func(t *testing.T) state.Store
+
+// Run runs every conformance test against stores made by open.
+func Run(t *testing.T, open Open) {
+	for _, c := range []struct {
+		name string
+		fn   func(*testing.T, state.Store)
+	}{
+		{"StreamRoundTrip", streamRoundTrip},
+		{"ResetStreamKeepsGeneration", resetStreamKeepsGeneration},
+		{"CredentialsRoundTrip", credentialsRoundTrip},
+		{"Runs", runs},
+		{"RunsTrimmed", runsTrimmed},
+		{"ClaimExcludes", claimExcludes},
+		{"StaleFenceRefused", staleFenceRefused},
+		{"RunningRunCrashedAtClaim", runningRunCrashedAtClaim},
+		{"Listing", listing},
+		{"CopyFromFile", copyFromFile},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
+	}
+}
+
+var ctx = context.Background()
+
+func claim(t *testing.T, s state.Store, pipeline string) *state.Claim {
+	t.Helper()
+	c, err := s.Claim(ctx, pipeline, "test-host")
+	if err != nil {
+		t.Fatalf("claiming %s: %v", pipeline, err)
+	}
+	t.Cleanup(func() { _ = c.Release(ctx) })
+	return c
+}
+
+func streamRoundTrip(t *testing.T, s state.Store) {
+	got, err := s.Stream(ctx, "p", "contacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, state.StreamState{}) {
+		t.Fatalf("absent stream: %+v, want zero value", got)
+	}
+	p := claim(t, s, "p")
+	for _, want := range []state.StreamState{
+		{State: json.RawMessage(`{"next":12345}`), Generation: 3},
+		{State: json.RawMessage(`{"since":"2026-01-02T03:04:05Z","page":["a","b"]}`), Generation: 4, FullRefresh: 4},
+		{Generation: 5},
+	} {
+		if err := s.SaveStream(ctx, p.Fence, "contacts", want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Stream(ctx, "p", "contacts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Generation != want.Generation || got.FullRefresh != want.FullRefresh || !sameJSON(got.State, want.State) {
+			t.Errorf("got %+v (state %s), want %+v (state %s)", got, got.State, want, want.State)
+		}
+	}
+	// Streams of another pipeline and other streams stay apart.
+	if got, _ := s.Stream(ctx, "q", "contacts"); got.Generation != 0 {
+		t.Errorf("pipeline q sees pipeline p's stream: %+v", got)
+	}
+	if got, _ := s.Stream(ctx, "p", "accounts"); got.Generation != 0 {
+		t.Errorf("stream accounts sees stream contacts: %+v", got)
+	}
+	if err := s.SaveStream(ctx, state.Fence{Token: p.Token}, "x", state.StreamState{}); err == nil {
+		t.Error("empty pipeline name accepted")
+	}
+	if err := s.SaveStream(ctx, p.Fence, "x", state.StreamState{State: json.RawMessage(`{bad`)}); err == nil {
+		t.Error("invalid JSON state accepted")
+	}
+}
+
+func resetStreamKeepsGeneration(t *testing.T, s state.Store) {
+	p := claim(t, s, "p")
+	if err := s.ResetStream(ctx, p.Fence, "never-saved"); err != nil {
+		t.Fatalf("resetting an absent stream: %v", err)
+	}
+	if err := s.SaveStream(ctx, p.Fence, "c", state.StreamState{State: json.RawMessage(`{"next":7}`), Generation: 9, FullRefresh: 9}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ResetStream(ctx, p.Fence, "c"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Stream(ctx, "p", "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (state.StreamState{Generation: 9}); !reflect.DeepEqual(got, want) {
+		t.Errorf("after reset: %+v, want %+v", got, want)
+	}
+}
+
+func credentialsRoundTrip(t *testing.T, s state.Store) {
+	if c, err := s.Credentials(ctx, "source.zoho.eu"); err != nil || c != nil {
+		t.Fatalf("absent credentials: %s, %v", c, err)
+	}
+	want := json.RawMessage(`{"refresh_token":"r","access_token":"a","expires":"2026-01-01T00:00:00Z"}`)
+	if err := s.SaveCredentials(ctx, state.NoFence, "source.zoho.eu", want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Credentials(ctx, "source.zoho.eu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameJSON(got, want) {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	if c, _ := s.Credentials(ctx, "source.zoho.us"); c != nil {
+		t.Errorf("another source sees the credentials: %s", c)
+	}
+	if err := s.SaveCredentials(ctx, state.NoFence, "source.zoho.eu", json.RawMessage(`{oops`)); err == nil {
+		t.Error("invalid JSON credentials accepted")
+	}
+	// A run saves them under its claim.
+	p := claim(t, s, "p")
+	rotated := json.RawMessage(`{"refresh_token":"r2"}`)
+	if err := s.SaveCredentials(ctx, p.Fence, "source.zoho.eu", rotated); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Credentials(ctx, "source.zoho.eu"); !sameJSON(got, rotated) {
+		t.Errorf("credentials saved under a claim: %s", got)
+	}
+	if err := s.SaveCredentials(ctx, state.NoFence, "source.zoho.eu", nil); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.Credentials(ctx, "source.zoho.eu"); c != nil {
+		t.Errorf("credentials survive saving nil: %s", c)
+	}
+}
+
+func runs(t *testing.T, s state.Store) {
+	zoho, another := claim(t, s, "zoho"), claim(t, s, "another")
+	start := time.Date(2026, 3, 4, 5, 6, 7, 890000, time.UTC) // microseconds: what every backend keeps
+	r1 := &state.Run{Pipeline: "zoho", Started: start, Outcome: state.OutcomeRunning}
+	if err := s.SaveRun(ctx, zoho.Fence, r1); err != nil {
+		t.Fatal(err)
+	}
+	if r1.ID != 1 || r1.Fence != zoho.Token || r1.Host != "test-host" {
+		t.Fatalf("first run: ID %d fence %d host %q, want 1, %d, test-host", r1.ID, r1.Fence, r1.Host, zoho.Token)
+	}
+	// Saving again updates the same run.
+	r1.Ended = start.Add(time.Minute)
+	r1.Outcome = state.OutcomeSucceeded
+	r1.Read, r1.Written = 10, 9
+	r1.Counters = map[string]int64{"api_credits": 4}
+	r1.Resumed = []string{"contacts"}
+	if err := s.SaveRun(ctx, zoho.Fence, r1); err != nil {
+		t.Fatal(err)
+	}
+	r2 := &state.Run{Pipeline: "zoho", Started: start.Add(time.Hour), Outcome: state.OutcomeFailed, Error: "boom"}
+	if err := s.SaveRun(ctx, zoho.Fence, r2); err != nil {
+		t.Fatal(err)
+	}
+	other := &state.Run{Pipeline: "another", Started: start, Outcome: state.OutcomeInterrupted}
+	if err := s.SaveRun(ctx, another.Fence, other); err != nil {
+		t.Fatal(err)
+	}
+	if r2.ID != 2 || other.ID != 1 {
+		t.Errorf("IDs %d and %d, want 2 and 1 (per-pipeline sequences)", r2.ID, other.ID)
+	}
+	got, err := s.Runs(ctx, "zoho", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d runs, want 2", len(got))
+	}
+	if !sameRun(got[0], *r2) || !sameRun(got[1], *r1) {
+		t.Errorf("runs newest first:\n got %+v\nwant %+v, %+v", got, *r2, *r1)
+	}
+	if got, _ := s.Runs(ctx, "zoho", 1); len(got) != 1 || got[0].ID != 2 {
+		t.Errorf("limit 1: %+v", got)
+	}
+	if got, _ := s.Runs(ctx, "nobody", 5); len(got) != 0 {
+		t.Errorf("unknown pipeline has runs: %+v", got)
+	}
+	p, err := s.Pipelines(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"another", "zoho"}; !reflect.DeepEqual(p, want) {
+		t.Errorf("pipelines %q, want %q", p, want)
+	}
+	if err := s.SaveRun(ctx, zoho.Fence, &state.Run{}); err == nil {
+		t.Error("run without pipeline accepted")
+	}
+	if err := s.SaveRun(ctx, zoho.Fence, &state.Run{Pipeline: "another"}); err == nil {
+		t.Error("run of another pipeline accepted under zoho's claim")
+	}
+}
+
+func runsTrimmed(t *testing.T, s state.Store) {
+	p := claim(t, s, "p")
+	const total = state.KeepRuns + 25
+	for i := range total {
+		r := &state.Run{Pipeline: "p", Started: time.Unix(int64(i), 0).UTC(), Outcome: state.OutcomeSucceeded}
+		if err := s.SaveRun(ctx, p.Fence, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Runs(ctx, "p", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != state.KeepRuns {
+		t.Fatalf("%d runs kept, want %d", len(got), state.KeepRuns)
+	}
+	if got[0].ID != total || got[len(got)-1].ID != total-state.KeepRuns+1 {
+		t.Errorf("kept IDs %d..%d, want %d..%d", got[len(got)-1].ID, got[0].ID, total-state.KeepRuns+1, total)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].ID != got[i-1].ID-1 {
+			t.Fatalf("runs out of order at %d: %d after %d", i, got[i].ID, got[i-1].ID)
+		}
+	}
+}
+
+func claimExcludes(t *testing.T, s state.Store) {
+	c1, err := s.Claim(ctx, "p", "host-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Claim(ctx, "p", "host-b")
+	var ce *state.ClaimedError
+	if !errors.Is(err, state.ErrClaimed) || !errors.As(err, &ce) || ce.Host != "host-a" {
+		t.Fatalf("second claim of a held pipeline: %v", err)
+	}
+	h, err := s.Holders(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h["p"]; got.Host != "host-a" || got.Token != c1.Token || len(h) != 1 {
+		t.Errorf("holders %+v, want p held by host-a with token %d", h, c1.Token)
+	}
+	// Another pipeline is free.
+	q := claim(t, s, "q")
+	if q.Pipeline != "q" {
+		t.Errorf("claim of q: %+v", q.Fence)
+	}
+	if err := c1.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c1.Release(ctx); err != nil {
+		t.Errorf("second release: %v", err)
+	}
+	if h, _ := s.Holders(ctx); len(h) != 1 {
+		t.Errorf("holders after release: %+v", h)
+	}
+	c2 := claim(t, s, "p")
+	if c2.Token <= c1.Token {
+		t.Errorf("token after a new claim %d, not above %d", c2.Token, c1.Token)
+	}
+}
+
+// staleFenceRefused: once a claim is released and taken again, writes
+// under the old fence are refused and change nothing.
+func staleFenceRefused(t *testing.T, s state.Store) {
+	old, err := s.Claim(ctx, "p", "host-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldRun := &state.Run{Pipeline: "p", Outcome: state.OutcomeRunning}
+	if err := s.SaveRun(ctx, old.Fence, oldRun); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Released and nobody holds it: refused.
+	err = s.SaveStream(ctx, old.Fence, "c", state.StreamState{Generation: 1})
+	if !errors.Is(err, state.ErrFenced) {
+		t.Fatalf("write under a released claim: %v", err)
+	}
+
+	cur := claim(t, s, "p")
+	want := state.StreamState{State: json.RawMessage(`{"n":2}`), Generation: 2}
+	if err := s.SaveStream(ctx, cur.Fence, "c", want); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveCredentials(ctx, cur.Fence, "source.a.b", json.RawMessage(`{"t":"new"}`)); err != nil {
+		t.Fatal(err)
+	}
+	newRun := &state.Run{Pipeline: "p", Outcome: state.OutcomeRunning}
+	if err := s.SaveRun(ctx, cur.Fence, newRun); err != nil {
+		t.Fatal(err)
+	}
+
+	for what, err := range map[string]error{
+		"SaveStream":      s.SaveStream(ctx, old.Fence, "c", state.StreamState{State: json.RawMessage(`{"n":1}`), Generation: 1}),
+		"ResetStream":     s.ResetStream(ctx, old.Fence, "c"),
+		"SaveCredentials": s.SaveCredentials(ctx, old.Fence, "source.a.b", json.RawMessage(`{"t":"old"}`)),
+		"SaveRun":         s.SaveRun(ctx, old.Fence, &state.Run{ID: oldRun.ID, Pipeline: "p", Outcome: state.OutcomeSucceeded}),
+		"SaveRun new":     s.SaveRun(ctx, old.Fence, &state.Run{ID: newRun.ID, Pipeline: "p", Outcome: state.OutcomeFailed}),
+	} {
+		var fe *state.FencedError
+		if !errors.Is(err, state.ErrFenced) || !errors.As(err, &fe) || fe.Current != cur.Token {
+			t.Errorf("%s under a stale fence: %v", what, err)
+		}
+	}
+	if got, _ := s.Stream(ctx, "p", "c"); !reflect.DeepEqual(got.Generation, want.Generation) || !sameJSON(got.State, want.State) {
+		t.Errorf("stream overwritten by a stale writer: %+v", got)
+	}
+	if got, _ := s.Credentials(ctx, "source.a.b"); !sameJSON(got, json.RawMessage(`{"t":"new"}`)) {
+		t.Errorf("credentials overwritten by a stale writer: %s", got)
+	}
+	runs, err := s.Runs(ctx, "p", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 2 || runs[0].ID != newRun.ID || runs[0].Outcome != state.OutcomeRunning || runs[0].Fence != cur.Token {
+		t.Errorf("runs after stale writes: %+v", runs)
+	}
+}
+
+func runningRunCrashedAtClaim(t *testing.T, s state.Store) {
+	c, err := s.Claim(ctx, "p", "host-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &state.Run{Pipeline: "p", Outcome: state.OutcomeRunning, Read: 5}
+	if err := s.SaveRun(ctx, c.Fence, r); err != nil {
+		t.Fatal(err)
+	}
+	// The holder goes away without ending its run.
+	if err := c.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	claim(t, s, "p")
+	runs, err := s.Runs(ctx, "p", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Outcome != state.OutcomeCrashed || runs[0].Error != state.CrashedError || runs[0].Read != 5 {
+		t.Errorf("run left running: %+v", runs)
+	}
+}
+
+func sameJSON(a, b json.RawMessage) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	var x, y any
+	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
+}
+
+func sameRun(a, b state.Run) bool {
+	a.Started, a.Ended = a.Started.UTC(), a.Ended.UTC()
+	b.Started, b.Ended = b.Started.UTC(), b.Ended.UTC()
+	return reflect.DeepEqual(a, b)
+}
+
+func listing(t *testing.T, s state.Store) {
+	p := claim(t, s, "p")
+	for _, name := range []string{"b", "a"} {
+		if err := s.SaveStream(ctx, p.Fence, name, state.StreamState{State: json.RawMessage(`{"at":"` + name + `"}`), Generation: 3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, src := range []string{"source.z.z", "source.a.a"} {
+		if err := s.SaveCredentials(ctx, state.NoFence, src, json.RawMessage(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.Pipelines(ctx); err != nil || !reflect.DeepEqual(got, []string{"p"}) {
+		t.Errorf("pipelines of a store with streams and no runs: %q, %v", got, err)
+	}
+	streams, err := s.Streams(ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(streams) != 2 || !sameJSON(streams["a"].State, json.RawMessage(`{"at":"a"}`)) || streams["b"].Generation != 3 {
+		t.Errorf("streams %+v", streams)
+	}
+	if got, _ := s.Streams(ctx, "nobody"); len(got) != 0 {
+		t.Errorf("streams of an unknown pipeline: %+v", got)
+	}
+	if got, err := s.Sources(ctx); err != nil || !reflect.DeepEqual(got, []string{"source.a.a", "source.z.z"}) {
+		t.Errorf("sources %q, %v", got, err)
+	}
+}
+
+// copyFromFile copies a state file into the store, as `replicator state
+// copy` does when moving to several hosts.
+func copyFromFile(t *testing.T, to state.Store) {
+	from, err := state.OpenFile(filepath.Join(t.TempDir(), "from.db"), state.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer from.Close()
+	p := claim(t, from, "p")
+	st := state.StreamState{State: json.RawMessage(`{"next":9}`), Generation: 4, FullRefresh: 4}
+	if err := from.SaveStream(ctx, p.Fence, "contacts", st); err != nil {
+		t.Fatal(err)
+	}
+	for _, outcome := range []string{state.OutcomeSucceeded, state.OutcomeFailed, state.OutcomeRunning} {
+		if err := from.SaveRun(ctx, p.Fence, &state.Run{Pipeline: "p", Outcome: outcome, Read: 3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := from.SaveCredentials(ctx, state.NoFence, "source.zoho.eu", json.RawMessage(`{"refresh_token":"r"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := state.Copy(ctx, from, to, "copier")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != (state.Copied{Pipelines: 1, Streams: 1, Runs: 3, Credentials: 1}) {
+		t.Errorf("copied %+v", n)
+	}
+	if got, _ := to.Stream(ctx, "p", "contacts"); !sameJSON(got.State, st.State) || got.Generation != 4 || got.FullRefresh != 4 {
+		t.Errorf("copied stream %+v", got)
+	}
+	if c, _ := to.Credentials(ctx, "source.zoho.eu"); !sameJSON(c, json.RawMessage(`{"refresh_token":"r"}`)) {
+		t.Errorf("copied credentials %s", c)
+	}
+	runs, err := to.Runs(ctx, "p", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 3 || runs[0].ID != 3 || runs[0].Outcome != state.OutcomeCrashed || runs[2].Outcome != state.OutcomeSucceeded {
+		t.Errorf("copied runs %+v", runs)
+	}
+	// The next run there goes on with the next ID.
+	c := claim(t, to, "p")
+	next := &state.Run{Pipeline: "p", Outcome: state.OutcomeRunning}
+	if err := to.SaveRun(ctx, c.Fence, next); err != nil || next.ID != 4 {
+		t.Errorf("run after the copy: ID %d, %v", next.ID, err)
+	}
+}
