@@ -229,3 +229,23 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, now.Sub(t).Seconds(), k[0], k[1])
 	}
 }
+
+// Pipeline returns what a run of the named pipeline reports the records it
+// moves and the checkpoints it stores to (a runner.Observer).
+func (m *Metrics) Pipeline(name string) PipelineObserver {
+	return PipelineObserver{m: m, name: name}
+}
+
+// PipelineObserver counts one pipeline's records and checkpoints.
+type PipelineObserver struct {
+	m    *Metrics
+	name string
+}
+
+// Records adds n records of a kind to a stream.
+func (p PipelineObserver) Records(stream, kind string, n int64) { p.m.Records(p.name, stream, kind, n) }
+
+// Checkpointed notes a stored checkpoint of a stream.
+func (p PipelineObserver) Checkpointed(stream string, t time.Time) {
+	p.m.Checkpointed(p.name, stream, t)
+}
