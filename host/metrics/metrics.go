@@ -86,12 +86,12 @@ func New(load Load) *Metrics {
 		}, []string{"pipeline"}),
 		pluginStarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "replicator_plugin_starts_total",
-			Help: "Plugin processes started, by kind (source, destination).",
+			Help: "Plugin processes started, by kind (source, destination): each run starts one of each.",
 		}, []string{"pipeline", "kind"}),
 		pluginCrash: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "replicator_plugin_crashes_total",
-			Help: "Plugin processes that exited while the host still needed them.",
-		}, []string{"pipeline", "kind"}),
+			Help: "Runs that failed because a plugin process exited while the host still needed it.",
+		}, []string{"pipeline"}),
 		lag: &lagCollector{
 			desc: prometheus.NewDesc("replicator_checkpoint_lag_seconds",
 				"Seconds since the stream's last checkpoint was acknowledged and stored.",
@@ -177,9 +177,9 @@ func (m *Metrics) PluginStarted(pipeline, kind string) {
 	m.pluginStarts.WithLabelValues(pipeline, kind).Inc()
 }
 
-// PluginCrashed counts a plugin process that exited while still needed.
-func (m *Metrics) PluginCrashed(pipeline, kind string) {
-	m.pluginCrash.WithLabelValues(pipeline, kind).Inc()
+// PluginCrashed counts a run that failed because a plugin process exited.
+func (m *Metrics) PluginCrashed(pipeline string) {
+	m.pluginCrash.WithLabelValues(pipeline).Inc()
 }
 
 // Forget drops every series of a pipeline that was removed from the

@@ -39,7 +39,7 @@ func TestScrape(t *testing.T) {
 	m.RunEnded("acme", "succeeded", start, start.Add(90*time.Second))
 	m.RunEnded("globex", "failed", start, start.Add(time.Second))
 	m.PluginStarted("acme", "source")
-	m.PluginCrashed("globex", "destination")
+	m.PluginCrashed("globex")
 	m.lag.now = func() time.Time { return start.Add(time.Minute) }
 	m.Checkpointed("acme", "contacts", start)
 
@@ -56,7 +56,7 @@ func TestScrape(t *testing.T) {
 		`replicator_source_tokens_minted_total{pipeline="acme"} 1`,
 		`replicator_connector_counter_total{counter="destination.rejected",pipeline="acme"} 4`,
 		`replicator_plugin_starts_total{kind="source",pipeline="acme"} 1`,
-		`replicator_plugin_crashes_total{kind="destination",pipeline="globex"} 1`,
+		`replicator_plugin_crashes_total{pipeline="globex"} 1`,
 		`replicator_checkpoint_lag_seconds{pipeline="acme",stream="contacts"} 60`,
 		`replicator_queue_length 3`,
 		`replicator_runs_in_flight 2`,

@@ -60,6 +60,7 @@ type command struct {
 type options struct {
 	config, state, logLevel string
 	logFormat               string
+	listen                  string // run
 	freshState              bool
 	code                    string // authorize
 	upgrade                 bool   // init
@@ -86,7 +87,9 @@ func commands() []command {
 		{name: "sync", run: cmdSync, flags: func(fs *flag.FlagSet, o *options) {
 			fs.BoolVar(&o.fullRefresh, "full-refresh", false, "forget the streams' checkpoints and read everything again")
 		}},
-		{name: "run", run: cmdRun},
+		{name: "run", run: cmdRun, flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.listen, "listen", "", "serve the console, /metrics and health checks on this address, such as 127.0.0.1:8080 (default: host { listen })")
+		}},
 		{name: "status", run: cmdStatus, flags: func(fs *flag.FlagSet, o *options) {
 			fs.IntVar(&o.limit, "n", 5, "how many runs to show per pipeline")
 		}},
