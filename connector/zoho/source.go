@@ -48,6 +48,7 @@ func (s *Source) Spec(context.Context) (contract.Spec, error) {
 		Version:     Version,
 		Description: "Zoho CRM Contacts and Accounts as canonical contacts (streams: " + streamNames() + ").",
 		Config:      specAttributes(),
+		Grant:       "a grant code from the Self Client in the Zoho API console, with the scopes of your streams",
 	}, nil
 }
 

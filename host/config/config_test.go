@@ -246,6 +246,18 @@ func loadDiagnosticsCases() []diagCase {
 			line:    2, col: 18,
 		},
 		{
+			name:    "listen without a port",
+			src:     "host {\n  listen = \"127.0.0.1\"\n}\n",
+			summary: "Invalid listen",
+			line:    2, col: 12,
+		},
+		{
+			name:    "console_token too short",
+			src:     "host {\n  console_token = \"abc\"\n}\n",
+			summary: "console_token too short",
+			line:    2, col: 19,
+		},
+		{
 			name:    "stall_timeout too short",
 			src:     "host {\n  stall_timeout = \"10ms\"\n}\n",
 			summary: "Stall_timeout too short",
@@ -827,5 +839,31 @@ func TestDecodeBadSpec(t *testing.T) {
 		if !diags.HasErrors() || !strings.Contains(diags[0].Summary, "unusable configuration schema") {
 			t.Errorf("%s: diagnostics = %v", name, diags)
 		}
+	}
+}
+
+func TestConsoleTokenWrittenInTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "replicator.hcl")
+	const secret = "0123456789abcdef-console-secret"
+	src := "host {\n  listen        = \"127.0.0.1:8080\"\n  console_token = \"" + secret + "\"\n}\n"
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, diags := Load(path)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if c.Host.ConsoleToken != secret || c.Host.Listen != "127.0.0.1:8080" {
+		t.Errorf("host = %+v", c.Host)
+	}
+	if len(diags) != 1 || diags[0].Summary != `Secret "console_token" written in the configuration` {
+		t.Fatalf("diagnostics %v, want the literal secret warning", diags)
+	}
+	var b strings.Builder
+	if err := c.WriteDiagnostics(&b, diags); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), secret) {
+		t.Errorf("the warning shows the secret:\n%s", b.String())
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math/big"
+	"net"
 	"runtime"
 	"time"
 
@@ -27,6 +28,11 @@ type Host struct {
 	MaxConcurrentRuns int
 	CallTimeout       time.Duration
 	StallTimeout      time.Duration
+	// Listen is the address of the console, /metrics and the health
+	// endpoints under `replicator run`; empty for none.
+	Listen string
+	// ConsoleToken opens the console and authorises /metrics; a secret.
+	ConsoleToken string
 }
 
 // DefaultHost returns the settings a configuration without a host block has.
@@ -51,6 +57,8 @@ func hostSchema() *hcl.BodySchema {
 			{Name: "max_concurrent_runs"},
 			{Name: "call_timeout"},
 			{Name: "stall_timeout"},
+			{Name: "listen"},
+			{Name: "console_token"},
 		},
 	}
 }
@@ -62,6 +70,44 @@ func (c *Config) decodeHost(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 		diags = append(diags, d...)
 		if !d.HasErrors() {
 			c.Host.MaxConcurrentRuns = n
+		}
+	}
+	if attr, ok := content.Attributes["listen"]; ok {
+		v, d := decodeString(attr, ctx, `listen takes the address to serve the console on, such as "127.0.0.1:8080".`)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid listen",
+					Detail:   fmt.Sprintf(`%q is not a host and port. Write it as "127.0.0.1:8080", or ":8080" for every address (then set console_token).`, v),
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+			}
+			c.Host.Listen = v
+		}
+	}
+	if attr, ok := content.Attributes["console_token"]; ok {
+		v, d := decodeString(attr, ctx, `console_token takes the console's token as a string, read with env("REPLICATOR_CONSOLE_TOKEN") or file("console-token").`)
+		if !d.HasErrors() && len(v) < 16 {
+			d = append(d, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "console_token too short",
+				Detail:   "The console token must be at least 16 characters; make one with `openssl rand -hex 24`.",
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		}
+		if lit, ld := attr.Expr.Value(nil); !ld.HasErrors() && lit.IsKnown() && !lit.IsNull() {
+			d = append(d, &hcl.Diagnostic{
+				Severity: hcl.DiagWarning,
+				Summary:  `Secret "console_token" written in the configuration`,
+				Detail:   `console_token is a secret, and its value is written in the file, where it ends up in version control and backups. Read it with env("NAME") or file("path") instead.`,
+				Subject:  attr.NameRange.Ptr(),
+			})
+		}
+		diags = append(diags, hideSecretLines(d, []hcl.Range{attr.Range})...)
+		if !d.HasErrors() {
+			c.Host.ConsoleToken = v
 		}
 	}
 	for name, dst := range map[string]*time.Duration{
@@ -79,6 +125,24 @@ func (c *Config) decodeHost(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 		}
 	}
 	return diags
+}
+
+// decodeString decodes a non-empty string; detail says what to write.
+func decodeString(attr *hcl.Attribute, ctx *hcl.EvalContext, detail string) (string, hcl.Diagnostics) {
+	v, diags := attr.Expr.Value(ctx)
+	if diags.HasErrors() {
+		return "", diags
+	}
+	s, err := convert.Convert(v, cty.String)
+	if err != nil || s.IsNull() || !s.IsKnown() || s.AsString() == "" {
+		return "", append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid " + attr.Name,
+			Detail:   detail,
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+	}
+	return s.AsString(), diags
 }
 
 // decodeCount decodes a whole number of at least 1.

@@ -77,6 +77,25 @@ type Options struct {
 	// this long: no message from the source, no message taken or
 	// acknowledged by the destination. Zero means no limit.
 	StallTimeout time.Duration
+	// Observer, when set, is told per stream what the run moves, as it
+	// moves it: for metrics.
+	Observer Observer
+}
+
+// Record kinds an Observer is told of.
+const (
+	KindRead    = "read"    // records the source sent
+	KindDeleted = "deleted" // of those, deletes
+	KindWritten = "written" // records the destination acknowledged as stored
+)
+
+// Observer is told what a run moves. Its methods are called from the
+// run's goroutines, one at a time per method.
+type Observer interface {
+	// Records adds n records of a kind to a stream.
+	Records(stream, kind string, n int64)
+	// Checkpointed says a checkpoint of the stream was stored at t.
+	Checkpointed(stream string, t time.Time)
 }
 
 // Run reads the pipeline's streams into its destination once.
@@ -92,7 +111,8 @@ func Run(ctx context.Context, p Pipeline, store state.Store, fence state.Fence, 
 	if opts.Log == nil {
 		opts.Log = hclog.NewNullLogger()
 	}
-	r := &run{p: p, store: store, fence: fence, log: opts.Log, started: time.Now(), stallTimeout: opts.StallTimeout}
+	r := &run{p: p, store: store, fence: fence, log: opts.Log, started: time.Now(), stallTimeout: opts.StallTimeout,
+		observer: opts.Observer, ackedPerStream: map[string]int64{}}
 	r.rec = state.Run{Pipeline: p.Name, Started: r.started, Outcome: "running"}
 	if err := r.prepare(ctx, opts.FullRefresh); err != nil {
 		return r.rec, err
@@ -129,6 +149,10 @@ type run struct {
 	started      time.Time
 	rec          state.Run
 	stallTimeout time.Duration
+	observer     Observer
+	// ackedPerStream is, per stream, the records sent before the last
+	// acknowledged barrier; for the observer.
+	ackedPerStream map[string]int64
 
 	creds    json.RawMessage
 	readReq  []contract.ReadStream
@@ -157,6 +181,9 @@ type barrier struct {
 	state   json.RawMessage // a checkpoint's state
 	full    bool            // a full-refresh-complete
 	records int64           // records sent before it
+	// perStream is how many records of each stream were sent before it;
+	// kept only for an Observer.
+	perStream map[string]int64
 }
 
 // prepare loads credentials and the streams' state, and hands out this
@@ -418,7 +445,28 @@ func (r *run) acknowledge(ctx context.Context, id uint64) error {
 		}
 	}
 	r.written.Store(done[n-1].records)
+	r.observeWritten(done[n-1].perStream, order)
 	return nil
+}
+
+// observeWritten tells the observer what the acknowledged barriers add to
+// each stream's records written, and which streams' checkpoints were
+// stored. Acknowledgements come one at a time.
+func (r *run) observeWritten(sent map[string]int64, checkpointed []string) {
+	obs := r.observer
+	if obs == nil {
+		return
+	}
+	for stream, n := range sent {
+		if d := n - r.ackedPerStream[stream]; d > 0 {
+			obs.Records(stream, KindWritten, d)
+		}
+		r.ackedPerStream[stream] = n
+	}
+	now := time.Now()
+	for _, stream := range checkpointed {
+		obs.Checkpointed(stream, now)
+	}
 }
 
 // persist stores a stream's acknowledged checkpoint, when there is one, and
@@ -510,6 +558,42 @@ type output struct {
 	batch    []contract.Record
 	bytes    int
 	stream   string // the last record's stream, known to be read by this run
+	// sent counts the records sent per stream, only for an observer.
+	sent map[string]int64
+}
+
+// observe tells the run's observer of a batch of records on its way.
+func (o *output) observe(rs []contract.Record) {
+	obs := o.r.observer
+	if obs == nil || len(rs) == 0 {
+		return
+	}
+	if o.sent == nil {
+		o.sent = map[string]int64{}
+	}
+	start, deletes := 0, int64(0)
+	for i := range rs {
+		if rs[i].Op == contract.Delete {
+			deletes++
+		}
+		if i+1 == len(rs) || rs[i+1].Stream != rs[start].Stream {
+			n := int64(i + 1 - start)
+			o.sent[rs[start].Stream] += n
+			obs.Records(rs[start].Stream, KindRead, n)
+			if deletes > 0 {
+				obs.Records(rs[start].Stream, KindDeleted, deletes)
+			}
+			start, deletes = i+1, 0
+		}
+	}
+}
+
+// snapshot copies the records sent per stream, for a barrier.
+func (o *output) snapshot() map[string]int64 {
+	if o.r.observer == nil {
+		return nil
+	}
+	return maps.Clone(o.sent)
 }
 
 // checkStream makes sure the run reads stream.
@@ -543,6 +627,7 @@ func (o *output) flush(ctx context.Context) error {
 		return nil
 	}
 	m := contract.Message{Records: o.batch}
+	o.observe(o.batch)
 	o.batch, o.bytes = make([]contract.Record, 0, maxBatchRecords), 0
 	return o.send(ctx, m)
 }
@@ -579,6 +664,7 @@ func (o *output) EmitBatch(ctx context.Context, rs []contract.Record) error {
 			}
 		}
 		o.r.read.Add(int64(len(rs)))
+		o.observe(rs)
 		return o.send(ctx, contract.Message{Records: rs})
 	}
 	for _, rec := range rs {
@@ -600,7 +686,7 @@ func (o *output) Checkpoint(ctx context.Context, stream string, st json.RawMessa
 	if err := o.flush(ctx); err != nil {
 		return err
 	}
-	id := o.r.addBarrier(barrier{stream: stream, state: st, records: o.r.read.Load()})
+	id := o.r.addBarrier(barrier{stream: stream, state: st, records: o.r.read.Load(), perStream: o.snapshot()})
 	return o.send(ctx, contract.Message{Checkpoint: &contract.Checkpoint{ID: id, Stream: stream, State: st}})
 }
 
@@ -617,7 +703,7 @@ func (o *output) FullRefreshComplete(ctx context.Context, stream string, generat
 	if err := o.flush(ctx); err != nil {
 		return err
 	}
-	id := o.r.addBarrier(barrier{stream: stream, full: true, records: o.r.read.Load()})
+	id := o.r.addBarrier(barrier{stream: stream, full: true, records: o.r.read.Load(), perStream: o.snapshot()})
 	return o.send(ctx, contract.Message{FullRefreshComplete: &contract.FullRefreshComplete{ID: id, Stream: stream, Generation: generation}})
 }
 

@@ -11,6 +11,7 @@ package schedule
 
 import (
 	"context"
+	"errors"
 	"hash/fnv"
 	"slices"
 	"sync"
@@ -221,9 +222,16 @@ func (s *Scheduler) runStarted() bool {
 	return s.ctx != nil
 }
 
-// arm sets e's next due time and its timer. s.mu is held.
+// arm sets e's next due time and its timer. s.mu is held. A job without
+// an interval waits without a timer until RunNow queues it.
 func (s *Scheduler) arm(e *entry) {
 	now := s.clock.Now()
+	if e.job.Interval <= 0 {
+		e.phase, e.due = waiting, time.Time{}
+		e.gen++
+		e.stop = func() bool { return false }
+		return
+	}
 	switch {
 	case e.last.IsZero():
 		e.due = e.added.Add(FirstRunOffset(e.job.Name, e.job.Interval, e.spread))
@@ -290,6 +298,75 @@ func (s *Scheduler) run(ctx context.Context, e *entry, j Job) {
 		s.arm(e)
 	}
 	s.dispatch()
+}
+
+// Phases of a job, as Status reports them.
+const (
+	PhaseWaiting = "waiting" // for its due time, or for RunNow without an interval
+	PhaseQueued  = "queued"  // due, for a free run slot
+	PhaseRunning = "running"
+)
+
+func (p phase) String() string {
+	switch p {
+	case queued:
+		return PhaseQueued
+	case running:
+		return PhaseRunning
+	}
+	return PhaseWaiting
+}
+
+// Status is what the scheduler knows of one job.
+type Status struct {
+	Phase string
+	// Due is when the next run is due while waiting or queued, or when
+	// the current one was due while running; zero for a job without an
+	// interval that waits for RunNow.
+	Due time.Time
+}
+
+// Status returns the status of the job called name, and false when the
+// scheduler has no such job.
+func (s *Scheduler) Status(name string) (Status, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[name]
+	if !ok || e.removed {
+		return Status{}, false
+	}
+	return Status{Phase: e.phase.String(), Due: e.due}, true
+}
+
+// Errors of RunNow.
+var (
+	ErrUnknownJob = errors.New("no such pipeline is scheduled")
+	ErrRunning    = errors.New("a run is underway")
+)
+
+// RunNow queues the job called name at once, behind the runs already due,
+// as if its due time had come; its later runs follow one interval after
+// this one. A job already queued stays where it is; a running one gets
+// ErrRunning.
+func (s *Scheduler) RunNow(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[name]
+	switch {
+	case !ok || e.removed:
+		return ErrUnknownJob
+	case e.phase == running:
+		return ErrRunning
+	case e.phase == queued:
+		return nil
+	}
+	e.stop()
+	e.gen++
+	e.due = s.clock.Now()
+	e.phase = queued
+	s.queue = append(s.queue, e) // due now: no queued run is due later
+	s.dispatch()
+	return nil
 }
 
 // clock is time as the scheduler sees it; tests drive their own.

@@ -3,6 +3,7 @@ package schedule
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -438,5 +439,63 @@ func TestFirstRunsSpreadRatherThanStartAtOnce(t *testing.T) {
 	h.clock.Advance(window / 2)
 	if n := h.s.InFlight(); n != 200 {
 		t.Fatalf("%d of 200 first runs started within the %s window", n, window)
+	}
+}
+
+func TestRunNowQueuesAheadOfTheSchedule(t *testing.T) {
+	h := newHarness(t, 1)
+	const interval = time.Hour
+	block := make(chan struct{})
+	h.s.Set([]Job{h.job("busy", interval, block), h.job("tenant", interval, nil), h.job("manual", 0, nil)})
+	if st, ok := h.s.Status("tenant"); !ok || st.Phase != PhaseWaiting || st.Due.IsZero() {
+		t.Fatalf("status before its first run: %+v, %v", st, ok)
+	}
+	if st, _ := h.s.Status("manual"); st.Phase != PhaseWaiting || !st.Due.IsZero() {
+		t.Fatalf("a job without an interval: %+v, want waiting without a due time", st)
+	}
+	if _, ok := h.s.Status("nobody"); ok {
+		t.Fatal("status of an unknown job")
+	}
+
+	if err := h.s.RunNow("busy"); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.next(); got != "busy" {
+		t.Fatalf("started %s", got)
+	}
+	if err := h.s.RunNow("busy"); !errors.Is(err, ErrRunning) {
+		t.Errorf("RunNow of a running job = %v, want ErrRunning", err)
+	}
+	// With the one slot taken, the others wait in the queue, in the order asked.
+	if err := h.s.RunNow("manual"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.s.RunNow("tenant"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := h.s.Status("manual"); st.Phase != PhaseQueued {
+		t.Fatalf("manual: %+v, want queued", st)
+	}
+	if err := h.s.RunNow("manual"); err != nil {
+		t.Errorf("RunNow of a queued job = %v, want nil", err)
+	}
+	if h.s.Queued() != 2 {
+		t.Fatalf("%d queued, want 2", h.s.Queued())
+	}
+	close(block)
+	if a, b := h.next(), h.next(); a != "manual" || b != "tenant" {
+		t.Fatalf("started %s then %s, want manual then tenant", a, b)
+	}
+	h.idle()
+	// A job without an interval waits for the next RunNow; the other is
+	// due one interval after it was asked for.
+	if st, _ := h.s.Status("manual"); st.Phase != PhaseWaiting || !st.Due.IsZero() {
+		t.Errorf("manual after its run: %+v", st)
+	}
+	if st, _ := h.s.Status("tenant"); !st.Due.Equal(h.clock.Now().Add(interval)) {
+		t.Errorf("tenant due %v, want %v", st.Due, h.clock.Now().Add(interval))
+	}
+	if err := h.s.RunNow("nobody"); !errors.Is(err, ErrUnknownJob) {
+		t.Errorf("RunNow of an unknown job = %v", err)
 	}
 }

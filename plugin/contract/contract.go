@@ -23,6 +23,11 @@ type Spec struct {
 	Version     string // the connector's own version, e.g. "1.2.0"
 	Description string
 	Config      []Attribute
+	// Grant says, for the user, what the source's Authorize takes, such as
+	// "a grant code from the Self Client in the Zoho API console"; empty
+	// for a connector that needs no authorization. The console offers an
+	// Authorize form for sources that set it.
+	Grant string
 }
 
 // AttrType is the type of a configuration attribute.

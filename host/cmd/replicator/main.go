@@ -42,6 +42,7 @@ Flags common to every command:
   -config PATH          configuration file or folder (default "replicator.hcl", or $REPLICATOR_CONFIG)
   -state PATH           state file (default: the configuration's state_file)
   -log-level LEVEL      trace, debug, info, warn or error (default "info")
+  -log-format FORMAT    text, or json for log shippers (default "text")
   -fresh-state          start a new state file where the one in use is missing, empty or damaged
 
 Run "replicator <command> -h" for a command's own flags.
@@ -58,6 +59,8 @@ type command struct {
 // options holds every flag; each command registers the ones it takes.
 type options struct {
 	config, state, logLevel string
+	logFormat               string
+	listen                  string // run
 	freshState              bool
 	code                    string // authorize
 	upgrade                 bool   // init
@@ -84,7 +87,9 @@ func commands() []command {
 		{name: "sync", run: cmdSync, flags: func(fs *flag.FlagSet, o *options) {
 			fs.BoolVar(&o.fullRefresh, "full-refresh", false, "forget the streams' checkpoints and read everything again")
 		}},
-		{name: "run", run: cmdRun},
+		{name: "run", run: cmdRun, flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.listen, "listen", "", "serve the console, /metrics and health checks on this address, such as 127.0.0.1:8080 (default: host { listen })")
+		}},
 		{name: "status", run: cmdStatus, flags: func(fs *flag.FlagSet, o *options) {
 			fs.IntVar(&o.limit, "n", 5, "how many runs to show per pipeline")
 		}},
@@ -125,6 +130,7 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.config, "config", defaultConfig, "configuration file or folder")
 	fs.StringVar(&o.state, "state", "", "state file (default: the configuration's state_file)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "trace, debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "text, or json for log shippers")
 	fs.BoolVar(&o.freshState, "fresh-state", false, "start a new state file where the one in use is missing, empty or damaged")
 	if cmd.flags != nil {
 		cmd.flags(fs, &o)
@@ -141,8 +147,13 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "replicator: -log-level %q is not one of trace, debug, info, warn, error\n", o.logLevel)
 		return 2
 	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		fmt.Fprintf(stderr, "replicator: -log-format %q is not one of text, json\n", o.logFormat)
+		return 2
+	}
 	// Independent levels let `replicator run` quiet the runs' own lines.
-	log := hclog.New(&hclog.LoggerOptions{Name: "replicator", Level: level, Output: stderr, IndependentLevels: true})
+	log := hclog.New(&hclog.LoggerOptions{Name: "replicator", Level: level, Output: stderr,
+		IndependentLevels: true, JSONFormat: o.logFormat == "json"})
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

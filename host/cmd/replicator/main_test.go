@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -35,5 +36,15 @@ func TestGrouped(t *testing.T) {
 		if got := grouped(n); got != want {
 			t.Errorf("grouped(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+func TestLogFormat(t *testing.T) {
+	var out, errs strings.Builder
+	if code := realMain([]string{"status", "-log-format", "yaml"}, strings.NewReader(""), &out, &errs); code != 2 {
+		t.Errorf("-log-format yaml: exit %d, want 2", code)
+	}
+	if !strings.Contains(errs.String(), `-log-format "yaml" is not one of text, json`) {
+		t.Errorf("-log-format yaml: stderr %q does not say what to write", errs.String())
 	}
 }

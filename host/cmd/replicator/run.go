@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/replicatorhq/replicator/host/config"
 	"github.com/replicatorhq/replicator/host/engine"
+	"github.com/replicatorhq/replicator/host/metrics"
 	"github.com/replicatorhq/replicator/host/reload"
 	"github.com/replicatorhq/replicator/host/runner"
 	"github.com/replicatorhq/replicator/host/schedule"
@@ -42,6 +44,29 @@ type runHost struct {
 	hostCert *plugin.HostCert
 	// names are the pipelines scheduled, for the reload's summary.
 	names []string
+	// metrics and live are what /metrics and the console show.
+	metrics *metrics.Metrics
+	live    live
+	// console says the console is served, so pipelines without an
+	// interval are scheduled too, to run when asked there.
+	console bool
+
+	mu    sync.Mutex
+	eng   *engine.Engine           // of the configuration in use
+	specs map[string]contract.Spec // of eng's plugins, by kind/type
+}
+
+// engine returns the engine of the configuration in use.
+func (h *runHost) engine() *engine.Engine {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.eng
+}
+
+func (h *runHost) setEngine(eng *engine.Engine) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.eng, h.specs = eng, map[string]contract.Spec{}
 }
 
 func cmdRun(ctx context.Context, a *app, _ []string) error {
@@ -72,13 +97,22 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 		return err
 	}
 	release()
+	listen := cmp.Or(a.opts.listen, cfg.Host.Listen)
+	h.console = listen != ""
 	jobs := h.jobs(eng)
 	if len(jobs) == 0 {
-		return fmt.Errorf("no pipeline in %s has an interval; add one such as interval = \"15m\"", cfg.Path)
+		return fmt.Errorf("no pipeline in %s has an interval; add one such as interval = \"15m\", or serve the console (-listen) to run them when asked", cfg.Path)
 	}
 	h.binaries, h.hostCert = eng.Binaries, eng.HostCert
+	h.setEngine(eng)
 	h.sched = schedule.New(schedule.Options{MaxConcurrent: cfg.Host.MaxConcurrentRuns, Log: a.log})
+	h.metrics = metrics.New(func() (int, int) { return h.sched.Queued(), h.sched.InFlight() })
 	h.set(jobs)
+	if h.console {
+		if err := h.serveConsole(ctx, listen, cfg.Host.ConsoleToken); err != nil {
+			return err
+		}
+	}
 
 	// SIGHUP and changed files reload the configuration until ctx ends; a
 	// reload racing the stop schedules nothing, as the scheduler has
@@ -152,6 +186,7 @@ func (h *runHost) reload(reason string) {
 		h.log.Warn("the state store changed; the host keeps using the one it started with until it is restarted")
 	}
 	h.sched.SetMaxConcurrent(cfg.Host.MaxConcurrentRuns)
+	h.setEngine(eng)
 	h.set(h.jobs(eng))
 }
 
@@ -206,6 +241,7 @@ func (h *runHost) set(jobs []schedule.Job) {
 		}
 		for _, n := range removed {
 			h.log.Info("pipeline removed; it stops after its run in flight", "pipeline", n)
+			h.metrics.Forget(n)
 		}
 	}
 	h.names = names
@@ -217,7 +253,7 @@ func (h *runHost) set(jobs []schedule.Job) {
 func (h *runHost) jobs(eng *engine.Engine) []schedule.Job {
 	var jobs []schedule.Job
 	for _, pc := range eng.Config.Pipelines {
-		if pc.Interval == 0 {
+		if pc.Interval == 0 && !h.console {
 			h.log.Debug("pipeline has no interval; it runs only with `replicator sync`", "pipeline", pc.Name)
 			continue
 		}
@@ -233,8 +269,17 @@ func (h *runHost) jobs(eng *engine.Engine) []schedule.Job {
 func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) {
 	h.log.Debug("run started", "pipeline", pc.Name)
 	started := time.Now()
+	h.live.start(pc.Name)
 	rec, err := h.runOnce(ctx, eng, pc)
+	h.live.end(pc.Name)
 	took := time.Since(started).Round(time.Millisecond)
+	if !rec.Started.IsZero() {
+		h.metrics.RunEnded(pc.Name, rec.Outcome, rec.Started, cmp.Or(rec.Ended, time.Now()))
+		h.metrics.Counted(pc.Name, rec.Counters)
+	}
+	if _, crashed := errors.AsType[*plugin.PluginError](err); crashed {
+		h.metrics.PluginCrashed(pc.Name)
+	}
 	switch {
 	case ctx.Err() != nil:
 		h.log.Info("run interrupted by the shutdown; the next run resumes from its last checkpoint",
@@ -265,9 +310,14 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 		return state.Run{}, err
 	}
 	defer p.Close()
+	h.metrics.PluginStarted(pc.Name, config.KindSource)
+	h.metrics.PluginStarted(pc.Name, config.KindDestination)
 	return runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
-		Log:          h.runLog.Named(pc.Name),
-		StallTimeout: eng.Config.Host.StallTimeout,
+		Log:           h.runLog.Named(pc.Name),
+		StallTimeout:  eng.Config.Host.StallTimeout,
+		Observer:      h.metrics.Pipeline(pc.Name),
+		ProgressEvery: time.Second,
+		OnProgress:    func(pr runner.Progress) { h.live.update(pc.Name, pr.Read, pr.Written) },
 	})
 }
 

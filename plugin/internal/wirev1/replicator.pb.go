@@ -146,11 +146,14 @@ func (x *Attribute) GetDescription() string {
 }
 
 type SpecResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
-	Config        []*Attribute           `protobuf:"bytes,4,rep,name=config,proto3" json:"config,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version     string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Description string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Config      []*Attribute           `protobuf:"bytes,4,rep,name=config,proto3" json:"config,omitempty"`
+	// What the source's Authorize takes, in words for the user; empty for a
+	// connector that needs no authorization. Added in SDK 1.1.
+	Grant         string `protobuf:"bytes,5,opt,name=grant,proto3" json:"grant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -211,6 +214,13 @@ func (x *SpecResponse) GetConfig() []*Attribute {
 		return x.Config
 	}
 	return nil
+}
+
+func (x *SpecResponse) GetGrant() string {
+	if x != nil {
+		return x.Grant
+	}
+	return ""
 }
 
 type AuthorizeRequest struct {
@@ -1421,12 +1431,13 @@ const file_replicator_proto_rawDesc = "" +
 	"\brequired\x18\x03 \x01(\bR\brequired\x12\x1c\n" +
 	"\tsensitive\x18\x04 \x01(\bR\tsensitive\x12!\n" +
 	"\fdefault_json\x18\x05 \x01(\fR\vdefaultJson\x12 \n" +
-	"\vdescription\x18\x06 \x01(\tR\vdescription\"\x97\x01\n" +
+	"\vdescription\x18\x06 \x01(\tR\vdescription\"\xad\x01\n" +
 	"\fSpecResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x127\n" +
-	"\x06config\x18\x04 \x03(\v2\x1f.replicator.plugin.v1.AttributeR\x06config\"I\n" +
+	"\x06config\x18\x04 \x03(\v2\x1f.replicator.plugin.v1.AttributeR\x06config\x12\x14\n" +
+	"\x05grant\x18\x05 \x01(\tR\x05grant\"I\n" +
 	"\x10AuthorizeRequest\x12\x1f\n" +
 	"\vconfig_json\x18\x01 \x01(\fR\n" +
 	"configJson\x12\x14\n" +

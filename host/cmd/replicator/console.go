@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/replicatorhq/replicator/host/config"
+	"github.com/replicatorhq/replicator/host/console"
+	"github.com/replicatorhq/replicator/host/engine"
+	"github.com/replicatorhq/replicator/host/schedule"
+	"github.com/replicatorhq/replicator/host/state"
+	"github.com/replicatorhq/replicator/plugin/contract"
+)
+
+// liveRun is a run underway, as the console shows it.
+type liveRun struct {
+	since         time.Time
+	read, written int64
+}
+
+// live keeps the runs underway on this host.
+type live struct {
+	mu   sync.Mutex
+	runs map[string]*liveRun
+}
+
+func (l *live) start(pipeline string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.runs == nil {
+		l.runs = map[string]*liveRun{}
+	}
+	l.runs[pipeline] = &liveRun{since: time.Now()}
+}
+
+func (l *live) update(pipeline string, read, written int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r := l.runs[pipeline]; r != nil {
+		r.read, r.written = read, written
+	}
+}
+
+func (l *live) end(pipeline string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.runs, pipeline)
+}
+
+func (l *live) get(pipeline string) (liveRun, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r, ok := l.runs[pipeline]
+	if !ok {
+		return liveRun{}, false
+	}
+	return *r, true
+}
+
+// serveConsole serves the console, /metrics and the health endpoints on
+// listen until ctx ends.
+func (h *runHost) serveConsole(ctx context.Context, listen, token string) error {
+	c, err := console.New(console.Options{
+		Host:    consoleHost{h},
+		Token:   token,
+		Metrics: h.metrics.Handler(),
+		Log:     h.log.Named("console"),
+		Listen:  listen,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("serving the console: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           c,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			h.log.Error("the console stopped", "error", err)
+		}
+	}()
+	h.log.Info("console, /metrics and health checks are served", "url", "http://"+ln.Addr().String()+"/")
+	return nil
+}
+
+// consoleHost is the running host as the console sees it.
+type consoleHost struct{ h *runHost }
+
+func (c consoleHost) Pipelines(ctx context.Context, runs int) ([]console.Pipeline, error) {
+	h := c.h
+	eng := h.engine()
+	store, release, err := h.shared.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	holders, err := store.Holders(ctx)
+	if err != nil {
+		return nil, err
+	}
+	me := hostID()
+	var out []console.Pipeline
+	for _, pc := range eng.Config.Pipelines {
+		p := console.Pipeline{
+			Name:        pc.Name,
+			Source:      pc.Source.Ref(),
+			Destination: pc.Destination.Ref(),
+			Streams:     pc.Streams,
+			Interval:    pc.Interval,
+			State:       console.StateIdle,
+		}
+		if p.Runs, err = store.Runs(ctx, pc.Name, runs); err != nil {
+			return nil, err
+		}
+		st, _ := h.sched.Status(pc.Name)
+		if st.Phase != schedule.PhaseRunning {
+			p.NextRun = st.Due
+		}
+		holder, held := holders[pc.Name]
+		if held {
+			p.Host = holder.Host
+		}
+		switch {
+		case st.Phase == schedule.PhaseRunning:
+			p.State = console.StateRunning
+			if lr, ok := h.live.get(pc.Name); ok {
+				p.LiveRead, p.LiveWritten, p.LiveSince = lr.read, lr.written, lr.since
+			}
+		case held && holder.Host != me:
+			p.State = console.StateElse
+		case st.Phase == schedule.PhaseQueued:
+			p.State = console.StateQueued
+		case len(p.Runs) > 0 && (p.Runs[0].Outcome == state.OutcomeFailed || p.Runs[0].Outcome == state.OutcomeCrashed):
+			p.State = console.StateFailed
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b console.Pipeline) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func (c consoleHost) Sources(ctx context.Context) ([]console.Source, error) {
+	h := c.h
+	eng := h.engine()
+	store, release, err := h.shared.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	var out []console.Source
+	for _, b := range eng.Config.Sources {
+		s := console.Source{Ref: b.Ref(), Type: b.Type}
+		creds, err := store.Credentials(ctx, s.Ref)
+		if err != nil {
+			return nil, err
+		}
+		s.Authorized = len(creds) > 0
+		spec, err := h.spec(ctx, eng, b)
+		if err != nil {
+			return nil, err
+		}
+		s.CanAuthorize = spec.Grant != ""
+		for _, pc := range eng.Config.Pipelines {
+			if pc.Source == b {
+				s.Pipelines = append(s.Pipelines, pc.Name)
+			}
+		}
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b console.Source) int { return strings.Compare(a.Ref, b.Ref) })
+	return out, nil
+}
+
+func (c consoleHost) SyncNow(_ context.Context, pipeline string) error {
+	switch err := c.h.sched.RunNow(pipeline); {
+	case errors.Is(err, schedule.ErrUnknownJob):
+		return fmt.Errorf("pipeline %s is %w", pipeline, console.ErrUnknown)
+	case errors.Is(err, schedule.ErrRunning):
+		return errors.New("a run is underway; wait for it to end")
+	default:
+		return err
+	}
+}
+
+func (c consoleHost) Authorize(ctx context.Context, ref, code string) (string, error) {
+	h := c.h
+	eng := h.engine()
+	block, ok := eng.Config.Source(ref)
+	if !ok {
+		return "", fmt.Errorf("%s is %w", ref, console.ErrUnknown)
+	}
+	conn, err := eng.Start(ctx, block, h.runLog.Named(block.Ref()))
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	src, err := conn.Source()
+	if err != nil {
+		return "", err
+	}
+	resp, err := src.Authorize(ctx, contract.AuthorizeRequest{Config: conn.Config, Grant: code})
+	if err != nil {
+		return "", err
+	}
+	store, release, err := h.shared.acquire()
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	if err := store.SaveCredentials(ctx, state.NoFence, block.Ref(), resp.Credentials); err != nil {
+		return "", err
+	}
+	msg := resp.Message
+	if msg == "" {
+		msg = "The credentials are stored."
+	}
+	return msg, nil
+}
+
+func (c consoleHost) Ready(ctx context.Context) error {
+	store, release, err := c.h.shared.acquire()
+	if err != nil {
+		return fmt.Errorf("the state store cannot be opened: %w", err)
+	}
+	defer release()
+	if _, err := store.Pipelines(ctx); err != nil {
+		return fmt.Errorf("the state store does not answer: %w", err)
+	}
+	return nil
+}
+
+// spec returns the Spec of a connector block's plugin, asked once per
+// engine (that is, per configuration load) and type.
+func (h *runHost) spec(ctx context.Context, eng *engine.Engine, b *config.Connector) (contract.Spec, error) {
+	key := b.Kind + "/" + b.Type
+	h.mu.Lock()
+	spec, ok := h.specs[key]
+	h.mu.Unlock()
+	if ok {
+		return spec, nil
+	}
+	spec, err := eng.Spec(ctx, b.Kind, b.Type)
+	if err != nil {
+		return contract.Spec{}, fmt.Errorf("%s: %w", b.Ref(), err)
+	}
+	h.mu.Lock()
+	if h.eng == eng {
+		h.specs[key] = spec
+	}
+	h.mu.Unlock()
+	return spec, nil
+}

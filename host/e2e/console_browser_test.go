@@ -1,0 +1,226 @@
+//go:build unix
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/replicatorhq/replicator/connector/zoho/zohosim"
+)
+
+// chromiumPath finds the browser the console test drives. CI installs
+// Debian's chromium (.ci/run); the test fails rather than skips without it.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("REPLICATOR_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no chromium on PATH: install Debian's chromium package (.ci/run does), or set REPLICATOR_CHROMIUM to a Chromium binary")
+	return ""
+}
+
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
+}
+
+// TestConsoleInBrowser drives the console of `replicator run` in headless
+// Chromium as an operator would: log in with the token, authorize the Zoho
+// source with a pasted grant code (a used one first, which must be refused
+// with what to do), press "Sync now" and watch the pipeline succeed.
+func TestConsoleInBrowser(t *testing.T) {
+	browser := chromiumPath(t)
+	f := newCRMFixture(t, zohosim.Options{Contacts: 300, Accounts: 60, Seed: 11, BulkStepDelay: -1})
+	listen := freeLoopbackAddr(t)
+	const token = "e2e-console-token-7d1f"
+	t.Setenv("REPLICATOR_CONSOLE_TOKEN", token)
+	cfg, err := os.ReadFile(f.w.path("replicator.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hourly, so that only "Sync now" runs it while the test watches.
+	hcl := strings.Replace(string(cfg), `streams     = ["contacts", "accounts"]`,
+		`streams     = ["contacts", "accounts"]
+  interval    = "1h"`, 1)
+	hcl += fmt.Sprintf("\nhost {\n  listen        = %q\n  console_token = env(\"REPLICATOR_CONSOLE_TOKEN\")\n}\n", listen)
+	f.w.write("replicator.hcl", hcl)
+	f.w.mustRun("init")
+
+	run := f.w.command(context.Background(), "run")
+	var runLog bytes.Buffer
+	run.Stdout, run.Stderr = &runLog, &runLog
+	run.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	run.WaitDelay = 5 * time.Second
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = run.Process.Signal(syscall.SIGTERM)
+		_ = run.Wait()
+		if t.Failed() {
+			t.Logf("replicator run:\n%s", runLog.String())
+		}
+	})
+	base := "http://" + listen
+	waitHTTP(t, base+"/healthz")
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.WindowSize(1280, 800),
+	)...)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	defer cancelCtx()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+
+	must := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v\nreplicator run:\n%s", what, err, runLog.String())
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("reading %s: %v", sel, err)
+		}
+		return v
+	}
+
+	// Log in: a wrong token first.
+	must("open the console", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("token")))
+	must("log in with a wrong token",
+		chromedp.SendKeys(chromedp.ID("token"), "not-the-token"),
+		chromedp.Submit(chromedp.ID("token")),
+		chromedp.WaitVisible(chromedp.CSS(".problem")))
+	if body := text(".problem"); !strings.Contains(body, "not the console token") {
+		t.Errorf("a wrong token shows %q", body)
+	}
+	must("log in",
+		chromedp.SetValue(chromedp.ID("token"), token),
+		chromedp.Submit(chromedp.ID("token")),
+		chromedp.WaitVisible(chromedp.CSS("table")))
+	if body := text("main"); !strings.Contains(body, "source.zoho.crm has no credentials yet") {
+		t.Fatalf("the pipelines page does not ask to authorize the source:\n%s", body)
+	}
+
+	// A code Zoho does not know (mistyped, expired or used) is refused
+	// with what to do.
+	used := "1000.0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef"
+	must("open the authorize form",
+		chromedp.Click(chromedp.CSS(`a[href="/sources/source.zoho.crm/authorize"]`)),
+		chromedp.WaitVisible(chromedp.ID("code")))
+	must("paste a used code",
+		chromedp.SendKeys(chromedp.ID("code"), used),
+		chromedp.Submit(chromedp.ID("code")),
+		chromedp.WaitVisible(chromedp.ID("error")))
+	body := text("#error")
+	if !strings.Contains(body, "expired or was already used") || !strings.Contains(body, "Generate a new one") {
+		t.Errorf("a used code shows %q, which does not say what happened and what to do", body)
+	}
+	if page := text("html"); strings.Contains(page, f.sim.ClientSecret()) {
+		t.Fatal("the console shows the client secret")
+	}
+
+	// A fresh code authorizes the source and shows the granted scopes.
+	must("paste a fresh code",
+		chromedp.SetValue(chromedp.ID("code"), f.sim.IssueGrantCode(zohoScopes...)),
+		chromedp.Submit(chromedp.ID("code")),
+		chromedp.WaitVisible(chromedp.ID("granted")))
+	if body := text("#granted"); !strings.Contains(body, "ZohoCRM.modules.contacts.READ") || !strings.Contains(body, "contacts") {
+		t.Errorf("the granted message %q does not name the scopes and streams", body)
+	}
+
+	// Sync now, and watch the pipeline succeed with its counts.
+	row := "#pipeline-" + crmPipeline
+	must("press Sync now",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(row)),
+		chromedp.Submit(chromedp.CSS(row+" form")),
+		chromedp.WaitVisible(chromedp.CSS(".note")))
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		must("open the pipelines page", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(row)))
+		body = text(row)
+		if strings.Contains(body, "succeeded") {
+			break
+		}
+		if strings.Contains(body, "failed") {
+			t.Fatalf("the sync failed:\n%s\nreplicator run:\n%s", body, runLog.String())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pipeline did not succeed within two minutes; its row:\n%s", body)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if n := f.storedContacts("contacts"); n == 0 {
+		t.Errorf("the phonebook holds no contacts after the sync the console shows as succeeded")
+	}
+	if !strings.Contains(body, "360") {
+		t.Errorf("the row does not show the 360 records read:\n%s", body)
+	}
+
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("taking a screenshot: %v", err)
+	}
+	png := filepath.Join(t.TempDir(), "console.png")
+	if err := os.WriteFile(png, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if dst := os.Getenv("REPLICATOR_CONSOLE_SCREENSHOT"); dst != "" {
+		if err := os.WriteFile(dst, shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("screenshot: %s", png)
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not answer within 30 s: %v", url, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
