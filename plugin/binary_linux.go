@@ -23,7 +23,7 @@ func keyOf(fi os.FileInfo) (fileKey, bool) {
 	if !ok {
 		return fileKey{}, false
 	}
-	return fileKey{dev: uint64(st.Dev), ino: st.Ino, size: st.Size, mtime: st.Mtim, ctime: st.Ctim}, true
+	return fileKey{dev: uint64(st.Dev), ino: st.Ino, size: st.Size, mtime: st.Mtim, ctime: st.Ctim}, true //nolint:unconvert // Dev is uint32 on some Linux architectures
 }
 
 func statKey(f *os.File) (fileKey, bool) {

@@ -83,7 +83,7 @@ func (b *bench) runOverhead(ctx context.Context) (time.Duration, error) {
 	}
 	replicator := filepath.Join(b.bin, "replicator")
 	if out, err := b.command(ctx, dir, replicator, "init").CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("init: %v\n%s", err, out)
+		return 0, fmt.Errorf("init: %w\n%s", err, out)
 	}
 	const runs = 21
 	var took []time.Duration
@@ -92,7 +92,7 @@ func (b *bench) runOverhead(ctx context.Context) (time.Duration, error) {
 		start := time.Now()
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			return 0, fmt.Errorf("sync: %v\n%s", err, out)
+			return 0, fmt.Errorf("sync: %w\n%s", err, out)
 		}
 		if i > 0 { // the first warms the page cache
 			took = append(took, time.Since(start))
@@ -128,7 +128,7 @@ func (b *bench) fleetWave(ctx context.Context) (waveResult, error) {
 	}
 	replicator := filepath.Join(b.bin, "replicator")
 	if out, err := b.command(ctx, dir, replicator, "init", "-config", ".").CombinedOutput(); err != nil {
-		return res, fmt.Errorf("init: %v\n%s", err, out)
+		return res, fmt.Errorf("init: %w\n%s", err, out)
 	}
 
 	cmd := b.command(ctx, dir, replicator, "run", "-config", ".")
@@ -171,8 +171,12 @@ func (b *bench) fleetWave(ctx context.Context) (waveResult, error) {
 	for i := range fleetPipelines {
 		path := filepath.Join(dir, "out", fmt.Sprintf("tenant-%04d.jsonl", i))
 		// One line per record and one for the full-refresh-complete.
-		if lines, err := countLines(path); err != nil || lines != fleetRecords+1 {
-			return res, fmt.Errorf("%s has %d lines, want %d (%v)", path, lines, fleetRecords+1, err)
+		lines, err := countLines(path)
+		if err != nil {
+			return res, fmt.Errorf("counting the lines of %s: %w", path, err)
+		}
+		if lines != fleetRecords+1 {
+			return res, fmt.Errorf("%s has %d lines, want %d", path, lines, fleetRecords+1)
 		}
 	}
 	return res, nil
