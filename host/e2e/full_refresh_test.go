@@ -50,7 +50,8 @@ pipeline "items" {
 
 	// replicator run's first run of the pipeline finds it due again.
 	ageLastFullRefresh(t, w, 24*time.Hour)
-	cmd := w.command(t.Context(), "run")
+	// At info, run logs one line per run; the runs' own lines show at debug.
+	cmd := w.command(t.Context(), "run", "-log-level", "debug")
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
