@@ -101,7 +101,7 @@ func (r *reader) createBulkJob(ctx context.Context, pageToken string) (string, e
 		query["page_token"] = pageToken
 	} else {
 		query["module"] = map[string]any{"api_name": r.mod.module}
-		query["fields"] = r.mod.queryFields()
+		query["fields"] = r.mod.bulkFields()
 		if !r.cfg.startTime.IsZero() {
 			query["criteria"] = map[string]any{
 				"group_operator": "and",
@@ -270,7 +270,7 @@ func (r *reader) emitBulkCSV(ctx context.Context, file string, f *fullState) err
 // such as Account_Name.Account_Name (its name) or Owner.email.
 type bulkColumn struct {
 	field  string
-	sub    string // "" for a plain value; "id", "name" or "email" of a lookup
+	sub    string // "" for a plain value; "id", "name", "email", "first_name" or "last_name" of a lookup
 	lookup bool   // the field's value is an object
 }
 
@@ -280,26 +280,27 @@ func (m *module) bulkColumn(h string) bulkColumn {
 	isObj := ok && f.kind() == kObject
 	if !dotted {
 		if isObj {
+			// Bulk Read gives a plain lookup column as the id alone.
 			return bulkColumn{field: base, sub: "id", lookup: true}
 		}
 		return bulkColumn{field: h}
 	}
-	switch strings.ToLower(sub) {
-	case "id":
-		sub = "id"
-	case "email":
-		sub = "email"
+	switch s := strings.ToLower(sub); s {
+	case "id", "email", "first_name", "last_name":
+		sub = s
 	default:
-		// Account_Name.Account_Name, Owner.name: the shown name.
+		// Account_Name.Account_Name, Owner.full_name: the shown name.
 		sub = "name"
 	}
 	return bulkColumn{field: base, sub: sub, lookup: true}
 }
 
 // bulkRecord assembles a record from a CSV row; lookups become
-// {"id","name"} objects like the JSON APIs return.
+// {"id","name"} objects like the JSON APIs return, owners
+// {"id","name","email"} with the name made of first and last name.
 func bulkRecord(cols []bulkColumn, row []string) map[string]any {
 	rec := make(map[string]any, len(cols))
+	parted := false
 	for i, c := range cols {
 		if i >= len(row) {
 			break
@@ -318,6 +319,25 @@ func bulkRecord(cols []bulkColumn, row []string) map[string]any {
 			rec[c.field] = obj
 		}
 		obj[c.sub] = v
+		parted = parted || c.sub == "first_name" || c.sub == "last_name"
+	}
+	if parted {
+		for _, v := range rec {
+			obj, ok := v.(map[string]any)
+			if !ok {
+				continue
+			}
+			first, fok := obj["first_name"].(string)
+			last, lok := obj["last_name"].(string)
+			if !fok && !lok {
+				continue
+			}
+			delete(obj, "first_name")
+			delete(obj, "last_name")
+			if _, named := obj["name"]; !named {
+				obj["name"] = strings.TrimSpace(first + " " + last)
+			}
+		}
 	}
 	return rec
 }

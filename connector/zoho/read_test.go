@@ -53,11 +53,35 @@ func TestFullSyncWithBulkRead(t *testing.T) {
 	}
 	t.Logf("credits: %d, calls: %v", spent, h.sim.Calls())
 
-	var c schemas.Contact
-	if err := json.Unmarshal(out.records[0].Data, &c); err != nil {
-		t.Fatal(err)
+	// Bulk Read gives a lookup as an id unless its name is asked for: every
+	// contact shows its account's name, every owner has a name.
+	companies := 0
+	for _, r := range out.records {
+		var c schemas.Contact
+		if err := json.Unmarshal(r.Data, &c); err != nil {
+			t.Fatal(err)
+		}
+		if owner, _ := c.Attributes["Owner"].(map[string]any); owner["name"] == nil || owner["email"] == nil {
+			t.Fatalf("%s %s: owner %v lacks name or email", r.Stream, r.Key, owner)
+		}
+		if r.Stream != "contacts" {
+			continue
+		}
+		rec, _ := h.sim.Record("Contacts", r.Key)
+		want := ""
+		if acc, ok := rec["Account_Name"].(map[string]any); ok {
+			want = acc["name"].(string)
+		}
+		if c.Company != want {
+			t.Fatalf("contact %s: company %q, want %q", r.Key, c.Company, want)
+		}
+		if want != "" {
+			companies++
+		}
 	}
-	t.Logf("%s", out.records[0].Data)
+	if companies == 0 {
+		t.Error("no contact has a company")
+	}
 }
 
 func contactID(i int) string { return strconv.FormatInt(5725767000200000001+int64(i), 10) }

@@ -83,9 +83,11 @@
 // criteria on Modified_Time (comparators greater_than, greater_equal,
 // less_than, less_equal, equal, between; groups with "and"), page, or a
 // page_token from a previous job. It reads a snapshot taken when it is
-// created. The CSV header is id, then the requested fields in request order;
-// a lookup becomes two columns (Account_Name.Account_Name, Account_Name.id),
-// an owner three (Owner.name, Owner.id, Owner.email). Times are ISO 8601 with
+// created. The CSV header is id, then the requested fields in request order.
+// As in Zoho, a plain lookup or owner column holds the linked record's or
+// user's id only; the name needs the dotted form: Account_Name.Account_Name
+// (the target's name field), Owner.first_name, Owner.last_name, Owner.email.
+// Times are ISO 8601 with
 // the org's offset, multi-select values are joined with ";", booleans are
 // true or false, empty values are empty cells. The result is 404
 // RESOURCE_NOT_FOUND until the job is COMPLETED and 429 TOO_MANY_REQUESTS
