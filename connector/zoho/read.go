@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/schemas"
 )
 
 // lag keeps incremental windows this far behind now, so that a write whose
@@ -189,6 +190,9 @@ func (r *reader) full(ctx context.Context, st *streamState) error {
 		from = *f.MaxSeen
 	}
 	done := &streamState{V: stateVersion, Cursor: &from, DeletedSince: f.StartedAt.Add(-lag)}
+	if r.mod.kind == schemas.KindContact {
+		done.AccountsSince = done.DeletedSince
+	}
 	r.log.Info("full sync done", "records", r.records, "pages", f.Pages)
 	return r.checkpoint(ctx, done)
 }
@@ -208,6 +212,14 @@ func (r *reader) incremental(ctx context.Context, st *streamState) error {
 	}
 	if err := r.deletedSync(ctx, st, end); err != nil {
 		return err
+	}
+	if st.Full != nil {
+		return nil // too many deletions to list: the next run syncs in full
+	}
+	if r.mod.kind == schemas.KindContact {
+		if err := r.accountChanges(ctx, st, end); err != nil {
+			return err
+		}
 	}
 	r.log.Info("incremental read done", "upserts", r.records, "deletes", r.deletes, "until", end)
 	return nil
