@@ -102,7 +102,7 @@ func (e *budgetError) Error() string {
 
 // credits counts the API credits a run spends and enforces its limit.
 type credits struct {
-	max        int64 // 0: no limit
+	max        atomic.Int64 // 0: no limit
 	spent      atomic.Int64
 	unreported atomic.Int64
 }
@@ -111,8 +111,8 @@ type credits struct {
 func (c *credits) reserve(cost int64) error {
 	for {
 		s := c.spent.Load()
-		if c.max > 0 && s+cost > c.max {
-			return &budgetError{max: c.max, spent: s, cost: cost}
+		if m := c.max.Load(); m > 0 && s+cost > m {
+			return &budgetError{max: m, spent: s, cost: cost}
 		}
 		if c.spent.CompareAndSwap(s, s+cost) {
 			return nil
@@ -131,7 +131,8 @@ func (c *credits) settle(cost int64, charged bool) {
 
 // canAfford reports whether cost more credits fit in the limit.
 func (c *credits) canAfford(cost int64) bool {
-	return c.max == 0 || c.spent.Load()+cost <= c.max
+	m := c.max.Load()
+	return m == 0 || c.spent.Load()+cost <= m
 }
 
 // client calls the CRM API: it adds the token, caps concurrency, retries

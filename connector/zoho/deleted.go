@@ -71,6 +71,9 @@ func (r *reader) deletedSync(ctx context.Context, st *streamState, end time.Time
 			if t, ok := r.upserted[id]; ok && t.After(at) {
 				continue // restored and changed after the deletion
 			}
+			if err := r.report(ctx); err != nil {
+				return err
+			}
 			if err := r.out.Emit(ctx, contract.Record{Stream: r.rs.Name, Key: id, Op: contract.Delete, SourceTime: at}); err != nil {
 				return err
 			}

@@ -57,6 +57,16 @@ func flush(ctx context.Context, out contract.Output, tk *tokens, cr *credits) er
 	return nil
 }
 
+// report hands the host the credits spent so far before more records go
+// out: should the host end the read meanwhile (its destination failed, say)
+// what was spent is counted already.
+func (r *reader) report(ctx context.Context) error {
+	if r.c.credits.unreported.Load() == 0 {
+		return nil
+	}
+	return flush(ctx, r.out, r.tk, r.c.credits)
+}
+
 func (r *reader) checkpoint(ctx context.Context, st *streamState) error {
 	if err := flush(ctx, r.out, r.tk, r.c.credits); err != nil {
 		return err
@@ -71,7 +81,7 @@ func (r *reader) afford(need int64, step string) bool {
 		return true
 	}
 	r.log.Warn("stopping at the last checkpoint: max_credits_per_run would be exceeded",
-		"max_credits_per_run", r.c.credits.max, "spent", r.c.credits.spent.Load(), "next_step", step, "next_step_credits", need)
+		"max_credits_per_run", r.c.credits.max.Load(), "spent", r.c.credits.spent.Load(), "next_step", step, "next_step_credits", need)
 	return false
 }
 
@@ -118,6 +128,9 @@ func (r *reader) deliver(ctx context.Context, p prepared) (cursor, error) {
 	if p.skip {
 		r.log.Warn("skipping a Zoho record without an id")
 		return cursor{}, nil
+	}
+	if err := r.report(ctx); err != nil {
+		return cursor{}, err
 	}
 	if err := r.out.Emit(ctx, p.rec); err != nil {
 		return cursor{}, err
