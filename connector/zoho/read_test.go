@@ -19,8 +19,8 @@ import (
 func TestFullSyncWithBulkRead(t *testing.T) {
 	h := newHarness(t, zohosim.Options{Contacts: 2500, Accounts: 300, Seed: 7, BulkPageSize: 1000})
 	h.authorize(allScopes...)
-	cat := h.catalog()
 	before := h.sim.Credits()
+	cat := h.catalog()
 	out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 3}, contract.ReadStream{Name: "accounts", Generation: 5})
 
 	for _, st := range cat.Streams {
