@@ -21,6 +21,8 @@ const (
 	// bulkPageEstimate is what a page costs with a few polls and the
 	// download; a page is not started unless this fits the budget.
 	bulkPageEstimate = bulkCreateCredits + 6
+	// bulkPageRows is how many records one job reads.
+	bulkPageRows = 200000
 )
 
 // bulkSync reads every record through Bulk Read jobs, one page per job,

@@ -34,6 +34,7 @@ type tuning struct {
 	pollMax         time.Duration // longest wait between bulk job polls
 	mintWait        time.Duration // longest wait for a token mint slot
 	bulkBatch       int           // bulk read rows a worker converts at a time
+	bulkFrom        int64         // records from which a full sync uses Bulk Read; 0: where it costs less
 }
 
 func defaultTuning() tuning {

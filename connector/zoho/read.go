@@ -168,19 +168,19 @@ func (r *reader) full(ctx context.Context, st *streamState) error {
 		f.StartedAt = r.now()
 	}
 	if f.Method == "" {
-		f.Method = "bulk"
-		if has, known := r.tk.credentials().hasScope("ZohoCRM.bulk.READ"); known && !has {
-			r.log.Info("ZohoCRM.bulk.READ was not granted: reading every record through the records API, which spends more credits")
-			f.Method = "records"
+		m, err := r.chooseMethod(ctx)
+		if err != nil {
+			return err
 		}
+		f.Method = m
 	}
 	r.log.Info("full sync", "method", f.Method, "resume_page", f.Pages)
 	var err error
-	if f.Method == "bulk" {
+	if f.Method == methodBulk {
 		err = r.bulkSync(ctx, st)
 		if isCode(err, "OAUTH_SCOPE_MISMATCH") && f.Pages == 0 {
 			r.log.Info("Zoho refused Bulk Read (ZohoCRM.bulk.READ missing): reading every record through the records API, which spends more credits")
-			f.Method = "records"
+			f.Method = methodRecords
 			err = r.recordsSync(ctx, st)
 		}
 	} else {
