@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -128,9 +129,9 @@ func specAttributes() []contract.Attribute {
 		{Name: "max_credits_per_run", Type: contract.TypeNumber,
 			Description: "Stop a run at a checkpoint before it spends more Zoho API credits than this."},
 		{Name: "accounts_url", Type: contract.TypeString,
-			Description: "For tests only: base URL of the accounts server; {dc} is replaced by a data centre code."},
+			Description: "For tests only: base URL of the accounts server; {dc} is replaced by a data centre code. https, or http to localhost or a loopback address only."},
 		{Name: "api_url", Type: contract.TypeString,
-			Description: "For tests only: base URL of the CRM API."},
+			Description: "For tests only: base URL of the CRM API. https, or http to localhost or a loopback address only."},
 	}
 }
 
@@ -200,8 +201,8 @@ func parseConfig(raw json.RawMessage) (*config, error) {
 		if v == "" {
 			continue
 		}
-		if u, err := url.Parse(strings.ReplaceAll(v, "{dc}", "eu")); err != nil || u.Host == "" {
-			bad("%s %q is not a URL", name, v)
+		if problem := serviceURLProblem(name, v); problem != "" {
+			bad("%s", problem)
 		}
 	}
 	c.AccountsURL = strings.TrimRight(c.AccountsURL, "/")
@@ -211,6 +212,37 @@ func parseConfig(raw json.RawMessage) (*config, error) {
 		return nil, fmt.Errorf("zoho source configuration: %s", strings.Join(problems, "; "))
 	}
 	return c, nil
+}
+
+// serviceURLProblem says what is wrong with the URL of a service the
+// source sends tokens or secrets to, "" when nothing is. Plain http is
+// accepted only to a loopback host (a simulator on this machine): anywhere
+// else a typo would send them unencrypted.
+func serviceURLProblem(name, v string) string {
+	u, err := url.Parse(strings.ReplaceAll(v, "{dc}", "eu"))
+	if err != nil || u.Host == "" {
+		return fmt.Sprintf("%s %q is not a URL: write it like https://host/path", name, v)
+	}
+	switch u.Scheme {
+	case "https":
+		return ""
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return ""
+		}
+		return fmt.Sprintf("%s %q uses plain http to %s, which would send Zoho tokens unencrypted: use https://%s%s (plain http is accepted only to localhost or a loopback address)",
+			name, v, u.Hostname(), u.Host, u.EscapedPath())
+	}
+	return fmt.Sprintf("%s %q is not an https URL: write it like https://%s", name, v, u.Host)
+}
+
+// isLoopback reports whether host is localhost or a loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // needsOrg reports whether reads need the org API: for the record links
