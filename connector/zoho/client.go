@@ -201,6 +201,7 @@ func (c *client) do(ctx context.Context, r request, handle func(*http.Response) 
 	defer func() { c.credits.settle(r.cost, charged) }()
 
 	refreshed := false
+	lastStatus := 0 // of the last answered try, for the warnings
 	for attempt := 1; ; attempt++ {
 		tok, err := c.tokens.access(ctx)
 		if err != nil {
@@ -211,16 +212,22 @@ func (c *client) do(ctx context.Context, r request, handle func(*http.Response) 
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if !r.idempotent || attempt >= c.tune.attempts {
+			if !r.idempotent {
 				return fmt.Errorf("%s: %w", r.name(), err)
 			}
-			c.log.Warn("Zoho call failed; retrying", "call", r.name(), "attempt", attempt, "error", err)
+			if attempt >= c.tune.attempts {
+				return fmt.Errorf("%s: %w (gave up after %d tries)", r.name(), err, attempt)
+			}
+			// A warning, not debug: a storm that ends in a failed run
+			// shows in the log before the failure does.
+			c.log.Warn("Zoho call failed; retrying", "call", r.name(), "attempt", attempt, "max_attempts", c.tune.attempts, "last_status", lastStatus, "error", err)
 			if err := c.sleep(ctx, c.backoff(attempt)); err != nil {
 				return err
 			}
 			continue
 		}
 		status := resp.StatusCode
+		lastStatus = status
 		if status < 300 || status == http.StatusNotModified {
 			charged = true
 			err := handle(resp)
@@ -253,7 +260,7 @@ func (c *client) do(ctx context.Context, r request, handle func(*http.Response) 
 				}
 				wait = max(ra, wait)
 			}
-			c.log.Warn("Zoho is busy; retrying", "call", r.name(), "status", status, "code", apiErr.Code, "attempt", attempt, "wait", wait)
+			c.log.Warn("Zoho is busy; retrying", "call", r.name(), "attempt", attempt, "max_attempts", c.tune.attempts, "status", status, "code", apiErr.Code, "wait", wait)
 			if err := c.sleep(ctx, wait); err != nil {
 				return err
 			}
