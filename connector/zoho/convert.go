@@ -153,8 +153,12 @@ func e164(raw, region, fallback string) string {
 		if len(s) > 1+15 {
 			continue // E.164 allows 15 digits; libphonenumber deems longer German numbers possible
 		}
-		if back, err := phonenumbers.Parse(s, ""); err != nil || phonenumbers.Format(back, phonenumbers.E164) != s {
-			continue
+		if n.GetItalianLeadingZero() {
+			// Parsing is the dear part of a full sync: only numbers with
+			// leading zeros are parsed again.
+			if back, err := phonenumbers.Parse(s, ""); err != nil || phonenumbers.Format(back, phonenumbers.E164) != s {
+				continue
+			}
 		}
 		return s
 	}
