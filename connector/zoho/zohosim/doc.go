@@ -72,7 +72,10 @@
 // ((Modified_Time > 'T') or ((Modified_Time = 'T') and (id > 'ID'))),
 // optionally and-ed with an upper bound (Modified_Time <= 'T2') or
 // (Modified_Time < 'T2'), at most two conditions per bracket level as Zoho
-// wants. Anything else is 400 SYNTAX_ERROR; an unknown column or module is
+// wants. A lookup may be filtered by up to 50 ids, (Account_Name in ('ID1',
+// 'ID2')), alone or and-ed with the above; a deleted account's id still
+// matches its contacts, whose lookup shows null. Renaming or deleting an
+// account leaves its contacts' Modified_Time alone, as in Zoho. Anything else is 400 SYNTAX_ERROR; an unknown column or module is
 // 400 INVALID_QUERY. Lookups come back as {"name","id"}, owners as
 // {"name","id","email"}, and dotted columns such as Account_Name.Account_Name
 // or Owner.email as plain values. No rows is 204.
