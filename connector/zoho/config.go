@@ -98,6 +98,7 @@ type config struct {
 	DefaultRegion    string   `json:"default_region"`
 	StartTime        string   `json:"start_time"`
 	MaxCreditsPerRun *float64 `json:"max_credits_per_run"`
+	FullSyncMethod   string   `json:"full_sync_method"`
 	AccountsURL      string   `json:"accounts_url"`
 	APIURL           string   `json:"api_url"`
 
@@ -128,6 +129,8 @@ func specAttributes() []contract.Attribute {
 			Description: "RFC 3339 time; records last modified before it are not read."},
 		{Name: "max_credits_per_run", Type: contract.TypeNumber,
 			Description: "Stop a run at a checkpoint before it spends more Zoho API credits than this."},
+		{Name: "full_sync_method", Type: contract.TypeString, Default: str(fullSyncAuto),
+			Description: "How full syncs read a module: auto (the records API below about 11,000 records, Bulk Read above, whichever costs fewer credits), bulk_read or records_api."},
 		{Name: "accounts_url", Type: contract.TypeString,
 			Description: "For tests only: base URL of the accounts server; {dc} is replaced by a data centre code. https, or http to localhost or a loopback address only."},
 		{Name: "api_url", Type: contract.TypeString,
@@ -196,6 +199,14 @@ func parseConfig(raw json.RawMessage) (*config, error) {
 			bad("max_credits_per_run must be a whole number of at least 1, not %v", m)
 		}
 		c.maxCredit = int64(m)
+	}
+	c.FullSyncMethod = strings.ToLower(strings.TrimSpace(c.FullSyncMethod))
+	switch c.FullSyncMethod {
+	case "":
+		c.FullSyncMethod = fullSyncAuto
+	case fullSyncAuto, fullSyncBulk, fullSyncRecords:
+	default:
+		bad("full_sync_method %q is unknown: use %s, %s or %s", c.FullSyncMethod, fullSyncAuto, fullSyncBulk, fullSyncRecords)
 	}
 	for name, v := range map[string]string{"accounts_url": c.AccountsURL, "api_url": c.APIURL} {
 		if v == "" {

@@ -6,10 +6,17 @@ import (
 	"fmt"
 )
 
-// Full sync methods.
+// Full sync methods, as checkpoints record them.
 const (
 	methodBulk    = "bulk"
 	methodRecords = "records"
+)
+
+// Values of full_sync_method.
+const (
+	fullSyncAuto    = "auto"
+	fullSyncBulk    = "bulk_read"
+	fullSyncRecords = "records_api"
 )
 
 // chooseMethod picks how a full sync reads the module: Bulk Read costs 50
@@ -20,6 +27,12 @@ const (
 func (r *reader) chooseMethod(ctx context.Context) (string, error) {
 	if has, known := r.tk.credentials().hasScope("ZohoCRM.bulk.READ"); known && !has {
 		r.log.Info("ZohoCRM.bulk.READ was not granted: reading every record through the records API, which spends more credits on large modules")
+		return methodRecords, nil
+	}
+	switch r.cfg.FullSyncMethod {
+	case fullSyncBulk:
+		return methodBulk, nil
+	case fullSyncRecords:
 		return methodRecords, nil
 	}
 	n, err := r.countRecords(ctx)

@@ -1,6 +1,7 @@
 package zoho
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/replicatorhq/replicator/connector/zoho/zohosim"
@@ -32,6 +33,28 @@ func TestFullSyncMethodByCount(t *testing.T) {
 		t.Errorf("the org charged %d credits, api_credits %d", spent, out.counts["api_credits"])
 	}
 	t.Logf("credits %d, calls %v", spent, h.sim.Calls())
+}
+
+// full_sync_method overrides the choice, without counting.
+func TestFullSyncMethodAttribute(t *testing.T) {
+	for _, tc := range []struct{ method, want string }{{"bulk_read", "bulk/create"}, {"records_api", "records"}} {
+		t.Run(tc.method, func(t *testing.T) {
+			h := newHarness(t, zohosim.Options{Contacts: 300, Accounts: 5})
+			h.src.tune.bulkFrom = 0
+			h.authorize(allScopes...)
+			out, err := h.read(t.Context(), map[string]any{"full_sync_method": tc.method}, contract.ReadStream{Name: "contacts", Generation: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := h.sim.Calls()
+			if calls[tc.want] == 0 || calls["count"] != 0 || len(out.records) != 300 {
+				t.Errorf("%d records, calls %v", len(out.records), calls)
+			}
+		})
+	}
+	if _, err := parseConfig([]byte(`{"domain":"eu","client_id":"1","client_secret":"s","full_sync_method":"fast"}`)); err == nil || !strings.Contains(err.Error(), `full_sync_method "fast" is unknown: use auto, bulk_read or records_api`) {
+		t.Errorf("an unknown full_sync_method: %v", err)
+	}
 }
 
 // The break-even: the records API below about 11,000 records of one field
