@@ -103,7 +103,7 @@ func (r *reader) createBulkJob(ctx context.Context, pageToken string) (string, e
 		query["page_token"] = pageToken
 	} else {
 		query["module"] = map[string]any{"api_name": r.mod.module}
-		query["fields"] = r.mod.bulkFields()
+		query["fields"] = r.mod.bulkFields(!r.ownersAsIDs)
 		if !r.cfg.startTime.IsZero() {
 			query["criteria"] = map[string]any{
 				"group_operator": "and",
@@ -128,6 +128,13 @@ func (r *reader) createBulkJob(ctx context.Context, pageToken string) (string, e
 	}
 	req := request{method: "POST", path: "/crm/bulk/v8/read", body: map[string]any{"query": query}, cost: bulkCreateCredits}
 	if _, err := r.c.getJSON(ctx, req, &body); err != nil {
+		if pageToken == "" && !r.ownersAsIDs && isCode(err, "INVALID_DATA", "INVALID_REQUEST") {
+			// Should Zoho refuse the owners' dotted columns, the sync goes
+			// on with owners as ids; the companies are what callers see.
+			r.log.Warn("Zoho refused a Bulk Read job with the owners' name columns; reading owners as ids", "error", err)
+			r.ownersAsIDs = true
+			return r.createBulkJob(ctx, pageToken)
+		}
 		return "", fmt.Errorf("creating a bulk read job for %s: %w", r.mod.module, err)
 	}
 	if len(body.Data) == 0 || body.Data[0].Details.ID == "" {

@@ -311,8 +311,9 @@ var nameFields = map[string]string{
 // bulkFields are the fields a Bulk Read job asks for. Bulk Read gives a
 // lookup or owner column as the linked record's or user's id alone, so the
 // parts that name it are asked for too, in the dotted form Zoho documents:
-// Account_Name.Account_Name, Owner.first_name, Owner.last_name, Owner.email.
-func (m *module) bulkFields() []string {
+// Account_Name.Account_Name and, with owners, Owner.first_name,
+// Owner.last_name, Owner.email.
+func (m *module) bulkFields(owners bool) []string {
 	var out []string
 	for _, name := range m.queryFields() {
 		out = append(out, name)
@@ -324,7 +325,9 @@ func (m *module) bulkFields() []string {
 				out = append(out, name+"."+nf)
 			}
 		case "ownerlookup", "userlookup":
-			out = append(out, name+".first_name", name+".last_name", name+".email")
+			if owners {
+				out = append(out, name+".first_name", name+".last_name", name+".email")
+			}
 		}
 	}
 	return out

@@ -38,6 +38,9 @@ type reader struct {
 	upserted map[string]time.Time
 	records  int64
 	deletes  int64
+	// ownersAsIDs leaves the owners' name columns out of Bulk Read jobs,
+	// once Zoho refused them.
+	ownersAsIDs bool
 }
 
 // flush hands the host new credentials and the credits spent so far. It is
