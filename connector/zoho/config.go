@@ -241,15 +241,15 @@ func serviceURLProblem(name, v string) string {
 		if isLoopback(u.Hostname()) {
 			return ""
 		}
-		return fmt.Sprintf("%s %q uses plain http to %s, which would send Zoho tokens unencrypted: use https://%s%s (plain http is accepted only to localhost or a loopback address)",
-			name, v, u.Hostname(), u.Host, u.EscapedPath())
+		return fmt.Sprintf("%s %q uses plain http to %s, which would send Zoho tokens unencrypted: use %s (plain http is accepted only to localhost or a loopback address)",
+			name, v, u.Hostname(), "https://"+v[len("http://"):])
 	}
 	return fmt.Sprintf("%s %q is not an https URL: write it like https://%s", name, v, u.Host)
 }
 
 // isLoopback reports whether host is localhost or a loopback address.
 func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
