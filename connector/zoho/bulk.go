@@ -21,6 +21,8 @@ const (
 	// bulkPageEstimate is what a page costs with a few polls and the
 	// download; a page is not started unless this fits the budget.
 	bulkPageEstimate = bulkCreateCredits + 6
+	// bulkPageRows is how many records one job reads.
+	bulkPageRows = 200000
 )
 
 // bulkSync reads every record through Bulk Read jobs, one page per job,
@@ -101,7 +103,7 @@ func (r *reader) createBulkJob(ctx context.Context, pageToken string) (string, e
 		query["page_token"] = pageToken
 	} else {
 		query["module"] = map[string]any{"api_name": r.mod.module}
-		query["fields"] = r.mod.queryFields()
+		query["fields"] = r.mod.bulkFields(!r.ownersAsIDs)
 		if !r.cfg.startTime.IsZero() {
 			query["criteria"] = map[string]any{
 				"group_operator": "and",
@@ -126,6 +128,13 @@ func (r *reader) createBulkJob(ctx context.Context, pageToken string) (string, e
 	}
 	req := request{method: "POST", path: "/crm/bulk/v8/read", body: map[string]any{"query": query}, cost: bulkCreateCredits}
 	if _, err := r.c.getJSON(ctx, req, &body); err != nil {
+		if pageToken == "" && !r.ownersAsIDs && isCode(err, "INVALID_DATA", "INVALID_REQUEST") {
+			// Should Zoho refuse the owners' dotted columns, the sync goes
+			// on with owners as ids; the companies are what callers see.
+			r.log.Warn("Zoho refused a Bulk Read job with the owners' name columns; reading owners as ids", "error", err)
+			r.ownersAsIDs = true
+			return r.createBulkJob(ctx, pageToken)
+		}
 		return "", fmt.Errorf("creating a bulk read job for %s: %w", r.mod.module, err)
 	}
 	if len(body.Data) == 0 || body.Data[0].Details.ID == "" {
@@ -270,7 +279,7 @@ func (r *reader) emitBulkCSV(ctx context.Context, file string, f *fullState) err
 // such as Account_Name.Account_Name (its name) or Owner.email.
 type bulkColumn struct {
 	field  string
-	sub    string // "" for a plain value; "id", "name" or "email" of a lookup
+	sub    string // "" for a plain value; "id", "name", "email", "first_name" or "last_name" of a lookup
 	lookup bool   // the field's value is an object
 }
 
@@ -280,26 +289,27 @@ func (m *module) bulkColumn(h string) bulkColumn {
 	isObj := ok && f.kind() == kObject
 	if !dotted {
 		if isObj {
+			// Bulk Read gives a plain lookup column as the id alone.
 			return bulkColumn{field: base, sub: "id", lookup: true}
 		}
 		return bulkColumn{field: h}
 	}
-	switch strings.ToLower(sub) {
-	case "id":
-		sub = "id"
-	case "email":
-		sub = "email"
+	switch s := strings.ToLower(sub); s {
+	case "id", "email", "first_name", "last_name":
+		sub = s
 	default:
-		// Account_Name.Account_Name, Owner.name: the shown name.
+		// Account_Name.Account_Name, Owner.full_name: the shown name.
 		sub = "name"
 	}
 	return bulkColumn{field: base, sub: sub, lookup: true}
 }
 
 // bulkRecord assembles a record from a CSV row; lookups become
-// {"id","name"} objects like the JSON APIs return.
+// {"id","name"} objects like the JSON APIs return, owners
+// {"id","name","email"} with the name made of first and last name.
 func bulkRecord(cols []bulkColumn, row []string) map[string]any {
 	rec := make(map[string]any, len(cols))
+	parted := false
 	for i, c := range cols {
 		if i >= len(row) {
 			break
@@ -318,6 +328,25 @@ func bulkRecord(cols []bulkColumn, row []string) map[string]any {
 			rec[c.field] = obj
 		}
 		obj[c.sub] = v
+		parted = parted || c.sub == "first_name" || c.sub == "last_name"
+	}
+	if parted {
+		for _, v := range rec {
+			obj, ok := v.(map[string]any)
+			if !ok {
+				continue
+			}
+			first, fok := obj["first_name"].(string)
+			last, lok := obj["last_name"].(string)
+			if !fok && !lok {
+				continue
+			}
+			delete(obj, "first_name")
+			delete(obj, "last_name")
+			if _, named := obj["name"]; !named {
+				obj["name"] = strings.TrimSpace(first + " " + last)
+			}
+		}
 	}
 	return rec
 }

@@ -34,6 +34,7 @@ type tuning struct {
 	pollMax         time.Duration // longest wait between bulk job polls
 	mintWait        time.Duration // longest wait for a token mint slot
 	bulkBatch       int           // bulk read rows a worker converts at a time
+	bulkFrom        int64         // records from which a full sync uses Bulk Read; 0: where it costs less
 }
 
 func defaultTuning() tuning {
@@ -102,7 +103,7 @@ func (e *budgetError) Error() string {
 
 // credits counts the API credits a run spends and enforces its limit.
 type credits struct {
-	max        int64 // 0: no limit
+	max        atomic.Int64 // 0: no limit
 	spent      atomic.Int64
 	unreported atomic.Int64
 }
@@ -111,8 +112,8 @@ type credits struct {
 func (c *credits) reserve(cost int64) error {
 	for {
 		s := c.spent.Load()
-		if c.max > 0 && s+cost > c.max {
-			return &budgetError{max: c.max, spent: s, cost: cost}
+		if m := c.max.Load(); m > 0 && s+cost > m {
+			return &budgetError{max: m, spent: s, cost: cost}
 		}
 		if c.spent.CompareAndSwap(s, s+cost) {
 			return nil
@@ -131,7 +132,8 @@ func (c *credits) settle(cost int64, charged bool) {
 
 // canAfford reports whether cost more credits fit in the limit.
 func (c *credits) canAfford(cost int64) bool {
-	return c.max == 0 || c.spent.Load()+cost <= c.max
+	m := c.max.Load()
+	return m == 0 || c.spent.Load()+cost <= m
 }
 
 // client calls the CRM API: it adds the token, caps concurrency, retries
@@ -199,6 +201,7 @@ func (c *client) do(ctx context.Context, r request, handle func(*http.Response) 
 	defer func() { c.credits.settle(r.cost, charged) }()
 
 	refreshed := false
+	lastStatus := 0 // of the last answered try, for the warnings
 	for attempt := 1; ; attempt++ {
 		tok, err := c.tokens.access(ctx)
 		if err != nil {
@@ -209,16 +212,22 @@ func (c *client) do(ctx context.Context, r request, handle func(*http.Response) 
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if !r.idempotent || attempt >= c.tune.attempts {
+			if !r.idempotent {
 				return fmt.Errorf("%s: %w", r.name(), err)
 			}
-			c.log.Warn("Zoho call failed; retrying", "call", r.name(), "attempt", attempt, "error", err)
+			if attempt >= c.tune.attempts {
+				return fmt.Errorf("%s: %w (gave up after %d tries)", r.name(), err, attempt)
+			}
+			// A warning, not debug: a storm that ends in a failed run
+			// shows in the log before the failure does.
+			c.log.Warn("Zoho call failed; retrying", "call", r.name(), "attempt", attempt, "max_attempts", c.tune.attempts, "last_status", lastStatus, "error", err)
 			if err := c.sleep(ctx, c.backoff(attempt)); err != nil {
 				return err
 			}
 			continue
 		}
 		status := resp.StatusCode
+		lastStatus = status
 		if status < 300 || status == http.StatusNotModified {
 			charged = true
 			err := handle(resp)
@@ -251,7 +260,7 @@ func (c *client) do(ctx context.Context, r request, handle func(*http.Response) 
 				}
 				wait = max(ra, wait)
 			}
-			c.log.Warn("Zoho is busy; retrying", "call", r.name(), "status", status, "code", apiErr.Code, "attempt", attempt, "wait", wait)
+			c.log.Warn("Zoho is busy; retrying", "call", r.name(), "attempt", attempt, "max_attempts", c.tune.attempts, "status", status, "code", apiErr.Code, "wait", wait)
 			if err := c.sleep(ctx, wait); err != nil {
 				return err
 			}

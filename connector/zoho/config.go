@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -97,6 +98,7 @@ type config struct {
 	DefaultRegion    string   `json:"default_region"`
 	StartTime        string   `json:"start_time"`
 	MaxCreditsPerRun *float64 `json:"max_credits_per_run"`
+	FullSyncMethod   string   `json:"full_sync_method"`
 	AccountsURL      string   `json:"accounts_url"`
 	APIURL           string   `json:"api_url"`
 
@@ -127,10 +129,12 @@ func specAttributes() []contract.Attribute {
 			Description: "RFC 3339 time; records last modified before it are not read."},
 		{Name: "max_credits_per_run", Type: contract.TypeNumber,
 			Description: "Stop a run at a checkpoint before it spends more Zoho API credits than this."},
+		{Name: "full_sync_method", Type: contract.TypeString, Default: str(fullSyncAuto),
+			Description: "How full syncs read a module: auto (the records API below about 11,000 records, Bulk Read above, whichever costs fewer credits), bulk_read or records_api."},
 		{Name: "accounts_url", Type: contract.TypeString,
-			Description: "For tests only: base URL of the accounts server; {dc} is replaced by a data centre code."},
+			Description: "For tests only: base URL of the accounts server; {dc} is replaced by a data centre code. https, or http to localhost or a loopback address only."},
 		{Name: "api_url", Type: contract.TypeString,
-			Description: "For tests only: base URL of the CRM API."},
+			Description: "For tests only: base URL of the CRM API. https, or http to localhost or a loopback address only."},
 	}
 }
 
@@ -196,12 +200,20 @@ func parseConfig(raw json.RawMessage) (*config, error) {
 		}
 		c.maxCredit = int64(m)
 	}
+	c.FullSyncMethod = strings.ToLower(strings.TrimSpace(c.FullSyncMethod))
+	switch c.FullSyncMethod {
+	case "":
+		c.FullSyncMethod = fullSyncAuto
+	case fullSyncAuto, fullSyncBulk, fullSyncRecords:
+	default:
+		bad("full_sync_method %q is unknown: use %s, %s or %s", c.FullSyncMethod, fullSyncAuto, fullSyncBulk, fullSyncRecords)
+	}
 	for name, v := range map[string]string{"accounts_url": c.AccountsURL, "api_url": c.APIURL} {
 		if v == "" {
 			continue
 		}
-		if u, err := url.Parse(strings.ReplaceAll(v, "{dc}", "eu")); err != nil || u.Host == "" {
-			bad("%s %q is not a URL", name, v)
+		if problem := serviceURLProblem(name, v); problem != "" {
+			bad("%s", problem)
 		}
 	}
 	c.AccountsURL = strings.TrimRight(c.AccountsURL, "/")
@@ -211,6 +223,37 @@ func parseConfig(raw json.RawMessage) (*config, error) {
 		return nil, fmt.Errorf("zoho source configuration: %s", strings.Join(problems, "; "))
 	}
 	return c, nil
+}
+
+// serviceURLProblem says what is wrong with the URL of a service the
+// source sends tokens or secrets to, "" when nothing is. Plain http is
+// accepted only to a loopback host (a simulator on this machine): anywhere
+// else a typo would send them unencrypted.
+func serviceURLProblem(name, v string) string {
+	u, err := url.Parse(strings.ReplaceAll(v, "{dc}", "eu"))
+	if err != nil || u.Host == "" {
+		return fmt.Sprintf("%s %q is not a URL: write it like https://host/path", name, v)
+	}
+	switch u.Scheme {
+	case "https":
+		return ""
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return ""
+		}
+		return fmt.Sprintf("%s %q uses plain http to %s, which would send Zoho tokens unencrypted: use %s (plain http is accepted only to localhost or a loopback address)",
+			name, v, u.Hostname(), "https://"+v[len("http://"):])
+	}
+	return fmt.Sprintf("%s %q is not an https URL: write it like https://%s", name, v, u.Host)
+}
+
+// isLoopback reports whether host is localhost or a loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // needsOrg reports whether reads need the org API: for the record links

@@ -140,14 +140,27 @@ func emailRank(f field) int {
 }
 
 // e164 normalises a phone number, reading it in region and then in the
-// default region; "" when neither gives a possible number.
+// default region; "" when neither gives a possible number of at most 15
+// digits that reads back as itself (one with leading zeros kept as an
+// Italian-style prefix can turn into another number when parsed again).
 func e164(raw, region, fallback string) string {
 	for _, r := range []string{region, fallback} {
 		n, err := phonenumbers.Parse(raw, r)
 		if err != nil || !phonenumbers.IsPossibleNumber(n) {
 			continue
 		}
-		return phonenumbers.Format(n, phonenumbers.E164)
+		s := phonenumbers.Format(n, phonenumbers.E164)
+		if len(s) > 1+15 {
+			continue // E.164 allows 15 digits; libphonenumber deems longer German numbers possible
+		}
+		if n.GetItalianLeadingZero() {
+			// Parsing is the dear part of a full sync: only numbers with
+			// leading zeros are parsed again.
+			if back, err := phonenumbers.Parse(s, ""); err != nil || phonenumbers.Format(back, phonenumbers.E164) != s {
+				continue
+			}
+		}
+		return s
 	}
 	return ""
 }

@@ -57,8 +57,13 @@ func (m *module) fieldGroups(size int, always []string) [][]string {
 
 // coqlRows runs one COQL query and returns its rows and whether more match.
 func (r *reader) coqlRows(ctx context.Context, columns []string, where string, limit int) ([]map[string]any, bool, error) {
+	return r.coqlModuleRows(ctx, r.mod.module, columns, where, limit)
+}
+
+// coqlModuleRows is coqlRows on another module.
+func (r *reader) coqlModuleRows(ctx context.Context, module string, columns []string, where string, limit int) ([]map[string]any, bool, error) {
 	q := fmt.Sprintf("select %s from %s where %s order by Modified_Time asc, id asc limit %d",
-		strings.Join(columns, ", "), r.mod.module, where, limit)
+		strings.Join(columns, ", "), module, where, limit)
 	var body struct {
 		Data []map[string]any `json:"data"`
 		Info struct {
@@ -68,7 +73,7 @@ func (r *reader) coqlRows(ctx context.Context, columns []string, where string, l
 	}
 	req := request{method: "POST", path: "/crm/v8/coql", body: map[string]string{"select_query": q}, cost: coqlCredits(limit), idempotent: true}
 	if _, err := r.c.getJSON(ctx, req, &body); err != nil {
-		return nil, false, fmt.Errorf("querying changed %s: %w", r.mod.module, err)
+		return nil, false, fmt.Errorf("querying %s: %w", module, err)
 	}
 	return body.Data, body.Info.MoreRecords, nil
 }

@@ -30,8 +30,8 @@ func (r *reader) deletedSync(ctx context.Context, st *streamState, end time.Time
 			// More deletions than the API can list: a full sync finds them
 			// (the destination drops what it no longer gets).
 			r.log.Warn("more deletions than Zoho's deleted-records API lists; the next run does a full sync", "since", since)
-			next := &streamState{V: stateVersion, Full: &fullState{}}
-			return r.checkpoint(ctx, next)
+			*st = streamState{V: stateVersion, Full: &fullState{}}
+			return r.checkpoint(ctx, st)
 		}
 		if !r.afford(1, "deleted records page") {
 			return errStopped
@@ -70,6 +70,9 @@ func (r *reader) deletedSync(ctx context.Context, st *streamState, end time.Time
 			}
 			if t, ok := r.upserted[id]; ok && t.After(at) {
 				continue // restored and changed after the deletion
+			}
+			if err := r.report(ctx); err != nil {
+				return err
 			}
 			if err := r.out.Emit(ctx, contract.Record{Stream: r.rs.Name, Key: id, Op: contract.Delete, SourceTime: at}); err != nil {
 				return err

@@ -8,9 +8,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/replicatorhq/replicator/connector/zoho/zohosim"
 	"github.com/replicatorhq/replicator/plugin/contract"
@@ -206,5 +209,51 @@ func TestConcurrencyIsCapped(t *testing.T) {
 	_ = json.Unmarshal(out.checkpoints[0].state, &st)
 	if groups := len(st.Full.Groups); groups < 4 || h.sim.Calls()["records"] != int64(3*groups) {
 		t.Errorf("%d field groups, %d records calls for 3 pages", groups, h.sim.Calls()["records"])
+	}
+}
+
+// lockedBuffer is a log destination several goroutines may write to.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Each retry of a throttled or failing call is a warning at the plugin's
+// default level, with its attempt, the most allowed and the status.
+func TestRetriesWarnWithAttemptAndStatus(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 20})
+	var logs lockedBuffer
+	h.src.log = hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: &logs})
+	h.authorize(allScopes...)
+	h.sim.SetFault(zohosim.Fault{Kind: "429", Count: 2})
+	h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
+	h.sim.SetFault(zohosim.Fault{Kind: "500", Count: 1})
+	h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
+	var warnings []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "[WARN]") && strings.Contains(line, "retrying") {
+			warnings = append(warnings, line)
+		}
+	}
+	want := []string{"attempt=1 max_attempts=10 status=429", "attempt=2 max_attempts=10 status=429", "attempt=1 max_attempts=10 status=500"}
+	if len(warnings) != len(want) {
+		t.Fatalf("%d retry warnings, want %d:\n%s", len(warnings), len(want), logs.String())
+	}
+	for i, w := range want {
+		if !strings.Contains(warnings[i], w) {
+			t.Errorf("warning %q lacks %q", warnings[i], w)
+		}
 	}
 }

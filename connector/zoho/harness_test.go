@@ -65,6 +65,9 @@ func testTuning() tuning {
 	t.pollBase = 2 * time.Millisecond
 	t.pollMax = 10 * time.Millisecond
 	t.mintWait = 0
+	// Most tests exercise Bulk Read on small orgs; TestFullSyncMethodByCount
+	// checks the choice by record count.
+	t.bulkFrom = 1
 	return t
 }
 

@@ -55,7 +55,12 @@ type field struct {
 	DataType string `json:"data_type"`
 	JSONType string `json:"json_type"`
 	Custom   bool   `json:"custom_field"`
-	Formula  *struct {
+	Lookup   struct {
+		Module struct {
+			APIName string `json:"api_name"`
+		} `json:"module"`
+	} `json:"lookup"`
+	Formula *struct {
 		ReturnType string `json:"return_type"`
 	} `json:"formula"`
 }
@@ -291,4 +296,39 @@ func (m *module) queryFields() []string {
 		out = append(out, f.APIName)
 	}
 	return slices.Compact(out)
+}
+
+// nameFields are the fields that hold a record's name in Zoho's standard
+// modules: what a lookup to one of them shows.
+var nameFields = map[string]string{
+	"Accounts": "Account_Name", "Contacts": "Full_Name", "Leads": "Full_Name",
+	"Vendors": "Vendor_Name", "Deals": "Deal_Name", "Products": "Product_Name",
+	"Campaigns": "Campaign_Name", "Price_Books": "Price_Book_Name", "Solutions": "Solution_Title",
+	"Cases": "Subject", "Quotes": "Subject", "Sales_Orders": "Subject",
+	"Purchase_Orders": "Subject", "Invoices": "Subject",
+}
+
+// bulkFields are the fields a Bulk Read job asks for. Bulk Read gives a
+// lookup or owner column as the linked record's or user's id alone, so the
+// parts that name it are asked for too, in the dotted form Zoho documents:
+// Account_Name.Account_Name and, with owners, Owner.first_name,
+// Owner.last_name, Owner.email.
+func (m *module) bulkFields(owners bool) []string {
+	var out []string
+	for _, name := range m.queryFields() {
+		out = append(out, name)
+		f, _ := m.field(name)
+		switch strings.ToLower(f.DataType) {
+		case "lookup":
+			// A lookup to a module whose name field is unknown keeps its id.
+			if nf, ok := nameFields[f.Lookup.Module.APIName]; ok {
+				out = append(out, name+"."+nf)
+			}
+		case "ownerlookup", "userlookup":
+			if owners {
+				out = append(out, name+".first_name", name+".last_name", name+".email")
+			}
+		}
+	}
+	return out
 }

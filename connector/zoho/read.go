@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/schemas"
 )
 
 // lag keeps incremental windows this far behind now, so that a write whose
@@ -37,6 +38,9 @@ type reader struct {
 	upserted map[string]time.Time
 	records  int64
 	deletes  int64
+	// ownersAsIDs leaves the owners' name columns out of Bulk Read jobs,
+	// once Zoho refused them.
+	ownersAsIDs bool
 }
 
 // flush hands the host new credentials and the credits spent so far. It is
@@ -56,6 +60,16 @@ func flush(ctx context.Context, out contract.Output, tk *tokens, cr *credits) er
 	return nil
 }
 
+// report hands the host the credits spent so far before more records go
+// out: should the host end the read meanwhile (its destination failed, say)
+// what was spent is counted already.
+func (r *reader) report(ctx context.Context) error {
+	if r.c.credits.unreported.Load() == 0 {
+		return nil
+	}
+	return flush(ctx, r.out, r.tk, r.c.credits)
+}
+
 func (r *reader) checkpoint(ctx context.Context, st *streamState) error {
 	if err := flush(ctx, r.out, r.tk, r.c.credits); err != nil {
 		return err
@@ -70,7 +84,7 @@ func (r *reader) afford(need int64, step string) bool {
 		return true
 	}
 	r.log.Warn("stopping at the last checkpoint: max_credits_per_run would be exceeded",
-		"max_credits_per_run", r.c.credits.max, "spent", r.c.credits.spent.Load(), "next_step", step, "next_step_credits", need)
+		"max_credits_per_run", r.c.credits.max.Load(), "spent", r.c.credits.spent.Load(), "next_step", step, "next_step_credits", need)
 	return false
 }
 
@@ -118,6 +132,9 @@ func (r *reader) deliver(ctx context.Context, p prepared) (cursor, error) {
 		r.log.Warn("skipping a Zoho record without an id")
 		return cursor{}, nil
 	}
+	if err := r.report(ctx); err != nil {
+		return cursor{}, err
+	}
 	if err := r.out.Emit(ctx, p.rec); err != nil {
 		return cursor{}, err
 	}
@@ -154,19 +171,19 @@ func (r *reader) full(ctx context.Context, st *streamState) error {
 		f.StartedAt = r.now()
 	}
 	if f.Method == "" {
-		f.Method = "bulk"
-		if has, known := r.tk.credentials().hasScope("ZohoCRM.bulk.READ"); known && !has {
-			r.log.Info("ZohoCRM.bulk.READ was not granted: reading every record through the records API, which spends more credits")
-			f.Method = "records"
+		m, err := r.chooseMethod(ctx)
+		if err != nil {
+			return err
 		}
+		f.Method = m
 	}
 	r.log.Info("full sync", "method", f.Method, "resume_page", f.Pages)
 	var err error
-	if f.Method == "bulk" {
+	if f.Method == methodBulk {
 		err = r.bulkSync(ctx, st)
 		if isCode(err, "OAUTH_SCOPE_MISMATCH") && f.Pages == 0 {
 			r.log.Info("Zoho refused Bulk Read (ZohoCRM.bulk.READ missing): reading every record through the records API, which spends more credits")
-			f.Method = "records"
+			f.Method = methodRecords
 			err = r.recordsSync(ctx, st)
 		}
 	} else {
@@ -189,6 +206,9 @@ func (r *reader) full(ctx context.Context, st *streamState) error {
 		from = *f.MaxSeen
 	}
 	done := &streamState{V: stateVersion, Cursor: &from, DeletedSince: f.StartedAt.Add(-lag)}
+	if r.mod.kind == schemas.KindContact {
+		done.AccountsSince = done.DeletedSince
+	}
 	r.log.Info("full sync done", "records", r.records, "pages", f.Pages)
 	return r.checkpoint(ctx, done)
 }
@@ -208,6 +228,14 @@ func (r *reader) incremental(ctx context.Context, st *streamState) error {
 	}
 	if err := r.deletedSync(ctx, st, end); err != nil {
 		return err
+	}
+	if st.Full != nil {
+		return nil // too many deletions to list: the next run syncs in full
+	}
+	if r.mod.kind == schemas.KindContact {
+		if err := r.accountChanges(ctx, st, end); err != nil {
+			return err
+		}
 	}
 	r.log.Info("incremental read done", "upserts", r.records, "deletes", r.deletes, "until", end)
 	return nil

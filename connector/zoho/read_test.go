@@ -1,10 +1,13 @@
 package zoho
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,8 +22,8 @@ import (
 func TestFullSyncWithBulkRead(t *testing.T) {
 	h := newHarness(t, zohosim.Options{Contacts: 2500, Accounts: 300, Seed: 7, BulkPageSize: 1000})
 	h.authorize(allScopes...)
-	cat := h.catalog()
 	before := h.sim.Credits()
+	cat := h.catalog()
 	out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 3}, contract.ReadStream{Name: "accounts", Generation: 5})
 
 	for _, st := range cat.Streams {
@@ -53,11 +56,35 @@ func TestFullSyncWithBulkRead(t *testing.T) {
 	}
 	t.Logf("credits: %d, calls: %v", spent, h.sim.Calls())
 
-	var c schemas.Contact
-	if err := json.Unmarshal(out.records[0].Data, &c); err != nil {
-		t.Fatal(err)
+	// Bulk Read gives a lookup as an id unless its name is asked for: every
+	// contact shows its account's name, every owner has a name.
+	companies := 0
+	for _, r := range out.records {
+		var c schemas.Contact
+		if err := json.Unmarshal(r.Data, &c); err != nil {
+			t.Fatal(err)
+		}
+		if owner, _ := c.Attributes["Owner"].(map[string]any); owner["name"] == nil || owner["email"] == nil {
+			t.Fatalf("%s %s: owner %v lacks name or email", r.Stream, r.Key, owner)
+		}
+		if r.Stream != "contacts" {
+			continue
+		}
+		rec, _ := h.sim.Record("Contacts", r.Key)
+		want := ""
+		if acc, ok := rec["Account_Name"].(map[string]any); ok {
+			want = acc["name"].(string)
+		}
+		if c.Company != want {
+			t.Fatalf("contact %s: company %q, want %q", r.Key, c.Company, want)
+		}
+		if want != "" {
+			companies++
+		}
 	}
-	t.Logf("%s", out.records[0].Data)
+	if companies == 0 {
+		t.Error("no contact has a company")
+	}
 }
 
 func contactID(i int) string { return strconv.FormatInt(5725767000200000001+int64(i), 10) }
@@ -315,5 +342,47 @@ func TestOrgSuppliesLinkBaseAndDefaultRegion(t *testing.T) {
 	_, err := h.read(context.Background(), nil, contract.ReadStream{Name: "contacts", Generation: 1})
 	if err == nil || !strings.Contains(err.Error(), "OAUTH_SCOPE_MISMATCH") {
 		t.Errorf("Read needing the org API without its scope: %v", err)
+	}
+}
+
+// Should Zoho refuse the owners' dotted columns in a Bulk Read job, the
+// full sync goes on with owners as ids, companies still named.
+func TestBulkReadWithoutOwnerNames(t *testing.T) {
+	refuse := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == "POST" && r.URL.Path == "/crm/bulk/v8/read" {
+				body, _ := io.ReadAll(r.Body)
+				if strings.Contains(string(body), ".first_name") {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusBadRequest)
+					_, _ = w.Write([]byte(`{"code":"INVALID_DATA","details":{"api_name":"Owner.first_name"},"message":"the field is invalid","status":"error"}`))
+					return
+				}
+				r.Body = io.NopCloser(bytes.NewReader(body))
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	h := newHarnessWith(t, zohosim.Options{Contacts: 300, Accounts: 30, Seed: 3}, refuse)
+	h.authorize(allScopes...)
+	out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
+	if len(out.records) != 300 {
+		t.Fatalf("%d records, want 300", len(out.records))
+	}
+	companies := 0
+	for _, r := range out.records {
+		var c schemas.Contact
+		if err := json.Unmarshal(r.Data, &c); err != nil {
+			t.Fatal(err)
+		}
+		if owner, _ := c.Attributes["Owner"].(map[string]any); owner["id"] == nil || owner["name"] != nil {
+			t.Fatalf("owner %v, want its id alone", owner)
+		}
+		if c.Company != "" {
+			companies++
+		}
+	}
+	if companies == 0 {
+		t.Error("no contact has a company")
 	}
 }

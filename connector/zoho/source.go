@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -29,6 +30,57 @@ type Source struct {
 	tune      tuning
 	now       func() time.Time // the clock incremental windows follow
 	countries *country.Index
+
+	mu  sync.Mutex
+	run *runShared // nil until a call of the run needs it
+}
+
+// runShared is what the calls of one run share. The host starts the plugin
+// for a run and calls Discover, then Read: the credits Discover spends
+// count toward the run's max_credits_per_run and reach its api_credits
+// with Read's, and the fields metadata is read once per stream.
+type runShared struct {
+	credits *credits
+	modules map[string]*module // by API base URL and module
+}
+
+// shared returns the run's shared state, with the budget of cfg.
+func (s *Source) shared(cfg *config) *runShared {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.run == nil {
+		s.run = &runShared{credits: &credits{}, modules: map[string]*module{}}
+	}
+	s.run.credits.max.Store(cfg.maxCredit)
+	return s.run
+}
+
+// endRun forgets the run's credits and metadata once Read has reported
+// them, so that a later run starts afresh.
+func (s *Source) endRun() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.run = nil
+}
+
+// fields returns a stream's module with its fields, read from Zoho once
+// per run (1 credit).
+func (s *Source) fields(ctx context.Context, ss *session, info streamInfo) (*module, error) {
+	k := ss.client.base + " " + info.module
+	s.mu.Lock()
+	m, ok := ss.run.modules[k]
+	s.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	m, err := fetchFields(ctx, ss.client, info)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	ss.run.modules[k] = m
+	s.mu.Unlock()
+	return m, nil
 }
 
 var _ contract.Source = (*Source)(nil)
@@ -102,6 +154,7 @@ type session struct {
 	tokens  *tokens
 	client  *client
 	credits *credits
+	run     *runShared
 }
 
 func (s *Source) tokenHTTP() *http.Client {
@@ -129,10 +182,10 @@ func (s *Source) open(rawCfg, rawCreds json.RawMessage) (*session, error) {
 		// centre's hosts; the environment picks which one.
 		base = "https://" + cfg.dc.apiHost(cfg.Environment)
 	}
-	cred := &credits{max: cfg.maxCredit}
+	run := s.shared(cfg)
 	// Calls carry their own timeouts through their contexts.
-	c := newClient(base, &http.Client{}, tk, cred, s.tune, s.log)
-	return &session{cfg: cfg, tokens: tk, client: c, credits: cred}, nil
+	c := newClient(base, &http.Client{}, tk, run.credits, s.tune, s.log)
+	return &session{cfg: cfg, tokens: tk, client: c, credits: run.credits, run: run}, nil
 }
 
 // update returns the credentials to hand back, nil when unchanged.
@@ -150,7 +203,7 @@ func (s *Source) Discover(ctx context.Context, req contract.DiscoverRequest) (co
 	var cat contract.Catalog
 	var problems []string
 	for _, info := range streamInfos() {
-		mod, err := fetchFields(ctx, ss.client, info)
+		mod, err := s.fields(ctx, ss, info)
 		if isCode(err, "OAUTH_SCOPE_MISMATCH") {
 			s.log.Warn("leaving a stream out of the catalog: its fields cannot be read", "stream", info.name, "needs", "ZohoCRM.settings.fields.READ and "+info.moduleRd)
 			problems = append(problems, fmt.Sprintf("%s needs ZohoCRM.settings.fields.READ and %s", info.name, info.moduleRd))
@@ -184,10 +237,12 @@ func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 		return err
 	}
 	defer func() {
-		// Credentials and credits reach the host whatever happened.
+		// Credentials and credits reach the host whatever happened,
+		// Discover's credits with Read's.
 		if ferr := flush(context.WithoutCancel(ctx), out, ss.tokens, ss.credits); ferr != nil && err == nil {
 			err = ferr
 		}
+		s.endRun()
 	}()
 	for _, rs := range req.Streams {
 		if _, ok := findStream(rs.Name); !ok {
@@ -211,7 +266,7 @@ func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 	}
 	for _, rs := range req.Streams {
 		info, _ := findStream(rs.Name)
-		mod, err := fetchFields(ctx, ss.client, info)
+		mod, err := s.fields(ctx, ss, info)
 		if err != nil {
 			return s.stopOrFail(err, ss)
 		}

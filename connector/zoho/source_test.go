@@ -86,6 +86,12 @@ func TestConfigErrors(t *testing.T) {
 		{map[string]any{"record_url": "https://crm.example/{Module}"}, "lacks {SourceId}"},
 		{map[string]any{"crm_url": "crm.zoho.eu/crm/org1"}, "is not a URL"},
 		{map[string]any{"colour": "blue"}, `unknown field "colour"`},
+		{map[string]any{"api_url": "http://www.zohoapis.eu"}, `api_url "http://www.zohoapis.eu" uses plain http to www.zohoapis.eu, which would send Zoho tokens unencrypted: use https://www.zohoapis.eu (plain http is accepted only to localhost or a loopback address)`},
+		{map[string]any{"accounts_url": "http://zoho-sim.internal:8080/accounts/{dc}"}, `accounts_url "http://zoho-sim.internal:8080/accounts/{dc}" uses plain http to zoho-sim.internal, which would send Zoho tokens unencrypted: use https://zoho-sim.internal:8080/accounts/{dc} (`},
+		{map[string]any{"api_url": "http://sim.localhost:8080"}, "uses plain http"},
+		{map[string]any{"accounts_url": "http://127.0.0.1.example.com/accounts/{dc}"}, "uses plain http"},
+		{map[string]any{"api_url": "ftp://www.zohoapis.eu"}, `api_url "ftp://www.zohoapis.eu" is not an https URL`},
+		{map[string]any{"api_url": "www.zohoapis.eu"}, "is not a URL"},
 	} {
 		cfg := map[string]any{}
 		for k, v := range base {
@@ -114,6 +120,17 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if c.Environment != "production" || c.tokenURL() != "https://accounts.zoho.eu/oauth/v2/token" {
 		t.Errorf("defaults: environment %q, token URL %q", c.Environment, c.tokenURL())
+	}
+	// Plain http is fine to a simulator on this machine.
+	for _, u := range []string{"http://127.0.0.1:4567", "http://localhost:4567/accounts/{dc}", "http://[::1]:80", "http://127.8.9.10", "https://crm.example.com"} {
+		cfg := map[string]any{"api_url": u, "accounts_url": u}
+		for k, v := range base {
+			cfg[k] = v
+		}
+		raw, _ := json.Marshal(cfg)
+		if _, err := parseConfig(raw); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
 	}
 }
 

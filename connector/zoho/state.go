@@ -19,6 +19,9 @@ type streamState struct {
 	Cursor *cursor `json:"cursor,omitempty"`
 	// DeletedSince is the end of the window whose deletions were read.
 	DeletedSince time.Time `json:"deleted_since,omitzero"`
+	// AccountsSince is the end of the window whose changed and deleted
+	// accounts had their contacts read again (contacts only).
+	AccountsSince time.Time `json:"accounts_since,omitzero"`
 }
 
 // fullState is a full sync under way.

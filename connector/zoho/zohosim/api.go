@@ -29,6 +29,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /crm/v8/settings/fields", s.api("settings/fields", s.handleFields))
 	mux.HandleFunc("GET /crm/v8/{module}", s.api("records", s.handleRecords))
 	mux.HandleFunc("GET /crm/v8/{module}/deleted", s.api("deleted", s.handleDeleted))
+	mux.HandleFunc("GET /crm/v8/{module}/actions/count", s.api("count", s.handleCount))
 	mux.HandleFunc("POST /crm/v8/coql", s.api("coql", s.handleCOQL))
 	mux.HandleFunc("POST /crm/bulk/v8/read", s.api("bulk/create", s.handleBulkCreate))
 	mux.HandleFunc("GET /crm/bulk/v8/read/{id}", s.api("bulk/status", s.handleBulkStatus))
@@ -464,6 +465,23 @@ func offsetServed(tok pageToken, perPage int) int {
 		return (tok.Page - 1) * perPage
 	}
 	return 0
+}
+
+// handleCount answers Zoho's record count: {"count": N} for 1 credit.
+// Filters (cvid, criteria, email, phone, word) are not simulated and are
+// refused rather than ignored.
+func (s *Server) handleCount(c *apiCall) {
+	m, ok := c.pathModule()
+	if !ok {
+		return
+	}
+	for _, p := range []string{"cvid", "criteria", "email", "phone", "word"} {
+		if c.r.URL.Query().Has(p) {
+			badParam(c.w, p, "the simulator counts every record of a module: "+p+" is not supported")
+			return
+		}
+	}
+	c.ok(http.StatusOK, map[string]any{"count": s.Count(m.apiName)}, 1)
 }
 
 func (s *Server) handleDeleted(c *apiCall) {

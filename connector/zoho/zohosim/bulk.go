@@ -254,11 +254,9 @@ func (s *Server) handleBulkCreate(c *apiCall) {
 			writeError(c.w, http.StatusBadRequest, "INVALID_DATA", err.Error(), map[string]any{"api_name": name})
 			return
 		}
-		for _, e := range s.expandColumn(col) {
-			if !seen[e.name] {
-				seen[e.name] = true
-				job.cols = append(job.cols, e)
-			}
+		if !seen[col.name] {
+			seen[col.name] = true
+			job.cols = append(job.cols, bulkColumn(col))
 		}
 	}
 

@@ -15,6 +15,7 @@ const (
 	coqlMaxLimit     = 2000
 	coqlDefaultLimit = 200
 	coqlMaxColumns   = 50
+	coqlMaxIn        = 50 // values in one "in" criterion
 )
 
 // The COQL shapes the simulator takes are listed in the package doc;
@@ -131,6 +132,15 @@ type cmpExpr struct {
 	field string // Modified_Time or id
 	op    string
 	value int64 // unix nanoseconds for Modified_Time, the id for id
+}
+
+// inExpr is Field in ('id', ...) on a lookup: records whose lookup names
+// one of the ids. A deleted target's id still matches, as the link stays
+// while the target sits in the recycle bin.
+type inExpr struct {
+	field string
+	ids   map[int64]bool
+	f     *field // resolved against the module
 }
 
 type logicExpr struct {
@@ -260,7 +270,7 @@ func parseCOQL(src string) (*coqlQuery, *coqlError) {
 	return q, nil
 }
 
-var keywords = map[string]bool{"select": true, "from": true, "where": true, "order": true, "by": true, "limit": true, "offset": true, "and": true, "or": true, "asc": true, "desc": true}
+var keywords = map[string]bool{"in": true, "select": true, "from": true, "where": true, "order": true, "by": true, "limit": true, "offset": true, "and": true, "or": true, "asc": true, "desc": true}
 
 func isKeyword(s string) bool { return keywords[strings.ToLower(s)] }
 
@@ -313,6 +323,9 @@ func (p *parser) comparison() (expr, *coqlError) {
 	if f.kind != tIdent || isKeyword(f.text) {
 		return nil, syntaxError("where", "expected a field near column %d", f.pos+1)
 	}
+	if p.keyword("in") {
+		return p.inList(f.text)
+	}
 	op := p.next()
 	if op.kind != tOp {
 		return nil, syntaxError("where", "expected a comparison operator near column %d", op.pos+1)
@@ -344,6 +357,33 @@ func (p *parser) comparison() (expr, *coqlError) {
 	return c, nil
 }
 
+// inList parses the bracketed values of an "in" criterion on field.
+func (p *parser) inList(field string) (expr, *coqlError) {
+	if t := p.next(); t.kind != tLParen {
+		return nil, syntaxError("where", "expected ( after in near column %d", t.pos+1)
+	}
+	e := &inExpr{field: field, ids: map[int64]bool{}}
+	for {
+		v := p.next()
+		if v.kind != tString && v.kind != tNumber {
+			return nil, syntaxError("where", "expected a value near column %d", v.pos+1)
+		}
+		n, err := strconv.ParseInt(v.text, 10, 64)
+		if err != nil {
+			return nil, syntaxError("where", "%s in (...) takes record ids, not %q", field, v.text)
+		}
+		e.ids[n] = true
+		t := p.next()
+		if t.kind == tRParen {
+			break
+		}
+		if t.kind != tComma {
+			return nil, syntaxError("where", "expected , or ) near column %d", t.pos+1)
+		}
+	}
+	return e, nil
+}
+
 func (c *cmpExpr) holds(it item) bool {
 	v := it.mt
 	if c.field == "id" {
@@ -366,17 +406,43 @@ func (c *cmpExpr) holds(it item) bool {
 	return false
 }
 
-func eval(e expr, it item) bool {
+// eval reports whether the record it of view v meets e; its values are
+// built only when a criterion needs them.
+func eval(e expr, it item, v *view) bool {
 	switch x := e.(type) {
 	case *cmpExpr:
 		return x.holds(it)
+	case *inExpr:
+		id, ok := v.row(it).value(x.f).(lookupID)
+		return ok && x.ids[int64(id)]
 	case *logicExpr:
 		if x.op == "and" {
-			return eval(x.left, it) && eval(x.right, it)
+			return eval(x.left, it, v) && eval(x.right, it, v)
 		}
-		return eval(x.left, it) || eval(x.right, it)
+		return eval(x.left, it, v) || eval(x.right, it, v)
 	}
 	return false
+}
+
+// resolveIn checks the "in" criteria of e against module m.
+func resolveIn(e expr, m *module) *coqlError {
+	switch x := e.(type) {
+	case *inExpr:
+		f, ok := m.field(x.field)
+		if !ok || !f.isLookup() {
+			return &coqlError{status: http.StatusBadRequest, code: "INVALID_QUERY", message: x.field + " is not a lookup field of " + m.apiName + ": in takes lookups here", details: map[string]any{"column_name": x.field}}
+		}
+		if len(x.ids) > coqlMaxIn {
+			return &coqlError{status: http.StatusBadRequest, code: "INVALID_QUERY", message: fmt.Sprintf("Only %d values are allowed in \"IN\" criteria", coqlMaxIn), details: map[string]any{"column_name": x.field}}
+		}
+		x.f = f
+	case *logicExpr:
+		if err := resolveIn(x.left, m); err != nil {
+			return err
+		}
+		return resolveIn(x.right, m)
+	}
+	return nil
 }
 
 func isCmp(e expr, field, op string) (*cmpExpr, bool) {
@@ -434,23 +500,40 @@ func upperOf(e expr) (key, bool) {
 }
 
 // rangeOf returns the key range (lower, upper] the criteria select, or false
-// for a shape the simulator does not take.
+// for a shape the simulator does not take: and-ed terms, each a lower bound
+// on (Modified_Time, id), an upper bound on Modified_Time or an "in" on a
+// lookup, with at least a lower bound or an "in".
 func rangeOf(e expr) (lower, upper key, ok bool) {
-	if l, ok := lowerOf(e); ok {
-		return l, maxKey, true
+	lower, upper = minKey, maxKey
+	bounded := false
+	var walk func(e expr) bool
+	walk = func(e expr) bool {
+		if l, ok := lowerOf(e); ok {
+			if lower.less(l) {
+				lower = l
+			}
+			bounded = true
+			return true
+		}
+		if u, ok := upperOf(e); ok {
+			if u.less(upper) {
+				upper = u
+			}
+			return true
+		}
+		switch x := e.(type) {
+		case *inExpr:
+			bounded = true
+			return true
+		case *logicExpr:
+			return x.op == "and" && walk(x.left) && walk(x.right)
+		}
+		return false
 	}
-	and, isAnd := e.(*logicExpr)
-	if !isAnd || and.op != "and" {
+	if !walk(e) || !bounded {
 		return key{}, key{}, false
 	}
-	for _, pair := range [][2]expr{{and.left, and.right}, {and.right, and.left}} {
-		l, ok1 := lowerOf(pair[0])
-		u, ok2 := upperOf(pair[1])
-		if ok1 && ok2 {
-			return l, u, true
-		}
-	}
-	return key{}, key{}, false
+	return lower, upper, true
 }
 
 // coqlCredits is the charge for a COQL call by its LIMIT.
@@ -514,10 +597,14 @@ func (s *Server) handleCOQL(c *apiCall) {
 		writeError(c.w, http.StatusBadRequest, "SYNTAX_ERROR", "order by must be Modified_Time asc, id asc", map[string]any{"clause": "order by"})
 		return
 	}
+	if err := resolveIn(q.where, m); err != nil {
+		writeError(c.w, err.status, err.code, err.message, err.details)
+		return
+	}
 	lower, upper, ok := rangeOf(q.where)
 	if !ok {
 		writeError(c.w, http.StatusBadRequest, "SYNTAX_ERROR",
-			"criteria must be a lower bound on (Modified_Time, id), optionally and-ed with an upper bound on Modified_Time",
+			"criteria must be a lower bound on (Modified_Time, id) or a lookup in (ids), optionally and-ed with each other and an upper bound on Modified_Time",
 			map[string]any{"clause": "where"})
 		return
 	}
@@ -530,7 +617,7 @@ func (s *Server) handleCOQL(c *apiCall) {
 		if upper.less(it.key(byModified)) {
 			return false
 		}
-		if !eval(q.where, it) {
+		if !eval(q.where, it, v) {
 			return true
 		}
 		if len(items) == q.limit {

@@ -3,6 +3,7 @@ package zohosim
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -249,5 +250,102 @@ func TestCOQLCredits(t *testing.T) {
 	resp, _ := f.coql(tok, firstPageQuery(time.Now().Add(1000*time.Hour), 2000))
 	if resp.StatusCode != http.StatusNoContent || f.sim.Credits()-before != 3 {
 		t.Errorf("empty answer: HTTP %d, %d credits", resp.StatusCode, f.sim.Credits()-before)
+	}
+}
+
+// Renaming or deleting an account leaves its contacts' Modified_Time
+// alone, as in Zoho; "Account_Name in (...)" finds the contacts that name
+// the account, a deleted one included.
+func TestCOQLContactsOfAccounts(t *testing.T) {
+	f := newFixture(t, Options{Contacts: 300, Accounts: 20})
+	byAccount := map[string][]string{}
+	modified := map[string]any{}
+	for id, rec := range f.sim.Records("Contacts") {
+		modified[id] = rec["Modified_Time"]
+		if acc, ok := rec["Account_Name"].(map[string]any); ok {
+			byAccount[acc["id"].(string)] = append(byAccount[acc["id"].(string)], id)
+		}
+	}
+	var renamed, deleted string
+	for acc, contacts := range byAccount {
+		if len(contacts) == 0 {
+			continue
+		}
+		switch {
+		case renamed == "":
+			renamed = acc
+		case deleted == "":
+			deleted = acc
+		}
+	}
+	if deleted == "" {
+		t.Fatal("fewer than two accounts have contacts")
+	}
+	f.clock.Advance(time.Hour)
+	if err := f.sim.Update("Accounts", renamed, map[string]any{"Account_Name": "Renamed B.V."}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sim.Delete("Accounts", deleted); err != nil {
+		t.Fatal(err)
+	}
+	for id, rec := range f.sim.Records("Contacts") {
+		if rec["Modified_Time"] != modified[id] {
+			t.Fatalf("contact %s: Modified_Time %v became %v", id, modified[id], rec["Modified_Time"])
+		}
+	}
+
+	tok := f.login().AccessToken
+	query := fmt.Sprintf("select Last_Name, Account_Name, Account_Name.Account_Name, Modified_Time from Contacts where (Account_Name in ('%s', %s)) order by Modified_Time asc, id asc limit 2000", renamed, deleted)
+	resp, body := f.coql(tok, query)
+	if resp.StatusCode != 200 {
+		t.Fatalf("HTTP %d %s", resp.StatusCode, truncate(body))
+	}
+	p := decode[coqlPage](t, body)
+	got := map[string]bool{}
+	for _, row := range p.Data {
+		id := row["id"].(string)
+		got[id] = true
+		acc, _ := row["Account_Name"].(map[string]any)
+		switch {
+		case slices.Contains(byAccount[renamed], id):
+			if acc["name"] != "Renamed B.V." || row["Account_Name.Account_Name"] != "Renamed B.V." {
+				t.Errorf("contact %s of the renamed account: %v", id, row)
+			}
+		case slices.Contains(byAccount[deleted], id):
+			if acc != nil || row["Account_Name.Account_Name"] != nil {
+				t.Errorf("contact %s of the deleted account still shows it: %v", id, row)
+			}
+		default:
+			t.Errorf("contact %s names neither account: %v", id, row)
+		}
+	}
+	if len(got) != len(byAccount[renamed])+len(byAccount[deleted]) {
+		t.Errorf("%d contacts, want %d", len(got), len(byAccount[renamed])+len(byAccount[deleted]))
+	}
+
+	// And-ed with keyset bounds, it pages.
+	first := p.Data[0]
+	query = fmt.Sprintf("select Last_Name from Contacts where ((Account_Name in ('%s', '%s')) and ((Modified_Time > '%s') or ((Modified_Time = '%s') and (id > %s)))) order by Modified_Time asc, id asc limit 2000",
+		renamed, deleted, first["Modified_Time"], first["Modified_Time"], first["id"])
+	if resp, body = f.coql(tok, query); resp.StatusCode != 200 {
+		t.Fatalf("keyset: HTTP %d %s", resp.StatusCode, truncate(body))
+	}
+	if n := len(decode[coqlPage](t, body).Data); n != len(got)-1 {
+		t.Errorf("after the first row: %d rows, want %d", n, len(got)-1)
+	}
+
+	ids := make([]string, 51)
+	for i := range ids {
+		ids[i] = fmt.Sprint(5725767000050000001 + i)
+	}
+	for _, bad := range []string{
+		"(Account_Name in (" + strings.Join(ids, ", ") + "))",
+		"(Last_Name in ('1'))",
+		"(Account_Name in ('Acme'))",
+	} {
+		resp, body := f.coql(tok, "select Last_Name from Contacts where "+bad+" order by Modified_Time asc, id asc limit 10")
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: HTTP %d %s", bad, resp.StatusCode, truncate(body))
+		}
 	}
 }

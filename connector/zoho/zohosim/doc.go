@@ -13,6 +13,7 @@
 //	GET  /crm/v8/settings/fields?module=M
 //	GET  /crm/v8/{Module}?fields=...              records
 //	GET  /crm/v8/{Module}/deleted                 deleted records
+//	GET  /crm/v8/{Module}/actions/count           {"count": N}, 1 credit
 //	POST /crm/v8/coql
 //	POST /crm/bulk/v8/read                        create a Bulk Read job
 //	GET  /crm/bulk/v8/read/{id}                   job status
@@ -71,7 +72,10 @@
 // ((Modified_Time > 'T') or ((Modified_Time = 'T') and (id > 'ID'))),
 // optionally and-ed with an upper bound (Modified_Time <= 'T2') or
 // (Modified_Time < 'T2'), at most two conditions per bracket level as Zoho
-// wants. Anything else is 400 SYNTAX_ERROR; an unknown column or module is
+// wants. A lookup may be filtered by up to 50 ids, (Account_Name in ('ID1',
+// 'ID2')), alone or and-ed with the above; a deleted account's id still
+// matches its contacts, whose lookup shows null. Renaming or deleting an
+// account leaves its contacts' Modified_Time alone, as in Zoho. Anything else is 400 SYNTAX_ERROR; an unknown column or module is
 // 400 INVALID_QUERY. Lookups come back as {"name","id"}, owners as
 // {"name","id","email"}, and dotted columns such as Account_Name.Account_Name
 // or Owner.email as plain values. No rows is 204.
@@ -83,9 +87,11 @@
 // criteria on Modified_Time (comparators greater_than, greater_equal,
 // less_than, less_equal, equal, between; groups with "and"), page, or a
 // page_token from a previous job. It reads a snapshot taken when it is
-// created. The CSV header is id, then the requested fields in request order;
-// a lookup becomes two columns (Account_Name.Account_Name, Account_Name.id),
-// an owner three (Owner.name, Owner.id, Owner.email). Times are ISO 8601 with
+// created. The CSV header is id, then the requested fields in request order.
+// As in Zoho, a plain lookup or owner column holds the linked record's or
+// user's id only; the name needs the dotted form: Account_Name.Account_Name
+// (the target's name field), Owner.first_name, Owner.last_name, Owner.email.
+// Times are ISO 8601 with
 // the org's offset, multi-select values are joined with ";", booleans are
 // true or false, empty values are empty cells. The result is 404
 // RESOURCE_NOT_FOUND until the job is COMPLETED and 429 TOO_MANY_REQUESTS

@@ -392,3 +392,41 @@ func TestDeletedRecords(t *testing.T) {
 		t.Errorf("Records yielded %d", seen)
 	}
 }
+
+// GET /{Module}/actions/count answers {"count": N} for 1 credit, following
+// creates and deletes; it needs the module's read scope.
+func TestRecordCount(t *testing.T) {
+	f := newFixture(t, Options{Contacts: 120, Accounts: 7})
+	tok := f.login("ZohoCRM.modules.contacts.READ").AccessToken
+	count := func(module string) int {
+		t.Helper()
+		resp, body := f.call("GET", "/crm/v8/"+module+"/actions/count", tok, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("HTTP %d %s", resp.StatusCode, truncate(body))
+		}
+		return decode[struct {
+			Count int `json:"count"`
+		}](t, body).Count
+	}
+	before := f.sim.Credits()
+	if n := count("Contacts"); n != 120 {
+		t.Errorf("count %d, want 120", n)
+	}
+	if c := f.sim.Credits() - before; c != 1 {
+		t.Errorf("a count cost %d credits", c)
+	}
+	f.sim.Create("Contacts", map[string]any{"Last_Name": "Nieuw"})
+	if err := f.sim.Delete("Contacts", "5725767000200000003"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sim.Delete("Contacts", "5725767000200000004"); err != nil {
+		t.Fatal(err)
+	}
+	if n := count("contacts"); n != 119 {
+		t.Errorf("count after a create and two deletes %d, want 119", n)
+	}
+	resp, body := f.call("GET", "/crm/v8/Accounts/actions/count", tok, nil)
+	wantError(t, resp, body, http.StatusUnauthorized, "OAUTH_SCOPE_MISMATCH")
+	resp, body = f.call("GET", "/crm/v8/Contacts/actions/count?word=Jansen", tok, nil)
+	wantError(t, resp, body, http.StatusBadRequest, "INVALID_DATA")
+}

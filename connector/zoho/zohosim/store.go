@@ -409,10 +409,12 @@ func (sn *snapshot) recordJSON(r row, fields []*field) map[string]any {
 type column struct {
 	name string
 	f    *field // nil for the record id
-	sub  string // "", "name", "id" or "email"
+	sub  string // "", "name", "id", "email", "first_name" or "last_name"
 }
 
-// resolveColumn parses a column name of module m.
+// resolveColumn parses a column name of module m. A lookup's parts are its
+// target's name field and id; an owner's are the user's name, first_name,
+// last_name, email and id.
 func (s *Server) resolveColumn(m *module, name string) (column, error) {
 	if name == "id" {
 		return column{name: "id"}, nil
@@ -435,33 +437,23 @@ func (s *Server) resolveColumn(m *module, name string) (column, error) {
 		}
 	case f.isOwner():
 		switch sub {
-		case "name", "id", "email":
+		case "name", "full_name":
+			return column{name: name, f: f, sub: "name"}, nil
+		case "id", "email", "first_name", "last_name":
 			return column{name: name, f: f, sub: sub}, nil
 		}
 	}
 	return column{}, fmt.Errorf("%s.%s cannot be selected", base, sub)
 }
 
-// expandColumn turns a plain lookup into its dotted parts, as Bulk Read
-// writes them.
-func (s *Server) expandColumn(c column) []column {
-	if c.f == nil || c.sub != "" {
-		return []column{c}
+// bulkColumn is how Bulk Read writes a requested column: a plain lookup or
+// owner is the linked record's or user's id; its name comes only with the
+// dotted form (Account_Name.Account_Name, Owner.last_name).
+func bulkColumn(c column) column {
+	if c.f != nil && c.sub == "" && (c.f.isLookup() || c.f.isOwner()) {
+		c.sub = "id"
 	}
-	switch {
-	case c.f.isLookup():
-		return []column{
-			{name: c.f.apiName + "." + c.f.target.nameField, f: c.f, sub: "name"},
-			{name: c.f.apiName + ".id", f: c.f, sub: "id"},
-		}
-	case c.f.isOwner():
-		return []column{
-			{name: c.f.apiName + ".name", f: c.f, sub: "name"},
-			{name: c.f.apiName + ".id", f: c.f, sub: "id"},
-			{name: c.f.apiName + ".email", f: c.f, sub: "email"},
-		}
-	}
-	return []column{c}
+	return c
 }
 
 // columnValue renders one column of r as JSON.
@@ -495,6 +487,12 @@ func (sn *snapshot) subValue(r row, c column) (string, bool) {
 			return "", false
 		case c.sub == "name":
 			return u.name, true
+		case c.sub == "first_name" || c.sub == "last_name":
+			first, last, _ := strings.Cut(u.name, " ")
+			if c.sub == "first_name" {
+				return first, true
+			}
+			return last, true
 		default:
 			return u.email, true
 		}

@@ -1,0 +1,81 @@
+package zoho
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/replicatorhq/replicator/connector/zoho/zohosim"
+	"github.com/replicatorhq/replicator/plugin/contract"
+)
+
+// A full sync reads a small module through the records API and a large one
+// through Bulk Read, whichever Zoho's record count says costs less.
+func TestFullSyncMethodByCount(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 15000, Accounts: 500, BulkPageSize: 200000})
+	h.src.tune.bulkFrom = 0
+	h.authorize(allScopes...)
+	before := h.sim.Credits()
+	h.catalog()
+	out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1}, contract.ReadStream{Name: "accounts", Generation: 1})
+	spent := h.sim.Credits() - before
+	if got := h.sim.Calls()["bulk/create"]; got != 1 {
+		t.Errorf("%d Bulk Read jobs, want 1 for 15,000 contacts and none for 500 accounts", got)
+	}
+	if got := h.sim.Calls()["count"]; got != 2 {
+		t.Errorf("%d counts, want one per stream", got)
+	}
+	if got, want := len(out.records), 15500; got != want {
+		t.Errorf("%d records, want %d", got, want)
+	}
+	// Bulk Read for the contacts (about 56), three records API pages for
+	// the accounts, two counts, metadata and the org.
+	if spent > 70 || out.counts["api_credits"] != spent {
+		t.Errorf("the org charged %d credits, api_credits %d", spent, out.counts["api_credits"])
+	}
+	t.Logf("credits %d, calls %v", spent, h.sim.Calls())
+}
+
+// full_sync_method overrides the choice, without counting.
+func TestFullSyncMethodAttribute(t *testing.T) {
+	for _, tc := range []struct{ method, want string }{{"bulk_read", "bulk/create"}, {"records_api", "records"}} {
+		t.Run(tc.method, func(t *testing.T) {
+			h := newHarness(t, zohosim.Options{Contacts: 300, Accounts: 5})
+			h.src.tune.bulkFrom = 0
+			h.authorize(allScopes...)
+			out, err := h.read(t.Context(), map[string]any{"full_sync_method": tc.method}, contract.ReadStream{Name: "contacts", Generation: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := h.sim.Calls()
+			if calls[tc.want] == 0 || calls["count"] != 0 || len(out.records) != 300 {
+				t.Errorf("%d records, calls %v", len(out.records), calls)
+			}
+		})
+	}
+	if _, err := parseConfig([]byte(`{"domain":"eu","client_id":"1","client_secret":"s","full_sync_method":"fast"}`)); err == nil || !strings.Contains(err.Error(), `full_sync_method "fast" is unknown: use auto, bulk_read or records_api`) {
+		t.Errorf("an unknown full_sync_method: %v", err)
+	}
+}
+
+// The break-even: the records API below about 11,000 records of one field
+// group, Bulk Read above.
+func TestFullSyncCredits(t *testing.T) {
+	r := &reader{mod: &module{streamInfo: streamInfos()[0], fields: []field{{APIName: "Last_Name", DataType: "text"}}}, tune: testTuning()}
+	for _, tc := range []struct {
+		n           int64
+		records     int64
+		bulk        int64
+		recordsWins bool
+	}{
+		{0, 1, 56, true},
+		{5000, 25, 56, true},
+		{11000, 55, 56, true},
+		{11400, 57, 56, false},
+		{1000000, 5000, 5 * 56, false},
+	} {
+		records, bulk := r.fullSyncCredits(tc.n)
+		if records != tc.records || bulk != tc.bulk || (records < bulk) != tc.recordsWins {
+			t.Errorf("%d records: records API %d, Bulk Read %d; want %d and %d", tc.n, records, bulk, tc.records, tc.bulk)
+		}
+	}
+}
