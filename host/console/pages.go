@@ -231,10 +231,24 @@ func (c *Console) source(ctx context.Context, ref string) (*Source, error) {
 	return nil, fmt.Errorf("there is no %s %w", ref, ErrUnknown)
 }
 
-func (c *Console) authorizePage(w http.ResponseWriter, r *http.Request, x *session) {
+// grantSource returns the source of the request's path when it takes a
+// grant, and otherwise answers the request itself.
+func (c *Console) grantSource(w http.ResponseWriter, r *http.Request) *Source {
 	src, err := c.source(r.Context(), r.PathValue("ref"))
 	if err != nil {
-		c.fail(w, r, http.StatusNotFound, err.Error())
+		c.fail(w, r, http.StatusNotFound, "There is no source "+r.PathValue("ref")+" in the configuration.")
+		return nil
+	}
+	if !src.CanAuthorize {
+		c.fail(w, r, http.StatusNotFound, src.Ref+" takes no grant: its connector needs no authorization.")
+		return nil
+	}
+	return src
+}
+
+func (c *Console) authorizePage(w http.ResponseWriter, r *http.Request, x *session) {
+	src := c.grantSource(w, r)
+	if src == nil {
 		return
 	}
 	v := c.base(x, "Authorize "+src.Ref)
@@ -243,9 +257,8 @@ func (c *Console) authorizePage(w http.ResponseWriter, r *http.Request, x *sessi
 }
 
 func (c *Console) authorize(w http.ResponseWriter, r *http.Request, x *session) {
-	src, err := c.source(r.Context(), r.PathValue("ref"))
-	if err != nil {
-		c.fail(w, r, http.StatusNotFound, err.Error())
+	src := c.grantSource(w, r)
+	if src == nil {
 		return
 	}
 	v := c.base(x, "Authorize "+src.Ref)
