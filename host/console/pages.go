@@ -170,13 +170,22 @@ func (c *Console) pipelinesPage(w http.ResponseWriter, r *http.Request, x *sessi
 		c.fail(w, r, http.StatusServiceUnavailable, "Reading the pipelines failed: "+err.Error())
 		return
 	}
-	srcs, err := c.host.Sources(ctx)
-	if err != nil {
-		c.fail(w, r, http.StatusServiceUnavailable, "Reading the sources failed: "+err.Error())
-		return
-	}
 	v := c.base(x, "Pipelines")
-	v.Pipelines, v.Sources, v.Refresh = ps, srcs, 5
+	v.Pipelines, v.Refresh = ps, 5
+	// The sources that keep pipelines from running until authorized.
+	bySource := map[string]int{}
+	for _, p := range ps {
+		if !p.NeedsGrant {
+			continue
+		}
+		i, ok := bySource[p.Source]
+		if !ok {
+			i = len(v.Sources)
+			bySource[p.Source] = i
+			v.Sources = append(v.Sources, Source{Ref: p.Source, CanAuthorize: true})
+		}
+		v.Sources[i].Pipelines = append(v.Sources[i].Pipelines, p.Name)
+	}
 	v.Message = r.URL.Query().Get("queued")
 	if v.Message != "" {
 		v.Message = fmt.Sprintf("A run of %s is queued.", v.Message)
