@@ -53,6 +53,9 @@ type Pipeline struct {
 	NextRun               time.Time // zero when the pipeline runs only when asked
 	Host                  string    // the host running it now, when several share the work
 	Runs                  []state.Run
+	// NeedsGrant says the pipeline's source takes a grant and has no
+	// stored credentials yet: it cannot run until it is authorized.
+	NeedsGrant bool
 }
 
 // Last returns the newest run, or nil.

@@ -170,13 +170,22 @@ func (c *Console) pipelinesPage(w http.ResponseWriter, r *http.Request, x *sessi
 		c.fail(w, r, http.StatusServiceUnavailable, "Reading the pipelines failed: "+err.Error())
 		return
 	}
-	srcs, err := c.host.Sources(ctx)
-	if err != nil {
-		c.fail(w, r, http.StatusServiceUnavailable, "Reading the sources failed: "+err.Error())
-		return
-	}
 	v := c.base(x, "Pipelines")
-	v.Pipelines, v.Sources, v.Refresh = ps, srcs, 5
+	v.Pipelines, v.Refresh = ps, 5
+	// The sources that keep pipelines from running until authorized.
+	bySource := map[string]int{}
+	for _, p := range ps {
+		if !p.NeedsGrant {
+			continue
+		}
+		i, ok := bySource[p.Source]
+		if !ok {
+			i = len(v.Sources)
+			bySource[p.Source] = i
+			v.Sources = append(v.Sources, Source{Ref: p.Source, CanAuthorize: true})
+		}
+		v.Sources[i].Pipelines = append(v.Sources[i].Pipelines, p.Name)
+	}
 	v.Message = r.URL.Query().Get("queued")
 	if v.Message != "" {
 		v.Message = fmt.Sprintf("A run of %s is queued.", v.Message)
@@ -231,10 +240,24 @@ func (c *Console) source(ctx context.Context, ref string) (*Source, error) {
 	return nil, fmt.Errorf("there is no %s %w", ref, ErrUnknown)
 }
 
-func (c *Console) authorizePage(w http.ResponseWriter, r *http.Request, x *session) {
+// grantSource returns the source of the request's path when it takes a
+// grant, and otherwise answers the request itself.
+func (c *Console) grantSource(w http.ResponseWriter, r *http.Request) *Source {
 	src, err := c.source(r.Context(), r.PathValue("ref"))
 	if err != nil {
-		c.fail(w, r, http.StatusNotFound, err.Error())
+		c.fail(w, r, http.StatusNotFound, "There is no source "+r.PathValue("ref")+" in the configuration.")
+		return nil
+	}
+	if !src.CanAuthorize {
+		c.fail(w, r, http.StatusNotFound, src.Ref+" takes no grant: its connector needs no authorization.")
+		return nil
+	}
+	return src
+}
+
+func (c *Console) authorizePage(w http.ResponseWriter, r *http.Request, x *session) {
+	src := c.grantSource(w, r)
+	if src == nil {
 		return
 	}
 	v := c.base(x, "Authorize "+src.Ref)
@@ -243,9 +266,8 @@ func (c *Console) authorizePage(w http.ResponseWriter, r *http.Request, x *sessi
 }
 
 func (c *Console) authorize(w http.ResponseWriter, r *http.Request, x *session) {
-	src, err := c.source(r.Context(), r.PathValue("ref"))
-	if err != nil {
-		c.fail(w, r, http.StatusNotFound, err.Error())
+	src := c.grantSource(w, r)
+	if src == nil {
 		return
 	}
 	v := c.base(x, "Authorize "+src.Ref)

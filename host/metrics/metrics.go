@@ -66,7 +66,7 @@ func New(load Load) *Metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "replicator_run_duration_seconds",
 			Help:    "Wall time of runs that ended.",
-			Buckets: []float64{0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600},
+			Buckets: []float64{1, 10, 60, 300, 1800, 7200},
 		}, []string{"pipeline"}),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "replicator_last_success_timestamp_seconds",

@@ -44,6 +44,7 @@ func suites() []suite {
 		{"roger365", benchRoger365},
 		{"zoho", benchZoho},
 		{"fleet", benchFleet},
+		{"console", benchConsole},
 	}
 }
 

@@ -119,6 +119,22 @@ func (c consoleHost) Pipelines(ctx context.Context, runs int) ([]console.Pipelin
 		return nil, err
 	}
 	me := hostID()
+	// Whether each source takes a grant it has not been given.
+	needsGrant := map[*config.Connector]bool{}
+	for _, b := range eng.Config.Sources {
+		spec, err := h.spec(ctx, eng, b)
+		if err != nil {
+			return nil, err
+		}
+		if spec.Grant == "" {
+			continue
+		}
+		creds, err := store.Credentials(ctx, b.Ref())
+		if err != nil {
+			return nil, err
+		}
+		needsGrant[b] = len(creds) == 0
+	}
 	var out []console.Pipeline
 	for _, pc := range eng.Config.Pipelines {
 		p := console.Pipeline{
@@ -128,6 +144,7 @@ func (c consoleHost) Pipelines(ctx context.Context, runs int) ([]console.Pipelin
 			Streams:     pc.Streams,
 			Interval:    pc.Interval,
 			State:       console.StateIdle,
+			NeedsGrant:  needsGrant[pc.Source],
 		}
 		if p.Runs, err = store.Runs(ctx, pc.Name, runs); err != nil {
 			return nil, err
