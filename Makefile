@@ -37,7 +37,7 @@ WIRE_RELEASED := $(WIRE)/released.json
 
 GOFMT := $(shell $(GO) env GOROOT)/bin/gofmt
 
-.PHONY: build test check vet fmt-check tidy-check lint proto-check generate tools fuzz bench demo clean
+.PHONY: build test check vet fmt-check tidy-check lint proto-check generate tools fuzz bench demo console clean
 
 build:
 	@mkdir -p $(BIN)
@@ -106,6 +106,11 @@ bench: build
 
 demo: build
 	$(GO) run ./internal/demo
+
+# The simulators and `replicator run` with its console on 127.0.0.1:8080,
+# for a person to try Authorize and Sync now in a browser.
+console: build
+	$(GO) run ./internal/demo -console
 
 clean:
 	rm -rf $(BIN) .demo

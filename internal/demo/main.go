@@ -30,9 +30,11 @@ import (
 func main() {
 	contacts := flag.Int("contacts", 10000, "contacts in the simulated CRM")
 	accounts := flag.Int("accounts", 2000, "accounts (companies) in the simulated CRM")
+	console := flag.Bool("console", false, "instead of the walk-through, serve the console of `replicator run` for a person to try")
+	listen := flag.String("listen", "127.0.0.1:8080", "where -console serves the console")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Stdout, *contacts, *accounts)
+	code := run(ctx, os.Stdout, *contacts, *accounts, *console, *listen)
 	stop()
 	os.Exit(code)
 }
@@ -62,6 +64,8 @@ type demo struct {
 	services           []*service
 	cast               cast
 	changedAt          time.Time // when the last CRM change was made
+	console            bool      // serve the console instead of the walk-through
+	listen             string    // the console's address
 }
 
 // person is a CRM record the demo follows through the steps.
@@ -80,14 +84,14 @@ type cast struct {
 	newcomer                         person
 }
 
-func run(ctx context.Context, out io.Writer, contacts, accounts int) int {
+func run(ctx context.Context, out io.Writer, contacts, accounts int, console bool, listen string) int {
 	start := time.Now()
 	root, err := os.Getwd()
 	if err != nil {
 		fmt.Fprintf(out, "demo: %v\n", err)
 		return 1
 	}
-	d := &demo{out: out, root: root, bin: filepath.Join(root, "bin"), contacts: contacts, accounts: accounts}
+	d := &demo{out: out, root: root, bin: filepath.Join(root, "bin"), contacts: contacts, accounts: accounts, console: console, listen: listen}
 	err = d.run(ctx)
 	if len(d.services) > 0 {
 		d.say("\nStopping the simulators.")
@@ -96,6 +100,9 @@ func run(ctx context.Context, out io.Writer, contacts, accounts int) int {
 		s.stop()
 	}
 	switch {
+	case err == nil && console:
+		fmt.Fprintf(out, "\nStopped. The pipeline file, the state and run.log are in %s/; `make console` starts over.\n", demoDir)
+		return 0
 	case err == nil:
 		fmt.Fprintf(out, "\nDone in %s. The pipeline file and the state are in %s/; `make demo` starts over.\n",
 			time.Since(start).Round(time.Second), demoDir)
@@ -142,6 +149,9 @@ func (d *demo) run(ctx context.Context) error {
 		{"Sync again", d.secondSync},
 		{"The same calls again", d.callsAfter},
 		{"Look at the run history", d.status},
+	}
+	if d.console {
+		steps = d.consoleSteps()
 	}
 	for i, s := range steps {
 		fmt.Fprintf(d.out, "\n── Step %d of %d: %s\n", i+1, len(steps), s.title)

@@ -385,6 +385,7 @@ func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store state.Sto
 	defer done()
 	p, err := eng.Open(ctx, pc, store, claim.Fence)
 	if err != nil {
+		_, err = failedStart(ctx, store, claim.Fence, time.Now(), err)
 		return err
 	}
 	defer p.Close()

@@ -305,9 +305,10 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 		return state.Run{}, err
 	}
 	defer done()
+	started := time.Now()
 	p, err := eng.Open(ctx, pc, store, claim.Fence)
 	if err != nil {
-		return state.Run{}, err
+		return failedStart(ctx, store, claim.Fence, started, err)
 	}
 	defer p.Close()
 	h.metrics.PluginStarted(pc.Name, config.KindSource)
@@ -319,6 +320,21 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 		ProgressEvery: time.Second,
 		OnProgress:    func(pr runner.Progress) { h.live.update(pc.Name, pr.Read, pr.Written) },
 	})
+}
+
+// failedStart records a run that failed before it could read: a plugin
+// that did not start, or a source that could not discover its streams
+// (no credentials, say). The history and the console then show why the
+// pipeline does not run.
+func failedStart(ctx context.Context, store state.Store, fence state.Fence, started time.Time, cause error) (state.Run, error) {
+	rec := state.Run{
+		Pipeline: fence.Pipeline, Started: started, Ended: time.Now(),
+		Outcome: state.OutcomeFailed, Error: cause.Error(),
+	}
+	if err := store.SaveRun(context.WithoutCancel(ctx), fence, &rec); err != nil {
+		return rec, fmt.Errorf("%w (and recording the failed run: %w)", cause, err)
+	}
+	return rec, cause
 }
 
 // claimRun claims pipeline for this host. The context it returns ends

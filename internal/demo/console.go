@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// consoleSteps are `make console`: the simulators, the pipeline file and
+// `replicator run` serving its console, for a person to try the Authorize
+// and Sync now buttons.
+func (d *demo) consoleSteps() []step {
+	return []step{
+		{"Start a simulated Zoho CRM", d.startZoho},
+		{"Start a simulated ROGER365", d.startRoger},
+		{"Write the pipeline file", d.writeConfig},
+		{"Record the connector plugins", d.initPlugins},
+		{"Run the pipelines with the console", d.serveConsole},
+	}
+}
+
+// serveConsole runs `replicator run -listen` until ctx ends, handing out
+// grant codes on request.
+func (d *demo) serveConsole(ctx context.Context) error {
+	logPath := filepath.Join(d.root, demoDir, "run.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	args := []string{"run", "-config", configPath, "-listen", d.listen}
+	fmt.Fprintf(d.out, "\n  $ bin/replicator %s    (its log goes to %s)\n", strings.Join(args, " "), logPath)
+	cmd := exec.Command(filepath.Join(d.bin, "replicator"), args...)
+	cmd.Dir = d.root
+	cmd.Env = append(os.Environ(),
+		"REPLICATOR_CONFIG=", "REPLICATOR_PLUGIN_PATH=",
+		"ZOHO_CLIENT_SECRET="+d.client.ClientSecret,
+		"ROGER365_API_KEY="+d.api.rogerKey,
+	)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	ownProcessGroup(cmd)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting replicator run: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt) // run stops its runs and plugins
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	}()
+	url := "http://" + d.listen + "/"
+	if err := waitFor(ctx, url+"healthz", exited); err != nil {
+		return fmt.Errorf("%w; see %s", err, logPath)
+	}
+	d.say(`The console is up at %s
+
+It listens on this machine's loopback address only, so it needs no token
+here (replicator warns about that in its log). Open it in a browser:
+the pipeline waits for its source to be authorized. Press "Authorize
+source.zoho.crm", paste the grant code below, press Authorize, then press
+"Sync now" and watch the pipeline run. /metrics has the Prometheus
+metrics.`, url)
+	lines := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			lines <- struct{}{}
+		}
+		close(lines)
+	}()
+	for {
+		code, err := d.api.grantCode(ctx, scopes)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(d.out, "\n  Grant code (valid 3 minutes, once): %s\n  Press Enter for a new code, Ctrl-C to stop everything.\n", code)
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-exited:
+			return fmt.Errorf("replicator run stopped (%v); see %s", err, logPath)
+		case _, ok := <-lines:
+			if !ok {
+				<-ctx.Done() // no terminal: serve until interrupted
+				return nil
+			}
+		}
+	}
+}
+
+// waitFor polls url until it answers 200, the process exits or a minute
+// passes.
+func waitFor(ctx context.Context, url string, exited <-chan error) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("replicator run stopped (%v)", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the console at %s did not answer within a minute", url)
+		}
+	}
+}
