@@ -96,13 +96,7 @@ func (c *Console) page(h func(http.ResponseWriter, *http.Request, *session)) htt
 			setSessionCookie(w, r, x.id, int(sessionTTL/time.Second))
 		}
 		if r.Method == http.MethodPost {
-			if err := r.ParseForm(); err != nil {
-				var tooBig *http.MaxBytesError
-				if errors.As(err, &tooBig) {
-					c.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d bytes.", MaxFormBytes))
-					return
-				}
-				c.fail(w, r, http.StatusBadRequest, "The form could not be read: "+err.Error())
+			if !c.parseForm(w, r) {
 				return
 			}
 			if !x.csrfOK(r) {
@@ -122,14 +116,23 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, http.StatusOK, "login.html", view{Title: "Log in", Next: safeNext(r.URL.Query().Get("next")), Now: c.now()})
 }
 
-func (c *Console) login(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			c.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d bytes.", MaxFormBytes))
-			return
-		}
+// parseForm reads a posted form, or answers the request itself when it
+// cannot: 413 for a body over MaxFormBytes.
+func (c *Console) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	err := r.ParseForm()
+	if err == nil {
+		return true
+	}
+	if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+		c.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d bytes.", MaxFormBytes))
+	} else {
 		c.fail(w, r, http.StatusBadRequest, "The form could not be read: "+err.Error())
+	}
+	return false
+}
+
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	if !c.parseForm(w, r) {
 		return
 	}
 	next := safeNext(r.PostFormValue("next"))
