@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,6 +43,13 @@ type runHost struct {
 	hostCert *plugin.HostCert
 	// names are the pipelines scheduled, for the reload's summary.
 	names []string
+	// retry is how soon a pipeline another host holds is tried again: a
+	// quarter of the store's takeover bound, so that the pipelines of a
+	// host that died or was paused move on within that bound and a
+	// quarter, not at their next interval.
+	retry time.Duration
+	// fleet is true when other hosts may run the same pipelines.
+	fleet bool
 }
 
 func cmdRun(ctx context.Context, a *app, _ []string) error {
@@ -61,7 +69,9 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	// `replicator status` and the like can read it in between; a database
 	// stays open.
 	h.shared = &sharedStore{path: a.storePath(), opts: a.stateOptions()}
+	h.retry = cmp.Or(cfg.State.TakeoverAfter, config.DefaultTakeoverAfter) / 4
 	if a.usesPostgres() {
+		h.fleet = true
 		if h.shared.store, err = a.openStore(ctx); err != nil {
 			return err
 		}
@@ -221,54 +231,95 @@ func (h *runHost) jobs(eng *engine.Engine) []schedule.Job {
 			h.log.Debug("pipeline has no interval; it runs only with `replicator sync`", "pipeline", pc.Name)
 			continue
 		}
-		jobs = append(jobs, schedule.Job{Name: pc.Name, Interval: pc.Interval, Run: func(ctx context.Context) {
-			h.run(ctx, eng, pc)
+		jobs = append(jobs, schedule.Job{Name: pc.Name, Interval: pc.Interval, Run: func(ctx context.Context) time.Time {
+			return h.run(ctx, eng, pc)
 		}})
 	}
 	return jobs
 }
 
 // run runs pc once and logs how it went in one line: a run stopped by the
-// host's shutdown is interrupted, not failed.
-func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) {
+// host's shutdown is interrupted, not failed. It returns when pc is next
+// due, the zero time meaning one interval on: a pipeline another host runs
+// now is tried again after h.retry, and one another host ran less than an
+// interval ago is due one interval after that run started.
+func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) time.Time {
 	h.log.Debug("run started", "pipeline", pc.Name)
 	started := time.Now()
-	rec, err := h.runOnce(ctx, eng, pc)
+	rec, next, err := h.runOnce(ctx, eng, pc)
 	took := time.Since(started).Round(time.Millisecond)
 	switch {
 	case ctx.Err() != nil:
 		h.log.Info("run interrupted by the shutdown; the next run resumes from its last checkpoint",
 			"pipeline", pc.Name, "read", rec.Read, "written", rec.Written, "took", took)
 	case errors.Is(err, state.ErrClaimed):
-		h.log.Debug("pipeline runs on another host now", "pipeline", pc.Name, "detail", err)
+		h.log.Debug("pipeline runs on another host now; trying again soon", "pipeline", pc.Name, "in", h.retry, "detail", err)
+		return started.Add(min(h.retry, pc.Interval))
+	case !next.IsZero():
+		h.log.Debug("pipeline ran on another host less than an interval ago; its next run is due one interval after that one started",
+			"pipeline", pc.Name, "host", rec.Host, "at", next.Format(time.RFC3339))
+		return next
 	case err != nil:
 		h.log.Error("run failed", "pipeline", pc.Name, "took", took, "error", err)
 	default:
 		h.log.Info("run finished", "pipeline", pc.Name, "outcome", rec.Outcome, "read", rec.Read, "written", rec.Written,
 			"took", took, "counters", formatCounters(rec.Counters))
 	}
+	return time.Time{}
 }
 
-func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) (state.Run, error) {
+// runOnce claims pc and runs it, unless another host ran it less than an
+// interval ago: then it returns that run and when pc is next due.
+func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) (state.Run, time.Time, error) {
 	store, release, err := h.shared.acquire()
 	if err != nil {
-		return state.Run{}, err
+		return state.Run{}, time.Time{}, err
 	}
 	defer release()
 	ctx, claim, done, err := claimRun(ctx, h.log, store, pc.Name)
 	if err != nil {
-		return state.Run{}, err
+		return state.Run{}, time.Time{}, err
 	}
 	defer done()
+	if h.fleet {
+		last, next, err := ranElsewhere(ctx, store, pc.Name, pc.Interval, time.Now())
+		if err != nil || !next.IsZero() {
+			return last, next, err
+		}
+	}
 	p, err := eng.Open(ctx, pc, store, claim.Fence)
 	if err != nil {
-		return state.Run{}, err
+		return state.Run{}, time.Time{}, err
 	}
 	defer p.Close()
-	return runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
+	rec, err := runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
 		Log:          h.runLog.Named(pc.Name),
 		StallTimeout: eng.Config.Host.StallTimeout,
 	})
+	return rec, time.Time{}, err
+}
+
+// ranElsewhere reads pipeline's last run, under the claim: when another
+// host (or a `replicator sync`) started it less than interval before now
+// and saw it to its end, succeeded or failed, it returns that run and when
+// the pipeline is next due, one interval after that start. So hosts that
+// join, and the hosts that lose the race for a claim, do not run again
+// what another has just run. A run its host did not finish (crashed,
+// interrupted) goes on now from its last checkpoint.
+func ranElsewhere(ctx context.Context, store state.Store, pipeline string, interval time.Duration, now time.Time) (state.Run, time.Time, error) {
+	runs, err := store.Runs(ctx, pipeline, 1)
+	if err != nil {
+		return state.Run{}, time.Time{}, fmt.Errorf("reading the last run of pipeline %q: %w", pipeline, err)
+	}
+	if len(runs) == 0 {
+		return state.Run{}, time.Time{}, nil
+	}
+	last := runs[0]
+	next := last.Started.Add(interval)
+	if last.Host == hostID() || (last.Outcome != state.OutcomeSucceeded && last.Outcome != state.OutcomeFailed) || !next.After(now) {
+		return state.Run{}, time.Time{}, nil
+	}
+	return last, next, nil
 }
 
 // claimRun claims pipeline for this host. The context it returns ends
