@@ -241,8 +241,9 @@ func (h *runHost) jobs(eng *engine.Engine) []schedule.Job {
 // run runs pc once and logs how it went in one line: a run stopped by the
 // host's shutdown is interrupted, not failed. It returns when pc is next
 // due, the zero time meaning one interval on: a pipeline another host runs
-// now is tried again after h.retry, and one another host ran less than an
-// interval ago is due one interval after that run started.
+// now, or whose claim could not be taken or kept, is tried again after
+// h.retry, and one another host ran less than an interval ago is due one
+// interval after that run started.
 func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) time.Time {
 	h.log.Debug("run started", "pipeline", pc.Name)
 	started := time.Now()
@@ -254,41 +255,53 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 			"pipeline", pc.Name, "read", rec.Read, "written", rec.Written, "took", took)
 	case errors.Is(err, state.ErrClaimed):
 		h.log.Debug("pipeline runs on another host now; trying again soon", "pipeline", pc.Name, "in", h.retry, "detail", err)
-		return started.Add(min(h.retry, pc.Interval))
+	case err != nil && !next.IsZero():
+		h.log.Warn("run failed: the pipeline's claim could not be taken or kept; it is tried again soon, here or on another host, from its last checkpoint",
+			"pipeline", pc.Name, "took", took, "in", h.retry, "error", err)
 	case !next.IsZero():
 		h.log.Debug("pipeline ran on another host less than an interval ago; its next run is due one interval after that one started",
 			"pipeline", pc.Name, "host", rec.Host, "at", next.Format(time.RFC3339))
-		return next
 	case err != nil:
 		h.log.Error("run failed", "pipeline", pc.Name, "took", took, "error", err)
 	default:
 		h.log.Info("run finished", "pipeline", pc.Name, "outcome", rec.Outcome, "read", rec.Read, "written", rec.Written,
 			"took", took, "counters", formatCounters(rec.Counters))
 	}
-	return time.Time{}
+	return next
 }
 
 // runOnce claims pc and runs it, unless another host ran it less than an
-// interval ago: then it returns that run and when pc is next due.
+// interval ago: then it returns that run and when pc is next due. When the
+// claim could not be taken, or the run's end could not be stored under it
+// (the claim was lost, the database restarted), pc is due again after
+// h.retry: the history does not show that run's end, and the pipeline must
+// go on within the takeover bound, here or elsewhere.
 func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) (state.Run, time.Time, error) {
 	store, release, err := h.shared.acquire()
 	if err != nil {
 		return state.Run{}, time.Time{}, err
 	}
 	defer release()
+	soon := time.Now().Add(min(h.retry, pc.Interval))
+	runCtx := ctx
 	ctx, claim, done, err := claimRun(ctx, h.log, store, pc.Name)
 	if err != nil {
-		return state.Run{}, time.Time{}, err
+		return state.Run{}, soon, err
 	}
 	defer done()
 	if h.fleet {
 		last, next, err := ranElsewhere(ctx, store, pc.Name, pc.Interval, time.Now())
-		if err != nil || !next.IsZero() {
-			return last, next, err
+		if err != nil {
+			return state.Run{}, soon, err
+		}
+		if !next.IsZero() {
+			return last, next, nil
 		}
 	}
 	p, err := eng.Open(ctx, pc, store, claim.Fence)
-	if err != nil {
+	if err != nil && claim.Err() != nil {
+		return state.Run{}, time.Now().Add(min(h.retry, pc.Interval)), err
+	} else if err != nil {
 		return state.Run{}, time.Time{}, err
 	}
 	defer p.Close()
@@ -296,7 +309,21 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 		Log:          h.runLog.Named(pc.Name),
 		StallTimeout: eng.Config.Host.StallTimeout,
 	})
+	if err != nil && runCtx.Err() == nil && !endStored(context.WithoutCancel(ctx), store, rec) {
+		return rec, time.Now().Add(min(h.retry, pc.Interval)), err
+	}
 	return rec, time.Time{}, err
+}
+
+// endStored is true when the history holds rec's end, or rec never
+// started (it failed before it was recorded, such as on a plugin that
+// would not start, and waits its interval like any failed run).
+func endStored(ctx context.Context, store state.Store, rec state.Run) bool {
+	if rec.ID == 0 {
+		return true
+	}
+	runs, err := store.Runs(ctx, rec.Pipeline, 1)
+	return err == nil && len(runs) == 1 && runs[0].ID == rec.ID && runs[0].Outcome == rec.Outcome
 }
 
 // ranElsewhere reads pipeline's last run, under the claim: when another
