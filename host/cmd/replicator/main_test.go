@@ -4,6 +4,10 @@ import (
 	"flag"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/replicatorhq/replicator/host/config"
+	"github.com/replicatorhq/replicator/host/state/postgres"
 )
 
 func TestFlagsMayFollowArguments(t *testing.T) {
@@ -35,5 +39,18 @@ func TestGrouped(t *testing.T) {
 		if got := grouped(n); got != want {
 			t.Errorf("grouped(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// With the default takeover_after, a pipeline leaves a host that stopped
+// answering within a minute: the claim's session ends after the bound, and
+// the other hosts try again every retryAfter.
+func TestDefaultTakeoverWithinAMinute(t *testing.T) {
+	bound := config.DefaultTakeoverAfter + retryAfter(config.DefaultTakeoverAfter)
+	if bound > time.Minute {
+		t.Fatalf("a pipeline moves on within %s by default, want at most a minute", bound)
+	}
+	if postgres.DefaultTakeoverAfter != config.DefaultTakeoverAfter {
+		t.Fatalf("the store's default takeover bound %s is not the state block's %s", postgres.DefaultTakeoverAfter, config.DefaultTakeoverAfter)
 	}
 }

@@ -69,7 +69,7 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	// `replicator status` and the like can read it in between; a database
 	// stays open.
 	h.shared = &sharedStore{path: a.storePath(), opts: a.stateOptions()}
-	h.retry = cmp.Or(cfg.State.TakeoverAfter, config.DefaultTakeoverAfter) / 4
+	h.retry = retryAfter(cmp.Or(cfg.State.TakeoverAfter, config.DefaultTakeoverAfter))
 	if a.usesPostgres() {
 		h.fleet = true
 		if h.shared.store, err = a.openStore(ctx); err != nil {
@@ -325,6 +325,11 @@ func endStored(ctx context.Context, store state.Store, rec state.Run) bool {
 	runs, err := store.Runs(ctx, rec.Pipeline, 1)
 	return err == nil && len(runs) == 1 && runs[0].ID == rec.ID && runs[0].Outcome == rec.Outcome
 }
+
+// retryAfter is how soon a pipeline held by another host is tried again
+// under a takeover bound: a quarter of it, so that a pipeline leaves a
+// host that stopped answering within the bound and a quarter.
+func retryAfter(takeover time.Duration) time.Duration { return takeover / 4 }
 
 // ranElsewhere reads pipeline's last run, under the claim: when another
 // host (or a `replicator sync`) started it less than interval before now
