@@ -44,6 +44,7 @@ func suites() []suite {
 		{"roger365", benchRoger365},
 		{"zoho", benchZoho},
 		{"fleet", benchFleet},
+		{"fleet_scale", benchFleetScale},
 	}
 }
 
