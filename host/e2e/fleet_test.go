@@ -208,6 +208,7 @@ func TestFleetPostgres(t *testing.T) {
 	if err := hosts[1].cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
+	resumed := time.Now()
 	waitFor("the paused host did not notice it lost its claims", time.Minute, func() bool {
 		return strings.Contains(hosts[1].stderr.String(), "its claim was lost")
 	})
@@ -235,6 +236,8 @@ func TestFleetPostgres(t *testing.T) {
 	}
 
 	duplicates, unfinished, runsTotal := 0, 0, 0
+	// Runs that succeeded after the paused host came back, by host.
+	shares := map[int]int{}
 	for i := range n {
 		name := fmt.Sprintf("t%d", i)
 		runs, err := db.Runs(ctx, name, 0)
@@ -246,6 +249,12 @@ func TestFleetPostgres(t *testing.T) {
 		for j, r := range runs {
 			if r.Outcome != state.OutcomeSucceeded {
 				unfinished++
+			} else if r.Started.After(resumed) {
+				for k, h := range hosts[1:] {
+					if strings.HasSuffix(r.Host, fmt.Sprintf(":%d", h.cmd.Process.Pid)) {
+						shares[k+2]++
+					}
+				}
 			}
 			if j == 0 {
 				continue
@@ -273,6 +282,12 @@ func TestFleetPostgres(t *testing.T) {
 	}
 	// Every pipeline frozen with host 2 went on elsewhere: its last run is
 	// another host's.
+	// Fair share: the two hosts left, with the same max_concurrent_runs,
+	// shared the pipelines run after the pause; the one that was paused
+	// took part again rather than leaving nearly all to the other.
+	if after := shares[2] + shares[3]; after > 20 && (shares[2] < after/4 || shares[3] < after/4) {
+		t.Errorf("after the pause host 2 ran %d pipelines and host 3 %d; each should run at least a quarter", shares[2], shares[3])
+	}
 	// A write under the paused host's lost claims is refused still.
 	for _, f := range frozen {
 		runs, err := db.Runs(ctx, f.Pipeline, 1)
@@ -306,8 +321,8 @@ func TestFleetPostgres(t *testing.T) {
 		}
 		t.Errorf("the paused host's log shows no refused write:\n%s", strings.Join(warned, "\n"))
 	}
-	t.Logf("%d pipelines, %d runs, %d did not finish, %d duplicate records; the paused host held %d claims, lost %d and had %d writes refused",
-		n, runsTotal, unfinished, duplicates, len(frozen), strings.Count(paused, "its claim was lost"), strings.Count(paused, "write refused"))
+	t.Logf("%d pipelines, %d runs, %d did not finish, %d duplicate records; after the pause host 2 ran %d and host 3 %d; the paused host held %d claims, lost %d and had %d writes refused",
+		n, runsTotal, unfinished, duplicates, shares[2], shares[3], len(frozen), strings.Count(paused, "its claim was lost"), strings.Count(paused, "write refused"))
 }
 
 func tail(s string) string {
