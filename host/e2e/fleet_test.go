@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -187,15 +189,21 @@ func TestFleetPostgres(t *testing.T) {
 		if err := hosts[1].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
-		frozen = holds(hosts[1])
-		for _, f := range frozen {
+		waitStopped(t, hosts[1].cmd.Process.Pid)
+		// What it sent before it stopped has reached the database.
+		time.Sleep(200 * time.Millisecond)
+		frozen = frozen[:0]
+		for _, f := range holds(hosts[1]) {
 			runs, err := db.Runs(ctx, f.Pipeline, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(runs) == 1 && runs[0].Fence == f.Token && runs[0].Outcome == state.OutcomeRunning {
-				return true
+				frozen = append(frozen, f)
 			}
+		}
+		if len(frozen) > 0 {
+			return true
 		}
 		_ = hosts[1].cmd.Process.Signal(syscall.SIGCONT)
 		return false
@@ -209,8 +217,11 @@ func TestFleetPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	resumed := time.Now()
+	// Its run underway goes on writing, and is refused, before the
+	// database restarts (which would end the write another way).
 	waitFor("the paused host did not notice it lost its claims", time.Minute, func() bool {
-		return strings.Contains(hosts[1].stderr.String(), "its claim was lost")
+		log := hosts[1].stderr.String()
+		return strings.Contains(log, "its claim was lost") && strings.Contains(log, "write refused")
 	})
 
 	// PostgreSQL restarts once: every session ends.
@@ -321,8 +332,32 @@ func TestFleetPostgres(t *testing.T) {
 		}
 		t.Errorf("the paused host's log shows no refused write:\n%s", strings.Join(warned, "\n"))
 	}
-	t.Logf("%d pipelines, %d runs, %d did not finish, %d duplicate records; after the pause host 2 ran %d and host 3 %d; the paused host held %d claims, lost %d and had %d writes refused",
+	t.Logf("%d pipelines, %d runs, %d did not finish, %d duplicate records; after the pause host 2 ran %d and host 3 %d; the paused host was stopped amid %d runs, lost %d claims and had %d writes refused",
 		n, runsTotal, unfinished, duplicates, shares[2], shares[3], len(frozen), strings.Count(paused, "its claim was lost"), strings.Count(paused, "write refused"))
+}
+
+// waitStopped waits until every thread of process pid is stopped.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		stopped := len(tasks) > 0
+		for _, task := range tasks {
+			b, err := os.ReadFile(task)
+			// The state follows the command name in parentheses.
+			if i := bytes.LastIndexByte(b, ')'); err == nil && (i < 0 || i+2 >= len(b) || b[i+2] != 'T') {
+				stopped = false
+			}
+		}
+		if stopped {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d did not stop", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func tail(s string) string {
