@@ -135,8 +135,15 @@ func Run(ctx context.Context, p Pipeline, store state.Store, fence state.Fence, 
 	default:
 		r.rec.Outcome = "succeeded"
 	}
-	if serr := store.SaveRun(context.WithoutCancel(ctx), fence, &r.rec); serr != nil && err == nil {
-		err = fmt.Errorf("record the end of run: %w", serr)
+	// A refused end is reported even after a failure: it is how a host
+	// that lost its claim mid-run learns, and says, that its successor's
+	// record stands.
+	if serr := store.SaveRun(context.WithoutCancel(ctx), fence, &r.rec); serr != nil {
+		if err == nil {
+			err = fmt.Errorf("record the end of run: %w", serr)
+		} else {
+			err = fmt.Errorf("%w; and recording the end of run: %w", err, serr)
+		}
 	}
 	return r.rec, err
 }

@@ -6,7 +6,9 @@
 // due time, queued, or running), so its runs never overlap and a run that
 // outlasts its interval is not queued a second time. First runs are spread
 // by a stable per-name offset (FirstRunOffset); later runs are due one
-// interval after the previous due time.
+// interval after the previous due time, or when the run itself says: a run
+// that found its job held elsewhere asks to be tried again soon, one that
+// found it done elsewhere asks for one interval after that.
 package schedule
 
 import (
@@ -37,7 +39,9 @@ type Job struct {
 	Interval time.Duration
 	// Run does one run and reports its own outcome. It is called from a
 	// goroutine of its own; a cancelled ctx asks it to stop gracefully.
-	Run func(ctx context.Context)
+	// It returns when the job is next due: the zero time means one
+	// Interval after this run was due, a time already past means now.
+	Run func(ctx context.Context) (next time.Time)
 }
 
 // Options configure a Scheduler.
@@ -164,14 +168,14 @@ func (s *Scheduler) Set(jobs []Job) {
 		if !ok {
 			e = &entry{job: j, added: s.clock.Now(), spread: spread}
 			s.entries[j.Name] = e
-			s.arm(e)
+			s.arm(e, time.Time{})
 			continue
 		}
 		old := e.job.Interval
 		e.job, e.removed = j, false
 		if e.phase == waiting && j.Interval != old {
 			e.stop()
-			s.arm(e)
+			s.arm(e, time.Time{})
 		}
 	}
 	for name, e := range s.entries {
@@ -222,9 +226,10 @@ func (s *Scheduler) runStarted() bool {
 	return s.ctx != nil
 }
 
-// arm sets e's next due time and its timer. s.mu is held. A job without
-// an interval waits without a timer until RunNow queues it.
-func (s *Scheduler) arm(e *entry) {
+// arm sets e's next due time and its timer: next when it is not zero,
+// else from the last run's due time. s.mu is held. A job without an
+// interval waits without a timer until RunNow queues it.
+func (s *Scheduler) arm(e *entry, next time.Time) {
 	now := s.clock.Now()
 	if e.job.Interval <= 0 {
 		e.phase, e.due = waiting, time.Time{}
@@ -233,6 +238,11 @@ func (s *Scheduler) arm(e *entry) {
 		return
 	}
 	switch {
+	case !next.IsZero():
+		e.due = next
+		if next.Before(now) {
+			e.due = now
+		}
 	case e.last.IsZero():
 		e.due = e.added.Add(FirstRunOffset(e.job.Name, e.job.Interval, e.spread))
 	case e.last.Add(e.job.Interval).Before(now):
@@ -285,7 +295,7 @@ func (s *Scheduler) dispatch() {
 
 func (s *Scheduler) run(ctx context.Context, e *entry, j Job) {
 	defer s.runs.Done()
-	j.Run(ctx)
+	next := j.Run(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.inFlight--
@@ -295,7 +305,7 @@ func (s *Scheduler) run(ctx context.Context, e *entry, j Job) {
 			delete(s.entries, j.Name)
 		}
 	case !s.stopped && ctx.Err() == nil:
-		s.arm(e)
+		s.arm(e, next)
 	}
 	s.dispatch()
 }

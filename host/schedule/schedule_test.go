@@ -126,7 +126,7 @@ func (h *harness) stop() {
 // job returns a job that reports its start and, when block is not nil,
 // runs until block is closed or the scheduler stops.
 func (h *harness) job(name string, interval time.Duration, block chan struct{}) Job {
-	return Job{Name: name, Interval: interval, Run: func(ctx context.Context) {
+	return Job{Name: name, Interval: interval, Run: func(ctx context.Context) time.Time {
 		h.started <- name
 		if block != nil {
 			select {
@@ -134,6 +134,7 @@ func (h *harness) job(name string, interval time.Duration, block chan struct{}) 
 			case <-ctx.Done():
 			}
 		}
+		return time.Time{}
 	}}
 }
 
@@ -347,7 +348,7 @@ func TestSetAddsRemovesAndChangesJobs(t *testing.T) {
 
 	changed := make(chan struct{}, 1)
 	h.s.Set([]Job{
-		{Name: "stays", Interval: time.Hour, Run: func(context.Context) { changed <- struct{}{} }},
+		{Name: "stays", Interval: time.Hour, Run: func(context.Context) time.Time { changed <- struct{}{}; return time.Time{} }},
 		h.job("added", time.Hour, nil),
 	})
 	if n, q := h.s.Jobs(), h.s.Queued(); n != 2 || q != 1 {
@@ -392,10 +393,11 @@ func TestIntervalChangeMovesTheNextRun(t *testing.T) {
 func TestStopWaitsForRunsInFlightAndDropsQueued(t *testing.T) {
 	h := newHarness(t, 1)
 	finished := make(chan struct{})
-	a := Job{Name: "a", Interval: time.Hour, Run: func(ctx context.Context) {
+	a := Job{Name: "a", Interval: time.Hour, Run: func(ctx context.Context) time.Time {
 		h.started <- "a"
 		<-ctx.Done()
 		close(finished) // the run's last checkpoint, after the stop
+		return time.Time{}
 	}}
 	h.s.Set([]Job{a})
 	h.clock.Advance(MaxFirstRunSpread)
@@ -498,4 +500,55 @@ func TestRunNowQueuesAheadOfTheSchedule(t *testing.T) {
 	if err := h.s.RunNow("nobody"); !errors.Is(err, ErrUnknownJob) {
 		t.Errorf("RunNow of an unknown job = %v", err)
 	}
+}
+
+// TestRunSaysWhenItIsNextDue is a run that finds its job held elsewhere
+// and asks to be tried again soon, then one that finds it done elsewhere
+// and asks for one interval after that run, then one that asks for a time
+// already past.
+func TestRunSaysWhenItIsNextDue(t *testing.T) {
+	h := newHarness(t, 1)
+	const interval = time.Hour
+	next := make(chan time.Time, 1)
+	h.s.Set([]Job{{Name: "a", Interval: interval, Run: func(context.Context) time.Time {
+		h.started <- "a"
+		return <-next
+	}}})
+	h.clock.Advance(MaxFirstRunSpread)
+	h.next()
+
+	// Held by another host: again in 15 s, not in an hour.
+	next <- h.clock.Now().Add(15 * time.Second)
+	h.idle()
+	h.clock.waitArmed(1)
+	h.clock.Advance(15*time.Second - time.Nanosecond)
+	h.noneStarted()
+	h.clock.Advance(time.Nanosecond)
+	h.next()
+
+	// Run elsewhere 10 minutes ago: next due 50 minutes from now.
+	next <- h.clock.Now().Add(-10 * time.Minute).Add(interval)
+	h.idle()
+	h.clock.waitArmed(1)
+	h.clock.Advance(50*time.Minute - time.Nanosecond)
+	h.noneStarted()
+	h.clock.Advance(time.Nanosecond)
+	h.next()
+
+	// A time already past is now.
+	next <- h.clock.Now().Add(-time.Minute)
+	h.idle()
+	h.clock.waitArmed(1)
+	h.clock.Advance(0)
+	h.next()
+
+	// The zero time goes back to one interval after the due time.
+	next <- time.Time{}
+	h.idle()
+	h.clock.waitArmed(1)
+	h.clock.Advance(interval - time.Nanosecond)
+	h.noneStarted()
+	h.clock.Advance(time.Nanosecond)
+	h.next()
+	next <- time.Time{}
 }

@@ -45,6 +45,7 @@ func suites() []suite {
 		{"zoho", benchZoho},
 		{"fleet", benchFleet},
 		{"console", benchConsole},
+		{"fleet_scale", benchFleetScale},
 	}
 }
 

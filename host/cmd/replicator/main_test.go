@@ -5,6 +5,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/replicatorhq/replicator/host/config"
+	"github.com/replicatorhq/replicator/host/state/postgres"
 )
 
 func TestFlagsMayFollowArguments(t *testing.T) {
@@ -46,5 +50,18 @@ func TestLogFormat(t *testing.T) {
 	}
 	if !strings.Contains(errs.String(), `-log-format "yaml" is not one of text, json`) {
 		t.Errorf("-log-format yaml: stderr %q does not say what to write", errs.String())
+	}
+}
+
+// With the default takeover_after, a pipeline leaves a host that stopped
+// answering within a minute: the claim's session ends after the bound, and
+// the other hosts try again every retryAfter.
+func TestDefaultTakeoverWithinAMinute(t *testing.T) {
+	bound := config.DefaultTakeoverAfter + retryAfter(config.DefaultTakeoverAfter)
+	if bound > time.Minute {
+		t.Fatalf("a pipeline moves on within %s by default, want at most a minute", bound)
+	}
+	if postgres.DefaultTakeoverAfter != config.DefaultTakeoverAfter {
+		t.Fatalf("the store's default takeover bound %s is not the state block's %s", postgres.DefaultTakeoverAfter, config.DefaultTakeoverAfter)
 	}
 }

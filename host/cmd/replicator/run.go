@@ -44,6 +44,13 @@ type runHost struct {
 	hostCert *plugin.HostCert
 	// names are the pipelines scheduled, for the reload's summary.
 	names []string
+	// retry is how soon a pipeline another host holds is tried again: a
+	// quarter of the store's takeover bound, so that the pipelines of a
+	// host that died or was paused move on within that bound and a
+	// quarter, not at their next interval.
+	retry time.Duration
+	// fleet is true when other hosts may run the same pipelines.
+	fleet bool
 	// metrics and live are what /metrics and the console show.
 	metrics *metrics.Metrics
 	live    live
@@ -86,7 +93,9 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	// `replicator status` and the like can read it in between; a database
 	// stays open.
 	h.shared = &sharedStore{path: a.storePath(), opts: a.stateOptions()}
+	h.retry = retryAfter(cmp.Or(cfg.State.TakeoverAfter, config.DefaultTakeoverAfter))
 	if a.usesPostgres() {
+		h.fleet = true
 		if h.shared.store, err = a.openStore(ctx); err != nil {
 			return err
 		}
@@ -257,20 +266,24 @@ func (h *runHost) jobs(eng *engine.Engine) []schedule.Job {
 			h.log.Debug("pipeline has no interval; it runs only with `replicator sync`", "pipeline", pc.Name)
 			continue
 		}
-		jobs = append(jobs, schedule.Job{Name: pc.Name, Interval: pc.Interval, Run: func(ctx context.Context) {
-			h.run(ctx, eng, pc)
+		jobs = append(jobs, schedule.Job{Name: pc.Name, Interval: pc.Interval, Run: func(ctx context.Context) time.Time {
+			return h.run(ctx, eng, pc)
 		}})
 	}
 	return jobs
 }
 
 // run runs pc once and logs how it went in one line: a run stopped by the
-// host's shutdown is interrupted, not failed.
-func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) {
+// host's shutdown is interrupted, not failed. It returns when pc is next
+// due, the zero time meaning one interval on: a pipeline another host runs
+// now, or whose claim could not be taken or kept, is tried again after
+// h.retry, and one another host ran less than an interval ago is due one
+// interval after that run started.
+func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) time.Time {
 	h.log.Debug("run started", "pipeline", pc.Name)
 	started := time.Now()
 	h.live.start(pc.Name)
-	rec, err := h.runOnce(ctx, eng, pc)
+	rec, next, err := h.runOnce(ctx, eng, pc)
 	h.live.end(pc.Name)
 	took := time.Since(started).Round(time.Millisecond)
 	if !rec.Started.IsZero() {
@@ -285,41 +298,112 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 		h.log.Info("run interrupted by the shutdown; the next run resumes from its last checkpoint",
 			"pipeline", pc.Name, "read", rec.Read, "written", rec.Written, "took", took)
 	case errors.Is(err, state.ErrClaimed):
-		h.log.Debug("pipeline runs on another host now", "pipeline", pc.Name, "detail", err)
+		h.log.Debug("pipeline runs on another host now; trying again soon", "pipeline", pc.Name, "in", h.retry, "detail", err)
+	case err != nil && !next.IsZero():
+		h.log.Warn("run failed: the pipeline's claim could not be taken or kept; it is tried again soon, here or on another host, from its last checkpoint",
+			"pipeline", pc.Name, "took", took, "in", h.retry, "error", err)
+	case !next.IsZero():
+		h.log.Debug("pipeline ran on another host less than an interval ago; its next run is due one interval after that one started",
+			"pipeline", pc.Name, "host", rec.Host, "at", next.Format(time.RFC3339))
 	case err != nil:
 		h.log.Error("run failed", "pipeline", pc.Name, "took", took, "error", err)
 	default:
 		h.log.Info("run finished", "pipeline", pc.Name, "outcome", rec.Outcome, "read", rec.Read, "written", rec.Written,
 			"took", took, "counters", formatCounters(rec.Counters))
 	}
+	return next
 }
 
-func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) (state.Run, error) {
+// runOnce claims pc and runs it, unless another host ran it less than an
+// interval ago: then it returns that run and when pc is next due. When the
+// claim could not be taken, or the run's end could not be stored under it
+// (the claim was lost, the database restarted), pc is due again after
+// h.retry: the history does not show that run's end, and the pipeline must
+// go on within the takeover bound, here or elsewhere.
+func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) (state.Run, time.Time, error) {
 	store, release, err := h.shared.acquire()
 	if err != nil {
-		return state.Run{}, err
+		return state.Run{}, time.Time{}, err
 	}
 	defer release()
+	soon := time.Now().Add(min(h.retry, pc.Interval))
+	runCtx := ctx
 	ctx, claim, done, err := claimRun(ctx, h.log, store, pc.Name)
 	if err != nil {
-		return state.Run{}, err
+		return state.Run{}, soon, err
 	}
 	defer done()
+	if h.fleet {
+		last, next, err := ranElsewhere(ctx, store, pc.Name, pc.Interval, time.Now())
+		if err != nil {
+			return state.Run{}, soon, err
+		}
+		if !next.IsZero() {
+			return last, next, nil
+		}
+	}
 	started := time.Now()
 	p, err := eng.Open(ctx, pc, store, claim.Fence)
 	if err != nil {
-		return failedStart(ctx, store, claim.Fence, started, err)
+		if claim.Err() != nil {
+			return state.Run{}, time.Now().Add(min(h.retry, pc.Interval)), err
+		}
+		rec, err := failedStart(ctx, store, claim.Fence, started, err)
+		return rec, time.Time{}, err
 	}
 	defer p.Close()
 	h.metrics.PluginStarted(pc.Name, config.KindSource)
 	h.metrics.PluginStarted(pc.Name, config.KindDestination)
-	return runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
+	rec, err := runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
 		Log:           h.runLog.Named(pc.Name),
 		StallTimeout:  eng.Config.Host.StallTimeout,
 		Observer:      h.metrics.Pipeline(pc.Name),
 		ProgressEvery: time.Second,
 		OnProgress:    func(pr runner.Progress) { h.live.update(pc.Name, pr.Read, pr.Written) },
 	})
+	if err != nil && runCtx.Err() == nil && !endStored(context.WithoutCancel(ctx), store, rec) {
+		return rec, time.Now().Add(min(h.retry, pc.Interval)), err
+	}
+	return rec, time.Time{}, err
+}
+
+// endStored is true when the history holds rec's end, or rec never
+// started (it failed before it was recorded, such as on a plugin that
+// would not start, and waits its interval like any failed run).
+func endStored(ctx context.Context, store state.Store, rec state.Run) bool {
+	if rec.ID == 0 {
+		return true
+	}
+	runs, err := store.Runs(ctx, rec.Pipeline, 1)
+	return err == nil && len(runs) == 1 && runs[0].ID == rec.ID && runs[0].Outcome == rec.Outcome
+}
+
+// retryAfter is how soon a pipeline held by another host is tried again
+// under a takeover bound: a quarter of it, so that a pipeline leaves a
+// host that stopped answering within the bound and a quarter.
+func retryAfter(takeover time.Duration) time.Duration { return takeover / 4 }
+
+// ranElsewhere reads pipeline's last run, under the claim: when another
+// host (or a `replicator sync`) started it less than interval before now
+// and saw it to its end, succeeded or failed, it returns that run and when
+// the pipeline is next due, one interval after that start. So hosts that
+// join, and the hosts that lose the race for a claim, do not run again
+// what another has just run. A run its host did not finish (crashed,
+// interrupted) goes on now from its last checkpoint.
+func ranElsewhere(ctx context.Context, store state.Store, pipeline string, interval time.Duration, now time.Time) (state.Run, time.Time, error) {
+	runs, err := store.Runs(ctx, pipeline, 1)
+	if err != nil {
+		return state.Run{}, time.Time{}, fmt.Errorf("reading the last run of pipeline %q: %w", pipeline, err)
+	}
+	if len(runs) == 0 {
+		return state.Run{}, time.Time{}, nil
+	}
+	last := runs[0]
+	next := last.Started.Add(interval)
+	if last.Host == hostID() || (last.Outcome != state.OutcomeSucceeded && last.Outcome != state.OutcomeFailed) || !next.After(now) {
+		return state.Run{}, time.Time{}, nil
+	}
+	return last, next, nil
 }
 
 // failedStart records a run that failed before it could read: a plugin

@@ -38,8 +38,9 @@ import (
 )
 
 // DefaultTakeoverAfter bounds how long a pipeline stays with a host that
-// stopped answering before another host may claim it.
-const DefaultTakeoverAfter = time.Minute
+// stopped answering before another host may claim it; it is the state
+// block's default.
+const DefaultTakeoverAfter = 48 * time.Second
 
 // lockNamespace is the first key of every advisory lock this package takes
 // ("RPLC"); the second is the pipeline's id, or 0 for migrations.

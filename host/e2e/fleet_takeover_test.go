@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/replicatorhq/replicator/host/state"
+	"github.com/replicatorhq/replicator/host/state/postgres"
+	"github.com/replicatorhq/replicator/host/state/postgres/pgtest"
+)
+
+// takeoverConfig is one pipeline on an hourly interval in the database
+// named by $FLEET_DATABASE_URL, with a takeover bound of 2 s.
+func takeoverConfig(count int) string {
+	return fmt.Sprintf(`state {
+  postgres       = env("FLEET_DATABASE_URL")
+  encryption_key = %q
+  takeover_after = "2s"
+}
+
+source "generator" "gen" {
+  count            = %d
+  record_size      = 100
+  checkpoint_every = 20
+  delay_ms         = 100
+}
+
+destination "jsonl" "out" {
+  path = "out.jsonl"
+}
+
+pipeline "p" {
+  source      = source.generator.gen
+  destination = destination.jsonl.out
+  streams     = ["items"]
+  interval    = "1h"
+}
+`, fleetKey, count)
+}
+
+// TestFleetPostgresTakeoverWithinTheBound pauses the host running a
+// pipeline on an hourly interval: a second host, whose first try found
+// the pipeline held, takes it over once the paused host's claim is gone
+// (2 s here) rather than an hour later, and finishes it from the last
+// checkpoint. A third host joining then finds in the history that the
+// pipeline ran less than an interval ago and does not run it again.
+func TestFleetPostgresTakeoverWithinTheBound(t *testing.T) {
+	const count = 400
+	server, err := pgtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Remove()
+	ctx := context.Background()
+	url, err := server.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FLEET_DATABASE_URL", url)
+	w := newWorkspace(t, takeoverConfig(count))
+	w.mustRun("init")
+
+	a, aLog := w.startRun("-log-level", "debug")
+	defer func() { _ = a.Process.Kill() }()
+	waitLog(t, aLog, "run started: pipeline=p", 1)
+	// The second host's first try finds the pipeline held by the first.
+	b, bLog := w.startRun("-log-level", "debug")
+	waitLog(t, bLog, "pipeline runs on another host now", 1)
+	for {
+		if _, lines := outputKeys(t, w.path("out.jsonl")); lines > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := a.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// Without a retry within the bound, b would try again in an hour.
+	waitLog(t, bLog, "run finished: pipeline=p", 1)
+	keys, _ := outputKeys(t, w.path("out.jsonl"))
+	if len(keys) != count {
+		t.Fatalf("%d distinct records after the takeover, want %d\n%s", len(keys), count, bLog.String())
+	}
+	_ = a.Process.Kill()
+	_ = a.Wait()
+
+	c, cLog := w.startRun("-log-level", "debug")
+	waitLog(t, cLog, "pipeline ran on another host less than an interval ago", 1)
+	stop(t, c, cLog)
+	stop(t, b, bLog)
+	if strings.Contains(cLog.String(), "run finished") {
+		t.Fatalf("the joining host ran the pipeline again:\n%s", cLog.String())
+	}
+
+	keyring, err := state.NewKeyring(fleetKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := postgres.Open(ctx, postgres.Options{URL: url, Keys: keyring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	runs, err := db.Runs(ctx, "p", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Newest first: b's run from a's checkpoint, then a's, marked crashed.
+	if len(runs) != 2 || runs[0].Outcome != state.OutcomeSucceeded || runs[1].Outcome != state.OutcomeCrashed {
+		t.Fatalf("runs %+v; want a's crashed run and b's succeeded one", runs)
+	}
+	if len(runs[0].Resumed) == 0 {
+		t.Errorf("b's run started over instead of resuming from a's checkpoint: %+v", runs[0])
+	}
+}
