@@ -233,12 +233,7 @@ func TestFleetPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	waitFor("not every pipeline's output is complete", 2*time.Minute, func() bool {
-		if complete() == n {
-			return true
-		}
-		return false
-	})
+	waitFor("not every pipeline's output is complete", 2*time.Minute, func() bool { return complete() == n })
 	for _, h := range hosts[1:] {
 		_ = h.cmd.Process.Signal(syscall.SIGTERM)
 	}

@@ -82,7 +82,7 @@ func (b *bench) fleetWaveHosts(ctx context.Context, server *pgtest.Server, hosts
 		return cmd
 	}
 	if out, err := command("init", "-config", ".").CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("init: %v\n%s", err, out)
+		return 0, fmt.Errorf("init: %w\n%s", err, out)
 	}
 
 	finished := make(chan string, 64)
@@ -125,8 +125,12 @@ func (b *bench) fleetWaveHosts(ctx context.Context, server *pgtest.Server, hosts
 	took := time.Since(start)
 	for i := range fleetPipelines {
 		path := filepath.Join(dir, "out", fmt.Sprintf("tenant-%04d.jsonl", i))
-		if lines, err := countLines(path); err != nil || lines != fleetRecords+1 {
-			return 0, fmt.Errorf("%s has %d lines, want %d (%v)", path, lines, fleetRecords+1, err)
+		lines, err := countLines(path)
+		if err != nil {
+			return 0, fmt.Errorf("counting the lines of %s: %w", path, err)
+		}
+		if lines != fleetRecords+1 {
+			return 0, fmt.Errorf("%s has %d lines, want %d", path, lines, fleetRecords+1)
 		}
 	}
 	return took, nil

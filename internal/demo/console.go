@@ -54,7 +54,10 @@ func (d *demo) serveConsole(ctx context.Context) error {
 	defer func() {
 		_ = cmd.Process.Signal(os.Interrupt) // run stops its runs and plugins
 		select {
-		case <-exited:
+		case err := <-exited:
+			if err != nil {
+				fmt.Fprintf(d.out, "\n  replicator run ended with %v; see %s\n", err, logPath)
+			}
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
 		}
@@ -89,7 +92,7 @@ metrics.`, url)
 		case <-ctx.Done():
 			return nil
 		case err := <-exited:
-			return fmt.Errorf("replicator run stopped (%v); see %s", err, logPath)
+			return fmt.Errorf("replicator run stopped (%w); see %s", err, logPath)
 		case _, ok := <-lines:
 			if !ok {
 				<-ctx.Done() // no terminal: serve until interrupted
@@ -114,7 +117,7 @@ func waitFor(ctx context.Context, url string, exited <-chan error) error {
 		}
 		select {
 		case err := <-exited:
-			return fmt.Errorf("replicator run stopped (%v)", err)
+			return fmt.Errorf("replicator run stopped (%w)", err)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
