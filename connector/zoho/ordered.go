@@ -7,12 +7,13 @@ import (
 	"sync"
 
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/plugin/keyset"
 )
 
 // prepared is a record converted and encoded, ready for Output.
 type prepared struct {
 	rec  contract.Record
-	key  cursor
+	key  keyset.Cursor
 	skip bool // the record has no id
 }
 

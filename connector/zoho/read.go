@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/plugin/keyset"
 	"github.com/replicatorhq/replicator/schemas"
 )
 
@@ -99,10 +100,10 @@ func (r *reader) stopOnBudget(err error) error {
 }
 
 // emit sends one record's canonical contact and returns its key.
-func (r *reader) emit(ctx context.Context, raw map[string]any) (cursor, error) {
+func (r *reader) emit(ctx context.Context, raw map[string]any) (keyset.Cursor, error) {
 	p, err := r.prepare(raw)
 	if err != nil {
-		return cursor{}, err
+		return keyset.Cursor{}, err
 	}
 	return r.deliver(ctx, p)
 }
@@ -121,26 +122,26 @@ func (r *reader) prepare(raw map[string]any) (prepared, error) {
 	}
 	return prepared{
 		rec: contract.Record{Stream: r.rs.Name, Key: c.SourceID, Op: contract.Upsert, Data: data, SourceTime: c.UpdatedAt},
-		key: cursor{Modified: parseTime(str(rec["Modified_Time"])), ID: c.SourceID},
+		key: keyset.Cursor{UpdatedAt: parseTime(str(rec["Modified_Time"])), ID: c.SourceID},
 	}, nil
 }
 
 // deliver emits a prepared record and returns its key; it counts and
 // keeps what it sends, so it runs on the reading goroutine only.
-func (r *reader) deliver(ctx context.Context, p prepared) (cursor, error) {
+func (r *reader) deliver(ctx context.Context, p prepared) (keyset.Cursor, error) {
 	if p.skip {
 		r.log.Warn("skipping a Zoho record without an id")
-		return cursor{}, nil
+		return keyset.Cursor{}, nil
 	}
 	if err := r.report(ctx); err != nil {
-		return cursor{}, err
+		return keyset.Cursor{}, err
 	}
 	if err := r.out.Emit(ctx, p.rec); err != nil {
-		return cursor{}, err
+		return keyset.Cursor{}, err
 	}
 	r.records++
 	if r.upserted != nil {
-		r.upserted[p.key.ID] = p.key.Modified
+		r.upserted[p.key.ID] = p.key.UpdatedAt
 	}
 	return p.key, nil
 }
@@ -201,11 +202,11 @@ func (r *reader) full(ctx context.Context, st *streamState) error {
 	// Incremental reads go on after the greatest key read, unless that is
 	// later than the sync's start: then changes made while the sync ran
 	// are read again (duplicates are harmless, gaps are not).
-	from := cursor{Modified: f.StartedAt.Add(-lag).Truncate(time.Second)}
-	if f.MaxSeen != nil && f.MaxSeen.Modified.Before(from.Modified) {
-		from = *f.MaxSeen
+	from := keyset.Cursor{UpdatedAt: keyset.End(f.StartedAt, lag)}
+	if f.MaxSeen != nil && f.MaxSeen.Modified.Before(from.UpdatedAt) {
+		from = f.MaxSeen.key()
 	}
-	done := &streamState{V: stateVersion, Cursor: &from, DeletedSince: f.StartedAt.Add(-lag)}
+	done := &streamState{V: stateVersion, Cursor: saved(from), DeletedSince: f.StartedAt.Add(-lag)}
 	if r.mod.kind == schemas.KindContact {
 		done.AccountsSince = done.DeletedSince
 	}
@@ -215,13 +216,13 @@ func (r *reader) full(ctx context.Context, st *streamState) error {
 
 // incremental reads what changed since the cursor and what was deleted.
 func (r *reader) incremental(ctx context.Context, st *streamState) error {
-	end := r.now().Add(-lag).Truncate(time.Second)
+	end := keyset.End(r.now(), lag)
 	r.upserted = map[string]time.Time{}
 	if st.Cursor == nil {
-		st.Cursor = &cursor{}
+		st.Cursor = &savedKey{}
 	}
 	if !r.cfg.startTime.IsZero() && st.Cursor.Modified.Before(r.cfg.startTime) {
-		st.Cursor = &cursor{Modified: r.cfg.startTime}
+		st.Cursor = saved(keyset.Cursor{UpdatedAt: r.cfg.startTime})
 	}
 	if err := r.coqlSync(ctx, st, end); err != nil {
 		return err

@@ -180,7 +180,8 @@ func compare(t *testing.T, path string, want, got map[string]string) {
 }
 
 // Generated records share Modified_Time in runs of five; the cursor is set
-// so that every COQL page border falls inside such a run.
+// so that every COQL page border falls inside such a run. The read resumes
+// from a checkpoint in the JSON shape the connector has always written.
 func TestCOQLPagesSplitRecordsSharingAModifiedTime(t *testing.T) {
 	const n, limit = 700, 200
 	for _, columns := range []int{50, 12} {
@@ -195,7 +196,9 @@ func TestCOQLPagesSplitRecordsSharingAModifiedTime(t *testing.T) {
 					t.Fatalf("records %d-%d do not share a Modified_Time; the simulator changed", border-1, border+1)
 				}
 			}
-			state, _ := json.Marshal(streamState{V: 1, Cursor: &cursor{Modified: mt(36), ID: contactID(36)}, DeletedSince: h.clock.Now().Add(-time.Hour)})
+			// A checkpoint as the connector has always written it.
+			state := json.RawMessage(fmt.Sprintf(`{"v":1,"cursor":{"modified_time":%q,"id":%q},"deleted_since":%q}`,
+				mt(36).Format(time.RFC3339), contactID(36), h.clock.Now().Add(-time.Hour).Format(time.RFC3339)))
 			out := h.mustRead(contract.ReadStream{Name: "contacts", State: state, Generation: 2})
 			got := out.keys(contract.Upsert)
 			var want []string
@@ -210,6 +213,16 @@ func TestCOQLPagesSplitRecordsSharingAModifiedTime(t *testing.T) {
 			}
 			if len(out.checkpoints) < 4 {
 				t.Errorf("%d checkpoints for 4 pages", len(out.checkpoints))
+			}
+			// and writes its checkpoints in the same shape.
+			var last struct {
+				Cursor map[string]string `json:"cursor"`
+			}
+			if err := json.Unmarshal(out.lastState("contacts"), &last); err != nil {
+				t.Fatal(err)
+			}
+			if want := contactID(n - 1); len(last.Cursor) != 2 || last.Cursor["id"] != want || parseTime(last.Cursor["modified_time"]).IsZero() {
+				t.Errorf("last checkpoint's cursor %v, want modified_time and id %s", last.Cursor, want)
 			}
 		})
 	}
