@@ -10,9 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nyaruka/phonenumbers"
-
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/schemas/phone"
 )
 
 // dataCentre holds the hosts of one Zoho data centre.
@@ -183,7 +182,7 @@ func parseConfig(raw json.RawMessage) (*config, error) {
 		bad("record_url %q lacks {SourceId}: the link must name the record", c.RecordURL)
 	}
 	c.DefaultRegion = strings.ToUpper(strings.TrimSpace(c.DefaultRegion))
-	if c.DefaultRegion != "" && !phonenumbers.GetSupportedRegions()[c.DefaultRegion] {
+	if c.DefaultRegion != "" && !phone.KnownRegion(c.DefaultRegion) {
 		bad("default_region %q is not a region phone numbers know: use an ISO 3166 code such as NL, DE, GB or US", c.DefaultRegion)
 	}
 	if c.StartTime != "" {

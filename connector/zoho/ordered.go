@@ -8,6 +8,7 @@ import (
 
 	"github.com/replicatorhq/replicator/plugin/contract"
 	"github.com/replicatorhq/replicator/plugin/keyset"
+	"github.com/replicatorhq/replicator/schemas/phone"
 )
 
 // prepared is a record converted and encoded, ready for Output.
@@ -15,6 +16,9 @@ type prepared struct {
 	rec  contract.Record
 	key  keyset.Cursor
 	skip bool // the record has no id
+	// unread says why each of the record's phones without a number has
+	// none.
+	unread []phone.Reason
 }
 
 // batch is a run of consecutive items and what became of them.

@@ -11,6 +11,7 @@ import (
 	"github.com/replicatorhq/replicator/plugin/contract"
 	"github.com/replicatorhq/replicator/plugin/keyset"
 	"github.com/replicatorhq/replicator/schemas"
+	"github.com/replicatorhq/replicator/schemas/phone"
 )
 
 // lag keeps incremental windows this far behind now, so that a write whose
@@ -39,6 +40,9 @@ type reader struct {
 	upserted map[string]time.Time
 	records  int64
 	deletes  int64
+	// unread counts, by reason, the phones sent without a number since
+	// they were last counted.
+	unread map[phone.Reason]int64
 	// ownersAsIDs leaves the owners' name columns out of Bulk Read jobs,
 	// once Zoho refused them.
 	ownersAsIDs bool
@@ -75,7 +79,22 @@ func (r *reader) checkpoint(ctx context.Context, st *streamState) error {
 	if err := flush(ctx, r.out, r.tk, r.c.credits); err != nil {
 		return err
 	}
+	if err := r.countUnread(ctx); err != nil {
+		return err
+	}
 	return r.out.Checkpoint(ctx, r.rs.Name, st.encode())
+}
+
+// countUnread hands the host the phones sent without a number, as
+// phones_<reason> counters such as phones_too_short.
+func (r *reader) countUnread(ctx context.Context) error {
+	for why, n := range r.unread {
+		if err := r.out.Count(ctx, "phones_"+why.String(), n); err != nil {
+			return fmt.Errorf("counting phones without a number: %w", err)
+		}
+		delete(r.unread, why)
+	}
+	return nil
 }
 
 // afford reports whether a step costing about need credits fits the budget,
@@ -112,7 +131,7 @@ func (r *reader) emit(ctx context.Context, raw map[string]any) (keyset.Cursor, e
 // fields, so workers may call it at once.
 func (r *reader) prepare(raw map[string]any) (prepared, error) {
 	rec := r.mod.normalize(raw)
-	c, ok := r.conv.contact(rec)
+	c, unread, ok := r.conv.contact(rec)
 	if !ok {
 		return prepared{skip: true}, nil
 	}
@@ -121,8 +140,9 @@ func (r *reader) prepare(raw map[string]any) (prepared, error) {
 		return prepared{}, err
 	}
 	return prepared{
-		rec: contract.Record{Stream: r.rs.Name, Key: c.SourceID, Op: contract.Upsert, Data: data, SourceTime: c.UpdatedAt},
-		key: keyset.Cursor{UpdatedAt: parseTime(str(rec["Modified_Time"])), ID: c.SourceID},
+		rec:    contract.Record{Stream: r.rs.Name, Key: c.SourceID, Op: contract.Upsert, Data: data, SourceTime: c.UpdatedAt},
+		key:    keyset.Cursor{UpdatedAt: parseTime(str(rec["Modified_Time"])), ID: c.SourceID},
+		unread: unread,
 	}, nil
 }
 
@@ -140,6 +160,12 @@ func (r *reader) deliver(ctx context.Context, p prepared) (keyset.Cursor, error)
 		return keyset.Cursor{}, err
 	}
 	r.records++
+	for _, why := range p.unread {
+		if r.unread == nil {
+			r.unread = map[phone.Reason]int64{}
+		}
+		r.unread[why]++
+	}
 	if r.upserted != nil {
 		r.upserted[p.key.ID] = p.key.UpdatedAt
 	}
@@ -156,9 +182,18 @@ func (r *reader) run(ctx context.Context) error {
 		st.Full = &fullState{}
 	}
 	if st.Full != nil {
-		return r.stopOnBudget(r.full(ctx, st))
+		err = r.full(ctx, st)
+	} else {
+		err = r.incremental(ctx, st)
 	}
-	return r.stopOnBudget(r.incremental(ctx, st))
+	err = r.stopOnBudget(err)
+	if err == nil || errors.Is(err, errStopped) {
+		// What a stopped run sent is counted too.
+		if cerr := r.countUnread(ctx); cerr != nil {
+			return cerr
+		}
+	}
+	return err
 }
 
 // full reads every record, page by page, then tells the destination to drop

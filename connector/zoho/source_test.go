@@ -15,6 +15,7 @@ import (
 	"github.com/replicatorhq/replicator/plugin/contract"
 	"github.com/replicatorhq/replicator/plugin/plugintest"
 	"github.com/replicatorhq/replicator/schemas"
+	"github.com/replicatorhq/replicator/schemas/phone"
 )
 
 func TestConformance(t *testing.T) {
@@ -260,7 +261,7 @@ func TestContactConversion(t *testing.T) {
 		"Secondary_Email": "ADA@example.org",
 		"Private_Mail":    "ada@home.example",
 		"Phone":           "030 1234567",
-		"Mobile":          "+44 7700 900123",
+		"Mobile":          "+44 7911 123456",
 		"Home_Phone":      "call me",
 		"Fax":             "0049 30 7654321",
 		"Asst_Phone":      "",
@@ -273,9 +274,12 @@ func TestContactConversion(t *testing.T) {
 		"Modified_Time":   "2026-03-01T10:00:00+01:00",
 		"$approved":       true,
 	})
-	c, ok := cv.contact(rec)
+	c, unread, ok := cv.contact(rec)
 	if !ok {
 		t.Fatal("no contact")
+	}
+	if !slices.Equal(unread, []phone.Reason{phone.NotANumber}) {
+		t.Errorf("unread phones %v, want [not_a_number] for \"call me\"", unread)
 	}
 	if c.DisplayName != "Ada Lovelace" || c.Company != "Analytical Engines" || c.Kind != "contact" {
 		t.Errorf("names: %+v", c)
@@ -285,7 +289,7 @@ func TestContactConversion(t *testing.T) {
 	}
 	wantPhones := []schemas.Phone{
 		{Type: "work", Number: "+49301234567", Raw: "030 1234567"},
-		{Type: "mobile", Number: "+447700900123", Raw: "+44 7700 900123"},
+		{Type: "mobile", Number: "+447911123456", Raw: "+44 7911 123456"},
 		{Type: "home", Raw: "call me"},
 		{Type: "fax", Number: "+49307654321", Raw: "0049 30 7654321"},
 		{Type: "Direct line", Number: "+49307654321", Raw: "030-7654321"},
@@ -306,18 +310,29 @@ func TestContactConversion(t *testing.T) {
 
 	// Without a country the default region reads local numbers.
 	rec = mod.normalize(map[string]any{"id": "43", "Last_Name": "Jansen", "Phone": "020 123 4567"})
-	c, _ = cv.contact(rec)
+	c, _, _ = cv.contact(rec)
 	if c.DisplayName != "Jansen" || len(c.Phones) != 1 || c.Phones[0].Number != "+31201234567" {
 		t.Errorf("default region: %+v", c)
 	}
+	// Nor with a country name that names no country.
+	nowhere := mod.normalize(map[string]any{"id": "45", "Last_Name": "Visser", "Phone": "020 123 4567", "Mailing_Country": "Atlantis"})
+	if c, unread, _ := cv.contact(nowhere); len(c.Phones) != 1 || c.Phones[0].Number != "+31201234567" || len(unread) != 0 {
+		t.Errorf("unknown country name: %+v, unread %v", c.Phones, unread)
+	}
+	// A number that is none in the record's country is not read in the
+	// default region, where it would be someone else's.
+	foreign := mod.normalize(map[string]any{"id": "46", "Last_Name": "Berg", "Phone": "0800 1234", "Mailing_Country": "Deutschland"})
+	if c, unread, _ := cv.contact(foreign); len(c.Phones) != 1 || c.Phones[0].Number != "" || c.Phones[0].Raw != "0800 1234" || !slices.Equal(unread, []phone.Reason{phone.Invalid}) {
+		t.Errorf("a number of no country the record names: %+v, unread %v", c.Phones, unread)
+	}
 	// COQL may give a lookup as its id, with its name in a column of its own.
 	linked := mod.normalize(map[string]any{"id": "44", "Last_Name": "Smit", "Account_Name": map[string]any{"id": "7"}, "Account_Name.Account_Name": "Acme"})
-	if c, _ := cv.contact(linked); c.Company != "Acme" || c.Attributes["Account_Name"].(map[string]any)["id"] != "7" {
+	if c, _, _ := cv.contact(linked); c.Company != "Acme" || c.Attributes["Account_Name"].(map[string]any)["id"] != "7" {
 		t.Errorf("lookup name column: company %q, attributes %v", c.Company, c.Attributes)
 	}
 	// A custom record URL template.
 	cv.urlTemplate = "https://crm.example/{Module}/{SourceId}"
-	if c, _ := cv.contact(rec); c.URL != "https://crm.example/Contacts/43" {
+	if c, _, _ := cv.contact(rec); c.URL != "https://crm.example/Contacts/43" {
 		t.Errorf("url %s", c.URL)
 	}
 }
