@@ -69,6 +69,31 @@ func TestSpec(t *testing.T) {
 			t.Errorf("attribute %s: %+v", name, a)
 		}
 	}
+	var names []string
+	for _, a := range spec.Config {
+		names = append(names, a.Name)
+		if a.Description == "" {
+			t.Errorf("attribute %s has no description", a.Name)
+		}
+	}
+	if want := []string{"domain", "environment", "client_id", "client_secret", "crm_url", "record_url", "default_region",
+		"start_time", "max_credits_per_run", "full_sync_method", "accounts_url", "api_url"}; !slices.Equal(names, want) {
+		t.Errorf("attributes %v, want %v", names, want)
+	}
+	for name, want := range map[string]string{"environment": `"production"`, "full_sync_method": `"auto"`} {
+		if a, _ := spec.Attribute(name); string(a.Default) != want {
+			t.Errorf("%s defaults to %s, want %s", name, a.Default, want)
+		}
+	}
+	if a, _ := spec.Attribute("max_credits_per_run"); a.Type != contract.TypeNumber {
+		t.Errorf("max_credits_per_run is a %s", a.Type)
+	}
+	domain, _ := spec.Attribute("domain")
+	for _, code := range dcCodes() {
+		if !strings.Contains(domain.Description, " "+code) {
+			t.Errorf("the description of domain does not name data centre %s: %q", code, domain.Description)
+		}
+	}
 }
 
 func TestConfigErrors(t *testing.T) {
@@ -78,6 +103,7 @@ func TestConfigErrors(t *testing.T) {
 		want   string
 	}{
 		{map[string]any{"domain": nil}, "domain is required"},
+		{map[string]any{"client_id": 1000}, "client_id takes"},
 		{map[string]any{"domain": "europe"}, `domain "europe" is not a Zoho data centre: use one of us, eu, in, au, jp, cn, ca, sa, uk`},
 		{map[string]any{"environment": "staging"}, "use production, sandbox or developer"},
 		{map[string]any{"client_secret": ""}, "client_secret is required"},
@@ -86,7 +112,7 @@ func TestConfigErrors(t *testing.T) {
 		{map[string]any{"max_credits_per_run": 0.5}, "whole number"},
 		{map[string]any{"record_url": "https://crm.example/{Module}"}, "lacks {SourceId}"},
 		{map[string]any{"crm_url": "crm.zoho.eu/crm/org1"}, "is not a URL"},
-		{map[string]any{"colour": "blue"}, `unknown field "colour"`},
+		{map[string]any{"colour": "blue"}, `unknown attribute "colour"`},
 		{map[string]any{"api_url": "http://www.zohoapis.eu"}, `api_url "http://www.zohoapis.eu" uses plain http to www.zohoapis.eu, which would send Zoho tokens unencrypted: use https://www.zohoapis.eu (plain http is accepted only to localhost or a loopback address)`},
 		{map[string]any{"accounts_url": "http://zoho-sim.internal:8080/accounts/{dc}"}, `accounts_url "http://zoho-sim.internal:8080/accounts/{dc}" uses plain http to zoho-sim.internal, which would send Zoho tokens unencrypted: use https://zoho-sim.internal:8080/accounts/{dc} (`},
 		{map[string]any{"api_url": "http://sim.localhost:8080"}, "uses plain http"},
