@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/replicatorhq/replicator/plugin/keyset"
 )
 
 // accountBatch is how many account ids one COQL "in" criterion takes.
@@ -73,7 +75,7 @@ func (r *reader) changedAccounts(ctx context.Context, since, end time.Time) ([]s
 		}
 	}
 	endCrit := fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(end))
-	from := cursor{Modified: since}
+	from := keyset.Cursor{UpdatedAt: since}
 	for {
 		if !r.afford(coqlCredits(limit), "COQL page of changed accounts") {
 			return nil, errStopped
@@ -88,9 +90,8 @@ func (r *reader) changedAccounts(ctx context.Context, since, end time.Time) ([]s
 		if !more || len(rows) == 0 {
 			break
 		}
-		last := rows[len(rows)-1]
-		from = cursor{Modified: parseTime(str(last["Modified_Time"])), ID: str(last["id"])}
-		if from.ID == "" || from.Modified.IsZero() {
+		from = rowKey(rows[len(rows)-1])
+		if from.ID == "" || from.UpdatedAt.IsZero() {
 			return nil, fmt.Errorf("querying changed Accounts: a row lacks id or Modified_Time")
 		}
 	}
@@ -152,7 +153,7 @@ func (r *reader) contactsOfAccounts(ctx context.Context, ids []string) error {
 	groups[0] = append(groups[0], extra...)
 	limit := r.tune.coqlLimit
 	pageCost := coqlCredits(limit) * int64(len(groups))
-	var from *cursor
+	var from *keyset.Cursor
 	for {
 		if !r.afford(pageCost, "COQL page of contacts of changed accounts") {
 			return errStopped
@@ -168,13 +169,12 @@ func (r *reader) contactsOfAccounts(ctx context.Context, ids []string) error {
 		if len(rows) == 0 {
 			return nil
 		}
-		last := rows[len(rows)-1]
-		lastKey := cursor{Modified: parseTime(str(last["Modified_Time"])), ID: str(last["id"])}
-		if lastKey.ID == "" || lastKey.Modified.IsZero() {
+		lastKey := rowKey(rows[len(rows)-1])
+		if lastKey.ID == "" || lastKey.UpdatedAt.IsZero() {
 			return fmt.Errorf("querying contacts of changed accounts: a row lacks id or Modified_Time")
 		}
 		if len(groups) > 1 {
-			upTo := fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(lastKey.Modified))
+			upTo := fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(lastKey.UpdatedAt))
 			if rows, err = r.coqlMerge(ctx, rows, groups[1:], fmt.Sprintf("(%s and %s)", where, upTo), limit); err != nil {
 				return err
 			}

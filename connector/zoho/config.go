@@ -1,7 +1,6 @@
 package zoho
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -10,9 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nyaruka/phonenumbers"
-
-	"github.com/replicatorhq/replicator/plugin/contract"
+	pluginconfig "github.com/replicatorhq/replicator/plugin/config"
+	"github.com/replicatorhq/replicator/schemas/phone"
 )
 
 // dataCentre holds the hosts of one Zoho data centre.
@@ -87,68 +85,36 @@ func (dc dataCentre) crmHost(env string) string {
 	return dc.crm
 }
 
-// config is the decoded configuration of a source block.
+// config is the configuration of a source "zoho" block, declared once:
+// the Spec's attributes and the decoding both come from its tags.
 type config struct {
-	Domain           string   `json:"domain"`
-	Environment      string   `json:"environment"`
-	ClientID         string   `json:"client_id"`
-	ClientSecret     string   `json:"client_secret"`
-	CRMURL           string   `json:"crm_url"`
-	RecordURL        string   `json:"record_url"`
-	DefaultRegion    string   `json:"default_region"`
-	StartTime        string   `json:"start_time"`
-	MaxCreditsPerRun *float64 `json:"max_credits_per_run"`
-	FullSyncMethod   string   `json:"full_sync_method"`
-	AccountsURL      string   `json:"accounts_url"`
-	APIURL           string   `json:"api_url"`
+	Domain           string   `config:"domain,required" description:"Zoho data centre of the org: us, eu, in, au, jp, cn, ca, sa, uk."`
+	Environment      string   `config:"environment" default:"production" description:"Org environment: production, sandbox or developer."`
+	ClientID         string   `config:"client_id,required" description:"Client ID of the Self Client in the Zoho API console."`
+	ClientSecret     string   `config:"client_secret,required,sensitive" description:"Client secret of the Self Client."`
+	CRMURL           string   `config:"crm_url" description:"Base URL of the org in the CRM web client, e.g. https://crm.zoho.eu/crm/org20001234; read from the org API (scope ZohoCRM.org.READ) when absent."`
+	RecordURL        string   `config:"record_url" description:"Template of a record's link with {SourceId}, {Module} and {crm_url}; default {crm_url}/tab/{Module}/{SourceId}."`
+	DefaultRegion    string   `config:"default_region" description:"Region (ISO 3166 code such as NL or US) for phone numbers written without a country code when the record's country does not say; default the org's country from the org API (scope ZohoCRM.org.READ)."`
+	StartTime        string   `config:"start_time" description:"RFC 3339 time; records last modified before it are not read."`
+	MaxCreditsPerRun *float64 `config:"max_credits_per_run" description:"Stop a run at a checkpoint before it spends more Zoho API credits than this."`
+	FullSyncMethod   string   `config:"full_sync_method" default:"auto" description:"How full syncs read a module: auto (the records API below about 11,000 records, Bulk Read above, whichever costs fewer credits), bulk_read or records_api."`
+	AccountsURL      string   `config:"accounts_url" description:"For tests only: base URL of the accounts server; {dc} is replaced by a data centre code. https, or http to localhost or a loopback address only."`
+	APIURL           string   `config:"api_url" description:"For tests only: base URL of the CRM API. https, or http to localhost or a loopback address only."`
 
 	dc        dataCentre
 	startTime time.Time
 	maxCredit int64 // 0: no limit
 }
 
-// specAttributes is the configuration schema of a source "zoho" block.
-func specAttributes() []contract.Attribute {
-	str := func(s string) json.RawMessage { b, _ := json.Marshal(s); return b }
-	return []contract.Attribute{
-		{Name: "domain", Type: contract.TypeString, Required: true,
-			Description: "Zoho data centre of the org: " + strings.Join(dcCodes(), ", ") + "."},
-		{Name: "environment", Type: contract.TypeString, Default: str("production"),
-			Description: "Org environment: production, sandbox or developer."},
-		{Name: "client_id", Type: contract.TypeString, Required: true,
-			Description: "Client ID of the Self Client in the Zoho API console."},
-		{Name: "client_secret", Type: contract.TypeString, Required: true, Sensitive: true,
-			Description: "Client secret of the Self Client."},
-		{Name: "crm_url", Type: contract.TypeString,
-			Description: "Base URL of the org in the CRM web client, e.g. https://crm.zoho.eu/crm/org20001234; read from the org API (scope ZohoCRM.org.READ) when absent."},
-		{Name: "record_url", Type: contract.TypeString,
-			Description: "Template of a record's link with {SourceId}, {Module} and {crm_url}; default {crm_url}/tab/{Module}/{SourceId}."},
-		{Name: "default_region", Type: contract.TypeString,
-			Description: "Region (ISO 3166 code such as NL or US) for phone numbers written without a country code when the record's country does not say; default the org's country from the org API (scope ZohoCRM.org.READ)."},
-		{Name: "start_time", Type: contract.TypeString,
-			Description: "RFC 3339 time; records last modified before it are not read."},
-		{Name: "max_credits_per_run", Type: contract.TypeNumber,
-			Description: "Stop a run at a checkpoint before it spends more Zoho API credits than this."},
-		{Name: "full_sync_method", Type: contract.TypeString, Default: str(fullSyncAuto),
-			Description: "How full syncs read a module: auto (the records API below about 11,000 records, Bulk Read above, whichever costs fewer credits), bulk_read or records_api."},
-		{Name: "accounts_url", Type: contract.TypeString,
-			Description: "For tests only: base URL of the accounts server; {dc} is replaced by a data centre code. https, or http to localhost or a loopback address only."},
-		{Name: "api_url", Type: contract.TypeString,
-			Description: "For tests only: base URL of the CRM API. https, or http to localhost or a loopback address only."},
-	}
-}
-
-// parseConfig decodes and validates the JSON configuration the host passes.
+// parseConfig decodes the JSON configuration the host passes (defaults,
+// types and required attributes are plugin/config's) and validates what
+// the types cannot say.
 func parseConfig(raw json.RawMessage) (*config, error) {
-	c := &config{}
-	if len(bytes.TrimSpace(raw)) == 0 {
-		raw = json.RawMessage("{}")
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
+	decoded, err := pluginconfig.Decode[config](raw)
+	if err != nil {
 		return nil, fmt.Errorf("reading the zoho source configuration: %w", err)
 	}
+	c := &decoded
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
@@ -183,7 +149,7 @@ func parseConfig(raw json.RawMessage) (*config, error) {
 		bad("record_url %q lacks {SourceId}: the link must name the record", c.RecordURL)
 	}
 	c.DefaultRegion = strings.ToUpper(strings.TrimSpace(c.DefaultRegion))
-	if c.DefaultRegion != "" && !phonenumbers.GetSupportedRegions()[c.DefaultRegion] {
+	if c.DefaultRegion != "" && !phone.KnownRegion(c.DefaultRegion) {
 		bad("default_region %q is not a region phone numbers know: use an ISO 3166 code such as NL, DE, GB or US", c.DefaultRegion)
 	}
 	if c.StartTime != "" {

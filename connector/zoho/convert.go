@@ -9,10 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nyaruka/phonenumbers"
-
 	"github.com/replicatorhq/replicator/connector/zoho/internal/country"
 	"github.com/replicatorhq/replicator/schemas"
+	"github.com/replicatorhq/replicator/schemas/phone"
 )
 
 // phoneTypes maps Zoho's standard phone fields to canonical phone types;
@@ -50,14 +49,15 @@ type converter struct {
 }
 
 // contact converts one record, whose values are already typed by
-// normalize. ok is false for a record without an id.
-func (cv *converter) contact(rec map[string]any) (schemas.Contact, bool) {
+// normalize. unread says why each phone left without a number has none.
+// ok is false for a record without an id.
+func (cv *converter) contact(rec map[string]any) (c schemas.Contact, unread []phone.Reason, ok bool) {
 	m := cv.mod
 	id := str(rec["id"])
 	if id == "" {
-		return schemas.Contact{}, false
+		return schemas.Contact{}, nil, false
 	}
-	c := schemas.Contact{
+	c = schemas.Contact{
 		SourceID: id,
 		Kind:     m.kind,
 		Phones:   []schemas.Phone{},
@@ -83,10 +83,13 @@ func (cv *converter) contact(rec map[string]any) (schemas.Contact, bool) {
 		c.Company = c.DisplayName
 	}
 
-	region := cv.defaultRegion
+	// The record's country, when its name resolves to a region phone
+	// numbers know; otherwise phone.Read falls back to the default region,
+	// as for a record that names no country.
+	code := ""
 	for _, name := range m.countries {
-		if r := cv.countries.Region(str(rec[name])); r != "" && phonenumbers.GetSupportedRegions()[r] {
-			region = r
+		if r := cv.countries.Region(str(rec[name])); r != "" && phone.KnownRegion(r) {
+			code = r
 			break
 		}
 	}
@@ -94,11 +97,14 @@ func (cv *converter) contact(rec map[string]any) (schemas.Contact, bool) {
 	for _, f := range m.fields {
 		switch strings.ToLower(f.DataType) {
 		case "phone":
-			raw := strings.TrimSpace(str(rec[f.APIName]))
-			if raw == "" {
+			p, why := phone.Read(phoneType(f), str(rec[f.APIName]), code, cv.defaultRegion)
+			if why == phone.Empty {
 				continue
 			}
-			c.Phones = append(c.Phones, schemas.Phone{Type: phoneType(f), Number: e164(raw, region, cv.defaultRegion), Raw: raw})
+			if why != phone.OK {
+				unread = append(unread, why)
+			}
+			c.Phones = append(c.Phones, p)
 		case "email":
 			emailFields = append(emailFields, f)
 		}
@@ -126,7 +132,7 @@ func (cv *converter) contact(rec map[string]any) (schemas.Contact, bool) {
 	if len(attrs) > 0 {
 		c.Attributes = attrs
 	}
-	return c, true
+	return c, unread, true
 }
 
 func emailRank(f field) int {
@@ -137,32 +143,6 @@ func emailRank(f field) int {
 		return 1
 	}
 	return 2
-}
-
-// e164 normalises a phone number, reading it in region and then in the
-// default region; "" when neither gives a possible number of at most 15
-// digits that reads back as itself (one with leading zeros kept as an
-// Italian-style prefix can turn into another number when parsed again).
-func e164(raw, region, fallback string) string {
-	for _, r := range []string{region, fallback} {
-		n, err := phonenumbers.Parse(raw, r)
-		if err != nil || !phonenumbers.IsPossibleNumber(n) {
-			continue
-		}
-		s := phonenumbers.Format(n, phonenumbers.E164)
-		if len(s) > 1+15 {
-			continue // E.164 allows 15 digits; libphonenumber deems longer German numbers possible
-		}
-		if n.GetItalianLeadingZero() {
-			// Parsing is the dear part of a full sync: only numbers with
-			// leading zeros are parsed again.
-			if back, err := phonenumbers.Parse(s, ""); err != nil || phonenumbers.Format(back, phonenumbers.E164) != s {
-				continue
-			}
-		}
-		return s
-	}
-	return ""
 }
 
 // normalize types a record's values by the module's fields, whatever API

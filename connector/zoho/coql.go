@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/replicatorhq/replicator/plugin/keyset"
 )
 
 // coqlCredits is what a COQL call with this LIMIT costs.
@@ -78,13 +80,15 @@ func (r *reader) coqlModuleRows(ctx context.Context, module string, columns []st
 	return body.Data, body.Info.MoreRecords, nil
 }
 
-// after is the criterion for rows after cursor c in (Modified_Time, id) order.
-func after(c cursor) string {
-	t := zohoTime(c.Modified)
-	if c.ID == "" {
-		return fmt.Sprintf("(Modified_Time >= '%s')", t)
-	}
-	return fmt.Sprintf("((Modified_Time > '%s') or ((Modified_Time = '%s') and (id > %s)))", t, t, c.ID)
+// after is the criterion for rows after cursor c in (Modified_Time, id)
+// order; Zoho's ids are numbers, written bare.
+func after(c keyset.Cursor) string {
+	return c.Predicate("Modified_Time", "id", func(t time.Time) string { return "'" + zohoTime(t) + "'" }, func(id string) string { return id })
+}
+
+// rowKey is a COQL row's (Modified_Time, id).
+func rowKey(row map[string]any) keyset.Cursor {
+	return keyset.Cursor{UpdatedAt: parseTime(str(row["Modified_Time"])), ID: str(row["id"])}
 }
 
 // coqlSync reads the records changed after the cursor and up to end, in
@@ -101,7 +105,7 @@ func (r *reader) coqlSync(ctx context.Context, st *streamState, end time.Time) e
 		if !r.afford(pageCost, "COQL page") {
 			return errStopped
 		}
-		from := *st.Cursor
+		from := st.Cursor.key()
 		rows, more, err := r.coqlRows(ctx, groups[0], fmt.Sprintf("(%s and %s)", after(from), endCrit), limit)
 		if err != nil {
 			return err
@@ -109,15 +113,14 @@ func (r *reader) coqlSync(ctx context.Context, st *streamState, end time.Time) e
 		if len(rows) == 0 {
 			return nil
 		}
-		last := rows[len(rows)-1]
-		lastKey := cursor{Modified: parseTime(str(last["Modified_Time"])), ID: str(last["id"])}
-		if lastKey.ID == "" || lastKey.Modified.IsZero() {
+		lastKey := rowKey(rows[len(rows)-1])
+		if lastKey.ID == "" || lastKey.UpdatedAt.IsZero() {
 			return fmt.Errorf("querying changed %s: a row lacks id or Modified_Time", r.mod.module)
 		}
 		if len(groups) > 1 {
 			// The same rows, and perhaps a few more sharing the last
 			// Modified_Time, which the merge ignores.
-			upTo := fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(lastKey.Modified))
+			upTo := fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(lastKey.UpdatedAt))
 			if rows, err = r.coqlMerge(ctx, rows, groups[1:], fmt.Sprintf("(%s and %s)", after(from), upTo), limit); err != nil {
 				return err
 			}
@@ -127,7 +130,7 @@ func (r *reader) coqlSync(ctx context.Context, st *streamState, end time.Time) e
 				return err
 			}
 		}
-		st.Cursor = &lastKey
+		st.Cursor = saved(lastKey)
 		if err := r.checkpoint(ctx, st); err != nil {
 			return err
 		}

@@ -60,7 +60,7 @@ func FuzzBulkRow(f *testing.F) {
 			cols[i] = mod.bulkColumn(strings.TrimPrefix(h, "\ufeff"))
 		}
 		for _, row := range rows[1:] {
-			c, ok := conv.contact(mod.normalize(bulkRecord(cols, row)))
+			c, _, ok := conv.contact(mod.normalize(bulkRecord(cols, row)))
 			if !ok {
 				continue
 			}
@@ -86,28 +86,44 @@ func FuzzBulkRow(f *testing.F) {
 	})
 }
 
-// FuzzE164 normalises phone numbers as typed in a CRM: no panic, and a
-// number, when one is given, is E.164 and reads back as itself.
+// FuzzE164 reads phone numbers as typed in a CRM, in a record that names
+// a country or none: no panic, a number, when one is given, is E.164 and
+// reads back as itself, and a phone without one says why.
 func FuzzE164(f *testing.F) {
 	for _, s := range []string{"020 123 4567", "+31 20 123 4567", "0049 (0)30 1234567", "(555) 010-2000", "06-12345678", "+1 800 FLOWERS", "tel:+32 2 555 12 12", "12", "+", "ext. 12"} {
 		f.Add(s, uint8(0))
 	}
-	regions := []string{"NL", "DE", "GB", "US", "BE", "FR", ""}
+	countries := []string{"NL", "Deutschland", "United Kingdom", "US", "Belgique", "Atlantis", ""}
+	mod := fuzzContacts()
+	conv := &converter{mod: mod, countries: country.New(), defaultRegion: "NL", crmURL: "https://crm.zoho.eu/crm/org1"}
 	f.Fuzz(func(t *testing.T, raw string, pick uint8) {
-		region := regions[int(pick)%len(regions)]
-		n := e164(raw, region, "NL")
-		if n == "" {
+		name := countries[int(pick)%len(countries)]
+		c, unread, _ := conv.contact(mod.normalize(map[string]any{"id": "1", "Phone": raw, "Mailing_Country": name}))
+		if len(c.Phones) == 0 {
+			if strings.TrimSpace(raw) != "" {
+				t.Fatalf("%q (%s): no phone", raw, name)
+			}
 			return
 		}
+		n := c.Phones[0].Number
+		if n == "" {
+			if len(unread) != 1 {
+				t.Fatalf("%q (%s): no number, and unread %v", raw, name, unread)
+			}
+			return
+		}
+		if len(unread) != 0 {
+			t.Fatalf("%q (%s) = %q, and unread %v", raw, name, n, unread)
+		}
 		if !e164Pattern.MatchString(n) {
-			t.Fatalf("e164(%q, %s) = %q, not E.164", raw, region, n)
+			t.Fatalf("%q (%s) = %q, not E.164", raw, name, n)
 		}
 		back, err := phonenumbers.Parse(n, "")
 		if err != nil {
-			t.Fatalf("e164(%q, %s) = %q, which does not parse: %v", raw, region, n, err)
+			t.Fatalf("%q (%s) = %q, which does not parse: %v", raw, name, n, err)
 		}
 		if again := phonenumbers.Format(back, phonenumbers.E164); again != n {
-			t.Fatalf("e164(%q, %s) = %q reads back as %q", raw, region, n, again)
+			t.Fatalf("%q (%s) = %q reads back as %q", raw, name, n, again)
 		}
 	})
 }

@@ -8,9 +8,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nyaruka/phonenumbers"
-
 	"github.com/replicatorhq/replicator/schemas"
+	"github.com/replicatorhq/replicator/schemas/phone"
 )
 
 // streamInfo ties a stream to its Zoho module.
@@ -266,7 +265,7 @@ func fetchOrg(ctx context.Context, c *client, cfg *config) (orgFacts, error) {
 	if o.DomainName != "" {
 		f.crmURL = "https://" + cfg.dc.crmHost(cfg.Environment) + "/crm/" + url.PathEscape(o.DomainName)
 	}
-	if r := strings.ToUpper(o.CountryCode); phonenumbers.GetSupportedRegions()[r] {
+	if r := strings.ToUpper(o.CountryCode); phone.KnownRegion(r) {
 		f.region = r
 	}
 	return f, nil

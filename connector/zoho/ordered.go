@@ -7,13 +7,18 @@ import (
 	"sync"
 
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/plugin/keyset"
+	"github.com/replicatorhq/replicator/schemas/phone"
 )
 
 // prepared is a record converted and encoded, ready for Output.
 type prepared struct {
 	rec  contract.Record
-	key  cursor
+	key  keyset.Cursor
 	skip bool // the record has no id
+	// unread says why each of the record's phones without a number has
+	// none.
+	unread []phone.Reason
 }
 
 // batch is a run of consecutive items and what became of them.

@@ -9,7 +9,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/plugin/keyset"
 	"github.com/replicatorhq/replicator/schemas"
+	"github.com/replicatorhq/replicator/schemas/phone"
 )
 
 // lag keeps incremental windows this far behind now, so that a write whose
@@ -38,6 +40,9 @@ type reader struct {
 	upserted map[string]time.Time
 	records  int64
 	deletes  int64
+	// unread counts, by reason, the phones sent without a number since
+	// they were last counted.
+	unread map[phone.Reason]int64
 	// ownersAsIDs leaves the owners' name columns out of Bulk Read jobs,
 	// once Zoho refused them.
 	ownersAsIDs bool
@@ -74,7 +79,22 @@ func (r *reader) checkpoint(ctx context.Context, st *streamState) error {
 	if err := flush(ctx, r.out, r.tk, r.c.credits); err != nil {
 		return err
 	}
+	if err := r.countUnread(ctx); err != nil {
+		return err
+	}
 	return r.out.Checkpoint(ctx, r.rs.Name, st.encode())
+}
+
+// countUnread hands the host the phones sent without a number, as
+// phones_<reason> counters such as phones_too_short.
+func (r *reader) countUnread(ctx context.Context) error {
+	for why, n := range r.unread {
+		if err := r.out.Count(ctx, "phones_"+why.String(), n); err != nil {
+			return fmt.Errorf("counting phones without a number: %w", err)
+		}
+		delete(r.unread, why)
+	}
+	return nil
 }
 
 // afford reports whether a step costing about need credits fits the budget,
@@ -99,10 +119,10 @@ func (r *reader) stopOnBudget(err error) error {
 }
 
 // emit sends one record's canonical contact and returns its key.
-func (r *reader) emit(ctx context.Context, raw map[string]any) (cursor, error) {
+func (r *reader) emit(ctx context.Context, raw map[string]any) (keyset.Cursor, error) {
 	p, err := r.prepare(raw)
 	if err != nil {
-		return cursor{}, err
+		return keyset.Cursor{}, err
 	}
 	return r.deliver(ctx, p)
 }
@@ -111,7 +131,7 @@ func (r *reader) emit(ctx context.Context, raw map[string]any) (cursor, error) {
 // fields, so workers may call it at once.
 func (r *reader) prepare(raw map[string]any) (prepared, error) {
 	rec := r.mod.normalize(raw)
-	c, ok := r.conv.contact(rec)
+	c, unread, ok := r.conv.contact(rec)
 	if !ok {
 		return prepared{skip: true}, nil
 	}
@@ -120,27 +140,34 @@ func (r *reader) prepare(raw map[string]any) (prepared, error) {
 		return prepared{}, err
 	}
 	return prepared{
-		rec: contract.Record{Stream: r.rs.Name, Key: c.SourceID, Op: contract.Upsert, Data: data, SourceTime: c.UpdatedAt},
-		key: cursor{Modified: parseTime(str(rec["Modified_Time"])), ID: c.SourceID},
+		rec:    contract.Record{Stream: r.rs.Name, Key: c.SourceID, Op: contract.Upsert, Data: data, SourceTime: c.UpdatedAt},
+		key:    keyset.Cursor{UpdatedAt: parseTime(str(rec["Modified_Time"])), ID: c.SourceID},
+		unread: unread,
 	}, nil
 }
 
 // deliver emits a prepared record and returns its key; it counts and
 // keeps what it sends, so it runs on the reading goroutine only.
-func (r *reader) deliver(ctx context.Context, p prepared) (cursor, error) {
+func (r *reader) deliver(ctx context.Context, p prepared) (keyset.Cursor, error) {
 	if p.skip {
 		r.log.Warn("skipping a Zoho record without an id")
-		return cursor{}, nil
+		return keyset.Cursor{}, nil
 	}
 	if err := r.report(ctx); err != nil {
-		return cursor{}, err
+		return keyset.Cursor{}, err
 	}
 	if err := r.out.Emit(ctx, p.rec); err != nil {
-		return cursor{}, err
+		return keyset.Cursor{}, err
 	}
 	r.records++
+	for _, why := range p.unread {
+		if r.unread == nil {
+			r.unread = map[phone.Reason]int64{}
+		}
+		r.unread[why]++
+	}
 	if r.upserted != nil {
-		r.upserted[p.key.ID] = p.key.Modified
+		r.upserted[p.key.ID] = p.key.UpdatedAt
 	}
 	return p.key, nil
 }
@@ -155,9 +182,18 @@ func (r *reader) run(ctx context.Context) error {
 		st.Full = &fullState{}
 	}
 	if st.Full != nil {
-		return r.stopOnBudget(r.full(ctx, st))
+		err = r.full(ctx, st)
+	} else {
+		err = r.incremental(ctx, st)
 	}
-	return r.stopOnBudget(r.incremental(ctx, st))
+	err = r.stopOnBudget(err)
+	if err == nil || errors.Is(err, errStopped) {
+		// What a stopped run sent is counted too.
+		if cerr := r.countUnread(ctx); cerr != nil {
+			return cerr
+		}
+	}
+	return err
 }
 
 // full reads every record, page by page, then tells the destination to drop
@@ -201,11 +237,11 @@ func (r *reader) full(ctx context.Context, st *streamState) error {
 	// Incremental reads go on after the greatest key read, unless that is
 	// later than the sync's start: then changes made while the sync ran
 	// are read again (duplicates are harmless, gaps are not).
-	from := cursor{Modified: f.StartedAt.Add(-lag).Truncate(time.Second)}
-	if f.MaxSeen != nil && f.MaxSeen.Modified.Before(from.Modified) {
-		from = *f.MaxSeen
+	from := keyset.Cursor{UpdatedAt: keyset.End(f.StartedAt, lag)}
+	if f.MaxSeen != nil && f.MaxSeen.Modified.Before(from.UpdatedAt) {
+		from = f.MaxSeen.key()
 	}
-	done := &streamState{V: stateVersion, Cursor: &from, DeletedSince: f.StartedAt.Add(-lag)}
+	done := &streamState{V: stateVersion, Cursor: saved(from), DeletedSince: f.StartedAt.Add(-lag)}
 	if r.mod.kind == schemas.KindContact {
 		done.AccountsSince = done.DeletedSince
 	}
@@ -215,13 +251,13 @@ func (r *reader) full(ctx context.Context, st *streamState) error {
 
 // incremental reads what changed since the cursor and what was deleted.
 func (r *reader) incremental(ctx context.Context, st *streamState) error {
-	end := r.now().Add(-lag).Truncate(time.Second)
+	end := keyset.End(r.now(), lag)
 	r.upserted = map[string]time.Time{}
 	if st.Cursor == nil {
-		st.Cursor = &cursor{}
+		st.Cursor = &savedKey{}
 	}
 	if !r.cfg.startTime.IsZero() && st.Cursor.Modified.Before(r.cfg.startTime) {
-		st.Cursor = &cursor{Modified: r.cfg.startTime}
+		st.Cursor = saved(keyset.Cursor{UpdatedAt: r.cfg.startTime})
 	}
 	if err := r.coqlSync(ctx, st, end); err != nil {
 		return err

@@ -180,7 +180,8 @@ func compare(t *testing.T, path string, want, got map[string]string) {
 }
 
 // Generated records share Modified_Time in runs of five; the cursor is set
-// so that every COQL page border falls inside such a run.
+// so that every COQL page border falls inside such a run. The read resumes
+// from a checkpoint in the JSON shape the connector has always written.
 func TestCOQLPagesSplitRecordsSharingAModifiedTime(t *testing.T) {
 	const n, limit = 700, 200
 	for _, columns := range []int{50, 12} {
@@ -195,7 +196,9 @@ func TestCOQLPagesSplitRecordsSharingAModifiedTime(t *testing.T) {
 					t.Fatalf("records %d-%d do not share a Modified_Time; the simulator changed", border-1, border+1)
 				}
 			}
-			state, _ := json.Marshal(streamState{V: 1, Cursor: &cursor{Modified: mt(36), ID: contactID(36)}, DeletedSince: h.clock.Now().Add(-time.Hour)})
+			// A checkpoint as the connector has always written it.
+			state := json.RawMessage(fmt.Sprintf(`{"v":1,"cursor":{"modified_time":%q,"id":%q},"deleted_since":%q}`,
+				mt(36).Format(time.RFC3339), contactID(36), h.clock.Now().Add(-time.Hour).Format(time.RFC3339)))
 			out := h.mustRead(contract.ReadStream{Name: "contacts", State: state, Generation: 2})
 			got := out.keys(contract.Upsert)
 			var want []string
@@ -210,6 +213,16 @@ func TestCOQLPagesSplitRecordsSharingAModifiedTime(t *testing.T) {
 			}
 			if len(out.checkpoints) < 4 {
 				t.Errorf("%d checkpoints for 4 pages", len(out.checkpoints))
+			}
+			// and writes its checkpoints in the same shape.
+			var last struct {
+				Cursor map[string]string `json:"cursor"`
+			}
+			if err := json.Unmarshal(out.lastState("contacts"), &last); err != nil {
+				t.Fatal(err)
+			}
+			if want := contactID(n - 1); len(last.Cursor) != 2 || last.Cursor["id"] != want || parseTime(last.Cursor["modified_time"]).IsZero() {
+				t.Errorf("last checkpoint's cursor %v, want modified_time and id %s", last.Cursor, want)
 			}
 		})
 	}
@@ -307,7 +320,8 @@ func next(state json.RawMessage, out *memOut) json.RawMessage {
 
 func TestOrgSuppliesLinkBaseAndDefaultRegion(t *testing.T) {
 	h := newHarness(t, zohosim.Options{})
-	id := h.sim.Create("Contacts", map[string]any{"Last_Name": "Bakker", "Phone": "020 555 0101"})
+	// A number of both countries: a landline in Roermond, a mobile in Belgium.
+	id := h.sim.Create("Contacts", map[string]any{"Last_Name": "Bakker", "Phone": "0475 12 34 56"})
 	read := func(changes map[string]any) schemas.Contact {
 		t.Helper()
 		out, err := h.read(context.Background(), changes, contract.ReadStream{Name: "contacts", Generation: 1})
@@ -324,7 +338,7 @@ func TestOrgSuppliesLinkBaseAndDefaultRegion(t *testing.T) {
 
 	h.authorize(allScopes...)
 	c := read(map[string]any{"default_region": nil})
-	if c.URL != "https://crm.zoho.eu/crm/"+h.sim.OrgDomainName()+"/tab/Contacts/"+id || c.Phones[0].Number != "+31205550101" {
+	if c.URL != "https://crm.zoho.eu/crm/"+h.sim.OrgDomainName()+"/tab/Contacts/"+id || c.Phones[0].Number != "+31475123456" {
 		t.Errorf("from the org: url %s, phones %+v", c.URL, c.Phones)
 	}
 
@@ -333,7 +347,7 @@ func TestOrgSuppliesLinkBaseAndDefaultRegion(t *testing.T) {
 	h.authorize(slices.DeleteFunc(slices.Clone(allScopes), func(s string) bool { return s == "ZohoCRM.org.READ" })...)
 	orgCalls := h.sim.Calls()["org"]
 	c = read(map[string]any{"default_region": "BE", "record_url": "https://links.example/{Module}?id={SourceId}"})
-	if c.URL != "https://links.example/Contacts?id="+id || c.Phones[0].Number != "+32205550101" {
+	if c.URL != "https://links.example/Contacts?id="+id || c.Phones[0].Number != "+32475123456" {
 		t.Errorf("from the configuration: url %s, phones %+v", c.URL, c.Phones)
 	}
 	if h.sim.Calls()["org"] != orgCalls {
@@ -384,5 +398,61 @@ func TestBulkReadWithoutOwnerNames(t *testing.T) {
 	}
 	if companies == 0 {
 		t.Error("no contact has a company")
+	}
+}
+
+// Phones sent without a number are counted by why, as phones_<reason>,
+// in full and incremental runs alike.
+func TestUnreadPhonesAreCounted(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 300, Accounts: 20, Seed: 11})
+	h.authorize(allScopes...)
+	full := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
+	checkUnreadCounts(t, "full sync", full)
+
+	var ids []string
+	for id := range h.sim.Records("Contacts") {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	h.clock.Add(time.Minute)
+	if err := h.sim.Update("Contacts", ids[0], map[string]any{"Phone": "call me"}); err != nil {
+		t.Fatal(err)
+	}
+	// 0800 1234 is a number in the Netherlands, the org's country, but
+	// none in Germany, the contact's.
+	if err := h.sim.Update("Contacts", ids[1], map[string]any{"Phone": "0800 1234", "Mailing_Country": "Deutschland"}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Add(2 * time.Minute)
+	out := h.mustRead(contract.ReadStream{Name: "contacts", State: full.lastState("contacts"), Generation: 2})
+	checkUnreadCounts(t, "incremental", out)
+	if out.counts["phones_not_a_number"] < 1 || out.counts["phones_invalid"] < 1 {
+		t.Errorf("incremental: counters %v, want phones_not_a_number and phones_invalid", out.counts)
+	}
+}
+
+// checkUnreadCounts checks that the phones_* counters add up to the phones
+// sent without a number.
+func checkUnreadCounts(t *testing.T, run string, out *memOut) {
+	t.Helper()
+	var unread, counted int64
+	for _, r := range out.records {
+		var c schemas.Contact
+		if err := json.Unmarshal(r.Data, &c); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range c.Phones {
+			if p.Number == "" {
+				unread++
+			}
+		}
+	}
+	for name, n := range out.counts {
+		if strings.HasPrefix(name, "phones_") {
+			counted += n
+		}
+	}
+	if counted != unread || out.counts["phones_ok"] != 0 {
+		t.Errorf("%s: %d phones without a number, counters %v", run, unread, out.counts)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/replicatorhq/replicator/connector/zoho/internal/country"
+	pluginconfig "github.com/replicatorhq/replicator/plugin/config"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
@@ -99,7 +100,7 @@ func (s *Source) Spec(context.Context) (contract.Spec, error) {
 		Name:        "zoho",
 		Version:     Version,
 		Description: "Zoho CRM Contacts and Accounts as canonical contacts (streams: " + streamNames() + ").",
-		Config:      specAttributes(),
+		Config:      pluginconfig.MustAttributes[config](),
 		Grant:       "a grant code from the Self Client in the Zoho API console, with the scopes of your streams",
 	}, nil
 }

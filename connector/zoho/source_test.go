@@ -15,6 +15,7 @@ import (
 	"github.com/replicatorhq/replicator/plugin/contract"
 	"github.com/replicatorhq/replicator/plugin/plugintest"
 	"github.com/replicatorhq/replicator/schemas"
+	"github.com/replicatorhq/replicator/schemas/phone"
 )
 
 func TestConformance(t *testing.T) {
@@ -68,6 +69,31 @@ func TestSpec(t *testing.T) {
 			t.Errorf("attribute %s: %+v", name, a)
 		}
 	}
+	var names []string
+	for _, a := range spec.Config {
+		names = append(names, a.Name)
+		if a.Description == "" {
+			t.Errorf("attribute %s has no description", a.Name)
+		}
+	}
+	if want := []string{"domain", "environment", "client_id", "client_secret", "crm_url", "record_url", "default_region",
+		"start_time", "max_credits_per_run", "full_sync_method", "accounts_url", "api_url"}; !slices.Equal(names, want) {
+		t.Errorf("attributes %v, want %v", names, want)
+	}
+	for name, want := range map[string]string{"environment": `"production"`, "full_sync_method": `"auto"`} {
+		if a, _ := spec.Attribute(name); string(a.Default) != want {
+			t.Errorf("%s defaults to %s, want %s", name, a.Default, want)
+		}
+	}
+	if a, _ := spec.Attribute("max_credits_per_run"); a.Type != contract.TypeNumber {
+		t.Errorf("max_credits_per_run is a %s", a.Type)
+	}
+	domain, _ := spec.Attribute("domain")
+	for _, code := range dcCodes() {
+		if !strings.Contains(domain.Description, " "+code) {
+			t.Errorf("the description of domain does not name data centre %s: %q", code, domain.Description)
+		}
+	}
 }
 
 func TestConfigErrors(t *testing.T) {
@@ -77,6 +103,7 @@ func TestConfigErrors(t *testing.T) {
 		want   string
 	}{
 		{map[string]any{"domain": nil}, "domain is required"},
+		{map[string]any{"client_id": 1000}, "client_id takes"},
 		{map[string]any{"domain": "europe"}, `domain "europe" is not a Zoho data centre: use one of us, eu, in, au, jp, cn, ca, sa, uk`},
 		{map[string]any{"environment": "staging"}, "use production, sandbox or developer"},
 		{map[string]any{"client_secret": ""}, "client_secret is required"},
@@ -85,7 +112,7 @@ func TestConfigErrors(t *testing.T) {
 		{map[string]any{"max_credits_per_run": 0.5}, "whole number"},
 		{map[string]any{"record_url": "https://crm.example/{Module}"}, "lacks {SourceId}"},
 		{map[string]any{"crm_url": "crm.zoho.eu/crm/org1"}, "is not a URL"},
-		{map[string]any{"colour": "blue"}, `unknown field "colour"`},
+		{map[string]any{"colour": "blue"}, `unknown attribute "colour"`},
 		{map[string]any{"api_url": "http://www.zohoapis.eu"}, `api_url "http://www.zohoapis.eu" uses plain http to www.zohoapis.eu, which would send Zoho tokens unencrypted: use https://www.zohoapis.eu (plain http is accepted only to localhost or a loopback address)`},
 		{map[string]any{"accounts_url": "http://zoho-sim.internal:8080/accounts/{dc}"}, `accounts_url "http://zoho-sim.internal:8080/accounts/{dc}" uses plain http to zoho-sim.internal, which would send Zoho tokens unencrypted: use https://zoho-sim.internal:8080/accounts/{dc} (`},
 		{map[string]any{"api_url": "http://sim.localhost:8080"}, "uses plain http"},
@@ -260,7 +287,7 @@ func TestContactConversion(t *testing.T) {
 		"Secondary_Email": "ADA@example.org",
 		"Private_Mail":    "ada@home.example",
 		"Phone":           "030 1234567",
-		"Mobile":          "+44 7700 900123",
+		"Mobile":          "+44 7911 123456",
 		"Home_Phone":      "call me",
 		"Fax":             "0049 30 7654321",
 		"Asst_Phone":      "",
@@ -273,9 +300,12 @@ func TestContactConversion(t *testing.T) {
 		"Modified_Time":   "2026-03-01T10:00:00+01:00",
 		"$approved":       true,
 	})
-	c, ok := cv.contact(rec)
+	c, unread, ok := cv.contact(rec)
 	if !ok {
 		t.Fatal("no contact")
+	}
+	if !slices.Equal(unread, []phone.Reason{phone.NotANumber}) {
+		t.Errorf("unread phones %v, want [not_a_number] for \"call me\"", unread)
 	}
 	if c.DisplayName != "Ada Lovelace" || c.Company != "Analytical Engines" || c.Kind != "contact" {
 		t.Errorf("names: %+v", c)
@@ -285,7 +315,7 @@ func TestContactConversion(t *testing.T) {
 	}
 	wantPhones := []schemas.Phone{
 		{Type: "work", Number: "+49301234567", Raw: "030 1234567"},
-		{Type: "mobile", Number: "+447700900123", Raw: "+44 7700 900123"},
+		{Type: "mobile", Number: "+447911123456", Raw: "+44 7911 123456"},
 		{Type: "home", Raw: "call me"},
 		{Type: "fax", Number: "+49307654321", Raw: "0049 30 7654321"},
 		{Type: "Direct line", Number: "+49307654321", Raw: "030-7654321"},
@@ -306,18 +336,29 @@ func TestContactConversion(t *testing.T) {
 
 	// Without a country the default region reads local numbers.
 	rec = mod.normalize(map[string]any{"id": "43", "Last_Name": "Jansen", "Phone": "020 123 4567"})
-	c, _ = cv.contact(rec)
+	c, _, _ = cv.contact(rec)
 	if c.DisplayName != "Jansen" || len(c.Phones) != 1 || c.Phones[0].Number != "+31201234567" {
 		t.Errorf("default region: %+v", c)
 	}
+	// Nor with a country name that names no country.
+	nowhere := mod.normalize(map[string]any{"id": "45", "Last_Name": "Visser", "Phone": "020 123 4567", "Mailing_Country": "Atlantis"})
+	if c, unread, _ := cv.contact(nowhere); len(c.Phones) != 1 || c.Phones[0].Number != "+31201234567" || len(unread) != 0 {
+		t.Errorf("unknown country name: %+v, unread %v", c.Phones, unread)
+	}
+	// A number that is none in the record's country is not read in the
+	// default region, where it would be someone else's.
+	foreign := mod.normalize(map[string]any{"id": "46", "Last_Name": "Berg", "Phone": "0800 1234", "Mailing_Country": "Deutschland"})
+	if c, unread, _ := cv.contact(foreign); len(c.Phones) != 1 || c.Phones[0].Number != "" || c.Phones[0].Raw != "0800 1234" || !slices.Equal(unread, []phone.Reason{phone.Invalid}) {
+		t.Errorf("a number of no country the record names: %+v, unread %v", c.Phones, unread)
+	}
 	// COQL may give a lookup as its id, with its name in a column of its own.
 	linked := mod.normalize(map[string]any{"id": "44", "Last_Name": "Smit", "Account_Name": map[string]any{"id": "7"}, "Account_Name.Account_Name": "Acme"})
-	if c, _ := cv.contact(linked); c.Company != "Acme" || c.Attributes["Account_Name"].(map[string]any)["id"] != "7" {
+	if c, _, _ := cv.contact(linked); c.Company != "Acme" || c.Attributes["Account_Name"].(map[string]any)["id"] != "7" {
 		t.Errorf("lookup name column: company %q, attributes %v", c.Company, c.Attributes)
 	}
 	// A custom record URL template.
 	cv.urlTemplate = "https://crm.example/{Module}/{SourceId}"
-	if c, _ := cv.contact(rec); c.URL != "https://crm.example/Contacts/43" {
+	if c, _, _ := cv.contact(rec); c.URL != "https://crm.example/Contacts/43" {
 		t.Errorf("url %s", c.URL)
 	}
 }

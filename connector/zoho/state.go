@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/replicatorhq/replicator/plugin/keyset"
 )
 
 const stateVersion = 1
@@ -16,7 +18,7 @@ type streamState struct {
 	Full *fullState `json:"full,omitempty"`
 	// Cursor is the last (Modified_Time, id) read; the next read starts
 	// after it.
-	Cursor *cursor `json:"cursor,omitempty"`
+	Cursor *savedKey `json:"cursor,omitempty"`
 	// DeletedSince is the end of the window whose deletions were read.
 	DeletedSince time.Time `json:"deleted_since,omitzero"`
 	// AccountsSince is the end of the window whose changed and deleted
@@ -40,38 +42,38 @@ type fullState struct {
 	Groups      [][]string `json:"groups,omitempty"`
 	GroupTokens []string   `json:"group_tokens,omitempty"`
 	// MaxSeen is the greatest (Modified_Time, id) read so far.
-	MaxSeen *cursor `json:"max_seen,omitempty"`
+	MaxSeen *savedKey `json:"max_seen,omitempty"`
 }
 
 // see notes a record's key in MaxSeen.
-func (f *fullState) see(k cursor) {
-	if k.ID == "" || k.Modified.IsZero() {
+func (f *fullState) see(k keyset.Cursor) {
+	if k.ID == "" || k.UpdatedAt.IsZero() {
 		return
 	}
-	if f.MaxSeen == nil || f.MaxSeen.less(k) {
-		f.MaxSeen = &k
+	if f.MaxSeen == nil || keyset.Compare(f.MaxSeen.key(), k) < 0 {
+		f.MaxSeen = saved(k)
 	}
 }
 
-type cursor struct {
+// savedKey is a keyset.Cursor as a checkpoint writes it. Checkpoints name
+// its fields modified_time and id, as they did before keyset existed, so
+// that those checkpoints still resume.
+type savedKey struct {
 	Modified time.Time `json:"modified_time"`
 	ID       string    `json:"id,omitempty"`
 }
 
-// less orders keys by Modified_Time, then by id as a number.
-func (c cursor) less(o cursor) bool {
-	if !c.Modified.Equal(o.Modified) {
-		return c.Modified.Before(o.Modified)
+// key is the cursor a checkpoint holds; a missing one is the zero cursor.
+func (s *savedKey) key() keyset.Cursor {
+	if s == nil {
+		return keyset.Cursor{}
 	}
-	return idLess(c.ID, o.ID)
+	return keyset.Cursor{UpdatedAt: s.Modified, ID: s.ID}
 }
 
-// idLess compares Zoho ids, decimal numbers written as text.
-func idLess(a, b string) bool {
-	if len(a) != len(b) {
-		return len(a) < len(b)
-	}
-	return a < b
+// saved is k as a checkpoint writes it.
+func saved(k keyset.Cursor) *savedKey {
+	return &savedKey{Modified: k.UpdatedAt, ID: k.ID}
 }
 
 func parseState(raw json.RawMessage) (*streamState, error) {
