@@ -66,7 +66,8 @@ func New(load Load) *Metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "replicator_run_duration_seconds",
 			Help:    "Wall time of runs that ended.",
-			Buckets: []float64{1, 10, 60, 300, 1800, 7200},
+			// Few buckets: a host of 1,000 pipelines has a histogram each.
+			Buckets: []float64{10, 60, 600, 3600},
 		}, []string{"pipeline"}),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "replicator_last_success_timestamp_seconds",
@@ -120,7 +121,9 @@ func New(load Load) *Metrics {
 
 // Handler serves the metrics in Prometheus's text format.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+	// Uncompressed: with a thousand pipelines, gzip costs the host about a
+	// third more CPU per scrape, to save a megabyte on a local network.
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, DisableCompression: true})
 }
 
 // Records adds n records of a kind (Read, Written, Deleted, Rejected) to a
