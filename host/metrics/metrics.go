@@ -64,8 +64,8 @@ func New(load Load) *Metrics {
 			Help: "Runs that ended, by outcome: succeeded, failed, interrupted.",
 		}, []string{"pipeline", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "replicator_run_duration_seconds",
-			Help:    "Wall time of runs that ended.",
+			Name: "replicator_run_duration_seconds",
+			Help: "Wall time of runs that ended.",
 			// Few buckets: a host of 1,000 pipelines has a histogram each.
 			Buckets: []float64{10, 60, 600, 3600},
 		}, []string{"pipeline"}),
