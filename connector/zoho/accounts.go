@@ -27,9 +27,6 @@ func (r *reader) accountChanges(ctx context.Context, st *streamState, end time.T
 		return nil
 	}
 	since := st.AccountsSince
-	if since.IsZero() {
-		since = st.DeletedSince // a checkpoint written before accounts were followed
-	}
 	if since.IsZero() || !since.Before(end) {
 		return nil
 	}

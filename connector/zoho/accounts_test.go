@@ -3,6 +3,7 @@ package zoho
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,5 +112,57 @@ func TestAccountChangesReachTheirContacts(t *testing.T) {
 	h.mustRead(contract.ReadStream{Name: "contacts", State: state, Generation: 4})
 	if n := h.sim.Calls()["coql"] - calls; n != 4 {
 		t.Errorf("%d COQL calls for 60 changed accounts, want 4", n)
+	}
+}
+
+// A contacts checkpoint written before accounts were followed has no
+// accounts_since: the next incremental run follows accounts from where its
+// deletions were read, so a rename since then still reaches the contacts.
+func TestAccountChangesFromAnOlderCheckpoint(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 200, Accounts: 40, Seed: 9})
+	h.authorize(allScopes...)
+	full := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
+	var older map[string]any
+	if err := json.Unmarshal(full.lastState("contacts"), &older); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := older["accounts_since"]; !ok {
+		t.Fatalf("the checkpoint %v has no accounts_since to leave out", older)
+	}
+	delete(older, "accounts_since")
+	state, _ := json.Marshal(older)
+
+	byAccount := map[string][]string{}
+	for id, rec := range h.sim.Records("Contacts") {
+		if acc, ok := rec["Account_Name"].(map[string]any); ok {
+			byAccount[acc["id"].(string)] = append(byAccount[acc["id"].(string)], id)
+		}
+	}
+	var renamed string
+	for acc := range byAccount {
+		renamed = acc
+		break
+	}
+	h.clock.Add(time.Minute)
+	if err := h.sim.Update("Accounts", renamed, map[string]any{"Account_Name": "Hernoemd B.V."}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Add(2 * time.Minute)
+	out := h.mustRead(contract.ReadStream{Name: "contacts", State: state, Generation: 2})
+	read := map[string]string{}
+	for _, r := range out.records {
+		var c schemas.Contact
+		if err := json.Unmarshal(r.Data, &c); err != nil {
+			t.Fatal(err)
+		}
+		read[r.Key] = c.Company
+	}
+	for _, id := range byAccount[renamed] {
+		if read[id] != "Hernoemd B.V." {
+			t.Errorf("contact %s of the renamed account: read again %v, company %q", id, read[id] != "", read[id])
+		}
+	}
+	if !json.Valid(out.lastState("contacts")) || !strings.Contains(string(out.lastState("contacts")), "accounts_since") {
+		t.Errorf("the next checkpoint does not follow accounts: %s", out.lastState("contacts"))
 	}
 }

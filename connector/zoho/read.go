@@ -262,6 +262,11 @@ func (r *reader) incremental(ctx context.Context, st *streamState) error {
 	if err := r.coqlSync(ctx, st, end); err != nil {
 		return err
 	}
+	if r.mod.kind == schemas.KindContact && st.AccountsSince.IsZero() {
+		// A checkpoint written before accounts were followed: follow them
+		// from where its deletions were read, before that moves on.
+		st.AccountsSince = st.DeletedSince
+	}
 	if err := r.deletedSync(ctx, st, end); err != nil {
 		return err
 	}
