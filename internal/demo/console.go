@@ -49,21 +49,25 @@ func (d *demo) serveConsole(ctx context.Context) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting replicator run: %w", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited closes once run has exited, with its Wait error in waitErr,
+	// so that every place that watches for it sees it.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	defer func() {
 		_ = cmd.Process.Signal(os.Interrupt) // run stops its runs and plugins
 		select {
-		case err := <-exited:
-			if err != nil {
-				fmt.Fprintf(d.out, "\n  replicator run ended with %v; see %s\n", err, logPath)
-			}
+		case <-exited:
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if waitErr != nil {
+			fmt.Fprintf(d.out, "\n  replicator run ended with %v; see %s\n", waitErr, logPath)
 		}
 	}()
 	url := "http://" + d.listen + "/"
-	if err := waitFor(ctx, url+"healthz", exited); err != nil {
+	if err := waitFor(ctx, url+"healthz", exited, &waitErr); err != nil {
 		return fmt.Errorf("%w; see %s", err, logPath)
 	}
 	d.say(`The console is up at %s
@@ -91,20 +95,24 @@ metrics.`, url)
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-exited:
-			return fmt.Errorf("replicator run stopped (%w); see %s", err, logPath)
+		case <-exited:
+			return fmt.Errorf("replicator run stopped (%w); see %s", waitErr, logPath)
 		case _, ok := <-lines:
-			if !ok {
-				<-ctx.Done() // no terminal: serve until interrupted
-				return nil
+			if !ok { // no terminal: serve until interrupted
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-exited:
+					return fmt.Errorf("replicator run stopped (%w); see %s", waitErr, logPath)
+				}
 			}
 		}
 	}
 }
 
-// waitFor polls url until it answers 200, the process exits or a minute
-// passes.
-func waitFor(ctx context.Context, url string, exited <-chan error) error {
+// waitFor polls url until it answers 200, the process exits (exited
+// closes, with its error in *waitErr) or a minute passes.
+func waitFor(ctx context.Context, url string, exited <-chan struct{}, waitErr *error) error {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -116,8 +124,8 @@ func waitFor(ctx context.Context, url string, exited <-chan error) error {
 			}
 		}
 		select {
-		case err := <-exited:
-			return fmt.Errorf("replicator run stopped (%w)", err)
+		case <-exited:
+			return fmt.Errorf("replicator run stopped (%w)", *waitErr)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
