@@ -15,19 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Record kinds counted per stream.
-const (
-	Read     = "read"
-	Written  = "written"
-	Deleted  = "deleted"
-	Rejected = "rejected"
-)
-
 // Counter names connectors report that get a metric of their own.
 const (
 	CounterAPICredits   = "api_credits"
 	CounterTokensMinted = "tokens_minted"
-	CounterRejected     = "rejected"
 )
 
 // Load reports how busy the scheduler is, read at every scrape.
@@ -57,7 +48,7 @@ func New(load Load) *Metrics {
 		reg: prometheus.NewRegistry(),
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "replicator_records_total",
-			Help: "Records per pipeline and stream, by kind: read from the source, written to the destination, deleted, rejected by the destination.",
+			Help: "Records per pipeline and stream, by kind: read from the source, deleted (the deletes among them), written (acknowledged by the destination as stored).",
 		}, []string{"pipeline", "stream", "kind"}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "replicator_runs_total",
@@ -126,8 +117,8 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, DisableCompression: true})
 }
 
-// Records adds n records of a kind (Read, Written, Deleted, Rejected) to a
-// pipeline's stream.
+// Records adds n records of a kind (runner.KindRead, KindDeleted or
+// KindWritten) to a pipeline's stream.
 func (m *Metrics) Records(pipeline, stream, kind string, n int64) {
 	if n > 0 {
 		m.records.WithLabelValues(pipeline, stream, kind).Add(float64(n))

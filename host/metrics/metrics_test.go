@@ -31,10 +31,10 @@ func scrape(t *testing.T, m *Metrics) string {
 func TestScrape(t *testing.T) {
 	m := New(func() (int, int) { return 3, 2 })
 	start := time.Unix(1_800_000_000, 0)
-	m.Records("acme", "contacts", Read, 120)
-	m.Records("acme", "contacts", Written, 118)
-	m.Records("acme", "contacts", Deleted, 2)
-	m.Records("acme", "contacts", Rejected, 0) // no series for nothing
+	m.Records("acme", "contacts", "read", 120)
+	m.Records("acme", "contacts", "written", 118)
+	m.Records("acme", "contacts", "deleted", 2)
+	m.Records("acme", "contacts", "rejected", 0) // no series for nothing
 	m.Counted("acme", map[string]int64{"source.api_credits": 11, "source.tokens_minted": 1, "destination.rejected": 4})
 	m.RunEnded("acme", "succeeded", start, start.Add(90*time.Second))
 	m.RunEnded("globex", "failed", start, start.Add(time.Second))
@@ -77,7 +77,7 @@ func TestForget(t *testing.T) {
 	m := New(nil)
 	now := time.Now()
 	for _, p := range []string{"acme", "globex"} {
-		m.Records(p, "contacts", Read, 1)
+		m.Records(p, "contacts", "read", 1)
 		m.RunEnded(p, "succeeded", now, now)
 		m.Checkpointed(p, "contacts", now)
 		m.Counted(p, map[string]int64{"api_credits": 1})

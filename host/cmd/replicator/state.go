@@ -47,15 +47,15 @@ func (a *app) stateBackup(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	file, ok := store.(*state.File)
+	if !ok {
+		return errors.New("state backup copies a state file; back up a PostgreSQL database with pg_dump")
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(a.opts.to), filepath.Base(a.opts.to)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("creating the backup file: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // after the rename, a no-op
-	file, ok := store.(*state.File)
-	if !ok {
-		return errors.New("state backup copies a state file; back up a PostgreSQL database with pg_dump")
-	}
 	if err := file.Backup(tmp); err != nil {
 		tmp.Close()
 		return err
