@@ -57,23 +57,36 @@ func New(cfg *config.Config, log hclog.Logger) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find the working folder: %w", err)
 	}
+	cert, err := plugin.NewHostCert()
+	if err != nil {
+		return nil, err
+	}
+	base := &Engine{
+		Dirs:     plugins.SearchDirs(filepath.Dir(exe), wd, os.Getenv("REPLICATOR_PLUGIN_PATH")),
+		Binaries: plugin.NewBinaries(),
+		HostCert: cert,
+	}
+	return base.Reload(cfg, log)
+}
+
+// Reload returns an engine for cfg, a reloaded configuration, that keeps
+// e's plugin folders, binary cache, certificate and socket folder, so that
+// a reload neither hashes unchanged binaries again nor makes a new key.
+func (e *Engine) Reload(cfg *config.Config, log hclog.Logger) (*Engine, error) {
 	lockPath := filepath.Join(cfg.Dir, LockFileName)
 	lock, err := lockfile.Load(lockPath)
 	if err != nil {
 		return nil, fmt.Errorf("read lock file: %w", err)
 	}
-	cert, err := plugin.NewHostCert()
-	if err != nil {
-		return nil, err
-	}
 	return &Engine{
-		Config:   cfg,
-		Lock:     lock,
-		LockPath: lockPath,
-		Dirs:     plugins.SearchDirs(filepath.Dir(exe), wd, os.Getenv("REPLICATOR_PLUGIN_PATH")),
-		Log:      log,
-		Binaries: plugin.NewBinaries(),
-		HostCert: cert,
+		Config:    cfg,
+		Lock:      lock,
+		LockPath:  lockPath,
+		Dirs:      e.Dirs,
+		Log:       log,
+		SocketDir: e.SocketDir,
+		Binaries:  e.Binaries,
+		HostCert:  e.HostCert,
 	}, nil
 }
 

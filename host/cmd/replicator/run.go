@@ -39,9 +39,6 @@ type runHost struct {
 	runLog hclog.Logger
 	shared *sharedStore
 	sched  *schedule.Scheduler
-	// binaries outlives reloads: a binary is hashed once per change.
-	binaries *plugin.Binaries
-	hostCert *plugin.HostCert
 	// names are the pipelines scheduled, for the reload's summary.
 	names []string
 	// retry is how soon a pipeline another host holds is tried again: a
@@ -85,7 +82,13 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	if a.log.GetLevel() == hclog.Info {
 		h.runLog.SetLevel(hclog.Warn)
 	}
-	eng, err := engine.New(cfg, h.runLog)
+	// The app's engine has the plugin socket folder this process removes
+	// at exit; the runs log through their own, quieter logger.
+	base, err := a.engine()
+	if err != nil {
+		return err
+	}
+	eng, err := base.Reload(cfg, h.runLog)
 	if err != nil {
 		return err
 	}
@@ -112,7 +115,6 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	if len(jobs) == 0 {
 		return fmt.Errorf("no pipeline in %s has an interval; add one such as interval = \"15m\", or serve the console (-listen) to run them when asked", cfg.Path)
 	}
-	h.binaries, h.hostCert = eng.Binaries, eng.HostCert
 	h.setEngine(eng)
 	h.sched = schedule.New(schedule.Options{MaxConcurrent: cfg.Host.MaxConcurrentRuns, Log: a.log})
 	h.metrics = metrics.New(func() (int, int) { return h.sched.Queued(), h.sched.InFlight() })
@@ -174,12 +176,11 @@ func (h *runHost) reload(reason string) {
 	for _, d := range diags {
 		h.log.Warn(d.Summary, "detail", d.Detail)
 	}
-	eng, err := engine.New(cfg, h.runLog)
+	eng, err := h.engine().Reload(cfg, h.runLog)
 	if err != nil {
 		h.log.Error("the configuration could not be reloaded; the pipelines keep running on the last good configuration", "error", err)
 		return
 	}
-	eng.Binaries, eng.HostCert = h.binaries, h.hostCert
 	if diags, err := checkConnectors(h.ctx, eng); err != nil {
 		h.log.Error("the configuration could not be reloaded; the pipelines keep running on the last good configuration", "error", err)
 		return
