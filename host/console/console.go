@@ -82,6 +82,9 @@ type Host interface {
 	// Pipelines returns every configured pipeline with its newest runs
 	// (up to runs each), sorted by name.
 	Pipelines(ctx context.Context, runs int) ([]Pipeline, error)
+	// Pipeline returns one pipeline with its newest runs, or an error
+	// wrapping ErrUnknown.
+	Pipeline(ctx context.Context, name string, runs int) (Pipeline, error)
 	// Sources returns every configured source, sorted by reference.
 	Sources(ctx context.Context) ([]Source, error)
 	// SyncNow queues a run of the pipeline ahead of its schedule.

@@ -200,20 +200,18 @@ func (c *Console) pipelinePage(w http.ResponseWriter, r *http.Request, x *sessio
 	name := r.PathValue("name")
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	ps, err := c.host.Pipelines(ctx, 20)
-	if err != nil {
-		c.fail(w, r, http.StatusServiceUnavailable, "Reading the pipelines failed: "+err.Error())
+	p, err := c.host.Pipeline(ctx, name, 20)
+	switch {
+	case errors.Is(err, ErrUnknown):
+		c.fail(w, r, http.StatusNotFound, fmt.Sprintf("There is no pipeline %q in the configuration.", name))
+		return
+	case err != nil:
+		c.fail(w, r, http.StatusServiceUnavailable, "Reading the pipeline failed: "+err.Error())
 		return
 	}
-	for i := range ps {
-		if ps[i].Name == name {
-			v := c.base(x, "Pipeline "+name)
-			v.Pipeline, v.Refresh = &ps[i], 5
-			c.render(w, http.StatusOK, "pipeline.html", v)
-			return
-		}
-	}
-	c.fail(w, r, http.StatusNotFound, fmt.Sprintf("There is no pipeline %q in the configuration.", name))
+	v := c.base(x, "Pipeline "+name)
+	v.Pipeline, v.Refresh = &p, 5
+	c.render(w, http.StatusOK, "pipeline.html", v)
 }
 
 func (c *Console) syncNow(w http.ResponseWriter, r *http.Request, _ *session) {

@@ -103,10 +103,32 @@ func (h *runHost) serveConsole(ctx context.Context, listen, token string) error 
 	return nil
 }
 
+// usedBy says whether source is the source of the pipeline called name.
+func usedBy(cfg *config.Config, source *config.Connector, name string) bool {
+	pc, ok := cfg.Pipeline(name)
+	return ok && pc.Source == source
+}
+
 // consoleHost is the running host as the console sees it.
 type consoleHost struct{ h *runHost }
 
 func (c consoleHost) Pipelines(ctx context.Context, runs int) ([]console.Pipeline, error) {
+	return c.pipelines(ctx, runs, "")
+}
+
+func (c consoleHost) Pipeline(ctx context.Context, name string, runs int) (console.Pipeline, error) {
+	ps, err := c.pipelines(ctx, runs, name)
+	if err != nil {
+		return console.Pipeline{}, err
+	}
+	if len(ps) == 0 {
+		return console.Pipeline{}, fmt.Errorf("pipeline %s is %w", name, console.ErrUnknown)
+	}
+	return ps[0], nil
+}
+
+// pipelines returns every pipeline, or only the one called only.
+func (c consoleHost) pipelines(ctx context.Context, runs int, only string) ([]console.Pipeline, error) {
 	h := c.h
 	eng := h.engine()
 	store, release, err := h.shared.acquire()
@@ -122,6 +144,9 @@ func (c consoleHost) Pipelines(ctx context.Context, runs int) ([]console.Pipelin
 	// Whether each source takes a grant it has not been given.
 	needsGrant := map[*config.Connector]bool{}
 	for _, b := range eng.Config.Sources {
+		if only != "" && !usedBy(eng.Config, b, only) {
+			continue
+		}
 		spec, err := h.spec(ctx, eng, b)
 		if err != nil {
 			return nil, err
@@ -137,6 +162,9 @@ func (c consoleHost) Pipelines(ctx context.Context, runs int) ([]console.Pipelin
 	}
 	var out []console.Pipeline
 	for _, pc := range eng.Config.Pipelines {
+		if only != "" && pc.Name != only {
+			continue
+		}
 		p := console.Pipeline{
 			Name:        pc.Name,
 			Source:      pc.Source.Ref(),

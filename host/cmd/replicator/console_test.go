@@ -293,6 +293,9 @@ func TestConsoleSyncNow(t *testing.T) {
 	if code, _, _ := f.post("/pipelines/nobody/sync", url.Values{"csrf": {csrf}}); code != http.StatusNotFound {
 		t.Errorf("sync of an unknown pipeline: %d", code)
 	}
+	if code, _, body := f.get("/pipelines/nobody"); code != http.StatusNotFound || !strings.Contains(body, "no pipeline") {
+		t.Errorf("the page of an unknown pipeline: %d\n%s", code, body)
+	}
 	if _, err := os.Stat(filepath.Join(f.dir, "manual.jsonl")); err == nil {
 		t.Fatal("a refused form ran the pipeline")
 	}
