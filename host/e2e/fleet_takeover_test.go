@@ -63,6 +63,15 @@ func TestFleetPostgresTakeoverWithinTheBound(t *testing.T) {
 	t.Setenv("FLEET_DATABASE_URL", url)
 	w := newWorkspace(t, takeoverConfig(count))
 	w.mustRun("init")
+	keyring, err := state.NewKeyring(fleetKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := postgres.Open(ctx, postgres.Options{URL: url, Keys: keyring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
 
 	a, aLog := w.startRun("-log-level", "debug")
 	defer func() { _ = a.Process.Kill() }()
@@ -70,8 +79,14 @@ func TestFleetPostgresTakeoverWithinTheBound(t *testing.T) {
 	// The second host's first try finds the pipeline held by the first.
 	b, bLog := w.startRun("-log-level", "debug")
 	waitLog(t, bLog, "pipeline runs on another host now", 1)
+	// Records reach out.jsonl before their checkpoint is stored, so wait
+	// for the checkpoint itself: that is what b must resume from.
 	for {
-		if _, lines := outputKeys(t, w.path("out.jsonl")); lines > 0 {
+		st, err := db.Stream(ctx, "p", "items")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.State != nil {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -96,15 +111,6 @@ func TestFleetPostgresTakeoverWithinTheBound(t *testing.T) {
 		t.Fatalf("the joining host ran the pipeline again:\n%s", cLog.String())
 	}
 
-	keyring, err := state.NewKeyring(fleetKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := postgres.Open(ctx, postgres.Options{URL: url, Keys: keyring})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	runs, err := db.Runs(ctx, "p", 0)
 	if err != nil {
 		t.Fatal(err)
