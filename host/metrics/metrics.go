@@ -3,16 +3,25 @@
 // busy the scheduler is. Every name starts with replicator_ and carries a
 // pipeline label; none carries a configuration value, so no secret can
 // reach a label.
+//
+// A host may hold thousands of pipelines, so their series are not kept in
+// client_golang's metric vectors, which hash every label set and hand a
+// scrape its series in no order. Metrics is itself a collector: it keeps
+// each pipeline's series in label order and writes them from one snapshot,
+// with label pairs built once per series.
 package metrics
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Counter names connectors report that get a metric of their own.
@@ -24,77 +33,120 @@ const (
 // Load reports how busy the scheduler is, read at every scrape.
 type Load func() (queued, inFlight int)
 
+// The families of per-pipeline series, in the order a scrape lists them.
+const (
+	famRecords = iota
+	famRuns
+	famDuration
+	famLastSuccess
+	famCounters
+	famCredits
+	famTokens
+	famPluginStarts
+	famPluginCrashes
+	famLag
+	famCount
+)
+
+// durationBuckets are the run duration histogram's upper bounds. Few: a
+// host of 1,000 pipelines has a histogram each.
+var durationBuckets = [...]float64{10, 60, 600, 3600}
+
+// family is one metric name: its description, its type, and the labels
+// its series carry after "pipeline".
+type family struct {
+	desc   *prometheus.Desc
+	typ    dto.MetricType
+	labels []string
+}
+
+func newFamily(name, help string, typ dto.MetricType, labels ...string) family {
+	return family{
+		desc:   prometheus.NewDesc(name, help, append([]string{"pipeline"}, labels...), nil),
+		typ:    typ,
+		labels: labels,
+	}
+}
+
+func families() [famCount]family {
+	var f [famCount]family
+	f[famRecords] = newFamily("replicator_records_total",
+		"Records per pipeline and stream, by kind: read from the source, deleted (the deletes among them), written (acknowledged by the destination as stored).",
+		dto.MetricType_COUNTER, "stream", "kind")
+	f[famRuns] = newFamily("replicator_runs_total",
+		"Runs that ended, by outcome: succeeded, failed, interrupted.",
+		dto.MetricType_COUNTER, "outcome")
+	f[famDuration] = newFamily("replicator_run_duration_seconds",
+		"Wall time of runs that ended.",
+		dto.MetricType_HISTOGRAM)
+	f[famLastSuccess] = newFamily("replicator_last_success_timestamp_seconds",
+		"Unix time at which the pipeline's last successful run ended.",
+		dto.MetricType_GAUGE)
+	f[famCounters] = newFamily("replicator_connector_counter_total",
+		"Every counter a pipeline's connectors report, by the connector's own counter name.",
+		dto.MetricType_COUNTER, "counter")
+	f[famCredits] = newFamily("replicator_source_api_credits_total",
+		"API credits the pipeline's source spent (Zoho CRM: credits of the org's daily allowance).",
+		dto.MetricType_COUNTER)
+	f[famTokens] = newFamily("replicator_source_tokens_minted_total",
+		"OAuth access tokens the pipeline's source minted.",
+		dto.MetricType_COUNTER)
+	f[famPluginStarts] = newFamily("replicator_plugin_starts_total",
+		"Plugin processes started, by kind (source, destination): each run starts one of each.",
+		dto.MetricType_COUNTER, "kind")
+	f[famPluginCrashes] = newFamily("replicator_plugin_crashes_total",
+		"Runs that failed because a plugin process exited while the host still needed it.",
+		dto.MetricType_COUNTER)
+	f[famLag] = newFamily("replicator_checkpoint_lag_seconds",
+		"Seconds since the stream's last checkpoint was acknowledged and stored.",
+		dto.MetricType_GAUGE, "stream")
+	return f
+}
+
 // Metrics is one host process's metrics, in a registry of its own.
 type Metrics struct {
 	reg *prometheus.Registry
+	fam [famCount]family
+	now func() time.Time
 
-	records      *prometheus.CounterVec // pipeline, stream, kind
-	runs         *prometheus.CounterVec // pipeline, outcome
-	duration     *prometheus.HistogramVec
-	lastSuccess  *prometheus.GaugeVec
-	counters     *prometheus.CounterVec // pipeline, counter
-	credits      *prometheus.CounterVec
-	tokens       *prometheus.CounterVec
-	pluginStarts *prometheus.CounterVec // pipeline, kind
-	pluginCrash  *prometheus.CounterVec
+	mu        sync.Mutex
+	pipelines map[string]*pipeline
+	names     []string // the pipelines' names in order; nil after one came or went
+}
 
-	lag *lagCollector
+// pipeline is one pipeline's series, by family, each list in the order
+// of its label values.
+type pipeline struct {
+	label  *dto.LabelPair
+	series [famCount][]*series
+}
+
+// series is one labelled value. Its label pairs are shared with every
+// scrape, which only reads them.
+type series struct {
+	values []string // label values after the pipeline's
+	labels []*dto.LabelPair
+	value  float64   // a counter or gauge
+	at     time.Time // the checkpoint lag's reference
+	hist   *histogram
+}
+
+type histogram struct {
+	count   uint64
+	sum     float64
+	buckets [len(durationBuckets)]uint64 // not cumulative
 }
 
 // New returns the metrics of a host whose scheduler reports its load
 // through load (nil when there is no scheduler, as for one sync).
 func New(load Load) *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
-		records: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "replicator_records_total",
-			Help: "Records per pipeline and stream, by kind: read from the source, deleted (the deletes among them), written (acknowledged by the destination as stored).",
-		}, []string{"pipeline", "stream", "kind"}),
-		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "replicator_runs_total",
-			Help: "Runs that ended, by outcome: succeeded, failed, interrupted.",
-		}, []string{"pipeline", "outcome"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "replicator_run_duration_seconds",
-			Help: "Wall time of runs that ended.",
-			// Few buckets: a host of 1,000 pipelines has a histogram each.
-			Buckets: []float64{10, 60, 600, 3600},
-		}, []string{"pipeline"}),
-		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "replicator_last_success_timestamp_seconds",
-			Help: "Unix time at which the pipeline's last successful run ended.",
-		}, []string{"pipeline"}),
-		counters: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "replicator_connector_counter_total",
-			Help: "Every counter a pipeline's connectors report, by the connector's own counter name.",
-		}, []string{"pipeline", "counter"}),
-		credits: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "replicator_source_api_credits_total",
-			Help: "API credits the pipeline's source spent (Zoho CRM: credits of the org's daily allowance).",
-		}, []string{"pipeline"}),
-		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "replicator_source_tokens_minted_total",
-			Help: "OAuth access tokens the pipeline's source minted.",
-		}, []string{"pipeline"}),
-		pluginStarts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "replicator_plugin_starts_total",
-			Help: "Plugin processes started, by kind (source, destination): each run starts one of each.",
-		}, []string{"pipeline", "kind"}),
-		pluginCrash: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "replicator_plugin_crashes_total",
-			Help: "Runs that failed because a plugin process exited while the host still needed it.",
-		}, []string{"pipeline"}),
-		lag: &lagCollector{
-			desc: prometheus.NewDesc("replicator_checkpoint_lag_seconds",
-				"Seconds since the stream's last checkpoint was acknowledged and stored.",
-				[]string{"pipeline", "stream"}, nil),
-			last: map[[2]string]time.Time{},
-			now:  time.Now,
-		},
+		reg:       prometheus.NewRegistry(),
+		fam:       families(),
+		now:       time.Now,
+		pipelines: map[string]*pipeline{},
 	}
-	m.reg.MustRegister(m.records, m.runs, m.duration, m.lastSuccess, m.counters,
-		m.credits, m.tokens, m.pluginStarts, m.pluginCrash, m.lag,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if load != nil {
 		m.reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -120,24 +172,29 @@ func (m *Metrics) Handler() http.Handler {
 // Records adds n records of a kind (runner.KindRead, KindDeleted or
 // KindWritten) to a pipeline's stream.
 func (m *Metrics) Records(pipeline, stream, kind string, n int64) {
-	if n > 0 {
-		m.records.WithLabelValues(pipeline, stream, kind).Add(float64(n))
+	if n <= 0 {
+		return
 	}
+	m.mu.Lock()
+	m.series(pipeline, famRecords, stream, kind).value += float64(n)
+	m.mu.Unlock()
 }
 
 // Counted adds what a connector counted during a run. Counters a
 // connector reports with a "source." or "destination." prefix keep it.
 func (m *Metrics) Counted(pipeline string, counters map[string]int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for name, n := range counters {
 		if n <= 0 {
 			continue
 		}
-		m.counters.WithLabelValues(pipeline, name).Add(float64(n))
+		m.series(pipeline, famCounters, name).value += float64(n)
 		switch trimSide(name) {
 		case CounterAPICredits:
-			m.credits.WithLabelValues(pipeline).Add(float64(n))
+			m.series(pipeline, famCredits).value += float64(n)
 		case CounterTokensMinted:
-			m.tokens.WithLabelValues(pipeline).Add(float64(n))
+			m.series(pipeline, famTokens).value += float64(n)
 		}
 	}
 }
@@ -154,74 +211,186 @@ func trimSide(name string) string {
 // RunEnded records a run's outcome and duration; a success also sets the
 // pipeline's last success time to ended.
 func (m *Metrics) RunEnded(pipeline, outcome string, started, ended time.Time) {
-	m.runs.WithLabelValues(pipeline, outcome).Inc()
-	m.duration.WithLabelValues(pipeline).Observe(ended.Sub(started).Seconds())
+	took := ended.Sub(started).Seconds()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.series(pipeline, famRuns, outcome).value++
+	h := m.series(pipeline, famDuration).hist
+	h.count++
+	h.sum += took
+	for i, le := range durationBuckets {
+		if took <= le {
+			h.buckets[i]++
+			break
+		}
+	}
 	if outcome == "succeeded" {
-		m.lastSuccess.WithLabelValues(pipeline).Set(float64(ended.UnixNano()) / 1e9)
+		m.series(pipeline, famLastSuccess).value = float64(ended.UnixNano()) / 1e9
 	}
 }
 
 // Checkpointed notes that a checkpoint of a pipeline's stream was stored at t.
 func (m *Metrics) Checkpointed(pipeline, stream string, t time.Time) {
-	m.lag.set(pipeline, stream, t)
+	m.mu.Lock()
+	m.series(pipeline, famLag, stream).at = t
+	m.mu.Unlock()
 }
 
 // PluginStarted counts a plugin process started for a pipeline.
 func (m *Metrics) PluginStarted(pipeline, kind string) {
-	m.pluginStarts.WithLabelValues(pipeline, kind).Inc()
+	m.mu.Lock()
+	m.series(pipeline, famPluginStarts, kind).value++
+	m.mu.Unlock()
 }
 
 // PluginCrashed counts a run that failed because a plugin process exited.
 func (m *Metrics) PluginCrashed(pipeline string) {
-	m.pluginCrash.WithLabelValues(pipeline).Inc()
+	m.mu.Lock()
+	m.series(pipeline, famPluginCrashes).value++
+	m.mu.Unlock()
 }
 
 // Forget drops every series of a pipeline that was removed from the
 // configuration, so that a scrape no longer shows it.
 func (m *Metrics) Forget(pipeline string) {
-	labels := prometheus.Labels{"pipeline": pipeline}
-	for _, v := range []interface {
-		DeletePartialMatch(prometheus.Labels) int
-	}{m.records, m.runs, m.duration, m.lastSuccess, m.counters, m.credits, m.tokens, m.pluginStarts, m.pluginCrash} {
-		v.DeletePartialMatch(labels)
+	m.mu.Lock()
+	if _, ok := m.pipelines[pipeline]; ok {
+		delete(m.pipelines, pipeline)
+		m.names = nil
 	}
-	m.lag.forget(pipeline)
+	m.mu.Unlock()
 }
 
-// lagCollector computes each stream's checkpoint lag at scrape time.
-type lagCollector struct {
-	desc *prometheus.Desc
-	now  func() time.Time
-
-	mu   sync.Mutex
-	last map[[2]string]time.Time
+// series returns the series of a family of the named pipeline with the
+// given label values, making it when it is new. m.mu is held.
+func (m *Metrics) series(name string, f int, values ...string) *series {
+	p := m.pipelines[name]
+	if p == nil {
+		p = &pipeline{label: labelPair("pipeline", name)}
+		m.pipelines[name] = p
+		m.names = nil
+	}
+	list := p.series[f]
+	i, found := slices.BinarySearchFunc(list, values, func(s *series, v []string) int {
+		return slices.Compare(s.values, v)
+	})
+	if found {
+		return list[i]
+	}
+	s := &series{values: values, labels: []*dto.LabelPair{p.label}}
+	for j, l := range m.fam[f].labels {
+		s.labels = append(s.labels, labelPair(l, values[j]))
+	}
+	slices.SortFunc(s.labels, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
+	if m.fam[f].typ == dto.MetricType_HISTOGRAM {
+		s.hist = &histogram{}
+	}
+	p.series[f] = slices.Insert(list, i, s)
+	return s
 }
 
-func (c *lagCollector) set(pipeline, stream string, t time.Time) {
-	c.mu.Lock()
-	c.last[[2]string{pipeline, stream}] = t
-	c.mu.Unlock()
+// labelPair makes a label, its value made valid UTF-8: names of streams
+// and counters come from plugins, and a scrape drops a series whose label
+// is not.
+func labelPair(name, value string) *dto.LabelPair {
+	value = strings.ToValidUTF8(value, "\uFFFD")
+	return &dto.LabelPair{Name: &name, Value: &value}
 }
 
-func (c *lagCollector) forget(pipeline string) {
-	c.mu.Lock()
-	for k := range c.last {
-		if k[0] == pipeline {
-			delete(c.last, k)
+// Describe sends the per-pipeline families' descriptions.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, f := range m.fam {
+		ch <- f.desc
+	}
+}
+
+// Collect sends every pipeline's series, from a snapshot taken under the
+// lock, in order of family, pipeline and label values.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, p := range m.snapshot() {
+		ch <- p
+	}
+}
+
+func (m *Metrics) snapshot() []prometheus.Metric {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.names == nil {
+		for name := range m.pipelines {
+			m.names = append(m.names, name)
+		}
+		slices.Sort(m.names)
+	}
+	now := m.now()
+	var out []prometheus.Metric
+	for f := range famCount {
+		fam := &m.fam[f]
+		for _, name := range m.names {
+			for _, s := range m.pipelines[name].series[f] {
+				switch {
+				case s.hist != nil:
+					out = append(out, newHistogramPoint(fam.desc, s))
+				case f == famLag:
+					out = append(out, &point{desc: fam.desc, typ: fam.typ, labels: s.labels, value: now.Sub(s.at).Seconds()})
+				default:
+					out = append(out, &point{desc: fam.desc, typ: fam.typ, labels: s.labels, value: s.value})
+				}
+			}
 		}
 	}
-	c.mu.Unlock()
+	return out
 }
 
-func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+// point is a counter's or gauge's value at a scrape.
+type point struct {
+	desc   *prometheus.Desc
+	typ    dto.MetricType
+	labels []*dto.LabelPair
+	value  float64
+}
 
-func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	for k, t := range c.last {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, now.Sub(t).Seconds(), k[0], k[1])
+func (p *point) Desc() *prometheus.Desc { return p.desc }
+
+func (p *point) Write(out *dto.Metric) error {
+	out.Label = p.labels
+	if p.typ == dto.MetricType_COUNTER {
+		out.Counter = &dto.Counter{Value: &p.value}
+	} else {
+		out.Gauge = &dto.Gauge{Value: &p.value}
 	}
+	return nil
+}
+
+// histogramPoint is a run duration histogram at a scrape.
+type histogramPoint struct {
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair
+	count  uint64
+	sum    float64
+	cum    [len(durationBuckets)]uint64
+	bounds [len(durationBuckets)]float64
+}
+
+func newHistogramPoint(desc *prometheus.Desc, s *series) *histogramPoint {
+	p := &histogramPoint{desc: desc, labels: s.labels, count: s.hist.count, sum: s.hist.sum, bounds: durationBuckets}
+	var n uint64
+	for i, c := range s.hist.buckets {
+		n += c
+		p.cum[i] = n
+	}
+	return p
+}
+
+func (p *histogramPoint) Desc() *prometheus.Desc { return p.desc }
+
+func (p *histogramPoint) Write(out *dto.Metric) error {
+	out.Label = p.labels
+	h := &dto.Histogram{SampleCount: &p.count, SampleSum: &p.sum}
+	for i := range p.cum {
+		h.Bucket = append(h.Bucket, &dto.Bucket{CumulativeCount: &p.cum[i], UpperBound: &p.bounds[i]})
+	}
+	out.Histogram = h
+	return nil
 }
 
 // Pipeline returns what a run of the named pipeline reports the records it

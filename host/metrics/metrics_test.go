@@ -40,7 +40,7 @@ func TestScrape(t *testing.T) {
 	m.RunEnded("globex", "failed", start, start.Add(time.Second))
 	m.PluginStarted("acme", "source")
 	m.PluginCrashed("globex")
-	m.lag.now = func() time.Time { return start.Add(time.Minute) }
+	m.now = func() time.Time { return start.Add(time.Minute) }
 	m.Checkpointed("acme", "contacts", start)
 
 	out := scrape(t, m)
@@ -92,5 +92,41 @@ func TestForget(t *testing.T) {
 	}
 	if strings.Contains(out, "replicator_queue_length") {
 		t.Error("metrics without a scheduler report a queue")
+	}
+}
+
+func TestLabelsFromPluginsAreValidUTF8(t *testing.T) {
+	m := New(nil)
+	m.Counted("acme", map[string]int64{"source.bad\xffname": 2})
+	m.Records("acme", "con\xfetacts", "read", 1)
+	out := scrape(t, m)
+	for _, want := range []string{
+		`replicator_connector_counter_total{counter="source.bad` + "\uFFFD" + `name",pipeline="acme"} 2`,
+		`replicator_records_total{kind="read",pipeline="acme",stream="con` + "\uFFFD" + `tacts"} 1`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("scrape lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+func TestHistogramBuckets(t *testing.T) {
+	m := New(nil)
+	start := time.Unix(1_800_000_000, 0)
+	for _, took := range []time.Duration{5 * time.Second, 10 * time.Second, 11 * time.Second, 2 * time.Hour} {
+		m.RunEnded("acme", "succeeded", start, start.Add(took))
+	}
+	out := scrape(t, m)
+	for _, want := range []string{
+		`replicator_run_duration_seconds_bucket{pipeline="acme",le="10"} 2`,
+		`replicator_run_duration_seconds_bucket{pipeline="acme",le="60"} 3`,
+		`replicator_run_duration_seconds_bucket{pipeline="acme",le="3600"} 3`,
+		`replicator_run_duration_seconds_bucket{pipeline="acme",le="+Inf"} 4`,
+		`replicator_run_duration_seconds_count{pipeline="acme"} 4`,
+		`replicator_runs_total{outcome="succeeded",pipeline="acme"} 4`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("scrape lacks %s:\n%s", want, out)
+		}
 	}
 }
