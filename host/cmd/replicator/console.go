@@ -294,10 +294,13 @@ func (c consoleHost) Ready(ctx context.Context) error {
 	return nil
 }
 
+// specKey is what specs of plugins are kept under.
+func specKey(b *config.Connector) string { return b.Kind + "/" + b.Type }
+
 // spec returns the Spec of a connector block's plugin, asked once per
 // engine (that is, per configuration load) and type.
 func (h *runHost) spec(ctx context.Context, eng *engine.Engine, b *config.Connector) (contract.Spec, error) {
-	key := b.Kind + "/" + b.Type
+	key := specKey(b)
 	h.mu.Lock()
 	spec, ok := h.specs[key]
 	h.mu.Unlock()

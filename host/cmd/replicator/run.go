@@ -67,10 +67,15 @@ func (h *runHost) engine() *engine.Engine {
 	return h.eng
 }
 
-func (h *runHost) setEngine(eng *engine.Engine) {
+// setEngine makes eng the engine of the next runs, with the specs of its
+// plugins already asked (nil when none were).
+func (h *runHost) setEngine(eng *engine.Engine, specs map[string]contract.Spec) {
+	if specs == nil {
+		specs = map[string]contract.Spec{}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.eng, h.specs = eng, map[string]contract.Spec{}
+	h.eng, h.specs = eng, specs
 }
 
 func cmdRun(ctx context.Context, a *app, _ []string) error {
@@ -115,7 +120,7 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	if len(jobs) == 0 {
 		return fmt.Errorf("no pipeline in %s has an interval; add one such as interval = \"15m\", or serve the console (-listen) to run them when asked", cfg.Path)
 	}
-	h.setEngine(eng)
+	h.setEngine(eng, nil)
 	h.sched = schedule.New(schedule.Options{MaxConcurrent: cfg.Host.MaxConcurrentRuns, Log: a.log})
 	h.metrics = metrics.New(func() (int, int) { return h.sched.Queued(), h.sched.InFlight() })
 	h.set(jobs)
@@ -181,10 +186,12 @@ func (h *runHost) reload(reason string) {
 		h.log.Error("the configuration could not be reloaded; the pipelines keep running on the last good configuration", "error", err)
 		return
 	}
-	if diags, err := checkConnectors(h.ctx, eng); err != nil {
+	specs, diags, err := checkConnectors(h.ctx, eng)
+	if err != nil {
 		h.log.Error("the configuration could not be reloaded; the pipelines keep running on the last good configuration", "error", err)
 		return
-	} else if diags.HasErrors() {
+	}
+	if diags.HasErrors() {
 		h.log.Error("the configuration has errors; the pipelines keep running on the last good configuration until it is fixed",
 			"errors", len(diags.Errs()))
 		if cfg.WriteDiagnostics(h.a.stderr, diags) != nil {
@@ -196,25 +203,26 @@ func (h *runHost) reload(reason string) {
 		h.log.Warn("the state store changed; the host keeps using the one it started with until it is restarted")
 	}
 	h.sched.SetMaxConcurrent(cfg.Host.MaxConcurrentRuns)
-	h.setEngine(eng)
+	h.setEngine(eng, specs)
 	h.set(h.jobs(eng))
 }
 
 // checkConnectors decodes every connector block of eng's configuration
 // against its plugin's schema, as a run would, launching each plugin once
 // rather than once per block: a reload with a misspelt attribute is
-// refused like one with a syntax error, not found at the next run.
-func checkConnectors(ctx context.Context, eng *engine.Engine) (hcl.Diagnostics, error) {
+// refused like one with a syntax error, not found at the next run. It
+// returns the specs it asked, by specKey, for the console to reuse.
+func checkConnectors(ctx context.Context, eng *engine.Engine) (map[string]contract.Spec, hcl.Diagnostics, error) {
 	specs := map[string]contract.Spec{}
 	var diags hcl.Diagnostics
 	for _, b := range slices.Concat(eng.Config.Sources, eng.Config.Destinations) {
-		spec, ok := specs[b.Kind+"/"+b.Type]
+		spec, ok := specs[specKey(b)]
 		if !ok {
 			var err error
 			if spec, err = eng.Spec(ctx, b.Kind, b.Type); err != nil {
-				return nil, fmt.Errorf("%s: %w", b.Ref(), err)
+				return nil, nil, fmt.Errorf("%s: %w", b.Ref(), err)
 			}
-			specs[b.Kind+"/"+b.Type] = spec
+			specs[specKey(b)] = spec
 		}
 		_, d := b.Decode(spec)
 		for _, diag := range d {
@@ -223,7 +231,7 @@ func checkConnectors(ctx context.Context, eng *engine.Engine) (hcl.Diagnostics, 
 			}
 		}
 	}
-	return diags, nil
+	return specs, diags, nil
 }
 
 // set schedules jobs and logs which pipelines came and went.
