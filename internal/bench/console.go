@@ -24,20 +24,11 @@ import (
 //   - console_page_ms: the median time of the console's pipelines page,
 //     every pipeline with its newest runs, over 25 loads.
 func benchConsole(ctx context.Context, b *bench) error {
-	dir, err := os.MkdirTemp("", "replicator-bench")
+	dir, err := tenantFolder(10)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
-		return err
-	}
-	for i := range fleetPipelines {
-		name := fmt.Sprintf("tenant-%04d", i)
-		if err := os.WriteFile(filepath.Join(dir, name+".hcl"), []byte(tenantHCL(name, 10, "1h")), 0o644); err != nil {
-			return err
-		}
-	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err

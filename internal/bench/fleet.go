@@ -48,6 +48,29 @@ func benchFleet(ctx context.Context, b *bench) error {
 	return nil
 }
 
+// tenantFolder makes a temporary configuration folder of fleetPipelines
+// pipeline files named tenant-0000 and on, each of records records on an
+// hourly interval, with an out folder for their output. The caller
+// removes it.
+func tenantFolder(records int) (string, error) {
+	dir, err := os.MkdirTemp("", "replicator-bench")
+	if err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	for i := range fleetPipelines {
+		name := fmt.Sprintf("tenant-%04d", i)
+		if err := os.WriteFile(filepath.Join(dir, name+".hcl"), []byte(tenantHCL(name, records, "1h")), 0o644); err != nil {
+			os.RemoveAll(dir)
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
 func tenantHCL(name string, records int, interval string) string {
 	s := fmt.Sprintf(`
 source "generator" %[1]q {
@@ -70,14 +93,11 @@ pipeline %[1]q {
 // runOverhead is the median wall time of `replicator sync` of a 1-record
 // pipeline.
 func (b *bench) runOverhead(ctx context.Context) (time.Duration, error) {
-	dir, err := os.MkdirTemp("", "replicator-bench")
+	dir, err := tenantFolder(fleetRecords)
 	if err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
-		return 0, err
-	}
 	if err := os.WriteFile(filepath.Join(dir, "replicator.hcl"), []byte(tenantHCL("one", 1, "")), 0o644); err != nil {
 		return 0, err
 	}
@@ -119,12 +139,6 @@ func (b *bench) fleetWave(ctx context.Context) (waveResult, error) {
 	defer os.RemoveAll(dir)
 	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
 		return res, err
-	}
-	for i := range fleetPipelines {
-		name := fmt.Sprintf("tenant-%04d", i)
-		if err := os.WriteFile(filepath.Join(dir, name+".hcl"), []byte(tenantHCL(name, fleetRecords, "1h")), 0o644); err != nil {
-			return res, err
-		}
 	}
 	replicator := filepath.Join(b.bin, "replicator")
 	if out, err := b.command(ctx, dir, replicator, "init", "-config", ".").CombinedOutput(); err != nil {

@@ -57,23 +57,14 @@ func (b *bench) fleetWaveHosts(ctx context.Context, server *pgtest.Server, hosts
 	if err != nil {
 		return 0, err
 	}
-	dir, err := os.MkdirTemp("", "replicator-bench")
+	dir, err := tenantFolder(fleetRecords)
 	if err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
-		return 0, err
-	}
 	st := fmt.Sprintf("state {\n  postgres       = env(\"BENCH_DATABASE_URL\")\n  encryption_key = %q\n}\n", benchKey)
 	if err := os.WriteFile(filepath.Join(dir, "state.hcl"), []byte(st), 0o644); err != nil {
 		return 0, err
-	}
-	for i := range fleetPipelines {
-		name := fmt.Sprintf("tenant-%04d", i)
-		if err := os.WriteFile(filepath.Join(dir, name+".hcl"), []byte(tenantHCL(name, fleetRecords, "1h")), 0o644); err != nil {
-			return 0, err
-		}
 	}
 	replicator := filepath.Join(b.bin, "replicator")
 	command := func(args ...string) *exec.Cmd {
