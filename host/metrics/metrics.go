@@ -321,19 +321,34 @@ func (m *Metrics) snapshot() []prometheus.Metric {
 		}
 		slices.Sort(m.names)
 	}
+	// One allocation for all the points of a kind rather than one each.
+	var nPoints, nHists int
+	for _, p := range m.pipelines {
+		for f := range famCount {
+			if f == famDuration {
+				nHists += len(p.series[f])
+			} else {
+				nPoints += len(p.series[f])
+			}
+		}
+	}
+	points, hists := make([]point, 0, nPoints), make([]histogramPoint, 0, nHists)
+	out := make([]prometheus.Metric, 0, nPoints+nHists)
 	now := m.now()
-	var out []prometheus.Metric
 	for f := range famCount {
 		fam := &m.fam[f]
 		for _, name := range m.names {
 			for _, s := range m.pipelines[name].series[f] {
 				switch {
 				case s.hist != nil:
-					out = append(out, newHistogramPoint(fam.desc, s))
+					hists = append(hists, newHistogramPoint(fam.desc, s))
+					out = append(out, &hists[len(hists)-1])
 				case f == famLag:
-					out = append(out, &point{desc: fam.desc, typ: fam.typ, labels: s.labels, value: now.Sub(s.at).Seconds()})
+					points = append(points, point{desc: fam.desc, typ: fam.typ, labels: s.labels, value: now.Sub(s.at).Seconds()})
+					out = append(out, &points[len(points)-1])
 				default:
-					out = append(out, &point{desc: fam.desc, typ: fam.typ, labels: s.labels, value: s.value})
+					points = append(points, point{desc: fam.desc, typ: fam.typ, labels: s.labels, value: s.value})
+					out = append(out, &points[len(points)-1])
 				}
 			}
 		}
@@ -371,8 +386,8 @@ type histogramPoint struct {
 	bounds [len(durationBuckets)]float64
 }
 
-func newHistogramPoint(desc *prometheus.Desc, s *series) *histogramPoint {
-	p := &histogramPoint{desc: desc, labels: s.labels, count: s.hist.count, sum: s.hist.sum, bounds: durationBuckets}
+func newHistogramPoint(desc *prometheus.Desc, s *series) histogramPoint {
+	p := histogramPoint{desc: desc, labels: s.labels, count: s.hist.count, sum: s.hist.sum, bounds: durationBuckets}
 	var n uint64
 	for i, c := range s.hist.buckets {
 		n += c
