@@ -124,7 +124,7 @@ func (cv *converter) contact(rec map[string]any) (c schemas.Contact, unread []ph
 	}
 
 	attrs := map[string]any{}
-	for _, f := range m.attributeFields() {
+	for f := range m.attributeFields() {
 		if v, ok := rec[f.APIName]; ok && v != nil {
 			attrs[f.APIName] = v
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"net/url"
 	"slices"
 	"strings"
@@ -183,15 +184,16 @@ func (m *module) field(name string) (field, bool) {
 	return field{}, false
 }
 
-// attributeFields are the fields kept under attributes.
-func (m *module) attributeFields() []field {
-	var out []field
-	for _, f := range m.fields {
-		if !m.canonical(f) {
-			out = append(out, f)
+// attributeFields yields the fields kept under attributes, without
+// gathering them: contact conversion asks for every record.
+func (m *module) attributeFields() iter.Seq[field] {
+	return func(yield func(field) bool) {
+		for _, f := range m.fields {
+			if !m.canonical(f) && !yield(f) {
+				return
+			}
 		}
 	}
-	return out
 }
 
 // schema is the stream's JSON Schema: the canonical contact with its
@@ -203,7 +205,7 @@ func (m *module) schema() (json.RawMessage, error) {
 	}
 	props, _ := doc["properties"].(map[string]any)
 	attrs := map[string]any{}
-	for _, f := range m.attributeFields() {
+	for f := range m.attributeFields() {
 		attrs[f.APIName] = f.propertySchema()
 	}
 	props["attributes"] = map[string]any{
