@@ -14,6 +14,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -203,12 +204,15 @@ func (r *Reader) International(s string) (string, Reason) {
 	// number from the same text, the text is not unambiguous. Each prefix
 	// is taken as libphonenumber's pattern takes it, from the digits.
 	digits := phonenumbers.NormalizeDigitsOnly(text)
+	var read [8]int // the prefix lengths already read; many countries share one
+	tried := read[:0]
 	for _, prefixes := range longPrefixes {
 		idd, found := firstPrefix(prefixes, digits)
 		end := len(idd)
-		if !found || end <= 2 || end >= len(digits) || digits[end] == '0' {
-			continue // not a prefix, the plain 00, or one libphonenumber would not strip
+		if !found || end <= 2 || end >= len(digits) || digits[end] == '0' || slices.Contains(tried, end) {
+			continue // not a prefix, the plain 00, one libphonenumber would not strip, or read already
 		}
+		tried = append(tried, end)
 		if other, valid := r.valid("+" + afterDigits(text, end)); valid && (!ok || other != e) {
 			return "", AmbiguousPrefix
 		}
