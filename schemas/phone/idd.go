@@ -6,6 +6,7 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -62,15 +63,17 @@ var errTooMany = fmt.Errorf("it stands for more than %d strings", maxLiterals)
 // literals returns the strings pattern matches that a text starting with
 // lead may start with, in the order Go's regexp prefers them: alternatives
 // in order, optional parts taken first unless lazy. So in a text starting
-// with lead, the pattern anchored at the start matches the first of them
-// that the text starts with, if any. A pattern that may match an unbounded
-// set, such as 0*1, is refused.
+// with lead (and valid UTF-8), the pattern anchored at the start matches
+// the first of them that the text starts with, if any. A pattern that
+// stands for more than maxLiterals strings, or for no list at all (0*1,
+// a ^ or \b inside), is refused.
 func literals(pattern, lead string) ([]string, error) {
 	re, err := syntax.Parse(pattern, syntax.Perl)
 	if err != nil {
 		return nil, err
 	}
-	return expand(re.Simplify(), lead)
+	x := expander{lead: lead, done: map[part][]string{}}
+	return x.expand(re.Simplify(), 0)
 }
 
 // fits reports whether a text starting with lead may start with s.
@@ -78,9 +81,36 @@ func fits(s, lead string) bool {
 	return strings.HasPrefix(s, lead) || strings.HasPrefix(lead, s)
 }
 
-// expand returns the strings re matches that fit lead, in re's order of
-// preference.
-func expand(re *syntax.Regexp, lead string) ([]string, error) {
+// expander lists the strings of one pattern's parts. A part is listed once
+// for each point of lead it may start at, however many ways lead to it, so
+// the work stays in proportion to the pattern and maxLiterals.
+type expander struct {
+	lead string
+	done map[part][]string
+}
+
+// part is a part of the pattern starting at lead[at:].
+type part struct {
+	re *syntax.Regexp
+	at int
+}
+
+// expand returns the strings re matches that fit lead[at:], in re's order
+// of preference. The list returned may be shared: it is not to be changed.
+func (x *expander) expand(re *syntax.Regexp, at int) ([]string, error) {
+	if out, ok := x.done[part{re, at}]; ok {
+		return out, nil
+	}
+	out, err := x.list(re, at)
+	if err != nil {
+		return nil, err
+	}
+	x.done[part{re, at}] = out
+	return out, nil
+}
+
+func (x *expander) list(re *syntax.Regexp, at int) ([]string, error) {
+	lead := x.lead[at:]
 	switch re.Op {
 	case syntax.OpEmptyMatch:
 		return []string{""}, nil
@@ -93,30 +123,30 @@ func expand(re *syntax.Regexp, lead string) ([]string, error) {
 		}
 		return nil, nil
 	case syntax.OpCharClass:
+		size := 0
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			if size += int(re.Rune[i+1]-re.Rune[i]) + 1; size > maxLiterals {
+				return nil, errTooMany
+			}
+		}
 		var out []string
 		for i := 0; i+1 < len(re.Rune); i += 2 {
-			if int64(re.Rune[i+1])-int64(re.Rune[i]) >= maxLiterals {
-				return nil, errTooMany
-			}
 			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
-				if s := string(r); fits(s, lead) {
+				if s := string(r); utf8.ValidRune(r) && fits(s, lead) {
 					out = append(out, s)
 				}
-			}
-			if len(out) > maxLiterals {
-				return nil, errTooMany
 			}
 		}
 		return out, nil
 	case syntax.OpCapture:
-		return expand(re.Sub[0], lead)
+		return x.expand(re.Sub[0], at)
 	case syntax.OpConcat:
 		out := []string{""}
 		for _, sub := range re.Sub {
 			var next []string
 			for _, head := range out {
 				// head fits lead: what follows it must fit the rest of lead.
-				tails, err := expand(sub, lead[min(len(head), len(lead)):])
+				tails, err := x.expand(sub, min(at+len(head), len(x.lead)))
 				if err != nil {
 					return nil, err
 				}
@@ -133,7 +163,7 @@ func expand(re *syntax.Regexp, lead string) ([]string, error) {
 	case syntax.OpAlternate:
 		var out []string
 		for _, sub := range re.Sub {
-			alt, err := expand(sub, lead)
+			alt, err := x.expand(sub, at)
 			if err != nil {
 				return nil, err
 			}
@@ -144,14 +174,17 @@ func expand(re *syntax.Regexp, lead string) ([]string, error) {
 		}
 		return out, nil
 	case syntax.OpQuest:
-		sub, err := expand(re.Sub[0], lead)
+		sub, err := x.expand(re.Sub[0], at)
 		if err != nil {
 			return nil, err
 		}
-		if re.Flags&syntax.NonGreedy != 0 {
-			return append([]string{""}, sub...), nil
+		if len(sub) >= maxLiterals {
+			return nil, errTooMany
 		}
-		return append(sub, ""), nil
+		if re.Flags&syntax.NonGreedy != 0 {
+			return slices.Concat([]string{""}, sub), nil
+		}
+		return slices.Concat(sub, []string{""}), nil
 	}
-	return nil, fmt.Errorf("%s may match an unbounded set of strings", re)
+	return nil, fmt.Errorf("%s stands for no list of strings", re)
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -88,10 +89,12 @@ func TestLiterals(t *testing.T) {
 		{pattern: "0{2,3}", lead: "", want: []string{"000", "00"}},
 		{pattern: "(0)(1|2)", lead: "", want: []string{"01", "02"}},
 		{pattern: "1(?:[12]\\d|79)\\d\\d00|0[0-2]", lead: "00", want: []string{"00"}}, // 2,100 strings, none after 00
-		{pattern: "0*1", lead: "00", err: "0* may match an unbounded set of strings"},
+		{pattern: "0*1", lead: "00", err: "0* stands for no list of strings"},
 		{pattern: "0[^5]", lead: "", err: "it stands for more than 1000 strings"},
 		{pattern: "\\d\\d\\d\\d", lead: "", err: "it stands for more than 1000 strings"},
 		{pattern: "(?i)a", lead: "", err: "it ignores case"},
+		{pattern: "0\\b1", lead: "", err: "\\b stands for no list of strings"},
+		{pattern: "[\\x{d7fe}-\\x{d801}]", lead: "", want: []string{"\ud7fe", "\ud7ff"}}, // no surrogates
 		{pattern: "0(", lead: "", err: "error parsing regexp: missing closing ): `0(`"},
 	} {
 		got, err := literals(c.pattern, c.lead)
@@ -99,4 +102,40 @@ func TestLiterals(t *testing.T) {
 			t.Errorf("literals(%q, %q) = %q, %v; want %q, %s", c.pattern, c.lead, got, err, c.want, c.err)
 		}
 	}
+}
+
+// FuzzLiterals holds literals to Go's regexp for any pattern it accepts:
+// each string it gives fits lead and is a whole match of the pattern, and
+// in a text starting with lead the first of them the text starts with is
+// what the pattern matches at the start.
+func FuzzLiterals(f *testing.F) {
+	f.Fuzz(func(t *testing.T, pattern, lead, rest string) {
+		prefixes, err := literals(pattern, lead)
+		if err != nil {
+			return
+		}
+		// Not "^(?:" + pattern + ")": a \Q in pattern would quote the ")".
+		first, err := regexp.Compile(pattern)
+		if err != nil {
+			t.Fatalf("literals read %q, regexp refuses it: %v", pattern, err)
+		}
+		longest := regexp.MustCompile(pattern)
+		longest.Longest()
+		for _, s := range prefixes {
+			if loc := longest.FindStringIndex(s); !fits(s, lead) || loc == nil || loc[0] != 0 || loc[1] != len(s) {
+				t.Fatalf("%q with lead %q: %q in %q", pattern, lead, s, prefixes)
+			}
+		}
+		text := lead + rest
+		if !utf8.ValidString(text) {
+			return
+		}
+		got, found := firstPrefix(prefixes, text)
+		// The leftmost match starts at 0 whenever one can.
+		loc := first.FindStringIndex(text)
+		atStart := loc != nil && loc[0] == 0
+		if found != atStart || found && got != text[:loc[1]] {
+			t.Fatalf("%q in %q: %q (%v) from %q, the pattern matches %v", pattern, text, got, found, prefixes, loc)
+		}
+	})
 }
