@@ -55,7 +55,7 @@ func firstPrefix(prefixes []string, s string) (string, bool) {
 }
 
 // maxLiterals bounds the strings one prefix pattern may stand for; the
-// largest libphonenumber has stands for a few dozen that may follow a 00.
+// largest libphonenumber has lists 16 that may follow a 00.
 const maxLiterals = 1000
 
 var errTooMany = fmt.Errorf("it stands for more than %d strings", maxLiterals)
