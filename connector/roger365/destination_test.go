@@ -244,58 +244,6 @@ func TestWriteSendsContacts(t *testing.T) {
 	}
 }
 
-func TestPhoneNumbers(t *testing.T) {
-	n, err := newNormalizer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cases := []struct {
-		number, raw string
-		want        string
-		r           reading
-	}{
-		// A source's E.164 number is used as is.
-		{"+31201234567", "020-1234567", "+31201234567", readOK},
-		{"+442079460958", "whatever", "+442079460958", readOK},
-		// Without one, raw is read only with its own international prefix.
-		{"", "+31 (0)20 123 4567", "+31201234567", readOK},
-		{"", "+49 30 12345678", "+493012345678", readOK},
-		{"", "+44 7911 123456", "+447911123456", readOK},
-		{"", "tel: +44 20 7946 0958", "+442079460958", readOK},
-		{"", "0031 20 1234567", "+31201234567", readOK},
-		{"", "00 44 20 7946 0958", "+442079460958", readOK},
-		{"", "0049 89 1234567", "+49891234567", readOK},
-		{"", "００49 89 1234567", "+49891234567", readOK},
-		// A national number is never read with a country of our choosing.
-		{"", "030 1234567", "", readUnread},
-		{"", "020-1234567", "", readUnread},
-		{"", "(030) 123 45 67", "", readUnread},
-		{"", "06-12345678", "", readUnread},
-		{"0201234567", "020 123 4567", "", readUnread},
-		// 00 followed by a carrier code in Brazil: another valid reading.
-		{"", "0021 2 522 123456", "", readUnread},
-		// Australia's 0011: valid only with a prefix other countries do not use.
-		{"", "0011 44 20 7946 0958", "", readUnread},
-		// Not a valid number even with its prefix.
-		{"", "+999 1234", "", readNone},
-		{"", "0000 1234567", "", readNone},
-		{"", "call me maybe", "", readNone},
-		{"", "", "", readEmpty},
-	}
-	for _, c := range cases {
-		got, r := n.e164(inPhone{Number: c.number, Raw: c.raw})
-		if got != c.want || r != c.r {
-			t.Errorf("number %q raw %q: got %q (%d), want %q (%d)", c.number, c.raw, got, r, c.want, c.r)
-		}
-	}
-	// Duplicates collapse; the first type wins; entries left out are counted by reason.
-	phones, left := n.phones([]inPhone{{Type: "work", Number: "+31201234567", Raw: "020-1234567"}, {Type: "mobile", Raw: "+31 (0)20 123 4567"},
-		{Raw: "n/a"}, {Raw: "030 1234567"}, {Type: "", Number: "+31612345678", Raw: "06-12345678"}, {Type: "fax"}})
-	if got, _ := json.Marshal(phones); string(got) != `[{"type":"work","number":"+31201234567"},{"type":"other","number":"+31612345678"}]` || left != (phoneCounts{unparseable: 1, unread: 1}) {
-		t.Errorf("phones %s, left out %+v", got, left)
-	}
-}
-
 // A number its source could not read never reaches the phonebook by a
 // guess, whatever default_region says; one with its own international
 // prefix does. End to end, through the destination into rogersim's lookups.

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/nyaruka/phonenumbers"
 	"github.com/replicatorhq/replicator/connector/roger365/rogersim"
 	"github.com/replicatorhq/replicator/plugin/contract"
 	"github.com/replicatorhq/replicator/schemas"
+	"github.com/replicatorhq/replicator/schemas/phone"
 )
 
 const (
@@ -168,10 +168,7 @@ func person(stream, id, name string, raws ...string) contract.Record {
 		if i == 1 {
 			typ = schemas.PhoneMobile
 		}
-		p := schemas.Phone{Type: typ, Raw: raw}
-		if n, err := phonenumbers.Parse(raw, "NL"); err == nil && phonenumbers.IsValidNumber(n) {
-			p.Number = phonenumbers.Format(n, phonenumbers.E164)
-		}
+		p, _ := phone.Read(typ, raw, "", "NL")
 		phones = append(phones, p)
 	}
 	return contactWithPhones(stream, id, name, phones...)

@@ -17,6 +17,8 @@ import (
 	"github.com/replicatorhq/replicator/connector/roger365/ingest"
 	"github.com/replicatorhq/replicator/plugin/contract"
 	"github.com/replicatorhq/replicator/plugin/ordered"
+	"github.com/replicatorhq/replicator/schemas"
+	"github.com/replicatorhq/replicator/schemas/phone"
 )
 
 // Counter names reported through Input.Count.
@@ -36,17 +38,17 @@ const (
 // It mirrors ingest.Contact by design but is the input side, kept apart so
 // that the canonical record and the vendor's contract can change alone.
 type inContact struct {
-	SourceID    string    `json:"source_id"`
-	Kind        string    `json:"kind"`
-	DisplayName string    `json:"display_name"`
-	FirstName   string    `json:"first_name"`
-	LastName    string    `json:"last_name"`
-	Company     string    `json:"company"`
-	Title       string    `json:"title"`
-	Emails      []string  `json:"emails"`
-	Phones      []inPhone `json:"phones"`
-	URL         string    `json:"url"`
-	UpdatedAt   string    `json:"updated_at"`
+	SourceID    string          `json:"source_id"`
+	Kind        string          `json:"kind"`
+	DisplayName string          `json:"display_name"`
+	FirstName   string          `json:"first_name"`
+	LastName    string          `json:"last_name"`
+	Company     string          `json:"company"`
+	Title       string          `json:"title"`
+	Emails      []string        `json:"emails"`
+	Phones      []schemas.Phone `json:"phones"`
+	URL         string          `json:"url"`
+	UpdatedAt   string          `json:"updated_at"`
 }
 
 type opKind uint8
@@ -89,7 +91,7 @@ type writer struct {
 	c       *client
 	in      contract.Input
 	streams map[string]*streamState
-	norm    *normalizer
+	numbers *phone.Reader // reads phones; dispatcher only
 	ow      *ordered.Writer
 	bodies  sync.Pool // *bytes.Buffer for request bodies
 	batches int       // requests made; dispatcher only
@@ -100,14 +102,14 @@ type writer struct {
 }
 
 func newWriter(d *Destination, cfg config, c *client, streams []contract.WriteStream, in contract.Input) (*writer, error) {
-	norm, err := newNormalizer()
+	r, err := phone.NewReader()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("preparing to read phone numbers: %w", err)
 	}
 	w := &writer{
 		d: d, cfg: cfg, c: c, in: in,
 		streams: map[string]*streamState{},
-		norm:    norm,
+		numbers: r,
 		counts:  map[string]int64{},
 		totals:  map[string]int64{},
 		bodies:  sync.Pool{New: func() any { return new(bytes.Buffer) }},
@@ -334,7 +336,7 @@ func (w *writer) addRecord(r *contract.Record) error {
 	if in.SourceID == "" {
 		return w.rejectLocally(s, r.Key, "the record has neither a key nor a source_id")
 	}
-	phones, left := w.norm.phones(in.Phones)
+	phones, left := storedPhones(w.numbers, in.Phones)
 	if left.unparseable > 0 {
 		w.count(countUnparseable, int64(left.unparseable))
 		w.d.log.Debug("phone numbers could not be normalised", "stream", s.name, "source_id", in.SourceID, "count", left.unparseable)

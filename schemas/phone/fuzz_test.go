@@ -44,7 +44,7 @@ func FuzzRead(f *testing.F) {
 // FuzzReaderNumber feeds a destination's reading any phone a source could
 // send: a number is kept only when the source's is E.164 (as it is) or the
 // text carries its own country (+, or 00), and is then valid; a phone with
-// no text is Empty and no other is.
+// no text is Empty and no other is; a new Reader reads it the same.
 func FuzzReaderNumber(f *testing.F) {
 	r, err := NewReader()
 	if err != nil {
@@ -54,6 +54,14 @@ func FuzzReaderNumber(f *testing.F) {
 		e, why := r.Number(schemas.Phone{Number: number, Raw: raw})
 		if (why == OK) != (e != "") || (why == Empty) != (number == "" && raw == "") {
 			t.Fatalf("number %q raw %q: %q, %v", number, raw, e, why)
+		}
+		// Nothing a Reader read before changes what it reads.
+		fresh, err := NewReader()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again, whyAgain := fresh.Number(schemas.Phone{Number: number, Raw: raw}); again != e || whyAgain != why {
+			t.Fatalf("number %q raw %q: %q, %v, then %q, %v from a new Reader", number, raw, e, why, again, whyAgain)
 		}
 		if why != OK {
 			return
@@ -65,8 +73,8 @@ func FuzzReaderNumber(f *testing.F) {
 			return
 		}
 		n, err := phonenumbers.Parse(e, "ZZ")
-		if err != nil || !phonenumbers.IsValidNumber(n) || phonenumbers.Format(n, phonenumbers.E164) != e {
-			t.Fatalf("number %q raw %q: %q is not a valid number", number, raw, e)
+		if !IsE164(e) || err != nil || !phonenumbers.IsValidNumber(n) || phonenumbers.Format(n, phonenumbers.E164) != e {
+			t.Fatalf("number %q raw %q: %q is not a valid E.164 number", number, raw, e)
 		}
 		if !ownCountry(raw) && !ownCountry(number) {
 			t.Fatalf("number %q raw %q: %q read from text without its own country", number, raw, e)

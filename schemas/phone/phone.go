@@ -14,7 +14,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -141,34 +140,17 @@ func IsE164(s string) bool {
 // Reader is a destination's reading of phones. It is not safe for
 // concurrent use; make one per goroutine.
 type Reader struct {
-	// idd holds every country's international dialling prefix pattern,
-	// anchored, for the 00 check.
-	idd []*regexp.Regexp
 	num phonenumbers.PhoneNumber
 }
 
-// NewReader returns a Reader.
+// NewReader returns a Reader. It costs an allocation: what a Reader needs
+// of libphonenumber's metadata is read once, as the program starts, and an
+// error reading it is returned by every call.
 func NewReader() (*Reader, error) {
-	coll, err := phonenumbers.MetadataCollection()
-	if err != nil {
-		return nil, fmt.Errorf("reading libphonenumber's metadata: %w", err)
+	if prefixesErr != nil {
+		return nil, prefixesErr
 	}
-	var patterns []string
-	for _, m := range coll.GetMetadata() {
-		if p := m.GetInternationalPrefix(); p != "" && !slices.Contains(patterns, p) {
-			patterns = append(patterns, p)
-		}
-	}
-	slices.Sort(patterns)
-	r := &Reader{idd: make([]*regexp.Regexp, 0, len(patterns))}
-	for _, p := range patterns {
-		re, err := regexp.Compile("^(?:" + p + ")")
-		if err != nil {
-			return nil, fmt.Errorf("reading libphonenumber's international prefix %q: %w", p, err)
-		}
-		r.idd = append(r.idd, re)
-	}
-	return r, nil
+	return &Reader{}, nil
 }
 
 // Number returns p's number in E.164 as a destination may use it: the
@@ -219,15 +201,19 @@ func (r *Reader) International(s string) (string, Reason) {
 	e, ok := r.valid("+" + text[size+size2:])
 	// Some countries dial abroad with 00 and more digits (Brazil's 0021,
 	// Korea's 001, Australia's 0011); when one of them reads another valid
-	// number from the same text, the text is not unambiguous.
-	// libphonenumber matches these prefixes the same way, on the digits.
+	// number from the same text, the text is not unambiguous. Each prefix
+	// is taken as libphonenumber's pattern takes it, from the digits.
 	digits := phonenumbers.NormalizeDigitsOnly(text)
-	for _, re := range r.idd {
-		loc := re.FindStringIndex(digits)
-		if loc == nil || loc[1] <= 2 || loc[1] >= len(digits) || digits[loc[1]] == '0' {
-			continue // not a prefix, the plain 00, or one libphonenumber would not strip
+	var read [8]int // the prefix lengths already read; many countries share one
+	tried := read[:0]
+	for _, prefixes := range longPrefixes {
+		idd, found := firstPrefix(prefixes, digits)
+		end := len(idd)
+		if !found || end <= 2 || end >= len(digits) || digits[end] == '0' || slices.Contains(tried, end) {
+			continue // not a prefix, the plain 00, one libphonenumber would not strip, or read already
 		}
-		if other, valid := r.valid("+" + afterDigits(text, loc[1])); valid && (!ok || other != e) {
+		tried = append(tried, end)
+		if other, valid := r.valid("+" + afterDigits(text, end)); valid && (!ok || other != e) {
 			return "", AmbiguousPrefix
 		}
 	}

@@ -68,16 +68,26 @@ func TestReaderReadsOnlyNumbersWithTheirCountry(t *testing.T) {
 		want        string
 		why         Reason
 	}{
-		{"+31201234567", "020-1234567", "+31201234567", OK}, // the source's reading is kept
-		{"", "+49 30 1234567", "+49301234567", OK},          // raw with its own country
-		{"", "0049 30 1234567", "+49301234567", OK},         // an unambiguous 00
-		{"", "030 1234567", "", NotInternational},           // national: never guessed
-		{"", "0011 61 2 1234 5678", "", AmbiguousPrefix},    // 00 read otherwise by Australia's 0011
-		{"", "+31 00 123 4567", "", Invalid},                // + but no valid number
-		{"", "no phone", "", NotANumber},                    //
-		{"", "", "", Empty},                                 //
-		{"030 1234567", "+31 00", "", NotInternational},     // the contract broken: the worse reason wins
-		{"+49 30 1234567", "unknown", "+49301234567", OK},   // a number not in E.164 is read like raw
+		{"+31201234567", "020-1234567", "+31201234567", OK},  // the source's reading is kept
+		{"", "+49 30 1234567", "+49301234567", OK},           // raw with its own country
+		{"", "+31 (0)20 123 4567", "+31201234567", OK},       // the trunk zero written in as well
+		{"", "tel: +44 20 7946 0958", "+442079460958", OK},   // text before the +
+		{"", "0049 30 1234567", "+49301234567", OK},          // an unambiguous 00
+		{"", "00 44 20 7946 0958", "+442079460958", OK},      // the 00 apart
+		{"", "００49 89 1234567", "+49891234567", OK},          // full-width zeros
+		{"", "030 1234567", "", NotInternational},            // national: never guessed
+		{"", "(030) 123 45 67", "", NotInternational},        //
+		{"0201234567", "020 123 4567", "", NotInternational}, // national in number too
+		{"", "0011 61 2 1234 5678", "", AmbiguousPrefix},     // 00 read otherwise by Australia's 0011
+		{"", "0011 44 20 7946 0958", "", AmbiguousPrefix},    // valid only with Australia's 0011
+		{"", "0021 2 522 123456", "", AmbiguousPrefix},       // 00 then a carrier code in Brazil
+		{"", "+31 00 123 4567", "", Invalid},                 // + but no valid number
+		{"", "+999 1234", "", Invalid},                       // a country code nobody has
+		{"", "0000 1234567", "", Invalid},                    // 00 then no country code
+		{"", "no phone", "", NotANumber},                     //
+		{"", "", "", Empty},                                  //
+		{"030 1234567", "+31 00", "", NotInternational},      // the contract broken: the worse reason wins
+		{"+49 30 1234567", "unknown", "+49301234567", OK},    // a number not in E.164 is read like raw
 	} {
 		got, why := r.Number(schemas.Phone{Number: c.number, Raw: c.raw})
 		if got != c.want || why != c.why {
