@@ -128,10 +128,12 @@ func (r *reader) createBulkJob(ctx context.Context, pageToken string) (string, e
 	}
 	req := request{method: "POST", path: "/crm/bulk/v8/read", body: map[string]any{"query": query}, cost: bulkCreateCredits}
 	if _, err := r.c.getJSON(ctx, req, &body); err != nil {
-		if pageToken == "" && !r.ownersAsIDs && isCode(err, "INVALID_DATA", "INVALID_REQUEST") {
-			// Should Zoho refuse the owners' dotted columns, the sync goes
-			// on with owners as ids; the companies are what callers see.
-			r.log.Warn("Zoho refused a Bulk Read job with the owners' name columns; reading owners as ids", "error", err)
+		if col := refusedField(err); pageToken == "" && !r.ownersAsIDs && isCode(err, "INVALID_DATA", "INVALID_REQUEST") && r.mod.isOwnerName(col) {
+			// Zoho's docs do not list the owners' dotted columns. Should
+			// Zoho refuse one, the sync goes on with owners as ids; the
+			// companies are what callers see. Any other refusal is the
+			// job's error.
+			r.log.Warn("Zoho refused a Bulk Read job with the owners' name columns; reading owners as ids", "column", col, "error", err)
 			r.ownersAsIDs = true
 			return r.createBulkJob(ctx, pageToken)
 		}
