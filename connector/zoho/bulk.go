@@ -152,7 +152,7 @@ func (r *reader) createBulkJob(ctx context.Context, pageToken string) (string, e
 func (r *reader) waitBulkJob(ctx context.Context, id string) (bulkJob, error) {
 	wait := r.tune.pollBase
 	for {
-		if err := r.c.sleep(ctx, wait); err != nil {
+		if err := sleep(ctx, wait); err != nil {
 			return bulkJob{}, err
 		}
 		var body struct {
@@ -207,7 +207,7 @@ func (r *reader) downloadBulk(ctx context.Context, id, downloadURL string) (stri
 			break
 		}
 		r.log.Warn("bulk read download broke off; trying again", "job", id, "error", err)
-		if err = r.c.sleep(ctx, r.c.backoff(attempt)); err != nil {
+		if err = sleep(ctx, r.c.backoff(attempt)); err != nil {
 			break
 		}
 	}
