@@ -431,6 +431,55 @@ func TestBulkReadRefusalOfAnotherField(t *testing.T) {
 	}
 }
 
+// Only a refusal whose details name one of the owners' columns the job
+// asked for makes the job again without them.
+func TestBulkReadRefusalsThatNameNoOwnerColumn(t *testing.T) {
+	tests := []struct {
+		name    string
+		refusal string
+		retried bool
+	}{
+		{"another owner's column", `{"code":"INVALID_DATA","details":{"api_name":"Created_By.email","module":"Contacts"},"message":"invalid field","status":"error"}`, true},
+		{"as an invalid request", `{"code":"INVALID_REQUEST","details":{"api_name":"Owner.last_name"},"message":"invalid field","status":"error"}`, true},
+		{"nothing named", `{"code":"INVALID_DATA","details":{},"message":"invalid data","status":"error"}`, false},
+		{"the owner itself", `{"code":"INVALID_DATA","details":{"api_name":"Owner"},"message":"invalid field","status":"error"}`, false},
+		{"an account's name", `{"code":"INVALID_DATA","details":{"api_name":"Account_Name.Account_Name"},"message":"invalid field","status":"error"}`, false},
+		{"the criteria", `{"code":"INVALID_DATA","details":{"api_name":"criteria"},"message":"invalid criteria","status":"error"}`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			refused := false
+			refuseFirst := func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Method == "POST" && r.URL.Path == "/crm/bulk/v8/read" && !refused {
+						refused = true
+						w.Header().Set("Content-Type", "application/json")
+						w.WriteHeader(http.StatusBadRequest)
+						_, _ = w.Write([]byte(tc.refusal))
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			}
+			h := newHarnessWith(t, zohosim.Options{Contacts: 20, Accounts: 5, Seed: 3}, refuseFirst)
+			h.authorize(allScopes...)
+			out, err := h.read(context.Background(), nil, contract.ReadStream{Name: "contacts", Generation: 1})
+			if tc.retried {
+				if err != nil || len(out.records) != 20 {
+					t.Fatalf("%d records, error %v; want 20 read with owners as ids", len(out.records), err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "Zoho answered HTTP 400 INVALID_") {
+				t.Fatalf("error %v, want Zoho's refusal", err)
+			}
+			if n := h.sim.Calls()["bulk/create"]; n != 0 {
+				t.Errorf("the job was made again %d times", n)
+			}
+		})
+	}
+}
+
 // Phones sent without a number are counted by why, as phones_<reason>,
 // in full and incremental runs alike.
 func TestUnreadPhonesAreCounted(t *testing.T) {
