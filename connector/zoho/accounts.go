@@ -3,10 +3,7 @@ package zoho
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -62,7 +59,6 @@ func (r *reader) accountChanges(ctx context.Context, st *streamState, end time.T
 // (since, end]; nil without an error when the deletions are too many to
 // list.
 func (r *reader) changedAccounts(ctx context.Context, since, end time.Time) ([]string, error) {
-	const limit = 200 // the cheapest COQL page; most windows hold fewer changes
 	seen := map[string]bool{}
 	ids := []string{}
 	add := func(id string) {
@@ -71,67 +67,29 @@ func (r *reader) changedAccounts(ctx context.Context, since, end time.Time) ([]s
 			ids = append(ids, id)
 		}
 	}
-	endCrit := fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(end))
-	from := keyset.Cursor{UpdatedAt: since}
-	for {
-		if !r.afford(coqlCredits(limit), "COQL page of changed accounts") {
-			return nil, errStopped
-		}
-		rows, more, err := r.coqlModuleRows(ctx, "Accounts", []string{"id", "Modified_Time"}, fmt.Sprintf("(%s and %s)", after(from), endCrit), limit)
-		if err != nil {
-			return nil, err
-		}
+	changed := coqlScan{
+		module: "Accounts",
+		groups: [][]string{{"id", "Modified_Time"}},
+		bound:  fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(end)),
+		limit:  200, // the cheapest COQL page; most windows hold fewer changes
+		what:   "changed Accounts",
+		step:   "COQL page of changed accounts",
+	}
+	err := r.coqlPages(ctx, changed, &keyset.Cursor{UpdatedAt: since}, func(rows []map[string]any, _ keyset.Cursor) (bool, error) {
 		for _, row := range rows {
 			add(str(row["id"]))
 		}
-		if !more || len(rows) == 0 {
-			break
-		}
-		from = rowKey(rows[len(rows)-1])
-		if from.ID == "" || from.UpdatedAt.IsZero() {
-			return nil, fmt.Errorf("querying changed Accounts: a row lacks id or Modified_Time")
-		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	for page := 1; ; page++ {
-		if page > deletedPages {
-			return nil, nil
-		}
-		if !r.afford(1, "page of deleted accounts") {
-			return nil, errStopped
-		}
-		var body struct {
-			Data []struct {
-				ID          any    `json:"id"`
-				DeletedTime string `json:"deleted_time"`
-			} `json:"data"`
-			Info struct {
-				MoreRecords bool `json:"more_records"`
-			} `json:"info"`
-		}
-		req := request{
-			method: "GET", path: "/crm/v8/Accounts/deleted",
-			query:  url.Values{"type": {"all"}, "per_page": {"200"}, "page": {strconv.Itoa(page)}},
-			header: http.Header{"If-Modified-Since": {zohoTime(since)}},
-			cost:   1, idempotent: true,
-		}
-		status, err := r.c.getJSON(ctx, req, &body)
-		if isCode(err, "DISCRETE_PAGINATION_LIMIT_EXCEEDED") {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading deleted Accounts: %w", err)
-		}
-		if status == http.StatusNoContent || status == http.StatusNotModified {
-			break
-		}
-		for _, d := range body.Data {
-			if at := parseTime(d.DeletedTime); at.After(since) && !at.After(end) {
-				add(str(d.ID))
-			}
-		}
-		if !body.Info.MoreRecords {
-			break
-		}
+	listed, err := r.deleted(ctx, "Accounts", since, end, "page of deleted accounts", func(id string, _ time.Time) error {
+		add(id)
+		return nil
+	})
+	if err != nil || !listed {
+		return nil, err
 	}
 	return ids, nil
 }
@@ -144,46 +102,9 @@ func (r *reader) contactsOfAccounts(ctx context.Context, ids []string) error {
 	for i, id := range ids {
 		quoted[i] = "'" + strings.ReplaceAll(id, "'", "''") + "'"
 	}
-	in := fmt.Sprintf("(Account_Name in (%s))", strings.Join(quoted, ", "))
-	extra := r.mod.lookupNames()
-	groups := r.mod.fieldGroups(r.tune.maxColumns-len(extra), []string{"id", "Modified_Time"})
-	groups[0] = append(groups[0], extra...)
-	limit := r.tune.coqlLimit
-	pageCost := coqlCredits(limit) * int64(len(groups))
-	var from *keyset.Cursor
-	for {
-		if !r.afford(pageCost, "COQL page of contacts of changed accounts") {
-			return errStopped
-		}
-		where := in
-		if from != nil {
-			where = fmt.Sprintf("(%s and %s)", in, after(*from))
-		}
-		rows, more, err := r.coqlRows(ctx, groups[0], where, limit)
-		if err != nil {
-			return err
-		}
-		if len(rows) == 0 {
-			return nil
-		}
-		lastKey := rowKey(rows[len(rows)-1])
-		if lastKey.ID == "" || lastKey.UpdatedAt.IsZero() {
-			return fmt.Errorf("querying contacts of changed accounts: a row lacks id or Modified_Time")
-		}
-		if len(groups) > 1 {
-			upTo := fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(lastKey.UpdatedAt))
-			if rows, err = r.coqlMerge(ctx, rows, groups[1:], fmt.Sprintf("(%s and %s)", where, upTo), limit); err != nil {
-				return err
-			}
-		}
-		for _, row := range rows {
-			if _, err := r.emit(ctx, row); err != nil {
-				return err
-			}
-		}
-		if !more {
-			return nil
-		}
-		from = &lastKey
-	}
+	scan := r.recordScan("contacts of changed accounts", "COQL page of contacts of changed accounts")
+	scan.where = fmt.Sprintf("(Account_Name in (%s))", strings.Join(quoted, ", "))
+	return r.coqlPages(ctx, scan, nil, func(rows []map[string]any, _ keyset.Cursor) (bool, error) {
+		return true, r.emitRows(ctx, rows)
+	})
 }

@@ -128,10 +128,12 @@ func (r *reader) createBulkJob(ctx context.Context, pageToken string) (string, e
 	}
 	req := request{method: "POST", path: "/crm/bulk/v8/read", body: map[string]any{"query": query}, cost: bulkCreateCredits}
 	if _, err := r.c.getJSON(ctx, req, &body); err != nil {
-		if pageToken == "" && !r.ownersAsIDs && isCode(err, "INVALID_DATA", "INVALID_REQUEST") {
-			// Should Zoho refuse the owners' dotted columns, the sync goes
-			// on with owners as ids; the companies are what callers see.
-			r.log.Warn("Zoho refused a Bulk Read job with the owners' name columns; reading owners as ids", "error", err)
+		if col := refusedField(err); pageToken == "" && !r.ownersAsIDs && isCode(err, "INVALID_DATA", "INVALID_REQUEST") && r.mod.isOwnerName(col) {
+			// Zoho's docs do not list the owners' dotted columns. Should
+			// Zoho refuse one, the sync goes on with owners as ids; the
+			// companies are what callers see. Any other refusal is the
+			// job's error.
+			r.log.Warn("Zoho refused a Bulk Read job with the owners' name columns; reading owners as ids", "column", col, "error", err)
 			r.ownersAsIDs = true
 			return r.createBulkJob(ctx, pageToken)
 		}
@@ -150,7 +152,7 @@ func (r *reader) createBulkJob(ctx context.Context, pageToken string) (string, e
 func (r *reader) waitBulkJob(ctx context.Context, id string) (bulkJob, error) {
 	wait := r.tune.pollBase
 	for {
-		if err := r.c.sleep(ctx, wait); err != nil {
+		if err := sleep(ctx, wait); err != nil {
 			return bulkJob{}, err
 		}
 		var body struct {
@@ -205,7 +207,7 @@ func (r *reader) downloadBulk(ctx context.Context, id, downloadURL string) (stri
 			break
 		}
 		r.log.Warn("bulk read download broke off; trying again", "job", id, "error", err)
-		if err = r.c.sleep(ctx, r.c.backoff(attempt)); err != nil {
+		if err = sleep(ctx, r.c.backoff(attempt)); err != nil {
 			break
 		}
 	}

@@ -79,6 +79,22 @@ func (e *apiError) Error() string {
 	return msg
 }
 
+// refusedField is the field an error answer names in details.api_name, or
+// "" when it names none.
+func refusedField(err error) string {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		return ""
+	}
+	var d struct {
+		APIName string `json:"api_name"`
+	}
+	if json.Unmarshal(ae.Details, &d) != nil {
+		return ""
+	}
+	return d.APIName
+}
+
 func isCode(err error, codes ...string) bool {
 	var ae *apiError
 	if !errors.As(err, &ae) {
@@ -221,7 +237,7 @@ func (c *client) do(ctx context.Context, r request, handle func(*http.Response) 
 			// A warning, not debug: a storm that ends in a failed run
 			// shows in the log before the failure does.
 			c.log.Warn("Zoho call failed; retrying", "call", r.name(), "attempt", attempt, "max_attempts", c.tune.attempts, "last_status", lastStatus, "error", err)
-			if err := c.sleep(ctx, c.backoff(attempt)); err != nil {
+			if err := sleep(ctx, c.backoff(attempt)); err != nil {
 				return err
 			}
 			continue
@@ -261,7 +277,7 @@ func (c *client) do(ctx context.Context, r request, handle func(*http.Response) 
 				wait = max(ra, wait)
 			}
 			c.log.Warn("Zoho is busy; retrying", "call", r.name(), "attempt", attempt, "max_attempts", c.tune.attempts, "status", status, "code", apiErr.Code, "wait", wait)
-			if err := c.sleep(ctx, wait); err != nil {
+			if err := sleep(ctx, wait); err != nil {
 				return err
 			}
 		default:
@@ -360,7 +376,8 @@ func (c *client) backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-func (c *client) sleep(ctx context.Context, d time.Duration) error {
+// sleep waits d, or less when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -206,16 +206,10 @@ func coerce(f field, v any) any {
 	}
 	switch f.kind() {
 	case kString:
-		switch x := v.(type) {
-		case string:
-			return x
-		case json.Number:
-			return x.String()
-		case bool:
-			return strconv.FormatBool(x)
-		case float64:
-			return strconv.FormatFloat(x, 'f', -1, 64)
-		case map[string]any:
+		if s := str(v); s != "" {
+			return s
+		}
+		if x, ok := v.(map[string]any); ok {
 			if n := lookupName(x); n != "" {
 				return n
 			}

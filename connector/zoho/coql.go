@@ -57,13 +57,9 @@ func (m *module) fieldGroups(size int, always []string) [][]string {
 	return groups
 }
 
-// coqlRows runs one COQL query and returns its rows and whether more match.
-func (r *reader) coqlRows(ctx context.Context, columns []string, where string, limit int) ([]map[string]any, bool, error) {
-	return r.coqlModuleRows(ctx, r.mod.module, columns, where, limit)
-}
-
-// coqlModuleRows is coqlRows on another module.
-func (r *reader) coqlModuleRows(ctx context.Context, module string, columns []string, where string, limit int) ([]map[string]any, bool, error) {
+// coqlRows runs one COQL query on module and returns its rows and whether
+// more match.
+func (r *reader) coqlRows(ctx context.Context, module string, columns []string, where string, limit int) ([]map[string]any, bool, error) {
 	q := fmt.Sprintf("select %s from %s where %s order by Modified_Time asc, id asc limit %d",
 		strings.Join(columns, ", "), module, where, limit)
 	var body struct {
@@ -91,51 +87,111 @@ func rowKey(row map[string]any) keyset.Cursor {
 	return keyset.Cursor{UpdatedAt: parseTime(str(row["Modified_Time"])), ID: str(row["id"])}
 }
 
-// coqlSync reads the records changed after the cursor and up to end, in
-// (Modified_Time, id) order so that pages never skip or repeat rows that
-// share a timestamp, with a checkpoint after each page.
+// coqlSync reads the records changed after the cursor and up to end, with
+// a checkpoint after each page.
 func (r *reader) coqlSync(ctx context.Context, st *streamState, end time.Time) error {
+	if !st.Cursor.Modified.Before(end) {
+		return nil
+	}
+	scan := r.recordScan("changed "+r.mod.module, "COQL page")
+	scan.bound = fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(end))
+	from := st.Cursor.key()
+	return r.coqlPages(ctx, scan, &from, func(rows []map[string]any, last keyset.Cursor) (bool, error) {
+		if err := r.emitRows(ctx, rows); err != nil {
+			return false, err
+		}
+		st.Cursor = saved(last)
+		if err := r.checkpoint(ctx, st); err != nil {
+			return false, err
+		}
+		return st.Cursor.Modified.Before(end), nil
+	})
+}
+
+// coqlScan is a COQL read of a module in (Modified_Time, id) order, page
+// by page.
+type coqlScan struct {
+	module string
+	// groups are the columns of each query for a page: the first one's
+	// rows are the page, the others' columns are merged into them.
+	groups [][]string
+	where  string // every query's criterion; "" for none
+	bound  string // the first group's criterion besides where; "" for none
+	limit  int
+	what   string // the rows, for errors: "changed Contacts"
+	step   string // a page, for the credit budget: "COQL page"
+}
+
+// recordScan reads the module's records whole: every readable field, in
+// as many groups as the column limit needs.
+func (r *reader) recordScan(what, step string) coqlScan {
 	extra := r.mod.lookupNames()
 	groups := r.mod.fieldGroups(r.tune.maxColumns-len(extra), []string{"id", "Modified_Time"})
 	groups[0] = append(groups[0], extra...)
-	limit := r.tune.coqlLimit
-	pageCost := coqlCredits(limit) * int64(len(groups))
-	endCrit := fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(end))
-	for st.Cursor.Modified.Before(end) {
-		if !r.afford(pageCost, "COQL page") {
+	return coqlScan{module: r.mod.module, groups: groups, limit: r.tune.coqlLimit, what: what, step: step}
+}
+
+// coqlPages reads the rows of s after from (from the first row when nil),
+// in (Modified_Time, id) order so that pages never skip or repeat rows
+// that share a timestamp. It hands page each page's rows and the last
+// one's key, and reads on while more rows match and page says so.
+func (r *reader) coqlPages(ctx context.Context, s coqlScan, from *keyset.Cursor, page func(rows []map[string]any, last keyset.Cursor) (bool, error)) error {
+	pageCost := coqlCredits(s.limit) * int64(len(s.groups))
+	for {
+		if !r.afford(pageCost, s.step) {
 			return errStopped
 		}
-		from := st.Cursor.key()
-		rows, more, err := r.coqlRows(ctx, groups[0], fmt.Sprintf("(%s and %s)", after(from), endCrit), limit)
+		where := s.where
+		if from != nil {
+			where = both(where, after(*from))
+		}
+		rows, more, err := r.coqlRows(ctx, s.module, s.groups[0], both(where, s.bound), s.limit)
 		if err != nil {
 			return err
 		}
 		if len(rows) == 0 {
 			return nil
 		}
-		lastKey := rowKey(rows[len(rows)-1])
-		if lastKey.ID == "" || lastKey.UpdatedAt.IsZero() {
-			return fmt.Errorf("querying changed %s: a row lacks id or Modified_Time", r.mod.module)
+		last := rowKey(rows[len(rows)-1])
+		if last.ID == "" || last.UpdatedAt.IsZero() {
+			return fmt.Errorf("querying %s: a row lacks id or Modified_Time", s.what)
 		}
-		if len(groups) > 1 {
+		if len(s.groups) > 1 {
 			// The same rows, and perhaps a few more sharing the last
 			// Modified_Time, which the merge ignores.
-			upTo := fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(lastKey.UpdatedAt))
-			if rows, err = r.coqlMerge(ctx, rows, groups[1:], fmt.Sprintf("(%s and %s)", after(from), upTo), limit); err != nil {
+			upTo := fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(last.UpdatedAt))
+			if rows, err = r.coqlMerge(ctx, s.module, rows, s.groups[1:], both(where, upTo), s.limit); err != nil {
 				return err
 			}
 		}
-		for _, row := range rows {
-			if _, err := r.emit(ctx, row); err != nil {
-				return err
-			}
-		}
-		st.Cursor = saved(lastKey)
-		if err := r.checkpoint(ctx, st); err != nil {
+		goOn, err := page(rows, last)
+		if err != nil {
 			return err
 		}
-		if !more {
+		if !more || !goOn {
 			return nil
+		}
+		from = &last
+	}
+}
+
+// both is the COQL criterion a and b, either of which may be empty; Zoho
+// wants each pair in brackets.
+func both(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return fmt.Sprintf("(%s and %s)", a, b)
+}
+
+// emitRows sends each row's canonical contact.
+func (r *reader) emitRows(ctx context.Context, rows []map[string]any) error {
+	for _, row := range rows {
+		if _, err := r.emit(ctx, row); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -144,14 +200,14 @@ func (r *reader) coqlSync(ctx context.Context, st *streamState, end time.Time) e
 // coqlMerge adds the other field groups' columns to rows, read with the same
 // bounds. A row missing from a group changed meanwhile; it is left out, and
 // its new version is read by a later run.
-func (r *reader) coqlMerge(ctx context.Context, rows []map[string]any, groups [][]string, where string, limit int) ([]map[string]any, error) {
+func (r *reader) coqlMerge(ctx context.Context, module string, rows []map[string]any, groups [][]string, where string, limit int) ([]map[string]any, error) {
 	byID := make(map[string]map[string]any, len(rows))
 	for _, row := range rows {
 		byID[str(row["id"])] = row
 	}
 	complete := make(map[string]int, len(rows))
 	for _, g := range groups {
-		more, _, err := r.coqlRows(ctx, g, where, limit)
+		more, _, err := r.coqlRows(ctx, module, g, where, limit)
 		if err != nil {
 			return nil, err
 		}

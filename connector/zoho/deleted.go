@@ -25,16 +25,41 @@ func (r *reader) deletedSync(ctx context.Context, st *streamState, end time.Time
 	if !since.Before(end) {
 		return nil
 	}
-	for page := 1; ; page++ {
-		if page > deletedPages {
-			// More deletions than the API can list: a full sync finds them
-			// (the destination drops what it no longer gets).
-			r.log.Warn("more deletions than Zoho's deleted-records API lists; the next run does a full sync", "since", since)
-			*st = streamState{V: stateVersion, Full: &fullState{}}
-			return r.checkpoint(ctx, st)
+	listed, err := r.deleted(ctx, r.mod.module, since, end, "deleted records page", func(id string, at time.Time) error {
+		if t, ok := r.upserted[id]; ok && t.After(at) {
+			return nil // restored and changed after the deletion
 		}
-		if !r.afford(1, "deleted records page") {
-			return errStopped
+		if err := r.report(ctx); err != nil {
+			return err
+		}
+		if err := r.out.Emit(ctx, contract.Record{Stream: r.rs.Name, Key: id, Op: contract.Delete, SourceTime: at}); err != nil {
+			return err
+		}
+		r.deletes++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if !listed {
+		// More deletions than the API can list: a full sync finds them
+		// (the destination drops what it no longer gets).
+		r.log.Warn("more deletions than Zoho's deleted-records API lists; the next run does a full sync", "since", since)
+		*st = streamState{V: stateVersion, Full: &fullState{}}
+		return r.checkpoint(ctx, st)
+	}
+	st.DeletedSince = end
+	return r.checkpoint(ctx, st)
+}
+
+// deleted calls fn, page by page, for each record of module deleted in
+// (since, end]; step names a page for the credit budget. It returns false
+// when there are more deletions than the API lists, having called fn for
+// some of them.
+func (r *reader) deleted(ctx context.Context, module string, since, end time.Time, step string, fn func(id string, at time.Time) error) (bool, error) {
+	for page := 1; page <= deletedPages; page++ {
+		if !r.afford(1, step) {
+			return false, errStopped
 		}
 		var body struct {
 			Data []struct {
@@ -46,43 +71,33 @@ func (r *reader) deletedSync(ctx context.Context, st *streamState, end time.Time
 			} `json:"info"`
 		}
 		req := request{
-			method: "GET", path: "/crm/v8/" + r.mod.module + "/deleted",
+			method: "GET", path: "/crm/v8/" + module + "/deleted",
 			query:  url.Values{"type": {"all"}, "per_page": {"200"}, "page": {strconv.Itoa(page)}},
 			header: http.Header{"If-Modified-Since": {zohoTime(since)}},
 			cost:   1, idempotent: true,
 		}
 		status, err := r.c.getJSON(ctx, req, &body)
 		if isCode(err, "DISCRETE_PAGINATION_LIMIT_EXCEEDED") {
-			page = deletedPages
-			continue
+			return false, nil
 		}
 		if err != nil {
-			return fmt.Errorf("reading deleted %s: %w", r.mod.module, err)
+			return false, fmt.Errorf("reading deleted %s: %w", module, err)
 		}
 		if status == http.StatusNoContent || status == http.StatusNotModified {
-			break
+			return true, nil
 		}
 		for _, d := range body.Data {
-			id := str(d.ID)
-			at := parseTime(d.DeletedTime)
+			id, at := str(d.ID), parseTime(d.DeletedTime)
 			if id == "" || !at.After(since) || at.After(end) {
 				continue
 			}
-			if t, ok := r.upserted[id]; ok && t.After(at) {
-				continue // restored and changed after the deletion
+			if err := fn(id, at); err != nil {
+				return false, err
 			}
-			if err := r.report(ctx); err != nil {
-				return err
-			}
-			if err := r.out.Emit(ctx, contract.Record{Stream: r.rs.Name, Key: id, Op: contract.Delete, SourceTime: at}); err != nil {
-				return err
-			}
-			r.deletes++
 		}
 		if !body.Info.MoreRecords {
-			break
+			return true, nil
 		}
 	}
-	st.DeletedSince = end
-	return r.checkpoint(ctx, st)
+	return false, nil
 }

@@ -327,9 +327,30 @@ func (m *module) bulkFields(owners bool) []string {
 			}
 		case "ownerlookup", "userlookup":
 			if owners {
-				out = append(out, name+".first_name", name+".last_name", name+".email")
+				out = append(out, ownerNames(name)...)
 			}
 		}
 	}
 	return out
+}
+
+// ownerNames are the dotted columns that name the user of owner field f
+// in a Bulk Read job.
+func ownerNames(f string) []string {
+	return []string{f + ".first_name", f + ".last_name", f + ".email"}
+}
+
+// isOwnerName reports whether col is one of the dotted columns bulkFields
+// asks for to name an owner.
+func (m *module) isOwnerName(col string) bool {
+	base, _, _ := strings.Cut(col, ".")
+	f, ok := m.field(base)
+	if !ok {
+		return false
+	}
+	switch strings.ToLower(f.DataType) {
+	case "ownerlookup", "userlookup":
+		return slices.Contains(ownerNames(base), col)
+	}
+	return false
 }

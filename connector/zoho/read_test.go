@@ -1,13 +1,12 @@
 package zoho
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -365,26 +364,14 @@ func TestOrgSuppliesLinkBaseAndDefaultRegion(t *testing.T) {
 // Should Zoho refuse the owners' dotted columns in a Bulk Read job, the
 // full sync goes on with owners as ids, companies still named.
 func TestBulkReadWithoutOwnerNames(t *testing.T) {
-	refuse := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == "POST" && r.URL.Path == "/crm/bulk/v8/read" {
-				body, _ := io.ReadAll(r.Body)
-				if strings.Contains(string(body), ".first_name") {
-					w.Header().Set("Content-Type", "application/json")
-					w.WriteHeader(http.StatusBadRequest)
-					_, _ = w.Write([]byte(`{"code":"INVALID_DATA","details":{"api_name":"Owner.first_name"},"message":"the field is invalid","status":"error"}`))
-					return
-				}
-				r.Body = io.NopCloser(bytes.NewReader(body))
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-	h := newHarnessWith(t, zohosim.Options{Contacts: 300, Accounts: 30, Seed: 3}, refuse)
+	h := newHarness(t, zohosim.Options{Contacts: 300, Accounts: 30, Seed: 3, BulkRefusesOwnerNames: true})
 	h.authorize(allScopes...)
 	out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
 	if len(out.records) != 300 {
 		t.Fatalf("%d records, want 300", len(out.records))
+	}
+	if n := h.sim.Calls()["bulk/create"]; n != 2 {
+		t.Errorf("%d Bulk Read jobs asked for, want the refused one and one without owners' names", n)
 	}
 	companies := 0
 	for _, r := range out.records {
@@ -401,6 +388,95 @@ func TestBulkReadWithoutOwnerNames(t *testing.T) {
 	}
 	if companies == 0 {
 		t.Error("no contact has a company")
+	}
+}
+
+// Any other refusal of a Bulk Read job is the run's error, with Zoho's
+// message: the job is not made again without the owners' names.
+func TestBulkReadRefusalOfAnotherField(t *testing.T) {
+	// The fields metadata lists a field Bulk Read does not know.
+	extraField := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/crm/v8/settings/fields" || r.URL.Query().Get("module") != "Contacts" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			var body struct {
+				Fields []map[string]any `json:"fields"`
+			}
+			if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &body) != nil {
+				t.Errorf("fields metadata: HTTP %d %s", rec.Code, rec.Body)
+			}
+			body.Fields = append(body.Fields, map[string]any{"api_name": "Shoe_Size", "field_label": "Shoe size", "data_type": "text", "json_type": "string", "custom_field": true})
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(body)
+		})
+	}
+	h := newHarnessWith(t, zohosim.Options{Contacts: 50, Accounts: 5, Seed: 3}, extraField)
+	h.authorize(allScopes...)
+	out, err := h.read(context.Background(), nil, contract.ReadStream{Name: "contacts", Generation: 1})
+	if err == nil {
+		t.Fatal("a refused Bulk Read job did not fail the run")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "creating a bulk read job for Contacts") || !strings.Contains(msg, `INVALID_DATA: Contacts has no field "Shoe_Size"`) {
+		t.Errorf("error %q does not give Zoho's refusal", msg)
+	}
+	if n := h.sim.Calls()["bulk/create"]; n != 1 {
+		t.Errorf("%d Bulk Read jobs asked for, want 1", n)
+	}
+	if len(out.records) != 0 {
+		t.Errorf("%d records read", len(out.records))
+	}
+}
+
+// Only a refusal whose details name one of the owners' columns the job
+// asked for makes the job again without them.
+func TestBulkReadRefusalsThatNameNoOwnerColumn(t *testing.T) {
+	tests := []struct {
+		name    string
+		refusal string
+		retried bool
+	}{
+		{"another owner's column", `{"code":"INVALID_DATA","details":{"api_name":"Created_By.email","module":"Contacts"},"message":"invalid field","status":"error"}`, true},
+		{"as an invalid request", `{"code":"INVALID_REQUEST","details":{"api_name":"Owner.last_name"},"message":"invalid field","status":"error"}`, true},
+		{"nothing named", `{"code":"INVALID_DATA","details":{},"message":"invalid data","status":"error"}`, false},
+		{"the owner itself", `{"code":"INVALID_DATA","details":{"api_name":"Owner"},"message":"invalid field","status":"error"}`, false},
+		{"an account's name", `{"code":"INVALID_DATA","details":{"api_name":"Account_Name.Account_Name"},"message":"invalid field","status":"error"}`, false},
+		{"the criteria", `{"code":"INVALID_DATA","details":{"api_name":"criteria"},"message":"invalid criteria","status":"error"}`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			refused := false
+			refuseFirst := func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Method == "POST" && r.URL.Path == "/crm/bulk/v8/read" && !refused {
+						refused = true
+						w.Header().Set("Content-Type", "application/json")
+						w.WriteHeader(http.StatusBadRequest)
+						_, _ = w.Write([]byte(tc.refusal))
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			}
+			h := newHarnessWith(t, zohosim.Options{Contacts: 20, Accounts: 5, Seed: 3}, refuseFirst)
+			h.authorize(allScopes...)
+			out, err := h.read(context.Background(), nil, contract.ReadStream{Name: "contacts", Generation: 1})
+			if tc.retried {
+				if err != nil || len(out.records) != 20 {
+					t.Fatalf("%d records, error %v; want 20 read with owners as ids", len(out.records), err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "Zoho answered HTTP 400 INVALID_") {
+				t.Fatalf("error %v, want Zoho's refusal", err)
+			}
+			if n := h.sim.Calls()["bulk/create"]; n != 0 {
+				t.Errorf("the job was made again %d times", n)
+			}
+		})
 	}
 }
 

@@ -177,14 +177,7 @@ func (t *tokens) waitForSlotLocked(ctx context.Context) error {
 	if wait > t.maxWait {
 		return fmt.Errorf("Zoho allows %d access tokens per refresh token in %v and this connection has used them: try again after %s", mintLimit, mintWindow, free.UTC().Format(time.RFC3339))
 	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
+	return sleep(ctx, wait)
 }
 
 // takeUpdate returns the credentials to store if they changed since the

@@ -250,8 +250,12 @@ func (s *Server) handleBulkCreate(c *apiCall) {
 	seen := map[string]bool{"id": true}
 	for _, name := range job.fields {
 		col, err := s.resolveColumn(m, name)
+		if err == nil && s.opts.BulkRefusesOwnerNames && col.f != nil && col.f.isOwner() && col.sub != "" && col.sub != "id" {
+			err = fmt.Errorf("%s cannot be selected", name)
+		}
 		if err != nil {
-			writeError(c.w, http.StatusBadRequest, "INVALID_DATA", err.Error(), map[string]any{"api_name": name})
+			// Zoho names the refused field and its module.
+			writeError(c.w, http.StatusBadRequest, "INVALID_DATA", err.Error(), map[string]any{"api_name": name, "module": m.apiName})
 			return
 		}
 		if !seen[col.name] {

@@ -274,11 +274,33 @@ func TestBulkReadErrors(t *testing.T) {
 			wantError(t, resp, body, tc.status, tc.code)
 		})
 	}
-	resp, body := f.call("GET", "/crm/bulk/v8/read/123", tok, nil)
+	// A refused field is named, with its module.
+	resp, body := f.call("POST", "/crm/bulk/v8/read", tok, tests[2].body)
+	if e := wantError(t, resp, body, 400, "INVALID_DATA"); e.Details["api_name"] != "Shoe_Size" || e.Details["module"] != "Contacts" {
+		t.Errorf("unknown field: details %v, want api_name Shoe_Size and module Contacts", e.Details)
+	}
+	resp, body = f.call("GET", "/crm/bulk/v8/read/123", tok, nil)
 	wantError(t, resp, body, http.StatusNotFound, "RESOURCE_NOT_FOUND")
 	if c := f.sim.Credits(); c != 0 {
 		t.Errorf("failed calls cost %d credits", c)
 	}
+}
+
+// With BulkRefusesOwnerNames an owner's dotted columns but id are refused
+// like an unknown field; the owner's id and lookups' names are not.
+func TestBulkRefusesOwnerNames(t *testing.T) {
+	f := newFixture(t, Options{Contacts: 10, Accounts: 2, BulkStepDelay: -1, BulkRefusesOwnerNames: true})
+	tok := f.login().AccessToken
+	query := func(fields ...string) map[string]any {
+		return map[string]any{"module": map[string]string{"api_name": "Contacts"}, "fields": fields}
+	}
+	for _, col := range []string{"Owner.first_name", "Owner.last_name", "Owner.email", "Owner.full_name", "Created_By.email"} {
+		resp, body := f.call("POST", "/crm/bulk/v8/read", tok, map[string]any{"query": query("Last_Name", "Owner", col)})
+		if e := wantError(t, resp, body, 400, "INVALID_DATA"); e.Details["api_name"] != col || e.Details["module"] != "Contacts" {
+			t.Errorf("%s: details %v, want it named", col, e.Details)
+		}
+	}
+	f.createJob(tok, query("Last_Name", "Owner", "Owner.id", "Account_Name", "Account_Name.Account_Name"))
 }
 
 func TestBulkDownloadLimit(t *testing.T) {

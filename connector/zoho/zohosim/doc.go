@@ -90,8 +90,10 @@
 // created. The CSV header is id, then the requested fields in request order.
 // As in Zoho, a plain lookup or owner column holds the linked record's or
 // user's id only; the name needs the dotted form: Account_Name.Account_Name
-// (the target's name field), Owner.first_name, Owner.last_name, Owner.email.
-// Times are ISO 8601 with
+// (the target's name field), Owner.first_name, Owner.last_name, Owner.email;
+// Options.BulkRefusesOwnerNames refuses the owners' ones. A field the job
+// cannot select is 400 INVALID_DATA with details.api_name and
+// details.module naming it. Times are ISO 8601 with
 // the org's offset, multi-select values are joined with ";", booleans are
 // true or false, empty values are empty cells. The result is 404
 // RESOURCE_NOT_FOUND until the job is COMPLETED and 429 TOO_MANY_REQUESTS

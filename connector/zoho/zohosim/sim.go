@@ -60,6 +60,10 @@ type Options struct {
 	// Logger, when set, gets one line per request: method, path without the
 	// query (queries can carry tokens), status and duration.
 	Logger *log.Logger
+	// BulkRefusesOwnerNames makes Bulk Read refuse an owner's dotted
+	// columns but id (Owner.first_name, Owner.email, ...), which Zoho's
+	// docs do not list, as it refuses an unknown field.
+	BulkRefusesOwnerNames bool
 }
 
 // Server is a simulated Zoho CRM org. Its methods are safe for concurrent use.
