@@ -147,8 +147,8 @@ type Reader struct {
 // of libphonenumber's metadata is read once, as the program starts, and an
 // error reading it is returned by every call.
 func NewReader() (*Reader, error) {
-	if prefixesErr != nil {
-		return nil, prefixesErr
+	if iddErr != nil {
+		return nil, iddErr
 	}
 	return &Reader{}, nil
 }
@@ -206,10 +206,13 @@ func (r *Reader) International(s string) (string, Reason) {
 	digits := phonenumbers.NormalizeDigitsOnly(text)
 	var read [8]int // the prefix lengths already read; many countries share one
 	tried := read[:0]
-	for _, prefixes := range longPrefixes {
-		idd, found := firstPrefix(prefixes, digits)
-		end := len(idd)
-		if !found || end <= 2 || end >= len(digits) || digits[end] == '0' || slices.Contains(tried, end) {
+	for _, re := range iddPatterns {
+		loc := re.FindStringIndex(digits)
+		if loc == nil {
+			continue
+		}
+		end := loc[1]
+		if end <= 2 || end >= len(digits) || digits[end] == '0' || slices.Contains(tried, end) {
 			continue // not a prefix, the plain 00, one libphonenumber would not strip, or read already
 		}
 		tried = append(tried, end)
