@@ -409,7 +409,8 @@ func scanStream(row pgx.Row, dest ...any) (state.StreamState, error) {
 		return state.StreamState{}, err
 	}
 	st := state.StreamState{Generation: uint64(gen), FullRefresh: uint64(full)}
-	if raw != nil {
+	// A null saved as bytes, as it once was, is no checkpoint either.
+	if !state.NoCheckpoint(raw) {
 		st.State = json.RawMessage(slices.Clone(raw)) // rows reuse their buffers
 	}
 	if refreshed != nil {
@@ -443,8 +444,12 @@ func (s *Store) SaveStream(ctx context.Context, f state.Fence, stream string, st
 }
 
 func (s *Store) saveStream(ctx context.Context, f state.Fence, stream string, st state.StreamState) error {
-	if st.State != nil && !json.Valid(st.State) {
-		return errors.New("the state is not valid JSON")
+	var raw []byte // NULL: no checkpoint
+	if !state.NoCheckpoint(st.State) {
+		if !json.Valid(st.State) {
+			return errors.New("the state is not valid JSON")
+		}
+		raw = st.State
 	}
 	gen, err := toInt64("generation", st.Generation)
 	if err != nil {
@@ -453,10 +458,6 @@ func (s *Store) saveStream(ctx context.Context, f state.Fence, stream string, st
 	full, err := toInt64("full refresh generation", st.FullRefresh)
 	if err != nil {
 		return err
-	}
-	var raw []byte
-	if st.State != nil {
-		raw = st.State
 	}
 	var refreshed *time.Time
 	if !st.FullRefreshed.IsZero() {

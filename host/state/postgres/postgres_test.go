@@ -315,6 +315,36 @@ func TestPostgresMigrations(t *testing.T) {
 	}
 }
 
+// A checkpoint of JSON null is saved as no checkpoint (NULL); one stored
+// as the bytes null, as saving it once did, reads as none too.
+func TestPostgresNullCheckpointStoredBefore(t *testing.T) {
+	ctx := t.Context()
+	url := newDatabase(t)
+	s := open(t, url, Options{})
+	c, err := s.Claim(ctx, "p", "test-host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release(ctx)
+	if err := s.SaveStream(ctx, c.Fence, "c", state.StreamState{State: json.RawMessage(`null`), Generation: 3}); err != nil {
+		t.Fatal(err)
+	}
+	db := dbConn(t, url)
+	var isNull bool
+	if err := db.QueryRow(ctx, `SELECT state IS NULL FROM streams WHERE pipeline = 'p' AND stream = 'c'`).Scan(&isNull); err != nil || !isNull {
+		t.Errorf("a null checkpoint is stored as bytes (state IS NULL: %v, %v)", isNull, err)
+	}
+	if _, err := db.Exec(ctx, `UPDATE streams SET state = convert_to(' null', 'UTF8') WHERE pipeline = 'p' AND stream = 'c'`); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Stream(ctx, "p", "c"); err != nil || st.State != nil || st.Generation != 3 {
+		t.Errorf("Stream of a stored null: %+v (state %q), %v", st, st.State, err)
+	}
+	if all, err := s.Streams(ctx, "p"); err != nil || all["c"].State != nil || all["c"].Generation != 3 {
+		t.Errorf("Streams of a stored null: %+v, %v", all, err)
+	}
+}
+
 func TestPostgresCredentialsEncrypted(t *testing.T) {
 	ctx := t.Context()
 	url := newDatabase(t)

@@ -26,6 +26,7 @@ func Run(t *testing.T, open Open) {
 	}{
 		{"StreamRoundTrip", streamRoundTrip},
 		{"ResetStreamKeepsGeneration", resetStreamKeepsGeneration},
+		{"NullCheckpointIsNone", nullCheckpointIsNone},
 		{"CredentialsRoundTrip", credentialsRoundTrip},
 		{"Runs", runs},
 		{"RunsTrimmed", runsTrimmed},
@@ -123,6 +124,41 @@ func resetStreamKeepsGeneration(t *testing.T, s state.Store) {
 	}
 	if want := (state.StreamState{Generation: 9, FullRefreshed: refreshed}); !sameStream(got, want) {
 		t.Errorf("after reset: %+v, want %+v", got, want)
+	}
+}
+
+// nullCheckpointIsNone: a checkpoint whose state is JSON null, or empty,
+// is no checkpoint. It reads back as a nil State, which StreamState says
+// is a stream never synced, so that the next run starts it with a full
+// refresh rather than resuming from null; the rest of the stream's state
+// is kept as saved.
+func nullCheckpointIsNone(t *testing.T, s state.Store) {
+	p := claim(t, s, "p")
+	want := state.StreamState{Generation: 5, FullRefresh: 5, FullRefreshed: refreshed}
+	for _, none := range []string{`null`, " null\n", ``} {
+		// It replaces a checkpoint stored before it.
+		if err := s.SaveStream(ctx, p.Fence, "c", state.StreamState{State: json.RawMessage(`{"next":4}`), Generation: 4}); err != nil {
+			t.Fatal(err)
+		}
+		st := want
+		st.State = json.RawMessage(none)
+		if err := s.SaveStream(ctx, p.Fence, "c", st); err != nil {
+			t.Fatalf("saving state %q: %v", none, err)
+		}
+		got, err := s.Stream(ctx, "p", "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != nil || !sameStream(got, want) {
+			t.Errorf("saved with state %q, Stream reads %+v (state %q), want %+v", none, got, got.State, want)
+		}
+		all, err := s.Streams(ctx, "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := all["c"]; got.State != nil || !sameStream(got, want) {
+			t.Errorf("saved with state %q, Streams reads %+v (state %q), want %+v", none, got, got.State, want)
+		}
 	}
 }
 
