@@ -165,6 +165,12 @@ type run struct {
 	readReq  []contract.ReadStream
 	writeReq []contract.WriteStream
 	gens     map[string]uint64 // each stream's generation in this run
+	// streams is each stream's state as this run last stored it: read once
+	// by prepare, then kept by persist. Under the run's claim nobody else
+	// writes a stream of the pipeline, and a write under a claim that was
+	// lost is refused whatever it was based on, so the store need not be
+	// read again. Acknowledgements, which persist, come one at a time.
+	streams map[string]state.StreamState
 
 	read, written atomic.Int64
 
@@ -204,6 +210,7 @@ func (r *run) prepare(ctx context.Context, fullRefresh bool) error {
 		return fmt.Errorf("load credentials of %s: %w", r.p.SourceRef, err)
 	}
 	r.creds = creds
+	r.streams = make(map[string]state.StreamState, len(r.p.Streams))
 	for _, s := range r.p.Streams {
 		st, err := r.store.Stream(ctx, r.p.Name, s.Name)
 		if err != nil {
@@ -217,9 +224,10 @@ func (r *run) prepare(ctx context.Context, fullRefresh bool) error {
 			if err := r.store.ResetStream(ctx, r.fence, s.Name); err != nil {
 				return fmt.Errorf("reset stream %s: %w", s.Name, err)
 			}
-			if st, err = r.store.Stream(ctx, r.p.Name, s.Name); err != nil {
-				return fmt.Errorf("load state of stream %s: %w", s.Name, err)
-			}
+			// What Store.ResetStream leaves: no checkpoint and no full
+			// refresh in progress; the generation and the last full
+			// refresh kept.
+			st = state.StreamState{Generation: st.Generation, FullRefreshed: st.FullRefreshed}
 		}
 		// A full refresh that got as far as a checkpoint resumes with its
 		// generation; one that did not starts over, and starts a new one,
@@ -237,6 +245,7 @@ func (r *run) prepare(ctx context.Context, fullRefresh bool) error {
 		if err := r.store.SaveStream(ctx, r.fence, s.Name, st); err != nil {
 			return fmt.Errorf("save generation of stream %s: %w", s.Name, err)
 		}
+		r.streams[s.Name] = st
 		if st.State != nil {
 			r.rec.Resumed = append(r.rec.Resumed, s.Name)
 			r.log.Info("resuming stream from its checkpoint", "stream", s.Name, "generation", gen)
@@ -478,11 +487,12 @@ func (r *run) observeWritten(sent map[string]int64, checkpointed []string) {
 
 // persist stores a stream's acknowledged checkpoint, when there is one, and
 // ends its full refresh when one was acknowledged complete.
+//
+// What was acknowledged is kept even when the write fails: the destination
+// holds it either way, and each write stores the stream's whole state, so
+// the next write that succeeds stores it too.
 func (r *run) persist(ctx context.Context, stream string, checkpoint json.RawMessage, fullRefreshDone bool) error {
-	st, err := r.store.Stream(ctx, r.p.Name, stream)
-	if err != nil {
-		return fmt.Errorf("load state of stream %s: %w", stream, err)
-	}
+	st := r.streams[stream]
 	if fullRefreshDone {
 		st.FullRefresh = 0
 		st.FullRefreshed = time.Now()
@@ -490,6 +500,7 @@ func (r *run) persist(ctx context.Context, stream string, checkpoint json.RawMes
 	if checkpoint != nil {
 		st.State = checkpoint
 	}
+	r.streams[stream] = st
 	if err := r.store.SaveStream(ctx, r.fence, stream, st); err != nil {
 		return fmt.Errorf("persist checkpoint of stream %s: %w", stream, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -316,5 +317,64 @@ func TestPeriodicFullRefresh(t *testing.T) {
 	gens = fullRefreshGenerations(t, out)
 	if len(run.Resumed) != 1 || len(gens) != 3 || gens[2] != interrupted {
 		t.Fatalf("the run after the interrupted one: resumed %v, full refreshes %v, want the third with generation %d", run.Resumed, gens, interrupted)
+	}
+}
+
+// readCounting is a store that counts the reads of stream state.
+type readCounting struct {
+	state.Store
+	reads atomic.Int64
+}
+
+func (s *readCounting) Stream(ctx context.Context, pipeline, stream string) (state.StreamState, error) {
+	s.reads.Add(1)
+	return s.Store.Stream(ctx, pipeline, stream)
+}
+
+// A run reads each stream's state once, at its start, also when it resets
+// it: after that the state is what the run itself stored, and on a shared
+// database every read is a round trip. What it stores is the same.
+func TestRunReadsEachStreamsStateOnce(t *testing.T) {
+	dir := t.TempDir()
+	store := &readCounting{Store: openStore(t, dir)}
+	ctx := context.Background()
+	src := generator.New(hclog.NewNullLogger())
+	cfg := json.RawMessage(`{"count":500,"checkpoint_every":100,"streams":["contacts","accounts"]}`)
+	cat, err := src.Discover(ctx, contract.DiscoverRequest{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Pipeline{
+		Name: "p", SourceRef: "source.generator.g", Source: src, SourceConfig: cfg,
+		Destination:       jsonl.New(hclog.NewNullLogger()),
+		DestinationConfig: json.RawMessage(fmt.Sprintf(`{"path":%q}`, filepath.Join(dir, "out.jsonl"))),
+		Streams:           cat.Catalog.Streams,
+	}
+	before := map[string]state.StreamState{}
+	for _, c := range []struct {
+		name        string
+		fullRefresh bool
+	}{{"first", false}, {"incremental", false}, {"forced full refresh", true}} {
+		store.reads.Store(0)
+		run, err := Run(ctx, p, store, fence(t, store), Options{FullRefresh: c.fullRefresh})
+		if err != nil || run.Outcome != state.OutcomeSucceeded {
+			t.Fatalf("%s run: %+v, %v", c.name, run, err)
+		}
+		if n := store.reads.Load(); n != 2 {
+			t.Errorf("%s run read stream state %d times, want 2 (once per stream)", c.name, n)
+		}
+		for _, stream := range []string{"contacts", "accounts"} {
+			st, err := store.Store.Stream(ctx, "p", stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			was := before[stream]
+			refreshed := c.name != "incremental"
+			if string(st.State) != `{"next":500}` || st.FullRefresh != 0 || st.Generation <= was.Generation ||
+				refreshed == st.FullRefreshed.Equal(was.FullRefreshed) || st.FullRefreshed.Before(was.FullRefreshed) {
+				t.Errorf("after the %s run, stream %s is %+v (state %s); before it %+v", c.name, stream, st, st.State, was)
+			}
+			before[stream] = st
+		}
 	}
 }
