@@ -20,23 +20,30 @@ import (
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
-func pipeline(t *testing.T, dir string, count, every, delayMS int) Pipeline {
+// generatorPipeline reads every stream of the generator, configured by
+// cfg, into out.jsonl in dir.
+func generatorPipeline(t *testing.T, dir, cfg string) Pipeline {
 	t.Helper()
 	src := generator.New(hclog.NewNullLogger())
-	cat, err := src.Discover(context.Background(), contract.DiscoverRequest{})
+	cat, err := src.Discover(context.Background(), contract.DiscoverRequest{Config: json.RawMessage(cfg)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, _ := cat.Catalog.Stream("items")
 	return Pipeline{
 		Name:              "p",
 		SourceRef:         "source.generator.g",
 		Source:            src,
-		SourceConfig:      json.RawMessage(fmt.Sprintf(`{"count":%d,"checkpoint_every":%d,"delay_ms":%d}`, count, every, delayMS)),
+		SourceConfig:      json.RawMessage(cfg),
 		Destination:       jsonl.New(hclog.NewNullLogger()),
 		DestinationConfig: json.RawMessage(fmt.Sprintf(`{"path":%q}`, filepath.Join(dir, "out.jsonl"))),
-		Streams:           []contract.Stream{st},
+		Streams:           cat.Catalog.Streams,
 	}
+}
+
+// pipeline reads the generator's one stream, items.
+func pipeline(t *testing.T, dir string, count, every, delayMS int) Pipeline {
+	t.Helper()
+	return generatorPipeline(t, dir, fmt.Sprintf(`{"count":%d,"checkpoint_every":%d,"delay_ms":%d}`, count, every, delayMS))
 }
 
 // fullRefreshGenerations lists the generations of the output's
@@ -66,11 +73,7 @@ func fullRefreshGenerations(t *testing.T, path string) []uint64 {
 
 func TestInterruptedFullRefreshKeepsItsGeneration(t *testing.T) {
 	dir := t.TempDir()
-	store, err := state.OpenFile(filepath.Join(dir, "state.db"), state.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t, dir)
 
 	// The first run is stopped once a checkpoint has been persisted.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -127,11 +130,7 @@ func TestInterruptedFullRefreshKeepsItsGeneration(t *testing.T) {
 
 func TestDestinationFailureFailsTheRunAndKeepsTheLastCheckpoint(t *testing.T) {
 	dir := t.TempDir()
-	store, err := state.OpenFile(filepath.Join(dir, "state.db"), state.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t, dir)
 	p := pipeline(t, dir, 1000, 100, 0)
 	p.DestinationConfig = json.RawMessage(fmt.Sprintf(`{"path":%q}`, filepath.Join(dir, "no", "such", "folder", "out.jsonl")))
 	run, err := Run(context.Background(), p, store, fence(t, store), Options{})
@@ -158,11 +157,7 @@ func TestNextGeneration(t *testing.T) {
 
 func TestFullRefreshWithoutCheckpointStartsANewGeneration(t *testing.T) {
 	dir := t.TempDir()
-	store, err := state.OpenFile(filepath.Join(dir, "state.db"), state.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t, dir)
 	// A full refresh that crashed before its first checkpoint: its
 	// generation is remembered, but no state was persisted.
 	if err := store.SaveStream(context.Background(), fence(t, store), "items", state.StreamState{Generation: 5_000_000_000, FullRefresh: 5_000_000_000}); err != nil {
@@ -199,12 +194,8 @@ func fence(t *testing.T, store state.Store) state.Fence {
 // be lost with the file.
 func TestStateFileDeletedDuringRunFailsTheRun(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "state.db")
-	store, err := state.OpenFile(path, state.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	path := filepath.Join(dir, "state.db") // where openStore keeps it
+	store := openStore(t, dir)
 	deleted := false
 	run, err := Run(context.Background(), pipeline(t, dir, 1000, 100, 5), store, fence(t, store), Options{
 		ProgressEvery: time.Millisecond,
@@ -231,11 +222,7 @@ func TestStateFileDeletedDuringRunFailsTheRun(t *testing.T) {
 // due.
 func TestPeriodicFullRefresh(t *testing.T) {
 	dir := t.TempDir()
-	store, err := state.OpenFile(filepath.Join(dir, "state.db"), state.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t, dir)
 	ctx := context.Background()
 	out := filepath.Join(dir, "out.jsonl")
 	periodic := func(delayMS int) Pipeline {
@@ -338,18 +325,7 @@ func TestRunReadsEachStreamsStateOnce(t *testing.T) {
 	dir := t.TempDir()
 	store := &readCounting{Store: openStore(t, dir)}
 	ctx := context.Background()
-	src := generator.New(hclog.NewNullLogger())
-	cfg := json.RawMessage(`{"count":500,"checkpoint_every":100,"streams":["contacts","accounts"]}`)
-	cat, err := src.Discover(ctx, contract.DiscoverRequest{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := Pipeline{
-		Name: "p", SourceRef: "source.generator.g", Source: src, SourceConfig: cfg,
-		Destination:       jsonl.New(hclog.NewNullLogger()),
-		DestinationConfig: json.RawMessage(fmt.Sprintf(`{"path":%q}`, filepath.Join(dir, "out.jsonl"))),
-		Streams:           cat.Catalog.Streams,
-	}
+	p := generatorPipeline(t, dir, `{"count":500,"checkpoint_every":100,"streams":["contacts","accounts"]}`)
 	before := map[string]state.StreamState{}
 	for _, c := range []struct {
 		name        string
