@@ -295,7 +295,7 @@ func TestPostgresNullCheckpointStoredBefore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Release(ctx)
+	defer func() { _ = c.Release(ctx) }()
 	if err := s.SaveStream(ctx, c.Fence, "c", state.StreamState{State: json.RawMessage(`null`), Generation: 3}); err != nil {
 		t.Fatal(err)
 	}
