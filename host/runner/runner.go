@@ -435,28 +435,23 @@ func (r *run) acknowledge(ctx context.Context, id uint64) error {
 	if n == 0 {
 		return fmt.Errorf("acknowledged %d, which is acknowledged already", id)
 	}
-	type update struct {
-		state json.RawMessage
-		full  bool
-	}
-	updates := map[string]*update{}
+	updates := map[string]*acked{}
 	var order []string
 	for _, b := range done {
 		u := updates[b.stream]
 		if u == nil {
-			u = &update{}
+			u = &acked{}
 			updates[b.stream] = u
 			order = append(order, b.stream)
 		}
 		if b.full {
-			u.full = true
+			u.fullRefreshDone = true
 		} else {
-			u.state = b.state
+			u.checkpoint, u.state = true, b.state
 		}
 	}
 	for _, stream := range order {
-		u := updates[stream]
-		if err := r.persist(ctx, stream, u.state, u.full); err != nil {
+		if err := r.persist(ctx, stream, *updates[stream]); err != nil {
 			return err
 		}
 	}
@@ -485,20 +480,32 @@ func (r *run) observeWritten(sent map[string]int64, checkpointed []string) {
 	}
 }
 
+// acked is what the barriers of one stream acknowledged together say.
+type acked struct {
+	// checkpoint is whether a checkpoint was among them; state is the
+	// last one's. A checkpoint without a state, or with null, marks no
+	// position: the stream's next run starts over, as a stream never
+	// synced does (state.NoCheckpoint).
+	checkpoint bool
+	state      json.RawMessage
+	// fullRefreshDone is whether the stream's full refresh was among them.
+	fullRefreshDone bool
+}
+
 // persist stores a stream's acknowledged checkpoint, when there is one, and
 // ends its full refresh when one was acknowledged complete.
 //
 // What was acknowledged is kept even when the write fails: the destination
 // holds it either way, and each write stores the stream's whole state, so
 // the next write that succeeds stores it too.
-func (r *run) persist(ctx context.Context, stream string, checkpoint json.RawMessage, fullRefreshDone bool) error {
+func (r *run) persist(ctx context.Context, stream string, a acked) error {
 	st := r.streams[stream]
-	if fullRefreshDone {
+	if a.fullRefreshDone {
 		st.FullRefresh = 0
 		st.FullRefreshed = time.Now()
 	}
-	if checkpoint != nil {
-		st.State = checkpoint
+	if a.checkpoint {
+		st.State = a.state
 	}
 	r.streams[stream] = st
 	if err := r.store.SaveStream(ctx, r.fence, stream, st); err != nil {
