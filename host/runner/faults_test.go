@@ -383,3 +383,42 @@ func TestCountersAreNamespacedBySide(t *testing.T) {
 		t.Fatalf("prefixes %q %q: status output and docs show source.NAME and destination.NAME", SourceCounters, DestinationCounters)
 	}
 }
+
+// A checkpoint without a state, or with JSON null, marks no position: the
+// next run starts the stream over with a full refresh, as it does a stream
+// never synced, rather than resuming from the checkpoint before it.
+func TestCheckpointWithoutStateStartsOver(t *testing.T) {
+	for name, none := range map[string]json.RawMessage{"nil": nil, "null": json.RawMessage(`null`)} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			store := openStore(t, dir)
+			first := func(ctx context.Context, _ contract.ReadRequest, out contract.Output) error {
+				if err := out.Emit(ctx, record(1)); err != nil {
+					return err
+				}
+				if err := out.Checkpoint(ctx, "items", json.RawMessage(`{"at":1}`)); err != nil {
+					return err
+				}
+				if err := out.Emit(ctx, record(2)); err != nil {
+					return err
+				}
+				return out.Checkpoint(ctx, "items", none)
+			}
+			if _, err := Run(context.Background(), faultPipeline(t, dir, &faultySource{read: first}, nil), store, fence(t, store), Options{}); err != nil {
+				t.Fatal(err)
+			}
+			var handed []contract.ReadStream
+			second := func(_ context.Context, req contract.ReadRequest, _ contract.Output) error {
+				handed = req.Streams
+				return nil
+			}
+			run, err := Run(context.Background(), faultPipeline(t, dir, &faultySource{read: second}, nil), store, fence(t, store), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(handed) != 1 || handed[0].State != nil || len(run.Resumed) != 0 {
+				t.Errorf("the run after a checkpoint with state %q was handed %+v and resumed %v; want no state and a full refresh", none, handed, run.Resumed)
+			}
+		})
+	}
+}

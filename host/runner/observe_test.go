@@ -2,20 +2,13 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
-
-	"github.com/replicatorhq/replicator/connector/generator"
-	"github.com/replicatorhq/replicator/connector/jsonl"
 	"github.com/replicatorhq/replicator/host/metrics"
-	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
 // The metrics see, per stream, what a run read and what the destination
@@ -23,18 +16,7 @@ import (
 func TestObserverCountsPerStream(t *testing.T) {
 	dir := t.TempDir()
 	store := openStore(t, dir)
-	src := generator.New(hclog.NewNullLogger())
-	cfg := json.RawMessage(`{"count":1500,"checkpoint_every":200,"streams":["contacts","accounts"]}`)
-	cat, err := src.Discover(context.Background(), contract.DiscoverRequest{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := Pipeline{
-		Name: "p", SourceRef: "source.generator.g", Source: src, SourceConfig: cfg,
-		Destination:       jsonl.New(hclog.NewNullLogger()),
-		DestinationConfig: json.RawMessage(fmt.Sprintf(`{"path":%q}`, filepath.Join(dir, "out.jsonl"))),
-		Streams:           cat.Catalog.Streams,
-	}
+	p := generatorPipeline(t, dir, `{"count":1500,"checkpoint_every":200,"streams":["contacts","accounts"]}`)
 	m := metrics.New(nil)
 	run, err := Run(context.Background(), p, store, fence(t, store), Options{Observer: m.Pipeline("p")})
 	if err != nil || run.Outcome != "succeeded" {

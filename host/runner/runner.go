@@ -165,6 +165,12 @@ type run struct {
 	readReq  []contract.ReadStream
 	writeReq []contract.WriteStream
 	gens     map[string]uint64 // each stream's generation in this run
+	// streams is each stream's state as this run last stored it: read once
+	// by prepare, then kept by persist. Under the run's claim nobody else
+	// writes a stream of the pipeline, and a write under a claim that was
+	// lost is refused whatever it was based on, so the store need not be
+	// read again. Acknowledgements, which persist, come one at a time.
+	streams map[string]state.StreamState
 
 	read, written atomic.Int64
 
@@ -204,6 +210,7 @@ func (r *run) prepare(ctx context.Context, fullRefresh bool) error {
 		return fmt.Errorf("load credentials of %s: %w", r.p.SourceRef, err)
 	}
 	r.creds = creds
+	r.streams = make(map[string]state.StreamState, len(r.p.Streams))
 	for _, s := range r.p.Streams {
 		st, err := r.store.Stream(ctx, r.p.Name, s.Name)
 		if err != nil {
@@ -217,9 +224,10 @@ func (r *run) prepare(ctx context.Context, fullRefresh bool) error {
 			if err := r.store.ResetStream(ctx, r.fence, s.Name); err != nil {
 				return fmt.Errorf("reset stream %s: %w", s.Name, err)
 			}
-			if st, err = r.store.Stream(ctx, r.p.Name, s.Name); err != nil {
-				return fmt.Errorf("load state of stream %s: %w", s.Name, err)
-			}
+			// What Store.ResetStream leaves: no checkpoint and no full
+			// refresh in progress; the generation and the last full
+			// refresh kept.
+			st = state.StreamState{Generation: st.Generation, FullRefreshed: st.FullRefreshed}
 		}
 		// A full refresh that got as far as a checkpoint resumes with its
 		// generation; one that did not starts over, and starts a new one,
@@ -237,6 +245,7 @@ func (r *run) prepare(ctx context.Context, fullRefresh bool) error {
 		if err := r.store.SaveStream(ctx, r.fence, s.Name, st); err != nil {
 			return fmt.Errorf("save generation of stream %s: %w", s.Name, err)
 		}
+		r.streams[s.Name] = st
 		if st.State != nil {
 			r.rec.Resumed = append(r.rec.Resumed, s.Name)
 			r.log.Info("resuming stream from its checkpoint", "stream", s.Name, "generation", gen)
@@ -426,28 +435,23 @@ func (r *run) acknowledge(ctx context.Context, id uint64) error {
 	if n == 0 {
 		return fmt.Errorf("acknowledged %d, which is acknowledged already", id)
 	}
-	type update struct {
-		state json.RawMessage
-		full  bool
-	}
-	updates := map[string]*update{}
+	updates := map[string]*acked{}
 	var order []string
 	for _, b := range done {
 		u := updates[b.stream]
 		if u == nil {
-			u = &update{}
+			u = &acked{}
 			updates[b.stream] = u
 			order = append(order, b.stream)
 		}
 		if b.full {
-			u.full = true
+			u.fullRefreshDone = true
 		} else {
-			u.state = b.state
+			u.checkpoint, u.state = true, b.state
 		}
 	}
 	for _, stream := range order {
-		u := updates[stream]
-		if err := r.persist(ctx, stream, u.state, u.full); err != nil {
+		if err := r.persist(ctx, stream, *updates[stream]); err != nil {
 			return err
 		}
 	}
@@ -476,20 +480,34 @@ func (r *run) observeWritten(sent map[string]int64, checkpointed []string) {
 	}
 }
 
+// acked is what the barriers of one stream acknowledged together say.
+type acked struct {
+	// checkpoint is whether a checkpoint was among them; state is the
+	// last one's. A checkpoint without a state, or with null, marks no
+	// position: the stream's next run starts over, as a stream never
+	// synced does (state.NoCheckpoint).
+	checkpoint bool
+	state      json.RawMessage
+	// fullRefreshDone is whether the stream's full refresh was among them.
+	fullRefreshDone bool
+}
+
 // persist stores a stream's acknowledged checkpoint, when there is one, and
 // ends its full refresh when one was acknowledged complete.
-func (r *run) persist(ctx context.Context, stream string, checkpoint json.RawMessage, fullRefreshDone bool) error {
-	st, err := r.store.Stream(ctx, r.p.Name, stream)
-	if err != nil {
-		return fmt.Errorf("load state of stream %s: %w", stream, err)
-	}
-	if fullRefreshDone {
+//
+// What was acknowledged is kept even when the write fails: the destination
+// holds it either way, and each write stores the stream's whole state, so
+// the next write that succeeds stores it too.
+func (r *run) persist(ctx context.Context, stream string, a acked) error {
+	st := r.streams[stream]
+	if a.fullRefreshDone {
 		st.FullRefresh = 0
 		st.FullRefreshed = time.Now()
 	}
-	if checkpoint != nil {
-		st.State = checkpoint
+	if a.checkpoint {
+		st.State = a.state
 	}
+	r.streams[stream] = st
 	if err := r.store.SaveStream(ctx, r.fence, stream, st); err != nil {
 		return fmt.Errorf("persist checkpoint of stream %s: %w", stream, err)
 	}

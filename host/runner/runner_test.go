@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,23 +20,30 @@ import (
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
-func pipeline(t *testing.T, dir string, count, every, delayMS int) Pipeline {
+// generatorPipeline reads every stream of the generator, configured by
+// cfg, into out.jsonl in dir.
+func generatorPipeline(t *testing.T, dir, cfg string) Pipeline {
 	t.Helper()
 	src := generator.New(hclog.NewNullLogger())
-	cat, err := src.Discover(context.Background(), contract.DiscoverRequest{})
+	cat, err := src.Discover(context.Background(), contract.DiscoverRequest{Config: json.RawMessage(cfg)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, _ := cat.Catalog.Stream("items")
 	return Pipeline{
 		Name:              "p",
 		SourceRef:         "source.generator.g",
 		Source:            src,
-		SourceConfig:      json.RawMessage(fmt.Sprintf(`{"count":%d,"checkpoint_every":%d,"delay_ms":%d}`, count, every, delayMS)),
+		SourceConfig:      json.RawMessage(cfg),
 		Destination:       jsonl.New(hclog.NewNullLogger()),
 		DestinationConfig: json.RawMessage(fmt.Sprintf(`{"path":%q}`, filepath.Join(dir, "out.jsonl"))),
-		Streams:           []contract.Stream{st},
+		Streams:           cat.Catalog.Streams,
 	}
+}
+
+// pipeline reads the generator's one stream, items.
+func pipeline(t *testing.T, dir string, count, every, delayMS int) Pipeline {
+	t.Helper()
+	return generatorPipeline(t, dir, fmt.Sprintf(`{"count":%d,"checkpoint_every":%d,"delay_ms":%d}`, count, every, delayMS))
 }
 
 // fullRefreshGenerations lists the generations of the output's
@@ -65,11 +73,7 @@ func fullRefreshGenerations(t *testing.T, path string) []uint64 {
 
 func TestInterruptedFullRefreshKeepsItsGeneration(t *testing.T) {
 	dir := t.TempDir()
-	store, err := state.OpenFile(filepath.Join(dir, "state.db"), state.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t, dir)
 
 	// The first run is stopped once a checkpoint has been persisted.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -126,11 +130,7 @@ func TestInterruptedFullRefreshKeepsItsGeneration(t *testing.T) {
 
 func TestDestinationFailureFailsTheRunAndKeepsTheLastCheckpoint(t *testing.T) {
 	dir := t.TempDir()
-	store, err := state.OpenFile(filepath.Join(dir, "state.db"), state.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t, dir)
 	p := pipeline(t, dir, 1000, 100, 0)
 	p.DestinationConfig = json.RawMessage(fmt.Sprintf(`{"path":%q}`, filepath.Join(dir, "no", "such", "folder", "out.jsonl")))
 	run, err := Run(context.Background(), p, store, fence(t, store), Options{})
@@ -157,11 +157,7 @@ func TestNextGeneration(t *testing.T) {
 
 func TestFullRefreshWithoutCheckpointStartsANewGeneration(t *testing.T) {
 	dir := t.TempDir()
-	store, err := state.OpenFile(filepath.Join(dir, "state.db"), state.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t, dir)
 	// A full refresh that crashed before its first checkpoint: its
 	// generation is remembered, but no state was persisted.
 	if err := store.SaveStream(context.Background(), fence(t, store), "items", state.StreamState{Generation: 5_000_000_000, FullRefresh: 5_000_000_000}); err != nil {
@@ -198,12 +194,8 @@ func fence(t *testing.T, store state.Store) state.Fence {
 // be lost with the file.
 func TestStateFileDeletedDuringRunFailsTheRun(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "state.db")
-	store, err := state.OpenFile(path, state.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	path := filepath.Join(dir, "state.db") // where openStore keeps it
+	store := openStore(t, dir)
 	deleted := false
 	run, err := Run(context.Background(), pipeline(t, dir, 1000, 100, 5), store, fence(t, store), Options{
 		ProgressEvery: time.Millisecond,
@@ -230,11 +222,7 @@ func TestStateFileDeletedDuringRunFailsTheRun(t *testing.T) {
 // due.
 func TestPeriodicFullRefresh(t *testing.T) {
 	dir := t.TempDir()
-	store, err := state.OpenFile(filepath.Join(dir, "state.db"), state.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t, dir)
 	ctx := context.Background()
 	out := filepath.Join(dir, "out.jsonl")
 	periodic := func(delayMS int) Pipeline {
@@ -316,5 +304,53 @@ func TestPeriodicFullRefresh(t *testing.T) {
 	gens = fullRefreshGenerations(t, out)
 	if len(run.Resumed) != 1 || len(gens) != 3 || gens[2] != interrupted {
 		t.Fatalf("the run after the interrupted one: resumed %v, full refreshes %v, want the third with generation %d", run.Resumed, gens, interrupted)
+	}
+}
+
+// readCounting is a store that counts the reads of stream state.
+type readCounting struct {
+	state.Store
+	reads atomic.Int64
+}
+
+func (s *readCounting) Stream(ctx context.Context, pipeline, stream string) (state.StreamState, error) {
+	s.reads.Add(1)
+	return s.Store.Stream(ctx, pipeline, stream)
+}
+
+// A run reads each stream's state once, at its start, also when it resets
+// it: after that the state is what the run itself stored, and on a shared
+// database every read is a round trip. What it stores is the same.
+func TestRunReadsEachStreamsStateOnce(t *testing.T) {
+	dir := t.TempDir()
+	store := &readCounting{Store: openStore(t, dir)}
+	ctx := context.Background()
+	p := generatorPipeline(t, dir, `{"count":500,"checkpoint_every":100,"streams":["contacts","accounts"]}`)
+	before := map[string]state.StreamState{}
+	for _, c := range []struct {
+		name        string
+		fullRefresh bool
+	}{{"first", false}, {"incremental", false}, {"forced full refresh", true}} {
+		store.reads.Store(0)
+		run, err := Run(ctx, p, store, fence(t, store), Options{FullRefresh: c.fullRefresh})
+		if err != nil || run.Outcome != state.OutcomeSucceeded {
+			t.Fatalf("%s run: %+v, %v", c.name, run, err)
+		}
+		if n := store.reads.Load(); n != 2 {
+			t.Errorf("%s run read stream state %d times, want 2 (once per stream)", c.name, n)
+		}
+		for _, stream := range []string{"contacts", "accounts"} {
+			st, err := store.Store.Stream(ctx, "p", stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			was := before[stream]
+			refreshed := c.name != "incremental"
+			if string(st.State) != `{"next":500}` || st.FullRefresh != 0 || st.Generation <= was.Generation ||
+				refreshed == st.FullRefreshed.Equal(was.FullRefreshed) || st.FullRefreshed.Before(was.FullRefreshed) {
+				t.Errorf("after the %s run, stream %s is %+v (state %s); before it %+v", c.name, stream, st, st.State, was)
+			}
+			before[stream] = st
+		}
 	}
 }

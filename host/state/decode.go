@@ -1,7 +1,6 @@
 package state
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -11,15 +10,13 @@ import (
 // the same value: anything else is reported as damage rather than handed
 // to a plugin or a run.
 
-var jsonNull = []byte("null")
-
 func decodeStream(v []byte) (StreamState, error) {
 	var st StreamState
 	if err := json.Unmarshal(v, &st); err != nil {
 		return StreamState{}, errors.New("the stored stream state is not valid JSON: " + err.Error())
 	}
-	if bytes.Equal(bytes.TrimSpace(st.State), jsonNull) {
-		st.State = nil // "no checkpoint", as it was stored
+	if NoCheckpoint(st.State) {
+		st.State = nil
 	}
 	return st, nil
 }

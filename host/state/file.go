@@ -479,6 +479,9 @@ func (s *File) SaveStream(ctx context.Context, f Fence, stream string, st Stream
 	if err := CheckNames(f.Pipeline, stream); err != nil {
 		return err
 	}
+	if NoCheckpoint(st.State) {
+		st.State = nil
+	}
 	v, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("encoding state of stream %q of pipeline %q: %w", stream, f.Pipeline, err)

@@ -19,6 +19,7 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -218,7 +219,8 @@ func (e *FencedError) Is(target error) bool { return target == ErrFenced }
 // StreamState is what the store keeps for one stream of one pipeline.
 type StreamState struct {
 	// State is the last acknowledged checkpoint's state; nil means the
-	// stream was never synced.
+	// stream was never synced. A state that is empty or JSON null is no
+	// checkpoint either: stores save it as none and read it back as nil.
 	State json.RawMessage `json:"state,omitempty"`
 	// Generation is the last generation handed out for this stream.
 	Generation uint64 `json:"generation,omitempty"`
@@ -229,6 +231,16 @@ type StreamState struct {
 	// reset keeps it, since a reset completes nothing.
 	FullRefreshed time.Time `json:"full_refreshed,omitzero"`
 }
+
+// NoCheckpoint reports whether a checkpoint's state is none: nil, empty or
+// JSON null. A source handed null would start over without the full
+// refresh of a stream never synced, and entries deleted meanwhile would
+// survive, so null is kept as no checkpoint.
+func NoCheckpoint(st json.RawMessage) bool {
+	return len(st) == 0 || bytes.Equal(bytes.TrimSpace(st), jsonNull)
+}
+
+var jsonNull = []byte("null")
 
 // Run is one run of a pipeline in the history.
 type Run struct {

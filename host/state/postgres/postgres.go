@@ -396,25 +396,37 @@ func toInt64(what string, v uint64) (int64, error) {
 	return int64(v), nil
 }
 
-// Stream returns the state of a pipeline's stream.
-func (s *Store) Stream(ctx context.Context, pipeline, stream string) (state.StreamState, error) {
-	var st state.StreamState
+// streamColumns are the columns of a stream's row that scanStream reads.
+const streamColumns = `state, generation, full_refresh, full_refreshed`
+
+// scanStream reads a row selected as streamColumns into a StreamState.
+// Columns selected before them are scanned into dest, in order.
+func scanStream(row pgx.Row, dest ...any) (state.StreamState, error) {
 	var raw []byte
 	var gen, full int64
 	var refreshed *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT state, generation, full_refresh, full_refreshed FROM streams WHERE pipeline = $1 AND stream = $2`, pipeline, stream).Scan(&raw, &gen, &full, &refreshed)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return st, nil
+	if err := row.Scan(append(dest, &raw, &gen, &full, &refreshed)...); err != nil {
+		return state.StreamState{}, err
 	}
-	if err != nil {
-		return st, fmt.Errorf("reading state of stream %q of pipeline %q: %w", stream, pipeline, err)
+	st := state.StreamState{Generation: uint64(gen), FullRefresh: uint64(full)}
+	// A null saved as bytes, as it once was, is no checkpoint either.
+	if !state.NoCheckpoint(raw) {
+		st.State = json.RawMessage(slices.Clone(raw)) // rows reuse their buffers
 	}
-	if raw != nil {
-		st.State = json.RawMessage(raw)
-	}
-	st.Generation, st.FullRefresh = uint64(gen), uint64(full)
 	if refreshed != nil {
 		st.FullRefreshed = *refreshed
+	}
+	return st, nil
+}
+
+// Stream returns the state of a pipeline's stream.
+func (s *Store) Stream(ctx context.Context, pipeline, stream string) (state.StreamState, error) {
+	st, err := scanStream(s.pool.QueryRow(ctx, `SELECT `+streamColumns+` FROM streams WHERE pipeline = $1 AND stream = $2`, pipeline, stream))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return state.StreamState{}, nil
+	}
+	if err != nil {
+		return state.StreamState{}, fmt.Errorf("reading state of stream %q of pipeline %q: %w", stream, pipeline, err)
 	}
 	return st, nil
 }
@@ -432,8 +444,12 @@ func (s *Store) SaveStream(ctx context.Context, f state.Fence, stream string, st
 }
 
 func (s *Store) saveStream(ctx context.Context, f state.Fence, stream string, st state.StreamState) error {
-	if st.State != nil && !json.Valid(st.State) {
-		return errors.New("the state is not valid JSON")
+	var raw []byte // NULL: no checkpoint
+	if !state.NoCheckpoint(st.State) {
+		if !json.Valid(st.State) {
+			return errors.New("the state is not valid JSON")
+		}
+		raw = st.State
 	}
 	gen, err := toInt64("generation", st.Generation)
 	if err != nil {
@@ -442,10 +458,6 @@ func (s *Store) saveStream(ctx context.Context, f state.Fence, stream string, st
 	full, err := toInt64("full refresh generation", st.FullRefresh)
 	if err != nil {
 		return err
-	}
-	var raw []byte
-	if st.State != nil {
-		raw = st.State
 	}
 	var refreshed *time.Time
 	if !st.FullRefreshed.IsZero() {
@@ -622,27 +634,29 @@ func (s *Store) Pipelines(ctx context.Context) ([]string, error) {
 
 // Streams returns the state of every stream of a pipeline.
 func (s *Store) Streams(ctx context.Context, pipeline string) (map[string]state.StreamState, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT stream, state, generation, full_refresh, full_refreshed FROM streams WHERE pipeline = $1`, pipeline)
-	out := map[string]state.StreamState{}
-	var name string
-	var raw []byte
-	var gen, full int64
-	var refreshed *time.Time
-	_, err := pgx.ForEachRow(rows, []any{&name, &raw, &gen, &full, &refreshed}, func() error {
-		st := state.StreamState{Generation: uint64(gen), FullRefresh: uint64(full)}
-		if refreshed != nil {
-			st.FullRefreshed = *refreshed
-		}
-		if raw != nil {
-			st.State = json.RawMessage(slices.Clone(raw))
-		}
-		out[name] = st
-		return nil
-	})
+	out, err := s.streams(ctx, pipeline)
 	if err != nil {
 		return nil, fmt.Errorf("reading streams of pipeline %q: %w", pipeline, err)
 	}
 	return out, nil
+}
+
+func (s *Store) streams(ctx context.Context, pipeline string) (map[string]state.StreamState, error) {
+	rows, err := s.pool.Query(ctx, `SELECT stream, `+streamColumns+` FROM streams WHERE pipeline = $1`, pipeline)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]state.StreamState{}
+	for rows.Next() {
+		var name string
+		st, err := scanStream(rows, &name)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = st
+	}
+	return out, rows.Err()
 }
 
 // Sources returns the sources that have stored credentials.

@@ -120,39 +120,9 @@ func TestPostgresStaleHostIsFenced(t *testing.T) {
 		t.Errorf("host A's loss: %v", err)
 	}
 
-	// Host B works; its crashed predecessor's run is marked so.
-	wantState := state.StreamState{State: json.RawMessage(`{"page":7}`), Generation: 2}
-	if err := hostB.SaveStream(ctx, b.Fence, "contacts", wantState); err != nil {
-		t.Fatal(err)
-	}
-	if err := hostB.SaveCredentials(ctx, b.Fence, "source.zoho.t1", json.RawMessage(`{"refresh_token":"b"}`)); err != nil {
-		t.Fatal(err)
-	}
-	runB := &state.Run{Pipeline: "tenant-1", Outcome: state.OutcomeRunning}
-	if err := hostB.SaveRun(ctx, b.Fence, runB); err != nil {
-		t.Fatal(err)
-	}
-
-	// Host A comes back and tries to go on.
-	for what, err := range map[string]error{
-		"SaveStream":      hostA.SaveStream(ctx, a.Fence, "contacts", state.StreamState{State: json.RawMessage(`{"page":2}`), Generation: 1}),
-		"ResetStream":     hostA.ResetStream(ctx, a.Fence, "contacts"),
-		"SaveCredentials": hostA.SaveCredentials(ctx, a.Fence, "source.zoho.t1", json.RawMessage(`{"refresh_token":"a"}`)),
-		"SaveRun":         hostA.SaveRun(ctx, a.Fence, &state.Run{ID: runA.ID, Pipeline: "tenant-1", Outcome: state.OutcomeSucceeded}),
-		"SaveRun of B's":  hostA.SaveRun(ctx, a.Fence, &state.Run{ID: runB.ID, Pipeline: "tenant-1", Outcome: state.OutcomeSucceeded}),
-	} {
-		var fe *state.FencedError
-		if !errors.As(err, &fe) || fe.Current != b.Token || !strings.Contains(err.Error(), "taken over by another host") {
-			t.Errorf("%s by the stale host: %v", what, err)
-		}
-	}
-	got, err := hostB.Stream(ctx, "tenant-1", "contacts")
-	if err != nil || string(got.State) != `{"page":7}` || got.Generation != 2 {
-		t.Errorf("stream after the stale host's writes: %+v, %v", got, err)
-	}
-	if c, _ := hostB.Credentials(ctx, "source.zoho.t1"); string(c) != `{"refresh_token":"b"}` {
-		t.Errorf("credentials after the stale host's writes: %s", c)
-	}
+	// Host B works, and host A comes back and tries to go on.
+	runB := statetest.StaleWritesRefused(t, hostB, b.Fence, hostA, a.Fence, runA.ID)
+	// Its crashed predecessor's run is marked so.
 	runs, err := hostB.Runs(ctx, "tenant-1", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -312,6 +282,36 @@ func TestPostgresMigrations(t *testing.T) {
 	_, err := Open(ctx, Options{URL: url, Keys: keys(t, testKey, "")})
 	if err == nil || !strings.Contains(err.Error(), "schema version 9999, newer than this replicator knows") {
 		t.Errorf("open of a newer schema: %v", err)
+	}
+}
+
+// A checkpoint of JSON null is saved as no checkpoint (NULL); one stored
+// as the bytes null, as saving it once did, reads as none too.
+func TestPostgresNullCheckpointStoredBefore(t *testing.T) {
+	ctx := t.Context()
+	url := newDatabase(t)
+	s := open(t, url, Options{})
+	c, err := s.Claim(ctx, "p", "test-host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Release(ctx) }()
+	if err := s.SaveStream(ctx, c.Fence, "c", state.StreamState{State: json.RawMessage(`null`), Generation: 3}); err != nil {
+		t.Fatal(err)
+	}
+	db := dbConn(t, url)
+	var isNull bool
+	if err := db.QueryRow(ctx, `SELECT state IS NULL FROM streams WHERE pipeline = 'p' AND stream = 'c'`).Scan(&isNull); err != nil || !isNull {
+		t.Errorf("a null checkpoint is stored as bytes (state IS NULL: %v, %v)", isNull, err)
+	}
+	if _, err := db.Exec(ctx, `UPDATE streams SET state = convert_to(' null', 'UTF8') WHERE pipeline = 'p' AND stream = 'c'`); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Stream(ctx, "p", "c"); err != nil || st.State != nil || st.Generation != 3 {
+		t.Errorf("Stream of a stored null: %+v (state %q), %v", st, st.State, err)
+	}
+	if all, err := s.Streams(ctx, "p"); err != nil || all["c"].State != nil || all["c"].Generation != 3 {
+		t.Errorf("Streams of a stored null: %+v, %v", all, err)
 	}
 }
 

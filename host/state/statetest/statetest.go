@@ -8,6 +8,7 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ func Run(t *testing.T, open Open) {
 	}{
 		{"StreamRoundTrip", streamRoundTrip},
 		{"ResetStreamKeepsGeneration", resetStreamKeepsGeneration},
+		{"NullCheckpointIsNone", nullCheckpointIsNone},
 		{"CredentialsRoundTrip", credentialsRoundTrip},
 		{"Runs", runs},
 		{"RunsTrimmed", runsTrimmed},
@@ -123,6 +125,41 @@ func resetStreamKeepsGeneration(t *testing.T, s state.Store) {
 	}
 	if want := (state.StreamState{Generation: 9, FullRefreshed: refreshed}); !sameStream(got, want) {
 		t.Errorf("after reset: %+v, want %+v", got, want)
+	}
+}
+
+// nullCheckpointIsNone: a checkpoint whose state is JSON null, or empty,
+// is no checkpoint. It reads back as a nil State, which StreamState says
+// is a stream never synced, so that the next run starts it with a full
+// refresh rather than resuming from null; the rest of the stream's state
+// is kept as saved.
+func nullCheckpointIsNone(t *testing.T, s state.Store) {
+	p := claim(t, s, "p")
+	want := state.StreamState{Generation: 5, FullRefresh: 5, FullRefreshed: refreshed}
+	for _, none := range []string{`null`, " null\n", ``} {
+		// It replaces a checkpoint stored before it.
+		if err := s.SaveStream(ctx, p.Fence, "c", state.StreamState{State: json.RawMessage(`{"next":4}`), Generation: 4}); err != nil {
+			t.Fatal(err)
+		}
+		st := want
+		st.State = json.RawMessage(none)
+		if err := s.SaveStream(ctx, p.Fence, "c", st); err != nil {
+			t.Fatalf("saving state %q: %v", none, err)
+		}
+		got, err := s.Stream(ctx, "p", "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != nil || !sameStream(got, want) {
+			t.Errorf("saved with state %q, Stream reads %+v (state %q), want %+v", none, got, got.State, want)
+		}
+		all, err := s.Streams(ctx, "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := all["c"]; got.State != nil || !sameStream(got, want) {
+			t.Errorf("saved with state %q, Streams reads %+v (state %q), want %+v", none, got, got.State, want)
+		}
 	}
 }
 
@@ -309,43 +346,65 @@ func staleFenceRefused(t *testing.T, s state.Store) {
 	}
 
 	cur := claim(t, s, "p")
-	want := state.StreamState{State: json.RawMessage(`{"n":2}`), Generation: 2}
-	if err := s.SaveStream(ctx, cur.Fence, "c", want); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SaveCredentials(ctx, cur.Fence, "source.a.b", json.RawMessage(`{"t":"new"}`)); err != nil {
-		t.Fatal(err)
-	}
-	newRun := &state.Run{Pipeline: "p", Outcome: state.OutcomeRunning}
-	if err := s.SaveRun(ctx, cur.Fence, newRun); err != nil {
-		t.Fatal(err)
-	}
-
-	for what, err := range map[string]error{
-		"SaveStream":      s.SaveStream(ctx, old.Fence, "c", state.StreamState{State: json.RawMessage(`{"n":1}`), Generation: 1}),
-		"ResetStream":     s.ResetStream(ctx, old.Fence, "c"),
-		"SaveCredentials": s.SaveCredentials(ctx, old.Fence, "source.a.b", json.RawMessage(`{"t":"old"}`)),
-		"SaveRun":         s.SaveRun(ctx, old.Fence, &state.Run{ID: oldRun.ID, Pipeline: "p", Outcome: state.OutcomeSucceeded}),
-		"SaveRun new":     s.SaveRun(ctx, old.Fence, &state.Run{ID: newRun.ID, Pipeline: "p", Outcome: state.OutcomeFailed}),
-	} {
-		var fe *state.FencedError
-		if !errors.Is(err, state.ErrFenced) || !errors.As(err, &fe) || fe.Current != cur.Token {
-			t.Errorf("%s under a stale fence: %v", what, err)
-		}
-	}
-	if got, _ := s.Stream(ctx, "p", "c"); !reflect.DeepEqual(got.Generation, want.Generation) || !sameJSON(got.State, want.State) {
-		t.Errorf("stream overwritten by a stale writer: %+v", got)
-	}
-	if got, _ := s.Credentials(ctx, "source.a.b"); !sameJSON(got, json.RawMessage(`{"t":"new"}`)) {
-		t.Errorf("credentials overwritten by a stale writer: %s", got)
-	}
+	newRun := StaleWritesRefused(t, s, cur.Fence, s, old.Fence, oldRun.ID)
 	runs, err := s.Runs(ctx, "p", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(runs) != 2 || runs[0].ID != newRun.ID || runs[0].Outcome != state.OutcomeRunning || runs[0].Fence != cur.Token {
-		t.Errorf("runs after stale writes: %+v", runs)
+	if len(runs) != 2 || runs[1].ID != oldRun.ID {
+		t.Errorf("runs after stale writes: %+v, want the stale holder's run %d after the current one %d", runs, oldRun.ID, newRun.ID)
 	}
+}
+
+// StaleWritesRefused has the current holder of a pipeline's claim, with
+// fence cur, save a stream's state, a source's credentials and a run in
+// store. Then a stale holder, with the fence of an earlier claim on the
+// pipeline and its own store on the same data (stale, which may be store),
+// tries every write of a run, among them saving the run staleRun and the
+// current holder's run: each must be refused with a FencedError naming
+// cur's token, and what the current holder saved must stand. It returns
+// the current holder's run.
+func StaleWritesRefused(t *testing.T, store state.Store, cur state.Fence, stale state.Store, old state.Fence, staleRun uint64) *state.Run {
+	t.Helper()
+	want := state.StreamState{State: json.RawMessage(`{"n":2}`), Generation: 2}
+	if err := store.SaveStream(ctx, cur, "c", want); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SaveCredentials(ctx, cur, "source.a.b", json.RawMessage(`{"t":"new"}`)); err != nil {
+		t.Fatal(err)
+	}
+	newRun := &state.Run{Pipeline: cur.Pipeline, Outcome: state.OutcomeRunning}
+	if err := store.SaveRun(ctx, cur, newRun); err != nil {
+		t.Fatal(err)
+	}
+
+	for what, err := range map[string]error{
+		"SaveStream":                 stale.SaveStream(ctx, old, "c", state.StreamState{State: json.RawMessage(`{"n":1}`), Generation: 1}),
+		"ResetStream":                stale.ResetStream(ctx, old, "c"),
+		"SaveCredentials":            stale.SaveCredentials(ctx, old, "source.a.b", json.RawMessage(`{"t":"old"}`)),
+		"SaveRun":                    stale.SaveRun(ctx, old, &state.Run{ID: staleRun, Pipeline: old.Pipeline, Outcome: state.OutcomeSucceeded}),
+		"SaveRun of the current one": stale.SaveRun(ctx, old, &state.Run{ID: newRun.ID, Pipeline: old.Pipeline, Outcome: state.OutcomeFailed}),
+	} {
+		var fe *state.FencedError
+		if !errors.Is(err, state.ErrFenced) || !errors.As(err, &fe) || fe.Current != cur.Token ||
+			!strings.Contains(err.Error(), "taken over by another host") {
+			t.Errorf("%s under a stale fence: %v", what, err)
+		}
+	}
+	if got, err := store.Stream(ctx, cur.Pipeline, "c"); err != nil || !sameStream(got, want) {
+		t.Errorf("stream after a stale holder's writes: %+v (state %s), %v", got, got.State, err)
+	}
+	if got, _ := store.Credentials(ctx, "source.a.b"); !sameJSON(got, json.RawMessage(`{"t":"new"}`)) {
+		t.Errorf("credentials after a stale holder's writes: %s", got)
+	}
+	runs, err := store.Runs(ctx, cur.Pipeline, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) == 0 || runs[0].ID != newRun.ID || runs[0].Outcome != state.OutcomeRunning || runs[0].Fence != cur.Token {
+		t.Errorf("runs after a stale holder's writes: %+v", runs)
+	}
+	return newRun
 }
 
 func runningRunCrashedAtClaim(t *testing.T, s state.Store) {
