@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -70,17 +68,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	f.w.write("replicator.hcl", hcl)
 	f.w.mustRun("init")
 
-	run := f.w.command(context.Background(), "run")
-	var runLog bytes.Buffer
-	run.Stdout, run.Stderr = &runLog, &runLog
-	run.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	run.WaitDelay = 5 * time.Second
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
+	_, runLog := f.w.startRun()
 	t.Cleanup(func() {
-		_ = run.Process.Signal(syscall.SIGTERM)
-		_ = run.Wait()
 		if t.Failed() {
 			t.Logf("replicator run:\n%s", runLog.String())
 		}

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -110,16 +109,11 @@ func TestFleetPostgres(t *testing.T) {
 
 	type host struct {
 		cmd    *exec.Cmd
-		stderr *syncWriter
+		stderr *logBuffer
 	}
 	start := func() host {
-		cmd := w.command(context.Background(), "run")
-		stderr := &syncWriter{w: &strings.Builder{}}
-		cmd.Stderr = stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return host{cmd, stderr}
+		cmd, log := w.startRun()
+		return host{cmd, log}
 	}
 	hosts := []host{start(), start(), start()}
 	defer func() {
@@ -361,23 +355,4 @@ func tail(s string) string {
 		lines = lines[len(lines)-30:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// syncWriter serialises the writes of a process's output copier with the
-// test's reads.
-type syncWriter struct {
-	mu sync.Mutex
-	w  *strings.Builder
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.String()
 }

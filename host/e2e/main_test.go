@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -146,5 +148,67 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o755); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// logBuffer collects a running process's log for reading while it runs.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startRun starts `replicator run` with args, its output going to the
+// returned log, and stops it with SIGTERM at the end of the test, unless
+// the test stopped it.
+func (w *workspace) startRun(args ...string) (*exec.Cmd, *logBuffer) {
+	w.t.Helper()
+	cmd := w.command(w.t.Context(), append([]string{"run"}, args...)...)
+	log := &logBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.WaitDelay = 5 * time.Second // should a plugin hold the host's output
+	if err := cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+		}
+	})
+	return cmd, log
+}
+
+// waitLog waits until the log of a run holds want n times.
+func waitLog(t *testing.T, log *logBuffer, want string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for strings.Count(log.String(), want) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log never held %q %d times:\n%s", want, n, log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop ends `replicator run` with SIGTERM and expects a clean exit.
+func stop(t *testing.T, cmd *exec.Cmd, log *logBuffer) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run did not exit cleanly after SIGTERM: %v\n%s", err, log.String())
 	}
 }

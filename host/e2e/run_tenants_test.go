@@ -1,77 +1,14 @@
 package e2e
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// logBuffer collects a running process's log for reading while it runs.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startRun starts `replicator run` with args and stops it with SIGTERM at
-// the end of the test, unless the test stopped it.
-func (w *workspace) startRun(args ...string) (*exec.Cmd, *logBuffer) {
-	w.t.Helper()
-	cmd := w.command(w.t.Context(), append([]string{"run"}, args...)...)
-	log := &logBuffer{}
-	cmd.Stderr = log
-	if err := cmd.Start(); err != nil {
-		w.t.Fatal(err)
-	}
-	w.t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-		}
-	})
-	return cmd, log
-}
-
-// waitLog waits until the log of a run holds want n times.
-func waitLog(t *testing.T, log *logBuffer, want string, n int) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for strings.Count(log.String(), want) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("the log never held %q %d times:\n%s", want, n, log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// stop ends `replicator run` with SIGTERM and expects a clean exit.
-func stop(t *testing.T, cmd *exec.Cmd, log *logBuffer) {
-	t.Helper()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("run did not exit cleanly after SIGTERM: %v\n%s", err, log.String())
-	}
-}
 
 func tenantConfig(name string, count int, interval string) string {
 	return fmt.Sprintf(`

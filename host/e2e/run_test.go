@@ -1,34 +1,14 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// lockedBuffer is a bytes.Buffer a command may write while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // buildRace builds the host and the generator and jsonl plugins with the
 // race detector into a fresh folder, and returns it.
@@ -85,19 +65,7 @@ func TestRunPipelinesUnderRaceDetector(t *testing.T) {
 	w := newWorkspaceFrom(t, raceBin, manyPipelinesConfig(pipelines, count))
 	w.mustRun("init")
 
-	cmd := w.command(t.Context(), "run")
-	var stderr lockedBuffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}()
+	cmd, log := w.startRun()
 
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
@@ -111,12 +79,12 @@ func TestRunPipelinesUnderRaceDetector(t *testing.T) {
 		if done == pipelines {
 			break
 		}
-		if strings.Contains(stderr.String(), "DATA RACE") {
-			t.Fatalf("the race detector reported a race:\n%s", stderr.String())
+		if strings.Contains(log.String(), "DATA RACE") {
+			t.Fatalf("the race detector reported a race:\n%s", log.String())
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d pipelines finished within three minutes\nstatus:\n%s%s\nrun's output:\n%s",
-				done, pipelines, st.stdout, st.stderr, stderr.String())
+				done, pipelines, st.stdout, st.stderr, log.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -125,8 +93,7 @@ func TestRunPipelinesUnderRaceDetector(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := cmd.Wait()
-	stopped = true
-	out := stderr.String()
+	out := log.String()
 	if strings.Contains(out, "DATA RACE") {
 		t.Fatalf("the race detector reported a race:\n%s", out)
 	}

@@ -270,28 +270,18 @@ func TestValidateRefusesAPluginNamedForAnotherType(t *testing.T) {
 func TestRunStopsGracefullyOnSIGTERM(t *testing.T) {
 	w := newWorkspace(t, generatorConfig(100000, 1000, "delay_ms = 100"))
 	w.mustRun("init")
-	cmd := w.command(t.Context(), "run")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, log := w.startRun()
 	deadline := time.Now().Add(time.Minute)
 	for {
 		if _, lines := outputKeys(t, w.path("out.jsonl")); lines >= 3000 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("run wrote too little within a minute:\n%s", stderr.String())
+			t.Fatalf("run wrote too little within a minute:\n%s", log.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("run did not exit cleanly after SIGTERM: %v\n%s", err, stderr.String())
-	}
+	stop(t, cmd, log)
 	_, written := outputKeys(t, w.path("out.jsonl"))
 	if written >= 100000 {
 		t.Fatal("the run finished before it was stopped")
@@ -318,16 +308,7 @@ func TestRunStopsGracefullyOnSIGTERM(t *testing.T) {
 func TestStatusWhileRunIsIdle(t *testing.T) {
 	w := newWorkspace(t, generatorConfig(100, 50, ""))
 	w.mustRun("init")
-	cmd := w.command(t.Context(), "run")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
+	_, log := w.startRun()
 	deadline := time.Now().Add(time.Minute)
 	for {
 		r := w.run("status")
@@ -335,7 +316,7 @@ func TestStatusWhileRunIsIdle(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("status never showed the finished run while run waited:\n%s\n%s\nrun's log:\n%s", r.stdout, r.stderr, stderr.String())
+			t.Fatalf("status never showed the finished run while run waited:\n%s\n%s\nrun's log:\n%s", r.stdout, r.stderr, log.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
