@@ -171,19 +171,25 @@ func (b *logBuffer) String() string {
 
 // startRun starts `replicator run` with args, its output going to the
 // returned log, and stops it with SIGTERM at the end of the test, unless
-// the test stopped it.
+// the test stopped it; one that has not exited a minute later is killed.
+// Its context is not the test's: t.Context ends before the cleanups run,
+// and would kill the host before the SIGTERM could stop it.
 func (w *workspace) startRun(args ...string) (*exec.Cmd, *logBuffer) {
 	w.t.Helper()
-	cmd := w.command(w.t.Context(), append([]string{"run"}, args...)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := w.command(ctx, append([]string{"run"}, args...)...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	// Also bounds the wait for the output should a plugin hold it.
+	cmd.WaitDelay = time.Minute
 	log := &logBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.WaitDelay = 5 * time.Second // should a plugin hold the host's output
 	if err := cmd.Start(); err != nil {
+		cancel()
 		w.t.Fatal(err)
 	}
 	w.t.Cleanup(func() {
+		cancel()
 		if cmd.ProcessState == nil {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
 			_ = cmd.Wait()
 		}
 	})
