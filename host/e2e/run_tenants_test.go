@@ -68,16 +68,7 @@ func TestRunReportsShutdownAsInterrupted(t *testing.T) {
 	w := newWorkspace(t, generatorConfig(100000, 1000, "delay_ms = 100"))
 	w.mustRun("init")
 	cmd, log := w.startRun()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if _, lines := outputKeys(t, w.path("out.jsonl")); lines >= 2000 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run wrote too little within a minute:\n%s", log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitLines(t, w.path("out.jsonl"), 2000, log)
 	stop(t, cmd, log)
 	out := log.String()
 	if !strings.Contains(out, "run interrupted") || !strings.Contains(out, "pipeline=items") {

@@ -2,8 +2,12 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -71,6 +75,54 @@ func outputKeys(t *testing.T, path string) (map[string]int, int) {
 	return keys, lines
 }
 
+// waitLines waits until the file at path holds n lines, written by the
+// command whose output is log. It counts line ends up to the nth rather
+// than parsing records: a parse of a file the command still appends to
+// follows it to its end, and under load that took as long as the run.
+func waitLines(t *testing.T, path string, n int, log *logBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ok, err := holdsLines(path, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not reach %d lines within two minutes:\n%s", filepath.Base(path), n, log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// holdsLines reports whether the file at path holds n lines, reading no
+// further than the nth.
+func holdsLines(path string, n int) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	for count := 0; ; {
+		k, err := f.Read(buf)
+		if count += bytes.Count(buf[:k], []byte{'\n'}); count >= n {
+			return true, nil
+		}
+		if errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+}
+
 func TestSyncGeneratorToJSONL(t *testing.T) {
 	w := newWorkspace(t, generatorConfig(5000, 1000, ""))
 	w.mustRun("validate")
@@ -117,21 +169,13 @@ func TestKilledHostResumesFromCheckpoint(t *testing.T) {
 	w.mustRun("init")
 
 	cmd := w.command(t.Context(), "sync", "items")
+	log := &logBuffer{}
+	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	// Kill once a good part, but not all, of the records are out.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		_, lines := outputKeys(t, w.path("out.jsonl"))
-		if lines >= total/4 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first sync wrote too little within a minute")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitLines(t, w.path("out.jsonl"), total/4, log)
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -271,16 +315,7 @@ func TestRunStopsGracefullyOnSIGTERM(t *testing.T) {
 	w := newWorkspace(t, generatorConfig(100000, 1000, "delay_ms = 100"))
 	w.mustRun("init")
 	cmd, log := w.startRun()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if _, lines := outputKeys(t, w.path("out.jsonl")); lines >= 3000 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run wrote too little within a minute:\n%s", log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitLines(t, w.path("out.jsonl"), 3000, log)
 	stop(t, cmd, log)
 	_, written := outputKeys(t, w.path("out.jsonl"))
 	if written >= 100000 {
