@@ -64,21 +64,6 @@ func TestRunLogsOneLinePerRunAtInfo(t *testing.T) {
 	}
 }
 
-func TestRunReportsShutdownAsInterrupted(t *testing.T) {
-	w := newWorkspace(t, generatorConfig(100000, 1000, "delay_ms = 100"))
-	w.mustRun("init")
-	cmd, log := w.startRun()
-	waitLines(t, w.path("out.jsonl"), 2000, log)
-	stop(t, cmd, log)
-	out := log.String()
-	if !strings.Contains(out, "run interrupted") || !strings.Contains(out, "pipeline=items") {
-		t.Errorf("the log does not report the run as interrupted:\n%s", out)
-	}
-	if strings.Contains(out, "[ERROR]") {
-		t.Errorf("the shutdown is logged as an error:\n%s", out)
-	}
-}
-
 // TestRunRefusesAPluginSwappedBetweenRuns changes a plugin binary while
 // `replicator run` keeps going: rewritten in place (same size, mtime put
 // back) and renamed over, each is refused at the next run; put back, it

@@ -310,16 +310,23 @@ func TestValidateRefusesAPluginNamedForAnotherType(t *testing.T) {
 }
 
 // TestRunStopsGracefullyOnSIGTERM starts the scheduler, stops it with
-// SIGTERM mid-run, and expects a clean exit with the progress kept.
+// SIGTERM mid-run, and expects a clean exit with the progress kept, and
+// the run logged and recorded as interrupted, not as failed.
 func TestRunStopsGracefullyOnSIGTERM(t *testing.T) {
 	w := newWorkspace(t, generatorConfig(100000, 1000, "delay_ms = 100"))
 	w.mustRun("init")
 	cmd, log := w.startRun()
 	waitLines(t, w.path("out.jsonl"), 3000, log)
 	stop(t, cmd, log)
-	_, written := outputKeys(t, w.path("out.jsonl"))
-	if written >= 100000 {
-		t.Fatal("the run finished before it was stopped")
+	if finished, err := holdsLines(w.path("out.jsonl"), 100000); err != nil || finished {
+		t.Fatalf("the run finished before it was stopped (%v):\n%s", err, log.String())
+	}
+	out := log.String()
+	if !strings.Contains(out, "run interrupted") || !strings.Contains(out, "pipeline=items") {
+		t.Errorf("the log does not report the run as interrupted:\n%s", out)
+	}
+	if strings.Contains(out, "[ERROR]") {
+		t.Errorf("the shutdown is logged as an error:\n%s", out)
 	}
 	st := w.mustRun("status")
 	if !strings.Contains(st.stdout, "interrupted") {
