@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -176,23 +177,30 @@ func TestFleetPostgres(t *testing.T) {
 	_ = hosts[0].cmd.Wait()
 
 	// Host 2 is paused, past the takeover bound, while it holds claims
-	// and one of its runs is underway (recorded as running), so that the
-	// run goes on writing when the host comes back.
+	// and one of its runs is underway with records left: recorded as
+	// running under its claim, and its last stored checkpoint short of the
+	// end. A run's end is written only once its last checkpoint is stored,
+	// so such a run cannot have sent its end before the host stopped, and
+	// goes on writing when the host comes back. (Its run record alone
+	// would not do: the end may be on its way to the database.)
 	var frozen []state.Fence
 	waitFor("host 2 was never paused amid a run", time.Minute, func() bool {
 		if err := hosts[1].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
 		waitStopped(t, hosts[1].cmd.Process.Pid)
-		// What it sent before it stopped has reached the database.
-		time.Sleep(200 * time.Millisecond)
 		frozen = frozen[:0]
 		for _, f := range holds(hosts[1]) {
 			runs, err := db.Runs(ctx, f.Pipeline, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(runs) == 1 && runs[0].Fence == f.Token && runs[0].Outcome == state.OutcomeRunning {
+			if len(runs) != 1 || runs[0].Fence != f.Token || runs[0].Outcome != state.OutcomeRunning {
+				continue
+			}
+			if st, err := db.Stream(ctx, f.Pipeline, "items"); err != nil {
+				t.Fatal(err)
+			} else if checkpointed(t, st) < fleetRecords {
 				frozen = append(frozen, f)
 			}
 		}
@@ -323,6 +331,22 @@ func TestFleetPostgres(t *testing.T) {
 	}
 	t.Logf("%d pipelines, %d runs, %d did not finish, %d duplicate records; after the pause host 2 ran %d and host 3 %d; the paused host was stopped amid %d runs, lost %d claims and had %d writes refused",
 		n, runsTotal, unfinished, duplicates, shares[2], shares[3], len(frozen), strings.Count(paused, "its claim was lost"), strings.Count(paused, "write refused"))
+}
+
+// checkpointed returns how many records of the generator's stream the
+// stored checkpoint st has read.
+func checkpointed(t *testing.T, st state.StreamState) int {
+	t.Helper()
+	if st.State == nil {
+		return 0
+	}
+	var cp struct {
+		Next int `json:"next"`
+	}
+	if err := json.Unmarshal(st.State, &cp); err != nil {
+		t.Fatalf("the generator's checkpoint %s: %v", st.State, err)
+	}
+	return cp.Next
 }
 
 // waitStopped waits until every thread of process pid is stopped.
