@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/replicatorhq/replicator/host/state"
-	"github.com/replicatorhq/replicator/host/state/postgres"
-	"github.com/replicatorhq/replicator/host/state/postgres/pgtest"
 )
 
 // takeoverConfig is one pipeline on an hourly interval in the database
@@ -50,28 +48,10 @@ pipeline "p" {
 // pipeline ran less than an interval ago and does not run it again.
 func TestFleetPostgresTakeoverWithinTheBound(t *testing.T) {
 	const count = 400
-	server, err := pgtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Remove()
+	_, db := fleetDatabase(t)
 	ctx := context.Background()
-	url, err := server.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("FLEET_DATABASE_URL", url)
 	w := newWorkspace(t, takeoverConfig(count))
 	w.mustRun("init")
-	keyring, err := state.NewKeyring(fleetKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := postgres.Open(ctx, postgres.Options{URL: url, Keys: keyring})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 
 	a, aLog := w.startRun("-log-level", "debug")
 	defer func() { _ = a.Process.Kill() }()

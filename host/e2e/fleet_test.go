@@ -68,6 +68,33 @@ pipeline "t%[1]d" {
 	return b.String()
 }
 
+// fleetDatabase starts PostgreSQL with a new database, names it in
+// $FLEET_DATABASE_URL for the replicator commands the test runs, and opens
+// it as a store for the test to look into.
+func fleetDatabase(t *testing.T) (*pgtest.Server, *postgres.Store) {
+	t.Helper()
+	server, err := pgtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(server.Remove)
+	url, err := server.NewDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FLEET_DATABASE_URL", url)
+	keys, err := state.NewKeyring(fleetKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := postgres.Open(context.Background(), postgres.Options{URL: url, Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return server, db
+}
+
 // TestFleetPostgres runs three hosts on one database and the same
 // configuration of 300 pipelines, SIGKILLs one mid-run, SIGSTOPs another
 // while it holds claims for longer than the takeover bound (5 s) and then
@@ -81,32 +108,13 @@ func TestFleetPostgres(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("REPLICATOR_FLEET_PIPELINES")); err == nil && v > 0 {
 		n = v
 	}
-	server, err := pgtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Remove()
+	server, db := fleetDatabase(t)
 	ctx := context.Background()
-	url, err := server.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	t.Setenv("FLEET_DATABASE_URL", url) // replicator's commands inherit it
 	w := newWorkspace(t, fleetConfig(n))
 	if err := os.Mkdir(w.path("out"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	w.mustRun("init")
-	keys, err := state.NewKeyring(fleetKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := postgres.Open(ctx, postgres.Options{URL: url, Keys: keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 
 	type host struct {
 		cmd    *exec.Cmd
