@@ -61,7 +61,7 @@ func TestFleetPostgresTakeoverWithinTheBound(t *testing.T) {
 	waitLog(t, bLog, "pipeline runs on another host now", 1)
 	// Records reach out.jsonl before their checkpoint is stored, so wait
 	// for the checkpoint itself: that is what b must resume from.
-	for {
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
 		st, err := db.Stream(ctx, "p", "items")
 		if err != nil {
 			t.Fatal(err)
@@ -69,7 +69,9 @@ func TestFleetPostgresTakeoverWithinTheBound(t *testing.T) {
 		if st.State != nil {
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("the first host stored no checkpoint within two minutes:\n%s", aLog.String())
+		}
 	}
 	if err := a.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
