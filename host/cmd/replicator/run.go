@@ -74,6 +74,12 @@ func (h *runHost) setEngine(eng *engine.Engine) {
 }
 
 func cmdRun(ctx context.Context, a *app, _ []string) error {
+	// SIGHUP asks for a reload, not a stop, from the start: one that
+	// comes while the host is still starting (checking plugins, reaching
+	// the database) waits here and reloads once it runs.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg, err := a.config()
 	if err != nil {
 		return err
@@ -128,9 +134,6 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	// SIGHUP and changed files reload the configuration until ctx ends; a
 	// reload racing the stop schedules nothing, as the scheduler has
 	// stopped.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
