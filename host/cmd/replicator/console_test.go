@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -75,7 +74,7 @@ func newConsoleFixture(t *testing.T) *consoleFixture {
 	dir := t.TempDir()
 	t.Setenv("REPLICATOR_PLUGIN_PATH", pluginDir(t))
 	t.Setenv("REPLICATOR_CONSOLE_TOKEN", consoleToken)
-	hcl := fmt.Sprintf(`
+	hcl := `
 host {
   listen        = "127.0.0.1:0"
   console_token = env("REPLICATOR_CONSOLE_TOKEN")
@@ -101,7 +100,7 @@ pipeline "manual" {
   destination = destination.jsonl.manual
   streams     = ["items"]
 }
-`)
+`
 	cfg := filepath.Join(dir, "replicator.hcl")
 	if err := os.WriteFile(cfg, []byte(hcl), 0o600); err != nil {
 		t.Fatal(err)
