@@ -3,16 +3,12 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,15 +33,19 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-func freeLoopbackAddr(t *testing.T) string {
+// servedAt finds the console's address in replicator run's log.
+var servedAt = regexp.MustCompile(`health checks are served: url=(http://[^/\s]+)/`)
+
+// consoleURL waits for replicator run to say where it serves its console,
+// and returns that address.
+func consoleURL(t *testing.T, log *logBuffer) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	waitLog(t, log, "health checks are served", 1)
+	m := servedAt.FindStringSubmatch(log.String())
+	if m == nil {
+		t.Fatalf("the log does not say where the console is served:\n%s", log.String())
 	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
+	return m[1]
 }
 
 // TestConsoleInBrowser drives the console of `replicator run` in headless
@@ -55,7 +55,6 @@ func freeLoopbackAddr(t *testing.T) string {
 func TestConsoleInBrowser(t *testing.T) {
 	browser := chromiumPath(t)
 	f := newCRMFixture(t, zohosim.Options{Contacts: 300, Accounts: 60, Seed: 11, BulkStepDelay: -1})
-	listen := freeLoopbackAddr(t)
 	const token = "e2e-console-token-7d1f"
 	t.Setenv("REPLICATOR_CONSOLE_TOKEN", token)
 	cfg, err := os.ReadFile(f.w.path("replicator.hcl"))
@@ -66,27 +65,19 @@ func TestConsoleInBrowser(t *testing.T) {
 	hcl := strings.Replace(string(cfg), `streams     = ["contacts", "accounts"]`,
 		`streams     = ["contacts", "accounts"]
   interval    = "1h"`, 1)
-	hcl += fmt.Sprintf("\nhost {\n  listen        = %q\n  console_token = env(\"REPLICATOR_CONSOLE_TOKEN\")\n}\n", listen)
+	// A port the system chooses, which the log then names: one chosen
+	// here and closed could be taken by another process before run binds it.
+	hcl += "\nhost {\n  listen        = \"127.0.0.1:0\"\n  console_token = env(\"REPLICATOR_CONSOLE_TOKEN\")\n}\n"
 	f.w.write("replicator.hcl", hcl)
 	f.w.mustRun("init")
 
-	run := f.w.command(context.Background(), "run")
-	var runLog bytes.Buffer
-	run.Stdout, run.Stderr = &runLog, &runLog
-	run.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	run.WaitDelay = 5 * time.Second
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
+	_, runLog := f.w.startRun()
 	t.Cleanup(func() {
-		_ = run.Process.Signal(syscall.SIGTERM)
-		_ = run.Wait()
 		if t.Failed() {
 			t.Logf("replicator run:\n%s", runLog.String())
 		}
 	})
-	base := "http://" + listen
-	waitHTTP(t, base+"/healthz")
+	base := consoleURL(t, runLog)
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(browser),
@@ -217,22 +208,4 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 	t.Logf("screenshot: %s", png)
-}
-
-func waitHTTP(t *testing.T, url string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer within 30 s: %v", url, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

@@ -9,13 +9,12 @@ import (
 	"time"
 
 	"github.com/replicatorhq/replicator/host/state"
-	"github.com/replicatorhq/replicator/host/state/postgres"
-	"github.com/replicatorhq/replicator/host/state/postgres/pgtest"
 )
 
 // takeoverConfig is one pipeline on an hourly interval in the database
-// named by $FLEET_DATABASE_URL, with a takeover bound of 2 s.
-func takeoverConfig(count int) string {
+// named by $FLEET_DATABASE_URL, with a takeover bound of 2 s; its source
+// pauses for pause after each checkpoint of 20 records.
+func takeoverConfig(count int, pause time.Duration) string {
 	return fmt.Sprintf(`state {
   postgres       = env("FLEET_DATABASE_URL")
   encryption_key = %q
@@ -26,7 +25,7 @@ source "generator" "gen" {
   count            = %d
   record_size      = 100
   checkpoint_every = 20
-  delay_ms         = 100
+  delay_ms         = %d
 }
 
 destination "jsonl" "out" {
@@ -39,7 +38,7 @@ pipeline "p" {
   streams     = ["items"]
   interval    = "1h"
 }
-`, fleetKey, count)
+`, fleetKey, count, pause.Milliseconds())
 }
 
 // TestFleetPostgresTakeoverWithinTheBound pauses the host running a
@@ -50,38 +49,20 @@ pipeline "p" {
 // pipeline ran less than an interval ago and does not run it again.
 func TestFleetPostgresTakeoverWithinTheBound(t *testing.T) {
 	const count = 400
-	server, err := pgtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Remove()
+	_, db := fleetDatabase(t)
 	ctx := context.Background()
-	url, err := server.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("FLEET_DATABASE_URL", url)
-	w := newWorkspace(t, takeoverConfig(count))
+	// The first host's source pauses for an hour after its first
+	// checkpoint: it holds the pipeline mid-run for as long as the test
+	// needs. The other hosts run the same pipeline without the pause.
+	w := newWorkspace(t, takeoverConfig(count, time.Hour))
+	w.write("others.hcl", takeoverConfig(count, 0))
 	w.mustRun("init")
-	keyring, err := state.NewKeyring(fleetKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := postgres.Open(ctx, postgres.Options{URL: url, Keys: keyring})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 
 	a, aLog := w.startRun("-log-level", "debug")
 	defer func() { _ = a.Process.Kill() }()
-	waitLog(t, aLog, "run started: pipeline=p", 1)
-	// The second host's first try finds the pipeline held by the first.
-	b, bLog := w.startRun("-log-level", "debug")
-	waitLog(t, bLog, "pipeline runs on another host now", 1)
-	// Records reach out.jsonl before their checkpoint is stored, so wait
-	// for the checkpoint itself: that is what b must resume from.
-	for {
+	// Once its first checkpoint is stored, the first host holds the
+	// claim and pauses: that checkpoint is what b must resume from.
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
 		st, err := db.Stream(ctx, "p", "items")
 		if err != nil {
 			t.Fatal(err)
@@ -89,8 +70,13 @@ func TestFleetPostgresTakeoverWithinTheBound(t *testing.T) {
 		if st.State != nil {
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("the first host stored no checkpoint within two minutes:\n%s", aLog.String())
+		}
 	}
+	// The second host's first try finds the pipeline held by the first.
+	b, bLog := w.startRun("-log-level", "debug", "-config", "others.hcl")
+	waitLog(t, bLog, "pipeline runs on another host now", 1)
 	if err := a.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +89,7 @@ func TestFleetPostgresTakeoverWithinTheBound(t *testing.T) {
 	_ = a.Process.Kill()
 	_ = a.Wait()
 
-	c, cLog := w.startRun("-log-level", "debug")
+	c, cLog := w.startRun("-log-level", "debug", "-config", "others.hcl")
 	waitLog(t, cLog, "pipeline ran on another host less than an interval ago", 1)
 	stop(t, c, cLog)
 	stop(t, b, bLog)

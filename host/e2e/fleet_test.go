@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -68,6 +68,33 @@ pipeline "t%[1]d" {
 	return b.String()
 }
 
+// fleetDatabase starts PostgreSQL with a new database, names it in
+// $FLEET_DATABASE_URL for the replicator commands the test runs, and opens
+// it as a store for the test to look into.
+func fleetDatabase(t *testing.T) (*pgtest.Server, *postgres.Store) {
+	t.Helper()
+	server, err := pgtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(server.Remove)
+	url, err := server.NewDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FLEET_DATABASE_URL", url)
+	keys, err := state.NewKeyring(fleetKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := postgres.Open(context.Background(), postgres.Options{URL: url, Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return server, db
+}
+
 // TestFleetPostgres runs three hosts on one database and the same
 // configuration of 300 pipelines, SIGKILLs one mid-run, SIGSTOPs another
 // while it holds claims for longer than the takeover bound (5 s) and then
@@ -81,45 +108,21 @@ func TestFleetPostgres(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("REPLICATOR_FLEET_PIPELINES")); err == nil && v > 0 {
 		n = v
 	}
-	server, err := pgtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Remove()
+	server, db := fleetDatabase(t)
 	ctx := context.Background()
-	url, err := server.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	t.Setenv("FLEET_DATABASE_URL", url) // replicator's commands inherit it
 	w := newWorkspace(t, fleetConfig(n))
 	if err := os.Mkdir(w.path("out"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	w.mustRun("init")
-	keys, err := state.NewKeyring(fleetKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := postgres.Open(ctx, postgres.Options{URL: url, Keys: keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 
 	type host struct {
 		cmd    *exec.Cmd
-		stderr *syncWriter
+		stderr *logBuffer
 	}
 	start := func() host {
-		cmd := w.command(context.Background(), "run")
-		stderr := &syncWriter{w: &strings.Builder{}}
-		cmd.Stderr = stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return host{cmd, stderr}
+		cmd, log := w.startRun()
+		return host{cmd, log}
 	}
 	hosts := []host{start(), start(), start()}
 	defer func() {
@@ -182,23 +185,30 @@ func TestFleetPostgres(t *testing.T) {
 	_ = hosts[0].cmd.Wait()
 
 	// Host 2 is paused, past the takeover bound, while it holds claims
-	// and one of its runs is underway (recorded as running), so that the
-	// run goes on writing when the host comes back.
+	// and one of its runs is underway with records left: recorded as
+	// running under its claim, and its last stored checkpoint short of the
+	// end. A run's end is written only once its last checkpoint is stored,
+	// so such a run cannot have sent its end before the host stopped, and
+	// goes on writing when the host comes back. (Its run record alone
+	// would not do: the end may be on its way to the database.)
 	var frozen []state.Fence
 	waitFor("host 2 was never paused amid a run", time.Minute, func() bool {
 		if err := hosts[1].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
 		waitStopped(t, hosts[1].cmd.Process.Pid)
-		// What it sent before it stopped has reached the database.
-		time.Sleep(200 * time.Millisecond)
 		frozen = frozen[:0]
 		for _, f := range holds(hosts[1]) {
 			runs, err := db.Runs(ctx, f.Pipeline, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(runs) == 1 && runs[0].Fence == f.Token && runs[0].Outcome == state.OutcomeRunning {
+			if len(runs) != 1 || runs[0].Fence != f.Token || runs[0].Outcome != state.OutcomeRunning {
+				continue
+			}
+			if st, err := db.Stream(ctx, f.Pipeline, "items"); err != nil {
+				t.Fatal(err)
+			} else if checkpointed(t, st) < fleetRecords {
 				frozen = append(frozen, f)
 			}
 		}
@@ -208,10 +218,13 @@ func TestFleetPostgres(t *testing.T) {
 		_ = hosts[1].cmd.Process.Signal(syscall.SIGCONT)
 		return false
 	})
-	time.Sleep(fleetTakeover + 3*time.Second)
-	// Its claims ended with their sessions; host 3 takes them over.
-	if still := holds(hosts[1]); len(still) > 0 {
-		failf("host 2, paused past the takeover bound, still holds %v", still)
+	// Its claims end with their sessions once it has been silent for the
+	// takeover bound; from then on the store refuses its writes, and
+	// host 3 takes the pipelines over.
+	stoppedAt := time.Now()
+	waitFor("host 2, paused, did not lose its claims", fleetTakeover+time.Minute, func() bool { return len(holds(hosts[1])) == 0 })
+	if d := time.Since(stoppedAt); d > fleetTakeover+3*time.Second {
+		t.Logf("host 2's claims ended %s after it was paused, for a takeover bound of %s", d.Round(time.Millisecond), fleetTakeover)
 	}
 	if err := hosts[1].cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
@@ -331,6 +344,22 @@ func TestFleetPostgres(t *testing.T) {
 		n, runsTotal, unfinished, duplicates, shares[2], shares[3], len(frozen), strings.Count(paused, "its claim was lost"), strings.Count(paused, "write refused"))
 }
 
+// checkpointed returns how many records of the generator's stream the
+// stored checkpoint st has read.
+func checkpointed(t *testing.T, st state.StreamState) int {
+	t.Helper()
+	if st.State == nil {
+		return 0
+	}
+	var cp struct {
+		Next int `json:"next"`
+	}
+	if err := json.Unmarshal(st.State, &cp); err != nil {
+		t.Fatalf("the generator's checkpoint %s: %v", st.State, err)
+	}
+	return cp.Next
+}
+
 // waitStopped waits until every thread of process pid is stopped.
 func waitStopped(t *testing.T, pid int) {
 	t.Helper()
@@ -361,23 +390,4 @@ func tail(s string) string {
 		lines = lines[len(lines)-30:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// syncWriter serialises the writes of a process's output copier with the
-// test's reads.
-type syncWriter struct {
-	mu sync.Mutex
-	w  *strings.Builder
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.String()
 }

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -51,31 +50,20 @@ pipeline "items" {
 	// replicator run's first run of the pipeline finds it due again.
 	ageLastFullRefresh(t, w, 24*time.Hour)
 	// At info, run logs one line per run; the runs' own lines show at debug.
-	cmd := w.command(t.Context(), "run", "-log-level", "debug")
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, log := w.startRun("-log-level", "debug")
 	deadline := time.Now().Add(time.Minute)
 	for {
-		if _, lines := outputKeys(t, w.path("out.jsonl")); lines >= 1500 && strings.Contains(stderr.String(), "run finished") {
+		if _, lines := outputKeys(t, w.path("out.jsonl")); lines >= 1500 && strings.Contains(log.String(), "run finished") {
 			break
 		}
 		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("run did not refresh fully within a minute:\n%s", stderr.String())
+			t.Fatalf("run did not refresh fully within a minute:\n%s", log.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("run did not exit cleanly after SIGTERM: %v\n%s", err, stderr.String())
-	}
-	if !strings.Contains(stderr.String(), "starting a periodic full refresh") {
-		t.Errorf("the host's log does not say why run refreshed fully:\n%s", stderr.String())
+	stop(t, cmd, log)
+	if !strings.Contains(log.String(), "starting a periodic full refresh") {
+		t.Errorf("the host's log does not say why run refreshed fully:\n%s", log.String())
 	}
 	if keys, lines := outputKeys(t, w.path("out.jsonl")); len(keys) != 500 || lines != 1500 {
 		t.Fatalf("after the periodic full refresh under run the output has %d keys in %d lines, want 500 in 1500", len(keys), lines)

@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -146,5 +148,73 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o755); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// logBuffer collects a running process's log for reading while it runs.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startRun starts `replicator run` with args, its output going to the
+// returned log, and stops it with SIGTERM at the end of the test, unless
+// the test stopped it; one that has not exited a minute later is killed.
+// Its context is not the test's: t.Context ends before the cleanups run,
+// and would kill the host before the SIGTERM could stop it.
+func (w *workspace) startRun(args ...string) (*exec.Cmd, *logBuffer) {
+	w.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := w.command(ctx, append([]string{"run"}, args...)...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	// Also bounds the wait for the output should a plugin hold it.
+	cmd.WaitDelay = time.Minute
+	log := &logBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		cancel()
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() {
+		cancel()
+		if cmd.ProcessState == nil {
+			_ = cmd.Wait()
+		}
+	})
+	return cmd, log
+}
+
+// waitLog waits until the log of a run holds want n times.
+func waitLog(t *testing.T, log *logBuffer, want string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for strings.Count(log.String(), want) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log never held %q %d times:\n%s", want, n, log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop ends `replicator run` with SIGTERM and expects a clean exit.
+func stop(t *testing.T, cmd *exec.Cmd, log *logBuffer) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run did not exit cleanly after SIGTERM: %v\n%s", err, log.String())
 	}
 }

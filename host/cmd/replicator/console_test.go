@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -76,15 +74,9 @@ func newConsoleFixture(t *testing.T) *consoleFixture {
 	dir := t.TempDir()
 	t.Setenv("REPLICATOR_PLUGIN_PATH", pluginDir(t))
 	t.Setenv("REPLICATOR_CONSOLE_TOKEN", consoleToken)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	hcl := fmt.Sprintf(`
+	hcl := `
 host {
-  listen        = %q
+  listen        = "127.0.0.1:0"
   console_token = env("REPLICATOR_CONSOLE_TOKEN")
 }
 source "generator" "g" {
@@ -108,7 +100,7 @@ pipeline "manual" {
   destination = destination.jsonl.manual
   streams     = ["items"]
 }
-`, addr)
+`
 	cfg := filepath.Join(dir, "replicator.hcl")
 	if err := os.WriteFile(cfg, []byte(hcl), 0o600); err != nil {
 		t.Fatal(err)
@@ -116,7 +108,7 @@ pipeline "manual" {
 	if code, _, stderr := replicator(t, "init", "-config", cfg); code != 0 {
 		t.Fatalf("init: %s", stderr)
 	}
-	f := &consoleFixture{t: t, base: "http://" + addr, dir: dir, log: &lockedBuffer{}}
+	f := &consoleFixture{t: t, dir: dir, log: &lockedBuffer{}}
 	a := &app{
 		opts:   options{config: cfg},
 		log:    hclog.New(&hclog.LoggerOptions{Output: f.log, Level: hclog.Debug, IndependentLevels: true}),
@@ -140,17 +132,22 @@ pipeline "manual" {
 	f.c = &http.Client{Jar: jar, Timeout: time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}
-	deadline := time.Now().Add(30 * time.Second)
+	// The console listens on a port the system chose, and says which.
+	deadline := time.Now().Add(time.Minute)
 	for {
-		resp, err := http.Get(f.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
+		if m := servedAt.FindStringSubmatch(f.log.String()); m != nil {
+			f.base = m[1]
 			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the console did not come up: %v\n%s", err, f.log.String())
+		select {
+		case err := <-done:
+			done <- err // for the cleanup
+			t.Fatalf("replicator run ended before it served the console: %v\n%s", err, f.log.String())
+		case <-time.After(20 * time.Millisecond):
 		}
-		time.Sleep(20 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("the console was not served within a minute:\n%s", f.log.String())
+		}
 	}
 	return f
 }
@@ -196,6 +193,9 @@ func (f *consoleFixture) login() {
 		f.t.Fatalf("login: %d %s\n%s", code, h.Get("Location"), body)
 	}
 }
+
+// servedAt finds the console's address in replicator run's log.
+var servedAt = regexp.MustCompile(`health checks are served: url=(http://[^/\s]+)/`)
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 

@@ -157,15 +157,29 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go func() {
-		// A second signal means the user does not want to wait.
-		<-ctx.Done()
+	// A second signal means the user does not want to wait. The watch
+	// ends with realMain, which waits for it: called in a process that
+	// goes on (the tests), it must not take that process's signals.
+	returned := make(chan struct{})
+	var watch sync.WaitGroup
+	watch.Go(func() {
+		select {
+		case <-ctx.Done():
+		case <-returned:
+			return
+		}
 		again := make(chan os.Signal, 1)
 		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
-		<-again
-		fmt.Fprintln(stderr, "replicator: stopping at once; the last checkpoint is kept")
-		os.Exit(130)
-	}()
+		defer signal.Stop(again)
+		select {
+		case <-again:
+			fmt.Fprintln(stderr, "replicator: stopping at once; the last checkpoint is kept")
+			os.Exit(130)
+		case <-returned:
+		}
+	})
+	defer watch.Wait()
+	defer close(returned)
 
 	a := &app{opts: o, log: log, stdin: stdin, stdout: stdout, stderr: stderr}
 	defer a.close()

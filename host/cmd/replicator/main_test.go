@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -63,5 +65,18 @@ func TestDefaultTakeoverWithinAMinute(t *testing.T) {
 	}
 	if postgres.DefaultTakeoverAfter != config.DefaultTakeoverAfter {
 		t.Fatalf("the store's default takeover bound %s is not the state block's %s", postgres.DefaultTakeoverAfter, config.DefaultTakeoverAfter)
+	}
+}
+
+// realMain, called in this process as the tests here do, leaves no
+// goroutine behind waiting for a second SIGINT or SIGTERM: it would end
+// the process with exit status 130 at the next one.
+func TestRealMainLeavesNoSignalWatcher(t *testing.T) {
+	if code, _, _ := replicator(t, "validate", "-config", filepath.Join(t.TempDir(), "missing.hcl")); code == 0 {
+		t.Fatal("validate of a missing file succeeded")
+	}
+	buf := make([]byte, 1<<20)
+	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "replicator.realMain.func") {
+		t.Fatalf("a goroutine of realMain outlived it:\n%s", stacks)
 	}
 }

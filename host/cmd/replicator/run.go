@@ -79,13 +79,33 @@ func (h *runHost) setEngine(eng *engine.Engine, specs map[string]contract.Spec) 
 }
 
 func cmdRun(ctx context.Context, a *app, _ []string) error {
-	cfg, err := a.config()
-	if err != nil {
-		return err
-	}
 	h := &runHost{ctx: ctx, a: a, log: a.log, runLog: a.log.ResetNamed("replicator")}
 	if a.log.GetLevel() == hclog.Info {
 		h.runLog.SetLevel(hclog.Warn)
+	}
+	// SIGHUP and changed files reload the configuration until ctx ends.
+	// Both are followed from before the configuration is read, so that
+	// neither a SIGHUP (whose default would end the host) nor a file
+	// saved while the host starts (checking plugins, reaching the
+	// database) is lost: the reloads they ask for wait until it runs.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	running := make(chan struct{})
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		h.follow(followCtx, running, hup)
+	}()
+	defer func() {
+		stopFollowing()
+		<-followed
+	}()
+
+	cfg, err := a.config()
+	if err != nil {
+		return err
 	}
 	// The app's engine has the plugin socket folder this process removes
 	// at exit; the runs log through their own, quieter logger.
@@ -130,36 +150,46 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 		}
 	}
 
-	// SIGHUP and changed files reload the configuration until ctx ends; a
-	// reload racing the stop schedules nothing, as the scheduler has
-	// stopped.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		err := reload.Watch(ctx, a.opts.config, reload.DefaultSettle, hup, h.reload)
-		if err == nil {
-			return
-		}
-		a.log.Warn("changes to the configuration files are not followed; reload with SIGHUP", "error", err)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				h.reload("SIGHUP")
-			}
-		}
-	}()
-
 	a.log.Info("running pipelines on their intervals; reload with SIGHUP, stop with Ctrl-C or SIGTERM",
 		"pipelines", len(jobs), "max_concurrent_runs", cfg.Host.MaxConcurrentRuns)
+	close(running)
 	h.sched.Run(ctx)
-	<-watched
+	stopFollowing()
+	<-followed
 	a.log.Info("stopped; checkpoints are saved")
 	return nil
+}
+
+// follow reloads the configuration on SIGHUP and when its files change,
+// until ctx ends. It starts before the host has read the configuration;
+// the reloads wait until running is closed, once the host runs. A reload
+// racing the stop schedules nothing, as the scheduler has stopped.
+func (h *runHost) follow(ctx context.Context, running <-chan struct{}, hup <-chan os.Signal) {
+	whenRunning := func(reason string) {
+		select {
+		case <-running:
+			h.reload(reason)
+		case <-ctx.Done():
+		}
+	}
+	err := reload.Watch(ctx, h.a.opts.config, reload.DefaultSettle, hup, whenRunning)
+	if err == nil {
+		return
+	}
+	select {
+	case <-running:
+	case <-ctx.Done():
+		return
+	}
+	h.log.Warn("changes to the configuration files are not followed; reload with SIGHUP", "error", err)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			h.reload("SIGHUP")
+		}
+	}
 }
 
 // reload reads the configuration again and reschedules its pipelines:
