@@ -93,11 +93,14 @@ pipeline %[1]q {
 // runOverhead is the median wall time of `replicator sync` of a 1-record
 // pipeline.
 func (b *bench) runOverhead(ctx context.Context) (time.Duration, error) {
-	dir, err := tenantFolder(fleetRecords)
+	dir, err := os.MkdirTemp("", "replicator-bench")
 	if err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
+	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
+		return 0, err
+	}
 	if err := os.WriteFile(filepath.Join(dir, "replicator.hcl"), []byte(tenantHCL("one", 1, "")), 0o644); err != nil {
 		return 0, err
 	}
@@ -132,14 +135,11 @@ type waveResult struct {
 // each has run once.
 func (b *bench) fleetWave(ctx context.Context) (waveResult, error) {
 	var res waveResult
-	dir, err := os.MkdirTemp("", "replicator-bench")
+	dir, err := tenantFolder(fleetRecords)
 	if err != nil {
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
-		return res, err
-	}
 	replicator := filepath.Join(b.bin, "replicator")
 	if out, err := b.command(ctx, dir, replicator, "init", "-config", ".").CombinedOutput(); err != nil {
 		return res, fmt.Errorf("init: %w\n%s", err, out)
