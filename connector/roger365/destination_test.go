@@ -262,7 +262,7 @@ func TestNoGuessedNumbers(t *testing.T) {
 	if err := d.Write(context.Background(), contract.WriteRequest{Config: f.config(map[string]any{"default_region": "NL"}), Streams: []contract.WriteStream{contactStream("contacts", 1)}}, in); err != nil {
 		t.Fatal(err)
 	}
-	if w := logged.lines("[WARN]", ignoredRegion); len(w) != 1 {
+	if w := logged.Lines("[WARN]", ignoredRegion); len(w) != 1 {
 		t.Errorf("%d warnings that default_region is ignored, want 1", len(w))
 	}
 	for number, id := range map[string]string{"+31201234567": "a", "+493012345678": "b", "+31612345678": "c", "+442079460958": "d"} {
@@ -532,11 +532,11 @@ func TestRetriesWarn(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, attempt := range []string{"failed_attempts=1", "failed_attempts=2"} {
-		if w := logged.lines("[WARN]", "ROGER365 request failed, retrying", "method=PUT", attempt, "max_attempts=6", "last_status=502"); len(w) != 1 {
+		if w := logged.Lines("[WARN]", "ROGER365 request failed, retrying", "method=PUT", attempt, "max_attempts=6", "last_status=502"); len(w) != 1 {
 			t.Errorf("%d warnings with %s and last_status=502, want 1", len(w), attempt)
 		}
 	}
-	if w := logged.lines("[WARN]", "retrying"); len(w) != 2 {
+	if w := logged.Lines("[WARN]", "retrying"); len(w) != 2 {
 		t.Errorf("%d retry warnings, want 2: %q", len(w), w)
 	}
 
@@ -547,11 +547,11 @@ func TestRetriesWarn(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "failed 6 times") || !strings.Contains(err.Error(), "429") {
 		t.Fatalf("error %v, want the request to fail after 6 attempts with 429", err)
 	}
-	if w := logged.lines("[WARN]", "retrying", "last_status=429"); len(w) != 5 {
+	if w := logged.Lines("[WARN]", "retrying", "last_status=429"); len(w) != 5 {
 		t.Errorf("%d retry warnings with last_status=429, want 5", len(w))
 	}
-	if w := logged.lines("[WARN]", "retrying", "failed_attempts=5", "max_attempts=6"); len(w) != 1 {
-		t.Errorf("no warning for the last retry: %q", logged.lines("retrying"))
+	if w := logged.Lines("[WARN]", "retrying", "failed_attempts=5", "max_attempts=6"); len(w) != 1 {
+		t.Errorf("no warning for the last retry: %q", logged.Lines("retrying"))
 	}
 	f.sim.SetFault(rogersim.Faults{})
 
@@ -561,8 +561,8 @@ func TestRetriesWarn(t *testing.T) {
 	if err := d.Write(context.Background(), contract.WriteRequest{Config: cfg, Streams: streams}, newInput(records(person("contacts", "c", "C", "020-1234569")))); err == nil {
 		t.Fatal("a write to a closed port succeeded")
 	}
-	if w := logged.lines("[WARN]", "retrying", "last_status=\"no answer\""); len(w) != 5 {
-		t.Errorf("%d retry warnings without an answer, want 5: %q", len(w), logged.lines("retrying"))
+	if w := logged.Lines("[WARN]", "retrying", "last_status=\"no answer\""); len(w) != 5 {
+		t.Errorf("%d retry warnings without an answer, want 5: %q", len(w), logged.Lines("retrying"))
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/replicatorhq/replicator/connector/roger365/rogersim"
+	"github.com/replicatorhq/replicator/internal/logbuf"
 	"github.com/replicatorhq/replicator/plugin/contract"
 	"github.com/replicatorhq/replicator/schemas"
 	"github.com/replicatorhq/replicator/schemas/phone"
@@ -103,40 +104,11 @@ func testDestination(t testing.TB) *Destination {
 
 // loggedDestination is testDestination logging at info, as an operator
 // runs the host, into the returned buffer as well as the test's log.
-func loggedDestination(t testing.TB) (*Destination, *logBuffer) {
-	buf := &logBuffer{}
+func loggedDestination(t testing.TB) (*Destination, *logbuf.Buffer) {
+	buf := &logbuf.Buffer{}
 	d := testDestination(t)
 	d.log = hclog.New(&hclog.LoggerOptions{Output: io.MultiWriter(testWriter{t}, buf), Level: hclog.Info})
 	return d, buf
-}
-
-// logBuffer keeps log lines written from several goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// lines returns the lines holding every one of parts.
-func (l *logBuffer) lines(parts ...string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-next:
-	for _, line := range strings.Split(l.b.String(), "\n") {
-		for _, p := range parts {
-			if !strings.Contains(line, p) {
-				continue next
-			}
-		}
-		out = append(out, line)
-	}
-	return out
 }
 
 // closedURL is the URL of a loopback port nothing listens on.

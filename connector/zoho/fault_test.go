@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/replicatorhq/replicator/connector/zoho/zohosim"
+	"github.com/replicatorhq/replicator/internal/logbuf"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
@@ -212,29 +212,11 @@ func TestConcurrencyIsCapped(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log destination several goroutines may write to.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // Each retry of a throttled or failing call is a warning at the plugin's
 // default level, with its attempt, the most allowed and the status.
 func TestRetriesWarnWithAttemptAndStatus(t *testing.T) {
 	h := newHarness(t, zohosim.Options{Contacts: 20})
-	var logs lockedBuffer
+	var logs logbuf.Buffer
 	h.src.log = hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: &logs})
 	h.authorize(allScopes...)
 	h.sim.SetFault(zohosim.Fault{Kind: "429", Count: 2})

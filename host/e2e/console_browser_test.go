@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/replicatorhq/replicator/connector/zoho/zohosim"
+	"github.com/replicatorhq/replicator/internal/logbuf"
 )
 
 // chromiumPath finds the browser the console test drives. CI installs
@@ -38,7 +39,7 @@ var servedAt = regexp.MustCompile(`health checks are served: url=(http://[^/\s]+
 
 // consoleURL waits for replicator run to say where it serves its console,
 // and returns that address.
-func consoleURL(t *testing.T, log *logBuffer) string {
+func consoleURL(t *testing.T, log *logbuf.Buffer) string {
 	t.Helper()
 	waitLog(t, log, "health checks are served", 1)
 	m := servedAt.FindStringSubmatch(log.String())

@@ -19,6 +19,7 @@ import (
 	"github.com/replicatorhq/replicator/host/state"
 	"github.com/replicatorhq/replicator/host/state/postgres"
 	"github.com/replicatorhq/replicator/host/state/postgres/pgtest"
+	"github.com/replicatorhq/replicator/internal/logbuf"
 )
 
 const fleetKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -118,7 +119,7 @@ func TestFleetPostgres(t *testing.T) {
 
 	type host struct {
 		cmd    *exec.Cmd
-		stderr *logBuffer
+		stderr *logbuf.Buffer
 	}
 	start := func() host {
 		cmd, log := w.startRun()

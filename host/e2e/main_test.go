@@ -11,10 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/replicatorhq/replicator/internal/logbuf"
 )
 
 // binDir holds the binaries under test: $REPLICATOR_BIN (as `make test`
@@ -151,37 +152,19 @@ func copyFile(t *testing.T, from, to string) {
 	}
 }
 
-// logBuffer collects a running process's log for reading while it runs.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startRun starts `replicator run` with args, its output going to the
 // returned log, and stops it with SIGTERM at the end of the test, unless
 // the test stopped it; one that has not exited a minute later is killed.
 // Its context is not the test's: t.Context ends before the cleanups run,
 // and would kill the host before the SIGTERM could stop it.
-func (w *workspace) startRun(args ...string) (*exec.Cmd, *logBuffer) {
+func (w *workspace) startRun(args ...string) (*exec.Cmd, *logbuf.Buffer) {
 	w.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := w.command(ctx, append([]string{"run"}, args...)...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	// Also bounds the wait for the output should a plugin hold it.
 	cmd.WaitDelay = time.Minute
-	log := &logBuffer{}
+	log := &logbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -197,7 +180,7 @@ func (w *workspace) startRun(args ...string) (*exec.Cmd, *logBuffer) {
 }
 
 // waitLog waits until the log of a run holds want n times.
-func waitLog(t *testing.T, log *logBuffer, want string, n int) {
+func waitLog(t *testing.T, log *logbuf.Buffer, want string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for strings.Count(log.String(), want) < n {
@@ -209,7 +192,7 @@ func waitLog(t *testing.T, log *logBuffer, want string, n int) {
 }
 
 // stop ends `replicator run` with SIGTERM and expects a clean exit.
-func stop(t *testing.T, cmd *exec.Cmd, log *logBuffer) {
+func stop(t *testing.T, cmd *exec.Cmd, log *logbuf.Buffer) {
 	t.Helper()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

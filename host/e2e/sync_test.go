@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/replicatorhq/replicator/internal/logbuf"
 )
 
 func generatorConfig(count, checkpointEvery int, extra string) string {
@@ -102,7 +104,7 @@ func lineKey(line []byte) (string, bool) {
 // command whose output is log. It counts line ends up to the nth rather
 // than parsing records: a parse of a file the command still appends to
 // follows it to its end, and under load that took as long as the run.
-func waitLines(t *testing.T, path string, n int, log *logBuffer) {
+func waitLines(t *testing.T, path string, n int, log *logbuf.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -192,7 +194,7 @@ func TestKilledHostResumesFromCheckpoint(t *testing.T) {
 	w.mustRun("init")
 
 	cmd := w.command(t.Context(), "sync", "items")
-	log := &logBuffer{}
+	log := &logbuf.Buffer{}
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -12,11 +11,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/replicatorhq/replicator/internal/logbuf"
 )
 
 const consoleToken = "test-console-token-0123456789"
@@ -40,24 +40,6 @@ func pluginDir(t *testing.T) string {
 	return dir
 }
 
-// lockedBuffer is a log output read while replicator run writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // consoleFixture is `replicator run` serving its console, in this process,
 // over two generator -> jsonl pipelines: "hourly" on an interval and
 // "manual" without one.
@@ -65,7 +47,7 @@ type consoleFixture struct {
 	t    *testing.T
 	base string
 	dir  string
-	log  *lockedBuffer
+	log  *logbuf.Buffer
 	c    *http.Client // keeps the session cookie
 }
 
@@ -108,7 +90,7 @@ pipeline "manual" {
 	if code, _, stderr := replicator(t, "init", "-config", cfg); code != 0 {
 		t.Fatalf("init: %s", stderr)
 	}
-	f := &consoleFixture{t: t, dir: dir, log: &lockedBuffer{}}
+	f := &consoleFixture{t: t, dir: dir, log: &logbuf.Buffer{}}
 	a := &app{
 		opts:   options{config: cfg},
 		log:    hclog.New(&hclog.LoggerOptions{Output: f.log, Level: hclog.Debug, IndependentLevels: true}),
