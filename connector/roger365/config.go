@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -95,22 +94,12 @@ func checkAPIURL(s string) error {
 		}
 		return fmt.Errorf("api_url must be an https URL such as %s, got %q", DefaultAPIURL, shown)
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !pluginconfig.IsLoopbackHost(u.Hostname()) {
 		https := *u
 		https.Scheme = "https"
 		return fmt.Errorf("api_url %q uses plain http, which would send the api_key unencrypted: write %q (plain http is accepted only to a loopback host such as 127.0.0.1, [::1] or localhost)", u.Redacted(), https.Redacted())
 	}
 	return nil
-}
-
-// isLoopback reports whether host names this machine: localhost or a
-// loopback address.
-func isLoopback(host string) bool {
-	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // ignoredRegion is the warning for a configuration that still sets

@@ -3,7 +3,6 @@ package zoho
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -204,22 +203,13 @@ func serviceURLProblem(name, v string) string {
 	case "https":
 		return ""
 	case "http":
-		if isLoopback(u.Hostname()) {
+		if pluginconfig.IsLoopbackHost(u.Hostname()) {
 			return ""
 		}
 		return fmt.Sprintf("%s %q uses plain http to %s, which would send Zoho tokens unencrypted: use %s (plain http is accepted only to localhost or a loopback address)",
 			name, v, u.Hostname(), "https://"+v[len("http://"):])
 	}
 	return fmt.Sprintf("%s %q is not an https URL: write it like https://%s", name, v, u.Host)
-}
-
-// isLoopback reports whether host is localhost or a loopback address.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // needsOrg reports whether reads need the org API: for the record links

@@ -25,6 +25,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/replicatorhq/replicator/host/state"
+	pluginconfig "github.com/replicatorhq/replicator/plugin/config"
 )
 
 // MaxFormBytes bounds the body of every request the console accepts.
@@ -179,11 +180,7 @@ func IsLoopback(listen string) bool {
 	if err != nil {
 		return false
 	}
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	return pluginconfig.IsLoopbackHost(h)
 }
 
 func (c *Console) healthz(w http.ResponseWriter, _ *http.Request) {

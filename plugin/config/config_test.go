@@ -124,3 +124,15 @@ func TestBadDeclarations(t *testing.T) {
 		}
 	}
 }
+
+func TestIsLoopbackHost(t *testing.T) {
+	for host, want := range map[string]bool{
+		"localhost": true, "LocalHost": true, "localhost.": true, "127.0.0.1": true, "127.8.9.10": true, "::1": true,
+		"": false, "localhost.example.com": false, "10.0.0.1": false, "0.0.0.0": false, "::": false,
+		"crm.zoho.eu": false, "[::1]": false, "localhost..": false,
+	} {
+		if got := IsLoopbackHost(host); got != want {
+			t.Errorf("IsLoopbackHost(%q) = %v, want %v", host, got, want)
+		}
+	}
+}
