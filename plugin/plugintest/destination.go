@@ -3,10 +3,8 @@ package plugintest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -202,19 +200,9 @@ func (s DestinationSuite) cancelledWrite(t *testing.T, count int) {
 	go func() {
 		done <- dst.Write(ctx, contract.WriteRequest{Config: s.Config, Streams: []contract.WriteStream{{Stream: s.Stream, Generation: 3}}}, in)
 	}()
-	timer := time.NewTimer(hangAfter)
-	defer timer.Stop()
-	select {
-	case err := <-done:
-		if ctx.Err() == nil {
-			t.Fatalf("Write returned (%v) before it asked for the end of its input", err)
-		}
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("Write returned %v after its context was cancelled; want an error that wraps context.Canceled (return ctx.Err(), or wrap errors with %%w)", err)
-		}
-	case <-timer.C:
-		t.Fatalf("Write did not return within %v of its context being cancelled; a destination must pass its context to every call that waits and return once it is done", hangAfter)
-	}
+	returnsWhenCancelled(t, ctx, done, "Write", "destination", func(err error) string {
+		return fmt.Sprintf("Write returned (%v) before it asked for the end of its input", err)
+	})
 }
 
 // cancelWhenDrained is an Input that, once its messages are taken,

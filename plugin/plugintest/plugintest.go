@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -243,4 +244,25 @@ func (f *feeder) Count(_ context.Context, name string, delta int64) error {
 	}
 	f.count[name] += delta
 	return nil
+}
+
+// returnsWhenCancelled waits for a connector's call (Read or Write), whose
+// error comes on done, to return once ctx is cancelled: with an error that
+// wraps context.Canceled, within hangAfter. early says what is wrong when
+// the call returned before ctx was cancelled.
+func returnsWhenCancelled(t *testing.T, ctx context.Context, done <-chan error, call, connector string, early func(error) string) {
+	t.Helper()
+	timer := time.NewTimer(hangAfter)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if ctx.Err() == nil {
+			t.Fatal(early(err))
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("%s returned %v after its context was cancelled; want an error that wraps context.Canceled (return ctx.Err(), or wrap errors with %%w)", call, err)
+		}
+	case <-timer.C:
+		t.Fatalf("%s did not return within %v of its context being cancelled; a %s must pass its context to every call that waits and return once it is done", call, hangAfter, connector)
+	}
 }

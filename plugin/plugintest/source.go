@@ -3,10 +3,9 @@ package plugintest
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -262,19 +261,9 @@ func (s SourceSuite) cancelledRead(t *testing.T, creds json.RawMessage, stream s
 	go func() {
 		done <- src.Read(ctx, contract.ReadRequest{Config: s.Config, Credentials: creds, Streams: []contract.ReadStream{{Name: stream, Generation: generation}}}, out)
 	}()
-	timer := time.NewTimer(hangAfter)
-	defer timer.Stop()
-	select {
-	case err := <-done:
-		if ctx.Err() == nil {
-			t.Fatalf("the read of stream %s ended (%v) before it emitted a record, so it could not be cancelled", stream, err)
-		}
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("Read returned %v after its context was cancelled; want an error that wraps context.Canceled (return ctx.Err(), or wrap errors with %%w)", err)
-		}
-	case <-timer.C:
-		t.Fatalf("Read did not return within %v of its context being cancelled; a source must pass its context to every call that waits and return once it is done", hangAfter)
-	}
+	returnsWhenCancelled(t, ctx, done, "Read", "source", func(err error) string {
+		return fmt.Sprintf("the read of stream %s ended (%v) before it emitted a record, so it could not be cancelled", stream, err)
+	})
 }
 
 // cancelAtFirstRecord is an Output that cancels the read at its first
