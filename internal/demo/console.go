@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -37,13 +36,7 @@ func (d *demo) serveConsole(ctx context.Context) error {
 	defer logFile.Close()
 	args := []string{"run", "-config", configPath, "-listen", d.listen}
 	fmt.Fprintf(d.out, "\n  $ bin/replicator %s    (its log goes to %s)\n", strings.Join(args, " "), logPath)
-	cmd := exec.Command(filepath.Join(d.bin, "replicator"), args...)
-	cmd.Dir = d.root
-	cmd.Env = append(os.Environ(),
-		"REPLICATOR_CONFIG=", "REPLICATOR_PLUGIN_PATH=",
-		"ZOHO_CLIENT_SECRET="+d.client.ClientSecret,
-		"ROGER365_API_KEY="+d.api.rogerKey,
-	)
+	cmd := d.replicatorCommand(args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	ownProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {

@@ -185,6 +185,20 @@ func (d *demo) say(format string, args ...any) {
 	}
 }
 
+// replicatorCommand is bin/replicator with args, run from the repository's
+// folder with the demo's secrets and no configuration or plugin path from
+// the user's environment.
+func (d *demo) replicatorCommand(args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(d.bin, "replicator"), args...)
+	cmd.Dir = d.root
+	cmd.Env = append(os.Environ(),
+		"REPLICATOR_CONFIG=", "REPLICATOR_PLUGIN_PATH=",
+		"ZOHO_CLIENT_SECRET="+d.client.ClientSecret,
+		"ROGER365_API_KEY="+d.api.rogerKey,
+	)
+	return cmd
+}
+
 // replicator runs bin/replicator from the repository's folder, printing the
 // command line and the command's own output.
 func (d *demo) replicator(ctx context.Context, stdin, prompt, answer string, args ...string) error {
@@ -192,13 +206,7 @@ func (d *demo) replicator(ctx context.Context, stdin, prompt, answer string, arg
 	fmt.Fprintf(d.out, "\n  $ bin/replicator %s\n", strings.Join(full, " "))
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	cmd := exec.Command(filepath.Join(d.bin, "replicator"), full...)
-	cmd.Dir = d.root
-	cmd.Env = append(os.Environ(),
-		"REPLICATOR_CONFIG=", "REPLICATOR_PLUGIN_PATH=",
-		"ZOHO_CLIENT_SECRET="+d.client.ClientSecret,
-		"ROGER365_API_KEY="+d.api.rogerKey,
-	)
+	cmd := d.replicatorCommand(full...)
 	if err := runCommand(ctx, d.out, cmd, stdin, prompt, answer); err != nil {
 		return fmt.Errorf("replicator %s: %w", args[0], err)
 	}
