@@ -365,17 +365,18 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 		return state.Run{}, time.Time{}, err
 	}
 	defer release()
-	soon := time.Now().Add(min(h.retry, pc.Interval))
+	// soon is when pc is due again after a claim that failed or was lost.
+	soon := func() time.Time { return time.Now().Add(min(h.retry, pc.Interval)) }
 	runCtx := ctx
 	ctx, claim, done, err := claimRun(ctx, h.log, store, pc.Name)
 	if err != nil {
-		return state.Run{}, soon, err
+		return state.Run{}, soon(), err
 	}
 	defer done()
 	if h.fleet {
 		last, next, err := ranElsewhere(ctx, store, pc.Name, pc.Interval, time.Now())
 		if err != nil {
-			return state.Run{}, soon, err
+			return state.Run{}, soon(), err
 		}
 		if !next.IsZero() {
 			return last, next, nil
@@ -385,7 +386,7 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 	p, err := eng.Open(ctx, pc, store, claim.Fence)
 	if err != nil {
 		if claim.Err() != nil {
-			return state.Run{}, time.Now().Add(min(h.retry, pc.Interval)), err
+			return state.Run{}, soon(), err
 		}
 		rec, err := failedStart(ctx, store, claim.Fence, started, err)
 		return rec, time.Time{}, err
@@ -401,7 +402,7 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 		OnProgress:    func(pr runner.Progress) { h.live.update(pc.Name, pr.Read, pr.Written) },
 	})
 	if err != nil && runCtx.Err() == nil && !endStored(context.WithoutCancel(ctx), store, rec) {
-		return rec, time.Now().Add(min(h.retry, pc.Interval)), err
+		return rec, soon(), err
 	}
 	return rec, time.Time{}, err
 }
