@@ -113,31 +113,25 @@ func (s *store) upsert(rs *replicatorState, stream string, gen uint64, contacts 
 		}
 		old := entries[c.SourceID]
 		e := newEntry(rs.info.ID, stream, gen, *c)
-		if old == nil {
-			results[i].Status = ingest.StatusCreated
-			s.put(entries, old, e)
-			continue
-		}
-		// A late writer's older generation never lowers the entry's: the
-		// sweep of the run that wrote it must keep it.
-		e.generation = max(gen, old.generation)
 		switch {
+		case old == nil:
+			results[i].Status = ingest.StatusCreated
 		case older(e, old):
+			// Not applied. The request still shows that the source has
+			// the contact, which its generation's sweep needs to know.
 			results[i].Status = ingest.StatusStale
+			e.contact, e.updated = old.contact, old.updated
 		case equalContacts(&old.contact, c):
 			results[i].Status = ingest.StatusUnchanged
 		default:
 			results[i].Status = ingest.StatusUpdated
-			s.put(entries, old, e)
-			continue
 		}
-		// The stored version stays; a newer generation still marks it as
-		// one the source has, for that generation's sweep.
-		if e.generation > old.generation {
-			kept := *old
-			kept.generation = e.generation
-			s.put(entries, old, &kept)
+		if old != nil {
+			// A late writer's older generation never lowers the entry's:
+			// the sweep of the run that wrote it must keep it.
+			e.generation = max(e.generation, old.generation)
 		}
+		s.put(entries, old, e)
 	}
 	return results
 }
