@@ -11,7 +11,9 @@
 // once every batch before it got a 2xx answer; a full refresh ends with a
 // sweep that removes the entries the run did not write. Requests that touch
 // the same contact never overtake each other, so an upsert and a later
-// delete keep their order.
+// delete keep their order. Each contact carries its updated_at, so ROGER365
+// refuses a late writer's older version (answered stale, counted, not an
+// error).
 package roger365
 
 import (

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -14,8 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/replicatorhq/replicator/connector/roger365/ingest"
 	"github.com/replicatorhq/replicator/connector/roger365/rogersim"
+	"github.com/replicatorhq/replicator/internal/logbuf"
 	"github.com/replicatorhq/replicator/plugin/contract"
 	"github.com/replicatorhq/replicator/schemas"
 )
@@ -602,6 +605,76 @@ func TestRejectedContacts(t *testing.T) {
 	in = newInput(records(junk))
 	if err := testDestination(t).Write(context.Background(), contract.WriteRequest{Config: f.config(map[string]any{"strict": true}), Streams: streams}, in); err == nil || !strings.Contains(err.Error(), `record "j" of stream "contacts" cannot be written`) {
 		t.Errorf("strict unreadable record: %v", err)
+	}
+}
+
+// A host that lost its claim on a pipeline may still deliver a batch after
+// its successor wrote a newer version of the same contact. The phonebook
+// keeps the newer one; the late writer's run succeeds, even with strict,
+// and counts the older contact as stale. The time is the record's
+// updated_at, or its SourceTime where the data carries none.
+func TestOlderVersionFromALateWriter(t *testing.T) {
+	newer := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+	older := newer.Add(-time.Hour)
+	// version is contact 1 named name, changed in the source at at.
+	type version func(name string, at time.Time) contract.Record
+	withData := func(name string, updatedAt time.Time) contract.Record {
+		r := person("contacts", "1", name, "020-1234567")
+		var c schemas.Contact
+		if err := json.Unmarshal(r.Data, &c); err != nil {
+			t.Fatal(err)
+		}
+		c.UpdatedAt = updatedAt
+		r.Data, _ = json.Marshal(c)
+		return r
+	}
+	cases := []struct {
+		name    string
+		version version
+	}{
+		{"updated_at", func(name string, at time.Time) contract.Record { return withData(name, at) }},
+		{"source time, no updated_at", func(name string, at time.Time) contract.Record {
+			r := withData(name, time.Time{})
+			var m map[string]any
+			_ = json.Unmarshal(r.Data, &m)
+			delete(m, "updated_at")
+			r.Data, _ = json.Marshal(m)
+			r.SourceTime = at
+			return r
+		}},
+		{"source time, zero updated_at", func(name string, at time.Time) contract.Record {
+			r := withData(name, time.Time{})
+			r.SourceTime = at
+			return r
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			successor := newInput(records(c.version("Newer", newer)), checkpoint(1, "contacts"))
+			if err := testDestination(t).Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: []contract.WriteStream{contactStream("contacts", 6)}}, successor); err != nil {
+				t.Fatal(err)
+			}
+			late := newInput(records(c.version("Older", older)), checkpoint(1, "contacts"))
+			d := testDestination(t)
+			logs := &logbuf.Buffer{}
+			d.log = hclog.New(&hclog.LoggerOptions{Output: io.MultiWriter(testWriter{t}, logs), Level: hclog.Debug})
+			if err := d.Write(context.Background(), contract.WriteRequest{Config: f.config(map[string]any{"strict": true}), Streams: []contract.WriteStream{contactStream("contacts", 5)}}, late); err != nil {
+				t.Fatalf("the late writer's run failed: %v", err)
+			}
+			if m := f.sim.Lookup("+31201234567"); len(m) != 1 || m[0].DisplayName != "Newer" {
+				t.Errorf("lookup %+v, want the newer version", m)
+			}
+			if late.count(countStale) != 1 || late.count(countUpdated) != 0 || late.count(countRejected) != 0 || late.lastAck() != 1 {
+				t.Errorf("late writer: counts %v, acks %v", late.counts, late.acked())
+			}
+			if lines := logs.Lines("[DEBUG]", "ROGER365 holds a newer version of a contact", "source_id=1"); len(lines) != 1 {
+				t.Errorf("debug lines %q in:\n%s", lines, logs)
+			}
+			if warns := logs.Lines("[WARN]"); len(warns) != 0 {
+				t.Errorf("a stale contact was warned about: %q", warns)
+			}
+		})
 	}
 }
 

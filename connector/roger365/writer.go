@@ -30,6 +30,7 @@ const (
 	countCreated     = "created"
 	countUpdated     = "updated"
 	countUnchanged   = "unchanged"
+	countStale       = "stale" // older than the version ROGER365 holds, not applied
 	countDeleted     = "deleted"
 	countSwept       = "swept" // removed by a full refresh's sweep
 )
@@ -354,8 +355,21 @@ func (w *writer) addRecord(r *contract.Record) error {
 	return w.addUpsert(s, ingest.Contact{
 		SourceID: in.SourceID, Kind: in.Kind, DisplayName: in.DisplayName,
 		FirstName: in.FirstName, LastName: in.LastName, Company: in.Company, Title: in.Title,
-		Emails: in.Emails, Phones: phones, URL: in.URL, UpdatedAt: in.UpdatedAt,
+		Emails: in.Emails, Phones: phones, URL: in.URL, UpdatedAt: updatedAt(in.UpdatedAt, r.SourceTime),
 	})
+}
+
+// updatedAt is the version ROGER365 compares, so that a late writer's
+// older version is refused: the record's updated_at, else its SourceTime,
+// else none. The zero time, which a source may send for "unknown", is none.
+func updatedAt(data string, source time.Time) string {
+	if at, err := ingest.ParseTime(data); err == nil && !at.IsZero() {
+		return data
+	}
+	if !source.IsZero() {
+		return ingest.FormatTime(source)
+	}
+	return ""
 }
 
 // rejectLocally handles a record that cannot be sent at all like one
@@ -484,6 +498,11 @@ func (w *writer) send(ctx context.Context, b *batch) error {
 				counts[countUpdated]++
 			case ingest.StatusUnchanged:
 				counts[countUnchanged]++
+			case ingest.StatusStale:
+				// A late writer's older version, such as a host's that lost
+				// its claim: ROGER365 keeps the newer one, as it should.
+				counts[countStale]++
+				w.d.log.Debug("ROGER365 holds a newer version of a contact; this older one was not applied", "stream", s.name, "source_id", r.SourceID)
 			case ingest.StatusRejected:
 				counts[countRejected]++
 				w.d.log.Warn("ROGER365 rejected a contact", "stream", s.name, "source_id", r.SourceID, "reason", r.Error)

@@ -14,7 +14,8 @@
 //	GET  /v1/replicators/{replicator_id}
 //	     200 Replicator | 404
 //	PUT  /v1/replicators/{replicator_id}/contacts
-//	     UpsertRequest (at most MaxBatch contacts)   200 UpsertResponse
+//	     UpsertRequest (at most MaxBatch contacts)   200 UpsertResponse,
+//	     a contact older than the stored one answered stale
 //	POST /v1/replicators/{replicator_id}/contacts:delete
 //	     DeleteRequest                               200 DeleteResponse
 //	POST /v1/replicators/{replicator_id}/contacts:sweep
@@ -27,11 +28,29 @@
 // as {type, number} and every number in E.164 (see IsE164); one with a
 // number of another form is rejected. A contact without phones is stored but
 // matches no lookup.
+//
+// Older versions: a contact whose updated_at (RFC 3339, see ParseTime) is
+// older than the stored entry's is not applied and is answered stale, so a
+// late writer, such as a host that lost its claim on a pipeline, cannot put
+// back an older version of a record. Times are compared as instants, not
+// as text. An equal time is not older: the contact is applied, answered
+// unchanged when identical, so re-sending a version stays idempotent. A
+// contact without updated_at, or one stored without it, is applied without
+// a comparison; one whose updated_at is not RFC 3339 is rejected.
+//
+// Generations: an entry counts as written in the newest generation that
+// wrote it or was answered unchanged or stale for it. A request with an
+// older generation (a late writer's) never lowers it, so a sweep removes
+// neither what a newer run wrote nor a contact whose older version a newer
+// run sent. Deletes and sweeps carry no time: an entry a late delete
+// removes is gone whatever its version, and a late upsert re-creates a
+// contact deleted since, until a sweep in a newer generation removes it.
 package ingest
 
 import (
 	"net/url"
 	"strings"
+	"time"
 )
 
 // MaxBatch is the most contacts one upsert request may carry.
@@ -90,7 +109,20 @@ type Contact struct {
 	Emails      []string `json:"emails,omitempty"`
 	Phones      []Phone  `json:"phones"`
 	URL         string   `json:"url,omitempty"`
-	UpdatedAt   string   `json:"updated_at,omitempty"`
+	// UpdatedAt is when the source last changed the contact, RFC 3339;
+	// empty when unknown. It decides which of two versions is older.
+	UpdatedAt string `json:"updated_at,omitempty"`
+}
+
+// ParseTime reads an updated_at as the contract does: RFC 3339, fractional
+// seconds allowed.
+func ParseTime(s string) (time.Time, error) {
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+// FormatTime writes t as an updated_at, in UTC.
+func FormatTime(t time.Time) string {
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // Phone is one number of a contact, in E.164, with the canonical record's
@@ -126,6 +158,7 @@ const (
 	StatusCreated   = "created"
 	StatusUpdated   = "updated"
 	StatusUnchanged = "unchanged"
+	StatusStale     = "stale" // not applied: the stored version is newer
 	StatusRejected  = "rejected"
 )
 

@@ -133,8 +133,7 @@ func (s *store) loadFile(path string) error {
 				entries = map[string]*entry{}
 				rs.streams[sc.Stream] = entries
 			}
-			e := &entry{replicator: rs.info.ID, stream: sc.Stream, generation: sc.Generation, contact: sc.Contact}
-			s.put(entries, entries[sc.Contact.SourceID], e)
+			s.put(entries, entries[sc.Contact.SourceID], newEntry(rs.info.ID, sc.Stream, sc.Generation, sc.Contact))
 		}
 	}
 	return nil

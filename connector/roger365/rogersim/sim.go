@@ -3,11 +3,11 @@
 //
 // It serves the modelled contract of package ingest in full: bearer API
 // keys, replicators, contact upserts (at most ingest.MaxBatch per request)
-// with per-item results, deletes, sweeps by generation, and lookup by E.164
-// number across replicators, served from an index by number. Faults are
-// switched on through SetFault or the admin API: 429 with Retry-After, 5xx,
-// slow responses, connections dropped after a write was applied, and
-// per-contact rejections.
+// with per-item results, older versions answered stale, deletes, sweeps by
+// generation, and lookup by E.164 number across replicators, served from an
+// index by number. Faults are switched on through SetFault or the admin
+// API: 429 with Retry-After, 5xx, slow responses, connections dropped after
+// a write was applied, and per-contact rejections.
 //
 // The admin endpoints take no key; the simulator listens on loopback and this
 // is how tests and demo scripts steer it:

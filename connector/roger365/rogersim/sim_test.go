@@ -298,6 +298,12 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	if r := call(t, http.MethodGet, url+"/v1/replicators/r9", testKey, nil); r.status != 200 {
 		t.Errorf("replicator added at run time: %d", r.status)
 	}
+	// So do the times: an older version is still refused.
+	older := contact("a", "+31201111111")
+	older.DisplayName, older.UpdatedAt = "Older", "2026-01-02T03:04:04Z"
+	if got := statuses(t, call(t, http.MethodPut, url+"/v1/replicators/r1/contacts", testKey, put("contacts", 7, older))); got[0] != "stale" {
+		t.Errorf("older version after restart: %q, want stale", got)
+	}
 	// Generations survive too: a sweep in generation 8 removes both.
 	r := call(t, http.MethodPost, url+"/v1/replicators/r1/contacts:sweep", testKey, map[string]any{"stream": "contacts", "generation": 8})
 	if r.body["removed"] != 2.0 {
@@ -457,5 +463,104 @@ func TestStart(t *testing.T) {
 	if resp, err := http.Get(s.URL() + "/admin/faults"); err == nil {
 		resp.Body.Close()
 		t.Error("still serving after Close")
+	}
+}
+
+// version is contact id with a name and an updated_at ("" leaves it out).
+func version(id, name, updatedAt string) ingest.Contact {
+	c := contact(id, "+31201234567")
+	c.DisplayName, c.UpdatedAt = name, updatedAt
+	return c
+}
+
+// storedName is the display name the phonebook holds for r1's contact id
+// in stream contacts, and its generation.
+func storedName(s *Server, id string) (string, uint64) {
+	for _, c := range s.Contacts("r1") {
+		if c.Stream == "contacts" && c.Contact.SourceID == id {
+			return c.Contact.DisplayName, c.Generation
+		}
+	}
+	return "", 0
+}
+
+// A version older than the stored one is answered stale and not applied;
+// an equal time is not older, and a contact without a time is applied as
+// before the contract compared times.
+func TestStaleVersions(t *testing.T) {
+	s, url := newSim(t, Options{})
+	u := url + "/v1/replicators/r1/contacts"
+	steps := []struct {
+		name    string
+		contact ingest.Contact
+		status  string
+		stored  string
+	}{
+		{"first", version("p", "Newer", "2026-01-02T10:00:00Z"), "created", "Newer"},
+		{"older", version("p", "Older", "2026-01-02T09:59:59.999Z"), "stale", "Newer"},
+		{"same version again", version("p", "Newer", "2026-01-02T10:00:00Z"), "unchanged", "Newer"},
+		{"same instant in another offset", version("p", "Same instant", "2026-01-02T11:00:00+01:00"), "updated", "Same instant"},
+		{"older in another offset", version("p", "Older", "2026-01-02T10:59:00+01:00"), "stale", "Same instant"},
+		{"newer", version("p", "Newest", "2026-01-02T10:00:00.5Z"), "updated", "Newest"},
+		{"without a time", version("p", "Timeless", ""), "updated", "Timeless"},
+		{"older than nothing", version("p", "Has a time", "2020-01-01T00:00:00Z"), "updated", "Has a time"},
+		{"not RFC 3339", version("p", "Bad time", "2026-01-02 10:00"), "rejected: updated_at is not an RFC 3339 time such as 2026-01-02T03:04:05Z", "Has a time"},
+	}
+	for _, st := range steps {
+		got := statuses(t, call(t, http.MethodPut, u, testKey, put("contacts", 1, st.contact)))
+		if len(got) != 1 || got[0] != st.status {
+			t.Errorf("%s: results %q, want %q", st.name, got, st.status)
+		}
+		if m := s.Lookup("+31201234567"); len(m) != 1 || m[0].DisplayName != st.stored {
+			t.Errorf("%s: lookup %+v, want %q", st.name, m, st.stored)
+		}
+	}
+}
+
+// A host that lost its claim can still deliver its writes and its sweep
+// after the successor's. Neither may remove what the successor wrote: its
+// late writes never lower an entry's generation below the successor's, so
+// the successor's sweep keeps the entry, and its sweep's generation is
+// older than the successor's.
+func TestLateWriterAfterSuccessor(t *testing.T) {
+	s, url := newSim(t, Options{})
+	u := url + "/v1/replicators/r1/contacts"
+	const t1, t2 = "2026-01-02T09:00:00Z", "2026-01-02T10:00:00Z"
+	// The predecessor's earlier run, generation 5.
+	statuses(t, call(t, http.MethodPut, u, testKey, put("contacts", 5, version("a", "A", t1), version("b", "B old", t1), version("c", "C", t1))))
+	// The successor's full refresh, generation 6: b changed, c was deleted in the CRM.
+	statuses(t, call(t, http.MethodPut, u, testKey, put("contacts", 6, version("a", "A", t1), version("b", "B new", t2))))
+	// The predecessor's late batch and sweep, generation 5.
+	if got := statuses(t, call(t, http.MethodPut, u, testKey, put("contacts", 5, version("a", "A", t1), version("b", "B old", t1)))); strings.Join(got, " ") != "unchanged stale" {
+		t.Errorf("late batch: %q, want unchanged stale", got)
+	}
+	if r := call(t, http.MethodPost, u+":sweep", testKey, map[string]any{"stream": "contacts", "generation": 5}); r.body["removed"] != 0.0 {
+		t.Errorf("the late sweep removed %v entries, want 0", r.body["removed"])
+	}
+	// The successor's sweep removes c only.
+	if r := call(t, http.MethodPost, u+":sweep", testKey, map[string]any{"stream": "contacts", "generation": 6}); r.body["removed"] != 1.0 {
+		t.Errorf("the successor's sweep removed %v entries, want 1 (c)", r.body["removed"])
+	}
+	for id, want := range map[string]string{"a": "A", "b": "B new", "c": ""} {
+		if name, gen := storedName(s, id); name != want || (want != "" && gen != 6) {
+			t.Errorf("%s: stored %q in generation %d, want %q in 6", id, name, gen, want)
+		}
+	}
+}
+
+// A stale answer in a newer generation still shows the contact exists:
+// the entry counts as written in that generation, so its sweep keeps it.
+func TestStaleContactCountsForItsGeneration(t *testing.T) {
+	s, url := newSim(t, Options{})
+	u := url + "/v1/replicators/r1/contacts"
+	statuses(t, call(t, http.MethodPut, u, testKey, put("contacts", 6, version("b", "B new", "2026-01-02T10:00:00Z"))))
+	if got := statuses(t, call(t, http.MethodPut, u, testKey, put("contacts", 7, version("b", "B old", "2026-01-02T09:00:00Z")))); got[0] != "stale" {
+		t.Fatalf("results %q, want stale", got)
+	}
+	if r := call(t, http.MethodPost, u+":sweep", testKey, map[string]any{"stream": "contacts", "generation": 7}); r.body["removed"] != 0.0 {
+		t.Errorf("the sweep removed %v entries, want 0", r.body["removed"])
+	}
+	if name, gen := storedName(s, "b"); name != "B new" || gen != 7 {
+		t.Errorf("stored %q in generation %d, want %q in 7", name, gen, "B new")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/replicatorhq/replicator/connector/roger365/ingest"
 )
@@ -29,6 +30,14 @@ type entry struct {
 	stream     string
 	generation uint64
 	contact    ingest.Contact
+	updated    time.Time // contact.UpdatedAt read; zero when absent
+}
+
+func newEntry(replicator, stream string, gen uint64, c ingest.Contact) *entry {
+	// A data file written before times were compared may hold one that
+	// does not parse: it then counts as absent.
+	at, _ := ingest.ParseTime(c.UpdatedAt)
+	return &entry{replicator: replicator, stream: stream, generation: gen, contact: c, updated: at}
 }
 
 // ref points from a number in the index to the entry holding it.
@@ -74,6 +83,11 @@ func validate(c *ingest.Contact) string {
 			return fmt.Sprintf("phones[%d].number is not an E.164 number (+ followed by 2 to 15 digits, no leading 0)", i)
 		}
 	}
+	if c.UpdatedAt != "" {
+		if _, err := ingest.ParseTime(c.UpdatedAt); err != nil {
+			return "updated_at is not an RFC 3339 time such as 2026-01-02T03:04:05Z"
+		}
+	}
 	return ""
 }
 
@@ -98,18 +112,34 @@ func (s *store) upsert(rs *replicatorState, stream string, gen uint64, contacts 
 			continue
 		}
 		old := entries[c.SourceID]
+		e := newEntry(rs.info.ID, stream, gen, *c)
 		switch {
 		case old == nil:
 			results[i].Status = ingest.StatusCreated
+		case older(e, old):
+			// Not applied. The request still shows that the source has
+			// the contact, which its generation's sweep needs to know.
+			results[i].Status = ingest.StatusStale
+			e.contact, e.updated = old.contact, old.updated
 		case equalContacts(&old.contact, c):
 			results[i].Status = ingest.StatusUnchanged
 		default:
 			results[i].Status = ingest.StatusUpdated
 		}
-		e := &entry{replicator: rs.info.ID, stream: stream, generation: gen, contact: *c}
+		if old != nil {
+			// A late writer's older generation never lowers the entry's:
+			// the sweep of the run that wrote it must keep it.
+			e.generation = max(e.generation, old.generation)
+		}
 		s.put(entries, old, e)
 	}
 	return results
+}
+
+// older reports whether e's version is older than old's. Without a time on
+// either side there is nothing to compare, and an equal time is not older.
+func older(e, old *entry) bool {
+	return !e.updated.IsZero() && !old.updated.IsZero() && e.updated.Before(old.updated)
 }
 
 // put replaces old (nil when absent) with e and keeps the index in step.
