@@ -58,7 +58,7 @@ func read(opts incremental.Options, state json.RawMessage, records []record, del
 	if err != nil {
 		return nil, err
 	}
-	err = r.Deletions(ctx, func(since time.Time) error {
+	err = r.Deletions(ctx, func(ctx context.Context, since time.Time) error {
 		for id, at := range deleted { // GET /contacts/deleted?deleted_since=since
 			if err := r.Delete(ctx, id, at); err != nil {
 				return err

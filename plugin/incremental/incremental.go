@@ -5,9 +5,10 @@
 //	GET /contacts?updated_since=T&cursor=C    changed at or after T, in (updated_at, id) order
 //	GET /contacts/deleted?deleted_since=T     deleted at or after T
 //
-// A Read holds the stream's checkpoint (State: a cursor for records, one
-// for deletions, and whether a full refresh is under way), decides what to
-// emit, and ends a full refresh. The rules it keeps:
+// A source implements Lists, the two list calls, and hands it to Run. Run
+// keeps the stream's checkpoint (State: a cursor for records, one for
+// deletions, and whether a full refresh is under way) in a Read, which
+// decides what to emit and ends a full refresh. The rules it keeps:
 //
 //   - An incremental read covers a window that ends Lag before now, end
 //     included. A service stamps a record's updated_at when the change
@@ -103,13 +104,41 @@ func Start(rs contract.ReadStream, out contract.Output, o Options) (*Read, error
 	dec := json.NewDecoder(bytes.NewReader(rs.State))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r.state); err != nil {
-		return nil, fmt.Errorf("stream %s: the checkpoint %s is not one this source writes (%w): "+
-			"run replicator sync -full-refresh to read the stream in full again", rs.Name, rs.State, err)
+		return nil, fmt.Errorf("the checkpoint %s is not one this source writes (%w): "+
+			"run replicator sync -full-refresh to read the stream in full again", rs.State, err)
 	}
 	if r.state.Refresh.IsZero() {
 		r.until = keyset.End(now, o.Lag)
 	}
 	return r, nil
+}
+
+// Lists are how a source lists one stream's changes in its service.
+type Lists interface {
+	// Deletions calls r.Delete for each record deleted at or after since.
+	Deletions(ctx context.Context, r *Read, since time.Time) error
+	// Records calls r.Upsert for each record changed at or after
+	// r.Since(), in (updated_at, id) order, until Upsert returns false,
+	// and r.Checkpoint after each page.
+	Records(ctx context.Context, r *Read) error
+}
+
+// Run reads rs from its state: the deletions the last read did not send
+// (none in a full refresh), then the changed records, then Finish. A
+// source that needs another order uses Start and Read's methods.
+func Run(ctx context.Context, rs contract.ReadStream, out contract.Output, o Options, lists Lists) error {
+	r, err := Start(rs, out, o)
+	if err != nil {
+		return err
+	}
+	deletions := func(ctx context.Context, since time.Time) error { return lists.Deletions(ctx, r, since) }
+	if err := r.Deletions(ctx, deletions); err != nil {
+		return err
+	}
+	if err := lists.Records(ctx, r); err != nil {
+		return err
+	}
+	return r.Finish(ctx)
 }
 
 // Refreshing says whether the read is (part of) a full refresh.
@@ -123,11 +152,11 @@ func (r *Read) Since() time.Time { return r.state.Records.UpdatedAt }
 // the deleted_since to ask the service for, list calls Delete for each
 // deletion the service lists, and then Deletions checkpoints. It does
 // nothing in a full refresh. Call it before reading records.
-func (r *Read) Deletions(ctx context.Context, list func(since time.Time) error) error {
+func (r *Read) Deletions(ctx context.Context, list func(ctx context.Context, since time.Time) error) error {
 	if r.Refreshing() {
 		return nil
 	}
-	if err := list(r.state.Deletions); err != nil {
+	if err := list(ctx, r.state.Deletions); err != nil {
 		return err
 	}
 	r.state.Deletions = r.until
@@ -168,9 +197,9 @@ func (r *Read) outOfOrder(key keyset.Cursor) error {
 	if !r.sent || r.o.IDs.Compare(key, last) == 0 {
 		return nil
 	}
-	return fmt.Errorf("stream %s: the service listed record %s (updated at %s) after %s (updated at %s), "+
+	return fmt.Errorf("the service listed record %s (updated at %s) after %s (updated at %s), "+
 		"out of (updated_at, id) order with %s ids (incremental.Options.IDs): a read resumed there would skip records",
-		r.rs.Name, key.ID, key.UpdatedAt.Format(time.RFC3339Nano), last.ID, last.UpdatedAt.Format(time.RFC3339Nano), r.o.IDs)
+		key.ID, key.UpdatedAt.Format(time.RFC3339Nano), last.ID, last.UpdatedAt.Format(time.RFC3339Nano), r.o.IDs)
 }
 
 // Count adds delta to a counter of the run. Counters go to the host with
@@ -189,7 +218,7 @@ func (r *Read) Checkpoint(ctx context.Context) error {
 	clear(r.counts)
 	state, err := json.Marshal(r.state)
 	if err != nil {
-		return fmt.Errorf("stream %s: encoding the checkpoint: %w", r.rs.Name, err)
+		return fmt.Errorf("encoding the checkpoint: %w", err)
 	}
 	return r.out.Checkpoint(ctx, r.rs.Name, state)
 }

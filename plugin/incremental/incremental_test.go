@@ -84,7 +84,7 @@ func TestFullRefresh(t *testing.T) {
 	if !r.Refreshing() || !r.Since().IsZero() {
 		t.Fatalf("a read without state: refreshing %v since %v", r.Refreshing(), r.Since())
 	}
-	err := r.Deletions(ctx, func(time.Time) error {
+	err := r.Deletions(ctx, func(context.Context, time.Time) error {
 		t.Error("a full refresh listed deletions")
 		return nil
 	})
@@ -198,7 +198,7 @@ func TestDeletions(t *testing.T) {
 	cp, _ := json.Marshal(State{Records: key("7", -time.Hour), Deletions: at(-2 * time.Hour)})
 	r, rec := start(t, cp)
 	var asked time.Time
-	err := r.Deletions(ctx, func(since time.Time) error {
+	err := r.Deletions(ctx, func(ctx context.Context, since time.Time) error {
 		asked = since
 		for _, d := range []struct {
 			id string
@@ -267,4 +267,68 @@ func TestForeignState(t *testing.T) {
 			t.Errorf("state %s: %v", state, err)
 		}
 	}
+}
+
+// lists is a service whose lists Run calls, noting the order.
+type lists struct {
+	calls   []string
+	deleted map[string]time.Time
+	records []keyset.Cursor
+}
+
+func (l *lists) Deletions(ctx context.Context, r *Read, since time.Time) error {
+	l.calls = append(l.calls, "deletions since "+since.Format(time.TimeOnly))
+	for id, at := range l.deleted {
+		if err := r.Delete(ctx, id, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *lists) Records(ctx context.Context, r *Read) error {
+	l.calls = append(l.calls, "records since "+r.Since().Format(time.TimeOnly))
+	for _, k := range l.records {
+		if more, err := r.Upsert(ctx, k, json.RawMessage(`{}`)); err != nil || !more {
+			return err
+		}
+	}
+	return r.Checkpoint(ctx)
+}
+
+// Run lists no deletions in a full refresh, and deletions before records
+// in an incremental read; a contact deleted and created again comes out
+// present.
+func TestRun(t *testing.T) {
+	l := &lists{deleted: map[string]time.Time{"3": at(-2 * time.Hour)}, records: []keyset.Cursor{key("1", -time.Hour)}}
+	rec := &plugintest.Recorder{}
+	clock := now
+	opts := Options{IDs: keyset.TextIDs, Now: func() time.Time { return clock }}
+	if err := Run(ctx, contract.ReadStream{Name: "contacts", Generation: 4}, rec, opts, l); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.FullRefreshCompletes()) != 1 || !slices.Equal(l.calls, []string{"records since 00:00:00"}) {
+		t.Errorf("a full refresh: calls %v, completes %v", l.calls, rec.FullRefreshCompletes())
+	}
+
+	// An hour later: 3 was deleted and created again.
+	clock = at(time.Hour)
+	l = &lists{deleted: map[string]time.Time{"3": at(10 * time.Minute)}}
+	l.records = []keyset.Cursor{key("3", 20*time.Minute)}
+	rec2 := &plugintest.Recorder{}
+	if err := Run(ctx, contract.ReadStream{Name: "contacts", State: last(t, rec)}, rec2, opts, l); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"deletions since 11:59:00", "records since 11:00:00"}; !slices.Equal(l.calls, want) {
+		t.Errorf("calls %v, want %v", l.calls, want)
+	}
+	if got := emitted(rec2); !slices.Equal(got, []string{"delete 3", "upsert 3"}) {
+		t.Errorf("emitted %v: a contact deleted and created again must end present", got)
+	}
+}
+
+func last(t *testing.T, rec *plugintest.Recorder) json.RawMessage {
+	t.Helper()
+	cps := rec.Checkpoints()
+	return cps[len(cps)-1].State
 }
