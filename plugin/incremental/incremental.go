@@ -173,10 +173,13 @@ func (r *Read) Delete(ctx context.Context, id string, at time.Time) error {
 }
 
 // Upsert emits a record the service listed, key being its (updated_at,
-// id), unless the cursor covers it; then it advances the cursor. It
-// returns false for a record past the window's end: the records after it
-// are too, and the read of records is done.
-func (r *Read) Upsert(ctx context.Context, key keyset.Cursor, data json.RawMessage) (bool, error) {
+// id), unless the cursor covers it; then it advances the cursor. data
+// returns the record's data, which Upsert encodes as JSON; it is called
+// only for a record Upsert emits, so one a checkpoint covers is neither
+// converted nor counted again. Upsert returns false for a record past the
+// window's end: the records after it are too, and the read of records is
+// done.
+func (r *Read) Upsert(ctx context.Context, key keyset.Cursor, data func() any) (bool, error) {
 	if !r.until.IsZero() && key.UpdatedAt.After(r.until) {
 		return false, nil
 	}
@@ -184,7 +187,11 @@ func (r *Read) Upsert(ctx context.Context, key keyset.Cursor, data json.RawMessa
 		return true, r.outOfOrder(key)
 	}
 	r.sent = true
-	rec := contract.Record{Stream: r.rs.Name, Key: key.ID, Data: data, SourceTime: key.UpdatedAt}
+	b, err := json.Marshal(data())
+	if err != nil {
+		return false, fmt.Errorf("encoding record %s: %w", key.ID, err)
+	}
+	rec := contract.Record{Stream: r.rs.Name, Key: key.ID, Data: b, SourceTime: key.UpdatedAt}
 	return true, r.out.Emit(ctx, rec)
 }
 
