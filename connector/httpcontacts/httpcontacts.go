@@ -166,11 +166,8 @@ func (l lists) Records(ctx context.Context, r *incremental.Read) error {
 
 // upsert emits c; false means the read of contacts is done.
 func upsert(ctx context.Context, r *incremental.Read, c apiContact) (bool, error) {
-	data, err := json.Marshal(canonical(r, c))
-	if err != nil {
-		return false, fmt.Errorf("contact %s: %w", c.ID, err)
-	}
-	return r.Upsert(ctx, keyset.Cursor{UpdatedAt: c.UpdatedAt, ID: c.ID}, data)
+	key := keyset.Cursor{UpdatedAt: c.UpdatedAt, ID: c.ID}
+	return r.Upsert(ctx, key, func() any { return canonical(r, c) })
 }
 
 // canonical is c as a canonical contact.

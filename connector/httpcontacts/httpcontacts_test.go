@@ -32,7 +32,8 @@ func TestCanonicalContacts(t *testing.T) {
 		Phones: []apisim.Phone{{Label: "home", Number: "030 1234567"}}})
 	a.clock.add(2 * time.Minute)
 
-	rec := read(t, a.source(quiet()), a.config(token), nil)
+	src := a.source(quiet())
+	rec := read(t, src, a.config(token), nil)
 	var got []schemas.Contact
 	for _, r := range rec.Records() {
 		var c schemas.Contact
@@ -65,6 +66,12 @@ func TestCanonicalContacts(t *testing.T) {
 	}
 	if fr := rec.FullRefreshCompletes(); len(fr) != 1 || fr[0].Generation != 3 {
 		t.Errorf("full-refresh-completes %v", fr)
+	}
+	// The next read is listed the contacts of the checkpoint's second
+	// again; it neither sends nor counts them.
+	again := read(t, src, a.config(token), last(t, rec))
+	if len(again.Records()) != 0 || len(again.Counters()) != 0 {
+		t.Errorf("read again: %d records, counters %v", len(again.Records()), again.Counters())
 	}
 }
 
