@@ -8,6 +8,7 @@ PLUGINS := \
 	replicator-source-zoho=./connector/zoho/cmd/replicator-source-zoho \
 	replicator-destination-roger365=./connector/roger365/cmd/replicator-destination-roger365 \
 	replicator-source-csvcontacts=./connector/csvcontacts/cmd/replicator-source-csvcontacts \
+	replicator-source-httpcontacts=./connector/httpcontacts/cmd/replicator-source-httpcontacts \
 	zoho-sim=./connector/zoho/cmd/zoho-sim \
 	roger365-sim=./connector/roger365/cmd/roger365-sim \
 	replicator=./host/cmd/replicator

@@ -31,3 +31,17 @@ func Example() {
 	// emit 3
 	// ((Modified_Time > '2026-05-01T10:00:00Z') or ((Modified_Time = '2026-05-01T10:00:00Z') and (id > 7)))
 }
+
+// A service that keeps IDs as strings sends "10" before "9" when both
+// share an update time. A read that stopped after "10" must still emit
+// "9": it compares keys in the service's order.
+func ExampleIDOrder() {
+	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	checkpoint := keyset.Cursor{UpdatedAt: at, ID: "10"}
+	nine := keyset.Cursor{UpdatedAt: at, ID: "9"}
+	fmt.Println("text:", keyset.TextIDs.Admits(checkpoint, nine))
+	fmt.Println("numeric:", keyset.NumericIDs.Admits(checkpoint, nine))
+	// Output:
+	// text: true
+	// numeric: false
+}
