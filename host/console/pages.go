@@ -42,11 +42,10 @@ func parsePages() *template.Template {
 
 // view is what every page template gets.
 type view struct {
-	Title    string
-	CSRF     string
-	LoggedIn bool // the page is of a session, so there is a logout button
-	Now      time.Time
-	Refresh  int // seconds; 0 for none
+	Title   string
+	CSRF    string // the session's; a page without one has no logout button
+	Now     time.Time
+	Refresh int // seconds; 0 for none
 
 	Pipelines []Pipeline
 	Pipeline  *Pipeline
@@ -143,7 +142,7 @@ func (c *Console) logIn(w http.ResponseWriter, r *http.Request, token, next stri
 	case wait > 0:
 		secs, msg := tooMany(wait)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		v.Error = strings.ToUpper(msg[:1]) + msg[1:] + "."
+		v.Error = msg
 		c.render(w, http.StatusTooManyRequests, "login.html", v)
 		return
 	case !ok:
@@ -190,7 +189,7 @@ func isHex(ch byte) bool {
 }
 
 func (c *Console) base(x *session, title string) view {
-	return view{Title: title, CSRF: x.csrf, LoggedIn: true, Now: c.now()}
+	return view{Title: title, CSRF: x.csrf, Now: c.now()}
 }
 
 func (c *Console) pipelinesPage(w http.ResponseWriter, r *http.Request, x *session) {

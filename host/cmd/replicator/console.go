@@ -160,7 +160,7 @@ func (w *webConsole) printLogin() {
 		"url", w.base+"/login?token="+w.made)
 }
 
-// reconfigure gives the console the host block of a reloaded
+// reconfigureConsole gives the console the host block of a reloaded
 // configuration: a changed token takes effect and ends the sessions
 // opened with the old one.
 func (h *runHost) reconfigureConsole(hc config.Host) {
