@@ -292,11 +292,10 @@ func padStateFile(t *testing.T, path string, n int) {
 	}
 }
 
-// TestReadyzLeavesTheStateFileToTheCommands polls /readyz without pause
-// from several clients, as a load balancer and monitors would, while
-// `replicator status` and `state backup` open the large state file: the
-// probe never holds the file, so both succeed, and it answers ready
-// throughout.
+// TestReadyzLeavesTheStateFileToTheCommands: /readyz answers ready while
+// another process holds the state file's lock, and, polled without pause
+// from several clients as a load balancer and monitors would, it never
+// keeps `replicator status` and `state backup` out of a large state file.
 func TestReadyzLeavesTheStateFileToTheCommands(t *testing.T) {
 	var path string
 	f := newConsoleFixtureWith(t, consoleSetup{host: tokenHost, before: func(dir string) {
@@ -305,6 +304,18 @@ func TestReadyzLeavesTheStateFileToTheCommands(t *testing.T) {
 	}})
 	// The hourly run at start holds the file while it runs.
 	f.waitLog("run finished: pipeline=hourly", 1)
+
+	// While another process has the file (a sync, a backup), the probe
+	// answers without waiting for it.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, body := f.get("/readyz")
+	db.Close()
+	if code != http.StatusOK || body != "ready\n" {
+		t.Errorf("/readyz while another process has the state file: %d %q", code, body)
+	}
 
 	ctx, stop := context.WithCancel(context.Background())
 	var polls atomic.Int64
@@ -336,7 +347,8 @@ func TestReadyzLeavesTheStateFileToTheCommands(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	cfg := filepath.Join(f.dir, "replicator.hcl")
-	code, stdout, stderr := replicator(t, "status", "-config", cfg)
+	var stdout, stderr string
+	code, stdout, stderr = replicator(t, "status", "-config", cfg)
 	if code != 0 || !strings.Contains(stdout, "hourly") {
 		t.Errorf("status while /readyz is polled: exit %d\n%s%s", code, stdout, stderr)
 	}
