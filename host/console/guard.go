@@ -97,26 +97,30 @@ func (g *guard) attempt(remote string, now time.Time) (wait time.Duration, done 
 }
 
 // count notes a wrong token (or a refused attempt) of the client at key.
-// The first of a window is logged at once with who sent it; the rest are
-// summed up in one line when the window ends. g.mu is held.
+// The first wrong token and the first refusal of a window are logged at
+// once with who sent them; the rest are summed up in one line when the
+// window ends. g.mu is held.
 func (g *guard) count(key string, c *client, now time.Time, refused bool) {
-	if g.window.IsZero() {
+	first := g.window.IsZero()
+	if first {
 		g.window = now
 		time.AfterFunc(LoginSummaryEvery, g.summarize)
-		g.log.Warn("wrong token; further ones are summed up once a minute", "remote", key)
-	} else {
-		g.summaryPending = true
 	}
 	if c.counted != g.window {
 		c.counted = g.window
 		g.guessers++
 	}
+	switch {
+	case refused && !g.limitedReported:
+		g.limitedReported = true
+		g.log.Warn("too many wrong tokens from one client; its attempts are refused for a while", "remote", key)
+	case !refused && first:
+		g.log.Warn("wrong token; further ones are summed up once a minute", "remote", key)
+	default:
+		g.summaryPending = true
+	}
 	if refused {
 		g.refused++
-		if !g.limitedReported {
-			g.limitedReported = true
-			g.log.Warn("too many wrong tokens from one client; its attempts are refused for a while", "remote", key)
-		}
 	} else {
 		g.wrong++
 	}
