@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -142,14 +143,14 @@ func TestLoadHost(t *testing.T) {
 		t.Fatal(diags)
 	}
 	want := Host{MaxConcurrentRuns: 3, CallTimeout: 45 * time.Second, StallTimeout: DefaultStallTimeout}
-	if c.Host != want {
+	if !reflect.DeepEqual(c.Host, want) {
 		t.Errorf("host = %+v, want %+v", c.Host, want)
 	}
 
 	if err := os.WriteFile(path, []byte("# nothing\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if c, _ = Load(path); c.Host != DefaultHost() {
+	if c, _ = Load(path); !reflect.DeepEqual(c.Host, DefaultHost()) {
 		t.Errorf("host without a block = %+v, want the defaults %+v", c.Host, DefaultHost())
 	}
 }

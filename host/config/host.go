@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/netip"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -32,7 +35,12 @@ type Host struct {
 	// endpoints under `replicator run`; empty for none.
 	Listen string
 	// ConsoleToken opens the console and authorises /metrics; a secret.
+	// Empty means the host makes one at start.
 	ConsoleToken string
+	// AllowedHosts are the names the console answers to in a request's
+	// Host header besides loopback names and the address it is reached
+	// at: lower case, without a port, brackets or a final dot.
+	AllowedHosts []string
 }
 
 // DefaultHost returns the settings a configuration without a host block has.
@@ -59,6 +67,7 @@ func hostSchema() *hcl.BodySchema {
 			{Name: "stall_timeout"},
 			{Name: "listen"},
 			{Name: "console_token"},
+			{Name: "allowed_hosts"},
 		},
 	}
 }
@@ -110,6 +119,13 @@ func (c *Config) decodeHost(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 			c.Host.ConsoleToken = v
 		}
 	}
+	if attr, ok := content.Attributes["allowed_hosts"]; ok {
+		v, d := decodeHostNames(attr, ctx)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			c.Host.AllowedHosts = v
+		}
+	}
 	for name, dst := range map[string]*time.Duration{
 		"call_timeout":  &c.Host.CallTimeout,
 		"stall_timeout": &c.Host.StallTimeout,
@@ -125,6 +141,65 @@ func (c *Config) decodeHost(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 		}
 	}
 	return diags
+}
+
+// decodeHostNames decodes a list of host names or IP addresses, each
+// written as a browser sends it in the Host header, without the port.
+func decodeHostNames(attr *hcl.Attribute, ctx *hcl.EvalContext) ([]string, hcl.Diagnostics) {
+	v, diags := attr.Expr.Value(ctx)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	invalid := func(detail string) ([]string, hcl.Diagnostics) {
+		return nil, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid " + attr.Name,
+			Detail:   detail,
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+	}
+	list, err := convert.Convert(v, cty.List(cty.String))
+	if err != nil || list.IsNull() || !list.IsWhollyKnown() {
+		return invalid(attr.Name + ` takes a list of host names, such as ["replicator.example.com"].`)
+	}
+	var names []string
+	for _, e := range list.AsValueSlice() {
+		if e.IsNull() {
+			return invalid("Remove the null entry of " + attr.Name + ".")
+		}
+		name, ok := hostName(e.AsString())
+		if !ok {
+			return invalid(fmt.Sprintf(`%q is not a host name. Write the name a browser has in its address bar, such as "replicator.example.com" or "192.0.2.10", without a scheme, port, path or wildcard.`, e.AsString()))
+		}
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return names, diags
+}
+
+// hostName returns s as the console compares Host headers (lower case,
+// an IPv6 address without brackets, no final dot), or false when s is
+// neither an IP address nor a DNS name.
+func hostName(s string) (string, bool) {
+	if ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); err == nil && ip.Zone() == "" {
+		return ip.String(), true
+	}
+	name := strings.ToLower(strings.TrimSuffix(s, "."))
+	if name == "" || len(name) > 253 {
+		return "", false
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return "", false
+		}
+		for _, r := range label {
+			if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+				return "", false
+			}
+		}
+	}
+	return name, true
 }
 
 // decodeString decodes a non-empty string; detail says what to write.

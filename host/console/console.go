@@ -3,23 +3,30 @@
 // run, a "Sync now" button, and an "Authorize" form for a source that
 // needs a grant code, beside /metrics, /healthz and /readyz.
 //
-// Every page and form works without JavaScript. Pages need a session,
-// opened by pasting the console token on the login page; /metrics takes
-// the same token as a bearer token. State-changing requests are POST
-// forms that carry the session's CSRF token and pass Go's cross-origin
-// protection. Nothing the console renders comes from a sensitive
-// configuration attribute.
+// Every page and form works without JavaScript. Every request must name
+// the console in its Host header (a loopback name, a configured one, or
+// the address it came to), so a page of another name that resolves here
+// reads nothing. Pages need a session, opened by pasting the console token
+// on the login page or by a login URL carrying it; /metrics takes the same
+// token as a bearer token; each client's wrong tokens are limited.
+// State-changing requests are POST forms that carry the session's CSRF
+// token and pass Go's cross-origin protection. Nothing the console renders
+// comes from a sensitive configuration attribute.
 package console
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -100,60 +107,112 @@ type Host interface {
 // ErrUnknown is returned by a Host for a pipeline or source it does not have.
 var ErrUnknown = errors.New("not in the configuration")
 
+// Settings are what a configuration reload may change.
+type Settings struct {
+	// Token opens sessions and authorises /metrics; required. A host
+	// whose configuration has none makes one (NewToken) and prints a
+	// login URL.
+	Token string
+	// AllowedHosts are the names the console answers to in the Host
+	// header besides loopback names, the host of Listen and the IP address
+	// a connection came to.
+	AllowedHosts []string
+}
+
 // Options configure a console.
 type Options struct {
-	Host Host
-	// Token opens sessions and authorises /metrics. Empty means no token:
-	// allowed only on a loopback address, with a warning.
-	Token   string
+	Settings
+	Host    Host
 	Metrics http.Handler
 	Log     hclog.Logger
-	// Listen is the address the console serves on, for the token check.
+	// Listen is the address the console serves on.
 	Listen string
+}
+
+// auth is the token in use: its digest, so that comparing takes the same
+// time whatever the lengths, and its generation, which sessions carry.
+type auth struct {
+	sum [sha256.Size]byte
+	gen uint64
 }
 
 // Console serves the console's pages and endpoints.
 type Console struct {
 	host     Host
-	token    string
 	metrics  http.Handler
 	log      hclog.Logger
+	listen   string
 	sessions *sessions
+	guard    *guard
 	mux      *http.ServeMux
 	handler  http.Handler
 	tmpl     *template.Template
 	now      func() time.Time
+
+	// auth and names change at a reload, under mu.
+	mu    sync.Mutex
+	auth  auth
+	names hostNames
+	// notReady is the last reason /readyz gave, so that the log says
+	// when it changes rather than at each probe.
+	notReady string
 }
 
-// New returns a console. It refuses an empty token unless listen is a
-// loopback address.
+// New returns a console. It needs a token.
 func New(o Options) (*Console, error) {
 	if o.Log == nil {
 		o.Log = hclog.NewNullLogger()
 	}
 	if o.Token == "" {
-		if !IsLoopback(o.Listen) {
-			return nil, fmt.Errorf("the console on %s has no token: set host { console_token = env(\"REPLICATOR_CONSOLE_TOKEN\") }, or listen on a loopback address such as 127.0.0.1:8080", o.Listen)
-		}
-		o.Log.Warn("the console has no token: anyone who can connect to this machine's loopback address can use it; set console_token in the host block", "listen", o.Listen)
+		return nil, errors.New("the console needs a token")
 	}
 	c := &Console{
 		host:     o.Host,
-		token:    o.Token,
 		metrics:  o.Metrics,
 		log:      o.Log,
+		listen:   o.Listen,
 		sessions: newSessions(),
+		guard:    newGuard(o.Log),
 		mux:      http.NewServeMux(),
 		tmpl:     parsePages(),
 		now:      time.Now,
 	}
+	c.Configure(o.Settings)
 	c.routes()
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusForbidden, "This form was sent from another site. Open the console and press the button there.")
 	}))
-	c.handler = securityHeaders(cop.Handler(bound(c.mux)))
+	c.handler = securityHeaders(c.checkHost(cop.Handler(bound(c.mux))))
 	return c, nil
+}
+
+// Configure applies settings of a reloaded configuration. A changed token
+// ends the sessions opened with the old one; an empty one is ignored.
+func (c *Console) Configure(s Settings) {
+	names := newHostNames(c.listen, s.AllowedHosts)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.names = names
+	if s.Token == "" {
+		return
+	}
+	sum := sha256.Sum256([]byte(s.Token))
+	if sum == c.auth.sum {
+		return
+	}
+	rotated := c.auth.gen > 0
+	c.auth = auth{sum: sum, gen: c.auth.gen + 1}
+	if rotated {
+		c.sessions.endBefore(c.auth.gen)
+		c.log.Info("the token changed: sessions opened with the old one are ended")
+	}
+}
+
+func (c *Console) current() (auth, hostNames) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.auth, c.names
 }
 
 // ServeHTTP serves the console.
@@ -173,6 +232,22 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("POST /sources/{ref}/authorize", c.page(c.authorize))
 }
 
+// checkHost answers a request for a name the console does not serve with
+// 421 and nothing else, whatever its path: the health endpoints too, as a
+// probe reaches them by an address or a configured name.
+func (c *Console) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, names := c.current(); !names.serves(r) {
+			c.log.Debug("request for a name the console does not answer to", "host", r.Host, "remote", r.RemoteAddr)
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusMisdirectedRequest)
+			_, _ = io.WriteString(w, misdirected)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // IsLoopback says whether a listen address only takes connections from
 // this machine.
 func IsLoopback(listen string) bool {
@@ -188,42 +263,113 @@ func (c *Console) healthz(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "ok")
 }
 
+// notReadyPublic is what /readyz says of a host that is not ready to a
+// caller without the token: the reason may name the database's user,
+// host and port.
+const notReadyPublic = "not ready: the state store does not answer; the host's log says why\n"
+
 func (c *Console) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := c.host.Ready(ctx); err != nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintf(w, "not ready: %v\n", err)
+	// A caller with the token or a session is told why the host is not
+	// ready; a wrong bearer token counts as a guess.
+	_, trusted := bearer(r)
+	if trusted && !c.checkBearer(w, r) {
 		return
 	}
-	fmt.Fprintln(w, "ready")
+	trusted = trusted || c.session(r) != nil
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	err := c.host.Ready(ctx)
+	c.noteReadiness(err)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	switch {
+	case err == nil:
+		fmt.Fprintln(w, "ready")
+	case trusted:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "not ready: %v\n", err)
+	default:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, notReadyPublic)
+	}
+}
+
+// noteReadiness logs when the host stops or starts being ready.
+func (c *Console) noteReadiness(err error) {
+	why := ""
+	if err != nil {
+		why = err.Error()
+	}
+	c.mu.Lock()
+	was := c.notReady
+	c.notReady = why
+	c.mu.Unlock()
+	switch {
+	case why == was:
+	case why != "":
+		c.log.Warn("not ready", "error", why)
+	default:
+		c.log.Info("ready again")
+	}
+}
+
+// bearer returns the request's bearer token, and whether it has one.
+func bearer(r *http.Request) (string, bool) {
+	return strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+}
+
+// checkBearer checks the request's bearer token, under the client's limit
+// on attempts, and answers the request itself when it is not the token.
+func (c *Console) checkBearer(w http.ResponseWriter, r *http.Request) bool {
+	tok, _ := bearer(r)
+	_, ok, wait := c.verify(r, tok)
+	switch {
+	case wait > 0:
+		secs, msg := tooMany(wait)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		http.Error(w, msg, http.StatusTooManyRequests)
+	case !ok:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="replicator", error="invalid_token"`)
+		http.Error(w, "the bearer token is not the console token", http.StatusUnauthorized)
+	}
+	return ok
+}
+
+// verify compares token with the console's, unless the client of r has
+// tried too often: then wait says how long it must wait. It returns the
+// token generation the token opens.
+func (c *Console) verify(r *http.Request, token string) (gen uint64, ok bool, wait time.Duration) {
+	wait, done := c.guard.attempt(r.RemoteAddr, c.now())
+	if wait > 0 {
+		return 0, false, wait
+	}
+	a, _ := c.current()
+	sum := sha256.Sum256([]byte(token))
+	ok = subtle.ConstantTimeCompare(sum[:], a.sum[:]) == 1
+	done(ok)
+	return a.gen, ok, 0
+}
+
+// session returns the request's live session, or nil.
+func (c *Console) session(r *http.Request) *session {
+	a, _ := c.current()
+	return c.sessions.get(r, c.now(), a.gen)
 }
 
 func (c *Console) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	if c.token != "" {
-		auth := r.Header.Get("Authorization")
-		tok, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok && c.sessions.get(r, c.now()) == nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="replicator"`)
-			http.Error(w, "metrics need the console token: send it as Authorization: Bearer <token>", http.StatusUnauthorized)
+	if _, ok := bearer(r); ok {
+		if !c.checkBearer(w, r) {
 			return
 		}
-		if ok && !c.tokenMatches(tok) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="replicator", error="invalid_token"`)
-			http.Error(w, "the bearer token is not the console token", http.StatusUnauthorized)
-			return
-		}
+	} else if c.session(r) == nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="replicator"`)
+		http.Error(w, "metrics need the console token: send it as Authorization: Bearer <token>", http.StatusUnauthorized)
+		return
 	}
 	if c.metrics == nil {
 		http.NotFound(w, r)
 		return
 	}
 	c.metrics.ServeHTTP(w, r)
-}
-
-func (c *Console) tokenMatches(got string) bool {
-	return c.token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(c.token)) == 1
 }
 
 // bound caps every request body; a form over the cap gets 413.
@@ -241,8 +387,10 @@ func bound(next http.Handler) http.Handler {
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Frame-Options", "DENY") // for browsers without frame-ancestors
 		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,11 +42,10 @@ func parsePages() *template.Template {
 
 // view is what every page template gets.
 type view struct {
-	Title    string
-	CSRF     string
-	LoggedIn bool // a token guards the console, so there is a logout button
-	Now      time.Time
-	Refresh  int // seconds; 0 for none
+	Title   string
+	CSRF    string // the session's; a page without one has no logout button
+	Now     time.Time
+	Refresh int // seconds; 0 for none
 
 	Pipelines []Pipeline
 	Pipeline  *Pipeline
@@ -73,27 +73,18 @@ func (c *Console) fail(w http.ResponseWriter, _ *http.Request, status int, msg s
 	c.render(w, status, "error.html", view{Title: http.StatusText(status), Error: msg, Now: c.now()})
 }
 
-// page wraps a handler that needs a session: without one a token-guarded
-// console sends the browser to the login page; an open console (loopback,
-// no token) opens one. A POST must carry the session's CSRF token.
+// page wraps a handler that needs a session: without one the browser is
+// sent to the login page. A POST must carry the session's CSRF token.
 func (c *Console) page(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		x := c.sessions.get(r, c.now())
+		x := c.session(r)
 		if x == nil {
-			if c.token != "" {
-				if r.Method == http.MethodGet {
-					http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
-					return
-				}
-				c.fail(w, r, http.StatusUnauthorized, "Your session has ended. Log in again, then repeat what you did.")
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.EscapedPath()), http.StatusSeeOther)
 				return
 			}
-			if r.Method != http.MethodGet {
-				c.fail(w, r, http.StatusForbidden, "This form came without a console session. Reload the console and press the button again.")
-				return
-			}
-			x = c.sessions.open(c.now())
-			setSessionCookie(w, r, x.id, int(sessionTTL/time.Second))
+			c.fail(w, r, http.StatusUnauthorized, "Your session has ended. Log in again, then repeat what you did.")
+			return
 		}
 		if r.Method == http.MethodPost {
 			if !c.parseForm(w, r) {
@@ -108,12 +99,16 @@ func (c *Console) page(h func(http.ResponseWriter, *http.Request, *session)) htt
 	}
 }
 
+// loginPage shows the login form, or logs in with the token of a login
+// URL (/login?token=...), as the host prints it when it made the token.
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	if c.token == "" {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
+	q := r.URL.Query()
+	next := safeNext(q.Get("next"))
+	if q.Has("token") {
+		c.logIn(w, r, q.Get("token"), next)
 		return
 	}
-	c.render(w, http.StatusOK, "login.html", view{Title: "Log in", Next: safeNext(r.URL.Query().Get("next")), Now: c.now()})
+	c.render(w, http.StatusOK, "login.html", view{Title: "Log in", Next: next, Now: c.now()})
 }
 
 // parseForm reads a posted form, or answers the request itself when it
@@ -135,15 +130,30 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	if !c.parseForm(w, r) {
 		return
 	}
-	next := safeNext(r.PostFormValue("next"))
-	if c.token == "" || !c.tokenMatches(r.PostFormValue("token")) {
-		c.log.Warn("console login with a wrong token", "remote", r.RemoteAddr)
-		c.render(w, http.StatusUnauthorized, "login.html", view{Title: "Log in", Next: next, Now: c.now(),
-			Error: "That is not the console token. It is the value of console_token in the host block of the configuration."})
+	c.logIn(w, r, r.PostFormValue("token"), safeNext(r.PostFormValue("next")))
+}
+
+// logIn opens a session when token is the console's and sends the browser
+// on to next, a path the token is not in.
+func (c *Console) logIn(w http.ResponseWriter, r *http.Request, token, next string) {
+	v := view{Title: "Log in", Next: next, Now: c.now()}
+	gen, ok, wait := c.verify(r, token)
+	switch {
+	case wait > 0:
+		secs, msg := tooMany(wait)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		v.Error = msg
+		c.render(w, http.StatusTooManyRequests, "login.html", v)
+		return
+	case !ok:
+		v.Error = "That is not the console token. It is the value of console_token in the host block of the configuration, " +
+			"or, without one, the token in the login URL replicator run printed when it started."
+		c.render(w, http.StatusUnauthorized, "login.html", v)
 		return
 	}
-	x := c.sessions.open(c.now())
+	x := c.sessions.open(c.now(), gen)
 	setSessionCookie(w, r, x.id, int(sessionTTL/time.Second))
+	c.log.Info("session opened", "remote", r.RemoteAddr)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
@@ -153,16 +163,33 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, x *session) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
-// safeNext keeps a post-login redirect on this console.
+// safeNext returns next, where to go after login, when it is a path on
+// this console, and "/" otherwise. It allows the shape of a local path
+// only: one "/" then the characters of a URL path (RFC 3986), with
+// percent escapes whole; so no browser reads it as another host, as it
+// would "//host", "/\host" or "/" and a tab then "/host".
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") {
 		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		switch ch := next[i]; {
+		case 'a' <= ch && ch <= 'z', 'A' <= ch && ch <= 'Z', '0' <= ch && ch <= '9', strings.IndexByte("/-._~!$&'()*+,;=:@", ch) >= 0:
+		case ch == '%' && i+2 < len(next) && isHex(next[i+1]) && isHex(next[i+2]):
+			i += 2
+		default:
+			return "/"
+		}
 	}
 	return next
 }
 
+func isHex(ch byte) bool {
+	return '0' <= ch && ch <= '9' || 'a' <= ch && ch <= 'f' || 'A' <= ch && ch <= 'F'
+}
+
 func (c *Console) base(x *session, title string) view {
-	return view{Title: title, CSRF: x.csrf, LoggedIn: c.token != "", Now: c.now()}
+	return view{Title: title, CSRF: x.csrf, Now: c.now()}
 }
 
 func (c *Console) pipelinesPage(w http.ResponseWriter, r *http.Request, x *session) {

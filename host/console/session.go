@@ -23,6 +23,9 @@ type session struct {
 	id       string
 	csrf     string // carried by every form of the session
 	lastSeen time.Time
+	// gen is the generation of the token it was opened with: a session
+	// of an older token has ended.
+	gen uint64
 }
 
 // sessions are the console's logins, kept in memory: a restart logs
@@ -34,13 +37,14 @@ type sessions struct {
 
 func newSessions() *sessions { return &sessions{byID: map[string]*session{}} }
 
-func randomToken() string {
+// NewToken returns a console token: 32 random bytes, URL-safe.
+func NewToken() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (s *sessions) open(now time.Time) *session {
+func (s *sessions) open(now time.Time, gen uint64) *session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.byID) >= maxSessions {
@@ -52,13 +56,13 @@ func (s *sessions) open(now time.Time) *session {
 		}
 		delete(s.byID, oldest.id)
 	}
-	x := &session{id: randomToken(), csrf: randomToken(), lastSeen: now}
+	x := &session{id: NewToken(), csrf: NewToken(), lastSeen: now, gen: gen}
 	s.byID[x.id] = x
 	return x
 }
 
-// get returns the request's live session, or nil.
-func (s *sessions) get(r *http.Request, now time.Time) *session {
+// get returns the request's live session of token generation gen, or nil.
+func (s *sessions) get(r *http.Request, now time.Time, gen uint64) *session {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return nil
@@ -69,7 +73,7 @@ func (s *sessions) get(r *http.Request, now time.Time) *session {
 	if !ok {
 		return nil
 	}
-	if now.Sub(x.lastSeen) > sessionTTL {
+	if now.Sub(x.lastSeen) > sessionTTL || x.gen != gen {
 		delete(s.byID, x.id)
 		return nil
 	}
@@ -81,6 +85,17 @@ func (s *sessions) close(id string) {
 	s.mu.Lock()
 	delete(s.byID, id)
 	s.mu.Unlock()
+}
+
+// endBefore ends every session of a token generation before gen.
+func (s *sessions) endBefore(gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, x := range s.byID {
+		if x.gen < gen {
+			delete(s.byID, id)
+		}
+	}
 }
 
 // csrfOK says whether a submitted form carries the session's CSRF token.
@@ -96,6 +111,8 @@ func setSessionCookie(w http.ResponseWriter, r *http.Request, value string, maxA
 		Path:     "/",
 		MaxAge:   maxAge,
 		HttpOnly: true,
+		// Behind a proxy that ends TLS, the proxy says so; a client that
+		// claims it falsely only makes its own cookie stricter.
 		Secure:   r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
 		SameSite: http.SameSiteStrictMode,
 	})

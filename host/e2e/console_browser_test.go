@@ -34,6 +34,28 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
+// newBrowser starts headless Chromium for the test, with the extra
+// options, and returns its context, ended after timeout.
+func newBrowser(t *testing.T, timeout time.Duration, opts ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	browser := chromiumPath(t)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), append(append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.WindowSize(1280, 800),
+	), opts...)...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelCtx)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // servedAt finds the console's address in replicator run's log.
 var servedAt = regexp.MustCompile(`health checks are served: url=(http://[^/\s]+)/`)
 
@@ -54,7 +76,7 @@ func consoleURL(t *testing.T, log *logbuf.Buffer) string {
 // source with a pasted grant code (a used one first, which must be refused
 // with what to do), press "Sync now" and watch the pipeline succeed.
 func TestConsoleInBrowser(t *testing.T) {
-	browser := chromiumPath(t)
+	chromiumPath(t)
 	f := newCRMFixture(t, zohosim.Options{Contacts: 300, Accounts: 60, Seed: 11, BulkStepDelay: -1})
 	const token = "e2e-console-token-7d1f"
 	t.Setenv("REPLICATOR_CONSOLE_TOKEN", token)
@@ -80,20 +102,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	})
 	base := consoleURL(t, runLog)
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.WindowSize(1280, 800),
-	)...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
+	ctx := newBrowser(t, 3*time.Minute)
 
 	must := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -209,4 +218,59 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 	t.Logf("screenshot: %s", png)
+}
+
+// TestConsoleLoginURLInBrowser opens the login URL a console without a
+// configured token prints, as its operator would: the browser lands on the
+// pipelines page with the token neither in its address bar nor in the
+// tab's history. A name that resolves to 127.0.0.1 (what a DNS rebinding
+// page makes of its own name) reads nothing from the console.
+func TestConsoleLoginURLInBrowser(t *testing.T) {
+	chromiumPath(t)
+	w := newWorkspace(t, tenantConfig("alpha", 10, "1h")+"\nhost {\n  listen = \"127.0.0.1:0\"\n}\n")
+	w.mustRun("init")
+	_, runLog := w.startRun()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("replicator run:\n%s", runLog.String())
+		}
+	})
+	base := consoleURL(t, runLog)
+	waitLog(t, runLog, "/login?token=", 1)
+	m := regexp.MustCompile(`url=(http://\S+/login\?token=(\S+))`).FindStringSubmatch(runLog.String())
+	if m == nil {
+		t.Fatalf("no login URL in the log:\n%s", runLog.String())
+	}
+	login, token := m[1], m[2]
+	_, port, _ := strings.Cut(strings.TrimPrefix(base, "http://"), ":")
+
+	ctx := newBrowser(t, 2*time.Minute, chromedp.Flag("host-resolver-rules", "MAP rebind.example 127.0.0.1"))
+	must := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	must("open the login URL", chromedp.Navigate(login), chromedp.WaitVisible(chromedp.ID("pipeline-alpha")))
+	if at, err := chromedp.Run(ctx, chromedp.Location()); err != nil || at != base+"/" {
+		t.Errorf("after the login URL the browser is at %q (%v), want %s/", at, err, base)
+	}
+	history, err := chromedp.Run(ctx, chromedp.NavigationEntries())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range history.Entries {
+		if strings.Contains(e.URL, token) {
+			t.Errorf("the tab's history keeps the token: %s", e.URL)
+		}
+	}
+
+	must("open the console by another name", chromedp.Navigate("http://rebind.example:"+port+"/metrics"))
+	body, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(body, "does not answer to the name") || strings.Contains(body, "replicator_") {
+		t.Errorf("/metrics by a name that resolves to 127.0.0.1 shows:\n%s", body)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -63,14 +64,21 @@ func (d *demo) serveConsole(ctx context.Context) error {
 	if err := waitFor(ctx, url+"healthz", exited, &waitErr); err != nil {
 		return fmt.Errorf("%w; see %s", err, logPath)
 	}
+	login, err := loginURL(ctx, logPath)
+	if err != nil {
+		return err
+	}
 	d.say(`The console is up at %s
 
-It listens on this machine's loopback address only, so it needs no token
-here (replicator warns about that in its log). Open it in a browser:
-the pipeline waits for its source to be authorized. Press "Authorize
+The pipeline file sets no console_token, so replicator made one and
+printed a login URL with it in its log. Open that URL in a browser:
+
+  %s
+
+The pipeline waits for its source to be authorized. Press "Authorize
 source.zoho.crm", paste the grant code below, press Authorize, then press
 "Sync now" and watch the pipeline run. /metrics has the Prometheus
-metrics.`, url)
+metrics.`, url, login)
 	lines := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(os.Stdin)
@@ -99,6 +107,32 @@ metrics.`, url)
 					return fmt.Errorf("replicator run stopped (%w); see %s", waitErr, logPath)
 				}
 			}
+		}
+	}
+}
+
+// loginAt finds the login URL in replicator run's log.
+var loginAt = regexp.MustCompile(`url=(http://\S+/login\?token=\S+)`)
+
+// loginURL returns the login URL replicator run logs to logPath once it
+// serves the console, waiting up to ten seconds for it.
+func loginURL(ctx context.Context, logPath string) (string, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(logPath)
+		if err != nil {
+			return "", err
+		}
+		if m := loginAt.FindSubmatch(b); m != nil {
+			return string(m[1]), nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("replicator run printed no login URL; see %s", logPath)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

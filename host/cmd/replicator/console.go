@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/replicatorhq/replicator/host/config"
 	"github.com/replicatorhq/replicator/host/console"
@@ -64,19 +67,34 @@ func (l *live) get(pipeline string) (liveRun, bool) {
 	return *r, true
 }
 
+// webConsole is the console as served, with what a reload changes.
+type webConsole struct {
+	c   *console.Console
+	log hclog.Logger
+	// listen is the address it was started on; base its URL.
+	listen, base string
+	// made is the token the host made, while the configuration has none.
+	made string
+}
+
 // serveConsole serves the console, /metrics and the health endpoints on
 // listen until ctx ends.
-func (h *runHost) serveConsole(ctx context.Context, listen, token string) error {
+func (h *runHost) serveConsole(ctx context.Context, listen string, hc config.Host) error {
+	if hc.ConsoleToken == "" && !console.IsLoopback(listen) {
+		return fmt.Errorf("the console on %s has no token: set host { console_token = env(\"REPLICATOR_CONSOLE_TOKEN\") }, or listen on a loopback address such as 127.0.0.1:8080", listen)
+	}
+	web := &webConsole{log: h.log.Named("console"), listen: listen}
 	c, err := console.New(console.Options{
-		Host:    consoleHost{h},
-		Token:   token,
-		Metrics: h.metrics.Handler(),
-		Log:     h.log.Named("console"),
-		Listen:  listen,
+		Settings: web.settings(hc),
+		Host:     consoleHost{h},
+		Metrics:  h.metrics.Handler(),
+		Log:      web.log,
+		Listen:   listen,
 	})
 	if err != nil {
 		return err
 	}
+	web.c = c
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("serving the console: %w", err)
@@ -99,8 +117,65 @@ func (h *runHost) serveConsole(ctx context.Context, listen, token string) error 
 			h.log.Error("the console stopped", "error", err)
 		}
 	}()
-	h.log.Info("console, /metrics and health checks are served", "url", "http://"+ln.Addr().String()+"/")
+	web.base = "http://" + reachable(ln.Addr())
+	h.log.Info("console, /metrics and health checks are served", "url", web.base+"/")
+	web.printLogin()
+	h.web = web
 	return nil
+}
+
+// reachable is addr as a URL names it, with a loopback address for a
+// listener on every address.
+func reachable(addr net.Addr) string {
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil || !ap.Addr().IsUnspecified() {
+		return addr.String()
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), ap.Port()).String()
+}
+
+// settings returns the console's settings for the host block hc: without
+// a token there, the one the host made, made now if there is none yet.
+func (w *webConsole) settings(hc config.Host) console.Settings {
+	token := hc.ConsoleToken
+	switch {
+	case token != "":
+		w.made = ""
+	case w.made == "":
+		w.made = console.NewToken()
+		token = w.made
+	default:
+		token = w.made
+	}
+	return console.Settings{Token: token, AllowedHosts: hc.AllowedHosts}
+}
+
+// printLogin logs the login URL of a token the host made, once: a token
+// from the configuration is never printed.
+func (w *webConsole) printLogin() {
+	if w.made == "" {
+		return
+	}
+	w.log.Info("log in to the console with this URL; its token is made anew at each start unless console_token is set in the host block",
+		"url", w.base+"/login?token="+w.made)
+}
+
+// reconfigureConsole gives the console the host block of a reloaded
+// configuration: a changed token takes effect and ends the sessions
+// opened with the old one.
+func (h *runHost) reconfigureConsole(hc config.Host) {
+	w := h.web
+	if w == nil {
+		return
+	}
+	if h.a.opts.listen == "" && hc.Listen != w.listen {
+		w.log.Warn("listen changed; the console moves there when replicator run is restarted", "serving", w.listen, "configured", hc.Listen)
+	}
+	made := w.made
+	w.c.Configure(w.settings(hc))
+	if w.made != made {
+		w.printLogin()
+	}
 }
 
 // usedBy says whether source is the source of the pipeline called name.
@@ -282,16 +357,21 @@ func (c consoleHost) Authorize(ctx context.Context, ref, code string) (string, e
 	return msg, nil
 }
 
+// Ready asks the state store's cheap health: a database is pinged; a
+// state file's header is read without its lock, so that /readyz, however
+// often polled, never keeps the commands out of the file.
 func (c consoleHost) Ready(ctx context.Context) error {
-	store, release, err := c.h.shared.acquire()
-	if err != nil {
-		return fmt.Errorf("the state store cannot be opened: %w", err)
+	s := c.h.shared
+	if !c.h.fleet {
+		return state.CheckFileHealth(s.path)
 	}
-	defer release()
-	if _, err := store.Pipelines(ctx); err != nil {
-		return fmt.Errorf("the state store does not answer: %w", err)
+	s.mu.Lock()
+	db, ok := s.store.(state.Pinger)
+	s.mu.Unlock()
+	if !ok {
+		return errors.New("the state database is not connected yet")
 	}
-	return nil
+	return db.Ping(ctx)
 }
 
 // specKey is what specs of plugins are kept under.

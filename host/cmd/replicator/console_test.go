@@ -51,16 +51,33 @@ type consoleFixture struct {
 	c    *http.Client // keeps the session cookie
 }
 
+// consoleSetup varies the fixture's configuration.
+type consoleSetup struct {
+	// host is the host block's body; the default listens on a loopback
+	// port the system chooses, with consoleToken read from the environment.
+	host string
+	// extra is appended to the configuration, such as a state block.
+	extra string
+	// before runs before `replicator init` and `replicator run`.
+	before func(dir string)
+}
+
+const tokenHost = `
+  listen        = "127.0.0.1:0"
+  console_token = env("REPLICATOR_CONSOLE_TOKEN")
+`
+
 func newConsoleFixture(t *testing.T) *consoleFixture {
+	t.Helper()
+	return newConsoleFixtureWith(t, consoleSetup{host: tokenHost})
+}
+
+func newConsoleFixtureWith(t *testing.T, setup consoleSetup) *consoleFixture {
 	t.Helper()
 	dir := t.TempDir()
 	t.Setenv("REPLICATOR_PLUGIN_PATH", pluginDir(t))
 	t.Setenv("REPLICATOR_CONSOLE_TOKEN", consoleToken)
-	hcl := `
-host {
-  listen        = "127.0.0.1:0"
-  console_token = env("REPLICATOR_CONSOLE_TOKEN")
-}
+	hcl := "host {" + setup.host + "}\n" + `
 source "generator" "g" {
   count            = 500
   checkpoint_every = 100
@@ -82,10 +99,13 @@ pipeline "manual" {
   destination = destination.jsonl.manual
   streams     = ["items"]
 }
-`
+` + setup.extra
 	cfg := filepath.Join(dir, "replicator.hcl")
 	if err := os.WriteFile(cfg, []byte(hcl), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if setup.before != nil {
+		setup.before(dir)
 	}
 	if code, _, stderr := replicator(t, "init", "-config", cfg); code != 0 {
 		t.Fatalf("init: %s", stderr)

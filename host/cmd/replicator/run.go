@@ -54,6 +54,7 @@ type runHost struct {
 	// console says the console is served, so pipelines without an
 	// interval are scheduled too, to run when asked there.
 	console bool
+	web     *webConsole // the console served, nil when none is
 
 	mu    sync.Mutex
 	eng   *engine.Engine           // of the configuration in use
@@ -145,7 +146,7 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	h.metrics = metrics.New(func() (int, int) { return h.sched.Queued(), h.sched.InFlight() })
 	h.set(jobs)
 	if h.console {
-		if err := h.serveConsole(ctx, listen, cfg.Host.ConsoleToken); err != nil {
+		if err := h.serveConsole(ctx, listen, cfg.Host); err != nil {
 			return err
 		}
 	}
@@ -233,6 +234,7 @@ func (h *runHost) reload(reason string) {
 		h.log.Warn("the state store changed; the host keeps using the one it started with until it is restarted")
 	}
 	h.sched.SetMaxConcurrent(cfg.Host.MaxConcurrentRuns)
+	h.reconfigureConsole(cfg.Host)
 	h.setEngine(eng, specs)
 	h.set(h.jobs(eng))
 }

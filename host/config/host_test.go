@@ -1,0 +1,38 @@
+package config
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestAllowedHosts(t *testing.T) {
+	c, diags := loadSource(t, "host {\n  allowed_hosts = [\"Replicator.Example.com.\", \"192.0.2.10\", \"[2001:DB8::1]\", \"replicator.example.com\", \"2001:db8::2\"]\n}\n")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	want := []string{"replicator.example.com", "192.0.2.10", "2001:db8::1", "2001:db8::2"}
+	if !slices.Equal(c.Host.AllowedHosts, want) {
+		t.Errorf("allowed_hosts = %q, want %q", c.Host.AllowedHosts, want)
+	}
+	if c, _ := loadSource(t, "host {}\n"); len(c.Host.AllowedHosts) != 0 {
+		t.Errorf("allowed_hosts by default = %q, want none", c.Host.AllowedHosts)
+	}
+}
+
+func TestAllowedHostsRefusesWhatIsNotAName(t *testing.T) {
+	for _, bad := range []string{
+		`"*"`, `"*.example.com"`, `"https://replicator.example.com"`, `"replicator.example.com:443"`,
+		`"replicator.example.com/console"`, `""`, `"."`, `"a..b"`, `"-a.example"`, `"a-.example"`, `"a b"`,
+		`"fe80::1%eth0"`, `"ex\u0430mple.com"`, `"replicator.example.com"`,
+	} {
+		src := "host {\n  allowed_hosts = [" + bad + "]\n}\n"
+		if bad == `"replicator.example.com"` {
+			src = "host {\n  allowed_hosts = \"replicator.example.com\"\n}\n" // a string, not a list
+		}
+		c, diags := loadSource(t, src)
+		errs := diags.Errs()
+		if len(errs) != 1 || diags[0].Summary != "Invalid allowed_hosts" || diags[0].Subject.Start.Line != 2 {
+			t.Errorf("allowed_hosts = [%s]: diagnostics %s, want one Invalid allowed_hosts on line 2", bad, diagsText(c, diags))
+		}
+	}
+}
