@@ -264,17 +264,24 @@ func childEnds(pid int, d time.Duration) bool {
 	return true
 }
 
-func childPid(t *testing.T, file string) int {
+// childPids reads the process ids the misbehave plugin wrote, one a line,
+// and kills them when the test ends, whatever it found.
+func childPids(t *testing.T, file string) []int {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid, err := strconv.Atoi(string(b))
-	if err != nil {
-		t.Fatal(err)
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, pid)
+		t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
 	}
-	return pid
+	return pids
 }
 
 // A plugin's child that keeps the plugin's stdout open must not make
@@ -293,8 +300,7 @@ func TestCloseEndsAPluginWhoseChildHoldsItsOutput(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pid := childPid(t, pidFile)
-			t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+			pid := childPids(t, pidFile)[0]
 			src, _ := c.Source()
 			if _, err := src.Spec(ctx); err != nil {
 				t.Fatal(err)
@@ -304,6 +310,60 @@ func TestCloseEndsAPluginWhoseChildHoldsItsOutput(t *testing.T) {
 				t.Errorf("the plugin's child %d outlived it", pid)
 			}
 		})
+	}
+}
+
+// The processes a plugin starts end with it, however it ends: on its own,
+// by a crash, or closed by the host. They hold none of the plugin's
+// files, so only its process group ties them to it.
+func TestAPluginsChildrenEndWithIt(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("needs /proc")
+	}
+	path := buildMisbehave(t)
+	for _, tt := range []struct {
+		name, how string
+		// end ends the plugin; the children must then end without Close.
+		end func(ctx context.Context, t *testing.T, c *Client)
+	}{
+		{"exits", "fork-exit", readFails},
+		{"crashes", "fork-crash", readFails},
+		{"is closed", "fork", func(_ context.Context, t *testing.T, c *Client) { closeOrFail(t, c) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			pidFile := filepath.Join(t.TempDir(), "children")
+			c, err := Start(ctx, Config{Path: path, Kind: KindSource, Env: []string{"MISBEHAVE=" + tt.how, "CHILD_PID_FILE=" + pidFile}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { closeOrFail(t, c) })
+			pids := childPids(t, pidFile)
+			if len(pids) != 3 {
+				t.Fatalf("the plugin started %d children, want 3", len(pids))
+			}
+			for _, pid := range pids {
+				if !childAlive(pid) {
+					t.Fatalf("child %d ended before the plugin did", pid)
+				}
+			}
+			tt.end(ctx, t, c)
+			for _, pid := range pids {
+				if !childEnds(pid, 10*time.Second) {
+					t.Errorf("the plugin's child %d outlived it", pid)
+				}
+			}
+		})
+	}
+}
+
+// readFails reads from a plugin that ends during the read.
+func readFails(ctx context.Context, t *testing.T, c *Client) {
+	src, _ := c.Source()
+	err := src.Read(ctx, contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}, &countingOutput{})
+	if err == nil || !strings.Contains(err.Error(), "exited") {
+		t.Fatalf("Read from a plugin that ends = %v", err)
 	}
 }
 
