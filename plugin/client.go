@@ -195,6 +195,7 @@ func (c *Client) Close() {
 	case <-time.After(closeLinger):
 		c.cfg.Logger.Warn("plugin left a process behind that keeps its output open; not waiting for it", "plugin", filepath.Base(c.cfg.Path))
 	}
+	c.tail.flush()
 }
 
 // control runs one control call of the plugin under the call timeout.

@@ -6,7 +6,9 @@
 //	hang           Spec, Check, Discover and Authorize never answer
 //	silent         Read sends nothing and never returns
 //	stderr         writes lines go-plugin's own log parser would panic on,
-//	               and a long line without a line break, then serves
+//	               a long line without a line break and a long error line
+//	               of hclog's, then serves
+//	flood          Read logs FLOOD_LINES lines as fast as it can
 //	child          starts a process that keeps the plugin's stdout and
 //	               stderr open, in the plugin's process group
 //	escaped-child  the same, in a session of its own
@@ -26,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +55,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, `{"@message":"bad time","@level":"info","@timestamp":42}`)
 		fmt.Fprint(os.Stderr, strings.Repeat("x", 1<<20))
 		fmt.Fprintln(os.Stderr)
+		fmt.Fprintf(os.Stderr, `{"@level":"error","@message":"long error: %s"}`+"\n", strings.Repeat("y", 1<<20))
 	case "child", "escaped-child":
 		startChild(how == "escaped-child")
 	case "fork", "fork-exit", "fork-crash":
@@ -146,6 +150,15 @@ func (s *source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 		os.Exit(0)
 	case "fork-crash":
 		panic("crashing as asked")
+	case "flood":
+		n, err := strconv.Atoi(os.Getenv("FLOOD_LINES"))
+		if err != nil {
+			return fmt.Errorf("FLOOD_LINES: %w", err)
+		}
+		for i := range n {
+			s.log.Info("flood", "line", i)
+		}
+		return nil
 	}
 	for _, st := range req.Streams {
 		s.log.Info("reading", "stream", st.Name, "generation", st.Generation)
