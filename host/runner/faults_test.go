@@ -338,6 +338,31 @@ func TestBadAcknowledgementsAreTheDestinations(t *testing.T) {
 	}
 }
 
+// countingDestination acknowledges every checkpoint after counting n
+// under "rejected".
+func countingDestination(n int64) *faultyDestination {
+	return &faultyDestination{write: func(ctx context.Context, _ contract.WriteRequest, in contract.Input) error {
+		for {
+			m, err := in.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if m.Checkpoint == nil {
+				continue
+			}
+			if err := in.Count(ctx, "rejected", n); err != nil {
+				return err
+			}
+			if err := in.Ack(ctx, m.Checkpoint.ID); err != nil {
+				return err
+			}
+		}
+	}}
+}
+
 // Counters are kept per side, so a source's and a destination's counter of
 // the same name stay apart.
 func TestCountersAreNamespacedBySide(t *testing.T) {
@@ -352,27 +377,7 @@ func TestCountersAreNamespacedBySide(t *testing.T) {
 		}
 		return out.Checkpoint(ctx, "items", json.RawMessage(`{"at":1}`))
 	}}
-	dst := &faultyDestination{write: func(ctx context.Context, _ contract.WriteRequest, in contract.Input) error {
-		for {
-			m, err := in.Next(ctx)
-			if err != nil {
-				if errors.Is(err, io.EOF) {
-					return nil
-				}
-				return err
-			}
-			if m.Checkpoint == nil {
-				continue
-			}
-			if err := in.Count(ctx, "rejected", 5); err != nil {
-				return err
-			}
-			if err := in.Ack(ctx, m.Checkpoint.ID); err != nil {
-				return err
-			}
-		}
-	}}
-	if _, err := Run(context.Background(), faultPipeline(t, dir, src, dst), store, fence(t, store), Options{}); err != nil {
+	if _, err := Run(context.Background(), faultPipeline(t, dir, src, countingDestination(5)), store, fence(t, store), Options{}); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	want := map[string]int64{SourceCounters + "rejected": 3, DestinationCounters + "rejected": 5}
@@ -409,29 +414,9 @@ func TestCounterFloodIsBounded(t *testing.T) {
 		}
 		return out.Checkpoint(ctx, "items", json.RawMessage(`{"at":1}`))
 	}}
-	dst := &faultyDestination{write: func(ctx context.Context, _ contract.WriteRequest, in contract.Input) error {
-		for {
-			m, err := in.Next(ctx)
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if m.Checkpoint == nil {
-				continue
-			}
-			if err := in.Count(ctx, "rejected", 3); err != nil {
-				return err
-			}
-			if err := in.Ack(ctx, m.Checkpoint.ID); err != nil {
-				return err
-			}
-		}
-	}}
 	var log strings.Builder
 	opts := Options{Log: hclog.New(&hclog.LoggerOptions{Output: &log, Level: hclog.Info})}
-	if _, err := Run(context.Background(), faultPipeline(t, dir, src, dst), store, fence(t, store), opts); err != nil {
+	if _, err := Run(context.Background(), faultPipeline(t, dir, src, countingDestination(3)), store, fence(t, store), opts); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	want := map[string]int64{SourceCounters + "n00000": 6, DestinationCounters + "rejected": 3}
