@@ -54,11 +54,12 @@ type Config struct {
 
 // Client is a running plugin process.
 type Client struct {
-	cfg  Config
-	pc   *goplugin.Client
-	cmd  *exec.Cmd
-	tail *tail
-	impl any
+	cfg   Config
+	pc    *goplugin.Client
+	cmd   *exec.Cmd
+	group *group
+	tail  *tail
+	impl  any
 }
 
 // Start launches the plugin and completes the handshake. The caller must
@@ -96,8 +97,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		cmd.Env = append(slices.Clip(cfg.Env), goplugin.EnvUnixSocketDir+"="+cfg.SocketDir)
 	}
 	cmd.Dir = cfg.Dir
-	ownProcessGroup(cmd)
-	c := &Client{cfg: cfg, cmd: cmd, tail: newTail(cfg.TailLines, cfg.Logger.Named(filepath.Base(cfg.Path)))}
+	c := &Client{cfg: cfg, cmd: cmd, group: newGroup(cmd), tail: newTail(cfg.TailLines, cfg.Logger.Named(filepath.Base(cfg.Path)))}
 	pcfg := &goplugin.ClientConfig{
 		HandshakeConfig:  handshake(),
 		VersionedPlugins: clientPlugins(),
@@ -125,8 +125,9 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	}()
 	select {
 	case err := <-started:
+		c.group.started(cmd)
 		if err != nil {
-			c.pc.Kill()
+			c.Close()
 			if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
 				return nil, fmt.Errorf("start plugin %s: its sha256 does not match the pinned %s: %w", cfg.Path, cfg.SHA256, err)
 			}
@@ -135,6 +136,14 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		return c, nil
 	case <-ctx.Done():
 		c.pc.Kill()
+		// A process started after all is ended once its start returns.
+		go func() {
+			if err := <-started; err == nil {
+				cfg.Logger.Debug("plugin started after its start was given up; ending it", "plugin", filepath.Base(cfg.Path))
+			}
+			c.group.started(cmd)
+			c.Close()
+		}()
 		return nil, fmt.Errorf("start plugin %s: %w", cfg.Path, ctx.Err())
 	}
 }
@@ -165,10 +174,10 @@ const (
 	closeLinger = 2 * time.Second
 )
 
-// Close ends the plugin process: gracefully if it listens, killed
-// otherwise. It returns within a few seconds: a process the plugin started
-// is killed with it, and one that escaped its process group while holding
-// the plugin's output open is left behind with a warning.
+// Close ends the plugin process, gracefully if it listens, killed
+// otherwise, and kills what is left in its process group. It returns
+// within a few seconds: a process that left the group while holding the
+// plugin's output open is left behind with a warning.
 func (c *Client) Close() {
 	done := make(chan struct{})
 	go func() {
@@ -177,16 +186,16 @@ func (c *Client) Close() {
 	}()
 	select {
 	case <-done:
-		return
+	case <-c.group.gone:
 	case <-time.After(closeWait):
 	}
-	killProcessGroup(c.cmd)
+	c.group.kill()
 	select {
 	case <-done:
-		c.cfg.Logger.Warn("plugin left processes behind that kept its output open; they were killed", "plugin", filepath.Base(c.cfg.Path))
 	case <-time.After(closeLinger):
 		c.cfg.Logger.Warn("plugin left a process behind that keeps its output open; not waiting for it", "plugin", filepath.Base(c.cfg.Path))
 	}
+	c.tail.flush()
 }
 
 // control runs one control call of the plugin under the call timeout.

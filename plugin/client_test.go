@@ -264,17 +264,24 @@ func childEnds(pid int, d time.Duration) bool {
 	return true
 }
 
-func childPid(t *testing.T, file string) int {
+// childPids reads the process ids the misbehave plugin wrote, one a line,
+// and kills them when the test ends, whatever it found.
+func childPids(t *testing.T, file string) []int {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid, err := strconv.Atoi(string(b))
-	if err != nil {
-		t.Fatal(err)
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, pid)
+		t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
 	}
-	return pid
+	return pids
 }
 
 // A plugin's child that keeps the plugin's stdout open must not make
@@ -293,8 +300,7 @@ func TestCloseEndsAPluginWhoseChildHoldsItsOutput(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pid := childPid(t, pidFile)
-			t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+			pid := childPids(t, pidFile)[0]
 			src, _ := c.Source()
 			if _, err := src.Spec(ctx); err != nil {
 				t.Fatal(err)
@@ -304,6 +310,60 @@ func TestCloseEndsAPluginWhoseChildHoldsItsOutput(t *testing.T) {
 				t.Errorf("the plugin's child %d outlived it", pid)
 			}
 		})
+	}
+}
+
+// The processes a plugin starts end with it, however it ends: on its own,
+// by a crash, or closed by the host. They hold none of the plugin's
+// files, so only its process group ties them to it.
+func TestAPluginsChildrenEndWithIt(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("needs /proc")
+	}
+	path := buildMisbehave(t)
+	for _, tt := range []struct {
+		name, how string
+		// end ends the plugin; the children must then end without Close.
+		end func(ctx context.Context, t *testing.T, c *Client)
+	}{
+		{"exits", "fork-exit", readFails},
+		{"crashes", "fork-crash", readFails},
+		{"is closed", "fork", func(_ context.Context, t *testing.T, c *Client) { closeOrFail(t, c) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			pidFile := filepath.Join(t.TempDir(), "children")
+			c, err := Start(ctx, Config{Path: path, Kind: KindSource, Env: []string{"MISBEHAVE=" + tt.how, "CHILD_PID_FILE=" + pidFile}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { closeOrFail(t, c) })
+			pids := childPids(t, pidFile)
+			if len(pids) != 3 {
+				t.Fatalf("the plugin started %d children, want 3", len(pids))
+			}
+			for _, pid := range pids {
+				if !childAlive(pid) {
+					t.Fatalf("child %d ended before the plugin did", pid)
+				}
+			}
+			tt.end(ctx, t, c)
+			for _, pid := range pids {
+				if !childEnds(pid, 10*time.Second) {
+					t.Errorf("the plugin's child %d outlived it", pid)
+				}
+			}
+		})
+	}
+}
+
+// readFails reads from a plugin that ends during the read.
+func readFails(ctx context.Context, t *testing.T, c *Client) {
+	src, _ := c.Source()
+	err := src.Read(ctx, contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}, &countingOutput{})
+	if err == nil || !strings.Contains(err.Error(), "exited") {
+		t.Fatalf("Read from a plugin that ends = %v", err)
 	}
 }
 
@@ -326,15 +386,96 @@ func TestPluginStderrCannotCrashTheHost(t *testing.T) {
 	}
 	closeOrFail(t, c)
 	out := buf.String()
-	for _, want := range []string{"reading: generation=1796120652 stream=items", `{"@message":1,"@level":"info"}`, "level is a number", "line cut at 64 KiB"} {
+	for _, want := range []string{"reading: generation=1796120652 stream=items", `{"@message":1,"@level":"info"}`, "level is a number", "line cut at 16 KiB"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the host's log lacks %q:\n%s", want, strings.ReplaceAll(out, strings.Repeat("x", 1000), "x…"))
 		}
 	}
+	longError := false
 	for _, l := range strings.Split(out, "\n") {
 		if len(l) > maxLogLine+200 {
 			t.Errorf("the host logged a line of %d bytes", len(l))
 		}
+		longError = longError || strings.Contains(l, "[ERROR]") && strings.Contains(l, "long error: yyy") && strings.HasSuffix(l, "(line cut at 16 KiB)")
+	}
+	if !longError {
+		t.Error("an error line of the plugin cut at 16 KiB is not an error cut with a note in the host's log")
+	}
+}
+
+// A plugin that logs faster than the host logs plugins' lines gets the
+// first maxLogLinesPerSecond lines of each second logged, and a warning
+// that counts the rest.
+func TestPluginLogFloodIsBounded(t *testing.T) {
+	path := buildMisbehave(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var buf strings.Builder
+	log := hclog.New(&hclog.LoggerOptions{Name: "contacts", Output: &syncWriter{w: &buf}, Level: hclog.Info})
+	const lines = 20000
+	c, err := Start(ctx, Config{Path: path, Kind: KindSource, Logger: log, Env: []string{"MISBEHAVE=flood", "FLOOD_LINES=" + strconv.Itoa(lines), LogLevelEnv + "=info"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := c.Source()
+	if err := src.Read(ctx, contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}, &countingOutput{}); err != nil {
+		t.Fatal(err)
+	}
+	closeOrFail(t, c)
+	var logged, dropped, warnings int
+	for _, l := range strings.Split(buf.String(), "\n") {
+		switch {
+		case strings.Contains(l, "replicator-source-misbehave: flood: line="):
+			logged++
+		case strings.Contains(l, "[WARN]  contacts.replicator-source-misbehave: plugin logged more than 100 lines a second; the lines beyond were dropped: dropped="):
+			n, err := strconv.Atoi(l[strings.LastIndex(l, "=")+1:])
+			if err != nil {
+				t.Fatalf("warning %q: %v", l, err)
+			}
+			dropped += n
+			warnings++
+		}
+	}
+	if logged+dropped != lines || warnings == 0 {
+		t.Fatalf("%d lines logged and %d dropped in %d warnings; want %d in all, some dropped", logged, dropped, warnings, lines)
+	}
+	// 100 lines a second: more than half would take the plugin 100 seconds.
+	if logged > lines/2 {
+		t.Fatalf("%d of the plugin's %d lines were logged", logged, lines)
+	}
+}
+
+func TestTailLogsAtMostMaxLogLinesPerSecond(t *testing.T) {
+	var buf strings.Builder
+	now := time.Unix(1_800_000_000, 0)
+	tl := newTail(3, hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Info}))
+	tl.now = func() time.Time { return now }
+	write := func(n int, level, msg string) {
+		for i := range n {
+			fmt.Fprintf(tl, `{"@level":%q,"@message":%q,"i":%d}`+"\n", level, msg, i)
+		}
+	}
+	write(maxLogLinesPerSecond+50, "info", "first")
+	now = now.Add(999 * time.Millisecond)
+	write(10, "info", "late")
+	now = now.Add(time.Millisecond)
+	write(1, "info", "second")
+	write(500, "debug", "below the host's level") // neither logged nor counted
+	write(maxLogLinesPerSecond-1, "warn", "second")
+	tl.flush()
+	out := buf.String()
+	if got := strings.Count(out, "]  first: i="); got != maxLogLinesPerSecond {
+		t.Errorf("%d lines of the first second logged, want %d", got, maxLogLinesPerSecond)
+	}
+	if got := strings.Count(out, "]  second: i="); got != maxLogLinesPerSecond {
+		t.Errorf("%d lines of the second second logged, want %d", got, maxLogLinesPerSecond)
+	}
+	if strings.Contains(out, "late") || strings.Contains(out, "below the host's level") {
+		t.Error("a line over the limit or below the host's level was logged")
+	}
+	warn := "[WARN]  plugin logged more than 100 lines a second; the lines beyond were dropped: dropped=60\n"
+	if i, j := strings.Index(out, warn), strings.Index(out, "second: i=0"); i < 0 || j < i || strings.Count(out, "dropped=") != 1 {
+		t.Errorf("want one warning of 60 dropped lines, before the next second's first line:\n%s", out)
 	}
 }
 

@@ -9,13 +9,22 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
 
-// maxLogLine bounds one log line of a plugin as the host keeps it: a
-// plugin that writes without line breaks must not fill the host's memory.
-const maxLogLine = 64 << 10
+// Bounds on what a plugin can write into the host's log.
+const (
+	// maxLogLine is the most of one line the host keeps and logs; the rest
+	// is cut, with a note saying so. A plugin that writes without line
+	// breaks must not fill the host's memory or its log.
+	maxLogLine = 16 << 10
+	// maxLogLinesPerSecond is how many of a plugin's lines the host logs
+	// in a second; the rest of that second's are dropped and counted in
+	// one warning. The last lines kept for a crash's error include them.
+	maxLogLinesPerSecond = 100
+)
 
 // pluginLog is the host's logger as go-plugin gets it. go-plugin notes a
 // plugin's normal exit at info level; the host ends its plugins after
@@ -46,6 +55,7 @@ func (l pluginLog) Named(string) hclog.Logger {
 // "[LEVEL] message key=value".
 type tail struct {
 	log hclog.Logger // nil logs nothing
+	now func() time.Time
 
 	mu      sync.Mutex
 	max     int
@@ -53,9 +63,14 @@ type tail struct {
 	cut     bool // the partial line passed maxLogLine; the rest is dropped
 	inPanic bool // a panic started: the lines after it are its stack
 	ring    []string
+	// The rate limit: when the current second began, the lines logged in
+	// it, and the lines dropped since the last warning about them.
+	second  time.Time
+	logged  int
+	dropped int64
 }
 
-func newTail(max int, log hclog.Logger) *tail { return &tail{max: max, log: log} }
+func newTail(max int, log hclog.Logger) *tail { return &tail{max: max, log: log, now: time.Now} }
 
 func (t *tail) Write(p []byte) (int, error) {
 	n := len(p)
@@ -83,64 +98,109 @@ func (t *tail) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// line logs one complete line and keeps it in the ring.
+// line logs one complete line, at most maxLogLinesPerSecond a second,
+// and keeps it in the ring.
 func (t *tail) line(b []byte) {
 	e, ok := parseLogLine(b)
-	if !ok {
-		s := string(b)
-		if t.cut {
-			s += " … (line cut at 64 KiB)"
-		}
-		t.keep(s)
-		t.logPlain(s)
-		return
-	}
-	t.keep(e.render())
-	if t.log == nil {
-		return
-	}
-	switch e.level {
-	case hclog.Trace:
-		t.log.Trace(e.msg, e.args...)
-	case hclog.Debug:
-		t.log.Debug(e.msg, e.args...)
-	case hclog.Info:
-		t.log.Info(e.msg, e.args...)
-	case hclog.Warn:
-		t.log.Warn(e.msg, e.args...)
-	case hclog.Error:
-		t.log.Error(e.msg, e.args...)
-	default:
+	switch {
+	case !ok:
+		e = t.plain(b)
+		t.keep(e.msg)
+	case e.level < hclog.Trace || e.level > hclog.Error:
 		// JSON without a level is not from hclog: shown as it came.
-		t.log.Debug(string(b))
+		t.keep(e.render())
+		e = logEntry{level: hclog.Debug, msg: string(b)}
+	default:
+		t.keep(e.render())
 	}
+	if t.log == nil || e.level < t.log.GetLevel() || !t.allow() {
+		return
+	}
+	t.log.Log(e.level, e.msg, e.args...)
 }
 
-// logPlain logs a line that is not hclog's JSON, at the level its prefix
-// names; a panic and every line after it are errors.
-func (t *tail) logPlain(s string) {
-	if t.log == nil {
-		return
+// plain reads a line that is not hclog's JSON at the level its prefix
+// names; a panic and every line after it are errors, and one of hclog's
+// lines cut at maxLogLine keeps its level.
+func (t *tail) plain(b []byte) logEntry {
+	s := string(b)
+	if t.cut {
+		s += fmt.Sprintf(" … (line cut at %d KiB)", maxLogLine>>10)
 	}
+	e := logEntry{level: hclog.Debug, msg: s}
 	switch {
 	case strings.HasPrefix(s, "[TRACE]"):
-		t.log.Trace(s)
+		e.level = hclog.Trace
 	case strings.HasPrefix(s, "[DEBUG]"):
-		t.log.Debug(s)
+		e.level = hclog.Debug
 	case strings.HasPrefix(s, "[INFO]"):
-		t.log.Info(s)
+		e.level = hclog.Info
 	case strings.HasPrefix(s, "[WARN]"):
-		t.log.Warn(s)
+		e.level = hclog.Warn
 	case strings.HasPrefix(s, "[ERROR]"):
-		t.log.Error(s)
+		e.level = hclog.Error
 	case strings.HasPrefix(s, "panic: ") || strings.HasPrefix(s, "fatal error: "):
 		t.inPanic = true
-		t.log.Error(s)
+		e.level = hclog.Error
 	case t.inPanic:
-		t.log.Error(s)
-	default:
-		t.log.Debug(s)
+		e.level = hclog.Error
+	case t.cut:
+		e.level = cutLevel(b)
 	}
+	return e
+}
+
+// cutLevel is the level of one of hclog's JSON lines cut short, or debug.
+// hclog writes its keys in order, so "@level" comes first or after
+// "@caller".
+func cutLevel(b []byte) hclog.Level {
+	const key = `"@level":"`
+	head := b[:min(len(b), 512)]
+	i := bytes.Index(head, []byte(key))
+	if i < 0 {
+		return hclog.Debug
+	}
+	rest := head[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return hclog.Debug
+	}
+	if l := hclog.LevelFromString(string(rest[:j])); l >= hclog.Trace && l <= hclog.Error {
+		return l
+	}
+	return hclog.Debug
+}
+
+// allow reports whether one more line may be logged this second. The
+// first line of a new second warns about the lines dropped in the last.
+func (t *tail) allow() bool {
+	if now := t.now(); now.Sub(t.second) >= time.Second {
+		t.warnDropped()
+		t.second, t.logged = now, 0
+	}
+	if t.logged >= maxLogLinesPerSecond {
+		t.dropped++
+		return false
+	}
+	t.logged++
+	return true
+}
+
+// warnDropped logs how many lines were dropped since it last did.
+func (t *tail) warnDropped() {
+	if t.dropped == 0 || t.log == nil {
+		return
+	}
+	t.log.Warn(fmt.Sprintf("plugin logged more than %d lines a second; the lines beyond were dropped", maxLogLinesPerSecond), "dropped", t.dropped)
+	t.dropped = 0
+}
+
+// flush warns about lines dropped since the last warning; for when the
+// plugin has ended.
+func (t *tail) flush() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.warnDropped()
 }
 
 func (t *tail) keep(s string) {

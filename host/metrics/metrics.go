@@ -12,6 +12,7 @@
 package metrics
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -22,6 +23,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
 // Counter names connectors report that get a metric of their own.
@@ -29,6 +32,12 @@ const (
 	CounterAPICredits   = "api_credits"
 	CounterTokensMinted = "tokens_minted"
 )
+
+// maxCounterSeries bounds the counter series of one pipeline, to what one
+// run keeps of its two connectors' counters. Names beyond it, such as those
+// of a connector that renamed its counters since the host started, get no
+// series of their own.
+const maxCounterSeries = 2 * contract.MaxCounters
 
 // Load reports how busy the scheduler is, read at every scrape.
 type Load func() (queued, inFlight int)
@@ -181,15 +190,19 @@ func (m *Metrics) Records(pipeline, stream, kind string, n int64) {
 }
 
 // Counted adds what a connector counted during a run. Counters a
-// connector reports with a "source." or "destination." prefix keep it.
+// connector reports with a "source." or "destination." prefix keep it. A
+// pipeline has at most maxCounterSeries counter series.
 func (m *Metrics) Counted(pipeline string, counters map[string]int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for name, n := range counters {
+	for _, name := range slices.Sorted(maps.Keys(counters)) {
+		n := counters[name]
 		if n <= 0 {
 			continue
 		}
-		m.series(pipeline, famCounters, name).value += float64(n)
+		if m.counterFits(pipeline, name) {
+			m.series(pipeline, famCounters, name).value += float64(n)
+		}
 		switch trimSide(name) {
 		case CounterAPICredits:
 			m.series(pipeline, famCredits).value += float64(n)
@@ -197,6 +210,17 @@ func (m *Metrics) Counted(pipeline string, counters map[string]int64) {
 			m.series(pipeline, famTokens).value += float64(n)
 		}
 	}
+}
+
+// counterFits reports whether the pipeline has a series for the counter,
+// or room for one more. m.mu is held.
+func (m *Metrics) counterFits(pipeline, name string) bool {
+	p := m.pipelines[pipeline]
+	if p == nil || len(p.series[famCounters]) < maxCounterSeries {
+		return true
+	}
+	_, found := slices.BinarySearchFunc(p.series[famCounters], []string{name}, compareValues)
+	return found
 }
 
 func trimSide(name string) string {
@@ -271,9 +295,7 @@ func (m *Metrics) series(name string, f int, values ...string) *series {
 		m.names = nil
 	}
 	list := p.series[f]
-	i, found := slices.BinarySearchFunc(list, values, func(s *series, v []string) int {
-		return slices.Compare(s.values, v)
-	})
+	i, found := slices.BinarySearchFunc(list, values, compareValues)
 	if found {
 		return list[i]
 	}
@@ -288,6 +310,9 @@ func (m *Metrics) series(name string, f int, values ...string) *series {
 	p.series[f] = slices.Insert(list, i, s)
 	return s
 }
+
+// compareValues orders a family's series by their label values.
+func compareValues(s *series, values []string) int { return slices.Compare(s.values, values) }
 
 // labelPair makes a label, its value made valid UTF-8: names of streams
 // and counters come from plugins, and a scrape drops a series whose label

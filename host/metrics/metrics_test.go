@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -127,6 +128,37 @@ func TestHistogramBuckets(t *testing.T) {
 	} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("scrape lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+// A connector that reports new counter names run after run, each run
+// within what the runner keeps, cannot grow a pipeline's series without
+// bound: the first names keep counting, later ones get no series, and the
+// credits still add up.
+func TestCounterSeriesAreBounded(t *testing.T) {
+	m := New(nil)
+	const runs = 5
+	for run := range runs {
+		counters := map[string]int64{"source.api_credits": 1}
+		for i := range maxCounterSeries - 1 {
+			counters[fmt.Sprintf("source.run%d_%03d", run, i)] = 1
+		}
+		m.Counted("acme", counters)
+	}
+	m.Counted("globex", map[string]int64{"source.api_credits": 2})
+	out := scrape(t, m)
+	if got := strings.Count(out, `replicator_connector_counter_total{counter=`); got != maxCounterSeries+1 {
+		t.Errorf("%d counter series, want %d for acme and 1 for globex", got, maxCounterSeries)
+	}
+	for _, want := range []string{
+		`replicator_connector_counter_total{counter="source.api_credits",pipeline="acme"} 5`,
+		`replicator_connector_counter_total{counter="source.run0_000",pipeline="acme"} 1`,
+		`replicator_source_api_credits_total{pipeline="acme"} 5`,
+		`replicator_connector_counter_total{counter="source.api_credits",pipeline="globex"} 2`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("scrape lacks %s", want)
 		}
 	}
 }

@@ -338,6 +338,31 @@ func TestBadAcknowledgementsAreTheDestinations(t *testing.T) {
 	}
 }
 
+// countingDestination acknowledges every checkpoint after counting n
+// under "rejected".
+func countingDestination(n int64) *faultyDestination {
+	return &faultyDestination{write: func(ctx context.Context, _ contract.WriteRequest, in contract.Input) error {
+		for {
+			m, err := in.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if m.Checkpoint == nil {
+				continue
+			}
+			if err := in.Count(ctx, "rejected", n); err != nil {
+				return err
+			}
+			if err := in.Ack(ctx, m.Checkpoint.ID); err != nil {
+				return err
+			}
+		}
+	}}
+}
+
 // Counters are kept per side, so a source's and a destination's counter of
 // the same name stay apart.
 func TestCountersAreNamespacedBySide(t *testing.T) {
@@ -352,27 +377,7 @@ func TestCountersAreNamespacedBySide(t *testing.T) {
 		}
 		return out.Checkpoint(ctx, "items", json.RawMessage(`{"at":1}`))
 	}}
-	dst := &faultyDestination{write: func(ctx context.Context, _ contract.WriteRequest, in contract.Input) error {
-		for {
-			m, err := in.Next(ctx)
-			if err != nil {
-				if errors.Is(err, io.EOF) {
-					return nil
-				}
-				return err
-			}
-			if m.Checkpoint == nil {
-				continue
-			}
-			if err := in.Count(ctx, "rejected", 5); err != nil {
-				return err
-			}
-			if err := in.Ack(ctx, m.Checkpoint.ID); err != nil {
-				return err
-			}
-		}
-	}}
-	if _, err := Run(context.Background(), faultPipeline(t, dir, src, dst), store, fence(t, store), Options{}); err != nil {
+	if _, err := Run(context.Background(), faultPipeline(t, dir, src, countingDestination(5)), store, fence(t, store), Options{}); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	want := map[string]int64{SourceCounters + "rejected": 3, DestinationCounters + "rejected": 5}
@@ -381,6 +386,50 @@ func TestCountersAreNamespacedBySide(t *testing.T) {
 	}
 	if SourceCounters != "source." || DestinationCounters != "destination." {
 		t.Fatalf("prefixes %q %q: status output and docs show source.NAME and destination.NAME", SourceCounters, DestinationCounters)
+	}
+}
+
+// A source that reports a counter name per record, or names that are not
+// names, cannot make the host keep them: a run keeps contract.MaxCounters
+// valid names per side, those go on counting, the other side's are kept
+// apart, and one warning says how many reports were dropped.
+func TestCounterFloodIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	store := openStore(t, dir)
+	const flood = 20000
+	bad := []string{"", "Upper", "a b", "x\ny", "dash-ed", strings.Repeat("a", contract.MaxCounterName+1)}
+	src := &faultySource{read: func(ctx context.Context, _ contract.ReadRequest, out contract.Output) error {
+		for i := range flood {
+			if err := out.Count(ctx, fmt.Sprintf("n%05d", i), 1); err != nil {
+				return err
+			}
+		}
+		for _, name := range append(bad, "n00000") {
+			if err := out.Count(ctx, name, 5); err != nil {
+				return err
+			}
+		}
+		if err := out.Emit(ctx, record(1)); err != nil {
+			return err
+		}
+		return out.Checkpoint(ctx, "items", json.RawMessage(`{"at":1}`))
+	}}
+	var log strings.Builder
+	opts := Options{Log: hclog.New(&hclog.LoggerOptions{Output: &log, Level: hclog.Info})}
+	if _, err := Run(context.Background(), faultPipeline(t, dir, src, countingDestination(3)), store, fence(t, store), opts); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	want := map[string]int64{SourceCounters + "n00000": 6, DestinationCounters + "rejected": 3}
+	for i := 1; i < contract.MaxCounters; i++ {
+		want[fmt.Sprintf("%sn%05d", SourceCounters, i)] = 1
+	}
+	if got := lastRun(t, store).Counters; !maps.Equal(got, want) {
+		t.Fatalf("stored %d counters, want the %d first valid ones:\n%v", len(got), len(want), got)
+	}
+	warning := fmt.Sprintf("[WARN]  source.faulty.s reported counters this run did not keep: at most %d names a run, each 1 to %d characters of a-z, 0-9, _ and .: dropped_reports=%d first_dropped=n%05d\n",
+		contract.MaxCounters, contract.MaxCounterName, flood-contract.MaxCounters+len(bad), contract.MaxCounters)
+	if got := strings.Count(log.String(), "did not keep"); got != 1 || !strings.Contains(log.String(), warning) {
+		t.Fatalf("want one warning %q; the log:\n%s", warning, log.String())
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -127,6 +128,7 @@ func Run(ctx context.Context, p Pipeline, store state.Store, fence state.Fence, 
 	r.rec.Ended = time.Now()
 	r.rec.Read, r.rec.Written = r.read.Load(), r.written.Load()
 	r.rec.Counters = r.counters()
+	r.warnDroppedCounters()
 	switch {
 	case err != nil:
 		r.rec.Outcome, r.rec.Error = "failed", err.Error()
@@ -185,6 +187,17 @@ type run struct {
 	barriers []barrier // sent to the destination, not yet acknowledged
 	nextID   uint64
 	count    map[string]int64
+	// names and dropped are, per side, the counter names kept and the
+	// reports dropped (see contract.MaxCounters).
+	names   map[string]int
+	dropped map[string]*droppedCounters
+}
+
+// droppedCounters is what one side reported of counters the run did not
+// keep: how many reports, and the first one's name.
+type droppedCounters struct {
+	reports int64
+	first   string
 }
 
 // barrier is a checkpoint or full-refresh-complete awaiting acknowledgement.
@@ -523,13 +536,52 @@ func (r *run) addBarrier(b barrier) uint64 {
 	return b.id
 }
 
-func (r *run) addCount(name string, delta int64) {
+// addCount adds delta to a counter that side (SourceCounters or
+// DestinationCounters) reported. What a plugin can make the host keep is
+// bounded: a name that is not valid, or that is new when the side has
+// contract.MaxCounters names already, is dropped and counted for one
+// warning at the end of the run.
+func (r *run) addCount(side, name string, delta int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.count == nil {
-		r.count = map[string]int64{}
+		r.count, r.names, r.dropped = map[string]int64{}, map[string]int{}, map[string]*droppedCounters{}
 	}
-	r.count[name] += delta
+	if contract.ValidCounterName(name) {
+		key := side + name
+		if _, ok := r.count[key]; ok || r.names[side] < contract.MaxCounters {
+			if !ok {
+				r.names[side]++
+			}
+			r.count[key] += delta
+			return
+		}
+	}
+	d := r.dropped[side]
+	if d == nil {
+		d = &droppedCounters{first: strings.ToValidUTF8(name[:min(len(name), contract.MaxCounterName)], "?")}
+		r.dropped[side] = d
+	}
+	d.reports++
+}
+
+// warnDroppedCounters says, once per run and side, how many counter
+// reports were dropped, so that a connector's author can fix its names.
+func (r *run) warnDroppedCounters() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, side := range []string{SourceCounters, DestinationCounters} {
+		d := r.dropped[side]
+		if d == nil {
+			continue
+		}
+		ref := orDefault(r.p.SourceRef, "source")
+		if side == DestinationCounters {
+			ref = orDefault(r.p.DestinationRef, "destination")
+		}
+		r.log.Warn(fmt.Sprintf("%s reported counters this run did not keep: at most %d names a run, each 1 to %d characters of a-z, 0-9, _ and .",
+			ref, contract.MaxCounters, contract.MaxCounterName), "dropped_reports", d.reports, "first_dropped", d.first)
+	}
 }
 
 func (r *run) counters() map[string]int64 {
@@ -742,7 +794,7 @@ func (o *output) UpdateCredentials(ctx context.Context, c contract.Credentials) 
 
 func (o *output) Count(_ context.Context, name string, delta int64) error {
 	o.r.progress()
-	o.r.addCount(SourceCounters+name, delta)
+	o.r.addCount(SourceCounters, name, delta)
 	return nil
 }
 
@@ -772,6 +824,6 @@ func (in *input) Ack(ctx context.Context, id uint64) error {
 
 func (in *input) Count(_ context.Context, name string, delta int64) error {
 	in.r.progress()
-	in.r.addCount(DestinationCounters+name, delta)
+	in.r.addCount(DestinationCounters, name, delta)
 	return nil
 }

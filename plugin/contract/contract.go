@@ -255,6 +255,7 @@ type Output interface {
 	UpdateCredentials(ctx context.Context, c Credentials) error
 	// Count adds delta to a named counter of the run ("api_credits",
 	// "skipped_without_phone"); the host shows counters in the run history.
+	// Names are bounded: see MaxCounters.
 	Count(ctx context.Context, name string, delta int64) error
 }
 
@@ -290,6 +291,6 @@ type Input interface {
 	// Ack acknowledges the checkpoint or full-refresh-complete with this ID
 	// and every one before it. IDs must be acknowledged in order.
 	Ack(ctx context.Context, id uint64) error
-	// Count adds delta to a named counter of the run.
+	// Count adds delta to a named counter of the run; see MaxCounters.
 	Count(ctx context.Context, name string, delta int64) error
 }

@@ -6,12 +6,19 @@
 //	hang           Spec, Check, Discover and Authorize never answer
 //	silent         Read sends nothing and never returns
 //	stderr         writes lines go-plugin's own log parser would panic on,
-//	               and a long line without a line break, then serves
+//	               a long line without a line break and a long error line
+//	               of hclog's, then serves
+//	flood          Read logs FLOOD_LINES lines as fast as it can
 //	child          starts a process that keeps the plugin's stdout and
 //	               stderr open, in the plugin's process group
 //	escaped-child  the same, in a session of its own
+//	fork           starts three processes that hold none of its files
+//	               (as a connector's helpers might), then serves
+//	fork-exit      the same, and exits with status 0 in Read
+//	fork-crash     the same, and panics in Read
 //
-// The child's process id is written to the file CHILD_PID_FILE names.
+// The children's process ids are written to the file CHILD_PID_FILE
+// names, one a line.
 package main
 
 import (
@@ -21,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -47,8 +55,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, `{"@message":"bad time","@level":"info","@timestamp":42}`)
 		fmt.Fprint(os.Stderr, strings.Repeat("x", 1<<20))
 		fmt.Fprintln(os.Stderr)
+		fmt.Fprintf(os.Stderr, `{"@level":"error","@message":"long error: %s"}`+"\n", strings.Repeat("y", 1<<20))
 	case "child", "escaped-child":
 		startChild(how == "escaped-child")
+	case "fork", "fork-exit", "fork-crash":
+		forkThree()
 	}
 	plugin.ServeSource(func(log hclog.Logger) contract.Source { return &source{how: how, log: log} })
 }
@@ -66,6 +77,27 @@ func startChild(escape bool) {
 		panic(err)
 	}
 	if err := os.WriteFile(os.Getenv("CHILD_PID_FILE"), []byte(fmt.Sprint(cmd.Process.Pid)), 0o600); err != nil {
+		panic(err)
+	}
+}
+
+// forkThree starts three sleeping children with no output, so that
+// nothing but their process group ties them to the plugin.
+func forkThree() {
+	self, err := os.Executable()
+	if err != nil {
+		panic(err)
+	}
+	var pids []string
+	for range 3 {
+		cmd := exec.Command(self)
+		cmd.Env = []string{"MISBEHAVE_CHILD=1"}
+		if err := cmd.Start(); err != nil {
+			panic(err)
+		}
+		pids = append(pids, fmt.Sprint(cmd.Process.Pid))
+	}
+	if err := os.WriteFile(os.Getenv("CHILD_PID_FILE"), []byte(strings.Join(pids, "\n")), 0o600); err != nil {
 		panic(err)
 	}
 }
@@ -111,8 +143,22 @@ func (s *source) Discover(context.Context, contract.DiscoverRequest) (contract.D
 }
 
 func (s *source) Read(ctx context.Context, req contract.ReadRequest, out contract.Output) error {
-	if s.how == "silent" {
+	switch s.how {
+	case "silent":
 		s.block()
+	case "fork-exit":
+		os.Exit(0)
+	case "fork-crash":
+		panic("crashing as asked")
+	case "flood":
+		n, err := strconv.Atoi(os.Getenv("FLOOD_LINES"))
+		if err != nil {
+			return fmt.Errorf("FLOOD_LINES: %w", err)
+		}
+		for i := range n {
+			s.log.Info("flood", "line", i)
+		}
+		return nil
 	}
 	for _, st := range req.Streams {
 		s.log.Info("reading", "stream", st.Name, "generation", st.Generation)
