@@ -53,6 +53,7 @@ const (
 type File struct {
 	db   *bolt.DB
 	path string
+	keys *Keyring // nil: credentials are stored in plain
 
 	mu   sync.Mutex
 	held map[string]*Claim
@@ -83,6 +84,11 @@ type FileOptions struct {
 	Fresh bool
 	// Log receives warnings, such as a file mode corrected; nil discards.
 	Log hclog.Logger
+	// Keys, when set, encrypts the credentials the file stores, as the
+	// PostgreSQL store does; credentials stored in plain before are
+	// encrypted at open. Without it credentials are stored in plain, and
+	// encrypted ones cannot be read.
+	Keys *Keyring
 }
 
 const whatToDo = "restore it from a backup (see `replicator state backup`), or start over with -fresh-state, " +
@@ -142,12 +148,12 @@ func OpenFile(path string, opts FileOptions) (*File, error) {
 			log.Warn("state file was readable by others; its mode is now 0600", "path", path, "was", m.String())
 		}
 	}
-	s, err := openBolt(path)
+	s, err := openBolt(path, opts.Keys, log)
 	if err != nil && errors.Is(err, ErrDamaged) && opts.Fresh {
 		if err := moveAside(path, log); err != nil {
 			return nil, err
 		}
-		s, err = openBolt(path)
+		s, err = openBolt(path, opts.Keys, log)
 	}
 	if err != nil {
 		return nil, err
@@ -181,7 +187,7 @@ func moveAside(path string, log hclog.Logger) error {
 // openBolt opens the file and checks every page and value of it. bbolt
 // panics on a damaged page, and faults on one beyond the end of the file;
 // both are turned into an error here.
-func openBolt(path string) (s *File, err error) {
+func openBolt(path string, keys *Keyring, log hclog.Logger) (s *File, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -197,7 +203,7 @@ func openBolt(path string) (s *File, err error) {
 	case err != nil:
 		return nil, fmt.Errorf("opening state file %s: %w", path, err)
 	}
-	s = &File{db: db, path: path, held: map[string]*Claim{}}
+	s = &File{db: db, path: path, keys: keys, held: map[string]*Claim{}}
 	if err := checkPages(path); err != nil {
 		db.Close()
 		return nil, damaged(path, err)
@@ -210,6 +216,7 @@ func openBolt(path string) (s *File, err error) {
 		db.Close()
 		return nil, fmt.Errorf("opening state file %s: %w", path, err)
 	}
+	var sealed int
 	err = s.update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketStreams, bucketCredentials, bucketRuns, bucketClaims} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -217,6 +224,9 @@ func openBolt(path string) (s *File, err error) {
 			}
 		}
 		if err := upgrade(tx); err != nil {
+			return err
+		}
+		if sealed, err = s.sealPlainCredentials(tx); err != nil {
 			return err
 		}
 		if err := releaseAll(tx); err != nil {
@@ -227,6 +237,9 @@ func openBolt(path string) (s *File, err error) {
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("preparing state file %s: %w", path, err)
+	}
+	if sealed > 0 {
+		log.Info("encrypted the credentials stored in plain", "path", path, "sources", sealed)
 	}
 	return s, nil
 }
@@ -328,7 +341,7 @@ func eachValue(tx *bolt.Tx, fn valueFunc) error {
 		what   func(pipeline, k []byte) string
 	}{
 		{bucketClaims, false, func(_, k []byte) string { return fmt.Sprintf("the claim of pipeline %q", k) }},
-		{bucketCredentials, false, func(_, k []byte) string { return "the credentials of " + string(k) }},
+		{bucketCredentials, false, credentialsOf},
 		{bucketStreams, true, func(p, k []byte) string { return fmt.Sprintf("stream %q of pipeline %q", k, p) }},
 		{bucketRuns, true, func(p, k []byte) string { return fmt.Sprintf("run %d of pipeline %q", runID(k), p) }},
 	} {
@@ -358,6 +371,8 @@ func eachValue(tx *bolt.Tx, fn valueFunc) error {
 	}
 	return nil
 }
+
+func credentialsOf(_, k []byte) string { return "the credentials of " + string(k) }
 
 // walkBucket calls fn with every value of b, as eachValue does.
 func walkBucket(b *bolt.Bucket, pipeline []byte, what func(pipeline, k []byte) string, fn valueFunc) error {
@@ -719,13 +734,54 @@ func (s *File) Credentials(ctx context.Context, source string) (json.RawMessage,
 		if err != nil || v == nil {
 			return err
 		}
-		c, err = decodeCredentials(v) // a copy: v is only valid inside the transaction
+		c, err = s.openCredentials(source, v) // a copy: v is only valid inside the transaction
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading credentials of %s: %w", source, err)
 	}
 	return c, nil
+}
+
+// openCredentials decodes a source's stored credentials, decrypting them
+// when they were stored encrypted.
+func (s *File) openCredentials(source string, v []byte) (json.RawMessage, error) {
+	if !isSealed(v) {
+		return decodeCredentials(v)
+	}
+	if s.keys == nil {
+		return nil, fmt.Errorf("stored credentials of %s are encrypted with key %s, and no encryption_key is configured: "+
+			"set the state block's encryption_key to that key", source, sealedKeyID(v))
+	}
+	plain, err := s.keys.Open(source, v)
+	if err != nil {
+		return nil, err
+	}
+	return decodeCredentials(plain)
+}
+
+// sealPlainCredentials encrypts the credentials stored in plain, when the
+// file has keys; it returns how many it encrypted.
+func (s *File) sealPlainCredentials(tx *bolt.Tx) (n int, err error) {
+	if s.keys == nil {
+		return 0, nil
+	}
+	err = walkBucket(tx.Bucket(bucketCredentials), nil, credentialsOf, func(what func() string, k, v []byte) ([]byte, error) {
+		payload, err := unframe(k, v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what(), err)
+		}
+		if isSealed(payload) {
+			return nil, nil
+		}
+		sealed, err := s.keys.Seal(string(k), payload)
+		if err != nil {
+			return nil, err
+		}
+		n++
+		return frame(k, sealed), nil
+	})
+	return n, err
 }
 
 // SaveCredentials stores a source's credentials.
@@ -736,6 +792,13 @@ func (s *File) SaveCredentials(ctx context.Context, f Fence, source string, c js
 	if len(c) > 0 && !json.Valid(c) {
 		return fmt.Errorf("saving credentials of %s: they are not valid JSON", source)
 	}
+	v := []byte(c)
+	if len(c) > 0 && s.keys != nil {
+		var err error
+		if v, err = s.keys.Seal(source, c); err != nil {
+			return err
+		}
+	}
 	err := s.update(func(tx *bolt.Tx) error {
 		if f != NoFence {
 			if _, err := fenced(tx, f); err != nil {
@@ -743,10 +806,10 @@ func (s *File) SaveCredentials(ctx context.Context, f Fence, source string, c js
 			}
 		}
 		b := tx.Bucket(bucketCredentials)
-		if len(c) == 0 {
+		if len(v) == 0 {
 			return b.Delete([]byte(source))
 		}
-		return put(b, []byte(source), c)
+		return put(b, []byte(source), v)
 	})
 	if err != nil {
 		return fmt.Errorf("saving credentials of %s: %w", source, err)
