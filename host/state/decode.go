@@ -13,7 +13,7 @@ import (
 func decodeStream(v []byte) (StreamState, error) {
 	var st StreamState
 	if err := json.Unmarshal(v, &st); err != nil {
-		return StreamState{}, fmt.Errorf("%w: the stored stream state is not valid JSON: %v", errUnreadable, err)
+		return StreamState{}, fmt.Errorf("%w: the stored stream state is not valid JSON: %w", errUnreadable, err)
 	}
 	if NoCheckpoint(st.State) {
 		st.State = nil
@@ -27,7 +27,7 @@ func DecodeRun(v []byte) (Run, error) { return decodeRun(v) }
 func decodeRun(v []byte) (Run, error) {
 	var r Run
 	if err := json.Unmarshal(v, &r); err != nil {
-		return Run{}, fmt.Errorf("%w: the stored run is not valid JSON: %v", errUnreadable, err)
+		return Run{}, fmt.Errorf("%w: the stored run is not valid JSON: %w", errUnreadable, err)
 	}
 	if r.ID == 0 || r.Pipeline == "" {
 		return Run{}, fmt.Errorf("%w: the stored run has no ID or no pipeline", errUnreadable)
