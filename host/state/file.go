@@ -212,6 +212,10 @@ func openBolt(path string, keys *Keyring, log hclog.Logger) (s *File, err error)
 		db.Close()
 		return nil, err
 	}
+	if err := s.upgrade(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("converting state file %s to the format with checksums: %w", path, err)
+	}
 	if s.ident, err = os.Stat(path); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening state file %s: %w", path, err)
@@ -222,9 +226,6 @@ func openBolt(path string, keys *Keyring, log hclog.Logger) (s *File, err error)
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
-		}
-		if err := upgrade(tx); err != nil {
-			return err
 		}
 		if sealed, err = s.sealPlainCredentials(tx); err != nil {
 			return err
@@ -265,7 +266,9 @@ func (s *File) check() error {
 			return err
 		}
 		return eachValue(tx, func(what func() string, k, v []byte) ([]byte, error) {
-			if format == formatPlain {
+			// A file of format 1 holds JSON, and framed values where a
+			// conversion was cut short.
+			if format == formatPlain && !framed(v) {
 				if !json.Valid(v) {
 					note(fmt.Errorf("%s: %w: it is not valid JSON", what(), errUnreadable))
 				}
@@ -305,36 +308,75 @@ func readFormat(tx *bolt.Tx) (int, error) {
 	return int(v[0]), nil
 }
 
-// upgrade frames the values of a file of format 1 and records format 2.
-// check has found every value to be JSON, so none is damaged or framed
-// already (which would be a file of format 2 whose format was lost). It is
-// done once, at the first open by a replicator that frames values; older
-// ones cannot read the file after.
-func upgrade(tx *bolt.Tx) error {
-	format, err := readFormat(tx)
+// upgradeBatch bounds what one transaction of a conversion rewrites:
+// bbolt keeps a transaction's writes in memory until it commits.
+const upgradeBatch = 32 << 20
+
+// upgrade converts a file of format 1, which check has found to hold JSON
+// and framed values only, to format 2: it frames the values not framed
+// yet, in transactions of about upgradeBatch bytes, then records format 2.
+// A conversion cut short goes on at the next open. It is done once, at the
+// first open by a replicator that frames values; older ones cannot read
+// the file after.
+func (s *File) upgrade() error {
+	var format int
+	var buckets []valueBucket
+	err := s.view(func(tx *bolt.Tx) error {
+		var err error
+		if format, err = readFormat(tx); err != nil || format == formatFramed {
+			return err
+		}
+		buckets, err = valueBuckets(tx)
+		return err
+	})
 	if err != nil || format == formatFramed {
 		return err
 	}
-	err = eachValue(tx, func(_ func() string, k, v []byte) ([]byte, error) {
-		return frame(k, v), nil
+	for len(buckets) > 0 {
+		err := s.update(func(tx *bolt.Tx) error {
+			size := 0
+			for len(buckets) > 0 && size < upgradeBatch {
+				err := buckets[0].walk(tx, func(_ func() string, k, v []byte) ([]byte, error) {
+					if framed(v) {
+						return nil, nil
+					}
+					size += len(v)
+					return frame(k, v), nil
+				})
+				if err != nil {
+					return err
+				}
+				buckets = buckets[1:]
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return s.update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		return put(meta, keyFormat, []byte{formatFramed})
 	})
-	if err != nil {
-		return err
-	}
-	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-	if err != nil {
-		return err
-	}
-	return put(meta, keyFormat, []byte{formatFramed})
 }
 
 // valueFunc is called with a stored value v, its key k and what says what
 // the value is, for messages. A value it returns replaces the stored one.
 type valueFunc func(what func() string, k, v []byte) ([]byte, error)
 
-// eachValue calls fn with every value of the data buckets: streams,
-// credentials, runs and claims.
-func eachValue(tx *bolt.Tx, fn valueFunc) error {
+// valueBucket is a bucket of values: claims, credentials, or the streams
+// or runs of one pipeline.
+type valueBucket struct {
+	top, pipeline []byte // pipeline is nil for a top-level bucket
+	what          func(pipeline, k []byte) string
+}
+
+// valueBuckets lists the buckets of values.
+func valueBuckets(tx *bolt.Tx) ([]valueBucket, error) {
+	var out []valueBucket
 	for _, b := range []struct {
 		name   []byte
 		nested bool // one bucket per pipeline
@@ -346,27 +388,44 @@ func eachValue(tx *bolt.Tx, fn valueFunc) error {
 		{bucketRuns, true, func(p, k []byte) string { return fmt.Sprintf("run %d of pipeline %q", runID(k), p) }},
 	} {
 		top := tx.Bucket(b.name)
-		if top == nil {
-			continue
-		}
-		if !b.nested {
-			if err := walkBucket(top, nil, b.what, fn); err != nil {
-				return err
+		switch {
+		case top == nil:
+		case !b.nested:
+			out = append(out, valueBucket{top: b.name, what: b.what})
+		default:
+			err := top.ForEachBucket(func(p []byte) error {
+				out = append(out, valueBucket{top: b.name, pipeline: slices.Clone(p), what: b.what})
+				return nil
+			})
+			if err != nil {
+				return nil, err
 			}
-			continue
 		}
-		var pipelines [][]byte
-		err := top.ForEachBucket(func(p []byte) error {
-			pipelines = append(pipelines, slices.Clone(p))
-			return nil
-		})
-		if err != nil {
+	}
+	return out, nil
+}
+
+// walk calls fn with every value of the bucket in tx.
+func (vb valueBucket) walk(tx *bolt.Tx, fn valueFunc) error {
+	b := tx.Bucket(vb.top)
+	if b != nil && vb.pipeline != nil {
+		b = b.Bucket(vb.pipeline)
+	}
+	if b == nil {
+		return nil
+	}
+	return walkBucket(b, vb.pipeline, vb.what, fn)
+}
+
+// eachValue calls fn with every value of the buckets of values.
+func eachValue(tx *bolt.Tx, fn valueFunc) error {
+	buckets, err := valueBuckets(tx)
+	if err != nil {
+		return err
+	}
+	for _, vb := range buckets {
+		if err := vb.walk(tx, fn); err != nil {
 			return err
-		}
-		for _, p := range pipelines {
-			if err := walkBucket(top.Bucket(p), p, b.what, fn); err != nil {
-				return err
-			}
 		}
 	}
 	return nil

@@ -128,3 +128,44 @@ func TestOpenNewerFormat(t *testing.T) {
 		t.Errorf("newer file: %v", err)
 	}
 }
+
+// TestOpenFormat1FileConvertedInPart opens a file whose conversion was cut
+// short: some values framed, the format not yet recorded. The conversion
+// goes on; a framed value that fails its checksum is damage all the same.
+func TestOpenFormat1FileConvertedInPart(t *testing.T) {
+	for _, damage := range []bool{false, true} {
+		path := format1(t)
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketStreams).Bucket([]byte("p"))
+			v := frame([]byte("items"), b.Get([]byte("items")))
+			if damage {
+				v[len(v)-2]++
+			}
+			return b.Put([]byte("items"), v)
+		})
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := OpenFile(path, FileOptions{})
+		if damage {
+			wantDamaged(t, err, path, `stream "items" of pipeline "p"`, "fails its checksum")
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.Stream(ctx, "p", "items")
+		if err != nil || string(st.State) != `{"next":42}` {
+			t.Errorf("stream %+v, %v", st, err)
+		}
+		if runs, err := s.Runs(ctx, "p", 0); err != nil || len(runs) != 2 {
+			t.Errorf("runs %+v, %v", runs, err)
+		}
+		s.Close()
+	}
+}

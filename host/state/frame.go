@@ -39,10 +39,14 @@ func frame(key, payload []byte) []byte {
 	return append(v, payload...)
 }
 
+// framed reports whether v is a framed value; JSON never starts with the
+// tag.
+func framed(v []byte) bool { return len(v) > 0 && v[0] == frameTag }
+
 // unframe returns the payload of the value v stored under key, after
 // checking its sum; the payload shares v's memory.
 func unframe(key, v []byte) ([]byte, error) {
-	if len(v) < frameHead || v[0] != frameTag {
+	if len(v) < frameHead || !framed(v) {
 		return nil, fmt.Errorf("%w: it has no checksum", errUnreadable)
 	}
 	payload := v[frameHead:]

@@ -73,17 +73,27 @@ func readMeta(f io.ReaderAt, off int64) (m boltMeta, ok bool) {
 // reads no more than the meta pages, which another process's writes leave
 // whole.
 func checkFile(path string) error {
-	f, err := os.Open(path)
+	f, size, err := openSized(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	_, err = currentMeta(f, size)
+	return err
+}
+
+// openSized opens the file at path for reading, with its size.
+func openSized(path string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
 	fi, err := f.Stat()
 	if err != nil {
-		return err
+		f.Close()
+		return nil, 0, err
 	}
-	_, err = currentMeta(f, fi.Size())
-	return err
+	return f, fi.Size(), nil
 }
 
 // currentMeta returns the meta page bbolt uses, having checked that the
@@ -125,16 +135,12 @@ func currentMeta(f io.ReaderAt, size int64) (boltMeta, error) {
 // the file. It runs with the file's lock held, so that no write is under
 // way, and walks a read-only map of the file, which costs no copy.
 func checkPages(path string) error {
-	f, err := os.Open(path)
+	f, size, err := openSized(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	data, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
 		return fmt.Errorf("mapping the file: %w", err)
 	}
