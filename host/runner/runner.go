@@ -108,7 +108,8 @@ type Observer interface {
 // Cancelling ctx stops the run gracefully: the source stops reading, the
 // destination writes and acknowledges what it already has, the
 // acknowledged checkpoints are persisted, and Run returns the run with
-// outcome "interrupted". The returned run is also saved in store.
+// outcome "interrupted". The returned run is also saved in store, and
+// while it runs its counts are saved every SaveEvery.
 //
 // The caller holds the pipeline's claim (store.Claim); every write of the
 // run carries its fence, so a run whose claim was lost stores nothing more.

@@ -289,7 +289,7 @@ func (a *app) openStore(ctx context.Context) (state.Store, error) {
 // stateOptions says how to open a state file: with the keys of the
 // configuration's state block, if it has one. The commands that need only
 // the state file work without a configuration that loads; they then have
-// no key, and read credentials stored encrypted only to say which key to
+// no key, and reading credentials stored encrypted fails with the key to
 // set.
 func (a *app) stateOptions() (state.FileOptions, error) {
 	opts := state.FileOptions{Fresh: a.opts.freshState, Log: a.log}
