@@ -16,15 +16,16 @@ import (
 // minute.
 const DefaultTakeoverAfter = 48 * time.Second
 
-// State holds the state block: where the host keeps checkpoints,
-// credentials and run history when that is not the state file. Its values
-// are secrets: they are never printed.
+// State holds the state block: the database several hosts share instead
+// of the state file, or, without one, the key that encrypts the state
+// file's credentials. Its values are secrets: they are never printed.
 type State struct {
 	// Postgres is the connection string or URL of the database several
 	// hosts share; empty means the state file.
 	Postgres string
-	// EncryptionKey seals credentials at rest; PreviousEncryptionKey, when
-	// set, is accepted for reading during a key rotation.
+	// EncryptionKey seals credentials at rest, in the database or the
+	// state file; PreviousEncryptionKey, when set, is accepted for reading
+	// during a key rotation. Every state block has an EncryptionKey.
 	EncryptionKey         string
 	PreviousEncryptionKey string
 	TakeoverAfter         time.Duration
@@ -35,7 +36,7 @@ type State struct {
 func stateSchema() *hcl.BodySchema {
 	return &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{
-			{Name: "postgres", Required: true},
+			{Name: "postgres"},
 			{Name: "encryption_key", Required: true},
 			{Name: "previous_encryption_key"},
 			{Name: "takeover_after"},
@@ -95,6 +96,6 @@ func (c *Config) decodeState(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics
 
 var stateDetail = map[string]string{
 	"postgres":                `postgres takes the database's connection URL as a string, such as env("REPLICATOR_DATABASE_URL").`,
-	"encryption_key":          `encryption_key takes 32 random bytes in base64 or hex, such as env("REPLICATOR_STATE_KEY"); make one with openssl rand -base64 32.`,
+	"encryption_key":          `encryption_key takes 32 random bytes in base64 or hex, such as env("REPLICATOR_STATE_KEY"); make one with openssl rand -base64 32. It encrypts the stored credentials, in the database or, without postgres, in the state file.`,
 	"previous_encryption_key": `previous_encryption_key takes the key credentials were stored with before a rotation, written like encryption_key.`,
 }

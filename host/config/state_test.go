@@ -36,6 +36,15 @@ state {
 	if c, _ := loadSource(t, `replicator {}`); c.State.DeclRange != nil || c.State.Postgres != "" {
 		t.Errorf("state without a block: %+v", c.State)
 	}
+
+	// Without postgres, the block encrypts the state file's credentials.
+	t.Setenv("TEST_STATE_KEY", "k1")
+	c, diags = loadSource(t, `state {
+  encryption_key = env("TEST_STATE_KEY")
+}`)
+	if diags.HasErrors() || c.State.Postgres != "" || c.State.EncryptionKey != "k1" || c.State.DeclRange == nil {
+		t.Errorf("state block for the state file: %+v, %s", c.State, diagsText(c, diags))
+	}
 }
 
 func TestStateBlockDiagnostics(t *testing.T) {
@@ -44,6 +53,7 @@ func TestStateBlockDiagnostics(t *testing.T) {
 		line         int
 	}{
 		{"state {\n  postgres = \"postgres://db/r\"\n}", "Missing required argument", 1},
+		{"state {\n}", "Missing required argument", 1},
 		{"state {\n  postgres = \"postgres://db/r\"\n  encryption_key = \"\"\n}", "Invalid encryption_key", 3},
 		{"state {\n  postgres = [\"postgres://u:hunter2@db/r\"]\n  encryption_key = \"k\"\n}", "Invalid postgres", 2},
 		{"state {\n  postgres = \"x\"\n  encryption_key = \"k\"\n  takeover_after = \"soon\"\n}", "Invalid takeover_after", 4},

@@ -471,3 +471,56 @@ func TestCheckpointWithoutStateStartsOver(t *testing.T) {
 		})
 	}
 }
+
+// A run underway stores its counts in its record as it goes: when its host
+// dies, the run is marked crashed with the counts it had reached, not 0.
+func TestRunStoresItsCountsAsItGoes(t *testing.T) {
+	dir := t.TempDir()
+	store := openStore(t, dir)
+	read := func(ctx context.Context, _ contract.ReadRequest, out contract.Output) error {
+		for i := range 3 {
+			if err := out.Emit(ctx, record(i)); err != nil {
+				return err
+			}
+		}
+		if err := out.Count(ctx, "api_credits", 5); err != nil {
+			return err
+		}
+		if err := out.Checkpoint(ctx, "items", json.RawMessage(`{"at":3}`)); err != nil {
+			return err
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, faultPipeline(t, dir, &faultySource{read: read}, nil), store, fence(t, store), Options{})
+		ran <- err
+	}()
+	deadline := time.Now().Add(10 * SaveEvery)
+	for {
+		runs, err := store.Runs(ctx, "p", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(runs) == 1 {
+			got := runs[0]
+			if got.Outcome != state.OutcomeRunning {
+				t.Fatalf("the run ended: %+v", got)
+			}
+			if got.Read == 3 && got.Written == 3 && got.Counters[SourceCounters+"api_credits"] == 5 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the running run's record holds no counts after %s: %+v", 10*SaveEvery, got)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+}

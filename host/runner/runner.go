@@ -31,6 +31,11 @@ const (
 	queueBatches = 4
 )
 
+// SaveEvery is how often a run underway stores its counts (read, written,
+// counters) in its record, so that a run whose host dies keeps the counts
+// it had reached when it is marked crashed. One small write each time.
+const SaveEvery = 2 * time.Second
+
 // A run's counters are stored under the side that reported them, so that
 // a source's and a destination's counter of the same name stay apart:
 // "source.api_credits", "destination.unparseable_numbers". Runs stored
@@ -104,7 +109,8 @@ type Observer interface {
 // Cancelling ctx stops the run gracefully: the source stops reading, the
 // destination writes and acknowledges what it already has, the
 // acknowledged checkpoints are persisted, and Run returns the run with
-// outcome "interrupted". The returned run is also saved in store.
+// outcome "interrupted". The returned run is also saved in store, and
+// while it runs its counts are saved every SaveEvery.
 //
 // The caller holds the pipeline's claim (store.Claim); every write of the
 // run carries its fence, so a run whose claim was lost stores nothing more.
@@ -122,12 +128,13 @@ func Run(ctx context.Context, p Pipeline, store state.Store, fence state.Fence, 
 		return r.rec, fmt.Errorf("record the start of run: %w", err)
 	}
 	stopProgress := r.reportProgress(opts)
+	stopSaving := r.saveProgress(ctx)
 	err := r.pump(ctx)
+	stopSaving()
 	stopProgress()
 
 	r.rec.Ended = time.Now()
-	r.rec.Read, r.rec.Written = r.read.Load(), r.written.Load()
-	r.rec.Counters = r.counters()
+	r.rec.Read, r.rec.Written, r.rec.Counters = r.counts()
 	r.warnDroppedCounters()
 	switch {
 	case err != nil:
@@ -584,10 +591,14 @@ func (r *run) warnDroppedCounters() {
 	}
 }
 
-func (r *run) counters() map[string]int64 {
+// counts is what the run has read, written and counted so far. Written is
+// taken first: what it counts was read before, so it is never above read.
+func (r *run) counts() (read, written int64, counters map[string]int64) {
+	written = r.written.Load()
+	read = r.read.Load()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return maps.Clone(r.count)
+	return read, written, maps.Clone(r.count)
 }
 
 func (r *run) reportProgress(opts Options) (stop func()) {
@@ -601,26 +612,56 @@ func (r *run) reportProgress(opts Options) (stop func()) {
 	snapshot := func() Progress {
 		return Progress{Read: r.read.Load(), Written: r.written.Load(), Elapsed: time.Since(r.started)}
 	}
+	stopTicking := tick(every, func() { opts.OnProgress(snapshot()) })
+	return func() {
+		stopTicking()
+		opts.OnProgress(snapshot())
+	}
+}
+
+// saveProgress stores the run's counts in its record every SaveEvery
+// while it runs, when they changed, under the run's fence. A save that
+// fails is logged and the run goes on: the counts are for the history,
+// and a lost claim stops the run at its next checkpoint anyway.
+func (r *run) saveProgress(ctx context.Context) (stop func()) {
+	saved := r.activity()
+	return tick(SaveEvery, func() {
+		a := r.activity()
+		if a == saved {
+			return
+		}
+		rec := r.rec
+		rec.Read, rec.Written, rec.Counters = r.counts()
+		// A stopped run goes on writing what it read: keep storing.
+		if err := r.store.SaveRun(context.WithoutCancel(ctx), r.fence, &rec); err != nil {
+			r.log.Warn("could not store the run's progress", "error", err)
+			return
+		}
+		saved = a
+		r.log.Debug("stored the run's progress", "read", rec.Read, "written", rec.Written)
+	})
+}
+
+// tick calls fn every d from a goroutine of its own until stop, which
+// waits for a call underway to return.
+func tick(d time.Duration, fn func()) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(every)
+	wg.Go(func() {
+		t := time.NewTicker(d)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
-				opts.OnProgress(snapshot())
+				fn()
 			}
 		}
-	}()
+	})
 	return func() {
 		close(done)
 		wg.Wait()
-		opts.OnProgress(snapshot())
 	}
 }
 

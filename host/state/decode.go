@@ -2,7 +2,7 @@ package state
 
 import (
 	"encoding/json"
-	"errors"
+	"fmt"
 	"slices"
 )
 
@@ -13,7 +13,7 @@ import (
 func decodeStream(v []byte) (StreamState, error) {
 	var st StreamState
 	if err := json.Unmarshal(v, &st); err != nil {
-		return StreamState{}, errors.New("the stored stream state is not valid JSON: " + err.Error())
+		return StreamState{}, fmt.Errorf("%w: the stored stream state is not valid JSON: %w", errUnreadable, err)
 	}
 	if NoCheckpoint(st.State) {
 		st.State = nil
@@ -27,17 +27,17 @@ func DecodeRun(v []byte) (Run, error) { return decodeRun(v) }
 func decodeRun(v []byte) (Run, error) {
 	var r Run
 	if err := json.Unmarshal(v, &r); err != nil {
-		return Run{}, errors.New("the stored run is not valid JSON: " + err.Error())
+		return Run{}, fmt.Errorf("%w: the stored run is not valid JSON: %w", errUnreadable, err)
 	}
 	if r.ID == 0 || r.Pipeline == "" {
-		return Run{}, errors.New("the stored run has no ID or no pipeline")
+		return Run{}, fmt.Errorf("%w: the stored run has no ID or no pipeline", errUnreadable)
 	}
 	return r, nil
 }
 
 func decodeCredentials(v []byte) (json.RawMessage, error) {
 	if !json.Valid(v) {
-		return nil, errors.New("the stored credentials are not valid JSON")
+		return nil, fmt.Errorf("%w: the stored credentials are not valid JSON", errUnreadable)
 	}
 	return slices.Clone(v), nil
 }

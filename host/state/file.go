@@ -33,6 +33,16 @@ var (
 	// bucketClaims holds each pipeline's claim: its current fencing token
 	// and holder.
 	bucketClaims = []byte("claims")
+	// bucketMeta holds keyFormat, the format of the file's values.
+	bucketMeta = []byte("meta")
+	keyFormat  = []byte("format")
+)
+
+// The formats of a state file's values. A file without a format of record
+// is of format 1, which the next open converts.
+const (
+	formatPlain  = 1 // values are their JSON, unchecked
+	formatFramed = 2 // values are framed with a checksum (frame.go)
 )
 
 // File is a Store in one bbolt file, for one host: the file is locked so
@@ -43,6 +53,7 @@ var (
 type File struct {
 	db   *bolt.DB
 	path string
+	keys *Keyring // nil: credentials are stored in plain
 
 	mu   sync.Mutex
 	held map[string]*Claim
@@ -73,6 +84,11 @@ type FileOptions struct {
 	Fresh bool
 	// Log receives warnings, such as a file mode corrected; nil discards.
 	Log hclog.Logger
+	// Keys, when set, encrypts the credentials the file stores, as the
+	// PostgreSQL store does; credentials stored in plain before are
+	// encrypted at open. Without it credentials are stored in plain, and
+	// encrypted ones cannot be read.
+	Keys *Keyring
 }
 
 const whatToDo = "restore it from a backup (see `replicator state backup`), or start over with -fresh-state, " +
@@ -84,8 +100,9 @@ const whatToDo = "restore it from a backup (see `replicator state backup`), or s
 //
 // A state file that is damaged, truncated or empty, or missing while the
 // marker beside it (PATH.used) says it was used, is refused with an error
-// that says what to do, unless opts.Fresh is set. Runs left "running" by
-// a host that died are marked "crashed".
+// that says what to do, unless opts.Fresh is set. Every page and every
+// stored value is checked. Runs left "running" by a host that died are
+// marked "crashed".
 func OpenFile(path string, opts FileOptions) (*File, error) {
 	log := opts.Log
 	if log == nil {
@@ -131,12 +148,12 @@ func OpenFile(path string, opts FileOptions) (*File, error) {
 			log.Warn("state file was readable by others; its mode is now 0600", "path", path, "was", m.String())
 		}
 	}
-	s, err := openBolt(path)
+	s, err := openBolt(path, opts.Keys, log)
 	if err != nil && errors.Is(err, ErrDamaged) && opts.Fresh {
 		if err := moveAside(path, log); err != nil {
 			return nil, err
 		}
-		s, err = openBolt(path)
+		s, err = openBolt(path, opts.Keys, log)
 	}
 	if err != nil {
 		return nil, err
@@ -167,10 +184,10 @@ func moveAside(path string, log hclog.Logger) error {
 	return nil
 }
 
-// openBolt opens the file and checks every page of it. bbolt panics on a
-// damaged page, and faults on one beyond the end of the file; both are
-// turned into an error here.
-func openBolt(path string) (s *File, err error) {
+// openBolt opens the file and checks every page and value of it. bbolt
+// panics on a damaged page, and faults on one beyond the end of the file;
+// both are turned into an error here.
+func openBolt(path string, keys *Keyring, log hclog.Logger) (s *File, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -186,20 +203,32 @@ func openBolt(path string) (s *File, err error) {
 	case err != nil:
 		return nil, fmt.Errorf("opening state file %s: %w", path, err)
 	}
-	s = &File{db: db, path: path, held: map[string]*Claim{}}
+	s = &File{db: db, path: path, keys: keys, held: map[string]*Claim{}}
+	if err := checkPages(path); err != nil {
+		db.Close()
+		return nil, damaged(path, err)
+	}
 	if err := s.check(); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if err := s.upgrade(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("converting state file %s to the format with checksums: %w", path, err)
 	}
 	if s.ident, err = os.Stat(path); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening state file %s: %w", path, err)
 	}
+	var sealed int
 	err = s.update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketStreams, bucketCredentials, bucketRuns, bucketClaims} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
+		}
+		if sealed, err = s.sealPlainCredentials(tx); err != nil {
+			return err
 		}
 		if err := releaseAll(tx); err != nil {
 			return err
@@ -210,27 +239,235 @@ func openBolt(path string) (s *File, err error) {
 		db.Close()
 		return nil, fmt.Errorf("preparing state file %s: %w", path, err)
 	}
+	if sealed > 0 {
+		log.Info("encrypted the credentials stored in plain", "path", path, "sources", sealed)
+	}
 	return s, nil
 }
 
-// check walks every page of the file.
+// check walks every page of the file, then checks every value: bbolt's
+// check covers the structure of the pages, not what the values hold.
 func (s *File) check() error {
 	var problems []error
+	note := func(err error) {
+		if len(problems) < 3 {
+			problems = append(problems, err)
+		}
+	}
 	err := s.view(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
-			if len(problems) < 3 {
-				problems = append(problems, err)
-			}
+			note(err)
 		}
-		return nil
+		if len(problems) > 0 {
+			return nil // the values of damaged pages cannot be walked
+		}
+		format, err := readFormat(tx)
+		if err != nil {
+			return err
+		}
+		return eachValue(tx, func(what func() string, k, v []byte) ([]byte, error) {
+			// A file of format 1 holds JSON, and framed values where a
+			// conversion was cut short.
+			if format == formatPlain && !framed(v) {
+				if !json.Valid(v) {
+					note(fmt.Errorf("%s: %w: it is not valid JSON", what(), errUnreadable))
+				}
+			} else if _, err := unframe(k, v); err != nil {
+				note(fmt.Errorf("%s: %w", what(), err))
+			}
+			return nil, nil
+		})
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrDamaged):
 		return err
-	}
-	if len(problems) > 0 {
+	case err != nil:
+		return fmt.Errorf("state file %s: %w", s.path, err)
+	case len(problems) > 0:
 		return damaged(s.path, errors.Join(problems...))
 	}
 	return nil
+}
+
+// readFormat returns the format of the file's values. A format this
+// replicator does not know is refused: it was written by a newer one.
+func readFormat(tx *bolt.Tx) (int, error) {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return formatPlain, nil
+	}
+	v, err := get(meta, keyFormat)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("the format of record: %w", err)
+	case len(v) != 1:
+		return 0, fmt.Errorf("the format of record: %w: it is %d bytes long", errUnreadable, len(v))
+	case v[0] > formatFramed:
+		return 0, fmt.Errorf("it was written by a newer replicator (format %d; this one reads formats up to %d): use that version or a newer one", v[0], formatFramed)
+	}
+	return int(v[0]), nil
+}
+
+// upgradeBatch bounds what one transaction of a conversion rewrites:
+// bbolt keeps a transaction's writes in memory until it commits.
+const upgradeBatch = 32 << 20
+
+// upgrade converts a file of format 1, which check has found to hold JSON
+// and framed values only, to format 2: it frames the values not framed
+// yet, in transactions of about upgradeBatch bytes, then records format 2.
+// A conversion cut short goes on at the next open. It is done once, at the
+// first open by a replicator that frames values; older ones cannot read
+// the file after.
+func (s *File) upgrade() error {
+	var format int
+	var buckets []valueBucket
+	err := s.view(func(tx *bolt.Tx) error {
+		var err error
+		if format, err = readFormat(tx); err != nil || format == formatFramed {
+			return err
+		}
+		buckets, err = valueBuckets(tx)
+		return err
+	})
+	if err != nil || format == formatFramed {
+		return err
+	}
+	for len(buckets) > 0 {
+		err := s.update(func(tx *bolt.Tx) error {
+			size := 0
+			for len(buckets) > 0 && size < upgradeBatch {
+				err := buckets[0].walk(tx, func(_ func() string, k, v []byte) ([]byte, error) {
+					if framed(v) {
+						return nil, nil
+					}
+					size += len(v)
+					return frame(k, v), nil
+				})
+				if err != nil {
+					return err
+				}
+				buckets = buckets[1:]
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return s.update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		return put(meta, keyFormat, []byte{formatFramed})
+	})
+}
+
+// valueFunc is called with a stored value v, its key k and what says what
+// the value is, for messages. A value it returns replaces the stored one.
+type valueFunc func(what func() string, k, v []byte) ([]byte, error)
+
+// valueBucket is a bucket of values: claims, credentials, or the streams
+// or runs of one pipeline.
+type valueBucket struct {
+	top, pipeline []byte // pipeline is nil for a top-level bucket
+	what          func(pipeline, k []byte) string
+}
+
+// valueBuckets lists the buckets of values.
+func valueBuckets(tx *bolt.Tx) ([]valueBucket, error) {
+	var out []valueBucket
+	for _, b := range []struct {
+		name   []byte
+		nested bool // one bucket per pipeline
+		what   func(pipeline, k []byte) string
+	}{
+		{bucketClaims, false, func(_, k []byte) string { return fmt.Sprintf("the claim of pipeline %q", k) }},
+		{bucketCredentials, false, credentialsOf},
+		{bucketStreams, true, func(p, k []byte) string { return fmt.Sprintf("stream %q of pipeline %q", k, p) }},
+		{bucketRuns, true, func(p, k []byte) string { return fmt.Sprintf("run %d of pipeline %q", runID(k), p) }},
+	} {
+		top := tx.Bucket(b.name)
+		switch {
+		case top == nil:
+		case !b.nested:
+			out = append(out, valueBucket{top: b.name, what: b.what})
+		default:
+			err := top.ForEachBucket(func(p []byte) error {
+				out = append(out, valueBucket{top: b.name, pipeline: slices.Clone(p), what: b.what})
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// walk calls fn with every value of the bucket in tx.
+func (vb valueBucket) walk(tx *bolt.Tx, fn valueFunc) error {
+	b := tx.Bucket(vb.top)
+	if b != nil && vb.pipeline != nil {
+		b = b.Bucket(vb.pipeline)
+	}
+	if b == nil {
+		return nil
+	}
+	return walkBucket(b, vb.pipeline, vb.what, fn)
+}
+
+// eachValue calls fn with every value of the buckets of values.
+func eachValue(tx *bolt.Tx, fn valueFunc) error {
+	buckets, err := valueBuckets(tx)
+	if err != nil {
+		return err
+	}
+	for _, vb := range buckets {
+		if err := vb.walk(tx, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func credentialsOf(_, k []byte) string { return "the credentials of " + string(k) }
+
+// walkBucket calls fn with every value of b, as eachValue does.
+func walkBucket(b *bolt.Bucket, pipeline []byte, what func(pipeline, k []byte) string, fn valueFunc) error {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			continue // a nested bucket; the layout has none here
+		}
+		nv, err := fn(func() string { return what(pipeline, k) }, k, v)
+		if err != nil {
+			return err
+		}
+		if nv != nil {
+			// A write moves the cursor's page under it; seek back.
+			k = slices.Clone(k)
+			if err := b.Put(k, nv); err != nil {
+				return err
+			}
+			c.Seek(k)
+		}
+	}
+	return nil
+}
+
+// get returns the payload stored under key, or nil when there is none.
+func get(b *bolt.Bucket, key []byte) ([]byte, error) {
+	v := b.Get(key)
+	if v == nil {
+		return nil, nil
+	}
+	return unframe(key, v)
+}
+
+// put stores payload under key, framed.
+func put(b *bolt.Bucket, key, payload []byte) error {
+	return b.Put(key, frame(key, payload))
 }
 
 // view and update run a transaction, turning bbolt's panic on a damaged
@@ -238,7 +475,7 @@ func (s *File) check() error {
 func (s *File) view(fn func(*bolt.Tx) error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer s.recoverDamage(&err)
-	return s.db.View(fn)
+	return s.damage(s.db.View(fn))
 }
 
 func (s *File) update(fn func(*bolt.Tx) error) (err error) {
@@ -249,13 +486,21 @@ func (s *File) update(fn func(*bolt.Tx) error) (err error) {
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer s.recoverDamage(&err)
-	return s.db.Update(fn)
+	return s.damage(s.db.Update(fn))
 }
 
 func (s *File) recoverDamage(err *error) {
 	if r := recover(); r != nil {
-		*err = damaged(s.path, fmt.Errorf("%v", r))
+		*err = damaged(s.path, fmt.Errorf("a page is damaged: %v", r))
 	}
+}
+
+// damage says what to do about an error that found a damaged value.
+func (s *File) damage(err error) error {
+	if errors.Is(err, errUnreadable) && !errors.Is(err, ErrDamaged) {
+		return damaged(s.path, err)
+	}
+	return err
 }
 
 // checkIdentity fails when the state file was deleted or replaced since it
@@ -312,12 +557,12 @@ type claimRecord struct {
 
 func getClaim(tx *bolt.Tx, pipeline string) (claimRecord, error) {
 	var c claimRecord
-	v := tx.Bucket(bucketClaims).Get([]byte(pipeline))
-	if v == nil {
-		return c, nil
+	v, err := get(tx.Bucket(bucketClaims), []byte(pipeline))
+	if err == nil && v != nil && json.Unmarshal(v, &c) != nil {
+		err = fmt.Errorf("%w: it is not valid JSON", errUnreadable)
 	}
-	if err := json.Unmarshal(v, &c); err != nil {
-		return c, fmt.Errorf("the stored claim of pipeline %q is not valid JSON: %w", pipeline, err)
+	if err != nil {
+		return claimRecord{}, fmt.Errorf("the claim of pipeline %q: %w", pipeline, err)
 	}
 	return c, nil
 }
@@ -327,7 +572,7 @@ func putClaim(tx *bolt.Tx, pipeline string, c claimRecord) error {
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bucketClaims).Put([]byte(pipeline), v)
+	return put(tx.Bucket(bucketClaims), []byte(pipeline), v)
 }
 
 // fenced checks, inside a write, that f is the pipeline's current claim.
@@ -351,8 +596,11 @@ func releaseAll(tx *bolt.Tx) error {
 	b := tx.Bucket(bucketClaims)
 	var stale []string
 	err := b.ForEach(func(k, v []byte) error {
-		var c claimRecord
-		if json.Unmarshal(v, &c) == nil && c.Held {
+		c, err := getClaim(tx, string(k))
+		if err != nil {
+			return err
+		}
+		if c.Held {
 			stale = append(stale, string(k))
 		}
 		return nil
@@ -435,10 +683,10 @@ func (s *File) release(c *Claim) error {
 func (s *File) Holders(ctx context.Context) (map[string]Holder, error) {
 	out := map[string]Holder{}
 	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketClaims).ForEach(func(k, v []byte) error {
-			var c claimRecord
-			if err := json.Unmarshal(v, &c); err != nil {
-				return fmt.Errorf("the stored claim of pipeline %q is not valid JSON: %w", k, err)
+		return tx.Bucket(bucketClaims).ForEach(func(k, _ []byte) error {
+			c, err := getClaim(tx, string(k))
+			if err != nil {
+				return err
 			}
 			if c.Held {
 				out[string(k)] = Holder{Host: c.Host, Since: c.Since, Token: c.Token}
@@ -460,11 +708,10 @@ func (s *File) Stream(ctx context.Context, pipeline, stream string) (StreamState
 		if p == nil {
 			return nil
 		}
-		v := p.Get([]byte(stream))
-		if v == nil {
-			return nil
+		v, err := get(p, []byte(stream))
+		if err != nil || v == nil {
+			return err
 		}
-		var err error
 		st, err = decodeStream(v)
 		return err
 	})
@@ -494,7 +741,7 @@ func (s *File) SaveStream(ctx context.Context, f Fence, stream string, st Stream
 		if err != nil {
 			return err
 		}
-		return p.Put([]byte(stream), v)
+		return put(p, []byte(stream), v)
 	})
 	if err != nil {
 		return fmt.Errorf("saving state of stream %q of pipeline %q: %w", stream, f.Pipeline, err)
@@ -515,9 +762,9 @@ func (s *File) ResetStream(ctx context.Context, f Fence, stream string) error {
 		if p == nil {
 			return nil
 		}
-		v := p.Get([]byte(stream))
-		if v == nil {
-			return nil
+		v, err := get(p, []byte(stream))
+		if err != nil || v == nil {
+			return err
 		}
 		st, err := decodeStream(v)
 		if err != nil {
@@ -530,7 +777,7 @@ func (s *File) ResetStream(ctx context.Context, f Fence, stream string) error {
 		if err != nil {
 			return err
 		}
-		return p.Put([]byte(stream), v)
+		return put(p, []byte(stream), v)
 	})
 	if err != nil {
 		return fmt.Errorf("resetting stream %q of pipeline %q: %w", stream, f.Pipeline, err)
@@ -542,17 +789,58 @@ func (s *File) ResetStream(ctx context.Context, f Fence, stream string) error {
 func (s *File) Credentials(ctx context.Context, source string) (json.RawMessage, error) {
 	var c json.RawMessage
 	err := s.view(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketCredentials).Get([]byte(source)); v != nil {
-			var err error
-			c, err = decodeCredentials(v) // a copy: v is only valid inside the transaction
+		v, err := get(tx.Bucket(bucketCredentials), []byte(source))
+		if err != nil || v == nil {
 			return err
 		}
-		return nil
+		c, err = s.openCredentials(source, v) // a copy: v is only valid inside the transaction
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading credentials of %s: %w", source, err)
 	}
 	return c, nil
+}
+
+// openCredentials decodes a source's stored credentials, decrypting them
+// when they were stored encrypted.
+func (s *File) openCredentials(source string, v []byte) (json.RawMessage, error) {
+	if !isSealed(v) {
+		return decodeCredentials(v)
+	}
+	if s.keys == nil {
+		return nil, fmt.Errorf("stored credentials of %s are encrypted with key %s, and no encryption_key is configured: "+
+			"set the state block's encryption_key to that key", source, sealedKeyID(v))
+	}
+	plain, err := s.keys.Open(source, v)
+	if err != nil {
+		return nil, err
+	}
+	return decodeCredentials(plain)
+}
+
+// sealPlainCredentials encrypts the credentials stored in plain, when the
+// file has keys; it returns how many it encrypted.
+func (s *File) sealPlainCredentials(tx *bolt.Tx) (n int, err error) {
+	if s.keys == nil {
+		return 0, nil
+	}
+	err = walkBucket(tx.Bucket(bucketCredentials), nil, credentialsOf, func(what func() string, k, v []byte) ([]byte, error) {
+		payload, err := unframe(k, v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what(), err)
+		}
+		if isSealed(payload) {
+			return nil, nil
+		}
+		sealed, err := s.keys.Seal(string(k), payload)
+		if err != nil {
+			return nil, err
+		}
+		n++
+		return frame(k, sealed), nil
+	})
+	return n, err
 }
 
 // SaveCredentials stores a source's credentials.
@@ -563,6 +851,13 @@ func (s *File) SaveCredentials(ctx context.Context, f Fence, source string, c js
 	if len(c) > 0 && !json.Valid(c) {
 		return fmt.Errorf("saving credentials of %s: they are not valid JSON", source)
 	}
+	v := []byte(c)
+	if len(c) > 0 && s.keys != nil {
+		var err error
+		if v, err = s.keys.Seal(source, c); err != nil {
+			return err
+		}
+	}
 	err := s.update(func(tx *bolt.Tx) error {
 		if f != NoFence {
 			if _, err := fenced(tx, f); err != nil {
@@ -570,10 +865,10 @@ func (s *File) SaveCredentials(ctx context.Context, f Fence, source string, c js
 			}
 		}
 		b := tx.Bucket(bucketCredentials)
-		if len(c) == 0 {
+		if len(v) == 0 {
 			return b.Delete([]byte(source))
 		}
-		return b.Put([]byte(source), c)
+		return put(b, []byte(source), v)
 	})
 	if err != nil {
 		return fmt.Errorf("saving credentials of %s: %w", source, err)
@@ -613,7 +908,7 @@ func (s *File) SaveRun(ctx context.Context, f Fence, r *Run) error {
 		if err != nil {
 			return err
 		}
-		if err := b.Put(runKey(id), v); err != nil {
+		if err := put(b, runKey(id), v); err != nil {
 			return err
 		}
 		running, err := tx.CreateBucketIfNotExists(bucketRunning)
@@ -671,9 +966,9 @@ func (s *File) Runs(ctx context.Context, pipeline string, limit int) ([]Run, err
 		}
 		c := b.Cursor()
 		for k, v := c.Last(); k != nil && (limit <= 0 || len(runs) < limit); k, v = c.Prev() {
-			r, err := decodeRun(v)
+			r, err := getRun(k, v)
 			if err != nil {
-				return fmt.Errorf("decoding run %d: %w", binary.BigEndian.Uint64(k), err)
+				return err
 			}
 			runs = append(runs, r)
 		}
@@ -717,7 +1012,7 @@ func (s *File) Streams(ctx context.Context, pipeline string) (map[string]StreamS
 			return nil
 		}
 		return p.ForEach(func(k, v []byte) error {
-			st, err := decodeStream(v)
+			st, err := decodeStored(k, v, decodeStream)
 			if err != nil {
 				return fmt.Errorf("stream %q: %w", k, err)
 			}
@@ -769,8 +1064,11 @@ func markCrashed(tx *bolt.Tx, pipeline []byte) error {
 		}
 		err = runs.ForEachBucket(func(p []byte) error {
 			return runs.Bucket(p).ForEach(func(k, v []byte) error {
-				var r struct{ Outcome string }
-				if json.Unmarshal(v, &r) == nil && r.Outcome == OutcomeRunning {
+				r, err := getRun(k, v)
+				if err != nil {
+					return fmt.Errorf("pipeline %q: %w", p, err)
+				}
+				if r.Outcome == OutcomeRunning {
 					found = append(found, ref{slices.Clone(p), slices.Clone(k)})
 				}
 				return nil
@@ -803,9 +1101,9 @@ func markCrashed(tx *bolt.Tx, pipeline []byte) error {
 		if v == nil {
 			continue // trimmed since
 		}
-		r, err := decodeRun(v)
+		r, err := getRun(f.id, v)
 		if err != nil {
-			return fmt.Errorf("decoding run %d of pipeline %q: %w", binary.BigEndian.Uint64(f.id), f.pipeline, err)
+			return fmt.Errorf("pipeline %q: %w", f.pipeline, err)
 		}
 		if r.Outcome != OutcomeRunning {
 			continue
@@ -815,7 +1113,7 @@ func markCrashed(tx *bolt.Tx, pipeline []byte) error {
 		if err != nil {
 			return err
 		}
-		if err := b.Put(f.id, nv); err != nil {
+		if err := put(b, f.id, nv); err != nil {
 			return err
 		}
 	}
@@ -824,4 +1122,32 @@ func markCrashed(tx *bolt.Tx, pipeline []byte) error {
 
 func runKey(id uint64) []byte {
 	return binary.BigEndian.AppendUint64(nil, id)
+}
+
+// runID is the ID of a run's key; 0 for a key of another length, which
+// only damage makes.
+func runID(k []byte) uint64 {
+	if len(k) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k)
+}
+
+// getRun decodes the run stored as v under key k.
+func getRun(k, v []byte) (Run, error) {
+	r, err := decodeStored(k, v, decodeRun)
+	if err != nil {
+		return Run{}, fmt.Errorf("run %d: %w", runID(k), err)
+	}
+	return r, nil
+}
+
+// decodeStored checks and decodes the value v stored under key k.
+func decodeStored[T any](k, v []byte, decode func([]byte) (T, error)) (T, error) {
+	payload, err := unframe(k, v)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return decode(payload)
 }

@@ -92,6 +92,18 @@ func (k *Keyring) Seal(source string, plain []byte) ([]byte, error) {
 	return k.current.aead.Seal(out, nonce, plain, []byte(source)), nil
 }
 
+// isSealed reports whether stored credentials are what Seal made rather
+// than plain JSON, which never starts with the version byte.
+func isSealed(b []byte) bool { return len(b) > 0 && b[0] == sealVersion }
+
+// sealedKeyID is the ID of the key that sealed b, in hex.
+func sealedKeyID(b []byte) string {
+	if len(b) < 1+keyIDSize {
+		return "(unknown)"
+	}
+	return hex.EncodeToString(b[1 : 1+keyIDSize])
+}
+
 // Open decrypts what Seal made for source.
 func (k *Keyring) Open(source string, sealed []byte) ([]byte, error) {
 	if len(sealed) < 1+keyIDSize || sealed[0] != sealVersion {

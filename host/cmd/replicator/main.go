@@ -286,8 +286,19 @@ func (a *app) openStore(ctx context.Context) (state.Store, error) {
 	return s, nil
 }
 
-func (a *app) stateOptions() state.FileOptions {
-	return state.FileOptions{Fresh: a.opts.freshState, Log: a.log}
+// stateOptions says how to open a state file: with the keys of the
+// configuration's state block, if it has one. The commands that need only
+// the state file work without a configuration that loads; they then have
+// no key, and reading credentials stored encrypted fails with the key to
+// set.
+func (a *app) stateOptions() (state.FileOptions, error) {
+	opts := state.FileOptions{Fresh: a.opts.freshState, Log: a.log}
+	cfg, err := a.config()
+	if err != nil || cfg.State.EncryptionKey == "" {
+		return opts, nil //nolint:nilerr // see above
+	}
+	opts.Keys, err = stateKeys(cfg)
+	return opts, err
 }
 
 // hostID names this process in claims: the machine's name and the process ID.

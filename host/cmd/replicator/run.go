@@ -121,7 +121,11 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	// The state file is open only while runs are underway, so that
 	// `replicator status` and the like can read it in between; a database
 	// stays open.
-	h.shared = &sharedStore{path: a.storePath(), opts: a.stateOptions()}
+	opts, err := a.stateOptions()
+	if err != nil {
+		return err
+	}
+	h.shared = &sharedStore{path: a.storePath(), opts: opts}
 	h.retry = retryAfter(cmp.Or(cfg.State.TakeoverAfter, config.DefaultTakeoverAfter))
 	if a.usesPostgres() {
 		h.fleet = true
@@ -232,6 +236,9 @@ func (h *runHost) reload(reason string) {
 	}
 	if h.a.opts.state == "" && (cfg.StateFile != h.shared.path || cfg.State.Postgres != h.a.cfg.State.Postgres) {
 		h.log.Warn("the state store changed; the host keeps using the one it started with until it is restarted")
+	}
+	if was := h.a.cfg.State; cfg.State.EncryptionKey != was.EncryptionKey || cfg.State.PreviousEncryptionKey != was.PreviousEncryptionKey {
+		h.log.Warn("the state block's keys changed; the host keeps using the ones it started with until it is restarted")
 	}
 	h.sched.SetMaxConcurrent(cfg.Host.MaxConcurrentRuns)
 	h.reconfigureConsole(cfg.Host)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/replicatorhq/replicator/host/config"
 	"github.com/replicatorhq/replicator/host/state"
 	"github.com/replicatorhq/replicator/host/state/postgres"
 )
@@ -83,14 +84,36 @@ func (a *app) usesPostgres() bool {
 // openBackend opens the store the configuration and flags say.
 func (a *app) openBackend(ctx context.Context) (state.Store, error) {
 	if !a.usesPostgres() {
-		return state.OpenFile(a.storePath(), a.stateOptions())
+		return a.openFile(a.storePath())
 	}
 	st := a.cfg.State
-	keys, err := state.NewKeyring(st.EncryptionKey, st.PreviousEncryptionKey)
+	keys, err := stateKeys(a.cfg)
 	if err != nil {
-		return nil, fmt.Errorf("state block at %s: %w", st.DeclRange, err)
+		return nil, err
 	}
 	return postgres.Open(ctx, postgres.Options{URL: st.Postgres, Keys: keys, TakeoverAfter: st.TakeoverAfter, Log: a.log})
+}
+
+// openFile opens the state file at path.
+func (a *app) openFile(path string) (state.Store, error) {
+	opts, err := a.stateOptions()
+	if err != nil {
+		return nil, err
+	}
+	s, err := state.OpenFile(path, opts)
+	if err != nil {
+		return nil, err // not a Store holding a nil *File
+	}
+	return s, nil
+}
+
+// stateKeys is the keyring of cfg's state block.
+func stateKeys(cfg *config.Config) (*state.Keyring, error) {
+	keys, err := state.NewKeyring(cfg.State.EncryptionKey, cfg.State.PreviousEncryptionKey)
+	if err != nil {
+		return nil, fmt.Errorf("state block at %s: %w", cfg.State.DeclRange, err)
+	}
+	return keys, nil
 }
 
 // storeName names the store in messages, without a password.
@@ -144,7 +167,7 @@ func (a *app) openNamed(ctx context.Context, name string, mustExist bool) (state
 				return nil, fmt.Errorf("state file %s: %w", name, err)
 			}
 		}
-		return state.OpenFile(name, a.stateOptions())
+		return a.openFile(name)
 	}
 	cfg, err := a.config()
 	if err != nil {
@@ -153,9 +176,9 @@ func (a *app) openNamed(ctx context.Context, name string, mustExist bool) (state
 	if cfg.State.EncryptionKey == "" {
 		return nil, fmt.Errorf("copying to or from %s needs the encryption_key of the state block in %s, which has none", postgres.Redacted(name), cfg.Path)
 	}
-	keys, err := state.NewKeyring(cfg.State.EncryptionKey, cfg.State.PreviousEncryptionKey)
+	keys, err := stateKeys(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("state block at %s: %w", cfg.State.DeclRange, err)
+		return nil, err
 	}
 	return postgres.Open(ctx, postgres.Options{URL: name, Keys: keys, TakeoverAfter: cfg.State.TakeoverAfter, Log: a.log})
 }

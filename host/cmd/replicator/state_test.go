@@ -166,7 +166,8 @@ func TestPostgresStateCopy(t *testing.T) {
 	if code, _, stderr := replicator(t, "state", "copy", "-config", cfgPath, "-from", url, "-to", back); code != 0 {
 		t.Fatalf("state copy back to a file: code %d\n%s", code, stderr)
 	}
-	f, err := state.OpenFile(back, state.FileOptions{})
+	// The state block's key encrypts the credentials in the file too.
+	f, err := state.OpenFile(back, state.FileOptions{Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,8 +175,11 @@ func TestPostgresStateCopy(t *testing.T) {
 	if st, _ := f.Stream(ctx, "tenant-1", "contacts"); st.Generation != 5 || string(st.State) != `{"since":"x"}` {
 		t.Errorf("stream copied back: %+v", st)
 	}
-	if creds, _ := f.Credentials(ctx, "source.zoho.t1"); string(creds) != `{"refresh_token":"keep-me"}` {
-		t.Errorf("credentials copied back: %s", creds)
+	if creds, err := f.Credentials(ctx, "source.zoho.t1"); string(creds) != `{"refresh_token":"keep-me"}` {
+		t.Errorf("credentials copied back: %s, %v", creds, err)
+	}
+	if b, _ := os.ReadFile(back); bytes.Contains(b, []byte("keep-me")) {
+		t.Error("the file copied back holds the credentials in plain")
 	}
 }
 
@@ -194,5 +198,72 @@ func TestSharedStoreFreshOnce(t *testing.T) {
 	}
 	if _, _, err := shared.acquire(); err == nil || !strings.Contains(err.Error(), "is missing") {
 		t.Fatalf("reopening a deleted state file: %v", err)
+	}
+}
+
+// TestStateBlockEncryptsTheStateFile: a state block without postgres
+// encrypts the state file's credentials, those stored in plain before
+// included; state copy carries them into a file sealed with the same key;
+// another key is refused with the key to set.
+func TestStateBlockEncryptsTheStateFile(t *testing.T) {
+	ctx := context.Background()
+	const key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	dir := t.TempDir()
+	path := filepath.Join(dir, "replicator.db")
+	s, err := state.OpenFile(path, state.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveCredentials(ctx, state.NoFence, "source.zoho.eu", json.RawMessage(`{"refresh_token":"keep-me"}`)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	writeConfig := func(name, key string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("state {\n  encryption_key = \""+key+"\"\n}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cfg := writeConfig("replicator.hcl", key)
+
+	if code, _, stderr := replicator(t, "status", "-config", cfg); code != 0 {
+		t.Fatalf("status: code %d\n%s", code, stderr)
+	}
+	keys, err := state.NewKeyring(key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	credentials := func(path string, keys *state.Keyring) (json.RawMessage, error) {
+		t.Helper()
+		s, err := state.OpenFile(path, state.FileOptions{Keys: keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		return s.Credentials(ctx, "source.zoho.eu")
+	}
+	if c, err := credentials(path, nil); err == nil || !strings.Contains(err.Error(), "set the state block's encryption_key") {
+		t.Errorf("credentials read without the key: %s, %v", c, err)
+	}
+	if c, err := credentials(path, keys); err != nil || string(c) != `{"refresh_token":"keep-me"}` {
+		t.Errorf("credentials read with the key: %s, %v", c, err)
+	}
+
+	copied := filepath.Join(dir, "copy.db")
+	if code, _, stderr := replicator(t, "state", "copy", "-config", cfg, "-from", path, "-to", copied); code != 0 {
+		t.Fatalf("state copy: code %d\n%s", code, stderr)
+	}
+	if c, err := credentials(copied, nil); err == nil {
+		t.Errorf("the copy holds the credentials in plain: %s", c)
+	}
+	if c, err := credentials(copied, keys); err != nil || string(c) != `{"refresh_token":"keep-me"}` {
+		t.Errorf("credentials in the copy: %s, %v", c, err)
+	}
+
+	other := writeConfig("other.hcl", strings.Repeat("ab", 32))
+	code, _, stderr := replicator(t, "state", "copy", "-config", other, "-from", path, "-to", filepath.Join(dir, "other.db"))
+	if code == 0 || !strings.Contains(stderr, "neither encryption_key") || !strings.Contains(stderr, keys.KeyID()) {
+		t.Errorf("state copy with another key: code %d, %s", code, stderr)
 	}
 }
