@@ -467,9 +467,10 @@ func offsetServed(tok pageToken, perPage int) int {
 	return 0
 }
 
-// handleCount answers Zoho's record count: {"count": N} for 1 credit.
-// Filters (cvid, criteria, email, phone, word) are not simulated and are
-// refused rather than ignored.
+// handleCount answers Zoho's record count for 1 credit: {"count":"55"},
+// the count a string, as Zoho's OpenAPI file (crm-oas v8.0 record.json,
+// "Record Count") types it. Filters (cvid, criteria, email, phone, word)
+// are not simulated and are refused rather than ignored.
 func (s *Server) handleCount(c *apiCall) {
 	m, ok := c.pathModule()
 	if !ok {
@@ -481,7 +482,7 @@ func (s *Server) handleCount(c *apiCall) {
 			return
 		}
 	}
-	c.ok(http.StatusOK, map[string]any{"count": s.Count(m.apiName)}, 1)
+	c.ok(http.StatusOK, map[string]any{"count": strconv.Itoa(s.Count(m.apiName))}, 1)
 }
 
 func (s *Server) handleDeleted(c *apiCall) {

@@ -13,7 +13,7 @@
 //	GET  /crm/v8/settings/fields?module=M
 //	GET  /crm/v8/{Module}?fields=...              records
 //	GET  /crm/v8/{Module}/deleted                 deleted records
-//	GET  /crm/v8/{Module}/actions/count           {"count": N}, 1 credit
+//	GET  /crm/v8/{Module}/actions/count           {"count":"N"} (a string), 1 credit
 //	POST /crm/v8/coql
 //	POST /crm/bulk/v8/read                        create a Bulk Read job
 //	GET  /crm/bulk/v8/read/{id}                   job status
