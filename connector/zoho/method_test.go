@@ -1,6 +1,7 @@
 package zoho
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -33,6 +34,30 @@ func TestFullSyncMethodByCount(t *testing.T) {
 		t.Errorf("the org charged %d credits, api_credits %d", spent, out.counts["api_credits"])
 	}
 	t.Logf("credits %d, calls %v", spent, h.sim.Calls())
+}
+
+// A small org's full sync reads every module through the records API:
+// Zoho's count (a string in its OpenAPI file) says Bulk Read would cost
+// more. 5,000 contacts and 500 accounts are the zoho_small_full_credits
+// figure's org.
+func TestSmallOrgFullSyncUsesTheRecordsAPI(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 5000, Accounts: 500})
+	h.src.tune.bulkFrom = 0
+	h.authorize(allScopes...)
+	before := h.sim.Credits()
+	h.catalog()
+	out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1}, contract.ReadStream{Name: "accounts", Generation: 1})
+	spent := h.sim.Credits() - before
+	calls := h.sim.Calls()
+	if calls["bulk/create"] != 0 || calls["count"] != 2 {
+		t.Errorf("%d Bulk Read jobs and %d counts, want none and one per stream", calls["bulk/create"], calls["count"])
+	}
+	if got := len(out.records); got != 5500 {
+		t.Errorf("%d records, want 5500", got)
+	}
+	if spent > 40 {
+		t.Errorf("the full sync cost %d credits, want at most 40", spent)
+	}
 }
 
 // full_sync_method overrides the choice, without counting.
@@ -76,6 +101,31 @@ func TestFullSyncCredits(t *testing.T) {
 		records, bulk := r.fullSyncCredits(tc.n)
 		if records != tc.records || bulk != tc.bulk || (records < bulk) != tc.recordsWins {
 			t.Errorf("%d records: records API %d, Bulk Read %d; want %d and %d", tc.n, records, bulk, tc.records, tc.bulk)
+		}
+	}
+}
+
+// Zoho's count is a string in its OpenAPI file; a number is read too.
+func TestCountReadsAStringOrANumber(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want int64
+		ok   bool
+	}{
+		{`{"count":"55"}`, 55, true},
+		{`{"count":55}`, 55, true},
+		{`{"count":"0"}`, 0, true},
+		{`{"count":"5.5"}`, 0, false},
+		{`{"count":"-1"}`, 0, false},
+		{`{"count":"many"}`, 0, false},
+		{`{"count":true}`, 0, false},
+	} {
+		var body struct {
+			Count count `json:"count"`
+		}
+		err := json.Unmarshal([]byte(tc.body), &body)
+		if (err == nil) != tc.ok || (tc.ok && int64(body.Count) != tc.want) {
+			t.Errorf("%s: count %d, error %v", tc.body, body.Count, err)
 		}
 	}
 }
