@@ -91,9 +91,13 @@
 // As in Zoho, a plain lookup or owner column holds the linked record's or
 // user's id only; the name needs the dotted form: Account_Name.Account_Name
 // (the target's name field), Owner.first_name, Owner.last_name, Owner.email;
-// Options.BulkRefusesOwnerNames refuses the owners' ones. A field the job
-// cannot select is 400 INVALID_DATA with details.api_name and
-// details.module naming it. Times are ISO 8601 with
+// Options.BulkOwnerNamesRefusal refuses the owners' ones with the code it
+// names (FIELD_NOT_SUPPORTED, INVALID_REQUEST, ...). A field the module does
+// not have is 400 FIELD_NOT_AVAILABLE. Such refusals name the field in
+// details {"api_name","module"}, or, with Options.BulkRefusalsNameNoField,
+// leave details empty: Zoho documents both. Criteria it does not take are
+// 400 INVALID_CRITERIA, an unknown module 400 MODULE_NOT_AVAILABLE, and
+// Notes, Attachments and Emails 400 MODULE_NOT_SUPPORTED. Times are ISO 8601 with
 // the org's offset, multi-select values are joined with ";", booleans are
 // true or false, empty values are empty cells. The result is 404
 // RESOURCE_NOT_FOUND until the job is COMPLETED and 429 TOO_MANY_REQUESTS

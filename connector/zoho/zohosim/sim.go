@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 	_ "time/tzdata" // the org's time zone must load on hosts without zoneinfo
@@ -60,10 +62,16 @@ type Options struct {
 	// Logger, when set, gets one line per request: method, path without the
 	// query (queries can carry tokens), status and duration.
 	Logger *log.Logger
-	// BulkRefusesOwnerNames makes Bulk Read refuse an owner's dotted
-	// columns but id (Owner.first_name, Owner.email, ...), which Zoho's
-	// docs do not list, as it refuses an unknown field.
-	BulkRefusesOwnerNames bool
+	// BulkOwnerNamesRefusal, when set, makes Bulk Read refuse a job that
+	// asks for an owner's dotted columns but id (Owner.first_name,
+	// Owner.email, ...), which Zoho's docs do not list, with this code:
+	// FIELD_NOT_AVAILABLE, FIELD_NOT_SUPPORTED, INVALID_REQUEST or
+	// JOIN_LIMIT_EXCEEDED (the Refusal* constants).
+	BulkOwnerNamesRefusal string
+	// BulkRefusalsNameNoField leaves details empty when Bulk Read refuses
+	// a job for one of its fields; by default details names the field and
+	// its module ({"api_name","module"}). Zoho documents both.
+	BulkRefusalsNameNoField bool
 }
 
 // Server is a simulated Zoho CRM org. Its methods are safe for concurrent use.
@@ -129,6 +137,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Contacts < 0 || opts.Contacts > maxGenerated || opts.Accounts < 0 || opts.Accounts > maxGenerated {
 		return nil, fmt.Errorf("record counts must be between 0 and %d (got %d contacts, %d accounts)", maxGenerated, opts.Contacts, opts.Accounts)
+	}
+	if r := opts.BulkOwnerNamesRefusal; r != "" && !slices.Contains(fieldRefusals, r) {
+		return nil, fmt.Errorf("BulkOwnerNamesRefusal %q is not a Bulk Read field refusal: use one of %s", r, strings.Join(fieldRefusals, ", "))
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
