@@ -79,22 +79,6 @@ func (e *apiError) Error() string {
 	return msg
 }
 
-// refusedField is the field an error answer names in details.api_name, or
-// "" when it names none.
-func refusedField(err error) string {
-	var ae *apiError
-	if !errors.As(err, &ae) {
-		return ""
-	}
-	var d struct {
-		APIName string `json:"api_name"`
-	}
-	if json.Unmarshal(ae.Details, &d) != nil {
-		return ""
-	}
-	return d.APIName
-}
-
 func isCode(err error, codes ...string) bool {
 	var ae *apiError
 	if !errors.As(err, &ae) {
