@@ -105,11 +105,8 @@ func newHarnessWith(t *testing.T, opts zohosim.Options, wrap func(http.Handler) 
 	}
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	src := New(testLogger(t))
-	src.now = clk.Now
-	src.tune = testTuning()
-	return &harness{
-		t: t, sim: sim, url: srv.URL, clock: clk, src: src,
+	h := &harness{
+		t: t, sim: sim, url: srv.URL, clock: clk,
 		cfg: map[string]any{
 			"domain":         sim.DC(),
 			"client_id":      sim.ClientID(),
@@ -119,6 +116,17 @@ func newHarnessWith(t *testing.T, opts zohosim.Options, wrap func(http.Handler) 
 			"default_region": "NL",
 		},
 	}
+	h.src = newSource(h)
+	return h
+}
+
+// newSource returns a source on the harness's clock, as a new plugin
+// process of a run would be.
+func newSource(h *harness) *Source {
+	src := New(testLogger(h.t))
+	src.now = h.clock.Now
+	src.tune = testTuning()
+	return src
 }
 
 // config returns the configuration with changes applied; a nil value

@@ -436,8 +436,9 @@ func (s *Server) handleBulkResult(c *apiCall) {
 		return
 	}
 	s.downloads = append(s.downloads, now)
-	s.credits++
+	s.chargeLocked(1)
 	s.mu.Unlock()
+	s.showCredits(c.w)
 
 	c.w.Header().Set("Content-Type", "application/zip")
 	c.w.Header().Set("Content-Disposition", `attachment; filename="`+j.id+`.zip"`)

@@ -371,6 +371,11 @@ func TestDeletedRecords(t *testing.T) {
 	if resp.StatusCode != 200 || p.Data[2].DisplayName != full["Full_Name"] {
 		t.Errorf("display_name %q, want %q", p.Data[2].DisplayName, full["Full_Name"])
 	}
+	// Paged by page only: a page_token is refused, not ignored.
+	resp, body = f.call("GET", "/crm/v8/Contacts/deleted?type=all&page_token=abc", tok, nil)
+	if e := wantError(t, resp, body, http.StatusBadRequest, "INVALID_DATA"); e.Details["param_name"] != "page_token" {
+		t.Errorf("page_token refused with details %v", e.Details)
+	}
 
 	// Deleted records are gone from the record APIs and the counts.
 	if _, ok := f.sim.Record("Contacts", ids[1]); ok {

@@ -59,6 +59,16 @@ type Options struct {
 	// next gets 429 TOO_MANY_REQUESTS; zero means DefaultMaxConcurrent (an
 	// Enterprise org), negative means no limit.
 	MaxConcurrent int
+	// DailyCredits is the org's API credits per rolling 24 hours; once
+	// half are spent, answers carry X-API-CREDITS-REMAINING. Zero means an
+	// Enterprise org's 50,000 plus 1,000 per user licence; negative means
+	// no allowance and no header.
+	DailyCredits int64
+	// APIHosts are host names the CRM API answers at besides the org's
+	// API hosts (www., sandbox. and developer.zohoapis.<tld>), loopback
+	// addresses and localhost; a call to any other host is 400
+	// INVALID_HOST, as Zoho answers a call not made to its API domain.
+	APIHosts []string
 	// Logger, when set, gets one line per request: method, path without the
 	// query (queries can carry tokens), status and duration.
 	Logger *log.Logger
@@ -91,13 +101,17 @@ type Server struct {
 	codes     map[string]*grantCode
 	refreshes map[string]*refreshToken
 	refOrder  []*refreshToken // issue order, for the 20-per-user limit
-	access    map[string]*accessToken
-	faults    map[string]*Fault
-	credits   int64
-	calls     map[string]int64
-	inflight  int
-	jobs      map[string]*bulkJob
-	downloads []time.Time // successful bulk downloads, for 10 a minute
+	// newRefreshes are when refresh tokens were issued, for the limit
+	// of five a minute.
+	newRefreshes []time.Time
+	access       map[string]*accessToken
+	faults       map[string]*Fault
+	credits      int64
+	spends       []spend // the last 24 hours' credits, by minute
+	calls        map[string]int64
+	inflight     int
+	jobs         map[string]*bulkJob
+	downloads    []time.Time // successful bulk downloads, for 10 a minute
 }
 
 // dcInfo is one Zoho data centre.
@@ -153,6 +167,9 @@ func New(opts Options) (*Server, error) {
 	if opts.BulkPageSize <= 0 {
 		opts.BulkPageSize = DefaultBulkPageSize
 	}
+	if opts.DailyCredits == 0 {
+		opts.DailyCredits = enterpriseCredits + enterpriseCreditsPerUser*int64(len(simUsers))
+	}
 	if opts.MaxConcurrent == 0 {
 		opts.MaxConcurrent = DefaultMaxConcurrent
 	}
@@ -199,8 +216,8 @@ func New(opts Options) (*Server, error) {
 //	POST   /admin/faults                 {"kind","count","delay":"2s","retry_after":"1s"}
 //	DELETE /admin/faults                 clear all faults
 //	POST   /admin/access-tokens/revoke   every access token becomes invalid
-//	GET    /admin/credits                -> {"credits","calls":{...}}
-//	DELETE /admin/credits                reset credits and call counts
+//	GET    /admin/credits                -> {"credits","calls":{...},"left_today"}
+//	DELETE /admin/credits                reset credits, call counts and the day's credits
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // OrgDomainName returns the org's domain name, "org<zgid>", as used in
