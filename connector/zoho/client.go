@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -90,50 +89,6 @@ func isCode(err error, codes ...string) bool {
 		}
 	}
 	return false
-}
-
-// budgetError says a call would have spent more credits than allowed.
-type budgetError struct {
-	max, spent, cost int64
-}
-
-func (e *budgetError) Error() string {
-	return fmt.Sprintf("max_credits_per_run is %d and %d credits are spent; the next call costs %d", e.max, e.spent, e.cost)
-}
-
-// credits counts the API credits a run spends and enforces its limit.
-type credits struct {
-	max        atomic.Int64 // 0: no limit
-	spent      atomic.Int64
-	unreported atomic.Int64
-}
-
-// reserve books cost before a call, failing if that would pass the limit.
-func (c *credits) reserve(cost int64) error {
-	for {
-		s := c.spent.Load()
-		if m := c.max.Load(); m > 0 && s+cost > m {
-			return &budgetError{max: m, spent: s, cost: cost}
-		}
-		if c.spent.CompareAndSwap(s, s+cost) {
-			return nil
-		}
-	}
-}
-
-// settle confirms or returns a reservation once the answer is known.
-func (c *credits) settle(cost int64, charged bool) {
-	if charged {
-		c.unreported.Add(cost)
-	} else {
-		c.spent.Add(-cost)
-	}
-}
-
-// canAfford reports whether cost more credits fit in the limit.
-func (c *credits) canAfford(cost int64) bool {
-	m := c.max.Load()
-	return m == 0 || c.spent.Load()+cost <= m
 }
 
 // client calls the CRM API: it adds the token, caps concurrency, retries
@@ -225,6 +180,9 @@ func (c *client) do(ctx context.Context, r request, handle func(*http.Response) 
 				return err
 			}
 			continue
+		}
+		if left, first := c.credits.noteLeft(resp.Header.Get(creditsHeader)); first {
+			c.log.Warn("Zoho reports that more than half of the org's daily Zoho API credits are spent; the run stops at a checkpoint before they run out", "zoho_credits_left", left)
 		}
 		status := resp.StatusCode
 		lastStatus = status

@@ -297,7 +297,7 @@ func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 func (s *Source) stopOrFail(err error, ss *session) error {
 	var be *budgetError
 	if errors.As(err, &be) {
-		s.log.Warn("stopping: max_credits_per_run would be exceeded", "detail", be.Error())
+		be.warn(s.log)
 		return nil
 	}
 	return s.readError(err)
