@@ -239,3 +239,32 @@ func TestRetriesWarnWithAttemptAndStatus(t *testing.T) {
 		}
 	}
 }
+
+// A call that reaches Zoho at a host other than the data centre's API
+// host (a wrong api_url, a proxy that rewrites the host) is 400
+// INVALID_HOST; the error says where the calls must go.
+func TestInvalidHostIsExplained(t *testing.T) {
+	webHost := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/crm/") {
+				r.Host = "crm.zoho.eu"
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	h := newHarnessWith(t, zohosim.Options{Contacts: 10}, webHost)
+	h.authorize(allScopes...)
+	want := []string{"INVALID_HOST", "https://www.zohoapis.eu", "api_url"}
+	_, err := h.read(context.Background(), nil, contract.ReadStream{Name: "contacts", Generation: 1})
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("Read error %v lacks %q", err, w)
+		}
+	}
+	_, err = h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: h.creds})
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("Check error %v lacks %q", err, w)
+		}
+	}
+}
