@@ -316,6 +316,36 @@ func TestIncrementalReadsChangesAndDeletions(t *testing.T) {
 
 // next is the state the host keeps after a run: its last checkpoint, or
 // the state it had when the run made none.
+// Zoho's deleted-records API pages by page and per_page only, reaching
+// 2,000 records: past them the run turns to a full sync, which finds every
+// deletion, instead of paging on with a page_token Zoho does not document.
+func TestMoreDeletionsThanListedMeanAFullSync(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 2200, Accounts: 5, Seed: 9})
+	h.authorize(allScopes...)
+	state := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1}).lastState("contacts")
+	ids := simIDs(h.sim, "Contacts")
+	for _, id := range ids[:2001] {
+		if err := h.sim.Delete("Contacts", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.clock.Add(2 * time.Minute)
+	calls := h.sim.Calls()["deleted"]
+	out := h.mustRead(contract.ReadStream{Name: "contacts", State: state, Generation: 2})
+	if n := h.sim.Calls()["deleted"] - calls; n != 10 {
+		t.Errorf("%d pages of deleted records read, want the 10 of 200 that reach 2,000", n)
+	}
+	var st streamState
+	if err := json.Unmarshal(out.lastState("contacts"), &st); err != nil || st.Full == nil {
+		t.Fatalf("checkpoint %s, want a full sync next", out.lastState("contacts"))
+	}
+	h.clock.Add(time.Minute)
+	out = h.mustRead(contract.ReadStream{Name: "contacts", State: out.lastState("contacts"), Generation: 3})
+	if got, want := sorted(out.keys(contract.Upsert)), simIDs(h.sim, "Contacts"); !slices.Equal(got, want) || len(out.full) != 1 {
+		t.Errorf("the full sync read %d records of %d, completed %d times", len(got), len(want), len(out.full))
+	}
+}
+
 func next(state json.RawMessage, out *memOut) json.RawMessage {
 	if len(out.checkpoints) == 0 {
 		return state
