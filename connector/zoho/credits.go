@@ -18,9 +18,10 @@ const creditsHeader = "X-API-CREDITS-REMAINING"
 // than max_credits_per_run, or more than Zoho says the org has left.
 type budgetError struct {
 	max, spent, cost int64
-	// zoho is set when the credits Zoho says are left, left, are short.
-	zoho bool
+	// left is what Zoho says the org has left, -1 when it has not said;
+	// zoho is set when that is what falls short.
 	left int64
+	zoho bool
 }
 
 func (e *budgetError) Error() string {
@@ -40,7 +41,7 @@ func (e *budgetError) warn(log hclog.Logger, args ...any) {
 		args = append(args, "max_credits_per_run", e.max)
 	}
 	args = append(args, "spent", e.spent, "next_step_credits", e.cost)
-	if e.zoho || e.left >= 0 {
+	if e.left >= 0 {
 		args = append(args, "zoho_credits_left", e.left)
 	}
 	log.Warn(msg, args...)
@@ -107,16 +108,11 @@ func (c *credits) settle(cost int64, charged bool) {
 	}
 }
 
-// canAfford reports whether cost more credits fit in the limits.
-func (c *credits) canAfford(cost int64) bool {
-	return c.shortfall(cost) == nil
-}
-
 // noteLeft reads the credits left from an answer's header, if it carries
 // them, and reports whether Zoho said so for the first time in the run.
 func (c *credits) noteLeft(header string) (left int64, first bool) {
 	n, err := strconv.ParseInt(strings.TrimSpace(header), 10, 64)
-	if header == "" || err != nil || n < 0 {
+	if err != nil || n < 0 {
 		return 0, false
 	}
 	c.mu.Lock()

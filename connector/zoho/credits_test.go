@@ -7,10 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/replicatorhq/replicator/connector/zoho/zohosim"
-	"github.com/replicatorhq/replicator/internal/logbuf"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
@@ -108,8 +105,7 @@ func TestCreditsOfAFailedRunAreCounted(t *testing.T) {
 // a day later the next run reads on from there.
 func TestZohoCreditsLeftBoundTheRun(t *testing.T) {
 	h := newHarness(t, zohosim.Options{Contacts: 8000, Accounts: 5, DailyCredits: 30})
-	var logs logbuf.Buffer
-	h.src.log = hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: &logs})
+	warned := warnings(h.src)
 	h.authorize(allScopes...)
 	records := map[string]bool{}
 	out, err := h.read(t.Context(), map[string]any{"full_sync_method": "records_api"}, contract.ReadStream{Name: "contacts", Generation: 1})
@@ -125,13 +121,7 @@ func TestZohoCreditsLeftBoundTheRun(t *testing.T) {
 	if n := len(records); n == 0 || n == 8000 || out.lastState("contacts") == nil {
 		t.Fatalf("%d records read and checkpoint %s, want a run stopped at a checkpoint", n, out.lastState("contacts"))
 	}
-	var warnings []string
-	for _, line := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(line, "[WARN]") {
-			warnings = append(warnings, line)
-		}
-	}
-	if len(warnings) != 2 ||
+	if warnings := warned(); len(warnings) != 2 ||
 		!strings.Contains(warnings[0], "more than half of the org's daily Zoho API credits are spent") || !strings.Contains(warnings[0], "zoho_credits_left=15") ||
 		!strings.Contains(warnings[1], "stopping at the last checkpoint: the org's Zoho API credits for the day would run out") || !strings.Contains(warnings[1], "zoho_credits_left=0") {
 		t.Errorf("warnings:\n%s", strings.Join(warnings, "\n"))

@@ -12,10 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/replicatorhq/replicator/connector/zoho/zohosim"
-	"github.com/replicatorhq/replicator/internal/logbuf"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
@@ -216,22 +213,16 @@ func TestConcurrencyIsCapped(t *testing.T) {
 // default level, with its attempt, the most allowed and the status.
 func TestRetriesWarnWithAttemptAndStatus(t *testing.T) {
 	h := newHarness(t, zohosim.Options{Contacts: 20})
-	var logs logbuf.Buffer
-	h.src.log = hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: &logs})
+	warned := warnings(h.src)
 	h.authorize(allScopes...)
 	h.sim.SetFault(zohosim.Fault{Kind: "429", Count: 2})
 	h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
 	h.sim.SetFault(zohosim.Fault{Kind: "500", Count: 1})
 	h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
-	var warnings []string
-	for _, line := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(line, "[WARN]") && strings.Contains(line, "retrying") {
-			warnings = append(warnings, line)
-		}
-	}
+	warnings := slices.DeleteFunc(warned(), func(line string) bool { return !strings.Contains(line, "retrying") })
 	want := []string{"attempt=1 max_attempts=10 status=429", "attempt=2 max_attempts=10 status=429", "attempt=1 max_attempts=10 status=500"}
 	if len(warnings) != len(want) {
-		t.Fatalf("%d retry warnings, want %d:\n%s", len(warnings), len(want), logs.String())
+		t.Fatalf("%d retry warnings, want %d:\n%s", len(warnings), len(want), strings.Join(warnings, "\n"))
 	}
 	for i, w := range want {
 		if !strings.Contains(warnings[i], w) {

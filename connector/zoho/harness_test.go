@@ -16,6 +16,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/replicatorhq/replicator/connector/zoho/zohosim"
+	"github.com/replicatorhq/replicator/internal/logbuf"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
@@ -80,6 +81,22 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func testLogger(t *testing.T) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Name: "zoho", Level: hclog.Info, Output: testWriter{t}})
+}
+
+// warnings sends src's log to a buffer and returns a function that lists
+// the warnings logged so far.
+func warnings(src *Source) func() []string {
+	var logs logbuf.Buffer
+	src.log = hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: &logs})
+	return func() []string {
+		var out []string
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(line, "[WARN]") {
+				out = append(out, line)
+			}
+		}
+		return out
+	}
 }
 
 func newHarness(t *testing.T, opts zohosim.Options) *harness {

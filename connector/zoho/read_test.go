@@ -13,10 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/replicatorhq/replicator/connector/zoho/zohosim"
-	"github.com/replicatorhq/replicator/internal/logbuf"
 	"github.com/replicatorhq/replicator/plugin/contract"
 	"github.com/replicatorhq/replicator/schemas"
 )
@@ -403,8 +400,7 @@ func TestBulkReadWithoutOwnerNames(t *testing.T) {
 		for _, unnamed := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s unnamed=%v", code, unnamed), func(t *testing.T) {
 				h := newHarness(t, zohosim.Options{Contacts: 300, Accounts: 30, Seed: 3, BulkOwnerNamesRefusal: code, BulkRefusalsNameNoField: unnamed})
-				var logs logbuf.Buffer
-				h.src.log = hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: &logs})
+				warned := warnings(h.src)
 				h.authorize(allScopes...)
 				out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
 				if len(out.records) != 300 {
@@ -429,12 +425,7 @@ func TestBulkReadWithoutOwnerNames(t *testing.T) {
 				if companies == 0 {
 					t.Error("no contact has a company")
 				}
-				warning := ""
-				for _, line := range strings.Split(logs.String(), "\n") {
-					if strings.Contains(line, "[WARN]") && strings.Contains(line, "Bulk Read") {
-						warning = line
-					}
-				}
+				warning := strings.Join(warned(), "\n")
 				for _, want := range []string{"without the owners' name columns", "Owner.first_name", "Owner.last_name", "Owner.email", code} {
 					if !strings.Contains(warning, want) {
 						t.Errorf("warning %q lacks %q", warning, want)
