@@ -78,6 +78,11 @@ func (e *apiError) Error() string {
 	return msg
 }
 
+// rejectedToken are the codes of an access token Zoho no longer takes:
+// expired, revoked, or deleted as the oldest past a refresh token's live
+// ones (INVALID_OAUTHTOKEN on Zoho CRM's token validity page).
+var rejectedToken = []string{"INVALID_TOKEN", "INVALID_OAUTHTOKEN"}
+
 func isCode(err error, codes ...string) bool {
 	var ae *apiError
 	if !errors.As(err, &ae) {
@@ -196,7 +201,7 @@ func (c *client) do(ctx context.Context, r request, handle func(*http.Response) 
 		apiErr := readAPIError(resp, r.name())
 		cancel()
 		switch {
-		case status == http.StatusUnauthorized && apiErr.Code == "INVALID_TOKEN" && !refreshed:
+		case status == http.StatusUnauthorized && isCode(apiErr, rejectedToken...) && !refreshed:
 			// Revoked or expired early: one fresh token, one more try.
 			refreshed = true
 			c.log.Info("Zoho rejected the access token; getting a new one", "call", r.name())
@@ -205,7 +210,7 @@ func (c *client) do(ctx context.Context, r request, handle func(*http.Response) 
 			}
 			attempt--
 			continue
-		case status == http.StatusUnauthorized && apiErr.Code == "INVALID_TOKEN":
+		case status == http.StatusUnauthorized && isCode(apiErr, rejectedToken...):
 			return fmt.Errorf("%w (a freshly minted access token was rejected too: run authorize again)", apiErr)
 		case status == http.StatusTooManyRequests || status >= 500:
 			if attempt >= c.tune.attempts {

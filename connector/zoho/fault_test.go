@@ -259,3 +259,30 @@ func TestInvalidHostIsExplained(t *testing.T) {
 		}
 	}
 }
+
+// Zoho CRM's token validity page names INVALID_OAUTHTOKEN for an access
+// token it invalidated (the oldest past a refresh token's live ones); the
+// token is replaced as for INVALID_TOKEN.
+func TestInvalidOAuthTokenIsReplaced(t *testing.T) {
+	var rejected atomic.Bool
+	rejectOnce := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/crm/") && rejected.CompareAndSwap(false, true) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				_, _ = w.Write([]byte(`{"code":"INVALID_OAUTHTOKEN","details":{},"message":"invalid oauth token","status":"error"}`))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	h := newHarnessWith(t, zohosim.Options{Contacts: 20}, rejectOnce)
+	h.authorize(allScopes...)
+	out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
+	if len(out.records) != 20 || !rejected.Load() {
+		t.Errorf("%d records read, token rejected %v", len(out.records), rejected.Load())
+	}
+	if n := h.sim.Calls()["oauth/token"]; n != 2 {
+		t.Errorf("%d token requests, want the exchange and one refresh", n)
+	}
+}
