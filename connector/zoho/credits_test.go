@@ -104,7 +104,7 @@ func TestCreditsOfAFailedRunAreCounted(t *testing.T) {
 // checkpoint rather than ask for more than Zoho says is left, saying so;
 // a day later the next run reads on from there.
 func TestZohoCreditsLeftBoundTheRun(t *testing.T) {
-	h := newHarness(t, zohosim.Options{Contacts: 8000, Accounts: 5, DailyCredits: 30})
+	h := newHarness(t, zohosim.Options{Contacts: 4000, Accounts: 5, DailyCredits: 20})
 	warned := warnings(h.src)
 	h.authorize(allScopes...)
 	records := map[string]bool{}
@@ -115,14 +115,14 @@ func TestZohoCreditsLeftBoundTheRun(t *testing.T) {
 	for _, r := range out.records {
 		records[r.Key] = true
 	}
-	if spent := h.sim.Credits(); spent > 30 || out.counts["api_credits"] != spent {
-		t.Errorf("the org charged %d credits of its 30 a day, api_credits %d", spent, out.counts["api_credits"])
+	if spent := h.sim.Credits(); spent > 20 || out.counts["api_credits"] != spent {
+		t.Errorf("the org charged %d credits of its 20 a day, api_credits %d", spent, out.counts["api_credits"])
 	}
-	if n := len(records); n == 0 || n == 8000 || out.lastState("contacts") == nil {
+	if n := len(records); n == 0 || n == 4000 || out.lastState("contacts") == nil {
 		t.Fatalf("%d records read and checkpoint %s, want a run stopped at a checkpoint", n, out.lastState("contacts"))
 	}
 	if warnings := warned(); len(warnings) != 2 ||
-		!strings.Contains(warnings[0], "more than half of the org's daily Zoho API credits are spent") || !strings.Contains(warnings[0], "zoho_credits_left=15") ||
+		!strings.Contains(warnings[0], "more than half of the org's daily Zoho API credits are spent") || !strings.Contains(warnings[0], "zoho_credits_left=10") ||
 		!strings.Contains(warnings[1], "stopping at the last checkpoint: the org's Zoho API credits for the day would run out") || !strings.Contains(warnings[1], "zoho_credits_left=0") {
 		t.Errorf("warnings:\n%s", strings.Join(warnings, "\n"))
 	}
@@ -138,7 +138,7 @@ func TestZohoCreditsLeftBoundTheRun(t *testing.T) {
 	for _, r := range out.records {
 		records[r.Key] = true
 	}
-	if len(records) != 8000 || len(out.full) != 1 {
+	if len(records) != 4000 || len(out.full) != 1 {
 		t.Errorf("%d records in all, %d full refreshes completed", len(records), len(out.full))
 	}
 }

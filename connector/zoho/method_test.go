@@ -38,10 +38,10 @@ func TestFullSyncMethodByCount(t *testing.T) {
 
 // A small org's full sync reads every module through the records API:
 // Zoho's count (a string in its OpenAPI file) says Bulk Read would cost
-// more. 5,000 contacts and 500 accounts are the zoho_small_full_credits
-// figure's org.
+// more. The bench's zoho_small_full_credits measures the same on a larger
+// org.
 func TestSmallOrgFullSyncUsesTheRecordsAPI(t *testing.T) {
-	h := newHarness(t, zohosim.Options{Contacts: 5000, Accounts: 500})
+	h := newHarness(t, zohosim.Options{Contacts: 2000, Accounts: 200})
 	h.src.tune.bulkFrom = 0
 	h.authorize(allScopes...)
 	before := h.sim.Credits()
@@ -52,11 +52,12 @@ func TestSmallOrgFullSyncUsesTheRecordsAPI(t *testing.T) {
 	if calls["bulk/create"] != 0 || calls["count"] != 2 {
 		t.Errorf("%d Bulk Read jobs and %d counts, want none and one per stream", calls["bulk/create"], calls["count"])
 	}
-	if got := len(out.records); got != 5500 {
-		t.Errorf("%d records, want 5500", got)
+	if got := len(out.records); got != 2200 {
+		t.Errorf("%d records, want 2200", got)
 	}
-	if spent > 40 {
-		t.Errorf("the full sync cost %d credits, want at most 40", spent)
+	// 10 and 1 pages, 2 counts, 2 fields metadata, the org.
+	if spent != 16 {
+		t.Errorf("the full sync cost %d credits, want 16", spent)
 	}
 }
 
