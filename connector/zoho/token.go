@@ -31,9 +31,10 @@ type mintLimit struct {
 //   - 5 tokens a minute, Zoho's limit on refresh tokens generated a minute,
 //     kept for access tokens too as its pages can be read either way;
 //   - as many tokens an hour as a refresh token keeps live: the next one
-//     deletes the oldest, which a run may still be using. The notes' Zoho
-//     product pages say 30 live tokens, Zoho CRM's token validity page and
-//     Zoho Accounts' token limits page say 15: the smaller holds for both.
+//     deletes the oldest, which a run may still be using. Zoho's product
+//     pages (FSM, Recruit) say 30 live tokens, Zoho CRM's token validity
+//     page and Zoho Accounts' token limits page say 15: the smaller holds
+//     for both.
 //
 // An access token lives an hour, so the hour's limit bounds the live ones.
 var mintLimits = []mintLimit{{5, time.Minute}, {10, 10 * time.Minute}, {15, time.Hour}}

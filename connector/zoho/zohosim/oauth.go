@@ -9,9 +9,10 @@ import (
 	"time"
 )
 
-// OAuth limits, as Zoho documents them (the shared API notes: Zoho's
-// refresh-token pages, e.g. zoho.com/fsm/developer/help/api/refresh-token.html,
-// and zoho.com/accounts/protocol/oauth/web-apps/access-token-expiry.html).
+// OAuth limits, as Zoho documents them (its refresh-token pages, e.g.
+// zoho.com/fsm/developer/help/api/refresh-token.html, and
+// zoho.com/accounts/protocol/oauth/web-apps/access-token-expiry.html). Zoho
+// CRM's token validity page says 15 live access tokens, not 30.
 const (
 	accessTokenTTL        = time.Hour
 	refreshWindow         = 10 * time.Minute
