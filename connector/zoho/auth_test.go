@@ -204,6 +204,71 @@ func TestMintLimitHoldsAcrossRuns(t *testing.T) {
 	}
 }
 
+// Zoho's other token limits hold across runs too: at most five access
+// tokens a minute, and at most as many an hour as a refresh token keeps
+// live, so that a new token never deletes one still in use.
+func TestMintLimitsPerMinuteAndHour(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		mints []time.Duration // ago
+		retry string
+	}{
+		// Five in the last minute, fewer than ten in ten minutes.
+		{"minute", []time.Duration{5 * time.Second, 15 * time.Second, 25 * time.Second, 35 * time.Second, 45 * time.Second}, "2026-03-02T10:00:15Z"},
+		// Fifteen in the last hour, fewer than ten in ten minutes.
+		{"hour", []time.Duration{
+			12 * time.Minute, 14 * time.Minute, 16 * time.Minute, 18 * time.Minute, 20 * time.Minute,
+			22 * time.Minute, 24 * time.Minute, 26 * time.Minute, 28 * time.Minute, 30 * time.Minute,
+			32 * time.Minute, 34 * time.Minute, 36 * time.Minute, 38 * time.Minute, 40 * time.Minute,
+		}, "2026-03-02T10:20:00Z"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, zohosim.Options{Contacts: 5})
+			h.clock.Add(-time.Hour) // the grant, long before
+			h.authorize(allScopes...)
+			h.clock.Add(time.Hour)
+			var cr credentials
+			if err := json.Unmarshal(h.creds, &cr); err != nil {
+				t.Fatal(err)
+			}
+			cr.AccessToken, cr.Mints = "", nil
+			for _, ago := range tc.mints {
+				cr.Mints = append(cr.Mints, h.clock.Now().Add(-ago))
+			}
+			h.creds, _ = json.Marshal(cr)
+			calls := h.sim.Calls()["oauth/token"]
+			_, err := h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: h.creds})
+			if err == nil || !strings.Contains(err.Error(), "try again after "+tc.retry) {
+				t.Fatalf("Check error %v, want the limit with the time to retry, %s", err, tc.retry)
+			}
+			if n := h.sim.Calls()["oauth/token"]; n != calls {
+				t.Errorf("the source asked for a token beyond the limit")
+			}
+		})
+	}
+}
+
+// Many runs, each a plugin process given the credentials the host stored
+// after the last, mint a token an hour, not one a run: an hour's runs never
+// come near Zoho's live tokens per refresh token.
+func TestManyRunsMintATokenAnHour(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 30, Accounts: 5})
+	h.authorize(allScopes...)
+	out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
+	state := out.lastState("contacts")
+	minted := h.sim.Calls()["oauth/token"]
+	for range 45 { // three hours of runs four minutes apart
+		h.clock.Add(4 * time.Minute)
+		h.src = newSource(h)
+		h.catalog()
+		out := h.mustRead(contract.ReadStream{Name: "contacts", State: state, Generation: 1})
+		state = out.lastState("contacts")
+	}
+	if n := h.sim.Calls()["oauth/token"] - minted; n > 3 {
+		t.Errorf("45 runs over three hours minted %d access tokens, want one an hour", n)
+	}
+}
+
 func TestCheckNamesMissingScopes(t *testing.T) {
 	h := newHarness(t, zohosim.Options{Contacts: 5, Accounts: 5})
 	h.authorize("ZohoCRM.modules.contacts.READ", "ZohoCRM.coql.READ", "ZohoCRM.settings.fields.READ", "ZohoCRM.org.READ")
@@ -280,6 +345,7 @@ func TestRevokedRefreshToken(t *testing.T) {
 	// 21 more grants revoke the first refresh token (20 per user).
 	keep := h.creds
 	for range 20 {
+		h.clock.Add(12 * time.Second) // Zoho issues five refresh tokens a minute
 		h.authorize(allScopes...)
 	}
 	h.clock.Add(2 * time.Hour)

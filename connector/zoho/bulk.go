@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -97,7 +98,41 @@ func (r *reader) bulkPage(ctx context.Context, f *fullState) (next string, more 
 	return job.Result.NextPageToken, job.Result.MoreRecords, nil
 }
 
+// bulkFieldRefusals are the codes with which Zoho refuses a Bulk Read job
+// for its fields (crm-oas v8.0 bulk_read.json; INVALID_DATA in earlier
+// versions).
+var bulkFieldRefusals = []string{"FIELD_NOT_AVAILABLE", "FIELD_NOT_SUPPORTED", "JOIN_LIMIT_EXCEEDED", "INVALID_REQUEST", "INVALID_DATA"}
+
+// createBulkJob makes the job for the page pageToken names (the first page
+// when empty) and returns its id.
 func (r *reader) createBulkJob(ctx context.Context, pageToken string) (string, error) {
+	owners := r.mod.ownerNameColumns()
+	asked := pageToken == "" && !r.ownersAsIDs && len(owners) > 0
+	id, err := r.postBulkJob(ctx, pageToken)
+	if err != nil && asked && isCode(err, bulkFieldRefusals...) {
+		// Zoho's docs list neither the owners' dotted columns nor whether
+		// a refusal names the field it refuses, so any field refusal makes
+		// the job again without them, once. The companies are what callers
+		// see; owners keep their ids.
+		r.log.Warn("Zoho refused a Bulk Read job; making it again without the owners' name columns, so owners carry their id alone",
+			"left_out", strings.Join(owners, ", "), "refusal", err)
+		r.ownersAsIDs = true
+		id, err = r.postBulkJob(ctx, pageToken)
+	}
+	var ae *apiError
+	if errors.As(err, &ae) && (ae.Status == http.StatusBadRequest || ae.Status < 300) {
+		// A refusal of the job itself, not of the token or the grant.
+		return "", fmt.Errorf("creating a bulk read job for %s: %w: set full_sync_method = \"records_api\" to read full syncs through the records API instead, and report Zoho's message", r.mod.module, err)
+	}
+	if err != nil {
+		return "", fmt.Errorf("creating a bulk read job for %s: %w", r.mod.module, err)
+	}
+	return id, nil
+}
+
+// postBulkJob asks Zoho for a job; a refusal is an *apiError, whether Zoho
+// answered it with an error status or inside a 2xx answer.
+func (r *reader) postBulkJob(ctx context.Context, pageToken string) (string, error) {
 	query := map[string]any{}
 	if pageToken != "" {
 		query["page_token"] = pageToken
@@ -117,35 +152,31 @@ func (r *reader) createBulkJob(ctx context.Context, pageToken string) (string, e
 	}
 	var body struct {
 		Data []struct {
-			Status  string `json:"status"`
-			Code    string `json:"code"`
-			Message string `json:"message"`
-			Details struct {
-				ID    string `json:"id"`
-				State string `json:"state"`
-			} `json:"details"`
+			Status  string          `json:"status"`
+			Code    string          `json:"code"`
+			Message string          `json:"message"`
+			Details json.RawMessage `json:"details"`
 		} `json:"data"`
 	}
 	req := request{method: "POST", path: "/crm/bulk/v8/read", body: map[string]any{"query": query}, cost: bulkCreateCredits}
-	if _, err := r.c.getJSON(ctx, req, &body); err != nil {
-		if col := refusedField(err); pageToken == "" && !r.ownersAsIDs && isCode(err, "INVALID_DATA", "INVALID_REQUEST") && r.mod.isOwnerName(col) {
-			// Zoho's docs do not list the owners' dotted columns. Should
-			// Zoho refuse one, the sync goes on with owners as ids; the
-			// companies are what callers see. Any other refusal is the
-			// job's error.
-			r.log.Warn("Zoho refused a Bulk Read job with the owners' name columns; reading owners as ids", "column", col, "error", err)
-			r.ownersAsIDs = true
-			return r.createBulkJob(ctx, pageToken)
-		}
-		return "", fmt.Errorf("creating a bulk read job for %s: %w", r.mod.module, err)
+	status, err := r.c.getJSON(ctx, req, &body)
+	if err != nil {
+		return "", err
 	}
-	if len(body.Data) == 0 || body.Data[0].Details.ID == "" {
-		return "", fmt.Errorf("creating a bulk read job for %s: Zoho's answer names no job", r.mod.module)
+	if len(body.Data) == 0 {
+		return "", fmt.Errorf("%s: Zoho's answer names no job", req.name())
 	}
-	if d := body.Data[0]; d.Status != "" && d.Status != "success" {
-		return "", &apiError{Status: http.StatusOK, Code: d.Code, Message: d.Message, Call: req.name()}
+	d := body.Data[0]
+	if d.Status != "" && d.Status != "success" {
+		return "", &apiError{Status: status, Code: d.Code, Message: d.Message, Details: d.Details, Call: req.name()}
 	}
-	return body.Data[0].Details.ID, nil
+	var job struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(d.Details, &job) != nil || job.ID == "" {
+		return "", fmt.Errorf("%s: Zoho's answer names no job", req.name())
+	}
+	return job.ID, nil
 }
 
 // waitBulkJob polls a job with growing waits until it completes.

@@ -93,6 +93,9 @@ func (s *Source) Check(ctx context.Context, req contract.CheckRequest) (contract
 			return nil, "", nil
 		case isCode(err, "OAUTH_SCOPE_MISMATCH"):
 			return mismatchScopes(err, cr, scopes), "", nil
+		case isCode(err, "INVALID_HOST"):
+			// Every call would meet it: it ends the check.
+			return nil, "", err
 		case errors.As(err, &ae) && ae.Status != 401:
 			return nil, err.Error(), nil
 		default:
@@ -105,7 +108,7 @@ func (s *Source) Check(ctx context.Context, req contract.CheckRequest) (contract
 		missing, problem, err := probe([]string{scopeOrg}, func() (err error) { org, err = fetchOrg(ctx, ss.client, ss.cfg); return err })
 		switch {
 		case err != nil:
-			return contract.CheckResponse{Credentials: ss.update()}, err
+			return contract.CheckResponse{Credentials: ss.update()}, readError(err, ss.cfg)
 		case len(missing) > 0:
 			lacks = append(lacks, strings.Join(missing, ", ")+" (or set crm_url and default_region)")
 		case problem != "":
@@ -141,7 +144,7 @@ func (s *Source) Check(ctx context.Context, req contract.CheckRequest) (contract
 			lack, problem, err := probe(c.scopes, c.fn)
 			switch {
 			case err != nil:
-				return contract.CheckResponse{Credentials: ss.update()}, err
+				return contract.CheckResponse{Credentials: ss.update()}, readError(err, ss.cfg)
 			case problem != "":
 				problems = append(problems, fmt.Sprintf("%s: %s", info.name, problem))
 			}

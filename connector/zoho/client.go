@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -79,21 +78,10 @@ func (e *apiError) Error() string {
 	return msg
 }
 
-// refusedField is the field an error answer names in details.api_name, or
-// "" when it names none.
-func refusedField(err error) string {
-	var ae *apiError
-	if !errors.As(err, &ae) {
-		return ""
-	}
-	var d struct {
-		APIName string `json:"api_name"`
-	}
-	if json.Unmarshal(ae.Details, &d) != nil {
-		return ""
-	}
-	return d.APIName
-}
+// rejectedToken are the codes of an access token Zoho no longer takes:
+// expired, revoked, or deleted as the oldest past a refresh token's live
+// ones (INVALID_OAUTHTOKEN on Zoho CRM's token validity page).
+var rejectedToken = []string{"INVALID_TOKEN", "INVALID_OAUTHTOKEN"}
 
 func isCode(err error, codes ...string) bool {
 	var ae *apiError
@@ -106,50 +94,6 @@ func isCode(err error, codes ...string) bool {
 		}
 	}
 	return false
-}
-
-// budgetError says a call would have spent more credits than allowed.
-type budgetError struct {
-	max, spent, cost int64
-}
-
-func (e *budgetError) Error() string {
-	return fmt.Sprintf("max_credits_per_run is %d and %d credits are spent; the next call costs %d", e.max, e.spent, e.cost)
-}
-
-// credits counts the API credits a run spends and enforces its limit.
-type credits struct {
-	max        atomic.Int64 // 0: no limit
-	spent      atomic.Int64
-	unreported atomic.Int64
-}
-
-// reserve books cost before a call, failing if that would pass the limit.
-func (c *credits) reserve(cost int64) error {
-	for {
-		s := c.spent.Load()
-		if m := c.max.Load(); m > 0 && s+cost > m {
-			return &budgetError{max: m, spent: s, cost: cost}
-		}
-		if c.spent.CompareAndSwap(s, s+cost) {
-			return nil
-		}
-	}
-}
-
-// settle confirms or returns a reservation once the answer is known.
-func (c *credits) settle(cost int64, charged bool) {
-	if charged {
-		c.unreported.Add(cost)
-	} else {
-		c.spent.Add(-cost)
-	}
-}
-
-// canAfford reports whether cost more credits fit in the limit.
-func (c *credits) canAfford(cost int64) bool {
-	m := c.max.Load()
-	return m == 0 || c.spent.Load()+cost <= m
 }
 
 // client calls the CRM API: it adds the token, caps concurrency, retries
@@ -242,6 +186,9 @@ func (c *client) do(ctx context.Context, r request, handle func(*http.Response) 
 			}
 			continue
 		}
+		if left, first := c.credits.noteLeft(resp.Header.Get(creditsHeader)); first {
+			c.log.Warn("Zoho reports that more than half of the org's daily Zoho API credits are spent; the run stops at a checkpoint before they run out", "zoho_credits_left", left)
+		}
 		status := resp.StatusCode
 		lastStatus = status
 		if status < 300 || status == http.StatusNotModified {
@@ -254,7 +201,7 @@ func (c *client) do(ctx context.Context, r request, handle func(*http.Response) 
 		apiErr := readAPIError(resp, r.name())
 		cancel()
 		switch {
-		case status == http.StatusUnauthorized && apiErr.Code == "INVALID_TOKEN" && !refreshed:
+		case status == http.StatusUnauthorized && isCode(apiErr, rejectedToken...) && !refreshed:
 			// Revoked or expired early: one fresh token, one more try.
 			refreshed = true
 			c.log.Info("Zoho rejected the access token; getting a new one", "call", r.name())
@@ -263,7 +210,7 @@ func (c *client) do(ctx context.Context, r request, handle func(*http.Response) 
 			}
 			attempt--
 			continue
-		case status == http.StatusUnauthorized && apiErr.Code == "INVALID_TOKEN":
+		case status == http.StatusUnauthorized && isCode(apiErr, rejectedToken...):
 			return fmt.Errorf("%w (a freshly minted access token was rejected too: run authorize again)", apiErr)
 		case status == http.StatusTooManyRequests || status >= 500:
 			if attempt >= c.tune.attempts {

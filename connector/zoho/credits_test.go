@@ -3,7 +3,9 @@ package zoho
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/replicatorhq/replicator/connector/zoho/zohosim"
 	"github.com/replicatorhq/replicator/plugin/contract"
@@ -94,5 +96,49 @@ func TestCreditsOfAFailedRunAreCounted(t *testing.T) {
 	}
 	if got, want := mem.counts["api_credits"], h.sim.Credits()-before; got != want || got == 0 {
 		t.Errorf("api_credits %d, the org charged %d", got, want)
+	}
+}
+
+// Once half of the org's daily credits are spent, Zoho says in each answer
+// how many are left. The run warns once with the figure, and stops at a
+// checkpoint rather than ask for more than Zoho says is left, saying so;
+// a day later the next run reads on from there.
+func TestZohoCreditsLeftBoundTheRun(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 4000, Accounts: 5, DailyCredits: 20})
+	warned := warnings(h.src)
+	h.authorize(allScopes...)
+	records := map[string]bool{}
+	out, err := h.read(t.Context(), map[string]any{"full_sync_method": "records_api"}, contract.ReadStream{Name: "contacts", Generation: 1})
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	for _, r := range out.records {
+		records[r.Key] = true
+	}
+	if spent := h.sim.Credits(); spent > 20 || out.counts["api_credits"] != spent {
+		t.Errorf("the org charged %d credits of its 20 a day, api_credits %d", spent, out.counts["api_credits"])
+	}
+	if n := len(records); n == 0 || n == 4000 || out.lastState("contacts") == nil {
+		t.Fatalf("%d records read and checkpoint %s, want a run stopped at a checkpoint", n, out.lastState("contacts"))
+	}
+	if warnings := warned(); len(warnings) != 2 ||
+		!strings.Contains(warnings[0], "more than half of the org's daily Zoho API credits are spent") || !strings.Contains(warnings[0], "zoho_credits_left=10") ||
+		!strings.Contains(warnings[1], "stopping at the last checkpoint: the org's Zoho API credits for the day would run out") || !strings.Contains(warnings[1], "zoho_credits_left=0") {
+		t.Errorf("warnings:\n%s", strings.Join(warnings, "\n"))
+	}
+
+	// A day later the org's credits are back and the sync reads on.
+	h.clock.Add(24 * time.Hour)
+	h.src = newSource(h)
+	state := out.lastState("contacts")
+	out, err = h.read(t.Context(), map[string]any{"full_sync_method": "records_api"}, contract.ReadStream{Name: "contacts", Generation: 1, State: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range out.records {
+		records[r.Key] = true
+	}
+	if len(records) != 4000 || len(out.full) != 1 {
+		t.Errorf("%d records in all, %d full refreshes completed", len(records), len(out.full))
 	}
 }

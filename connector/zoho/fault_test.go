@@ -12,10 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/replicatorhq/replicator/connector/zoho/zohosim"
-	"github.com/replicatorhq/replicator/internal/logbuf"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
@@ -216,26 +213,76 @@ func TestConcurrencyIsCapped(t *testing.T) {
 // default level, with its attempt, the most allowed and the status.
 func TestRetriesWarnWithAttemptAndStatus(t *testing.T) {
 	h := newHarness(t, zohosim.Options{Contacts: 20})
-	var logs logbuf.Buffer
-	h.src.log = hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: &logs})
+	warned := warnings(h.src)
 	h.authorize(allScopes...)
 	h.sim.SetFault(zohosim.Fault{Kind: "429", Count: 2})
 	h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
 	h.sim.SetFault(zohosim.Fault{Kind: "500", Count: 1})
 	h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
-	var warnings []string
-	for _, line := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(line, "[WARN]") && strings.Contains(line, "retrying") {
-			warnings = append(warnings, line)
-		}
-	}
+	warnings := slices.DeleteFunc(warned(), func(line string) bool { return !strings.Contains(line, "retrying") })
 	want := []string{"attempt=1 max_attempts=10 status=429", "attempt=2 max_attempts=10 status=429", "attempt=1 max_attempts=10 status=500"}
 	if len(warnings) != len(want) {
-		t.Fatalf("%d retry warnings, want %d:\n%s", len(warnings), len(want), logs.String())
+		t.Fatalf("%d retry warnings, want %d:\n%s", len(warnings), len(want), strings.Join(warnings, "\n"))
 	}
 	for i, w := range want {
 		if !strings.Contains(warnings[i], w) {
 			t.Errorf("warning %q lacks %q", warnings[i], w)
 		}
+	}
+}
+
+// A call that reaches Zoho at a host other than the data centre's API
+// host (a wrong api_url, a proxy that rewrites the host) is 400
+// INVALID_HOST; the error says where the calls must go.
+func TestInvalidHostIsExplained(t *testing.T) {
+	webHost := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/crm/") {
+				r.Host = "crm.zoho.eu"
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	h := newHarnessWith(t, zohosim.Options{Contacts: 10}, webHost)
+	h.authorize(allScopes...)
+	want := []string{"INVALID_HOST", "https://www.zohoapis.eu", "api_url"}
+	_, err := h.read(context.Background(), nil, contract.ReadStream{Name: "contacts", Generation: 1})
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("Read error %v lacks %q", err, w)
+		}
+	}
+	_, err = h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: h.creds})
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("Check error %v lacks %q", err, w)
+		}
+	}
+}
+
+// Zoho CRM's token validity page names INVALID_OAUTHTOKEN for an access
+// token it invalidated (the oldest past a refresh token's live ones); the
+// token is replaced as for INVALID_TOKEN.
+func TestInvalidOAuthTokenIsReplaced(t *testing.T) {
+	var rejected atomic.Bool
+	rejectOnce := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/crm/") && rejected.CompareAndSwap(false, true) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				_, _ = w.Write([]byte(`{"code":"INVALID_OAUTHTOKEN","details":{},"message":"invalid oauth token","status":"error"}`))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	h := newHarnessWith(t, zohosim.Options{Contacts: 20}, rejectOnce)
+	h.authorize(allScopes...)
+	out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
+	if len(out.records) != 20 || !rejected.Load() {
+		t.Errorf("%d records read, token rejected %v", len(out.records), rejected.Load())
+	}
+	if n := h.sim.Calls()["oauth/token"]; n != 2 {
+		t.Errorf("%d token requests, want the exchange and one refresh", n)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/replicatorhq/replicator/connector/zoho/zohosim"
+	"github.com/replicatorhq/replicator/internal/logbuf"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
@@ -82,6 +83,22 @@ func testLogger(t *testing.T) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Name: "zoho", Level: hclog.Info, Output: testWriter{t}})
 }
 
+// warnings sends src's log to a buffer and returns a function that lists
+// the warnings logged so far.
+func warnings(src *Source) func() []string {
+	var logs logbuf.Buffer
+	src.log = hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: &logs})
+	return func() []string {
+		var out []string
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(line, "[WARN]") {
+				out = append(out, line)
+			}
+		}
+		return out
+	}
+}
+
 func newHarness(t *testing.T, opts zohosim.Options) *harness {
 	t.Helper()
 	return newHarnessWith(t, opts, nil)
@@ -105,11 +122,8 @@ func newHarnessWith(t *testing.T, opts zohosim.Options, wrap func(http.Handler) 
 	}
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	src := New(testLogger(t))
-	src.now = clk.Now
-	src.tune = testTuning()
-	return &harness{
-		t: t, sim: sim, url: srv.URL, clock: clk, src: src,
+	h := &harness{
+		t: t, sim: sim, url: srv.URL, clock: clk,
 		cfg: map[string]any{
 			"domain":         sim.DC(),
 			"client_id":      sim.ClientID(),
@@ -119,6 +133,17 @@ func newHarnessWith(t *testing.T, opts zohosim.Options, wrap func(http.Handler) 
 			"default_region": "NL",
 		},
 	}
+	h.src = newSource(h)
+	return h
+}
+
+// newSource returns a source on the harness's clock, as a new plugin
+// process of a run would be.
+func newSource(h *harness) *Source {
+	src := New(testLogger(h.t))
+	src.now = h.clock.Now
+	src.tune = testTuning()
+	return src
 }
 
 // config returns the configuration with changes applied; a nil value

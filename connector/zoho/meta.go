@@ -340,17 +340,16 @@ func ownerNames(f string) []string {
 	return []string{f + ".first_name", f + ".last_name", f + ".email"}
 }
 
-// isOwnerName reports whether col is one of the dotted columns bulkFields
-// asks for to name an owner.
-func (m *module) isOwnerName(col string) bool {
-	base, _, _ := strings.Cut(col, ".")
-	f, ok := m.field(base)
-	if !ok {
-		return false
+// ownerNameColumns are the dotted columns bulkFields asks for to name the
+// module's owners and users.
+func (m *module) ownerNameColumns() []string {
+	var out []string
+	for _, name := range m.queryFields() {
+		f, _ := m.field(name)
+		switch strings.ToLower(f.DataType) {
+		case "ownerlookup", "userlookup":
+			out = append(out, ownerNames(name)...)
+		}
 	}
-	switch strings.ToLower(f.DataType) {
-	case "ownerlookup", "userlookup":
-		return slices.Contains(ownerNames(base), col)
-	}
-	return false
+	return out
 }

@@ -2,8 +2,11 @@ package zoho
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // Full sync methods, as checkpoints record them.
@@ -66,7 +69,7 @@ func (r *reader) fullSyncCredits(n int64) (records, bulk int64) {
 // countRecords asks Zoho how many records the module holds (1 credit).
 func (r *reader) countRecords(ctx context.Context) (int64, error) {
 	var body struct {
-		Count *int64 `json:"count"`
+		Count *count `json:"count"`
 	}
 	req := request{method: "GET", path: "/crm/v8/" + r.mod.module + "/actions/count", cost: 1, idempotent: true}
 	if _, err := r.c.getJSON(ctx, req, &body); err != nil {
@@ -75,5 +78,31 @@ func (r *reader) countRecords(ctx context.Context) (int64, error) {
 	if body.Count == nil {
 		return 0, fmt.Errorf("counting %s: Zoho's answer holds no count", r.mod.module)
 	}
-	return *body.Count, nil
+	return int64(*body.Count), nil
+}
+
+// count is a record count. Zoho's OpenAPI file types it as a string
+// ({"count":"55"}); a number is read too, should Zoho send one.
+type count int64
+
+func (c *count) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	var text string
+	switch v := v.(type) {
+	case string:
+		text = v
+	case float64:
+		text = string(b)
+	default:
+		return fmt.Errorf("the count %s is neither a number nor a string", b)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
+	if err != nil || n < 0 {
+		return fmt.Errorf("the count %s is not a whole number of records", b)
+	}
+	*c = count(n)
+	return nil
 }

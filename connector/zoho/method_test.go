@@ -1,6 +1,7 @@
 package zoho
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -9,30 +10,41 @@ import (
 )
 
 // A full sync reads a small module through the records API and a large one
-// through Bulk Read, whichever Zoho's record count says costs less.
+// through Bulk Read, whichever Zoho's record count (a string in its OpenAPI
+// file) says costs less. The bench's zoho_small_full_credits measures a
+// small org too.
 func TestFullSyncMethodByCount(t *testing.T) {
-	h := newHarness(t, zohosim.Options{Contacts: 15000, Accounts: 500, BulkPageSize: 200000})
-	h.src.tune.bulkFrom = 0
-	h.authorize(allScopes...)
-	before := h.sim.Credits()
-	h.catalog()
-	out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1}, contract.ReadStream{Name: "accounts", Generation: 1})
-	spent := h.sim.Credits() - before
-	if got := h.sim.Calls()["bulk/create"]; got != 1 {
-		t.Errorf("%d Bulk Read jobs, want 1 for 15,000 contacts and none for 500 accounts", got)
+	for _, tc := range []struct {
+		name               string
+		contacts, accounts int
+		jobs, credits      int64 // Bulk Read jobs; credits at most
+	}{
+		// Bulk Read for the contacts (about 56), three records API pages
+		// for the accounts, two counts, metadata and the org.
+		{"large contacts", 15000, 500, 1, 70},
+		// 10 and 1 records API pages, two counts, metadata and the org.
+		{"small org", 2000, 200, 0, 16},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, zohosim.Options{Contacts: tc.contacts, Accounts: tc.accounts})
+			h.src.tune.bulkFrom = 0
+			h.authorize(allScopes...)
+			before := h.sim.Credits()
+			h.catalog()
+			out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1}, contract.ReadStream{Name: "accounts", Generation: 1})
+			spent := h.sim.Credits() - before
+			calls := h.sim.Calls()
+			if calls["bulk/create"] != tc.jobs || calls["count"] != 2 {
+				t.Errorf("%d Bulk Read jobs and %d counts, want %d and one per stream", calls["bulk/create"], calls["count"], tc.jobs)
+			}
+			if got, want := len(out.records), tc.contacts+tc.accounts; got != want {
+				t.Errorf("%d records, want %d", got, want)
+			}
+			if spent > tc.credits || out.counts["api_credits"] != spent {
+				t.Errorf("the org charged %d credits, want at most %d; api_credits %d", spent, tc.credits, out.counts["api_credits"])
+			}
+		})
 	}
-	if got := h.sim.Calls()["count"]; got != 2 {
-		t.Errorf("%d counts, want one per stream", got)
-	}
-	if got, want := len(out.records), 15500; got != want {
-		t.Errorf("%d records, want %d", got, want)
-	}
-	// Bulk Read for the contacts (about 56), three records API pages for
-	// the accounts, two counts, metadata and the org.
-	if spent > 70 || out.counts["api_credits"] != spent {
-		t.Errorf("the org charged %d credits, api_credits %d", spent, out.counts["api_credits"])
-	}
-	t.Logf("credits %d, calls %v", spent, h.sim.Calls())
 }
 
 // full_sync_method overrides the choice, without counting.
@@ -76,6 +88,31 @@ func TestFullSyncCredits(t *testing.T) {
 		records, bulk := r.fullSyncCredits(tc.n)
 		if records != tc.records || bulk != tc.bulk || (records < bulk) != tc.recordsWins {
 			t.Errorf("%d records: records API %d, Bulk Read %d; want %d and %d", tc.n, records, bulk, tc.records, tc.bulk)
+		}
+	}
+}
+
+// Zoho's count is a string in its OpenAPI file; a number is read too.
+func TestCountReadsAStringOrANumber(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want int64
+		ok   bool
+	}{
+		{`{"count":"55"}`, 55, true},
+		{`{"count":55}`, 55, true},
+		{`{"count":"0"}`, 0, true},
+		{`{"count":"5.5"}`, 0, false},
+		{`{"count":"-1"}`, 0, false},
+		{`{"count":"many"}`, 0, false},
+		{`{"count":true}`, 0, false},
+	} {
+		var body struct {
+			Count count `json:"count"`
+		}
+		err := json.Unmarshal([]byte(tc.body), &body)
+		if (err == nil) != tc.ok || (tc.ok && int64(body.Count) != tc.want) {
+			t.Errorf("%s: count %d, error %v", tc.body, body.Count, err)
 		}
 	}
 }

@@ -100,11 +100,11 @@ func (r *reader) countUnread(ctx context.Context) error {
 // afford reports whether a step costing about need credits fits the budget,
 // logging why the run stops when it does not.
 func (r *reader) afford(need int64, step string) bool {
-	if r.c.credits.canAfford(need) {
+	be := r.c.credits.shortfall(need)
+	if be == nil {
 		return true
 	}
-	r.log.Warn("stopping at the last checkpoint: max_credits_per_run would be exceeded",
-		"max_credits_per_run", r.c.credits.max.Load(), "spent", r.c.credits.spent.Load(), "next_step", step, "next_step_credits", need)
+	be.warn(r.log, "next_step", step)
 	return false
 }
 
@@ -112,7 +112,7 @@ func (r *reader) afford(need int64, step string) bool {
 func (r *reader) stopOnBudget(err error) error {
 	var be *budgetError
 	if errors.As(err, &be) {
-		r.log.Warn("stopping at the last checkpoint: max_credits_per_run would be exceeded", "detail", be.Error())
+		be.warn(r.log)
 		return errStopped
 	}
 	return err

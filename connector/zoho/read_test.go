@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -313,6 +314,36 @@ func TestIncrementalReadsChangesAndDeletions(t *testing.T) {
 
 // next is the state the host keeps after a run: its last checkpoint, or
 // the state it had when the run made none.
+// Zoho's deleted-records API pages by page and per_page only, reaching
+// 2,000 records: past them the run turns to a full sync, which finds every
+// deletion, instead of paging on with a page_token Zoho does not document.
+func TestMoreDeletionsThanListedMeanAFullSync(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 2200, Accounts: 5, Seed: 9})
+	h.authorize(allScopes...)
+	state := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1}).lastState("contacts")
+	ids := simIDs(h.sim, "Contacts")
+	for _, id := range ids[:2001] {
+		if err := h.sim.Delete("Contacts", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.clock.Add(2 * time.Minute)
+	calls := h.sim.Calls()["deleted"]
+	out := h.mustRead(contract.ReadStream{Name: "contacts", State: state, Generation: 2})
+	if n := h.sim.Calls()["deleted"] - calls; n != 10 {
+		t.Errorf("%d pages of deleted records read, want the 10 of 200 that reach 2,000", n)
+	}
+	var st streamState
+	if err := json.Unmarshal(out.lastState("contacts"), &st); err != nil || st.Full == nil {
+		t.Fatalf("checkpoint %s, want a full sync next", out.lastState("contacts"))
+	}
+	h.clock.Add(time.Minute)
+	out = h.mustRead(contract.ReadStream{Name: "contacts", State: out.lastState("contacts"), Generation: 3})
+	if got, want := sorted(out.keys(contract.Upsert)), simIDs(h.sim, "Contacts"); !slices.Equal(got, want) || len(out.full) != 1 {
+		t.Errorf("the full sync read %d records of %d, completed %d times", len(got), len(want), len(out.full))
+	}
+}
+
 func next(state json.RawMessage, out *memOut) json.RawMessage {
 	if len(out.checkpoints) == 0 {
 		return state
@@ -361,41 +392,55 @@ func TestOrgSuppliesLinkBaseAndDefaultRegion(t *testing.T) {
 	}
 }
 
-// Should Zoho refuse the owners' dotted columns in a Bulk Read job, the
-// full sync goes on with owners as ids, companies still named.
+// Should Zoho refuse a Bulk Read job that asks for the owners' dotted
+// columns, with any field refusal and whether or not it names the field,
+// the job is made again without them, once, with a warning naming what it
+// leaves out; owners carry their id alone, companies are still named.
 func TestBulkReadWithoutOwnerNames(t *testing.T) {
-	h := newHarness(t, zohosim.Options{Contacts: 300, Accounts: 30, Seed: 3, BulkRefusesOwnerNames: true})
-	h.authorize(allScopes...)
-	out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
-	if len(out.records) != 300 {
-		t.Fatalf("%d records, want 300", len(out.records))
-	}
-	if n := h.sim.Calls()["bulk/create"]; n != 2 {
-		t.Errorf("%d Bulk Read jobs asked for, want the refused one and one without owners' names", n)
-	}
-	companies := 0
-	for _, r := range out.records {
-		var c schemas.Contact
-		if err := json.Unmarshal(r.Data, &c); err != nil {
-			t.Fatal(err)
+	for _, code := range []string{zohosim.RefusalFieldNotAvailable, zohosim.RefusalFieldNotSupported, zohosim.RefusalInvalidRequest, zohosim.RefusalJoinLimitExceeded} {
+		for _, unnamed := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s unnamed=%v", code, unnamed), func(t *testing.T) {
+				h := newHarness(t, zohosim.Options{Contacts: 300, Accounts: 30, Seed: 3, BulkOwnerNamesRefusal: code, BulkRefusalsNameNoField: unnamed})
+				warned := warnings(h.src)
+				h.authorize(allScopes...)
+				out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
+				if len(out.records) != 300 {
+					t.Fatalf("%d records, want 300", len(out.records))
+				}
+				if n := h.sim.Calls()["bulk/create"]; n != 2 {
+					t.Errorf("%d Bulk Read jobs asked for, want the refused one and one without owners' names", n)
+				}
+				companies := 0
+				for _, r := range out.records {
+					var c schemas.Contact
+					if err := json.Unmarshal(r.Data, &c); err != nil {
+						t.Fatal(err)
+					}
+					if owner, _ := c.Attributes["Owner"].(map[string]any); owner["id"] == nil || owner["name"] != nil {
+						t.Fatalf("owner %v, want its id alone", owner)
+					}
+					if c.Company != "" {
+						companies++
+					}
+				}
+				if companies == 0 {
+					t.Error("no contact has a company")
+				}
+				warning := strings.Join(warned(), "\n")
+				for _, want := range []string{"without the owners' name columns", "Owner.first_name", "Owner.last_name", "Owner.email", code} {
+					if !strings.Contains(warning, want) {
+						t.Errorf("warning %q lacks %q", warning, want)
+					}
+				}
+			})
 		}
-		if owner, _ := c.Attributes["Owner"].(map[string]any); owner["id"] == nil || owner["name"] != nil {
-			t.Fatalf("owner %v, want its id alone", owner)
-		}
-		if c.Company != "" {
-			companies++
-		}
-	}
-	if companies == 0 {
-		t.Error("no contact has a company")
 	}
 }
 
-// Any other refusal of a Bulk Read job is the run's error, with Zoho's
-// message: the job is not made again without the owners' names.
-func TestBulkReadRefusalOfAnotherField(t *testing.T) {
-	// The fields metadata lists a field Bulk Read does not know.
-	extraField := func(next http.Handler) http.Handler {
+// extraField makes the fields metadata of Contacts list a field the org
+// does not have, which Bulk Read refuses as FIELD_NOT_AVAILABLE.
+func extraField(t *testing.T) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != "/crm/v8/settings/fields" || r.URL.Query().Get("module") != "Contacts" {
 				next.ServeHTTP(w, r)
@@ -414,67 +459,70 @@ func TestBulkReadRefusalOfAnotherField(t *testing.T) {
 			_ = json.NewEncoder(w).Encode(body)
 		})
 	}
-	h := newHarnessWith(t, zohosim.Options{Contacts: 50, Accounts: 5, Seed: 3}, extraField)
-	h.authorize(allScopes...)
-	out, err := h.read(context.Background(), nil, contract.ReadStream{Name: "contacts", Generation: 1})
-	if err == nil {
-		t.Fatal("a refused Bulk Read job did not fail the run")
-	}
-	if msg := err.Error(); !strings.Contains(msg, "creating a bulk read job for Contacts") || !strings.Contains(msg, `INVALID_DATA: Contacts has no field "Shoe_Size"`) {
-		t.Errorf("error %q does not give Zoho's refusal", msg)
-	}
-	if n := h.sim.Calls()["bulk/create"]; n != 1 {
-		t.Errorf("%d Bulk Read jobs asked for, want 1", n)
-	}
-	if len(out.records) != 0 {
-		t.Errorf("%d records read", len(out.records))
+}
+
+// A field refusal of a job that asked for the owners' names makes it again
+// without them, once; refused again, the run fails with Zoho's message and
+// what to do.
+func TestBulkReadRefusalOfAnotherField(t *testing.T) {
+	for _, unnamed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("unnamed=%v", unnamed), func(t *testing.T) {
+			h := newHarnessWith(t, zohosim.Options{Contacts: 50, Accounts: 5, Seed: 3, BulkRefusalsNameNoField: unnamed}, extraField(t))
+			h.authorize(allScopes...)
+			out, err := h.read(context.Background(), nil, contract.ReadStream{Name: "contacts", Generation: 1})
+			if err == nil {
+				t.Fatal("a refused Bulk Read job did not fail the run")
+			}
+			for _, want := range []string{
+				"creating a bulk read job for Contacts",
+				`FIELD_NOT_AVAILABLE: Contacts has no field "Shoe_Size"`,
+				`set full_sync_method = "records_api"`,
+			} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+			if n := h.sim.Calls()["bulk/create"]; n != 2 {
+				t.Errorf("%d Bulk Read jobs asked for, want 2: the first and one without owners' names", n)
+			}
+			if len(out.records) != 0 {
+				t.Errorf("%d records read", len(out.records))
+			}
+		})
 	}
 }
 
-// Only a refusal whose details name one of the owners' columns the job
-// asked for makes the job again without them.
-func TestBulkReadRefusalsThatNameNoOwnerColumn(t *testing.T) {
-	tests := []struct {
-		name    string
-		refusal string
-		retried bool
-	}{
-		{"another owner's column", `{"code":"INVALID_DATA","details":{"api_name":"Created_By.email","module":"Contacts"},"message":"invalid field","status":"error"}`, true},
-		{"as an invalid request", `{"code":"INVALID_REQUEST","details":{"api_name":"Owner.last_name"},"message":"invalid field","status":"error"}`, true},
-		{"nothing named", `{"code":"INVALID_DATA","details":{},"message":"invalid data","status":"error"}`, false},
-		{"the owner itself", `{"code":"INVALID_DATA","details":{"api_name":"Owner"},"message":"invalid field","status":"error"}`, false},
-		{"an account's name", `{"code":"INVALID_DATA","details":{"api_name":"Account_Name.Account_Name"},"message":"invalid field","status":"error"}`, false},
-		{"the criteria", `{"code":"INVALID_DATA","details":{"api_name":"criteria"},"message":"invalid criteria","status":"error"}`, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			refused := false
-			refuseFirst := func(next http.Handler) http.Handler {
+// A refusal that is not about fields fails the run at once, with Zoho's
+// message and what to do: leaving the owners' names out would not help.
+func TestBulkReadRefusalOtherThanAField(t *testing.T) {
+	for _, refusal := range []string{
+		`{"code":"INVALID_CRITERIA","details":{},"message":"invalid criteria","status":"error"}`,
+		`{"code":"CRITERIA_LIMIT_EXCEEDED","details":{},"message":"too many criteria","status":"error"}`,
+		`{"code":"MODULE_NOT_SUPPORTED","details":{},"message":"not supported","status":"error"}`,
+	} {
+		code := strings.Split(refusal, `"`)[3]
+		t.Run(code, func(t *testing.T) {
+			var jobs atomic.Int32
+			refuse := func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if r.Method == "POST" && r.URL.Path == "/crm/bulk/v8/read" && !refused {
-						refused = true
+					if r.Method == "POST" && r.URL.Path == "/crm/bulk/v8/read" {
+						jobs.Add(1)
 						w.Header().Set("Content-Type", "application/json")
 						w.WriteHeader(http.StatusBadRequest)
-						_, _ = w.Write([]byte(tc.refusal))
+						_, _ = w.Write([]byte(refusal))
 						return
 					}
 					next.ServeHTTP(w, r)
 				})
 			}
-			h := newHarnessWith(t, zohosim.Options{Contacts: 20, Accounts: 5, Seed: 3}, refuseFirst)
+			h := newHarnessWith(t, zohosim.Options{Contacts: 20, Accounts: 5, Seed: 3}, refuse)
 			h.authorize(allScopes...)
-			out, err := h.read(context.Background(), nil, contract.ReadStream{Name: "contacts", Generation: 1})
-			if tc.retried {
-				if err != nil || len(out.records) != 20 {
-					t.Fatalf("%d records, error %v; want 20 read with owners as ids", len(out.records), err)
-				}
-				return
+			_, err := h.read(context.Background(), nil, contract.ReadStream{Name: "contacts", Generation: 1})
+			if err == nil || !strings.Contains(err.Error(), "Zoho answered HTTP 400 "+code) || !strings.Contains(err.Error(), `full_sync_method = "records_api"`) {
+				t.Fatalf("error %v, want Zoho's refusal and what to do", err)
 			}
-			if err == nil || !strings.Contains(err.Error(), "Zoho answered HTTP 400 INVALID_") {
-				t.Fatalf("error %v, want Zoho's refusal", err)
-			}
-			if n := h.sim.Calls()["bulk/create"]; n != 0 {
-				t.Errorf("the job was made again %d times", n)
+			if n := jobs.Load(); n != 1 {
+				t.Errorf("%d Bulk Read jobs asked for, want 1", n)
 			}
 		})
 	}

@@ -211,7 +211,7 @@ func (s *Source) Discover(ctx context.Context, req contract.DiscoverRequest) (co
 			continue
 		}
 		if err != nil {
-			return contract.DiscoverResponse{Credentials: ss.update()}, err
+			return contract.DiscoverResponse{Credentials: ss.update()}, readError(err, ss.cfg)
 		}
 		schema, err := mod.schema()
 		if err != nil {
@@ -285,7 +285,7 @@ func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("reading stream %s: %w", rs.Name, s.readError(err))
+			return fmt.Errorf("reading stream %s: %w", rs.Name, readError(err, ss.cfg))
 		}
 	}
 	s.log.Info("read done", "streams", len(req.Streams), "credits_spent", ss.credits.spent.Load())
@@ -297,17 +297,19 @@ func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 func (s *Source) stopOrFail(err error, ss *session) error {
 	var be *budgetError
 	if errors.As(err, &be) {
-		s.log.Warn("stopping: max_credits_per_run would be exceeded", "detail", be.Error())
+		be.warn(s.log)
 		return nil
 	}
-	return s.readError(err)
+	return readError(err, ss.cfg)
 }
 
 // readError adds what to do to errors a user can fix.
-func (s *Source) readError(err error) error {
+func readError(err error, cfg *config) error {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		switch ae.Code {
+		case "INVALID_HOST":
+			return fmt.Errorf("%w: calls must reach Zoho at the data centre's API host, https://%s: check api_url (meant for tests) and any proxy between replicator and Zoho", err, cfg.dc.apiHost(cfg.Environment))
 		case "OAUTH_SCOPE_MISMATCH":
 			return fmt.Errorf("%w: the grant lacks a scope this call needs; run check to see which, then authorize again with a new grant code", err)
 		case "NO_PERMISSION":

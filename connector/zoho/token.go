@@ -15,15 +15,32 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// Zoho mints at most this many access tokens per refresh token in mintWindow;
-// more requests are throttled for a while.
-const (
-	mintLimit  = 10
-	mintWindow = 10 * time.Minute
-	// tokenMargin is how long before its expiry a cached token is replaced,
-	// so that it does not lapse in the middle of a call.
-	tokenMargin = 2 * time.Minute
-)
+// tokenMargin is how long before its expiry a cached token is replaced, so
+// that it does not lapse in the middle of a call.
+const tokenMargin = 2 * time.Minute
+
+// mintLimit is at most n access tokens per refresh token in a window.
+type mintLimit struct {
+	n      int
+	window time.Duration
+}
+
+// mintLimits keep the connector's token requests within Zoho's limits:
+//   - 10 access tokens per refresh token in 10 minutes, past which Zoho
+//     throttles token requests for a while (Zoho's access token pages);
+//   - 5 tokens a minute, Zoho's limit on refresh tokens generated a minute,
+//     kept for access tokens too as its pages can be read either way;
+//   - as many tokens an hour as a refresh token keeps live: the next one
+//     deletes the oldest, which a run may still be using. Zoho's product
+//     pages (FSM, Recruit) say 30 live tokens, Zoho CRM's token validity
+//     page and Zoho Accounts' token limits page say 15: the smaller holds
+//     for both.
+//
+// An access token lives an hour, so the hour's limit bounds the live ones.
+var mintLimits = []mintLimit{{5, time.Minute}, {10, 10 * time.Minute}, {15, time.Hour}}
+
+// mintHistory is how long mints are remembered: the longest window.
+const mintHistory = time.Hour
 
 // credentials are what the host stores for the source between runs.
 type credentials struct {
@@ -33,8 +50,8 @@ type credentials struct {
 	DC           string    `json:"dc"`
 	AccessToken  string    `json:"access_token,omitempty"`
 	Expiry       time.Time `json:"access_token_expiry,omitzero"`
-	// Mints are the times access tokens were obtained with RefreshToken,
-	// kept so that Zoho's limit holds across runs.
+	// Mints are the times access tokens were obtained with RefreshToken
+	// in the last hour, kept so that Zoho's limits hold across runs.
 	Mints []time.Time `json:"token_mints,omitempty"`
 }
 
@@ -163,19 +180,27 @@ func (t *tokens) mintLocked(ctx context.Context) (string, error) {
 	return tok.AccessToken, nil
 }
 
-// waitForSlotLocked keeps mints under Zoho's limit, waiting for a slot when
-// one frees up soon and failing with the time to retry otherwise.
+// waitForSlotLocked keeps mints within Zoho's limits, waiting for a slot
+// when one frees up soon and failing with the time to retry otherwise.
 func (t *tokens) waitForSlotLocked(ctx context.Context) error {
 	now := t.now()
-	t.cr.Mints = slices.DeleteFunc(t.cr.Mints, func(m time.Time) bool { return now.Sub(m) >= mintWindow })
-	if len(t.cr.Mints) < mintLimit {
+	t.cr.Mints = slices.DeleteFunc(t.cr.Mints, func(m time.Time) bool { return now.Sub(m) >= mintHistory })
+	slices.SortFunc(t.cr.Mints, func(a, b time.Time) int { return a.Compare(b) })
+	free, binding := now, mintLimit{}
+	for _, l := range mintLimits {
+		// The window holds fewer than n mints once the n-th newest leaves.
+		if k := len(t.cr.Mints); k >= l.n {
+			if at := t.cr.Mints[k-l.n].Add(l.window); at.After(free) {
+				free, binding = at, l
+			}
+		}
+	}
+	wait := free.Sub(now)
+	if wait <= 0 {
 		return nil
 	}
-	slices.SortFunc(t.cr.Mints, func(a, b time.Time) int { return a.Compare(b) })
-	free := t.cr.Mints[len(t.cr.Mints)-mintLimit].Add(mintWindow)
-	wait := free.Sub(now)
 	if wait > t.maxWait {
-		return fmt.Errorf("Zoho allows %d access tokens per refresh token in %v and this connection has used them: try again after %s", mintLimit, mintWindow, free.UTC().Format(time.RFC3339))
+		return fmt.Errorf("Zoho allows %d access tokens per refresh token in %v and this connection has used them: try again after %s", binding.n, binding.window, free.UTC().Format(time.RFC3339))
 	}
 	return sleep(ctx, wait)
 }

@@ -42,7 +42,8 @@ func suites() []suite {
 	return []suite{
 		{"plugin", benchPlugins},
 		{"roger365", benchRoger365},
-		{"zoho", benchZoho},
+		{"zoho_small", benchZohoSmall},
+		{"zoho_full", benchZohoFull},
 		{"fleet", benchFleet},
 		{"console", benchConsole},
 		{"fleet_scale", benchFleetScale},

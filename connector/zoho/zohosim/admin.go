@@ -26,7 +26,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "revoked"})
 	})
 	mux.HandleFunc("GET /admin/credits", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"credits": s.Credits(), "calls": s.Calls()})
+		writeJSON(w, http.StatusOK, map[string]any{"credits": s.Credits(), "calls": s.Calls(), "left_today": s.CreditsLeft()})
 	})
 	mux.HandleFunc("DELETE /admin/credits", func(w http.ResponseWriter, r *http.Request) {
 		s.ResetCredits()

@@ -448,3 +448,52 @@ func TestManyAdminChanges(t *testing.T) {
 		t.Errorf("Records: %d live, %d updated, want %d", live, updated, wantLive)
 	}
 }
+
+// Once half of the org's daily credits are spent, answers carry what is
+// left in X-API-CREDITS-REMAINING, failed ones and downloads included; the
+// day rolls over 24 hours.
+func TestDailyCreditsHeader(t *testing.T) {
+	f := newFixture(t, Options{Contacts: 30, Accounts: 3, BulkStepDelay: -1, DailyCredits: 120})
+	tok := f.login().AccessToken
+	left := func(resp *http.Response) string { return resp.Header.Get(CreditsHeader) }
+	for i := 1; i < 60; i++ {
+		if resp, _ := f.call("GET", "/crm/v8/org", tok, nil); resp.StatusCode != 200 || left(resp) != "" {
+			t.Fatalf("call %d: HTTP %d, %s %q before half the credits are spent", i, resp.StatusCode, CreditsHeader, left(resp))
+		}
+	}
+	if resp, _ := f.call("GET", "/crm/v8/org", tok, nil); left(resp) != "60" {
+		t.Errorf("the call that spends half: %s %q, want 60", CreditsHeader, left(resp))
+	}
+	if resp, _ := f.call("GET", "/crm/v8/Contacts", tok, nil); resp.StatusCode != 400 || left(resp) != "60" {
+		t.Errorf("a failed call: HTTP %d, %s %q, want 60", resp.StatusCode, CreditsHeader, left(resp))
+	}
+	f.createJob(tok, map[string]any{"module": map[string]string{"api_name": "Accounts"}})
+	f.clock.Advance(time.Minute)
+	resp, _ := f.call("GET", "/crm/bulk/v8/read/"+f.sim.Jobs()[0]+"/result", tok, nil)
+	if resp.StatusCode != 200 || left(resp) != "9" || f.sim.CreditsLeft() != 9 {
+		t.Errorf("download: HTTP %d, %s %q, want 9 (a job of 50 and the download)", resp.StatusCode, CreditsHeader, left(resp))
+	}
+	_, body := f.call("GET", "/admin/credits", "", nil)
+	if got := decode[struct {
+		LeftToday int64 `json:"left_today"`
+	}](t, body); got.LeftToday != 9 {
+		t.Errorf("admin left_today %d, want 9", got.LeftToday)
+	}
+	// A day later only the download, a minute after the rest, counts (the
+	// access token has expired by then: a failed call shows it too).
+	f.clock.Advance(24*time.Hour - time.Minute)
+	if resp, _ := f.call("GET", "/crm/v8/org", tok, nil); resp.StatusCode != 401 || left(resp) != "" {
+		t.Errorf("a day later: HTTP %d, %s %q", resp.StatusCode, CreditsHeader, left(resp))
+	}
+
+	f = newFixture(t, Options{Contacts: 30, Accounts: 3, DailyCredits: -1})
+	tok = f.login().AccessToken
+	for range 3 {
+		if resp, _ := f.call("GET", "/crm/v8/org", tok, nil); left(resp) != "" {
+			t.Fatalf("no allowance, yet %s %q", CreditsHeader, left(resp))
+		}
+	}
+	if f.sim.CreditsLeft() != -1 {
+		t.Errorf("CreditsLeft %d without an allowance", f.sim.CreditsLeft())
+	}
+}

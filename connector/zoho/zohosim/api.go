@@ -3,6 +3,7 @@ package zohosim
 import (
 	"encoding/base64"
 	"encoding/json"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -81,6 +82,32 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	})
 }
 
+// apiHostAllowed reports whether a CRM API call reached the simulator at
+// one of the org's API hosts (www., sandbox. or developer.zohoapis.<tld>),
+// at a loopback address or localhost, where tests and demos serve it, or
+// at one of Options.APIHosts. Zoho answers a call to another host, such as
+// the CRM web host, 400 INVALID_HOST.
+func (s *Server) apiHostAllowed(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if host == "localhost" {
+		return true
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return true
+	}
+	tld := strings.TrimPrefix(s.apiHost, "www.")
+	for _, env := range []string{"www.", "sandbox.", "developer."} {
+		if host == env+tld {
+			return true
+		}
+	}
+	return slices.ContainsFunc(s.opts.APIHosts, func(h string) bool { return strings.EqualFold(h, host) })
+}
+
 // apiCall is an authenticated CRM API request.
 type apiCall struct {
 	s   *Server
@@ -104,21 +131,30 @@ func (c *apiCall) need(scopes ...string) bool {
 // ok writes a successful JSON answer and charges its credits.
 func (c *apiCall) ok(status int, v any, credits int64) {
 	c.s.charge(credits)
+	c.s.showCredits(c.w)
 	writeJSON(c.w, status, v)
 }
 
 // empty answers 204 (or 304) and charges its credits.
 func (c *apiCall) empty(status int, credits int64) {
 	c.s.charge(credits)
+	c.s.showCredits(c.w)
 	c.w.WriteHeader(status)
 }
 
-// api wraps a CRM endpoint: call counting, the concurrency limit, faults and
-// authentication, in that order.
+// api wraps a CRM endpoint: call counting, the API host, the credits left,
+// the concurrency limit, faults and authentication, in that order.
 func (s *Server) api(name string, h func(c *apiCall)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		s.countCall(name)
+		if !s.apiHostAllowed(r.Host) {
+			writeError(w, http.StatusBadRequest, "INVALID_HOST", "the API is served at "+s.apiHost+" (sandbox. and developer. for those environments), not at "+r.Host, nil)
+			return
+		}
+		// Failed calls show the credits left too; answers that charge
+		// show them again after their charge.
+		s.showCredits(w)
 		s.mu.Lock()
-		s.calls[name]++
 		if s.opts.MaxConcurrent > 0 && s.inflight >= s.opts.MaxConcurrent {
 			s.mu.Unlock()
 			writeError(w, http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "The number of concurrent requests has exceeded the limit for your edition", nil)
@@ -467,9 +503,10 @@ func offsetServed(tok pageToken, perPage int) int {
 	return 0
 }
 
-// handleCount answers Zoho's record count: {"count": N} for 1 credit.
-// Filters (cvid, criteria, email, phone, word) are not simulated and are
-// refused rather than ignored.
+// handleCount answers Zoho's record count for 1 credit: {"count":"55"},
+// the count a string, as Zoho's OpenAPI file (crm-oas v8.0 record.json,
+// "Record Count") types it. Filters (cvid, criteria, email, phone, word)
+// are not simulated and are refused rather than ignored.
 func (s *Server) handleCount(c *apiCall) {
 	m, ok := c.pathModule()
 	if !ok {
@@ -481,12 +518,18 @@ func (s *Server) handleCount(c *apiCall) {
 			return
 		}
 	}
-	c.ok(http.StatusOK, map[string]any{"count": s.Count(m.apiName)}, 1)
+	c.ok(http.StatusOK, map[string]any{"count": strconv.Itoa(s.Count(m.apiName))}, 1)
 }
 
 func (s *Server) handleDeleted(c *apiCall) {
 	m, ok := c.pathModule()
 	if !ok {
+		return
+	}
+	if c.r.URL.Query().Has("page_token") {
+		// Zoho documents page and per_page only here (crm-oas v8.0
+		// record.json); a client relying on page_token would loop.
+		badParam(c.w, "page_token", "the deleted records API pages with page and per_page; page_token is not supported")
 		return
 	}
 	kind := c.r.URL.Query().Get("type")

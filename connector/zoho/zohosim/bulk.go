@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -20,6 +21,25 @@ const (
 	bulkDownloadsLimit = 10 // per rolling minute
 	bulkTokenLifetime  = 24 * time.Hour
 )
+
+// Bulk Read refusals of a job's fields and module (crm-oas v8.0
+// bulk_read.json). Their details are {"api_name","module"} or {}: Zoho
+// documents both.
+const (
+	RefusalFieldNotAvailable  = "FIELD_NOT_AVAILABLE"  // a field the module does not have
+	RefusalFieldNotSupported  = "FIELD_NOT_SUPPORTED"  // a field Bulk Read cannot export
+	RefusalInvalidRequest     = "INVALID_REQUEST"      // the request as a whole
+	RefusalJoinLimitExceeded  = "JOIN_LIMIT_EXCEEDED"  // too many lookup columns
+	refusalInvalidCriteria    = "INVALID_CRITERIA"     // criteria the simulator does not take
+	refusalModuleNotAvailable = "MODULE_NOT_AVAILABLE" // no such module
+	refusalModuleNotSupported = "MODULE_NOT_SUPPORTED" // a module Bulk Read does not export
+)
+
+// fieldRefusals are the codes Options.BulkOwnerNamesRefusal takes.
+var fieldRefusals = []string{RefusalFieldNotAvailable, RefusalFieldNotSupported, RefusalInvalidRequest, RefusalJoinLimitExceeded}
+
+// unsupportedModules are modules Zoho's Bulk Read does not export.
+var unsupportedModules = []string{"Notes", "Attachments", "Emails"}
 
 // Bulk Read job states.
 const (
@@ -219,11 +239,11 @@ func (s *Server) handleBulkCreate(c *apiCall) {
 		if len(req.Query.Criteria) > 0 && string(req.Query.Criteria) != "null" {
 			var crit bulkCriterion
 			if err := json.Unmarshal(req.Query.Criteria, &crit); err != nil {
-				writeError(c.w, http.StatusBadRequest, "INVALID_DATA", "criteria: "+err.Error(), map[string]any{"api_name": "criteria"})
+				writeError(c.w, http.StatusBadRequest, refusalInvalidCriteria, "criteria: "+err.Error(), nil)
 				return
 			}
 			if err := applyCriterion(crit, &job.lower, &job.upper); err != nil {
-				writeError(c.w, http.StatusBadRequest, "INVALID_DATA", err.Error(), map[string]any{"api_name": "criteria"})
+				writeError(c.w, http.StatusBadRequest, refusalInvalidCriteria, err.Error(), nil)
 				return
 			}
 		}
@@ -234,7 +254,11 @@ func (s *Server) handleBulkCreate(c *apiCall) {
 	}
 	m, ok := s.moduleByName(moduleName)
 	if !ok {
-		writeError(c.w, http.StatusBadRequest, "INVALID_MODULE", "the module name given seems to be invalid", map[string]any{"api_name": "module"})
+		code, msg := refusalModuleNotAvailable, "the module "+moduleName+" is not available"
+		if slices.ContainsFunc(unsupportedModules, func(u string) bool { return strings.EqualFold(u, moduleName) }) {
+			code, msg = refusalModuleNotSupported, "Bulk Read does not export "+moduleName
+		}
+		writeError(c.w, http.StatusBadRequest, code, msg, nil)
 		return
 	}
 	if !c.need(m.scope) {
@@ -250,12 +274,12 @@ func (s *Server) handleBulkCreate(c *apiCall) {
 	seen := map[string]bool{"id": true}
 	for _, name := range job.fields {
 		col, err := s.resolveColumn(m, name)
-		if err == nil && s.opts.BulkRefusesOwnerNames && col.f != nil && col.f.isOwner() && col.sub != "" && col.sub != "id" {
-			err = fmt.Errorf("%s cannot be selected", name)
+		code := RefusalFieldNotAvailable
+		if err == nil && s.opts.BulkOwnerNamesRefusal != "" && col.f != nil && col.f.isOwner() && col.sub != "" && col.sub != "id" {
+			code, err = s.opts.BulkOwnerNamesRefusal, fmt.Errorf("%s cannot be exported", name)
 		}
 		if err != nil {
-			// Zoho names the refused field and its module.
-			writeError(c.w, http.StatusBadRequest, "INVALID_DATA", err.Error(), map[string]any{"api_name": name, "module": m.apiName})
+			s.refuseField(c.w, code, err.Error(), m, name)
 			return
 		}
 		if !seen[col.name] {
@@ -318,6 +342,16 @@ func (s *Server) handleBulkCreate(c *apiCall) {
 		}},
 		"info": map[string]any{},
 	}, bulkJobCredits)
+}
+
+// refuseField answers a Bulk Read job refused for one of its fields,
+// naming the field and its module unless Options.BulkRefusalsNameNoField.
+func (s *Server) refuseField(w http.ResponseWriter, code, message string, m *module, field string) {
+	var details map[string]any
+	if !s.opts.BulkRefusalsNameNoField {
+		details = map[string]any{"api_name": field, "module": m.apiName}
+	}
+	writeError(w, http.StatusBadRequest, code, message, details)
 }
 
 func (s *Server) job(id string) (*bulkJob, bool) {
@@ -402,8 +436,9 @@ func (s *Server) handleBulkResult(c *apiCall) {
 		return
 	}
 	s.downloads = append(s.downloads, now)
-	s.credits++
+	s.chargeLocked(1)
 	s.mu.Unlock()
+	s.showCredits(c.w)
 
 	c.w.Header().Set("Content-Type", "application/zip")
 	c.w.Header().Set("Content-Disposition", `attachment; filename="`+j.id+`.zip"`)

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/csv"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -261,10 +262,11 @@ func TestBulkReadErrors(t *testing.T) {
 		status int
 	}{
 		{"no module", map[string]any{"query": map[string]any{"fields": []string{"Last_Name"}}}, "REQUIRED_PARAM_MISSING", 400},
-		{"unknown module", map[string]any{"query": map[string]any{"module": map[string]string{"api_name": "Notes"}}}, "INVALID_MODULE", 400},
-		{"unknown field", map[string]any{"query": map[string]any{"module": map[string]string{"api_name": "Contacts"}, "fields": []string{"Shoe_Size"}}}, "INVALID_DATA", 400},
+		{"unknown module", map[string]any{"query": map[string]any{"module": map[string]string{"api_name": "Gadgets"}}}, "MODULE_NOT_AVAILABLE", 400},
+		{"module not exported", map[string]any{"query": map[string]any{"module": map[string]string{"api_name": "Notes"}}}, "MODULE_NOT_SUPPORTED", 400},
+		{"unknown field", map[string]any{"query": map[string]any{"module": map[string]string{"api_name": "Contacts"}, "fields": []string{"Shoe_Size"}}}, "FIELD_NOT_AVAILABLE", 400},
 		{"criteria on another field", map[string]any{"query": map[string]any{"module": map[string]string{"api_name": "Contacts"},
-			"criteria": map[string]any{"field": map[string]string{"api_name": "Last_Name"}, "comparator": "equal", "value": "x"}}}, "INVALID_DATA", 400},
+			"criteria": map[string]any{"field": map[string]string{"api_name": "Last_Name"}, "comparator": "equal", "value": "x"}}}, "INVALID_CRITERIA", 400},
 		{"bad page token", map[string]any{"query": map[string]any{"page_token": "nonsense"}}, "INVALID_DATA", 400},
 		{"not json", "{", "INVALID_DATA", 400},
 	}
@@ -275,8 +277,8 @@ func TestBulkReadErrors(t *testing.T) {
 		})
 	}
 	// A refused field is named, with its module.
-	resp, body := f.call("POST", "/crm/bulk/v8/read", tok, tests[2].body)
-	if e := wantError(t, resp, body, 400, "INVALID_DATA"); e.Details["api_name"] != "Shoe_Size" || e.Details["module"] != "Contacts" {
+	resp, body := f.call("POST", "/crm/bulk/v8/read", tok, tests[3].body)
+	if e := wantError(t, resp, body, 400, "FIELD_NOT_AVAILABLE"); e.Details["api_name"] != "Shoe_Size" || e.Details["module"] != "Contacts" {
 		t.Errorf("unknown field: details %v, want api_name Shoe_Size and module Contacts", e.Details)
 	}
 	resp, body = f.call("GET", "/crm/bulk/v8/read/123", tok, nil)
@@ -286,21 +288,38 @@ func TestBulkReadErrors(t *testing.T) {
 	}
 }
 
-// With BulkRefusesOwnerNames an owner's dotted columns but id are refused
-// like an unknown field; the owner's id and lookups' names are not.
+// With BulkOwnerNamesRefusal an owner's dotted columns but id are refused
+// with that code, naming the column unless BulkRefusalsNameNoField; the
+// owner's id and lookups' names are not. An unknown field is refused
+// without a name too.
 func TestBulkRefusesOwnerNames(t *testing.T) {
-	f := newFixture(t, Options{Contacts: 10, Accounts: 2, BulkStepDelay: -1, BulkRefusesOwnerNames: true})
-	tok := f.login().AccessToken
-	query := func(fields ...string) map[string]any {
-		return map[string]any{"module": map[string]string{"api_name": "Contacts"}, "fields": fields}
-	}
-	for _, col := range []string{"Owner.first_name", "Owner.last_name", "Owner.email", "Owner.full_name", "Created_By.email"} {
-		resp, body := f.call("POST", "/crm/bulk/v8/read", tok, map[string]any{"query": query("Last_Name", "Owner", col)})
-		if e := wantError(t, resp, body, 400, "INVALID_DATA"); e.Details["api_name"] != col || e.Details["module"] != "Contacts" {
-			t.Errorf("%s: details %v, want it named", col, e.Details)
+	for _, code := range fieldRefusals {
+		for _, unnamed := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s unnamed=%v", code, unnamed), func(t *testing.T) {
+				f := newFixture(t, Options{Contacts: 10, Accounts: 2, BulkStepDelay: -1, BulkOwnerNamesRefusal: code, BulkRefusalsNameNoField: unnamed})
+				tok := f.login().AccessToken
+				query := func(fields ...string) map[string]any {
+					return map[string]any{"module": map[string]string{"api_name": "Contacts"}, "fields": fields}
+				}
+				for _, col := range []string{"Owner.first_name", "Owner.last_name", "Owner.email", "Owner.full_name", "Created_By.email"} {
+					resp, body := f.call("POST", "/crm/bulk/v8/read", tok, map[string]any{"query": query("Last_Name", "Owner", col)})
+					e := wantError(t, resp, body, 400, code)
+					named := e.Details["api_name"] == col && e.Details["module"] == "Contacts"
+					if unnamed && len(e.Details) != 0 || !unnamed && !named {
+						t.Errorf("%s: details %v", col, e.Details)
+					}
+				}
+				resp, body := f.call("POST", "/crm/bulk/v8/read", tok, map[string]any{"query": query("Last_Name", "Shoe_Size")})
+				if e := wantError(t, resp, body, 400, RefusalFieldNotAvailable); unnamed != (len(e.Details) == 0) {
+					t.Errorf("Shoe_Size: details %v", e.Details)
+				}
+				f.createJob(tok, query("Last_Name", "Owner", "Owner.id", "Account_Name", "Account_Name.Account_Name"))
+			})
 		}
 	}
-	f.createJob(tok, query("Last_Name", "Owner", "Owner.id", "Account_Name", "Account_Name.Account_Name"))
+	if _, err := New(Options{BulkOwnerNamesRefusal: "NOPE"}); err == nil || !strings.Contains(err.Error(), "FIELD_NOT_SUPPORTED") {
+		t.Errorf("New with an unknown refusal code: %v", err)
+	}
 }
 
 func TestBulkDownloadLimit(t *testing.T) {

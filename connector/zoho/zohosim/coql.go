@@ -16,6 +16,7 @@ const (
 	coqlDefaultLimit = 200
 	coqlMaxColumns   = 50
 	coqlMaxIn        = 50 // values in one "in" criterion
+	coqlMaxOrderBy   = 10 // fields in ORDER BY
 )
 
 // The COQL shapes the simulator takes are listed in the package doc;
@@ -138,9 +139,10 @@ type cmpExpr struct {
 // one of the ids. A deleted target's id still matches, as the link stays
 // while the target sits in the recycle bin.
 type inExpr struct {
-	field string
-	ids   map[int64]bool
-	f     *field // resolved against the module
+	field  string
+	ids    map[int64]bool
+	values int    // as written, repeats included
+	f      *field // resolved against the module
 }
 
 type logicExpr struct {
@@ -373,6 +375,7 @@ func (p *parser) inList(field string) (expr, *coqlError) {
 			return nil, syntaxError("where", "%s in (...) takes record ids, not %q", field, v.text)
 		}
 		e.ids[n] = true
+		e.values++
 		t := p.next()
 		if t.kind == tRParen {
 			break
@@ -432,7 +435,7 @@ func resolveIn(e expr, m *module) *coqlError {
 		if !ok || !f.isLookup() {
 			return &coqlError{status: http.StatusBadRequest, code: "INVALID_QUERY", message: x.field + " is not a lookup field of " + m.apiName + ": in takes lookups here", details: map[string]any{"column_name": x.field}}
 		}
-		if len(x.ids) > coqlMaxIn {
+		if x.values > coqlMaxIn {
 			return &coqlError{status: http.StatusBadRequest, code: "INVALID_QUERY", message: fmt.Sprintf("Only %d values are allowed in \"IN\" criteria", coqlMaxIn), details: map[string]any{"column_name": x.field}}
 		}
 		x.f = f
@@ -536,6 +539,22 @@ func rangeOf(e expr) (lower, upper key, ok bool) {
 	return lower, upper, true
 }
 
+// checkOrder applies Zoho's limits to ORDER BY: at most ten fields, none
+// twice (COQL-Limitations.html).
+func checkOrder(order []orderTerm) *coqlError {
+	if len(order) > coqlMaxOrderBy {
+		return &coqlError{status: http.StatusBadRequest, code: "LIMIT_EXCEEDED", message: fmt.Sprintf("at most %d fields can be given in order by", coqlMaxOrderBy), details: map[string]any{"by": "order by", "limit": coqlMaxOrderBy}}
+	}
+	seen := map[string]bool{}
+	for _, o := range order {
+		if seen[strings.ToLower(o.field)] {
+			return &coqlError{status: http.StatusBadRequest, code: "DUPLICATE_DATA", message: "duplicate field in order by: " + o.field, details: map[string]any{"clause": "order by", "column_name": o.field}}
+		}
+		seen[strings.ToLower(o.field)] = true
+	}
+	return nil
+}
+
 // coqlCredits is the charge for a COQL call by its LIMIT.
 func coqlCredits(limit int) int64 {
 	switch {
@@ -592,6 +611,10 @@ func (s *Server) handleCOQL(c *apiCall) {
 			return
 		}
 		cols = append(cols, col)
+	}
+	if err := checkOrder(q.order); err != nil {
+		writeError(c.w, err.status, err.code, err.message, err.details)
+		return
 	}
 	if len(q.order) != 2 || q.order[0].field != "Modified_Time" || q.order[0].desc || q.order[1].field != "id" || q.order[1].desc {
 		writeError(c.w, http.StatusBadRequest, "SYNTAX_ERROR", "order by must be Modified_Time asc, id asc", map[string]any{"clause": "order by"})

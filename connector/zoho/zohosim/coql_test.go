@@ -178,6 +178,8 @@ func TestCOQLRejects(t *testing.T) {
 		{"unknown module", "select Last_Name from Leads where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc", "INVALID_QUERY"},
 		{"limit over 2000", "select Last_Name from Contacts where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc limit 2001", "LIMIT_EXCEEDED"},
 		{"too many columns", "select " + strings.Repeat("Last_Name, ", 50) + "Email from Contacts where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc", "LIMIT_EXCEEDED"},
+		{"order by over 10 fields", "select Last_Name from Contacts where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc, " + strings.Join(strings.Fields("Last_Name First_Name Email Phone Mobile Title Department Fax Created_Time"), ", "), "LIMIT_EXCEEDED"},
+		{"order by a field twice", "select Last_Name from Contacts where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc, id asc", "DUPLICATE_DATA"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -338,8 +340,11 @@ func TestCOQLContactsOfAccounts(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprint(5725767000050000001 + i)
 	}
+	repeated := slices.Repeat([]string{ids[0]}, 51)
 	for _, bad := range []string{
 		"(Account_Name in (" + strings.Join(ids, ", ") + "))",
+		// Zoho counts the values written, not the distinct ones.
+		"(Account_Name in (" + strings.Join(repeated, ", ") + "))",
 		"(Last_Name in ('1'))",
 		"(Account_Name in ('Acme'))",
 	} {

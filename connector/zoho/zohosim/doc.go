@@ -13,7 +13,7 @@
 //	GET  /crm/v8/settings/fields?module=M
 //	GET  /crm/v8/{Module}?fields=...              records
 //	GET  /crm/v8/{Module}/deleted                 deleted records
-//	GET  /crm/v8/{Module}/actions/count           {"count": N}, 1 credit
+//	GET  /crm/v8/{Module}/actions/count           {"count":"N"} (a string), 1 credit
 //	POST /crm/v8/coql
 //	POST /crm/bulk/v8/read                        create a Bulk Read job
 //	GET  /crm/bulk/v8/read/{id}                   job status
@@ -41,13 +41,18 @@
 // invalid_code for an unknown, used or expired grant code or a revoked
 // refresh token, invalid_client for a wrong client id or secret and for every
 // request to another data centre's accounts server. The eleventh access token
-// of one refresh token within ten minutes is HTTP 400 {"error":"Access
-// Denied",...,"status":"failure"}. A refresh token keeps at most 15 live
-// access tokens (older ones stop working) and the client at most 20 refresh
-// tokens (the oldest is revoked). Success carries api_domain, token_type,
-// expires_in 3600 and scope (space separated).
+// of one refresh token within ten minutes, and the sixth refresh token issued
+// within a minute, are HTTP 400 {"error":"Access Denied",...,"status":
+// "failure"}. A refresh token keeps at most 30 live access tokens: the 31st
+// deletes the oldest, which then gets INVALID_TOKEN. The client keeps at most
+// 20 refresh tokens (the oldest is revoked). Success carries api_domain,
+// token_type, expires_in 3600 and scope (space separated).
 //
-// API calls authenticate with "Authorization: Zoho-oauthtoken <token>". A
+// API calls go to the org's API host (www., sandbox. or
+// developer.zohoapis.<tld>), a loopback address, localhost or one of
+// Options.APIHosts; any other Host is 400 INVALID_HOST, as Zoho answers a
+// call not made to its API domain. They authenticate with
+// "Authorization: Zoho-oauthtoken <token>". A
 // missing, unknown, expired or revoked token is 401 INVALID_TOKEN; another
 // scheme such as Bearer is 401 AUTHENTICATION_FAILURE; a lacking scope is 401
 // OAUTH_SCOPE_MISMATCH with the missing scopes in details.scope. Errors are
@@ -68,11 +73,14 @@
 //	order by Modified_Time asc, id asc
 //	[limit N]                                  N up to 2,000, default 200
 //
+// ORDER BY takes at most 10 fields (else 400 LIMIT_EXCEEDED), none twice
+// (400 DUPLICATE_DATA); of those the simulator takes only the one above.
+//
 // where the criteria are (Modified_Time >= 'T'), (Modified_Time > 'T') or
 // ((Modified_Time > 'T') or ((Modified_Time = 'T') and (id > 'ID'))),
 // optionally and-ed with an upper bound (Modified_Time <= 'T2') or
 // (Modified_Time < 'T2'), at most two conditions per bracket level as Zoho
-// wants. A lookup may be filtered by up to 50 ids, (Account_Name in ('ID1',
+// wants. A lookup may be filtered by up to 50 values, repeats counted, (Account_Name in ('ID1',
 // 'ID2')), alone or and-ed with the above; a deleted account's id still
 // matches its contacts, whose lookup shows null. Renaming or deleting an
 // account leaves its contacts' Modified_Time alone, as in Zoho. Anything else is 400 SYNTAX_ERROR; an unknown column or module is
@@ -80,8 +88,9 @@
 // {"name","id","email"}, and dotted columns such as Account_Name.Account_Name
 // or Owner.email as plain values. No rows is 204.
 //
-// Deleted records list newest first, filtered by type and If-Modified-Since;
-// none is 204.
+// Deleted records list newest first, filtered by type and If-Modified-Since,
+// paged by page and per_page only (page_token is 400 INVALID_DATA); none is
+// 204.
 //
 // Bulk Read: a job takes query.module, fields (default every field),
 // criteria on Modified_Time (comparators greater_than, greater_equal,
@@ -91,17 +100,25 @@
 // As in Zoho, a plain lookup or owner column holds the linked record's or
 // user's id only; the name needs the dotted form: Account_Name.Account_Name
 // (the target's name field), Owner.first_name, Owner.last_name, Owner.email;
-// Options.BulkRefusesOwnerNames refuses the owners' ones. A field the job
-// cannot select is 400 INVALID_DATA with details.api_name and
-// details.module naming it. Times are ISO 8601 with
+// Options.BulkOwnerNamesRefusal refuses the owners' ones with the code it
+// names (FIELD_NOT_SUPPORTED, INVALID_REQUEST, ...). A field the module does
+// not have is 400 FIELD_NOT_AVAILABLE. Such refusals name the field in
+// details {"api_name","module"}, or, with Options.BulkRefusalsNameNoField,
+// leave details empty: Zoho documents both. Criteria it does not take are
+// 400 INVALID_CRITERIA, an unknown module 400 MODULE_NOT_AVAILABLE, and
+// Notes, Attachments and Emails 400 MODULE_NOT_SUPPORTED. Times are ISO 8601 with
 // the org's offset, multi-select values are joined with ";", booleans are
 // true or false, empty values are empty cells. The result is 404
 // RESOURCE_NOT_FOUND until the job is COMPLETED and 429 TOO_MANY_REQUESTS
 // past ten downloads a minute.
 //
 // Credits: 1 per call, COQL 1, 2 or 3 by LIMIT (up to 200, 1,000, 2,000),
-// 50 per Bulk Read job created; failed calls cost nothing. More than
-// Options.MaxConcurrent calls at once are 429 TOO_MANY_REQUESTS.
+// 50 per Bulk Read job created; failed calls cost nothing. The org has
+// Options.DailyCredits per rolling 24 hours; once half are spent, every API
+// answer carries X-API-CREDITS-REMAINING with what is left. What Zoho
+// answers once none are left is not documented; the simulator goes on
+// answering. More than Options.MaxConcurrent calls at once are 429
+// TOO_MANY_REQUESTS.
 //
 // The org lives in Europe/Amsterdam with country_code "NL"; like Zoho's,
 // its iso_code is the home currency ("EUR"), not a country.

@@ -100,11 +100,13 @@ func (s *Server) Calls() map[string]int64 {
 	return maps.Clone(s.calls)
 }
 
-// ResetCredits zeroes the credit and call counters.
+// ResetCredits zeroes the credit and call counters and starts the org's
+// day afresh.
 func (s *Server) ResetCredits() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.credits = 0
+	s.spends = nil
 	clear(s.calls)
 }
 
@@ -112,10 +114,4 @@ func (s *Server) countCall(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls[name]++
-}
-
-func (s *Server) charge(n int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.credits += n
 }

@@ -9,13 +9,18 @@ import (
 	"time"
 )
 
-// OAuth limits, as Zoho documents them.
+// OAuth limits, as Zoho documents them (its refresh-token pages, e.g.
+// zoho.com/fsm/developer/help/api/refresh-token.html, and
+// zoho.com/accounts/protocol/oauth/web-apps/access-token-expiry.html). Zoho
+// CRM's token validity page says 15 live access tokens, not 30.
 const (
 	accessTokenTTL        = time.Hour
 	refreshWindow         = 10 * time.Minute
 	refreshesPerWindow    = 10 // access tokens per refresh token per window
-	liveAccessPerRefresh  = 15 // older live access tokens are dropped
+	liveAccessPerRefresh  = 30 // the 31st live access token deletes the oldest
 	refreshTokensPerUser  = 20 // the 21st revokes the oldest
+	newRefreshWindow      = time.Minute
+	newRefreshPerWindow   = 5 // refresh tokens generated a minute
 	defaultAPIDomainFault = "https://www.zohoapis.evil.example"
 )
 
@@ -127,6 +132,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			oauthError(w, "invalid_code")
 			return
 		}
+		s.newRefreshes = within(s.newRefreshes, now, newRefreshWindow)
+		if len(s.newRefreshes) >= newRefreshPerWindow {
+			throttled(w)
+			return
+		}
+		s.newRefreshes = append(s.newRefreshes, now)
 		code.used = true
 		rt := &refreshToken{token: newToken(), scopes: code.scopes}
 		s.refreshes[rt.token] = rt
@@ -144,11 +155,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		}
 		rt.issued = within(rt.issued, now, refreshWindow)
 		if len(rt.issued) >= refreshesPerWindow {
-			writeJSON(w, http.StatusBadRequest, map[string]string{
-				"error":             "Access Denied",
-				"error_description": "You have made too many requests continuously. Please try again after some time.",
-				"status":            "failure",
-			})
+			throttled(w)
 			return
 		}
 		at := s.issueAccessLocked(rt, now)
@@ -156,6 +163,15 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	default:
 		oauthError(w, "unsupported_grant_type")
 	}
+}
+
+// throttled answers a token request past one of Zoho's token limits.
+func throttled(w http.ResponseWriter) {
+	writeJSON(w, http.StatusBadRequest, map[string]string{
+		"error":             "Access Denied",
+		"error_description": "You have made too many requests continuously. Please try again after some time.",
+		"status":            "failure",
+	})
 }
 
 // trimRefreshTokensLocked revokes the oldest refresh tokens beyond the

@@ -371,6 +371,11 @@ func TestDeletedRecords(t *testing.T) {
 	if resp.StatusCode != 200 || p.Data[2].DisplayName != full["Full_Name"] {
 		t.Errorf("display_name %q, want %q", p.Data[2].DisplayName, full["Full_Name"])
 	}
+	// Paged by page only: a page_token is refused, not ignored.
+	resp, body = f.call("GET", "/crm/v8/Contacts/deleted?type=all&page_token=abc", tok, nil)
+	if e := wantError(t, resp, body, http.StatusBadRequest, "INVALID_DATA"); e.Details["param_name"] != "page_token" {
+		t.Errorf("page_token refused with details %v", e.Details)
+	}
 
 	// Deleted records are gone from the record APIs and the counts.
 	if _, ok := f.sim.Record("Contacts", ids[1]); ok {
@@ -393,8 +398,9 @@ func TestDeletedRecords(t *testing.T) {
 	}
 }
 
-// GET /{Module}/actions/count answers {"count": N} for 1 credit, following
-// creates and deletes; it needs the module's read scope.
+// GET /{Module}/actions/count answers {"count":"N"} for 1 credit, the
+// count a string as in Zoho's OpenAPI file, following creates and deletes;
+// it needs the module's read scope.
 func TestRecordCount(t *testing.T) {
 	f := newFixture(t, Options{Contacts: 120, Accounts: 7})
 	tok := f.login("ZohoCRM.modules.contacts.READ").AccessToken
@@ -404,9 +410,13 @@ func TestRecordCount(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("HTTP %d %s", resp.StatusCode, truncate(body))
 		}
-		return decode[struct {
-			Count int `json:"count"`
-		}](t, body).Count
+		n, err := strconv.Atoi(decode[struct {
+			Count string `json:"count"`
+		}](t, body).Count)
+		if err != nil {
+			t.Fatalf("count %s: %v", body, err)
+		}
+		return n
 	}
 	before := f.sim.Credits()
 	if n := count("Contacts"); n != 120 {

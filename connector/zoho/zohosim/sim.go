@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 	_ "time/tzdata" // the org's time zone must load on hosts without zoneinfo
@@ -57,13 +59,29 @@ type Options struct {
 	// next gets 429 TOO_MANY_REQUESTS; zero means DefaultMaxConcurrent (an
 	// Enterprise org), negative means no limit.
 	MaxConcurrent int
+	// DailyCredits is the org's API credits per rolling 24 hours; once
+	// half are spent, answers carry X-API-CREDITS-REMAINING. Zero means an
+	// Enterprise org's 50,000 plus 1,000 per user licence; negative means
+	// no allowance and no header.
+	DailyCredits int64
+	// APIHosts are host names the CRM API answers at besides the org's
+	// API hosts (www., sandbox. and developer.zohoapis.<tld>), loopback
+	// addresses and localhost; a call to any other host is 400
+	// INVALID_HOST, as Zoho answers a call not made to its API domain.
+	APIHosts []string
 	// Logger, when set, gets one line per request: method, path without the
 	// query (queries can carry tokens), status and duration.
 	Logger *log.Logger
-	// BulkRefusesOwnerNames makes Bulk Read refuse an owner's dotted
-	// columns but id (Owner.first_name, Owner.email, ...), which Zoho's
-	// docs do not list, as it refuses an unknown field.
-	BulkRefusesOwnerNames bool
+	// BulkOwnerNamesRefusal, when set, makes Bulk Read refuse a job that
+	// asks for an owner's dotted columns but id (Owner.first_name,
+	// Owner.email, ...), which Zoho's docs do not list, with this code:
+	// FIELD_NOT_AVAILABLE, FIELD_NOT_SUPPORTED, INVALID_REQUEST or
+	// JOIN_LIMIT_EXCEEDED (the Refusal* constants).
+	BulkOwnerNamesRefusal string
+	// BulkRefusalsNameNoField leaves details empty when Bulk Read refuses
+	// a job for one of its fields; by default details names the field and
+	// its module ({"api_name","module"}). Zoho documents both.
+	BulkRefusalsNameNoField bool
 }
 
 // Server is a simulated Zoho CRM org. Its methods are safe for concurrent use.
@@ -83,13 +101,17 @@ type Server struct {
 	codes     map[string]*grantCode
 	refreshes map[string]*refreshToken
 	refOrder  []*refreshToken // issue order, for the 20-per-user limit
-	access    map[string]*accessToken
-	faults    map[string]*Fault
-	credits   int64
-	calls     map[string]int64
-	inflight  int
-	jobs      map[string]*bulkJob
-	downloads []time.Time // successful bulk downloads, for 10 a minute
+	// newRefreshes are when refresh tokens were issued, for the limit
+	// of five a minute.
+	newRefreshes []time.Time
+	access       map[string]*accessToken
+	faults       map[string]*Fault
+	credits      int64
+	spends       []spend // the last 24 hours' credits, by minute
+	calls        map[string]int64
+	inflight     int
+	jobs         map[string]*bulkJob
+	downloads    []time.Time // successful bulk downloads, for 10 a minute
 }
 
 // dcInfo is one Zoho data centre.
@@ -130,6 +152,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Contacts < 0 || opts.Contacts > maxGenerated || opts.Accounts < 0 || opts.Accounts > maxGenerated {
 		return nil, fmt.Errorf("record counts must be between 0 and %d (got %d contacts, %d accounts)", maxGenerated, opts.Contacts, opts.Accounts)
 	}
+	if r := opts.BulkOwnerNamesRefusal; r != "" && !slices.Contains(fieldRefusals, r) {
+		return nil, fmt.Errorf("BulkOwnerNamesRefusal %q is not a Bulk Read field refusal: use one of %s", r, strings.Join(fieldRefusals, ", "))
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -141,6 +166,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.BulkPageSize <= 0 {
 		opts.BulkPageSize = DefaultBulkPageSize
+	}
+	if opts.DailyCredits == 0 {
+		opts.DailyCredits = enterpriseCredits + enterpriseCreditsPerUser*int64(len(simUsers))
 	}
 	if opts.MaxConcurrent == 0 {
 		opts.MaxConcurrent = DefaultMaxConcurrent
@@ -188,8 +216,8 @@ func New(opts Options) (*Server, error) {
 //	POST   /admin/faults                 {"kind","count","delay":"2s","retry_after":"1s"}
 //	DELETE /admin/faults                 clear all faults
 //	POST   /admin/access-tokens/revoke   every access token becomes invalid
-//	GET    /admin/credits                -> {"credits","calls":{...}}
-//	DELETE /admin/credits                reset credits and call counts
+//	GET    /admin/credits                -> {"credits","calls":{...},"left_today"}
+//	DELETE /admin/credits                reset credits, call counts and the day's credits
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // OrgDomainName returns the org's domain name, "org<zgid>", as used in

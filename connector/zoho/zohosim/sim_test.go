@@ -296,6 +296,55 @@ func TestRefreshLimit(t *testing.T) {
 	}
 }
 
+// A refresh token keeps 30 live access tokens: the 31st deletes the
+// oldest, which then gets INVALID_TOKEN while the others keep working.
+func TestLiveAccessTokensPerRefreshToken(t *testing.T) {
+	f := newFixture(t, Options{})
+	tr := f.login()
+	tokens := []string{tr.AccessToken}
+	for len(tokens) < 31 {
+		// Slower than ten a ten minutes, faster than the hour they live.
+		f.clock.Advance(61 * time.Second)
+		status, r := f.tokenCall("eu", f.refreshForm(tr.RefreshToken))
+		if status != 200 || r.AccessToken == "" {
+			t.Fatalf("token %d: HTTP %d %+v", len(tokens)+1, status, r)
+		}
+		tokens = append(tokens, r.AccessToken)
+		if len(tokens) == 30 {
+			if resp, body := f.call("GET", "/crm/v8/org", tokens[0], nil); resp.StatusCode != 200 {
+				t.Fatalf("the oldest of 30 live tokens: HTTP %d %s", resp.StatusCode, body)
+			}
+		}
+	}
+	resp, body := f.call("GET", "/crm/v8/org", tokens[0], nil)
+	wantError(t, resp, body, http.StatusUnauthorized, "INVALID_TOKEN")
+	for i, tok := range tokens[1:] {
+		if resp, body := f.call("GET", "/crm/v8/org", tok, nil); resp.StatusCode != 200 {
+			t.Fatalf("token %d: HTTP %d %s", i+2, resp.StatusCode, body)
+		}
+	}
+}
+
+// At most five refresh tokens are issued a minute; the sixth grant code
+// exchange is throttled until the minute has passed.
+func TestRefreshTokensPerMinute(t *testing.T) {
+	f := newFixture(t, Options{})
+	for range 5 {
+		f.clock.Advance(time.Second)
+		f.login()
+	}
+	code := f.sim.IssueGrantCode(allScopes...)
+	status, r := f.tokenCall("eu", f.exchangeForm(code))
+	if status != http.StatusBadRequest || r.Error != "Access Denied" || r.RefreshToken != "" {
+		t.Fatalf("sixth refresh token in a minute: HTTP %d %+v", status, r)
+	}
+	// A throttled exchange leaves the code unused.
+	f.clock.Advance(time.Minute - 4*time.Second)
+	if status, r := f.tokenCall("eu", f.exchangeForm(code)); status != 200 || r.RefreshToken == "" {
+		t.Fatalf("a minute later: HTTP %d %+v", status, r)
+	}
+}
+
 func TestAccessTokenLifetime(t *testing.T) {
 	f := newFixture(t, Options{})
 	tr := f.login()
@@ -327,6 +376,51 @@ func TestRevoke(t *testing.T) {
 	}
 	apiResp, body := f.call("GET", "/crm/v8/org", tr.AccessToken, nil)
 	wantError(t, apiResp, body, http.StatusUnauthorized, "INVALID_TOKEN")
+}
+
+// The CRM API answers at the org's API hosts, loopback and the hosts
+// Options.APIHosts names; any other host is 400 INVALID_HOST, before the
+// token is looked at. The accounts server is not the API.
+func TestAPIHost(t *testing.T) {
+	f := newFixture(t, Options{APIHosts: []string{"zoho-sim.internal"}})
+	tr := f.login()
+	for _, tc := range []struct {
+		host string
+		ok   bool
+	}{
+		{"www.zohoapis.eu", true},
+		{"sandbox.zohoapis.eu", true},
+		{"developer.zohoapis.eu:443", true},
+		{"localhost", true},
+		{"[::1]:8080", true},
+		{"zoho-sim.internal", true},
+		{"crm.zoho.eu", false},
+		{"www.zohoapis.com", false},
+		{"accounts.zoho.eu", false},
+		{"zohoapis.eu", false},
+	} {
+		t.Run(tc.host, func(t *testing.T) {
+			req, err := http.NewRequest("GET", f.srv.URL+"/crm/v8/org", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Host = tc.host
+			req.Header.Set("Authorization", "Zoho-oauthtoken "+tr.AccessToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if tc.ok {
+				if resp.StatusCode != 200 {
+					t.Errorf("HTTP %d %s", resp.StatusCode, truncate(body))
+				}
+				return
+			}
+			wantError(t, resp, body, http.StatusBadRequest, "INVALID_HOST")
+		})
+	}
 }
 
 func TestAuthentication(t *testing.T) {
@@ -386,6 +480,8 @@ func TestScopes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			// A grant each, slower than five refresh tokens a minute.
+			f.clock.Advance(12 * time.Second)
 			tr := f.login(tc.scopes...)
 			resp, body := f.call(tc.method, tc.path, tr.AccessToken, tc.body)
 			if tc.missing == "" {

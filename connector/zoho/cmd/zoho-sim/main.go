@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -52,6 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bulkPage := fs.Int("bulk-page-size", zohosim.DefaultBulkPageSize, "rows per Bulk Read job")
 	maxConcurrent := fs.Int("max-concurrent", zohosim.DefaultMaxConcurrent, "concurrent API calls before 429 (negative: no limit)")
 	clockOffset := fs.Duration("clock-offset", 0, "shift the org's clock from this machine's; -58s makes changes look a minute old at once, past a source's one-minute lag")
+	apiHosts := fs.String("api-hosts", "", "comma-separated host names the CRM API answers at besides loopback and the data centre's zohoapis hosts (others get INVALID_HOST), for serving it on another address")
 	verbose := fs.Bool("v", false, "log every request (method, path, status, duration) to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -70,6 +72,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		BulkStepDelay: *bulkStep,
 		BulkPageSize:  *bulkPage,
 		MaxConcurrent: *maxConcurrent,
+	}
+	for h := range strings.SplitSeq(*apiHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			opts.APIHosts = append(opts.APIHosts, h)
+		}
 	}
 	if *clockOffset != 0 {
 		offset := *clockOffset
