@@ -47,14 +47,10 @@ type Options struct {
 	Host string
 	// Load, when set, reports the scheduler's queue and runs in flight.
 	Load Load
-	// Ready, when set, says whether the host is ready as /readyz does;
-	// it is asked at every scrape, for replicator_ready.
+	// Ready, when set, says whether the host is ready as /readyz does,
+	// for replicator_ready (see readiness).
 	Ready func(context.Context) error
 }
-
-// readyTimeout bounds the readiness check of a scrape: a state store that
-// does not answer within it is not ready, and the scrape goes on.
-const readyTimeout = 5 * time.Second
 
 // Metrics is one host process's metrics.
 type Metrics struct {
@@ -116,18 +112,12 @@ func New(opts Options) *Metrics {
 			}, func() float64 { _, f := load(); return float64(f) }),
 		)
 	}
-	if ready := opts.Ready; ready != nil {
+	if opts.Ready != nil {
+		r := &readiness{check: opts.Ready, now: func() time.Time { return m.now() }}
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "replicator_ready",
 			Help: "1 when the host is ready (its configuration is loaded and its state store answers), as /readyz says; 0 otherwise.",
-		}, func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
-			defer cancel()
-			if ready(ctx) != nil {
-				return 0
-			}
-			return 1
-		}))
+		}, r.value))
 	}
 	return m
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,12 +110,35 @@ func TestScrape(t *testing.T) {
 	promtool.CheckMetrics(t, out)
 }
 
+// Readiness is checked apart from the scrapes, at most every readyEvery:
+// a scrape shows the last check's result, and only the first waits.
 func TestReadyFollowsTheCheck(t *testing.T) {
-	var down error
-	m := New(Options{Ready: func(context.Context) error { return down }})
+	var clock atomic.Int64
+	var down atomic.Bool
+	var checks atomic.Int32
+	m := New(Options{Ready: func(context.Context) error {
+		checks.Add(1)
+		if down.Load() {
+			return fmt.Errorf("the state store does not answer")
+		}
+		return nil
+	}})
+	m.now = func() time.Time { return time.Unix(0, clock.Load()) }
 	has(t, scrape(t, m), `replicator_ready 1`)
-	down = fmt.Errorf("the state store does not answer")
-	has(t, scrape(t, m), `replicator_ready 0`)
+	down.Store(true)
+	has(t, scrape(t, m), `replicator_ready 1`)
+	if n := checks.Load(); n != 1 {
+		t.Errorf("%d checks within %v, want 1", n, readyEvery)
+	}
+	clock.Add(int64(readyEvery))
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(scrape(t, m), "\nreplicator_ready 0\n"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a failed check did not show within a minute")
+		}
+	}
+	if n := checks.Load(); n != 2 {
+		t.Errorf("%d checks, want 2", n)
+	}
 }
 
 func TestForget(t *testing.T) {

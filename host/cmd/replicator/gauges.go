@@ -16,32 +16,31 @@ import (
 // says of each and, for those new to the metrics, whether their source
 // needs authorization and how their newest runs ended, from the state
 // store. The metrics are served with the console only. What cannot be
-// read is logged, and the host goes on: a pipeline left out shows at the
-// end of its next run.
+// read is logged, and the host goes on: a pipeline whose runs could not be
+// read has them read again at the end of its next run.
 func (h *runHost) showPipelines(ctx context.Context, eng *engine.Engine) {
 	if !h.console {
 		return
 	}
 	store, release, err := h.shared.acquire()
 	if err != nil {
-		h.log.Warn("the pipelines' metrics cannot be read from the state store; they show from the end of each one's next run", "error", err)
-		return
+		h.log.Warn("the pipelines' metrics cannot be read from the state store; each shows its runs from the end of its next run", "error", err)
+	} else {
+		defer release()
 	}
-	defer release()
 	sources := map[*config.Connector]sourceFacts{}
 	var unread int
 	var lastErr error
 	for _, pc := range eng.Config.Pipelines {
 		src, ok := sources[pc.Source]
 		if !ok {
-			src, err = h.sourceFacts(ctx, eng, store, pc.Source)
-			if err != nil {
+			if src, err = h.sourceFacts(ctx, eng, store, pc.Source); err != nil {
 				h.log.Warn("the metrics cannot tell whether this source needs authorization, or its credit budget", "source", pc.Source.Ref(), "error", err)
 			}
 			sources[pc.Source] = src
 		}
 		cfg := metrics.Config{Source: pc.Source.Ref(), Interval: pc.Interval, CreditsPerRun: src.creditsPerRun}
-		if !h.metrics.Configure(pc.Name, cfg) {
+		if !h.metrics.Configure(pc.Name, cfg) || store == nil {
 			continue
 		}
 		h.metrics.SetNeedsAuthorization(pc.Name, src.needsGrant)
@@ -50,7 +49,7 @@ func (h *runHost) showPipelines(ctx context.Context, eng *engine.Engine) {
 		}
 	}
 	if unread > 0 {
-		h.log.Warn("the last runs of some pipelines could not be read for the metrics; theirs show from the end of their next run", "pipelines", unread, "error", lastErr)
+		h.log.Warn("the last runs of some pipelines could not be read for the metrics; each shows its runs from the end of its next run", "pipelines", unread, "error", lastErr)
 	}
 }
 
@@ -60,20 +59,22 @@ type sourceFacts struct {
 	creditsPerRun int64 // its max_credits_per_run; 0 for none
 }
 
+// sourceFacts asks the source's plugin for its spec (once per
+// configuration) and store, when there is one, for its credentials.
 func (h *runHost) sourceFacts(ctx context.Context, eng *engine.Engine, store state.Store, b *config.Connector) (sourceFacts, error) {
 	var f sourceFacts
 	spec, err := h.spec(ctx, eng, b)
 	if err != nil {
 		return f, err
 	}
-	if spec.Grant != "" {
+	f.creditsPerRun = creditsPerRun(b, spec)
+	if spec.Grant != "" && store != nil {
 		creds, err := store.Credentials(ctx, b.Ref())
 		if err != nil {
 			return f, err
 		}
 		f.needsGrant = len(creds) == 0
 	}
-	f.creditsPerRun = creditsPerRun(b, spec)
 	return f, nil
 }
 
