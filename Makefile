@@ -38,7 +38,13 @@ WIRE_RELEASED := $(WIRE)/released.json
 
 GOFMT := $(shell $(GO) env GOROOT)/bin/gofmt
 
-.PHONY: build test check vet fmt-check tidy-check lint proto-check generate tools fuzz bench demo console clean
+# The shipped alert rules are checked and tested with Prometheus's
+# promtool, from Debian's prometheus package; the metrics tests run it too.
+PROMTOOL ?= promtool
+export PROMTOOL
+MONITORING := monitoring
+
+.PHONY: build test check vet fmt-check tidy-check lint proto-check rules-check generate tools fuzz bench demo console clean
 
 build:
 	@mkdir -p $(BIN)
@@ -51,7 +57,7 @@ test: build check
 	REPLICATOR_BIN=$(BIN) $(GO) test -race -timeout 12m ./...
 
 # The gates before the tests; each says what to run to fix what it finds.
-check: vet fmt-check tidy-check lint proto-check
+check: vet fmt-check tidy-check lint proto-check rules-check
 
 vet:
 	$(GO) vet ./...
@@ -76,6 +82,12 @@ proto-check: $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)
 	for f in "$$tmp"/$(WIRE)/*.go; do \
 		diff -u $(WIRE)/$${f##*/} "$$f" || { echo "$(WIRE)/$${f##*/} is not what buf generate makes of the .proto; run make generate"; exit 1; }; \
 	done
+
+# promtool checks the alert rules and runs their tests.
+rules-check:
+	@command -v $(PROMTOOL) >/dev/null || { echo "promtool is missing: install Debian's prometheus package (sudo apt-get install -y prometheus; .ci/run does), or set PROMTOOL"; exit 1; }
+	$(PROMTOOL) check rules $(MONITORING)/alerts.yml
+	$(PROMTOOL) test rules $(MONITORING)/alerts_test.yml
 
 # Regenerates the protocol's Go code after a change to the .proto.
 generate: $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)

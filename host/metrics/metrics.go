@@ -1,17 +1,21 @@
 // Package metrics holds the host's Prometheus metrics: what each pipeline
-// read and wrote, how its runs ended, what its connectors counted, and how
-// busy the scheduler is. Every name starts with replicator_ and carries a
-// pipeline label; none carries a configuration value, so no secret can
-// reach a label.
+// read and wrote, how its runs ended, what its connectors counted, how
+// busy the scheduler is, and the per-pipeline gauges alerts rely on (last
+// success, last outcome, consecutive failures, needs authorization,
+// interval), set from the state store when the host starts. Every name
+// starts with replicator_ and carries a pipeline label; none carries a
+// configuration value, so no secret can reach a label.
 //
 // A host may hold thousands of pipelines, so their series are not kept in
-// client_golang's metric vectors, which hash every label set and hand a
-// scrape its series in no order. Metrics is itself a collector: it keeps
-// each pipeline's series in label order and writes them from one snapshot,
-// with label pairs built once per series.
+// client_golang's metric vectors, which hash every label set, nor passed
+// through a registry, which checks and sorts every series at each scrape:
+// Metrics keeps each pipeline's series in label order, with label pairs
+// built once per series, and hands a scrape its families ready-made from
+// one snapshot (see Gather).
 package metrics
 
 import (
+	"context"
 	"maps"
 	"net/http"
 	"slices"
@@ -42,81 +46,27 @@ const maxCounterSeries = 2 * contract.MaxCounters
 // Load reports how busy the scheduler is, read at every scrape.
 type Load func() (queued, inFlight int)
 
-// The families of per-pipeline series, in the order a scrape lists them.
-const (
-	famRecords = iota
-	famRuns
-	famDuration
-	famLastSuccess
-	famCounters
-	famCredits
-	famTokens
-	famPluginStarts
-	famPluginCrashes
-	famLag
-	famCount
-)
-
-// durationBuckets are the run duration histogram's upper bounds. Few: a
-// host of 1,000 pipelines has a histogram each.
-var durationBuckets = [...]float64{10, 60, 600, 3600}
-
-// family is one metric name: its description, its type, and the labels
-// its series carry after "pipeline".
-type family struct {
-	desc   *prometheus.Desc
-	typ    dto.MetricType
-	labels []string
+// Options says what a host's metrics know besides what it tells them.
+type Options struct {
+	// Host names this process as the state store names the host of a run
+	// ("hostname:pid"). Runs of other hosts, which a host of a fleet finds
+	// in the store, move the gauges but not the counters, so that a
+	// fleet's counters summed over its hosts count each run once. Empty:
+	// every run is this process's.
+	Host string
+	// Load, when set, reports the scheduler's queue and runs in flight.
+	Load Load
+	// Ready, when set, says whether the host is ready as /readyz does,
+	// for replicator_ready (see readiness).
+	Ready func(context.Context) error
 }
 
-func newFamily(name, help string, typ dto.MetricType, labels ...string) family {
-	return family{
-		desc:   prometheus.NewDesc(name, help, append([]string{"pipeline"}, labels...), nil),
-		typ:    typ,
-		labels: labels,
-	}
-}
-
-func families() [famCount]family {
-	var f [famCount]family
-	f[famRecords] = newFamily("replicator_records_total",
-		"Records per pipeline and stream, by kind: read from the source, deleted (the deletes among them), written (acknowledged by the destination as stored).",
-		dto.MetricType_COUNTER, "stream", "kind")
-	f[famRuns] = newFamily("replicator_runs_total",
-		"Runs that ended, by outcome: succeeded, failed, interrupted.",
-		dto.MetricType_COUNTER, "outcome")
-	f[famDuration] = newFamily("replicator_run_duration_seconds",
-		"Wall time of runs that ended.",
-		dto.MetricType_HISTOGRAM)
-	f[famLastSuccess] = newFamily("replicator_last_success_timestamp_seconds",
-		"Unix time at which the pipeline's last successful run ended.",
-		dto.MetricType_GAUGE)
-	f[famCounters] = newFamily("replicator_connector_counter_total",
-		"Every counter a pipeline's connectors report, by the connector's own counter name.",
-		dto.MetricType_COUNTER, "counter")
-	f[famCredits] = newFamily("replicator_source_api_credits_total",
-		"API credits the pipeline's source spent (Zoho CRM: credits of the org's daily allowance).",
-		dto.MetricType_COUNTER)
-	f[famTokens] = newFamily("replicator_source_tokens_minted_total",
-		"OAuth access tokens the pipeline's source minted.",
-		dto.MetricType_COUNTER)
-	f[famPluginStarts] = newFamily("replicator_plugin_starts_total",
-		"Plugin processes started, by kind (source, destination): each run starts one of each.",
-		dto.MetricType_COUNTER, "kind")
-	f[famPluginCrashes] = newFamily("replicator_plugin_crashes_total",
-		"Runs that failed because a plugin process exited while the host still needed it.",
-		dto.MetricType_COUNTER)
-	f[famLag] = newFamily("replicator_checkpoint_lag_seconds",
-		"Seconds since the stream's last checkpoint was acknowledged and stored.",
-		dto.MetricType_GAUGE, "stream")
-	return f
-}
-
-// Metrics is one host process's metrics, in a registry of its own.
+// Metrics is one host process's metrics.
 type Metrics struct {
-	reg *prometheus.Registry
-	fam [famCount]family
-	now func() time.Time
+	reg  *prometheus.Registry // the process's, the scheduler's and readiness
+	fam  [famCount]family
+	host string
+	now  func() time.Time
 
 	mu        sync.Mutex
 	pipelines map[string]*pipeline
@@ -124,10 +74,19 @@ type Metrics struct {
 }
 
 // pipeline is one pipeline's series, by family, each list in the order
-// of its label values.
+// of its label values, and what its gauges were set from.
 type pipeline struct {
 	label  *dto.LabelPair
 	series [famCount][]*series
+	// configured is set by Configure: only then does the pipeline have
+	// the gauges alerts rely on.
+	configured bool
+	source     string // the source's reference, for Authorized
+	// lastRun is the ID of the newest run the gauges show; 0 when none.
+	// A run with a later ID but the next one means runs were missed (they
+	// ran on another host): the gauges are then read from the store.
+	lastRun uint64
+	loaded  bool // the gauges were read from the store
 }
 
 // series is one labelled value. Its label pairs are shared with every
@@ -140,23 +99,17 @@ type series struct {
 	hist   *histogram
 }
 
-type histogram struct {
-	count   uint64
-	sum     float64
-	buckets [len(durationBuckets)]uint64 // not cumulative
-}
-
-// New returns the metrics of a host whose scheduler reports its load
-// through load (nil when there is no scheduler, as for one sync).
-func New(load Load) *Metrics {
+// New returns the metrics of a host.
+func New(opts Options) *Metrics {
 	m := &Metrics{
 		reg:       prometheus.NewRegistry(),
-		fam:       families(),
+		fam:       newFamilies(),
+		host:      opts.Host,
 		now:       time.Now,
 		pipelines: map[string]*pipeline{},
 	}
-	m.reg.MustRegister(m, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if load != nil {
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if load := opts.Load; load != nil {
 		m.reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "replicator_queue_length",
@@ -168,6 +121,13 @@ func New(load Load) *Metrics {
 			}, func() float64 { _, f := load(); return float64(f) }),
 		)
 	}
+	if opts.Ready != nil {
+		r := &readiness{check: opts.Ready, now: func() time.Time { return m.now() }}
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "replicator_ready",
+			Help: "1 when the host is ready (its configuration is loaded and its state store answers), as /readyz says; 0 otherwise.",
+		}, r.value))
+	}
 	return m
 }
 
@@ -175,7 +135,7 @@ func New(load Load) *Metrics {
 func (m *Metrics) Handler() http.Handler {
 	// Uncompressed: with a thousand pipelines, gzip costs the host about a
 	// third more CPU per scrape, to save a megabyte on a local network.
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, DisableCompression: true})
+	return promhttp.HandlerFor(m, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, DisableCompression: true})
 }
 
 // Records adds n records of a kind (runner.KindRead, KindDeleted or
@@ -232,27 +192,6 @@ func trimSide(name string) string {
 	return name
 }
 
-// RunEnded records a run's outcome and duration; a success also sets the
-// pipeline's last success time to ended.
-func (m *Metrics) RunEnded(pipeline, outcome string, started, ended time.Time) {
-	took := ended.Sub(started).Seconds()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.series(pipeline, famRuns, outcome).value++
-	h := m.series(pipeline, famDuration).hist
-	h.count++
-	h.sum += took
-	for i, le := range durationBuckets {
-		if took <= le {
-			h.buckets[i]++
-			break
-		}
-	}
-	if outcome == "succeeded" {
-		m.series(pipeline, famLastSuccess).value = float64(ended.UnixNano()) / 1e9
-	}
-}
-
 // Checkpointed notes that a checkpoint of a pipeline's stream was stored at t.
 func (m *Metrics) Checkpointed(pipeline, stream string, t time.Time) {
 	m.mu.Lock()
@@ -285,15 +224,22 @@ func (m *Metrics) Forget(pipeline string) {
 	m.mu.Unlock()
 }
 
-// series returns the series of a family of the named pipeline with the
-// given label values, making it when it is new. m.mu is held.
-func (m *Metrics) series(name string, f int, values ...string) *series {
+// pipeline returns the named pipeline, making it when it is new. m.mu is
+// held.
+func (m *Metrics) pipeline(name string) *pipeline {
 	p := m.pipelines[name]
 	if p == nil {
 		p = &pipeline{label: labelPair("pipeline", name)}
 		m.pipelines[name] = p
 		m.names = nil
 	}
+	return p
+}
+
+// series returns the series of a family of the named pipeline with the
+// given label values, making it when it is new. m.mu is held.
+func (m *Metrics) series(name string, f int, values ...string) *series {
+	p := m.pipeline(name)
 	list := p.series[f]
 	i, found := slices.BinarySearchFunc(list, values, compareValues)
 	if found {
@@ -320,117 +266,6 @@ func compareValues(s *series, values []string) int { return slices.Compare(s.val
 func labelPair(name, value string) *dto.LabelPair {
 	value = strings.ToValidUTF8(value, "\uFFFD")
 	return &dto.LabelPair{Name: &name, Value: &value}
-}
-
-// Describe sends the per-pipeline families' descriptions.
-func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, f := range m.fam {
-		ch <- f.desc
-	}
-}
-
-// Collect sends every pipeline's series, from a snapshot taken under the
-// lock, in order of family, pipeline and label values.
-func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
-	for _, p := range m.snapshot() {
-		ch <- p
-	}
-}
-
-func (m *Metrics) snapshot() []prometheus.Metric {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.names == nil {
-		for name := range m.pipelines {
-			m.names = append(m.names, name)
-		}
-		slices.Sort(m.names)
-	}
-	// One allocation for all the points of a kind rather than one each.
-	var nPoints, nHists int
-	for _, p := range m.pipelines {
-		for f := range famCount {
-			if f == famDuration {
-				nHists += len(p.series[f])
-			} else {
-				nPoints += len(p.series[f])
-			}
-		}
-	}
-	points, hists := make([]point, 0, nPoints), make([]histogramPoint, 0, nHists)
-	out := make([]prometheus.Metric, 0, nPoints+nHists)
-	now := m.now()
-	for f := range famCount {
-		fam := &m.fam[f]
-		for _, name := range m.names {
-			for _, s := range m.pipelines[name].series[f] {
-				switch {
-				case s.hist != nil:
-					hists = append(hists, newHistogramPoint(fam.desc, s))
-					out = append(out, &hists[len(hists)-1])
-				case f == famLag:
-					points = append(points, point{desc: fam.desc, typ: fam.typ, labels: s.labels, value: now.Sub(s.at).Seconds()})
-					out = append(out, &points[len(points)-1])
-				default:
-					points = append(points, point{desc: fam.desc, typ: fam.typ, labels: s.labels, value: s.value})
-					out = append(out, &points[len(points)-1])
-				}
-			}
-		}
-	}
-	return out
-}
-
-// point is a counter's or gauge's value at a scrape.
-type point struct {
-	desc   *prometheus.Desc
-	typ    dto.MetricType
-	labels []*dto.LabelPair
-	value  float64
-}
-
-func (p *point) Desc() *prometheus.Desc { return p.desc }
-
-func (p *point) Write(out *dto.Metric) error {
-	out.Label = p.labels
-	if p.typ == dto.MetricType_COUNTER {
-		out.Counter = &dto.Counter{Value: &p.value}
-	} else {
-		out.Gauge = &dto.Gauge{Value: &p.value}
-	}
-	return nil
-}
-
-// histogramPoint is a run duration histogram at a scrape.
-type histogramPoint struct {
-	desc   *prometheus.Desc
-	labels []*dto.LabelPair
-	count  uint64
-	sum    float64
-	cum    [len(durationBuckets)]uint64
-	bounds [len(durationBuckets)]float64
-}
-
-func newHistogramPoint(desc *prometheus.Desc, s *series) histogramPoint {
-	p := histogramPoint{desc: desc, labels: s.labels, count: s.hist.count, sum: s.hist.sum, bounds: durationBuckets}
-	var n uint64
-	for i, c := range s.hist.buckets {
-		n += c
-		p.cum[i] = n
-	}
-	return p
-}
-
-func (p *histogramPoint) Desc() *prometheus.Desc { return p.desc }
-
-func (p *histogramPoint) Write(out *dto.Metric) error {
-	out.Label = p.labels
-	h := &dto.Histogram{SampleCount: &p.count, SampleSum: &p.sum}
-	for i := range p.cum {
-		h.Bucket = append(h.Bucket, &dto.Bucket{CumulativeCount: &p.cum[i], UpperBound: &p.bounds[i]})
-	}
-	out.Histogram = h
-	return nil
 }
 
 // Pipeline returns what a run of the named pipeline reports the records it

@@ -17,7 +17,7 @@ func TestObserverCountsPerStream(t *testing.T) {
 	dir := t.TempDir()
 	store := openStore(t, dir)
 	p := generatorPipeline(t, dir, `{"count":1500,"checkpoint_every":200,"streams":["contacts","accounts"]}`)
-	m := metrics.New(nil)
+	m := metrics.New(metrics.Options{})
 	run, err := Run(context.Background(), p, store, fence(t, store), Options{Observer: m.Pipeline("p")})
 	if err != nil || run.Outcome != "succeeded" {
 		t.Fatalf("run: %+v, %v", run, err)

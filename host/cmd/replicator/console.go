@@ -350,6 +350,7 @@ func (c consoleHost) Authorize(ctx context.Context, ref, code string) (string, e
 	if err := store.SaveCredentials(ctx, state.NoFence, block.Ref(), resp.Credentials); err != nil {
 		return "", err
 	}
+	h.metrics.Authorized(block.Ref())
 	msg := resp.Message
 	if msg == "" {
 		msg = "The credentials are stored."

@@ -321,10 +321,10 @@ func TestConsoleSyncNow(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	// The run's metrics are counted as its run ends, a moment after the
-	// store has it.
+	// store has it. The series is there from the start, at 0.
 	var metrics string
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if _, _, metrics = f.get("/metrics", "Authorization", "Bearer "+consoleToken); strings.Contains(metrics, `replicator_runs_total{outcome="succeeded",pipeline="manual"}`) {
+		if _, _, metrics = f.get("/metrics", "Authorization", "Bearer "+consoleToken); strings.Contains(metrics, `replicator_runs_total{outcome="succeeded",pipeline="manual"} 1`+"\n") {
 			break
 		}
 	}

@@ -147,7 +147,11 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	}
 	h.setEngine(eng, nil)
 	h.sched = schedule.New(schedule.Options{MaxConcurrent: cfg.Host.MaxConcurrentRuns, Log: a.log})
-	h.metrics = metrics.New(func() (int, int) { return h.sched.Queued(), h.sched.InFlight() })
+	h.metrics = metrics.New(metrics.Options{
+		Host:  hostID(),
+		Load:  func() (int, int) { return h.sched.Queued(), h.sched.InFlight() },
+		Ready: consoleHost{h}.Ready,
+	})
 	h.set(jobs)
 	if h.console {
 		if err := h.serveConsole(ctx, listen, cfg.Host); err != nil {
@@ -302,6 +306,7 @@ func (h *runHost) set(jobs []schedule.Job) {
 		}
 	}
 	h.names = names
+	h.showPipelines(h.ctx, h.engine())
 	h.sched.Set(jobs)
 }
 
@@ -335,8 +340,7 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 	h.live.end(pc.Name)
 	took := time.Since(started).Round(time.Millisecond)
 	if !rec.Started.IsZero() {
-		h.metrics.RunEnded(pc.Name, rec.Outcome, rec.Started, cmp.Or(rec.Ended, time.Now()))
-		h.metrics.Counted(pc.Name, rec.Counters)
+		h.runEnded(context.WithoutCancel(ctx), rec)
 	}
 	if _, crashed := errors.AsType[*plugin.PluginError](err); crashed {
 		h.metrics.PluginCrashed(pc.Name)
