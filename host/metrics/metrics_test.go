@@ -383,14 +383,14 @@ func TestCounterSeriesAreBounded(t *testing.T) {
 	}
 	m.Counted("globex", map[string]int64{"source.api_credits": 2})
 	out := scrape(t, m)
-	if got := strings.Count(out, `replicator_connector_counter_total{counter=`); got != maxCounterSeries+1 {
+	if got := strings.Count(out, `replicator_connector_counted_total{counter=`); got != maxCounterSeries+1 {
 		t.Errorf("%d counter series, want %d for acme and 1 for globex", got, maxCounterSeries)
 	}
 	for _, want := range []string{
-		`replicator_connector_counter_total{counter="source.api_credits",pipeline="acme"} 5`,
-		`replicator_connector_counter_total{counter="source.run0_000",pipeline="acme"} 1`,
+		`replicator_connector_counted_total{counter="source.api_credits",pipeline="acme"} 5`,
+		`replicator_connector_counted_total{counter="source.run0_000",pipeline="acme"} 1`,
 		`replicator_source_api_credits_total{pipeline="acme"} 5`,
-		`replicator_connector_counter_total{counter="source.api_credits",pipeline="globex"} 2`,
+		`replicator_connector_counted_total{counter="source.api_credits",pipeline="globex"} 2`,
 	} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("scrape lacks %s", want)
