@@ -216,11 +216,17 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 	parser := hclparse.NewParser()
 	var files []*hcl.File
 	var size int64 // of the files read so far
+	tokens := 0    // in them
 	for _, name := range names {
-		src, d := readConfigFile(name, MaxConfigSize-size)
+		if size > MaxConfigSize || tokens > MaxTokens {
+			break // reported; each file after would only say it again
+		}
+		src, read, d := readConfigFile(name, MaxConfigSize-size)
+		size += read
 		if d == nil {
-			size += int64(len(src))
-			d = checkTokens(src, name)
+			var n int
+			n, d = checkTokens(src, name, MaxTokens-tokens)
+			tokens += n
 		}
 		if d.HasErrors() {
 			diags = append(diags, d...)
@@ -340,22 +346,23 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 
 // readConfigFile reads one configuration file, a regular file of at most
 // MaxConfigFileSize bytes, and of at most room bytes, what MaxConfigSize
-// leaves of the configuration.
-func readConfigFile(name string, room int64) ([]byte, hcl.Diagnostics) {
+// leaves of the configuration. It returns how many bytes it read, of a
+// file too large too.
+func readConfigFile(name string, room int64) ([]byte, int64, hcl.Diagnostics) {
 	src, err := readRegular(name, min(MaxConfigFileSize, room))
 	var notRegular *notRegularError
 	var tooLarge *tooLargeError
 	switch {
 	case err == nil:
-		return src, nil
+		return src, int64(len(src)), nil
 	case errors.As(err, &notRegular):
-		return nil, hcl.Diagnostics{{
+		return nil, 0, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Configuration file is not a regular file",
 			Detail:   fmt.Sprintf("%v. Give the path of an .hcl file or a folder of them.", err),
 		}}
 	case errors.As(err, &tooLarge) && tooLarge.limit == MaxConfigFileSize:
-		return nil, hcl.Diagnostics{{
+		return nil, int64(len(tooLarge.head)), hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Configuration file too large",
 			Detail: fmt.Sprintf("%v, the most replicator reads from one configuration file, and passes it here. Split it into several .hcl files in one folder and give the folder.",
@@ -363,7 +370,7 @@ func readConfigFile(name string, room int64) ([]byte, hcl.Diagnostics) {
 			Subject: tooLarge.where().Ptr(),
 		}}
 	case errors.As(err, &tooLarge):
-		return nil, hcl.Diagnostics{{
+		return nil, int64(len(tooLarge.head)), hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Configuration too large",
 			Detail: fmt.Sprintf("The configuration's files hold more than %s together, the most replicator reads for one configuration, and pass it here in %s. "+
@@ -372,7 +379,7 @@ func readConfigFile(name string, room int64) ([]byte, hcl.Diagnostics) {
 			Subject: tooLarge.where().Ptr(),
 		}}
 	}
-	return nil, hcl.Diagnostics{{
+	return nil, 0, hcl.Diagnostics{{
 		Severity: hcl.DiagError,
 		Summary:  "Cannot read the configuration",
 		Detail:   fmt.Sprintf("%v. Check that replicator may read the file.", err),

@@ -2,8 +2,11 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -48,15 +51,18 @@ const (
 	maxSnippet = 4 << 10
 )
 
-// WriteDiagnostics prints diags for a person: severity, summary, the file,
-// line and source snippet of each subject, and the detail. Source lines
-// holding a secret are left out, and so are snippets longer than 4 KiB;
-// past the first 20 diagnostics, only how many more there are.
+// WriteDiagnostics prints diags for a person, in the order of their
+// places in the files: severity, summary, the file, line and source
+// snippet of each subject, and the detail. Source lines holding a secret
+// are left out, and so are snippets longer than 4 KiB; past the first 20
+// diagnostics, only how many more there are.
 func (c *Config) WriteDiagnostics(w io.Writer, diags hcl.Diagnostics) error {
 	var files map[string]*hcl.File
 	if c != nil {
 		files = c.files
 	}
+	diags = slices.Clone(diags)
+	slices.SortStableFunc(diags, byPlace)
 	tw := hcl.NewDiagnosticTextWriter(w, files, 0, false)
 	for i, d := range diags {
 		if i == maxPrinted {
@@ -75,6 +81,24 @@ func (c *Config) WriteDiagnostics(w io.Writer, diags hcl.Diagnostics) error {
 		}
 	}
 	return nil
+}
+
+// byPlace orders diagnostics by file and place, those without one first.
+func byPlace(a, b *hcl.Diagnostic) int {
+	switch {
+	case a.Subject == nil || b.Subject == nil:
+		return cmp.Compare(boolInt(a.Subject != nil), boolInt(b.Subject != nil))
+	case a.Subject.Filename != b.Subject.Filename:
+		return strings.Compare(a.Subject.Filename, b.Subject.Filename)
+	}
+	return cmp.Compare(a.Subject.Start.Byte, b.Subject.Start.Byte)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // snippetSize is how many bytes of whole lines d's snippet would show.

@@ -119,6 +119,9 @@ func fileFunc(dir, file string, x *expansion) function.Function {
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			if x.passed != nil {
+				return cty.NilVal, x.passed // and reads nothing more
+			}
 			p := args[0].AsString()
 			full := p
 			if !filepath.IsAbs(full) {

@@ -34,6 +34,12 @@ const (
 	// MaxConfigSize bounds the files of one configuration together, for
 	// the same reason: a folder of many files is parsed and held whole.
 	MaxConfigSize = 4 << 20
+	// MaxTokens bounds the tokens of one configuration's files together:
+	// names, numbers, strings, symbols, comments and line breaks, each
+	// one. The parser holds a few hundred bytes for each, so that the
+	// bytes alone let a dense configuration hold a gigabyte; a tenant
+	// takes some 150.
+	MaxTokens = 500_000
 	// MaxStringPieces bounds the pieces of one quoted string or heredoc:
 	// the lexer starts a new piece at each line of a heredoc and at each $
 	// or % sign that starts no interpolation, and the parser joins them
@@ -150,20 +156,25 @@ func readRegular(path string, limit int64) ([]byte, error) {
 }
 
 // checkTokens reports the first place in src that passes a bound the
-// parser needs kept: nesting deeper than MaxNesting, a string of more
-// than MaxStringPieces pieces, a number longer than MaxNumberLength or
-// beyond a 64-bit float's range. It works on the lexer's tokens, which
-// come without recursion and in time linear in src, so that the parser is
-// only handed what it parses in linear time.
-func checkTokens(src []byte, filename string) hcl.Diagnostics {
+// parser needs kept: more than room tokens, what MaxTokens leaves of the
+// configuration; nesting deeper than MaxNesting; a string of more than
+// MaxStringPieces pieces; a number longer than MaxNumberLength or beyond
+// a 64-bit float's range. It works on the lexer's tokens, which come
+// without recursion and in time linear in src, so that the parser is only
+// handed what it parses in linear time and small memory. It returns how
+// many tokens src holds.
+func checkTokens(src []byte, filename string, room int) (int, hcl.Diagnostics) {
 	tokens, _ := hclsyntax.LexConfig(src, filename, hcl.InitialPos)
+	if len(tokens) > room {
+		return len(tokens), tooManyTokens(tokens[room].Range)
+	}
 	depth, pieces := 0, 0
 	for _, tok := range tokens {
 		if tok.Type == hclsyntax.TokenQuotedLit || tok.Type == hclsyntax.TokenStringLit {
 			// Consecutive pieces always belong to one string: a nested
 			// string is set off by the tokens of its interpolation.
 			if pieces++; pieces > MaxStringPieces {
-				return tooManyPieces(tok.Range)
+				return len(tokens), tooManyPieces(tok.Range)
 			}
 			continue
 		}
@@ -173,7 +184,7 @@ func checkTokens(src []byte, filename string) hcl.Diagnostics {
 			hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc,
 			hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl:
 			if depth++; depth > MaxNesting {
-				return tooDeep(tok.Range)
+				return len(tokens), tooDeep(tok.Range)
 			}
 		case hclsyntax.TokenCBrace, hclsyntax.TokenCBrack, hclsyntax.TokenCParen,
 			hclsyntax.TokenCQuote, hclsyntax.TokenCHeredoc, hclsyntax.TokenTemplateSeqEnd:
@@ -182,11 +193,22 @@ func checkTokens(src []byte, filename string) hcl.Diagnostics {
 			}
 		case hclsyntax.TokenNumberLit:
 			if d := checkNumber(tok); d != nil {
-				return d
+				return len(tokens), d
 			}
 		}
 	}
-	return nil
+	return len(tokens), nil
+}
+
+func tooManyTokens(at hcl.Range) hcl.Diagnostics {
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Configuration has too many tokens",
+		Detail: fmt.Sprintf("The configuration's files hold more than %d tokens together, the most replicator reads for one configuration, and pass it here: "+
+			"names, numbers, strings, symbols, comments and line breaks count one each. "+
+			"Shorten the files, or spread the pipelines over several configurations, each run by hosts of its own.", MaxTokens),
+		Subject: at.Ptr(),
+	}}
 }
 
 func tooDeep(at hcl.Range) hcl.Diagnostics {

@@ -80,7 +80,7 @@ func TestNestingBound(t *testing.T) {
 		// Brackets in strings and comments are text.
 		{`a = "` + strings.Repeat("[", 2*MaxNesting) + `"` + "\n# " + strings.Repeat("(", 2*MaxNesting), false},
 	} {
-		diags := checkTokens([]byte(tt.src), "x.hcl")
+		_, diags := checkTokens([]byte(tt.src), "x.hcl", MaxTokens)
 		if diags.HasErrors() != tt.deep {
 			t.Errorf("checkTokens(%.40q…) = %v, want too deep: %v", tt.src, diags, tt.deep)
 		}
@@ -201,7 +201,7 @@ func wantDiag(t *testing.T, c *Config, diags hcl.Diagnostics, summary, file stri
 }
 
 func TestLoadBoundsConfigurationSize(t *testing.T) {
-	// Lines of 100 bytes: MaxConfigFileSize passes in line 10486, column 77.
+	// Lines of 100 bytes, one token each: MaxConfigFileSize passes in line 10486, column 77.
 	line := "# " + strings.Repeat("x", 97) + "\n"
 	lines := func(n int) string { return strings.Repeat(line, n) }
 	tests := []struct {
@@ -233,6 +233,17 @@ func TestLoadBoundsConfigurationSize(t *testing.T) {
 			summary: "Configuration too large",
 			file:    "e.hcl", line: 1944, col: 5,
 		},
+		{
+			// Line breaks are tokens, and each file ends in one more, its
+			// end: the third file passes MaxTokens at the token of index
+			// MaxTokens - 2·200,001.
+			name: "files of too many tokens together",
+			files: map[string]string{
+				"a.hcl": strings.Repeat("\n", 200_000), "b.hcl": strings.Repeat("\n", 200_000), "c.hcl": strings.Repeat("\n", 200_000),
+			},
+			summary: "Configuration has too many tokens",
+			file:    "c.hcl", line: MaxTokens - 2*200_001 + 1, col: 1,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,7 +260,7 @@ func TestLoadBoundsConfigurationSize(t *testing.T) {
 				return
 			}
 			wantDiag(t, c, diags, tt.summary, tt.file, tt.line, tt.col)
-			if !strings.Contains(diags[0].Detail, "MiB") {
+			if !strings.Contains(diags[0].Detail, "MiB") && !strings.Contains(diags[0].Detail, fmt.Sprint(MaxTokens)) {
 				t.Errorf("detail %q does not state the limit", diags[0].Detail)
 			}
 		})
@@ -400,8 +411,9 @@ func TestWriteDiagnosticsBounds(t *testing.T) {
 	if !strings.Contains(out, "5 more diagnostics, 5 of them errors, are not shown") {
 		t.Errorf("output does not count the rest:\n%s", out)
 	}
-	if !strings.Contains(out, ": a0 = 1") {
-		t.Errorf("a short line is not printed:\n%s", out)
+	// In the order of the file, whatever order hcl found them in.
+	if !strings.Contains(out, "   1: a0 = 1\n") || !strings.Contains(out, fmt.Sprintf("  %d: a%d = 1\n", maxPrinted, maxPrinted-1)) {
+		t.Errorf("the first %d lines are not the ones printed:\n%s", maxPrinted, out)
 	}
 
 	c, diags = loadSource(t, "b = ["+strings.Repeat("1,", maxSnippet)+"]\n")
