@@ -362,22 +362,13 @@ func readConfigFile(name string, room int64) ([]byte, int64, hcl.Diagnostics) {
 			Detail:   fmt.Sprintf("%v. Give the path of an .hcl file or a folder of them.", err),
 		}}
 	case errors.As(err, &tooLarge) && tooLarge.limit == MaxConfigFileSize:
-		return nil, int64(len(tooLarge.head)), hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Configuration file too large",
-			Detail: fmt.Sprintf("%v, the most replicator reads from one configuration file, and passes it here. Split it into several .hcl files in one folder and give the folder.",
-				err),
-			Subject: tooLarge.where().Ptr(),
-		}}
+		return nil, int64(len(tooLarge.head)), errorAt(tooLarge.where(), "Configuration file too large", fmt.Sprintf(
+			"%v, the most replicator reads from one configuration file, and passes it here. Split it into several .hcl files in one folder and give the folder.", err))
 	case errors.As(err, &tooLarge):
-		return nil, int64(len(tooLarge.head)), hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Configuration too large",
-			Detail: fmt.Sprintf("The configuration's files hold more than %s together, the most replicator reads for one configuration, and pass it here in %s. "+
+		return nil, int64(len(tooLarge.head)), errorAt(tooLarge.where(), "Configuration too large", fmt.Sprintf(
+			"The configuration's files hold more than %s together, the most replicator reads for one configuration, and pass it here in %s. "+
 				"Shorten the files, or spread the pipelines over several configurations, each run by hosts of its own.",
-				sizeText(MaxConfigSize), filepath.Base(name)),
-			Subject: tooLarge.where().Ptr(),
-		}}
+			sizeText(MaxConfigSize), filepath.Base(name)))
 	}
 	return nil, 0, hcl.Diagnostics{{
 		Severity: hcl.DiagError,

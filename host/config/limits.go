@@ -200,35 +200,28 @@ func checkTokens(src []byte, filename string, room int) (int, hcl.Diagnostics) {
 	return len(tokens), nil
 }
 
+// errorAt is one error at at.
+func errorAt(at hcl.Range, summary, detail string) hcl.Diagnostics {
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: at.Ptr()}}
+}
+
 func tooManyTokens(at hcl.Range) hcl.Diagnostics {
-	return hcl.Diagnostics{{
-		Severity: hcl.DiagError,
-		Summary:  "Configuration has too many tokens",
-		Detail: fmt.Sprintf("The configuration's files hold more than %d tokens together, the most replicator reads for one configuration, and pass it here: "+
+	return errorAt(at, "Configuration has too many tokens", fmt.Sprintf(
+		"The configuration's files hold more than %d tokens together, the most replicator reads for one configuration, and pass it here: "+
 			"names, numbers, strings, symbols, comments and line breaks count one each. "+
-			"Shorten the files, or spread the pipelines over several configurations, each run by hosts of its own.", MaxTokens),
-		Subject: at.Ptr(),
-	}}
+			"Shorten the files, or spread the pipelines over several configurations, each run by hosts of its own.", MaxTokens))
 }
 
 func tooDeep(at hcl.Range) hcl.Diagnostics {
-	return hcl.Diagnostics{{
-		Severity: hcl.DiagError,
-		Summary:  "Configuration nested too deeply",
-		Detail: fmt.Sprintf("Brackets, braces, parentheses, quotes and template interpolations are nested more than %d levels deep here, more than replicator reads. "+
-			"Look for brackets that are opened and never closed, and write the value with less nesting.", MaxNesting),
-		Subject: at.Ptr(),
-	}}
+	return errorAt(at, "Configuration nested too deeply", fmt.Sprintf(
+		"Brackets, braces, parentheses, quotes and template interpolations are nested more than %d levels deep here, more than replicator reads. "+
+			"Look for brackets that are opened and never closed, and write the value with less nesting.", MaxNesting))
 }
 
 func tooManyPieces(at hcl.Range) hcl.Diagnostics {
-	return hcl.Diagnostics{{
-		Severity: hcl.DiagError,
-		Summary:  "String in too many pieces",
-		Detail: fmt.Sprintf("A string is read in pieces: a heredoc one line at a time, and any string split again at each $ or %% sign that starts no interpolation. "+
-			"This one has more than %d pieces, the most replicator reads in one string. Keep long text in a file of its own and read it with file(\"path\").", MaxStringPieces),
-		Subject: at.Ptr(),
-	}}
+	return errorAt(at, "String in too many pieces", fmt.Sprintf(
+		"A string is read in pieces: a heredoc one line at a time, and any string split again at each $ or %% sign that starts no interpolation. "+
+			"This one has more than %d pieces, the most replicator reads in one string. Keep long text in a file of its own and read it with file(\"path\").", MaxStringPieces))
 }
 
 // checkNumber reports a number literal that is too long to read quickly,
@@ -237,22 +230,14 @@ func tooManyPieces(at hcl.Range) hcl.Diagnostics {
 // says.
 func checkNumber(tok hclsyntax.Token) hcl.Diagnostics {
 	if len(tok.Bytes) > MaxNumberLength {
-		return hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Number too long",
-			Detail:   fmt.Sprintf("This number is written with more than %d characters, more than replicator reads in one number. Write it shorter.", MaxNumberLength),
-			Subject:  tok.Range.Ptr(),
-		}}
+		return errorAt(tok.Range, "Number too long", fmt.Sprintf(
+			"This number is written with more than %d characters, more than replicator reads in one number. Write it shorter.", MaxNumberLength))
 	}
 	// Read as cty reads numbers; the parser reports what does not read.
 	f, _, err := big.ParseFloat(string(tok.Bytes), 10, 512, big.ToNearestEven)
 	if err == nil && !inFloat64Range(f) {
-		return hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Number out of range",
-			Detail:   fmt.Sprintf("%s is beyond the range of a 64-bit float (up to about 1.8e308, and no closer to zero than about 5e-324), the numbers replicator reads. Write a number within it.", tok.Bytes),
-			Subject:  tok.Range.Ptr(),
-		}}
+		return errorAt(tok.Range, "Number out of range", fmt.Sprintf(
+			"%s is beyond the range of a 64-bit float (up to about 1.8e308, and no closer to zero than about 5e-324), the numbers replicator reads. Write a number within it.", tok.Bytes))
 	}
 	return nil
 }
@@ -302,12 +287,8 @@ func checkExpressions(body hcl.Body) hcl.Diagnostics {
 		default:
 			return nil // bodies, blocks and attributes
 		}
-		return hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Unsupported expression",
-			Detail: fmt.Sprintf("A configuration is written with values: strings (with ${ } interpolation), numbers, bools, lists and maps, and the functions env() and file(). "+
-				"It has no variables to compute with, so replicator does not read %s. Write the value itself.", what),
-			Subject: at.Ptr(),
-		}}
+		return errorAt(at, "Unsupported expression", fmt.Sprintf(
+			"A configuration is written with values: strings (with ${ } interpolation), numbers, bools, lists and maps, and the functions env() and file(). "+
+				"It has no variables to compute with, so replicator does not read %s. Write the value itself.", what))
 	})
 }
