@@ -104,15 +104,25 @@ $(PROTOC_GEN_GO):
 $(PROTOC_GEN_GO_GRPC):
 	GOBIN=$(@D) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 
-# Runs every fuzz test for FUZZTIME each; `make test` runs only their seeds.
+# Runs every fuzz test for FUZZTIME each, whatever the others do, then
+# prints one line per target, ok or FAIL, and fails if any failed. A
+# failing input is saved under the package's testdata/fuzz, where it
+# becomes a seed. `make test` runs only the seeds.
 FUZZTIME ?= 1m
 fuzz:
-	@for pkg in $$($(GO) list ./...); do \
-		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	@failed=0; summary=""; \
+	for pkg in $$($(GO) list ./...); do \
+		if ! list=$$($(GO) test -list '^Fuzz' $$pkg); then \
+			echo "$$list"; failed=1; summary="$$summary\nFAIL  $$pkg (its tests do not build)"; continue; \
+		fi; \
+		for f in $$(echo "$$list" | grep '^Fuzz'); do \
 			echo "== $$pkg $$f"; \
-			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+			if $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; then r="ok  "; else r=FAIL; failed=1; fi; \
+			summary="$$summary\n$$r  $$pkg $$f"; \
 		done; \
-	done
+	done; \
+	printf '\nfuzz targets, %s each:%b\n' $(FUZZTIME) "$$summary"; \
+	exit $$failed
 
 bench: build
 	REPLICATOR_BIN=$(BIN) $(GO) run ./internal/bench

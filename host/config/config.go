@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -214,10 +215,18 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	parser := hclparse.NewParser()
 	var files []*hcl.File
+	var size int64 // of the files read so far
+	tokens := 0    // in them
 	for _, name := range names {
-		src, d := readConfigFile(name)
+		if size > MaxConfigSize || tokens > MaxTokens {
+			break // reported; each file after would only say it again
+		}
+		src, read, d := readConfigFile(name, MaxConfigSize-size)
+		size += read
 		if d == nil {
-			d = checkNesting(src, name)
+			var n int
+			n, d = checkTokens(src, name, MaxTokens-tokens)
+			tokens += n
 		}
 		if d.HasErrors() {
 			diags = append(diags, d...)
@@ -225,18 +234,26 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 		}
 		f, d := parser.ParseHCL(src, name)
 		diags = append(diags, d...)
-		if f != nil {
-			files = append(files, f)
+		if f == nil {
+			continue
+		}
+		files = append(files, f)
+		if !d.HasErrors() {
+			diags = append(diags, checkExpressions(f.Body)...)
 		}
 	}
 	c.files = parser.Files()
 	if diags.HasErrors() {
 		// Syntax errors leave partial bodies whose further errors would
-		// only confuse.
+		// only confuse, and the expressions refused are not evaluated.
 		return c, diags
 	}
 
-	ctx := evalContext(c.Dir)
+	// Every expression of the configuration charges one expansion, the
+	// connector blocks' too: Load holds the whole configuration to the
+	// bounds, and Decode each block again.
+	x := newExpansion()
+	ctxOf := func(b *hcl.Block) *hcl.EvalContext { return evalContext(c.Dir, b.DefRange.Filename, x) }
 	var (
 		replicatorBlock *hcl.Block
 		hostBlock       *hcl.Block
@@ -259,7 +276,7 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 					continue
 				}
 				replicatorBlock = b
-				diags = append(diags, c.decodeReplicator(b, ctx)...)
+				diags = append(diags, c.decodeReplicator(b, ctxOf(b))...)
 			case "host":
 				if hostBlock != nil {
 					diags = append(diags, &hcl.Diagnostic{
@@ -271,9 +288,9 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 					continue
 				}
 				hostBlock = b
-				diags = append(diags, c.decodeHost(b, ctx)...)
+				diags = append(diags, c.decodeHost(b, ctxOf(b))...)
 			case "state":
-				diags = append(diags, c.decodeState(b, ctx)...)
+				diags = append(diags, c.decodeState(b, ctxOf(b))...)
 			case KindSource, KindDestination:
 				conn, d := c.decodeConnector(b)
 				diags = append(diags, d...)
@@ -291,6 +308,7 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 					continue
 				}
 				connectors[conn.Ref()] = conn
+				diags = append(diags, chargeConnector(conn, ctxOf(b))...)
 				if conn.Kind == KindSource {
 					c.Sources = append(c.Sources, conn)
 				} else {
@@ -306,7 +324,7 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 	// refer to connectors declared later or in another file.
 	seen := map[string]*Pipeline{}
 	for _, b := range pipelineBlocks {
-		p, d := c.decodePipeline(b, ctx, connectors)
+		p, d := c.decodePipeline(b, ctxOf(b), connectors)
 		diags = append(diags, d...)
 		if p == nil {
 			continue
@@ -327,33 +345,58 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 }
 
 // readConfigFile reads one configuration file, a regular file of at most
-// MaxConfigFileSize bytes.
-func readConfigFile(name string) ([]byte, hcl.Diagnostics) {
-	src, err := readRegular(name, MaxConfigFileSize)
+// MaxConfigFileSize bytes, and of at most room bytes, what MaxConfigSize
+// leaves of the configuration. It returns how many bytes it read, of a
+// file too large too.
+func readConfigFile(name string, room int64) ([]byte, int64, hcl.Diagnostics) {
+	src, err := readRegular(name, min(MaxConfigFileSize, room))
 	var notRegular *notRegularError
 	var tooLarge *tooLargeError
 	switch {
 	case err == nil:
-		return src, nil
+		return src, int64(len(src)), nil
 	case errors.As(err, &notRegular):
-		return nil, hcl.Diagnostics{{
+		return nil, 0, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Configuration file is not a regular file",
 			Detail:   fmt.Sprintf("%v. Give the path of an .hcl file or a folder of them.", err),
 		}}
+	case errors.As(err, &tooLarge) && tooLarge.limit == MaxConfigFileSize:
+		return nil, int64(len(tooLarge.head)), errorAt(tooLarge.where(), "Configuration file too large", fmt.Sprintf(
+			"%v, the most replicator reads from one configuration file, and passes it here. Split it into several .hcl files in one folder and give the folder.", err))
 	case errors.As(err, &tooLarge):
-		return nil, hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Configuration file too large",
-			Detail: fmt.Sprintf("%v, the most replicator reads from one configuration file. Split it into several .hcl files in one folder and give the folder.",
-				err),
-		}}
+		return nil, int64(len(tooLarge.head)), errorAt(tooLarge.where(), "Configuration too large", fmt.Sprintf(
+			"The configuration's files hold more than %s together, the most replicator reads for one configuration, and pass it here in %s. "+
+				"Shorten the files, or spread the pipelines over several configurations, each run by hosts of its own.",
+			sizeText(MaxConfigSize), filepath.Base(name)))
 	}
-	return nil, hcl.Diagnostics{{
+	return nil, 0, hcl.Diagnostics{{
 		Severity: hcl.DiagError,
 		Summary:  "Cannot read the configuration",
 		Detail:   fmt.Sprintf("%v. Check that replicator may read the file.", err),
 	}}
+}
+
+// chargeConnector evaluates the attributes of a connector block, whose
+// schema its plugin has not said yet, for what they read through env() and
+// file(), and reports only a passed expansion bound: other faults wait for
+// Decode, which knows the schema, so that commands that do not decode the
+// block, such as status, do not need its secrets.
+func chargeConnector(conn *Connector, ctx *hcl.EvalContext) hcl.Diagnostics {
+	attrs, _ := conn.Body.JustAttributes()
+	list := slices.SortedFunc(maps.Values(attrs), func(a, b *hcl.Attribute) int {
+		return a.Range.Start.Byte - b.Range.Start.Byte
+	})
+	var diags hcl.Diagnostics
+	for _, attr := range list {
+		_, d := attr.Expr.Value(ctx)
+		for _, diag := range d {
+			if fe := funcErrorOf(diag); fe != nil && fe.overBound {
+				diags = append(diags, diag)
+			}
+		}
+	}
+	return diags
 }
 
 func (c *Config) decodeReplicator(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics {

@@ -531,6 +531,84 @@ pipeline "p" {
 			summary: "Invalid pipeline name",
 			line:    3, col: 10,
 		},
+		{
+			name: "for expression",
+			src: conns + `pipeline "p" {
+  source      = source.zoho.eu
+  destination = destination.roger365.main
+  streams     = [for s in ["contacts"] : s]
+}
+`,
+			summary: "Unsupported expression",
+			line:    6, col: 17,
+		},
+		{
+			name:    "for directive",
+			src:     "replicator {\n  state_file = \"%{ for s in [\"a\"] }${s}%{ endfor }.db\"\n}\n",
+			summary: "Unsupported expression",
+			line:    2, col: 17,
+		},
+		{
+			name:    "operator",
+			src:     "host {\n  max_concurrent_runs = 2 * 4\n}\n",
+			summary: "Unsupported expression",
+			line:    2, col: 25,
+		},
+		{
+			name:    "conditional",
+			src:     "host {\n  call_timeout = true ? \"1m\" : \"2m\"\n}\n",
+			summary: "Unsupported expression",
+			line:    2, col: 18,
+		},
+		{
+			name:    "if directive",
+			src:     "replicator {\n  state_file = \"%{ if true }a%{ endif }.db\"\n}\n",
+			summary: "Unsupported expression",
+			line:    2, col: 17,
+		},
+		{
+			name:    "index",
+			src:     "replicator {\n  state_file = [\"a.db\"][0]\n}\n",
+			summary: "Unsupported expression",
+			line:    2, col: 16,
+		},
+		{
+			name:    "splat",
+			src:     "replicator {\n  state_file = [\"a.db\"][*]\n}\n",
+			summary: "Unsupported expression",
+			line:    2, col: 16,
+		},
+		{
+			name:    "number too long",
+			src:     "host {\n  max_concurrent_runs = " + strings.Repeat("1", MaxNumberLength+1) + "\n}\n",
+			summary: "Number too long",
+			line:    2, col: 25,
+		},
+		{
+			name:    "number too large",
+			src:     "replicator {\n  state_file = 1e400\n}\n",
+			summary: "Number out of range",
+			line:    2, col: 16,
+		},
+		{
+			name:    "number too close to zero",
+			src:     "replicator {\n  state_file = -1.5e-400\n}\n",
+			summary: "Number out of range",
+			line:    2, col: 17,
+		},
+		{
+			name:    "heredoc of too many lines",
+			src:     "replicator {\n  state_file = <<EOT\n" + strings.Repeat("x\n", MaxStringPieces+1) + "EOT\n}\n",
+			summary: "String in too many pieces",
+			// the heredoc's lines start on line 3
+			line: 3 + MaxStringPieces, col: 1,
+		},
+		{
+			name:    "string of too many $ signs",
+			src:     "replicator {\n  state_file = \"" + strings.Repeat("$", MaxStringPieces+1) + "\"\n}\n",
+			summary: "String in too many pieces",
+			line:    2, col: 17 + MaxStringPieces,
+		},
 	}
 }
 

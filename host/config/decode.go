@@ -34,7 +34,8 @@ func ctyType(t contract.AttrType) (cty.Type, bool) {
 //
 // A sensitive attribute written as a literal string yields a warning, and
 // no diagnostic carries a sensitive value: WriteDiagnostics prints no source
-// line that holds one.
+// line that holds one. The block's env() and file() calls are held to
+// MaxExpansionPerFile again, as what file() reads may have grown since Load.
 func (c *Connector) Decode(spec contract.Spec) (json.RawMessage, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	obj := hcldec.ObjectSpec{}
@@ -82,7 +83,7 @@ func (c *Connector) Decode(spec contract.Spec) (json.RawMessage, hcl.Diagnostics
 		}
 	}
 
-	val, d := hcldec.Decode(c.Body, obj, evalContext(c.dir))
+	val, d := hcldec.Decode(c.Body, obj, evalContext(c.dir, c.DeclRange.Filename, newExpansion()))
 	diags = append(diags, explainFuncErrors(d)...)
 
 	out := map[string]json.RawMessage{}

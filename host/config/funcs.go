@@ -20,22 +20,72 @@ import (
 // that says what is wrong.
 type funcError struct {
 	summary, detail string
+	// overBound marks a call past an expansion bound: every later call
+	// fails with the same error, and only the first is reported.
+	overBound bool
 }
 
 func (e *funcError) Error() string { return e.summary + ": " + e.detail }
 
-// evalContext offers the functions configuration expressions may call.
+// expansion counts what the env() and file() calls of a configuration
+// return, per configuration file and in all, and fails the call that
+// passes MaxExpansionPerFile or MaxExpansion, and every call after it.
+// Each call counts, the same file read twice as twice, since each call's
+// value is copied into what the configuration produces.
+type expansion struct {
+	total  int64
+	byFile map[string]int64
+	passed *funcError // the bound passed, once one is
+}
+
+func newExpansion() *expansion {
+	return &expansion{byFile: map[string]int64{}}
+}
+
+// charge counts the n bytes call returned in the configuration file file.
+func (x *expansion) charge(file, call string, n int) error {
+	if x.passed != nil {
+		return x.passed
+	}
+	x.byFile[file] += int64(n)
+	x.total += int64(n)
+	const summary = "Configuration reads too much through env() and file()"
+	const todo = "Each call counts, the same file read twice as twice. env() and file() are meant for secrets and short values: keep large data out of the configuration."
+	switch {
+	case x.byFile[file] > MaxExpansionPerFile:
+		x.passed = &funcError{overBound: true, summary: summary, detail: fmt.Sprintf(
+			"%s returns %s, which brings what the env() and file() calls of %s return to more than %s, the most one configuration file may read through them. %s",
+			call, sizeText(int64(n)), filepath.Base(file), sizeText(MaxExpansionPerFile), todo)}
+	case x.total > MaxExpansion:
+		var most string
+		for f, used := range x.byFile {
+			if used > x.byFile[most] || (used == x.byFile[most] && f < most) {
+				most = f
+			}
+		}
+		x.passed = &funcError{overBound: true, summary: summary, detail: fmt.Sprintf(
+			"%s returns %s, which brings what the env() and file() calls of the configuration's files return together to more than %s, the most one configuration may read through them; those of %s return the most, %s. %s",
+			call, sizeText(int64(n)), sizeText(MaxExpansion), filepath.Base(most), sizeText(x.byFile[most]), todo)}
+	}
+	if x.passed != nil {
+		return x.passed
+	}
+	return nil
+}
+
+// evalContext offers the functions configuration expressions in the
+// configuration file file may call, charging what they return to x.
 // Paths given to file() resolve against dir.
-func evalContext(dir string) *hcl.EvalContext {
+func evalContext(dir, file string, x *expansion) *hcl.EvalContext {
 	return &hcl.EvalContext{
 		Functions: map[string]function.Function{
-			"env":  envFunc(),
-			"file": fileFunc(dir),
+			"env":  envFunc(file, x),
+			"file": fileFunc(dir, file, x),
 		},
 	}
 }
 
-func envFunc() function.Function {
+func envFunc(file string, x *expansion) function.Function {
 	return function.New(&function.Spec{
 		Description: "Returns the value of an environment variable; fails if it is not set.",
 		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
@@ -55,17 +105,23 @@ func envFunc() function.Function {
 					detail:  fmt.Sprintf("The value of %s is not valid UTF-8. Set it to text.", name),
 				}
 			}
+			if err := x.charge(file, fmt.Sprintf("env(%q)", name), len(v)); err != nil {
+				return cty.NilVal, err
+			}
 			return cty.StringVal(v), nil
 		},
 	})
 }
 
-func fileFunc(dir string) function.Function {
+func fileFunc(dir, file string, x *expansion) function.Function {
 	return function.New(&function.Spec{
 		Description: "Returns a regular file's contents, up to MaxFileFuncSize bytes, without trailing newlines; relative paths start at the configuration's folder.",
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			if x.passed != nil {
+				return cty.NilVal, x.passed // and reads nothing more
+			}
 			p := args[0].AsString()
 			full := p
 			if !filepath.IsAbs(full) {
@@ -105,24 +161,44 @@ func fileFunc(dir string) function.Function {
 				}
 			}
 			// Editors end files with a newline that is no part of a secret.
-			return cty.StringVal(strings.TrimRight(string(b), "\r\n")), nil
+			v := strings.TrimRight(string(b), "\r\n")
+			if err := x.charge(file, fmt.Sprintf("file(%q)", p), len(v)); err != nil {
+				return cty.NilVal, err
+			}
+			return cty.StringVal(v), nil
 		},
 	})
 }
 
 // explainFuncErrors replaces hcl's generic function-call diagnostics for env
-// and file with the funcError's own summary and detail.
+// and file with the funcError's own summary and detail, and keeps only the
+// first of a passed expansion bound: the calls after it fail the same way.
 func explainFuncErrors(diags hcl.Diagnostics) hcl.Diagnostics {
+	out := diags[:0]
+	passed := false
 	for _, d := range diags {
-		extra, ok := hcl.DiagnosticExtra[hclsyntax.FunctionCallDiagExtra](d)
-		if !ok {
-			continue
-		}
-		var fe *funcError
-		if errors.As(extra.FunctionCallError(), &fe) {
+		if fe := funcErrorOf(d); fe != nil {
+			if fe.overBound && passed {
+				continue
+			}
+			passed = passed || fe.overBound
 			d.Summary = fe.summary
 			d.Detail = fe.detail
 		}
+		out = append(out, d)
 	}
-	return diags
+	return out
+}
+
+// funcErrorOf returns the funcError d reports, or nil.
+func funcErrorOf(d *hcl.Diagnostic) *funcError {
+	extra, ok := hcl.DiagnosticExtra[hclsyntax.FunctionCallDiagExtra](d)
+	if !ok {
+		return nil
+	}
+	var fe *funcError
+	if errors.As(extra.FunctionCallError(), &fe) {
+		return fe
+	}
+	return nil
 }

@@ -18,6 +18,10 @@ func FuzzLoad(f *testing.F) {
 		f.Add([]byte(tt.src))
 	}
 	f.Add([]byte("a = " + deep("[", "]", MaxNesting+1)))
+	// Shapes that once took minutes: a number whose printing writes six
+	// million digits, and for expressions nested to make 10^8 values.
+	f.Add([]byte(`replicator { state_file = 1e6000000 }`))
+	f.Add([]byte("replicator { state_file = " + deep("[for x in [1,2,3,4,5,6,7,8,9,10] : ", "]", 8) + " }"))
 	f.Add([]byte(`replicator { state_file = file("secret") }`))
 	f.Add([]byte(`source "zoho" "eu" { client_id = "x${file("secret")}" }`))
 
