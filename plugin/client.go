@@ -45,10 +45,11 @@ type Config struct {
 	// TailLines is how many of the plugin's last log lines are kept for the
 	// error of a crashed run; zero means 20.
 	TailLines int
-	// CallTimeout bounds each control call: Spec, Authorize, Check and
-	// Discover. A plugin that has not answered by then fails the call with
-	// an error saying so. Zero means no bound. Read and Write run as long
-	// as they make progress; the host watches that.
+	// CallTimeout bounds each control call: Spec, Authorize, Check,
+	// Discover, AuthorizeURL and Revoke. A plugin that has not answered by
+	// then fails the call with an error saying so. Zero means no bound.
+	// Read and Write run as long as they make progress; the host watches
+	// that.
 	CallTimeout time.Duration
 }
 
@@ -149,6 +150,9 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 }
 
 // Source returns the plugin's Source; it fails for a destination plugin.
+// It implements contract.WebAuthorizer and contract.Revoker too, whatever
+// the plugin offers: a plugin that does not offer a call answers it with
+// contract.ErrUnsupported.
 func (c *Client) Source() (contract.Source, error) {
 	s, ok := c.impl.(contract.Source)
 	if !ok {
@@ -222,7 +226,7 @@ var errCallTimeout = errors.New("call timeout")
 // CallTimeoutError is a control call the plugin did not answer in time.
 type CallTimeoutError struct {
 	Plugin  string // the plugin binary's name
-	Call    string // Spec, Authorize, Check or Discover
+	Call    string // Spec, Authorize, Check, Discover, AuthorizeURL or Revoke
 	Timeout time.Duration
 }
 

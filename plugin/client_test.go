@@ -230,6 +230,11 @@ func TestControlCallsHaveADeadline(t *testing.T) {
 		},
 		"Check":    func() error { _, err := src.Check(ctx, contract.CheckRequest{}); return err },
 		"Discover": func() error { _, err := src.Discover(ctx, contract.DiscoverRequest{}); return err },
+		"AuthorizeURL": func() error {
+			_, err := src.(contract.WebAuthorizer).AuthorizeURL(ctx, contract.AuthorizeURLRequest{})
+			return err
+		},
+		"Revoke": func() error { _, err := src.(contract.Revoker).Revoke(ctx, contract.RevokeRequest{}); return err },
 	}
 	for name, call := range calls {
 		err := call()

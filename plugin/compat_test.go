@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -55,8 +56,21 @@ func TestSourceWrittenForSDK1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if spec, err := src.Spec(ctx); err != nil || spec.Name != "v1source" {
+	if spec, err := src.Spec(ctx); err != nil || spec.Name != "v1source" || len(spec.Connect) != 0 {
 		t.Fatalf("spec %+v, %v", spec, err)
+	}
+	// The calls of SDK 1.2 are not offered, and say so.
+	if _, err := src.(contract.WebAuthorizer).AuthorizeURL(ctx, contract.AuthorizeURLRequest{State: "s"}); !errors.Is(err, contract.ErrUnsupported) {
+		t.Errorf("AuthorizeURL = %v, want ErrUnsupported", err)
+	}
+	if _, err := src.(contract.Revoker).Revoke(ctx, contract.RevokeRequest{}); !errors.Is(err, contract.ErrUnsupported) {
+		t.Errorf("Revoke = %v, want ErrUnsupported", err)
+	}
+	if _, err := src.Authorize(ctx, contract.AuthorizeRequest{Connect: contract.ConnectWeb, Params: map[string]string{"code": "c"}}); !errors.Is(err, contract.ErrUnsupported) {
+		t.Errorf("Authorize = %v, want ErrUnsupported", err)
+	}
+	if resp, err := src.Check(ctx, contract.CheckRequest{Client: &contract.OAuthClient{ID: "app"}}); err != nil || resp.Message != "ok" {
+		t.Errorf("Check with a client = %+v, %v", resp, err)
 	}
 	var out collect
 	err = src.Read(ctx, contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 7}}}, &out)

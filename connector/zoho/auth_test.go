@@ -77,6 +77,20 @@ func TestAuthorizeErrors(t *testing.T) {
 			want: []string{"does not know this client_id and client_secret", "Client Secret tab"},
 		},
 		{
+			name: "no domain",
+			setup: func(h *harness) (string, map[string]any) {
+				return h.sim.IssueGrantCode(allScopes...), map[string]any{"domain": nil}
+			},
+			want: []string{"domain is required: set it to the org's data centre"},
+		},
+		{
+			name: "no client secret",
+			setup: func(h *harness) (string, map[string]any) {
+				return h.sim.IssueGrantCode(allScopes...), map[string]any{"client_secret": ""}
+			},
+			want: []string{"client_secret is required", "Client Secret tab"},
+		},
+		{
 			name: "no code",
 			setup: func(h *harness) (string, map[string]any) {
 				return "  ", nil
@@ -372,5 +386,21 @@ func TestZohoThrottlingIsExplained(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "Zoho is throttling token requests") || !strings.Contains(err.Error(), "wait about ten minutes") {
 		t.Fatalf("Check beyond Zoho's token limit: %v", err)
+	}
+}
+
+// Credentials of a grant code name their data centre, so a later call
+// needs only the Self Client from the configuration.
+func TestGrantCredentialsNeedTheConfiguredClient(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 2})
+	h.authorize(allScopes...)
+	ctx := context.Background()
+	h.clock.Add(2 * time.Hour) // every check mints a token
+	if _, err := h.src.Check(ctx, contract.CheckRequest{Config: h.config(map[string]any{"domain": nil}), Credentials: h.creds}); err != nil {
+		t.Fatalf("Check without domain: %v", err)
+	}
+	_, err := h.src.Check(ctx, contract.CheckRequest{Config: h.config(map[string]any{"client_id": nil}), Credentials: h.creds, Client: &contract.OAuthClient{ID: "1000.PROVIDER", Secret: "s"}})
+	if err == nil || !strings.Contains(err.Error(), "client_id is required") {
+		t.Fatalf("Check without client_id: %v", err)
 	}
 }

@@ -67,7 +67,7 @@ func mismatchScopes(err error, cr credentials, scopes []string) []string {
 
 // Check proves the credentials work and their scopes cover the streams.
 func (s *Source) Check(ctx context.Context, req contract.CheckRequest) (contract.CheckResponse, error) {
-	ss, err := s.open(req.Config, req.Credentials)
+	ss, err := s.open(req.Config, req.Credentials, req.Client)
 	if err != nil {
 		return contract.CheckResponse{}, err
 	}
@@ -173,8 +173,7 @@ func (s *Source) Check(ctx context.Context, req contract.CheckRequest) (contract
 				all = append(all, sc)
 			}
 			slices.Sort(all)
-			msg = append(msg, fmt.Sprintf("the Zoho grant lacks scopes: %s. Generate a new grant code in the Zoho API console (%s, Self Client) with the scopes %s and run authorize again",
-				strings.Join(lacks, "; "), apiConsole(ss.cfg.dc), strings.Join(all, ",")))
+			msg = append(msg, fmt.Sprintf("the Zoho grant lacks scopes: %s. To fix it, %s", strings.Join(lacks, "; "), ss.cfg.regrant(strings.Join(all, ","))))
 		}
 		msg = append(msg, problems...)
 		return contract.CheckResponse{Credentials: ss.update()}, errors.New(strings.Join(msg, "; "))

@@ -211,7 +211,7 @@ func (c *client) do(ctx context.Context, r request, handle func(*http.Response) 
 			attempt--
 			continue
 		case status == http.StatusUnauthorized && isCode(apiErr, rejectedToken...):
-			return fmt.Errorf("%w (a freshly minted access token was rejected too: run authorize again)", apiErr)
+			return fmt.Errorf("%w (a freshly minted access token was rejected too: %s)", apiErr, reconnect(c.tokens.cfg.connect))
 		case status == http.StatusTooManyRequests || status >= 500:
 			if attempt >= c.tune.attempts {
 				return fmt.Errorf("%w (gave up after %d tries)", apiErr, attempt)

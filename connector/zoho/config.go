@@ -9,6 +9,7 @@ import (
 	"time"
 
 	pluginconfig "github.com/replicatorhq/replicator/plugin/config"
+	"github.com/replicatorhq/replicator/plugin/contract"
 	"github.com/replicatorhq/replicator/schemas/phone"
 )
 
@@ -87,10 +88,10 @@ func (dc dataCentre) crmHost(env string) string {
 // config is the configuration of a source "zoho" block, declared once:
 // the Spec's attributes and the decoding both come from its tags.
 type config struct {
-	Domain           string   `config:"domain,required" description:"Zoho data centre of the org: us, eu, in, au, jp, cn, ca, sa, uk."`
+	Domain           string   `config:"domain" description:"Zoho data centre of the org: us, eu, in, au, jp, cn, ca, sa, uk. Needed to authorize with a grant code; a source connected from a connect page gets it from Zoho."`
 	Environment      string   `config:"environment" default:"production" description:"Org environment: production, sandbox or developer."`
-	ClientID         string   `config:"client_id,required" description:"Client ID of the Self Client in the Zoho API console."`
-	ClientSecret     string   `config:"client_secret,required,sensitive" description:"Client secret of the Self Client."`
+	ClientID         string   `config:"client_id" description:"Client ID of the Self Client in the Zoho API console, to authorize with a grant code; not for a source connected from a connect page."`
+	ClientSecret     string   `config:"client_secret,sensitive" description:"Client secret of the Self Client, with client_id."`
 	CRMURL           string   `config:"crm_url" description:"Base URL of the org in the CRM web client, e.g. https://crm.zoho.eu/crm/org20001234; read from the org API (scope ZohoCRM.org.READ) when absent."`
 	RecordURL        string   `config:"record_url" description:"Template of a record's link with {SourceId}, {Module} and {crm_url}; default {crm_url}/tab/{Module}/{SourceId}."`
 	DefaultRegion    string   `config:"default_region" description:"Region (ISO 3166 code such as NL or US) for phone numbers written without a country code when the record's country does not say; default the org's country from the org API (scope ZohoCRM.org.READ)."`
@@ -101,6 +102,7 @@ type config struct {
 	APIURL           string   `config:"api_url" description:"For tests only: base URL of the CRM API. https, or http to localhost or a loopback address only."`
 
 	dc        dataCentre
+	connect   contract.ConnectKind // how the credentials in use were made
 	startTime time.Time
 	maxCredit int64 // 0: no limit
 }
@@ -120,9 +122,7 @@ func parseConfig(raw json.RawMessage) (*config, error) {
 	c.Domain = strings.ToLower(strings.TrimSpace(c.Domain))
 	if dc, ok := findDC(c.Domain); ok {
 		c.dc = dc
-	} else if c.Domain == "" {
-		bad("domain is required: set it to the org's data centre (%s)", strings.Join(dcCodes(), ", "))
-	} else {
+	} else if c.Domain != "" {
 		bad("domain %q is not a Zoho data centre: use one of %s", c.Domain, strings.Join(dcCodes(), ", "))
 	}
 	c.Environment = strings.ToLower(strings.TrimSpace(c.Environment))
@@ -131,12 +131,6 @@ func parseConfig(raw json.RawMessage) (*config, error) {
 	}
 	if _, ok := envPrefixes[c.Environment]; !ok {
 		bad("environment %q is unknown: use production, sandbox or developer", c.Environment)
-	}
-	if strings.TrimSpace(c.ClientID) == "" {
-		bad("client_id is required: copy it from the Self Client in the Zoho API console")
-	}
-	if strings.TrimSpace(c.ClientSecret) == "" {
-		bad("client_secret is required: copy it from the Self Client's Client Secret tab")
 	}
 	if c.CRMURL != "" {
 		c.CRMURL = strings.TrimRight(c.CRMURL, "/")
@@ -210,6 +204,89 @@ func serviceURLProblem(name, v string) string {
 			name, v, u.Hostname(), "https://"+v[len("http://"):])
 	}
 	return fmt.Sprintf("%s %q is not an https URL: write it like https://%s", name, v, u.Host)
+}
+
+// requireSelfClient checks what authorizing with a grant code, or using
+// credentials made that way, takes from the configuration: the data centre
+// (which stored credentials also tell) and the Self Client.
+func (c *config) requireSelfClient() error {
+	var problems []string
+	if c.dc.code == "" {
+		problems = append(problems, fmt.Sprintf("domain is required: set it to the org's data centre (%s)", strings.Join(dcCodes(), ", ")))
+	}
+	if strings.TrimSpace(c.ClientID) == "" {
+		problems = append(problems, "client_id is required: copy it from the Self Client in the Zoho API console")
+	}
+	if strings.TrimSpace(c.ClientSecret) == "" {
+		problems = append(problems, "client_secret is required: copy it from the Self Client's Client Secret tab")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("zoho source configuration: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// useCredentials takes from stored credentials what the configuration of
+// a source connected from a connect page leaves out: the data centre, and
+// the OAuth client their refresh token belongs to. That is the provider's
+// server-based client for ConnectWeb, passed by the host with every call
+// and never stored; the customer's own Self Client, stored with the
+// credentials, for ConnectForm; the configuration's Self Client otherwise.
+func (c *config) useCredentials(cr credentials, provider *contract.OAuthClient) error {
+	if err := c.useDC(cr); err != nil {
+		return err
+	}
+	c.connect = cr.Connect
+	switch cr.Connect {
+	case contract.ConnectWeb:
+		switch {
+		case provider == nil || provider.ID == "":
+			return fmt.Errorf("this source was connected through the provider's Zoho client (client id %s), which the host must pass with every call: configure that client in the host", cr.ClientID)
+		case provider.ID != cr.ClientID:
+			return fmt.Errorf("this source was connected through the Zoho client %s, but the host passes client %s, which cannot refresh its tokens: connect the source again from a new connect link", cr.ClientID, provider.ID)
+		}
+		c.ClientID, c.ClientSecret = provider.ID, provider.Secret
+	case contract.ConnectForm:
+		c.ClientID, c.ClientSecret = cr.ClientID, cr.ClientSecret
+	default:
+		return c.requireSelfClient()
+	}
+	return nil
+}
+
+// useDC takes the data centre from stored credentials when the
+// configuration does not name it.
+func (c *config) useDC(cr credentials) error {
+	if c.Domain != "" {
+		return nil
+	}
+	dc, ok := findDC(cr.DC)
+	if !ok {
+		return fmt.Errorf("the stored Zoho credentials name no known data centre (%q) and domain is not set: %s", cr.DC, reconnect(cr.Connect))
+	}
+	c.dc = dc
+	return nil
+}
+
+// reconnect says how to get new credentials, the way the old ones were
+// made.
+func reconnect(how contract.ConnectKind) string {
+	if how != "" {
+		return "connect the source again from a new connect link"
+	}
+	return "generate a new grant code in the Zoho API console and run authorize again"
+}
+
+// regrant says how to get a grant with the scopes named.
+func (c *config) regrant(scopes string) string {
+	if c.connect == contract.ConnectWeb {
+		return "connect the source again from a new connect link, which asks for " + scopes
+	}
+	how := "run authorize again"
+	if c.connect == contract.ConnectForm {
+		how = "connect the source again from a new connect link"
+	}
+	return fmt.Sprintf("generate a new grant code in the Zoho API console (%s, Self Client) with the scopes %s and %s", apiConsole(c.dc), scopes, how)
 }
 
 // needsOrg reports whether reads need the org API: for the record links

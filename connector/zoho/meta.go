@@ -241,9 +241,10 @@ func fetchFields(ctx context.Context, c *client, info streamInfo) (*module, erro
 	return m, nil
 }
 
-// orgFacts are what the org API tells: the org's address in the CRM web
-// client and its country, the default region for phone numbers.
+// orgFacts are what the org API tells: the org's name, its address in the
+// CRM web client and its country, the default region for phone numbers.
 type orgFacts struct {
+	name   string
 	crmURL string
 	region string
 }
@@ -252,6 +253,7 @@ type orgFacts struct {
 func fetchOrg(ctx context.Context, c *client, cfg *config) (orgFacts, error) {
 	var body struct {
 		Org []struct {
+			CompanyName string `json:"company_name"`
 			DomainName  string `json:"domain_name"`
 			CountryCode string `json:"country_code"`
 		} `json:"org"`
@@ -263,7 +265,7 @@ func fetchOrg(ctx context.Context, c *client, cfg *config) (orgFacts, error) {
 		return orgFacts{}, fmt.Errorf("reading the org: Zoho's answer lists no org: set crm_url and default_region")
 	}
 	o := body.Org[0]
-	var f orgFacts
+	f := orgFacts{name: o.CompanyName}
 	if o.DomainName != "" {
 		f.crmURL = "https://" + cfg.dc.crmHost(cfg.Environment) + "/crm/" + url.PathEscape(o.DomainName)
 	}

@@ -102,16 +102,32 @@ func (s *Source) Spec(context.Context) (contract.Spec, error) {
 		Description: "Zoho CRM Contacts and Accounts as canonical contacts (streams: " + streamNames() + ").",
 		Config:      pluginconfig.MustAttributes[config](),
 		Grant:       "a grant code from the Self Client in the Zoho API console, with the scopes of your streams",
+		Connect:     connectMethods(),
 	}, nil
 }
 
-// Authorize exchanges a Self Client grant code for a refresh token.
+// Authorize exchanges a grant for a refresh token: the grant code of the
+// configuration's Self Client, the code Zoho's consent page sent back
+// (ConnectWeb), or the form of a customer's own Self Client (ConnectForm).
 func (s *Source) Authorize(ctx context.Context, req contract.AuthorizeRequest) (contract.AuthorizeResponse, error) {
 	cfg, err := parseConfig(req.Config)
 	if err != nil {
 		return contract.AuthorizeResponse{}, err
 	}
-	cr, err := authorize(ctx, cfg, s.tokenHTTP(), req.Grant, s.now())
+	var cr credentials
+	switch req.Connect {
+	case "":
+		if err := cfg.requireSelfClient(); err != nil {
+			return contract.AuthorizeResponse{}, err
+		}
+		cr, err = authorize(ctx, cfg, s.tokenHTTP(), req.Grant, s.now(), consoleAdvice)
+	case contract.ConnectWeb:
+		cr, err = s.authorizeWeb(ctx, cfg, req)
+	case contract.ConnectForm:
+		cr, err = s.authorizeForm(ctx, cfg, req.Params)
+	default:
+		err = fmt.Errorf("the zoho source is connected through %q or %q, not %q", contract.ConnectWeb, contract.ConnectForm, req.Connect)
+	}
 	if err != nil {
 		return contract.AuthorizeResponse{}, err
 	}
@@ -119,14 +135,28 @@ func (s *Source) Authorize(ctx context.Context, req contract.AuthorizeRequest) (
 	if err != nil {
 		return contract.AuthorizeResponse{}, fmt.Errorf("encoding the credentials: %w", err)
 	}
-	s.log.Info("authorized", "dc", cfg.dc.code, "scopes", strings.Join(cr.Scopes, ","))
-	return contract.AuthorizeResponse{Credentials: b, Message: grantMessage(cfg, cr)}, nil
+	org, orgErr := s.connectedOrg(ctx, cfg, cr)
+	if orgErr != nil {
+		s.log.Warn("connected, but could not read which org", "error", orgErr)
+	}
+	s.log.Info("authorized", "dc", cfg.dc.code, "connect", string(cr.Connect), "scopes", strings.Join(cr.Scopes, ","))
+	return contract.AuthorizeResponse{Credentials: b, Message: grantMessage(cfg, cr, org, orgErr)}, nil
 }
 
-// grantMessage tells the user what the granted scopes allow.
-func grantMessage(cfg *config, cr credentials) string {
+// grantMessage tells the user which org the credentials reach and what
+// the granted scopes allow.
+func grantMessage(cfg *config, cr credentials, org orgFacts, orgErr error) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Authorized Zoho CRM (%s, %s).", cfg.dc.code, cfg.Environment)
+	switch {
+	case isCode(orgErr, "OAUTH_SCOPE_MISMATCH"):
+		fmt.Fprintf(&b, "Authorized Zoho CRM (%s, %s); which org is not known without ZohoCRM.org.READ.", cfg.dc.code, cfg.Environment)
+	case orgErr != nil:
+		fmt.Fprintf(&b, "Authorized Zoho CRM (%s, %s), but which org could not be read: %v.", cfg.dc.code, cfg.Environment, orgErr)
+	case org.crmURL != "":
+		fmt.Fprintf(&b, "Connected to the Zoho CRM org %q (data centre %s, %s) at %s.", org.name, cfg.dc.code, cfg.Environment, org.crmURL)
+	default:
+		fmt.Fprintf(&b, "Connected to the Zoho CRM org %q (data centre %s, %s).", org.name, cfg.dc.code, cfg.Environment)
+	}
 	if len(cr.Scopes) == 0 {
 		b.WriteString(" Zoho did not list the granted scopes; run check to see which streams they allow.")
 		return b.String()
@@ -162,7 +192,9 @@ func (s *Source) tokenHTTP() *http.Client {
 	return &http.Client{Timeout: s.tune.tokenTimeout}
 }
 
-func (s *Source) open(rawCfg, rawCreds json.RawMessage) (*session, error) {
+// open starts a call of the run with stored credentials; provider is the
+// provider's OAuth client the host passes.
+func (s *Source) open(rawCfg, rawCreds json.RawMessage, provider *contract.OAuthClient) (*session, error) {
 	cfg, err := parseConfig(rawCfg)
 	if err != nil {
 		return nil, err
@@ -171,11 +203,19 @@ func (s *Source) open(rawCfg, rawCreds json.RawMessage) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.useCredentials(cr, provider); err != nil {
+		return nil, err
+	}
 	if cr.APIDomain != "" {
 		if err := checkAPIDomain(cfg.dc, cr.APIDomain); err != nil {
 			return nil, err
 		}
 	}
+	return s.newSession(cfg, cr, s.shared(cfg)), nil
+}
+
+// newSession talks to the API with credentials cr, counting credits in run.
+func (s *Source) newSession(cfg *config, cr credentials, run *runShared) *session {
 	tk := newTokens(cfg, cr, s.tokenHTTP(), s.now, s.tune.mintWait)
 	base := cfg.APIURL
 	if base == "" {
@@ -183,10 +223,9 @@ func (s *Source) open(rawCfg, rawCreds json.RawMessage) (*session, error) {
 		// centre's hosts; the environment picks which one.
 		base = "https://" + cfg.dc.apiHost(cfg.Environment)
 	}
-	run := s.shared(cfg)
 	// Calls carry their own timeouts through their contexts.
 	c := newClient(base, &http.Client{}, tk, run.credits, s.tune, s.log)
-	return &session{cfg: cfg, tokens: tk, client: c, credits: run.credits, run: run}, nil
+	return &session{cfg: cfg, tokens: tk, client: c, credits: run.credits, run: run}
 }
 
 // update returns the credentials to hand back, nil when unchanged.
@@ -197,7 +236,7 @@ func (ss *session) update() json.RawMessage {
 
 // Discover lists the streams with schemas built from the fields metadata.
 func (s *Source) Discover(ctx context.Context, req contract.DiscoverRequest) (contract.DiscoverResponse, error) {
-	ss, err := s.open(req.Config, req.Credentials)
+	ss, err := s.open(req.Config, req.Credentials, req.Client)
 	if err != nil {
 		return contract.DiscoverResponse{}, err
 	}
@@ -226,14 +265,14 @@ func (s *Source) Discover(ctx context.Context, req contract.DiscoverRequest) (co
 		})
 	}
 	if len(cat.Streams) == 0 {
-		return contract.DiscoverResponse{Credentials: ss.update()}, fmt.Errorf("no stream's fields can be read (%s): generate a grant code with those scopes and run authorize again", strings.Join(problems, "; "))
+		return contract.DiscoverResponse{Credentials: ss.update()}, fmt.Errorf("no stream's fields can be read (%s): %s", strings.Join(problems, "; "), ss.cfg.regrant("those scopes"))
 	}
 	return contract.DiscoverResponse{Catalog: cat, Credentials: ss.update()}, nil
 }
 
 // Read reads the requested streams one after another.
 func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contract.Output) (err error) {
-	ss, err := s.open(req.Config, req.Credentials)
+	ss, err := s.open(req.Config, req.Credentials, req.Client)
 	if err != nil {
 		return err
 	}
@@ -311,11 +350,11 @@ func readError(err error, cfg *config) error {
 		case "INVALID_HOST":
 			return fmt.Errorf("%w: calls must reach Zoho at the data centre's API host, https://%s: check api_url (meant for tests) and any proxy between replicator and Zoho", err, cfg.dc.apiHost(cfg.Environment))
 		case "OAUTH_SCOPE_MISMATCH":
-			return fmt.Errorf("%w: the grant lacks a scope this call needs; run check to see which, then authorize again with a new grant code", err)
+			return fmt.Errorf("%w: the grant lacks a scope this call needs; run check to see which, then %s", err, reconnect(cfg.connect))
 		case "NO_PERMISSION":
 			return fmt.Errorf("%w: the Zoho user who made the grant may not read this; give their profile read access to the module", err)
 		case "AUTHENTICATION_FAILURE":
-			return fmt.Errorf("%w: run authorize again", err)
+			return fmt.Errorf("%w: %s", err, reconnect(cfg.connect))
 		}
 	}
 	return err

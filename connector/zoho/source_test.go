@@ -61,7 +61,8 @@ func TestSpec(t *testing.T) {
 		t.Errorf("name %q", spec.Name)
 	}
 	for name, want := range map[string]struct{ required, sensitive bool }{
-		"domain": {true, false}, "client_id": {true, false}, "client_secret": {true, true},
+		// A source connected from a connect page gets them elsewhere.
+		"domain": {false, false}, "client_id": {false, false}, "client_secret": {false, true},
 		"environment": {false, false}, "default_region": {false, false}, "max_credits_per_run": {false, false},
 	} {
 		a, ok := spec.Attribute(name)
@@ -102,11 +103,9 @@ func TestConfigErrors(t *testing.T) {
 		change map[string]any
 		want   string
 	}{
-		{map[string]any{"domain": nil}, "domain is required"},
 		{map[string]any{"client_id": 1000}, "client_id takes"},
 		{map[string]any{"domain": "europe"}, `domain "europe" is not a Zoho data centre: use one of us, eu, in, au, jp, cn, ca, sa, uk`},
 		{map[string]any{"environment": "staging"}, "use production, sandbox or developer"},
-		{map[string]any{"client_secret": ""}, "client_secret is required"},
 		{map[string]any{"default_region": "XX"}, `default_region "XX" is not a region`},
 		{map[string]any{"start_time": "yesterday"}, "RFC 3339"},
 		{map[string]any{"max_credits_per_run": 0.5}, "whole number"},

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
 // tokenMargin is how long before its expiry a cached token is replaced, so
@@ -53,20 +55,34 @@ type credentials struct {
 	// Mints are the times access tokens were obtained with RefreshToken
 	// in the last hour, kept so that Zoho's limits hold across runs.
 	Mints []time.Time `json:"token_mints,omitempty"`
+	// Connect says how the credentials were made: empty with a grant code
+	// and the configuration's Self Client, ConnectWeb through the
+	// provider's server-based client, ConnectForm with the customer's own
+	// Self Client.
+	Connect contract.ConnectKind `json:"connect,omitempty"`
+	// ClientID is the client RefreshToken belongs to, for ConnectWeb and
+	// ConnectForm.
+	ClientID string `json:"client_id,omitempty"`
+	// ClientSecret is the customer's own Self Client's, for ConnectForm
+	// only. The provider's secret is never stored: the host passes it.
+	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 func parseCredentials(raw json.RawMessage, cfg *config) (credentials, error) {
 	var cr credentials
 	if len(raw) == 0 || string(raw) == "null" {
-		return cr, errors.New("no stored Zoho credentials: run authorize with a grant code from the Self Client in the Zoho API console")
+		return cr, errors.New("no stored Zoho credentials: connect the source from a connect link, or run authorize with a grant code from the Self Client in the Zoho API console")
 	}
 	if err := json.Unmarshal(raw, &cr); err != nil {
-		return cr, fmt.Errorf("reading the stored Zoho credentials (run authorize again to replace them): %w", err)
+		return cr, fmt.Errorf("reading the stored Zoho credentials (connect the source again to replace them): %w", err)
 	}
 	if cr.RefreshToken == "" {
-		return cr, errors.New("the stored Zoho credentials hold no refresh token: run authorize again")
+		return cr, fmt.Errorf("the stored Zoho credentials hold no refresh token: %s", reconnect(cr.Connect))
 	}
-	if cr.DC != "" && cr.DC != cfg.dc.code {
+	if cfg.Domain != "" && cr.DC != "" && cr.DC != cfg.dc.code {
+		if cr.Connect != "" {
+			return cr, fmt.Errorf("the stored credentials belong to Zoho data centre %q, where the Zoho user who connected the source lives, but domain is %q: remove domain from the configuration, or connect with a Zoho user of the %s data centre", cr.DC, cfg.dc.code, cfg.dc.code)
+		}
 		return cr, fmt.Errorf("the stored credentials belong to Zoho data centre %q but domain is %q: run authorize again with a grant code from the %s data centre", cr.DC, cfg.dc.code, cfg.dc.code)
 	}
 	return cr, nil
@@ -278,8 +294,12 @@ func refreshError(err error, cfg *config) error {
 	switch {
 	case !ok:
 		return fmt.Errorf("getting a Zoho access token from %s: %w", cfg.tokenURL(), err)
+	case code == "invalid_code" && cfg.connect == contract.ConnectWeb:
+		return errors.New("Zoho refused the stored refresh token (it was revoked, or the Zoho user removed the connection under Connected Apps in their Zoho account): connect the source again from a new connect link")
 	case code == "invalid_code":
-		return errors.New("Zoho refused the stored refresh token (it was revoked, or the Self Client was deleted or given new scopes): generate a new grant code in the Zoho API console and run authorize again")
+		return fmt.Errorf("Zoho refused the stored refresh token (it was revoked, or the Self Client was deleted or given new scopes): %s", reconnect(cfg.connect))
+	case (code == "invalid_client" || code == "invalid_client_secret") && cfg.connect == contract.ConnectWeb:
+		return errors.New(providerClientRefused(cfg, code))
 	case code == "invalid_client" || code == "invalid_client_secret":
 		return fmt.Errorf("Zoho's %s data centre refused client_id or client_secret (%s): check both against the Self Client in the Zoho API console", cfg.dc.code, code)
 	case isThrottled(code, desc):

@@ -28,6 +28,10 @@ type Spec struct {
 	// for a connector that needs no authorization. The console offers an
 	// Authorize form for sources that set it.
 	Grant string
+	// Connect lists the ways a customer connects the source from a connect
+	// page, in the order the page offers them; see ConnectKind. Empty for
+	// a source connected only as Grant says. Added in SDK 1.2.
+	Connect []ConnectMethod
 }
 
 // AttrType is the type of a configuration attribute.
@@ -161,7 +165,22 @@ type Credentials = json.RawMessage
 // AuthorizeRequest asks a source to turn a one-time grant into credentials.
 type AuthorizeRequest struct {
 	Config json.RawMessage
-	Grant  string // what the user pasted: a grant code, a token
+	// Grant is what the operator pasted (a grant code, a token), when
+	// Connect is empty.
+	Grant string
+	// Connect is the way of Spec.Connect that Params come from; empty
+	// for Grant. Added in SDK 1.2, as are the fields below.
+	Connect ConnectKind
+	// Params are, for ConnectWeb, the query parameters of the request
+	// that came back to RedirectURL, once the host has checked its state;
+	// for ConnectForm, the fields the customer filled in, by name.
+	Params map[string]string
+	// RedirectURL is, for ConnectWeb, the one AuthorizeURL was given:
+	// services want the code exchange to name it again.
+	RedirectURL string
+	// Client is the provider's OAuth client for this kind of source, from
+	// the host's configuration; nil when the host has none.
+	Client *OAuthClient
 }
 
 // AuthorizeResponse carries the credentials to store and a message for the user.
@@ -173,8 +192,9 @@ type AuthorizeResponse struct {
 // CheckRequest asks a connector whether it can work with this configuration.
 type CheckRequest struct {
 	Config      json.RawMessage
-	Credentials Credentials // sources only
-	Streams     []Stream    // the streams the pipeline uses; destinations check their schemas
+	Credentials Credentials  // sources only
+	Streams     []Stream     // the streams the pipeline uses; destinations check their schemas
+	Client      *OAuthClient // sources only; as in ReadRequest
 }
 
 // CheckResponse reports a successful check.
@@ -187,6 +207,7 @@ type CheckResponse struct {
 type DiscoverRequest struct {
 	Config      json.RawMessage
 	Credentials Credentials
+	Client      *OAuthClient // as in ReadRequest
 }
 
 // DiscoverResponse is a source's catalog.
@@ -200,6 +221,11 @@ type ReadRequest struct {
 	Config      json.RawMessage
 	Credentials Credentials
 	Streams     []ReadStream
+	// Client is the provider's OAuth client for this kind of source, from
+	// the host's configuration, which credentials made through ConnectWeb
+	// need to refresh their tokens; nil when the host has none. Added in
+	// SDK 1.2.
+	Client *OAuthClient
 }
 
 // ReadStream is one stream to read and where to start.
@@ -225,14 +251,17 @@ type WriteStream struct {
 	Generation uint64 // the generation records of this run carry
 }
 
-// Source reads records from a service.
+// Source reads records from a service. A source customers connect
+// themselves also implements WebAuthorizer, Revoker or both.
 //
 // The host calls at most one method at a time per process; a cancelled
 // context means the host is stopping the call and the method should return
 // promptly. Errors are shown to the user, so they say what to fix.
 type Source interface {
 	Spec(ctx context.Context) (Spec, error)
-	// Authorize exchanges a one-time grant for long-lived credentials.
+	// Authorize exchanges a one-time grant for long-lived credentials:
+	// the Grant an operator pasted, or what a connect page collected (see
+	// ConnectKind). The host stores the credentials and shows the message.
 	Authorize(ctx context.Context, req AuthorizeRequest) (AuthorizeResponse, error)
 	// Check proves the configuration and credentials work for req.Streams.
 	Check(ctx context.Context, req CheckRequest) (CheckResponse, error)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -86,6 +87,8 @@ const (
 	noSweep           = "no-sweep"            // a full-refresh-complete removes nothing
 	destNoDelete      = "dest-no-delete"      // deletes are ignored
 	destIgnoresCancel = "dest-ignores-cancel" // a write ends without error when cancelled
+	urlShowsSecret    = "url-shows-secret"    // AuthorizeURL puts the client's secret in the URL
+	urlDropsState     = "url-drops-state"     // AuthorizeURL leaves the state out
 )
 
 type memConfig struct {
@@ -103,8 +106,27 @@ type memSource struct {
 	flaw string
 }
 
+// memKey is the field of the mem source's connect form.
+type memKey struct {
+	Key string `config:"key,required,sensitive" description:"The service's API key."`
+}
+
 func (s *memSource) Spec(context.Context) (contract.Spec, error) {
-	return contract.Spec{Name: "mem", Version: "1.0.0", Config: config.MustAttributes[memConfig]()}, nil
+	return contract.Spec{Name: "mem", Version: "1.0.0", Config: config.MustAttributes[memConfig](), Connect: []contract.ConnectMethod{
+		{Kind: contract.ConnectWeb, Title: "Connect with Mem"},
+		{Kind: contract.ConnectForm, Title: "Use an API key", Fields: config.MustAttributes[memKey]()},
+	}}, nil
+}
+
+func (s *memSource) AuthorizeURL(_ context.Context, req contract.AuthorizeURLRequest) (contract.AuthorizeURLResponse, error) {
+	q := url.Values{"client_id": {req.Client.ID}, "redirect_uri": {req.RedirectURL}, "state": {req.State}}
+	switch s.flaw {
+	case urlShowsSecret:
+		q.Set("client_secret", req.Client.Secret)
+	case urlDropsState:
+		q.Del("state")
+	}
+	return contract.AuthorizeURLResponse{URL: "https://mem.example/oauth/authorize?" + q.Encode()}, nil
 }
 
 func (s *memSource) config(raw json.RawMessage) (memConfig, error) {
@@ -323,6 +345,8 @@ func TestKitCatches(t *testing.T) {
 		{noSweep, "after a full refresh of generation 2 that wrote records 100 to 220, record 20 (key k20) is still stored"},
 		{destNoDelete, "after deletes of records 0 to 19, record 0 (key k0) is still stored"},
 		{destIgnoresCancel, "Write returned <nil> after its context was cancelled"},
+		{urlShowsSecret, "which shows the client's secret to the browser"},
+		{urlDropsState, "which does not carry the state"},
 	} {
 		t.Run(tt.flaw, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestFlawed$", "-test.v")

@@ -1,12 +1,12 @@
 // Package plugintest is the conformance kit for connectors. A connector's
 // own tests run a SourceSuite or DestinationSuite, which serve the
 // connector over a real gRPC connection (go-plugin's test helpers) and
-// check what every connector must do: a sound spec, a failing check for a
-// bad configuration, a usable catalog, records that match their schemas,
-// checkpoints inside a read and resuming from one with no gap and no
-// restart, incremental reads that carry what changed, acknowledging only
-// what is durable, deletes and full-refresh sweeps, returning promptly
-// when cancelled, and no goroutine left behind.
+// check what every connector must do: a sound spec and ways to connect it,
+// a failing check for a bad configuration, a usable catalog, records that
+// match their schemas, checkpoints inside a read and resuming from one
+// with no gap and no restart, incremental reads that carry what changed,
+// acknowledging only what is durable, deletes and full-refresh sweeps,
+// returning promptly when cancelled, and no goroutine left behind.
 //
 // A suite's checks share the connector and its service, one after the
 // other: do not run a suite in parallel with other tests of the package,
@@ -116,30 +116,37 @@ func checkSpec(t *testing.T, spec contract.Spec) {
 	if spec.Name == "" || spec.Version == "" {
 		t.Errorf("spec needs a name and a version, got %q %q", spec.Name, spec.Version)
 	}
+	checkAttributes(t, "attribute", spec.Config)
+}
+
+// checkAttributes checks attributes as the host reads them: a
+// configuration's, or a connect form's fields (what says which).
+func checkAttributes(t *testing.T, what string, attrs []contract.Attribute) {
+	t.Helper()
 	seen := map[string]bool{}
-	for _, a := range spec.Config {
+	for _, a := range attrs {
 		switch {
 		case a.Name == "":
-			t.Errorf("attribute without a name")
+			t.Errorf("%s without a name", what)
 		case seen[a.Name]:
-			t.Errorf("attribute %q declared twice", a.Name)
+			t.Errorf("%s %q declared twice", what, a.Name)
 		}
 		seen[a.Name] = true
 		switch a.Type {
 		case contract.TypeString, contract.TypeNumber, contract.TypeBool, contract.TypeStringList, contract.TypeStringMap:
 		default:
-			t.Errorf("attribute %q has unknown type %q", a.Name, a.Type)
+			t.Errorf("%s %q has unknown type %q", what, a.Name, a.Type)
 		}
 		if a.Default != nil {
 			if a.Required {
-				t.Errorf("attribute %q is required and has a default", a.Name)
+				t.Errorf("%s %q is required and has a default", what, a.Name)
 			}
 			if !json.Valid(a.Default) {
-				t.Errorf("attribute %q has a default that is not JSON: %s", a.Name, a.Default)
+				t.Errorf("%s %q has a default that is not JSON: %s", what, a.Name, a.Default)
 			}
 		}
 		if a.Description == "" {
-			t.Errorf("attribute %q has no description; users read it in `replicator validate` errors", a.Name)
+			t.Errorf("%s %q has no description; users read it in `replicator validate` errors and on connect pages", what, a.Name)
 		}
 	}
 }

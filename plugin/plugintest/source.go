@@ -71,6 +71,12 @@ func (s SourceSuite) Run(t *testing.T) {
 		s.Config, s.BadConfig = withDefaults(spec, s.Config), withDefaults(spec, s.BadConfig)
 	})
 
+	if len(spec.Connect) > 0 {
+		t.Run("connect", func(t *testing.T) {
+			checkConnect(ctx, t, src, spec, s.Config)
+		})
+	}
+
 	t.Run("check rejects a bad config", func(t *testing.T) {
 		_, err := src.Check(ctx, contract.CheckRequest{Config: s.BadConfig, Credentials: creds})
 		if err == nil {

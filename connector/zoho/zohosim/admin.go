@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
 func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/grant-codes", s.adminGrantCode)
 	mux.HandleFunc("GET /admin/client", s.adminClient)
+	mux.HandleFunc("POST /admin/web-clients", s.adminWebClient)
 	mux.HandleFunc("POST /admin/records/{module}", s.adminCreate)
 	mux.HandleFunc("GET /admin/records/{module}", s.adminCount)
 	mux.HandleFunc("GET /admin/records/{module}/{id}", s.adminGet)
@@ -63,6 +65,28 @@ func (s *Server) adminGrantCode(w http.ResponseWriter, r *http.Request) {
 	}
 	code := s.IssueGrantCode(body.Scopes...)
 	writeJSON(w, http.StatusOK, map[string]any{"code": code, "expires_in": int(s.opts.GrantCodeTTL / time.Second)})
+}
+
+// adminWebClient registers a server-based application with a new id and
+// secret, as the API console does.
+func (s *Server) adminWebClient(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Name         string   `json:"name"`
+		RedirectURIs []string `json:"redirect_uris"`
+	}
+	if err := decodeBody(w, r, &body); err != nil {
+		adminError(w, http.StatusBadRequest, err)
+		return
+	}
+	c := WebClient{Name: body.Name, ID: "1000." + strings.ToUpper(newToken()[5:37]), Secret: newToken()[5:], RedirectURIs: body.RedirectURIs}
+	if c.Name == "" {
+		c.Name = "Web client"
+	}
+	if err := s.RegisterWebClient(c); err != nil {
+		adminError(w, http.StatusBadRequest, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"client_id": c.ID, "client_secret": c.Secret})
 }
 
 func (s *Server) adminClient(w http.ResponseWriter, r *http.Request) {

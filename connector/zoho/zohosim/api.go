@@ -24,6 +24,8 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /accounts/{dc}/oauth/v2/token", s.handleToken)
 	mux.HandleFunc("POST /accounts/{dc}/oauth/v2/token/revoke", s.handleRevoke)
+	mux.HandleFunc("GET /accounts/{dc}/oauth/v2/auth", s.handleAuth)
+	mux.HandleFunc("POST /accounts/{dc}/oauth/v2/approve", s.handleApprove)
 
 	mux.HandleFunc("GET /crm/v8/org", s.api("org", s.handleOrg))
 	mux.HandleFunc("GET /crm/v8/settings/modules", s.api("settings/modules", s.handleModules))

@@ -6,6 +6,8 @@
 //
 // Paths served by Handler:
 //
+//	GET  /accounts/{dc}/oauth/v2/auth             authorization: the consent page
+//	POST /accounts/{dc}/oauth/v2/approve          the consent page's Accept or Reject
 //	POST /accounts/{dc}/oauth/v2/token            grant exchange and refresh
 //	POST /accounts/{dc}/oauth/v2/token/revoke     revoke a refresh or access token
 //	GET  /crm/v8/org
@@ -38,15 +40,39 @@
 // # Behaviour a client meets
 //
 // OAuth: failures of the token endpoint are HTTP 200 with {"error": ...}:
-// invalid_code for an unknown, used or expired grant code or a revoked
-// refresh token, invalid_client for a wrong client id or secret and for every
-// request to another data centre's accounts server. The eleventh access token
+// invalid_code for an unknown, used or expired grant code, a code or refresh
+// token of another client, or a revoked refresh token; invalid_client for a
+// wrong client id or secret and for the Self Client at another data centre's
+// accounts server; invalid_redirect_uri when a code's exchange names another
+// redirect_uri than its authorization did (none for a Self Client's code).
+// The eleventh access token
 // of one refresh token within ten minutes, and the sixth refresh token issued
 // within a minute, are HTTP 400 {"error":"Access Denied",...,"status":
 // "failure"}. A refresh token keeps at most 30 live access tokens: the 31st
 // deletes the oldest, which then gets INVALID_TOKEN. The client keeps at most
 // 20 refresh tokens (the oldest is revoked). Success carries api_domain,
 // token_type, expires_in 3600 and scope (space separated).
+//
+// Server-based applications (Options.WebClients, RegisterWebClient, POST
+// /admin/web-clients) are registered with Multi-DC: every data centre's
+// accounts server knows them, but codes and tokens live only in the org's,
+// so elsewhere their exchange is invalid_code. The authorization endpoint
+// takes scope (comma or space separated), client_id, response_type=code,
+// access_type (online, the default, or offline), redirect_uri, state and
+// prompt=consent, at any data centre's accounts server. An unknown client or
+// a redirect_uri not registered for it exactly gets an HTML error page and
+// no redirect; another fault goes back to redirect_uri with error
+// (unsupported_response_type, invalid_scope, invalid_request) and state. Else
+// the consent page shows the org's primary user, whose account lives in the
+// org's data centre (Options.DC), with a form (id "consent") whose Accept
+// and Reject buttons (ids "accept", "reject") post the answer; a page is
+// answered once, within ten minutes. Accept sends the browser to
+// redirect_uri?state=..&code=..&location=<dc>&accounts-server=<this
+// server>/accounts/<dc>, the loopback stand-in for https://accounts.zoho.<tld>;
+// Reject sends error=access_denied and state. Consent plays that part for
+// tests without a browser. The code lasts Options.GrantCodeTTL and its
+// exchange gives a refresh token only for access_type=offline: the first
+// time for a client, or every time with prompt=consent.
 //
 // API calls go to the org's API host (www., sandbox. or
 // developer.zohoapis.<tld>), a loopback address, localhost or one of

@@ -24,14 +24,21 @@ const (
 	defaultAPIDomainFault = "https://www.zohoapis.evil.example"
 )
 
+// grantCode is an authorization code: a Self Client's, or one a
+// server-based application got through the consent page.
 type grantCode struct {
-	scopes  []string
-	expires time.Time
-	used    bool
+	client      string // the client id it was issued to
+	redirectURI string // the one the authorization asked with; "" for a Self Client's
+	scopes      []string
+	offline     bool // access_type=offline: the exchange may give a refresh token
+	prompt      bool // prompt=consent: a refresh token even if one was given before
+	expires     time.Time
+	used        bool
 }
 
 type refreshToken struct {
 	token   string
+	client  string // the client id it was issued to
 	scopes  []string
 	issued  []time.Time    // access tokens issued, for the rolling limit
 	access  []*accessToken // live ones, oldest first
@@ -55,10 +62,17 @@ func newToken() string {
 // IssueGrantCode returns a grant code for the given scopes, as the API
 // console's Self Client does; it can be exchanged once within GrantCodeTTL.
 func (s *Server) IssueGrantCode(scopes ...string) string {
+	return s.issueCode(&grantCode{
+		client: s.opts.ClientID, scopes: slices.Clone(scopes), offline: true, prompt: true,
+		expires: s.now().Add(s.opts.GrantCodeTTL),
+	})
+}
+
+func (s *Server) issueCode(g *grantCode) string {
 	code := newToken()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.codes[code] = &grantCode{scopes: slices.Clone(scopes), expires: s.now().Add(s.opts.GrantCodeTTL)}
+	s.codes[code] = g
 	return code
 }
 
@@ -93,9 +107,8 @@ func oauthError(w http.ResponseWriter, code string) {
 	writeJSON(w, http.StatusOK, map[string]string{"error": code})
 }
 
-// accountsForm counts a call to an accounts server endpoint, parses its
-// form and answers the failures every such endpoint shares; false means the
-// answer is written.
+// accountsForm counts a call to an accounts server endpoint and parses its
+// form; false means the answer is written.
 func (s *Server) accountsForm(w http.ResponseWriter, r *http.Request, endpoint string) bool {
 	s.countCall(endpoint)
 	if _, ok := dataCentres[r.PathValue("dc")]; !ok {
@@ -106,11 +119,6 @@ func (s *Server) accountsForm(w http.ResponseWriter, r *http.Request, endpoint s
 		oauthError(w, "invalid_request")
 		return false
 	}
-	if r.PathValue("dc") != s.opts.DC {
-		// Another DC's accounts server has never heard of this client.
-		oauthError(w, "invalid_client")
-		return false
-	}
 	return true
 }
 
@@ -118,38 +126,61 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if !s.accountsForm(w, r, "oauth/token") {
 		return
 	}
-	if r.Form.Get("client_id") != s.opts.ClientID || r.Form.Get("client_secret") != s.opts.ClientSecret {
-		oauthError(w, "invalid_client")
-		return
-	}
+	id := r.Form.Get("client_id")
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	kind := s.clientKindLocked(id, r.Form.Get("client_secret"))
+	switch {
+	case kind == noClient, kind == selfClient && r.PathValue("dc") != s.opts.DC:
+		// A Self Client lives in the data centre it was made in.
+		oauthError(w, "invalid_client")
+		return
+	case r.PathValue("dc") != s.opts.DC:
+		// A Multi-DC client is known everywhere, but codes and tokens
+		// live only in the data centre of the user who granted them.
+		oauthError(w, "invalid_code")
+		return
+	}
 	now := s.now()
 	switch r.Form.Get("grant_type") {
 	case "authorization_code":
 		code, ok := s.codes[r.Form.Get("code")]
-		if !ok || code.used || !now.Before(code.expires) {
+		if !ok || code.used || !now.Before(code.expires) || code.client != id {
 			oauthError(w, "invalid_code")
 			return
 		}
-		s.newRefreshes = within(s.newRefreshes, now, newRefreshWindow)
-		if len(s.newRefreshes) >= newRefreshPerWindow {
-			throttled(w)
+		if r.Form.Get("redirect_uri") != code.redirectURI {
+			oauthError(w, "invalid_redirect_uri")
 			return
 		}
-		s.newRefreshes = append(s.newRefreshes, now)
+		// Zoho gives a refresh token for access_type=offline, the first
+		// time only unless the consent was prompted for again.
+		withRefresh := code.offline && (code.prompt || !s.offlineGiven[id])
+		if withRefresh {
+			s.newRefreshes = within(s.newRefreshes, now, newRefreshWindow)
+			if len(s.newRefreshes) >= newRefreshPerWindow {
+				throttled(w)
+				return
+			}
+			s.newRefreshes = append(s.newRefreshes, now)
+			s.offlineGiven[id] = true
+		}
 		code.used = true
-		rt := &refreshToken{token: newToken(), scopes: code.scopes}
-		s.refreshes[rt.token] = rt
-		s.refOrder = append(s.refOrder, rt)
-		s.trimRefreshTokensLocked()
+		rt := &refreshToken{token: newToken(), client: id, scopes: code.scopes}
+		if withRefresh {
+			s.refreshes[rt.token] = rt
+			s.refOrder = append(s.refOrder, rt)
+			s.trimRefreshTokensLocked()
+		}
 		at := s.issueAccessLocked(rt, now)
 		resp := s.tokenResponseLocked(rt, at)
-		resp["refresh_token"] = rt.token
+		if withRefresh {
+			resp["refresh_token"] = rt.token
+		}
 		writeJSON(w, http.StatusOK, resp)
 	case "refresh_token":
 		rt, ok := s.refreshes[r.Form.Get("refresh_token")]
-		if !ok || rt.revoked {
+		if !ok || rt.revoked || rt.client != id {
 			oauthError(w, "invalid_code")
 			return
 		}
@@ -237,6 +268,11 @@ func (s *Server) tokenResponseLocked(rt *refreshToken, at *accessToken) map[stri
 
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	if !s.accountsForm(w, r, "oauth/revoke") {
+		return
+	}
+	if r.PathValue("dc") != s.opts.DC {
+		// Tokens live only in the data centre that issued them.
+		oauthError(w, "invalid_client")
 		return
 	}
 	token := r.Form.Get("token")

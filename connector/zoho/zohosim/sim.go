@@ -36,6 +36,10 @@ type Options struct {
 	// ClientID and ClientSecret are the self client's credentials the
 	// accounts server accepts; defaults DefaultClientID and DefaultClientSecret.
 	ClientID, ClientSecret string
+	// WebClients are server-based applications registered with Multi-DC,
+	// whose users consent on the authorization endpoint's page; more can
+	// be registered with RegisterWebClient or the admin API.
+	WebClients []WebClient
 	// Contacts and Accounts are the numbers of generated records.
 	Contacts, Accounts int
 	// Seed selects the generated data set.
@@ -96,11 +100,17 @@ type Server struct {
 	order   []*module          // Contacts, Accounts
 	handler http.Handler
 
-	mu        sync.Mutex
-	nextID    int64 // ids for created records and bulk jobs
-	codes     map[string]*grantCode
-	refreshes map[string]*refreshToken
-	refOrder  []*refreshToken // issue order, for the 20-per-user limit
+	mu     sync.Mutex
+	nextID int64 // ids for created records and bulk jobs
+	codes  map[string]*grantCode
+	// webClients are the server-based applications by client id.
+	webClients map[string]*WebClient
+	consents   map[string]*consent // consent pages not yet answered, by id
+	// offlineGiven marks the clients that were given a refresh token, for
+	// access_type=offline without prompt=consent.
+	offlineGiven map[string]bool
+	refreshes    map[string]*refreshToken
+	refOrder     []*refreshToken // issue order, for the 20-per-user limit
 	// newRefreshes are when refresh tokens were issued, for the limit
 	// of five a minute.
 	newRefreshes []time.Time
@@ -182,21 +192,29 @@ func New(opts Options) (*Server, error) {
 		opts.Epoch = opts.Now().UTC().Truncate(time.Hour).Add(-span - 24*time.Hour)
 	}
 	s := &Server{
-		opts:      opts,
-		now:       opts.Now,
-		loc:       loc,
-		apiHost:   dc.api,
-		nextID:    createdIDBase,
-		codes:     map[string]*grantCode{},
-		refreshes: map[string]*refreshToken{},
-		access:    map[string]*accessToken{},
-		faults:    map[string]*Fault{},
-		calls:     map[string]int64{},
-		jobs:      map[string]*bulkJob{},
+		opts:         opts,
+		now:          opts.Now,
+		loc:          loc,
+		apiHost:      dc.api,
+		nextID:       createdIDBase,
+		codes:        map[string]*grantCode{},
+		webClients:   map[string]*WebClient{},
+		consents:     map[string]*consent{},
+		offlineGiven: map[string]bool{},
+		refreshes:    map[string]*refreshToken{},
+		access:       map[string]*accessToken{},
+		faults:       map[string]*Fault{},
+		calls:        map[string]int64{},
+		jobs:         map[string]*bulkJob{},
 	}
 	s.org = newOrg(opts.Seed)
 	s.users = simUsers
 	s.initModules()
+	for _, c := range opts.WebClients {
+		if err := s.RegisterWebClient(c); err != nil {
+			return nil, err
+		}
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -207,6 +225,7 @@ func New(opts Options) (*Server, error) {
 // Admin API (no auth; for tests and demos):
 //
 //	POST   /admin/grant-codes            {"scopes":[...]} -> {"code","expires_in"}
+//	POST   /admin/web-clients            {"name","redirect_uris":[...]} -> {"client_id","client_secret"}
 //	GET    /admin/client                 -> {"client_id","client_secret","dc","accounts_url","api_url"}
 //	POST   /admin/records/{Module}       {field: value} -> 201 {"id"}
 //	GET    /admin/records/{Module}       -> {"count"}

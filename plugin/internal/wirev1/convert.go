@@ -25,9 +25,23 @@ const (
 const MaxMessageBytes = contract.MaxRecordBytes + 2*MaxBatchBytes
 
 func specToWire(s contract.Spec) *SpecResponse {
-	out := &SpecResponse{Name: s.Name, Version: s.Version, Description: s.Description, Grant: s.Grant}
-	for _, a := range s.Config {
-		out.Config = append(out.Config, &Attribute{
+	return &SpecResponse{
+		Name: s.Name, Version: s.Version, Description: s.Description, Grant: s.Grant,
+		Config: attributesToWire(s.Config), Connect: connectMethodsToWire(s.Connect),
+	}
+}
+
+func specFromWire(s *SpecResponse) contract.Spec {
+	return contract.Spec{
+		Name: s.GetName(), Version: s.GetVersion(), Description: s.GetDescription(), Grant: s.GetGrant(),
+		Config: attributesFromWire(s.GetConfig()), Connect: connectMethodsFromWire(s.GetConnect()),
+	}
+}
+
+func attributesToWire(as []contract.Attribute) []*Attribute {
+	var out []*Attribute
+	for _, a := range as {
+		out = append(out, &Attribute{
 			Name: a.Name, Type: string(a.Type), Required: a.Required, Sensitive: a.Sensitive,
 			DefaultJson: a.Default, Description: a.Description,
 		})
@@ -35,10 +49,10 @@ func specToWire(s contract.Spec) *SpecResponse {
 	return out
 }
 
-func specFromWire(s *SpecResponse) contract.Spec {
-	out := contract.Spec{Name: s.GetName(), Version: s.GetVersion(), Description: s.GetDescription(), Grant: s.GetGrant()}
-	for _, a := range s.GetConfig() {
-		out.Config = append(out.Config, contract.Attribute{
+func attributesFromWire(as []*Attribute) []contract.Attribute {
+	var out []contract.Attribute
+	for _, a := range as {
+		out = append(out, contract.Attribute{
 			Name: a.GetName(), Type: contract.AttrType(a.GetType()), Required: a.GetRequired(),
 			Sensitive: a.GetSensitive(), Default: nilIfEmpty(a.GetDefaultJson()), Description: a.GetDescription(),
 		})

@@ -153,7 +153,9 @@ type SpecResponse struct {
 	Config      []*Attribute           `protobuf:"bytes,4,rep,name=config,proto3" json:"config,omitempty"`
 	// What the source's Authorize takes, in words for the user; empty for a
 	// connector that needs no authorization. Added in SDK 1.1.
-	Grant         string `protobuf:"bytes,5,opt,name=grant,proto3" json:"grant,omitempty"`
+	Grant string `protobuf:"bytes,5,opt,name=grant,proto3" json:"grant,omitempty"`
+	// The ways a customer connects the source. Added in SDK 1.2.
+	Connect       []*ConnectMethod `protobuf:"bytes,6,rep,name=connect,proto3" json:"connect,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -223,17 +225,98 @@ func (x *SpecResponse) GetGrant() string {
 	return ""
 }
 
-type AuthorizeRequest struct {
+func (x *SpecResponse) GetConnect() []*ConnectMethod {
+	if x != nil {
+		return x.Connect
+	}
+	return nil
+}
+
+// ConnectMethod is one way a connect page offers; kind is "web" or "form".
+type ConnectMethod struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	ConfigJson    []byte                 `protobuf:"bytes,1,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
-	Grant         string                 `protobuf:"bytes,2,opt,name=grant,proto3" json:"grant,omitempty"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Fields        []*Attribute           `protobuf:"bytes,4,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectMethod) Reset() {
+	*x = ConnectMethod{}
+	mi := &file_replicator_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectMethod) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectMethod) ProtoMessage() {}
+
+func (x *ConnectMethod) ProtoReflect() protoreflect.Message {
+	mi := &file_replicator_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectMethod.ProtoReflect.Descriptor instead.
+func (*ConnectMethod) Descriptor() ([]byte, []int) {
+	return file_replicator_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ConnectMethod) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ConnectMethod) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *ConnectMethod) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *ConnectMethod) GetFields() []*Attribute {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+type AuthorizeRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ConfigJson []byte                 `protobuf:"bytes,1,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	Grant      string                 `protobuf:"bytes,2,opt,name=grant,proto3" json:"grant,omitempty"`
+	// Fields 3 to 6 added in SDK 1.2; connect is empty for grant.
+	Connect       string            `protobuf:"bytes,3,opt,name=connect,proto3" json:"connect,omitempty"`
+	Params        map[string]string `protobuf:"bytes,4,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	RedirectUrl   string            `protobuf:"bytes,5,opt,name=redirect_url,json=redirectUrl,proto3" json:"redirect_url,omitempty"`
+	Client        *OAuthClient      `protobuf:"bytes,6,opt,name=client,proto3" json:"client,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AuthorizeRequest) Reset() {
 	*x = AuthorizeRequest{}
-	mi := &file_replicator_proto_msgTypes[3]
+	mi := &file_replicator_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -245,7 +328,7 @@ func (x *AuthorizeRequest) String() string {
 func (*AuthorizeRequest) ProtoMessage() {}
 
 func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_replicator_proto_msgTypes[3]
+	mi := &file_replicator_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -258,7 +341,7 @@ func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeRequest.ProtoReflect.Descriptor instead.
 func (*AuthorizeRequest) Descriptor() ([]byte, []int) {
-	return file_replicator_proto_rawDescGZIP(), []int{3}
+	return file_replicator_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AuthorizeRequest) GetConfigJson() []byte {
@@ -275,6 +358,34 @@ func (x *AuthorizeRequest) GetGrant() string {
 	return ""
 }
 
+func (x *AuthorizeRequest) GetConnect() string {
+	if x != nil {
+		return x.Connect
+	}
+	return ""
+}
+
+func (x *AuthorizeRequest) GetParams() map[string]string {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+func (x *AuthorizeRequest) GetRedirectUrl() string {
+	if x != nil {
+		return x.RedirectUrl
+	}
+	return ""
+}
+
+func (x *AuthorizeRequest) GetClient() *OAuthClient {
+	if x != nil {
+		return x.Client
+	}
+	return nil
+}
+
 type AuthorizeResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Credentials   []byte                 `protobuf:"bytes,1,opt,name=credentials,proto3" json:"credentials,omitempty"`
@@ -285,7 +396,7 @@ type AuthorizeResponse struct {
 
 func (x *AuthorizeResponse) Reset() {
 	*x = AuthorizeResponse{}
-	mi := &file_replicator_proto_msgTypes[4]
+	mi := &file_replicator_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -297,7 +408,7 @@ func (x *AuthorizeResponse) String() string {
 func (*AuthorizeResponse) ProtoMessage() {}
 
 func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_replicator_proto_msgTypes[4]
+	mi := &file_replicator_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -310,7 +421,7 @@ func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeResponse.ProtoReflect.Descriptor instead.
 func (*AuthorizeResponse) Descriptor() ([]byte, []int) {
-	return file_replicator_proto_rawDescGZIP(), []int{4}
+	return file_replicator_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AuthorizeResponse) GetCredentials() []byte {
@@ -340,7 +451,7 @@ type Stream struct {
 
 func (x *Stream) Reset() {
 	*x = Stream{}
-	mi := &file_replicator_proto_msgTypes[5]
+	mi := &file_replicator_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -352,7 +463,7 @@ func (x *Stream) String() string {
 func (*Stream) ProtoMessage() {}
 
 func (x *Stream) ProtoReflect() protoreflect.Message {
-	mi := &file_replicator_proto_msgTypes[5]
+	mi := &file_replicator_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -365,7 +476,7 @@ func (x *Stream) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stream.ProtoReflect.Descriptor instead.
 func (*Stream) Descriptor() ([]byte, []int) {
-	return file_replicator_proto_rawDescGZIP(), []int{5}
+	return file_replicator_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Stream) GetName() string {
@@ -408,13 +519,14 @@ type CheckRequest struct {
 	ConfigJson    []byte                 `protobuf:"bytes,1,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
 	Credentials   []byte                 `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"`
 	Streams       []*Stream              `protobuf:"bytes,3,rep,name=streams,proto3" json:"streams,omitempty"`
+	Client        *OAuthClient           `protobuf:"bytes,4,opt,name=client,proto3" json:"client,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CheckRequest) Reset() {
 	*x = CheckRequest{}
-	mi := &file_replicator_proto_msgTypes[6]
+	mi := &file_replicator_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -426,7 +538,7 @@ func (x *CheckRequest) String() string {
 func (*CheckRequest) ProtoMessage() {}
 
 func (x *CheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_replicator_proto_msgTypes[6]
+	mi := &file_replicator_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -439,7 +551,7 @@ func (x *CheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckRequest.ProtoReflect.Descriptor instead.
 func (*CheckRequest) Descriptor() ([]byte, []int) {
-	return file_replicator_proto_rawDescGZIP(), []int{6}
+	return file_replicator_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CheckRequest) GetConfigJson() []byte {
@@ -463,6 +575,13 @@ func (x *CheckRequest) GetStreams() []*Stream {
 	return nil
 }
 
+func (x *CheckRequest) GetClient() *OAuthClient {
+	if x != nil {
+		return x.Client
+	}
+	return nil
+}
+
 type CheckResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Message       string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
@@ -473,7 +592,7 @@ type CheckResponse struct {
 
 func (x *CheckResponse) Reset() {
 	*x = CheckResponse{}
-	mi := &file_replicator_proto_msgTypes[7]
+	mi := &file_replicator_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -485,7 +604,7 @@ func (x *CheckResponse) String() string {
 func (*CheckResponse) ProtoMessage() {}
 
 func (x *CheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_replicator_proto_msgTypes[7]
+	mi := &file_replicator_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -498,7 +617,7 @@ func (x *CheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckResponse.ProtoReflect.Descriptor instead.
 func (*CheckResponse) Descriptor() ([]byte, []int) {
-	return file_replicator_proto_rawDescGZIP(), []int{7}
+	return file_replicator_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CheckResponse) GetMessage() string {
@@ -519,13 +638,14 @@ type DiscoverRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ConfigJson    []byte                 `protobuf:"bytes,1,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
 	Credentials   []byte                 `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"`
+	Client        *OAuthClient           `protobuf:"bytes,3,opt,name=client,proto3" json:"client,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DiscoverRequest) Reset() {
 	*x = DiscoverRequest{}
-	mi := &file_replicator_proto_msgTypes[8]
+	mi := &file_replicator_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -537,7 +657,7 @@ func (x *DiscoverRequest) String() string {
 func (*DiscoverRequest) ProtoMessage() {}
 
 func (x *DiscoverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_replicator_proto_msgTypes[8]
+	mi := &file_replicator_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -550,7 +670,7 @@ func (x *DiscoverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscoverRequest.ProtoReflect.Descriptor instead.
 func (*DiscoverRequest) Descriptor() ([]byte, []int) {
-	return file_replicator_proto_rawDescGZIP(), []int{8}
+	return file_replicator_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DiscoverRequest) GetConfigJson() []byte {
@@ -567,6 +687,13 @@ func (x *DiscoverRequest) GetCredentials() []byte {
 	return nil
 }
 
+func (x *DiscoverRequest) GetClient() *OAuthClient {
+	if x != nil {
+		return x.Client
+	}
+	return nil
+}
+
 type DiscoverResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Streams       []*Stream              `protobuf:"bytes,1,rep,name=streams,proto3" json:"streams,omitempty"`
@@ -577,7 +704,7 @@ type DiscoverResponse struct {
 
 func (x *DiscoverResponse) Reset() {
 	*x = DiscoverResponse{}
-	mi := &file_replicator_proto_msgTypes[9]
+	mi := &file_replicator_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -589,7 +716,7 @@ func (x *DiscoverResponse) String() string {
 func (*DiscoverResponse) ProtoMessage() {}
 
 func (x *DiscoverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_replicator_proto_msgTypes[9]
+	mi := &file_replicator_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -602,7 +729,7 @@ func (x *DiscoverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscoverResponse.ProtoReflect.Descriptor instead.
 func (*DiscoverResponse) Descriptor() ([]byte, []int) {
-	return file_replicator_proto_rawDescGZIP(), []int{9}
+	return file_replicator_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DiscoverResponse) GetStreams() []*Stream {
@@ -631,7 +758,7 @@ type ReadStream struct {
 
 func (x *ReadStream) Reset() {
 	*x = ReadStream{}
-	mi := &file_replicator_proto_msgTypes[10]
+	mi := &file_replicator_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -643,7 +770,7 @@ func (x *ReadStream) String() string {
 func (*ReadStream) ProtoMessage() {}
 
 func (x *ReadStream) ProtoReflect() protoreflect.Message {
-	mi := &file_replicator_proto_msgTypes[10]
+	mi := &file_replicator_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -656,7 +783,7 @@ func (x *ReadStream) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadStream.ProtoReflect.Descriptor instead.
 func (*ReadStream) Descriptor() ([]byte, []int) {
-	return file_replicator_proto_rawDescGZIP(), []int{10}
+	return file_replicator_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ReadStream) GetName() string {
@@ -692,13 +819,14 @@ type ReadRequest struct {
 	ConfigJson    []byte                 `protobuf:"bytes,1,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
 	Credentials   []byte                 `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"`
 	Streams       []*ReadStream          `protobuf:"bytes,3,rep,name=streams,proto3" json:"streams,omitempty"`
+	Client        *OAuthClient           `protobuf:"bytes,4,opt,name=client,proto3" json:"client,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_replicator_proto_msgTypes[11]
+	mi := &file_replicator_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +838,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_replicator_proto_msgTypes[11]
+	mi := &file_replicator_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +851,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_replicator_proto_rawDescGZIP(), []int{11}
+	return file_replicator_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReadRequest) GetConfigJson() []byte {
@@ -743,6 +871,13 @@ func (x *ReadRequest) GetCredentials() []byte {
 func (x *ReadRequest) GetStreams() []*ReadStream {
 	if x != nil {
 		return x.Streams
+	}
+	return nil
+}
+
+func (x *ReadRequest) GetClient() *OAuthClient {
+	if x != nil {
+		return x.Client
 	}
 	return nil
 }
@@ -768,7 +903,7 @@ type RecordBatch struct {
 
 func (x *RecordBatch) Reset() {
 	*x = RecordBatch{}
-	mi := &file_replicator_proto_msgTypes[12]
+	mi := &file_replicator_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -780,7 +915,7 @@ func (x *RecordBatch) String() string {
 func (*RecordBatch) ProtoMessage() {}
 
 func (x *RecordBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_replicator_proto_msgTypes[12]
+	mi := &file_replicator_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -793,7 +928,7 @@ func (x *RecordBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordBatch.ProtoReflect.Descriptor instead.
 func (*RecordBatch) Descriptor() ([]byte, []int) {
-	return file_replicator_proto_rawDescGZIP(), []int{12}
+	return file_replicator_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RecordBatch) GetCount() uint32 {
@@ -828,7 +963,7 @@ type Checkpoint struct {
 
 func (x *Checkpoint) Reset() {
 	*x = Checkpoint{}
-	mi := &file_replicator_proto_msgTypes[13]
+	mi := &file_replicator_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +975,7 @@ func (x *Checkpoint) String() string {
 func (*Checkpoint) ProtoMessage() {}
 
 func (x *Checkpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_replicator_proto_msgTypes[13]
+	mi := &file_replicator_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +988,7 @@ func (x *Checkpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Checkpoint.ProtoReflect.Descriptor instead.
 func (*Checkpoint) Descriptor() ([]byte, []int) {
-	return file_replicator_proto_rawDescGZIP(), []int{13}
+	return file_replicator_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Checkpoint) GetId() uint64 {
@@ -888,7 +1023,7 @@ type FullRefreshComplete struct {
 
 func (x *FullRefreshComplete) Reset() {
 	*x = FullRefreshComplete{}
-	mi := &file_replicator_proto_msgTypes[14]
+	mi := &file_replicator_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +1035,7 @@ func (x *FullRefreshComplete) String() string {
 func (*FullRefreshComplete) ProtoMessage() {}
 
 func (x *FullRefreshComplete) ProtoReflect() protoreflect.Message {
-	mi := &file_replicator_proto_msgTypes[14]
+	mi := &file_replicator_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +1048,7 @@ func (x *FullRefreshComplete) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FullRefreshComplete.ProtoReflect.Descriptor instead.
 func (*FullRefreshComplete) Descriptor() ([]byte, []int) {
-	return file_replicator_proto_rawDescGZIP(), []int{14}
+	return file_replicator_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *FullRefreshComplete) GetId() uint64 {
@@ -947,7 +1082,7 @@ type Counter struct {
 
 func (x *Counter) Reset() {
 	*x = Counter{}
-	mi := &file_replicator_proto_msgTypes[15]
+	mi := &file_replicator_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -959,7 +1094,7 @@ func (x *Counter) String() string {
 func (*Counter) ProtoMessage() {}
 
 func (x *Counter) ProtoReflect() protoreflect.Message {
-	mi := &file_replicator_proto_msgTypes[15]
+	mi := &file_replicator_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -972,7 +1107,7 @@ func (x *Counter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counter.ProtoReflect.Descriptor instead.
 func (*Counter) Descriptor() ([]byte, []int) {
-	return file_replicator_proto_rawDescGZIP(), []int{15}
+	return file_replicator_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Counter) GetName() string {
@@ -1005,7 +1140,7 @@ type ReadMessage struct {
 
 func (x *ReadMessage) Reset() {
 	*x = ReadMessage{}
-	mi := &file_replicator_proto_msgTypes[16]
+	mi := &file_replicator_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1017,7 +1152,7 @@ func (x *ReadMessage) String() string {
 func (*ReadMessage) ProtoMessage() {}
 
 func (x *ReadMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_replicator_proto_msgTypes[16]
+	mi := &file_replicator_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1030,7 +1165,7 @@ func (x *ReadMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadMessage.ProtoReflect.Descriptor instead.
 func (*ReadMessage) Descriptor() ([]byte, []int) {
-	return file_replicator_proto_rawDescGZIP(), []int{16}
+	return file_replicator_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReadMessage) GetMessage() isReadMessage_Message {
@@ -1129,7 +1264,7 @@ type WriteStream struct {
 
 func (x *WriteStream) Reset() {
 	*x = WriteStream{}
-	mi := &file_replicator_proto_msgTypes[17]
+	mi := &file_replicator_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1141,7 +1276,7 @@ func (x *WriteStream) String() string {
 func (*WriteStream) ProtoMessage() {}
 
 func (x *WriteStream) ProtoReflect() protoreflect.Message {
-	mi := &file_replicator_proto_msgTypes[17]
+	mi := &file_replicator_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1154,7 +1289,7 @@ func (x *WriteStream) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteStream.ProtoReflect.Descriptor instead.
 func (*WriteStream) Descriptor() ([]byte, []int) {
-	return file_replicator_proto_rawDescGZIP(), []int{17}
+	return file_replicator_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WriteStream) GetStream() *Stream {
@@ -1181,7 +1316,7 @@ type WriteOpen struct {
 
 func (x *WriteOpen) Reset() {
 	*x = WriteOpen{}
-	mi := &file_replicator_proto_msgTypes[18]
+	mi := &file_replicator_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1328,7 @@ func (x *WriteOpen) String() string {
 func (*WriteOpen) ProtoMessage() {}
 
 func (x *WriteOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_replicator_proto_msgTypes[18]
+	mi := &file_replicator_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1341,7 @@ func (x *WriteOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteOpen.ProtoReflect.Descriptor instead.
 func (*WriteOpen) Descriptor() ([]byte, []int) {
-	return file_replicator_proto_rawDescGZIP(), []int{18}
+	return file_replicator_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WriteOpen) GetConfigJson() []byte {
@@ -1238,7 +1373,7 @@ type WriteMessage struct {
 
 func (x *WriteMessage) Reset() {
 	*x = WriteMessage{}
-	mi := &file_replicator_proto_msgTypes[19]
+	mi := &file_replicator_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1250,7 +1385,7 @@ func (x *WriteMessage) String() string {
 func (*WriteMessage) ProtoMessage() {}
 
 func (x *WriteMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_replicator_proto_msgTypes[19]
+	mi := &file_replicator_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1263,7 +1398,7 @@ func (x *WriteMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteMessage.ProtoReflect.Descriptor instead.
 func (*WriteMessage) Descriptor() ([]byte, []int) {
-	return file_replicator_proto_rawDescGZIP(), []int{19}
+	return file_replicator_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WriteMessage) GetMessage() isWriteMessage_Message {
@@ -1350,7 +1485,7 @@ type WriteReply struct {
 
 func (x *WriteReply) Reset() {
 	*x = WriteReply{}
-	mi := &file_replicator_proto_msgTypes[20]
+	mi := &file_replicator_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1362,7 +1497,7 @@ func (x *WriteReply) String() string {
 func (*WriteReply) ProtoMessage() {}
 
 func (x *WriteReply) ProtoReflect() protoreflect.Message {
-	mi := &file_replicator_proto_msgTypes[20]
+	mi := &file_replicator_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1375,7 +1510,7 @@ func (x *WriteReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteReply.ProtoReflect.Descriptor instead.
 func (*WriteReply) Descriptor() ([]byte, []int) {
-	return file_replicator_proto_rawDescGZIP(), []int{20}
+	return file_replicator_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WriteReply) GetMessage() isWriteReply_Message {
@@ -1423,7 +1558,7 @@ var File_replicator_proto protoreflect.FileDescriptor
 
 const file_replicator_proto_rawDesc = "" +
 	"\n" +
-	"\x10replicator.proto\x12\x14replicator.plugin.v1\"\r\n" +
+	"\x10replicator.proto\x12\x14replicator.plugin.v1\x1a\rconnect.proto\"\r\n" +
 	"\vSpecRequest\"\xb2\x01\n" +
 	"\tAttribute\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
@@ -1431,17 +1566,30 @@ const file_replicator_proto_rawDesc = "" +
 	"\brequired\x18\x03 \x01(\bR\brequired\x12\x1c\n" +
 	"\tsensitive\x18\x04 \x01(\bR\tsensitive\x12!\n" +
 	"\fdefault_json\x18\x05 \x01(\fR\vdefaultJson\x12 \n" +
-	"\vdescription\x18\x06 \x01(\tR\vdescription\"\xad\x01\n" +
+	"\vdescription\x18\x06 \x01(\tR\vdescription\"\xec\x01\n" +
 	"\fSpecResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x127\n" +
 	"\x06config\x18\x04 \x03(\v2\x1f.replicator.plugin.v1.AttributeR\x06config\x12\x14\n" +
-	"\x05grant\x18\x05 \x01(\tR\x05grant\"I\n" +
+	"\x05grant\x18\x05 \x01(\tR\x05grant\x12=\n" +
+	"\aconnect\x18\x06 \x03(\v2#.replicator.plugin.v1.ConnectMethodR\aconnect\"\x94\x01\n" +
+	"\rConnectMethod\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x127\n" +
+	"\x06fields\x18\x04 \x03(\v2\x1f.replicator.plugin.v1.AttributeR\x06fields\"\xc8\x02\n" +
 	"\x10AuthorizeRequest\x12\x1f\n" +
 	"\vconfig_json\x18\x01 \x01(\fR\n" +
 	"configJson\x12\x14\n" +
-	"\x05grant\x18\x02 \x01(\tR\x05grant\"O\n" +
+	"\x05grant\x18\x02 \x01(\tR\x05grant\x12\x18\n" +
+	"\aconnect\x18\x03 \x01(\tR\aconnect\x12J\n" +
+	"\x06params\x18\x04 \x03(\v22.replicator.plugin.v1.AuthorizeRequest.ParamsEntryR\x06params\x12!\n" +
+	"\fredirect_url\x18\x05 \x01(\tR\vredirectUrl\x129\n" +
+	"\x06client\x18\x06 \x01(\v2!.replicator.plugin.v1.OAuthClientR\x06client\x1a9\n" +
+	"\vParamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"O\n" +
 	"\x11AuthorizeResponse\x12 \n" +
 	"\vcredentials\x18\x01 \x01(\fR\vcredentials\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\x97\x01\n" +
@@ -1452,19 +1600,21 @@ const file_replicator_proto_rawDesc = "" +
 	"\vprimary_key\x18\x03 \x03(\tR\n" +
 	"primaryKey\x12!\n" +
 	"\fcursor_field\x18\x04 \x03(\tR\vcursorField\x12\x14\n" +
-	"\x05modes\x18\x05 \x03(\tR\x05modes\"\x89\x01\n" +
+	"\x05modes\x18\x05 \x03(\tR\x05modes\"\xc4\x01\n" +
 	"\fCheckRequest\x12\x1f\n" +
 	"\vconfig_json\x18\x01 \x01(\fR\n" +
 	"configJson\x12 \n" +
 	"\vcredentials\x18\x02 \x01(\fR\vcredentials\x126\n" +
-	"\astreams\x18\x03 \x03(\v2\x1c.replicator.plugin.v1.StreamR\astreams\"K\n" +
+	"\astreams\x18\x03 \x03(\v2\x1c.replicator.plugin.v1.StreamR\astreams\x129\n" +
+	"\x06client\x18\x04 \x01(\v2!.replicator.plugin.v1.OAuthClientR\x06client\"K\n" +
 	"\rCheckResponse\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12 \n" +
-	"\vcredentials\x18\x02 \x01(\fR\vcredentials\"T\n" +
+	"\vcredentials\x18\x02 \x01(\fR\vcredentials\"\x8f\x01\n" +
 	"\x0fDiscoverRequest\x12\x1f\n" +
 	"\vconfig_json\x18\x01 \x01(\fR\n" +
 	"configJson\x12 \n" +
-	"\vcredentials\x18\x02 \x01(\fR\vcredentials\"l\n" +
+	"\vcredentials\x18\x02 \x01(\fR\vcredentials\x129\n" +
+	"\x06client\x18\x03 \x01(\v2!.replicator.plugin.v1.OAuthClientR\x06client\"l\n" +
 	"\x10DiscoverResponse\x126\n" +
 	"\astreams\x18\x01 \x03(\v2\x1c.replicator.plugin.v1.StreamR\astreams\x12 \n" +
 	"\vcredentials\x18\x02 \x01(\fR\vcredentials\"s\n" +
@@ -1475,12 +1625,13 @@ const file_replicator_proto_rawDesc = "" +
 	"\thas_state\x18\x03 \x01(\bR\bhasState\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x04 \x01(\x04R\n" +
-	"generation\"\x8c\x01\n" +
+	"generation\"\xc7\x01\n" +
 	"\vReadRequest\x12\x1f\n" +
 	"\vconfig_json\x18\x01 \x01(\fR\n" +
 	"configJson\x12 \n" +
 	"\vcredentials\x18\x02 \x01(\fR\vcredentials\x12:\n" +
-	"\astreams\x18\x03 \x03(\v2 .replicator.plugin.v1.ReadStreamR\astreams\"U\n" +
+	"\astreams\x18\x03 \x03(\v2 .replicator.plugin.v1.ReadStreamR\astreams\x129\n" +
+	"\x06client\x18\x04 \x01(\v2!.replicator.plugin.v1.OAuthClientR\x06client\"U\n" +
 	"\vRecordBatch\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\rR\x05count\x12\x18\n" +
 	"\astreams\x18\x02 \x03(\tR\astreams\x12\x16\n" +
@@ -1529,13 +1680,15 @@ const file_replicator_proto_rawDesc = "" +
 	"WriteReply\x12\x12\n" +
 	"\x03ack\x18\x01 \x01(\x04H\x00R\x03ack\x129\n" +
 	"\acounter\x18\x02 \x01(\v2\x1d.replicator.plugin.v1.CounterH\x00R\acounterB\t\n" +
-	"\amessage2\xb2\x03\n" +
+	"\amessage2\xee\x04\n" +
 	"\x06Source\x12M\n" +
 	"\x04Spec\x12!.replicator.plugin.v1.SpecRequest\x1a\".replicator.plugin.v1.SpecResponse\x12\\\n" +
 	"\tAuthorize\x12&.replicator.plugin.v1.AuthorizeRequest\x1a'.replicator.plugin.v1.AuthorizeResponse\x12P\n" +
 	"\x05Check\x12\".replicator.plugin.v1.CheckRequest\x1a#.replicator.plugin.v1.CheckResponse\x12Y\n" +
 	"\bDiscover\x12%.replicator.plugin.v1.DiscoverRequest\x1a&.replicator.plugin.v1.DiscoverResponse\x12N\n" +
-	"\x04Read\x12!.replicator.plugin.v1.ReadRequest\x1a!.replicator.plugin.v1.ReadMessage0\x012\x81\x02\n" +
+	"\x04Read\x12!.replicator.plugin.v1.ReadRequest\x1a!.replicator.plugin.v1.ReadMessage0\x01\x12e\n" +
+	"\fAuthorizeURL\x12).replicator.plugin.v1.AuthorizeURLRequest\x1a*.replicator.plugin.v1.AuthorizeURLResponse\x12S\n" +
+	"\x06Revoke\x12#.replicator.plugin.v1.RevokeRequest\x1a$.replicator.plugin.v1.RevokeResponse2\x81\x02\n" +
 	"\vDestination\x12M\n" +
 	"\x04Spec\x12!.replicator.plugin.v1.SpecRequest\x1a\".replicator.plugin.v1.SpecResponse\x12P\n" +
 	"\x05Check\x12\".replicator.plugin.v1.CheckRequest\x1a#.replicator.plugin.v1.CheckResponse\x12Q\n" +
@@ -1553,67 +1706,85 @@ func file_replicator_proto_rawDescGZIP() []byte {
 	return file_replicator_proto_rawDescData
 }
 
-var file_replicator_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_replicator_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_replicator_proto_goTypes = []any{
-	(*SpecRequest)(nil),         // 0: replicator.plugin.v1.SpecRequest
-	(*Attribute)(nil),           // 1: replicator.plugin.v1.Attribute
-	(*SpecResponse)(nil),        // 2: replicator.plugin.v1.SpecResponse
-	(*AuthorizeRequest)(nil),    // 3: replicator.plugin.v1.AuthorizeRequest
-	(*AuthorizeResponse)(nil),   // 4: replicator.plugin.v1.AuthorizeResponse
-	(*Stream)(nil),              // 5: replicator.plugin.v1.Stream
-	(*CheckRequest)(nil),        // 6: replicator.plugin.v1.CheckRequest
-	(*CheckResponse)(nil),       // 7: replicator.plugin.v1.CheckResponse
-	(*DiscoverRequest)(nil),     // 8: replicator.plugin.v1.DiscoverRequest
-	(*DiscoverResponse)(nil),    // 9: replicator.plugin.v1.DiscoverResponse
-	(*ReadStream)(nil),          // 10: replicator.plugin.v1.ReadStream
-	(*ReadRequest)(nil),         // 11: replicator.plugin.v1.ReadRequest
-	(*RecordBatch)(nil),         // 12: replicator.plugin.v1.RecordBatch
-	(*Checkpoint)(nil),          // 13: replicator.plugin.v1.Checkpoint
-	(*FullRefreshComplete)(nil), // 14: replicator.plugin.v1.FullRefreshComplete
-	(*Counter)(nil),             // 15: replicator.plugin.v1.Counter
-	(*ReadMessage)(nil),         // 16: replicator.plugin.v1.ReadMessage
-	(*WriteStream)(nil),         // 17: replicator.plugin.v1.WriteStream
-	(*WriteOpen)(nil),           // 18: replicator.plugin.v1.WriteOpen
-	(*WriteMessage)(nil),        // 19: replicator.plugin.v1.WriteMessage
-	(*WriteReply)(nil),          // 20: replicator.plugin.v1.WriteReply
+	(*SpecRequest)(nil),          // 0: replicator.plugin.v1.SpecRequest
+	(*Attribute)(nil),            // 1: replicator.plugin.v1.Attribute
+	(*SpecResponse)(nil),         // 2: replicator.plugin.v1.SpecResponse
+	(*ConnectMethod)(nil),        // 3: replicator.plugin.v1.ConnectMethod
+	(*AuthorizeRequest)(nil),     // 4: replicator.plugin.v1.AuthorizeRequest
+	(*AuthorizeResponse)(nil),    // 5: replicator.plugin.v1.AuthorizeResponse
+	(*Stream)(nil),               // 6: replicator.plugin.v1.Stream
+	(*CheckRequest)(nil),         // 7: replicator.plugin.v1.CheckRequest
+	(*CheckResponse)(nil),        // 8: replicator.plugin.v1.CheckResponse
+	(*DiscoverRequest)(nil),      // 9: replicator.plugin.v1.DiscoverRequest
+	(*DiscoverResponse)(nil),     // 10: replicator.plugin.v1.DiscoverResponse
+	(*ReadStream)(nil),           // 11: replicator.plugin.v1.ReadStream
+	(*ReadRequest)(nil),          // 12: replicator.plugin.v1.ReadRequest
+	(*RecordBatch)(nil),          // 13: replicator.plugin.v1.RecordBatch
+	(*Checkpoint)(nil),           // 14: replicator.plugin.v1.Checkpoint
+	(*FullRefreshComplete)(nil),  // 15: replicator.plugin.v1.FullRefreshComplete
+	(*Counter)(nil),              // 16: replicator.plugin.v1.Counter
+	(*ReadMessage)(nil),          // 17: replicator.plugin.v1.ReadMessage
+	(*WriteStream)(nil),          // 18: replicator.plugin.v1.WriteStream
+	(*WriteOpen)(nil),            // 19: replicator.plugin.v1.WriteOpen
+	(*WriteMessage)(nil),         // 20: replicator.plugin.v1.WriteMessage
+	(*WriteReply)(nil),           // 21: replicator.plugin.v1.WriteReply
+	nil,                          // 22: replicator.plugin.v1.AuthorizeRequest.ParamsEntry
+	(*OAuthClient)(nil),          // 23: replicator.plugin.v1.OAuthClient
+	(*AuthorizeURLRequest)(nil),  // 24: replicator.plugin.v1.AuthorizeURLRequest
+	(*RevokeRequest)(nil),        // 25: replicator.plugin.v1.RevokeRequest
+	(*AuthorizeURLResponse)(nil), // 26: replicator.plugin.v1.AuthorizeURLResponse
+	(*RevokeResponse)(nil),       // 27: replicator.plugin.v1.RevokeResponse
 }
 var file_replicator_proto_depIdxs = []int32{
 	1,  // 0: replicator.plugin.v1.SpecResponse.config:type_name -> replicator.plugin.v1.Attribute
-	5,  // 1: replicator.plugin.v1.CheckRequest.streams:type_name -> replicator.plugin.v1.Stream
-	5,  // 2: replicator.plugin.v1.DiscoverResponse.streams:type_name -> replicator.plugin.v1.Stream
-	10, // 3: replicator.plugin.v1.ReadRequest.streams:type_name -> replicator.plugin.v1.ReadStream
-	12, // 4: replicator.plugin.v1.ReadMessage.records:type_name -> replicator.plugin.v1.RecordBatch
-	13, // 5: replicator.plugin.v1.ReadMessage.checkpoint:type_name -> replicator.plugin.v1.Checkpoint
-	14, // 6: replicator.plugin.v1.ReadMessage.full_refresh_complete:type_name -> replicator.plugin.v1.FullRefreshComplete
-	15, // 7: replicator.plugin.v1.ReadMessage.counter:type_name -> replicator.plugin.v1.Counter
-	5,  // 8: replicator.plugin.v1.WriteStream.stream:type_name -> replicator.plugin.v1.Stream
-	17, // 9: replicator.plugin.v1.WriteOpen.streams:type_name -> replicator.plugin.v1.WriteStream
-	18, // 10: replicator.plugin.v1.WriteMessage.open:type_name -> replicator.plugin.v1.WriteOpen
-	12, // 11: replicator.plugin.v1.WriteMessage.records:type_name -> replicator.plugin.v1.RecordBatch
-	13, // 12: replicator.plugin.v1.WriteMessage.checkpoint:type_name -> replicator.plugin.v1.Checkpoint
-	14, // 13: replicator.plugin.v1.WriteMessage.full_refresh_complete:type_name -> replicator.plugin.v1.FullRefreshComplete
-	15, // 14: replicator.plugin.v1.WriteReply.counter:type_name -> replicator.plugin.v1.Counter
-	0,  // 15: replicator.plugin.v1.Source.Spec:input_type -> replicator.plugin.v1.SpecRequest
-	3,  // 16: replicator.plugin.v1.Source.Authorize:input_type -> replicator.plugin.v1.AuthorizeRequest
-	6,  // 17: replicator.plugin.v1.Source.Check:input_type -> replicator.plugin.v1.CheckRequest
-	8,  // 18: replicator.plugin.v1.Source.Discover:input_type -> replicator.plugin.v1.DiscoverRequest
-	11, // 19: replicator.plugin.v1.Source.Read:input_type -> replicator.plugin.v1.ReadRequest
-	0,  // 20: replicator.plugin.v1.Destination.Spec:input_type -> replicator.plugin.v1.SpecRequest
-	6,  // 21: replicator.plugin.v1.Destination.Check:input_type -> replicator.plugin.v1.CheckRequest
-	19, // 22: replicator.plugin.v1.Destination.Write:input_type -> replicator.plugin.v1.WriteMessage
-	2,  // 23: replicator.plugin.v1.Source.Spec:output_type -> replicator.plugin.v1.SpecResponse
-	4,  // 24: replicator.plugin.v1.Source.Authorize:output_type -> replicator.plugin.v1.AuthorizeResponse
-	7,  // 25: replicator.plugin.v1.Source.Check:output_type -> replicator.plugin.v1.CheckResponse
-	9,  // 26: replicator.plugin.v1.Source.Discover:output_type -> replicator.plugin.v1.DiscoverResponse
-	16, // 27: replicator.plugin.v1.Source.Read:output_type -> replicator.plugin.v1.ReadMessage
-	2,  // 28: replicator.plugin.v1.Destination.Spec:output_type -> replicator.plugin.v1.SpecResponse
-	7,  // 29: replicator.plugin.v1.Destination.Check:output_type -> replicator.plugin.v1.CheckResponse
-	20, // 30: replicator.plugin.v1.Destination.Write:output_type -> replicator.plugin.v1.WriteReply
-	23, // [23:31] is the sub-list for method output_type
-	15, // [15:23] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	3,  // 1: replicator.plugin.v1.SpecResponse.connect:type_name -> replicator.plugin.v1.ConnectMethod
+	1,  // 2: replicator.plugin.v1.ConnectMethod.fields:type_name -> replicator.plugin.v1.Attribute
+	22, // 3: replicator.plugin.v1.AuthorizeRequest.params:type_name -> replicator.plugin.v1.AuthorizeRequest.ParamsEntry
+	23, // 4: replicator.plugin.v1.AuthorizeRequest.client:type_name -> replicator.plugin.v1.OAuthClient
+	6,  // 5: replicator.plugin.v1.CheckRequest.streams:type_name -> replicator.plugin.v1.Stream
+	23, // 6: replicator.plugin.v1.CheckRequest.client:type_name -> replicator.plugin.v1.OAuthClient
+	23, // 7: replicator.plugin.v1.DiscoverRequest.client:type_name -> replicator.plugin.v1.OAuthClient
+	6,  // 8: replicator.plugin.v1.DiscoverResponse.streams:type_name -> replicator.plugin.v1.Stream
+	11, // 9: replicator.plugin.v1.ReadRequest.streams:type_name -> replicator.plugin.v1.ReadStream
+	23, // 10: replicator.plugin.v1.ReadRequest.client:type_name -> replicator.plugin.v1.OAuthClient
+	13, // 11: replicator.plugin.v1.ReadMessage.records:type_name -> replicator.plugin.v1.RecordBatch
+	14, // 12: replicator.plugin.v1.ReadMessage.checkpoint:type_name -> replicator.plugin.v1.Checkpoint
+	15, // 13: replicator.plugin.v1.ReadMessage.full_refresh_complete:type_name -> replicator.plugin.v1.FullRefreshComplete
+	16, // 14: replicator.plugin.v1.ReadMessage.counter:type_name -> replicator.plugin.v1.Counter
+	6,  // 15: replicator.plugin.v1.WriteStream.stream:type_name -> replicator.plugin.v1.Stream
+	18, // 16: replicator.plugin.v1.WriteOpen.streams:type_name -> replicator.plugin.v1.WriteStream
+	19, // 17: replicator.plugin.v1.WriteMessage.open:type_name -> replicator.plugin.v1.WriteOpen
+	13, // 18: replicator.plugin.v1.WriteMessage.records:type_name -> replicator.plugin.v1.RecordBatch
+	14, // 19: replicator.plugin.v1.WriteMessage.checkpoint:type_name -> replicator.plugin.v1.Checkpoint
+	15, // 20: replicator.plugin.v1.WriteMessage.full_refresh_complete:type_name -> replicator.plugin.v1.FullRefreshComplete
+	16, // 21: replicator.plugin.v1.WriteReply.counter:type_name -> replicator.plugin.v1.Counter
+	0,  // 22: replicator.plugin.v1.Source.Spec:input_type -> replicator.plugin.v1.SpecRequest
+	4,  // 23: replicator.plugin.v1.Source.Authorize:input_type -> replicator.plugin.v1.AuthorizeRequest
+	7,  // 24: replicator.plugin.v1.Source.Check:input_type -> replicator.plugin.v1.CheckRequest
+	9,  // 25: replicator.plugin.v1.Source.Discover:input_type -> replicator.plugin.v1.DiscoverRequest
+	12, // 26: replicator.plugin.v1.Source.Read:input_type -> replicator.plugin.v1.ReadRequest
+	24, // 27: replicator.plugin.v1.Source.AuthorizeURL:input_type -> replicator.plugin.v1.AuthorizeURLRequest
+	25, // 28: replicator.plugin.v1.Source.Revoke:input_type -> replicator.plugin.v1.RevokeRequest
+	0,  // 29: replicator.plugin.v1.Destination.Spec:input_type -> replicator.plugin.v1.SpecRequest
+	7,  // 30: replicator.plugin.v1.Destination.Check:input_type -> replicator.plugin.v1.CheckRequest
+	20, // 31: replicator.plugin.v1.Destination.Write:input_type -> replicator.plugin.v1.WriteMessage
+	2,  // 32: replicator.plugin.v1.Source.Spec:output_type -> replicator.plugin.v1.SpecResponse
+	5,  // 33: replicator.plugin.v1.Source.Authorize:output_type -> replicator.plugin.v1.AuthorizeResponse
+	8,  // 34: replicator.plugin.v1.Source.Check:output_type -> replicator.plugin.v1.CheckResponse
+	10, // 35: replicator.plugin.v1.Source.Discover:output_type -> replicator.plugin.v1.DiscoverResponse
+	17, // 36: replicator.plugin.v1.Source.Read:output_type -> replicator.plugin.v1.ReadMessage
+	26, // 37: replicator.plugin.v1.Source.AuthorizeURL:output_type -> replicator.plugin.v1.AuthorizeURLResponse
+	27, // 38: replicator.plugin.v1.Source.Revoke:output_type -> replicator.plugin.v1.RevokeResponse
+	2,  // 39: replicator.plugin.v1.Destination.Spec:output_type -> replicator.plugin.v1.SpecResponse
+	8,  // 40: replicator.plugin.v1.Destination.Check:output_type -> replicator.plugin.v1.CheckResponse
+	21, // 41: replicator.plugin.v1.Destination.Write:output_type -> replicator.plugin.v1.WriteReply
+	32, // [32:42] is the sub-list for method output_type
+	22, // [22:32] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_replicator_proto_init() }
@@ -1621,20 +1792,21 @@ func file_replicator_proto_init() {
 	if File_replicator_proto != nil {
 		return
 	}
-	file_replicator_proto_msgTypes[16].OneofWrappers = []any{
+	file_connect_proto_init()
+	file_replicator_proto_msgTypes[17].OneofWrappers = []any{
 		(*ReadMessage_Records)(nil),
 		(*ReadMessage_Checkpoint)(nil),
 		(*ReadMessage_FullRefreshComplete)(nil),
 		(*ReadMessage_Credentials)(nil),
 		(*ReadMessage_Counter)(nil),
 	}
-	file_replicator_proto_msgTypes[19].OneofWrappers = []any{
+	file_replicator_proto_msgTypes[20].OneofWrappers = []any{
 		(*WriteMessage_Open)(nil),
 		(*WriteMessage_Records)(nil),
 		(*WriteMessage_Checkpoint)(nil),
 		(*WriteMessage_FullRefreshComplete)(nil),
 	}
-	file_replicator_proto_msgTypes[20].OneofWrappers = []any{
+	file_replicator_proto_msgTypes[21].OneofWrappers = []any{
 		(*WriteReply_Ack)(nil),
 		(*WriteReply_Counter)(nil),
 	}
@@ -1644,7 +1816,7 @@ func file_replicator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_replicator_proto_rawDesc), len(file_replicator_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

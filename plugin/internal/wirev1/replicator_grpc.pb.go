@@ -23,11 +23,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Source_Spec_FullMethodName      = "/replicator.plugin.v1.Source/Spec"
-	Source_Authorize_FullMethodName = "/replicator.plugin.v1.Source/Authorize"
-	Source_Check_FullMethodName     = "/replicator.plugin.v1.Source/Check"
-	Source_Discover_FullMethodName  = "/replicator.plugin.v1.Source/Discover"
-	Source_Read_FullMethodName      = "/replicator.plugin.v1.Source/Read"
+	Source_Spec_FullMethodName         = "/replicator.plugin.v1.Source/Spec"
+	Source_Authorize_FullMethodName    = "/replicator.plugin.v1.Source/Authorize"
+	Source_Check_FullMethodName        = "/replicator.plugin.v1.Source/Check"
+	Source_Discover_FullMethodName     = "/replicator.plugin.v1.Source/Discover"
+	Source_Read_FullMethodName         = "/replicator.plugin.v1.Source/Read"
+	Source_AuthorizeURL_FullMethodName = "/replicator.plugin.v1.Source/AuthorizeURL"
+	Source_Revoke_FullMethodName       = "/replicator.plugin.v1.Source/Revoke"
 )
 
 // SourceClient is the client API for Source service.
@@ -41,6 +43,10 @@ type SourceClient interface {
 	// Read streams batches of records and control messages until the
 	// requested streams are read.
 	Read(ctx context.Context, in *ReadRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReadMessage], error)
+	// AuthorizeURL and Revoke connect and disconnect a source (SDK 1.2); a
+	// plugin built before them answers UNIMPLEMENTED.
+	AuthorizeURL(ctx context.Context, in *AuthorizeURLRequest, opts ...grpc.CallOption) (*AuthorizeURLResponse, error)
+	Revoke(ctx context.Context, in *RevokeRequest, opts ...grpc.CallOption) (*RevokeResponse, error)
 }
 
 type sourceClient struct {
@@ -110,6 +116,26 @@ func (c *sourceClient) Read(ctx context.Context, in *ReadRequest, opts ...grpc.C
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Source_ReadClient = grpc.ServerStreamingClient[ReadMessage]
 
+func (c *sourceClient) AuthorizeURL(ctx context.Context, in *AuthorizeURLRequest, opts ...grpc.CallOption) (*AuthorizeURLResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AuthorizeURLResponse)
+	err := c.cc.Invoke(ctx, Source_AuthorizeURL_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sourceClient) Revoke(ctx context.Context, in *RevokeRequest, opts ...grpc.CallOption) (*RevokeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeResponse)
+	err := c.cc.Invoke(ctx, Source_Revoke_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SourceServer is the server API for Source service.
 // All implementations must embed UnimplementedSourceServer
 // for forward compatibility.
@@ -121,6 +147,10 @@ type SourceServer interface {
 	// Read streams batches of records and control messages until the
 	// requested streams are read.
 	Read(*ReadRequest, grpc.ServerStreamingServer[ReadMessage]) error
+	// AuthorizeURL and Revoke connect and disconnect a source (SDK 1.2); a
+	// plugin built before them answers UNIMPLEMENTED.
+	AuthorizeURL(context.Context, *AuthorizeURLRequest) (*AuthorizeURLResponse, error)
+	Revoke(context.Context, *RevokeRequest) (*RevokeResponse, error)
 	mustEmbedUnimplementedSourceServer()
 }
 
@@ -145,6 +175,12 @@ func (UnimplementedSourceServer) Discover(context.Context, *DiscoverRequest) (*D
 }
 func (UnimplementedSourceServer) Read(*ReadRequest, grpc.ServerStreamingServer[ReadMessage]) error {
 	return status.Error(codes.Unimplemented, "method Read not implemented")
+}
+func (UnimplementedSourceServer) AuthorizeURL(context.Context, *AuthorizeURLRequest) (*AuthorizeURLResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AuthorizeURL not implemented")
+}
+func (UnimplementedSourceServer) Revoke(context.Context, *RevokeRequest) (*RevokeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Revoke not implemented")
 }
 func (UnimplementedSourceServer) mustEmbedUnimplementedSourceServer() {}
 func (UnimplementedSourceServer) testEmbeddedByValue()                {}
@@ -250,6 +286,42 @@ func _Source_Read_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Source_ReadServer = grpc.ServerStreamingServer[ReadMessage]
 
+func _Source_AuthorizeURL_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AuthorizeURLRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServer).AuthorizeURL(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Source_AuthorizeURL_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServer).AuthorizeURL(ctx, req.(*AuthorizeURLRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Source_Revoke_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServer).Revoke(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Source_Revoke_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServer).Revoke(ctx, req.(*RevokeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Source_ServiceDesc is the grpc.ServiceDesc for Source service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -272,6 +344,14 @@ var Source_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Discover",
 			Handler:    _Source_Discover_Handler,
+		},
+		{
+			MethodName: "AuthorizeURL",
+			Handler:    _Source_AuthorizeURL_Handler,
+		},
+		{
+			MethodName: "Revoke",
+			Handler:    _Source_Revoke_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

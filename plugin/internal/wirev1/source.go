@@ -31,7 +31,7 @@ func (s *sourceServer) Spec(ctx context.Context, _ *SpecRequest) (*SpecResponse,
 }
 
 func (s *sourceServer) Authorize(ctx context.Context, req *AuthorizeRequest) (*AuthorizeResponse, error) {
-	resp, err := s.impl.Authorize(ctx, contract.AuthorizeRequest{Config: nilIfEmpty(req.GetConfigJson()), Grant: req.GetGrant()})
+	resp, err := s.impl.Authorize(ctx, authorizeFromWire(req))
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -47,7 +47,9 @@ func (s *sourceServer) Check(ctx context.Context, req *CheckRequest) (*CheckResp
 }
 
 func (s *sourceServer) Discover(ctx context.Context, req *DiscoverRequest) (*DiscoverResponse, error) {
-	resp, err := s.impl.Discover(ctx, contract.DiscoverRequest{Config: nilIfEmpty(req.GetConfigJson()), Credentials: nilIfEmpty(req.GetCredentials())})
+	resp, err := s.impl.Discover(ctx, contract.DiscoverRequest{
+		Config: nilIfEmpty(req.GetConfigJson()), Credentials: nilIfEmpty(req.GetCredentials()), Client: clientFromWire(req.GetClient()),
+	})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -55,7 +57,7 @@ func (s *sourceServer) Discover(ctx context.Context, req *DiscoverRequest) (*Dis
 }
 
 func (s *sourceServer) Read(req *ReadRequest, stream grpc.ServerStreamingServer[ReadMessage]) error {
-	r := contract.ReadRequest{Config: nilIfEmpty(req.GetConfigJson()), Credentials: nilIfEmpty(req.GetCredentials())}
+	r := contract.ReadRequest{Config: nilIfEmpty(req.GetConfigJson()), Credentials: nilIfEmpty(req.GetCredentials()), Client: clientFromWire(req.GetClient())}
 	for _, rs := range req.GetStreams() {
 		st := contract.ReadStream{Name: rs.GetName(), Generation: rs.GetGeneration()}
 		if rs.GetHasState() {
@@ -75,6 +77,7 @@ func checkFromWire(req *CheckRequest) contract.CheckRequest {
 		Config:      nilIfEmpty(req.GetConfigJson()),
 		Credentials: nilIfEmpty(req.GetCredentials()),
 		Streams:     streamsFromWire(req.GetStreams()),
+		Client:      clientFromWire(req.GetClient()),
 	}
 }
 
@@ -157,7 +160,7 @@ func (c *remoteSource) Spec(ctx context.Context) (contract.Spec, error) {
 }
 
 func (c *remoteSource) Authorize(ctx context.Context, req contract.AuthorizeRequest) (contract.AuthorizeResponse, error) {
-	resp, err := c.c.Authorize(ctx, &AuthorizeRequest{ConfigJson: req.Config, Grant: req.Grant})
+	resp, err := c.c.Authorize(ctx, authorizeToWire(req))
 	if err != nil {
 		return contract.AuthorizeResponse{}, fromStatus(ctx, err)
 	}
@@ -173,11 +176,11 @@ func (c *remoteSource) Check(ctx context.Context, req contract.CheckRequest) (co
 }
 
 func checkToWire(req contract.CheckRequest) *CheckRequest {
-	return &CheckRequest{ConfigJson: req.Config, Credentials: req.Credentials, Streams: streamsToWire(req.Streams)}
+	return &CheckRequest{ConfigJson: req.Config, Credentials: req.Credentials, Streams: streamsToWire(req.Streams), Client: clientToWire(req.Client)}
 }
 
 func (c *remoteSource) Discover(ctx context.Context, req contract.DiscoverRequest) (contract.DiscoverResponse, error) {
-	resp, err := c.c.Discover(ctx, &DiscoverRequest{ConfigJson: req.Config, Credentials: req.Credentials})
+	resp, err := c.c.Discover(ctx, &DiscoverRequest{ConfigJson: req.Config, Credentials: req.Credentials, Client: clientToWire(req.Client)})
 	if err != nil {
 		return contract.DiscoverResponse{}, fromStatus(ctx, err)
 	}
@@ -188,7 +191,7 @@ func (c *remoteSource) Discover(ctx context.Context, req contract.DiscoverReques
 }
 
 func (c *remoteSource) Read(ctx context.Context, req contract.ReadRequest, out contract.Output) error {
-	w := &ReadRequest{ConfigJson: req.Config, Credentials: req.Credentials}
+	w := &ReadRequest{ConfigJson: req.Config, Credentials: req.Credentials, Client: clientToWire(req.Client)}
 	for _, s := range req.Streams {
 		w.Streams = append(w.Streams, &ReadStream{Name: s.Name, State: s.State, HasState: s.State != nil, Generation: s.Generation})
 	}

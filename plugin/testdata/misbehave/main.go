@@ -3,7 +3,8 @@
 // does (replicator-source-hang behaves as MISBEHAVE=hang), for tests that
 // launch it through the host, which passes no environment:
 //
-//	hang           Spec, Check, Discover and Authorize never answer
+//	hang           Spec, Check, Discover, Authorize, AuthorizeURL and
+//	               Revoke never answer
 //	silent         Read sends nothing and never returns
 //	stderr         writes lines go-plugin's own log parser would panic on,
 //	               a long line without a line break and a long error line
@@ -123,6 +124,20 @@ func (s *source) Authorize(context.Context, contract.AuthorizeRequest) (contract
 		s.block()
 	}
 	return contract.AuthorizeResponse{Credentials: json.RawMessage(`{}`)}, nil
+}
+
+func (s *source) AuthorizeURL(context.Context, contract.AuthorizeURLRequest) (contract.AuthorizeURLResponse, error) {
+	if s.how == "hang" {
+		s.block()
+	}
+	return contract.AuthorizeURLResponse{}, contract.ErrUnsupported
+}
+
+func (s *source) Revoke(context.Context, contract.RevokeRequest) (contract.RevokeResponse, error) {
+	if s.how == "hang" {
+		s.block()
+	}
+	return contract.RevokeResponse{}, contract.ErrUnsupported
 }
 
 func (s *source) Check(context.Context, contract.CheckRequest) (contract.CheckResponse, error) {
