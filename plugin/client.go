@@ -45,8 +45,8 @@ type Config struct {
 	// TailLines is how many of the plugin's last log lines are kept for the
 	// error of a crashed run; zero means 20.
 	TailLines int
-	// CallTimeout bounds each control call: Spec, Authorize, Check and
-	// Discover. A plugin that has not answered by then fails the call with
+	// CallTimeout bounds each control call: Spec, Authorize, Check,
+	// Discover, Watch and Unwatch. A plugin that has not answered by then fails the call with
 	// an error saying so. Zero means no bound. Read and Write run as long
 	// as they make progress; the host watches that.
 	CallTimeout time.Duration
@@ -222,7 +222,7 @@ var errCallTimeout = errors.New("call timeout")
 // CallTimeoutError is a control call the plugin did not answer in time.
 type CallTimeoutError struct {
 	Plugin  string // the plugin binary's name
-	Call    string // Spec, Authorize, Check or Discover
+	Call    string // Spec, Authorize, Check, Discover, Watch or Unwatch
 	Timeout time.Duration
 }
 

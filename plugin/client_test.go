@@ -230,6 +230,14 @@ func TestControlCallsHaveADeadline(t *testing.T) {
 		},
 		"Check":    func() error { _, err := src.Check(ctx, contract.CheckRequest{}); return err },
 		"Discover": func() error { _, err := src.Discover(ctx, contract.DiscoverRequest{}); return err },
+		"Watch": func() error {
+			_, err := src.(contract.Watcher).Watch(ctx, contract.WatchRequest{})
+			return err
+		},
+		"Unwatch": func() error {
+			_, err := src.(contract.Watcher).Unwatch(ctx, contract.UnwatchRequest{})
+			return err
+		},
 	}
 	for name, call := range calls {
 		err := call()

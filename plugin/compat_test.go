@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -55,8 +56,20 @@ func TestSourceWrittenForSDK1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if spec, err := src.Spec(ctx); err != nil || spec.Name != "v1source" {
+	if spec, err := src.Spec(ctx); err != nil || spec.Name != "v1source" || spec.ChangeSignals != nil {
 		t.Fatalf("spec %+v, %v", spec, err)
+	}
+	// It cannot watch: the host's client says so as for any optional
+	// method, and the host polls.
+	w, ok := src.(contract.Watcher)
+	if !ok {
+		t.Fatal("the host's client of a source does not implement contract.Watcher")
+	}
+	if _, err := w.Watch(ctx, contract.WatchRequest{}); !errors.Is(err, contract.ErrUnsupported) {
+		t.Errorf("Watch of a source built for SDK 1.0: %v, want ErrUnsupported", err)
+	}
+	if _, err := w.Unwatch(ctx, contract.UnwatchRequest{}); !errors.Is(err, contract.ErrUnsupported) {
+		t.Errorf("Unwatch of a source built for SDK 1.0: %v, want ErrUnsupported", err)
 	}
 	var out collect
 	err = src.Read(ctx, contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 7}}}, &out)

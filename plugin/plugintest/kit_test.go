@@ -323,6 +323,8 @@ func TestKitCatches(t *testing.T) {
 		{noSweep, "after a full refresh of generation 2 that wrote records 100 to 220, record 20 (key k20) is still stored"},
 		{destNoDelete, "after deletes of records 0 to 19, record 0 (key k0) is still stored"},
 		{destIgnoresCancel, "Write returned <nil> after its context was cancelled"},
+		{wrongField, `fails the host's check (the callback does not carry the channel's secret): the spec says the secret is in the body's field "token"`},
+		{unwatchFails, "Unwatch of channels it ended: channel kit-0-"},
 	} {
 		t.Run(tt.flaw, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestFlawed$", "-test.v")
@@ -346,6 +348,8 @@ func TestFlawed(t *testing.T) {
 		t.Skip("runs only as the child process of TestKitCatches")
 	case noSweep, destNoDelete, destIgnoresCancel:
 		destinationSuite(flaw).Run(t)
+	case wrongField, unwatchFails:
+		watchingSuite(flaw).Run(t)
 	default:
 		sourceSuite(flaw).Run(t)
 	}

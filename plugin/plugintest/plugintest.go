@@ -142,6 +142,11 @@ func checkSpec(t *testing.T, spec contract.Spec) {
 			t.Errorf("attribute %q has no description; users read it in `replicator validate` errors", a.Name)
 		}
 	}
+	if spec.ChangeSignals != nil {
+		if err := spec.ChangeSignals.Validate(); err != nil {
+			t.Errorf("spec: %v", err)
+		}
+	}
 }
 
 // withDefaults adds to a configuration the spec's defaults of the

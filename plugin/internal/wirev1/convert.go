@@ -25,7 +25,8 @@ const (
 const MaxMessageBytes = contract.MaxRecordBytes + 2*MaxBatchBytes
 
 func specToWire(s contract.Spec) *SpecResponse {
-	out := &SpecResponse{Name: s.Name, Version: s.Version, Description: s.Description, Grant: s.Grant}
+	out := &SpecResponse{Name: s.Name, Version: s.Version, Description: s.Description, Grant: s.Grant,
+		ChangeSignals: changeSignalsToWire(s.ChangeSignals)}
 	for _, a := range s.Config {
 		out.Config = append(out.Config, &Attribute{
 			Name: a.Name, Type: string(a.Type), Required: a.Required, Sensitive: a.Sensitive,
@@ -36,7 +37,8 @@ func specToWire(s contract.Spec) *SpecResponse {
 }
 
 func specFromWire(s *SpecResponse) contract.Spec {
-	out := contract.Spec{Name: s.GetName(), Version: s.GetVersion(), Description: s.GetDescription(), Grant: s.GetGrant()}
+	out := contract.Spec{Name: s.GetName(), Version: s.GetVersion(), Description: s.GetDescription(), Grant: s.GetGrant(),
+		ChangeSignals: changeSignalsFromWire(s.GetChangeSignals())}
 	for _, a := range s.GetConfig() {
 		out.Config = append(out.Config, contract.Attribute{
 			Name: a.GetName(), Type: contract.AttrType(a.GetType()), Required: a.GetRequired(),

@@ -28,6 +28,8 @@ const (
 	Source_Check_FullMethodName     = "/replicator.plugin.v1.Source/Check"
 	Source_Discover_FullMethodName  = "/replicator.plugin.v1.Source/Discover"
 	Source_Read_FullMethodName      = "/replicator.plugin.v1.Source/Read"
+	Source_Watch_FullMethodName     = "/replicator.plugin.v1.Source/Watch"
+	Source_Unwatch_FullMethodName   = "/replicator.plugin.v1.Source/Unwatch"
 )
 
 // SourceClient is the client API for Source service.
@@ -41,6 +43,11 @@ type SourceClient interface {
 	// Read streams batches of records and control messages until the
 	// requested streams are read.
 	Read(ctx context.Context, in *ReadRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReadMessage], error)
+	// Watch subscribes the host's callback channels to the service's
+	// changes, or renews them; Unwatch ends them. A plugin built before
+	// SDK 1.2 answers UNIMPLEMENTED. Added in SDK 1.2.
+	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (*WatchResponse, error)
+	Unwatch(ctx context.Context, in *UnwatchRequest, opts ...grpc.CallOption) (*UnwatchResponse, error)
 }
 
 type sourceClient struct {
@@ -110,6 +117,26 @@ func (c *sourceClient) Read(ctx context.Context, in *ReadRequest, opts ...grpc.C
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Source_ReadClient = grpc.ServerStreamingClient[ReadMessage]
 
+func (c *sourceClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (*WatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WatchResponse)
+	err := c.cc.Invoke(ctx, Source_Watch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sourceClient) Unwatch(ctx context.Context, in *UnwatchRequest, opts ...grpc.CallOption) (*UnwatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnwatchResponse)
+	err := c.cc.Invoke(ctx, Source_Unwatch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SourceServer is the server API for Source service.
 // All implementations must embed UnimplementedSourceServer
 // for forward compatibility.
@@ -121,6 +148,11 @@ type SourceServer interface {
 	// Read streams batches of records and control messages until the
 	// requested streams are read.
 	Read(*ReadRequest, grpc.ServerStreamingServer[ReadMessage]) error
+	// Watch subscribes the host's callback channels to the service's
+	// changes, or renews them; Unwatch ends them. A plugin built before
+	// SDK 1.2 answers UNIMPLEMENTED. Added in SDK 1.2.
+	Watch(context.Context, *WatchRequest) (*WatchResponse, error)
+	Unwatch(context.Context, *UnwatchRequest) (*UnwatchResponse, error)
 	mustEmbedUnimplementedSourceServer()
 }
 
@@ -145,6 +177,12 @@ func (UnimplementedSourceServer) Discover(context.Context, *DiscoverRequest) (*D
 }
 func (UnimplementedSourceServer) Read(*ReadRequest, grpc.ServerStreamingServer[ReadMessage]) error {
 	return status.Error(codes.Unimplemented, "method Read not implemented")
+}
+func (UnimplementedSourceServer) Watch(context.Context, *WatchRequest) (*WatchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Watch not implemented")
+}
+func (UnimplementedSourceServer) Unwatch(context.Context, *UnwatchRequest) (*UnwatchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Unwatch not implemented")
 }
 func (UnimplementedSourceServer) mustEmbedUnimplementedSourceServer() {}
 func (UnimplementedSourceServer) testEmbeddedByValue()                {}
@@ -250,6 +288,42 @@ func _Source_Read_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Source_ReadServer = grpc.ServerStreamingServer[ReadMessage]
 
+func _Source_Watch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServer).Watch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Source_Watch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServer).Watch(ctx, req.(*WatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Source_Unwatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnwatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServer).Unwatch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Source_Unwatch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServer).Unwatch(ctx, req.(*UnwatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Source_ServiceDesc is the grpc.ServiceDesc for Source service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -272,6 +346,14 @@ var Source_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Discover",
 			Handler:    _Source_Discover_Handler,
+		},
+		{
+			MethodName: "Watch",
+			Handler:    _Source_Watch_Handler,
+		},
+		{
+			MethodName: "Unwatch",
+			Handler:    _Source_Unwatch_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
