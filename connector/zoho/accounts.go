@@ -71,7 +71,7 @@ func (r *reader) changedAccounts(ctx context.Context, since, end time.Time) ([]s
 		module: "Accounts",
 		groups: [][]string{{"id", "Modified_Time"}},
 		bound:  fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(end)),
-		limit:  200, // the cheapest COQL page; most windows hold fewer changes
+		limit:  r.tune.coqlLimit,
 		what:   "changed Accounts",
 		step:   "COQL page of changed accounts",
 	}
