@@ -125,7 +125,7 @@ func (s *Source) Check(ctx context.Context, req contract.CheckRequest) (contract
 			scopes []string // what the call needs, most likely missing first
 			fn     func() error
 		}{
-			{[]string{scopeFields}, func() error { _, err := fetchFields(ctx, ss.client, info); return err }},
+			{[]string{scopeFields}, func() error { _, err := fetchFields(ctx, ss.client, info, s.now()); return err }},
 			{[]string{info.moduleRd}, func() error {
 				q := url.Values{"fields": {"Modified_Time"}, "per_page": {"1"}}
 				_, err := ss.client.getJSON(ctx, request{method: "GET", path: "/crm/v8/" + info.module, query: q, cost: 1, idempotent: true}, nil)

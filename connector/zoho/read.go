@@ -2,6 +2,7 @@ package zoho
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -46,6 +47,8 @@ type reader struct {
 	// ownersAsIDs leaves the owners' name columns out of Bulk Read jobs,
 	// once Zoho refused them.
 	ownersAsIDs bool
+	// saved is the state of the stream's last checkpoint of this read.
+	saved json.RawMessage
 }
 
 // flush hands the host new credentials and the credits spent so far. It is
@@ -82,7 +85,12 @@ func (r *reader) checkpoint(ctx context.Context, st *streamState) error {
 	if err := r.countUnread(ctx); err != nil {
 		return err
 	}
-	return r.out.Checkpoint(ctx, r.rs.Name, st.encode())
+	state := st.encode()
+	if err := r.out.Checkpoint(ctx, r.rs.Name, state); err != nil {
+		return err
+	}
+	r.saved = state
+	return nil
 }
 
 // countUnread hands the host the phones sent without a number, as
@@ -206,6 +214,9 @@ func (r *reader) full(ctx context.Context, st *streamState) error {
 	if f.StartedAt.IsZero() {
 		f.StartedAt = r.now()
 	}
+	if f.Fields == nil {
+		f.Fields = r.mod.seen()
+	}
 	if f.Method == "" {
 		m, err := r.chooseMethod(ctx)
 		if err != nil {
@@ -241,7 +252,7 @@ func (r *reader) full(ctx context.Context, st *streamState) error {
 	if f.MaxSeen != nil && f.MaxSeen.Modified.Before(from.UpdatedAt) {
 		from = f.MaxSeen.key()
 	}
-	done := &streamState{V: stateVersion, Cursor: saved(from), DeletedSince: f.StartedAt.Add(-lag)}
+	done := &streamState{V: stateVersion, Cursor: saved(from), DeletedSince: f.StartedAt.Add(-lag), Fields: f.Fields}
 	if r.mod.kind == schemas.KindContact {
 		done.AccountsSince = done.DeletedSince
 	}
@@ -256,6 +267,7 @@ func (r *reader) incremental(ctx context.Context, st *streamState) error {
 	if st.Cursor == nil {
 		st.Cursor = &savedKey{}
 	}
+	r.followFields(st)
 	if !r.cfg.startTime.IsZero() && st.Cursor.Modified.Before(r.cfg.startTime) {
 		st.Cursor = saved(keyset.Cursor{UpdatedAt: r.cfg.startTime})
 	}
@@ -280,4 +292,19 @@ func (r *reader) incremental(ctx context.Context, st *streamState) error {
 	}
 	r.log.Info("incremental read done", "upserts", r.records, "deletes", r.deletes, "until", end)
 	return nil
+}
+
+// followFields notes in st the fields the stream is read with. When they
+// differ from those of its checkpoint, a field was added or changed after
+// those were known, and records changed since may hold values the stream
+// has not read: the cursor goes back to then, and they are read again.
+func (r *reader) followFields(st *streamState) {
+	if f := st.Fields; f != nil && f.Version != r.mod.version {
+		back := keyset.Cursor{UpdatedAt: f.Known.Add(-lag)}
+		if keyset.Compare(back, st.Cursor.key()) < 0 {
+			r.log.Info("the module's fields changed since the stream was last read; reading the records changed since then again", "since", back.UpdatedAt)
+			st.Cursor = saved(back)
+		}
+	}
+	st.Fields = r.mod.seen()
 }

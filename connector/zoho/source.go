@@ -64,26 +64,6 @@ func (s *Source) endRun() {
 	s.run = nil
 }
 
-// fields returns a stream's module with its fields, read from Zoho once
-// per run (1 credit).
-func (s *Source) fields(ctx context.Context, ss *session, info streamInfo) (*module, error) {
-	k := ss.client.base + " " + info.module
-	s.mu.Lock()
-	m, ok := ss.run.modules[k]
-	s.mu.Unlock()
-	if ok {
-		return m, nil
-	}
-	m, err := fetchFields(ctx, ss.client, info)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	ss.run.modules[k] = m
-	s.mu.Unlock()
-	return m, nil
-}
-
 var _ contract.Source = (*Source)(nil)
 
 // New returns the source; log receives its progress and warnings.
@@ -252,7 +232,7 @@ func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 	}
 	crmURL, region := ss.cfg.CRMURL, ss.cfg.DefaultRegion
 	if ss.cfg.needsOrg() {
-		org, err := fetchOrg(ctx, ss.client, ss.cfg)
+		org, err := s.org(ctx, ss)
 		if err != nil {
 			return s.stopOrFail(err, ss)
 		}
@@ -265,31 +245,65 @@ func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 			return errors.New("the org API did not name the org's country: set default_region")
 		}
 	}
+	links := &converter{countries: s.countries, defaultRegion: region, urlTemplate: ss.cfg.RecordURL, crmURL: crmURL}
 	for _, rs := range req.Streams {
-		info, _ := findStream(rs.Name)
-		mod, err := s.fields(ctx, ss, info)
-		if err != nil {
-			return s.stopOrFail(err, ss)
-		}
-		r := &reader{
-			cfg: ss.cfg, c: ss.client, tk: ss.tokens, out: out, mod: mod, rs: rs,
-			tune: s.tune, now: s.now, log: s.log.With("stream", rs.Name),
-			conv: &converter{mod: mod, countries: s.countries, defaultRegion: region, urlTemplate: ss.cfg.RecordURL, crmURL: crmURL},
-		}
-		err = r.run(ctx)
-		if errors.Is(err, errStopped) {
+		err := s.readStream(ctx, ss, out, rs, links)
+		var be *budgetError
+		switch {
+		case errors.Is(err, errStopped):
 			s.log.Info("run stopped early; the next run continues from the last checkpoint", "credits_spent", ss.credits.spent.Load())
 			return nil
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+		case errors.As(err, &be):
+			be.warn(s.log)
+			return nil
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
 			return fmt.Errorf("reading stream %s: %w", rs.Name, readError(err, ss.cfg))
 		}
 	}
 	s.log.Info("read done", "streams", len(req.Streams), "credits_spent", ss.credits.spent.Load())
 	return nil
+}
+
+// readStream reads one stream. conv holds what every stream's records
+// are converted with (the links, the default region). When Zoho refuses
+// a field of cached metadata, because an administrator deleted or renamed
+// it since, the fields are read again and the stream read on from its
+// last checkpoint.
+func (s *Source) readStream(ctx context.Context, ss *session, out contract.Output, rs contract.ReadStream, conv *converter) error {
+	info, _ := findStream(rs.Name)
+	mod, err := s.fields(ctx, ss, info)
+	if err != nil {
+		return err
+	}
+	r := s.reader(ss, out, rs, mod, conv)
+	err = r.run(ctx)
+	if !mod.cached || !isCode(err, fieldRefusals...) {
+		return err
+	}
+	s.log.Info("Zoho refused a field of the cached fields metadata; reading the fields again", "stream", rs.Name, "refusal", err)
+	if mod, err = s.fetchFields(ctx, ss, info); err != nil {
+		return err
+	}
+	if r.saved != nil {
+		rs.State = r.saved
+	}
+	return s.reader(ss, out, rs, mod, conv).run(ctx)
+}
+
+// fieldRefusals are the codes with which Zoho refuses a query or a job
+// for a field it does not have.
+var fieldRefusals = []string{"INVALID_QUERY", "FIELD_NOT_AVAILABLE"}
+
+// reader returns the reader of one stream of the run.
+func (s *Source) reader(ss *session, out contract.Output, rs contract.ReadStream, mod *module, conv *converter) *reader {
+	c := *conv
+	c.mod = mod
+	return &reader{
+		cfg: ss.cfg, c: ss.client, tk: ss.tokens, out: out, mod: mod, rs: rs, conv: &c,
+		tune: s.tune, now: s.now, log: s.log.With("stream", rs.Name),
+	}
 }
 
 // stopOrFail ends a run cleanly when err is the credit budget, and fails

@@ -53,6 +53,9 @@ type credentials struct {
 	// Mints are the times access tokens were obtained with RefreshToken
 	// in the last hour, kept so that Zoho's limits hold across runs.
 	Mints []time.Time `json:"token_mints,omitempty"`
+	// Meta is Zoho's metadata as last read, so that runs need not read it
+	// each time.
+	Meta *metaCache `json:"meta,omitempty"`
 }
 
 func parseCredentials(raw json.RawMessage, cfg *config) (credentials, error) {
