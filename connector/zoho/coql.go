@@ -115,6 +115,11 @@ func (r *reader) coqlSync(ctx context.Context, st *streamState, end time.Time) e
 		if err := r.emitRows(ctx, rows); err != nil {
 			return false, err
 		}
+		if r.fillsAccounts() {
+			for _, row := range rows {
+				r.accounts.add(str(row["id"]))
+			}
+		}
 		st.Cursor = saved(last)
 		if err := r.checkpoint(ctx, st); err != nil {
 			return false, err

@@ -183,3 +183,68 @@ func TestACachedFieldZohoRefusesIsReadAgain(t *testing.T) {
 		}
 	}
 }
+
+// An incremental run of contacts and accounts with nothing changed costs
+// four credits: a COQL page of 200 and a page of deletions for each
+// module. The accounts the contacts follow are those the accounts stream
+// read in the same run, and a renamed account still reaches its contacts.
+func TestIdleRunOfBothStreamsCostsFourCredits(t *testing.T) {
+	h := newHarness(t, zohosim.Options{Contacts: 200, Accounts: 30})
+	h.authorize(allScopes...)
+	states := map[string]json.RawMessage{"contacts": nil, "accounts": nil}
+	h.run(states, 1)
+	for i := range 3 {
+		h.clock.Add(2 * time.Minute)
+		before, calls := h.sim.Credits(), h.sim.Calls()
+		out := h.run(states, uint64(2+i))
+		if spent := h.sim.Credits() - before; spent != 4 || out.counts["api_credits"] != 4 {
+			t.Errorf("idle run %d cost %d credits (api_credits %d), want 4; calls %v", i+1, spent, out.counts["api_credits"], diffCalls(calls, h.sim.Calls()))
+		}
+		if len(out.records) != 0 {
+			t.Errorf("idle run %d read %d records", i+1, len(out.records))
+		}
+	}
+
+	// A renamed account: its contacts come with the new company name, and
+	// no query asks again which accounts changed.
+	acc := simIDs(h.sim, "Accounts")[4]
+	var contacts []string
+	for id, c := range h.sim.Records("Contacts") {
+		if l, _ := c["Account_Name"].(map[string]any); l != nil && l["id"] == acc {
+			contacts = append(contacts, id)
+		}
+	}
+	if len(contacts) == 0 {
+		t.Fatal("the account has no contacts; pick another")
+	}
+	h.clock.Add(time.Minute)
+	if err := h.sim.Update("Accounts", acc, map[string]any{"Account_Name": "Renamed B.V."}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Add(2 * time.Minute)
+	calls := h.sim.Calls()
+	out := h.run(states, 9)
+	for _, id := range contacts {
+		found := false
+		for _, r := range out.records {
+			found = found || r.Key == id && strings.Contains(string(r.Data), `"company":"Renamed B.V."`)
+		}
+		if !found {
+			t.Errorf("contact %s of the renamed account was not read again with its new company", id)
+		}
+	}
+	// Changed accounts, changed contacts, contacts of the changed account.
+	if d := diffCalls(calls, h.sim.Calls()); d["coql"] != 3 || d["deleted"] != 2 {
+		t.Errorf("calls %v, want 3 COQL queries and 2 pages of deletions", d)
+	}
+}
+
+func diffCalls(before, after map[string]int64) map[string]int64 {
+	d := map[string]int64{}
+	for k, v := range after {
+		if n := v - before[k]; n != 0 {
+			d[k] = n
+		}
+	}
+	return d
+}

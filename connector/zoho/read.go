@@ -49,6 +49,13 @@ type reader struct {
 	ownersAsIDs bool
 	// saved is the state of the stream's last checkpoint of this read.
 	saved json.RawMessage
+	// end is the end of the run's incremental windows, the same for every
+	// stream of the run.
+	end time.Time
+	// accounts is what the run's accounts stream read: the accounts
+	// reader fills it, the contacts reader follows changed accounts with
+	// it. nil when the run reads one of the two only.
+	accounts *accountsRead
 }
 
 // flush hands the host new credentials and the credits spent so far. It is
@@ -262,7 +269,7 @@ func (r *reader) full(ctx context.Context, st *streamState) error {
 
 // incremental reads what changed since the cursor and what was deleted.
 func (r *reader) incremental(ctx context.Context, st *streamState) error {
-	end := keyset.End(r.now(), lag)
+	end := r.end
 	r.upserted = map[string]time.Time{}
 	if st.Cursor == nil {
 		st.Cursor = &savedKey{}
@@ -270,6 +277,9 @@ func (r *reader) incremental(ctx context.Context, st *streamState) error {
 	r.followFields(st)
 	if !r.cfg.startTime.IsZero() && st.Cursor.Modified.Before(r.cfg.startTime) {
 		st.Cursor = saved(keyset.Cursor{UpdatedAt: r.cfg.startTime})
+	}
+	if r.fillsAccounts() {
+		r.accounts.changedAfter, r.accounts.end = st.Cursor.Modified, end
 	}
 	if err := r.coqlSync(ctx, st, end); err != nil {
 		return err
@@ -284,6 +294,9 @@ func (r *reader) incremental(ctx context.Context, st *streamState) error {
 	}
 	if st.Full != nil {
 		return nil // too many deletions to list: the next run syncs in full
+	}
+	if r.fillsAccounts() {
+		r.accounts.complete = true
 	}
 	if r.mod.kind == schemas.KindContact {
 		if err := r.accountChanges(ctx, st, end); err != nil {
@@ -307,4 +320,10 @@ func (r *reader) followFields(st *streamState) {
 		}
 	}
 	st.Fields = r.mod.seen()
+}
+
+// fillsAccounts reports whether r is the accounts reader of a run that
+// reads contacts too.
+func (r *reader) fillsAccounts() bool {
+	return r.accounts != nil && r.mod.kind == schemas.KindAccount
 }

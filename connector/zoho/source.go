@@ -20,6 +20,8 @@ import (
 	"github.com/replicatorhq/replicator/connector/zoho/internal/country"
 	pluginconfig "github.com/replicatorhq/replicator/plugin/config"
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/plugin/keyset"
+	"github.com/replicatorhq/replicator/schemas"
 )
 
 // Version is the connector's version.
@@ -245,9 +247,19 @@ func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 			return errors.New("the org API did not name the org's country: set default_region")
 		}
 	}
-	links := &converter{countries: s.countries, defaultRegion: region, urlTemplate: ss.cfg.RecordURL, crmURL: crmURL}
-	for _, rs := range req.Streams {
-		err := s.readStream(ctx, ss, out, rs, links)
+	run := &runRead{
+		conv: converter{countries: s.countries, defaultRegion: region, urlTemplate: ss.cfg.RecordURL, crmURL: crmURL},
+		end:  keyset.End(s.now(), lag),
+	}
+	streams := slices.Clone(req.Streams)
+	if len(streams) > 1 {
+		// Accounts first: the contacts stream follows the accounts they
+		// read (accountsRead).
+		slices.SortStableFunc(streams, func(a, b contract.ReadStream) int { return readRank(a) - readRank(b) })
+		run.accounts = newAccountsRead()
+	}
+	for _, rs := range streams {
+		err := s.readStream(ctx, ss, out, rs, run)
 		var be *budgetError
 		switch {
 		case errors.Is(err, errStopped):
@@ -266,18 +278,33 @@ func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 	return nil
 }
 
-// readStream reads one stream. conv holds what every stream's records
-// are converted with (the links, the default region). When Zoho refuses
+// readRank orders a run's streams: accounts, then the contacts that
+// follow them.
+func readRank(rs contract.ReadStream) int {
+	if info, _ := findStream(rs.Name); info.kind == schemas.KindAccount {
+		return 0
+	}
+	return 1
+}
+
+// runRead is what the streams of one Read share.
+type runRead struct {
+	conv     converter     // the links and the default region, without a module
+	end      time.Time     // the end of every incremental window
+	accounts *accountsRead // nil unless the run reads contacts and accounts
+}
+
+// readStream reads one stream. When Zoho refuses
 // a field of cached metadata, because an administrator deleted or renamed
 // it since, the fields are read again and the stream read on from its
 // last checkpoint.
-func (s *Source) readStream(ctx context.Context, ss *session, out contract.Output, rs contract.ReadStream, conv *converter) error {
+func (s *Source) readStream(ctx context.Context, ss *session, out contract.Output, rs contract.ReadStream, run *runRead) error {
 	info, _ := findStream(rs.Name)
 	mod, err := s.fields(ctx, ss, info)
 	if err != nil {
 		return err
 	}
-	r := s.reader(ss, out, rs, mod, conv)
+	r := s.reader(ss, out, rs, mod, run)
 	err = r.run(ctx)
 	if !mod.cached || !isCode(err, fieldRefusals...) {
 		return err
@@ -289,7 +316,7 @@ func (s *Source) readStream(ctx context.Context, ss *session, out contract.Outpu
 	if r.saved != nil {
 		rs.State = r.saved
 	}
-	return s.reader(ss, out, rs, mod, conv).run(ctx)
+	return s.reader(ss, out, rs, mod, run).run(ctx)
 }
 
 // fieldRefusals are the codes with which Zoho refuses a query or a job
@@ -297,12 +324,13 @@ func (s *Source) readStream(ctx context.Context, ss *session, out contract.Outpu
 var fieldRefusals = []string{"INVALID_QUERY", "FIELD_NOT_AVAILABLE"}
 
 // reader returns the reader of one stream of the run.
-func (s *Source) reader(ss *session, out contract.Output, rs contract.ReadStream, mod *module, conv *converter) *reader {
-	c := *conv
+func (s *Source) reader(ss *session, out contract.Output, rs contract.ReadStream, mod *module, run *runRead) *reader {
+	c := run.conv
 	c.mod = mod
 	return &reader{
 		cfg: ss.cfg, c: ss.client, tk: ss.tokens, out: out, mod: mod, rs: rs, conv: &c,
 		tune: s.tune, now: s.now, log: s.log.With("stream", rs.Name),
+		end: run.end, accounts: run.accounts,
 	}
 }
 
