@@ -165,6 +165,15 @@ func (s *Source) Check(ctx context.Context, req contract.CheckRequest) (contract
 			notes = append(notes, fmt.Sprintf("%s: ready", info.name))
 		}
 	}
+	if ss.cfg.Notifications {
+		want[scopeNotifications] = true
+		switch missing, known := notifyScopesMissing(cr); {
+		case missing:
+			lacks = append(lacks, "notifications need "+scopeNotifications+" (or set notifications = false)")
+		case known:
+			notes = append(notes, "notifications: the grant allows them")
+		}
+	}
 	if len(lacks) > 0 || len(problems) > 0 {
 		var msg []string
 		if len(lacks) > 0 {

@@ -84,6 +84,8 @@ func (s *Source) Spec(context.Context) (contract.Spec, error) {
 		Description: "Zoho CRM Contacts and Accounts as canonical contacts (streams: " + streamNames() + ").",
 		Config:      pluginconfig.MustAttributes[config](),
 		Grant:       "a grant code from the Self Client in the Zoho API console, with the scopes of your streams",
+		// Watch subscribes when the configuration sets notifications.
+		ChangeSignals: &changeSignals,
 	}, nil
 }
 
@@ -128,6 +130,9 @@ func grantMessage(cfg *config, cr credentials) string {
 	if has, _ := cr.hasScope(scopeOrg); !has && cfg.needsOrg() {
 		b.WriteString(" ZohoCRM.org.READ is not granted: set crm_url and default_region in the configuration.")
 	}
+	if missing, _ := notifyScopesMissing(cr); missing && cfg.Notifications {
+		b.WriteString(" " + scopeNotifications + " is not granted: notifications cannot be turned on, and changes arrive at the pipeline's interval.")
+	}
 	return b.String()
 }
 
@@ -144,7 +149,14 @@ func (s *Source) tokenHTTP() *http.Client {
 	return &http.Client{Timeout: s.tune.tokenTimeout}
 }
 
+// open opens a session for a call of the run: Discover and Read share
+// its credits and metadata.
 func (s *Source) open(rawCfg, rawCreds json.RawMessage) (*session, error) {
+	return s.openWith(rawCfg, rawCreds, s.shared)
+}
+
+// openWith opens a session whose calls share what run returns.
+func (s *Source) openWith(rawCfg, rawCreds json.RawMessage, shared func(*config) *runShared) (*session, error) {
 	cfg, err := parseConfig(rawCfg)
 	if err != nil {
 		return nil, err
@@ -165,7 +177,7 @@ func (s *Source) open(rawCfg, rawCreds json.RawMessage) (*session, error) {
 		// centre's hosts; the environment picks which one.
 		base = "https://" + cfg.dc.apiHost(cfg.Environment)
 	}
-	run := s.shared(cfg)
+	run := shared(cfg)
 	// Calls carry their own timeouts through their contexts.
 	c := newClient(base, &http.Client{}, tk, run.credits, s.tune, s.log)
 	return &session{cfg: cfg, tokens: tk, client: c, credits: run.credits, run: run}, nil

@@ -36,6 +36,9 @@ import (
 //     expire (see RenewBefore), and Unwatch for channels it no longer
 //     wants: the pipeline is removed, its streams change, or the source's
 //     configuration turns notifications off.
+//   - The pipeline's interval stays: it catches what lost callbacks would
+//     have said. While every stream of a pipeline is watched, an hour is
+//     the default interval; one the operator sets is kept.
 
 // ChangeSignals, set in a source's Spec, says that the source can watch
 // its service for changes (it implements Watcher), and how the host tells

@@ -54,11 +54,6 @@ func (s SourceSuite) watch(t *testing.T, src contract.Source, creds *json.RawMes
 		if len(resp.Channels) == 0 {
 			t.Fatalf("%s subscribed no channel; set SourceSuite.WatchConfig to a configuration under which the source watches", what)
 		}
-		for _, c := range resp.Channels {
-			if !c.Expires.IsZero() && !c.Expires.After(time.Now()) {
-				t.Errorf("%s: channel %s expires at %v, which has passed", what, c.ID, c.Expires)
-			}
-		}
 		return resp
 	}
 	first := watch("Watch")
