@@ -46,9 +46,9 @@ type Config struct {
 	// error of a crashed run; zero means 20.
 	TailLines int
 	// CallTimeout bounds each control call: Spec, Authorize, Check,
-	// Discover, Watch and Unwatch. A plugin that has not answered by then fails the call with
-	// an error saying so. Zero means no bound. Read and Write run as long
-	// as they make progress; the host watches that.
+	// Discover, Watch and Unwatch. A plugin that has not answered by then
+	// fails the call with an error saying so. Zero means no bound. Read
+	// and Write run as long as they make progress; the host watches that.
 	CallTimeout time.Duration
 }
 

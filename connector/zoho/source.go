@@ -306,10 +306,9 @@ type runRead struct {
 	accounts *accountsRead // nil unless the run reads contacts and accounts
 }
 
-// readStream reads one stream. When Zoho refuses
-// a field of cached metadata, because an administrator deleted or renamed
-// it since, the fields are read again and the stream read on from its
-// last checkpoint.
+// readStream reads one stream. When Zoho refuses a field of cached
+// metadata, because an administrator deleted or renamed it since, the
+// fields are read again and the stream read on from its last checkpoint.
 func (s *Source) readStream(ctx context.Context, ss *session, out contract.Output, rs contract.ReadStream, run *runRead) error {
 	info, _ := findStream(rs.Name)
 	mod, err := s.fields(ctx, ss, info)

@@ -57,10 +57,10 @@ import (
 //     zero); a longer one is answered 413.
 //  4. The body must be a JSON object whose top-level field SecretField is
 //     a string equal to the channel's Secret, compared in constant time;
-//     anything else is answered 401 and wakes nothing. Verify does 3 and
-//  4. While a renewal replaces a channel's Secret, the previous one is
-//     accepted too for a while (a minute after the renewal's answer), as
-//     callbacks sent before it may still be on their way.
+//     anything else is answered 401 and wakes nothing. While a renewal
+//     replaces a channel's Secret, the previous one is accepted too for a
+//     while (a minute after the renewal's answer), as callbacks sent
+//     before it may still be on their way. Verify does steps 3 and 4.
 //  5. A verified callback is answered 204 at once, before any run, and
 //     wakes the channel's pipeline. Nothing else in the body is used:
 //     not the record ids, not the operation. The host never logs the

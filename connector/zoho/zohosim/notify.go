@@ -581,13 +581,18 @@ func (s *Server) handleWatchEnable(c *apiCall) {
 		return
 	}
 	s.writeWatch(c, http.StatusCreated, func(n *notifier, id int64, it watchItem) itemResult {
-		ch := &channel{id: id}
-		if e := s.apply(ch, it, true); e != nil {
-			return *e
-		}
-		n.channels[id] = ch
-		return s.success(ch, "Successfully subscribed for actions-watch of the given module")
+		return s.put(n, id, it, "Successfully subscribed for actions-watch of the given module")
 	})
+}
+
+// put makes channel id from it alone, as enable and replace do.
+func (s *Server) put(n *notifier, id int64, it watchItem, message string) itemResult {
+	ch := &channel{id: id}
+	if e := s.apply(ch, it, true); e != nil {
+		return *e
+	}
+	n.channels[id] = ch
+	return s.success(ch, message)
 }
 
 // handleWatchReplace replaces subscribed channels: keys left out are
@@ -600,12 +605,7 @@ func (s *Server) handleWatchReplace(c *apiCall) {
 		if _, ok := n.activeLocked(id, s.now()); !ok {
 			return notSubscribed()
 		}
-		ch := &channel{id: id}
-		if e := s.apply(ch, it, true); e != nil {
-			return *e
-		}
-		n.channels[id] = ch
-		return s.success(ch, "Successfully updated the subscribe details")
+		return s.put(n, id, it, "Successfully updated the subscribe details")
 	})
 }
 
