@@ -216,7 +216,7 @@ type WatchRequest struct {
 type WatchResponse struct {
 	// Channels are the subscribed channels. Empty means nothing is watched,
 	// such as when the source's configuration turns notifications off; the
-	// host then keeps no channel and polls.
+	// host then ends (Unwatch) any channel it had and polls.
 	Channels []Watched
 	// Credentials are updated credentials to store; nil if unchanged.
 	Credentials Credentials
