@@ -46,10 +46,10 @@ type Config struct {
 	// error of a crashed run; zero means 20.
 	TailLines int
 	// CallTimeout bounds each control call: Spec, Authorize, Check,
-	// Discover, AuthorizeURL and Revoke. A plugin that has not answered by
-	// then fails the call with an error saying so. Zero means no bound.
-	// Read and Write run as long as they make progress; the host watches
-	// that.
+	// Discover, AuthorizeURL, Revoke, Watch and Unwatch. A plugin that has
+	// not answered by then fails the call with an error saying so. Zero
+	// means no bound. Read and Write run as long as they make progress;
+	// the host watches that.
 	CallTimeout time.Duration
 }
 
@@ -226,7 +226,7 @@ var errCallTimeout = errors.New("call timeout")
 // CallTimeoutError is a control call the plugin did not answer in time.
 type CallTimeoutError struct {
 	Plugin  string // the plugin binary's name
-	Call    string // Spec, Authorize, Check, Discover, AuthorizeURL or Revoke
+	Call    string // Spec, Authorize, Check, Discover, AuthorizeURL, Revoke, Watch or Unwatch
 	Timeout time.Duration
 }
 

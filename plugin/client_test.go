@@ -235,6 +235,14 @@ func TestControlCallsHaveADeadline(t *testing.T) {
 			return err
 		},
 		"Revoke": func() error { _, err := src.(contract.Revoker).Revoke(ctx, contract.RevokeRequest{}); return err },
+		"Watch": func() error {
+			_, err := src.(contract.Watcher).Watch(ctx, contract.WatchRequest{})
+			return err
+		},
+		"Unwatch": func() error {
+			_, err := src.(contract.Watcher).Unwatch(ctx, contract.UnwatchRequest{})
+			return err
+		},
 	}
 	for name, call := range calls {
 		err := call()

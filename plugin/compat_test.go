@@ -56,7 +56,7 @@ func TestSourceWrittenForSDK1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if spec, err := src.Spec(ctx); err != nil || spec.Name != "v1source" || len(spec.Connect) != 0 {
+	if spec, err := src.Spec(ctx); err != nil || spec.Name != "v1source" || len(spec.Connect) != 0 || spec.ChangeSignals != nil {
 		t.Fatalf("spec %+v, %v", spec, err)
 	}
 	// The calls of SDK 1.2 are not offered, and say so.
@@ -71,6 +71,18 @@ func TestSourceWrittenForSDK1(t *testing.T) {
 	}
 	if resp, err := src.Check(ctx, contract.CheckRequest{Client: &contract.OAuthClient{ID: "app"}}); err != nil || resp.Message != "ok" {
 		t.Errorf("Check with a client = %+v, %v", resp, err)
+	}
+	// It cannot watch: the host's client says so as for any optional
+	// method, and the host polls.
+	w, ok := src.(contract.Watcher)
+	if !ok {
+		t.Fatal("the host's client of a source does not implement contract.Watcher")
+	}
+	if _, err := w.Watch(ctx, contract.WatchRequest{}); !errors.Is(err, contract.ErrUnsupported) {
+		t.Errorf("Watch of a source built for SDK 1.0: %v, want ErrUnsupported", err)
+	}
+	if _, err := w.Unwatch(ctx, contract.UnwatchRequest{}); !errors.Is(err, contract.ErrUnsupported) {
+		t.Errorf("Unwatch of a source built for SDK 1.0: %v, want ErrUnsupported", err)
 	}
 	var out collect
 	err = src.Read(ctx, contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 7}}}, &out)

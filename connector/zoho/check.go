@@ -125,7 +125,7 @@ func (s *Source) Check(ctx context.Context, req contract.CheckRequest) (contract
 			scopes []string // what the call needs, most likely missing first
 			fn     func() error
 		}{
-			{[]string{scopeFields}, func() error { _, err := fetchFields(ctx, ss.client, info); return err }},
+			{[]string{scopeFields}, func() error { _, err := fetchFields(ctx, ss.client, info, s.now()); return err }},
 			{[]string{info.moduleRd}, func() error {
 				q := url.Values{"fields": {"Modified_Time"}, "per_page": {"1"}}
 				_, err := ss.client.getJSON(ctx, request{method: "GET", path: "/crm/v8/" + info.module, query: q, cost: 1, idempotent: true}, nil)
@@ -163,6 +163,15 @@ func (s *Source) Check(ctx context.Context, req contract.CheckRequest) (contract
 			notes = append(notes, fmt.Sprintf("%s: ready; full syncs read through the records API because %s was not granted (more credits, at most 100,000 records)", info.name, scopeBulk))
 		default:
 			notes = append(notes, fmt.Sprintf("%s: ready", info.name))
+		}
+	}
+	if ss.cfg.Notifications {
+		want[scopeNotifications] = true
+		switch missing, known := notifyScopesMissing(cr); {
+		case missing:
+			lacks = append(lacks, "notifications need "+scopeNotifications+" (or set notifications = false)")
+		case known:
+			notes = append(notes, "notifications: the grant allows them")
 		}
 	}
 	if len(lacks) > 0 || len(problems) > 0 {

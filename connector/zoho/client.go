@@ -284,7 +284,7 @@ func (c *client) send(ctx context.Context, r request, token string) (*http.Respo
 }
 
 // readAPIError reads Zoho's error body: {"code","message","details"} or the
-// same inside {"data":[...]}.
+// same inside {"data":[...]} or, from the Notification API, {"watch":[...]}.
 func readAPIError(resp *http.Response, call string) *apiError {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -293,16 +293,15 @@ func readAPIError(resp *http.Response, call string) *apiError {
 		Code    string          `json:"code"`
 		Message string          `json:"message"`
 		Details json.RawMessage `json:"details"`
-		Data    []struct {
-			Code    string          `json:"code"`
-			Message string          `json:"message"`
-			Details json.RawMessage `json:"details"`
-		} `json:"data"`
+		Data    []itemError     `json:"data"`
+		Watch   []itemError     `json:"watch"`
 	}
 	if json.Unmarshal(b, &body) == nil {
 		e.Code, e.Message, e.Details = body.Code, body.Message, body.Details
-		if e.Code == "" && len(body.Data) > 0 {
-			e.Code, e.Message, e.Details = body.Data[0].Code, body.Data[0].Message, body.Data[0].Details
+		for _, items := range [][]itemError{body.Data, body.Watch} {
+			if e.Code == "" && len(items) > 0 {
+				e.Code, e.Message, e.Details = items[0].Code, items[0].Message, items[0].Details
+			}
 		}
 	}
 	if e.Code == "" && e.Message == "" {
@@ -312,6 +311,13 @@ func readAPIError(resp *http.Response, call string) *apiError {
 		}
 	}
 	return e
+}
+
+// itemError is one entry of an answer's list of per-item results.
+type itemError struct {
+	Code    string          `json:"code"`
+	Message string          `json:"message"`
+	Details json.RawMessage `json:"details"`
 }
 
 // backoff is the jittered exponential wait before try attempt+1.

@@ -98,6 +98,7 @@ type config struct {
 	StartTime        string   `config:"start_time" description:"RFC 3339 time; records last modified before it are not read."`
 	MaxCreditsPerRun *float64 `config:"max_credits_per_run" description:"Stop a run at a checkpoint before it spends more Zoho API credits than this."`
 	FullSyncMethod   string   `config:"full_sync_method" default:"auto" description:"How full syncs read a module: auto (the records API below about 11,000 records, Bulk Read above, whichever costs fewer credits), bulk_read or records_api."`
+	Notifications    bool     `config:"notifications" default:"false" description:"Have Zoho call the replicator host when contacts or accounts change, so that they reach the destination seconds later; needs the scope ZohoCRM.notifications.ALL in the grant and the host's public_url, an https address Zoho can reach. The pipeline's interval stays the safety net for lost callbacks."`
 	AccountsURL      string   `config:"accounts_url" description:"For tests only: base URL of the accounts server; {dc} is replaced by a data centre code. https, or http to localhost or a loopback address only."`
 	APIURL           string   `config:"api_url" description:"For tests only: base URL of the CRM API. https, or http to localhost or a loopback address only."`
 

@@ -325,12 +325,15 @@ func (s *Source) Revoke(ctx context.Context, req contract.RevokeRequest) (contra
 const orgTimeout = 20 * time.Second
 
 // connectedOrg reads the org that new credentials reach, for the message;
-// a failure is said in the message, never fails the connection.
-func (s *Source) connectedOrg(ctx context.Context, cfg *config, cr credentials) (orgFacts, error) {
+// a failure is said in the message, never fails the connection. What it
+// read is kept in the credentials it returns (nil when unchanged), so the
+// first run need not read the org again.
+func (s *Source) connectedOrg(ctx context.Context, cfg *config, cr credentials) (orgFacts, json.RawMessage, error) {
 	ctx, cancel := context.WithTimeout(ctx, orgTimeout)
 	defer cancel()
-	ss := s.newSession(cfg, cr, &runShared{credits: &credits{}, modules: map[string]*module{}})
-	return fetchOrg(ctx, ss.client, cfg)
+	ss := s.newSession(cfg, cr, newRunShared())
+	org, err := s.org(ctx, ss)
+	return org, ss.update(), err
 }
 
 var (

@@ -10,16 +10,31 @@ import (
 	"github.com/replicatorhq/replicator/plugin/keyset"
 )
 
+// coqlBands are the LIMITs at which a COQL call's price steps up: 1
+// credit up to 200 rows, 2 up to 1,000, 3 up to 2,000.
+var coqlBands = [...]int{200, 1000, 2000}
+
 // coqlCredits is what a COQL call with this LIMIT costs.
 func coqlCredits(limit int) int64 {
-	switch {
-	case limit <= 200:
-		return 1
-	case limit <= 1000:
-		return 2
-	default:
-		return 3
+	for i, band := range coqlBands {
+		if limit <= band {
+			return int64(i + 1)
+		}
 	}
+	return int64(len(coqlBands))
+}
+
+// nextBand is the LIMIT of the page after a full one of limit rows: the
+// next price band, at most most. Pages start at the smallest band, so a
+// read of a few changes, the usual run woken by a callback, costs 1
+// credit; a read of many pays the larger bands, whose rows are cheaper.
+func nextBand(limit, most int) int {
+	for _, band := range coqlBands {
+		if band > limit {
+			return min(band, most)
+		}
+	}
+	return min(limit, most)
 }
 
 // fieldGroups splits the module's readable fields into groups of at most
@@ -100,6 +115,11 @@ func (r *reader) coqlSync(ctx context.Context, st *streamState, end time.Time) e
 		if err := r.emitRows(ctx, rows); err != nil {
 			return false, err
 		}
+		if r.fillsAccounts() {
+			for _, row := range rows {
+				r.accounts.add(str(row["id"]))
+			}
+		}
 		st.Cursor = saved(last)
 		if err := r.checkpoint(ctx, st); err != nil {
 			return false, err
@@ -117,7 +137,7 @@ type coqlScan struct {
 	groups [][]string
 	where  string // every query's criterion; "" for none
 	bound  string // the first group's criterion besides where; "" for none
-	limit  int
+	limit  int    // the most rows a page asks for; pages start at the smallest band
 	what   string // the rows, for errors: "changed Contacts"
 	step   string // a page, for the credit budget: "COQL page"
 }
@@ -136,22 +156,23 @@ func (r *reader) recordScan(what, step string) coqlScan {
 // that share a timestamp. It hands page each page's rows and the last
 // one's key, and reads on while more rows match and page says so.
 func (r *reader) coqlPages(ctx context.Context, s coqlScan, from *keyset.Cursor, page func(rows []map[string]any, last keyset.Cursor) (bool, error)) error {
-	pageCost := coqlCredits(s.limit) * int64(len(s.groups))
+	limit := min(coqlBands[0], s.limit)
 	for {
-		if !r.afford(pageCost, s.step) {
+		if !r.afford(coqlCredits(limit)*int64(len(s.groups)), s.step) {
 			return errStopped
 		}
 		where := s.where
 		if from != nil {
 			where = both(where, after(*from))
 		}
-		rows, more, err := r.coqlRows(ctx, s.module, s.groups[0], both(where, s.bound), s.limit)
+		rows, more, err := r.coqlRows(ctx, s.module, s.groups[0], both(where, s.bound), limit)
 		if err != nil {
 			return err
 		}
 		if len(rows) == 0 {
 			return nil
 		}
+		full := len(rows) >= limit
 		last := rowKey(rows[len(rows)-1])
 		if last.ID == "" || last.UpdatedAt.IsZero() {
 			return fmt.Errorf("querying %s: a row lacks id or Modified_Time", s.what)
@@ -160,7 +181,7 @@ func (r *reader) coqlPages(ctx context.Context, s coqlScan, from *keyset.Cursor,
 			// The same rows, and perhaps a few more sharing the last
 			// Modified_Time, which the merge ignores.
 			upTo := fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(last.UpdatedAt))
-			if rows, err = r.coqlMerge(ctx, s.module, rows, s.groups[1:], both(where, upTo), s.limit); err != nil {
+			if rows, err = r.coqlMerge(ctx, s.module, rows, s.groups[1:], both(where, upTo), limit); err != nil {
 				return err
 			}
 		}
@@ -170,6 +191,9 @@ func (r *reader) coqlPages(ctx context.Context, s coqlScan, from *keyset.Cursor,
 		}
 		if !more || !goOn {
 			return nil
+		}
+		if full {
+			limit = nextBand(limit, s.limit)
 		}
 		from = &last
 	}

@@ -27,12 +27,19 @@ func TestRunCreditsIncludeDiscover(t *testing.T) {
 		t.Errorf("fields metadata read %d times for 2 streams", n)
 	}
 
-	// The next run reads the metadata again and counts only its own credits.
-	before = h.sim.Credits()
-	h.catalog()
-	out = h.mustRead(contract.ReadStream{Name: "contacts", State: out.lastState("contacts"), Generation: 2})
-	if got, want := out.counts["api_credits"], h.sim.Credits()-before; got != want || h.sim.Calls()["settings/fields"]-fields != 4 {
-		t.Errorf("second run: api_credits %d, the org charged %d; fields read %d times in all", got, want, h.sim.Calls()["settings/fields"]-fields)
+	// The next run finds the metadata in the credentials, after an hour
+	// it reads it again; each counts only its own credits.
+	for i, tc := range []struct {
+		after  time.Duration
+		fields int64
+	}{{time.Minute, 2}, {time.Hour, 4}} {
+		h.clock.Add(tc.after)
+		before = h.sim.Credits()
+		h.catalog()
+		out = h.mustRead(contract.ReadStream{Name: "contacts", State: out.lastState("contacts"), Generation: uint64(2 + i)})
+		if got, want := out.counts["api_credits"], h.sim.Credits()-before; got != want || h.sim.Calls()["settings/fields"]-fields != tc.fields {
+			t.Errorf("run %v later: api_credits %d, the org charged %d; fields read %d times in all, want %d", tc.after, got, want, h.sim.Calls()["settings/fields"]-fields, tc.fields)
+		}
 	}
 }
 

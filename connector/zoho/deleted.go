@@ -22,10 +22,17 @@ func (r *reader) deletedSync(ctx context.Context, st *streamState, end time.Time
 	if since.IsZero() && st.Cursor != nil {
 		since = st.Cursor.Modified
 	}
+	if r.fillsAccounts() {
+		r.accounts.deletedAfter = since
+	}
 	if !since.Before(end) {
 		return nil
 	}
 	listed, err := r.deleted(ctx, r.mod.module, since, end, "deleted records page", func(id string, at time.Time) error {
+		if r.fillsAccounts() {
+			// Its contacts lose the company, even if it comes back.
+			r.accounts.add(id)
+		}
 		if t, ok := r.upserted[id]; ok && t.After(at) {
 			return nil // restored and changed after the deletion
 		}

@@ -2,12 +2,15 @@ package zoho
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"iter"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/replicatorhq/replicator/schemas"
 	"github.com/replicatorhq/replicator/schemas/phone"
@@ -57,12 +60,12 @@ type field struct {
 	Custom   bool   `json:"custom_field"`
 	Lookup   struct {
 		Module struct {
-			APIName string `json:"api_name"`
-		} `json:"module"`
-	} `json:"lookup"`
+			APIName string `json:"api_name,omitempty"`
+		} `json:"module,omitzero"`
+	} `json:"lookup,omitzero"`
 	Formula *struct {
 		ReturnType string `json:"return_type"`
-	} `json:"formula"`
+	} `json:"formula,omitempty"`
 }
 
 // JSON kinds of field values.
@@ -145,6 +148,27 @@ func (f field) propertySchema() map[string]any {
 type module struct {
 	streamInfo
 	fields []field
+	// known is when Zoho listed the fields; version is a digest of them,
+	// which checkpoints keep to see the fields change.
+	known   time.Time
+	version string
+	cached  bool // read from the credentials' cache, not from Zoho in this run
+}
+
+// seen is m's fields as a checkpoint keeps them.
+func (m *module) seen() *fieldsSeen {
+	return &fieldsSeen{Version: m.version, Known: m.known}
+}
+
+// newModule is info's module with the fields Zoho listed at known.
+func newModule(info streamInfo, fields []field, known time.Time) *module {
+	m := &module{streamInfo: info, fields: fields, known: known}
+	sorted := slices.Clone(fields)
+	slices.SortFunc(sorted, func(a, b field) int { return strings.Compare(a.APIName, b.APIName) })
+	b, _ := json.Marshal(sorted) // plain structs always encode
+	sum := sha256.Sum256(b)
+	m.version = hex.EncodeToString(sum[:8])
+	return m
 }
 
 // Fields the canonical record carries itself; the rest go to attributes.
@@ -218,8 +242,9 @@ func (m *module) schema() (json.RawMessage, error) {
 	return json.Marshal(doc)
 }
 
-// fetchFields reads a module's fields metadata (1 credit).
-func fetchFields(ctx context.Context, c *client, info streamInfo) (*module, error) {
+// fetchFields reads a module's fields metadata (1 credit); now is the
+// time of the call.
+func fetchFields(ctx context.Context, c *client, info streamInfo, now time.Time) (*module, error) {
 	var body struct {
 		Fields []field `json:"fields"`
 	}
@@ -231,14 +256,14 @@ func fetchFields(ctx context.Context, c *client, info streamInfo) (*module, erro
 	if status == 204 || len(body.Fields) == 0 {
 		return nil, fmt.Errorf("reading the fields of Zoho module %s: Zoho listed none; check that the module exists and the user may see it", info.module)
 	}
-	m := &module{streamInfo: info}
+	var fields []field
 	for _, f := range body.Fields {
 		if f.APIName == "" || strings.HasPrefix(f.APIName, "$") {
 			continue
 		}
-		m.fields = append(m.fields, f)
+		fields = append(fields, f)
 	}
-	return m, nil
+	return newModule(info, fields, now), nil
 }
 
 // orgFacts are what the org API tells: the org's name, its address in the

@@ -2,6 +2,7 @@ package zoho
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -46,6 +47,15 @@ type reader struct {
 	// ownersAsIDs leaves the owners' name columns out of Bulk Read jobs,
 	// once Zoho refused them.
 	ownersAsIDs bool
+	// saved is the state of the stream's last checkpoint of this read.
+	saved json.RawMessage
+	// end is the end of the run's incremental windows, the same for every
+	// stream of the run.
+	end time.Time
+	// accounts is what the run's accounts stream read: the accounts
+	// reader fills it, the contacts reader follows changed accounts with
+	// it. nil when the run reads one of the two only.
+	accounts *accountsRead
 }
 
 // flush hands the host new credentials and the credits spent so far. It is
@@ -82,7 +92,12 @@ func (r *reader) checkpoint(ctx context.Context, st *streamState) error {
 	if err := r.countUnread(ctx); err != nil {
 		return err
 	}
-	return r.out.Checkpoint(ctx, r.rs.Name, st.encode())
+	state := st.encode()
+	if err := r.out.Checkpoint(ctx, r.rs.Name, state); err != nil {
+		return err
+	}
+	r.saved = state
+	return nil
 }
 
 // countUnread hands the host the phones sent without a number, as
@@ -206,6 +221,9 @@ func (r *reader) full(ctx context.Context, st *streamState) error {
 	if f.StartedAt.IsZero() {
 		f.StartedAt = r.now()
 	}
+	if f.Fields == nil {
+		f.Fields = r.mod.seen()
+	}
 	if f.Method == "" {
 		m, err := r.chooseMethod(ctx)
 		if err != nil {
@@ -241,7 +259,7 @@ func (r *reader) full(ctx context.Context, st *streamState) error {
 	if f.MaxSeen != nil && f.MaxSeen.Modified.Before(from.UpdatedAt) {
 		from = f.MaxSeen.key()
 	}
-	done := &streamState{V: stateVersion, Cursor: saved(from), DeletedSince: f.StartedAt.Add(-lag)}
+	done := &streamState{V: stateVersion, Cursor: saved(from), DeletedSince: f.StartedAt.Add(-lag), Fields: f.Fields}
 	if r.mod.kind == schemas.KindContact {
 		done.AccountsSince = done.DeletedSince
 	}
@@ -251,13 +269,17 @@ func (r *reader) full(ctx context.Context, st *streamState) error {
 
 // incremental reads what changed since the cursor and what was deleted.
 func (r *reader) incremental(ctx context.Context, st *streamState) error {
-	end := keyset.End(r.now(), lag)
+	end := r.end
 	r.upserted = map[string]time.Time{}
 	if st.Cursor == nil {
 		st.Cursor = &savedKey{}
 	}
+	r.followFields(st)
 	if !r.cfg.startTime.IsZero() && st.Cursor.Modified.Before(r.cfg.startTime) {
 		st.Cursor = saved(keyset.Cursor{UpdatedAt: r.cfg.startTime})
+	}
+	if r.fillsAccounts() {
+		r.accounts.changedAfter, r.accounts.end = st.Cursor.Modified, end
 	}
 	if err := r.coqlSync(ctx, st, end); err != nil {
 		return err
@@ -273,6 +295,9 @@ func (r *reader) incremental(ctx context.Context, st *streamState) error {
 	if st.Full != nil {
 		return nil // too many deletions to list: the next run syncs in full
 	}
+	if r.fillsAccounts() {
+		r.accounts.complete = true
+	}
 	if r.mod.kind == schemas.KindContact {
 		if err := r.accountChanges(ctx, st, end); err != nil {
 			return err
@@ -280,4 +305,25 @@ func (r *reader) incremental(ctx context.Context, st *streamState) error {
 	}
 	r.log.Info("incremental read done", "upserts", r.records, "deletes", r.deletes, "until", end)
 	return nil
+}
+
+// followFields notes in st the fields the stream is read with. When they
+// differ from those of its checkpoint, a field was added or changed after
+// those were known, and records changed since may hold values the stream
+// has not read: the cursor goes back to then, and they are read again.
+func (r *reader) followFields(st *streamState) {
+	if f := st.Fields; f != nil && f.Version != r.mod.version {
+		back := keyset.Cursor{UpdatedAt: f.Known.Add(-lag)}
+		if keyset.Compare(back, st.Cursor.key()) < 0 {
+			r.log.Info("the module's fields changed since the stream was last read; reading the records changed since then again", "since", back.UpdatedAt)
+			st.Cursor = saved(back)
+		}
+	}
+	st.Fields = r.mod.seen()
+}
+
+// fillsAccounts reports whether r is the accounts reader of a run that
+// reads contacts too.
+func (r *reader) fillsAccounts() bool {
+	return r.accounts != nil && r.mod.kind == schemas.KindAccount
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/replicatorhq/replicator/connector/zoho/internal/country"
 	pluginconfig "github.com/replicatorhq/replicator/plugin/config"
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/plugin/keyset"
+	"github.com/replicatorhq/replicator/schemas"
 )
 
 // Version is the connector's version.
@@ -45,12 +47,17 @@ type runShared struct {
 	modules map[string]*module // by API base URL and module
 }
 
+// newRunShared returns what the calls of one run share, empty.
+func newRunShared() *runShared {
+	return &runShared{credits: &credits{}, modules: map[string]*module{}}
+}
+
 // shared returns the run's shared state, with the budget of cfg.
 func (s *Source) shared(cfg *config) *runShared {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.run == nil {
-		s.run = &runShared{credits: &credits{}, modules: map[string]*module{}}
+		s.run = newRunShared()
 	}
 	s.run.credits.max.Store(cfg.maxCredit)
 	return s.run
@@ -62,26 +69,6 @@ func (s *Source) endRun() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.run = nil
-}
-
-// fields returns a stream's module with its fields, read from Zoho once
-// per run (1 credit).
-func (s *Source) fields(ctx context.Context, ss *session, info streamInfo) (*module, error) {
-	k := ss.client.base + " " + info.module
-	s.mu.Lock()
-	m, ok := ss.run.modules[k]
-	s.mu.Unlock()
-	if ok {
-		return m, nil
-	}
-	m, err := fetchFields(ctx, ss.client, info)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	ss.run.modules[k] = m
-	s.mu.Unlock()
-	return m, nil
 }
 
 var _ contract.Source = (*Source)(nil)
@@ -103,6 +90,8 @@ func (s *Source) Spec(context.Context) (contract.Spec, error) {
 		Config:      pluginconfig.MustAttributes[config](),
 		Grant:       "a grant code from the Self Client in the Zoho API console, with the scopes of your streams",
 		Connect:     connectMethods(),
+		// Watch subscribes when the configuration sets notifications.
+		ChangeSignals: &changeSignals,
 	}, nil
 }
 
@@ -131,13 +120,14 @@ func (s *Source) Authorize(ctx context.Context, req contract.AuthorizeRequest) (
 	if err != nil {
 		return contract.AuthorizeResponse{}, err
 	}
-	b, err := json.Marshal(cr)
-	if err != nil {
-		return contract.AuthorizeResponse{}, fmt.Errorf("encoding the credentials: %w", err)
-	}
-	org, orgErr := s.connectedOrg(ctx, cfg, cr)
+	org, b, orgErr := s.connectedOrg(ctx, cfg, cr)
 	if orgErr != nil {
 		s.log.Warn("connected, but could not read which org", "error", orgErr)
+	}
+	if b == nil {
+		if b, err = json.Marshal(cr); err != nil {
+			return contract.AuthorizeResponse{}, fmt.Errorf("encoding the credentials: %w", err)
+		}
 	}
 	s.log.Info("authorized", "dc", cfg.dc.code, "connect", string(cr.Connect), "scopes", strings.Join(cr.Scopes, ","))
 	return contract.AuthorizeResponse{Credentials: b, Message: grantMessage(cfg, cr, org, orgErr)}, nil
@@ -176,6 +166,9 @@ func grantMessage(cfg *config, cr credentials, org orgFacts, orgErr error) strin
 	if has, _ := cr.hasScope(scopeOrg); !has && cfg.needsOrg() {
 		b.WriteString(" ZohoCRM.org.READ is not granted: set crm_url and default_region in the configuration.")
 	}
+	if missing, _ := notifyScopesMissing(cr); missing && cfg.Notifications {
+		b.WriteString(" " + scopeNotifications + " is not granted: notifications cannot be turned on, and changes arrive at the pipeline's interval.")
+	}
 	return b.String()
 }
 
@@ -192,9 +185,16 @@ func (s *Source) tokenHTTP() *http.Client {
 	return &http.Client{Timeout: s.tune.tokenTimeout}
 }
 
-// open starts a call of the run with stored credentials; provider is the
+// open opens a session for a call of the run with stored credentials:
+// Discover and Read share its credits and metadata. provider is the
 // provider's OAuth client the host passes.
 func (s *Source) open(rawCfg, rawCreds json.RawMessage, provider *contract.OAuthClient) (*session, error) {
+	return s.openWith(rawCfg, rawCreds, provider, s.shared)
+}
+
+// openWith opens a session whose calls share what shared returns.
+func (s *Source) openWith(rawCfg, rawCreds json.RawMessage, provider *contract.OAuthClient,
+	shared func(*config) *runShared) (*session, error) {
 	cfg, err := parseConfig(rawCfg)
 	if err != nil {
 		return nil, err
@@ -211,7 +211,7 @@ func (s *Source) open(rawCfg, rawCreds json.RawMessage, provider *contract.OAuth
 			return nil, err
 		}
 	}
-	return s.newSession(cfg, cr, s.shared(cfg)), nil
+	return s.newSession(cfg, cr, shared(cfg)), nil
 }
 
 // newSession talks to the API with credentials cr, counting credits in run.
@@ -291,7 +291,7 @@ func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 	}
 	crmURL, region := ss.cfg.CRMURL, ss.cfg.DefaultRegion
 	if ss.cfg.needsOrg() {
-		org, err := fetchOrg(ctx, ss.client, ss.cfg)
+		org, err := s.org(ctx, ss)
 		if err != nil {
 			return s.stopOrFail(err, ss)
 		}
@@ -304,31 +304,90 @@ func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 			return errors.New("the org API did not name the org's country: set default_region")
 		}
 	}
-	for _, rs := range req.Streams {
-		info, _ := findStream(rs.Name)
-		mod, err := s.fields(ctx, ss, info)
-		if err != nil {
-			return s.stopOrFail(err, ss)
-		}
-		r := &reader{
-			cfg: ss.cfg, c: ss.client, tk: ss.tokens, out: out, mod: mod, rs: rs,
-			tune: s.tune, now: s.now, log: s.log.With("stream", rs.Name),
-			conv: &converter{mod: mod, countries: s.countries, defaultRegion: region, urlTemplate: ss.cfg.RecordURL, crmURL: crmURL},
-		}
-		err = r.run(ctx)
-		if errors.Is(err, errStopped) {
+	run := &runRead{
+		conv: converter{countries: s.countries, defaultRegion: region, urlTemplate: ss.cfg.RecordURL, crmURL: crmURL},
+		end:  keyset.End(s.now(), lag),
+	}
+	streams := slices.Clone(req.Streams)
+	if len(streams) > 1 {
+		// Accounts first: the contacts stream follows the accounts they
+		// read (accountsRead).
+		slices.SortStableFunc(streams, func(a, b contract.ReadStream) int { return readRank(a) - readRank(b) })
+		run.accounts = newAccountsRead()
+	}
+	for _, rs := range streams {
+		err := s.readStream(ctx, ss, out, rs, run)
+		var be *budgetError
+		switch {
+		case errors.Is(err, errStopped):
 			s.log.Info("run stopped early; the next run continues from the last checkpoint", "credits_spent", ss.credits.spent.Load())
 			return nil
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+		case errors.As(err, &be):
+			be.warn(s.log)
+			return nil
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
 			return fmt.Errorf("reading stream %s: %w", rs.Name, readError(err, ss.cfg))
 		}
 	}
 	s.log.Info("read done", "streams", len(req.Streams), "credits_spent", ss.credits.spent.Load())
 	return nil
+}
+
+// readRank orders a run's streams: accounts, then the contacts that
+// follow them.
+func readRank(rs contract.ReadStream) int {
+	if info, _ := findStream(rs.Name); info.kind == schemas.KindAccount {
+		return 0
+	}
+	return 1
+}
+
+// runRead is what the streams of one Read share.
+type runRead struct {
+	conv     converter     // the links and the default region, without a module
+	end      time.Time     // the end of every incremental window
+	accounts *accountsRead // nil unless the run reads contacts and accounts
+}
+
+// readStream reads one stream. When Zoho refuses a field of cached
+// metadata, because an administrator deleted or renamed it since, the
+// fields are read again and the stream read on from its last checkpoint.
+func (s *Source) readStream(ctx context.Context, ss *session, out contract.Output, rs contract.ReadStream, run *runRead) error {
+	info, _ := findStream(rs.Name)
+	mod, err := s.fields(ctx, ss, info)
+	if err != nil {
+		return err
+	}
+	r := s.reader(ss, out, rs, mod, run)
+	err = r.run(ctx)
+	if !mod.cached || !isCode(err, fieldRefusals...) {
+		return err
+	}
+	s.log.Info("Zoho refused a field of the cached fields metadata; reading the fields again", "stream", rs.Name, "refusal", err)
+	if mod, err = s.fetchFields(ctx, ss, info); err != nil {
+		return err
+	}
+	if r.saved != nil {
+		rs.State = r.saved
+	}
+	return s.reader(ss, out, rs, mod, run).run(ctx)
+}
+
+// fieldRefusals are the codes with which Zoho refuses a query or a job
+// for a field it does not have.
+var fieldRefusals = []string{"INVALID_QUERY", "FIELD_NOT_AVAILABLE"}
+
+// reader returns the reader of one stream of the run.
+func (s *Source) reader(ss *session, out contract.Output, rs contract.ReadStream, mod *module, run *runRead) *reader {
+	c := run.conv
+	c.mod = mod
+	return &reader{
+		cfg: ss.cfg, c: ss.client, tk: ss.tokens, out: out, mod: mod, rs: rs, conv: &c,
+		tune: s.tune, now: s.now, log: s.log.With("stream", rs.Name),
+		end: run.end, accounts: run.accounts,
+	}
 }
 
 // stopOrFail ends a run cleanly when err is the credit budget, and fails

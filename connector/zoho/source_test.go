@@ -20,7 +20,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	h := newHarness(t, zohosim.Options{Contacts: 1200, Accounts: 600, Seed: 12, BulkPageSize: 500})
-	h.authorize(allScopes...)
+	h.authorize(append(slices.Clone(allScopes), scopeNotifications)...)
 	plugintest.SourceSuite{
 		New: func(log hclog.Logger) contract.Source {
 			s := New(log)
@@ -48,7 +48,17 @@ func TestConformance(t *testing.T) {
 			h.clock.Add(2 * time.Minute) // past the source's lag behind Zoho's clock
 			return plugintest.Changes{Upserted: []string{keys[1], created}, Deleted: []string{keys[2]}}
 		},
-		Deletes: true,
+		Deletes:     true,
+		WatchConfig: h.config(map[string]any{"notifications": true}),
+		Signal: func(t *testing.T, stream string) {
+			module, name := "Contacts", "Last_Name"
+			if stream == "accounts" {
+				module, name = "Accounts", "Account_Name"
+			}
+			if h.sim.Create(module, map[string]any{name: "Gemeld"}) == "" {
+				t.Fatal("the simulator refused the new record")
+			}
+		},
 	}.Run(t)
 }
 
@@ -78,7 +88,7 @@ func TestSpec(t *testing.T) {
 		}
 	}
 	if want := []string{"domain", "environment", "client_id", "client_secret", "crm_url", "record_url", "default_region",
-		"start_time", "max_credits_per_run", "full_sync_method", "accounts_url", "api_url"}; !slices.Equal(names, want) {
+		"start_time", "max_credits_per_run", "full_sync_method", "notifications", "accounts_url", "api_url"}; !slices.Equal(names, want) {
 		t.Errorf("attributes %v, want %v", names, want)
 	}
 	for name, want := range map[string]string{"environment": `"production"`, "full_sync_method": `"auto"`} {

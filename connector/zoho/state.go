@@ -24,6 +24,15 @@ type streamState struct {
 	// AccountsSince is the end of the window whose changed and deleted
 	// accounts had their contacts read again (contacts only).
 	AccountsSince time.Time `json:"accounts_since,omitzero"`
+	// Fields are the module's fields the stream was read with; absent
+	// in checkpoints written before they were kept.
+	Fields *fieldsSeen `json:"fields,omitempty"`
+}
+
+// fieldsSeen is a version of a module's fields and when Zoho listed it.
+type fieldsSeen struct {
+	Version string    `json:"version"`
+	Known   time.Time `json:"known"`
 }
 
 // fullState is a full sync under way.
@@ -43,6 +52,9 @@ type fullState struct {
 	GroupTokens []string   `json:"group_tokens,omitempty"`
 	// MaxSeen is the greatest (Modified_Time, id) read so far.
 	MaxSeen *savedKey `json:"max_seen,omitempty"`
+	// Fields are the fields the sync began with; the incremental reads
+	// after it go back to when they were known if they have changed.
+	Fields *fieldsSeen `json:"fields,omitempty"`
 }
 
 // see notes a record's key in MaxSeen.

@@ -66,6 +66,9 @@ type credentials struct {
 	// ClientSecret is the customer's own Self Client's, for ConnectForm
 	// only. The provider's secret is never stored: the host passes it.
 	ClientSecret string `json:"client_secret,omitempty"`
+	// Meta is Zoho's metadata as last read, so that runs need not read it
+	// each time.
+	Meta *metaCache `json:"meta,omitempty"`
 }
 
 func parseCredentials(raw json.RawMessage, cfg *config) (credentials, error) {

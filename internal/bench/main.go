@@ -43,6 +43,7 @@ func suites() []suite {
 		{"plugin", benchPlugins},
 		{"roger365", benchRoger365},
 		{"zoho_small", benchZohoSmall},
+		{"zoho_idle", benchZohoIdle},
 		{"zoho_full", benchZohoFull},
 		{"fleet", benchFleet},
 		{"console", benchConsole},

@@ -64,35 +64,43 @@ type zohoResult struct {
 	peakRSSMB                     float64
 }
 
-// zohoFull syncs an org of n contacts in full, and its accounts too when
-// accounts is not 0; then, when incremental, it changes some contacts and
-// syncs again.
-func (b *bench) zohoFull(ctx context.Context, n, accounts int, incremental bool) (zohoResult, error) {
-	var res zohoResult
-	streams, want := `["contacts"]`, n
+// zohoOrg is a simulated org on loopback with a pipeline of its streams
+// into the jsonl destination, initialised and authorized.
+type zohoOrg struct {
+	sim     *zohosim.Server
+	dir     string
+	streams string // the pipeline's streams, as HCL
+	sync    func() (elapsed time.Duration, peakMB float64, credits int64, err error)
+	close   func()
+}
+
+// newZohoOrg serves an org of n contacts and accounts accounts (10 when
+// 0, and then the pipeline reads contacts only).
+func (b *bench) newZohoOrg(ctx context.Context, n, accounts int) (*zohoOrg, error) {
+	streams := `["contacts"]`
 	if accounts == 0 {
 		accounts = 10
 	} else {
-		streams, want = `["contacts", "accounts"]`, n+accounts
+		streams = `["contacts", "accounts"]`
 	}
 	sim, err := zohosim.New(zohosim.Options{Contacts: n, Accounts: accounts, Seed: 1})
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	srv := &http.Server{Handler: sim.Handler()}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
 	base := "http://" + ln.Addr().String()
 
 	dir, err := os.MkdirTemp("", "replicator-bench-zoho")
 	if err != nil {
-		return res, err
+		srv.Close()
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	org := &zohoOrg{sim: sim, dir: dir, streams: streams, close: func() { srv.Close(); os.RemoveAll(dir) }}
 	hcl := fmt.Sprintf(`
 source "zoho" "sim" {
   domain         = %q
@@ -112,7 +120,8 @@ pipeline "contacts" {
 }
 `, sim.DC(), sim.ClientID(), base+"/accounts/{dc}", base, streams)
 	if err := os.WriteFile(filepath.Join(dir, "replicator.hcl"), []byte(hcl), 0o644); err != nil {
-		return res, err
+		org.close()
+		return nil, err
 	}
 	env := []string{"ZOHO_CLIENT_SECRET=" + sim.ClientSecret()}
 	replicator := filepath.Join(b.bin, "replicator")
@@ -121,16 +130,69 @@ pipeline "contacts" {
 		cmd := b.command(ctx, dir, replicator, args...)
 		cmd.Env = append(cmd.Env, env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return res, fmt.Errorf("%s: %w\n%s", args[0], err, out)
+			org.close()
+			return nil, fmt.Errorf("%s: %w\n%s", args[0], err, out)
 		}
 	}
-
-	sync := func() (time.Duration, float64, int64, error) {
+	org.sync = func() (time.Duration, float64, int64, error) {
 		credits := sim.Credits()
 		cmd := b.command(ctx, dir, replicator, "sync", "-log-level", "warn", "contacts")
 		cmd.Env = append(cmd.Env, env...)
 		elapsed, peak, err := runSampling(cmd, func(host int) []int { return children(host, "replicator-source-zoho") })
 		return elapsed, peak, sim.Credits() - credits, err
+	}
+	return org, nil
+}
+
+// benchZohoIdle runs incremental syncs of a small org's contacts and
+// accounts in which nothing changed: what a run woken by a callback that
+// finds nothing new costs at least.
+func benchZohoIdle(ctx context.Context, b *bench) error {
+	org, err := b.newZohoOrg(ctx, 5_000, 500)
+	if err != nil {
+		return err
+	}
+	defer org.close()
+	if _, _, _, err := org.sync(); err != nil {
+		return err
+	}
+	before, err := countLines(filepath.Join(org.dir, "out.jsonl"))
+	if err != nil {
+		return err
+	}
+	var most int64
+	for range 3 {
+		_, _, credits, err := org.sync()
+		if err != nil {
+			return err
+		}
+		most = max(most, credits)
+	}
+	after, err := countLines(filepath.Join(org.dir, "out.jsonl"))
+	if err != nil {
+		return err
+	}
+	if after != before {
+		return fmt.Errorf("the idle runs wrote %d lines; nothing changed", after-before)
+	}
+	figure("idle_run_credits", float64(most), "credits")
+	return nil
+}
+
+// zohoFull syncs an org of n contacts in full, and its accounts too when
+// accounts is not 0; then, when incremental, it changes some contacts and
+// syncs again.
+func (b *bench) zohoFull(ctx context.Context, n, accounts int, incremental bool) (zohoResult, error) {
+	var res zohoResult
+	org, err := b.newZohoOrg(ctx, n, accounts)
+	if err != nil {
+		return res, err
+	}
+	defer org.close()
+	sim, dir, streams, sync := org.sim, org.dir, org.streams, org.sync
+	want := n
+	if accounts != 0 {
+		want += accounts
 	}
 	var peak float64
 	jobs := sim.Calls()["bulk/create"]

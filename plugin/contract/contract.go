@@ -32,6 +32,10 @@ type Spec struct {
 	// page, in the order the page offers them; see ConnectKind. Empty for
 	// a source connected only as Grant says. Added in SDK 1.2.
 	Connect []ConnectMethod
+	// ChangeSignals, when set, says that the source can have its service
+	// call the host back when records change (it implements Watcher).
+	// Added in SDK 1.2; see watch.go.
+	ChangeSignals *ChangeSignals
 }
 
 // AttrType is the type of a configuration attribute.
@@ -256,7 +260,8 @@ type WriteStream struct {
 //
 // The host calls at most one method at a time per process; a cancelled
 // context means the host is stopping the call and the method should return
-// promptly. Errors are shown to the user, so they say what to fix.
+// promptly. Errors are shown to the user, so they say what to fix. A source
+// that can watch its service for changes also implements Watcher.
 type Source interface {
 	Spec(ctx context.Context) (Spec, error)
 	// Authorize exchanges a one-time grant for long-lived credentials:

@@ -347,6 +347,8 @@ func TestKitCatches(t *testing.T) {
 		{destIgnoresCancel, "Write returned <nil> after its context was cancelled"},
 		{urlShowsSecret, "which shows the client's secret to the browser"},
 		{urlDropsState, "which does not carry the state"},
+		{wrongField, `fails the host's check (the callback does not carry the channel's secret): the spec says the secret is in the body's field "token"`},
+		{unwatchFails, "Unwatch of channels it ended: channel kit-0-"},
 	} {
 		t.Run(tt.flaw, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestFlawed$", "-test.v")
@@ -370,6 +372,8 @@ func TestFlawed(t *testing.T) {
 		t.Skip("runs only as the child process of TestKitCatches")
 	case noSweep, destNoDelete, destIgnoresCancel:
 		destinationSuite(flaw).Run(t)
+	case wrongField, unwatchFails:
+		watchingSuite(flaw).Run(t)
 	default:
 		sourceSuite(flaw).Run(t)
 	}

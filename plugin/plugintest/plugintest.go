@@ -117,6 +117,11 @@ func checkSpec(t *testing.T, spec contract.Spec) {
 		t.Errorf("spec needs a name and a version, got %q %q", spec.Name, spec.Version)
 	}
 	checkAttributes(t, "attribute", spec.Config)
+	if spec.ChangeSignals != nil {
+		if err := spec.ChangeSignals.Validate(); err != nil {
+			t.Errorf("spec: %v", err)
+		}
+	}
 }
 
 // checkAttributes checks attributes as the host reads them: a

@@ -41,6 +41,18 @@ type SourceSuite struct {
 	// read after Change must carry a delete for each deleted key. Without
 	// it, deleted entries only have to be gone from the next full read.
 	Deletes bool
+	// WatchConfig is, for a source whose spec has ChangeSignals, a
+	// configuration under which Watch subscribes (Config when nil). The
+	// kit offers a channel per stream, with callback URLs on a loopback
+	// server of its own, and checks that Watch subscribes some of them,
+	// that a second Watch renews the same channels, and that Unwatch ends
+	// them, twice without an error.
+	WatchConfig json.RawMessage
+	// Signal, when set, changes the service's data of stream while it is
+	// watched, so that the service calls back; the kit then waits for a
+	// callback on the stream's channel and verifies it as the host does
+	// (ChangeSignals.Verify).
+	Signal func(t *testing.T, stream string)
 }
 
 // Changes lists the keys of the entries a SourceSuite's Change hook
@@ -131,6 +143,12 @@ func (s SourceSuite) Run(t *testing.T) {
 	t.Run("a cancelled read returns context.Canceled", func(t *testing.T) {
 		s.cancelledRead(t, creds, streams[0].Name)
 	})
+
+	if spec.ChangeSignals != nil {
+		t.Run("watch", func(t *testing.T) {
+			s.watch(t, src, &creds, *spec.ChangeSignals, streams)
+		})
+	}
 }
 
 // generation is the generation of the suite's first full read; later reads

@@ -37,6 +37,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /crm/bulk/v8/read", s.api("bulk/create", s.handleBulkCreate))
 	mux.HandleFunc("GET /crm/bulk/v8/read/{id}", s.api("bulk/status", s.handleBulkStatus))
 	mux.HandleFunc("GET /crm/bulk/v8/read/{id}/result", s.api("bulk/result", s.handleBulkResult))
+	s.notifyRoutes(mux)
 	mux.HandleFunc("/crm/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one", nil)
 	})

@@ -20,6 +20,7 @@
 //	POST /crm/bulk/v8/read                        create a Bulk Read job
 //	GET  /crm/bulk/v8/read/{id}                   job status
 //	GET  /crm/bulk/v8/read/{id}/result            zip holding {id}.csv
+//	POST|GET|PUT|PATCH|DELETE /crm/v8/actions/watch   the Notification API
 //	/admin/...                                    see Handler
 //
 // Generated records are a pure function of (seed, module, index), so a
@@ -145,6 +146,30 @@
 // answers once none are left is not documented; the simulator goes on
 // answering. More than Options.MaxConcurrent calls at once are 429
 // TOO_MANY_REQUESTS.
+//
+// Notifications (actions/watch): POST enables channels, GET lists them
+// (channel_id, module, page, per_page up to 200; an entry per channel and
+// module; none is 204), PUT replaces them (keys left out are removed),
+// PATCH changes the keys given and adds events, or removes them with
+// "_delete_events": true (a channel left without events ends), DELETE
+// ?channel_ids=1,2 disables them. Each takes {"watch":[...]} items of
+// channel_id (a number), events ({Module}.create, .edit, .delete or .all),
+// notify_url, token (at most 50 characters, else 400 INVALID_DATA),
+// channel_expiry (at most a week ahead; missing or later gives one hour),
+// return_affected_field_values and notify_on_related_action. A missing key
+// is 400 MANDATORY_NOT_FOUND, a channel that is not subscribed (or has
+// expired) 400 NOT_SUBSCRIBED; answers are per item, 202 when only some
+// succeed. The scopes are ZohoCRM.notifications.ALL or the finer READ
+// (list), CREATE or WRITE (enable), UPDATE or WRITE (replace, update) and
+// DELETE (disable); each call costs a credit. When the admin API creates,
+// changes or deletes a record, every live channel with a matching event
+// gets a POST to its notify_url: {"server_time" (ms),"query_params" (of
+// notify_url),"module","resource_uri" (/crm/v2/, as Zoho sends),"ids",
+// "affected_fields" (always empty: Zoho does not document its shape),
+// "operation":"insert|update|delete","channel_id" (a string),"token"}.
+// Delivery is once, without retries; NotifyFaults (or
+// /admin/notifications/faults) delays, drops, duplicates and reorders
+// callbacks, and a channel sends nothing once its channel_expiry passes.
 //
 // The org lives in Europe/Amsterdam with country_code "NL"; like Zoho's,
 // its iso_code is the home currency ("EUR"), not a country.

@@ -82,6 +82,9 @@ type Options struct {
 	// FIELD_NOT_AVAILABLE, FIELD_NOT_SUPPORTED, INVALID_REQUEST or
 	// JOIN_LIMIT_EXCEEDED (the Refusal* constants).
 	BulkOwnerNamesRefusal string
+	// NotifyClient sends the Notification API's callbacks; default a
+	// client with a 10-second timeout.
+	NotifyClient *http.Client
 	// BulkRefusalsNameNoField leaves details empty when Bulk Read refuses
 	// a job for one of its fields; by default details names the field and
 	// its module ({"api_name","module"}). Zoho documents both.
@@ -99,6 +102,7 @@ type Server struct {
 	modules map[string]*module // by lower-case api name
 	order   []*module          // Contacts, Accounts
 	handler http.Handler
+	notify  *notifier // channels of the Notification API, with their own lock
 
 	mu     sync.Mutex
 	nextID int64 // ids for created records and bulk jobs
@@ -206,6 +210,7 @@ func New(opts Options) (*Server, error) {
 		faults:       map[string]*Fault{},
 		calls:        map[string]int64{},
 		jobs:         map[string]*bulkJob{},
+		notify:       newNotifier(opts.NotifyClient),
 	}
 	s.org = newOrg(opts.Seed)
 	s.users = simUsers
@@ -237,6 +242,10 @@ func New(opts Options) (*Server, error) {
 //	POST   /admin/access-tokens/revoke   every access token becomes invalid
 //	GET    /admin/credits                -> {"credits","calls":{...},"left_today"}
 //	DELETE /admin/credits                reset credits, call counts and the day's credits
+//	GET    /admin/notifications          -> {"channels":[...],"callbacks":[...]}
+//	POST   /admin/notifications/faults   {"delay":"2s","drop":1,"duplicate":1,"reorder":3}
+//	DELETE /admin/notifications/faults   clear them; held callbacks are sent
+//	POST   /admin/notifications/expire   every channel expires now
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // OrgDomainName returns the org's domain name, "org<zgid>", as used in

@@ -750,6 +750,7 @@ func (s *Server) CreateRecord(module string, fields map[string]any) (string, err
 	}
 	m.overlay[id] = e
 	m.view = nil
+	s.changed(m, OpInsert, strconv.FormatInt(id, 10))
 	return strconv.FormatInt(id, 10), nil
 }
 
@@ -811,6 +812,7 @@ func (s *Server) Update(module, id string, fields map[string]any) error {
 	}
 	m.overlay[r.id] = e
 	m.view = nil
+	s.changed(m, OpUpdate, strconv.FormatInt(r.id, 10))
 	return nil
 }
 
@@ -840,6 +842,7 @@ func (s *Server) remove(module, id, kind string) error {
 	m.overlay[r.id] = &entry{id: r.id, idx: r.genIdx(), created: r.ct, modified: now.UnixNano(), deleted: true}
 	m.deletions = append(m.deletions, deletion{id: r.id, displayName: name, kind: kind, at: now, by: s.users[0]})
 	m.view = nil
+	s.changed(m, OpDelete, strconv.FormatInt(r.id, 10))
 	return nil
 }
 

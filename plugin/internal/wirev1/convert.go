@@ -28,6 +28,7 @@ func specToWire(s contract.Spec) *SpecResponse {
 	return &SpecResponse{
 		Name: s.Name, Version: s.Version, Description: s.Description, Grant: s.Grant,
 		Config: attributesToWire(s.Config), Connect: connectMethodsToWire(s.Connect),
+		ChangeSignals: changeSignalsToWire(s.ChangeSignals),
 	}
 }
 
@@ -35,6 +36,7 @@ func specFromWire(s *SpecResponse) contract.Spec {
 	return contract.Spec{
 		Name: s.GetName(), Version: s.GetVersion(), Description: s.GetDescription(), Grant: s.GetGrant(),
 		Config: attributesFromWire(s.GetConfig()), Connect: connectMethodsFromWire(s.GetConnect()),
+		ChangeSignals: changeSignalsFromWire(s.GetChangeSignals()),
 	}
 }
 

@@ -155,7 +155,10 @@ type SpecResponse struct {
 	// connector that needs no authorization. Added in SDK 1.1.
 	Grant string `protobuf:"bytes,5,opt,name=grant,proto3" json:"grant,omitempty"`
 	// The ways a customer connects the source. Added in SDK 1.2.
-	Connect       []*ConnectMethod `protobuf:"bytes,6,rep,name=connect,proto3" json:"connect,omitempty"`
+	Connect []*ConnectMethod `protobuf:"bytes,6,rep,name=connect,proto3" json:"connect,omitempty"`
+	// Set when the source can watch its service for changes. Added in
+	// SDK 1.2.
+	ChangeSignals *ChangeSignals `protobuf:"bytes,10,opt,name=change_signals,json=changeSignals,proto3" json:"change_signals,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -228,6 +231,13 @@ func (x *SpecResponse) GetGrant() string {
 func (x *SpecResponse) GetConnect() []*ConnectMethod {
 	if x != nil {
 		return x.Connect
+	}
+	return nil
+}
+
+func (x *SpecResponse) GetChangeSignals() *ChangeSignals {
+	if x != nil {
+		return x.ChangeSignals
 	}
 	return nil
 }
@@ -1554,6 +1564,420 @@ func (*WriteReply_Ack) isWriteReply_Message() {}
 
 func (*WriteReply_Counter) isWriteReply_Message() {}
 
+// ChangeSignals says where a callback's body carries the channel's secret.
+type ChangeSignals struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SecretField   string                 `protobuf:"bytes,1,opt,name=secret_field,json=secretField,proto3" json:"secret_field,omitempty"`
+	MaxBodyBytes  int64                  `protobuf:"varint,2,opt,name=max_body_bytes,json=maxBodyBytes,proto3" json:"max_body_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeSignals) Reset() {
+	*x = ChangeSignals{}
+	mi := &file_replicator_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeSignals) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeSignals) ProtoMessage() {}
+
+func (x *ChangeSignals) ProtoReflect() protoreflect.Message {
+	mi := &file_replicator_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeSignals.ProtoReflect.Descriptor instead.
+func (*ChangeSignals) Descriptor() ([]byte, []int) {
+	return file_replicator_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ChangeSignals) GetSecretField() string {
+	if x != nil {
+		return x.SecretField
+	}
+	return ""
+}
+
+func (x *ChangeSignals) GetMaxBodyBytes() int64 {
+	if x != nil {
+		return x.MaxBodyBytes
+	}
+	return 0
+}
+
+type Channel struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Url           string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	Secret        string                 `protobuf:"bytes,3,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Channel) Reset() {
+	*x = Channel{}
+	mi := &file_replicator_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Channel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Channel) ProtoMessage() {}
+
+func (x *Channel) ProtoReflect() protoreflect.Message {
+	mi := &file_replicator_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Channel.ProtoReflect.Descriptor instead.
+func (*Channel) Descriptor() ([]byte, []int) {
+	return file_replicator_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *Channel) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Channel) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Channel) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+type WatchRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ConfigJson    []byte                 `protobuf:"bytes,1,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	Credentials   []byte                 `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"`
+	Streams       []string               `protobuf:"bytes,3,rep,name=streams,proto3" json:"streams,omitempty"`
+	Channels      []*Channel             `protobuf:"bytes,4,rep,name=channels,proto3" json:"channels,omitempty"`
+	Client        *OAuthClient           `protobuf:"bytes,5,opt,name=client,proto3" json:"client,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRequest) Reset() {
+	*x = WatchRequest{}
+	mi := &file_replicator_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRequest) ProtoMessage() {}
+
+func (x *WatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_replicator_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
+func (*WatchRequest) Descriptor() ([]byte, []int) {
+	return file_replicator_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *WatchRequest) GetConfigJson() []byte {
+	if x != nil {
+		return x.ConfigJson
+	}
+	return nil
+}
+
+func (x *WatchRequest) GetCredentials() []byte {
+	if x != nil {
+		return x.Credentials
+	}
+	return nil
+}
+
+func (x *WatchRequest) GetStreams() []string {
+	if x != nil {
+		return x.Streams
+	}
+	return nil
+}
+
+func (x *WatchRequest) GetChannels() []*Channel {
+	if x != nil {
+		return x.Channels
+	}
+	return nil
+}
+
+func (x *WatchRequest) GetClient() *OAuthClient {
+	if x != nil {
+		return x.Client
+	}
+	return nil
+}
+
+type WatchedChannel struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Streams []string               `protobuf:"bytes,2,rep,name=streams,proto3" json:"streams,omitempty"`
+	// Unix nanoseconds; 0 when the subscription does not expire.
+	ExpiresUnixNano int64 `protobuf:"varint,3,opt,name=expires_unix_nano,json=expiresUnixNano,proto3" json:"expires_unix_nano,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *WatchedChannel) Reset() {
+	*x = WatchedChannel{}
+	mi := &file_replicator_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchedChannel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchedChannel) ProtoMessage() {}
+
+func (x *WatchedChannel) ProtoReflect() protoreflect.Message {
+	mi := &file_replicator_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchedChannel.ProtoReflect.Descriptor instead.
+func (*WatchedChannel) Descriptor() ([]byte, []int) {
+	return file_replicator_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *WatchedChannel) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *WatchedChannel) GetStreams() []string {
+	if x != nil {
+		return x.Streams
+	}
+	return nil
+}
+
+func (x *WatchedChannel) GetExpiresUnixNano() int64 {
+	if x != nil {
+		return x.ExpiresUnixNano
+	}
+	return 0
+}
+
+type WatchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Channels      []*WatchedChannel      `protobuf:"bytes,1,rep,name=channels,proto3" json:"channels,omitempty"`
+	Credentials   []byte                 `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchResponse) Reset() {
+	*x = WatchResponse{}
+	mi := &file_replicator_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchResponse) ProtoMessage() {}
+
+func (x *WatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_replicator_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
+func (*WatchResponse) Descriptor() ([]byte, []int) {
+	return file_replicator_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *WatchResponse) GetChannels() []*WatchedChannel {
+	if x != nil {
+		return x.Channels
+	}
+	return nil
+}
+
+func (x *WatchResponse) GetCredentials() []byte {
+	if x != nil {
+		return x.Credentials
+	}
+	return nil
+}
+
+type UnwatchRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ConfigJson    []byte                 `protobuf:"bytes,1,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	Credentials   []byte                 `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"`
+	Channels      []*Channel             `protobuf:"bytes,3,rep,name=channels,proto3" json:"channels,omitempty"`
+	Client        *OAuthClient           `protobuf:"bytes,4,opt,name=client,proto3" json:"client,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnwatchRequest) Reset() {
+	*x = UnwatchRequest{}
+	mi := &file_replicator_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnwatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnwatchRequest) ProtoMessage() {}
+
+func (x *UnwatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_replicator_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnwatchRequest.ProtoReflect.Descriptor instead.
+func (*UnwatchRequest) Descriptor() ([]byte, []int) {
+	return file_replicator_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *UnwatchRequest) GetConfigJson() []byte {
+	if x != nil {
+		return x.ConfigJson
+	}
+	return nil
+}
+
+func (x *UnwatchRequest) GetCredentials() []byte {
+	if x != nil {
+		return x.Credentials
+	}
+	return nil
+}
+
+func (x *UnwatchRequest) GetChannels() []*Channel {
+	if x != nil {
+		return x.Channels
+	}
+	return nil
+}
+
+func (x *UnwatchRequest) GetClient() *OAuthClient {
+	if x != nil {
+		return x.Client
+	}
+	return nil
+}
+
+type UnwatchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Credentials   []byte                 `protobuf:"bytes,1,opt,name=credentials,proto3" json:"credentials,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnwatchResponse) Reset() {
+	*x = UnwatchResponse{}
+	mi := &file_replicator_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnwatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnwatchResponse) ProtoMessage() {}
+
+func (x *UnwatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_replicator_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnwatchResponse.ProtoReflect.Descriptor instead.
+func (*UnwatchResponse) Descriptor() ([]byte, []int) {
+	return file_replicator_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *UnwatchResponse) GetCredentials() []byte {
+	if x != nil {
+		return x.Credentials
+	}
+	return nil
+}
+
 var File_replicator_proto protoreflect.FileDescriptor
 
 const file_replicator_proto_rawDesc = "" +
@@ -1566,14 +1990,16 @@ const file_replicator_proto_rawDesc = "" +
 	"\brequired\x18\x03 \x01(\bR\brequired\x12\x1c\n" +
 	"\tsensitive\x18\x04 \x01(\bR\tsensitive\x12!\n" +
 	"\fdefault_json\x18\x05 \x01(\fR\vdefaultJson\x12 \n" +
-	"\vdescription\x18\x06 \x01(\tR\vdescription\"\xec\x01\n" +
+	"\vdescription\x18\x06 \x01(\tR\vdescription\"\xb8\x02\n" +
 	"\fSpecResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x127\n" +
 	"\x06config\x18\x04 \x03(\v2\x1f.replicator.plugin.v1.AttributeR\x06config\x12\x14\n" +
 	"\x05grant\x18\x05 \x01(\tR\x05grant\x12=\n" +
-	"\aconnect\x18\x06 \x03(\v2#.replicator.plugin.v1.ConnectMethodR\aconnect\"\x94\x01\n" +
+	"\aconnect\x18\x06 \x03(\v2#.replicator.plugin.v1.ConnectMethodR\aconnect\x12J\n" +
+	"\x0echange_signals\x18\n" +
+	" \x01(\v2#.replicator.plugin.v1.ChangeSignalsR\rchangeSignals\"\x94\x01\n" +
 	"\rConnectMethod\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
@@ -1680,7 +2106,36 @@ const file_replicator_proto_rawDesc = "" +
 	"WriteReply\x12\x12\n" +
 	"\x03ack\x18\x01 \x01(\x04H\x00R\x03ack\x129\n" +
 	"\acounter\x18\x02 \x01(\v2\x1d.replicator.plugin.v1.CounterH\x00R\acounterB\t\n" +
-	"\amessage2\xee\x04\n" +
+	"\amessage\"X\n" +
+	"\rChangeSignals\x12!\n" +
+	"\fsecret_field\x18\x01 \x01(\tR\vsecretField\x12$\n" +
+	"\x0emax_body_bytes\x18\x02 \x01(\x03R\fmaxBodyBytes\"C\n" +
+	"\aChannel\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x16\n" +
+	"\x06secret\x18\x03 \x01(\tR\x06secret\"\xe1\x01\n" +
+	"\fWatchRequest\x12\x1f\n" +
+	"\vconfig_json\x18\x01 \x01(\fR\n" +
+	"configJson\x12 \n" +
+	"\vcredentials\x18\x02 \x01(\fR\vcredentials\x12\x18\n" +
+	"\astreams\x18\x03 \x03(\tR\astreams\x129\n" +
+	"\bchannels\x18\x04 \x03(\v2\x1d.replicator.plugin.v1.ChannelR\bchannels\x129\n" +
+	"\x06client\x18\x05 \x01(\v2!.replicator.plugin.v1.OAuthClientR\x06client\"f\n" +
+	"\x0eWatchedChannel\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\astreams\x18\x02 \x03(\tR\astreams\x12*\n" +
+	"\x11expires_unix_nano\x18\x03 \x01(\x03R\x0fexpiresUnixNano\"s\n" +
+	"\rWatchResponse\x12@\n" +
+	"\bchannels\x18\x01 \x03(\v2$.replicator.plugin.v1.WatchedChannelR\bchannels\x12 \n" +
+	"\vcredentials\x18\x02 \x01(\fR\vcredentials\"\xc9\x01\n" +
+	"\x0eUnwatchRequest\x12\x1f\n" +
+	"\vconfig_json\x18\x01 \x01(\fR\n" +
+	"configJson\x12 \n" +
+	"\vcredentials\x18\x02 \x01(\fR\vcredentials\x129\n" +
+	"\bchannels\x18\x03 \x03(\v2\x1d.replicator.plugin.v1.ChannelR\bchannels\x129\n" +
+	"\x06client\x18\x04 \x01(\v2!.replicator.plugin.v1.OAuthClientR\x06client\"3\n" +
+	"\x0fUnwatchResponse\x12 \n" +
+	"\vcredentials\x18\x01 \x01(\fR\vcredentials2\x98\x06\n" +
 	"\x06Source\x12M\n" +
 	"\x04Spec\x12!.replicator.plugin.v1.SpecRequest\x1a\".replicator.plugin.v1.SpecResponse\x12\\\n" +
 	"\tAuthorize\x12&.replicator.plugin.v1.AuthorizeRequest\x1a'.replicator.plugin.v1.AuthorizeResponse\x12P\n" +
@@ -1688,7 +2143,9 @@ const file_replicator_proto_rawDesc = "" +
 	"\bDiscover\x12%.replicator.plugin.v1.DiscoverRequest\x1a&.replicator.plugin.v1.DiscoverResponse\x12N\n" +
 	"\x04Read\x12!.replicator.plugin.v1.ReadRequest\x1a!.replicator.plugin.v1.ReadMessage0\x01\x12e\n" +
 	"\fAuthorizeURL\x12).replicator.plugin.v1.AuthorizeURLRequest\x1a*.replicator.plugin.v1.AuthorizeURLResponse\x12S\n" +
-	"\x06Revoke\x12#.replicator.plugin.v1.RevokeRequest\x1a$.replicator.plugin.v1.RevokeResponse2\x81\x02\n" +
+	"\x06Revoke\x12#.replicator.plugin.v1.RevokeRequest\x1a$.replicator.plugin.v1.RevokeResponse\x12P\n" +
+	"\x05Watch\x12\".replicator.plugin.v1.WatchRequest\x1a#.replicator.plugin.v1.WatchResponse\x12V\n" +
+	"\aUnwatch\x12$.replicator.plugin.v1.UnwatchRequest\x1a%.replicator.plugin.v1.UnwatchResponse2\x81\x02\n" +
 	"\vDestination\x12M\n" +
 	"\x04Spec\x12!.replicator.plugin.v1.SpecRequest\x1a\".replicator.plugin.v1.SpecResponse\x12P\n" +
 	"\x05Check\x12\".replicator.plugin.v1.CheckRequest\x1a#.replicator.plugin.v1.CheckResponse\x12Q\n" +
@@ -1706,7 +2163,7 @@ func file_replicator_proto_rawDescGZIP() []byte {
 	return file_replicator_proto_rawDescData
 }
 
-var file_replicator_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_replicator_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_replicator_proto_goTypes = []any{
 	(*SpecRequest)(nil),          // 0: replicator.plugin.v1.SpecRequest
 	(*Attribute)(nil),            // 1: replicator.plugin.v1.Attribute
@@ -1730,61 +2187,78 @@ var file_replicator_proto_goTypes = []any{
 	(*WriteOpen)(nil),            // 19: replicator.plugin.v1.WriteOpen
 	(*WriteMessage)(nil),         // 20: replicator.plugin.v1.WriteMessage
 	(*WriteReply)(nil),           // 21: replicator.plugin.v1.WriteReply
-	nil,                          // 22: replicator.plugin.v1.AuthorizeRequest.ParamsEntry
-	(*OAuthClient)(nil),          // 23: replicator.plugin.v1.OAuthClient
-	(*AuthorizeURLRequest)(nil),  // 24: replicator.plugin.v1.AuthorizeURLRequest
-	(*RevokeRequest)(nil),        // 25: replicator.plugin.v1.RevokeRequest
-	(*AuthorizeURLResponse)(nil), // 26: replicator.plugin.v1.AuthorizeURLResponse
-	(*RevokeResponse)(nil),       // 27: replicator.plugin.v1.RevokeResponse
+	(*ChangeSignals)(nil),        // 22: replicator.plugin.v1.ChangeSignals
+	(*Channel)(nil),              // 23: replicator.plugin.v1.Channel
+	(*WatchRequest)(nil),         // 24: replicator.plugin.v1.WatchRequest
+	(*WatchedChannel)(nil),       // 25: replicator.plugin.v1.WatchedChannel
+	(*WatchResponse)(nil),        // 26: replicator.plugin.v1.WatchResponse
+	(*UnwatchRequest)(nil),       // 27: replicator.plugin.v1.UnwatchRequest
+	(*UnwatchResponse)(nil),      // 28: replicator.plugin.v1.UnwatchResponse
+	nil,                          // 29: replicator.plugin.v1.AuthorizeRequest.ParamsEntry
+	(*OAuthClient)(nil),          // 30: replicator.plugin.v1.OAuthClient
+	(*AuthorizeURLRequest)(nil),  // 31: replicator.plugin.v1.AuthorizeURLRequest
+	(*RevokeRequest)(nil),        // 32: replicator.plugin.v1.RevokeRequest
+	(*AuthorizeURLResponse)(nil), // 33: replicator.plugin.v1.AuthorizeURLResponse
+	(*RevokeResponse)(nil),       // 34: replicator.plugin.v1.RevokeResponse
 }
 var file_replicator_proto_depIdxs = []int32{
 	1,  // 0: replicator.plugin.v1.SpecResponse.config:type_name -> replicator.plugin.v1.Attribute
 	3,  // 1: replicator.plugin.v1.SpecResponse.connect:type_name -> replicator.plugin.v1.ConnectMethod
-	1,  // 2: replicator.plugin.v1.ConnectMethod.fields:type_name -> replicator.plugin.v1.Attribute
-	22, // 3: replicator.plugin.v1.AuthorizeRequest.params:type_name -> replicator.plugin.v1.AuthorizeRequest.ParamsEntry
-	23, // 4: replicator.plugin.v1.AuthorizeRequest.client:type_name -> replicator.plugin.v1.OAuthClient
-	6,  // 5: replicator.plugin.v1.CheckRequest.streams:type_name -> replicator.plugin.v1.Stream
-	23, // 6: replicator.plugin.v1.CheckRequest.client:type_name -> replicator.plugin.v1.OAuthClient
-	23, // 7: replicator.plugin.v1.DiscoverRequest.client:type_name -> replicator.plugin.v1.OAuthClient
-	6,  // 8: replicator.plugin.v1.DiscoverResponse.streams:type_name -> replicator.plugin.v1.Stream
-	11, // 9: replicator.plugin.v1.ReadRequest.streams:type_name -> replicator.plugin.v1.ReadStream
-	23, // 10: replicator.plugin.v1.ReadRequest.client:type_name -> replicator.plugin.v1.OAuthClient
-	13, // 11: replicator.plugin.v1.ReadMessage.records:type_name -> replicator.plugin.v1.RecordBatch
-	14, // 12: replicator.plugin.v1.ReadMessage.checkpoint:type_name -> replicator.plugin.v1.Checkpoint
-	15, // 13: replicator.plugin.v1.ReadMessage.full_refresh_complete:type_name -> replicator.plugin.v1.FullRefreshComplete
-	16, // 14: replicator.plugin.v1.ReadMessage.counter:type_name -> replicator.plugin.v1.Counter
-	6,  // 15: replicator.plugin.v1.WriteStream.stream:type_name -> replicator.plugin.v1.Stream
-	18, // 16: replicator.plugin.v1.WriteOpen.streams:type_name -> replicator.plugin.v1.WriteStream
-	19, // 17: replicator.plugin.v1.WriteMessage.open:type_name -> replicator.plugin.v1.WriteOpen
-	13, // 18: replicator.plugin.v1.WriteMessage.records:type_name -> replicator.plugin.v1.RecordBatch
-	14, // 19: replicator.plugin.v1.WriteMessage.checkpoint:type_name -> replicator.plugin.v1.Checkpoint
-	15, // 20: replicator.plugin.v1.WriteMessage.full_refresh_complete:type_name -> replicator.plugin.v1.FullRefreshComplete
-	16, // 21: replicator.plugin.v1.WriteReply.counter:type_name -> replicator.plugin.v1.Counter
-	0,  // 22: replicator.plugin.v1.Source.Spec:input_type -> replicator.plugin.v1.SpecRequest
-	4,  // 23: replicator.plugin.v1.Source.Authorize:input_type -> replicator.plugin.v1.AuthorizeRequest
-	7,  // 24: replicator.plugin.v1.Source.Check:input_type -> replicator.plugin.v1.CheckRequest
-	9,  // 25: replicator.plugin.v1.Source.Discover:input_type -> replicator.plugin.v1.DiscoverRequest
-	12, // 26: replicator.plugin.v1.Source.Read:input_type -> replicator.plugin.v1.ReadRequest
-	24, // 27: replicator.plugin.v1.Source.AuthorizeURL:input_type -> replicator.plugin.v1.AuthorizeURLRequest
-	25, // 28: replicator.plugin.v1.Source.Revoke:input_type -> replicator.plugin.v1.RevokeRequest
-	0,  // 29: replicator.plugin.v1.Destination.Spec:input_type -> replicator.plugin.v1.SpecRequest
-	7,  // 30: replicator.plugin.v1.Destination.Check:input_type -> replicator.plugin.v1.CheckRequest
-	20, // 31: replicator.plugin.v1.Destination.Write:input_type -> replicator.plugin.v1.WriteMessage
-	2,  // 32: replicator.plugin.v1.Source.Spec:output_type -> replicator.plugin.v1.SpecResponse
-	5,  // 33: replicator.plugin.v1.Source.Authorize:output_type -> replicator.plugin.v1.AuthorizeResponse
-	8,  // 34: replicator.plugin.v1.Source.Check:output_type -> replicator.plugin.v1.CheckResponse
-	10, // 35: replicator.plugin.v1.Source.Discover:output_type -> replicator.plugin.v1.DiscoverResponse
-	17, // 36: replicator.plugin.v1.Source.Read:output_type -> replicator.plugin.v1.ReadMessage
-	26, // 37: replicator.plugin.v1.Source.AuthorizeURL:output_type -> replicator.plugin.v1.AuthorizeURLResponse
-	27, // 38: replicator.plugin.v1.Source.Revoke:output_type -> replicator.plugin.v1.RevokeResponse
-	2,  // 39: replicator.plugin.v1.Destination.Spec:output_type -> replicator.plugin.v1.SpecResponse
-	8,  // 40: replicator.plugin.v1.Destination.Check:output_type -> replicator.plugin.v1.CheckResponse
-	21, // 41: replicator.plugin.v1.Destination.Write:output_type -> replicator.plugin.v1.WriteReply
-	32, // [32:42] is the sub-list for method output_type
-	22, // [22:32] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	22, // 2: replicator.plugin.v1.SpecResponse.change_signals:type_name -> replicator.plugin.v1.ChangeSignals
+	1,  // 3: replicator.plugin.v1.ConnectMethod.fields:type_name -> replicator.plugin.v1.Attribute
+	29, // 4: replicator.plugin.v1.AuthorizeRequest.params:type_name -> replicator.plugin.v1.AuthorizeRequest.ParamsEntry
+	30, // 5: replicator.plugin.v1.AuthorizeRequest.client:type_name -> replicator.plugin.v1.OAuthClient
+	6,  // 6: replicator.plugin.v1.CheckRequest.streams:type_name -> replicator.plugin.v1.Stream
+	30, // 7: replicator.plugin.v1.CheckRequest.client:type_name -> replicator.plugin.v1.OAuthClient
+	30, // 8: replicator.plugin.v1.DiscoverRequest.client:type_name -> replicator.plugin.v1.OAuthClient
+	6,  // 9: replicator.plugin.v1.DiscoverResponse.streams:type_name -> replicator.plugin.v1.Stream
+	11, // 10: replicator.plugin.v1.ReadRequest.streams:type_name -> replicator.plugin.v1.ReadStream
+	30, // 11: replicator.plugin.v1.ReadRequest.client:type_name -> replicator.plugin.v1.OAuthClient
+	13, // 12: replicator.plugin.v1.ReadMessage.records:type_name -> replicator.plugin.v1.RecordBatch
+	14, // 13: replicator.plugin.v1.ReadMessage.checkpoint:type_name -> replicator.plugin.v1.Checkpoint
+	15, // 14: replicator.plugin.v1.ReadMessage.full_refresh_complete:type_name -> replicator.plugin.v1.FullRefreshComplete
+	16, // 15: replicator.plugin.v1.ReadMessage.counter:type_name -> replicator.plugin.v1.Counter
+	6,  // 16: replicator.plugin.v1.WriteStream.stream:type_name -> replicator.plugin.v1.Stream
+	18, // 17: replicator.plugin.v1.WriteOpen.streams:type_name -> replicator.plugin.v1.WriteStream
+	19, // 18: replicator.plugin.v1.WriteMessage.open:type_name -> replicator.plugin.v1.WriteOpen
+	13, // 19: replicator.plugin.v1.WriteMessage.records:type_name -> replicator.plugin.v1.RecordBatch
+	14, // 20: replicator.plugin.v1.WriteMessage.checkpoint:type_name -> replicator.plugin.v1.Checkpoint
+	15, // 21: replicator.plugin.v1.WriteMessage.full_refresh_complete:type_name -> replicator.plugin.v1.FullRefreshComplete
+	16, // 22: replicator.plugin.v1.WriteReply.counter:type_name -> replicator.plugin.v1.Counter
+	23, // 23: replicator.plugin.v1.WatchRequest.channels:type_name -> replicator.plugin.v1.Channel
+	30, // 24: replicator.plugin.v1.WatchRequest.client:type_name -> replicator.plugin.v1.OAuthClient
+	25, // 25: replicator.plugin.v1.WatchResponse.channels:type_name -> replicator.plugin.v1.WatchedChannel
+	23, // 26: replicator.plugin.v1.UnwatchRequest.channels:type_name -> replicator.plugin.v1.Channel
+	30, // 27: replicator.plugin.v1.UnwatchRequest.client:type_name -> replicator.plugin.v1.OAuthClient
+	0,  // 28: replicator.plugin.v1.Source.Spec:input_type -> replicator.plugin.v1.SpecRequest
+	4,  // 29: replicator.plugin.v1.Source.Authorize:input_type -> replicator.plugin.v1.AuthorizeRequest
+	7,  // 30: replicator.plugin.v1.Source.Check:input_type -> replicator.plugin.v1.CheckRequest
+	9,  // 31: replicator.plugin.v1.Source.Discover:input_type -> replicator.plugin.v1.DiscoverRequest
+	12, // 32: replicator.plugin.v1.Source.Read:input_type -> replicator.plugin.v1.ReadRequest
+	31, // 33: replicator.plugin.v1.Source.AuthorizeURL:input_type -> replicator.plugin.v1.AuthorizeURLRequest
+	32, // 34: replicator.plugin.v1.Source.Revoke:input_type -> replicator.plugin.v1.RevokeRequest
+	24, // 35: replicator.plugin.v1.Source.Watch:input_type -> replicator.plugin.v1.WatchRequest
+	27, // 36: replicator.plugin.v1.Source.Unwatch:input_type -> replicator.plugin.v1.UnwatchRequest
+	0,  // 37: replicator.plugin.v1.Destination.Spec:input_type -> replicator.plugin.v1.SpecRequest
+	7,  // 38: replicator.plugin.v1.Destination.Check:input_type -> replicator.plugin.v1.CheckRequest
+	20, // 39: replicator.plugin.v1.Destination.Write:input_type -> replicator.plugin.v1.WriteMessage
+	2,  // 40: replicator.plugin.v1.Source.Spec:output_type -> replicator.plugin.v1.SpecResponse
+	5,  // 41: replicator.plugin.v1.Source.Authorize:output_type -> replicator.plugin.v1.AuthorizeResponse
+	8,  // 42: replicator.plugin.v1.Source.Check:output_type -> replicator.plugin.v1.CheckResponse
+	10, // 43: replicator.plugin.v1.Source.Discover:output_type -> replicator.plugin.v1.DiscoverResponse
+	17, // 44: replicator.plugin.v1.Source.Read:output_type -> replicator.plugin.v1.ReadMessage
+	33, // 45: replicator.plugin.v1.Source.AuthorizeURL:output_type -> replicator.plugin.v1.AuthorizeURLResponse
+	34, // 46: replicator.plugin.v1.Source.Revoke:output_type -> replicator.plugin.v1.RevokeResponse
+	26, // 47: replicator.plugin.v1.Source.Watch:output_type -> replicator.plugin.v1.WatchResponse
+	28, // 48: replicator.plugin.v1.Source.Unwatch:output_type -> replicator.plugin.v1.UnwatchResponse
+	2,  // 49: replicator.plugin.v1.Destination.Spec:output_type -> replicator.plugin.v1.SpecResponse
+	8,  // 50: replicator.plugin.v1.Destination.Check:output_type -> replicator.plugin.v1.CheckResponse
+	21, // 51: replicator.plugin.v1.Destination.Write:output_type -> replicator.plugin.v1.WriteReply
+	40, // [40:52] is the sub-list for method output_type
+	28, // [28:40] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_replicator_proto_init() }
@@ -1816,7 +2290,7 @@ func file_replicator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_replicator_proto_rawDesc), len(file_replicator_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

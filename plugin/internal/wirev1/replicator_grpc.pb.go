@@ -30,6 +30,8 @@ const (
 	Source_Read_FullMethodName         = "/replicator.plugin.v1.Source/Read"
 	Source_AuthorizeURL_FullMethodName = "/replicator.plugin.v1.Source/AuthorizeURL"
 	Source_Revoke_FullMethodName       = "/replicator.plugin.v1.Source/Revoke"
+	Source_Watch_FullMethodName        = "/replicator.plugin.v1.Source/Watch"
+	Source_Unwatch_FullMethodName      = "/replicator.plugin.v1.Source/Unwatch"
 )
 
 // SourceClient is the client API for Source service.
@@ -47,6 +49,11 @@ type SourceClient interface {
 	// plugin built before them answers UNIMPLEMENTED.
 	AuthorizeURL(ctx context.Context, in *AuthorizeURLRequest, opts ...grpc.CallOption) (*AuthorizeURLResponse, error)
 	Revoke(ctx context.Context, in *RevokeRequest, opts ...grpc.CallOption) (*RevokeResponse, error)
+	// Watch subscribes the host's callback channels to the service's
+	// changes, or renews them; Unwatch ends them. A plugin built before
+	// SDK 1.2 answers UNIMPLEMENTED. Added in SDK 1.2.
+	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (*WatchResponse, error)
+	Unwatch(ctx context.Context, in *UnwatchRequest, opts ...grpc.CallOption) (*UnwatchResponse, error)
 }
 
 type sourceClient struct {
@@ -136,6 +143,26 @@ func (c *sourceClient) Revoke(ctx context.Context, in *RevokeRequest, opts ...gr
 	return out, nil
 }
 
+func (c *sourceClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (*WatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WatchResponse)
+	err := c.cc.Invoke(ctx, Source_Watch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sourceClient) Unwatch(ctx context.Context, in *UnwatchRequest, opts ...grpc.CallOption) (*UnwatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnwatchResponse)
+	err := c.cc.Invoke(ctx, Source_Unwatch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SourceServer is the server API for Source service.
 // All implementations must embed UnimplementedSourceServer
 // for forward compatibility.
@@ -151,6 +178,11 @@ type SourceServer interface {
 	// plugin built before them answers UNIMPLEMENTED.
 	AuthorizeURL(context.Context, *AuthorizeURLRequest) (*AuthorizeURLResponse, error)
 	Revoke(context.Context, *RevokeRequest) (*RevokeResponse, error)
+	// Watch subscribes the host's callback channels to the service's
+	// changes, or renews them; Unwatch ends them. A plugin built before
+	// SDK 1.2 answers UNIMPLEMENTED. Added in SDK 1.2.
+	Watch(context.Context, *WatchRequest) (*WatchResponse, error)
+	Unwatch(context.Context, *UnwatchRequest) (*UnwatchResponse, error)
 	mustEmbedUnimplementedSourceServer()
 }
 
@@ -181,6 +213,12 @@ func (UnimplementedSourceServer) AuthorizeURL(context.Context, *AuthorizeURLRequ
 }
 func (UnimplementedSourceServer) Revoke(context.Context, *RevokeRequest) (*RevokeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Revoke not implemented")
+}
+func (UnimplementedSourceServer) Watch(context.Context, *WatchRequest) (*WatchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Watch not implemented")
+}
+func (UnimplementedSourceServer) Unwatch(context.Context, *UnwatchRequest) (*UnwatchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Unwatch not implemented")
 }
 func (UnimplementedSourceServer) mustEmbedUnimplementedSourceServer() {}
 func (UnimplementedSourceServer) testEmbeddedByValue()                {}
@@ -322,6 +360,42 @@ func _Source_Revoke_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Source_Watch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServer).Watch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Source_Watch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServer).Watch(ctx, req.(*WatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Source_Unwatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnwatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServer).Unwatch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Source_Unwatch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServer).Unwatch(ctx, req.(*UnwatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Source_ServiceDesc is the grpc.ServiceDesc for Source service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -352,6 +426,14 @@ var Source_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Revoke",
 			Handler:    _Source_Revoke_Handler,
+		},
+		{
+			MethodName: "Watch",
+			Handler:    _Source_Watch_Handler,
+		},
+		{
+			MethodName: "Unwatch",
+			Handler:    _Source_Unwatch_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -3,8 +3,8 @@
 // does (replicator-source-hang behaves as MISBEHAVE=hang), for tests that
 // launch it through the host, which passes no environment:
 //
-//	hang           Spec, Check, Discover, Authorize, AuthorizeURL and
-//	               Revoke never answer
+//	hang           Spec, Check, Discover, Authorize, AuthorizeURL, Revoke,
+//	               Watch and Unwatch never answer
 //	silent         Read sends nothing and never returns
 //	stderr         writes lines go-plugin's own log parser would panic on,
 //	               a long line without a line break and a long error line
@@ -155,6 +155,20 @@ func (s *source) Discover(context.Context, contract.DiscoverRequest) (contract.D
 		Name: "items", Schema: json.RawMessage(`{"type":"object"}`), PrimaryKey: []string{"id"},
 		Modes: []contract.SyncMode{contract.FullRefresh},
 	}}}}, nil
+}
+
+func (s *source) Watch(context.Context, contract.WatchRequest) (contract.WatchResponse, error) {
+	if s.how == "hang" {
+		s.block()
+	}
+	return contract.WatchResponse{}, nil
+}
+
+func (s *source) Unwatch(context.Context, contract.UnwatchRequest) (contract.UnwatchResponse, error) {
+	if s.how == "hang" {
+		s.block()
+	}
+	return contract.UnwatchResponse{}, nil
 }
 
 func (s *source) Read(ctx context.Context, req contract.ReadRequest, out contract.Output) error {
