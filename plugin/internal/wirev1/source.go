@@ -31,7 +31,8 @@ func (s *sourceServer) Spec(ctx context.Context, _ *SpecRequest) (*SpecResponse,
 }
 
 func (s *sourceServer) Authorize(ctx context.Context, req *AuthorizeRequest) (*AuthorizeResponse, error) {
-	resp, err := s.impl.Authorize(ctx, contract.AuthorizeRequest{Config: nilIfEmpty(req.GetConfigJson()), Grant: req.GetGrant()})
+	areq := contract.AuthorizeRequest{Config: nilIfEmpty(req.GetConfigJson()), Grant: req.GetGrant()}
+	resp, err := s.impl.Authorize(ctx, areq)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -47,7 +48,11 @@ func (s *sourceServer) Check(ctx context.Context, req *CheckRequest) (*CheckResp
 }
 
 func (s *sourceServer) Discover(ctx context.Context, req *DiscoverRequest) (*DiscoverResponse, error) {
-	resp, err := s.impl.Discover(ctx, contract.DiscoverRequest{Config: nilIfEmpty(req.GetConfigJson()), Credentials: nilIfEmpty(req.GetCredentials())})
+	dreq := contract.DiscoverRequest{
+		Config:      nilIfEmpty(req.GetConfigJson()),
+		Credentials: nilIfEmpty(req.GetCredentials()),
+	}
+	resp, err := s.impl.Discover(ctx, dreq)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -89,7 +94,8 @@ type readSender struct {
 
 func (o *readSender) Emit(_ context.Context, r contract.Record) error {
 	if len(r.Data) > contract.MaxRecordBytes {
-		return fmt.Errorf("record %q of stream %q carries %d bytes of data; a record may carry at most %d", r.Key, r.Stream, len(r.Data), contract.MaxRecordBytes)
+		return fmt.Errorf("record %q of stream %q carries %d bytes of data; a record may carry at most %d",
+			r.Key, r.Stream, len(r.Data), contract.MaxRecordBytes)
 	}
 	o.batch = append(o.batch, r)
 	o.bytes += len(r.Data) + len(r.Key) + len(r.Stream) + 16
@@ -130,7 +136,8 @@ func (o *readSender) Checkpoint(_ context.Context, stream string, state json.Raw
 }
 
 func (o *readSender) FullRefreshComplete(_ context.Context, stream string, generation uint64) error {
-	return o.control(&ReadMessage{Message: &ReadMessage_FullRefreshComplete{FullRefreshComplete: &FullRefreshComplete{Stream: stream, Generation: generation}}})
+	f := &FullRefreshComplete{Stream: stream, Generation: generation}
+	return o.control(&ReadMessage{Message: &ReadMessage_FullRefreshComplete{FullRefreshComplete: f}})
 }
 
 func (o *readSender) UpdateCredentials(_ context.Context, c contract.Credentials) error {
@@ -156,7 +163,9 @@ func (c *remoteSource) Spec(ctx context.Context) (contract.Spec, error) {
 	return specFromWire(resp), nil
 }
 
-func (c *remoteSource) Authorize(ctx context.Context, req contract.AuthorizeRequest) (contract.AuthorizeResponse, error) {
+func (c *remoteSource) Authorize(
+	ctx context.Context, req contract.AuthorizeRequest,
+) (contract.AuthorizeResponse, error) {
 	resp, err := c.c.Authorize(ctx, &AuthorizeRequest{ConfigJson: req.Config, Grant: req.Grant})
 	if err != nil {
 		return contract.AuthorizeResponse{}, fromStatus(ctx, err)
@@ -190,7 +199,8 @@ func (c *remoteSource) Discover(ctx context.Context, req contract.DiscoverReques
 func (c *remoteSource) Read(ctx context.Context, req contract.ReadRequest, out contract.Output) error {
 	w := &ReadRequest{ConfigJson: req.Config, Credentials: req.Credentials}
 	for _, s := range req.Streams {
-		w.Streams = append(w.Streams, &ReadStream{Name: s.Name, State: s.State, HasState: s.State != nil, Generation: s.Generation})
+		rs := &ReadStream{Name: s.Name, State: s.State, HasState: s.State != nil, Generation: s.Generation}
+		w.Streams = append(w.Streams, rs)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
