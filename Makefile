@@ -46,7 +46,12 @@ build:
 		$(GO) build -trimpath -o $(BIN)/$$name $$pkg || exit 1; \
 	done
 
-test: build check
+# .ci/needs checks in seconds, before anything is built, for what the tests
+# need beyond Go, installs what it can and otherwise stops with the command
+# to run; the gates' tools missing are built next.
+test:
+	@GO=$(GO) .ci/needs $(GOLANGCI_LINT) $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)
+	@$(MAKE) --no-print-directory tools build check
 	REPLICATOR_BIN=$(BIN) $(GO) test -race -timeout 12m ./...
 
 # The gates before the tests; each says what to run to fix what it finds.
