@@ -199,28 +199,28 @@ func cursorOf(c schemas.Contact) keyset.Cursor {
 	return keyset.Cursor{UpdatedAt: c.UpdatedAt, ID: c.SourceID}
 }
 
-// emit sends a contact as an upsert.
-func emit(ctx context.Context, out contract.Output, stream string, c schemas.Contact) error {
+// emit sends a contact as an upsert of the stream name.
+func emit(ctx context.Context, out contract.Output, name string, c schemas.Contact) error {
 	data, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("encoding contact %s: %w", c.SourceID, err)
 	}
-	rec := contract.Record{Stream: stream, Key: c.SourceID, Data: data, SourceTime: c.UpdatedAt}
+	rec := contract.Record{Stream: name, Key: c.SourceID, Data: data, SourceTime: c.UpdatedAt}
 	if err := out.Emit(ctx, rec); err != nil {
 		return fmt.Errorf("emitting contact %s: %w", c.SourceID, err)
 	}
 	return nil
 }
 
-// checkpoint sends the stream's state. The host stores it once the
-// destination holds everything emitted before it.
-func checkpoint(ctx context.Context, out contract.Output, stream string, st state) error {
+// checkpoint sends the state of the stream name. The host stores it once
+// the destination holds everything emitted before it.
+func checkpoint(ctx context.Context, out contract.Output, name string, st state) error {
 	b, err := json.Marshal(st)
 	if err != nil {
-		return fmt.Errorf("encoding the checkpoint of %s: %w", stream, err)
+		return fmt.Errorf("encoding the checkpoint of %s: %w", name, err)
 	}
-	if err := out.Checkpoint(ctx, stream, b); err != nil {
-		return fmt.Errorf("checkpointing %s: %w", stream, err)
+	if err := out.Checkpoint(ctx, name, b); err != nil {
+		return fmt.Errorf("checkpointing %s: %w", name, err)
 	}
 	return nil
 }
