@@ -23,7 +23,13 @@ func keyOf(fi os.FileInfo) (fileKey, bool) {
 	if !ok {
 		return fileKey{}, false
 	}
-	return fileKey{dev: uint64(st.Dev), ino: st.Ino, size: st.Size, mtime: st.Mtim, ctime: st.Ctim}, true //nolint:unconvert // Dev is uint32 on some Linux architectures
+	return fileKey{
+		dev:   uint64(st.Dev), //nolint:unconvert // Dev is uint32 on some Linux architectures
+		ino:   st.Ino,
+		size:  st.Size,
+		mtime: st.Mtim,
+		ctime: st.Ctim,
+	}, true
 }
 
 func statKey(f *os.File) (fileKey, bool) {

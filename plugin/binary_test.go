@@ -147,7 +147,8 @@ func TestStartRunsTheFileThatWasHashed(t *testing.T) {
 	}
 
 	wrong := strings.Repeat("0", 64)
-	if _, err := Start(ctx, Config{Binary: bin, Kind: KindSource, SHA256: wrong}); err == nil || !strings.Contains(err.Error(), "does not match") {
+	if _, err := Start(ctx, Config{Binary: bin, Kind: KindSource, SHA256: wrong}); err == nil ||
+		!strings.Contains(err.Error(), "does not match") {
 		t.Fatalf("start with a pin the binary does not have: %v", err)
 	}
 }

@@ -98,7 +98,12 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		cmd.Env = append(slices.Clip(cfg.Env), goplugin.EnvUnixSocketDir+"="+cfg.SocketDir)
 	}
 	cmd.Dir = cfg.Dir
-	c := &Client{cfg: cfg, cmd: cmd, group: newGroup(cmd), tail: newTail(cfg.TailLines, cfg.Logger.Named(filepath.Base(cfg.Path)))}
+	c := &Client{
+		cfg:   cfg,
+		cmd:   cmd,
+		group: newGroup(cmd),
+		tail:  newTail(cfg.TailLines, cfg.Logger.Named(filepath.Base(cfg.Path))),
+	}
 	pcfg := &goplugin.ClientConfig{
 		HandshakeConfig:  handshake(),
 		VersionedPlugins: clientPlugins(),
@@ -130,7 +135,12 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		if err != nil {
 			c.Close()
 			if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
-				return nil, fmt.Errorf("start plugin %s: its sha256 does not match the pinned %s: %w", cfg.Path, cfg.SHA256, err)
+				return nil, fmt.Errorf(
+					"start plugin %s: its sha256 does not match the pinned %s: %w",
+					cfg.Path,
+					cfg.SHA256,
+					err,
+				)
 			}
 			return nil, c.explain(fmt.Errorf("start plugin %s: %w", cfg.Path, err))
 		}
@@ -140,7 +150,11 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		// A process started after all is ended once its start returns.
 		go func() {
 			if err := <-started; err == nil {
-				cfg.Logger.Debug("plugin started after its start was given up; ending it", "plugin", filepath.Base(cfg.Path))
+				cfg.Logger.Debug(
+					"plugin started after its start was given up; ending it",
+					"plugin",
+					filepath.Base(cfg.Path),
+				)
 			}
 			c.group.started(cmd)
 			c.Close()
@@ -197,7 +211,11 @@ func (c *Client) Close() {
 	select {
 	case <-done:
 	case <-time.After(closeLinger):
-		c.cfg.Logger.Warn("plugin left a process behind that keeps its output open; not waiting for it", "plugin", filepath.Base(c.cfg.Path))
+		c.cfg.Logger.Warn(
+			"plugin left a process behind that keeps its output open; not waiting for it",
+			"plugin",
+			filepath.Base(c.cfg.Path),
+		)
 	}
 	c.tail.flush()
 }
@@ -295,7 +313,10 @@ func (g *guardedSource) Spec(ctx context.Context) (s contract.Spec, err error) {
 	return s, err
 }
 
-func (g *guardedSource) Authorize(ctx context.Context, req contract.AuthorizeRequest) (r contract.AuthorizeResponse, err error) {
+func (g *guardedSource) Authorize(
+	ctx context.Context,
+	req contract.AuthorizeRequest,
+) (r contract.AuthorizeResponse, err error) {
 	err = g.c.control(ctx, "Authorize", func(ctx context.Context) error {
 		r, err = g.Source.Authorize(ctx, req)
 		return err
@@ -311,7 +332,10 @@ func (g *guardedSource) Check(ctx context.Context, req contract.CheckRequest) (r
 	return r, err
 }
 
-func (g *guardedSource) Discover(ctx context.Context, req contract.DiscoverRequest) (r contract.DiscoverResponse, err error) {
+func (g *guardedSource) Discover(
+	ctx context.Context,
+	req contract.DiscoverRequest,
+) (r contract.DiscoverResponse, err error) {
 	err = g.c.control(ctx, "Discover", func(ctx context.Context) error {
 		r, err = g.Source.Discover(ctx, req)
 		return err
@@ -338,7 +362,10 @@ func (g *guardedDestination) Spec(ctx context.Context) (s contract.Spec, err err
 	return s, err
 }
 
-func (g *guardedDestination) Check(ctx context.Context, req contract.CheckRequest) (r contract.CheckResponse, err error) {
+func (g *guardedDestination) Check(
+	ctx context.Context,
+	req contract.CheckRequest,
+) (r contract.CheckResponse, err error) {
 	err = g.c.control(ctx, "Check", func(ctx context.Context) error {
 		r, err = g.Destination.Check(ctx, req)
 		return err

@@ -94,7 +94,8 @@ func TestStartVerifiesThePinnedChecksum(t *testing.T) {
 	c.Close()
 
 	wrong := strings.Repeat("0", 64)
-	if _, err := Start(ctx, Config{Path: path, Kind: KindSource, SHA256: wrong}); err == nil || !strings.Contains(err.Error(), "does not match") {
+	if _, err := Start(ctx, Config{Path: path, Kind: KindSource, SHA256: wrong}); err == nil ||
+		!strings.Contains(err.Error(), "does not match") {
 		t.Fatalf("start with a wrong checksum: %v", err)
 	}
 	if _, err := Start(ctx, Config{Path: path, Kind: KindSource, SHA256: "nothex"}); err == nil {
@@ -108,7 +109,10 @@ func TestCrashExplainsItself(t *testing.T) {
 	path := buildGenerator(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := Start(ctx, Config{Path: path, Kind: KindSource, Logger: hclog.NewNullLogger(), Env: EnvForPlugin(hclog.Info)})
+	c, err := Start(
+		ctx,
+		Config{Path: path, Kind: KindSource, Logger: hclog.NewNullLogger(), Env: EnvForPlugin(hclog.Info)},
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +171,11 @@ func TestPluginLinesComeThroughTheHostLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	src, _ := c.Source()
-	if err := src.Read(ctx, contract.ReadRequest{Config: []byte(`{"count":10}`), Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}, &countingOutput{}); err != nil {
+	req := contract.ReadRequest{
+		Config:  []byte(`{"count":10}`),
+		Streams: []contract.ReadStream{{Name: "items", Generation: 1}},
+	}
+	if err := src.Read(ctx, req, &countingOutput{}); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
@@ -216,7 +224,10 @@ func TestControlCallsHaveADeadline(t *testing.T) {
 	path := buildMisbehave(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := Start(ctx, Config{Path: path, Kind: KindSource, Env: []string{"MISBEHAVE=hang"}, CallTimeout: 200 * time.Millisecond})
+	c, err := Start(
+		ctx,
+		Config{Path: path, Kind: KindSource, Env: []string{"MISBEHAVE=hang"}, CallTimeout: 200 * time.Millisecond},
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +320,10 @@ func TestCloseEndsAPluginWhoseChildHoldsItsOutput(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			pidFile := filepath.Join(t.TempDir(), "child.pid")
-			c, err := Start(ctx, Config{Path: path, Kind: KindSource, Env: []string{"MISBEHAVE=" + how, "CHILD_PID_FILE=" + pidFile}})
+			c, err := Start(
+				ctx,
+				Config{Path: path, Kind: KindSource, Env: []string{"MISBEHAVE=" + how, "CHILD_PID_FILE=" + pidFile}},
+			)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -347,7 +361,10 @@ func TestAPluginsChildrenEndWithIt(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			pidFile := filepath.Join(t.TempDir(), "children")
-			c, err := Start(ctx, Config{Path: path, Kind: KindSource, Env: []string{"MISBEHAVE=" + tt.how, "CHILD_PID_FILE=" + pidFile}})
+			c, err := Start(
+				ctx,
+				Config{Path: path, Kind: KindSource, Env: []string{"MISBEHAVE=" + tt.how, "CHILD_PID_FILE=" + pidFile}},
+			)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -374,7 +391,11 @@ func TestAPluginsChildrenEndWithIt(t *testing.T) {
 // readFails reads from a plugin that ends during the read.
 func readFails(ctx context.Context, t *testing.T, c *Client) {
 	src, _ := c.Source()
-	err := src.Read(ctx, contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}, &countingOutput{})
+	err := src.Read(
+		ctx,
+		contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 1}}},
+		&countingOutput{},
+	)
 	if err == nil || !strings.Contains(err.Error(), "exited") {
 		t.Fatalf("Read from a plugin that ends = %v", err)
 	}
@@ -388,18 +409,28 @@ func TestPluginStderrCannotCrashTheHost(t *testing.T) {
 	defer cancel()
 	var buf strings.Builder
 	log := hclog.New(&hclog.LoggerOptions{Name: "contacts", Output: &syncWriter{w: &buf}, Level: hclog.Debug})
-	c, err := Start(ctx, Config{Path: path, Kind: KindSource, Logger: log, Env: []string{"MISBEHAVE=stderr", LogLevelEnv + "=info"}})
+	c, err := Start(
+		ctx,
+		Config{Path: path, Kind: KindSource, Logger: log, Env: []string{"MISBEHAVE=stderr", LogLevelEnv + "=info"}},
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
 	src, _ := c.Source()
-	err = src.Read(ctx, contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 1796120652}}}, &countingOutput{})
+	err = src.Read(
+		ctx,
+		contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 1796120652}}},
+		&countingOutput{},
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
 	closeOrFail(t, c)
 	out := buf.String()
-	for _, want := range []string{"reading: generation=1796120652 stream=items", `{"@message":1,"@level":"info"}`, "level is a number", "line cut at 16 KiB"} {
+	for _, want := range []string{
+		"reading: generation=1796120652 stream=items", `{"@message":1,"@level":"info"}`,
+		"level is a number", "line cut at 16 KiB",
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the host's log lacks %q:\n%s", want, strings.ReplaceAll(out, strings.Repeat("x", 1000), "x…"))
 		}
@@ -409,7 +440,9 @@ func TestPluginStderrCannotCrashTheHost(t *testing.T) {
 		if len(l) > maxLogLine+200 {
 			t.Errorf("the host logged a line of %d bytes", len(l))
 		}
-		longError = longError || strings.Contains(l, "[ERROR]") && strings.Contains(l, "long error: yyy") && strings.HasSuffix(l, "(line cut at 16 KiB)")
+		longError = longError ||
+			strings.Contains(l, "[ERROR]") && strings.Contains(l, "long error: yyy") &&
+				strings.HasSuffix(l, "(line cut at 16 KiB)")
 	}
 	if !longError {
 		t.Error("an error line of the plugin cut at 16 KiB is not an error cut with a note in the host's log")
@@ -426,12 +459,21 @@ func TestPluginLogFloodIsBounded(t *testing.T) {
 	var buf strings.Builder
 	log := hclog.New(&hclog.LoggerOptions{Name: "contacts", Output: &syncWriter{w: &buf}, Level: hclog.Info})
 	const lines = 20000
-	c, err := Start(ctx, Config{Path: path, Kind: KindSource, Logger: log, Env: []string{"MISBEHAVE=flood", "FLOOD_LINES=" + strconv.Itoa(lines), LogLevelEnv + "=info"}})
+	c, err := Start(
+		ctx,
+		Config{
+			Path:   path,
+			Kind:   KindSource,
+			Logger: log,
+			Env:    []string{"MISBEHAVE=flood", "FLOOD_LINES=" + strconv.Itoa(lines), LogLevelEnv + "=info"},
+		},
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
 	src, _ := c.Source()
-	if err := src.Read(ctx, contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}, &countingOutput{}); err != nil {
+	req := contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}
+	if err := src.Read(ctx, req, &countingOutput{}); err != nil {
 		t.Fatal(err)
 	}
 	closeOrFail(t, c)
@@ -440,7 +482,8 @@ func TestPluginLogFloodIsBounded(t *testing.T) {
 		switch {
 		case strings.Contains(l, "replicator-source-misbehave: flood: line="):
 			logged++
-		case strings.Contains(l, "[WARN]  contacts.replicator-source-misbehave: plugin logged more than 100 lines a second; the lines beyond were dropped: dropped="):
+		case strings.Contains(l, "[WARN]  contacts.replicator-source-misbehave: "+
+			"plugin logged more than 100 lines a second; the lines beyond were dropped: dropped="):
 			n, err := strconv.Atoi(l[strings.LastIndex(l, "=")+1:])
 			if err != nil {
 				t.Fatalf("warning %q: %v", l, err)
@@ -450,7 +493,13 @@ func TestPluginLogFloodIsBounded(t *testing.T) {
 		}
 	}
 	if logged+dropped != lines || warnings == 0 {
-		t.Fatalf("%d lines logged and %d dropped in %d warnings; want %d in all, some dropped", logged, dropped, warnings, lines)
+		t.Fatalf(
+			"%d lines logged and %d dropped in %d warnings; want %d in all, some dropped",
+			logged,
+			dropped,
+			warnings,
+			lines,
+		)
 	}
 	// 100 lines a second: more than half would take the plugin 100 seconds.
 	if logged > lines/2 {
@@ -487,7 +536,8 @@ func TestTailLogsAtMostMaxLogLinesPerSecond(t *testing.T) {
 		t.Error("a line over the limit or below the host's level was logged")
 	}
 	warn := "[WARN]  plugin logged more than 100 lines a second; the lines beyond were dropped: dropped=60\n"
-	if i, j := strings.Index(out, warn), strings.Index(out, "second: i=0"); i < 0 || j < i || strings.Count(out, "dropped=") != 1 {
+	if i, j := strings.Index(out, warn), strings.Index(out, "second: i=0"); i < 0 || j < i ||
+		strings.Count(out, "dropped=") != 1 {
 		t.Errorf("want one warning of 60 dropped lines, before the next second's first line:\n%s", out)
 	}
 }
@@ -517,7 +567,8 @@ func TestTheLargestRecordTravels(t *testing.T) {
 	src, _ := c.Source()
 	out := &sizeOutput{}
 	cfg := fmt.Sprintf(`{"count":2,"record_size":%d}`, contract.MaxRecordBytes)
-	if err := src.Read(ctx, contract.ReadRequest{Config: []byte(cfg), Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}, out); err != nil {
+	req := contract.ReadRequest{Config: []byte(cfg), Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}
+	if err := src.Read(ctx, req, out); err != nil {
 		t.Fatal(err)
 	}
 	if len(out.sizes) != 2 || out.sizes[0] != contract.MaxRecordBytes || out.sizes[1] != contract.MaxRecordBytes {
@@ -537,7 +588,8 @@ func TestSilentReadEndsWhenTheHostGivesUp(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	read := make(chan error, 1)
 	go func() {
-		read <- src.Read(ctx, contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}, &countingOutput{})
+		req := contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}
+		read <- src.Read(ctx, req, &countingOutput{})
 	}()
 	cancel()
 	select {

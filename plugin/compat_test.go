@@ -56,20 +56,32 @@ func TestSourceWrittenForSDK1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if spec, err := src.Spec(ctx); err != nil || spec.Name != "v1source" || len(spec.Connect) != 0 || spec.ChangeSignals != nil {
+	if spec, err := src.Spec(ctx); err != nil || spec.Name != "v1source" || len(spec.Connect) != 0 ||
+		spec.ChangeSignals != nil {
 		t.Fatalf("spec %+v, %v", spec, err)
 	}
 	// The calls of SDK 1.2 are not offered, and say so.
-	if _, err := src.(contract.WebAuthorizer).AuthorizeURL(ctx, contract.AuthorizeURLRequest{State: "s"}); !errors.Is(err, contract.ErrUnsupported) {
+	if _, err := src.(contract.WebAuthorizer).AuthorizeURL(ctx, contract.AuthorizeURLRequest{State: "s"}); !errors.Is(
+		err,
+		contract.ErrUnsupported,
+	) {
 		t.Errorf("AuthorizeURL = %v, want ErrUnsupported", err)
 	}
-	if _, err := src.(contract.Revoker).Revoke(ctx, contract.RevokeRequest{}); !errors.Is(err, contract.ErrUnsupported) {
+	if _, err := src.(contract.Revoker).Revoke(ctx, contract.RevokeRequest{}); !errors.Is(
+		err,
+		contract.ErrUnsupported,
+	) {
 		t.Errorf("Revoke = %v, want ErrUnsupported", err)
 	}
-	if _, err := src.Authorize(ctx, contract.AuthorizeRequest{Connect: contract.ConnectWeb, Params: map[string]string{"code": "c"}}); !errors.Is(err, contract.ErrUnsupported) {
+	web := contract.AuthorizeRequest{Connect: contract.ConnectWeb, Params: map[string]string{"code": "c"}}
+	if _, err := src.Authorize(ctx, web); !errors.Is(
+		err,
+		contract.ErrUnsupported,
+	) {
 		t.Errorf("Authorize = %v, want ErrUnsupported", err)
 	}
-	if resp, err := src.Check(ctx, contract.CheckRequest{Client: &contract.OAuthClient{ID: "app"}}); err != nil || resp.Message != "ok" {
+	if resp, err := src.Check(ctx, contract.CheckRequest{Client: &contract.OAuthClient{ID: "app"}}); err != nil ||
+		resp.Message != "ok" {
 		t.Errorf("Check with a client = %+v, %v", resp, err)
 	}
 	// It cannot watch: the host's client says so as for any optional

@@ -10,7 +10,10 @@ import (
 // AuthorizeURL asks the plugin where to send a customer's browser, under
 // the call timeout; a plugin that does not offer it answers
 // contract.ErrUnsupported.
-func (g *guardedSource) AuthorizeURL(ctx context.Context, req contract.AuthorizeURLRequest) (r contract.AuthorizeURLResponse, err error) {
+func (g *guardedSource) AuthorizeURL(
+	ctx context.Context,
+	req contract.AuthorizeURLRequest,
+) (r contract.AuthorizeURLResponse, err error) {
 	w, ok := g.Source.(contract.WebAuthorizer)
 	if !ok {
 		return r, fmt.Errorf("authorize URL: %w", contract.ErrUnsupported)

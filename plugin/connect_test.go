@@ -40,21 +40,30 @@ func TestConnectCallsTravel(t *testing.T) {
 			t.Fatalf("connect methods %+v", spec.Connect)
 		}
 		web, form := spec.Connect[0], spec.Connect[1]
-		if web.Kind != contract.ConnectWeb || web.Title != "Connect with Example" || web.Description != "Sign in and accept." || len(web.Fields) != 0 {
+		if web.Kind != contract.ConnectWeb || web.Title != "Connect with Example" ||
+			web.Description != "Sign in and accept." ||
+			len(web.Fields) != 0 {
 			t.Errorf("web method %+v", web)
 		}
 		want := []contract.Attribute{
 			{Name: "api_key", Type: contract.TypeString, Required: true, Sensitive: true, Description: "The key."},
-			{Name: "region", Type: contract.TypeString, Default: json.RawMessage(`"eu"`), Description: "Where the account lives."},
+			{
+				Name:        "region",
+				Type:        contract.TypeString,
+				Default:     json.RawMessage(`"eu"`),
+				Description: "Where the account lives.",
+			},
 		}
-		if form.Kind != contract.ConnectForm || form.Title != "Use an API key" || !slices.EqualFunc(form.Fields, want, equalAttr) {
+		if form.Kind != contract.ConnectForm || form.Title != "Use an API key" ||
+			!slices.EqualFunc(form.Fields, want, equalAttr) {
 			t.Errorf("form method %+v", form)
 		}
 	})
 
 	t.Run("authorize URL", func(t *testing.T) {
 		resp, err := src.(contract.WebAuthorizer).AuthorizeURL(ctx, contract.AuthorizeURLRequest{
-			Config: cfg, Client: *app, RedirectURL: "https://host.example/connect/callback", State: "st-1", Streams: []string{"contacts", "accounts"},
+			Config: cfg, Client: *app, RedirectURL: "https://host.example/connect/callback", State: "st-1",
+			Streams: []string{"contacts", "accounts"},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -64,8 +73,10 @@ func TestConnectCallsTravel(t *testing.T) {
 			t.Fatal(err)
 		}
 		q := u.Query()
-		if q.Get("client_id") != "app-1" || q.Get("redirect_uri") != "https://host.example/connect/callback" || q.Get("state") != "st-1" ||
-			q.Get("config") != string(cfg) || q.Get("secret_came") != "true" {
+		if q.Get("client_id") != "app-1" || q.Get("redirect_uri") != "https://host.example/connect/callback" ||
+			q.Get("state") != "st-1" ||
+			q.Get("config") != string(cfg) ||
+			q.Get("secret_came") != "true" {
 			t.Errorf("the plugin got %v", q)
 		}
 		if !slices.Equal(resp.Scopes, []string{"contacts", "accounts"}) {
@@ -81,14 +92,19 @@ func TestConnectCallsTravel(t *testing.T) {
 	}{
 		{
 			name: "web",
-			req: contract.AuthorizeRequest{Config: cfg, Connect: contract.ConnectWeb, Client: app, RedirectURL: "https://host.example/cb",
-				Params: map[string]string{"code": "c1", "location": "eu", "accounts-server": "https://accounts.zoho.eu"}},
+			req: contract.AuthorizeRequest{
+				Config: cfg, Connect: contract.ConnectWeb, Client: app, RedirectURL: "https://host.example/cb",
+				Params: map[string]string{"code": "c1", "location": "eu", "accounts-server": "https://accounts.zoho.eu"},
+			},
 			creds: `{"connect":"web","grant":""}`,
-			msg:   `params accounts-server=https://accounts.zoho.eu&code=c1&location=eu; redirect https://host.example/cb; client app-1 with its secret; config {"tenant":"acme"}`,
+			msg: `params accounts-server=https://accounts.zoho.eu&code=c1&location=eu; ` +
+				`redirect https://host.example/cb; client app-1 with its secret; config {"tenant":"acme"}`,
 		},
 		{
-			name:  "form",
-			req:   contract.AuthorizeRequest{Config: cfg, Connect: contract.ConnectForm, Params: map[string]string{"api_key": "k"}},
+			name: "form",
+			req: contract.AuthorizeRequest{
+				Config: cfg, Connect: contract.ConnectForm, Params: map[string]string{"api_key": "k"},
+			},
 			creds: `{"connect":"form","grant":""}`,
 			msg:   `params api_key=k; redirect ; no client; config {"tenant":"acme"}`,
 		},
@@ -128,7 +144,15 @@ func TestConnectCallsTravel(t *testing.T) {
 				t.Errorf("Discover: %+v, %v; want %q", disc.Catalog, err, tc.want)
 			}
 			var out collect
-			err = src.Read(ctx, contract.ReadRequest{Config: cfg, Client: tc.client, Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}, &out)
+			err = src.Read(
+				ctx,
+				contract.ReadRequest{
+					Config:  cfg,
+					Client:  tc.client,
+					Streams: []contract.ReadStream{{Name: "items", Generation: 1}},
+				},
+				&out,
+			)
 			if err != nil || len(out.records) != 1 || !strings.Contains(string(out.records[0].Data), tc.want+`"`) {
 				t.Errorf("Read: %v, %v; want %q", out.records, err, tc.want)
 			}
@@ -136,8 +160,12 @@ func TestConnectCallsTravel(t *testing.T) {
 	})
 
 	t.Run("revoke", func(t *testing.T) {
-		resp, err := src.(contract.Revoker).Revoke(ctx, contract.RevokeRequest{Config: cfg, Credentials: json.RawMessage(`{"t":1}`), Client: app})
-		if want := `revoked {"t":1} with client app-1 with its secret; config {"tenant":"acme"}`; err != nil || resp.Message != want {
+		resp, err := src.(contract.Revoker).Revoke(
+			ctx,
+			contract.RevokeRequest{Config: cfg, Credentials: json.RawMessage(`{"t":1}`), Client: app},
+		)
+		if want := `revoked {"t":1} with client app-1 with its secret; config {"tenant":"acme"}`; err != nil ||
+			resp.Message != want {
 			t.Errorf("Revoke: %q, %v; want %q", resp.Message, err, want)
 		}
 	})
@@ -158,10 +186,16 @@ func TestConnectCallsUnsupported(t *testing.T) {
 	}
 	defer closeOrFail(t, c)
 	src, _ := c.Source()
-	if _, err := src.(contract.WebAuthorizer).AuthorizeURL(ctx, contract.AuthorizeURLRequest{State: "s"}); !errors.Is(err, contract.ErrUnsupported) {
+	if _, err := src.(contract.WebAuthorizer).AuthorizeURL(ctx, contract.AuthorizeURLRequest{State: "s"}); !errors.Is(
+		err,
+		contract.ErrUnsupported,
+	) {
 		t.Errorf("AuthorizeURL = %v, want ErrUnsupported", err)
 	}
-	if _, err := src.(contract.Revoker).Revoke(ctx, contract.RevokeRequest{}); !errors.Is(err, contract.ErrUnsupported) {
+	if _, err := src.(contract.Revoker).Revoke(ctx, contract.RevokeRequest{}); !errors.Is(
+		err,
+		contract.ErrUnsupported,
+	) {
 		t.Errorf("Revoke = %v, want ErrUnsupported", err)
 	}
 }

@@ -191,7 +191,11 @@ func (t *tail) warnDropped() {
 	if t.dropped == 0 || t.log == nil {
 		return
 	}
-	t.log.Warn(fmt.Sprintf("plugin logged more than %d lines a second; the lines beyond were dropped", maxLogLinesPerSecond), "dropped", t.dropped)
+	t.log.Warn(
+		fmt.Sprintf("plugin logged more than %d lines a second; the lines beyond were dropped", maxLogLinesPerSecond),
+		"dropped",
+		t.dropped,
+	)
 	t.dropped = 0
 }
 

@@ -25,7 +25,10 @@ func (g *guardedSource) Watch(ctx context.Context, req contract.WatchRequest) (r
 }
 
 // Unwatch ends channels, bounded by the call timeout like Check.
-func (g *guardedSource) Unwatch(ctx context.Context, req contract.UnwatchRequest) (r contract.UnwatchResponse, err error) {
+func (g *guardedSource) Unwatch(
+	ctx context.Context,
+	req contract.UnwatchRequest,
+) (r contract.UnwatchResponse, err error) {
 	w, ok := g.Source.(contract.Watcher)
 	if !ok {
 		return r, fmt.Errorf("unwatch: %w", contract.ErrUnsupported)

@@ -1,5 +1,20 @@
 // Package schemas holds the shared record contracts as embedded JSON Schemas
 // and their Go types, so that any CRM source feeds any phonebook destination.
+//
+// A source fills a Contact by the rules that contact.schema.json states in
+// its descriptions, so that every phonebook shows callers the same way:
+//
+//   - DisplayName is what a phone shows for the caller. For a contact: the
+//     whole name as the CRM shows it (its full-name field, when it has
+//     one), else FirstName and LastName joined by a space, else Company,
+//     else the first of Emails. For an account: the company's name, which
+//     is also Company.
+//   - FirstName and LastName are filled only from fields the CRM keeps
+//     apart. A single name field goes whole into DisplayName and leaves
+//     both empty: names do not split reliably at a space (Maria de la
+//     Cruz, Nguyễn Văn An), and a wrong split shows on every call.
+//   - Phones holds every phone field, read with package phone: Number in
+//     E.164 when the source could read Raw, absent when it could not.
 package schemas
 
 import (
@@ -30,8 +45,8 @@ const (
 // are left out.
 type Contact struct {
 	SourceID    string         `json:"source_id"`
-	Kind        string         `json:"kind"`
-	DisplayName string         `json:"display_name"`
+	Kind        string         `json:"kind"`         // KindContact or KindAccount
+	DisplayName string         `json:"display_name"` // what a phone shows; see the package documentation
 	FirstName   string         `json:"first_name,omitempty"`
 	LastName    string         `json:"last_name,omitempty"`
 	Company     string         `json:"company,omitempty"`

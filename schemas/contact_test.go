@@ -107,3 +107,35 @@ func TestContactWithoutPhonesMarshalsValid(t *testing.T) {
 		t.Errorf("round trip %s gave %+v (%v)", b, out, err)
 	}
 }
+
+// Authors read the rules of the canonical contact (display_name, names,
+// phones) in the schema's descriptions: every property has one.
+func TestContactSchemaDescribesEveryProperty(t *testing.T) {
+	type props map[string]struct {
+		Description string `json:"description"`
+		Items       struct {
+			Properties props `json:"properties"`
+		} `json:"items"`
+	}
+	var schema struct {
+		Properties props `json:"properties"`
+	}
+	if err := json.Unmarshal(ContactSchema(), &schema); err != nil {
+		t.Fatal(err)
+	}
+	var check func(path string, ps props)
+	check = func(path string, ps props) {
+		for name, p := range ps {
+			if p.Description == "" {
+				t.Errorf("property %s%s has no description", path, name)
+			}
+			check(path+name+"[].", p.Items.Properties)
+		}
+	}
+	check("", schema.Properties)
+	for _, rule := range []string{"else first_name and last_name", "single name field"} {
+		if !strings.Contains(string(ContactSchema()), rule) {
+			t.Errorf("the schema does not state the rule %q", rule)
+		}
+	}
+}

@@ -83,11 +83,16 @@ func configFor(path string, extra string) json.RawMessage {
 func read(t *testing.T, cfg json.RawMessage, state json.RawMessage) *recorder {
 	t.Helper()
 	rec := &recorder{}
-	src := New(hclog.NewNullLogger())
-	if err := src.Read(context.Background(), contract.ReadRequest{Config: cfg, Streams: []contract.ReadStream{{Name: "contacts", State: state, Generation: 3}}}, rec); err != nil {
+	if err := New(hclog.NewNullLogger()).Read(context.Background(), readRequest(cfg, state), rec); err != nil {
 		t.Fatalf("Read: %v", err)
 	}
 	return rec
+}
+
+// readRequest asks for the contacts stream from state, in generation 3.
+func readRequest(cfg, state json.RawMessage) contract.ReadRequest {
+	streams := []contract.ReadStream{{Name: "contacts", State: state, Generation: 3}}
+	return contract.ReadRequest{Config: cfg, Streams: streams}
 }
 
 // awkward holds the rows a hand-kept or exported file has: a BOM, headers
@@ -133,7 +138,8 @@ func TestReadHandlesAwkwardRows(t *testing.T) {
 	}
 	for _, w := range checks {
 		c := got[w.id]
-		if c.DisplayName != w.display || c.Company != w.company || !slices.Equal(c.Emails, w.emails) || c.Kind != schemas.KindContact {
+		if c.DisplayName != w.display || c.Company != w.company || !slices.Equal(c.Emails, w.emails) ||
+			c.Kind != schemas.KindContact {
 			t.Errorf("contact %s: %+v", w.id, c)
 		}
 		if w.raw == "" {
@@ -149,7 +155,10 @@ func TestReadHandlesAwkwardRows(t *testing.T) {
 	if at := got["2"].UpdatedAt.Format("15:04Z07:00"); at != "08:00Z" {
 		t.Errorf("updated_at of 2 is %s, want it in UTC", at)
 	}
-	want := map[string]int64{"rows_left_out": 2, "duplicate_ids": 1, "phones_ok": 4, "phones_unknown_country": 1, "phones_too_short": 1}
+	want := map[string]int64{
+		"rows_left_out": 2, "duplicate_ids": 1,
+		"phones_ok": 4, "phones_unknown_country": 1, "phones_too_short": 1,
+	}
 	for name, n := range want {
 		if rec.counters[name] != n {
 			t.Errorf("counter %s = %d, want %d (all: %v)", name, rec.counters[name], n, rec.counters)
@@ -159,7 +168,8 @@ func TestReadHandlesAwkwardRows(t *testing.T) {
 		t.Errorf("counters %v, want %v", rec.counters, want)
 	}
 	// Emitted data is a valid canonical contact, ending a full refresh.
-	if len(rec.full) != 1 || rec.full[0].Generation != 3 || rec.log[len(rec.log)-2] != "full" || rec.log[len(rec.log)-1] != "checkpoint" {
+	end := rec.log[len(rec.log)-2:]
+	if len(rec.full) != 1 || rec.full[0].Generation != 3 || !slices.Equal(end, []string{"full", "checkpoint"}) {
 		t.Errorf("a full read must end with full-refresh-complete, then a checkpoint: %v", rec.log)
 	}
 }
@@ -171,7 +181,8 @@ func TestIncrementalReadsOnlyChanges(t *testing.T) {
 		"3,2026-05-01T11:00:00Z,C,+31201234569\n")
 	cfg := configFor(path, `, "checkpoint_every": 2`)
 	first := read(t, cfg, nil)
-	if want := []string{"record 1", "record 2", "checkpoint", "record 3", "full", "checkpoint"}; !slices.Equal(first.log, want) {
+	want := []string{"record 1", "record 2", "checkpoint", "record 3", "full", "checkpoint"}
+	if !slices.Equal(first.log, want) {
 		t.Fatalf("full read %v, want %v", first.log, want)
 	}
 	// Resuming from the checkpoint inside the full refresh finishes it.
@@ -184,8 +195,10 @@ func TestIncrementalReadsOnlyChanges(t *testing.T) {
 		t.Fatalf("an unchanged file read again: %v", again.log)
 	}
 	// A row changed at the same second as the cursor but with a later id,
-	// a changed row and a new one are read; the others are not.
+	// a changed row and a new one are read; the others are not, nor is 5,
+	// new but dated before the cursor (change updated_at with a row).
 	if err := os.WriteFile(path, []byte("id,updated_at,first_name,phone\n"+
+		"5,2026-05-01T09:00:00Z,E,+31201234561\n"+
 		"1,2026-05-01T12:00:00Z,A2,+31201234567\n"+
 		"2,2026-05-01T10:00:00Z,B,+31201234568\n"+
 		"3,2026-05-01T11:00:00Z,C,+31201234569\n"+
@@ -193,7 +206,8 @@ func TestIncrementalReadsOnlyChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	inc := read(t, cfg, last)
-	// Checkpoints come every two contacts of the file, read or not.
+	// A checkpoint every two contacts read, not every two of the file,
+	// then the last one.
 	if want := []string{"record 4", "record 1", "checkpoint", "checkpoint"}; !slices.Equal(inc.log, want) {
 		t.Fatalf("incremental read %v, want %v", inc.log, want)
 	}
@@ -210,8 +224,9 @@ func TestConfigAndFileErrors(t *testing.T) {
 		want string
 	}{
 		{json.RawMessage(`{}`), "path is required"},
-		{configFor(filepath.Join(dir, "missing.csv"), ""), "no such file"},
-		{configFor(noID, ""), `no id or no updated_at in ["name" "updated_at"]`},
+		{configFor(filepath.Join(dir, "missing.csv"), ""), "opening the contacts file: open "},
+		{configFor(writeFile(t, ""), ""), "is empty: its first row must name the columns"},
+		{configFor(noID, ""), "has no id column: its first row must name the columns"},
 		{configFor(noID, `, "default_region": "Holland"`), `default_region "Holland" is not a region`},
 		{configFor(noID, `, "checkpoint_every": -1`), "checkpoint_every"},
 	} {
@@ -220,8 +235,8 @@ func TestConfigAndFileErrors(t *testing.T) {
 			t.Errorf("Check(%s) = %v, want an error with %q", c.cfg, err, c.want)
 		}
 	}
-	err := New(hclog.NewNullLogger()).Read(context.Background(), contract.ReadRequest{Config: configFor(writeFile(t, "id,updated_at\n"), ""),
-		Streams: []contract.ReadStream{{Name: "contacts", State: json.RawMessage(`[1]`)}}}, &recorder{})
+	req := readRequest(configFor(writeFile(t, "id,updated_at\n"), ""), json.RawMessage(`[1]`))
+	err := New(hclog.NewNullLogger()).Read(context.Background(), req, &recorder{})
 	if err == nil || !strings.Contains(err.Error(), "reset the stream") {
 		t.Errorf("Read with a foreign state: %v", err)
 	}
@@ -232,9 +247,63 @@ func TestReadStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	rec := &recorder{}
-	err := New(hclog.NewNullLogger()).Read(ctx, contract.ReadRequest{Config: configFor(writeFile(t, awkward), ""),
-		Streams: []contract.ReadStream{{Name: "contacts", Generation: 1}}}, rec)
+	err := New(hclog.NewNullLogger()).Read(ctx, readRequest(configFor(writeFile(t, awkward), ""), nil), rec)
 	if !errors.Is(err, context.Canceled) || len(rec.records) != 0 || len(rec.checkpoints) != 0 {
 		t.Errorf("Read = %v after emitting %v", err, rec.log)
+	}
+}
+
+// display_name follows the canonical contact's rule: a whole name as
+// written, else first and last name, else the company, else the first
+// email. A whole name is not split into first and last name.
+func TestDisplayName(t *testing.T) {
+	path := writeFile(t, "id,updated_at,name,first_name,last_name,company,email\n"+
+		"1,2026-05-01T10:00:00Z,Maria de la Cruz,,,,\n"+
+		"2,2026-05-01T10:00:00Z,Nguyễn Văn An,An,Nguyễn,,\n"+
+		"3,2026-05-01T10:00:00Z,,Ada,,Analytical Engines,\n"+
+		"4,2026-05-01T10:00:00Z,,,,Analytical Engines,ada@example.com\n"+
+		"5,2026-05-01T10:00:00Z,,,,,ada@example.com second@example.com\n")
+	got := read(t, configFor(path, ""), nil).contacts(t)
+	for _, w := range []struct{ id, display, first, last string }{
+		{"1", "Maria de la Cruz", "", ""},
+		{"2", "Nguyễn Văn An", "An", "Nguyễn"},
+		{"3", "Ada", "Ada", ""},
+		{"4", "Analytical Engines", "", ""},
+		{"5", "ada@example.com", "", ""},
+	} {
+		c := got[w.id]
+		if c.DisplayName != w.display || c.FirstName != w.first || c.LastName != w.last {
+			t.Errorf("contact %s: display %q, first %q, last %q; want %q, %q, %q",
+				w.id, c.DisplayName, c.FirstName, c.LastName, w.display, w.first, w.last)
+		}
+	}
+}
+
+// failingOutput refuses the records after the first few.
+type failingOutput struct {
+	recorder
+	accept int
+}
+
+var errRefused = errors.New("refused")
+
+func (o *failingOutput) Emit(ctx context.Context, r contract.Record) error {
+	if len(o.records) == o.accept {
+		return errRefused
+	}
+	return o.recorder.Emit(ctx, r)
+}
+
+// A read stops at the first error of its Output and returns it: nothing is
+// emitted or checkpointed after it.
+func TestReadStopsAtAnOutputError(t *testing.T) {
+	out := &failingOutput{accept: 2}
+	req := readRequest(configFor(writeFile(t, awkward), ""), nil)
+	err := New(hclog.NewNullLogger()).Read(context.Background(), req, out)
+	if !errors.Is(err, errRefused) {
+		t.Fatalf("Read = %v, want the Output's error", err)
+	}
+	if want := []string{"record 2", "record 3"}; !slices.Equal(out.log, want) {
+		t.Errorf("sent %v, want %v and nothing after the error", out.log, want)
 	}
 }

@@ -44,7 +44,8 @@ func (p *pipe) Checkpoint(_ context.Context, stream string, state json.RawMessag
 
 func (p *pipe) FullRefreshComplete(_ context.Context, stream string, gen uint64) error {
 	p.ids++
-	p.msgs = append(p.msgs, contract.Message{FullRefreshComplete: &contract.FullRefreshComplete{ID: p.ids, Stream: stream, Generation: gen}})
+	fr := &contract.FullRefreshComplete{ID: p.ids, Stream: stream, Generation: gen}
+	p.msgs = append(p.msgs, contract.Message{FullRefreshComplete: fr})
 	return nil
 }
 
@@ -76,7 +77,10 @@ func (p *pipe) Ack(_ context.Context, id uint64) error {
 // it could not: 0612345678 of a row whose country is unknown would be a
 // Dutch mobile if the destination guessed.
 func TestFeedsROGER365(t *testing.T) {
-	sim, err := rogersim.New(rogersim.Options{Keys: []string{"key"}, Replicators: []rogersim.Replicator{{ID: "rep", Name: "CSV", SourceType: "csv", Entity: "Contacts"}}})
+	sim, err := rogersim.New(rogersim.Options{
+		Keys:        []string{"key"},
+		Replicators: []rogersim.Replicator{{ID: "rep", Name: "CSV", SourceType: "csv", Entity: "Contacts"}},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +94,10 @@ func TestFeedsROGER365(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &pipe{}
-	req := contract.ReadRequest{Config: configFor(writeFile(t, awkward), `, "default_region": "NL"`), Streams: []contract.ReadStream{{Name: "contacts", Generation: 1}}}
+	req := contract.ReadRequest{
+		Config:  configFor(writeFile(t, awkward), `, "default_region": "NL"`),
+		Streams: []contract.ReadStream{{Name: "contacts", Generation: 1}},
+	}
 	if err := src.Read(ctx, req, p); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +106,9 @@ func TestFeedsROGER365(t *testing.T) {
 	if _, err := dst.Check(ctx, contract.CheckRequest{Config: dcfg, Streams: cat.Catalog.Streams}); err != nil {
 		t.Fatalf("the destination refuses the source's stream: %v", err)
 	}
-	if err := dst.Write(ctx, contract.WriteRequest{Config: dcfg, Streams: []contract.WriteStream{{Stream: cat.Catalog.Streams[0], Generation: 1}}}, p); err != nil {
+	streams := []contract.WriteStream{{Stream: cat.Catalog.Streams[0], Generation: 1}}
+	wreq := contract.WriteRequest{Config: dcfg, Streams: streams}
+	if err := dst.Write(ctx, wreq, p); err != nil {
 		t.Fatal(err)
 	}
 	if p.count["skipped_without_phone"] != 3 {

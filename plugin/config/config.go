@@ -153,7 +153,8 @@ func fields(t reflect.Type) ([]field, error) {
 			case "sensitive":
 				f.attr.Sensitive = true
 			default:
-				return nil, fmt.Errorf("field %s.%s: unknown config tag option %q (use required, sensitive)", t.Name(), sf.Name, opt)
+				return nil, fmt.Errorf("field %s.%s: unknown config tag option %q (use required, sensitive)",
+					t.Name(), sf.Name, opt)
 			}
 		}
 		ft := sf.Type
@@ -163,7 +164,8 @@ func fields(t reflect.Type) ([]field, error) {
 		}
 		typ, kind, ok := attrType(ft)
 		if !ok {
-			return nil, fmt.Errorf("field %s.%s: type %s is not a configuration type (string, bool, a number, []string, map[string]string)", t.Name(), sf.Name, sf.Type)
+			return nil, fmt.Errorf("field %s.%s: type %s is not a configuration type "+
+				"(string, bool, a number, []string, map[string]string)", t.Name(), sf.Name, sf.Type)
 		}
 		f.attr.Type, f.kind = typ, kind
 		if d, ok := sf.Tag.Lookup("default"); ok {

@@ -30,7 +30,10 @@ func TestAttributes(t *testing.T) {
 	}
 	want := []contract.Attribute{
 		{Name: "path", Type: contract.TypeString, Required: true, Description: "CSV file to read."},
-		{Name: "default_region", Type: contract.TypeString, Default: json.RawMessage(`"NL"`), Description: "Country of national numbers."},
+		{
+			Name: "default_region", Type: contract.TypeString, Default: json.RawMessage(`"NL"`),
+			Description: "Country of national numbers.",
+		},
 		{Name: "api_key", Type: contract.TypeString, Sensitive: true},
 		{Name: "batch_size", Type: contract.TypeNumber, Default: json.RawMessage(`500`)},
 		{Name: "ratio", Type: contract.TypeNumber, Default: json.RawMessage(`0.5`)},

@@ -83,10 +83,18 @@ const (
 // Validate reports what is wrong with c, nil when nothing is.
 func (c ChangeSignals) Validate() error {
 	if !validName(c.SecretField, maxSecretField) {
-		return fmt.Errorf("change signals: secret field %q must be 1 to %d characters of A-Z, a-z, 0-9, '_', '-' and '.'", c.SecretField, maxSecretField)
+		return fmt.Errorf(
+			"change signals: secret field %q must be 1 to %d characters of A-Z, a-z, 0-9, '_', '-' and '.'",
+			c.SecretField,
+			maxSecretField,
+		)
 	}
 	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > MaxSignalBodyBytes {
-		return fmt.Errorf("change signals: max body bytes %d is not between 0 and %d", c.MaxBodyBytes, MaxSignalBodyBytes)
+		return fmt.Errorf(
+			"change signals: max body bytes %d is not between 0 and %d",
+			c.MaxBodyBytes,
+			MaxSignalBodyBytes,
+		)
 	}
 	return nil
 }
@@ -316,7 +324,10 @@ func CheckWatchResponse(req WatchRequest, resp WatchResponse) error {
 		}
 		for _, s := range w.Streams {
 			if !asked[s] {
-				problems = append(problems, fmt.Errorf("channel %q signals stream %q, which was not asked for", w.ID, s))
+				problems = append(
+					problems,
+					fmt.Errorf("channel %q signals stream %q, which was not asked for", w.ID, s),
+				)
 			}
 		}
 	}

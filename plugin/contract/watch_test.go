@@ -36,12 +36,20 @@ func TestChannelLimits(t *testing.T) {
 }
 
 func TestChangeSignalsValidate(t *testing.T) {
-	for _, c := range []ChangeSignals{{SecretField: "token"}, {SecretField: "client_state", MaxBodyBytes: MaxSignalBodyBytes}} {
+	for _, c := range []ChangeSignals{
+		{SecretField: "token"},
+		{SecretField: "client_state", MaxBodyBytes: MaxSignalBodyBytes},
+	} {
 		if err := c.Validate(); err != nil {
 			t.Errorf("%+v: %v", c, err)
 		}
 	}
-	for _, c := range []ChangeSignals{{}, {SecretField: "a b"}, {SecretField: "token", MaxBodyBytes: -1}, {SecretField: "token", MaxBodyBytes: MaxSignalBodyBytes + 1}} {
+	for _, c := range []ChangeSignals{
+		{},
+		{SecretField: "a b"},
+		{SecretField: "token", MaxBodyBytes: -1},
+		{SecretField: "token", MaxBodyBytes: MaxSignalBodyBytes + 1},
+	} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%+v is valid", c)
 		}

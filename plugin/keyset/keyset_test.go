@@ -131,10 +131,12 @@ func TestPredicate(t *testing.T) {
 	id := func(s string) string { return s }
 	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
 	if got, want := (Cursor{UpdatedAt: at, ID: "42"}).Predicate("Modified_Time", "id", lit, id),
-		"((Modified_Time > '2026-05-01T10:00:00Z') or ((Modified_Time = '2026-05-01T10:00:00Z') and (id > 42)))"; got != want {
+		"((Modified_Time > '2026-05-01T10:00:00Z') or "+
+			"((Modified_Time = '2026-05-01T10:00:00Z') and (id > 42)))"; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
-	if got, want := (Cursor{UpdatedAt: at}).Predicate("updated_at", "id", lit, id), "(updated_at >= '2026-05-01T10:00:00Z')"; got != want {
+	if got, want := (Cursor{UpdatedAt: at}).Predicate("updated_at", "id", lit, id),
+		"(updated_at >= '2026-05-01T10:00:00Z')"; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }

@@ -148,7 +148,8 @@ func TestFailureStopsAcknowledgements(t *testing.T) {
 	if err := w.Barrier(2); !errors.Is(err, boom) {
 		t.Errorf("Barrier after a failure = %v, want it", err)
 	}
-	if err := w.Go([]string{"c"}, func(context.Context) error { t.Error("a task ran after a failure"); return nil }); !errors.Is(err, boom) {
+	ranAfter := func(context.Context) error { t.Error("a task ran after a failure"); return nil }
+	if err := w.Go([]string{"c"}, ranAfter); !errors.Is(err, boom) {
 		t.Errorf("Go after a failure = %v", err)
 	}
 	release(nil) // a task before barrier 1 that succeeds after the failure
@@ -290,7 +291,8 @@ func TestReservedSlotAfterFailure(t *testing.T) {
 	boom := errors.New("HTTP 500")
 	_ = w.Go([]string{"x"}, func(context.Context) error { return boom })
 	<-w.Done()
-	if err := slot.Go([]string{"y"}, func(context.Context) error { t.Error("ran after a failure"); return nil }); !errors.Is(err, boom) {
+	ranAfter := func(context.Context) error { t.Error("ran after a failure"); return nil }
+	if err := slot.Go([]string{"y"}, ranAfter); !errors.Is(err, boom) {
 		t.Errorf("slot.Go after a failure = %v", err)
 	}
 	if err := w.Wait(); !errors.Is(err, boom) {

@@ -48,7 +48,13 @@ func checkConnect(ctx context.Context, t *testing.T, src contract.Source, spec c
 			}
 			checkAuthorizeURL(ctx, t, src, cfg)
 		default:
-			t.Errorf("connect method %q has unknown kind %q: use %q or %q", m.Title, m.Kind, contract.ConnectWeb, contract.ConnectForm)
+			t.Errorf(
+				"connect method %q has unknown kind %q: use %q or %q",
+				m.Title,
+				m.Kind,
+				contract.ConnectWeb,
+				contract.ConnectForm,
+			)
 		}
 	}
 }
@@ -59,7 +65,10 @@ func checkAuthorizeURL(ctx context.Context, t *testing.T, src contract.Source, c
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
 	state := "plugintest-" + hex.EncodeToString(b[:])
 	resp, err := src.(contract.WebAuthorizer).AuthorizeURL(ctx, contract.AuthorizeURLRequest{
-		Config: cfg, Client: contract.OAuthClient{ID: kitClientID, Secret: kitClientSecret}, RedirectURL: kitRedirectURL, State: state,
+		Config:      cfg,
+		Client:      contract.OAuthClient{ID: kitClientID, Secret: kitClientSecret},
+		RedirectURL: kitRedirectURL,
+		State:       state,
 	})
 	if err != nil {
 		t.Errorf("the spec lists %q, but AuthorizeURL failed: %v", contract.ConnectWeb, err)
@@ -71,14 +80,21 @@ func checkAuthorizeURL(ctx context.Context, t *testing.T, src contract.Source, c
 		return
 	}
 	if u.Scheme != "https" && (u.Scheme != "http" || !config.IsLoopbackHost(u.Hostname())) {
-		t.Errorf("AuthorizeURL answered %q: a customer's browser goes there, so it must be https (http only to this machine)", resp.URL)
+		t.Errorf(
+			"AuthorizeURL answered %q: a customer's browser goes there, so it must be https (http only to this machine)",
+			resp.URL,
+		)
 	}
 	var values []string
 	for _, vs := range u.Query() {
 		values = append(values, vs...)
 	}
 	if !slices.Contains(values, state) {
-		t.Errorf("AuthorizeURL answered %q, which does not carry the state %q: the host could not tell the answer is for it", resp.URL, state)
+		t.Errorf(
+			"AuthorizeURL answered %q, which does not carry the state %q: the host could not tell the answer is for it",
+			resp.URL,
+			state,
+		)
 	}
 	if !slices.Contains(values, kitRedirectURL) {
 		t.Errorf("AuthorizeURL answered %q, which does not carry the redirect URL %q", resp.URL, kitRedirectURL)

@@ -30,11 +30,18 @@ type DestinationSuite struct {
 	Stored func(t *testing.T) (map[string]bool, error)
 }
 
-// Run runs every check as a subtest of t.
+// Run runs every check as a subtest of t, named for what it proves, in the
+// order the package documentation lists them.
 func (s DestinationSuite) Run(t *testing.T) {
-	checkLeaks(t)
+	leaks := watchGoroutines()
+	dst, disconnect := connectDestination(t, s.New(logger(t)))
+	s.run(t, dst)
+	disconnect()
+	t.Run("no goroutine left behind", leaks.check)
+}
+
+func (s DestinationSuite) run(t *testing.T, dst contract.Destination) {
 	ctx := context.Background()
-	dst := ConnectDestination(t, s.New(logger(t)))
 	count := s.Count
 	if count == 0 {
 		count = 1000
@@ -49,14 +56,15 @@ func (s DestinationSuite) Run(t *testing.T) {
 		s.Config, s.BadConfig = withDefaults(spec, s.Config), withDefaults(spec, s.BadConfig)
 	})
 
+	streams := []contract.Stream{s.Stream}
 	t.Run("check rejects a bad config", func(t *testing.T) {
-		if _, err := dst.Check(ctx, contract.CheckRequest{Config: s.BadConfig, Streams: []contract.Stream{s.Stream}}); err == nil {
+		if _, err := dst.Check(ctx, contract.CheckRequest{Config: s.BadConfig, Streams: streams}); err == nil {
 			t.Fatal("Check accepted the bad config")
 		}
 	})
 
 	t.Run("check accepts the config", func(t *testing.T) {
-		if _, err := dst.Check(ctx, contract.CheckRequest{Config: s.Config, Streams: []contract.Stream{s.Stream}}); err != nil {
+		if _, err := dst.Check(ctx, contract.CheckRequest{Config: s.Config, Streams: streams}); err != nil {
 			t.Fatalf("Check: %v", err)
 		}
 	})
@@ -84,7 +92,8 @@ func (s DestinationSuite) Run(t *testing.T) {
 			if batch%3 == 0 || i == count {
 				id++
 				keysBefore[id] = append([]string(nil), keys...)
-				msgs = append(msgs, contract.Message{Checkpoint: &contract.Checkpoint{ID: id, Stream: s.Stream.Name, State: json.RawMessage(fmt.Sprintf(`{"at":%d}`, i))}})
+				state := json.RawMessage(fmt.Sprintf(`{"at":%d}`, i))
+				msgs = append(msgs, s.checkpoint(id, state))
 			}
 		}
 		in := &feeder{msgs: msgs}
@@ -126,7 +135,7 @@ func (s DestinationSuite) Run(t *testing.T) {
 		for i := range recs {
 			recs[i] = contract.Record{Stream: s.Stream.Name, Key: s.Record(i).Key, Op: contract.Delete}
 		}
-		in := &feeder{msgs: []contract.Message{{Records: recs}, {Checkpoint: &contract.Checkpoint{ID: 1, Stream: s.Stream.Name, State: json.RawMessage(`{"deleted":true}`)}}}}
+		in := &feeder{msgs: []contract.Message{{Records: recs}, s.checkpoint(1, json.RawMessage(`{"deleted":true}`))}}
 		req := contract.WriteRequest{Config: s.Config, Streams: []contract.WriteStream{{Stream: s.Stream, Generation: 1}}}
 		if err := dst.Write(ctx, req, in); err != nil {
 			t.Fatalf("Write of deletes: %v", err)
@@ -134,7 +143,8 @@ func (s DestinationSuite) Run(t *testing.T) {
 		if len(in.acked) != 1 {
 			t.Fatalf("acknowledged %v, want the checkpoint after the deletes", in.acked)
 		}
-		s.expectStored(t, "after deletes of records 0 to "+fmt.Sprint(deleted-1), count, func(i int) bool { return i >= deleted })
+		when := fmt.Sprintf("after deletes of records 0 to %d", deleted-1)
+		s.expectStored(t, when, count, func(i int) bool { return i >= deleted })
 	})
 
 	// A full refresh of generation 2 writes the second half and some new
@@ -147,9 +157,9 @@ func (s DestinationSuite) Run(t *testing.T) {
 		}
 		in := &feeder{msgs: []contract.Message{
 			{Records: recs},
-			{Checkpoint: &contract.Checkpoint{ID: 1, Stream: s.Stream.Name, State: json.RawMessage(`{"refresh":true}`)}},
+			s.checkpoint(1, json.RawMessage(`{"refresh":true}`)),
 			{FullRefreshComplete: &contract.FullRefreshComplete{ID: 2, Stream: s.Stream.Name, Generation: 2}},
-			{Checkpoint: &contract.Checkpoint{ID: 3, Stream: s.Stream.Name, State: json.RawMessage(`{"refreshed":true}`)}},
+			s.checkpoint(3, json.RawMessage(`{"refreshed":true}`)),
 		}}
 		req := contract.WriteRequest{Config: s.Config, Streams: []contract.WriteStream{{Stream: s.Stream, Generation: 2}}}
 		if err := dst.Write(ctx, req, in); err != nil {
@@ -158,12 +168,18 @@ func (s DestinationSuite) Run(t *testing.T) {
 		if len(in.acked) == 0 || in.acked[len(in.acked)-1] != 3 {
 			t.Fatalf("acknowledged %v, want every checkpoint and the full-refresh-complete up to 3", in.acked)
 		}
-		s.expectStored(t, fmt.Sprintf("after a full refresh of generation 2 that wrote records %d to %d", from, to-1), to, func(i int) bool { return i >= from })
+		when := fmt.Sprintf("after a full refresh of generation 2 that wrote records %d to %d", from, to-1)
+		s.expectStored(t, when, to, func(i int) bool { return i >= from })
 	})
 
 	t.Run("a cancelled write returns context.Canceled", func(t *testing.T) {
 		s.cancelledWrite(t, count)
 	})
+}
+
+// checkpoint is a checkpoint message of the suite's stream.
+func (s DestinationSuite) checkpoint(id uint64, state json.RawMessage) contract.Message {
+	return contract.Message{Checkpoint: &contract.Checkpoint{ID: id, Stream: s.Stream.Name, State: state}}
 }
 
 // expectStored checks that of the records 0 to n-1, the service holds
@@ -197,9 +213,8 @@ func (s DestinationSuite) cancelledWrite(t *testing.T, count int) {
 	in := &cancelWhenDrained{feeder: feeder{msgs: []contract.Message{{Records: recs}}}, cancel: cancel}
 	dst := s.New(logger(t))
 	done := make(chan error, 1)
-	go func() {
-		done <- dst.Write(ctx, contract.WriteRequest{Config: s.Config, Streams: []contract.WriteStream{{Stream: s.Stream, Generation: 3}}}, in)
-	}()
+	req := contract.WriteRequest{Config: s.Config, Streams: []contract.WriteStream{{Stream: s.Stream, Generation: 3}}}
+	go func() { done <- dst.Write(ctx, req, in) }()
 	returnsWhenCancelled(t, ctx, done, "Write", "destination", func(err error) string {
 		return fmt.Sprintf("Write returned (%v) before it asked for the end of its input", err)
 	})

@@ -112,13 +112,21 @@ type memKey struct {
 }
 
 func (s *memSource) Spec(context.Context) (contract.Spec, error) {
-	return contract.Spec{Name: "mem", Version: "1.0.0", Config: config.MustAttributes[memConfig](), Connect: []contract.ConnectMethod{
-		{Kind: contract.ConnectWeb, Title: "Connect with Mem"},
-		{Kind: contract.ConnectForm, Title: "Use an API key", Fields: config.MustAttributes[memKey]()},
-	}}, nil
+	return contract.Spec{
+		Name:    "mem",
+		Version: "1.0.0",
+		Config:  config.MustAttributes[memConfig](),
+		Connect: []contract.ConnectMethod{
+			{Kind: contract.ConnectWeb, Title: "Connect with Mem"},
+			{Kind: contract.ConnectForm, Title: "Use an API key", Fields: config.MustAttributes[memKey]()},
+		},
+	}, nil
 }
 
-func (s *memSource) AuthorizeURL(_ context.Context, req contract.AuthorizeURLRequest) (contract.AuthorizeURLResponse, error) {
+func (s *memSource) AuthorizeURL(
+	_ context.Context,
+	req contract.AuthorizeURLRequest,
+) (contract.AuthorizeURLResponse, error) {
 	q := url.Values{"client_id": {req.Client.ID}, "redirect_uri": {req.RedirectURL}, "state": {req.State}}
 	switch s.flaw {
 	case urlShowsSecret:
@@ -156,8 +164,13 @@ func (s *memSource) Discover(_ context.Context, req contract.DiscoverRequest) (c
 }
 
 var memStream = contract.Stream{
-	Name:        "items",
-	Schema:      json.RawMessage(`{"type":"object","required":["id","name"],"properties":{"id":{"type":"string"},"name":{"type":"string"}},"additionalProperties":false}`),
+	Name: "items",
+	Schema: json.RawMessage(`{
+		"type": "object",
+		"required": ["id", "name"],
+		"properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+		"additionalProperties": false
+	}`),
 	PrimaryKey:  []string{"id"},
 	CursorField: []string{"seq"},
 	Modes:       []contract.SyncMode{contract.FullRefresh, contract.Incremental},
@@ -199,7 +212,8 @@ func (s *memSource) Read(ctx context.Context, req contract.ReadRequest, out cont
 			}
 			emitted++
 			if emitted%c.CheckpointEvery == 0 && s.flaw != endOnly {
-				if err := out.Checkpoint(ctx, rs.Name, fmt.Appendf(nil, `{"seq":%d}`, items[i].seq)); err != nil && s.flaw != ignoresCancel {
+				err := out.Checkpoint(ctx, rs.Name, fmt.Appendf(nil, `{"seq":%d}`, items[i].seq))
+				if err != nil && s.flaw != ignoresCancel {
 					return err
 				}
 			}
@@ -209,7 +223,8 @@ func (s *memSource) Read(ctx context.Context, req contract.ReadRequest, out cont
 				return err
 			}
 		}
-		if err := out.Checkpoint(ctx, rs.Name, fmt.Appendf(nil, `{"seq":%d}`, upTo)); err != nil && s.flaw != ignoresCancel {
+		if err := out.Checkpoint(ctx, rs.Name, fmt.Appendf(nil, `{"seq":%d}`, upTo)); err != nil &&
+			s.flaw != ignoresCancel {
 			return err
 		}
 	}
@@ -304,7 +319,11 @@ func destinationSuite(flaw string) plugintest.DestinationSuite {
 		Stream:    memStream,
 		Record: func(i int) contract.Record {
 			k := "k" + strconv.Itoa(i)
-			return contract.Record{Stream: "items", Key: k, Data: json.RawMessage(fmt.Sprintf(`{"id":%q,"name":"n"}`, k))}
+			return contract.Record{
+				Stream: "items",
+				Key:    k,
+				Data:   json.RawMessage(fmt.Sprintf(`{"id":%q,"name":"n"}`, k)),
+			}
 		},
 		Count: 200,
 		Stored: func(*testing.T) (map[string]bool, error) {
@@ -335,41 +354,132 @@ func TestKitPassesASoundDestination(t *testing.T) {
 
 // TestKitCatches runs the suites against flawed connectors in a child
 // process, where their failures are the outcome looked for, and checks
-// that each fails saying why.
+// that each fails in the check named for it, saying why.
 func TestKitCatches(t *testing.T) {
-	for _, tt := range []struct{ flaw, want string }{
-		{endOnly, "configure the source so a read of 50 records checkpoints at least twice: set SourceSuite.Config to a configuration with a smaller checkpoint interval or page size (this source's attributes: checkpoint_every, greeting)"},
-		{noDeletes, "did not emit a delete of record k004, which was deleted"},
-		{ignoresCancel, "Read returned <nil> after its context was cancelled; want an error that wraps context.Canceled"},
-		{leaks, "the connector left goroutines behind"},
-		{noSweep, "after a full refresh of generation 2 that wrote records 100 to 220, record 20 (key k20) is still stored"},
-		{destNoDelete, "after deletes of records 0 to 19, record 0 (key k0) is still stored"},
-		{destIgnoresCancel, "Write returned <nil> after its context was cancelled"},
-		{urlShowsSecret, "which shows the client's secret to the browser"},
-		{urlDropsState, "which does not carry the state"},
-		{wrongField, `fails the host's check (the callback does not carry the channel's secret): the spec says the secret is in the body's field "token"`},
-		{unwatchFails, "Unwatch of channels it ended: channel kit-0-"},
+	for _, tt := range []struct{ flaw, check, want string }{
+		{endOnly, "read_items/resume_from_a_checkpoint", "configure the source so a read of 50 records checkpoints " +
+			"at least twice: set SourceSuite.Config to a configuration with a smaller checkpoint interval or page " +
+			"size (this source's attributes: checkpoint_every, greeting)"},
+		{noDeletes, "read_items/delete_in_an_incremental_read", "did not emit a delete of record k004, which was deleted"},
+		{ignoresCancel, "a_cancelled_read_returns_context.Canceled",
+			"Read returned <nil> after its context was cancelled; want an error that wraps context.Canceled"},
+		{leaks, "no_goroutine_left_behind", "the connector left goroutines behind"},
+		{noSweep, "full_refresh_complete_sweeps_older_generations",
+			"after a full refresh of generation 2 that wrote records 100 to 220, record 20 (key k20) is still stored"},
+		{destNoDelete, "deletes_remove_entries", "after deletes of records 0 to 19, record 0 (key k0) is still stored"},
+		{destIgnoresCancel, "a_cancelled_write_returns_context.Canceled",
+			"Write returned <nil> after its context was cancelled"},
+		{urlShowsSecret, "connect", "which shows the client's secret to the browser"},
+		{urlDropsState, "connect", "which does not carry the state"},
+		{wrongField, "watch", `fails the host's check (the callback does not carry the channel's secret): ` +
+			`the spec says the secret is in the body's field "token"`},
+		{unwatchFails, "watch", "Unwatch of channels it ended: channel kit-0-"},
 	} {
 		t.Run(tt.flaw, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestFlawed$", "-test.v")
-			cmd.Env = append(os.Environ(), "PLUGINTEST_FLAW="+tt.flaw)
-			out, err := cmd.CombinedOutput()
+			out, err := runChild(tt.flaw)
 			if err == nil {
 				t.Fatalf("the kit passed a connector with flaw %q:\n%s", tt.flaw, out)
 			}
-			if !strings.Contains(string(out), tt.want) {
+			if !strings.Contains(out, tt.want) {
 				t.Fatalf("the kit failed a connector with flaw %q without saying %q:\n%s", tt.flaw, tt.want, out)
+			}
+			if fail := "--- FAIL: TestFlawed/" + tt.check + " "; !strings.Contains(out, fail) {
+				t.Fatalf(
+					"the kit failed a connector with flaw %q, but not in its check %s:\n%s",
+					tt.flaw,
+					tt.check,
+					out,
+				)
 			}
 		})
 	}
 }
 
-// TestFlawed is the child of TestKitCatches.
+// The kit names each check as a subtest, and says which it skipped and
+// why.
+func TestKitNamesItsChecks(t *testing.T) {
+	for _, tt := range []struct {
+		suite   string
+		passed  []string
+		skipped map[string]string // check: the reason given
+	}{
+		{sound, []string{
+			"spec", "check_rejects_a_bad_config", "discover", "check_accepts_the_config",
+			"read_items/full_read", "read_items/resume_from_a_checkpoint", "read_items/resume_with_nothing_changed",
+			"read_items/change", "read_items/delete_in_an_incremental_read", "read_items/full_read_after_change",
+			"a_cancelled_read_returns_context.Canceled", "no_goroutine_left_behind",
+		}, nil},
+		{withoutChange, []string{"read_items/resume_from_a_checkpoint", "no_goroutine_left_behind"}, map[string]string{
+			"read_items/change":                        "SourceSuite.Change is not set",
+			"read_items/delete_in_an_incremental_read": "SourceSuite.Change is not set",
+			"read_items/full_read_after_change":        "SourceSuite.Change is not set",
+		}},
+		{withoutDeletes, []string{"read_items/change", "read_items/full_read_after_change"}, map[string]string{
+			"read_items/delete_in_an_incremental_read": "SourceSuite.Deletes is not set",
+		}},
+		{soundDestination, []string{
+			"spec", "check_rejects_a_bad_config", "check_accepts_the_config", "acknowledges_only_what_is_durable",
+			"deletes_remove_entries", "full_refresh_complete_sweeps_older_generations",
+			"a_cancelled_write_returns_context.Canceled", "no_goroutine_left_behind",
+		}, nil},
+	} {
+		t.Run(tt.suite, func(t *testing.T) {
+			out, err := runChild(tt.suite)
+			if err != nil {
+				t.Fatalf("the kit failed a sound connector: %v\n%s", err, out)
+			}
+			for _, check := range tt.passed {
+				if !strings.Contains(out, "--- PASS: TestFlawed/"+check+" ") {
+					t.Errorf("no check %s passed:\n%s", check, out)
+				}
+			}
+			for check, why := range tt.skipped {
+				name := "TestFlawed/" + check
+				_, after, found := strings.Cut(out, "=== RUN   "+name+"\n")
+				said, _, _ := strings.Cut(after, "--- SKIP: "+name+" ")
+				if !found || !strings.Contains(said, why) {
+					t.Errorf("check %s was not skipped saying %q:\n%s", check, why, out)
+				}
+			}
+		})
+	}
+}
+
+// Suites of sound connectors, run as children by TestKitNamesItsChecks.
+const (
+	sound            = "sound"
+	withoutChange    = "without-change"  // a suite without a Change hook
+	withoutDeletes   = "without-deletes" // a suite whose source reports no deletions
+	soundDestination = "sound-destination"
+)
+
+// runChild runs TestFlawed in a child process with the suite for flaw,
+// verbosely, and returns its output.
+func runChild(flaw string) (string, error) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFlawed$", "-test.v")
+	cmd.Env = append(os.Environ(), "PLUGINTEST_FLAW="+flaw)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestFlawed is the child of TestKitCatches and TestKitNamesItsChecks.
 func TestFlawed(t *testing.T) {
 	flaw := os.Getenv("PLUGINTEST_FLAW")
 	switch flaw {
 	case "":
 		t.Skip("runs only as the child process of TestKitCatches")
+	case sound:
+		sourceSuite("").Run(t)
+	case withoutChange:
+		s := sourceSuite("")
+		s.Change = nil
+		s.Run(t)
+	case withoutDeletes:
+		s := sourceSuite(noDeletes)
+		s.Deletes = false
+		s.Run(t)
+	case soundDestination:
+		destinationSuite("").Run(t)
 	case noSweep, destNoDelete, destIgnoresCancel:
 		destinationSuite(flaw).Run(t)
 	case wrongField, unwatchFails:

@@ -8,6 +8,11 @@
 // acknowledging only what is durable, deletes and full-refresh sweeps,
 // returning promptly when cancelled, and no goroutine left behind.
 //
+// Each check is a subtest named for what it proves, so go test -v lists
+// what ran, and -run picks one (TestConformance/read_contacts/change). A
+// check that cannot run, such as the checks after a change when the suite
+// has no Change hook, is skipped with the reason.
+//
 // A suite's checks share the connector and its service, one after the
 // other: do not run a suite in parallel with other tests of the package,
 // whose goroutines its leak check would see.
@@ -39,25 +44,42 @@ import (
 )
 
 // ConnectSource serves src on one end of a real gRPC connection and
-// returns the client end, as the host would see it.
+// returns the client end, as the host would see it. The connection closes
+// when t ends.
 func ConnectSource(t testing.TB, src contract.Source) contract.Source {
-	conn := connect(t, func(s *grpc.Server) { wirev1.RegisterSource(s, src) })
-	return wirev1.NewSource(conn)
+	c, _ := connectSource(t, src)
+	return c
 }
 
 // ConnectDestination serves dst like ConnectSource serves a source.
 func ConnectDestination(t testing.TB, dst contract.Destination) contract.Destination {
-	conn := connect(t, func(s *grpc.Server) { wirev1.RegisterDestination(s, dst) })
-	return wirev1.NewDestination(conn)
+	c, _ := connectDestination(t, dst)
+	return c
 }
 
-func connect(t testing.TB, register func(*grpc.Server)) *grpc.ClientConn {
+// connectSource is ConnectSource that also returns a function closing the
+// connection at once, for the leak check to run after it.
+func connectSource(t testing.TB, src contract.Source) (contract.Source, func()) {
+	conn, disconnect := connect(t, func(s *grpc.Server) { wirev1.RegisterSource(s, src) })
+	return wirev1.NewSource(conn), disconnect
+}
+
+func connectDestination(t testing.TB, dst contract.Destination) (contract.Destination, func()) {
+	conn, disconnect := connect(t, func(s *grpc.Server) { wirev1.RegisterDestination(s, dst) })
+	return wirev1.NewDestination(conn), disconnect
+}
+
+func connect(t testing.TB, register func(*grpc.Server)) (*grpc.ClientConn, func()) {
 	conn, server := goplugin.TestGRPCConn(t, register)
-	t.Cleanup(func() {
-		_ = conn.Close()
-		server.Stop()
-	})
-	return conn
+	var once sync.Once
+	disconnect := func() {
+		once.Do(func() {
+			_ = conn.Close()
+			server.Stop()
+		})
+	}
+	t.Cleanup(disconnect)
+	return conn, disconnect
 }
 
 // hangAfter is how long a cancelled call may take to return before the
@@ -68,11 +90,12 @@ const hangAfter = time.Minute
 // leakRounds is how many times the leak check looks before it fails.
 const leakRounds = 10
 
-// checkLeaks makes t fail if, once every cleanup registered after this
-// call has run (closing the gRPC connection and server), goroutines are
-// left that were not there before.
-func checkLeaks(t *testing.T) {
-	opts := []goleak.Option{
+// goroutines is the leak check of a suite: it leaves out the goroutines
+// that ran before the suite started its connector.
+type goroutines struct{ opts []goleak.Option }
+
+func watchGoroutines() goroutines {
+	return goroutines{opts: []goleak.Option{
 		goleak.IgnoreCurrent(),
 		// Keep-alive connections of HTTP clients and servers outlive the
 		// request that opened them by design: a connector's client keeps
@@ -81,22 +104,26 @@ func checkLeaks(t *testing.T) {
 		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
 		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
 		goleak.IgnoreAnyFunction("net/http.(*conn).serve"),
+	}}
+}
+
+// check fails t if goroutines are left that were not there when the
+// suite began; the suite calls it once its connection is closed.
+func (g goroutines) check(t *testing.T) {
+	// goleak waits about half a second for goroutines on their way out; a
+	// machine busy with other tests can take longer to end the gRPC
+	// server's, so a few rounds are allowed.
+	err := goleak.Find(g.opts...)
+	for range leakRounds - 1 {
+		if err == nil {
+			break
+		}
+		err = goleak.Find(g.opts...)
 	}
-	t.Cleanup(func() {
-		// goleak waits about half a second for goroutines on their way
-		// out; a machine busy with other tests can take longer to end the
-		// gRPC server's, so a few rounds are allowed.
-		err := goleak.Find(opts...)
-		for range leakRounds - 1 {
-			if err == nil {
-				break
-			}
-			err = goleak.Find(opts...)
-		}
-		if err != nil {
-			t.Errorf("the connector left goroutines behind: every goroutine a call starts must end before the call returns, also when its context is cancelled\n%v", err)
-		}
-	})
+	if err != nil {
+		t.Errorf("the connector left goroutines behind: every goroutine a call starts must end "+
+			"before the call returns, also when its context is cancelled\n%v", err)
+	}
 }
 
 func logger(t testing.TB) hclog.Logger {
@@ -138,7 +165,11 @@ func checkAttributes(t *testing.T, what string, attrs []contract.Attribute) {
 		}
 		seen[a.Name] = true
 		switch a.Type {
-		case contract.TypeString, contract.TypeNumber, contract.TypeBool, contract.TypeStringList, contract.TypeStringMap:
+		case contract.TypeString,
+			contract.TypeNumber,
+			contract.TypeBool,
+			contract.TypeStringList,
+			contract.TypeStringMap:
 		default:
 			t.Errorf("%s %q has unknown type %q", what, a.Name, a.Type)
 		}
@@ -151,7 +182,11 @@ func checkAttributes(t *testing.T, what string, attrs []contract.Attribute) {
 			}
 		}
 		if a.Description == "" {
-			t.Errorf("%s %q has no description; users read it in `replicator validate` errors and on connect pages", what, a.Name)
+			t.Errorf(
+				"%s %q has no description; users read it in `replicator validate` errors and on connect pages",
+				what,
+				a.Name,
+			)
 		}
 	}
 }
@@ -262,7 +297,9 @@ func (f *feeder) Count(_ context.Context, name string, delta int64) error {
 // error comes on done, to return once ctx is cancelled: with an error that
 // wraps context.Canceled, within hangAfter. early says what is wrong when
 // the call returned before ctx was cancelled.
-func returnsWhenCancelled(t *testing.T, ctx context.Context, done <-chan error, call, connector string, early func(error) string) {
+func returnsWhenCancelled(
+	t *testing.T, ctx context.Context, done <-chan error, call, connector string, early func(error) string,
+) {
 	t.Helper()
 	timer := time.NewTimer(hangAfter)
 	defer timer.Stop()
@@ -272,9 +309,11 @@ func returnsWhenCancelled(t *testing.T, ctx context.Context, done <-chan error, 
 			t.Fatal(early(err))
 		}
 		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("%s returned %v after its context was cancelled; want an error that wraps context.Canceled (return ctx.Err(), or wrap errors with %%w)", call, err)
+			t.Fatalf("%s returned %v after its context was cancelled; want an error that wraps context.Canceled "+
+				"(return ctx.Err(), or wrap errors with %%w)", call, err)
 		}
 	case <-timer.C:
-		t.Fatalf("%s did not return within %v of its context being cancelled; a %s must pass its context to every call that waits and return once it is done", call, hangAfter, connector)
+		t.Fatalf("%s did not return within %v of its context being cancelled; a %s must pass its context "+
+			"to every call that waits and return once it is done", call, hangAfter, connector)
 	}
 }

@@ -47,7 +47,8 @@ func (r *Recorder) Emit(_ context.Context, rec contract.Record) error {
 func (r *Recorder) Checkpoint(_ context.Context, stream string, state json.RawMessage) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.checkpoints = append(r.checkpoints, Checkpoint{Stream: stream, State: append(json.RawMessage(nil), state...), After: len(r.records)})
+	state = append(json.RawMessage(nil), state...)
+	r.checkpoints = append(r.checkpoints, Checkpoint{Stream: stream, State: state, After: len(r.records)})
 	return nil
 }
 

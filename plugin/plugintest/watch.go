@@ -24,7 +24,13 @@ const signalWait = 30 * time.Second
 
 // watch checks Watch and Unwatch of a source whose spec has change
 // signals, over gRPC as the host calls them.
-func (s SourceSuite) watch(t *testing.T, src contract.Source, creds *json.RawMessage, cs contract.ChangeSignals, streams []contract.Stream) {
+func (s SourceSuite) watch(
+	t *testing.T,
+	src contract.Source,
+	creds *json.RawMessage,
+	cs contract.ChangeSignals,
+	streams []contract.Stream,
+) {
 	w, ok := src.(contract.Watcher)
 	if !ok {
 		t.Fatal("the client of the source does not implement contract.Watcher")
@@ -38,7 +44,10 @@ func (s SourceSuite) watch(t *testing.T, src contract.Source, creds *json.RawMes
 	for i, st := range streams {
 		key, secret := randomToken(t), randomToken(t)
 		req.Streams = append(req.Streams, st.Name)
-		req.Channels = append(req.Channels, contract.Channel{ID: fmt.Sprintf("kit-%d-%s", i, key[:8]), URL: hooks.url(key), Secret: secret})
+		req.Channels = append(
+			req.Channels,
+			contract.Channel{ID: fmt.Sprintf("kit-%d-%s", i, key[:8]), URL: hooks.url(key), Secret: secret},
+		)
 	}
 	ctx := context.Background()
 	watch := func(what string) contract.WatchResponse {
@@ -52,7 +61,10 @@ func (s SourceSuite) watch(t *testing.T, src contract.Source, creds *json.RawMes
 			t.Fatalf("%s: %v", what, err)
 		}
 		if len(resp.Channels) == 0 {
-			t.Fatalf("%s subscribed no channel; set SourceSuite.WatchConfig to a configuration under which the source watches", what)
+			t.Fatalf(
+				"%s subscribed no channel; set SourceSuite.WatchConfig to a configuration under which the source watches",
+				what,
+			)
 		}
 		return resp
 	}
@@ -86,7 +98,14 @@ func (s SourceSuite) watch(t *testing.T, src contract.Source, creds *json.RawMes
 			t.Fatalf("after Signal(%s), channel %s: %v", c.Streams[0], c.ID, err)
 		}
 		if err := cs.Verify(body, ch.Secret); err != nil {
-			t.Errorf("the callback after Signal(%s) fails the host's check (%v): the spec says the secret is in the body's field %q; body: %.300s", c.Streams[0], err, cs.SecretField, body)
+			t.Errorf(
+				"the callback after Signal(%s) fails the host's check (%v): "+
+					"the spec says the secret is in the body's field %q; body: %.300s",
+				c.Streams[0],
+				err,
+				cs.SecretField,
+				body,
+			)
 		}
 	}
 

@@ -68,7 +68,9 @@ func (s *watchingSource) Watch(_ context.Context, req contract.WatchRequest) (co
 	defer s.svc.mu.Unlock()
 	ch := req.Channels[0]
 	s.svc.channels[ch.ID] = ch
-	return contract.WatchResponse{Channels: []contract.Watched{{ID: ch.ID, Streams: req.Streams, Expires: time.Now().Add(time.Hour)}}}, nil
+	return contract.WatchResponse{
+		Channels: []contract.Watched{{ID: ch.ID, Streams: req.Streams, Expires: time.Now().Add(time.Hour)}},
+	}, nil
 }
 
 func (s *watchingSource) Unwatch(_ context.Context, req contract.UnwatchRequest) (contract.UnwatchResponse, error) {

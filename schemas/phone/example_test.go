@@ -12,11 +12,12 @@ import (
 // default region.
 func ExampleRead() {
 	for _, f := range []struct{ raw, country string }{
-		{"030 1234567", "DE"},    // read in the record's country
-		{"020-123 4567", ""},     // read in the default region
-		{"+44 20 7946 0958", ""}, // carries its own country
-		{"030 1234567", "Mars"},  // the record's country is unknown: not guessed
-		{"12", ""},               // not a number of NL
+		{"030 1234567", "DE"},      // read in the record's country
+		{"020-123 4567", ""},       // read in the default region
+		{"+44 20 7946 0958", ""},   // carries its own country
+		{"030 1234567", "Mars"},    // the record's country is unknown: not guessed
+		{"12", ""},                 // not a number of NL
+		{"001 415 555 0100", "US"}, // the US dials abroad with 011, but this 00 is unambiguous
 	} {
 		p, why := phone.Read(schemas.PhoneWork, f.raw, f.country, "NL")
 		fmt.Printf("%q -> %q %v\n", p.Raw, p.Number, why)
@@ -27,6 +28,7 @@ func ExampleRead() {
 	// "+44 20 7946 0958" -> "+442079460958" ok
 	// "030 1234567" -> "" unknown_country
 	// "12" -> "" too_short
+	// "001 415 555 0100" -> "+14155550100" ok
 }
 
 // A destination takes the source's number, and reads the raw text only

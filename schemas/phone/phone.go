@@ -8,6 +8,18 @@
 // and otherwise the raw text only when it carries its own country (a + or
 // an unambiguous 00), never with a region of its own choosing, which would
 // show a stranger's name on an incoming call.
+//
+// A number written with 00 and a country code, as most of the world dials
+// abroad (0049 30 1234567), is read with the record's country when that
+// country dials abroad with 00. Where it does not, libphonenumber reads
+// the text as a national number: 001 415 555 0100 in the US, which dials
+// abroad with 011, is a 13-digit US number, too long. Read then reads the
+// text as a destination's Reader does, as +1 415 555 0100, but only when
+// every country whose international prefix starts with 00 reads it alike:
+// 001 is also the prefix of some carriers in South Korea, Singapore and
+// Thailand, so 001 41 44 668 1800 is +41 44 668 1800 dialled from Seoul
+// and is left out as AmbiguousPrefix. The same holds for a record with no
+// country at all.
 package phone
 
 import (
@@ -59,10 +71,11 @@ func (r Reason) NeedsCountry() bool {
 // typ (schemas.PhoneOther when empty). country is the record's own country
 // as an ISO 3166 code such as NL, empty when the record names none;
 // region, the source's configured default, is used only then. Text that
-// carries its own country (+49 …, or 0049 … in a country dialling abroad
-// with 00) needs neither. The phone's Number is set only for a number
-// valid in its country; otherwise the Reason says why it is absent. Raw is
-// kept, trimmed of surrounding space.
+// carries its own country needs neither: +49 …, or 0049 … read in a
+// country that dials abroad with 00, or elsewhere when it is unambiguous
+// (see the package documentation). The phone's Number is set only for a
+// number valid in its country; otherwise the Reason says why it is absent.
+// Raw is kept, trimmed of surrounding space.
 func Read(typ, raw, country, region string) (schemas.Phone, Reason) {
 	raw = strings.TrimSpace(raw)
 	p := schemas.Phone{Type: cmp.Or(typ, schemas.PhoneOther), Raw: raw}
@@ -70,36 +83,74 @@ func Read(typ, raw, country, region string) (schemas.Phone, Reason) {
 		return p, Empty
 	}
 	use, missing := regionFor(country, region)
+	number, why := readIn(raw, use, missing)
+	if why != OK && startsWith00(raw) && !tookPrefix(raw, use) {
+		// The country read the 00 as the start of a national number, or
+		// there is no country: a 00 that is nobody's national number is
+		// read as a destination reads it.
+		number, why = international(raw)
+	}
+	p.Number = number
+	return p, why
+}
+
+// readIn reads raw as dialled in region; with no region, only a number
+// that starts with + is read, and missing says why the others are not.
+func readIn(raw, region string, missing Reason) (string, Reason) {
 	// Region "ZZ" (unknown) makes libphonenumber take the country code
 	// from the text or fail; it never supplies one.
-	num, err := phonenumbers.Parse(raw, cmp.Or(use, "ZZ"))
+	num, err := phonenumbers.Parse(raw, cmp.Or(region, "ZZ"))
 	switch {
-	case errors.Is(err, phonenumbers.ErrInvalidCountryCode) && use == "":
-		return p, missing
+	case errors.Is(err, phonenumbers.ErrInvalidCountryCode) && region == "":
+		return "", missing
 	case errors.Is(err, phonenumbers.ErrInvalidCountryCode):
-		return p, Invalid
+		return "", Invalid
 	case errors.Is(err, phonenumbers.ErrTooShortNSN), errors.Is(err, phonenumbers.ErrTooShortAfterIDD):
-		return p, TooShort
+		return "", TooShort
 	case errors.Is(err, phonenumbers.ErrNumTooLong):
-		return p, TooLong
+		return "", TooLong
 	case err != nil:
-		return p, NotANumber
+		return "", NotANumber
 	}
 	if !phonenumbers.IsValidNumber(num) {
 		switch phonenumbers.IsPossibleNumberWithReason(num) {
 		case phonenumbers.TOO_SHORT:
-			return p, TooShort
+			return "", TooShort
 		case phonenumbers.TOO_LONG:
-			return p, TooLong
+			return "", TooLong
 		}
-		return p, Invalid
+		return "", Invalid
 	}
 	e := phonenumbers.Format(num, phonenumbers.E164)
 	if !IsE164(e) {
-		return p, Invalid
+		return "", Invalid
 	}
-	p.Number = e
-	return p, OK
+	return e, OK
+}
+
+// tookPrefix reports whether libphonenumber, reading s in region, took its
+// leading digits for the region's international prefix; false when region
+// is empty.
+func tookPrefix(s, region string) bool {
+	if region == "" {
+		return false
+	}
+	num, err := phonenumbers.ParseAndKeepRawInput(s, region)
+	if errors.Is(err, phonenumbers.ErrTooShortAfterIDD) {
+		return true
+	}
+	return err == nil && num.GetCountryCodeSource() == phonenumbers.PhoneNumber_FROM_NUMBER_WITH_IDD
+}
+
+// international reads s, which starts with 00, as a Reader does.
+func international(s string) (string, Reason) {
+	if iddErr != nil {
+		// Without every country's prefix, whether s is unambiguous is
+		// unknown.
+		return "", AmbiguousPrefix
+	}
+	var r Reader
+	return r.International(s)
 }
 
 // regionFor returns the region to read a national number in, or "" and
@@ -182,23 +233,21 @@ func (r *Reader) Number(p schemas.Phone) (string, Reason) {
 // prefix starting 00 reads it as the same number. A national number such
 // as 030 1234567 is NotInternational, whatever it would be in some region.
 func (r *Reader) International(s string) (string, Reason) {
-	loc := phonenumbers.VALID_START_CHAR_PATTERN.FindStringIndex(s)
-	if loc == nil {
+	text, found := numberStart(s)
+	if !found {
 		return "", NotANumber
 	}
-	text := s[loc[0]:]
-	first, size := utf8.DecodeRuneInString(text)
-	if first == '+' || first == '\uFF0B' {
+	if first, _ := utf8.DecodeRuneInString(text); first == '+' || first == '\uFF0B' {
 		if e, ok := r.valid(text); ok {
 			return e, OK
 		}
 		return "", Invalid
 	}
-	second, size2 := utf8.DecodeRuneInString(text[size:])
-	if !isZero(first) || !isZero(second) {
+	rest, zeros := after00(text)
+	if !zeros {
 		return "", NotInternational
 	}
-	e, ok := r.valid("+" + text[size+size2:])
+	e, ok := r.valid("+" + rest)
 	// Some countries dial abroad with 00 and more digits (Brazil's 0021,
 	// Korea's 001, Australia's 0011); when one of them reads another valid
 	// number from the same text, the text is not unambiguous. Each prefix
@@ -224,6 +273,38 @@ func (r *Reader) International(s string) (string, Reason) {
 		return "", Invalid
 	}
 	return e, OK
+}
+
+// numberStart returns s from its first digit or plus sign on, as
+// libphonenumber reads it, and whether it has one.
+func numberStart(s string) (string, bool) {
+	loc := phonenumbers.VALID_START_CHAR_PATTERN.FindStringIndex(s)
+	if loc == nil {
+		return "", false
+	}
+	return s[loc[0]:], true
+}
+
+// after00 returns text after two leading zeros, in any script
+// libphonenumber reads, and whether it starts with them.
+func after00(text string) (string, bool) {
+	first, size := utf8.DecodeRuneInString(text)
+	second, size2 := utf8.DecodeRuneInString(text[size:])
+	if !isZero(first) || !isZero(second) {
+		return "", false
+	}
+	return text[size+size2:], true
+}
+
+// startsWith00 reports whether s, from its first digit on, starts with two
+// zeros.
+func startsWith00(s string) bool {
+	text, found := numberStart(s)
+	if !found {
+		return false
+	}
+	_, zeros := after00(text)
+	return zeros
 }
 
 // afterDigits returns s after its first k digits.

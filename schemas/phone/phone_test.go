@@ -17,6 +17,22 @@ func TestRead(t *testing.T) {
 		{"national in the configured region", "020-123 4567", "", "NL", "+31201234567", OK},
 		{"international needs no region", "+49 30 1234567", "", "", "+49301234567", OK},
 		{"00 read in a region that dials abroad with it", "0049 30 1234567", "", "NL", "+49301234567", OK},
+		// The US and Canada dial abroad with 011, where 00 starts no
+		// number; libphonenumber reads 001 415 555 0100 there as a
+		// national number of 13 digits, too long. No country reads it as
+		// another number, so it is read as a destination's Reader does.
+		{"00 in a country that dials abroad with 011", "001 415 555 0100", "US", "", "+14155550100", OK},
+		{"00 in a region that dials abroad with 011", "0044 20 7946 0958", "", "CA", "+442079460958", OK},
+		{"00 in a country that dials abroad with 010", "0049 30 1234567", "JP", "", "+49301234567", OK},
+		{"011 in the US", "011 44 20 7946 0958", "US", "", "+442079460958", OK},
+		// 001 is also a carrier's prefix in South Korea, Singapore and
+		// Thailand, which read this one as +41 44 668 1800.
+		{"00 that another country's 001 reads otherwise", "001 41 44 668 1800", "US", "", "", AmbiguousPrefix},
+		{"001 where it is the country's own prefix", "001 41 44 668 1800", "KR", "", "+41446681800", OK},
+		{"00 and no number after it", "00 12", "US", "", "", Invalid},
+		{"00 with no country at all", "0049 30 1234567", "", "", "+49301234567", OK},
+		{"00 with an unknown country", "0049 30 1234567", "Atlantis", "", "+49301234567", OK},
+		{"00 where the country dials with it, too short", "0044 20", "GB", "", "", TooShort},
 		{"the record's country wins over the region", "020 1234567", "BE", "NL", "", Invalid},
 		{"blank", "   ", "NL", "NL", "", Empty},
 		{"no country at all", "030 1234567", "", "", "", NoCountry},

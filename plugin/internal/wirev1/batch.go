@@ -67,7 +67,8 @@ func batchFromWire(b *RecordBatch) ([]contract.Record, error) {
 	p, streams := b.GetPacked(), b.GetStreams()
 	count := uint64(b.GetCount())
 	if count > uint64(len(p)/minRecordBytes) {
-		return nil, fmt.Errorf("record batch says it holds %d records, but its %d bytes cannot hold more than %d", count, len(p), len(p)/minRecordBytes)
+		return nil, fmt.Errorf("record batch says it holds %d records, but its %d bytes cannot hold more than %d",
+			count, len(p), len(p)/minRecordBytes)
 	}
 	out := make([]contract.Record, 0, count)
 	for len(p) > 0 {

@@ -66,7 +66,9 @@ func TestBatchFromWireRejectsLies(t *testing.T) {
 		{"count 2^32-1", &RecordBatch{Count: 1<<32 - 1, Streams: good.Streams, Packed: good.Packed}, "cannot hold more than"},
 		{"key length 2^64-1", &RecordBatch{Count: 1, Streams: []string{"s"}, Packed: hugeKey}, "truncated"},
 		{"data length 2^64-1", &RecordBatch{Count: 1, Streams: []string{"s"}, Packed: hugeData}, "truncated"},
-		{"more records than said", &RecordBatch{Count: 1, Streams: good.Streams, Packed: append(append([]byte{}, good.Packed...), good.Packed...)}, "more records than"},
+		{"more records than said", &RecordBatch{
+			Count: 1, Streams: good.Streams, Packed: append(append([]byte{}, good.Packed...), good.Packed...),
+		}, "more records than"},
 	} {
 		_, err := batchFromWire(tt.b)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

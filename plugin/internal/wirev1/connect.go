@@ -27,7 +27,15 @@ func clientFromWire(c *OAuthClient) *contract.OAuthClient {
 func connectMethodsToWire(ms []contract.ConnectMethod) []*ConnectMethod {
 	var out []*ConnectMethod
 	for _, m := range ms {
-		out = append(out, &ConnectMethod{Kind: string(m.Kind), Title: m.Title, Description: m.Description, Fields: attributesToWire(m.Fields)})
+		out = append(
+			out,
+			&ConnectMethod{
+				Kind:        string(m.Kind),
+				Title:       m.Title,
+				Description: m.Description,
+				Fields:      attributesToWire(m.Fields),
+			},
+		)
 	}
 	return out
 }
@@ -79,7 +87,9 @@ func (s *sourceServer) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeR
 		return nil, toStatus(unsupported("revoke"))
 	}
 	resp, err := r.Revoke(ctx, contract.RevokeRequest{
-		Config: nilIfEmpty(req.GetConfigJson()), Credentials: nilIfEmpty(req.GetCredentials()), Client: clientFromWire(req.GetClient()),
+		Config: nilIfEmpty(
+			req.GetConfigJson(),
+		), Credentials: nilIfEmpty(req.GetCredentials()), Client: clientFromWire(req.GetClient()),
 	})
 	if err != nil {
 		return nil, toStatus(err)
@@ -87,9 +97,16 @@ func (s *sourceServer) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeR
 	return &RevokeResponse{Message: resp.Message}, nil
 }
 
-func (c *remoteSource) AuthorizeURL(ctx context.Context, req contract.AuthorizeURLRequest) (contract.AuthorizeURLResponse, error) {
+func (c *remoteSource) AuthorizeURL(
+	ctx context.Context,
+	req contract.AuthorizeURLRequest,
+) (contract.AuthorizeURLResponse, error) {
 	resp, err := c.c.AuthorizeURL(ctx, &AuthorizeURLRequest{
-		ConfigJson: req.Config, Client: clientToWire(&req.Client), RedirectUrl: req.RedirectURL, State: req.State, Streams: req.Streams,
+		ConfigJson:  req.Config,
+		Client:      clientToWire(&req.Client),
+		RedirectUrl: req.RedirectURL,
+		State:       req.State,
+		Streams:     req.Streams,
 	})
 	if err != nil {
 		return contract.AuthorizeURLResponse{}, fromStatus(ctx, err)
@@ -98,7 +115,10 @@ func (c *remoteSource) AuthorizeURL(ctx context.Context, req contract.AuthorizeU
 }
 
 func (c *remoteSource) Revoke(ctx context.Context, req contract.RevokeRequest) (contract.RevokeResponse, error) {
-	resp, err := c.c.Revoke(ctx, &RevokeRequest{ConfigJson: req.Config, Credentials: req.Credentials, Client: clientToWire(req.Client)})
+	resp, err := c.c.Revoke(
+		ctx,
+		&RevokeRequest{ConfigJson: req.Config, Credentials: req.Credentials, Client: clientToWire(req.Client)},
+	)
 	if err != nil {
 		return contract.RevokeResponse{}, fromStatus(ctx, err)
 	}

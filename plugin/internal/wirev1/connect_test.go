@@ -23,10 +23,16 @@ func TestOlderPluginsAnswerConnectCallsUnsupported(t *testing.T) {
 	defer conn.Close()
 	src := NewSource(conn)
 	ctx := context.Background()
-	if _, err := src.(contract.WebAuthorizer).AuthorizeURL(ctx, contract.AuthorizeURLRequest{State: "s"}); !errors.Is(err, contract.ErrUnsupported) {
+	if _, err := src.(contract.WebAuthorizer).AuthorizeURL(ctx, contract.AuthorizeURLRequest{State: "s"}); !errors.Is(
+		err,
+		contract.ErrUnsupported,
+	) {
 		t.Errorf("AuthorizeURL = %v, want ErrUnsupported", err)
 	}
-	if _, err := src.(contract.Revoker).Revoke(ctx, contract.RevokeRequest{}); !errors.Is(err, contract.ErrUnsupported) {
+	if _, err := src.(contract.Revoker).Revoke(ctx, contract.RevokeRequest{}); !errors.Is(
+		err,
+		contract.ErrUnsupported,
+	) {
 		t.Errorf("Revoke = %v, want ErrUnsupported", err)
 	}
 }

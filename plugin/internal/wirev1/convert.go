@@ -87,7 +87,12 @@ func streamsFromWire(ss []*Stream) []contract.Stream {
 }
 
 func streamFromWire(s *Stream) contract.Stream {
-	c := contract.Stream{Name: s.GetName(), Schema: nilIfEmpty(s.GetSchemaJson()), PrimaryKey: s.GetPrimaryKey(), CursorField: s.GetCursorField()}
+	c := contract.Stream{
+		Name:        s.GetName(),
+		Schema:      nilIfEmpty(s.GetSchemaJson()),
+		PrimaryKey:  s.GetPrimaryKey(),
+		CursorField: s.GetCursorField(),
+	}
 	for _, m := range s.GetModes() {
 		c.Modes = append(c.Modes, contract.SyncMode(m))
 	}

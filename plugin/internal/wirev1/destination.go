@@ -49,7 +49,8 @@ func (s *destinationServer) Write(stream grpc.BidiStreamingServer[WriteMessage, 
 	}
 	req := contract.WriteRequest{Config: nilIfEmpty(open.GetConfigJson())}
 	for _, ws := range open.GetStreams() {
-		req.Streams = append(req.Streams, contract.WriteStream{Stream: streamFromWire(ws.GetStream()), Generation: ws.GetGeneration()})
+		req.Streams = append(req.Streams,
+			contract.WriteStream{Stream: streamFromWire(ws.GetStream()), Generation: ws.GetGeneration()})
 	}
 	return toStatus(s.impl.Write(stream.Context(), req, &writeReceiver{stream: stream}))
 }
@@ -77,10 +78,12 @@ func (in *writeReceiver) Next(ctx context.Context) (contract.Message, error) {
 		return contract.Message{Records: records}, nil
 	case *WriteMessage_Checkpoint:
 		c := m.Checkpoint
-		return contract.Message{Checkpoint: &contract.Checkpoint{ID: c.GetId(), Stream: c.GetStream(), State: nilIfEmpty(c.GetState())}}, nil
+		cp := &contract.Checkpoint{ID: c.GetId(), Stream: c.GetStream(), State: nilIfEmpty(c.GetState())}
+		return contract.Message{Checkpoint: cp}, nil
 	case *WriteMessage_FullRefreshComplete:
 		f := m.FullRefreshComplete
-		return contract.Message{FullRefreshComplete: &contract.FullRefreshComplete{ID: f.GetId(), Stream: f.GetStream(), Generation: f.GetGeneration()}}, nil
+		fr := &contract.FullRefreshComplete{ID: f.GetId(), Stream: f.GetStream(), Generation: f.GetGeneration()}
+		return contract.Message{FullRefreshComplete: fr}, nil
 	default:
 		return contract.Message{}, fmt.Errorf("host sent an unexpected write message %T", m)
 	}
@@ -183,10 +186,12 @@ func sendAll(ctx context.Context, stream grpc.BidiStreamingClient[WriteMessage, 
 			w = &WriteMessage{Message: &WriteMessage_Records{Records: records}}
 		case m.Checkpoint != nil:
 			cp := m.Checkpoint
-			w = &WriteMessage{Message: &WriteMessage_Checkpoint{Checkpoint: &Checkpoint{Id: cp.ID, Stream: cp.Stream, State: cp.State}}}
+			wcp := &Checkpoint{Id: cp.ID, Stream: cp.Stream, State: cp.State}
+			w = &WriteMessage{Message: &WriteMessage_Checkpoint{Checkpoint: wcp}}
 		case m.FullRefreshComplete != nil:
 			f := m.FullRefreshComplete
-			w = &WriteMessage{Message: &WriteMessage_FullRefreshComplete{FullRefreshComplete: &FullRefreshComplete{Id: f.ID, Stream: f.Stream, Generation: f.Generation}}}
+			wf := &FullRefreshComplete{Id: f.ID, Stream: f.Stream, Generation: f.Generation}
+			w = &WriteMessage{Message: &WriteMessage_FullRefreshComplete{FullRefreshComplete: wf}}
 		default:
 			continue
 		}
@@ -197,7 +202,9 @@ func sendAll(ctx context.Context, stream grpc.BidiStreamingClient[WriteMessage, 
 	}
 }
 
-func receiveReplies(ctx context.Context, stream grpc.BidiStreamingClient[WriteMessage, WriteReply], in contract.Input) error {
+func receiveReplies(
+	ctx context.Context, stream grpc.BidiStreamingClient[WriteMessage, WriteReply], in contract.Input,
+) error {
 	for {
 		r, err := stream.Recv()
 		if errors.Is(err, io.EOF) {

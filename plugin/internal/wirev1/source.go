@@ -48,7 +48,9 @@ func (s *sourceServer) Check(ctx context.Context, req *CheckRequest) (*CheckResp
 
 func (s *sourceServer) Discover(ctx context.Context, req *DiscoverRequest) (*DiscoverResponse, error) {
 	resp, err := s.impl.Discover(ctx, contract.DiscoverRequest{
-		Config: nilIfEmpty(req.GetConfigJson()), Credentials: nilIfEmpty(req.GetCredentials()), Client: clientFromWire(req.GetClient()),
+		Config:      nilIfEmpty(req.GetConfigJson()),
+		Credentials: nilIfEmpty(req.GetCredentials()),
+		Client:      clientFromWire(req.GetClient()),
 	})
 	if err != nil {
 		return nil, toStatus(err)
@@ -57,7 +59,11 @@ func (s *sourceServer) Discover(ctx context.Context, req *DiscoverRequest) (*Dis
 }
 
 func (s *sourceServer) Read(req *ReadRequest, stream grpc.ServerStreamingServer[ReadMessage]) error {
-	r := contract.ReadRequest{Config: nilIfEmpty(req.GetConfigJson()), Credentials: nilIfEmpty(req.GetCredentials()), Client: clientFromWire(req.GetClient())}
+	r := contract.ReadRequest{
+		Config:      nilIfEmpty(req.GetConfigJson()),
+		Credentials: nilIfEmpty(req.GetCredentials()),
+		Client:      clientFromWire(req.GetClient()),
+	}
 	for _, rs := range req.GetStreams() {
 		st := contract.ReadStream{Name: rs.GetName(), Generation: rs.GetGeneration()}
 		if rs.GetHasState() {
@@ -92,7 +98,8 @@ type readSender struct {
 
 func (o *readSender) Emit(_ context.Context, r contract.Record) error {
 	if len(r.Data) > contract.MaxRecordBytes {
-		return fmt.Errorf("record %q of stream %q carries %d bytes of data; a record may carry at most %d", r.Key, r.Stream, len(r.Data), contract.MaxRecordBytes)
+		return fmt.Errorf("record %q of stream %q carries %d bytes of data; a record may carry at most %d",
+			r.Key, r.Stream, len(r.Data), contract.MaxRecordBytes)
 	}
 	o.batch = append(o.batch, r)
 	o.bytes += len(r.Data) + len(r.Key) + len(r.Stream) + 16
@@ -129,11 +136,14 @@ func (o *readSender) control(m *ReadMessage) error {
 }
 
 func (o *readSender) Checkpoint(_ context.Context, stream string, state json.RawMessage) error {
-	return o.control(&ReadMessage{Message: &ReadMessage_Checkpoint{Checkpoint: &Checkpoint{Stream: stream, State: state}}})
+	return o.control(
+		&ReadMessage{Message: &ReadMessage_Checkpoint{Checkpoint: &Checkpoint{Stream: stream, State: state}}},
+	)
 }
 
 func (o *readSender) FullRefreshComplete(_ context.Context, stream string, generation uint64) error {
-	return o.control(&ReadMessage{Message: &ReadMessage_FullRefreshComplete{FullRefreshComplete: &FullRefreshComplete{Stream: stream, Generation: generation}}})
+	f := &FullRefreshComplete{Stream: stream, Generation: generation}
+	return o.control(&ReadMessage{Message: &ReadMessage_FullRefreshComplete{FullRefreshComplete: f}})
 }
 
 func (o *readSender) UpdateCredentials(_ context.Context, c contract.Credentials) error {
@@ -159,7 +169,10 @@ func (c *remoteSource) Spec(ctx context.Context) (contract.Spec, error) {
 	return specFromWire(resp), nil
 }
 
-func (c *remoteSource) Authorize(ctx context.Context, req contract.AuthorizeRequest) (contract.AuthorizeResponse, error) {
+func (c *remoteSource) Authorize(
+	ctx context.Context,
+	req contract.AuthorizeRequest,
+) (contract.AuthorizeResponse, error) {
 	resp, err := c.c.Authorize(ctx, authorizeToWire(req))
 	if err != nil {
 		return contract.AuthorizeResponse{}, fromStatus(ctx, err)
@@ -176,11 +189,19 @@ func (c *remoteSource) Check(ctx context.Context, req contract.CheckRequest) (co
 }
 
 func checkToWire(req contract.CheckRequest) *CheckRequest {
-	return &CheckRequest{ConfigJson: req.Config, Credentials: req.Credentials, Streams: streamsToWire(req.Streams), Client: clientToWire(req.Client)}
+	return &CheckRequest{
+		ConfigJson:  req.Config,
+		Credentials: req.Credentials,
+		Streams:     streamsToWire(req.Streams),
+		Client:      clientToWire(req.Client),
+	}
 }
 
 func (c *remoteSource) Discover(ctx context.Context, req contract.DiscoverRequest) (contract.DiscoverResponse, error) {
-	resp, err := c.c.Discover(ctx, &DiscoverRequest{ConfigJson: req.Config, Credentials: req.Credentials, Client: clientToWire(req.Client)})
+	resp, err := c.c.Discover(
+		ctx,
+		&DiscoverRequest{ConfigJson: req.Config, Credentials: req.Credentials, Client: clientToWire(req.Client)},
+	)
 	if err != nil {
 		return contract.DiscoverResponse{}, fromStatus(ctx, err)
 	}
@@ -193,7 +214,8 @@ func (c *remoteSource) Discover(ctx context.Context, req contract.DiscoverReques
 func (c *remoteSource) Read(ctx context.Context, req contract.ReadRequest, out contract.Output) error {
 	w := &ReadRequest{ConfigJson: req.Config, Credentials: req.Credentials, Client: clientToWire(req.Client)}
 	for _, s := range req.Streams {
-		w.Streams = append(w.Streams, &ReadStream{Name: s.Name, State: s.State, HasState: s.State != nil, Generation: s.Generation})
+		rs := &ReadStream{Name: s.Name, State: s.State, HasState: s.State != nil, Generation: s.Generation}
+		w.Streams = append(w.Streams, rs)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -34,8 +34,10 @@ func (discard) Count(context.Context, string, int64) error                    { 
 // error; the host neither allocates what it claims nor panics.
 func TestReadRefusesALyingBatch(t *testing.T) {
 	for name, b := range map[string]*RecordBatch{
-		"count 2^32-1":      {Count: 1<<32 - 1, Streams: []string{"s"}, Packed: []byte{0, 1, 'k', 0, 0, 0}},
-		"key length 2^64-1": {Count: 1, Streams: []string{"s"}, Packed: []byte{0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0}},
+		"count 2^32-1": {Count: 1<<32 - 1, Streams: []string{"s"}, Packed: []byte{0, 1, 'k', 0, 0, 0}},
+		"key length 2^64-1": {Count: 1, Streams: []string{"s"}, Packed: []byte{
+			0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0,
+		}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			conn, server := goplugin.TestGRPCConn(t, func(s *grpc.Server) { RegisterSourceServer(s, &lyingSource{batch: b}) })
@@ -69,11 +71,14 @@ func (s bigSource) Read(ctx context.Context, _ contract.ReadRequest, out contrac
 // A record over the limit fails on the plugin's side with an error that
 // says what the limit is, not with gRPC's message size error.
 func TestEmitRefusesARecordOverTheLimit(t *testing.T) {
-	conn, server := goplugin.TestGRPCConn(t, func(s *grpc.Server) { RegisterSource(s, bigSource{size: contract.MaxRecordBytes + 1}) })
+	conn, server := goplugin.TestGRPCConn(t, func(s *grpc.Server) {
+		RegisterSource(s, bigSource{size: contract.MaxRecordBytes + 1})
+	})
 	defer server.Stop()
 	defer conn.Close()
 	err := NewSource(conn).Read(context.Background(), contract.ReadRequest{}, discard{})
-	if err == nil || !strings.Contains(err.Error(), `record "big" of stream "s" carries 67108865 bytes of data; a record may carry at most 67108864`) {
+	want := `record "big" of stream "s" carries 67108865 bytes of data; a record may carry at most 67108864`
+	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("Read = %v", err)
 	}
 }

@@ -42,14 +42,26 @@ func channelsFromWire(cs []*Channel) ([]contract.Channel, error) {
 	for _, c := range cs {
 		ch := contract.Channel{ID: c.GetId(), URL: c.GetUrl(), Secret: c.GetSecret()}
 		if !contract.ValidChannelID(ch.ID) {
-			return nil, fmt.Errorf("the host offered a channel with the id %q, which is not 1 to %d characters of A-Z, a-z, 0-9, '_', '-', '.'", ch.ID, contract.MaxChannelID)
+			return nil, fmt.Errorf(
+				"the host offered a channel with the id %q, which is not 1 to %d characters of A-Z, a-z, 0-9, '_', '-', '.'",
+				ch.ID,
+				contract.MaxChannelID,
+			)
 		}
 		if !contract.ValidChannelSecret(ch.Secret) {
-			return nil, fmt.Errorf("the host offered channel %s a secret that is not %d to %d base64url characters", ch.ID, contract.MinChannelSecret, contract.MaxChannelSecret)
+			return nil, fmt.Errorf(
+				"the host offered channel %s a secret that is not %d to %d base64url characters",
+				ch.ID,
+				contract.MinChannelSecret,
+				contract.MaxChannelSecret,
+			)
 		}
 		if u, err := url.Parse(ch.URL); err != nil || u.Host == "" || u.User != nil ||
 			(u.Scheme != "https" && (u.Scheme != "http" || !config.IsLoopbackHost(u.Hostname()))) {
-			return nil, fmt.Errorf("the host offered channel %s a callback URL that is not https (or http to a loopback address)", ch.ID)
+			return nil, fmt.Errorf(
+				"the host offered channel %s a callback URL that is not https (or http to a loopback address)",
+				ch.ID,
+			)
 		}
 		out = append(out, ch)
 	}
@@ -139,7 +151,10 @@ func (c *remoteSource) Watch(ctx context.Context, req contract.WatchRequest) (co
 	if err != nil {
 		return contract.WatchResponse{}, fromStatus(ctx, err)
 	}
-	out := contract.WatchResponse{Channels: watchedFromWire(resp.GetChannels()), Credentials: nilIfEmpty(resp.GetCredentials())}
+	out := contract.WatchResponse{
+		Channels:    watchedFromWire(resp.GetChannels()),
+		Credentials: nilIfEmpty(resp.GetCredentials()),
+	}
 	if err := contract.CheckWatchResponse(req, out); err != nil {
 		// The credentials are the plugin's all the same.
 		return contract.WatchResponse{Credentials: out.Credentials}, err

@@ -54,9 +54,15 @@ var (
 func TestWatchOverTheWire(t *testing.T) {
 	expires := time.Date(2026, 3, 9, 10, 0, 0, 123456789, time.UTC)
 	impl := &watchingSource{
-		spec: contract.Spec{Name: "w", ChangeSignals: &contract.ChangeSignals{SecretField: "token", MaxBodyBytes: 256 << 10}},
+		spec: contract.Spec{
+			Name:          "w",
+			ChangeSignals: &contract.ChangeSignals{SecretField: "token", MaxBodyBytes: 256 << 10},
+		},
 		answer: contract.WatchResponse{
-			Channels:    []contract.Watched{{ID: "ch-1", Streams: []string{"contacts", "accounts"}, Expires: expires}, {ID: "ch-2", Streams: []string{"notes"}}},
+			Channels: []contract.Watched{
+				{ID: "ch-1", Streams: []string{"contacts", "accounts"}, Expires: expires},
+				{ID: "ch-2", Streams: []string{"notes"}},
+			},
 			Credentials: json.RawMessage(`{"after":"watch"}`),
 		},
 	}
@@ -83,11 +89,18 @@ func TestWatchOverTheWire(t *testing.T) {
 		t.Errorf("the source got %+v\nthe host sent %+v", impl.gotWatch, req)
 	}
 	if len(resp.Channels) != 2 || !resp.Channels[0].Expires.Equal(expires) || !resp.Channels[1].Expires.IsZero() ||
-		!reflect.DeepEqual(resp.Channels[0].Streams, []string{"contacts", "accounts"}) || string(resp.Credentials) != `{"after":"watch"}` {
+		!reflect.DeepEqual(
+			resp.Channels[0].Streams,
+			[]string{"contacts", "accounts"},
+		) || string(resp.Credentials) != `{"after":"watch"}` {
 		t.Errorf("answer %+v", resp)
 	}
-	end, err := src.(contract.Watcher).Unwatch(ctx, contract.UnwatchRequest{Config: req.Config, Credentials: req.Credentials, Channels: req.Channels[:1]})
-	if err != nil || string(end.Credentials) != `{"after":"unwatch"}` || !reflect.DeepEqual(impl.gotEnd.Channels, req.Channels[:1]) {
+	end, err := src.(contract.Watcher).Unwatch(
+		ctx,
+		contract.UnwatchRequest{Config: req.Config, Credentials: req.Credentials, Channels: req.Channels[:1]},
+	)
+	if err != nil || string(end.Credentials) != `{"after":"unwatch"}` ||
+		!reflect.DeepEqual(impl.gotEnd.Channels, req.Channels[:1]) {
 		t.Errorf("unwatch: %+v, %v; the source got %+v", end, err, impl.gotEnd)
 	}
 }
@@ -110,14 +123,18 @@ func TestWatchRefusesBadChannels(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			impl.gotWatch = contract.WatchRequest{}
-			_, err := src.Watch(context.Background(), contract.WatchRequest{Streams: []string{"s"}, Channels: []contract.Channel{good, ch}})
+			_, err := src.Watch(
+				context.Background(),
+				contract.WatchRequest{Streams: []string{"s"}, Channels: []contract.Channel{good, ch}},
+			)
 			if err == nil || !strings.Contains(err.Error(), "the host offered") {
 				t.Errorf("Watch = %v", err)
 			}
 			if impl.gotWatch.Channels != nil {
 				t.Error("the source saw the channels")
 			}
-			if _, err := src.Unwatch(context.Background(), contract.UnwatchRequest{Channels: []contract.Channel{ch}}); err == nil {
+			unwatch := contract.UnwatchRequest{Channels: []contract.Channel{ch}}
+			if _, err := src.Unwatch(context.Background(), unwatch); err == nil {
 				t.Error("Unwatch took the channel")
 			}
 		})
@@ -126,18 +143,28 @@ func TestWatchRefusesBadChannels(t *testing.T) {
 
 // The host keeps only channels it offered, for streams it asked for.
 func TestWatchRefusesAnswersAboutOtherChannels(t *testing.T) {
-	req := contract.WatchRequest{Streams: []string{"a", "b"}, Channels: []contract.Channel{{ID: "c1", URL: "https://h.example/k1", Secret: secretA}}}
+	req := contract.WatchRequest{
+		Streams:  []string{"a", "b"},
+		Channels: []contract.Channel{{ID: "c1", URL: "https://h.example/k1", Secret: secretA}},
+	}
 	for name, tc := range map[string]struct {
 		answer []contract.Watched
 		want   string
 	}{
 		"unknown channel": {[]contract.Watched{{ID: "c9", Streams: []string{"a"}}}, `channel "c9" was not offered`},
-		"twice":           {[]contract.Watched{{ID: "c1", Streams: []string{"a"}}, {ID: "c1", Streams: []string{"b"}}}, `channel "c1" is named twice`},
-		"other stream":    {[]contract.Watched{{ID: "c1", Streams: []string{"a", "z"}}}, `stream "z", which was not asked for`},
-		"no stream":       {[]contract.Watched{{ID: "c1"}}, `channel "c1" signals no stream`},
+		"twice": {
+			[]contract.Watched{{ID: "c1", Streams: []string{"a"}}, {ID: "c1", Streams: []string{"b"}}},
+			`channel "c1" is named twice`,
+		},
+		"other stream": {
+			[]contract.Watched{{ID: "c1", Streams: []string{"a", "z"}}},
+			`stream "z", which was not asked for`,
+		},
+		"no stream": {[]contract.Watched{{ID: "c1"}}, `channel "c1" signals no stream`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			src := serveSource(t, &watchingSource{answer: contract.WatchResponse{Channels: tc.answer, Credentials: json.RawMessage(`{"k":1}`)}}).(contract.Watcher)
+			answer := contract.WatchResponse{Channels: tc.answer, Credentials: json.RawMessage(`{"k":1}`)}
+			src := serveSource(t, &watchingSource{answer: answer}).(contract.Watcher)
 			resp, err := src.Watch(context.Background(), req)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Watch = %v, want %q", err, tc.want)
@@ -152,13 +179,22 @@ func TestWatchRefusesAnswersAboutOtherChannels(t *testing.T) {
 // A source without Watcher, and one that embeds UnimplementedSource,
 // answer ErrUnsupported across the wire.
 func TestWatchUnsupported(t *testing.T) {
-	for name, impl := range map[string]contract.Source{"embeds UnimplementedSource": bigSource{}, "implements Source only": plainSource{}} {
+	for name, impl := range map[string]contract.Source{
+		"embeds UnimplementedSource": bigSource{},
+		"implements Source only":     plainSource{},
+	} {
 		t.Run(name, func(t *testing.T) {
 			src := serveSource(t, impl).(contract.Watcher)
-			if _, err := src.Watch(context.Background(), contract.WatchRequest{}); !errors.Is(err, contract.ErrUnsupported) {
+			if _, err := src.Watch(context.Background(), contract.WatchRequest{}); !errors.Is(
+				err,
+				contract.ErrUnsupported,
+			) {
 				t.Errorf("Watch = %v", err)
 			}
-			if _, err := src.Unwatch(context.Background(), contract.UnwatchRequest{}); !errors.Is(err, contract.ErrUnsupported) {
+			if _, err := src.Unwatch(context.Background(), contract.UnwatchRequest{}); !errors.Is(
+				err,
+				contract.ErrUnsupported,
+			) {
 				t.Errorf("Unwatch = %v", err)
 			}
 		})
