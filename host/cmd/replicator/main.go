@@ -20,6 +20,7 @@ import (
 	"github.com/replicatorhq/replicator/host/engine"
 	"github.com/replicatorhq/replicator/host/sockdir"
 	"github.com/replicatorhq/replicator/host/state"
+	"github.com/replicatorhq/replicator/internal/logdur"
 )
 
 const usage = `Usage: replicator <command> [flags] [arguments]
@@ -151,9 +152,10 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "replicator: -log-format %q is not one of text, json\n", o.logFormat)
 		return 2
 	}
-	// Independent levels let `replicator run` quiet the runs' own lines.
-	log := hclog.New(&hclog.LoggerOptions{Name: "replicator", Level: level, Output: stderr,
-		IndependentLevels: true, JSONFormat: o.logFormat == "json"})
+	// Independent levels let `replicator run` quiet the runs' own lines;
+	// durations read as text in JSON too.
+	log := logdur.Text(hclog.New(&hclog.LoggerOptions{Name: "replicator", Level: level, Output: stderr,
+		IndependentLevels: true, JSONFormat: o.logFormat == "json"}))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
