@@ -149,7 +149,7 @@ func (e *Engine) start(ctx context.Context, block *config.Connector, log hclog.L
 	cfg, diags := block.Decode(c.Spec)
 	for _, d := range diags {
 		if d.Severity == hcl.DiagWarning {
-			e.Log.Warn(d.Summary, "connector", block.Ref(), "detail", d.Detail)
+			log.Warn(d.Summary, "connector", block.Ref(), "detail", d.Detail)
 		}
 	}
 	if diags.HasErrors() {
@@ -277,9 +277,9 @@ func (p *Pipeline) Close() {
 }
 
 // Open starts the pipeline's connectors and discovers its streams. The
-// pipeline's plugins log through a logger named after it.
-func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialStore, fence state.Fence) (*Pipeline, error) {
-	log := e.Log.Named(p.Name)
+// pipeline's plugins log through log, which names the pipeline and the
+// run (see runner.Logger).
+func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialStore, fence state.Fence, log hclog.Logger) (*Pipeline, error) {
 	// The two plugins start side by side: a run's start is mostly two
 	// processes starting and their TLS handshakes.
 	var src, dst *Connector

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"golang.org/x/term"
 
 	"github.com/replicatorhq/replicator/host/config"
@@ -309,7 +310,7 @@ func cmdCheck(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := eng.Open(ctx, pc, store, state.NoFence)
+	p, err := eng.Open(ctx, pc, store, state.NoFence, runner.Logger(a.log.Named(pc.Name), pc.Name, 0))
 	if err != nil {
 		return err
 	}
@@ -383,15 +384,17 @@ func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store state.Sto
 		return err
 	}
 	defer done()
-	p, err := eng.Open(ctx, pc, store, claim.Fence)
+	base := a.log.Named(pc.Name)
+	p, begun, err := openRun(ctx, eng, pc, store, claim, base)
 	if err != nil {
-		_, err = failedStart(ctx, store, claim.Fence, time.Now(), err)
 		return err
 	}
 	defer p.Close()
-	prog := newProgress(a.stderr, pc.Name, a.log.Named(pc.Name))
+	log := runner.Logger(base, pc.Name, begun.ID)
+	prog := newProgress(a.stderr, pc.Name, log, a.opts.logFormat == logFormatText)
 	run, err := runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
-		Log:           a.log.Named(pc.Name),
+		Begun:         begun,
+		Log:           base,
 		OnProgress:    prog.update,
 		ProgressEvery: prog.every(),
 		FullRefresh:   fullRefresh,
@@ -401,9 +404,32 @@ func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store state.Sto
 	if err != nil {
 		return fmt.Errorf("pipeline %s: %w", pc.Name, err)
 	}
-	a.log.Info("run finished", "pipeline", pc.Name, "outcome", run.Outcome, "read", run.Read, "written", run.Written,
-		"took", run.Ended.Sub(run.Started).Round(time.Millisecond), "counters", formatCounters(run.Counters))
+	runner.Logger(a.log, pc.Name, run.ID).Info("run finished", "outcome", run.Outcome, "read", run.Read, "written", run.Written,
+		"took", run.Ended.Sub(run.Started), "counters", formatCounters(run.Counters))
 	return nil
+}
+
+// openRun begins a run of pc under claim (runner.Begin) and starts its
+// plugins, which log through log with the run's fields (runner.Logger),
+// so that their lines carry the ID the history keeps for the run. When
+// the plugins do not start, it returns the run recorded as failed; when
+// the run could not be begun, or its claim was lost meanwhile, the zero
+// run.
+func openRun(ctx context.Context, eng *engine.Engine, pc *config.Pipeline, store state.Store, claim *state.Claim,
+	log hclog.Logger) (*engine.Pipeline, state.Run, error) {
+	begun, err := runner.Begin(ctx, store, claim.Fence)
+	if err != nil {
+		return nil, state.Run{}, err
+	}
+	p, err := eng.Open(ctx, pc, store, claim.Fence, runner.Logger(log, pc.Name, begun.ID))
+	switch {
+	case err == nil:
+		return p, begun, nil
+	case claim.Err() != nil:
+		return nil, state.Run{}, err
+	}
+	rec, err := failedStart(ctx, store, claim.Fence, begun, err)
+	return nil, rec, err
 }
 
 func cmdSync(ctx context.Context, a *app, args []string) error {

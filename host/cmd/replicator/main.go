@@ -49,6 +49,12 @@ Flags common to every command:
 Run "replicator <command> -h" for a command's own flags.
 `
 
+// The -log-format values.
+const (
+	logFormatText = "text"
+	logFormatJSON = "json"
+)
+
 // command is one subcommand: its flags are registered on fs, then run is
 // called with the arguments left.
 type command struct {
@@ -131,7 +137,7 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.config, "config", defaultConfig, "configuration file or folder")
 	fs.StringVar(&o.state, "state", "", "state file (default: the configuration's state_file)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "trace, debug, info, warn or error")
-	fs.StringVar(&o.logFormat, "log-format", "text", "text, or json for log shippers")
+	fs.StringVar(&o.logFormat, "log-format", logFormatText, "text, or json for log shippers")
 	fs.BoolVar(&o.freshState, "fresh-state", false, "start a new state file where the one in use is missing, empty or damaged")
 	if cmd.flags != nil {
 		cmd.flags(fs, &o)
@@ -148,14 +154,14 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "replicator: -log-level %q is not one of trace, debug, info, warn, error\n", o.logLevel)
 		return 2
 	}
-	if o.logFormat != "text" && o.logFormat != "json" {
+	if o.logFormat != logFormatText && o.logFormat != logFormatJSON {
 		fmt.Fprintf(stderr, "replicator: -log-format %q is not one of text, json\n", o.logFormat)
 		return 2
 	}
 	// Independent levels let `replicator run` quiet the runs' own lines;
 	// durations read as text in JSON too.
 	log := logdur.Text(hclog.New(&hclog.LoggerOptions{Name: "replicator", Level: level, Output: stderr,
-		IndependentLevels: true, JSONFormat: o.logFormat == "json"}))
+		IndependentLevels: true, JSONFormat: o.logFormat == logFormatJSON}))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -341,22 +341,24 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 	if _, crashed := errors.AsType[*plugin.PluginError](err); crashed {
 		h.metrics.PluginCrashed(pc.Name)
 	}
+	// The host's lines about the run name it as its plugins' lines do.
+	log := runner.Logger(h.log, pc.Name, rec.ID)
 	switch {
 	case ctx.Err() != nil:
-		h.log.Info("run interrupted by the shutdown; the next run resumes from its last checkpoint",
-			"pipeline", pc.Name, "read", rec.Read, "written", rec.Written, "took", took)
+		log.Info("run interrupted by the shutdown; the next run resumes from its last checkpoint",
+			"read", rec.Read, "written", rec.Written, "took", took)
 	case errors.Is(err, state.ErrClaimed):
-		h.log.Debug("pipeline runs on another host now; trying again soon", "pipeline", pc.Name, "in", h.retry, "detail", err)
+		log.Debug("pipeline runs on another host now; trying again soon", "in", h.retry, "detail", err)
 	case err != nil && !next.IsZero():
-		h.log.Warn("run failed: the pipeline's claim could not be taken or kept; it is tried again soon, here or on another host, from its last checkpoint",
-			"pipeline", pc.Name, "took", took, "in", h.retry, "error", err)
+		log.Warn("run failed: the pipeline's claim could not be taken or kept; it is tried again soon, here or on another host, from its last checkpoint",
+			"took", took, "in", h.retry, "error", err)
 	case !next.IsZero():
-		h.log.Debug("pipeline ran on another host less than an interval ago; its next run is due one interval after that one started",
-			"pipeline", pc.Name, "host", rec.Host, "at", next.Format(time.RFC3339))
+		log.Debug("pipeline ran on another host less than an interval ago; its next run is due one interval after that one started",
+			"host", rec.Host, "at", next.Format(time.RFC3339))
 	case err != nil:
-		h.log.Error("run failed", "pipeline", pc.Name, "took", took, "error", err)
+		log.Error("run failed", "took", took, "error", err)
 	default:
-		h.log.Info("run finished", "pipeline", pc.Name, "outcome", rec.Outcome, "read", rec.Read, "written", rec.Written,
+		log.Info("run finished", "outcome", rec.Outcome, "read", rec.Read, "written", rec.Written,
 			"took", took, "counters", formatCounters(rec.Counters))
 	}
 	return next
@@ -391,19 +393,18 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 			return last, next, nil
 		}
 	}
-	started := time.Now()
-	p, err := eng.Open(ctx, pc, store, claim.Fence)
+	p, rec, err := openRun(ctx, eng, pc, store, claim, h.runLog.Named(pc.Name))
 	if err != nil {
-		if claim.Err() != nil {
-			return state.Run{}, soon(), err
+		if rec.ID == 0 {
+			return rec, soon(), err
 		}
-		rec, err := failedStart(ctx, store, claim.Fence, started, err)
 		return rec, time.Time{}, err
 	}
 	defer p.Close()
 	h.metrics.PluginStarted(pc.Name, config.KindSource)
 	h.metrics.PluginStarted(pc.Name, config.KindDestination)
-	rec, err := runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
+	rec, err = runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
+		Begun:         rec,
 		Log:           h.runLog.Named(pc.Name),
 		StallTimeout:  eng.Config.Host.StallTimeout,
 		Observer:      h.metrics.Pipeline(pc.Name),
@@ -455,15 +456,12 @@ func ranElsewhere(ctx context.Context, store state.Store, pipeline string, inter
 	return last, next, nil
 }
 
-// failedStart records a run that failed before it could read: a plugin
-// that did not start, or a source that could not discover its streams
-// (no credentials, say). The history and the console then show why the
-// pipeline does not run.
-func failedStart(ctx context.Context, store state.Store, fence state.Fence, started time.Time, cause error) (state.Run, error) {
-	rec := state.Run{
-		Pipeline: fence.Pipeline, Started: started, Ended: time.Now(),
-		Outcome: state.OutcomeFailed, Error: cause.Error(),
-	}
+// failedStart records the end of rec, a run begun that failed before it
+// could read: a plugin that did not start, or a source that could not
+// discover its streams (no credentials, say). The history and the console
+// then show why the pipeline does not run.
+func failedStart(ctx context.Context, store state.Store, fence state.Fence, rec state.Run, cause error) (state.Run, error) {
+	rec.Ended, rec.Outcome, rec.Error = time.Now(), state.OutcomeFailed, cause.Error()
 	if err := store.SaveRun(context.WithoutCancel(ctx), fence, &rec); err != nil {
 		return rec, fmt.Errorf("%w (and recording the failed run: %w)", cause, err)
 	}
