@@ -181,7 +181,7 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer signal.Stop(again)
 		select {
 		case <-again:
-			fmt.Fprintln(stderr, "replicator: stopping at once; the last checkpoint is kept")
+			log.Warn("stopping at once; the last checkpoint is kept")
 			os.Exit(130)
 		case <-returned:
 		}
@@ -196,10 +196,14 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if diags, ok := engine.IsDiagnostics(err); ok && a.cfg != nil {
-		_ = a.cfg.WriteDiagnostics(stderr, diags)
+		a.writeDiagnostics(a.cfg, diags)
 		return 1
 	}
-	fmt.Fprintf(stderr, "Error: %v\n", err)
+	if o.logFormat == logFormatJSON {
+		log.Error("replicator "+cmd.name+" failed", "error", err)
+	} else {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+	}
 	return 1
 }
 
@@ -251,7 +255,7 @@ func (a *app) loadConfig() (*config.Config, error) {
 		return nil, &engine.DiagnosticsError{Diags: diags}
 	}
 	for _, d := range diags {
-		a.log.Warn(d.Summary, "detail", d.Detail)
+		logDiagnostic(a.log, d)
 	}
 	return cfg, nil
 }

@@ -208,13 +208,11 @@ func (h *runHost) reload(reason string) {
 	if diags.HasErrors() {
 		h.log.Error("the configuration has errors; the pipelines keep running on the last good configuration until it is fixed",
 			"errors", len(diags.Errs()))
-		if cfg == nil || cfg.WriteDiagnostics(h.a.stderr, diags) != nil {
-			h.log.Error(diags.Error())
-		}
+		h.a.writeDiagnostics(cfg, diags)
 		return
 	}
 	for _, d := range diags {
-		h.log.Warn(d.Summary, "detail", d.Detail)
+		logDiagnostic(h.log, d)
 	}
 	eng, err := h.engine().Reload(cfg, h.runLog)
 	if err != nil {
@@ -229,9 +227,7 @@ func (h *runHost) reload(reason string) {
 	if diags.HasErrors() {
 		h.log.Error("the configuration has errors; the pipelines keep running on the last good configuration until it is fixed",
 			"errors", len(diags.Errs()))
-		if cfg.WriteDiagnostics(h.a.stderr, diags) != nil {
-			h.log.Error(diags.Error())
-		}
+		h.a.writeDiagnostics(cfg, diags)
 		return
 	}
 	if h.a.opts.state == "" && (cfg.StateFile != h.shared.path || cfg.State.Postgres != h.a.cfg.State.Postgres) {
