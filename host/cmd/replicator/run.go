@@ -55,6 +55,10 @@ type runHost struct {
 	// interval are scheduled too, to run when asked there.
 	console bool
 	web     *webConsole // the console served, nil when none is
+	// health follows the state database, nil for a state file; known is
+	// what the console last read, shown while the database is down.
+	health *storeHealth
+	known  lastKnown
 
 	mu    sync.Mutex
 	eng   *engine.Engine           // of the configuration in use
@@ -133,6 +137,7 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 			return err
 		}
 		h.shared.refs = 1
+		h.followStore(ctx, h.shared.store)
 	}
 	_, release, err := h.shared.acquire()
 	if err != nil {
@@ -324,6 +329,9 @@ func (h *runHost) jobs(eng *engine.Engine) []schedule.Job {
 // h.retry, and one another host ran less than an interval ago is due one
 // interval after that run started.
 func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) time.Time {
+	if next, wait := h.waitForStore(pc); wait {
+		return next
+	}
 	h.log.Debug("run started", "pipeline", pc.Name)
 	started := time.Now()
 	h.live.start(pc.Name)
@@ -345,6 +353,10 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 			"read", rec.Read, "written", rec.Written, "took", took)
 	case errors.Is(err, state.ErrClaimed):
 		log.Debug("pipeline runs on another host now; trying again soon", "in", h.retry, "detail", err)
+	case err != nil && h.storeOutage(ctx):
+		// The outage is logged once, not with each run it stops.
+		log.Debug("run stopped by the state database's outage; it runs again once the database answers", "error", err)
+		next = h.afterOutage(pc)
 	case err != nil && !next.IsZero():
 		log.Warn("run failed: the pipeline's claim could not be taken or kept; it is tried again soon, here or on another host, from its last checkpoint",
 			"took", took, "in", h.retry, "error", err)
