@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,7 +71,8 @@ func (w *workspace) run(args ...string) (int, string, string) {
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	if _, exited := err.(*exec.ExitError); err != nil && !exited {
+	var exited *exec.ExitError
+	if err != nil && !errors.As(err, &exited) {
 		w.t.Fatalf("replicator %s: %v", strings.Join(args, " "), err)
 	}
 	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()

@@ -50,8 +50,8 @@ func cmdValidate(ctx context.Context, a *app, _ []string) error {
 	}
 	if diags.HasErrors() {
 		files := map[string]bool{}
-		for _, d := range diags.Errs() {
-			if d, ok := d.(*hcl.Diagnostic); ok && d.Subject != nil {
+		for _, d := range diags {
+			if d.Severity == hcl.DiagError && d.Subject != nil {
 				files[d.Subject.Filename] = true
 			}
 		}

@@ -64,7 +64,9 @@ state {
 	if err := server.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, log, "the outage warning", func(s string) bool { return count(s, "the state database does not answer; the pipelines wait for it, and the console shows what it last read") == 1 })
+	waitFor(t, log, "the outage warning", func(s string) bool {
+		return count(s, "the state database does not answer; the pipelines wait for it, and the console shows what it last read") == 1
+	})
 	// Every pipeline comes due several times during the outage.
 	waitFor(t, log, "runs waiting", func(s string) bool { return count(s, "run waits for the state database") >= 4*pipelines })
 	for _, page := range []string{"/", "/pipelines/t1"} {
