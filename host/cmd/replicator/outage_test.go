@@ -21,28 +21,10 @@ import (
 // console keeps showing what it last read, with a notice; /readyz says
 // what is wrong without naming the database; the pipelines go on after.
 func TestDatabaseOutage(t *testing.T) {
-	server, err := pgtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Remove()
-	dsn, err := server.NewDatabase(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("TEST_DATABASE_URL", dsn)
+	server := testDatabase(t)
 	t.Setenv("REPLICATOR_CONSOLE_TOKEN", consoleToken)
 	const pipelines = 5
-	files := map[string]string{"host.hcl": `
-host {
-  listen        = "127.0.0.1:0"
-  console_token = env("REPLICATOR_CONSOLE_TOKEN")
-}
-state {
-  postgres       = env("TEST_DATABASE_URL")
-  encryption_key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-}
-`}
+	files := map[string]string{"host.hcl": "host {" + tokenHost + "}\n" + testStateBlock}
 	for i := range pipelines {
 		name := fmt.Sprintf("t%d", i)
 		files[name+".hcl"] = strings.Replace(tenantHCL(name), `"1h"`, `"1s"`, 1)
@@ -109,6 +91,32 @@ state {
 			t.Errorf("logged %d times: %s", n, line)
 		}
 	}
+}
+
+// testStateBlock keeps the state in the database $TEST_DATABASE_URL
+// names (testDatabase).
+const testStateBlock = `
+state {
+  postgres       = env("TEST_DATABASE_URL")
+  encryption_key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+}
+`
+
+// testDatabase starts PostgreSQL, removed when the test ends, with a new
+// database that $TEST_DATABASE_URL names.
+func testDatabase(t *testing.T) *pgtest.Server {
+	t.Helper()
+	server, err := pgtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(server.Remove)
+	dsn, err := server.NewDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TEST_DATABASE_URL", dsn)
+	return server
 }
 
 // consoleSession is a client logged in to the console of the replicator
