@@ -43,10 +43,14 @@ type storeHealth struct {
 // check pings the database now, records what it says, and returns nil
 // when it answers, or why it does not.
 func (s *storeHealth) check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
-	defer cancel()
-	err := s.ping(ctx)
-	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+	err := s.pingOnce(ctx)
+	if err != nil && ctx.Err() == nil {
+		// Once more, on a fresh connection and deadline: a pooled
+		// connection the server ended while idle, or a ping whose deadline
+		// passed while the process was stopped, is no outage.
+		err = s.pingOnce(ctx)
+	}
+	if err != nil && ctx.Err() != nil {
 		return nil // the caller gave up, which says nothing of the database
 	}
 	s.mu.Lock()
@@ -66,6 +70,13 @@ func (s *storeHealth) check(ctx context.Context) error {
 		return s.outageError()
 	}
 	return nil
+}
+
+// pingOnce pings the database within healthTimeout.
+func (s *storeHealth) pingOnce(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
+	defer cancel()
+	return s.ping(ctx)
 }
 
 // outageError says since when the database does not answer, and why;
@@ -118,6 +129,16 @@ func (h *runHost) storeOutage(ctx context.Context) bool {
 		return true
 	}
 	return h.health.check(ctx) != nil
+}
+
+// stoppedByOutage reports whether err, a run's, came of an outage of the
+// state database, already warned of: not a write refused under a lost
+// claim, nor a claim another host holds, whatever the database does.
+func (h *runHost) stoppedByOutage(ctx context.Context, err error) bool {
+	if err == nil || errors.Is(err, state.ErrFenced) || errors.Is(err, state.ErrClaimed) {
+		return false
+	}
+	return h.storeOutage(ctx)
 }
 
 // waitForStore says whether pc's run waits for the state database, which

@@ -353,7 +353,7 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 			"read", rec.Read, "written", rec.Written, "took", took)
 	case errors.Is(err, state.ErrClaimed):
 		log.Debug("pipeline runs on another host now; trying again soon", "in", h.retry, "detail", err)
-	case err != nil && h.storeOutage(ctx):
+	case h.stoppedByOutage(ctx, err):
 		// The outage is logged once, not with each run it stops.
 		log.Debug("run stopped by the state database's outage; it runs again once the database answers", "error", err)
 		next = h.afterOutage(pc)
