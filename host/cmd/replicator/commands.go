@@ -486,9 +486,10 @@ func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store state.Sto
 // openRun begins a run of pc under claim (runner.Begin) and starts its
 // plugins, which log through log with the run's fields (runner.Logger),
 // so that their lines carry the ID the history keeps for the run. When
-// the plugins do not start, it returns the run recorded as failed; when
-// the run could not be begun, or its claim was lost meanwhile, the zero
-// run.
+// the plugins do not start, it returns the run recorded as failed, under
+// the claim: a host that lost the claim meanwhile (it was paused, say)
+// learns so from the store, which refuses the write. When the run could
+// not be begun, it returns the zero run.
 func openRun(ctx context.Context, eng *engine.Engine, pc *config.Pipeline, store state.Store, claim *state.Claim,
 	log hclog.Logger) (*engine.Pipeline, state.Run, error) {
 	begun, err := runner.Begin(ctx, store, claim.Fence)
@@ -496,14 +497,11 @@ func openRun(ctx context.Context, eng *engine.Engine, pc *config.Pipeline, store
 		return nil, state.Run{}, err
 	}
 	p, err := eng.Open(ctx, pc, store, claim.Fence, runner.Logger(log, pc.Name, begun.ID))
-	switch {
-	case err == nil:
-		return p, begun, nil
-	case claim.Err() != nil:
-		return nil, state.Run{}, err
+	if err != nil {
+		rec, err := failedStart(ctx, store, claim.Fence, begun, err)
+		return nil, rec, err
 	}
-	rec, err := failedStart(ctx, store, claim.Fence, begun, err)
-	return nil, rec, err
+	return p, begun, nil
 }
 
 func cmdSync(ctx context.Context, a *app, args []string) error {

@@ -403,7 +403,7 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 	}
 	p, rec, err := openRun(ctx, eng, pc, store, claim, h.runLog.Named(pc.Name))
 	if err != nil {
-		if rec.ID == 0 {
+		if rec.ID == 0 || claim.Err() != nil {
 			return rec, soon(), err
 		}
 		return rec, time.Time{}, err
