@@ -160,17 +160,6 @@ func (c *Connector) Destination() (contract.Destination, error) { return c.Clien
 // Start launches the plugin of block, verified against the lock file, and
 // decodes the block. log names whose work the plugin's log lines belong to.
 func (e *Engine) Start(ctx context.Context, block *config.Connector, log hclog.Logger) (*Connector, error) {
-	return e.start(ctx, block, log, true)
-}
-
-// StartToValidate is Start for `replicator validate`, which only asks the
-// plugin for its schema: a plugin missing from the lock file is launched
-// anyway, one that differs from its lock entry is not.
-func (e *Engine) StartToValidate(ctx context.Context, block *config.Connector, log hclog.Logger) (*Connector, error) {
-	return e.start(ctx, block, log, false)
-}
-
-func (e *Engine) start(ctx context.Context, block *config.Connector, log hclog.Logger, mustBeLocked bool) (*Connector, error) {
 	path, err := plugins.Find(e.Dirs, block.Kind, block.Type)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", block.Ref(), err)
@@ -180,7 +169,7 @@ func (e *Engine) start(ctx context.Context, block *config.Connector, log hclog.L
 		return nil, fmt.Errorf("%s: %w", block.Ref(), err)
 	}
 	defer bin.Release()
-	entry, err := e.checkLock(block.Kind, block.Type, bin, mustBeLocked)
+	entry, err := e.checkLock(block.Kind, block.Type, bin, true)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", block.Ref(), err)
 	}
@@ -223,8 +212,9 @@ func (e *Engine) Spec(ctx context.Context, kind, typ string) (contract.Spec, err
 	return e.spec(ctx, kind, typ, true)
 }
 
-// SpecToValidate is Spec for `replicator validate`, which a plugin missing
-// from the lock file may answer, as for StartToValidate.
+// SpecToValidate is Spec for `replicator validate`, which only asks for
+// the schema: a plugin missing from the lock file is asked anyway, one
+// that differs from its lock entry is not.
 func (e *Engine) SpecToValidate(ctx context.Context, kind, typ string) (contract.Spec, error) {
 	return e.spec(ctx, kind, typ, false)
 }
