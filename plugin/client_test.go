@@ -188,6 +188,45 @@ func TestPluginLinesComeThroughTheHostLog(t *testing.T) {
 	}
 }
 
+// A plugin's line reaches a host that logs JSON with the fields of the
+// host's logger (the pipeline and run) and its durations as text, not as
+// integers of nanoseconds.
+func TestPluginLinesInJSONCarryTheRunAndReadableDurations(t *testing.T) {
+	path := buildMisbehave(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var buf strings.Builder
+	log := hclog.New(&hclog.LoggerOptions{Output: &syncWriter{w: &buf}, Level: hclog.Info, JSONFormat: true}).
+		With("pipeline", "contacts", "run", 7)
+	c, err := Start(ctx, Config{Path: path, Kind: KindSource, Logger: log, Env: EnvForPlugin(hclog.Info)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := c.Source()
+	if err := src.Read(ctx, contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}, &countingOutput{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	var line map[string]any
+	for l := range strings.Lines(buf.String()) {
+		if err := json.Unmarshal([]byte(l), &line); err != nil {
+			t.Fatalf("a line is not JSON: %v\n%s", err, l)
+		}
+		if line["@message"] == "reading" {
+			break
+		}
+		line = nil
+	}
+	if line == nil {
+		t.Fatalf("the plugin's line is not in the host's log:\n%s", buf.String())
+	}
+	for k, want := range map[string]any{"pipeline": "contacts", "run": float64(7), "waited": "1.5s", "stream": "items"} {
+		if line[k] != want {
+			t.Errorf("%s = %#v, want %#v", k, line[k], want)
+		}
+	}
+}
+
 // syncWriter serialises writes from the plugin's log goroutine.
 type syncWriter struct {
 	mu sync.Mutex

@@ -10,6 +10,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/replicatorhq/replicator/internal/logdur"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
@@ -68,9 +69,11 @@ func pluginLogger() hclog.Logger {
 	if level == hclog.NoLevel {
 		level = hclog.Info
 	}
-	return hclog.New(&hclog.LoggerOptions{
+	// Durations go to the host as text: hclog's JSON has them as integers
+	// of nanoseconds.
+	return logdur.Text(hclog.New(&hclog.LoggerOptions{
 		Level:      level,
 		Output:     os.Stderr,
 		JSONFormat: true,
-	})
+	}))
 }

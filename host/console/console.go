@@ -124,7 +124,11 @@ type Options struct {
 	Settings
 	Host    Host
 	Metrics http.Handler
-	Log     hclog.Logger
+	// Notice, when set, says what every page should say at its top, such
+	// as that the state database does not answer and the pages show what
+	// was last read; "" for nothing.
+	Notice func() string
+	Log    hclog.Logger
 	// Listen is the address the console serves on.
 	Listen string
 }
@@ -140,6 +144,7 @@ type auth struct {
 type Console struct {
 	host     Host
 	metrics  http.Handler
+	notice   func() string // nil for none
 	log      hclog.Logger
 	listen   string
 	sessions *sessions
@@ -169,6 +174,7 @@ func New(o Options) (*Console, error) {
 	c := &Console{
 		host:     o.Host,
 		metrics:  o.Metrics,
+		notice:   o.Notice,
 		log:      o.Log,
 		listen:   o.Listen,
 		sessions: newSessions(),
@@ -306,7 +312,9 @@ func (c *Console) noteReadiness(err error) {
 	switch {
 	case why == was:
 	case why != "":
-		c.log.Warn("not ready", "error", why)
+		// At info: what makes a host not ready, such as its database's
+		// outage, is warned of where it is found.
+		c.log.Info("not ready", "error", why)
 	default:
 		c.log.Info("ready again")
 	}

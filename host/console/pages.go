@@ -52,6 +52,7 @@ type view struct {
 	Sources   []Source
 	Source    *Source
 	Message   string
+	Notice    string // Options.Notice's
 	Error     string
 	Hint      string
 	Next      string
@@ -189,7 +190,11 @@ func isHex(ch byte) bool {
 }
 
 func (c *Console) base(x *session, title string) view {
-	return view{Title: title, CSRF: x.csrf, Now: c.now()}
+	v := view{Title: title, CSRF: x.csrf, Now: c.now()}
+	if c.notice != nil {
+		v.Notice = c.notice()
+	}
+	return v
 }
 
 func (c *Console) pipelinesPage(w http.ResponseWriter, r *http.Request, x *session) {

@@ -12,7 +12,7 @@ import (
 )
 
 // storedProgress is the debug line of a run storing its counts.
-var storedProgress = regexp.MustCompile(`stored the run's progress: read=(\d+) written=(\d+)`)
+var storedProgress = regexp.MustCompile(`stored the run's progress: pipeline=\S+ run=\d+ read=(\d+) written=(\d+)`)
 
 // TestKilledHostsRunKeepsItsCounts kills `replicator sync` with SIGKILL
 // once its run has stored counts with records written: `status` then shows

@@ -25,7 +25,7 @@ func TestRunReloadsItsConfigurationFolder(t *testing.T) {
 	waitLog(t, log, "run finished: pipeline=alpha", 1)
 
 	w.write("beta.hcl", tenantConfig("beta", 100, "1s"))
-	waitLog(t, log, "run finished: pipeline=beta outcome=succeeded read=100", 1)
+	waitLog(t, log, "run finished: pipeline=beta run=1 outcome=succeeded read=100", 1)
 
 	w.write("gamma.hcl", "pipeline \"gamma\" {\n  source = \n}\n")
 	waitLog(t, log, "keep running on the last good configuration", 1)
@@ -49,7 +49,7 @@ func TestRunReloadsItsConfigurationFolder(t *testing.T) {
 	}
 
 	w.write("beta.hcl", tenantConfig("beta", 300, "1s"))
-	waitLog(t, log, "run finished: pipeline=beta outcome=succeeded read=200", 1)
+	waitLog(t, log, "outcome=succeeded read=200 written=200", 1)
 
 	if err := os.Remove(w.path("replicator.hcl")); err != nil {
 		t.Fatal(err)

@@ -78,7 +78,7 @@ func TestRunPipelinesUnderRaceDetector(t *testing.T) {
 		}
 		done := 0
 		for i := 1; i <= pipelines; i++ {
-			if strings.Contains(out, fmt.Sprintf("run finished: pipeline=p%d outcome=succeeded", i)) {
+			if strings.Contains(out, fmt.Sprintf("run finished: pipeline=p%d run=1 outcome=succeeded", i)) {
 				done++
 			}
 		}

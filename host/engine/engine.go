@@ -45,6 +45,46 @@ type Engine struct {
 	// HostCert is what the host presents to its plugins over mutual TLS,
 	// made once rather than per launch; a reloaded engine keeps it.
 	HostCert *plugin.HostCert
+	// Specs keeps the specs plugins reported, so that Spec launches each
+	// binary once; a reloaded engine keeps them. Nil keeps none.
+	Specs *Specs
+}
+
+// Specs keeps the specs plugin binaries reported, by the binary's sha256:
+// a binary reports the same spec each time it is asked, so `replicator
+// validate` of thousands of blocks, and every reload of `replicator run`,
+// launches each binary once. It lives as long as the process; a binary
+// replaced on disk has another checksum and is asked again.
+type Specs struct {
+	mu sync.Mutex
+	m  map[specKey]contract.Spec
+}
+
+// specKey names a binary asked for its spec as a plugin of a kind and
+// type: the same file copied under another type's name is asked again, so
+// that it is refused as Start refuses it (SpecNameError).
+type specKey struct{ kind, typ, sha256 string }
+
+// NewSpecs returns an empty Specs.
+func NewSpecs() *Specs { return &Specs{m: map[specKey]contract.Spec{}} }
+
+func (s *Specs) get(k specKey) (contract.Spec, bool) {
+	if s == nil {
+		return contract.Spec{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	spec, ok := s.m[k]
+	return spec, ok
+}
+
+func (s *Specs) put(k specKey, spec contract.Spec) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[k] = spec
 }
 
 // New loads the lock file beside cfg and works out the plugin folders.
@@ -65,13 +105,15 @@ func New(cfg *config.Config, log hclog.Logger) (*Engine, error) {
 		Dirs:     plugins.SearchDirs(filepath.Dir(exe), wd, os.Getenv("REPLICATOR_PLUGIN_PATH")),
 		Binaries: plugin.NewBinaries(),
 		HostCert: cert,
+		Specs:    NewSpecs(),
 	}
 	return base.Reload(cfg, log)
 }
 
 // Reload returns an engine for cfg, a reloaded configuration, that keeps
-// e's plugin folders, binary cache, certificate and socket folder, so that
-// a reload neither hashes unchanged binaries again nor makes a new key.
+// e's plugin folders, binary cache, certificate, socket folder and specs,
+// so that a reload neither hashes nor asks unchanged binaries again nor
+// makes a new key.
 func (e *Engine) Reload(cfg *config.Config, log hclog.Logger) (*Engine, error) {
 	lockPath := filepath.Join(cfg.Dir, LockFileName)
 	lock, err := lockfile.Load(lockPath)
@@ -87,6 +129,7 @@ func (e *Engine) Reload(cfg *config.Config, log hclog.Logger) (*Engine, error) {
 		SocketDir: e.SocketDir,
 		Binaries:  e.Binaries,
 		HostCert:  e.HostCert,
+		Specs:     e.Specs,
 	}, nil
 }
 
@@ -117,17 +160,6 @@ func (c *Connector) Destination() (contract.Destination, error) { return c.Clien
 // Start launches the plugin of block, verified against the lock file, and
 // decodes the block. log names whose work the plugin's log lines belong to.
 func (e *Engine) Start(ctx context.Context, block *config.Connector, log hclog.Logger) (*Connector, error) {
-	return e.start(ctx, block, log, true)
-}
-
-// StartToValidate is Start for `replicator validate`, which only asks the
-// plugin for its schema: a plugin missing from the lock file is launched
-// anyway, one that differs from its lock entry is not.
-func (e *Engine) StartToValidate(ctx context.Context, block *config.Connector, log hclog.Logger) (*Connector, error) {
-	return e.start(ctx, block, log, false)
-}
-
-func (e *Engine) start(ctx context.Context, block *config.Connector, log hclog.Logger, mustBeLocked bool) (*Connector, error) {
 	path, err := plugins.Find(e.Dirs, block.Kind, block.Type)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", block.Ref(), err)
@@ -137,9 +169,8 @@ func (e *Engine) start(ctx context.Context, block *config.Connector, log hclog.L
 		return nil, fmt.Errorf("%s: %w", block.Ref(), err)
 	}
 	defer bin.Release()
-	entry, err := e.Lock.Check(block.Kind, block.Type, path, bin.SHA256)
-	var notLocked *lockfile.NotLockedError
-	if err != nil && (mustBeLocked || !errors.As(err, &notLocked)) {
+	entry, err := e.checkLock(block.Kind, block.Type, bin, true)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", block.Ref(), err)
 	}
 	c, err := e.launch(ctx, block, bin, entry.SHA256, log)
@@ -149,7 +180,7 @@ func (e *Engine) start(ctx context.Context, block *config.Connector, log hclog.L
 	cfg, diags := block.Decode(c.Spec)
 	for _, d := range diags {
 		if d.Severity == hcl.DiagWarning {
-			e.Log.Warn(d.Summary, "connector", block.Ref(), "detail", d.Detail)
+			log.Warn(d.Summary, "connector", block.Ref(), "detail", d.Detail)
 		}
 	}
 	if diags.HasErrors() {
@@ -160,10 +191,35 @@ func (e *Engine) start(ctx context.Context, block *config.Connector, log hclog.L
 	return c, nil
 }
 
-// Spec launches the plugin of kind and typ, verified against the lock
-// file, and returns the spec it reports, for checking blocks of that type
-// without a launch for each.
+// checkLock checks bin, the plugin of kind and typ, against the lock file
+// and returns its entry. Unless mustBeLocked, a plugin the lock file does
+// not name passes, with an empty entry; one that differs from its entry
+// never does.
+func (e *Engine) checkLock(kind, typ string, bin *plugin.Binary, mustBeLocked bool) (lockfile.Entry, error) {
+	entry, err := e.Lock.Check(kind, typ, bin.Path, bin.SHA256)
+	var notLocked *lockfile.NotLockedError
+	if err != nil && (mustBeLocked || !errors.As(err, &notLocked)) {
+		return lockfile.Entry{}, err
+	}
+	return entry, nil
+}
+
+// Spec returns the spec of the plugin of kind and typ, verified against
+// the lock file, for checking blocks of that type without a launch for
+// each: it launches the plugin's binary only if Specs has not kept its
+// spec yet.
 func (e *Engine) Spec(ctx context.Context, kind, typ string) (contract.Spec, error) {
+	return e.spec(ctx, kind, typ, true)
+}
+
+// SpecToValidate is Spec for `replicator validate`, which only asks for
+// the schema: a plugin missing from the lock file is asked anyway, one
+// that differs from its lock entry is not.
+func (e *Engine) SpecToValidate(ctx context.Context, kind, typ string) (contract.Spec, error) {
+	return e.spec(ctx, kind, typ, false)
+}
+
+func (e *Engine) spec(ctx context.Context, kind, typ string, mustBeLocked bool) (contract.Spec, error) {
 	path, err := plugins.Find(e.Dirs, kind, typ)
 	if err != nil {
 		return contract.Spec{}, err
@@ -173,15 +229,20 @@ func (e *Engine) Spec(ctx context.Context, kind, typ string) (contract.Spec, err
 		return contract.Spec{}, err
 	}
 	defer bin.Release()
-	entry, err := e.Lock.Check(kind, typ, path, bin.SHA256)
+	entry, err := e.checkLock(kind, typ, bin, mustBeLocked)
 	if err != nil {
 		return contract.Spec{}, err
+	}
+	key := specKey{kind: kind, typ: typ, sha256: bin.SHA256}
+	if spec, ok := e.Specs.get(key); ok {
+		return spec, nil
 	}
 	c, err := e.launch(ctx, &config.Connector{Kind: kind, Type: typ}, bin, entry.SHA256, e.Log)
 	if err != nil {
 		return contract.Spec{}, err
 	}
 	c.Close()
+	e.Specs.put(key, c.Spec)
 	return c.Spec, nil
 }
 
@@ -277,9 +338,9 @@ func (p *Pipeline) Close() {
 }
 
 // Open starts the pipeline's connectors and discovers its streams. The
-// pipeline's plugins log through a logger named after it.
-func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialStore, fence state.Fence) (*Pipeline, error) {
-	log := e.Log.Named(p.Name)
+// pipeline's plugins log through log, which names the pipeline and the
+// run (see runner.Logger).
+func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialStore, fence state.Fence, log hclog.Logger) (*Pipeline, error) {
 	// The two plugins start side by side: a run's start is mostly two
 	// processes starting and their TLS handshakes.
 	var src, dst *Connector

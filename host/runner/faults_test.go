@@ -426,7 +426,7 @@ func TestCounterFloodIsBounded(t *testing.T) {
 	if got := lastRun(t, store).Counters; !maps.Equal(got, want) {
 		t.Fatalf("stored %d counters, want the %d first valid ones:\n%v", len(got), len(want), got)
 	}
-	warning := fmt.Sprintf("[WARN]  source.faulty.s reported counters this run did not keep: at most %d names a run, each 1 to %d characters of a-z, 0-9, _ and .: dropped_reports=%d first_dropped=n%05d\n",
+	warning := fmt.Sprintf("[WARN]  source.faulty.s reported counters this run did not keep: at most %d names a run, each 1 to %d characters of a-z, 0-9, _ and .: pipeline=p run=1 dropped_reports=%d first_dropped=n%05d\n",
 		contract.MaxCounters, contract.MaxCounterName, flood-contract.MaxCounters+len(bad), contract.MaxCounters)
 	if got := strings.Count(log.String(), "did not keep"); got != 1 || !strings.Contains(log.String(), warning) {
 		t.Fatalf("want one warning %q; the log:\n%s", warning, log.String())

@@ -72,6 +72,7 @@ type Progress struct {
 
 // Options tune a run.
 type Options struct {
+	// Log is what the run logs through; Run adds the fields of Logger.
 	Log hclog.Logger
 	// OnProgress, when set, is called about every ProgressEvery from its
 	// own goroutine, and once more at the end.
@@ -86,6 +87,9 @@ type Options struct {
 	// Observer, when set, is told per stream what the run moves, as it
 	// moves it: for metrics.
 	Observer Observer
+	// Begun is the run as Begin recorded it. Without it (ID 0) Run
+	// records the start itself.
+	Begun state.Run
 }
 
 // Record kinds an Observer is told of.
@@ -104,13 +108,39 @@ type Observer interface {
 	Checkpointed(stream string, t time.Time)
 }
 
+// Begin records in store's history that a run of the fenced pipeline
+// starts now, and returns the run with its ID. The host begins a run
+// before it launches the run's plugins, so that every line the run logs,
+// the plugins' included, carries that ID (see Logger); Run goes on with
+// it (Options.Begun). Like every write of the run, it carries the fence.
+func Begin(ctx context.Context, store state.Store, fence state.Fence) (state.Run, error) {
+	rec := state.Run{Pipeline: fence.Pipeline, Started: time.Now(), Outcome: state.OutcomeRunning}
+	if err := store.SaveRun(ctx, fence, &rec); err != nil {
+		return state.Run{}, fmt.Errorf("record the start of run: %w", err)
+	}
+	return rec, nil
+}
+
+// Logger returns log with the fields that name a run on each of its
+// lines: the pipeline, and the run's ID in the pipeline's history, which
+// `replicator status` and the console show. An id of 0, a run not
+// recorded, leaves the ID out.
+func Logger(log hclog.Logger, pipeline string, id uint64) hclog.Logger {
+	if id == 0 {
+		return log.With("pipeline", pipeline)
+	}
+	return log.With("pipeline", pipeline, "run", id)
+}
+
 // Run reads the pipeline's streams into its destination once.
 //
 // Cancelling ctx stops the run gracefully: the source stops reading, the
 // destination writes and acknowledges what it already has, the
 // acknowledged checkpoints are persisted, and Run returns the run with
 // outcome "interrupted". The returned run is also saved in store, and
-// while it runs its counts are saved every SaveEvery.
+// while it runs its counts are saved every SaveEvery. A run that fails
+// before it reads, such as on a stream's state that cannot be loaded, is
+// saved as failed too.
 //
 // The caller holds the pipeline's claim (store.Claim); every write of the
 // run carries its fence, so a run whose claim was lost stores nothing more.
@@ -118,31 +148,34 @@ func Run(ctx context.Context, p Pipeline, store state.Store, fence state.Fence, 
 	if opts.Log == nil {
 		opts.Log = hclog.NewNullLogger()
 	}
-	r := &run{p: p, store: store, fence: fence, log: opts.Log, started: time.Now(), stallTimeout: opts.StallTimeout,
-		observer: opts.Observer, ackedPerStream: map[string]int64{}}
-	r.rec = state.Run{Pipeline: p.Name, Started: r.started, Outcome: "running"}
-	if err := r.prepare(ctx, opts.FullRefresh); err != nil {
-		return r.rec, err
+	rec := opts.Begun
+	if rec.ID == 0 {
+		var err error
+		if rec, err = Begin(ctx, store, fence); err != nil {
+			return rec, err
+		}
 	}
-	if err := store.SaveRun(ctx, fence, &r.rec); err != nil {
-		return r.rec, fmt.Errorf("record the start of run: %w", err)
+	r := &run{p: p, store: store, fence: fence, log: Logger(opts.Log, p.Name, rec.ID), started: rec.Started,
+		stallTimeout: opts.StallTimeout, observer: opts.Observer, ackedPerStream: map[string]int64{}, rec: rec}
+	err := r.prepare(ctx, opts.FullRefresh)
+	if err == nil {
+		stopProgress := r.reportProgress(opts)
+		stopSaving := r.saveProgress(ctx)
+		err = r.pump(ctx)
+		stopSaving()
+		stopProgress()
 	}
-	stopProgress := r.reportProgress(opts)
-	stopSaving := r.saveProgress(ctx)
-	err := r.pump(ctx)
-	stopSaving()
-	stopProgress()
 
 	r.rec.Ended = time.Now()
 	r.rec.Read, r.rec.Written, r.rec.Counters = r.counts()
 	r.warnDroppedCounters()
 	switch {
 	case err != nil:
-		r.rec.Outcome, r.rec.Error = "failed", err.Error()
+		r.rec.Outcome, r.rec.Error = state.OutcomeFailed, err.Error()
 	case ctx.Err() != nil:
-		r.rec.Outcome = "interrupted"
+		r.rec.Outcome = state.OutcomeInterrupted
 	default:
-		r.rec.Outcome = "succeeded"
+		r.rec.Outcome = state.OutcomeSucceeded
 	}
 	// A refused end is reported even after a failure: it is how a host
 	// that lost its claim mid-run learns, and says, that its successor's
@@ -625,6 +658,7 @@ func (r *run) reportProgress(opts Options) (stop func()) {
 // and a lost claim stops the run at its next checkpoint anyway.
 func (r *run) saveProgress(ctx context.Context) (stop func()) {
 	saved := r.activity()
+	failing := false // warned of a failed save, and no save worked since
 	return tick(SaveEvery, func() {
 		a := r.activity()
 		if a == saved {
@@ -634,10 +668,17 @@ func (r *run) saveProgress(ctx context.Context) (stop func()) {
 		rec.Read, rec.Written, rec.Counters = r.counts()
 		// A stopped run goes on writing what it read: keep storing.
 		if err := r.store.SaveRun(context.WithoutCancel(ctx), r.fence, &rec); err != nil {
-			r.log.Warn("could not store the run's progress", "error", err)
+			// Once, not at every tick of a store that stays down.
+			if !failing {
+				r.log.Warn("could not store the run's progress; trying again", "every", SaveEvery, "error", err)
+			}
+			failing = true
 			return
 		}
-		saved = a
+		if failing {
+			r.log.Info("stored the run's progress again")
+		}
+		failing, saved = false, a
 		r.log.Debug("stored the run's progress", "read", rec.Read, "written", rec.Written)
 	})
 }

@@ -24,7 +24,7 @@ import (
 //   - console_page_ms: the median time of the console's pipelines page,
 //     every pipeline with its newest runs, over 25 loads.
 func benchConsole(ctx context.Context, b *bench) error {
-	dir, err := tenantFolder(10)
+	dir, err := tenantFolder(fleetPipelines, 10)
 	if err != nil {
 		return err
 	}

@@ -48,11 +48,10 @@ func benchFleet(ctx context.Context, b *bench) error {
 	return nil
 }
 
-// tenantFolder makes a temporary configuration folder of fleetPipelines
-// pipeline files named tenant-0000 and on, each of records records on an
-// hourly interval, with an out folder for their output. The caller
-// removes it.
-func tenantFolder(records int) (string, error) {
+// tenantFolder makes a temporary configuration folder of n pipeline
+// files named tenant-0000 and on, each of records records on an hourly
+// interval, with an out folder for their output. The caller removes it.
+func tenantFolder(n, records int) (string, error) {
 	dir, err := os.MkdirTemp("", "replicator-bench")
 	if err != nil {
 		return "", err
@@ -61,7 +60,7 @@ func tenantFolder(records int) (string, error) {
 		os.RemoveAll(dir)
 		return "", err
 	}
-	for i := range fleetPipelines {
+	for i := range n {
 		name := fmt.Sprintf("tenant-%04d", i)
 		if err := os.WriteFile(filepath.Join(dir, name+".hcl"), []byte(tenantHCL(name, records, "1h")), 0o644); err != nil {
 			os.RemoveAll(dir)
@@ -135,7 +134,7 @@ type waveResult struct {
 // each has run once.
 func (b *bench) fleetWave(ctx context.Context) (waveResult, error) {
 	var res waveResult
-	dir, err := tenantFolder(fleetRecords)
+	dir, err := tenantFolder(fleetPipelines, fleetRecords)
 	if err != nil {
 		return res, err
 	}

@@ -57,7 +57,7 @@ func (b *bench) fleetWaveHosts(ctx context.Context, server *pgtest.Server, hosts
 	if err != nil {
 		return 0, err
 	}
-	dir, err := tenantFolder(fleetRecords)
+	dir, err := tenantFolder(fleetPipelines, fleetRecords)
 	if err != nil {
 		return 0, err
 	}

@@ -48,6 +48,7 @@ func suites() []suite {
 		{"fleet", benchFleet},
 		{"console", benchConsole},
 		{"fleet_scale", benchFleetScale},
+		{"validate", benchValidate},
 	}
 }
 

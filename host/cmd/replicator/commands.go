@@ -2,17 +2,21 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
 	"golang.org/x/term"
 
 	"github.com/replicatorhq/replicator/host/config"
@@ -24,23 +28,94 @@ import (
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
 
+// cmdValidate checks the whole configuration and reports every error it
+// finds: of every file, then of every connector block against its
+// plugin's schema. Each plugin binary is launched once, whatever the
+// number of blocks of its type (engine.Specs).
 func cmdValidate(ctx context.Context, a *app, _ []string) error {
-	eng, err := a.engine()
-	if err != nil {
-		return err
-	}
-	cfg := eng.Config
-	blocks := append(append([]*config.Connector{}, cfg.Sources...), cfg.Destinations...)
-	for _, b := range blocks {
-		c, err := eng.StartToValidate(ctx, b, a.log.Named(b.Ref()))
+	cfg, diags := config.Load(a.opts.config)
+	a.mu.Lock()
+	a.cfg = cfg // what a.engine builds on, even with errors
+	a.mu.Unlock()
+	if len(cfg.Sources)+len(cfg.Destinations) > 0 {
+		eng, err := a.engine()
 		if err != nil {
 			return err
 		}
-		c.Close()
+		diags = append(diags, checkBlocks(ctx, eng)...)
+	}
+	sortDiagnostics(diags)
+	if len(diags) > 0 {
+		a.writeDiagnostics(cfg, diags)
+	}
+	if diags.HasErrors() {
+		files := map[string]bool{}
+		for _, d := range diags {
+			if d.Severity == hcl.DiagError && d.Subject != nil {
+				files[d.Subject.Filename] = true
+			}
+		}
+		return fmt.Errorf("the configuration has %d error(s) in %d file(s)", len(diags.Errs()), len(files))
 	}
 	fmt.Fprintf(a.stdout, "The configuration is valid: %d source(s), %d destination(s), %d pipeline(s).\n",
 		len(cfg.Sources), len(cfg.Destinations), len(cfg.Pipelines))
 	return nil
+}
+
+// checkBlocks decodes every connector block of eng's configuration
+// against its plugin's schema and returns what it finds. A plugin that
+// cannot be asked for its schema (missing, changed since it was locked,
+// not answering) is one error, at the first block of its type, rather
+// than one per block.
+func checkBlocks(ctx context.Context, eng *engine.Engine) hcl.Diagnostics {
+	type plugin struct{ kind, typ string }
+	var order []plugin
+	blocks := map[plugin][]*config.Connector{}
+	for _, b := range slices.Concat(eng.Config.Sources, eng.Config.Destinations) {
+		p := plugin{b.Kind, b.Type}
+		if blocks[p] == nil {
+			order = append(order, p)
+		}
+		blocks[p] = append(blocks[p], b)
+	}
+	var diags hcl.Diagnostics
+	for _, p := range order {
+		spec, err := eng.SpecToValidate(ctx, p.kind, p.typ)
+		if err != nil {
+			first := blocks[p][0]
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("Cannot check %s %q blocks", p.kind, p.typ),
+				Detail:   fmt.Sprintf("%v. The %d %s %q block(s) were not checked against the plugin's schema.", err, len(blocks[p]), p.kind, p.typ),
+				Subject:  first.DeclRange.Ptr(),
+			})
+			continue
+		}
+		for _, b := range blocks[p] {
+			_, d := b.Decode(spec)
+			diags = append(diags, d...)
+		}
+	}
+	return diags
+}
+
+// sortDiagnostics puts diags in the order of the files and lines they
+// are about, those about no place first, so that a person reads each
+// file's problems together.
+func sortDiagnostics(diags hcl.Diagnostics) {
+	slices.SortStableFunc(diags, func(x, y *hcl.Diagnostic) int {
+		switch {
+		case x.Subject == nil && y.Subject == nil:
+			return 0
+		case x.Subject == nil:
+			return -1
+		case y.Subject == nil:
+			return 1
+		}
+		return cmp.Or(strings.Compare(x.Subject.Filename, y.Subject.Filename),
+			cmp.Compare(x.Subject.Start.Line, y.Subject.Start.Line),
+			cmp.Compare(x.Subject.Start.Column, y.Subject.Start.Column))
+	})
 }
 
 func cmdInit(ctx context.Context, a *app, _ []string) error {
@@ -309,7 +384,7 @@ func cmdCheck(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := eng.Open(ctx, pc, store, state.NoFence)
+	p, err := eng.Open(ctx, pc, store, state.NoFence, runner.Logger(a.log.Named(pc.Name), pc.Name, 0))
 	if err != nil {
 		return err
 	}
@@ -383,15 +458,17 @@ func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store state.Sto
 		return err
 	}
 	defer done()
-	p, err := eng.Open(ctx, pc, store, claim.Fence)
+	base := a.log.Named(pc.Name)
+	p, begun, err := openRun(ctx, eng, pc, store, claim, base)
 	if err != nil {
-		_, err = failedStart(ctx, store, claim.Fence, time.Now(), err)
 		return err
 	}
 	defer p.Close()
-	prog := newProgress(a.stderr, pc.Name, a.log.Named(pc.Name))
+	log := runner.Logger(base, pc.Name, begun.ID)
+	prog := newProgress(a.stderr, pc.Name, log, a.opts.logFormat == logFormatText)
 	run, err := runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
-		Log:           a.log.Named(pc.Name),
+		Begun:         begun,
+		Log:           base,
 		OnProgress:    prog.update,
 		ProgressEvery: prog.every(),
 		FullRefresh:   fullRefresh,
@@ -401,9 +478,30 @@ func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store state.Sto
 	if err != nil {
 		return fmt.Errorf("pipeline %s: %w", pc.Name, err)
 	}
-	a.log.Info("run finished", "pipeline", pc.Name, "outcome", run.Outcome, "read", run.Read, "written", run.Written,
-		"took", run.Ended.Sub(run.Started).Round(time.Millisecond), "counters", formatCounters(run.Counters))
+	runner.Logger(a.log, pc.Name, run.ID).Info("run finished", "outcome", run.Outcome, "read", run.Read, "written", run.Written,
+		"took", run.Ended.Sub(run.Started), "counters", formatCounters(run.Counters))
 	return nil
+}
+
+// openRun begins a run of pc under claim (runner.Begin) and starts its
+// plugins, which log through log with the run's fields (runner.Logger),
+// so that their lines carry the ID the history keeps for the run. When
+// the plugins do not start, it returns the run recorded as failed, under
+// the claim: a host that lost the claim meanwhile (it was paused, say)
+// learns so from the store, which refuses the write. When the run could
+// not be begun, it returns the zero run.
+func openRun(ctx context.Context, eng *engine.Engine, pc *config.Pipeline, store state.Store, claim *state.Claim,
+	log hclog.Logger) (*engine.Pipeline, state.Run, error) {
+	begun, err := runner.Begin(ctx, store, claim.Fence)
+	if err != nil {
+		return nil, state.Run{}, err
+	}
+	p, err := eng.Open(ctx, pc, store, claim.Fence, runner.Logger(log, pc.Name, begun.ID))
+	if err != nil {
+		rec, err := failedStart(ctx, store, claim.Fence, begun, err)
+		return nil, rec, err
+	}
+	return p, begun, nil
 }
 
 func cmdSync(ctx context.Context, a *app, args []string) error {

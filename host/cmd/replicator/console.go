@@ -88,6 +88,7 @@ func (h *runHost) serveConsole(ctx context.Context, listen string, hc config.Hos
 		Settings: web.settings(hc),
 		Host:     consoleHost{h},
 		Metrics:  h.metrics.Handler(),
+		Notice:   h.storeNotice,
 		Log:      web.log,
 		Listen:   listen,
 	})
@@ -187,19 +188,23 @@ func usedBy(cfg *config.Config, source *config.Connector, name string) bool {
 // consoleHost is the running host as the console sees it.
 type consoleHost struct{ h *runHost }
 
+// Pipelines and Pipeline show what they last read while the state
+// database does not answer (lastKnown).
 func (c consoleHost) Pipelines(ctx context.Context, runs int) ([]console.Pipeline, error) {
-	return c.pipelines(ctx, runs, "")
+	ps, err := c.pipelines(ctx, runs, "")
+	return c.h.known.list(ps, err, err != nil && c.h.storeOutage(ctx))
 }
 
 func (c consoleHost) Pipeline(ctx context.Context, name string, runs int) (console.Pipeline, error) {
 	ps, err := c.pipelines(ctx, runs, name)
-	if err != nil {
-		return console.Pipeline{}, err
-	}
-	if len(ps) == 0 {
+	if err == nil && len(ps) == 0 {
 		return console.Pipeline{}, fmt.Errorf("pipeline %s is %w", name, console.ErrUnknown)
 	}
-	return ps[0], nil
+	p := console.Pipeline{Name: name}
+	if err == nil {
+		p = ps[0]
+	}
+	return c.h.known.pipeline(p, err, err != nil && c.h.storeOutage(ctx))
 }
 
 // pipelines returns every pipeline, or only the one called only.
@@ -358,21 +363,18 @@ func (c consoleHost) Authorize(ctx context.Context, ref, code string) (string, e
 	return msg, nil
 }
 
-// Ready asks the state store's cheap health: a database is pinged; a
-// state file's header is read without its lock, so that /readyz, however
-// often polled, never keeps the commands out of the file.
+// Ready asks the state store's cheap health: a database is pinged, and
+// what it says is what the host knows of an outage (storeHealth); a state
+// file's header is read without its lock, so that /readyz, however often
+// polled, never keeps the commands out of the file.
 func (c consoleHost) Ready(ctx context.Context) error {
-	s := c.h.shared
 	if !c.h.fleet {
-		return state.CheckFileHealth(s.path)
+		return state.CheckFileHealth(c.h.shared.path)
 	}
-	s.mu.Lock()
-	db, ok := s.store.(state.Pinger)
-	s.mu.Unlock()
-	if !ok {
+	if c.h.health == nil {
 		return errors.New("the state database is not connected yet")
 	}
-	return db.Ping(ctx)
+	return c.h.health.check(ctx)
 }
 
 // specKey is what specs of plugins are kept under.

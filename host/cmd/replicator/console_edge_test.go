@@ -20,8 +20,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/replicatorhq/replicator/host/state/postgres/pgtest"
 )
 
 // The tests here are the console as an attacker on the network or in the
@@ -367,19 +365,8 @@ func TestReadyzLeavesTheStateFileToTheCommands(t *testing.T) {
 // naming its user, host or port to a caller without the token; with the
 // token it says more.
 func TestReadyzNamesNoDatabase(t *testing.T) {
-	server, err := pgtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Remove()
-	dsn, err := server.NewDatabase(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("TEST_DATABASE_URL", dsn)
-	const key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	f := newConsoleFixtureWith(t, consoleSetup{host: tokenHost,
-		extra: "state {\n  postgres       = env(\"TEST_DATABASE_URL\")\n  encryption_key = \"" + key + "\"\n}\n"})
+	server := testDatabase(t)
+	f := newConsoleFixtureWith(t, consoleSetup{host: tokenHost, extra: testStateBlock})
 	if code, _, body := f.get("/readyz"); code != http.StatusOK || body != "ready\n" {
 		t.Fatalf("/readyz with the database up: %d %q", code, body)
 	}

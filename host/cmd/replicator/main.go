@@ -20,6 +20,7 @@ import (
 	"github.com/replicatorhq/replicator/host/engine"
 	"github.com/replicatorhq/replicator/host/sockdir"
 	"github.com/replicatorhq/replicator/host/state"
+	"github.com/replicatorhq/replicator/internal/logdur"
 )
 
 const usage = `Usage: replicator <command> [flags] [arguments]
@@ -47,6 +48,12 @@ Flags common to every command:
 
 Run "replicator <command> -h" for a command's own flags.
 `
+
+// The -log-format values.
+const (
+	logFormatText = "text"
+	logFormatJSON = "json"
+)
 
 // command is one subcommand: its flags are registered on fs, then run is
 // called with the arguments left.
@@ -130,7 +137,7 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.config, "config", defaultConfig, "configuration file or folder")
 	fs.StringVar(&o.state, "state", "", "state file (default: the configuration's state_file)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "trace, debug, info, warn or error")
-	fs.StringVar(&o.logFormat, "log-format", "text", "text, or json for log shippers")
+	fs.StringVar(&o.logFormat, "log-format", logFormatText, "text, or json for log shippers")
 	fs.BoolVar(&o.freshState, "fresh-state", false, "start a new state file where the one in use is missing, empty or damaged")
 	if cmd.flags != nil {
 		cmd.flags(fs, &o)
@@ -147,13 +154,14 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "replicator: -log-level %q is not one of trace, debug, info, warn, error\n", o.logLevel)
 		return 2
 	}
-	if o.logFormat != "text" && o.logFormat != "json" {
+	if o.logFormat != logFormatText && o.logFormat != logFormatJSON {
 		fmt.Fprintf(stderr, "replicator: -log-format %q is not one of text, json\n", o.logFormat)
 		return 2
 	}
-	// Independent levels let `replicator run` quiet the runs' own lines.
-	log := hclog.New(&hclog.LoggerOptions{Name: "replicator", Level: level, Output: stderr,
-		IndependentLevels: true, JSONFormat: o.logFormat == "json"})
+	// Independent levels let `replicator run` quiet the runs' own lines;
+	// durations read as text in JSON too.
+	log := logdur.Text(hclog.New(&hclog.LoggerOptions{Name: "replicator", Level: level, Output: stderr,
+		IndependentLevels: true, JSONFormat: o.logFormat == logFormatJSON}))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -173,7 +181,7 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer signal.Stop(again)
 		select {
 		case <-again:
-			fmt.Fprintln(stderr, "replicator: stopping at once; the last checkpoint is kept")
+			log.Warn("stopping at once; the last checkpoint is kept")
 			os.Exit(130)
 		case <-returned:
 		}
@@ -188,10 +196,14 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if diags, ok := engine.IsDiagnostics(err); ok && a.cfg != nil {
-		_ = a.cfg.WriteDiagnostics(stderr, diags)
+		a.writeDiagnostics(a.cfg, diags)
 		return 1
 	}
-	fmt.Fprintf(stderr, "Error: %v\n", err)
+	if o.logFormat == logFormatJSON {
+		log.Error("replicator "+cmd.name+" failed", "error", err)
+	} else {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+	}
 	return 1
 }
 
@@ -243,7 +255,7 @@ func (a *app) loadConfig() (*config.Config, error) {
 		return nil, &engine.DiagnosticsError{Diags: diags}
 	}
 	for _, d := range diags {
-		a.log.Warn(d.Summary, "detail", d.Detail)
+		logDiagnostic(a.log, d)
 	}
 	return cfg, nil
 }

@@ -16,7 +16,8 @@ import (
 )
 
 // progress shows a run's counts: one line rewritten in place on a
-// terminal, a log line every ten seconds otherwise.
+// terminal, a log line every ten seconds otherwise, or when the log is
+// JSON, whose every line must be JSON.
 type progress struct {
 	w        io.Writer
 	name     string
@@ -26,9 +27,9 @@ type progress struct {
 	drawn    bool
 }
 
-func newProgress(w io.Writer, name string, log hclog.Logger) *progress {
+func newProgress(w io.Writer, name string, log hclog.Logger, text bool) *progress {
 	f, ok := w.(*os.File)
-	return &progress{w: w, name: name, log: log, terminal: ok && term.IsTerminal(int(f.Fd()))}
+	return &progress{w: w, name: name, log: log, terminal: text && ok && term.IsTerminal(int(f.Fd()))}
 }
 
 func (p *progress) every() time.Duration {

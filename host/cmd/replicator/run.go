@@ -55,6 +55,10 @@ type runHost struct {
 	// interval are scheduled too, to run when asked there.
 	console bool
 	web     *webConsole // the console served, nil when none is
+	// health follows the state database, nil for a state file; known is
+	// what the console last read, shown while the database is down.
+	health *storeHealth
+	known  lastKnown
 
 	mu    sync.Mutex
 	eng   *engine.Engine           // of the configuration in use
@@ -133,6 +137,7 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 			return err
 		}
 		h.shared.refs = 1
+		h.followStore(ctx, h.shared.store)
 	}
 	_, release, err := h.shared.acquire()
 	if err != nil {
@@ -212,13 +217,11 @@ func (h *runHost) reload(reason string) {
 	if diags.HasErrors() {
 		h.log.Error("the configuration has errors; the pipelines keep running on the last good configuration until it is fixed",
 			"errors", len(diags.Errs()))
-		if cfg == nil || cfg.WriteDiagnostics(h.a.stderr, diags) != nil {
-			h.log.Error(diags.Error())
-		}
+		h.a.writeDiagnostics(cfg, diags)
 		return
 	}
 	for _, d := range diags {
-		h.log.Warn(d.Summary, "detail", d.Detail)
+		logDiagnostic(h.log, d)
 	}
 	eng, err := h.engine().Reload(cfg, h.runLog)
 	if err != nil {
@@ -233,9 +236,7 @@ func (h *runHost) reload(reason string) {
 	if diags.HasErrors() {
 		h.log.Error("the configuration has errors; the pipelines keep running on the last good configuration until it is fixed",
 			"errors", len(diags.Errs()))
-		if cfg.WriteDiagnostics(h.a.stderr, diags) != nil {
-			h.log.Error(diags.Error())
-		}
+		h.a.writeDiagnostics(cfg, diags)
 		return
 	}
 	if h.a.opts.state == "" && (cfg.StateFile != h.shared.path || cfg.State.Postgres != h.a.cfg.State.Postgres) {
@@ -333,6 +334,9 @@ func (h *runHost) jobs(eng *engine.Engine) []schedule.Job {
 // h.retry, and one another host ran less than an interval ago is due one
 // interval after that run started.
 func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) time.Time {
+	if next, wait := h.waitForStore(pc); wait {
+		return next
+	}
 	h.log.Debug("run started", "pipeline", pc.Name)
 	started := time.Now()
 	h.live.start(pc.Name)
@@ -345,22 +349,28 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 	if _, crashed := errors.AsType[*plugin.PluginError](err); crashed {
 		h.metrics.PluginCrashed(pc.Name)
 	}
+	// The host's lines about the run name it as its plugins' lines do.
+	log := runner.Logger(h.log, pc.Name, rec.ID)
 	switch {
 	case ctx.Err() != nil:
-		h.log.Info("run interrupted by the shutdown; the next run resumes from its last checkpoint",
-			"pipeline", pc.Name, "read", rec.Read, "written", rec.Written, "took", took)
+		log.Info("run interrupted by the shutdown; the next run resumes from its last checkpoint",
+			"read", rec.Read, "written", rec.Written, "took", took)
 	case errors.Is(err, state.ErrClaimed):
-		h.log.Debug("pipeline runs on another host now; trying again soon", "pipeline", pc.Name, "in", h.retry, "detail", err)
+		log.Debug("pipeline runs on another host now; trying again soon", "in", h.retry, "detail", err)
+	case h.stoppedByOutage(ctx, err):
+		// The outage is logged once, not with each run it stops.
+		log.Debug("run stopped by the state database's outage; it runs again once the database answers", "error", err)
+		next = h.afterOutage(pc)
 	case err != nil && !next.IsZero():
-		h.log.Warn("run failed: the pipeline's claim could not be taken or kept; it is tried again soon, here or on another host, from its last checkpoint",
-			"pipeline", pc.Name, "took", took, "in", h.retry, "error", err)
+		log.Warn("run failed: the pipeline's claim could not be taken or kept; it is tried again soon, here or on another host, from its last checkpoint",
+			"took", took, "in", h.retry, "error", err)
 	case !next.IsZero():
-		h.log.Debug("pipeline ran on another host less than an interval ago; its next run is due one interval after that one started",
-			"pipeline", pc.Name, "host", rec.Host, "at", next.Format(time.RFC3339))
+		log.Debug("pipeline ran on another host less than an interval ago; its next run is due one interval after that one started",
+			"host", rec.Host, "at", next.Format(time.RFC3339))
 	case err != nil:
-		h.log.Error("run failed", "pipeline", pc.Name, "took", took, "error", err)
+		log.Error("run failed", "took", took, "error", err)
 	default:
-		h.log.Info("run finished", "pipeline", pc.Name, "outcome", rec.Outcome, "read", rec.Read, "written", rec.Written,
+		log.Info("run finished", "outcome", rec.Outcome, "read", rec.Read, "written", rec.Written,
 			"took", took, "counters", formatCounters(rec.Counters))
 	}
 	return next
@@ -395,19 +405,18 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 			return last, next, nil
 		}
 	}
-	started := time.Now()
-	p, err := eng.Open(ctx, pc, store, claim.Fence)
+	p, rec, err := openRun(ctx, eng, pc, store, claim, h.runLog.Named(pc.Name))
 	if err != nil {
-		if claim.Err() != nil {
-			return state.Run{}, soon(), err
+		if rec.ID == 0 || claim.Err() != nil {
+			return rec, soon(), err
 		}
-		rec, err := failedStart(ctx, store, claim.Fence, started, err)
 		return rec, time.Time{}, err
 	}
 	defer p.Close()
 	h.metrics.PluginStarted(pc.Name, config.KindSource)
 	h.metrics.PluginStarted(pc.Name, config.KindDestination)
-	rec, err := runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
+	rec, err = runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
+		Begun:         rec,
 		Log:           h.runLog.Named(pc.Name),
 		StallTimeout:  eng.Config.Host.StallTimeout,
 		Observer:      h.metrics.Pipeline(pc.Name),
@@ -459,15 +468,12 @@ func ranElsewhere(ctx context.Context, store state.Store, pipeline string, inter
 	return last, next, nil
 }
 
-// failedStart records a run that failed before it could read: a plugin
-// that did not start, or a source that could not discover its streams
-// (no credentials, say). The history and the console then show why the
-// pipeline does not run.
-func failedStart(ctx context.Context, store state.Store, fence state.Fence, started time.Time, cause error) (state.Run, error) {
-	rec := state.Run{
-		Pipeline: fence.Pipeline, Started: started, Ended: time.Now(),
-		Outcome: state.OutcomeFailed, Error: cause.Error(),
-	}
+// failedStart records the end of rec, a run begun that failed before it
+// could read: a plugin that did not start, or a source that could not
+// discover its streams (no credentials, say). The history and the console
+// then show why the pipeline does not run.
+func failedStart(ctx context.Context, store state.Store, fence state.Fence, rec state.Run, cause error) (state.Run, error) {
+	rec.Ended, rec.Outcome, rec.Error = time.Now(), state.OutcomeFailed, cause.Error()
 	if err := store.SaveRun(context.WithoutCancel(ctx), fence, &rec); err != nil {
 		return rec, fmt.Errorf("%w (and recording the failed run: %w)", cause, err)
 	}

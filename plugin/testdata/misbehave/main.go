@@ -190,7 +190,8 @@ func (s *source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 		return nil
 	}
 	for _, st := range req.Streams {
-		s.log.Info("reading", "stream", st.Name, "generation", st.Generation)
+		// A duration, for the test that the host gets it as text.
+		s.log.Info("reading", "stream", st.Name, "generation", st.Generation, "waited", 1500*time.Millisecond)
 		if err := out.Emit(ctx, contract.Record{Stream: st.Name, Key: "1", Data: json.RawMessage(`{"id":1}`)}); err != nil {
 			return err
 		}
