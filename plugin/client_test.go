@@ -203,7 +203,8 @@ func TestPluginLinesInJSONCarryTheRunAndReadableDurations(t *testing.T) {
 		t.Fatal(err)
 	}
 	src, _ := c.Source()
-	if err := src.Read(ctx, contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}, &countingOutput{}); err != nil {
+	req := contract.ReadRequest{Streams: []contract.ReadStream{{Name: "items", Generation: 1}}}
+	if err := src.Read(ctx, req, &countingOutput{}); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
