@@ -41,3 +41,11 @@ func decodeCredentials(v []byte) (json.RawMessage, error) {
 	}
 	return slices.Clone(v), nil
 }
+
+func decodePause(v []byte) (pauseRecord, error) {
+	var p pauseRecord
+	if err := json.Unmarshal(v, &p); err != nil {
+		return pauseRecord{}, fmt.Errorf("%w: the stored pause is not valid JSON: %w", errUnreadable, err)
+	}
+	return p, nil
+}

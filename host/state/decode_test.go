@@ -67,6 +67,9 @@ func normRun(r Run) Run {
 	if len(r.Resumed) == 0 {
 		r.Resumed = nil
 	}
+	if len(r.Logs) == 0 {
+		r.Logs = nil
+	}
 	r.Started, r.Ended = r.Started.UTC(), r.Ended.UTC()
 	return r
 }
