@@ -276,6 +276,18 @@ func (p *Pipeline) Close() {
 	p.destination.Close()
 }
 
+// pluginLogs returns the last lines each of the pipeline's plugins logged,
+// within the bounds of a run's record.
+func (p *Pipeline) pluginLogs() []state.PluginLog {
+	var out []state.PluginLog
+	for _, c := range []*Connector{p.source, p.destination} {
+		if lines := state.TrimLog(c.Client.LogTail()); len(lines) > 0 {
+			out = append(out, state.PluginLog{Plugin: c.Block.Kind, Lines: lines})
+		}
+	}
+	return out
+}
+
 // Open starts the pipeline's connectors and discovers its streams. The
 // pipeline's plugins log through a logger named after it.
 func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialStore, fence state.Fence) (*Pipeline, error) {
@@ -302,6 +314,7 @@ func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialS
 	out.Name, out.SourceRef, out.DestinationRef = p.Name, p.Source.Ref(), p.Destination.Ref()
 	out.SourceConfig, out.DestinationConfig = src.Config, dst.Config
 	out.FullRefreshEvery = p.FullRefreshEvery
+	out.Logs = out.pluginLogs
 	if out.Source, err = src.Source(); err == nil {
 		out.Destination, err = dst.Destination()
 	}
