@@ -51,6 +51,8 @@ type runHost struct {
 	// metrics and live are what /metrics and the console show.
 	metrics *metrics.Metrics
 	live    live
+	// fullRefreshes are the ones asked for in the console.
+	fullRefreshes fullRefreshes
 	// console says the console is served, so pipelines without an
 	// interval are scheduled too, to run when asked there.
 	console bool
@@ -347,6 +349,8 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 			"pipeline", pc.Name, "read", rec.Read, "written", rec.Written, "took", took)
 	case errors.Is(err, state.ErrClaimed):
 		h.log.Debug("pipeline runs on another host now; trying again soon", "pipeline", pc.Name, "in", h.retry, "detail", err)
+	case errors.Is(err, errPaused):
+		h.log.Debug("pipeline is paused; its run is skipped", "pipeline", pc.Name)
 	case err != nil && !next.IsZero():
 		h.log.Warn("run failed: the pipeline's claim could not be taken or kept; it is tried again soon, here or on another host, from its last checkpoint",
 			"pipeline", pc.Name, "took", took, "in", h.retry, "error", err)
@@ -376,6 +380,14 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 	defer release()
 	// soon is when pc is due again after a claim that failed or was lost.
 	soon := func() time.Time { return time.Now().Add(min(h.retry, pc.Interval)) }
+	// A paused pipeline's run is skipped, on every host: it stays due at
+	// its slots, and runs again at the first after it is resumed.
+	if paused, err := isPaused(ctx, store, pc.Name); err != nil || paused {
+		if err != nil {
+			return state.Run{}, soon(), err
+		}
+		return state.Run{}, time.Time{}, errPaused
+	}
 	runCtx := ctx
 	ctx, claim, done, err := claimRun(ctx, h.log, store, pc.Name)
 	if err != nil {
@@ -404,6 +416,7 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 	h.metrics.PluginStarted(pc.Name, config.KindSource)
 	h.metrics.PluginStarted(pc.Name, config.KindDestination)
 	rec, err := runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
+		FullRefresh:   h.fullRefreshes.take(pc.Name),
 		Log:           h.runLog.Named(pc.Name),
 		StallTimeout:  eng.Config.Host.StallTimeout,
 		Observer:      h.metrics.Pipeline(pc.Name),
