@@ -184,7 +184,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(chromedp.CSS(row)),
 		chromedp.Submit(chromedp.CSS(row+" form")),
-		chromedp.WaitVisible(chromedp.CSS(".note")))
+		chromedp.WaitVisible(chromedp.CSS(row)))
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		must("open the pipelines page", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(row)))

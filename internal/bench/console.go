@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -22,65 +24,180 @@ import (
 //   - metrics_scrape_ms: the median time of a Prometheus scrape of /metrics,
 //     request to last byte, over 25 scrapes;
 //   - console_page_ms: the median time of the console's pipelines page,
-//     every pipeline with its newest runs, over 25 loads.
+//     its last page of 50 (every pipeline is read, counted and sorted for
+//     it), over 25 loads.
+//
+// Then, on a host of consolePipelines of which consoleFailing fail:
+//
+//   - console_filter_ms: the median time of the failed pipelines' page
+//     (/?state=failed), over 25 loads.
 func benchConsole(ctx context.Context, b *bench) error {
+	if err := b.consolePage(ctx); err != nil {
+		return err
+	}
+	return b.consoleFilter(ctx)
+}
+
+// consolePage measures metrics_scrape_ms and console_page_ms.
+func (b *bench) consolePage(ctx context.Context) error {
 	dir, err := tenantFolder(10)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	h, err := b.startConsoleHost(ctx, dir, fleetPipelines)
 	if err != nil {
 		return err
 	}
-	addr := l.Addr().String()
-	l.Close()
-	const token = "bench-console-token-2f8a61c0"
-	host := fmt.Sprintf("host {\n  listen        = %q\n  console_token = %q\n}\n", addr, token)
-	if err := os.WriteFile(filepath.Join(dir, "host.hcl"), []byte(host), 0o600); err != nil {
-		return err
-	}
-	replicator := filepath.Join(b.bin, "replicator")
-	if out, err := b.command(ctx, dir, replicator, "init", "-config", ".").CombinedOutput(); err != nil {
-		return fmt.Errorf("init: %w\n%s", err, out)
-	}
-	cmd := b.command(ctx, dir, replicator, "run", "-config", ".")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
-	if err := countRuns(stderr, fleetPipelines); err != nil {
-		return err
-	}
-	go func() { _, _ = io.Copy(io.Discard, stderr) }()
-
-	base := "http://" + addr
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Timeout: time.Minute}
-	resp, err := c.PostForm(base+"/login", url.Values{"token": {token}})
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-
-	scrape, err := medianGet(c, base+"/metrics", "Bearer "+token, `replicator_runs_total{outcome="succeeded",pipeline="tenant-0999"} 1`)
+	defer h.stop()
+	scrape, err := medianGet(h.c, h.base+"/metrics", "Bearer "+consoleToken, `replicator_runs_total{outcome="succeeded",pipeline="tenant-0999"} 1`)
 	if err != nil {
 		return fmt.Errorf("scraping /metrics: %w", err)
 	}
-	page, err := medianGet(c, base+"/", "", `id="pipeline-tenant-0999"`)
+	last := fmt.Sprintf("/?page=%d", fleetPipelines/50)
+	page, err := medianGet(h.c, h.base+last, "", `id="pipeline-tenant-0999"`)
 	if err != nil {
 		return fmt.Errorf("loading the pipelines page: %w", err)
 	}
 	figure("metrics_scrape_ms", float64(scrape.Microseconds())/1000, "ms")
 	figure("console_page_ms", float64(page.Microseconds())/1000, "ms")
 	return nil
+}
+
+// consoleFilter measures console_filter_ms.
+func (b *bench) consoleFilter(ctx context.Context) error {
+	dir, err := failingTenants()
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	h, err := b.startConsoleHost(ctx, dir, consolePipelines)
+	if err != nil {
+		return err
+	}
+	defer h.stop()
+	filter, err := medianGet(h.c, h.base+"/?state=failed", "", fmt.Sprintf(`id="count-failed">failed <b>%d</b>`, consoleFailing))
+	if err != nil {
+		return fmt.Errorf("loading the failed pipelines' page: %w", err)
+	}
+	figure("console_filter_ms", float64(filter.Microseconds())/1000, "ms")
+	return nil
+}
+
+// The host of console_filter_ms: consolePipelines pipelines of 10
+// records, of which one in every consolePipelines/consoleFailing fails.
+const (
+	consolePipelines = 2000
+	consoleFailing   = 20
+	consoleToken     = "bench-console-token-2f8a61c0"
+)
+
+// failingTenants makes a folder like tenantFolder's of consolePipelines
+// pipelines, consoleFailing of them with a source that crashes after 3
+// records.
+func failingTenants() (string, error) {
+	dir, err := os.MkdirTemp("", "replicator-bench")
+	if err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	for i := range consolePipelines {
+		name := fmt.Sprintf("tenant-%04d", i)
+		hcl := tenantHCL(name, 10, "1h")
+		if i%(consolePipelines/consoleFailing) == 0 {
+			hcl = strings.Replace(hcl, "  count = ", "  fail_after = 3\n  count = ", 1)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".hcl"), []byte(hcl), 0o644); err != nil {
+			os.RemoveAll(dir)
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// consoleHost is `replicator run` serving its console, with a client
+// logged in to it.
+type consoleHost struct {
+	base string
+	c    *http.Client
+	stop func()
+}
+
+// startConsoleHost starts `replicator run` on the configuration folder
+// dir with its console, and returns once each of its n pipelines has run
+// once, succeeded or failed.
+func (b *bench) startConsoleHost(ctx context.Context, dir string, n int) (*consoleHost, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	host := fmt.Sprintf("host {\n  listen        = %q\n  console_token = %q\n}\n", addr, consoleToken)
+	if err := os.WriteFile(filepath.Join(dir, "host.hcl"), []byte(host), 0o600); err != nil {
+		return nil, err
+	}
+	replicator := filepath.Join(b.bin, "replicator")
+	if out, err := b.command(ctx, dir, replicator, "init", "-config", ".").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("init: %w\n%s", err, out)
+	}
+	cmd := b.command(ctx, dir, replicator, "run", "-config", ".")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}
+	if err := eachRan(stderr, n); err != nil {
+		stop()
+		return nil, err
+	}
+	jar, _ := cookiejar.New(nil)
+	h := &consoleHost{base: "http://" + addr, c: &http.Client{Jar: jar, Timeout: time.Minute}, stop: stop}
+	resp, err := h.c.PostForm(h.base+"/login", url.Values{"token": {consoleToken}})
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	resp.Body.Close()
+	return h, nil
+}
+
+// eachRan reads the log of `replicator run` until each of n pipelines has
+// finished a run, succeeded or failed, then drains the rest of it.
+func eachRan(log io.Reader, n int) error {
+	sc := bufio.NewScanner(log)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	seen := map[string]bool{}
+	for sc.Scan() {
+		line := sc.Text()
+		_, rest, ok := strings.Cut(line, "run finished: pipeline=")
+		if !ok {
+			_, rest, ok = strings.Cut(line, "run failed: pipeline=")
+		}
+		if !ok {
+			continue
+		}
+		name, _, _ := strings.Cut(rest, " ")
+		seen[name] = true
+		if len(seen) == n {
+			// Keep draining so that the host never blocks on its log.
+			go func() { _, _ = io.Copy(io.Discard, log) }()
+			return nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return errors.New("the host exited before every pipeline ran")
 }
 
 // medianGet fetches url 25 times and returns the median time to the last
