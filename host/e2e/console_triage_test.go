@@ -104,20 +104,7 @@ func TestConsoleTriageInBrowser(t *testing.T) {
 	base := consoleURL(t, runLog)
 
 	ctx := newBrowser(t, 3*time.Minute, chromedp.WindowSize(390, 844))
-	must := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("reading %s: %v", sel, err)
-		}
-		return v
-	}
+	must, text := tab{t, ctx}.do, tab{t, ctx}.text
 	// narrow checks that the page fits the phone's width: nothing makes
 	// it scroll sideways.
 	narrow := func(page string) {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -45,7 +43,7 @@ func (b *bench) consolePage(ctx context.Context) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	h, err := b.startConsoleHost(ctx, dir, fleetPipelines)
+	h, err := b.startConsoleHost(ctx, dir, fleetPipelines, false)
 	if err != nil {
 		return err
 	}
@@ -66,12 +64,12 @@ func (b *bench) consolePage(ctx context.Context) error {
 
 // consoleFilter measures console_filter_ms.
 func (b *bench) consoleFilter(ctx context.Context) error {
-	dir, err := failingTenants()
+	dir, err := tenantFiles(consolePipelines, 10, consolePipelines/consoleFailing)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	h, err := b.startConsoleHost(ctx, dir, consolePipelines)
+	h, err := b.startConsoleHost(ctx, dir, consolePipelines, true)
 	if err != nil {
 		return err
 	}
@@ -89,34 +87,10 @@ func (b *bench) consoleFilter(ctx context.Context) error {
 const (
 	consolePipelines = 2000
 	consoleFailing   = 20
-	consoleToken     = "bench-console-token-2f8a61c0"
 )
 
-// failingTenants makes a folder like tenantFolder's of consolePipelines
-// pipelines, consoleFailing of them with a source that crashes after 3
-// records.
-func failingTenants() (string, error) {
-	dir, err := os.MkdirTemp("", "replicator-bench")
-	if err != nil {
-		return "", err
-	}
-	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
-		os.RemoveAll(dir)
-		return "", err
-	}
-	for i := range consolePipelines {
-		name := fmt.Sprintf("tenant-%04d", i)
-		hcl := tenantHCL(name, 10, "1h")
-		if i%(consolePipelines/consoleFailing) == 0 {
-			hcl = strings.Replace(hcl, "  count = ", "  fail_after = 3\n  count = ", 1)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name+".hcl"), []byte(hcl), 0o644); err != nil {
-			os.RemoveAll(dir)
-			return "", err
-		}
-	}
-	return dir, nil
-}
+// consoleToken is the console token of the benchmarks' hosts.
+const consoleToken = "bench-console-token-2f8a61c0"
 
 // consoleHost is `replicator run` serving its console, with a client
 // logged in to it.
@@ -128,8 +102,8 @@ type consoleHost struct {
 
 // startConsoleHost starts `replicator run` on the configuration folder
 // dir with its console, and returns once each of its n pipelines has run
-// once, succeeded or failed.
-func (b *bench) startConsoleHost(ctx context.Context, dir string, n int) (*consoleHost, error) {
+// once; a failed run fails it unless failedCount.
+func (b *bench) startConsoleHost(ctx context.Context, dir string, n int, failedCount bool) (*consoleHost, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -156,7 +130,7 @@ func (b *bench) startConsoleHost(ctx context.Context, dir string, n int) (*conso
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 	}
-	if err := eachRan(stderr, n); err != nil {
+	if err := countRuns(stderr, n, failedCount); err != nil {
 		stop()
 		return nil, err
 	}
@@ -169,35 +143,6 @@ func (b *bench) startConsoleHost(ctx context.Context, dir string, n int) (*conso
 	}
 	resp.Body.Close()
 	return h, nil
-}
-
-// eachRan reads the log of `replicator run` until each of n pipelines has
-// finished a run, succeeded or failed, then drains the rest of it.
-func eachRan(log io.Reader, n int) error {
-	sc := bufio.NewScanner(log)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	seen := map[string]bool{}
-	for sc.Scan() {
-		line := sc.Text()
-		_, rest, ok := strings.Cut(line, "run finished: pipeline=")
-		if !ok {
-			_, rest, ok = strings.Cut(line, "run failed: pipeline=")
-		}
-		if !ok {
-			continue
-		}
-		name, _, _ := strings.Cut(rest, " ")
-		seen[name] = true
-		if len(seen) == n {
-			// Keep draining so that the host never blocks on its log.
-			go func() { _, _ = io.Copy(io.Discard, log) }()
-			return nil
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	return errors.New("the host exited before every pipeline ran")
 }
 
 // medianGet fetches url 25 times and returns the median time to the last

@@ -52,7 +52,11 @@ func benchFleet(ctx context.Context, b *bench) error {
 // pipeline files named tenant-0000 and on, each of records records on an
 // hourly interval, with an out folder for their output. The caller
 // removes it.
-func tenantFolder(records int) (string, error) {
+func tenantFolder(records int) (string, error) { return tenantFiles(fleetPipelines, records, 0) }
+
+// tenantFiles is tenantFolder with n pipelines, of which one in every
+// failEvery (none when 0) has a source that crashes after 3 records.
+func tenantFiles(n, records, failEvery int) (string, error) {
 	dir, err := os.MkdirTemp("", "replicator-bench")
 	if err != nil {
 		return "", err
@@ -61,9 +65,13 @@ func tenantFolder(records int) (string, error) {
 		os.RemoveAll(dir)
 		return "", err
 	}
-	for i := range fleetPipelines {
+	for i := range n {
 		name := fmt.Sprintf("tenant-%04d", i)
-		if err := os.WriteFile(filepath.Join(dir, name+".hcl"), []byte(tenantHCL(name, records, "1h")), 0o644); err != nil {
+		hcl := tenantHCL(name, records, "1h")
+		if failEvery > 0 && i%failEvery == 0 {
+			hcl = strings.Replace(hcl, "  count = ", "  fail_after = 3\n  count = ", 1)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".hcl"), []byte(hcl), 0o644); err != nil {
 			os.RemoveAll(dir)
 			return "", err
 		}
@@ -159,7 +167,7 @@ func (b *bench) fleetWave(ctx context.Context) (waveResult, error) {
 		_ = cmd.Wait()
 	}()
 	finished := make(chan error, 1)
-	go func() { finished <- countRuns(stderr, fleetPipelines) }()
+	go func() { finished <- countRuns(stderr, fleetPipelines, false) }()
 
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -196,19 +204,22 @@ func (b *bench) fleetWave(ctx context.Context) (waveResult, error) {
 	return res, nil
 }
 
-// countRuns reads the host's log until n runs have finished, and fails on
-// the first failed run.
-func countRuns(log io.Reader, n int) error {
+// countRuns reads the host's log until each of n pipelines has finished
+// a run, and fails on the first failed run unless failed runs count too.
+func countRuns(log io.Reader, n int, failedCount bool) error {
 	sc := bufio.NewScanner(log)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	seen := map[string]bool{}
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.Contains(line, "[ERROR]") {
-			return fmt.Errorf("a run failed: %s", line)
-		}
 		_, rest, ok := strings.Cut(line, "run finished: pipeline=")
+		if !ok && failedCount {
+			_, rest, ok = strings.Cut(line, "run failed: pipeline=")
+		}
 		if !ok {
+			if strings.Contains(line, "[ERROR]") && !failedCount {
+				return fmt.Errorf("a run failed: %s", line)
+			}
 			continue
 		}
 		name, _, _ := strings.Cut(rest, " ")
