@@ -35,7 +35,6 @@ func parsePages() *template.Template {
 		"thousands": thousands,
 		"label":     stateLabel,
 		"runTime":   runTime,
-		"duration":  duration,
 		"counters":  counters,
 		"failure":   failure,
 	}).ParseFS(templateFiles, "templates/*.html"))

@@ -1054,9 +1054,15 @@ func (s *File) LastRuns(ctx context.Context) (map[string]Latest, error) {
 			var l Latest
 			c := runs.Bucket(p).Cursor()
 			for k, v := c.Last(); k != nil; k, v = c.Prev() {
-				r, err := getRun(k, v)
+				// Of the runs before the newest, only their outcome and
+				// start count: a long streak is not decoded whole.
+				decode := decodeRunBrief
+				if l.Run.ID == 0 {
+					decode = decodeRunWithoutLogs
+				}
+				r, err := decodeStored(k, v, decode)
 				if err != nil {
-					return fmt.Errorf("pipeline %q: %w", p, err)
+					return fmt.Errorf("pipeline %q: run %d: %w", p, runID(k), err)
 				}
 				if !l.Older(r) {
 					break

@@ -107,8 +107,9 @@ type Store interface {
 	// credentials, sorted.
 	Sources(ctx context.Context) ([]string, error)
 	// LastRuns returns, in one read, the newest run of every pipeline that
-	// has one, with the failures in a row that led to it: what a page of
-	// thousands of pipelines shows without a read per pipeline.
+	// has one, without its Logs, with the failures in a row that led to
+	// it: what a page of thousands of pipelines shows without a read per
+	// pipeline.
 	LastRuns(ctx context.Context) (map[string]Latest, error)
 
 	// SetPaused pauses a pipeline, or resumes it. A pause is the

@@ -669,13 +669,14 @@ func (s *Store) Sources(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// lastRuns selects every pipeline's newest run, and its failures since its
-// last success: the count, and the start of the first as stored. Each part
-// is an index scan of one pipeline's runs from its newest.
+// lastRuns selects every pipeline's newest run without its plugin lines,
+// and its failures since its last success: the count, and the start of
+// the first as stored. Each part is an index scan of one pipeline's runs
+// from its newest.
 const lastRuns = `
 SELECT p.name, l.id, l.run::text, f.failures, f.first
 FROM pipelines p
-CROSS JOIN LATERAL (SELECT id, run FROM runs WHERE pipeline = p.name ORDER BY id DESC LIMIT 1) l
+CROSS JOIN LATERAL (SELECT id, run - 'logs' AS run FROM runs WHERE pipeline = p.name ORDER BY id DESC LIMIT 1) l
 CROSS JOIN LATERAL (
     SELECT count(*) AS failures, (array_agg(r.run->>'started' ORDER BY r.id))[1] AS first
     FROM runs r

@@ -554,14 +554,20 @@ func lastRuns(t *testing.T, s state.Store) {
 	save(claim(t, s, "failing"), state.OutcomeFailed, state.OutcomeSucceeded, state.OutcomeFailed,
 		state.OutcomeInterrupted, state.OutcomeCrashed, state.OutcomeRunning)
 	save(claim(t, s, "never-ok"), state.OutcomeFailed, state.OutcomeFailed)
+	// The newest run comes without its plugin lines.
+	logged := claim(t, s, "logged")
+	if err := s.SaveRun(ctx, logged.Fence, &state.Run{Pipeline: "logged", Started: start, Outcome: state.OutcomeSucceeded, Error: "e" + state.OutcomeSucceeded,
+		Logs: []state.PluginLog{{Plugin: "source", Lines: []string{"[INFO] hello"}}}}); err != nil {
+		t.Fatal(err)
+	}
 	claim(t, s, "no-runs")
 
 	got, err := s.LastRuns(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 3 {
-		t.Fatalf("last runs of %d pipelines, want 3 (none for a pipeline without runs): %+v", len(got), got)
+	if len(got) != 4 {
+		t.Fatalf("last runs of %d pipelines, want 4 (none for a pipeline without runs): %+v", len(got), got)
 	}
 	for name, want := range map[string]struct {
 		id       uint64
@@ -572,12 +578,13 @@ func lastRuns(t *testing.T, s state.Store) {
 		"ok":       {2, state.OutcomeSucceeded, 0, time.Time{}},
 		"failing":  {6, state.OutcomeRunning, 2, start.Add(2 * time.Minute)},
 		"never-ok": {2, state.OutcomeFailed, 2, start},
+		"logged":   {1, state.OutcomeSucceeded, 0, time.Time{}},
 	} {
 		l := got[name]
 		if l.Run.ID != want.id || l.Run.Outcome != want.outcome || l.Run.Pipeline != name || l.Run.Error != "e"+want.outcome ||
-			l.Failures != want.failures || !l.FailingSince.Equal(want.since) {
-			t.Errorf("%s: run %d %s (%q), %d failures since %s; want run %d %s, %d failures since %s",
-				name, l.Run.ID, l.Run.Outcome, l.Run.Error, l.Failures, l.FailingSince, want.id, want.outcome, want.failures, want.since)
+			l.Failures != want.failures || !l.FailingSince.Equal(want.since) || l.Run.Logs != nil {
+			t.Errorf("%s: run %d %s (%q, lines %v), %d failures since %s; want run %d %s without lines, %d failures since %s",
+				name, l.Run.ID, l.Run.Outcome, l.Run.Error, l.Run.Logs, l.Failures, l.FailingSince, want.id, want.outcome, want.failures, want.since)
 		}
 	}
 }
