@@ -322,11 +322,23 @@ func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialS
 		out.Streams, err = e.discover(ctx, out, store, fence)
 	}
 	if err != nil {
+		err = &OpenError{Err: err, Logs: out.pluginLogs()}
 		out.Close()
 		return nil, err
 	}
 	return out, nil
 }
+
+// OpenError is a pipeline whose plugins started but that could not be
+// opened (its source's Discover failed, say), with the last lines its
+// plugins logged by then.
+type OpenError struct {
+	Err  error
+	Logs []state.PluginLog
+}
+
+func (e *OpenError) Error() string { return e.Err.Error() }
+func (e *OpenError) Unwrap() error { return e.Err }
 
 // CredentialStore keeps sources' credentials between runs; see state.Store.
 type CredentialStore interface {

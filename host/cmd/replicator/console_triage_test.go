@@ -70,16 +70,26 @@ pipeline "broken" {
   destination = destination.jsonl.manual
   streams     = ["items"]
 }
+source "generator" "twice" {
+  streams = ["a", "a"]
+}
+pipeline "undiscoverable" {
+  source      = source.generator.twice
+  destination = destination.jsonl.manual
+  streams     = ["a"]
+}
 `})
 	f.login()
 	f.act("broken", "sync", "/pipelines/broken?queued=run")
-	body := f.waitPage("/pipelines/broken", "the run fails", func(b string) bool { return strings.Contains(b, `id="error"`) })
+	failed := func(b string) bool {
+		return strings.Contains(b, `id="error"`) && strings.Contains(b, `id="state">failed`)
+	}
+	body := f.waitPage("/pipelines/broken", "the run fails", failed)
 	for _, want := range []string{
 		`id="failing">Failing since`,
 		"exited (exit status 3)",
 		"[WARN] fail_after reached; exiting with status 3 as configured records=3", // in the error, and in the source's lines
 		`<pre class="log" id="log-source">`,
-		`class="state failed" id="state">failed`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the failed pipeline's page lacks %q:\n%s", want, body)
@@ -90,9 +100,17 @@ pipeline "broken" {
 		t.Errorf("the source's last lines are not shown: %q", lines)
 	}
 
+	// A run that failed before it read (its source's Discover failed)
+	// keeps its plugins' lines too.
+	f.act("undiscoverable", "sync", "/pipelines/undiscoverable?queued=run")
+	body = f.waitPage("/pipelines/undiscoverable", "the run fails", failed)
+	if !strings.Contains(body, `streams lists &#34;a&#34; twice`) || !strings.Contains(body, `id="log-source"`) {
+		t.Errorf("the page of a pipeline whose source's Discover failed:\n%s", body)
+	}
+
 	_, _, list := f.get("/?state=failed")
 	if !strings.Contains(list, `id="pipeline-broken"`) || strings.Contains(list, `id="pipeline-manual"`) ||
-		!strings.Contains(list, `id="count-failed">failed <b>1</b>`) || !strings.Contains(list, "exited (exit status 3)") {
+		!strings.Contains(list, `id="count-failed">failed <b>2</b>`) || !strings.Contains(list, "exited (exit status 3)") {
 		t.Errorf("the failed pipelines' page:\n%s", list)
 	}
 	// The search matches sources too.

@@ -477,6 +477,9 @@ func failedStart(ctx context.Context, store state.Store, fence state.Fence, star
 		Pipeline: fence.Pipeline, Started: started, Ended: time.Now(),
 		Outcome: state.OutcomeFailed, Error: cause.Error(),
 	}
+	if open, ok := errors.AsType[*engine.OpenError](cause); ok {
+		rec.Logs = open.Logs
+	}
 	if err := store.SaveRun(context.WithoutCancel(ctx), fence, &rec); err != nil {
 		return rec, fmt.Errorf("%w (and recording the failed run: %w)", cause, err)
 	}
