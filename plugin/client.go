@@ -220,6 +220,11 @@ func (c *Client) Close() {
 	c.tail.flush()
 }
 
+// LogTail returns the last lines the plugin logged (Config.TailLines of
+// them), oldest first, hclog's rendered as "[LEVEL] message key=value".
+// Lines reach it a moment after the plugin writes them.
+func (c *Client) LogTail() []string { return c.tail.lines() }
+
 // control runs one control call of the plugin under the call timeout.
 func (c *Client) control(ctx context.Context, call string, f func(context.Context) error) error {
 	if c.cfg.CallTimeout <= 0 {

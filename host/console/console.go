@@ -1,7 +1,10 @@
-// Package console is the operator's web console of `replicator run`: a
-// server-rendered page of every pipeline with its state, last and next
-// run, a "Sync now" button, and an "Authorize" form for a source that
-// needs a grant code, beside /metrics, /healthz and /readyz.
+// Package console is the operator's web console of `replicator run`: the
+// pipelines, counted by state, searched, filtered and paged with the query
+// in the URL, the failing ones first; a page per pipeline with its runs,
+// their whole errors and the lines their plugins logged; "Sync now",
+// "Full refresh", "Pause" and "Resume" buttons; and an "Authorize" form
+// for a source that needs a grant code; beside /metrics, /healthz and
+// /readyz.
 //
 // Every page and form works without JavaScript. Every request must name
 // the console in its Host header (a loopback name, a configured one, or
@@ -38,14 +41,31 @@ import (
 // MaxFormBytes bounds the body of every request the console accepts.
 const MaxFormBytes = 16 << 10
 
-// Pipeline states as the console shows them.
+// Pipeline states as the console shows them. A pipeline is in exactly
+// one, the first that applies in the order of States.
 const (
-	StateIdle    = "idle"    // waiting for its next run; the last one did not fail
-	StateQueued  = "queued"  // due, waiting for a free slot
-	StateRunning = "running" // a run is underway
-	StateFailed  = "failed"  // its last run failed
-	StateElse    = "elsewhere"
+	StateRunning    = "running"   // a run is underway on this host
+	StateElse       = "elsewhere" // another host holds it now
+	StatePaused     = "paused"    // an operator paused it; no host runs it
+	StateNeedsGrant = "needs-authorization"
+	StateFailed     = "failed" // its last finished run failed or crashed
+	StateQueued     = "queued" // due, waiting for a free slot
+	StateIdle       = "idle"   // waiting for its next run; the last one did not fail
 )
+
+// States are the states in the order the console counts them, the ones
+// that want a person first.
+func States() []string {
+	return []string{StateFailed, StateNeedsGrant, StateRunning, StateQueued, StatePaused, StateIdle, StateElse}
+}
+
+// stateLabel is how a state reads on a page.
+func stateLabel(s string) string {
+	if s == StateNeedsGrant {
+		return "needs authorization"
+	}
+	return s
+}
 
 // Pipeline is what the console shows of one pipeline.
 type Pipeline struct {
@@ -55,24 +75,27 @@ type Pipeline struct {
 	Streams     []string
 	Interval    time.Duration
 	State       string
+	// Queued says a run waits for a slot, whatever the state shows.
+	Queued bool
 	// Live holds the counts of the run underway; zero when none is.
 	LiveRead, LiveWritten int64
 	LiveSince             time.Time
 	NextRun               time.Time // zero when the pipeline runs only when asked
 	Host                  string    // the host running it now, when several share the work
-	Runs                  []state.Run
-	// NeedsGrant says the pipeline's source takes a grant and has no
-	// stored credentials yet: it cannot run until it is authorized.
-	NeedsGrant bool
+	// Last is the newest run with the failures in a row that led to it;
+	// Last.Run.ID is 0 before the first run.
+	Last state.Latest
+	// Runs are the newest runs, newest first: on a pipeline's own page.
+	Runs []state.Run
+	// PausedSince is when an operator paused it; zero when not paused.
+	PausedSince time.Time
+	// CanAuthorize says the source's connector takes a grant code; with
+	// NeedsGrant, it has none stored yet and cannot run until it does.
+	CanAuthorize, NeedsGrant bool
 }
 
-// Last returns the newest run, or nil.
-func (p *Pipeline) Last() *state.Run {
-	if len(p.Runs) == 0 {
-		return nil
-	}
-	return &p.Runs[0]
-}
+// Failing says the pipeline's last finished run failed.
+func (p *Pipeline) Failing() bool { return p.Last.Failures > 0 }
 
 // Source is what the console shows of one source.
 type Source struct {
@@ -87,16 +110,20 @@ type Source struct {
 
 // Host is the running host the console shows and acts on.
 type Host interface {
-	// Pipelines returns every configured pipeline with its newest runs
-	// (up to runs each), sorted by name.
-	Pipelines(ctx context.Context, runs int) ([]Pipeline, error)
-	// Pipeline returns one pipeline with its newest runs, or an error
-	// wrapping ErrUnknown.
+	// Pipelines returns every configured pipeline with its newest run
+	// (Runs empty), in any order: one read of the state for them all.
+	Pipelines(ctx context.Context) ([]Pipeline, error)
+	// Pipeline returns one pipeline with up to runs of its newest runs,
+	// or an error wrapping ErrUnknown.
 	Pipeline(ctx context.Context, name string, runs int) (Pipeline, error)
 	// Sources returns every configured source, sorted by reference.
 	Sources(ctx context.Context) ([]Source, error)
-	// SyncNow queues a run of the pipeline ahead of its schedule.
-	SyncNow(ctx context.Context, pipeline string) error
+	// SyncNow queues a run of the pipeline ahead of its schedule, one
+	// that reads every stream from scratch when fullRefresh is set. It
+	// fails for a pipeline that is paused or running.
+	SyncNow(ctx context.Context, pipeline string, fullRefresh bool) error
+	// SetPaused pauses the pipeline on every host, or resumes it.
+	SetPaused(ctx context.Context, pipeline string, paused bool) error
 	// Authorize exchanges a grant code for the source's credentials and
 	// stores them; the message says what was granted.
 	Authorize(ctx context.Context, source, code string) (string, error)
@@ -234,6 +261,9 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("GET /{$}", c.page(c.pipelinesPage))
 	c.mux.HandleFunc("GET /pipelines/{name}", c.page(c.pipelinePage))
 	c.mux.HandleFunc("POST /pipelines/{name}/sync", c.page(c.syncNow))
+	c.mux.HandleFunc("POST /pipelines/{name}/full-refresh", c.page(c.fullRefresh))
+	c.mux.HandleFunc("POST /pipelines/{name}/pause", c.page(c.pause))
+	c.mux.HandleFunc("POST /pipelines/{name}/resume", c.page(c.resume))
 	c.mux.HandleFunc("GET /sources/{ref}/authorize", c.page(c.authorizePage))
 	c.mux.HandleFunc("POST /sources/{ref}/authorize", c.page(c.authorize))
 }

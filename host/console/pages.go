@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,8 +21,8 @@ import (
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-// recentRuns is how many runs per pipeline the pipelines page shows.
-const recentRuns = 3
+// pageRuns is how many runs a pipeline's page shows.
+const pageRuns = 20
 
 // pages is parsed once per Console; html/template escapes every value.
 func parsePages() *template.Template {
@@ -31,12 +33,10 @@ func parsePages() *template.Template {
 		"credits":   credits,
 		"seconds":   func(d time.Duration) string { return d.Round(time.Second).String() },
 		"thousands": thousands,
-		"runTime": func(r state.Run) string {
-			if r.Ended.IsZero() {
-				return ""
-			}
-			return r.Ended.Sub(r.Started).Round(100 * time.Millisecond).String()
-		},
+		"label":     stateLabel,
+		"runTime":   runTime,
+		"counters":  counters,
+		"failure":   failure,
 	}).ParseFS(templateFiles, "templates/*.html"))
 }
 
@@ -46,16 +46,19 @@ type view struct {
 	CSRF    string // the session's; a page without one has no logout button
 	Now     time.Time
 	Refresh int // seconds; 0 for none
+	// RefreshURL is the same page reloading itself (when Refresh is 0) or
+	// not; empty on a page that never reloads.
+	RefreshURL string
 
-	Pipelines []Pipeline
-	Pipeline  *Pipeline
-	Sources   []Source
-	Source    *Source
-	Message   string
-	Notice    string // Options.Notice's
-	Error     string
-	Hint      string
-	Next      string
+	List     *listing
+	Pipeline *Pipeline
+	Sources  []Source
+	Source   *Source
+	Message  string
+	Notice   string // Options.Notice's
+	Error    string
+	Hint     string
+	Next     string
 }
 
 func (c *Console) render(w http.ResponseWriter, status int, name string, v view) {
@@ -197,16 +200,36 @@ func (c *Console) base(x *session, title string) view {
 	return v
 }
 
+// refresh sets how v reloads itself: every RefreshEvery unless off, with
+// a link that stops or starts it at url (which has the page's query with
+// refresh=off added or removed).
+func (v *view) refresh(off bool, url string) {
+	if !off {
+		v.Refresh = int(RefreshEvery / time.Second)
+	}
+	v.RefreshURL = url
+}
+
+// readTimeout bounds reading what a page shows.
+const readTimeout = 10 * time.Second
+
 func (c *Console) pipelinesPage(w http.ResponseWriter, r *http.Request, x *session) {
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	q, err := parseListQuery(r.URL.Query())
+	if err != nil {
+		c.fail(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
 	defer cancel()
-	ps, err := c.host.Pipelines(ctx, recentRuns)
+	ps, err := c.host.Pipelines(ctx)
 	if err != nil {
 		c.fail(w, r, http.StatusServiceUnavailable, "Reading the pipelines failed: "+err.Error())
 		return
 	}
+	l := list(ps, q)
 	v := c.base(x, "Pipelines")
-	v.Pipelines, v.Refresh = ps, 5
+	v.List = &l
+	v.refresh(q.NoRefresh, l.Query.WithRefresh(q.NoRefresh))
 	// The sources that keep pipelines from running until authorized.
 	bySource := map[string]int{}
 	for _, p := range ps {
@@ -221,18 +244,40 @@ func (c *Console) pipelinesPage(w http.ResponseWriter, r *http.Request, x *sessi
 		}
 		v.Sources[i].Pipelines = append(v.Sources[i].Pipelines, p.Name)
 	}
-	v.Message = r.URL.Query().Get("queued")
-	if v.Message != "" {
-		v.Message = fmt.Sprintf("A run of %s is queued.", v.Message)
+	slices.SortFunc(v.Sources, func(a, b Source) int { return strings.Compare(a.Ref, b.Ref) })
+	// The notice of a run asked for with "Sync now" lasts while it waits:
+	// once it started, the pipeline's row says how it goes.
+	if name := r.URL.Query().Get(paramQueued); name != "" {
+		for _, p := range ps {
+			if p.Name == name && p.Queued {
+				v.Message = fmt.Sprintf("A run of %s is queued.", name)
+			}
+		}
 	}
 	c.render(w, http.StatusOK, "pipelines.html", v)
 }
 
+// The values of queued on a pipeline's page: what was asked for there.
+const (
+	queuedRun         = "run"
+	queuedFullRefresh = "full-refresh"
+)
+
 func (c *Console) pipelinePage(w http.ResponseWriter, r *http.Request, x *session) {
 	name := r.PathValue("name")
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	query := r.URL.Query()
+	noRefresh, err := parseRefresh(query)
+	queued := query.Get(paramQueued)
+	if err == nil && queued != "" && queued != queuedRun && queued != queuedFullRefresh {
+		err = &queryError{fmt.Sprintf("queued takes only %q or %q.", queuedRun, queuedFullRefresh)}
+	}
+	if err != nil {
+		c.fail(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
 	defer cancel()
-	p, err := c.host.Pipeline(ctx, name, 20)
+	p, err := c.host.Pipeline(ctx, name, pageRuns)
 	switch {
 	case errors.Is(err, ErrUnknown):
 		c.fail(w, r, http.StatusNotFound, fmt.Sprintf("There is no pipeline %q in the configuration.", name))
@@ -242,22 +287,90 @@ func (c *Console) pipelinePage(w http.ResponseWriter, r *http.Request, x *sessio
 		return
 	}
 	v := c.base(x, "Pipeline "+name)
-	v.Pipeline, v.Refresh = &p, 5
+	v.Pipeline = &p
+	v.refresh(noRefresh, pipelineURL(name, !noRefresh, ""))
+	switch {
+	case !p.Queued:
+	case queued == queuedRun:
+		v.Message = "A run is queued."
+	case queued == queuedFullRefresh:
+		v.Message = "A full refresh is queued: every stream is read again from the start."
+	}
 	c.render(w, http.StatusOK, "pipeline.html", v)
 }
 
-func (c *Console) syncNow(w http.ResponseWriter, r *http.Request, _ *session) {
+// pipelineURL is the page of the pipeline called name, reloading itself
+// unless noRefresh, with the notice of queued ("" for none).
+func pipelineURL(name string, noRefresh bool, queued string) string {
+	u := url.URL{Path: "/pipelines/" + name}
+	v := url.Values{}
+	if noRefresh {
+		v.Set(paramRefresh, refreshOff)
+	}
+	if queued != "" {
+		v.Set(paramQueued, queued)
+	}
+	u.RawQuery = v.Encode()
+	return u.String()
+}
+
+// back is where a form of a pipeline's page or of the pipelines page
+// returns to: the form says which ("back" is "pipeline" or absent) and
+// carries the page's query, which is checked as the page's own would be.
+func back(r *http.Request, name, queued string) (string, error) {
+	if r.PostFormValue("back") == "pipeline" {
+		off, err := parseRefresh(r.PostForm)
+		return pipelineURL(name, off, queued), err
+	}
+	q, err := parseListQuery(r.PostForm)
+	if err != nil {
+		return "", err
+	}
+	v := q.values()
+	if queued != "" {
+		v.Set(paramQueued, name)
+	}
+	if len(v) == 0 {
+		return "/", nil
+	}
+	return "/?" + v.Encode(), nil
+}
+
+// act runs one of a pipeline's actions and sends the browser back to the
+// page of the form, with the notice of queued.
+func (c *Console) act(w http.ResponseWriter, r *http.Request, what, queued string, do func(ctx context.Context, name string) error) {
 	name := r.PathValue("name")
-	if err := c.host.SyncNow(r.Context(), name); err != nil {
+	to, err := back(r, name, queued)
+	if err != nil {
+		c.fail(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := do(r.Context(), name); err != nil {
 		status := http.StatusConflict
 		if errors.Is(err, ErrUnknown) {
 			status = http.StatusNotFound
 		}
-		c.fail(w, r, status, fmt.Sprintf("Sync of %s: %v", name, err))
+		c.fail(w, r, status, fmt.Sprintf("%s of %s: %v", what, name, err))
 		return
 	}
-	c.log.Info("sync asked for in the console", "pipeline", name, "remote", r.RemoteAddr)
-	http.Redirect(w, r, "/?queued="+url.QueryEscape(name), http.StatusSeeOther)
+	c.log.Info(what+" asked for in the console", "pipeline", name, "remote", r.RemoteAddr)
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+func (c *Console) syncNow(w http.ResponseWriter, r *http.Request, _ *session) {
+	c.act(w, r, "Sync", queuedRun, func(ctx context.Context, name string) error { return c.host.SyncNow(ctx, name, false) })
+}
+
+func (c *Console) fullRefresh(w http.ResponseWriter, r *http.Request, _ *session) {
+	c.act(w, r, "Full refresh", queuedFullRefresh, func(ctx context.Context, name string) error { return c.host.SyncNow(ctx, name, true) })
+}
+
+func (c *Console) pause(w http.ResponseWriter, r *http.Request, _ *session) {
+	c.act(w, r, "Pause", "", func(ctx context.Context, name string) error { return c.host.SetPaused(ctx, name, true) })
+}
+
+func (c *Console) resume(w http.ResponseWriter, r *http.Request, _ *session) {
+	c.act(w, r, "Resume", "", func(ctx context.Context, name string) error { return c.host.SetPaused(ctx, name, false) })
 }
 
 func (c *Console) source(ctx context.Context, ref string) (*Source, error) {
@@ -344,6 +457,51 @@ func until(now, t time.Time) string {
 		return "due now"
 	}
 	return "in " + d.String()
+}
+
+// runTime is how long a run took, or "" while it runs.
+func runTime(r state.Run) string {
+	if r.Ended.IsZero() {
+		return ""
+	}
+	return duration(r.Ended.Sub(r.Started))
+}
+
+// duration reads a duration in ms under a second, in seconds with one
+// decimal under a minute, and to the second beyond.
+func duration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	case d < time.Minute:
+		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
+	}
+	return d.Round(time.Second).String()
+}
+
+// counter is one of a run's counters.
+type counter struct {
+	Name  string
+	Value int64
+}
+
+// counters returns a run's counters sorted by name.
+func counters(r state.Run) []counter {
+	out := make([]counter, 0, len(r.Counters))
+	for _, k := range slices.Sorted(maps.Keys(r.Counters)) {
+		out = append(out, counter{k, r.Counters[k]})
+	}
+	return out
+}
+
+// failure returns the newest of runs that failed or crashed, or nil.
+func failure(runs []state.Run) *state.Run {
+	for i := range runs {
+		if o := runs[i].Outcome; o == state.OutcomeFailed || o == state.OutcomeCrashed {
+			return &runs[i]
+		}
+	}
+	return nil
 }
 
 func firstLine(s string) string {

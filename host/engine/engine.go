@@ -337,6 +337,18 @@ func (p *Pipeline) Close() {
 	p.destination.Close()
 }
 
+// pluginLogs returns the last lines each of the pipeline's plugins logged,
+// within the bounds of a run's record.
+func (p *Pipeline) pluginLogs() []state.PluginLog {
+	var out []state.PluginLog
+	for _, c := range []*Connector{p.source, p.destination} {
+		if lines := state.TrimLog(c.Client.LogTail()); len(lines) > 0 {
+			out = append(out, state.PluginLog{Plugin: c.Block.Kind, Lines: lines})
+		}
+	}
+	return out
+}
+
 // Open starts the pipeline's connectors and discovers its streams. The
 // pipeline's plugins log through log, which names the pipeline and the
 // run (see runner.Logger).
@@ -363,6 +375,7 @@ func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialS
 	out.Name, out.SourceRef, out.DestinationRef = p.Name, p.Source.Ref(), p.Destination.Ref()
 	out.SourceConfig, out.DestinationConfig = src.Config, dst.Config
 	out.FullRefreshEvery = p.FullRefreshEvery
+	out.Logs = out.pluginLogs
 	if out.Source, err = src.Source(); err == nil {
 		out.Destination, err = dst.Destination()
 	}
@@ -370,11 +383,23 @@ func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialS
 		out.Streams, err = e.discover(ctx, out, store, fence)
 	}
 	if err != nil {
+		err = &OpenError{Err: err, Logs: out.pluginLogs()}
 		out.Close()
 		return nil, err
 	}
 	return out, nil
 }
+
+// OpenError is a pipeline whose plugins started but that could not be
+// opened (its source's Discover failed, say), with the last lines its
+// plugins logged by then.
+type OpenError struct {
+	Err  error
+	Logs []state.PluginLog
+}
+
+func (e *OpenError) Error() string { return e.Err.Error() }
+func (e *OpenError) Unwrap() error { return e.Err }
 
 // CredentialStore keeps sources' credentials between runs; see state.Store.
 type CredentialStore interface {

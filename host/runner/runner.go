@@ -62,6 +62,9 @@ type Pipeline struct {
 	// removes what the new generation did not write. A full refresh
 	// interrupted midway resumes at the next run, as any full refresh does.
 	FullRefreshEvery time.Duration
+	// Logs, when set, returns the last lines the pipeline's plugins
+	// logged, for the run's record when the run ends.
+	Logs func() []state.PluginLog
 }
 
 // Progress is a snapshot of a run underway.
@@ -176,6 +179,9 @@ func Run(ctx context.Context, p Pipeline, store state.Store, fence state.Fence, 
 		r.rec.Outcome = state.OutcomeInterrupted
 	default:
 		r.rec.Outcome = state.OutcomeSucceeded
+	}
+	if p.Logs != nil {
+		r.rec.Logs = p.Logs()
 	}
 	// A refused end is reported even after a failure: it is how a host
 	// that lost its claim mid-run learns, and says, that its successor's

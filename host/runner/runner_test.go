@@ -354,3 +354,21 @@ func TestRunReadsEachStreamsStateOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestRunKeepsPluginLines: the lines the pipeline's plugins logged are
+// stored with the run's end.
+func TestRunKeepsPluginLines(t *testing.T) {
+	dir := t.TempDir()
+	store := openStore(t, dir)
+	p := pipeline(t, dir, 10, 5, 0)
+	lines := []state.PluginLog{{Plugin: "source", Lines: []string{"[WARN] slow answer"}}}
+	p.Logs = func() []state.PluginLog { return lines }
+	run, err := Run(context.Background(), p, store, fence(t, store), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := store.Runs(context.Background(), "p", 1)
+	if err != nil || len(stored) != 1 || stored[0].ID != run.ID || len(stored[0].Logs) != 1 || stored[0].Logs[0].Lines[0] != "[WARN] slow answer" {
+		t.Errorf("stored run %+v (%v), want its plugin lines", stored, err)
+	}
+}

@@ -9,11 +9,11 @@ import (
 
 // Copied counts what Copy moved.
 type Copied struct {
-	Pipelines, Streams, Runs, Credentials int
+	Pipelines, Streams, Runs, Credentials, Paused int
 }
 
-// Copy moves checkpoints, credentials and run history from one store into
-// another, such as from a state file into PostgreSQL. It claims each
+// Copy moves checkpoints, credentials, run history and pauses from one
+// store into another, such as from a state file into PostgreSQL. It claims each
 // pipeline in the target as host, so it fails with ErrClaimed while a host
 // runs one there. Credentials are decrypted by the source and sealed again
 // by the target. Runs keep their IDs; one still running in the source is
@@ -42,6 +42,16 @@ func Copy(ctx context.Context, from, to Store, host string) (Copied, error) {
 			return n, err
 		}
 		n.Credentials++
+	}
+	paused, err := from.Paused(ctx)
+	if err != nil {
+		return n, err
+	}
+	for _, p := range slices.Sorted(maps.Keys(paused)) {
+		if err := to.SetPaused(ctx, p, true); err != nil {
+			return n, err
+		}
+		n.Paused++
 	}
 	return n, nil
 }

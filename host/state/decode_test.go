@@ -15,6 +15,7 @@ func FuzzDecodeStored(f *testing.F) {
 	f.Add([]byte(`{"id":2,"pipeline":"p","started":"2026-01-02T03:04:05Z","read":1,"written":1,"outcome":"succeeded","counters":{"a":1},"resumed":["c"]}`))
 	f.Add([]byte(`{"refresh_token":"r","access_token":"a"}`))
 	f.Add([]byte(`{"state":null}`))
+	f.Add([]byte(`{"id":3,"pipeline":"p","outcome":"failed","logs":[{"plugin":"source","lines":["[ERROR] x"]}]}`))
 	f.Fuzz(func(t *testing.T, v []byte) {
 		if st, err := decodeStream(v); err == nil {
 			again, err := json.Marshal(st)
@@ -42,6 +43,14 @@ func FuzzDecodeStored(f *testing.F) {
 				t.Fatalf("run changed through encoding: %+v then %+v", r, r2)
 			}
 		}
+		// The newest run of LastRuns is the run without its lines.
+		full, ferr := decodeRun(v)
+		head, herr := decodeRunWithoutLogs(v)
+		full.Logs = nil
+		if (ferr == nil) != (herr == nil) || (ferr == nil && !reflect.DeepEqual(normRun(full), normRun(head))) {
+			t.Fatalf("decodeRun gives %+v (%v), without its lines %+v (%v)", full, ferr, head, herr)
+		}
+		_, _ = decodeRunBrief(v)
 		if c, err := decodeCredentials(v); err == nil {
 			if !json.Valid(c) || !bytes.Equal(c, v) {
 				t.Fatalf("credentials %q decoded to %q", v, c)
@@ -66,6 +75,9 @@ func normRun(r Run) Run {
 	}
 	if len(r.Resumed) == 0 {
 		r.Resumed = nil
+	}
+	if len(r.Logs) == 0 {
+		r.Logs = nil
 	}
 	r.Started, r.Ended = r.Started.UTC(), r.Ended.UTC()
 	return r

@@ -33,6 +33,8 @@ var (
 	// bucketClaims holds each pipeline's claim: its current fencing token
 	// and holder.
 	bucketClaims = []byte("claims")
+	// bucketPaused holds the paused pipelines: when each was paused.
+	bucketPaused = []byte("paused")
 	// bucketMeta holds keyFormat, the format of the file's values.
 	bucketMeta = []byte("meta")
 	keyFormat  = []byte("format")
@@ -222,7 +224,7 @@ func openBolt(path string, keys *Keyring, log hclog.Logger) (s *File, err error)
 	}
 	var sealed int
 	err = s.update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketStreams, bucketCredentials, bucketRuns, bucketClaims} {
+		for _, name := range [][]byte{bucketStreams, bucketCredentials, bucketRuns, bucketClaims, bucketPaused} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -384,6 +386,7 @@ func valueBuckets(tx *bolt.Tx) ([]valueBucket, error) {
 	}{
 		{bucketClaims, false, func(_, k []byte) string { return fmt.Sprintf("the claim of pipeline %q", k) }},
 		{bucketCredentials, false, credentialsOf},
+		{bucketPaused, false, func(_, k []byte) string { return fmt.Sprintf("the pause of pipeline %q", k) }},
 		{bucketStreams, true, func(p, k []byte) string { return fmt.Sprintf("stream %q of pipeline %q", k, p) }},
 		{bucketRuns, true, func(p, k []byte) string { return fmt.Sprintf("run %d of pipeline %q", runID(k), p) }},
 	} {
@@ -1037,6 +1040,98 @@ func (s *File) Sources(ctx context.Context) ([]string, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing sources with credentials: %w", err)
+	}
+	return out, nil
+}
+
+// LastRuns returns the newest run of every pipeline, walking each one's
+// runs back only as far as its failures in a row go.
+func (s *File) LastRuns(ctx context.Context) (map[string]Latest, error) {
+	out := map[string]Latest{}
+	err := s.view(func(tx *bolt.Tx) error {
+		runs := tx.Bucket(bucketRuns)
+		return runs.ForEachBucket(func(p []byte) error {
+			var l Latest
+			c := runs.Bucket(p).Cursor()
+			for k, v := c.Last(); k != nil; k, v = c.Prev() {
+				// Of the runs before the newest, only their outcome and
+				// start count: a long streak is not decoded whole.
+				decode := decodeRunBrief
+				if l.Run.ID == 0 {
+					decode = decodeRunWithoutLogs
+				}
+				r, err := decodeStored(k, v, decode)
+				if err != nil {
+					return fmt.Errorf("pipeline %q: run %d: %w", p, runID(k), err)
+				}
+				if !l.Older(r) {
+					break
+				}
+			}
+			if l.Run.ID != 0 {
+				out[string(p)] = l
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the last runs: %w", err)
+	}
+	return out, nil
+}
+
+// pauseRecord is a pipeline's entry in the paused bucket.
+type pauseRecord struct {
+	Since time.Time `json:"since"`
+}
+
+// SetPaused pauses or resumes a pipeline.
+func (s *File) SetPaused(ctx context.Context, pipeline string, paused bool) error {
+	if pipeline == "" {
+		return errors.New("pausing: the pipeline name is empty")
+	}
+	v, err := json.Marshal(pauseRecord{Since: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	err = s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketPaused)
+		switch {
+		case !paused:
+			return b.Delete([]byte(pipeline))
+		case b.Get([]byte(pipeline)) != nil:
+			return nil
+		}
+		return put(b, []byte(pipeline), v)
+	})
+	if err != nil {
+		return fmt.Errorf("%s pipeline %q: %w", pauseVerb(paused), pipeline, err)
+	}
+	return nil
+}
+
+func pauseVerb(paused bool) string {
+	if paused {
+		return "pausing"
+	}
+	return "resuming"
+}
+
+// Paused returns the paused pipelines.
+func (s *File) Paused(ctx context.Context) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPaused).ForEach(func(k, v []byte) error {
+			p, err := decodeStored(k, v, decodePause)
+			if err != nil {
+				return fmt.Errorf("the pause of pipeline %q: %w", k, err)
+			}
+			out[string(k)] = p.Since
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the paused pipelines: %w", err)
 	}
 	return out, nil
 }

@@ -24,6 +24,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -104,6 +106,19 @@ type Store interface {
 	// Sources returns the references of the sources that have stored
 	// credentials, sorted.
 	Sources(ctx context.Context) ([]string, error)
+	// LastRuns returns, in one read, the newest run of every pipeline that
+	// has one, without its Logs, with the failures in a row that led to
+	// it: what a page of thousands of pipelines shows without a read per
+	// pipeline.
+	LastRuns(ctx context.Context) (map[string]Latest, error)
+
+	// SetPaused pauses a pipeline, or resumes it. A pause is the
+	// operator's, kept outside any run and any claim: every host sharing
+	// the store reads it before it starts a run (Paused), and a run
+	// underway finishes. Pausing a paused pipeline keeps its first time.
+	SetPaused(ctx context.Context, pipeline string, paused bool) error
+	// Paused returns the paused pipelines, each with when it was paused.
+	Paused(ctx context.Context) (map[string]time.Time, error)
 
 	// Close releases the store; claims still held are released.
 	Close() error
@@ -256,6 +271,77 @@ type Run struct {
 	Error    string           `json:"error,omitempty"`
 	Counters map[string]int64 `json:"counters,omitempty"`
 	Resumed  []string         `json:"resumed,omitempty"` // streams that started from a checkpoint
+	// Logs are the last lines each plugin logged during the run, bounded
+	// by TrimLog, whatever their level: the reason of a failure is often
+	// in the lines before it.
+	Logs []PluginLog `json:"logs,omitempty"`
+}
+
+// PluginLog is the last lines one plugin of a run logged, oldest first.
+type PluginLog struct {
+	Plugin string   `json:"plugin"` // "source" or "destination"
+	Lines  []string `json:"lines"`
+}
+
+// Bounds on the plugin lines a run keeps: a run record is read with every
+// page of the console and kept KeepRuns times per pipeline, so at most
+// MaxLogBytes of each plugin, in up to MaxLogLines lines of at most
+// MaxLogLineBytes.
+const (
+	MaxLogLines     = 20
+	MaxLogLineBytes = 1 << 10
+	MaxLogBytes     = 4 << 10
+)
+
+// TrimLog returns the newest of lines that fit the bounds on a run's
+// plugin lines, oldest first; a longer line is cut, with a note saying so.
+func TrimLog(lines []string) []string {
+	var out []string
+	size := 0
+	for i := len(lines) - 1; i >= 0 && len(out) < MaxLogLines; i-- {
+		l := lines[i]
+		if len(l) > MaxLogLineBytes {
+			l = strings.ToValidUTF8(l[:MaxLogLineBytes], "") + " … (cut)"
+		}
+		if size+len(l) > MaxLogBytes {
+			break
+		}
+		size += len(l)
+		out = append(out, l)
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// Latest is a pipeline's newest run, with the failures in a row that led
+// to it.
+type Latest struct {
+	Run Run
+	// Failures counts the runs that failed or crashed since the last one
+	// that succeeded (or since the first run); runs interrupted or still
+	// running neither count nor end the streak. 0 when the pipeline is not
+	// failing.
+	Failures int
+	// FailingSince is when the first of those failures started; zero when
+	// Failures is 0.
+	FailingSince time.Time
+}
+
+// Older adds the next older run of a pipeline to l, as a store walks its
+// runs newest first, and reports whether an older run could still change
+// l: it cannot once a run that succeeded is reached.
+func (l *Latest) Older(r Run) bool {
+	if l.Run.ID == 0 {
+		l.Run = r
+	}
+	switch r.Outcome {
+	case OutcomeFailed, OutcomeCrashed:
+		l.Failures++
+		l.FailingSince = r.Started
+	case OutcomeSucceeded:
+		return false
+	}
+	return true
 }
 
 // CheckNames reports an empty pipeline or stream name.

@@ -51,7 +51,11 @@ func benchFleet(ctx context.Context, b *bench) error {
 // tenantFolder makes a temporary configuration folder of n pipeline
 // files named tenant-0000 and on, each of records records on an hourly
 // interval, with an out folder for their output. The caller removes it.
-func tenantFolder(n, records int) (string, error) {
+func tenantFolder(n, records int) (string, error) { return tenantFiles(n, records, 0) }
+
+// tenantFiles is tenantFolder of which one pipeline in every failEvery
+// (none when 0) has a source that crashes after 3 records.
+func tenantFiles(n, records, failEvery int) (string, error) {
 	dir, err := os.MkdirTemp("", "replicator-bench")
 	if err != nil {
 		return "", err
@@ -62,7 +66,11 @@ func tenantFolder(n, records int) (string, error) {
 	}
 	for i := range n {
 		name := fmt.Sprintf("tenant-%04d", i)
-		if err := os.WriteFile(filepath.Join(dir, name+".hcl"), []byte(tenantHCL(name, records, "1h")), 0o644); err != nil {
+		hcl := tenantHCL(name, records, "1h")
+		if failEvery > 0 && i%failEvery == 0 {
+			hcl = strings.Replace(hcl, "  count = ", "  fail_after = 3\n  count = ", 1)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".hcl"), []byte(hcl), 0o644); err != nil {
 			os.RemoveAll(dir)
 			return "", err
 		}
@@ -158,7 +166,7 @@ func (b *bench) fleetWave(ctx context.Context) (waveResult, error) {
 		_ = cmd.Wait()
 	}()
 	finished := make(chan error, 1)
-	go func() { finished <- countRuns(stderr, fleetPipelines) }()
+	go func() { finished <- countRuns(stderr, fleetPipelines, false) }()
 
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -195,19 +203,22 @@ func (b *bench) fleetWave(ctx context.Context) (waveResult, error) {
 	return res, nil
 }
 
-// countRuns reads the host's log until n runs have finished, and fails on
-// the first failed run.
-func countRuns(log io.Reader, n int) error {
+// countRuns reads the host's log until each of n pipelines has finished
+// a run, and fails on the first failed run unless failed runs count too.
+func countRuns(log io.Reader, n int, failedCount bool) error {
 	sc := bufio.NewScanner(log)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	seen := map[string]bool{}
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.Contains(line, "[ERROR]") {
-			return fmt.Errorf("a run failed: %s", line)
-		}
 		_, rest, ok := strings.Cut(line, "run finished: pipeline=")
+		if !ok && failedCount {
+			_, rest, ok = strings.Cut(line, "run failed: pipeline=")
+		}
 		if !ok {
+			if strings.Contains(line, "[ERROR]") && !failedCount {
+				return fmt.Errorf("a run failed: %s", line)
+			}
 			continue
 		}
 		name, _, _ := strings.Cut(rest, " ")

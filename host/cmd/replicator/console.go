@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -65,6 +66,50 @@ func (l *live) get(pipeline string) (liveRun, bool) {
 		return liveRun{}, false
 	}
 	return *r, true
+}
+
+// fullRefreshes are the full refreshes asked for in the console, by
+// pipeline: the pipeline's next run on this host takes its own.
+type fullRefreshes struct {
+	mu    sync.Mutex
+	asked map[string]bool
+}
+
+// ask asks for a full refresh of pipeline, or withdraws the ask.
+func (f *fullRefreshes) ask(pipeline string, on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.asked == nil {
+		f.asked = map[string]bool{}
+	}
+	if on {
+		f.asked[pipeline] = true
+	} else {
+		delete(f.asked, pipeline)
+	}
+}
+
+// take reports whether a full refresh of pipeline was asked for, and
+// forgets the ask.
+func (f *fullRefreshes) take(pipeline string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	asked := f.asked[pipeline]
+	delete(f.asked, pipeline)
+	return asked
+}
+
+// errPaused is why a run of a paused pipeline did not start.
+var errPaused = errors.New("the pipeline is paused")
+
+// isPaused reads whether pipeline is paused.
+func isPaused(ctx context.Context, store state.Store, pipeline string) (bool, error) {
+	paused, err := store.Paused(ctx)
+	if err != nil {
+		return false, fmt.Errorf("reading whether pipeline %q is paused: %w", pipeline, err)
+	}
+	_, ok := paused[pipeline]
+	return ok, nil
 }
 
 // webConsole is the console as served, with what a reload changes.
@@ -190,13 +235,13 @@ type consoleHost struct{ h *runHost }
 
 // Pipelines and Pipeline show what they last read while the state
 // database does not answer (lastKnown).
-func (c consoleHost) Pipelines(ctx context.Context, runs int) ([]console.Pipeline, error) {
-	ps, err := c.pipelines(ctx, runs, "")
+func (c consoleHost) Pipelines(ctx context.Context) ([]console.Pipeline, error) {
+	ps, err := c.pipelines(ctx, "", 0)
 	return c.h.known.list(ps, err, err != nil && c.h.storeOutage(ctx))
 }
 
 func (c consoleHost) Pipeline(ctx context.Context, name string, runs int) (console.Pipeline, error) {
-	ps, err := c.pipelines(ctx, runs, name)
+	ps, err := c.pipelines(ctx, name, runs)
 	if err == nil && len(ps) == 0 {
 		return console.Pipeline{}, fmt.Errorf("pipeline %s is %w", name, console.ErrUnknown)
 	}
@@ -207,8 +252,11 @@ func (c consoleHost) Pipeline(ctx context.Context, name string, runs int) (conso
 	return c.h.known.pipeline(p, err, err != nil && c.h.storeOutage(ctx))
 }
 
-// pipelines returns every pipeline, or only the one called only.
-func (c consoleHost) pipelines(ctx context.Context, runs int, only string) ([]console.Pipeline, error) {
+// pipelines returns every pipeline, or only the one called only with up
+// to runs of its newest runs. The state is read in a handful of calls,
+// whatever the number of pipelines: the claims, the pauses, the newest
+// runs and the sources with credentials.
+func (c consoleHost) pipelines(ctx context.Context, only string, runs int) ([]console.Pipeline, error) {
 	h := c.h
 	eng := h.engine()
 	store, release, err := h.shared.acquire()
@@ -220,9 +268,21 @@ func (c consoleHost) pipelines(ctx context.Context, runs int, only string) ([]co
 	if err != nil {
 		return nil, err
 	}
+	paused, err := store.Paused(ctx)
+	if err != nil {
+		return nil, err
+	}
+	last, err := store.LastRuns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	authorized, err := store.Sources(ctx)
+	if err != nil {
+		return nil, err
+	}
 	me := hostID()
-	// Whether each source takes a grant it has not been given.
-	needsGrant := map[*config.Connector]bool{}
+	// Whether each source takes a grant.
+	takesGrant := map[*config.Connector]bool{}
 	for _, b := range eng.Config.Sources {
 		if only != "" && !usedBy(eng.Config, b, only) {
 			continue
@@ -231,14 +291,7 @@ func (c consoleHost) pipelines(ctx context.Context, runs int, only string) ([]co
 		if err != nil {
 			return nil, err
 		}
-		if spec.Grant == "" {
-			continue
-		}
-		creds, err := store.Credentials(ctx, b.Ref())
-		if err != nil {
-			return nil, err
-		}
-		needsGrant[b] = len(creds) == 0
+		takesGrant[b] = spec.Grant != ""
 	}
 	var out []console.Pipeline
 	for _, pc := range eng.Config.Pipelines {
@@ -246,18 +299,24 @@ func (c consoleHost) pipelines(ctx context.Context, runs int, only string) ([]co
 			continue
 		}
 		p := console.Pipeline{
-			Name:        pc.Name,
-			Source:      pc.Source.Ref(),
-			Destination: pc.Destination.Ref(),
-			Streams:     pc.Streams,
-			Interval:    pc.Interval,
-			State:       console.StateIdle,
-			NeedsGrant:  needsGrant[pc.Source],
+			Name:         pc.Name,
+			Source:       pc.Source.Ref(),
+			Destination:  pc.Destination.Ref(),
+			Streams:      pc.Streams,
+			Interval:     pc.Interval,
+			Last:         last[pc.Name],
+			PausedSince:  paused[pc.Name],
+			CanAuthorize: takesGrant[pc.Source],
 		}
-		if p.Runs, err = store.Runs(ctx, pc.Name, runs); err != nil {
-			return nil, err
+		_, has := slices.BinarySearch(authorized, p.Source)
+		p.NeedsGrant = p.CanAuthorize && !has
+		if only != "" {
+			if p.Runs, err = store.Runs(ctx, pc.Name, runs); err != nil {
+				return nil, err
+			}
 		}
 		st, _ := h.sched.Status(pc.Name)
+		p.Queued = st.Phase == schedule.PhaseQueued
 		if st.Phase != schedule.PhaseRunning {
 			p.NextRun = st.Due
 		}
@@ -273,14 +332,19 @@ func (c consoleHost) pipelines(ctx context.Context, runs int, only string) ([]co
 			}
 		case held && holder.Host != me:
 			p.State = console.StateElse
-		case st.Phase == schedule.PhaseQueued:
-			p.State = console.StateQueued
-		case len(p.Runs) > 0 && (p.Runs[0].Outcome == state.OutcomeFailed || p.Runs[0].Outcome == state.OutcomeCrashed):
+		case !p.PausedSince.IsZero():
+			p.State = console.StatePaused
+		case p.NeedsGrant:
+			p.State = console.StateNeedsGrant
+		case p.Failing():
 			p.State = console.StateFailed
+		case p.Queued:
+			p.State = console.StateQueued
+		default:
+			p.State = console.StateIdle
 		}
 		out = append(out, p)
 	}
-	slices.SortFunc(out, func(a, b console.Pipeline) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
@@ -316,8 +380,22 @@ func (c consoleHost) Sources(ctx context.Context) ([]console.Source, error) {
 	return out, nil
 }
 
-func (c consoleHost) SyncNow(_ context.Context, pipeline string) error {
-	switch err := c.h.sched.RunNow(pipeline); {
+func (c consoleHost) SyncNow(ctx context.Context, pipeline string, fullRefresh bool) error {
+	h := c.h
+	if _, ok := h.engine().Config.Pipeline(pipeline); !ok {
+		return fmt.Errorf("pipeline %s is %w", pipeline, console.ErrUnknown)
+	}
+	if paused, err := c.paused(ctx, pipeline); err != nil || paused {
+		return cmp.Or(err, errors.New("it is paused; resume it first"))
+	}
+	if fullRefresh {
+		h.fullRefreshes.ask(pipeline, true)
+	}
+	err := h.sched.RunNow(pipeline)
+	if err != nil && fullRefresh {
+		h.fullRefreshes.ask(pipeline, false)
+	}
+	switch {
 	case errors.Is(err, schedule.ErrUnknownJob):
 		return fmt.Errorf("pipeline %s is %w", pipeline, console.ErrUnknown)
 	case errors.Is(err, schedule.ErrRunning):
@@ -325,6 +403,50 @@ func (c consoleHost) SyncNow(_ context.Context, pipeline string) error {
 	default:
 		return err
 	}
+}
+
+// paused says whether pipeline is paused.
+func (c consoleHost) paused(ctx context.Context, pipeline string) (bool, error) {
+	store, release, err := c.h.shared.acquire()
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return isPaused(ctx, store, pipeline)
+}
+
+// SetPaused pauses or resumes a pipeline in the state store, where every
+// host reads it before a run. A pipeline resumed whose last run is an
+// interval old or more (or that never ran) is due at once here; one that
+// ran more recently keeps its next slot.
+func (c consoleHost) SetPaused(ctx context.Context, pipeline string, paused bool) error {
+	h := c.h
+	pc, ok := h.engine().Config.Pipeline(pipeline)
+	if !ok {
+		return fmt.Errorf("pipeline %s is %w", pipeline, console.ErrUnknown)
+	}
+	store, release, err := h.shared.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := store.SetPaused(ctx, pipeline, paused); err != nil {
+		return err
+	}
+	if paused || pc.Interval == 0 {
+		return nil
+	}
+	runs, err := store.Runs(ctx, pipeline, 1)
+	if err != nil {
+		return fmt.Errorf("resumed; reading its last run to see whether it is due: %w", err)
+	}
+	if len(runs) > 0 && time.Since(runs[0].Started) < pc.Interval {
+		return nil
+	}
+	if err := h.sched.RunNow(pipeline); err != nil && !errors.Is(err, schedule.ErrRunning) {
+		return fmt.Errorf("resumed; queueing its run: %w", err)
+	}
+	return nil
 }
 
 func (c consoleHost) Authorize(ctx context.Context, ref, code string) (string, error) {

@@ -310,7 +310,7 @@ func TestConsoleSyncNow(t *testing.T) {
 	for {
 		_, _, body := f.get("/pipelines/manual")
 		if strings.Contains(body, `class="state succeeded">succeeded`) {
-			if !strings.Contains(body, "<td class=\"num\">500</td>") {
+			if !strings.Contains(body, `data-label="Written">500</td>`) {
 				t.Errorf("the run's counts are not on the page:\n%s", body)
 			}
 			break

@@ -51,6 +51,8 @@ type runHost struct {
 	// metrics and live are what /metrics and the console show.
 	metrics *metrics.Metrics
 	live    live
+	// fullRefreshes are the ones asked for in the console.
+	fullRefreshes fullRefreshes
 	// console says the console is served, so pipelines without an
 	// interval are scheduled too, to run when asked there.
 	console bool
@@ -357,6 +359,8 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 			"read", rec.Read, "written", rec.Written, "took", took)
 	case errors.Is(err, state.ErrClaimed):
 		log.Debug("pipeline runs on another host now; trying again soon", "in", h.retry, "detail", err)
+	case errors.Is(err, errPaused):
+		log.Debug("pipeline is paused; its run is skipped")
 	case h.stoppedByOutage(ctx, err):
 		// The outage is logged once, not with each run it stops.
 		log.Debug("run stopped by the state database's outage; it runs again once the database answers", "error", err)
@@ -390,6 +394,14 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 	defer release()
 	// soon is when pc is due again after a claim that failed or was lost.
 	soon := func() time.Time { return time.Now().Add(min(h.retry, pc.Interval)) }
+	// A paused pipeline's run is skipped, on every host: it stays due at
+	// its slots, and runs again at the first after it is resumed.
+	if paused, err := isPaused(ctx, store, pc.Name); err != nil || paused {
+		if err != nil {
+			return state.Run{}, soon(), err
+		}
+		return state.Run{}, time.Time{}, errPaused
+	}
 	runCtx := ctx
 	ctx, claim, done, err := claimRun(ctx, h.log, store, pc.Name)
 	if err != nil {
@@ -417,6 +429,7 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 	h.metrics.PluginStarted(pc.Name, config.KindDestination)
 	rec, err = runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
 		Begun:         rec,
+		FullRefresh:   h.fullRefreshes.take(pc.Name),
 		Log:           h.runLog.Named(pc.Name),
 		StallTimeout:  eng.Config.Host.StallTimeout,
 		Observer:      h.metrics.Pipeline(pc.Name),
@@ -471,9 +484,13 @@ func ranElsewhere(ctx context.Context, store state.Store, pipeline string, inter
 // failedStart records the end of rec, a run begun that failed before it
 // could read: a plugin that did not start, or a source that could not
 // discover its streams (no credentials, say). The history and the console
-// then show why the pipeline does not run.
+// then show why the pipeline does not run, with the last lines its plugins
+// logged.
 func failedStart(ctx context.Context, store state.Store, fence state.Fence, rec state.Run, cause error) (state.Run, error) {
 	rec.Ended, rec.Outcome, rec.Error = time.Now(), state.OutcomeFailed, cause.Error()
+	if open, ok := errors.AsType[*engine.OpenError](cause); ok {
+		rec.Logs = open.Logs
+	}
 	if err := store.SaveRun(context.WithoutCancel(ctx), fence, &rec); err != nil {
 		return rec, fmt.Errorf("%w (and recording the failed run: %w)", cause, err)
 	}

@@ -149,6 +149,9 @@ func (a *app) stateCopy(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "Copied %d pipeline(s) with %d stream(s) and %d run(s), and the credentials of %d source(s), from %s to %s.\n",
 		n.Pipelines, n.Streams, n.Runs, n.Credentials, postgres.Redacted(a.opts.from), postgres.Redacted(a.opts.to))
+	if n.Paused > 0 {
+		fmt.Fprintf(a.stdout, "%d paused pipeline(s) stay paused there.\n", n.Paused)
+	}
 	return nil
 }
 

@@ -668,3 +668,76 @@ func (s *Store) Sources(ctx context.Context) ([]string, error) {
 	}
 	return out, nil
 }
+
+// lastRuns selects every pipeline's newest run without its plugin lines,
+// and its failures since its last success: the count, and the start of
+// the first as stored. Each part is an index scan of one pipeline's runs
+// from its newest.
+const lastRuns = `
+SELECT p.name, l.id, l.run::text, f.failures, f.first
+FROM pipelines p
+CROSS JOIN LATERAL (SELECT id, run - 'logs' AS run FROM runs WHERE pipeline = p.name ORDER BY id DESC LIMIT 1) l
+CROSS JOIN LATERAL (
+    SELECT count(*) AS failures, (array_agg(r.run->>'started' ORDER BY r.id))[1] AS first
+    FROM runs r
+    WHERE r.pipeline = p.name AND r.outcome IN ('failed', 'crashed')
+      AND r.id > COALESCE((SELECT max(id) FROM runs s WHERE s.pipeline = p.name AND s.outcome = 'succeeded'), 0)
+) f`
+
+// LastRuns returns the newest run of every pipeline.
+func (s *Store) LastRuns(ctx context.Context) (map[string]state.Latest, error) {
+	rows, _ := s.pool.Query(ctx, lastRuns)
+	out := map[string]state.Latest{}
+	var name, v string
+	var id, failures int64
+	var first *string
+	_, err := pgx.ForEachRow(rows, []any{&name, &id, &v, &failures, &first}, func() error {
+		r, err := state.DecodeRun([]byte(v))
+		if err != nil {
+			return fmt.Errorf("decoding run %d of pipeline %q: %w", id, name, err)
+		}
+		l := state.Latest{Run: r, Failures: int(failures)}
+		if first != nil {
+			if l.FailingSince, err = time.Parse(time.RFC3339Nano, *first); err != nil {
+				return fmt.Errorf("reading the start of a failed run of pipeline %q: %w", name, err)
+			}
+		}
+		out[name] = l
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the last runs: %w", err)
+	}
+	return out, nil
+}
+
+// SetPaused pauses or resumes a pipeline.
+func (s *Store) SetPaused(ctx context.Context, pipeline string, paused bool) error {
+	if pipeline == "" {
+		return errors.New("pausing: the pipeline name is empty")
+	}
+	verb, sql := "pausing", `INSERT INTO paused (pipeline) VALUES ($1) ON CONFLICT (pipeline) DO NOTHING`
+	if !paused {
+		verb, sql = "resuming", `DELETE FROM paused WHERE pipeline = $1`
+	}
+	if _, err := s.pool.Exec(ctx, sql, pipeline); err != nil {
+		return fmt.Errorf("%s pipeline %q: %w", verb, pipeline, err)
+	}
+	return nil
+}
+
+// Paused returns the paused pipelines.
+func (s *Store) Paused(ctx context.Context) (map[string]time.Time, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT pipeline, since FROM paused`)
+	out := map[string]time.Time{}
+	var name string
+	var since time.Time
+	_, err := pgx.ForEachRow(rows, []any{&name, &since}, func() error {
+		out[name] = since
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the paused pipelines: %w", err)
+	}
+	return out, nil
+}

@@ -35,6 +35,9 @@ func Run(t *testing.T, open Open) {
 		{"StaleFenceRefused", staleFenceRefused},
 		{"RunningRunCrashedAtClaim", runningRunCrashedAtClaim},
 		{"Listing", listing},
+		{"LastRuns", lastRuns},
+		{"Paused", paused},
+		{"PluginLogsKept", pluginLogsKept},
 		{"CopyFromFile", copyFromFile},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
@@ -495,6 +498,9 @@ func copyFromFile(t *testing.T, to state.Store) {
 	if err := from.SaveCredentials(ctx, state.NoFence, "source.zoho.eu", json.RawMessage(`{"refresh_token":"r"}`)); err != nil {
 		t.Fatal(err)
 	}
+	if err := from.SetPaused(ctx, "p", true); err != nil {
+		t.Fatal(err)
+	}
 	if err := p.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -503,7 +509,7 @@ func copyFromFile(t *testing.T, to state.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != (state.Copied{Pipelines: 1, Streams: 1, Runs: 3, Credentials: 1}) {
+	if n != (state.Copied{Pipelines: 1, Streams: 1, Runs: 3, Credentials: 1, Paused: 1}) {
 		t.Errorf("copied %+v", n)
 	}
 	if got, _ := to.Stream(ctx, "p", "contacts"); !sameStream(got, st) {
@@ -519,10 +525,125 @@ func copyFromFile(t *testing.T, to state.Store) {
 	if len(runs) != 3 || runs[0].ID != 3 || runs[0].Outcome != state.OutcomeCrashed || runs[2].Outcome != state.OutcomeSucceeded {
 		t.Errorf("copied runs %+v", runs)
 	}
+	if paused, _ := to.Paused(ctx); len(paused) != 1 || paused["p"].IsZero() {
+		t.Errorf("copied pauses %v, want p", paused)
+	}
 	// The next run there goes on with the next ID.
 	c := claim(t, to, "p")
 	next := &state.Run{Pipeline: "p", Outcome: state.OutcomeRunning}
 	if err := to.SaveRun(ctx, c.Fence, next); err != nil || next.ID != 4 {
 		t.Errorf("run after the copy: ID %d, %v", next.ID, err)
+	}
+}
+
+// lastRuns: the newest run of every pipeline in one read, with its
+// failures in a row since its last success; runs interrupted or running
+// in between neither count nor end the streak.
+func lastRuns(t *testing.T, s state.Store) {
+	start := time.Date(2026, 3, 4, 5, 6, 7, 891011000, time.UTC)
+	save := func(c *state.Claim, outcomes ...string) {
+		t.Helper()
+		for i, o := range outcomes {
+			r := &state.Run{Pipeline: c.Pipeline, Started: start.Add(time.Duration(i) * time.Minute), Outcome: o, Error: "e" + o}
+			if err := s.SaveRun(ctx, c.Fence, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	save(claim(t, s, "ok"), state.OutcomeFailed, state.OutcomeSucceeded)
+	save(claim(t, s, "failing"), state.OutcomeFailed, state.OutcomeSucceeded, state.OutcomeFailed,
+		state.OutcomeInterrupted, state.OutcomeCrashed, state.OutcomeRunning)
+	save(claim(t, s, "never-ok"), state.OutcomeFailed, state.OutcomeFailed)
+	// The newest run comes without its plugin lines.
+	logged := claim(t, s, "logged")
+	if err := s.SaveRun(ctx, logged.Fence, &state.Run{Pipeline: "logged", Started: start, Outcome: state.OutcomeSucceeded, Error: "e" + state.OutcomeSucceeded,
+		Logs: []state.PluginLog{{Plugin: "source", Lines: []string{"[INFO] hello"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	claim(t, s, "no-runs")
+
+	got, err := s.LastRuns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 {
+		t.Fatalf("last runs of %d pipelines, want 4 (none for a pipeline without runs): %+v", len(got), got)
+	}
+	for name, want := range map[string]struct {
+		id       uint64
+		outcome  string
+		failures int
+		since    time.Time
+	}{
+		"ok":       {2, state.OutcomeSucceeded, 0, time.Time{}},
+		"failing":  {6, state.OutcomeRunning, 2, start.Add(2 * time.Minute)},
+		"never-ok": {2, state.OutcomeFailed, 2, start},
+		"logged":   {1, state.OutcomeSucceeded, 0, time.Time{}},
+	} {
+		l := got[name]
+		if l.Run.ID != want.id || l.Run.Outcome != want.outcome || l.Run.Pipeline != name || l.Run.Error != "e"+want.outcome ||
+			l.Failures != want.failures || !l.FailingSince.Equal(want.since) || l.Run.Logs != nil {
+			t.Errorf("%s: run %d %s (%q, lines %v), %d failures since %s; want run %d %s without lines, %d failures since %s",
+				name, l.Run.ID, l.Run.Outcome, l.Run.Error, l.Run.Logs, l.Failures, l.FailingSince, want.id, want.outcome, want.failures, want.since)
+		}
+	}
+}
+
+// paused: a pause is kept, outside any claim, until resumed; pausing
+// again keeps its first time.
+func paused(t *testing.T, s state.Store) {
+	if got, err := s.Paused(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("paused pipelines of a new store: %v, %v", got, err)
+	}
+	before := time.Now().Add(-time.Second)
+	for _, p := range []string{"a", "b"} {
+		if err := s.SetPaused(ctx, p, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Paused(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := got["a"]
+	if len(got) != 2 || since.Before(before) || since.After(time.Now().Add(time.Second)) {
+		t.Fatalf("paused %v, want a and b, paused now", got)
+	}
+	// Held by another host or not, a pipeline can be paused.
+	claim(t, s, "b")
+	if err := s.SetPaused(ctx, "a", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPaused(ctx, "b", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPaused(ctx, "never-paused", false); err != nil {
+		t.Errorf("resuming a pipeline that is not paused: %v", err)
+	}
+	got, err = s.Paused(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !got["a"].Equal(since) {
+		t.Errorf("after pausing a again and resuming b: %v, want a since %s", got, since)
+	}
+	if err := s.SetPaused(ctx, "", true); err == nil {
+		t.Error("a pipeline without a name was paused")
+	}
+}
+
+// pluginLogsKept: a run's plugin lines are kept with it.
+func pluginLogsKept(t *testing.T, s state.Store) {
+	c := claim(t, s, "p")
+	r := &state.Run{Pipeline: "p", Outcome: state.OutcomeFailed, Logs: []state.PluginLog{
+		{Plugin: "source", Lines: []string{"[INFO] starting", "[ERROR] boom: key=\"v\" ünïcode"}},
+		{Plugin: "destination", Lines: []string{"[WARN] slow"}},
+	}}
+	if err := s.SaveRun(ctx, c.Fence, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Runs(ctx, "p", 1)
+	if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0].Logs, r.Logs) {
+		t.Errorf("the run's plugin lines read back as %+v (%v), want %+v", got, err, r.Logs)
 	}
 }
