@@ -346,3 +346,10 @@ func EnvForPlugin(level hclog.Level) []string {
 	}
 	return env
 }
+
+// Kill ends the plugin process, and any process it started, at once with
+// SIGKILL, without letting it finish what it was doing: for a host that
+// must not let the plugin write anything more, such as one whose claim on
+// the pipeline was lost. Close must still be called, and Kill not after
+// it.
+func (c *Client) Kill() { killProcessGroup(c.cmd) }

@@ -378,19 +378,20 @@ func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store state.Sto
 	if err != nil {
 		return err
 	}
-	ctx, claim, done, err := claimRun(ctx, a.log, store, pc.Name)
+	rc, err := claimRun(ctx, a.log, store, pc.Name)
 	if err != nil {
 		return err
 	}
-	defer done()
-	p, err := eng.Open(ctx, pc, store, claim.Fence)
+	defer rc.done(a.log)
+	started := time.Now()
+	p, err := rc.open(eng, pc, store)
 	if err != nil {
-		_, err = failedStart(ctx, store, claim.Fence, time.Now(), err)
+		_, err = recordUnstarted(rc.ctx, store, rc.Fence, started, err, ctx.Err() != nil && rc.Err() == nil)
 		return err
 	}
 	defer p.Close()
 	prog := newProgress(a.stderr, pc.Name, a.log.Named(pc.Name))
-	run, err := runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
+	run, err := runner.Run(rc.ctx, p.Pipeline, store, rc.Fence, runner.Options{
 		Log:           a.log.Named(pc.Name),
 		OnProgress:    prog.update,
 		ProgressEvery: prog.every(),
