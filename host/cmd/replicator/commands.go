@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -424,7 +425,7 @@ func cmdSync(ctx context.Context, a *app, args []string) error {
 }
 
 func cmdStatus(ctx context.Context, a *app, args []string) error {
-	store, err := a.openStore(ctx)
+	store, err := a.historyStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -448,7 +449,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PIPELINE\tRUN\tSTARTED\tTOOK\tREAD\tWRITTEN\tOUTCOME\tDETAILS")
+	fmt.Fprintln(tw, "PIPELINE\tRUN\tHOST\tSTARTED\tTOOK\tREAD\tWRITTEN\tOUTCOME\tDETAILS")
 	for _, name := range names {
 		runs, err := store.Runs(ctx, name, a.opts.limit)
 		if err != nil {
@@ -466,7 +467,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 			if r.Error != "" {
 				details = strings.TrimSpace(details + " error: " + firstLine(r.Error))
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Pipeline, r.ID, r.Started.Local().Format("2006-01-02 15:04:05"),
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Pipeline, r.ID, cmp.Or(r.Host, "-"), r.Started.Local().Format("2006-01-02 15:04:05"),
 				took, r.Read, r.Written, r.Outcome, details)
 		}
 	}
