@@ -78,7 +78,11 @@ func (s *Store) openSession(ctx context.Context) (*session, error) {
 	}
 	sent := time.Now()
 	ms := strconv.FormatInt(s.bound.Milliseconds(), 10)
-	if _, err := conn.Exec(ctx, "SET idle_session_timeout = "+ms+"; SET idle_in_transaction_session_timeout = "+ms); err != nil {
+	// A statement that waits, such as for the row locks of a host paused
+	// amid a write, is ended by the server well before do's own timeout,
+	// which would end the connection and every claim on it.
+	stmt := strconv.FormatInt((s.bound / 8).Milliseconds(), 10)
+	if _, err := conn.Exec(ctx, "SET idle_session_timeout = "+ms+"; SET idle_in_transaction_session_timeout = "+ms+"; SET statement_timeout = "+stmt); err != nil {
 		conn.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("setting the session's timeouts (PostgreSQL 14 or later is needed): %w", err)
 	}
@@ -265,9 +269,7 @@ func (s *Store) Claim(ctx context.Context, pipeline, host string) (*state.Claim,
 	if pipeline == "" {
 		return nil, errors.New("claiming a pipeline: the pipeline name is empty")
 	}
-	var id int32
-	err := s.pool.QueryRow(ctx, `INSERT INTO pipelines (name) VALUES ($1)
-		ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id`, pipeline).Scan(&id)
+	id, err := s.pipelineID(ctx, pipeline)
 	if err != nil {
 		return nil, fmt.Errorf("claiming pipeline %q: %w", pipeline, err)
 	}
@@ -306,6 +308,23 @@ func (s *Store) Claim(ctx context.Context, pipeline, host string) (*state.Claim,
 		c.Lose(fmt.Errorf("the claim on pipeline %q was lost, so another host may take it over: %w", pipeline, err))
 	}
 	return c.Claim, nil
+}
+
+// pipelineID returns the id of the pipeline's row, made if need be, and
+// without locking it: a host paused amid a write may hold its lock for a
+// while. A row another host made at the same moment is not seen by the
+// statement that found it there, and is by the next.
+func (s *Store) pipelineID(ctx context.Context, pipeline string) (int32, error) {
+	var id int32
+	var err error
+	for range 2 {
+		err = s.pool.QueryRow(ctx, `WITH made AS (INSERT INTO pipelines (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id)
+			SELECT id FROM made UNION ALL SELECT id FROM pipelines WHERE name = $1 LIMIT 1`, pipeline).Scan(&id)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			break
+		}
+	}
+	return id, err
 }
 
 func (s *Store) claim(ctx context.Context, id int32, pipeline, host string) (*claim, error) {

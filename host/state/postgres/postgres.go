@@ -108,6 +108,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the state block's postgres URL %s cannot be read: %w", where, err)
 	}
+	// A host paused in the middle of a write's transaction would hold its
+	// row locks for as long as it is paused, and the host that takes its
+	// pipelines over would wait for them: PostgreSQL ends such a
+	// transaction, and its session, after the takeover bound, as it ends
+	// the claims of a silent host.
+	cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(opts.TakeoverAfter.Milliseconds(), 10)
 	s := &Store{conn: cfg.ConnConfig.Copy(), keys: opts.Keys, bound: opts.TakeoverAfter, log: opts.Log, where: where,
 		epoch: time.Now(), held: map[int32]*claim{}}
 	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
