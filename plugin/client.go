@@ -54,11 +54,12 @@ type Config struct {
 
 // Client is a running plugin process.
 type Client struct {
-	cfg  Config
-	pc   *goplugin.Client
-	cmd  *exec.Cmd
-	tail *tail
-	impl any
+	cfg   Config
+	pc    *goplugin.Client
+	cmd   *exec.Cmd
+	abort context.CancelFunc // kills the process while it starts
+	tail  *tail
+	impl  any
 }
 
 // Start launches the plugin and completes the handshake. The caller must
@@ -84,12 +85,21 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		secure = &goplugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 	}
-	cmd := exec.Command(cfg.Path)
+	// A start given up before the handshake, when ctx ends, kills the
+	// process at once: go-plugin would wait for it as long as its start
+	// timeout, a minute. Once started, only Close ends it.
+	launch, abort := context.WithCancel(context.WithoutCancel(ctx))
+	cmd := exec.CommandContext(launch, cfg.Path)
 	if cfg.Binary != nil {
 		if err := cfg.Binary.checkSum(cfg.SHA256); err != nil {
+			abort()
 			return nil, err
 		}
-		cmd, secure = cfg.Binary.command(), nil // hashed once by Binaries
+		cmd, secure = cfg.Binary.command(launch), nil // hashed once by Binaries
+	}
+	cmd.Cancel = func() error {
+		killProcessGroup(cmd)
+		return nil
 	}
 	cmd.Env = cfg.Env
 	if cfg.SocketDir != "" {
@@ -97,7 +107,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	cmd.Dir = cfg.Dir
 	ownProcessGroup(cmd)
-	c := &Client{cfg: cfg, cmd: cmd, tail: newTail(cfg.TailLines, cfg.Logger.Named(filepath.Base(cfg.Path)))}
+	c := &Client{cfg: cfg, cmd: cmd, abort: abort, tail: newTail(cfg.TailLines, cfg.Logger.Named(filepath.Base(cfg.Path)))}
 	pcfg := &goplugin.ClientConfig{
 		HandshakeConfig:  handshake(),
 		VersionedPlugins: clientPlugins(),
@@ -127,6 +137,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	case err := <-started:
 		if err != nil {
 			c.pc.Kill()
+			abort()
 			if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
 				return nil, fmt.Errorf("start plugin %s: its sha256 does not match the pinned %s: %w", cfg.Path, cfg.SHA256, err)
 			}
@@ -134,6 +145,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		return c, nil
 	case <-ctx.Done():
+		abort()
 		c.pc.Kill()
 		return nil, fmt.Errorf("start plugin %s: %w", cfg.Path, ctx.Err())
 	}
@@ -170,6 +182,7 @@ const (
 // is killed with it, and one that escaped its process group while holding
 // the plugin's output open is left behind with a warning.
 func (c *Client) Close() {
+	defer c.abort()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
