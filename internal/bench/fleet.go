@@ -53,6 +53,12 @@ func benchFleet(ctx context.Context, b *bench) error {
 // hourly interval, with an out folder for their output. The caller
 // removes it.
 func tenantFolder(records int) (string, error) {
+	return tenantFolderOf(fleetPipelines, records, "")
+}
+
+// tenantFolderOf is tenantFolder with n pipelines whose generator blocks
+// also hold source, such as a delay.
+func tenantFolderOf(n, records int, source string) (string, error) {
 	dir, err := os.MkdirTemp("", "replicator-bench")
 	if err != nil {
 		return "", err
@@ -61,9 +67,9 @@ func tenantFolder(records int) (string, error) {
 		os.RemoveAll(dir)
 		return "", err
 	}
-	for i := range fleetPipelines {
+	for i := range n {
 		name := fmt.Sprintf("tenant-%04d", i)
-		if err := os.WriteFile(filepath.Join(dir, name+".hcl"), []byte(tenantHCL(name, records, "1h")), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name+".hcl"), []byte(tenantHCL(name, records, "1h", source)), 0o644); err != nil {
 			os.RemoveAll(dir)
 			return "", err
 		}
@@ -71,10 +77,11 @@ func tenantFolder(records int) (string, error) {
 	return dir, nil
 }
 
-func tenantHCL(name string, records int, interval string) string {
+func tenantHCL(name string, records int, interval, source string) string {
 	s := fmt.Sprintf(`
 source "generator" %[1]q {
   count = %[2]d
+  %[3]s
 }
 destination "jsonl" %[1]q {
   path = "out/%[1]s.jsonl"
@@ -83,7 +90,7 @@ pipeline %[1]q {
   source      = source.generator.%[1]s
   destination = destination.jsonl.%[1]s
   streams     = ["items"]
-`, name, records)
+`, name, records, source)
 	if interval != "" {
 		s += fmt.Sprintf("  interval    = %q\n", interval)
 	}
@@ -101,7 +108,7 @@ func (b *bench) runOverhead(ctx context.Context) (time.Duration, error) {
 	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
 		return 0, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "replicator.hcl"), []byte(tenantHCL("one", 1, "")), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "replicator.hcl"), []byte(tenantHCL("one", 1, "", "")), 0o644); err != nil {
 		return 0, err
 	}
 	replicator := filepath.Join(b.bin, "replicator")

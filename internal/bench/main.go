@@ -46,6 +46,7 @@ func suites() []suite {
 		{"fleet", benchFleet},
 		{"console", benchConsole},
 		{"fleet_scale", benchFleetScale},
+		{"fleet_takeover", benchFleetTakeover},
 	}
 }
 
