@@ -151,12 +151,12 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	}
 	if h.fleet {
 		store, err := waitForStore(ctx, a)
-		if err != nil {
-			return err
-		}
-		if store == nil {
+		if errors.Is(err, errStopped) {
 			a.log.Info("stopped before the state database could be reached")
 			return nil
+		}
+		if err != nil {
+			return err
 		}
 		h.shared.open(store)
 	}
@@ -480,10 +480,13 @@ const (
 	dbWaitReport     = time.Minute
 )
 
+// errStopped is waitForStore's error once ctx ends.
+var errStopped = errors.New("stopped while waiting for the state database")
+
 // waitForStore opens the configuration's state database, trying again
-// with backoff while it cannot be reached, until ctx ends: then it
-// returns no store and no error. Any other error (a wrong URL or key, a
-// schema newer than this replicator) is returned at once.
+// with backoff while it cannot be reached, until ctx ends: then it fails
+// with errStopped. Any other error (a wrong URL or key, a schema newer
+// than this replicator) is returned at once.
 func waitForStore(ctx context.Context, a *app) (state.Store, error) {
 	delay := dbFirstRetry
 	var reported time.Time
@@ -498,7 +501,7 @@ func waitForStore(ctx context.Context, a *app) (state.Store, error) {
 			return store, nil
 		}
 		if ctx.Err() != nil {
-			return nil, nil
+			return nil, errStopped
 		}
 		if !errors.Is(err, postgres.ErrUnreachable) {
 			return nil, err
@@ -510,7 +513,7 @@ func waitForStore(ctx context.Context, a *app) (state.Store, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return nil, nil
+			return nil, errStopped
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, dbLastRetry)
