@@ -21,36 +21,6 @@ import (
 // about 700 KB of output, ten times what a pipe holds.
 const interruptRecords = 4000
 
-// interruptConfig is pipeline p, generator into jsonl at path, on an
-// hourly interval in the database named by $FLEET_DATABASE_URL.
-func interruptConfig(count, checkpointEvery int, delay time.Duration, path string, fsync bool) string {
-	return fmt.Sprintf(`state {
-  postgres       = env("FLEET_DATABASE_URL")
-  encryption_key = %q
-  takeover_after = "2s"
-}
-
-source "generator" "gen" {
-  count            = %d
-  record_size      = 100
-  checkpoint_every = %d
-  delay_ms         = %d
-}
-
-destination "jsonl" "out" {
-  path  = %q
-  fsync = %t
-}
-
-pipeline "p" {
-  source      = source.generator.gen
-  destination = destination.jsonl.out
-  streams     = ["items"]
-  interval    = "1h"
-}
-`, fleetKey, count, checkpointEvery, delay.Milliseconds(), path, fsync)
-}
-
 // TestFleetPostgresInterruptedRunsAgainAtOnce stops `replicator run` with
 // SIGTERM at each stage of a run: while its plugins start, while its
 // source reads, and while its destination writes. Each time the run is
@@ -96,7 +66,7 @@ func TestFleetPostgresInterruptedRunsAgainAtOnce(t *testing.T) {
 
 			// The next host runs the pipeline at once, an hour before its
 			// next interval.
-			next := newWorkspace(t, interruptConfig(interruptRecords, 20, 0, "out.jsonl", true))
+			next := newWorkspace(t, onePipelineConfig(interruptRecords, 0, "out.jsonl", true))
 			next.mustRun("init")
 			b, bLog := next.startRun("-log-level", "debug")
 			for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
@@ -126,7 +96,7 @@ func TestFleetPostgresInterruptedRunsAgainAtOnce(t *testing.T) {
 // startStage makes the first host's source a plugin that never finishes
 // starting: it is amid the start once the plugin was launched.
 func startStage(t *testing.T, w *workspace) (func() bool, func()) {
-	w.write("replicator.hcl", interruptConfig(interruptRecords, 20, 0, "out.jsonl", true))
+	w.write("replicator.hcl", onePipelineConfig(interruptRecords, 0, "out.jsonl", true))
 	w.mustRun("init")
 	// A stand-in that says it was launched and never answers, pinned in
 	// the lock file in the generator's place.
@@ -175,7 +145,7 @@ func main() {
 // readStage has the first host's source pause after each checkpoint: it
 // is amid its reading once the first checkpoint is stored.
 func readStage(t *testing.T, w *workspace) (func() bool, func()) {
-	w.write("replicator.hcl", interruptConfig(interruptRecords, 20, 500*time.Millisecond, "out.jsonl", true))
+	w.write("replicator.hcl", onePipelineConfig(interruptRecords, 500*time.Millisecond, "out.jsonl", true))
 	w.mustRun("init")
 	return func() bool {
 		keys, _ := outputKeys(t, w.path("out.jsonl"))
@@ -188,7 +158,7 @@ func readStage(t *testing.T, w *workspace) (func() bool, func()) {
 // there, once that much came through. Once the host is told to stop, the
 // test reads the rest, so that the destination can finish.
 func writeStage(t *testing.T, w *workspace) (func() bool, func()) {
-	w.write("replicator.hcl", interruptConfig(interruptRecords, 20, 0, "out.pipe", false))
+	w.write("replicator.hcl", onePipelineConfig(interruptRecords, 0, "out.pipe", false))
 	w.mustRun("init")
 	if err := syscall.Mkfifo(w.path("out.pipe"), 0o600); err != nil {
 		t.Fatal(err)
@@ -234,7 +204,7 @@ func TestFleetPostgresRunWaitsForTheDatabase(t *testing.T) {
 	if err := server.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	w := newWorkspace(t, interruptConfig(100, 20, 0, "out.jsonl", true))
+	w := newWorkspace(t, onePipelineConfig(100, 0, "out.jsonl", true))
 	w.mustRun("init")
 	cmd, log := w.startRun("-listen", "127.0.0.1:0")
 	waitLog(t, log, "the state database cannot be reached; waiting for it", 1)

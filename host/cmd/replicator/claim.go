@@ -127,9 +127,11 @@ func (in checkedInput) Next(ctx context.Context) (contract.Message, error) {
 // could not discover its streams (no credentials, say), so that the
 // history and the console show why the pipeline does not run.
 func recordUnstarted(ctx context.Context, store state.Store, fence state.Fence, started time.Time, cause error, interrupted bool) (state.Run, error) {
-	rec := state.Run{Pipeline: fence.Pipeline, Started: started, Ended: time.Now(), Outcome: state.OutcomeFailed, Error: cause.Error()}
+	rec := state.Run{Pipeline: fence.Pipeline, Started: started, Ended: time.Now(), Outcome: state.OutcomeInterrupted}
 	if interrupted {
-		rec.Outcome, rec.Error, cause = state.OutcomeInterrupted, "", nil
+		cause = nil
+	} else {
+		rec.Outcome, rec.Error = state.OutcomeFailed, cause.Error()
 	}
 	if err := store.SaveRun(context.WithoutCancel(ctx), fence, &rec); err != nil {
 		if cause == nil {

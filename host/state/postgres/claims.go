@@ -72,6 +72,10 @@ type claim struct {
 // openSession connects a claim session whose PostgreSQL ends it after the
 // takeover bound without a word from this host.
 func (s *Store) openSession(ctx context.Context) (*session, error) {
+	// Claims wait for the session opening: a database that does not
+	// answer fails them within the bound.
+	ctx, cancel := context.WithTimeout(ctx, s.bound)
+	defer cancel()
 	conn, err := pgx.ConnectConfig(ctx, s.conn.Copy())
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", s.where, err)
