@@ -187,7 +187,7 @@ func (s *Scheduler) Jobs() int {
 // first run FirstRunOffset after now, spread over FirstRunSpread(len(jobs)); a job no longer in jobs is dropped,
 // after its run in flight if it has one; a job already scheduled keeps its
 // place and uses the new Run from its next run on, and a changed interval
-// moves its next due time.
+// moves its next due time, unless that is a takeover's.
 func (s *Scheduler) Set(jobs []Job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
