@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -164,8 +165,8 @@ func (bin *Binary) unref() {
 
 // command returns the command that runs bin: through its open file where
 // the system allows it, with the plugin's path as its name either way.
-func (bin *Binary) command() *exec.Cmd {
-	cmd := exec.Command(execPath(bin.file, bin.Path))
+func (bin *Binary) command(ctx context.Context) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, execPath(bin.file, bin.Path))
 	cmd.Args[0] = bin.Path
 	return cmd
 }

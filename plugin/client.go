@@ -59,6 +59,7 @@ type Client struct {
 	pc    *goplugin.Client
 	cmd   *exec.Cmd
 	group *group
+	abort context.CancelFunc // kills the process while it starts
 	tail  *tail
 	impl  any
 }
@@ -86,12 +87,21 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		secure = &goplugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 	}
-	cmd := exec.Command(cfg.Path)
+	// A start given up before the handshake, when ctx ends, kills the
+	// process at once: go-plugin would wait for it as long as its start
+	// timeout, a minute. Once started, only Close ends it.
+	launch, abort := context.WithCancel(context.WithoutCancel(ctx))
+	cmd := exec.CommandContext(launch, cfg.Path)
 	if cfg.Binary != nil {
 		if err := cfg.Binary.checkSum(cfg.SHA256); err != nil {
+			abort()
 			return nil, err
 		}
-		cmd, secure = cfg.Binary.command(), nil // hashed once by Binaries
+		cmd, secure = cfg.Binary.command(launch), nil // hashed once by Binaries
+	}
+	cmd.Cancel = func() error {
+		killStarting(cmd)
+		return nil
 	}
 	cmd.Env = cfg.Env
 	if cfg.SocketDir != "" {
@@ -102,6 +112,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		cfg:   cfg,
 		cmd:   cmd,
 		group: newGroup(cmd),
+		abort: abort,
 		tail:  newTail(cfg.TailLines, cfg.Logger.Named(filepath.Base(cfg.Path))),
 	}
 	pcfg := &goplugin.ClientConfig{
@@ -146,6 +157,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		return c, nil
 	case <-ctx.Done():
+		abort()
 		c.pc.Kill()
 		// A process started after all is ended once its start returns.
 		go func() {
@@ -197,6 +209,7 @@ const (
 // within a few seconds: a process that left the group while holding the
 // plugin's output open is left behind with a warning.
 func (c *Client) Close() {
+	defer c.abort()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -391,3 +404,10 @@ func EnvForPlugin(level hclog.Level) []string {
 	}
 	return env
 }
+
+// Kill ends the plugin process, and any process it started, at once with
+// SIGKILL, without letting it finish what it was doing: for a host that
+// must not let the plugin write anything more, such as one whose claim on
+// the pipeline was lost. Close must still be called, and Kill not after
+// it.
+func (c *Client) Kill() { c.group.kill() }

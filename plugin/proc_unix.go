@@ -55,3 +55,11 @@ func (g *group) kill() {
 		}
 	})
 }
+
+// killStarting kills the process group of a plugin whose start is given
+// up: its process has started, but started may not have been called yet.
+func killStarting(cmd *exec.Cmd) {
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+}

@@ -156,17 +156,13 @@ func pipelineSchema() *hcl.BodySchema {
 	}
 }
 
-// Load reads the configuration at path: one .hcl file, or a folder whose
-// .hcl files are read together as one configuration.
-//
-// Load always returns a Config, even when diags has errors, so that the
-// caller can print the diagnostics with WriteDiagnostics; a Config that came
-// with errors is good for nothing else.
-func Load(path string) (*Config, hcl.Diagnostics) {
+// configFiles returns a Config of the configuration at path with its
+// folder and default state file, and the .hcl files to read.
+func configFiles(path string) (*Config, []string, hcl.Diagnostics) {
 	c := &Config{Path: path, files: map[string]*hcl.File{}}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return c, hcl.Diagnostics{{
+		return c, nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot resolve the configuration path",
 			Detail:   fmt.Sprintf("Resolving %s failed: %v. Give the path of an .hcl file or a folder of them.", path, err),
@@ -175,7 +171,7 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 	c.Path = abs
 	info, err := os.Stat(path)
 	if err != nil {
-		return c, hcl.Diagnostics{{
+		return c, nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read the configuration",
 			Detail:   fmt.Sprintf("%v. Give the path of an .hcl file or a folder of them.", err),
@@ -187,7 +183,7 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 		c.Dir = abs
 		entries, err := os.ReadDir(path)
 		if err != nil {
-			return c, hcl.Diagnostics{{
+			return c, nil, hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  "Cannot read the configuration folder",
 				Detail:   fmt.Sprintf("%v. Check that replicator may read the folder.", err),
@@ -199,7 +195,7 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 			}
 		}
 		if len(names) == 0 {
-			return c, hcl.Diagnostics{{
+			return c, nil, hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  "No configuration files",
 				Detail:   fmt.Sprintf("The folder %s holds no .hcl files. Add your pipeline files to it, or give the path of one file.", path),
@@ -210,39 +206,23 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 		names = []string{path}
 	}
 	c.StateFile = filepath.Join(c.Dir, DefaultStateFile)
+	return c, names, nil
+}
+
+// Load reads the configuration at path: one .hcl file, or a folder whose
+// .hcl files are read together as one configuration.
+//
+// Load always returns a Config, even when diags has errors, so that the
+// caller can print the diagnostics with WriteDiagnostics; a Config that came
+// with errors is good for nothing else.
+func Load(path string) (*Config, hcl.Diagnostics) {
+	c, names, diags := configFiles(path)
+	if diags.HasErrors() {
+		return c, diags
+	}
 	c.Host = DefaultHost()
 
-	var diags hcl.Diagnostics
-	parser := hclparse.NewParser()
-	var files []*hcl.File
-	var size int64 // of the files read so far
-	tokens := 0    // in them
-	for _, name := range names {
-		if size > MaxConfigSize || tokens > MaxTokens {
-			break // reported; each file after would only say it again
-		}
-		src, read, d := readConfigFile(name, MaxConfigSize-size)
-		size += read
-		if d == nil {
-			var n int
-			n, d = checkTokens(src, name, MaxTokens-tokens)
-			tokens += n
-		}
-		if d.HasErrors() {
-			diags = append(diags, d...)
-			continue
-		}
-		f, d := parser.ParseHCL(src, name)
-		diags = append(diags, d...)
-		if f == nil {
-			continue
-		}
-		files = append(files, f)
-		if !d.HasErrors() {
-			diags = append(diags, checkExpressions(f.Body)...)
-		}
-	}
-	c.files = parser.Files()
+	files, diags := c.parseFiles(names, nil)
 	if diags.HasErrors() {
 		// Syntax errors leave partial bodies whose further errors would
 		// only confuse, and the expressions refused are not evaluated.
@@ -342,6 +322,46 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 		c.Pipelines = append(c.Pipelines, p)
 	}
 	return c, explainFuncErrors(diags)
+}
+
+// parseFiles reads and parses the named files, skipping those whose
+// source skip says to when it is set.
+func (c *Config) parseFiles(names []string, skip func(src []byte) bool) ([]*hcl.File, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	parser := hclparse.NewParser()
+	var files []*hcl.File
+	var size int64 // of the files read so far
+	tokens := 0    // in them
+	for _, name := range names {
+		if size > MaxConfigSize || tokens > MaxTokens {
+			break // reported; each file after would only say it again
+		}
+		src, read, d := readConfigFile(name, MaxConfigSize-size)
+		size += read
+		if d == nil && skip != nil && skip(src) {
+			continue
+		}
+		if d == nil {
+			var n int
+			n, d = checkTokens(src, name, MaxTokens-tokens)
+			tokens += n
+		}
+		if d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
+		f, d := parser.ParseHCL(src, name)
+		diags = append(diags, d...)
+		if f == nil {
+			continue
+		}
+		files = append(files, f)
+		if !d.HasErrors() {
+			diags = append(diags, checkExpressions(f.Body)...)
+		}
+	}
+	c.files = parser.Files()
+	return files, diags
 }
 
 // readConfigFile reads one configuration file, a regular file of at most

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -44,7 +45,16 @@ func stateSchema() *hcl.BodySchema {
 	}
 }
 
+// stateKeys are the state block's attributes that LoadStore leaves unread.
+var stateKeys = []string{"encryption_key", "previous_encryption_key"}
+
 func (c *Config) decodeState(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics {
+	return c.decodeStateBlock(b, ctx, true)
+}
+
+// decodeStateBlock decodes the state block, its encryption keys only when
+// keys is set.
+func (c *Config) decodeStateBlock(b *hcl.Block, ctx *hcl.EvalContext, keys bool) hcl.Diagnostics {
 	if c.State.DeclRange != nil {
 		return hcl.Diagnostics{{
 			Severity: hcl.DiagError,
@@ -55,7 +65,14 @@ func (c *Config) decodeState(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics
 	}
 	c.State.DeclRange = b.DefRange.Ptr()
 	c.State.TakeoverAfter = DefaultTakeoverAfter
-	content, diags := b.Body.Content(stateSchema())
+	schema := stateSchema()
+	if !keys {
+		schema.Attributes = slices.DeleteFunc(schema.Attributes, func(a hcl.AttributeSchema) bool { return slices.Contains(stateKeys, a.Name) })
+	}
+	content, _, diags := b.Body.PartialContent(schema)
+	if keys {
+		content, diags = b.Body.Content(schema)
+	}
 	var secrets []hcl.Range
 	for name, dst := range map[string]*string{
 		"postgres":                &c.State.Postgres,

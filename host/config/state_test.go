@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -71,5 +73,51 @@ func TestStateBlockDiagnostics(t *testing.T) {
 		if text := diagsText(c, diags); strings.Contains(text, "hunter2") {
 			t.Errorf("a diagnostic shows the secret:\n%s", text)
 		}
+	}
+}
+
+// LoadStore reads where the state is kept from a folder of many files
+// without decoding the others, and without the encryption key: a tenant
+// file with an error goes unnoticed, and a key from an unset variable is
+// not asked for.
+func TestLoadStoreReadsOnlyWhereTheStateIs(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TEST_DATABASE_URL", "postgres://db/r")
+	for name, src := range map[string]string{
+		"state.hcl": `state {
+  postgres       = env("TEST_DATABASE_URL")
+  encryption_key = env("TEST_UNSET_KEY")
+  takeover_after = "20s"
+}
+`,
+		"tenant.hcl": `pipeline "t" { source = source.nowhere.t }`,
+		"broken.hcl": `pipeline "b" {`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, diags := LoadStore(dir)
+	if diags.HasErrors() {
+		t.Fatal(diagsText(c, diags))
+	}
+	if c.State.Postgres != "postgres://db/r" || c.State.TakeoverAfter != 20*time.Second || c.State.EncryptionKey != "" {
+		t.Errorf("state %+v", c.State)
+	}
+	if _, diags := Load(dir); !diags.HasErrors() {
+		t.Error("Load found nothing wrong with the folder")
+	}
+
+	// Without a state block: the state file, where state_file says.
+	file := filepath.Join(t.TempDir(), "one.hcl")
+	if err := os.WriteFile(file, []byte("replicator {\n  state_file = \"data/state.db\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, diags = LoadStore(file)
+	if diags.HasErrors() || c.State.Postgres != "" || c.StateFile != filepath.Join(filepath.Dir(file), "data/state.db") {
+		t.Errorf("state file %q, postgres %q, %s", c.StateFile, c.State.Postgres, diagsText(c, diags))
+	}
+	if c, diags := LoadStore(filepath.Join(dir, "missing.hcl")); !diags.HasErrors() {
+		t.Errorf("a missing configuration: %+v", c)
 	}
 }

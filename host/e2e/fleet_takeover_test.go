@@ -11,10 +11,11 @@ import (
 	"github.com/replicatorhq/replicator/host/state"
 )
 
-// takeoverConfig is one pipeline on an hourly interval in the database
-// named by $FLEET_DATABASE_URL, with a takeover bound of 2 s; its source
-// pauses for pause after each checkpoint of 20 records.
-func takeoverConfig(count int, pause time.Duration) string {
+// onePipelineConfig is pipeline p on an hourly interval in the database
+// named by $FLEET_DATABASE_URL, with a takeover bound of 2 s: count
+// generator records, a pause after each checkpoint of 20, into the jsonl
+// file at path.
+func onePipelineConfig(count int, pause time.Duration, path string, fsync bool) string {
 	return fmt.Sprintf(`state {
   postgres       = env("FLEET_DATABASE_URL")
   encryption_key = %q
@@ -29,7 +30,8 @@ source "generator" "gen" {
 }
 
 destination "jsonl" "out" {
-  path = "out.jsonl"
+  path  = %q
+  fsync = %t
 }
 
 pipeline "p" {
@@ -38,7 +40,7 @@ pipeline "p" {
   streams     = ["items"]
   interval    = "1h"
 }
-`, fleetKey, count, pause.Milliseconds())
+`, fleetKey, count, pause.Milliseconds(), path, fsync)
 }
 
 // TestFleetPostgresTakeoverWithinTheBound pauses the host running a
@@ -54,8 +56,8 @@ func TestFleetPostgresTakeoverWithinTheBound(t *testing.T) {
 	// The first host's source pauses for an hour after its first
 	// checkpoint: it holds the pipeline mid-run for as long as the test
 	// needs. The other hosts run the same pipeline without the pause.
-	w := newWorkspace(t, takeoverConfig(count, time.Hour))
-	w.write("others.hcl", takeoverConfig(count, 0))
+	w := newWorkspace(t, onePipelineConfig(count, time.Hour, "out.jsonl", true))
+	w.write("others.hcl", onePipelineConfig(count, 0, "out.jsonl", true))
 	w.mustRun("init")
 
 	a, aLog := w.startRun("-log-level", "debug")

@@ -329,10 +329,29 @@ type Pipeline struct {
 	Config      *config.Pipeline
 	source      *Connector
 	destination *Connector
+
+	mu     sync.Mutex
+	closed bool // the processes may be gone, and their IDs someone else's
+}
+
+// Kill ends both connectors' processes at once, the destination's first,
+// without letting them finish what they were doing: for a run whose claim
+// was lost, which must write nothing more. Close must still be called;
+// Kill after it does nothing.
+func (p *Pipeline) Kill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.destination.Client.Kill()
+		p.source.Client.Kill()
+	}
 }
 
 // Close ends both connectors' processes.
 func (p *Pipeline) Close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 	p.source.Close()
 	p.destination.Close()
 }

@@ -9,6 +9,15 @@
 // interval after the previous due time, or when the run itself says: a run
 // that found its job held elsewhere asks to be tried again soon, one that
 // found it done elsewhere asks for one interval after that.
+//
+// A run tried again because its job was held elsewhere is a takeover: the
+// host holding the job may be gone, and its jobs must move on within a
+// bound whatever this host's queue holds. Takeovers therefore wait in a
+// lane of their own, oldest due first, which goes before the queue for
+// every free slot and has slots of its own besides (TakeoverSlots), so
+// that neither a backlog of due runs nor runs that hold every slot for
+// hours keep them waiting, and a host that loses a peer takes on at most
+// that many runs beyond its bound.
 package schedule
 
 import (
@@ -39,9 +48,18 @@ type Job struct {
 	Interval time.Duration
 	// Run does one run and reports its own outcome. It is called from a
 	// goroutine of its own; a cancelled ctx asks it to stop gracefully.
-	// It returns when the job is next due: the zero time means one
-	// Interval after this run was due, a time already past means now.
-	Run func(ctx context.Context) (next time.Time)
+	// It returns when the job is next due.
+	Run func(ctx context.Context) Next
+}
+
+// Next is when a job is next due, as its run says.
+type Next struct {
+	// At is the time: the zero time means one Interval after this run was
+	// due, a time already past means now.
+	At time.Time
+	// Takeover says the run found the job held elsewhere, or could not
+	// take or keep it: its next run goes in the takeover lane.
+	Takeover bool
 }
 
 // Options configure a Scheduler.
@@ -50,6 +68,12 @@ type Options struct {
 	MaxConcurrent int
 	Log           hclog.Logger
 }
+
+// TakeoverSlots is how many runs of the takeover lane may be in flight
+// beyond maxConcurrent: one for every four slots, and at least one. The
+// lane also goes first for the ordinary slots, so with short runs it
+// rarely needs its own.
+func TakeoverSlots(maxConcurrent int) int { return max(1, maxConcurrent/4) }
 
 // FirstRunSpread is the window over which the first runs of jobs jobs
 // spread.
@@ -83,6 +107,10 @@ type entry struct {
 	phase  phase
 	added  time.Time
 	spread time.Duration // of its first run
+	// takeover is whether the entry's next run, or the one queued, is a
+	// takeover; onLane whether the one running holds a slot of the lane's
+	// own.
+	takeover, onLane bool
 	// due is when the entry's next run is due, or the current run was.
 	due time.Time
 	// last is the due time of the last run started; zero before the first.
@@ -101,8 +129,10 @@ type Scheduler struct {
 	mu       sync.Mutex
 	max      int
 	entries  map[string]*entry
-	queue    []*entry // oldest due first
-	inFlight int
+	queue    []*entry        // oldest due first
+	lane     []*entry        // takeovers, oldest due first
+	inFlight int             // in the ordinary slots
+	onLane   int             // in the lane's own slots
 	ctx      context.Context // set by Run; runs start only once it is
 	stopped  bool
 	runs     sync.WaitGroup
@@ -129,14 +159,15 @@ func (s *Scheduler) SetMaxConcurrent(n int) {
 func (s *Scheduler) InFlight() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.inFlight
+	return s.inFlight + s.onLane
 }
 
-// Queued returns the number of due runs waiting for a free slot.
+// Queued returns the number of due runs waiting for a free slot, takeovers
+// included.
 func (s *Scheduler) Queued() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.queue)
+	return len(s.queue) + len(s.lane)
 }
 
 // Jobs returns the number of jobs scheduled.
@@ -156,7 +187,7 @@ func (s *Scheduler) Jobs() int {
 // first run FirstRunOffset after now, spread over FirstRunSpread(len(jobs)); a job no longer in jobs is dropped,
 // after its run in flight if it has one; a job already scheduled keeps its
 // place and uses the new Run from its next run on, and a changed interval
-// moves its next due time.
+// moves its next due time, unless that is a takeover's.
 func (s *Scheduler) Set(jobs []Job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -168,14 +199,14 @@ func (s *Scheduler) Set(jobs []Job) {
 		if !ok {
 			e = &entry{job: j, added: s.clock.Now(), spread: spread}
 			s.entries[j.Name] = e
-			s.arm(e, time.Time{})
+			s.arm(e, Next{})
 			continue
 		}
 		old := e.job.Interval
 		e.job, e.removed = j, false
-		if e.phase == waiting && j.Interval != old {
+		if e.phase == waiting && j.Interval != old && !e.takeover {
 			e.stop()
-			s.arm(e, time.Time{})
+			s.arm(e, Next{})
 		}
 	}
 	for name, e := range s.entries {
@@ -187,7 +218,7 @@ func (s *Scheduler) Set(jobs []Job) {
 			e.stop()
 			delete(s.entries, name)
 		case queued:
-			s.queue = slices.DeleteFunc(s.queue, func(q *entry) bool { return q == e })
+			s.unqueue(e)
 			delete(s.entries, name)
 		case running:
 			e.removed = true
@@ -214,7 +245,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 			e.stop()
 		}
 	}
-	s.queue = nil
+	s.queue, s.lane = nil, nil
 	s.mu.Unlock()
 	s.runs.Wait()
 }
@@ -226,11 +257,13 @@ func (s *Scheduler) runStarted() bool {
 	return s.ctx != nil
 }
 
-// arm sets e's next due time and its timer: next when it is not zero,
+// arm sets e's next due time and its timer: next.At when it is not zero,
 // else from the last run's due time. s.mu is held. A job without an
 // interval waits without a timer until RunNow queues it.
-func (s *Scheduler) arm(e *entry, next time.Time) {
+func (s *Scheduler) arm(e *entry, n Next) {
 	now := s.clock.Now()
+	next := n.At
+	e.takeover = n.Takeover
 	if e.job.Interval <= 0 {
 		e.phase, e.due = waiting, time.Time{}
 		e.gen++
@@ -268,26 +301,53 @@ func (s *Scheduler) fire(e *entry, gen int) {
 		return
 	}
 	e.phase = queued
+	q := &s.queue
+	if e.takeover {
+		q = &s.lane
+	}
 	// Insert in due order: timers can fire late and out of order.
-	i, _ := slices.BinarySearchFunc(s.queue, e, func(a, b *entry) int {
+	i, _ := slices.BinarySearchFunc(*q, e, func(a, b *entry) int {
 		if a.due.After(b.due) {
 			return 1
 		}
 		return -1
 	})
-	s.queue = slices.Insert(s.queue, i, e)
+	*q = slices.Insert(*q, i, e)
 	s.dispatch()
 }
 
-// dispatch starts queued runs while slots are free. s.mu is held.
+// unqueue takes queued e out of its queue. s.mu is held.
+func (s *Scheduler) unqueue(e *entry) {
+	is := func(q *entry) bool { return q == e }
+	s.queue = slices.DeleteFunc(s.queue, is)
+	s.lane = slices.DeleteFunc(s.lane, is)
+}
+
+// dispatch starts queued runs while slots are free: takeovers first, in
+// a slot of the lane's own while one is free and else in an ordinary one,
+// then the queue in the ordinary slots. s.mu is held.
 func (s *Scheduler) dispatch() {
 	// A run that ends on cancellation may get here before Run has marked
 	// the stop: the context says it first.
-	for s.ctx != nil && s.ctx.Err() == nil && !s.stopped && s.inFlight < s.max && len(s.queue) > 0 {
-		e := s.queue[0]
-		s.queue = s.queue[1:]
+	for s.ctx != nil && s.ctx.Err() == nil && !s.stopped {
+		var e *entry
+		switch {
+		case len(s.lane) > 0 && s.onLane < TakeoverSlots(s.max):
+			e, s.lane = s.lane[0], s.lane[1:]
+			e.onLane = true
+			s.onLane++
+		case s.inFlight >= s.max:
+			return
+		case len(s.lane) > 0:
+			e, s.lane = s.lane[0], s.lane[1:]
+			s.inFlight++
+		case len(s.queue) > 0:
+			e, s.queue = s.queue[0], s.queue[1:]
+			s.inFlight++
+		default:
+			return
+		}
 		e.phase, e.last = running, e.due
-		s.inFlight++
 		s.runs.Add(1)
 		go s.run(s.ctx, e, e.job)
 	}
@@ -298,7 +358,12 @@ func (s *Scheduler) run(ctx context.Context, e *entry, j Job) {
 	next := j.Run(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.inFlight--
+	if e.onLane {
+		e.onLane = false
+		s.onLane--
+	} else {
+		s.inFlight--
+	}
 	switch {
 	case e.removed:
 		if s.entries[j.Name] == e {
@@ -374,7 +439,12 @@ func (s *Scheduler) RunNow(name string) error {
 	e.gen++
 	e.due = s.clock.Now()
 	e.phase = queued
-	s.queue = append(s.queue, e) // due now: no queued run is due later
+	// Due now: no queued run is due later. A takeover stays one.
+	if e.takeover {
+		s.lane = append(s.lane, e)
+	} else {
+		s.queue = append(s.queue, e)
+	}
 	s.dispatch()
 	return nil
 }

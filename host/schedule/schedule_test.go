@@ -126,7 +126,7 @@ func (h *harness) stop() {
 // job returns a job that reports its start and, when block is not nil,
 // runs until block is closed or the scheduler stops.
 func (h *harness) job(name string, interval time.Duration, block chan struct{}) Job {
-	return Job{Name: name, Interval: interval, Run: func(ctx context.Context) time.Time {
+	return Job{Name: name, Interval: interval, Run: func(ctx context.Context) Next {
 		h.started <- name
 		if block != nil {
 			select {
@@ -134,13 +134,21 @@ func (h *harness) job(name string, interval time.Duration, block chan struct{}) 
 			case <-ctx.Done():
 			}
 		}
-		return time.Time{}
+		return Next{}
 	}}
 }
 
+// next returns the next job to start. Runs start as the clock advances,
+// so a run that has not started half a minute later never will.
 func (h *harness) next() string {
 	h.t.Helper()
-	return <-h.started
+	select {
+	case name := <-h.started:
+		return name
+	case <-time.After(30 * time.Second):
+		h.t.Fatal("no run started")
+		return ""
+	}
 }
 
 // noneStarted checks that no run started. Runs start synchronously with
@@ -348,7 +356,7 @@ func TestSetAddsRemovesAndChangesJobs(t *testing.T) {
 
 	changed := make(chan struct{}, 1)
 	h.s.Set([]Job{
-		{Name: "stays", Interval: time.Hour, Run: func(context.Context) time.Time { changed <- struct{}{}; return time.Time{} }},
+		{Name: "stays", Interval: time.Hour, Run: func(context.Context) Next { changed <- struct{}{}; return Next{} }},
 		h.job("added", time.Hour, nil),
 	})
 	if n, q := h.s.Jobs(), h.s.Queued(); n != 2 || q != 1 {
@@ -393,11 +401,11 @@ func TestIntervalChangeMovesTheNextRun(t *testing.T) {
 func TestStopWaitsForRunsInFlightAndDropsQueued(t *testing.T) {
 	h := newHarness(t, 1)
 	finished := make(chan struct{})
-	a := Job{Name: "a", Interval: time.Hour, Run: func(ctx context.Context) time.Time {
+	a := Job{Name: "a", Interval: time.Hour, Run: func(ctx context.Context) Next {
 		h.started <- "a"
 		<-ctx.Done()
 		close(finished) // the run's last checkpoint, after the stop
-		return time.Time{}
+		return Next{}
 	}}
 	h.s.Set([]Job{a})
 	h.clock.Advance(MaxFirstRunSpread)
@@ -510,9 +518,9 @@ func TestRunSaysWhenItIsNextDue(t *testing.T) {
 	h := newHarness(t, 1)
 	const interval = time.Hour
 	next := make(chan time.Time, 1)
-	h.s.Set([]Job{{Name: "a", Interval: interval, Run: func(context.Context) time.Time {
+	h.s.Set([]Job{{Name: "a", Interval: interval, Run: func(context.Context) Next {
 		h.started <- "a"
-		return <-next
+		return Next{At: <-next}
 	}}})
 	h.clock.Advance(MaxFirstRunSpread)
 	h.next()
@@ -551,4 +559,126 @@ func TestRunSaysWhenItIsNextDue(t *testing.T) {
 	h.clock.Advance(time.Nanosecond)
 	h.next()
 	next <- time.Time{}
+}
+
+// takeoverJob is a job whose first run finds it held elsewhere and asks to
+// be tried again after retry as a takeover; its later runs hold their slot
+// until block is closed.
+func (h *harness) takeoverJob(name string, retry time.Duration, block chan struct{}) Job {
+	tried := false
+	return Job{Name: name, Interval: time.Hour, Run: func(ctx context.Context) Next {
+		h.started <- name
+		if !tried {
+			tried = true
+			return Next{At: h.clock.Now().Add(retry), Takeover: true}
+		}
+		select {
+		case <-block:
+		case <-ctx.Done():
+		}
+		return Next{}
+	}}
+}
+
+// A takeover that comes due while every slot is taken and older runs wait
+// in the queue starts at once, in a slot of the lane's own: a host whose
+// peer is gone does not make its pipelines wait behind its backlog.
+func TestTakeoverGoesBeforeTheBacklog(t *testing.T) {
+	h := newHarness(t, 2)
+	busy := make(chan struct{})
+	defer close(busy)
+	held := h.takeoverJob("held", 5*time.Minute, busy)
+	h.s.Set([]Job{held})
+	h.clock.Advance(MaxFirstRunSpread)
+	h.next() // found held elsewhere: again in five minutes, as a takeover
+	h.idle()
+
+	jobs := []Job{held}
+	for i := range 20 {
+		jobs = append(jobs, h.job(fmt.Sprintf("tenant-%02d", i), time.Hour, busy))
+	}
+	h.s.Set(jobs)
+	h.clock.Advance(MaxFirstRunSpread)
+	// Both slots hold long runs, and a backlog waits.
+	h.next()
+	h.next()
+	if q := h.s.Queued(); q != 18 {
+		t.Fatalf("%d queued, want the other 18", q)
+	}
+	h.clock.Advance(4 * time.Minute)
+	if got := h.next(); got != "held" {
+		t.Fatalf("started %s, want the takeover of held first", got)
+	}
+	if n := h.s.InFlight(); n != 3 {
+		t.Fatalf("%d runs in flight, want the two slots' and the takeover's", n)
+	}
+}
+
+// Takeovers go before the queue for every slot that frees, but at most
+// TakeoverSlots of them run beyond max_concurrent_runs: a host that loses
+// a peer holding many pipelines is not flooded with them.
+func TestTakeoversAreBounded(t *testing.T) {
+	const maxRuns = 4
+	lane := TakeoverSlots(maxRuns)
+	h := newHarness(t, maxRuns)
+	long := make(chan struct{})
+	defer close(long)
+	release := make(chan struct{})
+	var jobs []Job
+	for i := range 10 {
+		jobs = append(jobs, h.takeoverJob(fmt.Sprintf("held-%d", i), 5*time.Minute, release))
+	}
+	h.s.Set(jobs)
+	h.clock.Advance(MaxFirstRunSpread)
+	for range jobs {
+		h.next() // each found held elsewhere
+	}
+	h.idle()
+	// The ordinary slots hold long runs, and others wait behind them.
+	for i := range maxRuns {
+		jobs = append(jobs, h.job(fmt.Sprintf("long-%d", i), time.Hour, long))
+	}
+	h.s.Set(jobs)
+	h.clock.Advance(MaxFirstRunSpread)
+	for range maxRuns {
+		h.next()
+	}
+	for i := range 5 {
+		jobs = append(jobs, h.job(fmt.Sprintf("tenant-%d", i), time.Hour, nil))
+	}
+	h.s.Set(jobs)
+	h.clock.Advance(MaxFirstRunSpread)
+	h.clock.Advance(3 * time.Minute)
+	for range lane {
+		if got := h.next(); got[:5] != "held-" {
+			t.Fatalf("started %s, want a takeover", got)
+		}
+	}
+	h.idleExcept(maxRuns + lane)
+	h.noneStartedBeyond()
+	if q := h.s.Queued(); q != 10-lane+5 {
+		t.Fatalf("%d queued, want %d takeovers and 5 others", q, 10-lane)
+	}
+	// An ordinary slot that frees goes to a takeover before the older
+	// runs of the queue, and so do the lane's slots as takeovers end.
+	long <- struct{}{}
+	if got := h.next(); got[:5] != "held-" {
+		t.Fatalf("started %s while takeovers wait", got)
+	}
+	for range 10 - lane - 1 {
+		release <- struct{}{}
+		if got := h.next(); got[:5] != "held-" {
+			t.Fatalf("started %s while takeovers wait", got)
+		}
+	}
+}
+
+// noneStartedBeyond checks that no run started other than those read.
+func (h *harness) noneStartedBeyond() {
+	h.t.Helper()
+	select {
+	case name := <-h.started:
+		h.t.Fatalf("%s started beyond the bound", name)
+	default:
+	}
 }

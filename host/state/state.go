@@ -147,6 +147,7 @@ type Claim struct {
 	Host     string
 	Since    time.Time
 	release  func(context.Context) error
+	lease    func() error
 	lost     chan struct{}
 	loseOnce sync.Once
 	lostWhy  error
@@ -167,9 +168,37 @@ func (c *Claim) Lose(why error) {
 	})
 }
 
+// SetLease is for implementations of Store whose claims end on their own
+// unless renewed in time, such as with the database session that holds
+// them: lease returns nil while the claim can still be counted on, and
+// else why not. It is called before anything a run writes leaves the
+// host, so it must be cheap: a look at a clock, not a call to a server.
+// Set it before handing the claim out.
+func (c *Claim) SetLease(lease func() error) { c.lease = lease }
+
+// Check returns nil while the claim is held and its lease, if it has one,
+// has not run out; else it loses the claim, if the store has not already,
+// and returns why. A caller checks before it lets anything more of the
+// run go out to a destination: a host that was paused may come back
+// after another host took the pipeline over and before the store noticed,
+// and what it wrote then would land after what its successor wrote.
+func (c *Claim) Check() error {
+	if err := c.Err(); err != nil {
+		return err
+	}
+	if c.lease != nil {
+		if err := c.lease(); err != nil {
+			c.Lose(err)
+			return c.Err()
+		}
+	}
+	return nil
+}
+
 // Lost is closed when the store ended the claim before Release, such as
-// when the database ended the session holding it. Writes under the claim
-// are refused from then on; the caller should stop the run.
+// when the database ended the session holding it, or when Check found its
+// lease run out. Writes under the claim are refused from then on; the
+// caller should stop the run.
 func (c *Claim) Lost() <-chan struct{} { return c.lost }
 
 // Err says why the claim was lost, or nil while it is held.

@@ -64,7 +64,7 @@ func (b *bench) consolePage(ctx context.Context) error {
 
 // consoleFilter measures console_filter_ms.
 func (b *bench) consoleFilter(ctx context.Context) error {
-	dir, err := tenantFiles(consolePipelines, 10, consolePipelines/consoleFailing)
+	dir, err := tenantFiles(consolePipelines, 10, consolePipelines/consoleFailing, "")
 	if err != nil {
 		return err
 	}

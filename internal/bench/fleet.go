@@ -51,11 +51,12 @@ func benchFleet(ctx context.Context, b *bench) error {
 // tenantFolder makes a temporary configuration folder of n pipeline
 // files named tenant-0000 and on, each of records records on an hourly
 // interval, with an out folder for their output. The caller removes it.
-func tenantFolder(n, records int) (string, error) { return tenantFiles(n, records, 0) }
+func tenantFolder(n, records int) (string, error) { return tenantFiles(n, records, 0, "") }
 
 // tenantFiles is tenantFolder of which one pipeline in every failEvery
-// (none when 0) has a source that crashes after 3 records.
-func tenantFiles(n, records, failEvery int) (string, error) {
+// (none when 0) has a source that crashes after 3 records, and whose
+// generator blocks also hold source, such as a delay.
+func tenantFiles(n, records, failEvery int, source string) (string, error) {
 	dir, err := os.MkdirTemp("", "replicator-bench")
 	if err != nil {
 		return "", err
@@ -66,7 +67,7 @@ func tenantFiles(n, records, failEvery int) (string, error) {
 	}
 	for i := range n {
 		name := fmt.Sprintf("tenant-%04d", i)
-		hcl := tenantHCL(name, records, "1h")
+		hcl := tenantHCL(name, records, "1h", source)
 		if failEvery > 0 && i%failEvery == 0 {
 			hcl = strings.Replace(hcl, "  count = ", "  fail_after = 3\n  count = ", 1)
 		}
@@ -78,10 +79,11 @@ func tenantFiles(n, records, failEvery int) (string, error) {
 	return dir, nil
 }
 
-func tenantHCL(name string, records int, interval string) string {
+func tenantHCL(name string, records int, interval, source string) string {
 	s := fmt.Sprintf(`
 source "generator" %[1]q {
   count = %[2]d
+  %[3]s
 }
 destination "jsonl" %[1]q {
   path = "out/%[1]s.jsonl"
@@ -90,7 +92,7 @@ pipeline %[1]q {
   source      = source.generator.%[1]s
   destination = destination.jsonl.%[1]s
   streams     = ["items"]
-`, name, records)
+`, name, records, source)
 	if interval != "" {
 		s += fmt.Sprintf("  interval    = %q\n", interval)
 	}
@@ -108,7 +110,7 @@ func (b *bench) runOverhead(ctx context.Context) (time.Duration, error) {
 	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
 		return 0, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "replicator.hcl"), []byte(tenantHCL("one", 1, "")), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "replicator.hcl"), []byte(tenantHCL("one", 1, "", "")), 0o644); err != nil {
 		return 0, err
 	}
 	replicator := filepath.Join(b.bin, "replicator")

@@ -49,6 +49,7 @@ func suites() []suite {
 		{"console", benchConsole},
 		{"fleet_scale", benchFleetScale},
 		{"validate", benchValidate},
+		{"fleet_takeover", benchFleetTakeover},
 	}
 }
 

@@ -453,20 +453,23 @@ func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store state.Sto
 	if err != nil {
 		return err
 	}
-	ctx, claim, done, err := claimRun(ctx, a.log, store, pc.Name)
+	rc, err := claimRun(ctx, a.log, store, pc.Name)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer rc.done(a.log)
 	base := a.log.Named(pc.Name)
-	p, begun, err := openRun(ctx, eng, pc, store, claim, base)
+	p, begun, err := openRun(ctx, rc, eng, pc, store, base)
 	if err != nil {
+		if ctx.Err() != nil && begun.Outcome == state.OutcomeInterrupted {
+			return nil // stopped while its plugins started; the caller says so
+		}
 		return err
 	}
 	defer p.Close()
 	log := runner.Logger(base, pc.Name, begun.ID)
 	prog := newProgress(a.stderr, pc.Name, log, a.opts.logFormat == logFormatText)
-	run, err := runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
+	run, err := runner.Run(rc.ctx, p.Pipeline, store, rc.Fence, runner.Options{
 		Begun:         begun,
 		Log:           base,
 		OnProgress:    prog.update,
@@ -483,22 +486,22 @@ func (a *app) syncOnce(ctx context.Context, pc *config.Pipeline, store state.Sto
 	return nil
 }
 
-// openRun begins a run of pc under claim (runner.Begin) and starts its
+// openRun begins a run of pc under rc (runner.Begin) and starts its
 // plugins, which log through log with the run's fields (runner.Logger),
 // so that their lines carry the ID the history keeps for the run. When
-// the plugins do not start, it returns the run recorded as failed, under
-// the claim: a host that lost the claim meanwhile (it was paused, say)
-// learns so from the store, which refuses the write. When the run could
-// not be begun, it returns the zero run.
-func openRun(ctx context.Context, eng *engine.Engine, pc *config.Pipeline, store state.Store, claim *state.Claim,
+// the plugins do not start, it returns the run recorded as failed, or as
+// interrupted when ctx ended, under the claim: a host that lost the claim
+// meanwhile (it was paused, say) learns so from the store, which refuses
+// the write. When the run could not be begun, it returns the zero run.
+func openRun(ctx context.Context, rc *runClaim, eng *engine.Engine, pc *config.Pipeline, store state.Store,
 	log hclog.Logger) (*engine.Pipeline, state.Run, error) {
-	begun, err := runner.Begin(ctx, store, claim.Fence)
+	begun, err := runner.Begin(rc.ctx, store, rc.Fence)
 	if err != nil {
 		return nil, state.Run{}, err
 	}
-	p, err := eng.Open(ctx, pc, store, claim.Fence, runner.Logger(log, pc.Name, begun.ID))
+	p, err := rc.open(eng, pc, store, runner.Logger(log, pc.Name, begun.ID))
 	if err != nil {
-		rec, err := failedStart(ctx, store, claim.Fence, begun, err)
+		rec, err := endUnstarted(rc.ctx, store, rc.Fence, begun, err, ctx.Err() != nil && rc.Err() == nil)
 		return nil, rec, err
 	}
 	return p, begun, nil
@@ -521,7 +524,7 @@ func cmdSync(ctx context.Context, a *app, args []string) error {
 }
 
 func cmdStatus(ctx context.Context, a *app, args []string) error {
-	store, err := a.openStore(ctx)
+	store, err := a.historyStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -545,7 +548,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PIPELINE\tRUN\tSTARTED\tTOOK\tREAD\tWRITTEN\tOUTCOME\tDETAILS")
+	fmt.Fprintln(tw, "PIPELINE\tRUN\tHOST\tSTARTED\tTOOK\tREAD\tWRITTEN\tOUTCOME\tDETAILS")
 	for _, name := range names {
 		runs, err := store.Runs(ctx, name, a.opts.limit)
 		if err != nil {
@@ -563,7 +566,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 			if r.Error != "" {
 				details = strings.TrimSpace(details + " error: " + firstLine(r.Error))
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Pipeline, r.ID, r.Started.Local().Format("2006-01-02 15:04:05"),
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Pipeline, r.ID, cmp.Or(r.Host, "-"), r.Started.Local().Format("2006-01-02 15:04:05"),
 				took, r.Read, r.Written, r.Outcome, details)
 		}
 	}

@@ -85,11 +85,11 @@ pipeline "p" {
 	}
 	here, other := open(), open()
 
-	runCtx, claim, done, err := claimRun(ctx, hclog.NewNullLogger(), here, "p")
+	rc, err := claimRun(ctx, hclog.NewNullLogger(), here, "p")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer done()
+	defer rc.done(hclog.NewNullLogger())
 	// Once both plugins run (the source waiting in Spec), another host
 	// takes the pipeline over: this host's claim session ends, and the
 	// other claims it.
@@ -119,7 +119,7 @@ pipeline "p" {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}()
-	p, rec, err := openRun(runCtx, eng, cfg.Pipelines[0], here, claim, logger)
+	p, rec, err := openRun(ctx, rc, eng, cfg.Pipelines[0], here, logger)
 	if p != nil {
 		p.Close()
 	}

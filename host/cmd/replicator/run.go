@@ -22,6 +22,7 @@ import (
 	"github.com/replicatorhq/replicator/host/runner"
 	"github.com/replicatorhq/replicator/host/schedule"
 	"github.com/replicatorhq/replicator/host/state"
+	"github.com/replicatorhq/replicator/host/state/postgres"
 	"github.com/replicatorhq/replicator/plugin"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
@@ -126,26 +127,23 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	}
 	// The state file is open only while runs are underway, so that
 	// `replicator status` and the like can read it in between; a database
-	// stays open.
+	// stays open once reached.
 	opts, err := a.stateOptions()
 	if err != nil {
 		return err
 	}
 	h.shared = &sharedStore{path: a.storePath(), opts: opts}
 	h.retry = retryAfter(cmp.Or(cfg.State.TakeoverAfter, config.DefaultTakeoverAfter))
-	if a.usesPostgres() {
-		h.fleet = true
-		if h.shared.store, err = a.openStore(ctx); err != nil {
+	h.fleet = a.usesPostgres()
+	if h.fleet {
+		h.shared.waiting = errWaitingForDatabase
+	} else {
+		_, release, err := h.shared.acquire()
+		if err != nil {
 			return err
 		}
-		h.shared.refs = 1
-		h.followStore(ctx, h.shared.store)
+		release()
 	}
-	_, release, err := h.shared.acquire()
-	if err != nil {
-		return err
-	}
-	release()
 	listen := cmp.Or(a.opts.listen, cfg.Host.Listen)
 	h.console = listen != ""
 	jobs := h.jobs(eng)
@@ -159,15 +157,30 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 		Load:  func() (int, int) { return h.sched.Queued(), h.sched.InFlight() },
 		Ready: consoleHost{h}.Ready,
 	})
-	h.set(jobs)
+	// The console and /readyz are up while the host waits for its
+	// database: not ready until it is reached.
 	if h.console {
 		if err := h.serveConsole(ctx, listen, cfg.Host); err != nil {
 			return err
 		}
 	}
+	if h.fleet {
+		store, err := waitForDatabase(ctx, a)
+		if errors.Is(err, errStopped) {
+			a.log.Info("stopped before the state database could be reached")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		h.shared.open(store)
+		h.followStore(ctx, store)
+	}
+	h.set(jobs)
 
 	a.log.Info("running pipelines on their intervals; reload with SIGHUP, stop with Ctrl-C or SIGTERM",
-		"pipelines", len(jobs), "max_concurrent_runs", cfg.Host.MaxConcurrentRuns)
+		"pipelines", len(jobs), "max_concurrent_runs", cfg.Host.MaxConcurrentRuns,
+		"takeover_slots", schedule.TakeoverSlots(cfg.Host.MaxConcurrentRuns))
 	close(running)
 	h.sched.Run(ctx)
 	stopFollowing()
@@ -322,7 +335,7 @@ func (h *runHost) jobs(eng *engine.Engine) []schedule.Job {
 			h.log.Debug("pipeline has no interval; it runs only with `replicator sync`", "pipeline", pc.Name)
 			continue
 		}
-		jobs = append(jobs, schedule.Job{Name: pc.Name, Interval: pc.Interval, Run: func(ctx context.Context) time.Time {
+		jobs = append(jobs, schedule.Job{Name: pc.Name, Interval: pc.Interval, Run: func(ctx context.Context) schedule.Next {
 			return h.run(ctx, eng, pc)
 		}})
 	}
@@ -331,13 +344,13 @@ func (h *runHost) jobs(eng *engine.Engine) []schedule.Job {
 
 // run runs pc once and logs how it went in one line: a run stopped by the
 // host's shutdown is interrupted, not failed. It returns when pc is next
-// due, the zero time meaning one interval on: a pipeline another host runs
-// now, or whose claim could not be taken or kept, is tried again after
-// h.retry, and one another host ran less than an interval ago is due one
-// interval after that run started.
-func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) time.Time {
+// due, the zero value meaning one interval on: a pipeline another host
+// runs now, or whose claim could not be taken or kept, is tried again
+// after h.retry as a takeover, and one another host ran less than an
+// interval ago is due one interval after that run started.
+func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) schedule.Next {
 	if next, wait := h.waitForStore(pc); wait {
-		return next
+		return schedule.Next{At: next}
 	}
 	h.log.Debug("run started", "pipeline", pc.Name)
 	started := time.Now()
@@ -364,13 +377,13 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 	case h.stoppedByOutage(ctx, err):
 		// The outage is logged once, not with each run it stops.
 		log.Debug("run stopped by the state database's outage; it runs again once the database answers", "error", err)
-		next = h.afterOutage(pc)
-	case err != nil && !next.IsZero():
+		next = schedule.Next{At: h.afterOutage(pc)}
+	case err != nil && next.Takeover:
 		log.Warn("run failed: the pipeline's claim could not be taken or kept; it is tried again soon, here or on another host, from its last checkpoint",
 			"took", took, "in", h.retry, "error", err)
-	case !next.IsZero():
+	case !next.At.IsZero():
 		log.Debug("pipeline ran on another host less than an interval ago; its next run is due one interval after that one started",
-			"host", rec.Host, "at", next.Format(time.RFC3339))
+			"host", rec.Host, "at", next.At.Format(time.RFC3339))
 	case err != nil:
 		log.Error("run failed", "took", took, "error", err)
 	default:
@@ -382,52 +395,56 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 
 // runOnce claims pc and runs it, unless another host ran it less than an
 // interval ago: then it returns that run and when pc is next due. When the
-// claim could not be taken, or the run's end could not be stored under it
-// (the claim was lost, the database restarted), pc is due again after
-// h.retry: the history does not show that run's end, and the pipeline must
-// go on within the takeover bound, here or elsewhere.
-func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) (state.Run, time.Time, error) {
+// claim could not be taken, or was lost, or the run's end could not be
+// stored under it (the database restarted), pc is due again after h.retry
+// as a takeover: the history does not show that run's end, and the
+// pipeline must go on within the takeover bound, here or elsewhere. A run
+// cut by the host's shutdown at any point is recorded as interrupted.
+func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) (state.Run, schedule.Next, error) {
 	store, release, err := h.shared.acquire()
 	if err != nil {
-		return state.Run{}, time.Time{}, err
+		return state.Run{}, schedule.Next{}, err
 	}
 	defer release()
 	// soon is when pc is due again after a claim that failed or was lost.
-	soon := func() time.Time { return time.Now().Add(min(h.retry, pc.Interval)) }
+	soon := func() schedule.Next {
+		return schedule.Next{At: time.Now().Add(min(h.retry, pc.Interval)), Takeover: true}
+	}
 	// A paused pipeline's run is skipped, on every host: it stays due at
 	// its slots, and runs again at the first after it is resumed.
 	if paused, err := isPaused(ctx, store, pc.Name); err != nil || paused {
 		if err != nil {
 			return state.Run{}, soon(), err
 		}
-		return state.Run{}, time.Time{}, errPaused
+		return state.Run{}, schedule.Next{}, errPaused
 	}
-	runCtx := ctx
-	ctx, claim, done, err := claimRun(ctx, h.log, store, pc.Name)
+	rc, err := claimRun(ctx, h.log, store, pc.Name)
 	if err != nil {
 		return state.Run{}, soon(), err
 	}
-	defer done()
+	defer rc.done(h.log)
 	if h.fleet {
-		last, next, err := ranElsewhere(ctx, store, pc.Name, pc.Interval, time.Now())
+		last, next, err := ranElsewhere(rc.ctx, store, pc.Name, pc.Interval, time.Now())
 		if err != nil {
 			return state.Run{}, soon(), err
 		}
 		if !next.IsZero() {
-			return last, next, nil
+			return last, schedule.Next{At: next}, nil
 		}
 	}
-	p, rec, err := openRun(ctx, eng, pc, store, claim, h.runLog.Named(pc.Name))
+	p, rec, err := openRun(ctx, rc, eng, pc, store, h.runLog.Named(pc.Name))
 	if err != nil {
-		if rec.ID == 0 || claim.Err() != nil {
-			return rec, soon(), err
+		if rec.ID == 0 || rc.Err() != nil {
+			// Not begun, or the claim was lost: the history shows no end
+			// of this run, and the pipeline goes on within the bound.
+			return state.Run{}, soon(), err
 		}
-		return rec, time.Time{}, err
+		return rec, schedule.Next{}, err
 	}
 	defer p.Close()
 	h.metrics.PluginStarted(pc.Name, config.KindSource)
 	h.metrics.PluginStarted(pc.Name, config.KindDestination)
-	rec, err = runner.Run(ctx, p.Pipeline, store, claim.Fence, runner.Options{
+	rec, err = runner.Run(rc.ctx, p.Pipeline, store, rc.Fence, runner.Options{
 		Begun:         rec,
 		FullRefresh:   h.fullRefreshes.take(pc.Name),
 		Log:           h.runLog.Named(pc.Name),
@@ -436,10 +453,12 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 		ProgressEvery: time.Second,
 		OnProgress:    func(pr runner.Progress) { h.live.update(pc.Name, pr.Read, pr.Written) },
 	})
-	if err != nil && runCtx.Err() == nil && !endStored(context.WithoutCancel(ctx), store, rec) {
+	switch {
+	case ctx.Err() != nil:
+	case rc.Err() != nil, err != nil && !endStored(context.WithoutCancel(ctx), store, rec):
 		return rec, soon(), err
 	}
-	return rec, time.Time{}, err
+	return rec, schedule.Next{}, err
 }
 
 // endStored is true when the history holds rec's end, or rec never
@@ -481,59 +500,86 @@ func ranElsewhere(ctx context.Context, store state.Store, pipeline string, inter
 	return last, next, nil
 }
 
-// failedStart records the end of rec, a run begun that failed before it
-// could read: a plugin that did not start, or a source that could not
-// discover its streams (no credentials, say). The history and the console
-// then show why the pipeline does not run, with the last lines its plugins
-// logged.
-func failedStart(ctx context.Context, store state.Store, fence state.Fence, rec state.Run, cause error) (state.Run, error) {
-	rec.Ended, rec.Outcome, rec.Error = time.Now(), state.OutcomeFailed, cause.Error()
-	if open, ok := errors.AsType[*engine.OpenError](cause); ok {
-		rec.Logs = open.Logs
-	}
-	if err := store.SaveRun(context.WithoutCancel(ctx), fence, &rec); err != nil {
-		return rec, fmt.Errorf("%w (and recording the failed run: %w)", cause, err)
-	}
-	return rec, cause
-}
+// errWaitingForDatabase is what the runs and /readyz are told while the
+// host waits for its state database at start.
+var errWaitingForDatabase = errors.New("waiting for the state database, which could not be reached yet")
 
-// claimRun claims pipeline for this host. The context it returns ends
-// when the claim is lost (another host may be running the pipeline
-// already); done releases the claim.
-func claimRun(ctx context.Context, log hclog.Logger, store state.Store, pipeline string) (context.Context, *state.Claim, func(), error) {
-	claim, err := store.Claim(ctx, pipeline, hostID())
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	ctx, stop := context.WithCancel(ctx)
-	go func() {
+// Waiting for the state database at start: attempts back off from the
+// first to the last delay, each bounded by dbAttemptTimeout, and the host
+// says it still waits once every dbWaitReport.
+const (
+	dbFirstRetry     = time.Second
+	dbLastRetry      = 30 * time.Second
+	dbAttemptTimeout = 30 * time.Second
+	dbWaitReport     = time.Minute
+)
+
+// errStopped is waitForDatabase's error once ctx ends.
+var errStopped = errors.New("stopped while waiting for the state database")
+
+// waitForDatabase opens the configuration's state database, trying again
+// with backoff while it cannot be reached, until ctx ends: then it fails
+// with errStopped. Any other error (a wrong URL or key, a schema newer
+// than this replicator) is returned at once.
+func waitForDatabase(ctx context.Context, a *app) (state.Store, error) {
+	delay := dbFirstRetry
+	var reported time.Time
+	for {
+		attempt, cancel := context.WithTimeout(ctx, dbAttemptTimeout)
+		store, err := a.openStore(attempt)
+		cancel()
+		if err == nil {
+			if !reported.IsZero() {
+				a.log.Info("the state database is reached; the host is ready")
+			}
+			return store, nil
+		}
+		if ctx.Err() != nil {
+			return nil, errStopped
+		}
+		if !errors.Is(err, postgres.ErrUnreachable) {
+			return nil, err
+		}
+		if time.Since(reported) >= dbWaitReport {
+			a.log.Warn("the state database cannot be reached; waiting for it, not ready until then",
+				"database", postgres.Redacted(a.cfg.State.Postgres), "error", err, "retrying_every", dbLastRetry)
+			reported = time.Now()
+		}
 		select {
-		case <-claim.Lost():
-			log.Warn("stopping the run: its claim was lost", "pipeline", pipeline, "error", claim.Err())
-			stop()
 		case <-ctx.Done():
+			return nil, errStopped
+		case <-time.After(delay):
 		}
-	}()
-	return ctx, claim, func() {
-		stop()
-		if err := claim.Release(context.WithoutCancel(ctx)); err != nil {
-			log.Warn("could not release the pipeline's claim", "pipeline", pipeline, "error", err)
-		}
-	}, nil
+		delay = min(2*delay, dbLastRetry)
+	}
 }
 
-// sharedStore keeps the state file open while at least one holder needs it.
+// sharedStore keeps the state file open while at least one holder needs
+// it; a database, once open, stays open.
 type sharedStore struct {
 	path  string
 	opts  state.FileOptions
 	mu    sync.Mutex
 	store state.Store
 	refs  int
+	// waiting is the error of every acquire while the host waits for its
+	// database.
+	waiting error
+}
+
+// open makes the database store the one every holder gets.
+func (s *sharedStore) open(db state.Store) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.store, s.refs, s.waiting = db, 1, nil
 }
 
 func (s *sharedStore) acquire() (state.Store, func(), error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.waiting != nil {
+		return nil, nil, s.waiting
+	}
 	if s.refs == 0 {
 		st, err := state.OpenFile(s.path, s.opts)
 		if err != nil {

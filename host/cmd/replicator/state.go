@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/replicatorhq/replicator/host/config"
+	"github.com/replicatorhq/replicator/host/engine"
 	"github.com/replicatorhq/replicator/host/state"
 	"github.com/replicatorhq/replicator/host/state/postgres"
 )
@@ -114,6 +115,36 @@ func stateKeys(cfg *config.Config) (*state.Keyring, error) {
 		return nil, fmt.Errorf("state block at %s: %w", cfg.State.DeclRange, err)
 	}
 	return keys, nil
+}
+
+// historyStore opens the store to read the run history from: the state
+// file -state names, or where the configuration keeps its state, read
+// without decoding the pipelines and without the encryption key, so that
+// the credentials stay sealed and unread.
+func (a *app) historyStore(ctx context.Context) (state.Store, error) {
+	if a.store != nil {
+		return a.store, nil
+	}
+	if a.opts.state == "" {
+		cfg, diags := config.LoadStore(a.opts.config)
+		a.cfg = cfg
+		if diags.HasErrors() {
+			return nil, &engine.DiagnosticsError{Diags: diags}
+		}
+	}
+	var s state.Store
+	var err error
+	if a.usesPostgres() {
+		s, err = postgres.Open(ctx, postgres.Options{URL: a.cfg.State.Postgres, TakeoverAfter: a.cfg.State.TakeoverAfter, Log: a.log})
+	} else {
+		// The history needs no key: only credentials are sealed.
+		s, err = state.OpenFile(a.storePath(), state.FileOptions{Fresh: a.opts.freshState, Log: a.log})
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.store = s
+	return s, nil
 }
 
 // storeName names the store in messages, without a password.

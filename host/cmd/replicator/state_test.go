@@ -153,6 +153,18 @@ func TestPostgresStateCopy(t *testing.T) {
 			t.Errorf("status lacks %q:\n%s", want, stdout)
 		}
 	}
+	// Reading the history needs no encryption key.
+	keyless := "state {\n  postgres = env(\"TEST_DATABASE_URL\")\n  encryption_key = env(\"TEST_UNSET_KEY\")\n}\n"
+	if err := os.WriteFile(cfgPath, []byte(keyless), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = replicator(t, "status", "-config", cfgPath, "tenant-1")
+	if code != 0 || !strings.Contains(stdout, "succeeded") {
+		t.Errorf("status without the key: code %d\n%s%s", code, stdout, stderr)
+	}
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// Copying into a database where a host runs the pipeline is refused.
 	code, _, stderr = replicator(t, "state", "copy", "-config", cfgPath, "-from", from, "-to", url)
 	if code == 0 || !strings.Contains(stderr, `pipeline "tenant-1" is running on host-b:42`) || strings.Contains(stderr, "hunter2") {
@@ -265,5 +277,40 @@ func TestStateBlockEncryptsTheStateFile(t *testing.T) {
 	code, _, stderr := replicator(t, "state", "copy", "-config", other, "-from", path, "-to", filepath.Join(dir, "other.db"))
 	if code == 0 || !strings.Contains(stderr, "neither encryption_key") || !strings.Contains(stderr, keys.KeyID()) {
 		t.Errorf("state copy with another key: code %d, %s", code, stderr)
+	}
+}
+
+// Status reads the history without decoding the pipelines: a folder whose
+// tenant files have errors still shows it, with the host of each run.
+func TestStatusReadsOnlyTheHistory(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := state.OpenFile(filepath.Join(dir, "data.db"), state.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Claim(ctx, "tenant-1", "host-a:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveRun(ctx, c.Fence, &state.Run{Pipeline: "tenant-1", Outcome: state.OutcomeSucceeded, Read: 7, Written: 7}); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Release(ctx)
+	s.Close()
+	for name, src := range map[string]string{
+		"host.hcl":     "replicator {\n  state_file = \"data.db\"\n}\n",
+		"tenant-1.hcl": `pipeline "tenant-1" { source = source.gone.x }`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, stdout, stderr := replicator(t, "status", "-config", dir, "tenant-1")
+	if code != 0 {
+		t.Fatalf("status: code %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout, "HOST") || !strings.Contains(stdout, "host-a:1") || !strings.Contains(stdout, "succeeded") {
+		t.Errorf("status does not show the run and its host:\n%s", stdout)
 	}
 }

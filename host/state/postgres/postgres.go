@@ -1,15 +1,22 @@
 // Package postgres is the state store of several hosts sharing one
 // PostgreSQL database.
 //
-// A claim is a session-level advisory lock on the pipeline, held by a
-// connection of its own whose session PostgreSQL ends after TakeoverAfter
-// without a word from the holder (idle_session_timeout); the holder pings
-// it several times within that bound. A host that dies, is paused or is
-// cut off loses the session and with it the lock, and the next host to
-// claim the pipeline increments its fencing token. Every write checks, in
-// its own transaction and under a share lock on the pipeline's row, that
-// its token is the current one and that the lock is still held, so a
-// stale host's writes are refused. No clock is compared across hosts.
+// A claim is a session-level advisory lock on the pipeline, held on one of
+// a few long-lived sessions the host keeps for its claims (ClaimSessions),
+// whose session PostgreSQL ends after TakeoverAfter without a word from
+// the holder (idle_session_timeout); the holder speaks on each several
+// times within that bound. A host that dies, is paused or is cut off loses
+// the session and with it the locks, and the next host to claim one of
+// its pipelines increments the pipeline's fencing token. Every write
+// checks, in its own transaction and under a share lock on the pipeline's
+// row, that its token is the current one and that the lock is still held,
+// so a stale host's writes are refused. No clock is compared across hosts.
+//
+// A host also counts on a claim only for three quarters of the bound
+// after its session last answered (Claim.Check): a host that was paused
+// and comes back knows its claims may have been taken over before the
+// database tells it, and ends their runs before they write to their
+// destinations again.
 package postgres
 
 import (
@@ -19,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"math"
 	"net/url"
 	"regexp"
@@ -32,6 +38,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/replicatorhq/replicator/host/state"
@@ -53,7 +60,9 @@ var migrations embed.FS
 type Options struct {
 	// URL is a libpq connection string or URL.
 	URL string
-	// Keys encrypts credentials; required.
+	// Keys encrypts credentials. Without them the store reads and writes
+	// everything but credentials, which stay sealed: for commands that
+	// only read the history.
 	Keys *state.Keyring
 	// TakeoverAfter is how long after its holder's last word a claim is
 	// given up; zero means DefaultTakeoverAfter.
@@ -65,23 +74,26 @@ type Options struct {
 // Store is a state.Store in a PostgreSQL database.
 type Store struct {
 	pool  *pgxpool.Pool
-	conn  *pgx.ConnConfig // for the claims' own connections
+	conn  *pgx.ConnConfig // for the claim sessions
 	keys  *state.Keyring
 	bound time.Duration
 	log   hclog.Logger
 	where string // the database, for messages, without its password
+	// epoch is the origin of the sessions' renewal times, read on the
+	// monotonic clock.
+	epoch time.Time
 
-	mu     sync.Mutex
-	claims map[*claim]struct{}
+	opening  sync.Mutex // one claim session opens at a time
+	mu       sync.Mutex
+	sessions []*session       // open and not lost
+	held     map[int32]*claim // by pipeline id; nil while being claimed
+	closed   bool
 }
 
 var _ state.Store = (*Store)(nil)
 
 // Open connects to the database and applies the migrations it lacks.
 func Open(ctx context.Context, opts Options) (*Store, error) {
-	if opts.Keys == nil {
-		return nil, errors.New("the state block's postgres needs encryption_key: credentials are stored encrypted")
-	}
 	if opts.TakeoverAfter == 0 {
 		opts.TakeoverAfter = DefaultTakeoverAfter
 	}
@@ -96,12 +108,22 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the state block's postgres URL %s cannot be read: %w", where, err)
 	}
-	s := &Store{conn: cfg.ConnConfig.Copy(), keys: opts.Keys, bound: opts.TakeoverAfter, log: opts.Log, where: where, claims: map[*claim]struct{}{}}
+	// A host paused in the middle of a write's transaction would hold its
+	// row locks for as long as it is paused, and the host that takes its
+	// pipelines over would wait for them: PostgreSQL ends such a
+	// transaction, and its session, after the takeover bound, as it ends
+	// the claims of a silent host.
+	cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(opts.TakeoverAfter.Milliseconds(), 10)
+	s := &Store{conn: cfg.ConnConfig.Copy(), keys: opts.Keys, bound: opts.TakeoverAfter, log: opts.Log, where: where,
+		epoch: time.Now(), held: map[int32]*claim{}}
 	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("connecting to the state database %s: %w", where, err)
 	}
 	if err := s.pool.Ping(ctx); err != nil {
 		s.pool.Close()
+		if unreachable(err) {
+			err = &UnreachableError{Err: err}
+		}
 		return nil, fmt.Errorf("connecting to the state database %s: %w", where, err)
 	}
 	if err := migrate(ctx, s.pool); err != nil {
@@ -109,6 +131,37 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("preparing the state database %s: %w", where, err)
 	}
 	return s, nil
+}
+
+// ErrUnreachable is wrapped by Open's error when the database could not
+// be reached: down, starting up, refusing connections, or not answering in
+// time. Trying again later may succeed, unlike with a wrong password or
+// URL.
+var ErrUnreachable = errors.New("the state database cannot be reached")
+
+// UnreachableError is a database that could not be reached.
+type UnreachableError struct{ Err error }
+
+func (e *UnreachableError) Error() string        { return e.Err.Error() }
+func (e *UnreachableError) Unwrap() error        { return e.Err }
+func (e *UnreachableError) Is(target error) bool { return target == ErrUnreachable }
+
+// unreachable says whether a connection attempt failed for want of a
+// server that answers, rather than for what was asked of it: an error the
+// server sent is one of the latter unless it says it cannot take
+// connections yet (starting up, shutting down, too many connections).
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	if !errors.As(err, &ce) {
+		return errors.Is(err, context.DeadlineExceeded)
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return true
+	}
+	// Class 57: operator intervention (cannot connect now, admin or crash
+	// shutdown); class 53: insufficient resources (too many connections).
+	return strings.HasPrefix(pe.Code, "57") || strings.HasPrefix(pe.Code, "53")
 }
 
 var passwordParam = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
@@ -186,148 +239,6 @@ func version(file string) (int32, error) {
 		return 0, fmt.Errorf("migration %s is not named NNNN_what.sql", base)
 	}
 	return int32(v), nil
-}
-
-// Close releases the claims still held and the connections.
-func (s *Store) Close() error {
-	s.mu.Lock()
-	held := slices.Collect(maps.Keys(s.claims))
-	s.mu.Unlock()
-	for _, c := range held {
-		_ = c.Release(context.Background())
-	}
-	s.pool.Close()
-	return nil
-}
-
-// claim is a held claim and the connection whose session holds its lock.
-type claim struct {
-	*state.Claim
-	id   int32
-	mu   sync.Mutex // the connection is used by one goroutine at a time
-	conn *pgx.Conn
-	stop chan struct{}
-	done chan struct{}
-}
-
-// Claim takes the pipeline's advisory lock on a connection of its own and
-// increments the pipeline's fencing token.
-func (s *Store) Claim(ctx context.Context, pipeline, host string) (*state.Claim, error) {
-	if pipeline == "" {
-		return nil, errors.New("claiming a pipeline: the pipeline name is empty")
-	}
-	var id int32
-	err := s.pool.QueryRow(ctx, `INSERT INTO pipelines (name) VALUES ($1)
-		ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id`, pipeline).Scan(&id)
-	if err != nil {
-		return nil, fmt.Errorf("claiming pipeline %q: %w", pipeline, err)
-	}
-	conn, err := pgx.ConnectConfig(ctx, s.conn.Copy())
-	if err != nil {
-		return nil, fmt.Errorf("claiming pipeline %q: connecting to %s: %w", pipeline, s.where, err)
-	}
-	fail := func(err error) (*state.Claim, error) {
-		conn.Close(context.WithoutCancel(ctx))
-		return nil, err
-	}
-	// PostgreSQL itself ends this session, and so the lock, when the
-	// holder says nothing for the bound.
-	ms := strconv.FormatInt(s.bound.Milliseconds(), 10)
-	if _, err := conn.Exec(ctx, "SET idle_session_timeout = "+ms+"; SET idle_in_transaction_session_timeout = "+ms); err != nil {
-		return fail(fmt.Errorf("claiming pipeline %q: setting the session's timeouts (PostgreSQL 14 or later is needed): %w", pipeline, err))
-	}
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, lockNamespace, id).Scan(&got); err != nil {
-		return fail(fmt.Errorf("claiming pipeline %q: %w", pipeline, err))
-	}
-	if !got {
-		ce := &state.ClaimedError{Pipeline: pipeline}
-		var h *string
-		var since *time.Time
-		var fence int64
-		if err := conn.QueryRow(ctx, `SELECT holder, since, fence FROM pipelines WHERE id = $1`, id).Scan(&h, &since, &fence); err == nil && h != nil {
-			ce.Host, ce.Token = *h, uint64(fence)
-			if since != nil {
-				ce.Since = *since
-			}
-		}
-		return fail(ce)
-	}
-	var fence int64
-	var since time.Time
-	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `UPDATE pipelines SET fence = fence + 1, holder = $2, holder_pid = pg_backend_pid(), since = now()
-			WHERE id = $1 RETURNING fence, since`, id, host).Scan(&fence, &since)
-		if err != nil {
-			return err
-		}
-		// Whoever ran the pipeline before is gone: a run of theirs still
-		// "running" never ends.
-		_, err = tx.Exec(ctx, `UPDATE runs SET outcome = 'crashed',
-			run = run || jsonb_build_object('outcome', 'crashed', 'error', $2::text)
-			WHERE pipeline = $1 AND outcome = 'running'`, pipeline, state.CrashedError)
-		return err
-	})
-	if err != nil {
-		return fail(fmt.Errorf("claiming pipeline %q: %w", pipeline, err))
-	}
-	c := &claim{id: id, conn: conn, stop: make(chan struct{}), done: make(chan struct{})}
-	c.Claim = state.NewClaim(state.Fence{Pipeline: pipeline, Token: uint64(fence)}, host, since, func(ctx context.Context) error {
-		return s.release(ctx, c)
-	})
-	s.mu.Lock()
-	s.claims[c] = struct{}{}
-	s.mu.Unlock()
-	go s.keepAlive(c)
-	return c.Claim, nil
-}
-
-// keepAlive speaks on the claim's session several times within the bound,
-// so that PostgreSQL keeps it; when that fails the claim is lost.
-func (s *Store) keepAlive(c *claim) {
-	defer close(c.done)
-	every := s.bound / 4
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-t.C:
-		}
-		c.mu.Lock()
-		ctx, cancel := context.WithTimeout(context.Background(), every)
-		_, err := c.conn.Exec(ctx, "SELECT 1")
-		cancel()
-		c.mu.Unlock()
-		if err != nil {
-			c.Lose(fmt.Errorf("the connection holding the claim on pipeline %q was lost, so another host may take it over: %w", c.Pipeline, err))
-			s.log.Warn("lost the claim on a pipeline", "pipeline", c.Pipeline, "fence", c.Token, "error", err)
-			return
-		}
-	}
-}
-
-func (s *Store) release(ctx context.Context, c *claim) error {
-	close(c.stop)
-	<-c.done
-	s.mu.Lock()
-	delete(s.claims, c)
-	s.mu.Unlock()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	defer c.conn.Close(context.WithoutCancel(ctx))
-	if c.Err() != nil {
-		return nil // the session, and the lock with it, are gone already
-	}
-	_, err := c.conn.Exec(ctx, `UPDATE pipelines SET holder = NULL, holder_pid = NULL, since = NULL WHERE id = $1 AND fence = $2`, c.id, int64(c.Token))
-	if err == nil {
-		_, err = c.conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, lockNamespace, c.id)
-	}
-	if err != nil {
-		return fmt.Errorf("releasing the claim on pipeline %q: %w", c.Pipeline, err)
-	}
-	return nil
 }
 
 // lockHeld is true when the pipeline row p's holder session still holds
@@ -496,8 +407,15 @@ func (s *Store) ResetStream(ctx context.Context, f state.Fence, stream string) e
 	return nil
 }
 
+// errNoKeys is the error of a credentials call on a store opened without
+// keys.
+var errNoKeys = errors.New("the state block's postgres needs encryption_key: credentials are stored encrypted")
+
 // Credentials returns the credentials stored for a source, decrypted.
 func (s *Store) Credentials(ctx context.Context, source string) (json.RawMessage, error) {
+	if s.keys == nil {
+		return nil, fmt.Errorf("reading credentials of %s: %w", source, errNoKeys)
+	}
 	var sealed []byte
 	err := s.pool.QueryRow(ctx, `SELECT sealed FROM credentials WHERE source = $1`, source).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -523,6 +441,9 @@ func (s *Store) SaveCredentials(ctx context.Context, f state.Fence, source strin
 	}
 	if len(c) > 0 && !json.Valid(c) {
 		return fmt.Errorf("saving credentials of %s: they are not valid JSON", source)
+	}
+	if s.keys == nil {
+		return fmt.Errorf("saving credentials of %s: %w", source, errNoKeys)
 	}
 	var sealed []byte
 	if len(c) > 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -169,10 +170,23 @@ func dbConn(t *testing.T, url string) *pgx.Conn {
 	return c
 }
 
-// A holder that stops talking to its session (paused, cut off) loses it
-// when PostgreSQL's idle_session_timeout ends it: the claim's own session
-// is set up for that.
-func TestPostgresClaimSessionEndsWhenHolderIsSilent(t *testing.T) {
+// onlySession returns the store's one claim session.
+func onlySession(t *testing.T, s *Store) *session {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.sessions) != 1 {
+		t.Fatalf("%d claim sessions, want 1", len(s.sessions))
+	}
+	return s.sessions[0]
+}
+
+// A holder that stops talking to its session (paused, cut off) stops
+// counting on its claim once three quarters of the takeover bound have
+// passed since the session last answered, before PostgreSQL's
+// idle_session_timeout ends the session and another host may take the
+// pipeline over.
+func TestPostgresSilentHolderLosesItsClaimFirst(t *testing.T) {
 	ctx := t.Context()
 	url := newDatabase(t)
 	s := open(t, url, Options{TakeoverAfter: 2 * time.Second})
@@ -181,48 +195,52 @@ func TestPostgresClaimSessionEndsWhenHolderIsSilent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = c.Release(ctx) }()
+	if err := c.Check(); err != nil {
+		t.Fatalf("a fresh claim: %v", err)
+	}
 	var timeout, inTx string
 	db := dbConn(t, url)
-	// The settings of the holder's session, from the holder's connection:
-	// hold its lock so the pings wait, as a paused host's would.
-	var pc *claim
-	s.mu.Lock()
-	for k := range s.claims {
-		pc = k
-	}
-	s.mu.Unlock()
-	pc.mu.Lock()
-	err = pc.conn.QueryRow(ctx, `SELECT current_setting('idle_session_timeout'), current_setting('idle_in_transaction_session_timeout')`).Scan(&timeout, &inTx)
+	// The settings of the holder's session, from the holder's connection;
+	// then its lock is held so that the pings wait, as a paused host's
+	// would.
+	sess := onlySession(t, s)
+	sess.mu.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			sess.mu.Unlock()
+		}
+	}()
+	err = sess.conn.QueryRow(ctx, `SELECT current_setting('idle_session_timeout'), current_setting('idle_in_transaction_session_timeout')`).Scan(&timeout, &inTx)
 	if err != nil {
-		pc.mu.Unlock()
 		t.Fatal(err)
 	}
 	if timeout != "2s" || inTx != "2s" {
 		t.Errorf("claim session timeouts %q and %q, want 2s", timeout, inTx)
 	}
+	select {
+	case <-c.Lost():
+	case <-time.After(time.Minute):
+		t.Fatal("the claim was not reported lost")
+	}
+	if err := c.Check(); err == nil || !strings.Contains(err.Error(), "last heard from the database") {
+		t.Fatalf("the silent holder's claim: %v; want it lost for its lease", err)
+	}
 	// Silent: the server ends the session on its own.
-	deadline := time.Now().Add(time.Minute)
-	for {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		var n int
 		if err := db.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE pid = (SELECT holder_pid FROM pipelines WHERE name = 'p')`).Scan(&n); err != nil {
-			pc.mu.Unlock()
 			t.Fatal(err)
 		}
 		if n == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			pc.mu.Unlock()
 			t.Fatal("PostgreSQL did not end the silent holder's session")
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	pc.mu.Unlock()
-	select {
-	case <-c.Lost():
-	case <-time.After(time.Minute):
-		t.Fatal("the claim was not reported lost")
-	}
+	sess.mu.Unlock()
+	locked = false
 	s2 := open(t, url, Options{})
 	c2, err := s2.Claim(ctx, "p", "host-b")
 	if err != nil {
@@ -232,6 +250,120 @@ func TestPostgresClaimSessionEndsWhenHolderIsSilent(t *testing.T) {
 	if err := s.SaveStream(ctx, c.Fence, "x", state.StreamState{Generation: 1}); !errors.Is(err, state.ErrFenced) {
 		t.Errorf("write by the silent holder: %v", err)
 	}
+	// The holder claims again on a new session.
+	c3, err := s.Claim(ctx, "q", "host-a")
+	if err != nil {
+		t.Fatalf("claiming after the session was lost: %v", err)
+	}
+	_ = c3.Release(ctx)
+}
+
+// A host's claims share its few claim sessions: claiming and releasing
+// many pipelines opens no session per claim.
+func TestPostgresClaimsShareSessions(t *testing.T) {
+	ctx := t.Context()
+	url := newDatabase(t)
+	s := open(t, url, Options{})
+	db := dbConn(t, url)
+	pids := map[int32]bool{}
+	for round := range 5 {
+		var held []*state.Claim
+		for i := range 10 {
+			c, err := s.Claim(ctx, fmt.Sprintf("p%d", i), "host-a")
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			held = append(held, c)
+		}
+		rows, _ := db.Query(ctx, `SELECT holder_pid FROM pipelines WHERE holder_pid IS NOT NULL`)
+		got, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 10 {
+			t.Fatalf("round %d: %d pipelines have a holder, want 10", round, len(got))
+		}
+		for _, pid := range got {
+			pids[pid] = true
+		}
+		for _, c := range held {
+			if err := c.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(pids) > ClaimSessions {
+		t.Errorf("50 claims were held by %d sessions, want at most %d", len(pids), ClaimSessions)
+	}
+	// Released, the locks are gone, and another host takes the pipelines.
+	other := open(t, url, Options{})
+	for i := range 10 {
+		c, err := other.Claim(ctx, fmt.Sprintf("p%d", i), "host-b")
+		if err != nil {
+			t.Fatalf("claim after release: %v", err)
+		}
+		_ = c.Release(ctx)
+	}
+}
+
+// A claim session that is lost takes every claim on it with it, and only
+// those: the host's other claims and new ones go on.
+func TestPostgresLostSessionLosesItsClaims(t *testing.T) {
+	ctx := t.Context()
+	url := newDatabase(t)
+	s := open(t, url, Options{})
+	claims := map[string]*state.Claim{}
+	for i := range 6 {
+		name := fmt.Sprintf("p%d", i)
+		c, err := s.Claim(ctx, name, "host-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = c.Release(ctx) }()
+		claims[name] = c
+	}
+	db := dbConn(t, url)
+	var victim int32
+	if err := db.QueryRow(ctx, `SELECT holder_pid FROM pipelines WHERE name = 'p0'`).Scan(&victim); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := db.Query(ctx, `SELECT name FROM pipelines WHERE holder_pid = $1`, victim)
+	onVictim, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(onVictim) == len(claims) {
+		t.Fatalf("all %d claims share one session; want them spread over %d", len(claims), ClaimSessions)
+	}
+	if _, err := db.Exec(ctx, `SELECT pg_terminate_backend($1)`, victim); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range onVictim {
+		select {
+		case <-claims[name].Lost():
+		case <-time.After(time.Minute):
+			t.Fatalf("the claim on %s was not lost with its session", name)
+		}
+		if err := s.SaveStream(ctx, claims[name].Fence, "x", state.StreamState{Generation: 1}); !errors.Is(err, state.ErrFenced) {
+			t.Errorf("write under the lost claim on %s: %v", name, err)
+		}
+	}
+	for name, c := range claims {
+		if slices.Contains(onVictim, name) {
+			continue
+		}
+		if err := c.Check(); err != nil {
+			t.Errorf("the claim on %s, on the other session: %v", name, err)
+		}
+		if err := s.SaveStream(ctx, c.Fence, "x", state.StreamState{Generation: 1}); err != nil {
+			t.Errorf("write under the claim on %s, on the other session: %v", name, err)
+		}
+	}
+	c, err := s.Claim(ctx, "p-new", "host-a")
+	if err != nil {
+		t.Fatalf("claim after a session was lost: %v", err)
+	}
+	_ = c.Release(ctx)
 }
 
 func TestPostgresMigrations(t *testing.T) {
@@ -341,8 +473,20 @@ func TestPostgresCredentialsEncrypted(t *testing.T) {
 	if _, err := wrong.Credentials(ctx, "source.zoho.eu"); err == nil || !strings.Contains(err.Error(), "neither encryption_key") {
 		t.Errorf("reading without the key they were stored with: %v", err)
 	}
-	if _, err := Open(ctx, Options{URL: url}); err == nil || !strings.Contains(err.Error(), "needs encryption_key") {
-		t.Errorf("open without a key: %v", err)
+	// Without a key the history reads, and the credentials stay sealed.
+	keyless, err := Open(ctx, Options{URL: url})
+	if err != nil {
+		t.Fatalf("open without a key: %v", err)
+	}
+	defer keyless.Close()
+	if _, err := keyless.Runs(ctx, "p", 1); err != nil {
+		t.Errorf("reading the history without a key: %v", err)
+	}
+	if c, err := keyless.Credentials(ctx, "source.zoho.eu"); err == nil || c != nil || !strings.Contains(err.Error(), "needs encryption_key") {
+		t.Errorf("reading credentials without a key: %s, %v", c, err)
+	}
+	if err := keyless.SaveCredentials(ctx, state.NoFence, "source.zoho.eu", secret); err == nil || !strings.Contains(err.Error(), "needs encryption_key") {
+		t.Errorf("saving credentials without a key: %v", err)
 	}
 }
 
