@@ -493,10 +493,11 @@ func (c consoleHost) Ready(ctx context.Context) error {
 	if !c.h.fleet {
 		return state.CheckFileHealth(c.h.shared.path)
 	}
-	if c.h.health == nil {
+	health := c.h.health.Load()
+	if health == nil {
 		return errors.New("the state database is not connected yet")
 	}
-	return c.h.health.check(ctx)
+	return health.check(ctx)
 }
 
 // specKey is what specs of plugins are kept under.

@@ -114,21 +114,23 @@ func (h *runHost) followStore(ctx context.Context, store state.Store) {
 	if !ok {
 		return
 	}
-	h.health = &storeHealth{log: h.log, ping: db.Ping}
-	go h.health.watch(ctx)
+	health := &storeHealth{log: h.log, ping: db.Ping}
+	h.health.Store(health)
+	go health.watch(ctx)
 }
 
 // storeOutage reports whether the state database does not answer, asking
 // it now unless an outage is known: for a run or a page that failed, whose
 // error then belongs to the outage, already logged once.
 func (h *runHost) storeOutage(ctx context.Context) bool {
-	if h.health == nil {
+	health := h.health.Load()
+	if health == nil {
 		return false
 	}
-	if _, down := h.health.down(); down {
+	if _, down := health.down(); down {
 		return true
 	}
-	return h.health.check(ctx) != nil
+	return health.check(ctx) != nil
 }
 
 // stoppedByOutage reports whether err, a run's, came of an outage of the
@@ -145,10 +147,11 @@ func (h *runHost) stoppedByOutage(ctx context.Context, err error) bool {
 // does not answer, and when it is tried again: after h.retry, as a
 // pipeline whose claim failed is.
 func (h *runHost) waitForStore(pc *config.Pipeline) (time.Time, bool) {
-	if h.health == nil {
+	health := h.health.Load()
+	if health == nil {
 		return time.Time{}, false
 	}
-	if _, down := h.health.down(); !down {
+	if _, down := health.down(); !down {
 		return time.Time{}, false
 	}
 	h.log.Debug("run waits for the state database", "pipeline", pc.Name, "in", h.retry)
@@ -162,10 +165,11 @@ func (h *runHost) afterOutage(pc *config.Pipeline) time.Time {
 
 // storeNotice is the console's notice of an outage, or "" for none.
 func (h *runHost) storeNotice() string {
-	if h.health == nil {
+	health := h.health.Load()
+	if health == nil {
 		return ""
 	}
-	since, down := h.health.down()
+	since, down := health.down()
 	if !down {
 		return ""
 	}

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -58,9 +59,10 @@ type runHost struct {
 	// interval are scheduled too, to run when asked there.
 	console bool
 	web     *webConsole // the console served, nil when none is
-	// health follows the state database, nil for a state file; known is
+	// health follows the state database once it is reached, nil for a
+	// state file or before; known is
 	// what the console last read, shown while the database is down.
-	health *storeHealth
+	health atomic.Pointer[storeHealth]
 	known  lastKnown
 
 	mu    sync.Mutex
