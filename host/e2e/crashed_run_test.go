@@ -59,15 +59,16 @@ func TestKilledHostsRunKeepsItsCounts(t *testing.T) {
 	st := w.mustRun("status")
 	var row []string
 	for _, line := range strings.Split(st.stdout, "\n") {
-		if f := strings.Fields(line); len(f) > 7 && f[0] == "items" {
+		if f := strings.Fields(line); len(f) > 8 && f[0] == "items" {
 			row = f
 		}
 	}
-	if row == nil || row[7] != "crashed" {
+	// PIPELINE RUN HOST STARTED (date, time) TOOK READ WRITTEN OUTCOME
+	if row == nil || row[8] != "crashed" {
 		t.Fatalf("status shows no crashed run:\n%s", st.stdout)
 	}
-	read, _ := strconv.ParseInt(row[5], 10, 64)
-	written, _ := strconv.ParseInt(row[6], 10, 64)
+	read, _ := strconv.ParseInt(row[6], 10, 64)
+	written, _ := strconv.ParseInt(row[7], 10, 64)
 	if written < stored || read < written || read > total {
 		t.Errorf("crashed run: read %d, written %d; it had stored written=%d, of %d records", read, written, stored, total)
 	}

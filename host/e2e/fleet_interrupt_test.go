@@ -219,9 +219,11 @@ func TestFleetPostgresRunWaitsForTheDatabase(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body)
 	}
-	if code, body := readyz(); code != http.StatusServiceUnavailable || !strings.Contains(body, "waiting for the state database") {
+	// A caller without the token is not told why; the log says.
+	if code, body := readyz(); code != http.StatusServiceUnavailable || !strings.HasPrefix(body, "not ready") {
 		t.Fatalf("/readyz while the database is down: %d %s", code, body)
 	}
+	waitLog(t, log, "not ready: error=\"waiting for the state database", 1)
 	if cmd.ProcessState != nil {
 		t.Fatalf("the host exited:\n%s", log.String())
 	}

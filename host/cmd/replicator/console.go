@@ -495,7 +495,7 @@ func (c consoleHost) Ready(ctx context.Context) error {
 	}
 	health := c.h.health.Load()
 	if health == nil {
-		return errors.New("the state database is not connected yet")
+		return errWaitingForDatabase
 	}
 	return health.check(ctx)
 }

@@ -159,8 +159,12 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 		Load:  func() (int, int) { return h.sched.Queued(), h.sched.InFlight() },
 		Ready: consoleHost{h}.Ready,
 	})
-	// The console and /readyz are up while the host waits for its
-	// database: not ready until it is reached.
+	// A state file is at hand: the first scrape of /metrics shows every
+	// pipeline's gauges. The console and /readyz are up while the host
+	// waits for its database: not ready until it is reached.
+	if !h.fleet {
+		h.set(jobs)
+	}
 	if h.console {
 		if err := h.serveConsole(ctx, listen, cfg.Host); err != nil {
 			return err
@@ -177,8 +181,8 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 		}
 		h.shared.open(store)
 		h.followStore(ctx, store)
+		h.set(jobs)
 	}
-	h.set(jobs)
 
 	a.log.Info("running pipelines on their intervals; reload with SIGHUP, stop with Ctrl-C or SIGTERM",
 		"pipelines", len(jobs), "max_concurrent_runs", cfg.Host.MaxConcurrentRuns,
