@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -60,8 +61,11 @@ type Client struct {
 	cmd   *exec.Cmd
 	group *group
 	abort context.CancelFunc // kills the process while it starts
-	tail  *tail
-	impl  any
+	// killed is set by Kill: go-plugin's notes of the exit it causes are
+	// no news.
+	killed atomic.Bool
+	tail   *tail
+	impl   any
 }
 
 // Start launches the plugin and completes the handshake. The caller must
@@ -123,7 +127,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		SecureConfig:     secure,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
-		Logger:           pluginLog{cfg.Logger},
+		Logger:           pluginLog{Logger: cfg.Logger, killed: &c.killed},
 		Stderr:           c.tail,
 		GRPCDialOptions:  grpcDialOptions(),
 	}
@@ -410,4 +414,7 @@ func EnvForPlugin(level hclog.Level) []string {
 // must not let the plugin write anything more, such as one whose claim on
 // the pipeline was lost. Close must still be called, and Kill not after
 // it.
-func (c *Client) Kill() { c.group.kill() }
+func (c *Client) Kill() {
+	c.killed.Store(true)
+	c.group.kill()
+}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -29,8 +30,13 @@ const (
 // pluginLog is the host's logger as go-plugin gets it. go-plugin notes a
 // plugin's normal exit at info level; the host ends its plugins after
 // every run and reports an abnormal exit as an error anyway, so the note
-// goes to debug.
-type pluginLog struct{ hclog.Logger }
+// goes to debug. So do go-plugin's complaints about a plugin the host
+// killed on purpose (Client.Kill): its exit by SIGKILL, and that it did
+// not exit gracefully when closed after.
+type pluginLog struct {
+	hclog.Logger
+	killed *atomic.Bool
+}
 
 func (l pluginLog) Info(msg string, args ...any) {
 	if msg == "plugin process exited" {
@@ -38,6 +44,22 @@ func (l pluginLog) Info(msg string, args ...any) {
 		return
 	}
 	l.Logger.Info(msg, args...)
+}
+
+func (l pluginLog) Warn(msg string, args ...any) {
+	if l.killed.Load() {
+		l.Debug(msg, args...)
+		return
+	}
+	l.Logger.Warn(msg, args...)
+}
+
+func (l pluginLog) Error(msg string, args ...any) {
+	if l.killed.Load() && msg == "plugin process exited" {
+		l.Debug(msg, args...)
+		return
+	}
+	l.Logger.Error(msg, args...)
 }
 
 // Named is what go-plugin logs a plugin's own lines through. It gets a
