@@ -12,8 +12,9 @@ package plugin
 const ProtocolVersion = 1
 
 // SDKVersion is the version of this module's connector SDK (packages
-// plugin, plugin/contract, plugin/config, plugin/keyset, plugin/ordered,
-// plugin/plugintest and schemas), following semantic versioning: a minor
-// version only adds, so a connector built against 1.x builds and runs
-// against any later 1.y; see CHANGELOG.md.
-const SDKVersion = "1.1.0"
+// plugin, plugin/contract, plugin/config, plugin/httpapi,
+// plugin/incremental, plugin/keyset, plugin/ordered, plugin/plugintest and
+// schemas), following semantic versioning: a minor version only adds, so a
+// connector built against 1.x builds and runs against any later 1.y; see
+// CHANGELOG.md.
+const SDKVersion = "1.2.0"
