@@ -12,6 +12,7 @@ import (
 
 	"github.com/replicatorhq/replicator/internal/logdur"
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/plugin/internal/transport"
 )
 
 // ServeSource serves the source that newSource builds, for a connector's
@@ -24,7 +25,7 @@ import (
 // JSON to stderr, which the host folds into its own log.
 func ServeSource[S contract.Source](newSource func(hclog.Logger) S) {
 	log := pluginLogger()
-	serve(log, versionedPlugins(KindSource, &sourcePlugin{impl: newSource(log)}))
+	serve(log, transport.SourcePlugins(newSource(log)))
 }
 
 // ServeDestination serves the destination that newDestination builds, as
@@ -33,7 +34,7 @@ func ServeSource[S contract.Source](newSource func(hclog.Logger) S) {
 //	func main() { plugin.ServeDestination(jsonl.New) }
 func ServeDestination[D contract.Destination](newDestination func(hclog.Logger) D) {
 	log := pluginLogger()
-	serve(log, versionedPlugins(KindDestination, &destinationPlugin{impl: newDestination(log)}))
+	serve(log, transport.DestinationPlugins(newDestination(log)))
 }
 
 func serve(log hclog.Logger, sets map[int]goplugin.PluginSet) {
@@ -44,10 +45,10 @@ func serve(log hclog.Logger, sets map[int]goplugin.PluginSet) {
 	signal.Ignore(syscall.SIGTERM)
 	go exitWithHost(log, os.Getppid())
 	goplugin.Serve(&goplugin.ServeConfig{
-		HandshakeConfig:  handshake(),
+		HandshakeConfig:  transport.Handshake(),
 		VersionedPlugins: sets,
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			return grpc.NewServer(append(opts, grpcServerOptions()...)...)
+			return grpc.NewServer(append(opts, transport.GRPCServerOptions()...)...)
 		},
 		Logger: log,
 	})
@@ -65,7 +66,7 @@ func exitWithHost(log hclog.Logger, host int) {
 }
 
 func pluginLogger() hclog.Logger {
-	level := hclog.LevelFromString(os.Getenv(LogLevelEnv))
+	level := hclog.LevelFromString(os.Getenv(transport.LogLevelEnv))
 	if level == hclog.NoLevel {
 		level = hclog.Info
 	}

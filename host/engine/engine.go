@@ -22,8 +22,8 @@ import (
 	"github.com/replicatorhq/replicator/host/plugins"
 	"github.com/replicatorhq/replicator/host/runner"
 	"github.com/replicatorhq/replicator/host/state"
-	"github.com/replicatorhq/replicator/plugin"
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/plugin/launch"
 )
 
 // LockFileName is the lock file's name, in the configuration's folder.
@@ -41,10 +41,10 @@ type Engine struct {
 	// Binaries hashes each plugin binary once per change of its file. A
 	// host process that builds several engines (a reloaded configuration)
 	// gives them one.
-	Binaries *plugin.Binaries
+	Binaries *launch.Binaries
 	// HostCert is what the host presents to its plugins over mutual TLS,
 	// made once rather than per launch; a reloaded engine keeps it.
-	HostCert *plugin.HostCert
+	HostCert *launch.HostCert
 	// Specs keeps the specs plugins reported, so that Spec launches each
 	// binary once; a reloaded engine keeps them. Nil keeps none.
 	Specs *Specs
@@ -97,13 +97,13 @@ func New(cfg *config.Config, log hclog.Logger) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find the working folder: %w", err)
 	}
-	cert, err := plugin.NewHostCert()
+	cert, err := launch.NewHostCert()
 	if err != nil {
 		return nil, err
 	}
 	base := &Engine{
 		Dirs:     plugins.SearchDirs(filepath.Dir(exe), wd, os.Getenv("REPLICATOR_PLUGIN_PATH")),
-		Binaries: plugin.NewBinaries(),
+		Binaries: launch.NewBinaries(),
 		HostCert: cert,
 		Specs:    NewSpecs(),
 	}
@@ -142,7 +142,7 @@ func (e *DiagnosticsError) Error() string { return e.Diags.Error() }
 // Connector is a launched connector with its decoded configuration.
 type Connector struct {
 	Block  *config.Connector
-	Client *plugin.Client
+	Client *launch.Client
 	Spec   contract.Spec
 	Config json.RawMessage
 	Path   string
@@ -195,7 +195,7 @@ func (e *Engine) Start(ctx context.Context, block *config.Connector, log hclog.L
 // and returns its entry. Unless mustBeLocked, a plugin the lock file does
 // not name passes, with an empty entry; one that differs from its entry
 // never does.
-func (e *Engine) checkLock(kind, typ string, bin *plugin.Binary, mustBeLocked bool) (lockfile.Entry, error) {
+func (e *Engine) checkLock(kind, typ string, bin *launch.Binary, mustBeLocked bool) (lockfile.Entry, error) {
 	entry, err := e.Lock.Check(kind, typ, bin.Path, bin.SHA256)
 	var notLocked *lockfile.NotLockedError
 	if err != nil && (mustBeLocked || !errors.As(err, &notLocked)) {
@@ -262,16 +262,16 @@ func (e *Engine) StartUnlocked(ctx context.Context, kind, typ string) (*Connecto
 }
 
 // launch starts bin, the binary hashed and checked against sum.
-func (e *Engine) launch(ctx context.Context, block *config.Connector, bin *plugin.Binary, sum string, log hclog.Logger) (*Connector, error) {
+func (e *Engine) launch(ctx context.Context, block *config.Connector, bin *launch.Binary, sum string, log hclog.Logger) (*Connector, error) {
 	path := bin.Path
-	client, err := plugin.Start(ctx, plugin.Config{
+	client, err := launch.Start(ctx, launch.Config{
 		Path:     path,
 		Binary:   bin,
 		HostCert: e.HostCert,
 		Kind:     block.Kind,
 		SHA256:   sum,
 		Logger:   log,
-		Env:      plugin.EnvForPlugin(log.GetLevel()),
+		Env:      launch.EnvForPlugin(log.GetLevel()),
 		// Relative paths in a connector block resolve against the
 		// configuration's folder, as they do for file().
 		Dir:         e.Config.Dir,
@@ -283,7 +283,7 @@ func (e *Engine) launch(ctx context.Context, block *config.Connector, bin *plugi
 	}
 	c := &Connector{Block: block, Client: client, Path: path}
 	var spec contract.Spec
-	if block.Kind == plugin.KindSource {
+	if block.Kind == launch.KindSource {
 		var s contract.Source
 		if s, err = client.Source(); err == nil {
 			spec, err = s.Spec(ctx)

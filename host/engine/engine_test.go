@@ -14,7 +14,7 @@ import (
 
 	"github.com/replicatorhq/replicator/host/config"
 	"github.com/replicatorhq/replicator/internal/logbuf"
-	"github.com/replicatorhq/replicator/plugin"
+	"github.com/replicatorhq/replicator/plugin/launch"
 )
 
 // The host block's call_timeout bounds the calls the engine makes: a
@@ -22,16 +22,16 @@ import (
 func TestLaunchTakesTheHostsCallTimeout(t *testing.T) {
 	dir := t.TempDir()
 	// The test plugin behaves as its name says: this one never answers.
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "replicator-source-hang"), "../../plugin/testdata/misbehave")
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "replicator-source-hang"), "../../plugin/launch/testdata/misbehave")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the test plugin: %v\n%s", err, out)
 	}
 	host := config.DefaultHost()
 	host.CallTimeout = 300 * time.Millisecond
-	e := &Engine{Config: &config.Config{Dir: dir, Host: host}, Dirs: []string{dir}, Log: hclog.NewNullLogger(), Binaries: plugin.NewBinaries()}
+	e := &Engine{Config: &config.Config{Dir: dir, Host: host}, Dirs: []string{dir}, Log: hclog.NewNullLogger(), Binaries: launch.NewBinaries()}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, err := e.StartUnlocked(ctx, plugin.KindSource, "hang")
+	_, err := e.StartUnlocked(ctx, launch.KindSource, "hang")
 	want := "plugin replicator-source-hang did not answer Spec within 300ms"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("launch of a plugin that never answers: %v, want %q", err, want)
@@ -50,7 +50,7 @@ func TestSpecAsksEachBinaryOnce(t *testing.T) {
 	}
 	var log logbuf.Buffer
 	cfg := &config.Config{Dir: dir, Host: config.DefaultHost()}
-	base := &Engine{Dirs: []string{dir}, Binaries: plugin.NewBinaries(), Specs: NewSpecs()}
+	base := &Engine{Dirs: []string{dir}, Binaries: launch.NewBinaries(), Specs: NewSpecs()}
 	e, err := base.Reload(cfg, hclog.New(&hclog.LoggerOptions{Output: &log, Level: hclog.Debug}))
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +60,7 @@ func TestSpecAsksEachBinaryOnce(t *testing.T) {
 	defer cancel()
 	ask := func(e *Engine, typ string) error {
 		t.Helper()
-		spec, err := e.SpecToValidate(ctx, plugin.KindSource, typ)
+		spec, err := e.SpecToValidate(ctx, launch.KindSource, typ)
 		if err == nil && spec.Name != "generator" {
 			t.Fatalf("spec of %s: %+v", typ, spec)
 		}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/replicatorhq/replicator/connector/roger365/ingest"
 	"github.com/replicatorhq/replicator/connector/roger365/rogersim"
-	"github.com/replicatorhq/replicator/plugin"
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/plugin/launch"
 	"github.com/replicatorhq/replicator/schemas"
 )
 
@@ -34,11 +34,11 @@ func benchRoger365(ctx context.Context, b *bench) error {
 	}
 	defer sim.Close()
 
-	client, err := plugin.Start(ctx, plugin.Config{
+	client, err := launch.Start(ctx, launch.Config{
 		Path:   filepath.Join(b.bin, "replicator-destination-roger365"),
-		Kind:   plugin.KindDestination,
+		Kind:   launch.KindDestination,
 		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: io.Discard}),
-		Env:    plugin.EnvForPlugin(hclog.Warn),
+		Env:    launch.EnvForPlugin(hclog.Warn),
 	})
 	if err != nil {
 		return err

@@ -108,7 +108,7 @@ type RevokeResponse struct {
 // WebAuthorizer is a Source that customers connect in their browser
 // (ConnectWeb). It is an interface of its own, not a method of Source, so
 // that sources written before it keep compiling; the Source a host gets
-// from plugin.Client always implements it, and answers ErrUnsupported for
+// from launch.Client always implements it, and answers ErrUnsupported for
 // a plugin that does not.
 //
 // The host calls AuthorizeURL as it calls Authorize: one call at a time

@@ -30,7 +30,7 @@ func TestRunLosingItsClaimWhilePluginsStartIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	// The source plugin never answers Spec: the run waits in its start.
 	hang := filepath.Join(dir, "replicator-source-hang")
-	if out, err := exec.Command("go", "build", "-o", hang, "../../../plugin/testdata/misbehave").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", hang, "../../../plugin/launch/testdata/misbehave").CombinedOutput(); err != nil {
 		t.Fatalf("build the test plugin: %v\n%s", err, out)
 	}
 	jsonl := filepath.Join(pluginDir(t), "replicator-destination-jsonl")

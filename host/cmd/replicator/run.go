@@ -24,8 +24,8 @@ import (
 	"github.com/replicatorhq/replicator/host/schedule"
 	"github.com/replicatorhq/replicator/host/state"
 	"github.com/replicatorhq/replicator/host/state/postgres"
-	"github.com/replicatorhq/replicator/plugin"
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/plugin/launch"
 )
 
 // runHost is `replicator run`: every pipeline with an interval, run by one
@@ -367,7 +367,7 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 	if !rec.Started.IsZero() {
 		h.runEnded(context.WithoutCancel(ctx), rec)
 	}
-	if _, crashed := errors.AsType[*plugin.PluginError](err); crashed {
+	if _, crashed := errors.AsType[*launch.PluginError](err); crashed {
 		h.metrics.PluginCrashed(pc.Name)
 	}
 	// The host's lines about the run name it as its plugins' lines do.

@@ -1,4 +1,4 @@
-package plugin
+package launch
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/plugin/internal/transport"
 	"github.com/replicatorhq/replicator/plugin/internal/wirev1"
 )
 
@@ -120,8 +121,8 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		tail:  newTail(cfg.TailLines, cfg.Logger.Named(filepath.Base(cfg.Path))),
 	}
 	pcfg := &goplugin.ClientConfig{
-		HandshakeConfig:  handshake(),
-		VersionedPlugins: clientPlugins(),
+		HandshakeConfig:  transport.Handshake(),
+		VersionedPlugins: transport.ClientPlugins(),
 		Cmd:              cmd,
 		SkipHostEnv:      true,
 		SecureConfig:     secure,
@@ -129,7 +130,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		AutoMTLS:         true,
 		Logger:           pluginLog{Logger: cfg.Logger, killed: &c.killed},
 		Stderr:           c.tail,
-		GRPCDialOptions:  grpcDialOptions(),
+		GRPCDialOptions:  transport.GRPCDialOptions(),
 	}
 	if cfg.HostCert != nil {
 		pcfg.AutoMTLS, pcfg.TLSConfig = false, cfg.HostCert.tlsConfig()
@@ -402,7 +403,7 @@ func (g *guardedDestination) Write(ctx context.Context, req contract.WriteReques
 // EnvForPlugin builds the environment a plugin gets: its log level and, when
 // the host has one, the folder for temporary files. Nothing else leaks in.
 func EnvForPlugin(level hclog.Level) []string {
-	env := []string{LogLevelEnv + "=" + level.String()}
+	env := []string{transport.LogLevelEnv + "=" + level.String()}
 	if dir := os.Getenv("TMPDIR"); dir != "" {
 		env = append(env, "TMPDIR="+dir)
 	}

@@ -1,4 +1,4 @@
-package plugin
+package launch
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/plugin/internal/transport"
 )
 
 // built holds the plugin binaries the tests build, once each per run of
@@ -60,7 +61,7 @@ func build(t *testing.T, name, pkg string) string {
 }
 
 func buildGenerator(t *testing.T) string {
-	return build(t, "replicator-source-generator", "../connector/generator/cmd/replicator-source-generator")
+	return build(t, "replicator-source-generator", "../../connector/generator/cmd/replicator-source-generator")
 }
 
 func sha(t *testing.T, path string) string {
@@ -451,7 +452,7 @@ func TestPluginStderrCannotCrashTheHost(t *testing.T) {
 	log := hclog.New(&hclog.LoggerOptions{Name: "contacts", Output: &syncWriter{w: &buf}, Level: hclog.Debug})
 	c, err := Start(
 		ctx,
-		Config{Path: path, Kind: KindSource, Logger: log, Env: []string{"MISBEHAVE=stderr", LogLevelEnv + "=info"}},
+		Config{Path: path, Kind: KindSource, Logger: log, Env: []string{"MISBEHAVE=stderr", transport.LogLevelEnv + "=info"}},
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -505,7 +506,7 @@ func TestPluginLogFloodIsBounded(t *testing.T) {
 			Path:   path,
 			Kind:   KindSource,
 			Logger: log,
-			Env:    []string{"MISBEHAVE=flood", "FLOOD_LINES=" + strconv.Itoa(lines), LogLevelEnv + "=info"},
+			Env:    []string{"MISBEHAVE=flood", "FLOOD_LINES=" + strconv.Itoa(lines), transport.LogLevelEnv + "=info"},
 		},
 	)
 	if err != nil {

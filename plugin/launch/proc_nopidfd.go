@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package plugin
+package launch
 
 import "syscall"
 
