@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"net"
 	"net/netip"
+	"net/url"
 	"runtime"
 	"slices"
 	"strings"
@@ -41,6 +42,10 @@ type Host struct {
 	// Host header besides loopback names and the address it is reached
 	// at: lower case, without a port, brackets or a final dot.
 	AllowedHosts []string
+	// PublicURL is the host's address as services outside reach it, such
+	// as Zoho's callbacks: https, or http to a loopback address; empty
+	// when the host is not reachable from outside.
+	PublicURL string
 }
 
 // DefaultHost returns the settings a configuration without a host block has.
@@ -68,6 +73,7 @@ func hostSchema() *hcl.BodySchema {
 			{Name: "listen"},
 			{Name: "console_token"},
 			{Name: "allowed_hosts"},
+			{Name: "public_url"},
 		},
 	}
 }
@@ -126,6 +132,23 @@ func (c *Config) decodeHost(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 			c.Host.AllowedHosts = v
 		}
 	}
+	if attr, ok := content.Attributes["public_url"]; ok {
+		v, d := decodeString(attr, ctx, `public_url takes the https address the host is reached at from outside, such as "https://replicator.example.com".`)
+		if !d.HasErrors() {
+			if problem := checkPublicURL(v); problem != "" {
+				d = append(d, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid public_url",
+					Detail:   problem,
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+			}
+		}
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			c.Host.PublicURL = strings.TrimSuffix(v, "/")
+		}
+	}
 	for name, dst := range map[string]*time.Duration{
 		"call_timeout":  &c.Host.CallTimeout,
 		"stall_timeout": &c.Host.StallTimeout,
@@ -141,6 +164,37 @@ func (c *Config) decodeHost(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 		}
 	}
 	return diags
+}
+
+// checkPublicURL says what is wrong with public_url v, "" when nothing
+// is: an absolute https URL without query, fragment or user, or http to a
+// loopback address (for tests and a proxy on the same machine).
+func checkPublicURL(v string) string {
+	const want = `Write it as "https://replicator.example.com", optionally with a path; http is taken only for a loopback address such as "http://127.0.0.1:8080".`
+	u, err := url.Parse(v)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		return fmt.Sprintf("%q is not an absolute URL. %s", v, want)
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return fmt.Sprintf("%q has a user, query or fragment; the host adds its own paths to public_url. %s", v, want)
+	case u.Scheme == "https":
+		return ""
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return ""
+	case u.Scheme == "http":
+		return fmt.Sprintf("%q is plain http to a host that is not loopback: callbacks carry secrets and must come over https. %s", v, want)
+	}
+	return fmt.Sprintf("%q has the scheme %q. %s", v, u.Scheme, want)
+}
+
+// isLoopback reports whether host, a URL's host name, is localhost or a
+// loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // decodeHostNames decodes a list of host names or IP addresses, each

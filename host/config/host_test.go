@@ -36,3 +36,35 @@ func TestAllowedHostsRefusesWhatIsNotAName(t *testing.T) {
 		}
 	}
 }
+
+func TestPublicURL(t *testing.T) {
+	for src, want := range map[string]string{
+		`"https://replicator.example.com/"`:    "https://replicator.example.com",
+		`"https://replicator.example.com/rep"`: "https://replicator.example.com/rep",
+		`"http://127.0.0.1:8080"`:              "http://127.0.0.1:8080",
+		`"http://[::1]:8080"`:                  "http://[::1]:8080",
+		`"http://localhost:8080"`:              "http://localhost:8080",
+	} {
+		c, diags := loadSource(t, "host {\n  public_url = "+src+"\n}\n")
+		if diags.HasErrors() || c.Host.PublicURL != want {
+			t.Errorf("public_url = %s: %q, %s; want %q", src, c.Host.PublicURL, diagsText(c, diags), want)
+		}
+	}
+	if c, _ := loadSource(t, "host {}\n"); c.Host.PublicURL != "" {
+		t.Errorf("public_url by default = %q, want none", c.Host.PublicURL)
+	}
+}
+
+func TestPublicURLRefusesWhatZohoCannotCallSafely(t *testing.T) {
+	for _, bad := range []string{
+		`"http://replicator.example.com"`, `"http://192.0.2.10:8080"`, `"replicator.example.com"`,
+		`"ftp://replicator.example.com"`, `"https://"`, `"https://replicator.example.com/?k=v"`,
+		`"https://user:pw@replicator.example.com"`, `"https://replicator.example.com/#x"`, `""`, `1`,
+	} {
+		c, diags := loadSource(t, "host {\n  public_url = "+bad+"\n}\n")
+		errs := diags.Errs()
+		if len(errs) != 1 || diags[0].Summary != "Invalid public_url" || diags[0].Subject.Start.Line != 2 {
+			t.Errorf("public_url = %s: diagnostics %s, want one Invalid public_url on line 2", bad, diagsText(c, diags))
+		}
+	}
+}
