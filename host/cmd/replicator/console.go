@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -136,6 +137,8 @@ func (h *runHost) serveConsole(ctx context.Context, listen string, hc config.Hos
 		Notice:   h.storeNotice,
 		Log:      web.log,
 		Listen:   listen,
+		// Services call back at public_url, and find the endpoint there.
+		Callbacks: h.signals.endpoint,
 	})
 	if err != nil {
 		return err
@@ -193,7 +196,12 @@ func (w *webConsole) settings(hc config.Host) console.Settings {
 	default:
 		token = w.made
 	}
-	return console.Settings{Token: token, AllowedHosts: hc.AllowedHosts}
+	allowed := hc.AllowedHosts
+	if u, err := url.Parse(hc.PublicURL); err == nil && u.Hostname() != "" {
+		// Callbacks come with public_url's host.
+		allowed = append(slices.Clone(allowed), u.Hostname())
+	}
+	return console.Settings{Token: token, AllowedHosts: allowed}
 }
 
 // printLogin logs the login URL of a token the host made, once: a token
