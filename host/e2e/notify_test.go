@@ -216,3 +216,51 @@ func TestNotificationsWakeThePipeline(t *testing.T) {
 		t.Error("the host's log holds the channel's secret")
 	}
 }
+
+// TestNotificationsConvergeThroughFaults: callbacks held, duplicated,
+// reordered and lost still leave the phonebook as Zoho is; the lost ones
+// through the interval's poll.
+func TestNotificationsConvergeThroughFaults(t *testing.T) {
+	f := newNotifyFixture(t, "5s")
+	f.sim.SetNotifyFaults(zohosim.NotifyFaults{Delay: callbackDelay, Duplicate: 3, Reorder: 3, Drop: 2})
+	ids, numbers := map[int]string{}, map[int]string{}
+	for n := range 6 {
+		ids[n], numbers[n] = f.contact(100 + n)
+	}
+	for n := range 6 {
+		f.waitFor("contact "+ids[n]+" found", func() bool { return f.shows(numbers[n], ids[n], fmt.Sprint("Notified", 100+n)) })
+	}
+	f.sim.SetNotifyFaults(zohosim.NotifyFaults{Delay: callbackDelay, Drop: 1, Duplicate: 1})
+	for n := range 3 {
+		if err := f.sim.Update("Contacts", ids[n], map[string]any{"Last_Name": fmt.Sprint("Changed", n)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.sim.Delete("Contacts", ids[5]); err != nil {
+		t.Fatal(err)
+	}
+	for n := range 3 {
+		f.waitFor("contact "+ids[n]+" renamed", func() bool { return f.shows(numbers[n], ids[n], fmt.Sprint("Changed", n)) })
+	}
+	f.waitFor("contact "+ids[5]+" gone", func() bool { _, ok := f.resolvesTo(numbers[5], ids[5]); return !ok })
+	dropped := 0
+	for _, c := range f.sim.Callbacks() {
+		if c.Dropped {
+			dropped++
+		}
+	}
+	if dropped != 3 {
+		t.Errorf("%d callbacks dropped, want 3", dropped)
+	}
+}
+
+// TestNotificationsRenewAChannelZohoDropped: a channel Zoho no longer
+// has (expired while the host was away) is subscribed again once a poll
+// finds changes no callback announced.
+func TestNotificationsRenewAChannelZohoDropped(t *testing.T) {
+	f := newNotifyFixture(t, "3s")
+	f.sim.ExpireChannels()
+	id, number := f.contact(200)
+	f.waitFor("the contact found by the poll", func() bool { return f.shows(number, id, "Notified200") })
+	f.waitFor("the channel subscribed again", func() bool { return len(f.sim.Channels()) == 1 })
+}
