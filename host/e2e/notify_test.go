@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -34,15 +35,33 @@ type notifyFixture struct {
 	*crmFixture
 	public *httptest.Server
 	target atomic.Pointer[url.URL]
-	cmd    interface{ Wait() error }
-	log    *logbuf.Buffer
-	base   string // the host's own listener
+	hosts  []*notifyHost
+	log    *logbuf.Buffer // the first host's
+	base   string         // the first host's own listener
+}
+
+// notifyHost is one `replicator run`.
+type notifyHost struct {
+	cmd  *exec.Cmd
+	log  *logbuf.Buffer
+	base string
+	url  *url.URL
 }
 
 // newNotifyFixture starts the simulators, authorizes the source with the
 // notification scope and starts `replicator run`, whose pipeline polls at
 // interval besides.
 func newNotifyFixture(t *testing.T, interval string) *notifyFixture {
+	t.Helper()
+	f := setUpNotify(t, interval, "")
+	f.start()
+	f.waitFor("the pipeline's channel subscribed at Zoho", func() bool { return len(f.sim.Channels()) == 1 })
+	return f
+}
+
+// setUpNotify is newNotifyFixture without a host started, with more of
+// the configuration in extra.
+func setUpNotify(t *testing.T, interval, extra string) *notifyFixture {
 	t.Helper()
 	f := &notifyFixture{crmFixture: newCRMFixture(t, zohosim.Options{
 		Contacts: 20, Accounts: 5, Seed: 11,
@@ -93,23 +112,33 @@ pipeline %q {
   streams     = ["contacts", "accounts"]
   interval    = %q
 }
-`, f.public.URL, f.sim.DC(), f.sim.ClientID(), f.zohoURL, f.zohoURL, f.rogerURL, crmReplicator, crmPipeline, interval))
+%s`, f.public.URL, f.sim.DC(), f.sim.ClientID(), f.zohoURL, f.zohoURL, f.rogerURL, crmReplicator, crmPipeline, interval, extra))
 	f.w.mustRun("init")
 	cmd := f.w.command(t.Context(), "authorize", "zoho.crm")
 	cmd.Stdin = strings.NewReader(f.sim.IssueGrantCode(append(zohoScopes, "ZohoCRM.notifications.ALL")...) + "\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("authorize: %v\n%s", err, out)
 	}
-	run, log := f.w.startRun()
-	f.cmd, f.log = run, log
-	f.base = consoleURL(t, log)
-	target, err := url.Parse(f.base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.target.Store(target)
-	f.waitFor("the pipeline's channel subscribed at Zoho", func() bool { return len(f.sim.Channels()) == 1 })
 	return f
+}
+
+// start starts a host; the first one started is where the public URL
+// leads.
+func (f *notifyFixture) start() *notifyHost {
+	f.t.Helper()
+	h := &notifyHost{}
+	h.cmd, h.log = f.w.startRun()
+	h.base = consoleURL(f.t, h.log)
+	var err error
+	if h.url, err = url.Parse(h.base); err != nil {
+		f.t.Fatal(err)
+	}
+	if len(f.hosts) == 0 {
+		f.log, f.base = h.log, h.base
+		f.target.Store(h.url)
+	}
+	f.hosts = append(f.hosts, h)
+	return h
 }
 
 // waitFor waits, up to a minute, until cond holds.
@@ -118,7 +147,11 @@ func (f *notifyFixture) waitFor(what string, cond func() bool) {
 	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
-			f.t.Fatalf("%s: not within a minute\nlog:\n%s", what, f.log.String())
+			var logs strings.Builder
+			for i, h := range f.hosts {
+				fmt.Fprintf(&logs, "\nhost %d:\n%s", i+1, h.log.String())
+			}
+			f.t.Fatalf("%s: not within a minute%s", what, logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -145,10 +178,16 @@ func (f *notifyFixture) shows(number, id, name string) bool {
 	return ok && strings.Contains(got, name)
 }
 
-// metric returns the value of a series of the host's /metrics.
+// metric returns the value of a series of the first host's /metrics.
 func (f *notifyFixture) metric(series string) string {
 	f.t.Helper()
-	for line := range strings.SplitSeq(scrapeMetrics(f.t, f.base, notifyToken), "\n") {
+	return f.metricOf(f.hosts[0], series)
+}
+
+// metricOf returns the value of a series of h's /metrics.
+func (f *notifyFixture) metricOf(h *notifyHost, series string) string {
+	f.t.Helper()
+	for line := range strings.SplitSeq(scrapeMetrics(f.t, h.base, notifyToken), "\n") {
 		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			return v
 		}
@@ -263,4 +302,50 @@ func TestNotificationsRenewAChannelZohoDropped(t *testing.T) {
 	id, number := f.contact(200)
 	f.waitFor("the contact found by the poll", func() bool { return f.shows(number, id, "Notified200") })
 	f.waitFor("the channel subscribed again", func() bool { return len(f.sim.Channels()) == 1 })
+}
+
+// TestNotificationsFleetWakeThroughTheDatabase: two hosts share a
+// PostgreSQL store; Zoho's callback lands on the host that did not run
+// the pipeline, and the pipeline still runs at once, and once.
+func TestNotificationsFleetWakeThroughTheDatabase(t *testing.T) {
+	_, db := fleetDatabase(t)
+	f := setUpNotify(t, "1h", fmt.Sprintf(`
+state {
+  postgres       = env("FLEET_DATABASE_URL")
+  encryption_key = %q
+  takeover_after = "2s"
+}
+`, fleetKey))
+	a := f.start()
+	f.waitFor("the pipeline's channel subscribed at Zoho", func() bool { return len(f.sim.Channels()) == 1 })
+	b := f.start()
+	ctx := t.Context()
+	runs, err := db.Runs(ctx, crmPipeline, 0)
+	if err != nil || len(runs) != 1 || !strings.HasSuffix(runs[0].Host, fmt.Sprintf(":%d", a.cmd.Process.Pid)) {
+		t.Fatalf("runs before the change: %+v, %v; want one, by the first host", runs, err)
+	}
+	// Zoho's callbacks now reach the second host.
+	f.target.Store(b.url)
+	changed := time.Now()
+	id, number := f.contact(300)
+	f.waitFor("the contact found", func() bool { return f.shows(number, id, "Notified300") })
+	if got := f.metricOf(b, `replicator_callbacks_total{outcome="woke"}`); got != "1" {
+		t.Errorf("callbacks the second host took: %s, want 1", got)
+	}
+	for _, h := range f.hosts {
+		stop(t, h.cmd, h.log)
+	}
+	runs, err = db.Runs(ctx, crmPipeline, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	woken := 0
+	for _, r := range runs {
+		if r.Started.After(changed) {
+			woken++
+		}
+	}
+	if woken != 1 {
+		t.Errorf("%d runs after the change, want 1: %+v", woken, runs)
+	}
 }
