@@ -92,6 +92,10 @@ type Pipeline struct {
 	// CanAuthorize says the source's connector takes a grant code; with
 	// NeedsGrant, it has none stored yet and cannot run until it does.
 	CanAuthorize, NeedsGrant bool
+	// Notifications says whether its source's service calls back on
+	// changes, until when, and the last callback; "" when the pipeline
+	// has no notification channels.
+	Notifications string
 }
 
 // Failing says the pipeline's last finished run failed.

@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -331,6 +332,12 @@ state {
 	f.waitFor("the contact found", func() bool { return f.shows(number, id, "Notified300") })
 	if got := f.metricOf(b, `replicator_callbacks_total{outcome="woke"}`); got != "1" {
 		t.Errorf("callbacks the second host took: %s, want 1", got)
+	}
+	// status says the notifications are live, and when the last callback
+	// came.
+	if out := f.w.mustRun("status").stdout; !regexp.MustCompile(
+		`Pipeline crm-phonebook: notifications live until \S+ \S+; last callback \S+ \S+\.`).MatchString(out) {
+		t.Errorf("status does not show the live notifications:\n%s", out)
 	}
 	for _, h := range f.hosts {
 		stop(t, h.cmd, h.log)

@@ -100,3 +100,34 @@ func (c *Channels) Signaled(key string, at time.Time) {
 		c.byKey[key] = ch
 	}
 }
+
+// Status is what the console and `replicator status` show of a
+// pipeline's channels.
+type Status struct {
+	// Live is true while a channel has not expired: the service calls
+	// back on changes.
+	Live bool
+	// Until is when the first live channel expires unless renewed; zero
+	// for never.
+	Until time.Time
+	// Signaled is when the last verified callback came; zero for none.
+	Signaled time.Time
+}
+
+// StatusOf returns the status of one pipeline's channels chs at now.
+func StatusOf(chs []state.Channel, now time.Time) Status {
+	var st Status
+	for _, ch := range chs {
+		if ch.Signaled.After(st.Signaled) {
+			st.Signaled = ch.Signaled
+		}
+		if !ch.Expires.IsZero() && !now.Before(ch.Expires) {
+			continue
+		}
+		if !st.Live || !ch.Expires.IsZero() && (st.Until.IsZero() || ch.Expires.Before(st.Until)) {
+			st.Until = ch.Expires
+		}
+		st.Live = true
+	}
+	return st
+}

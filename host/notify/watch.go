@@ -100,24 +100,9 @@ func (w *Watching) RenewAt(pipeline string) time.Time {
 	return at
 }
 
-// Live reports whether pipeline has channels that have not expired, and
-// until when the first of them lasts (zero for never), with the last
-// callback any of them had.
-func (w *Watching) Live(pipeline string) (live bool, until, signaled time.Time) {
-	now := w.now()
-	for _, ch := range w.Channels.Of(pipeline) {
-		if ch.Signaled.After(signaled) {
-			signaled = ch.Signaled
-		}
-		if !ch.Expires.IsZero() && !now.Before(ch.Expires) {
-			continue
-		}
-		if !live || !ch.Expires.IsZero() && (until.IsZero() || ch.Expires.Before(until)) {
-			until = ch.Expires
-		}
-		live = true
-	}
-	return live, until, signaled
+// Live returns the state of pipeline's channels now.
+func (w *Watching) Live(pipeline string) Status {
+	return StatusOf(w.Channels.Of(pipeline), w.now())
 }
 
 // Sync subscribes, renews or ends want's channels with src, the

@@ -125,7 +125,8 @@ type Store interface {
 	SaveChannel(ctx context.Context, c Channel) error
 	// DeleteChannel forgets a channel; an unknown key is not an error.
 	DeleteChannel(ctx context.Context, key string) error
-	// Channels returns every stored channel, secrets opened.
+	// Channels returns every stored channel, secrets opened; a store
+	// opened without the keys that sealed them leaves them empty.
 	Channels(ctx context.Context) ([]Channel, error)
 	// SetSignaled records that a verified callback of the channel with
 	// key came at at; it returns the channel's pipeline, or "" when the

@@ -19,6 +19,7 @@ import (
 	"github.com/replicatorhq/replicator/host/config"
 	"github.com/replicatorhq/replicator/host/console"
 	"github.com/replicatorhq/replicator/host/engine"
+	"github.com/replicatorhq/replicator/host/notify"
 	"github.com/replicatorhq/replicator/host/schedule"
 	"github.com/replicatorhq/replicator/host/state"
 	"github.com/replicatorhq/replicator/plugin/contract"
@@ -315,6 +316,9 @@ func (c consoleHost) pipelines(ctx context.Context, only string, runs int) ([]co
 			Last:         last[pc.Name],
 			PausedSince:  paused[pc.Name],
 			CanAuthorize: takesGrant[pc.Source],
+		}
+		if chs := h.signals.channels.Of(pc.Name); len(chs) > 0 {
+			p.Notifications = describeSignals(notify.StatusOf(chs, time.Now()))
 		}
 		_, has := slices.BinarySearch(authorized, p.Source)
 		p.NeedsGrant = p.CanAuthorize && !has

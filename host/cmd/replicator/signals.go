@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,10 +97,12 @@ func (h *runHost) listenSignals(ctx context.Context, pg *postgres.Store) {
 
 // signaled records a verified callback and wakes its pipeline. With a
 // shared database, the record tells every host, and the one that claims
-// the pipeline first runs it.
+// the pipeline first runs it. The record comes first, so that the run
+// woken finds it; a callback that could not be recorded wakes the
+// pipeline all the same.
 func (h *runHost) signaled(ctx context.Context, ch state.Channel, at time.Time) {
 	h.signals.channels.Signaled(ch.Key, at)
-	h.wake(ch.Pipeline, at)
+	defer h.wake(ch.Pipeline, at)
 	store, release, err := h.shared.acquire()
 	if err != nil {
 		h.log.Debug("a callback could not be recorded", "pipeline", ch.Pipeline, "error", err)
@@ -190,8 +195,8 @@ func (h *runHost) watch(ctx context.Context, eng *engine.Engine, p *engine.Pipel
 			"error", err)
 		return
 	}
-	if live, until, _ := h.signals.watching.Live(p.Name); live {
-		log.Debug("watching for changes", "until", until)
+	if st := h.signals.watching.Live(p.Name); st.Live {
+		log.Debug("watching for changes", "until", st.Until)
 	}
 }
 
@@ -247,4 +252,43 @@ func (h *runHost) unwatchRemoved(old, eng *engine.Engine) {
 			go h.unwatch(h.ctx, old, pc)
 		}
 	}
+}
+
+// printSignals says, for each of names that has change-signal channels,
+// whether its notifications are live, until when, and when the last
+// callback came.
+func printSignals(ctx context.Context, w io.Writer, store state.Store, names []string) error {
+	chs, err := store.Channels(ctx)
+	if err != nil {
+		return err
+	}
+	by := map[string][]state.Channel{}
+	for _, ch := range chs {
+		by[ch.Pipeline] = append(by[ch.Pipeline], ch)
+	}
+	for _, name := range names {
+		if len(by[name]) > 0 {
+			fmt.Fprintf(w, "Pipeline %s: %s.\n", name, describeSignals(notify.StatusOf(by[name], time.Now())))
+		}
+	}
+	return nil
+}
+
+// describeSignals says what st means, as status and the console show it.
+func describeSignals(st notify.Status) string {
+	var b strings.Builder
+	switch {
+	case st.Live && st.Until.IsZero():
+		b.WriteString("notifications live")
+	case st.Live:
+		b.WriteString("notifications live until " + st.Until.Local().Format(time.DateTime))
+	default:
+		b.WriteString("notifications expired; renewed at the next run, polled meanwhile")
+	}
+	if st.Signaled.IsZero() {
+		b.WriteString("; no callback yet")
+	} else {
+		b.WriteString("; last callback " + st.Signaled.Local().Format(time.DateTime))
+	}
+	return b.String()
 }

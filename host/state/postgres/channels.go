@@ -60,11 +60,9 @@ func (s *Store) DeleteChannel(ctx context.Context, key string) error {
 	return nil
 }
 
-// Channels returns every stored channel, secrets opened.
+// Channels returns every stored channel, secrets opened; without keys,
+// with empty secrets, which verify no callback.
 func (s *Store) Channels(ctx context.Context) ([]state.Channel, error) {
-	if s.keys == nil {
-		return nil, fmt.Errorf("reading the change-signal channels: %w", errNoKeys)
-	}
 	rows, _ := s.pool.Query(ctx, `SELECT key, id, pipeline, url, sealed, secret_field, max_body_bytes, streams,
 		expires, watched, signaled FROM channels ORDER BY key`)
 	var out []state.Channel
@@ -73,12 +71,14 @@ func (s *Store) Channels(ctx context.Context) ([]state.Channel, error) {
 	var c state.Channel
 	_, err := pgx.ForEachRow(rows, []any{&c.Key, &c.ID, &c.Pipeline, &c.URL, &sealed, &c.SecretField, &c.MaxBodyBytes,
 		&c.Streams, &expires, &c.Watched, &signaled}, func() error {
-		plain, err := s.keys.Open(channelAAD(c.Key), sealed)
-		if err != nil {
-			return fmt.Errorf("channel %s of pipeline %q: %w", c.ID, c.Pipeline, err)
-		}
 		got := c
-		got.Secret = string(plain)
+		if s.keys != nil {
+			plain, err := s.keys.Open(channelAAD(c.Key), sealed)
+			if err != nil {
+				return fmt.Errorf("channel %s of pipeline %q: %w", c.ID, c.Pipeline, err)
+			}
+			got.Secret = string(plain)
+		}
 		got.Expires, got.Signaled = timeOf(expires), timeOf(signaled)
 		out = append(out, got)
 		return nil
