@@ -140,13 +140,15 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	h.shared = &sharedStore{path: a.storePath(), opts: opts}
 	h.retry = retryAfter(cmp.Or(cfg.State.TakeoverAfter, config.DefaultTakeoverAfter))
 	h.fleet = a.usesPostgres()
+	h.startSignals(ctx)
 	if h.fleet {
 		h.shared.waiting = errWaitingForDatabase
 	} else {
-		_, release, err := h.shared.acquire()
+		store, release, err := h.shared.acquire()
 		if err != nil {
 			return err
 		}
+		h.loadChannels(ctx, store)
 		release()
 	}
 	listen := cmp.Or(a.opts.listen, cfg.Host.Listen)
@@ -164,7 +166,6 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 		// Callbacks are counted by outcome from the start.
 		CallbackOutcomes: notify.Outcomes,
 	})
-	h.startSignals(ctx)
 	if cfg.Host.PublicURL != "" && listen == "" {
 		a.log.Warn("public_url is set but nothing is served: set listen in the host block (or -listen) for services to call back; the pipelines poll meanwhile")
 	}
@@ -186,8 +187,8 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 		}
 		h.shared.open(store)
 		h.followStore(ctx, store)
+		h.loadChannels(ctx, store)
 	}
-	h.loadChannels(ctx)
 	h.set(jobs)
 
 	a.log.Info("running pipelines on their intervals; reload with SIGHUP, stop with Ctrl-C or SIGTERM",

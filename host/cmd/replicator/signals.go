@@ -33,8 +33,8 @@ type signals struct {
 }
 
 // startSignals sets up the callback endpoint, which the console's
-// listener serves, and hands its verified callbacks to h.signaled until
-// ctx ends.
+// listener serves once h.metrics is made, and hands its verified
+// callbacks to h.signaled until ctx ends.
 func (h *runHost) startSignals(ctx context.Context) {
 	chs := &notify.Channels{Load: func(ctx context.Context) ([]state.Channel, error) {
 		store, release, err := h.shared.acquire()
@@ -52,22 +52,18 @@ func (h *runHost) startSignals(ctx context.Context) {
 	h.signals.endpoint = &notify.Endpoint{
 		Channels: chs,
 		Signal:   h.signaled,
-		Outcome:  h.metrics.Callback,
+		// The metrics are made later, before anything is served.
+		Outcome: func(outcome string) { h.metrics.Callback(outcome) },
 		Log:      h.log.Named("callbacks"),
 	}
 	go h.signals.endpoint.Run(ctx)
 }
 
-// loadChannels reads the stored channels, once the store is reached, and
-// with a shared database follows the callbacks other hosts receive.
-func (h *runHost) loadChannels(ctx context.Context) {
-	store, release, err := h.shared.acquire()
-	if err != nil {
-		h.log.Warn("the change-signal channels could not be read; callbacks of channels made before are refused until they are", "error", err)
-		return
-	}
+// loadChannels reads the stored channels from store, once it is
+// reached, and with a shared database follows the callbacks other hosts
+// receive.
+func (h *runHost) loadChannels(ctx context.Context, store state.Store) {
 	all, err := store.Channels(ctx)
-	release()
 	if err != nil {
 		h.log.Warn("the change-signal channels could not be read; callbacks of channels made before are refused until they are", "error", err)
 	} else {
