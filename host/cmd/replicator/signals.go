@@ -54,7 +54,7 @@ func (h *runHost) startSignals(ctx context.Context) {
 		Signal:   h.signaled,
 		// The metrics are made later, before anything is served.
 		Outcome: func(outcome string) { h.metrics.Callback(outcome) },
-		Log:      h.log.Named("callbacks"),
+		Log:     h.log.Named("callbacks"),
 	}
 	go h.signals.endpoint.Run(ctx)
 }
