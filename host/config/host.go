@@ -24,6 +24,10 @@ const (
 	// DefaultStallTimeout is how long a run may go without progress (no
 	// record, checkpoint or acknowledgement) before it is ended as failed.
 	DefaultStallTimeout = 10 * time.Minute
+	// DefaultWarmIdle is how long a pipeline's plugin processes are kept
+	// running after its run, for a run soon after (one woken by a
+	// callback) to use.
+	DefaultWarmIdle = time.Minute
 )
 
 // Host holds the settings of the host process itself, from the host block.
@@ -46,6 +50,11 @@ type Host struct {
 	// as Zoho's callbacks: https, or http to a loopback address; empty
 	// when the host is not reachable from outside.
 	PublicURL string
+	// WarmPlugins bounds the plugin processes kept running between runs
+	// (two per pipeline); 0 keeps none. By default two per run slot.
+	WarmPlugins int
+	// WarmIdle is how long they are kept after a run.
+	WarmIdle time.Duration
 }
 
 // DefaultHost returns the settings a configuration without a host block has.
@@ -54,6 +63,8 @@ func DefaultHost() Host {
 		MaxConcurrentRuns: DefaultMaxConcurrentRuns(),
 		CallTimeout:       DefaultCallTimeout,
 		StallTimeout:      DefaultStallTimeout,
+		WarmPlugins:       2 * DefaultMaxConcurrentRuns(),
+		WarmIdle:          DefaultWarmIdle,
 	}
 }
 
@@ -74,6 +85,8 @@ func hostSchema() *hcl.BodySchema {
 			{Name: "console_token"},
 			{Name: "allowed_hosts"},
 			{Name: "public_url"},
+			{Name: "warm_plugins"},
+			{Name: "warm_idle"},
 		},
 	}
 }
@@ -85,6 +98,14 @@ func (c *Config) decodeHost(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 		diags = append(diags, d...)
 		if !d.HasErrors() {
 			c.Host.MaxConcurrentRuns = n
+			c.Host.WarmPlugins = 2 * n
+		}
+	}
+	if attr, ok := content.Attributes["warm_plugins"]; ok {
+		n, d := decodeWhole(attr, ctx, 0)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			c.Host.WarmPlugins = n
 		}
 	}
 	if attr, ok := content.Attributes["listen"]; ok {
@@ -152,6 +173,7 @@ func (c *Config) decodeHost(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 	for name, dst := range map[string]*time.Duration{
 		"call_timeout":  &c.Host.CallTimeout,
 		"stall_timeout": &c.Host.StallTimeout,
+		"warm_idle":     &c.Host.WarmIdle,
 	} {
 		attr, ok := content.Attributes[name]
 		if !ok {
@@ -276,6 +298,11 @@ func decodeString(attr *hcl.Attribute, ctx *hcl.EvalContext, detail string) (str
 
 // decodeCount decodes a whole number of at least 1.
 func decodeCount(attr *hcl.Attribute, ctx *hcl.EvalContext) (int, hcl.Diagnostics) {
+	return decodeWhole(attr, ctx, 1)
+}
+
+// decodeWhole decodes a whole number of at least least.
+func decodeWhole(attr *hcl.Attribute, ctx *hcl.EvalContext, least int64) (int, hcl.Diagnostics) {
 	v, diags := attr.Expr.Value(ctx)
 	if diags.HasErrors() {
 		return 0, diags
@@ -283,7 +310,7 @@ func decodeCount(attr *hcl.Attribute, ctx *hcl.EvalContext) (int, hcl.Diagnostic
 	invalid := append(diags, &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  fmt.Sprintf("Invalid %s", attr.Name),
-		Detail:   fmt.Sprintf("%s takes a whole number of at least 1, such as 8.", attr.Name),
+		Detail:   fmt.Sprintf("%s takes a whole number of at least %d, such as 8.", attr.Name, least),
 		Subject:  attr.Expr.Range().Ptr(),
 	})
 	n, err := convert.Convert(v, cty.Number)
@@ -291,7 +318,7 @@ func decodeCount(attr *hcl.Attribute, ctx *hcl.EvalContext) (int, hcl.Diagnostic
 		return 0, invalid
 	}
 	bf := n.AsBigFloat()
-	if !bf.IsInt() || bf.Cmp(big.NewFloat(1)) < 0 || bf.Cmp(big.NewFloat(1<<20)) > 0 {
+	if !bf.IsInt() || bf.Cmp(big.NewFloat(float64(least))) < 0 || bf.Cmp(big.NewFloat(1<<20)) > 0 {
 		return 0, invalid
 	}
 	i, _ := bf.Int64()

@@ -3,6 +3,7 @@ package config
 import (
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestAllowedHosts(t *testing.T) {
@@ -65,6 +66,27 @@ func TestPublicURLRefusesWhatZohoCannotCallSafely(t *testing.T) {
 		errs := diags.Errs()
 		if len(errs) != 1 || diags[0].Summary != "Invalid public_url" || diags[0].Subject.Start.Line != 2 {
 			t.Errorf("public_url = %s: diagnostics %s, want one Invalid public_url on line 2", bad, diagsText(c, diags))
+		}
+	}
+}
+
+func TestWarmPlugins(t *testing.T) {
+	for src, want := range map[string]Host{
+		"host {}\n":                              {WarmPlugins: 2 * DefaultMaxConcurrentRuns(), WarmIdle: DefaultWarmIdle},
+		"host {\n  max_concurrent_runs = 5\n}\n": {WarmPlugins: 10, WarmIdle: DefaultWarmIdle},
+		"host {\n  warm_plugins = 0\n  max_concurrent_runs = 5\n}\n": {WarmPlugins: 0, WarmIdle: DefaultWarmIdle},
+		"host {\n  warm_plugins = 40\n  warm_idle = \"10s\"\n}\n":    {WarmPlugins: 40, WarmIdle: 10 * time.Second},
+	} {
+		c, diags := loadSource(t, src)
+		if diags.HasErrors() || c.Host.WarmPlugins != want.WarmPlugins || c.Host.WarmIdle != want.WarmIdle {
+			t.Errorf("%q: warm_plugins %d, warm_idle %s, %s; want %d, %s", src, c.Host.WarmPlugins, c.Host.WarmIdle,
+				diagsText(c, diags), want.WarmPlugins, want.WarmIdle)
+		}
+	}
+	for _, bad := range []string{"warm_plugins = -1", "warm_plugins = 1.5", `warm_idle = "1ms"`} {
+		c, diags := loadSource(t, "host {\n  "+bad+"\n}\n")
+		if !diags.HasErrors() {
+			t.Errorf("%s: no error, %+v", bad, c.Host)
 		}
 	}
 }

@@ -212,6 +212,13 @@ func TestNotificationsWakeThePipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.waitFor("the deleted contact gone", func() bool { _, ok := f.resolvesTo(number, id); return !ok })
+	// The woken runs used the plugins the first run started, kept warm.
+	for _, kind := range []string{"source", "destination"} {
+		series := `replicator_plugin_starts_total{kind="` + kind + `",pipeline="crm-phonebook"}`
+		if got := f.metric(series); got != "1" {
+			t.Errorf("%s = %s, want 1: the woken runs started their plugins again", series, got)
+		}
+	}
 
 	// Forged callbacks: a wrong token, an unknown channel, a body over
 	// the bound, a GET. None wakes the pipeline.

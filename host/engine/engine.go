@@ -356,6 +356,30 @@ func (p *Pipeline) Close() {
 	p.destination.Close()
 }
 
+// Refresh readies p for another run of its plugins, kept running since
+// its last (see package warm): its Source and Destination as the plugins
+// serve them, without what that run wrapped around them, and both asked
+// for their spec to show that they still answer. An error means the
+// plugins cannot be used again: close them.
+func (p *Pipeline) Refresh(ctx context.Context) error {
+	src, err := p.source.Source()
+	if err != nil {
+		return err
+	}
+	dst, err := p.destination.Destination()
+	if err != nil {
+		return err
+	}
+	if _, err := src.Spec(ctx); err != nil {
+		return fmt.Errorf("a kept %s does not answer: %w", p.SourceRef, err)
+	}
+	if _, err := dst.Spec(ctx); err != nil {
+		return fmt.Errorf("a kept %s does not answer: %w", p.DestinationRef, err)
+	}
+	p.Source, p.Destination = src, dst
+	return nil
+}
+
 // pluginLogs returns the last lines each of the pipeline's plugins logged,
 // within the bounds of a run's record.
 func (p *Pipeline) pluginLogs() []state.PluginLog {

@@ -25,6 +25,7 @@ import (
 	"github.com/replicatorhq/replicator/host/schedule"
 	"github.com/replicatorhq/replicator/host/state"
 	"github.com/replicatorhq/replicator/host/state/postgres"
+	"github.com/replicatorhq/replicator/host/warm"
 	"github.com/replicatorhq/replicator/plugin"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
@@ -67,6 +68,8 @@ type runHost struct {
 	known  lastKnown
 	// signals are the callbacks that wake pipelines, and their channels.
 	signals *signals
+	// warm keeps pipelines' plugins running between their runs.
+	warm *warm.Pool
 
 	mu    sync.Mutex
 	eng   *engine.Engine           // of the configuration in use
@@ -158,6 +161,9 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 		return fmt.Errorf("no pipeline in %s has an interval; add one such as interval = \"15m\", or serve the console (-listen) to run them when asked", cfg.Path)
 	}
 	h.setEngine(eng, nil)
+	h.warm = &warm.Pool{}
+	h.warm.Configure(cfg.Host.WarmPlugins/2, cfg.Host.WarmIdle, eng)
+	defer h.warm.Close()
 	h.sched = schedule.New(schedule.Options{MaxConcurrent: cfg.Host.MaxConcurrentRuns, Log: a.log})
 	h.metrics = metrics.New(metrics.Options{
 		Host:  hostID(),
@@ -277,6 +283,7 @@ func (h *runHost) reload(reason string) {
 	h.reconfigureConsole(cfg.Host)
 	old := h.engine()
 	h.setEngine(eng, specs)
+	h.warm.Configure(cfg.Host.WarmPlugins/2, cfg.Host.WarmIdle, eng)
 	h.set(h.jobs(eng))
 	h.unwatchRemoved(old, eng)
 }
@@ -454,7 +461,7 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 			return last, schedule.Next{At: next}, nil
 		}
 	}
-	p, rec, err := openRun(ctx, rc, eng, pc, store, h.runLog.Named(pc.Name))
+	p, rec, err := h.openWarm(ctx, rc, eng, pc, store)
 	if err != nil {
 		if rec.ID == 0 || rc.Err() != nil {
 			// Not begun, or the claim was lost: the history shows no end
@@ -463,9 +470,12 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 		}
 		return rec, schedule.Next{}, err
 	}
-	defer p.Close()
-	h.metrics.PluginStarted(pc.Name, config.KindSource)
-	h.metrics.PluginStarted(pc.Name, config.KindDestination)
+	kept := false
+	defer func() {
+		if !kept {
+			p.Close()
+		}
+	}()
 	rec, err = runner.Run(rc.ctx, p.Pipeline, store, rc.Fence, runner.Options{
 		Begun:         rec,
 		FullRefresh:   h.fullRefreshes.take(pc.Name),
@@ -481,6 +491,10 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 		return rec, soon(), err
 	case err == nil:
 		h.watch(rc.ctx, eng, p, store, rc.Fence, woken, rec)
+		if rc.Err() == nil {
+			kept = true
+			h.warm.Put(pc.Name, eng, p)
+		}
 	}
 	return rec, schedule.Next{At: h.renewal(pc)}, err
 }
