@@ -17,7 +17,7 @@ import (
 func (h *runHost) openWarm(ctx context.Context, rc *runClaim, eng *engine.Engine, pc *config.Pipeline,
 	store state.Store) (*engine.Pipeline, state.Run, error) {
 	if p, ok := h.warm.Take(pc.Name, eng); ok {
-		if err := p.Refresh(rc.ctx); err != nil {
+		if err := eng.Refresh(rc.ctx, p); err != nil {
 			h.log.Debug("kept plugins do not answer; starting them afresh", "pipeline", pc.Name, "error", err)
 			p.Close()
 		} else {
