@@ -18,6 +18,7 @@ import (
 
 	"github.com/replicatorhq/replicator/connector/zoho/zohosim"
 	"github.com/replicatorhq/replicator/internal/logbuf"
+	"github.com/replicatorhq/replicator/internal/promtool"
 )
 
 // callbackDelay is how long zohosim holds each callback (see
@@ -248,6 +249,7 @@ func TestNotificationsWakeThePipeline(t *testing.T) {
 	if got := f.metric(`replicator_callbacks_total{outcome="woke"}`); got != woke {
 		t.Errorf("woke callbacks %s after forged ones, want %s still", got, woke)
 	}
+	promtool.CheckMetrics(t, scrapeMetrics(t, f.base, notifyToken))
 	for outcome, want := range map[string]string{"forged": "2", "unknown_channel": "1", "too_large": "1", "wrong_method": "1"} {
 		if got := f.metric(`replicator_callbacks_total{outcome="` + outcome + `"}`); got != want {
 			t.Errorf("callbacks %s: %s, want %s", outcome, got, want)
