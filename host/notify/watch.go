@@ -53,9 +53,9 @@ func (w *Watching) now() time.Time {
 // Due reports whether want's channels must be subscribed, renewed or
 // ended: none yet, the source's configuration changed, a stream not
 // watched, a public URL changed, one past contract.RenewBefore, or
-// channels the pipeline no longer wants. missed
-// says a run found changes that no callback announced, which a channel
-// the service dropped would explain: it is renewed then too.
+// channels the pipeline no longer wants. missed says a run found changes
+// that no callback announced, which a channel the service dropped would
+// explain: it is renewed then too.
 func (w *Watching) Due(want Want, missed bool) bool {
 	have := w.Channels.Of(want.Pipeline)
 	if want.Signals == nil || want.PublicURL == "" {
@@ -85,8 +85,8 @@ func (w *Watching) Due(want Want, missed bool) bool {
 	return !slices.Equal(slices.Compact(watched), slices.Compact(streams))
 }
 
-// RenewAt is when want's channels are next due for renewal; zero when
-// none expires.
+// RenewAt is when pipeline's channels are next due for renewal; zero
+// when none expires.
 func (w *Watching) RenewAt(pipeline string) time.Time {
 	var at time.Time
 	for _, ch := range w.Channels.Of(pipeline) {
