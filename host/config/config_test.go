@@ -142,7 +142,9 @@ func TestLoadHost(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	want := Host{MaxConcurrentRuns: 3, CallTimeout: 45 * time.Second, StallTimeout: DefaultStallTimeout}
+	// Two warm plugins per run slot unless warm_plugins says.
+	want := Host{MaxConcurrentRuns: 3, CallTimeout: 45 * time.Second, StallTimeout: DefaultStallTimeout,
+		WarmPlugins: 6, WarmIdle: DefaultWarmIdle}
 	if !reflect.DeepEqual(c.Host, want) {
 		t.Errorf("host = %+v, want %+v", c.Host, want)
 	}

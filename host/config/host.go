@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"net"
 	"net/netip"
+	"net/url"
 	"runtime"
 	"slices"
 	"strings"
@@ -23,6 +24,10 @@ const (
 	// DefaultStallTimeout is how long a run may go without progress (no
 	// record, checkpoint or acknowledgement) before it is ended as failed.
 	DefaultStallTimeout = 10 * time.Minute
+	// DefaultWarmIdle is how long a pipeline's plugin processes are kept
+	// running after its run, for a run soon after (one woken by a
+	// callback) to use.
+	DefaultWarmIdle = time.Minute
 )
 
 // Host holds the settings of the host process itself, from the host block.
@@ -41,6 +46,15 @@ type Host struct {
 	// Host header besides loopback names and the address it is reached
 	// at: lower case, without a port, brackets or a final dot.
 	AllowedHosts []string
+	// PublicURL is the host's address as services outside reach it, such
+	// as Zoho's callbacks: https, or http to a loopback address; empty
+	// when the host is not reachable from outside.
+	PublicURL string
+	// WarmPlugins bounds the plugin processes kept running between runs
+	// (two per pipeline); 0 keeps none. By default two per run slot.
+	WarmPlugins int
+	// WarmIdle is how long they are kept after a run.
+	WarmIdle time.Duration
 }
 
 // DefaultHost returns the settings a configuration without a host block has.
@@ -49,6 +63,8 @@ func DefaultHost() Host {
 		MaxConcurrentRuns: DefaultMaxConcurrentRuns(),
 		CallTimeout:       DefaultCallTimeout,
 		StallTimeout:      DefaultStallTimeout,
+		WarmPlugins:       2 * DefaultMaxConcurrentRuns(),
+		WarmIdle:          DefaultWarmIdle,
 	}
 }
 
@@ -68,6 +84,9 @@ func hostSchema() *hcl.BodySchema {
 			{Name: "listen"},
 			{Name: "console_token"},
 			{Name: "allowed_hosts"},
+			{Name: "public_url"},
+			{Name: "warm_plugins"},
+			{Name: "warm_idle"},
 		},
 	}
 }
@@ -79,6 +98,14 @@ func (c *Config) decodeHost(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 		diags = append(diags, d...)
 		if !d.HasErrors() {
 			c.Host.MaxConcurrentRuns = n
+			c.Host.WarmPlugins = 2 * n
+		}
+	}
+	if attr, ok := content.Attributes["warm_plugins"]; ok {
+		n, d := decodeWhole(attr, ctx, 0)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			c.Host.WarmPlugins = n
 		}
 	}
 	if attr, ok := content.Attributes["listen"]; ok {
@@ -126,9 +153,27 @@ func (c *Config) decodeHost(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 			c.Host.AllowedHosts = v
 		}
 	}
+	if attr, ok := content.Attributes["public_url"]; ok {
+		v, d := decodeString(attr, ctx, `public_url takes the https address the host is reached at from outside, such as "https://replicator.example.com".`)
+		if !d.HasErrors() {
+			if problem := checkPublicURL(v); problem != "" {
+				d = append(d, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid public_url",
+					Detail:   problem,
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+			}
+		}
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			c.Host.PublicURL = strings.TrimSuffix(v, "/")
+		}
+	}
 	for name, dst := range map[string]*time.Duration{
 		"call_timeout":  &c.Host.CallTimeout,
 		"stall_timeout": &c.Host.StallTimeout,
+		"warm_idle":     &c.Host.WarmIdle,
 	} {
 		attr, ok := content.Attributes[name]
 		if !ok {
@@ -141,6 +186,37 @@ func (c *Config) decodeHost(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 		}
 	}
 	return diags
+}
+
+// checkPublicURL says what is wrong with public_url v, "" when nothing
+// is: an absolute https URL without query, fragment or user, or http to a
+// loopback address (for tests and a proxy on the same machine).
+func checkPublicURL(v string) string {
+	const want = `Write it as "https://replicator.example.com", optionally with a path; http is taken only for a loopback address such as "http://127.0.0.1:8080".`
+	u, err := url.Parse(v)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		return fmt.Sprintf("%q is not an absolute URL. %s", v, want)
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return fmt.Sprintf("%q has a user, query or fragment; the host adds its own paths to public_url. %s", v, want)
+	case u.Scheme == "https":
+		return ""
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return ""
+	case u.Scheme == "http":
+		return fmt.Sprintf("%q is plain http to a host that is not loopback: callbacks carry secrets and must come over https. %s", v, want)
+	}
+	return fmt.Sprintf("%q has the scheme %q. %s", v, u.Scheme, want)
+}
+
+// isLoopback reports whether host, a URL's host name, is localhost or a
+// loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // decodeHostNames decodes a list of host names or IP addresses, each
@@ -222,6 +298,11 @@ func decodeString(attr *hcl.Attribute, ctx *hcl.EvalContext, detail string) (str
 
 // decodeCount decodes a whole number of at least 1.
 func decodeCount(attr *hcl.Attribute, ctx *hcl.EvalContext) (int, hcl.Diagnostics) {
+	return decodeWhole(attr, ctx, 1)
+}
+
+// decodeWhole decodes a whole number of at least least.
+func decodeWhole(attr *hcl.Attribute, ctx *hcl.EvalContext, least int64) (int, hcl.Diagnostics) {
 	v, diags := attr.Expr.Value(ctx)
 	if diags.HasErrors() {
 		return 0, diags
@@ -229,7 +310,7 @@ func decodeCount(attr *hcl.Attribute, ctx *hcl.EvalContext) (int, hcl.Diagnostic
 	invalid := append(diags, &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  fmt.Sprintf("Invalid %s", attr.Name),
-		Detail:   fmt.Sprintf("%s takes a whole number of at least 1, such as 8.", attr.Name),
+		Detail:   fmt.Sprintf("%s takes a whole number of at least %d, such as 8.", attr.Name, least),
 		Subject:  attr.Expr.Range().Ptr(),
 	})
 	n, err := convert.Convert(v, cty.Number)
@@ -237,7 +318,7 @@ func decodeCount(attr *hcl.Attribute, ctx *hcl.EvalContext) (int, hcl.Diagnostic
 		return 0, invalid
 	}
 	bf := n.AsBigFloat()
-	if !bf.IsInt() || bf.Cmp(big.NewFloat(1)) < 0 || bf.Cmp(big.NewFloat(1<<20)) > 0 {
+	if !bf.IsInt() || bf.Cmp(big.NewFloat(float64(least))) < 0 || bf.Cmp(big.NewFloat(1<<20)) > 0 {
 		return 0, invalid
 	}
 	i, _ := bf.Int64()

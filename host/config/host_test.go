@@ -3,6 +3,7 @@ package config
 import (
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestAllowedHosts(t *testing.T) {
@@ -33,6 +34,59 @@ func TestAllowedHostsRefusesWhatIsNotAName(t *testing.T) {
 		errs := diags.Errs()
 		if len(errs) != 1 || diags[0].Summary != "Invalid allowed_hosts" || diags[0].Subject.Start.Line != 2 {
 			t.Errorf("allowed_hosts = [%s]: diagnostics %s, want one Invalid allowed_hosts on line 2", bad, diagsText(c, diags))
+		}
+	}
+}
+
+func TestPublicURL(t *testing.T) {
+	for src, want := range map[string]string{
+		`"https://replicator.example.com/"`:    "https://replicator.example.com",
+		`"https://replicator.example.com/rep"`: "https://replicator.example.com/rep",
+		`"http://127.0.0.1:8080"`:              "http://127.0.0.1:8080",
+		`"http://[::1]:8080"`:                  "http://[::1]:8080",
+		`"http://localhost:8080"`:              "http://localhost:8080",
+	} {
+		c, diags := loadSource(t, "host {\n  public_url = "+src+"\n}\n")
+		if diags.HasErrors() || c.Host.PublicURL != want {
+			t.Errorf("public_url = %s: %q, %s; want %q", src, c.Host.PublicURL, diagsText(c, diags), want)
+		}
+	}
+	if c, _ := loadSource(t, "host {}\n"); c.Host.PublicURL != "" {
+		t.Errorf("public_url by default = %q, want none", c.Host.PublicURL)
+	}
+}
+
+func TestPublicURLRefusesWhatZohoCannotCallSafely(t *testing.T) {
+	for _, bad := range []string{
+		`"http://replicator.example.com"`, `"http://192.0.2.10:8080"`, `"replicator.example.com"`,
+		`"ftp://replicator.example.com"`, `"https://"`, `"https://replicator.example.com/?k=v"`,
+		`"https://user:pw@replicator.example.com"`, `"https://replicator.example.com/#x"`, `""`, `1`,
+	} {
+		c, diags := loadSource(t, "host {\n  public_url = "+bad+"\n}\n")
+		errs := diags.Errs()
+		if len(errs) != 1 || diags[0].Summary != "Invalid public_url" || diags[0].Subject.Start.Line != 2 {
+			t.Errorf("public_url = %s: diagnostics %s, want one Invalid public_url on line 2", bad, diagsText(c, diags))
+		}
+	}
+}
+
+func TestWarmPlugins(t *testing.T) {
+	for src, want := range map[string]Host{
+		"host {}\n":                              {WarmPlugins: 2 * DefaultMaxConcurrentRuns(), WarmIdle: DefaultWarmIdle},
+		"host {\n  max_concurrent_runs = 5\n}\n": {WarmPlugins: 10, WarmIdle: DefaultWarmIdle},
+		"host {\n  warm_plugins = 0\n  max_concurrent_runs = 5\n}\n": {WarmPlugins: 0, WarmIdle: DefaultWarmIdle},
+		"host {\n  warm_plugins = 40\n  warm_idle = \"10s\"\n}\n":    {WarmPlugins: 40, WarmIdle: 10 * time.Second},
+	} {
+		c, diags := loadSource(t, src)
+		if diags.HasErrors() || c.Host.WarmPlugins != want.WarmPlugins || c.Host.WarmIdle != want.WarmIdle {
+			t.Errorf("%q: warm_plugins %d, warm_idle %s, %s; want %d, %s", src, c.Host.WarmPlugins, c.Host.WarmIdle,
+				diagsText(c, diags), want.WarmPlugins, want.WarmIdle)
+		}
+	}
+	for _, bad := range []string{"warm_plugins = -1", "warm_plugins = 1.5", `warm_idle = "1ms"`} {
+		c, diags := loadSource(t, "host {\n  "+bad+"\n}\n")
+		if !diags.HasErrors() {
+			t.Errorf("%s: no error, %+v", bad, c.Host)
 		}
 	}
 }

@@ -92,6 +92,10 @@ type Pipeline struct {
 	// CanAuthorize says the source's connector takes a grant code; with
 	// NeedsGrant, it has none stored yet and cannot run until it does.
 	CanAuthorize, NeedsGrant bool
+	// Notifications says whether its source's service calls back on
+	// changes, until when, and the last callback; "" when the pipeline
+	// has no notification channels.
+	Notifications string
 }
 
 // Failing says the pipeline's last finished run failed.
@@ -158,7 +162,16 @@ type Options struct {
 	Log    hclog.Logger
 	// Listen is the address the console serves on.
 	Listen string
+	// Callbacks, when set, serves services' callbacks under CallbacksPath
+	// (see package notify): public, with no session or token, as each
+	// callback proves itself; it bounds its own bodies. The Host check
+	// and the security headers apply to it as to every page.
+	Callbacks http.Handler
 }
+
+// CallbacksPath is where Options.Callbacks is served, a channel's key
+// following.
+const CallbacksPath = "/hooks/"
 
 // auth is the token in use: its digest, so that comparing takes the same
 // time whatever the lengths, and its generation, which sessions carry.
@@ -216,7 +229,16 @@ func New(o Options) (*Console, error) {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusForbidden, "This form was sent from another site. Open the console and press the button there.")
 	}))
-	c.handler = securityHeaders(c.checkHost(cop.Handler(bound(c.mux))))
+	pages := cop.Handler(bound(c.mux))
+	if o.Callbacks != nil {
+		// Callbacks come from servers, with bodies larger than forms and
+		// no Origin to check.
+		callbacks := http.NewServeMux()
+		callbacks.Handle(CallbacksPath+"{key}", o.Callbacks)
+		callbacks.Handle("/", pages)
+		pages = callbacks
+	}
+	c.handler = securityHeaders(c.checkHost(pages))
 	return c, nil
 }
 

@@ -43,6 +43,7 @@ type crmFixture struct {
 	sim      *zohosim.Server
 	roger    *rogersim.Server
 	rogerURL string
+	zohoURL  string
 	w        *workspace
 	http     *http.Client
 }
@@ -95,7 +96,7 @@ pipeline %q {
 }
 `, sim.DC(), sim.ClientID(), zs.URL, zs.URL, rs.URL, crmReplicator, crmPipeline)
 	w := newWorkspace(t, hcl, "replicator-source-zoho", "replicator-destination-roger365")
-	return &crmFixture{t: t, sim: sim, roger: roger, rogerURL: rs.URL, w: w, http: &http.Client{Timeout: 30 * time.Second}}
+	return &crmFixture{t: t, sim: sim, roger: roger, rogerURL: rs.URL, zohoURL: zs.URL, w: w, http: &http.Client{Timeout: 30 * time.Second}}
 }
 
 // authorize pastes a fresh grant code at the authorize prompt, as a user

@@ -146,6 +146,7 @@ type Connector struct {
 	Spec   contract.Spec
 	Config json.RawMessage
 	Path   string
+	sha256 string // of the binary the process was started from
 }
 
 // Close ends the connector's process.
@@ -281,7 +282,7 @@ func (e *Engine) launch(ctx context.Context, block *config.Connector, bin *launc
 	if err != nil {
 		return nil, err
 	}
-	c := &Connector{Block: block, Client: client, Path: path}
+	c := &Connector{Block: block, Client: client, Path: path, sha256: bin.SHA256}
 	var spec contract.Spec
 	if block.Kind == launch.KindSource {
 		var s contract.Source
@@ -354,6 +355,43 @@ func (p *Pipeline) Close() {
 	p.mu.Unlock()
 	p.source.Close()
 	p.destination.Close()
+}
+
+// Refresh readies p, started by e, for another run of its plugins, kept
+// running since its last (see package warm): its Source and Destination
+// as the plugins serve them, without what that run wrapped around them,
+// and both asked for their spec to show that they still answer. A plugin
+// whose binary changed on disk since it started is not used again: a new
+// one is started, and checked against the lock file. An error means the
+// plugins cannot be used again: close them.
+func (e *Engine) Refresh(ctx context.Context, p *Pipeline) error {
+	for _, c := range []*Connector{p.source, p.destination} {
+		bin, err := e.Binaries.Open(c.Path)
+		if err != nil {
+			return err
+		}
+		changed := bin.SHA256 != c.sha256
+		bin.Release()
+		if changed {
+			return fmt.Errorf("%s: its binary changed since its process started", c.Block.Ref())
+		}
+	}
+	src, err := p.source.Source()
+	if err != nil {
+		return err
+	}
+	dst, err := p.destination.Destination()
+	if err != nil {
+		return err
+	}
+	if _, err := src.Spec(ctx); err != nil {
+		return fmt.Errorf("a kept %s does not answer: %w", p.SourceRef, err)
+	}
+	if _, err := dst.Spec(ctx); err != nil {
+		return fmt.Errorf("a kept %s does not answer: %w", p.DestinationRef, err)
+	}
+	p.Source, p.Destination = src, dst
+	return nil
 }
 
 // pluginLogs returns the last lines each of the pipeline's plugins logged,

@@ -59,6 +59,9 @@ type Options struct {
 	// Ready, when set, says whether the host is ready as /readyz does,
 	// for replicator_ready (see readiness).
 	Ready func(context.Context) error
+	// CallbackOutcomes are the outcomes replicator_callbacks_total counts,
+	// each shown from the start (see package notify).
+	CallbackOutcomes []string
 }
 
 // Metrics is one host process's metrics.
@@ -67,6 +70,9 @@ type Metrics struct {
 	fam  [famCount]family
 	host string
 	now  func() time.Time
+	// callbacks counts services' callbacks by outcome: host-wide, as a
+	// forged one names no pipeline.
+	callbacks *prometheus.CounterVec
 
 	mu        sync.Mutex
 	pipelines map[string]*pipeline
@@ -121,6 +127,14 @@ func New(opts Options) *Metrics {
 			}, func() float64 { _, f := load(); return float64(f) }),
 		)
 	}
+	m.callbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "replicator_callbacks_total",
+		Help: "Callbacks of services' change signals this host answered, by outcome: woke (verified, its pipeline woken), unknown_channel, wrong_method, too_large, forged.",
+	}, []string{"outcome"})
+	for _, o := range opts.CallbackOutcomes {
+		m.callbacks.WithLabelValues(o)
+	}
+	m.reg.MustRegister(m.callbacks)
 	if opts.Ready != nil {
 		r := &readiness{check: opts.Ready, now: func() time.Time { return m.now() }}
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -205,6 +219,9 @@ func (m *Metrics) PluginStarted(pipeline, kind string) {
 	m.series(pipeline, famPluginStarts, kind).value++
 	m.mu.Unlock()
 }
+
+// Callback counts a callback answered with outcome.
+func (m *Metrics) Callback(outcome string) { m.callbacks.WithLabelValues(outcome).Inc() }
 
 // PluginCrashed counts a run that failed because a plugin process exited.
 func (m *Metrics) PluginCrashed(pipeline string) {

@@ -118,6 +118,9 @@ type entry struct {
 	stop    func() bool // stops the timer while waiting
 	gen     int         // tells a stale timer's callback from the current one
 	removed bool        // stop scheduling once the run in flight ends
+	// woken is a Wake that came while the job ran: it is due again
+	// WakeDelay after the run ends.
+	woken bool
 }
 
 // Scheduler runs jobs on their intervals. Set the jobs with Set, before or
@@ -371,6 +374,10 @@ func (s *Scheduler) run(ctx context.Context, e *entry, j Job) {
 		}
 	case !s.stopped && ctx.Err() == nil:
 		s.arm(e, next)
+		if e.woken {
+			e.woken = false
+			s.wake(e)
+		}
 	}
 	s.dispatch()
 }
@@ -447,6 +454,49 @@ func (s *Scheduler) RunNow(name string) error {
 	}
 	s.dispatch()
 	return nil
+}
+
+// WakeDelay is how long after a Wake the job is due: the wakes of a burst
+// of changes, and those that come while the job runs, are folded into one
+// run.
+const WakeDelay = time.Second
+
+// Wake makes the job called name due WakeDelay from now, unless it is due
+// sooner: a change it should pick up has happened. A job that is queued
+// stays so; one that is running is due again WakeDelay after its run
+// ends, however many wakes came meanwhile. The run is an ordinary one,
+// in the takeover lane when its job's next run is a takeover, so the
+// slots bound it as any other; later runs follow one interval after it.
+func (s *Scheduler) Wake(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[name]
+	switch {
+	case !ok || e.removed:
+		return ErrUnknownJob
+	case e.phase == running:
+		e.woken = true
+		return nil
+	case e.phase == waiting && !s.stopped:
+		s.wake(e)
+	}
+	return nil
+}
+
+// wake moves waiting e's due time to WakeDelay from now if that is
+// sooner. s.mu is held.
+func (s *Scheduler) wake(e *entry) {
+	now := s.clock.Now()
+	at := now.Add(WakeDelay)
+	if !e.due.IsZero() && !e.due.After(at) {
+		return
+	}
+	e.stop()
+	e.due = at
+	e.gen++
+	gen := e.gen
+	e.stop = s.clock.AfterFunc(WakeDelay, func() { s.fire(e, gen) })
+	s.log.Debug("woken: next run scheduled", "pipeline", e.job.Name, "at", e.due.Format(time.RFC3339))
 }
 
 // clock is time as the scheduler sees it; tests drive their own.

@@ -682,3 +682,118 @@ func (h *harness) noneStartedBeyond() {
 	default:
 	}
 }
+
+// TestWakeRunsSoonAndFoldsWhatComesMeanwhile: a woken job is due
+// WakeDelay later however many wakes came, and wakes that come while it
+// runs make one follow-up run, not one each.
+func TestWakeRunsSoonAndFoldsWhatComesMeanwhile(t *testing.T) {
+	h := newHarness(t, 2)
+	const interval = time.Hour
+	block := make(chan struct{})
+	h.s.Set([]Job{h.job("tenant", interval, block)})
+	// Its first run, then it waits an interval.
+	h.clock.Advance(MaxFirstRunSpread)
+	if got := h.next(); got != "tenant" {
+		t.Fatalf("started %s", got)
+	}
+	block <- struct{}{}
+	h.idle()
+	for range 3 {
+		if err := h.s.Wake("tenant"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.clock.Advance(WakeDelay / 2)
+	h.noneStarted()
+	h.clock.Advance(WakeDelay / 2)
+	if got := h.next(); got != "tenant" {
+		t.Fatalf("started %s", got)
+	}
+	// Woken three times while it runs: one follow-up.
+	for range 3 {
+		if err := h.s.Wake("tenant"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	block <- struct{}{}
+	h.idle()
+	if st, _ := h.s.Status("tenant"); !st.Due.Equal(h.clock.Now().Add(WakeDelay)) {
+		t.Fatalf("after a run woken meanwhile: due %v, want %v", st.Due, h.clock.Now().Add(WakeDelay))
+	}
+	h.clock.Advance(WakeDelay)
+	if got := h.next(); got != "tenant" {
+		t.Fatalf("started %s", got)
+	}
+	block <- struct{}{}
+	h.idle()
+	// Nothing woke it during the follow-up: it is due one interval after it.
+	if st, _ := h.s.Status("tenant"); !st.Due.Equal(h.clock.Now().Add(interval)) {
+		t.Errorf("after the follow-up: due %v, want one interval on, %v", st.Due, h.clock.Now().Add(interval))
+	}
+	h.clock.Advance(interval - time.Second)
+	h.noneStarted()
+	if err := h.s.Wake("nobody"); !errors.Is(err, ErrUnknownJob) {
+		t.Errorf("Wake of an unknown job = %v", err)
+	}
+}
+
+// TestWakeKeepsTheBoundAndTheTakeoverLane: a woken job waits for a slot
+// like any due run, and one whose next run is a takeover runs in the
+// lane's own slot.
+func TestWakeKeepsTheBoundAndTheTakeoverLane(t *testing.T) {
+	h := newHarness(t, 1)
+	const interval = time.Hour
+	block := make(chan struct{})
+	held := true
+	h.s.Set([]Job{
+		h.job("busy", interval, block),
+		h.job("tenant", interval, nil),
+		{Name: "held", Interval: interval, Run: func(context.Context) Next {
+			h.started <- "held"
+			if held {
+				return Next{At: h.clock.Now().Add(10 * time.Minute), Takeover: true}
+			}
+			return Next{}
+		}},
+	})
+	if err := h.s.RunNow("held"); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.next(); got != "held" {
+		t.Fatalf("started %s", got)
+	}
+	h.idle()
+	held = false
+	if err := h.s.RunNow("busy"); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.next(); got != "busy" {
+		t.Fatalf("started %s", got)
+	}
+	for _, name := range []string{"tenant", "held"} {
+		if err := h.s.Wake(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.clock.Advance(WakeDelay)
+	// The ordinary slot is busy: only the takeover starts, in its lane.
+	if got := h.next(); got != "held" {
+		t.Fatalf("started %s, want the takeover", got)
+	}
+	if st, _ := h.s.Status("tenant"); st.Phase != PhaseQueued {
+		t.Fatalf("tenant: %+v, want queued behind the bound", st)
+	}
+	if err := h.s.Wake("tenant"); err != nil {
+		t.Fatal(err)
+	}
+	close(block)
+	if got := h.next(); got != "tenant" {
+		t.Fatalf("started %s", got)
+	}
+	h.idle()
+	select {
+	case name := <-h.started:
+		t.Fatalf("%s started again", name)
+	default:
+	}
+}

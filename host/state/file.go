@@ -35,6 +35,8 @@ var (
 	bucketClaims = []byte("claims")
 	// bucketPaused holds the paused pipelines: when each was paused.
 	bucketPaused = []byte("paused")
+	// bucketChannels holds the pipelines' change-signal channels, by key.
+	bucketChannels = []byte("channels")
 	// bucketMeta holds keyFormat, the format of the file's values.
 	bucketMeta = []byte("meta")
 	keyFormat  = []byte("format")
@@ -224,7 +226,7 @@ func openBolt(path string, keys *Keyring, log hclog.Logger) (s *File, err error)
 	}
 	var sealed int
 	err = s.update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketStreams, bucketCredentials, bucketRuns, bucketClaims, bucketPaused} {
+		for _, name := range [][]byte{bucketStreams, bucketCredentials, bucketRuns, bucketClaims, bucketPaused, bucketChannels} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -387,6 +389,7 @@ func valueBuckets(tx *bolt.Tx) ([]valueBucket, error) {
 		{bucketClaims, false, func(_, k []byte) string { return fmt.Sprintf("the claim of pipeline %q", k) }},
 		{bucketCredentials, false, credentialsOf},
 		{bucketPaused, false, func(_, k []byte) string { return fmt.Sprintf("the pause of pipeline %q", k) }},
+		{bucketChannels, false, func(_, k []byte) string { return fmt.Sprintf("change-signal channel %q", k) }},
 		{bucketStreams, true, func(p, k []byte) string { return fmt.Sprintf("stream %q of pipeline %q", k, p) }},
 		{bucketRuns, true, func(p, k []byte) string { return fmt.Sprintf("run %d of pipeline %q", runID(k), p) }},
 	} {

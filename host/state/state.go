@@ -120,6 +120,20 @@ type Store interface {
 	// Paused returns the paused pipelines, each with when it was paused.
 	Paused(ctx context.Context) (map[string]time.Time, error)
 
+	// SaveChannel stores a pipeline's change-signal channel, by its key,
+	// replacing what was there but the time of its last callback.
+	SaveChannel(ctx context.Context, c Channel) error
+	// DeleteChannel forgets a channel; an unknown key is not an error.
+	DeleteChannel(ctx context.Context, key string) error
+	// Channels returns every stored channel, secrets opened; a store
+	// opened without the keys that sealed them leaves them empty.
+	Channels(ctx context.Context) ([]Channel, error)
+	// SetSignaled records that a verified callback of the channel with
+	// key came at at; it returns the channel's pipeline, or "" when the
+	// store no longer has the channel. A store that several hosts share
+	// tells each of them (see postgres.Store.ListenSignals).
+	SetSignaled(ctx context.Context, key string, at time.Time) (string, error)
+
 	// Close releases the store; claims still held are released.
 	Close() error
 }

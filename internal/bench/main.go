@@ -50,6 +50,7 @@ func suites() []suite {
 		{"fleet_scale", benchFleetScale},
 		{"validate", benchValidate},
 		{"fleet_takeover", benchFleetTakeover},
+		{"notify", benchNotify},
 	}
 }
 

@@ -62,6 +62,14 @@ func (rc *runClaim) open(eng *engine.Engine, pc *config.Pipeline, store state.St
 	if err != nil {
 		return nil, err
 	}
+	rc.attach(p)
+	return p, nil
+}
+
+// attach puts p, started for this run or kept warm since an earlier one,
+// under the claim: killed when it is lost, its destination handed only
+// what passes the claim's check.
+func (rc *runClaim) attach(p *engine.Pipeline) {
 	p.Destination = checkedDestination{Destination: p.Destination, rc: rc}
 	rc.mu.Lock()
 	rc.plugins = p
@@ -70,7 +78,6 @@ func (rc *runClaim) open(eng *engine.Engine, pc *config.Pipeline, store state.St
 	if rc.Err() != nil {
 		rc.kill()
 	}
-	return p, nil
 }
 
 // kill ends the run's plugins at once, if it has any.

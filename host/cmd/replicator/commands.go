@@ -547,6 +547,9 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 			fmt.Fprintf(a.stdout, "Pipeline %s is running on %s since %s.\n", name, h.Host, h.Since.Local().Format("2006-01-02 15:04:05"))
 		}
 	}
+	if err := printSignals(ctx, a.stdout, store, names); err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PIPELINE\tRUN\tHOST\tSTARTED\tTOOK\tREAD\tWRITTEN\tOUTCOME\tDETAILS")
 	for _, name := range names {

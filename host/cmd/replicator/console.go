@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/replicatorhq/replicator/host/config"
 	"github.com/replicatorhq/replicator/host/console"
 	"github.com/replicatorhq/replicator/host/engine"
+	"github.com/replicatorhq/replicator/host/notify"
 	"github.com/replicatorhq/replicator/host/schedule"
 	"github.com/replicatorhq/replicator/host/state"
 	"github.com/replicatorhq/replicator/plugin/contract"
@@ -136,6 +138,8 @@ func (h *runHost) serveConsole(ctx context.Context, listen string, hc config.Hos
 		Notice:   h.storeNotice,
 		Log:      web.log,
 		Listen:   listen,
+		// Services call back at public_url, and find the endpoint there.
+		Callbacks: h.signals.endpoint,
 	})
 	if err != nil {
 		return err
@@ -193,7 +197,12 @@ func (w *webConsole) settings(hc config.Host) console.Settings {
 	default:
 		token = w.made
 	}
-	return console.Settings{Token: token, AllowedHosts: hc.AllowedHosts}
+	allowed := hc.AllowedHosts
+	if u, err := url.Parse(hc.PublicURL); err == nil && u.Hostname() != "" {
+		// Callbacks come with public_url's host.
+		allowed = append(slices.Clone(allowed), u.Hostname())
+	}
+	return console.Settings{Token: token, AllowedHosts: allowed}
 }
 
 // printLogin logs the login URL of a token the host made, once: a token
@@ -307,6 +316,9 @@ func (c consoleHost) pipelines(ctx context.Context, only string, runs int) ([]co
 			Last:         last[pc.Name],
 			PausedSince:  paused[pc.Name],
 			CanAuthorize: takesGrant[pc.Source],
+		}
+		if chs := h.signals.channels.Of(pc.Name); len(chs) > 0 {
+			p.Notifications = describeSignals(notify.StatusOf(chs, time.Now()))
 		}
 		_, has := slices.BinarySearch(authorized, p.Source)
 		p.NeedsGrant = p.CanAuthorize && !has

@@ -19,11 +19,13 @@ import (
 	"github.com/replicatorhq/replicator/host/config"
 	"github.com/replicatorhq/replicator/host/engine"
 	"github.com/replicatorhq/replicator/host/metrics"
+	"github.com/replicatorhq/replicator/host/notify"
 	"github.com/replicatorhq/replicator/host/reload"
 	"github.com/replicatorhq/replicator/host/runner"
 	"github.com/replicatorhq/replicator/host/schedule"
 	"github.com/replicatorhq/replicator/host/state"
 	"github.com/replicatorhq/replicator/host/state/postgres"
+	"github.com/replicatorhq/replicator/host/warm"
 	"github.com/replicatorhq/replicator/plugin/contract"
 	"github.com/replicatorhq/replicator/plugin/launch"
 )
@@ -64,6 +66,10 @@ type runHost struct {
 	// what the console last read, shown while the database is down.
 	health atomic.Pointer[storeHealth]
 	known  lastKnown
+	// signals are the callbacks that wake pipelines, and their channels.
+	signals *signals
+	// warm keeps pipelines' plugins running between their runs.
+	warm *warm.Pool
 
 	mu    sync.Mutex
 	eng   *engine.Engine           // of the configuration in use
@@ -137,13 +143,15 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	h.shared = &sharedStore{path: a.storePath(), opts: opts}
 	h.retry = retryAfter(cmp.Or(cfg.State.TakeoverAfter, config.DefaultTakeoverAfter))
 	h.fleet = a.usesPostgres()
+	h.startSignals(ctx)
 	if h.fleet {
 		h.shared.waiting = errWaitingForDatabase
 	} else {
-		_, release, err := h.shared.acquire()
+		store, release, err := h.shared.acquire()
 		if err != nil {
 			return err
 		}
+		h.loadChannels(ctx, store)
 		release()
 	}
 	listen := cmp.Or(a.opts.listen, cfg.Host.Listen)
@@ -153,12 +161,20 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 		return fmt.Errorf("no pipeline in %s has an interval; add one such as interval = \"15m\", or serve the console (-listen) to run them when asked", cfg.Path)
 	}
 	h.setEngine(eng, nil)
+	h.warm = &warm.Pool{}
+	h.warm.Configure(cfg.Host.WarmPlugins/2, cfg.Host.WarmIdle, eng)
+	defer h.warm.Close()
 	h.sched = schedule.New(schedule.Options{MaxConcurrent: cfg.Host.MaxConcurrentRuns, Log: a.log})
 	h.metrics = metrics.New(metrics.Options{
 		Host:  hostID(),
 		Load:  func() (int, int) { return h.sched.Queued(), h.sched.InFlight() },
 		Ready: consoleHost{h}.Ready,
+		// Callbacks are counted by outcome from the start.
+		CallbackOutcomes: notify.Outcomes,
 	})
+	if cfg.Host.PublicURL != "" && listen == "" {
+		a.log.Warn("public_url is set but nothing is served: set listen in the host block (or -listen) for services to call back; the pipelines poll meanwhile")
+	}
 	// A state file is at hand: the first scrape of /metrics shows every
 	// pipeline's gauges. The console and /readyz are up while the host
 	// waits for its database: not ready until it is reached.
@@ -181,6 +197,7 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 		}
 		h.shared.open(store)
 		h.followStore(ctx, store)
+		h.loadChannels(ctx, store)
 		h.set(jobs)
 	}
 
@@ -268,8 +285,11 @@ func (h *runHost) reload(reason string) {
 	}
 	h.sched.SetMaxConcurrent(cfg.Host.MaxConcurrentRuns)
 	h.reconfigureConsole(cfg.Host)
+	old := h.engine()
 	h.setEngine(eng, specs)
+	h.warm.Configure(cfg.Host.WarmPlugins/2, cfg.Host.WarmIdle, eng)
 	h.set(h.jobs(eng))
+	h.unwatchRemoved(old, eng)
 }
 
 // checkConnectors decodes every connector block of eng's configuration
@@ -361,8 +381,12 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 	h.log.Debug("run started", "pipeline", pc.Name)
 	started := time.Now()
 	h.live.start(pc.Name)
-	rec, next, err := h.runOnce(ctx, eng, pc)
+	woken := h.takeWake(pc.Name)
+	rec, next, err := h.runOnce(ctx, eng, pc, woken)
 	h.live.end(pc.Name)
+	if next.Takeover {
+		h.keepWake(pc.Name, woken)
+	}
 	took := time.Since(started).Round(time.Millisecond)
 	if !rec.Started.IsZero() {
 		h.runEnded(context.WithoutCancel(ctx), rec)
@@ -380,6 +404,7 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 		log.Debug("pipeline runs on another host now; trying again soon", "in", h.retry, "detail", err)
 	case errors.Is(err, errPaused):
 		log.Debug("pipeline is paused; its run is skipped")
+		h.unwatch(ctx, eng, pc)
 	case h.stoppedByOutage(ctx, err):
 		// The outage is logged once, not with each run it stops.
 		log.Debug("run stopped by the state database's outage; it runs again once the database answers", "error", err)
@@ -406,7 +431,9 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 // as a takeover: the history does not show that run's end, and the
 // pipeline must go on within the takeover bound, here or elsewhere. A run
 // cut by the host's shutdown at any point is recorded as interrupted.
-func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) (state.Run, schedule.Next, error) {
+//
+// woken is when the latest callback that woke pc came, zero for none.
+func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pipeline, woken time.Time) (state.Run, schedule.Next, error) {
 	store, release, err := h.shared.acquire()
 	if err != nil {
 		return state.Run{}, schedule.Next{}, err
@@ -430,7 +457,7 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 	}
 	defer rc.done(h.log)
 	if h.fleet {
-		last, next, err := ranElsewhere(rc.ctx, store, pc.Name, pc.Interval, time.Now())
+		last, next, err := ranElsewhere(rc.ctx, store, pc.Name, pc.Interval, time.Now(), woken)
 		if err != nil {
 			return state.Run{}, soon(), err
 		}
@@ -438,7 +465,7 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 			return last, schedule.Next{At: next}, nil
 		}
 	}
-	p, rec, err := openRun(ctx, rc, eng, pc, store, h.runLog.Named(pc.Name))
+	p, rec, err := h.openWarm(ctx, rc, eng, pc, store)
 	if err != nil {
 		if rec.ID == 0 || rc.Err() != nil {
 			// Not begun, or the claim was lost: the history shows no end
@@ -447,9 +474,12 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 		}
 		return rec, schedule.Next{}, err
 	}
-	defer p.Close()
-	h.metrics.PluginStarted(pc.Name, config.KindSource)
-	h.metrics.PluginStarted(pc.Name, config.KindDestination)
+	kept := false
+	defer func() {
+		if !kept {
+			p.Close()
+		}
+	}()
 	rec, err = runner.Run(rc.ctx, p.Pipeline, store, rc.Fence, runner.Options{
 		Begun:         rec,
 		FullRefresh:   h.fullRefreshes.take(pc.Name),
@@ -463,8 +493,14 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 	case ctx.Err() != nil:
 	case rc.Err() != nil, err != nil && !endStored(context.WithoutCancel(ctx), store, rec):
 		return rec, soon(), err
+	case err == nil:
+		h.watch(rc.ctx, eng, p, store, rc.Fence, woken, rec)
+		if rc.Err() == nil {
+			kept = true
+			h.warm.Put(pc.Name, eng, p)
+		}
 	}
-	return rec, schedule.Next{}, err
+	return rec, schedule.Next{At: h.renewal(pc)}, err
 }
 
 // endStored is true when the history holds rec's end, or rec never
@@ -489,8 +525,10 @@ func retryAfter(takeover time.Duration) time.Duration { return takeover / 4 }
 // the pipeline is next due, one interval after that start. So hosts that
 // join, and the hosts that lose the race for a claim, do not run again
 // what another has just run. A run its host did not finish (crashed,
-// interrupted) goes on now from its last checkpoint.
-func ranElsewhere(ctx context.Context, store state.Store, pipeline string, interval time.Duration, now time.Time) (state.Run, time.Time, error) {
+// interrupted) goes on now from its last checkpoint, and so does a run
+// woken by a callback that came after that run started (woken): the
+// change it signals may not have been read.
+func ranElsewhere(ctx context.Context, store state.Store, pipeline string, interval time.Duration, now, woken time.Time) (state.Run, time.Time, error) {
 	runs, err := store.Runs(ctx, pipeline, 1)
 	if err != nil {
 		return state.Run{}, time.Time{}, fmt.Errorf("reading the last run of pipeline %q: %w", pipeline, err)
@@ -500,7 +538,8 @@ func ranElsewhere(ctx context.Context, store state.Store, pipeline string, inter
 	}
 	last := runs[0]
 	next := last.Started.Add(interval)
-	if last.Host == hostID() || (last.Outcome != state.OutcomeSucceeded && last.Outcome != state.OutcomeFailed) || !next.After(now) {
+	if last.Host == hostID() || (last.Outcome != state.OutcomeSucceeded && last.Outcome != state.OutcomeFailed) || !next.After(now) ||
+		woken.After(last.Started) {
 		return state.Run{}, time.Time{}, nil
 	}
 	return last, next, nil

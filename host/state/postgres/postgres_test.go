@@ -506,3 +506,46 @@ func TestPostgresRedacted(t *testing.T) {
 		t.Errorf("error of an unreachable database: %v", err)
 	}
 }
+
+// TestPostgresSignalsReachEveryHost: a callback one host records is told
+// to the others listening, named by its pipeline.
+func TestPostgresSignalsReachEveryHost(t *testing.T) {
+	ctx := t.Context()
+	url := newDatabase(t)
+	open := func() *Store {
+		s, err := Open(ctx, Options{URL: url, Keys: keys(t, testKey, "")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	got := make(chan string, 1)
+	listening, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- b.ListenSignals(listening, func(p string) { got <- p }) }()
+	ch := state.Channel{Key: "k", ID: "c", Pipeline: "tenant-1", URL: "https://h.example/hooks/k",
+		Secret: "a-secret-of-enough-length", SecretField: "token", Streams: []string{"contacts"}, Watched: time.Now()}
+	if err := a.SaveChannel(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	// LISTEN may not be in place yet: signal until b hears one.
+	for {
+		if _, err := a.SetSignaled(ctx, "k", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case p := <-got:
+			if p != "tenant-1" {
+				t.Fatalf("signal for %q, want tenant-1", p)
+			}
+			stop()
+			if err := <-done; err != nil {
+				t.Errorf("listening ended with %v, want nil once stopped", err)
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -37,6 +37,7 @@ func Run(t *testing.T, open Open) {
 		{"Listing", listing},
 		{"LastRuns", lastRuns},
 		{"Paused", paused},
+		{"Channels", channels},
 		{"PluginLogsKept", pluginLogsKept},
 		{"CopyFromFile", copyFromFile},
 	} {
@@ -646,4 +647,65 @@ func pluginLogsKept(t *testing.T, s state.Store) {
 	if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0].Logs, r.Logs) {
 		t.Errorf("the run's plugin lines read back as %+v (%v), want %+v", got, err, r.Logs)
 	}
+}
+
+// channels: a channel is kept with its secret until deleted, a save keeps
+// the time of its last callback, and a callback of an unknown key names
+// no pipeline.
+func channels(t *testing.T, s state.Store) {
+	if got, err := s.Channels(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("channels of a new store: %v, %v", got, err)
+	}
+	watched := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	c := state.Channel{
+		Key: "k1", ID: "c1", Pipeline: "p", URL: "https://h.example/hooks/k1", Secret: "s3cr3t-s3cr3t-s3cr3t-s3cr3t",
+		SecretField: "token", MaxBodyBytes: 1024, Streams: []string{"contacts", "accounts"},
+		Expires: watched.Add(time.Hour), Watched: watched,
+	}
+	other := state.Channel{Key: "k2", ID: "c2", Pipeline: "q", URL: "https://h.example/hooks/k2", Secret: "other-secret-other-secret",
+		SecretField: "token", Streams: []string{"contacts"}, Watched: watched}
+	for _, ch := range []state.Channel{c, other} {
+		if err := s.SaveChannel(ctx, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	signaled := watched.Add(time.Minute)
+	if p, err := s.SetSignaled(ctx, "k1", signaled); err != nil || p != "p" {
+		t.Fatalf("a callback of k1: %q, %v; want pipeline p", p, err)
+	}
+	if p, err := s.SetSignaled(ctx, "unknown", signaled); err != nil || p != "" {
+		t.Fatalf("a callback of an unknown key: %q, %v; want no pipeline", p, err)
+	}
+	// A renewal keeps the last callback's time.
+	c.Expires, c.Watched = c.Expires.Add(time.Hour), c.Watched.Add(time.Hour)
+	if err := s.SaveChannel(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Channels(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := c
+	want.Signaled = signaled
+	if len(got) != 2 || !sameChannel(got[0], want) && !sameChannel(got[1], want) {
+		t.Fatalf("channels %+v, want %+v among two", got, want)
+	}
+	if err := s.DeleteChannel(ctx, "k2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteChannel(ctx, "k2"); err != nil {
+		t.Errorf("forgetting a channel twice: %v", err)
+	}
+	if got, err := s.Channels(ctx); err != nil || len(got) != 1 || got[0].Key != "k1" {
+		t.Errorf("channels after forgetting k2: %+v, %v; want k1", got, err)
+	}
+	if err := s.SaveChannel(ctx, state.Channel{Key: "k3", Pipeline: "p", Watched: watched}); err == nil {
+		t.Error("a channel without an id or secret was saved")
+	}
+}
+
+func sameChannel(a, b state.Channel) bool {
+	return a.Key == b.Key && a.ID == b.ID && a.Pipeline == b.Pipeline && a.URL == b.URL && a.Secret == b.Secret &&
+		a.SecretField == b.SecretField && a.MaxBodyBytes == b.MaxBodyBytes && reflect.DeepEqual(a.Streams, b.Streams) &&
+		a.Expires.Equal(b.Expires) && a.Watched.Equal(b.Watched) && a.Signaled.Equal(b.Signaled)
 }
