@@ -474,7 +474,8 @@ func TestAcksOnlyAfterSuccess(t *testing.T) {
 	f.sim.SetFault(rogersim.Faults{ServerErrors: 1000})
 	in = newInput(records(person("contacts", "late", "Late", "020-3000000")), checkpoint(7, "contacts"))
 	err := d.Write(context.Background(), contract.WriteRequest{Config: cfg, Streams: []contract.WriteStream{contactStream("contacts", 1)}}, in)
-	if err == nil || !strings.Contains(err.Error(), "ROGER365 answered 503 unavailable") || !strings.Contains(err.Error(), "failed 6 times") {
+	if err == nil || !strings.Contains(err.Error(), "ROGER365 answered 503 Service Unavailable") ||
+		!strings.Contains(err.Error(), "gave up after 6 attempts") {
 		t.Errorf("error %v", err)
 	}
 	if len(in.acked()) != 0 {
@@ -519,7 +520,8 @@ func TestRetryAfterHonoured(t *testing.T) {
 	f.sim.SetFault(rogersim.Faults{RateLimited: 1, RetryAfter: 3600})
 	in = newInput(records(person("contacts", "b", "B", "020-1234568")))
 	err := testDestination(t).Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: []contract.WriteStream{contactStream("contacts", 1)}}, in)
-	if err == nil || !strings.Contains(err.Error(), "would pass the 20s limit") || !strings.Contains(err.Error(), "429") {
+	if err == nil || !strings.Contains(err.Error(), "asks to wait 1h0m0s (Retry-After), past the 20s") ||
+		!strings.Contains(err.Error(), "429") {
 		t.Errorf("error %v", err)
 	}
 }
@@ -534,9 +536,11 @@ func TestRetriesWarn(t *testing.T) {
 	if err := d.Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: streams}, newInput(records(person("contacts", "a", "A", "020-1234567")))); err != nil {
 		t.Fatal(err)
 	}
-	for _, attempt := range []string{"failed_attempts=1", "failed_attempts=2"} {
-		if w := logged.Lines("[WARN]", "ROGER365 request failed, retrying", "method=PUT", attempt, "max_attempts=6", "last_status=502"); len(w) != 1 {
-			t.Errorf("%d warnings with %s and last_status=502, want 1", len(w), attempt)
+	for _, attempt := range []string{"attempt=1", "attempt=2"} {
+		w := logged.Lines("[WARN]", "ROGER365 call failed; retrying", `call="PUT /v1/replicators/rep-1/contacts"`,
+			attempt, "max_attempts=6", "status=502")
+		if len(w) != 1 {
+			t.Errorf("%d warnings with %s and status=502, want 1", len(w), attempt)
 		}
 	}
 	if w := logged.Lines("[WARN]", "retrying"); len(w) != 2 {
@@ -547,13 +551,13 @@ func TestRetriesWarn(t *testing.T) {
 	d, logged = loggedDestination(t)
 	f.sim.SetFault(rogersim.Faults{RateLimited: 100})
 	err := d.Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: streams}, newInput(records(person("contacts", "b", "B", "020-1234568"))))
-	if err == nil || !strings.Contains(err.Error(), "failed 6 times") || !strings.Contains(err.Error(), "429") {
+	if err == nil || !strings.Contains(err.Error(), "gave up after 6 attempts") || !strings.Contains(err.Error(), "429") {
 		t.Fatalf("error %v, want the request to fail after 6 attempts with 429", err)
 	}
-	if w := logged.Lines("[WARN]", "retrying", "last_status=429"); len(w) != 5 {
-		t.Errorf("%d retry warnings with last_status=429, want 5", len(w))
+	if w := logged.Lines("[WARN]", "retrying", "status=429"); len(w) != 5 {
+		t.Errorf("%d retry warnings with status=429, want 5", len(w))
 	}
-	if w := logged.Lines("[WARN]", "retrying", "failed_attempts=5", "max_attempts=6"); len(w) != 1 {
+	if w := logged.Lines("[WARN]", "retrying", "attempt=5", "max_attempts=6"); len(w) != 1 {
 		t.Errorf("no warning for the last retry: %q", logged.Lines("retrying"))
 	}
 	f.sim.SetFault(rogersim.Faults{})
@@ -564,7 +568,7 @@ func TestRetriesWarn(t *testing.T) {
 	if err := d.Write(context.Background(), contract.WriteRequest{Config: cfg, Streams: streams}, newInput(records(person("contacts", "c", "C", "020-1234569")))); err == nil {
 		t.Fatal("a write to a closed port succeeded")
 	}
-	if w := logged.Lines("[WARN]", "retrying", "last_status=\"no answer\""); len(w) != 5 {
+	if w := logged.Lines("[WARN]", "retrying", "status=\"no answer\""); len(w) != 5 {
 		t.Errorf("%d retry warnings without an answer, want 5: %q", len(w), logged.Lines("retrying"))
 	}
 }

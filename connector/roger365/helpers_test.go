@@ -16,6 +16,7 @@ import (
 	"github.com/replicatorhq/replicator/connector/roger365/rogersim"
 	"github.com/replicatorhq/replicator/internal/logbuf"
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/plugin/httpapi"
 	"github.com/replicatorhq/replicator/schemas"
 	"github.com/replicatorhq/replicator/schemas/phone"
 )
@@ -96,9 +97,14 @@ func (f *fixture) stored(stream string) map[string]rogersim.StoredContact {
 // testDestination retries fast so fault tests stay quick.
 func testDestination(t testing.TB) *Destination {
 	d := New(hclog.New(&hclog.LoggerOptions{Output: testWriter{t}, Level: hclog.Debug}))
-	d.retry = retryPolicy{attempts: 6, maxElapsed: 20 * time.Second, base: time.Millisecond, max: 10 * time.Millisecond}
+	d.retry = httpapi.Options{
+		MaxAttempts: 6,
+		MaxElapsed:  20 * time.Second,
+		MinWait:     time.Millisecond,
+		MaxWait:     10 * time.Millisecond,
+		Timeout:     5 * time.Second,
+	}
 	d.linger = 10 * time.Millisecond
-	d.requestTimeout = 5 * time.Second
 	return d
 }
 

@@ -1,7 +1,6 @@
 package roger365
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -94,8 +93,7 @@ type writer struct {
 	streams map[string]*streamState
 	numbers *phone.Reader // reads phones; dispatcher only
 	ow      *ordered.Writer
-	bodies  sync.Pool // *bytes.Buffer for request bodies
-	batches int       // requests made; dispatcher only
+	batches int // requests made; dispatcher only
 
 	mu     sync.Mutex       // guards counts and totals
 	counts map[string]int64 // not yet reported
@@ -113,7 +111,6 @@ func newWriter(d *Destination, cfg config, c *client, streams []contract.WriteSt
 		numbers: r,
 		counts:  map[string]int64{},
 		totals:  map[string]int64{},
-		bodies:  sync.Pool{New: func() any { return new(bytes.Buffer) }},
 	}
 	for _, s := range streams {
 		w.streams[s.Name] = &streamState{name: s.Name, gen: s.Generation}
@@ -474,18 +471,12 @@ func (w *writer) flushAll() error {
 
 // send performs b's request.
 func (w *writer) send(ctx context.Context, b *batch) error {
-	buf := w.bodies.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer w.bodies.Put(buf)
-	enc := json.NewEncoder(buf)
 	s := b.stream
 	switch b.op {
 	case opUpsert:
-		if err := enc.Encode(ingest.UpsertRequest{Stream: s.name, Generation: b.gen, Contacts: b.contacts}); err != nil {
-			return fmt.Errorf("encoding contacts of stream %q: %w", s.name, err)
-		}
+		body := ingest.UpsertRequest{Stream: s.name, Generation: b.gen, Contacts: b.contacts}
 		var resp ingest.UpsertResponse
-		if err := w.c.call(ctx, ingest.PutContacts, buf.Bytes(), &resp); err != nil {
+		if err := w.c.call(ctx, ingest.PutContacts, body, &resp); err != nil {
 			return w.failure(ctx, "writing contacts of stream "+s.name, err)
 		}
 		counts := map[string]int64{}
@@ -519,11 +510,9 @@ func (w *writer) send(ctx context.Context, b *batch) error {
 		w.addCounts(counts)
 		return rejected
 	case opDelete:
-		if err := enc.Encode(ingest.DeleteRequest{Stream: s.name, SourceIDs: b.ids}); err != nil {
-			return fmt.Errorf("encoding deletes of stream %q: %w", s.name, err)
-		}
+		body := ingest.DeleteRequest{Stream: s.name, SourceIDs: b.ids}
 		var resp ingest.DeleteResponse
-		if err := w.c.call(ctx, ingest.DeleteContacts, buf.Bytes(), &resp); err != nil {
+		if err := w.c.call(ctx, ingest.DeleteContacts, body, &resp); err != nil {
 			return w.failure(ctx, "deleting contacts of stream "+s.name, err)
 		}
 		w.count(countDeleted, resp.Deleted)
@@ -534,10 +523,7 @@ func (w *writer) send(ctx context.Context, b *batch) error {
 // sweep removes the contacts of s that the full refresh of generation gen
 // did not write.
 func (w *writer) sweep(ctx context.Context, s *streamState, gen uint64) error {
-	body, err := json.Marshal(ingest.SweepRequest{Stream: s.name, Generation: &gen})
-	if err != nil {
-		return fmt.Errorf("encoding the sweep of stream %q: %w", s.name, err)
-	}
+	body := ingest.SweepRequest{Stream: s.name, Generation: &gen}
 	var resp ingest.SweepResponse
 	if err := w.c.call(ctx, ingest.SweepContacts, body, &resp); err != nil {
 		return w.failure(ctx, fmt.Sprintf("sweeping stream %s after the full refresh of generation %d", s.name, gen), err)
