@@ -158,7 +158,15 @@ func (r *reader) postBulkJob(ctx context.Context, pageToken string) (string, err
 			Details json.RawMessage `json:"details"`
 		} `json:"data"`
 	}
-	req := request{method: "POST", path: "/crm/bulk/v8/read", body: map[string]any{"query": query}, cost: bulkCreateCredits}
+	// A second job after a lost answer only reads, costing credits but no
+	// data: the call is retried as a read is.
+	req := request{
+		method:     http.MethodPost,
+		path:       "/crm/bulk/v8/read",
+		body:       map[string]any{"query": query},
+		cost:       bulkCreateCredits,
+		idempotent: true,
+	}
 	status, err := r.c.getJSON(ctx, req, &body)
 	if err != nil {
 		return "", err
@@ -238,7 +246,7 @@ func (r *reader) downloadBulk(ctx context.Context, id, downloadURL string) (stri
 			break
 		}
 		r.log.Warn("bulk read download broke off; trying again", "job", id, "error", err)
-		if err = sleep(ctx, r.c.backoff(attempt)); err != nil {
+		if err = sleep(ctx, time.Duration(attempt)*r.tune.retryBase); err != nil {
 			break
 		}
 	}

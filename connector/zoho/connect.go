@@ -331,7 +331,10 @@ const orgTimeout = 20 * time.Second
 func (s *Source) connectedOrg(ctx context.Context, cfg *config, cr credentials) (orgFacts, json.RawMessage, error) {
 	ctx, cancel := context.WithTimeout(ctx, orgTimeout)
 	defer cancel()
-	ss := s.newSession(cfg, cr, newRunShared())
+	ss, err := s.newSession(cfg, cr, newRunShared())
+	if err != nil {
+		return orgFacts{}, nil, err
+	}
 	org, err := s.org(ctx, ss)
 	return org, ss.update(), err
 }

@@ -43,7 +43,7 @@ func TestEndlessThrottlingFailsClearly(t *testing.T) {
 	h.authorize(allScopes...)
 	h.sim.SetFault(zohosim.Fault{Kind: "429", Count: 1000})
 	_, err := h.read(context.Background(), nil, contract.ReadStream{Name: "contacts", Generation: 1})
-	if err == nil || !strings.Contains(err.Error(), "TOO_MANY_REQUESTS") || !strings.Contains(err.Error(), "gave up after 10 tries") {
+	if err == nil || !strings.Contains(err.Error(), "TOO_MANY_REQUESTS") || !strings.Contains(err.Error(), "gave up after 10 attempts") {
 		t.Fatalf("Read under a 429 storm: %v", err)
 	}
 	h.sim.SetFault(zohosim.Fault{Kind: "429", Count: 1, RetryAfter: time.Hour})

@@ -57,12 +57,13 @@ type harness struct {
 
 func testTuning() tuning {
 	t := defaultTuning()
-	t.callTimeout = 10 * time.Second
-	t.downloadTimeout = 10 * time.Second
-	t.tokenTimeout = 5 * time.Second
+	// Timeouts stay the defaults: a large Bulk Read download
+	// (TestFullSyncMethodByCount's 15,000 contacts) takes seconds on a
+	// loaded machine, and no test but the one that sets its own waits for
+	// a timeout.
 	t.retryBase = time.Millisecond
 	t.retryMax = 20 * time.Millisecond
-	t.retryAfterMax = 2 * time.Second
+	t.retryElapsed = 10 * time.Second
 	t.pollBase = 2 * time.Millisecond
 	t.pollMax = 10 * time.Millisecond
 	t.mintWait = 0

@@ -211,11 +211,11 @@ func (s *Source) openWith(rawCfg, rawCreds json.RawMessage, provider *contract.O
 			return nil, err
 		}
 	}
-	return s.newSession(cfg, cr, shared(cfg)), nil
+	return s.newSession(cfg, cr, shared(cfg))
 }
 
 // newSession talks to the API with credentials cr, counting credits in run.
-func (s *Source) newSession(cfg *config, cr credentials, run *runShared) *session {
+func (s *Source) newSession(cfg *config, cr credentials, run *runShared) (*session, error) {
 	tk := newTokens(cfg, cr, s.tokenHTTP(), s.now, s.tune.mintWait)
 	base := cfg.APIURL
 	if base == "" {
@@ -223,9 +223,11 @@ func (s *Source) newSession(cfg *config, cr credentials, run *runShared) *sessio
 		// centre's hosts; the environment picks which one.
 		base = "https://" + cfg.dc.apiHost(cfg.Environment)
 	}
-	// Calls carry their own timeouts through their contexts.
-	c := newClient(base, &http.Client{}, tk, run.credits, s.tune, s.log)
-	return &session{cfg: cfg, tokens: tk, client: c, credits: run.credits, run: run}
+	c, err := newClient(base, tk, run.credits, s.tune, s.log)
+	if err != nil {
+		return nil, err
+	}
+	return &session{cfg: cfg, tokens: tk, client: c, credits: run.credits, run: run}, nil
 }
 
 // update returns the credentials to hand back, nil when unchanged.

@@ -162,6 +162,32 @@ func (t *tokens) access(ctx context.Context) (string, error) {
 	return t.mintLocked(ctx)
 }
 
+// tokenType is the scheme of Zoho's Authorization header.
+const tokenType = "Zoho-oauthtoken"
+
+// sentToken is the key of a call's context under which TokenContext notes
+// the token it hands out (a *string), so that the token Zoho rejects is
+// the one replaced.
+type sentToken struct{}
+
+// TokenContext hands httpapi the access token for an attempt of a call;
+// minting one waits for a slot under Zoho's limits, within ctx.
+func (t *tokens) TokenContext(ctx context.Context) (*oauth2.Token, error) {
+	tok, err := t.access(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if sent, ok := ctx.Value(sentToken{}).(*string); ok {
+		*sent = tok
+	}
+	return &oauth2.Token{AccessToken: tok, TokenType: tokenType}, nil
+}
+
+// Token is TokenContext without a context of the call's.
+func (t *tokens) Token() (*oauth2.Token, error) {
+	return t.TokenContext(context.Background())
+}
+
 // refresh replaces the access token stale, which Zoho rejected. If another
 // caller already replaced it, the newer token is returned without a mint.
 func (t *tokens) refresh(ctx context.Context, stale string) (string, error) {
