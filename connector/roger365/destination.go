@@ -108,7 +108,11 @@ func checkStreams(streams []contract.Stream) error {
 	var errs []error
 	for _, s := range streams {
 		if problems := schemas.CheckContactSchema(s.Schema); len(problems) > 0 {
-			errs = append(errs, fmt.Errorf("stream %q is not a canonical contact stream, which roger365 needs: %s", s.Name, strings.Join(problems, "; ")))
+			errs = append(
+				errs,
+				fmt.Errorf("stream %q is not a canonical contact stream, which roger365 needs: %s",
+					s.Name, strings.Join(problems, "; ")),
+			)
 		}
 	}
 	return errors.Join(errs...)
@@ -126,7 +130,8 @@ func explain(cfg config, err error) error {
 	case http.StatusForbidden:
 		return fmt.Errorf("the api_key may not write to replicator %s: %s", cfg.ReplicatorID, detail)
 	case http.StatusNotFound:
-		return fmt.Errorf("replicator %s does not exist: %s; check replicator_id against the CRM replicators in ROGER365", cfg.ReplicatorID, detail)
+		return fmt.Errorf("replicator %s does not exist: %s; check replicator_id against the CRM replicators in ROGER365",
+			cfg.ReplicatorID, detail)
 	}
 	return err
 }

@@ -132,8 +132,16 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// writeReq is the request to write streams with the config cfg.
+func writeReq(cfg json.RawMessage, streams ...contract.WriteStream) contract.WriteRequest {
+	return contract.WriteRequest{Config: cfg, Streams: streams}
+}
+
 func contactStream(name string, gen uint64) contract.WriteStream {
-	return contract.WriteStream{Stream: contract.Stream{Name: name, Schema: schemas.ContactSchema(), PrimaryKey: []string{"source_id"}}, Generation: gen}
+	return contract.WriteStream{
+		Stream:     contract.Stream{Name: name, Schema: schemas.ContactSchema(), PrimaryKey: []string{"source_id"}},
+		Generation: gen,
+	}
 }
 
 // person builds an upsert of a canonical contact as a source in the
@@ -156,7 +164,9 @@ func person(stream, id, name string, raws ...string) contract.Record {
 func contactWithPhones(stream, id, name string, phones ...schemas.Phone) contract.Record {
 	c := schemas.Contact{
 		SourceID: id, Kind: schemas.KindContact, DisplayName: name, FirstName: "Ada", LastName: name, Company: "Acme BV",
-		Emails: []string{id + "@example.com"}, URL: "https://crm.example/" + id, UpdatedAt: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC),
+		Emails: []string{
+			id + "@example.com",
+		}, URL: "https://crm.example/" + id, UpdatedAt: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC),
 		Attributes: map[string]any{"Lead_Source": "Web", "Secret_Note": "not for the phonebook"},
 		Phones:     append([]schemas.Phone{}, phones...),
 	}

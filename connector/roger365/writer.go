@@ -100,7 +100,8 @@ type writer struct {
 	totals map[string]int64 // for the closing log line
 }
 
-func newWriter(d *Destination, cfg config, c *client, streams []contract.WriteStream, in contract.Input) (*writer, error) {
+func newWriter(d *Destination, cfg config, c *client, streams []contract.WriteStream,
+	in contract.Input) (*writer, error) {
 	r, err := phone.NewReader()
 	if err != nil {
 		return nil, fmt.Errorf("preparing to read phone numbers: %w", err)
@@ -337,11 +338,13 @@ func (w *writer) addRecord(r *contract.Record) error {
 	phones, left := storedPhones(w.numbers, in.Phones)
 	if left.unparseable > 0 {
 		w.count(countUnparseable, int64(left.unparseable))
-		w.d.log.Debug("phone numbers could not be normalised", "stream", s.name, "source_id", in.SourceID, "count", left.unparseable)
+		w.d.log.Debug("phone numbers could not be normalised",
+			"stream", s.name, "source_id", in.SourceID, "count", left.unparseable)
 	}
 	if left.unread > 0 {
 		w.count(countUnread, int64(left.unread))
-		w.d.log.Debug("phone numbers the source could not read are left out, not read with a guessed country", "stream", s.name, "source_id", in.SourceID, "count", left.unread)
+		w.d.log.Debug("phone numbers the source could not read are left out, not read with a guessed country",
+			"stream", s.name, "source_id", in.SourceID, "count", left.unread)
 	}
 	if len(phones) == 0 && w.cfg.SkipWithoutPhone {
 		w.count(countSkipped, 1)
@@ -374,7 +377,8 @@ func updatedAt(data string, source time.Time) string {
 func (w *writer) rejectLocally(s *streamState, key, why string) error {
 	w.count(countRejected, 1)
 	if w.cfg.Strict {
-		return fmt.Errorf("record %q of stream %q cannot be written: %s (strict = true fails the run on such records)", key, s.name, why)
+		return fmt.Errorf("record %q of stream %q cannot be written: %s (strict = true fails the run on such records)",
+			key, s.name, why)
 	}
 	w.d.log.Warn("skipping a record that cannot be written", "stream", s.name, "source_id", key, "reason", why)
 	return nil
@@ -493,19 +497,24 @@ func (w *writer) send(ctx context.Context, b *batch) error {
 				// A late writer's older version, such as a host's that lost
 				// its claim: ROGER365 keeps the newer one, as it should.
 				counts[countStale]++
-				w.d.log.Debug("ROGER365 holds a newer version of a contact; this older one was not applied", "stream", s.name, "source_id", r.SourceID)
+				w.d.log.Debug("ROGER365 holds a newer version of a contact; this older one was not applied",
+					"stream", s.name, "source_id", r.SourceID)
 			case ingest.StatusRejected:
 				counts[countRejected]++
 				w.d.log.Warn("ROGER365 rejected a contact", "stream", s.name, "source_id", r.SourceID, "reason", r.Error)
 				if w.cfg.Strict && rejected == nil {
-					rejected = fmt.Errorf("ROGER365 rejected contact %q of stream %q: %s (strict = true fails the run on a rejected contact)", r.SourceID, s.name, r.Error)
+					rejected = fmt.Errorf(
+						"ROGER365 rejected contact %q of stream %q: %s (strict = true fails the run on a rejected contact)",
+						r.SourceID, s.name, r.Error)
 				}
 			default:
-				w.d.log.Warn("ROGER365 answered an unknown status for a contact", "stream", s.name, "source_id", r.SourceID, "status", r.Status)
+				w.d.log.Warn("ROGER365 answered an unknown status for a contact",
+					"stream", s.name, "source_id", r.SourceID, "status", r.Status)
 			}
 		}
 		if len(resp.Results) != len(b.contacts) {
-			w.d.log.Warn("ROGER365 answered a different number of results than contacts sent", "sent", len(b.contacts), "results", len(resp.Results))
+			w.d.log.Warn("ROGER365 answered a different number of results than contacts sent",
+				"sent", len(b.contacts), "results", len(resp.Results))
 		}
 		w.addCounts(counts)
 		return rejected
@@ -529,7 +538,8 @@ func (w *writer) sweep(ctx context.Context, s *streamState, gen uint64) error {
 		return w.failure(ctx, fmt.Sprintf("sweeping stream %s after the full refresh of generation %d", s.name, gen), err)
 	}
 	w.count(countSwept, resp.Removed)
-	w.d.log.Info("full refresh complete: removed contacts the source no longer has", "stream", s.name, "generation", gen, "removed", resp.Removed)
+	w.d.log.Info("full refresh complete: removed contacts the source no longer has",
+		"stream", s.name, "generation", gen, "removed", resp.Removed)
 	return nil
 }
 
