@@ -59,10 +59,14 @@ func TestRequestOverrides(t *testing.T) {
 		o.MaxAttempts = 2
 	})
 	ctx := context.Background()
-	if _, err := c.Do(ctx, Request{Path: "/export"}); err == nil || !strings.Contains(err.Error(), "Timeout") {
+	resp, err := c.Do(ctx, Request{Path: "/export"})
+	if err == nil {
+		resp.Body.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "Timeout") {
 		t.Fatalf("a 300ms answer within the client's 50ms: %v", err)
 	}
-	resp, err := c.Do(ctx, Request{Path: "/export", Timeout: time.Minute, MaxBodyBytes: 1 << 20})
+	resp, err = c.Do(ctx, Request{Path: "/export", Timeout: time.Minute, MaxBodyBytes: 1 << 20})
 	if err != nil {
 		t.Fatalf("a request with a minute: %v", err)
 	}
