@@ -98,7 +98,8 @@ func parseConfig(raw json.RawMessage) (settings, error) {
 		}
 	}
 	if c.RecordSize > contract.MaxRecordBytes {
-		return settings{}, fmt.Errorf("generator config: record_size must be at most %d, got %d", contract.MaxRecordBytes, c.RecordSize)
+		return settings{}, fmt.Errorf("generator config: record_size must be at most %d, got %d",
+			contract.MaxRecordBytes, c.RecordSize)
 	}
 	if len(c.Streams) == 0 {
 		return settings{}, fmt.Errorf("generator config: streams must name at least one stream")
@@ -136,7 +137,8 @@ func (s *Source) Check(_ context.Context, req contract.CheckRequest) (contract.C
 
 func (c settings) hasStream(name string) error {
 	if !slices.Contains(c.Streams, name) {
-		return fmt.Errorf("stream %q is not offered by this generator; its streams attribute lists %s", name, strings.Join(quoteAll(c.Streams), ", "))
+		return fmt.Errorf("stream %q is not offered by this generator; its streams attribute lists %s",
+			name, strings.Join(quoteAll(c.Streams), ", "))
 	}
 	return nil
 }
@@ -195,7 +197,9 @@ type position struct {
 func parseState(stream string, raw json.RawMessage) (position, error) {
 	var p position
 	if err := json.Unmarshal(raw, &p); err != nil || p.Next == nil || *p.Next < 0 {
-		return position{}, fmt.Errorf("stream %q: state %s is not a generator checkpoint like {\"next\": 123}; reset the stream to start over", stream, raw)
+		return position{}, fmt.Errorf(
+			"stream %q: state %s is not a generator checkpoint like {\"next\": 123}; reset the stream to start over",
+			stream, raw)
 	}
 	return p, nil
 }

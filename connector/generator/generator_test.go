@@ -97,7 +97,8 @@ func cfg(s string) json.RawMessage { return json.RawMessage(s) }
 func read(t *testing.T, src *Source, config string, streams ...contract.ReadStream) *recorder {
 	t.Helper()
 	out := &recorder{}
-	if err := src.Read(context.Background(), contract.ReadRequest{Config: cfg(config), Streams: streams}, out); err != nil {
+	err := src.Read(context.Background(), contract.ReadRequest{Config: cfg(config), Streams: streams}, out)
+	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
 	return out
@@ -120,7 +121,10 @@ func TestReadFreshAndResume(t *testing.T) {
 				t.Errorf("stream %s record %d: key %q op %v stream %q", stream, i, r.Key, r.Op, r.Stream)
 			}
 		}
-		want := []string{`checkpoint {"next":10,"full_refresh":true}`, `checkpoint {"next":20,"full_refresh":true}`, fmt.Sprintf("frc %d", gen), `checkpoint {"next":25}`}
+		want := []string{
+			`checkpoint {"next":10,"full_refresh":true}`, `checkpoint {"next":20,"full_refresh":true}`,
+			fmt.Sprintf("frc %d", gen), `checkpoint {"next":25}`,
+		}
 		if got := fresh.controls(stream); !reflect.DeepEqual(got, want) {
 			t.Errorf("stream %s controls %q, want %q", stream, got, want)
 		}
@@ -168,7 +172,12 @@ func TestReadFreshAndResume(t *testing.T) {
 			t.Errorf("resumed record %s differs from the fresh read", r.Key)
 		}
 	}
-	if got, want := resumed.controls("a"), []string{`checkpoint {"next":20}`, `checkpoint {"next":25}`}; !reflect.DeepEqual(got, want) {
+	if got, want := resumed.controls("a"), []string{
+		`checkpoint {"next":20}`, `checkpoint {"next":25}`,
+	}; !reflect.DeepEqual(
+		got,
+		want,
+	) {
 		t.Errorf("resumed controls %q, want %q", got, want)
 	}
 }
@@ -185,7 +194,10 @@ func TestCheckpointPositions(t *testing.T) {
 		{"empty stream", `{"count":0}`, "",
 			[]string{"frc 1", `checkpoint {"next":0}`}},
 		{"every record", `{"count":3,"checkpoint_every":1}`, "",
-			[]string{`checkpoint {"next":1,"full_refresh":true}`, `checkpoint {"next":2,"full_refresh":true}`, "frc 1", `checkpoint {"next":3}`}},
+			[]string{
+				`checkpoint {"next":1,"full_refresh":true}`, `checkpoint {"next":2,"full_refresh":true}`, "frc 1",
+				`checkpoint {"next":3}`,
+			}},
 		{"resume mid-way between checkpoints", `{"count":30,"checkpoint_every":10}`, `{"next":15}`,
 			[]string{`checkpoint {"next":20}`, `checkpoint {"next":30}`}},
 		{"resume a full refresh", `{"count":30,"checkpoint_every":10}`, `{"next":10,"full_refresh":true}`,
@@ -231,7 +243,8 @@ func compileSchema(t *testing.T, schema json.RawMessage) *jsonschema.Schema {
 
 func TestDiscoverAndDataMatchSchema(t *testing.T) {
 	src := New(nil)
-	resp, err := src.Discover(context.Background(), contract.DiscoverRequest{Config: cfg(`{"streams":["contacts","weird \"name\"\n✓"]}`)})
+	resp, err := src.Discover(context.Background(),
+		contract.DiscoverRequest{Config: cfg(`{"streams":["contacts","weird \"name\"\n✓"]}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +258,8 @@ func TestDiscoverAndDataMatchSchema(t *testing.T) {
 		}
 		schema := compileSchema(t, st.Schema)
 		for _, size := range []int{40, 300, 5000} {
-			out := read(t, src, fmt.Sprintf(`{"count":300,"record_size":%d,"streams":["contacts","weird \"name\"\n✓"]}`, size), contract.ReadStream{Name: st.Name})
+			out := read(t, src, fmt.Sprintf(`{"count":300,"record_size":%d,"streams":["contacts","weird \"name\"\n✓"]}`, size),
+				contract.ReadStream{Name: st.Name})
 			recs := out.records(st.Name)
 			if len(recs) != 300 {
 				t.Fatalf("%d records, want 300", len(recs))
@@ -306,11 +320,13 @@ func TestCheckRejects(t *testing.T) {
 			t.Errorf("Check(%s) = %v, want an error containing %q", tt.config, err, tt.want)
 		}
 	}
-	_, err := src.Check(context.Background(), contract.CheckRequest{Config: cfg(`{"streams":["a"]}`), Streams: []contract.Stream{{Name: "b"}}})
+	_, err := src.Check(context.Background(),
+		contract.CheckRequest{Config: cfg(`{"streams":["a"]}`), Streams: []contract.Stream{{Name: "b"}}})
 	if err == nil || !strings.Contains(err.Error(), `stream "b" is not offered`) {
 		t.Errorf("Check with an unknown stream: %v", err)
 	}
-	resp, err := src.Check(context.Background(), contract.CheckRequest{Config: cfg(`{"count":1e6}`), Streams: []contract.Stream{{Name: "items"}}})
+	resp, err := src.Check(context.Background(),
+		contract.CheckRequest{Config: cfg(`{"count":1e6}`), Streams: []contract.Stream{{Name: "items"}}})
 	if err != nil || !strings.Contains(resp.Message, "1000000") {
 		t.Errorf("Check of a good config: %+v, %v", resp, err)
 	}
@@ -335,7 +351,8 @@ func TestSpecDefaultsAreTheDefaults(t *testing.T) {
 	if err1 != nil || err2 != nil || !reflect.DeepEqual(c1, c2) {
 		t.Errorf("defaults from spec %+v (%v) differ from built-in %+v (%v)", c1, err1, c2, err2)
 	}
-	if c2.Count != 1000 || c2.RecordSize != 300 || c2.CheckpointEvery != 10000 || !reflect.DeepEqual(c2.Streams, []string{"items"}) {
+	if c2.Count != 1000 || c2.RecordSize != 300 || c2.CheckpointEvery != 10000 ||
+		!reflect.DeepEqual(c2.Streams, []string{"items"}) {
 		t.Errorf("built-in defaults %+v", c2)
 	}
 }
@@ -370,7 +387,8 @@ func TestReadHonoursCancel(t *testing.T) {
 			cancel()
 		}
 	}}
-	err := New(nil).Read(ctx, contract.ReadRequest{Config: cfg(`{"count":1000000}`), Streams: []contract.ReadStream{{Name: "items"}}}, out)
+	req := contract.ReadRequest{Config: cfg(`{"count":1000000}`), Streams: []contract.ReadStream{{Name: "items"}}}
+	err := New(nil).Read(ctx, req, out)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Read after cancel = %v, want context.Canceled", err)
 	}
@@ -384,7 +402,9 @@ func TestDelayHonoursCancel(t *testing.T) {
 	cancel()
 	// With a cancelled context and an hour's delay, the read must end at
 	// the first checkpoint instead of sleeping.
-	err := New(nil).Read(ctx, contract.ReadRequest{Config: cfg(`{"count":0,"delay_ms":3600000}`), Streams: []contract.ReadStream{{Name: "items"}}}, &recorder{})
+	items := []contract.ReadStream{{Name: "items"}}
+	req := contract.ReadRequest{Config: cfg(`{"count":0,"delay_ms":3600000}`), Streams: items}
+	err := New(nil).Read(ctx, req, &recorder{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Read = %v, want context.Canceled", err)
 	}

@@ -116,7 +116,8 @@ func (d *Destination) Check(_ context.Context, req contract.CheckRequest) (contr
 	}
 	f, err := os.CreateTemp(dir, ".jsonl-check-*")
 	if err != nil {
-		return contract.CheckResponse{}, fmt.Errorf("folder %s is not writable; fix its permissions or change path: %w", dir, err)
+		return contract.CheckResponse{}, fmt.Errorf("folder %s is not writable; fix its permissions or change path: %w",
+			dir, err)
 	}
 	name := f.Name()
 	f.Close()
@@ -187,7 +188,8 @@ func (d *Destination) Write(ctx context.Context, req contract.WriteRequest, in c
 			for i := range msg.Records {
 				r := &msg.Records[i]
 				if r.Op != contract.Delete && len(r.Data) == 0 {
-					return fmt.Errorf("record %q of stream %q is an upsert without data; the source must send a JSON object", r.Key, r.Stream)
+					return fmt.Errorf("record %q of stream %q is an upsert without data; the source must send a JSON object",
+						r.Key, r.Stream)
 				}
 				if err := w.line(w.appendRecord(w.scratch[:0], r)); err != nil {
 					return err
@@ -237,7 +239,8 @@ func (d *Destination) repair(f *os.File) error {
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("syncing output file %s to disk: %w", f.Name(), err)
 	}
-	d.log.Warn("removed a torn last line from the output file, left by a run that was stopped mid-write; its records are sent again",
+	d.log.Warn(
+		"removed a torn last line from the output file, left by a run that was stopped mid-write; its records are sent again",
 		"path", f.Name(), "bytes", end-keep)
 	return nil
 }

@@ -103,7 +103,8 @@ func TestWriteLines(t *testing.T) {
 	}
 	var recs []contract.Record
 	for i, k := range keys {
-		recs = append(recs, contract.Record{Stream: "s-" + k, Key: k, Data: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i)), SourceTime: when})
+		recs = append(recs,
+			contract.Record{Stream: "s-" + k, Key: k, Data: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i)), SourceTime: when})
 	}
 	in := &feed{msgs: []contract.Message{
 		{Records: recs},
@@ -114,7 +115,10 @@ func TestWriteLines(t *testing.T) {
 		{Checkpoint: &contract.Checkpoint{ID: 1, Stream: "c", State: json.RawMessage(`{}`)}},
 		{FullRefreshComplete: &contract.FullRefreshComplete{ID: 2, Stream: "c \"q\"", Generation: 42}},
 	}}
-	req := contract.WriteRequest{Config: cfgFor(path, true), Streams: []contract.WriteStream{{Stream: contract.Stream{Name: "c"}, Generation: 42}}}
+	req := contract.WriteRequest{
+		Config:  cfgFor(path, true),
+		Streams: []contract.WriteStream{{Stream: contract.Stream{Name: "c"}, Generation: 42}},
+	}
 	if err := New(nil).Write(context.Background(), req, in); err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +142,8 @@ func TestWriteLines(t *testing.T) {
 		}
 	}
 	del, pretty, frc := lines[len(keys)], lines[len(keys)+1], lines[len(keys)+2]
-	if del.Op != "delete" || del.Key != "gone" || del.Data != nil || del.SourceTime != nil || del.Generation == nil || *del.Generation != 42 {
+	if del.Op != "delete" || del.Key != "gone" || del.Data != nil || del.SourceTime != nil || del.Generation == nil ||
+		*del.Generation != 42 {
 		t.Errorf("delete line %+v", del)
 	}
 	var p struct {
@@ -156,7 +161,9 @@ func TestWriteLines(t *testing.T) {
 	}
 
 	// A second write appends.
-	in2 := &feed{msgs: []contract.Message{{Records: []contract.Record{{Stream: "c", Key: "more", Data: json.RawMessage(`{}`)}}}}}
+	in2 := &feed{
+		msgs: []contract.Message{{Records: []contract.Record{{Stream: "c", Key: "more", Data: json.RawMessage(`{}`)}}}},
+	}
 	if err := New(nil).Write(context.Background(), contract.WriteRequest{Config: cfgFor(path, false)}, in2); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +213,14 @@ func TestAckAfterDataIsInFile(t *testing.T) {
 	batch := func(from, n int) contract.Message {
 		var rs []contract.Record
 		for i := from; i < from+n; i++ {
-			rs = append(rs, contract.Record{Stream: "s", Key: fmt.Sprint(i), Data: json.RawMessage(`{"pad":"` + strings.Repeat("x", 200) + `"}`)})
+			rs = append(
+				rs,
+				contract.Record{
+					Stream: "s",
+					Key:    fmt.Sprint(i),
+					Data:   json.RawMessage(`{"pad":"` + strings.Repeat("x", 200) + `"}`),
+				},
+			)
 		}
 		return contract.Message{Records: rs}
 	}
@@ -255,10 +269,14 @@ func TestWriteErrors(t *testing.T) {
 	}{
 		{"no path", context.Background(), json.RawMessage(`{}`), nil, "path is required"},
 		{"empty path", context.Background(), json.RawMessage(`{"path":""}`), nil, "path is empty"},
-		{"fsync not a bool", context.Background(), json.RawMessage(`{"path":"x","fsync":"yes"}`), nil, "fsync takes true or false"},
-		{"missing folder", context.Background(), cfgFor(filepath.Join(dir, "nope", "out.jsonl"), true), nil, "opening output file"},
+		{"fsync not a bool", context.Background(), json.RawMessage(`{"path":"x","fsync":"yes"}`), nil,
+			"fsync takes true or false"},
+		{"missing folder", context.Background(), cfgFor(filepath.Join(dir, "nope", "out.jsonl"), true), nil,
+			"opening output file"},
 		{"upsert without data", context.Background(), cfgFor(filepath.Join(dir, "a.jsonl"), true),
-			[]contract.Message{{Records: []contract.Record{{Stream: "s", Key: "k"}}}}, `record "k" of stream "s" is an upsert without data`},
+			[]contract.Message{
+				{Records: []contract.Record{{Stream: "s", Key: "k"}}},
+			}, `record "k" of stream "s" is an upsert without data`},
 		{"cancelled", ctx, cfgFor(filepath.Join(dir, "b.jsonl"), true), nil, "context canceled"},
 	}
 	for _, tt := range tests {
@@ -269,8 +287,16 @@ func TestWriteErrors(t *testing.T) {
 	}
 	// A failed Ack stops the write with that error.
 	boom := errors.New("host went away")
-	in := &feed{msgs: []contract.Message{{Checkpoint: &contract.Checkpoint{ID: 1}}}, onAck: func(uint64) error { return boom }}
-	if err := New(nil).Write(context.Background(), contract.WriteRequest{Config: cfgFor(filepath.Join(dir, "c.jsonl"), false)}, in); !errors.Is(err, boom) {
+	in := &feed{
+		msgs:  []contract.Message{{Checkpoint: &contract.Checkpoint{ID: 1}}},
+		onAck: func(uint64) error { return boom },
+	}
+	if err := New(nil).Write(
+		context.Background(), contract.WriteRequest{Config: cfgFor(filepath.Join(dir, "c.jsonl"), false)}, in,
+	); !errors.Is(
+		err,
+		boom,
+	) {
 		t.Errorf("Write after a failed ack = %v", err)
 	}
 }
@@ -287,7 +313,8 @@ func TestCheck(t *testing.T) {
 		want string // "" for success
 	}{
 		{"writable folder", filepath.Join(dir, "out.jsonl"), ""},
-		{"missing folder", filepath.Join(dir, "missing", "out.jsonl"), "folder " + filepath.Join(dir, "missing") + " does not exist"},
+		{"missing folder", filepath.Join(dir, "missing", "out.jsonl"),
+			"folder " + filepath.Join(dir, "missing") + " does not exist"},
 		{"path is a folder", dir, "is a folder"},
 		{"parent is a file", filepath.Join(file, "out.jsonl"), file + " is not a folder"},
 	}
@@ -296,7 +323,14 @@ func TestCheck(t *testing.T) {
 		if err := os.Mkdir(ro, 0o500); err != nil {
 			t.Fatal(err)
 		}
-		tests = append(tests, struct{ name, path, want string }{"read-only folder", filepath.Join(ro, "out.jsonl"), "folder " + ro + " is not writable"})
+		tests = append(
+			tests,
+			struct{ name, path, want string }{
+				"read-only folder",
+				filepath.Join(ro, "out.jsonl"),
+				"folder " + ro + " is not writable",
+			},
+		)
 	}
 	for _, tt := range tests {
 		resp, err := New(nil).Check(context.Background(), contract.CheckRequest{Config: cfgFor(tt.path, true)})
@@ -365,10 +399,18 @@ func (b *bench) Count(context.Context, string, int64) error { return nil }
 // cost of taking the bytes; "discard" writes to the null device, leaving
 // mostly the line building.
 func BenchmarkWrite(b *testing.B) {
-	data := json.RawMessage(`{"id":123456,"name":"items #123456","payload":"` + strings.Repeat("x", 224) + `","updated_at":"2026-01-02T10:17:36Z"}`)
+	data := json.RawMessage(
+		`{"id":123456,"name":"items #123456","payload":"` + strings.Repeat("x",
+			224) + `","updated_at":"2026-01-02T10:17:36Z"}`,
+	)
 	batch := make([]contract.Record, 1000)
 	for i := range batch {
-		batch[i] = contract.Record{Stream: "items", Key: fmt.Sprint(123000 + i), Data: data, SourceTime: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)}
+		batch[i] = contract.Record{
+			Stream:     "items",
+			Key:        fmt.Sprint(123000 + i),
+			Data:       data,
+			SourceTime: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC),
+		}
 	}
 	run := func(b *testing.B, path string) {
 		in := &bench{batch: batch, left: b.N}

@@ -45,10 +45,24 @@ func TestWritesWholeLinesOnly(t *testing.T) {
 		// 1,000 records of some 300 bytes pass the write buffer in the
 		// middle of a line; one record is larger than the buffer.
 		for i := range 1000 {
-			rs = append(rs, contract.Record{Stream: "s", Key: fmt.Sprint(b*1000 + i), Data: json.RawMessage(`{"pad":"` + strings.Repeat("x", 270+b) + `"}`)})
+			rs = append(
+				rs,
+				contract.Record{
+					Stream: "s",
+					Key:    fmt.Sprint(b*1000 + i),
+					Data:   json.RawMessage(`{"pad":"` + strings.Repeat("x", 270+b) + `"}`),
+				},
+			)
 		}
 		if b == 3 {
-			rs = append(rs, contract.Record{Stream: "s", Key: "big", Data: json.RawMessage(`{"pad":"` + strings.Repeat("y", bufferSize+100) + `"}`)})
+			rs = append(
+				rs,
+				contract.Record{
+					Stream: "s",
+					Key:    "big",
+					Data:   json.RawMessage(`{"pad":"` + strings.Repeat("y", bufferSize+100) + `"}`),
+				},
+			)
 		}
 		msgs = append(msgs, contract.Message{Records: rs})
 	}
@@ -69,7 +83,8 @@ func TestOpenRemovesATornLastLine(t *testing.T) {
 	}{
 		{"torn after whole lines", good + good + `{"stream":"s","ke`, 2},
 		{"only a torn line", `{"stream":"s","key":"2","op":"ups`, 0},
-		{"torn line longer than a read", good + `{"stream":"s","key":"3","op":"upsert","data":{"pad":"` + strings.Repeat("z", 200<<10), 1},
+		{"torn line longer than a read",
+			good + `{"stream":"s","key":"3","op":"upsert","data":{"pad":"` + strings.Repeat("z", 200<<10), 1},
 		{"whole lines", good + good, 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,7 +94,9 @@ func TestOpenRemovesATornLastLine(t *testing.T) {
 			}
 			var log bytes.Buffer
 			d := New(hclog.New(&hclog.LoggerOptions{Output: &log}))
-			in := &feed{msgs: []contract.Message{{Records: []contract.Record{{Stream: "s", Key: "new", Data: json.RawMessage(`{}`)}}}}}
+			in := &feed{
+				msgs: []contract.Message{{Records: []contract.Record{{Stream: "s", Key: "new", Data: json.RawMessage(`{}`)}}}},
+			}
 			if err := d.Write(context.Background(), contract.WriteRequest{Config: cfgFor(path, true)}, in); err != nil {
 				t.Fatal(err)
 			}

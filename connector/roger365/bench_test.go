@@ -49,7 +49,9 @@ func TestRequestsPerContact(t *testing.T) {
 	d.linger = time.Hour // only full batches, so the count does not depend on timing
 	msgs := sourceMessages(5000)
 	in := newInput(msgs...)
-	if err := d.Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: []contract.WriteStream{contactStream("contacts", 1)}}, in); err != nil {
+	err := d.Write(context.Background(),
+		writeReq(f.config(nil), contactStream("contacts", 1)), in)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if n := f.sim.Requests()[rogersim.EndpointPutContacts]; n != 10 {
@@ -75,7 +77,9 @@ func BenchmarkWrite20000(b *testing.B) {
 		gen++
 		f.sim.ResetRequests()
 		in := newInput(msgs...)
-		if err := d.Write(context.Background(), contract.WriteRequest{Config: cfg, Streams: []contract.WriteStream{contactStream("contacts", gen)}}, in); err != nil {
+		err := d.Write(context.Background(),
+			writeReq(cfg, contactStream("contacts", gen)), in)
+		if err != nil {
 			b.Fatal(err)
 		}
 	}

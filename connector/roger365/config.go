@@ -42,10 +42,11 @@ type config struct {
 
 func spec() contract.Spec {
 	return contract.Spec{
-		Name:        "roger365",
-		Version:     Version,
-		Description: "Writes canonical contact records into a ROGER365 CRM replicator's phonebook, so incoming calls show the CRM name and a link to the record.",
-		Config:      pluginconfig.MustAttributes[config](),
+		Name:    "roger365",
+		Version: Version,
+		Description: "Writes canonical contact records into a ROGER365 CRM replicator's phonebook, " +
+			"so incoming calls show the CRM name and a link to the record.",
+		Config: pluginconfig.MustAttributes[config](),
 	}
 }
 
@@ -59,10 +60,12 @@ func parseConfig(raw json.RawMessage) (config, error) {
 	}
 	var errs []error
 	if cfg.BatchSize < 1 || cfg.BatchSize > ingest.MaxBatch {
-		errs = append(errs, fmt.Errorf("batch_size must be a whole number from 1 to %d, got %d", ingest.MaxBatch, cfg.BatchSize))
+		errs = append(errs,
+			fmt.Errorf("batch_size must be a whole number from 1 to %d, got %d", ingest.MaxBatch, cfg.BatchSize))
 	}
 	if cfg.Concurrency < 1 || cfg.Concurrency > maxConcurrency {
-		errs = append(errs, fmt.Errorf("concurrency must be a whole number from 1 to %d, got %d", maxConcurrency, cfg.Concurrency))
+		errs = append(errs,
+			fmt.Errorf("concurrency must be a whole number from 1 to %d, got %d", maxConcurrency, cfg.Concurrency))
 	}
 	cfg.APIURL = strings.TrimRight(strings.TrimSpace(cfg.APIURL), "/")
 	if err := checkAPIURL(cfg.APIURL); err != nil {
@@ -97,11 +100,16 @@ func checkAPIURL(s string) error {
 	if u.Scheme == "http" && !pluginconfig.IsLoopbackHost(u.Hostname()) {
 		https := *u
 		https.Scheme = "https"
-		return fmt.Errorf("api_url %q uses plain http, which would send the api_key unencrypted: write %q (plain http is accepted only to a loopback host such as 127.0.0.1, [::1] or localhost)", u.Redacted(), https.Redacted())
+		return fmt.Errorf(
+			"api_url %q uses plain http, which would send the api_key unencrypted: write %q (plain http is accepted only to a "+
+				"loopback host such as 127.0.0.1, [::1] or localhost)",
+			u.Redacted(), https.Redacted())
 	}
 	return nil
 }
 
 // ignoredRegion is the warning for a configuration that still sets
 // default_region, which no longer reads any number.
-const ignoredRegion = "default_region is ignored: the destination no longer reads numbers without a country code, as guessing their country can show a stranger's name on a call; remove it, and set the source's region setting (default_region for zoho) instead"
+const ignoredRegion = "default_region is ignored: the destination no longer reads numbers without a country code, " +
+	"as guessing their country can show a stranger's name on a call; " +
+	"remove it, and set the source's region setting (default_region for zoho) instead"

@@ -25,7 +25,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/plugin/httpapi"
 	"github.com/replicatorhq/replicator/schemas"
 )
 
@@ -38,10 +40,9 @@ type Destination struct {
 	log hclog.Logger
 
 	// Tuning that tests shorten.
-	retry          retryPolicy
-	requestTimeout time.Duration // per HTTP attempt
-	checkTimeout   time.Duration // for all of Check's retries
-	linger         time.Duration // how long a partial batch may hold up a checkpoint
+	retry        httpapi.Options // retry bounds and the timeout of an attempt
+	checkTimeout time.Duration   // for all of Check's retries
+	linger       time.Duration   // how long a partial batch may hold up a checkpoint
 }
 
 var _ contract.Destination = (*Destination)(nil)
@@ -52,11 +53,10 @@ func New(log hclog.Logger) *Destination {
 		log = hclog.NewNullLogger()
 	}
 	return &Destination{
-		log:            log,
-		retry:          defaultRetry,
-		requestTimeout: 30 * time.Second,
-		checkTimeout:   30 * time.Second,
-		linger:         500 * time.Millisecond,
+		log:          log,
+		retry:        defaultRetry(),
+		checkTimeout: 30 * time.Second,
+		linger:       500 * time.Millisecond,
 	}
 }
 
@@ -78,8 +78,11 @@ func (d *Destination) Check(ctx context.Context, req contract.CheckRequest) (con
 	ctx, cancel := context.WithTimeout(ctx, d.checkTimeout)
 	defer cancel()
 	retry := d.retry
-	retry.maxElapsed = min(retry.maxElapsed, d.checkTimeout)
-	c := newClient(cfg, retry, d.requestTimeout, d.log)
+	retry.MaxElapsed = min(retry.MaxElapsed, d.checkTimeout)
+	c, err := newClient(cfg, retry, d.log)
+	if err != nil {
+		return contract.CheckResponse{}, err
+	}
 	defer c.close()
 	info, err := c.getReplicator(ctx)
 	if err != nil {
@@ -105,7 +108,11 @@ func checkStreams(streams []contract.Stream) error {
 	var errs []error
 	for _, s := range streams {
 		if problems := schemas.CheckContactSchema(s.Schema); len(problems) > 0 {
-			errs = append(errs, fmt.Errorf("stream %q is not a canonical contact stream, which roger365 needs: %s", s.Name, strings.Join(problems, "; ")))
+			errs = append(
+				errs,
+				fmt.Errorf("stream %q is not a canonical contact stream, which roger365 needs: %s",
+					s.Name, strings.Join(problems, "; ")),
+			)
 		}
 	}
 	return errors.Join(errs...)
@@ -113,21 +120,18 @@ func checkStreams(streams []contract.Stream) error {
 
 // explain turns the API's refusals into what the user should fix.
 func explain(cfg config, err error) error {
-	var ae *apiError
-	if !errors.As(err, &ae) {
+	status, detail, ok := refusal(err)
+	if !ok {
 		return fmt.Errorf("reaching ROGER365 at %s: %w", cfg.APIURL, err)
 	}
-	detail := ae.Detail
-	if detail == "" {
-		detail = ae.Code
-	}
-	switch ae.Status {
+	switch status {
 	case http.StatusUnauthorized:
 		return fmt.Errorf("the api_key was refused: %s; check the key in ROGER365", detail)
 	case http.StatusForbidden:
 		return fmt.Errorf("the api_key may not write to replicator %s: %s", cfg.ReplicatorID, detail)
 	case http.StatusNotFound:
-		return fmt.Errorf("replicator %s does not exist: %s; check replicator_id against the CRM replicators in ROGER365", cfg.ReplicatorID, detail)
+		return fmt.Errorf("replicator %s does not exist: %s; check replicator_id against the CRM replicators in ROGER365",
+			cfg.ReplicatorID, detail)
 	}
 	return err
 }
@@ -149,7 +153,10 @@ func (d *Destination) Write(ctx context.Context, req contract.WriteRequest, in c
 	if cfg.DefaultRegion != "" {
 		d.log.Warn(ignoredRegion)
 	}
-	c := newClient(cfg, d.retry, d.requestTimeout, d.log)
+	c, err := newClient(cfg, d.retry, d.log)
+	if err != nil {
+		return err
+	}
 	defer c.close()
 	w, err := newWriter(d, cfg, c, req.Streams, in)
 	if err != nil {

@@ -55,7 +55,8 @@ func TestSpec(t *testing.T) {
 	if a, _ := s.Attribute("api_url"); string(a.Default) != strconv.Quote(DefaultAPIURL) {
 		t.Errorf("api_url default %s, want DefaultAPIURL %q", a.Default, DefaultAPIURL)
 	}
-	if a, _ := s.Attribute("batch_size"); string(a.Default) != strconv.Itoa(ingest.MaxBatch) || !strings.Contains(a.Description, "1 to "+strconv.Itoa(ingest.MaxBatch)+".") {
+	if a, _ := s.Attribute("batch_size"); string(a.Default) != strconv.Itoa(ingest.MaxBatch) ||
+		!strings.Contains(a.Description, "1 to "+strconv.Itoa(ingest.MaxBatch)+".") {
 		t.Errorf("batch_size default %s (%s), want ingest.MaxBatch %d", a.Default, a.Description, ingest.MaxBatch)
 	}
 	if a, _ := s.Attribute("concurrency"); !strings.Contains(a.Description, "1 to "+strconv.Itoa(maxConcurrency)+".") {
@@ -67,18 +68,32 @@ func TestSpec(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	cfg, err := parseConfig(json.RawMessage(`{"api_key":"k","replicator_id":"r","default_region":"de","api_url":"http://127.0.0.1:1/","batch_size":null}`))
+	cfg, err := parseConfig(
+		json.RawMessage(
+			`{"api_key":"k","replicator_id":"r","default_region":"de","api_url":"http://127.0.0.1:1/","batch_size":null}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := config{APIURL: "http://127.0.0.1:1", APIKey: "k", ReplicatorID: "r", DefaultRegion: "de", BatchSize: 500, SkipWithoutPhone: true, Concurrency: 2}
+	want := config{
+		APIURL:           "http://127.0.0.1:1",
+		APIKey:           "k",
+		ReplicatorID:     "r",
+		DefaultRegion:    "de",
+		BatchSize:        500,
+		SkipWithoutPhone: true,
+		Concurrency:      2,
+	}
 	if cfg != want {
 		t.Errorf("config %+v, want %+v", cfg, want)
 	}
 
 	// Plain http is fine to this machine, https anywhere.
-	for _, u := range []string{"http://localhost:8080", "http://LOCALHOST.", "http://127.0.0.2:9/x", "http://[::1]:7000", "https://api.roger365.io", "https://10.0.0.7"} {
-		if _, err := parseConfig(json.RawMessage(fmt.Sprintf(`{"api_key":"k","replicator_id":"r","api_url":%q}`, u))); err != nil {
+	for _, u := range []string{
+		"http://localhost:8080", "http://LOCALHOST.", "http://127.0.0.2:9/x", "http://[::1]:7000", "https://api.roger365.io",
+		"https://10.0.0.7",
+	} {
+		_, err := parseConfig(json.RawMessage(fmt.Sprintf(`{"api_key":"k","replicator_id":"r","api_url":%q}`, u)))
+		if err != nil {
 			t.Errorf("api_url %s refused: %v", u, err)
 		}
 	}
@@ -91,19 +106,34 @@ func TestConfig(t *testing.T) {
 		// plugin/config, one at a time; values by the destination, all at once.
 		{`{}`, []string{"api_key is required"}},
 		{`{"api_key":"k"}`, []string{"replicator_id is required"}},
-		{`{"api_key":"","replicator_id":"","batch_size":0}`, []string{"api_key is required", "replicator_id is required", "batch_size must be"}},
-		{`{"api_key":"k","replicator_id":"r","batch_size":0}`, []string{"batch_size must be a whole number from 1 to 500, got 0"}},
-		{`{"api_key":"k","replicator_id":"r","batch_size":501}`, []string{"batch_size must be a whole number from 1 to 500, got 501"}},
+		{`{"api_key":"","replicator_id":"","batch_size":0}`,
+			[]string{"api_key is required", "replicator_id is required", "batch_size must be"}},
+		{`{"api_key":"k","replicator_id":"r","batch_size":0}`,
+			[]string{"batch_size must be a whole number from 1 to 500, got 0"}},
+		{`{"api_key":"k","replicator_id":"r","batch_size":501}`,
+			[]string{"batch_size must be a whole number from 1 to 500, got 501"}},
 		{`{"api_key":"k","replicator_id":"r","batch_size":2.5}`, []string{"batch_size takes a whole number, got 2.5"}},
 		{`{"api_key":"k","replicator_id":"r","batch_size":"big"}`, []string{`batch_size takes a number, got "big"`}},
-		{`{"api_key":"k","replicator_id":"r","concurrency":17}`, []string{"concurrency must be a whole number from 1 to 16, got 17"}},
-		{`{"api_key":"k","replicator_id":"r","concurrency":0}`, []string{"concurrency must be a whole number from 1 to 16, got 0"}},
+		{`{"api_key":"k","replicator_id":"r","concurrency":17}`,
+			[]string{"concurrency must be a whole number from 1 to 16, got 17"}},
+		{`{"api_key":"k","replicator_id":"r","concurrency":0}`,
+			[]string{"concurrency must be a whole number from 1 to 16, got 0"}},
 		{`{"api_key":"k","replicator_id":"r","default_region":5}`, []string{`default_region takes a string, got 5`}},
-		{`{"api_key":"k","replicator_id":"r","api_url":"ftp://example"}`, []string{`api_url must be an https URL such as https://api.roger365.io, got "ftp://example"`}},
-		{`{"api_key":"k","replicator_id":"r","api_url":"http://api.roger365.io/"}`, []string{`api_url "http://api.roger365.io" uses plain http, which would send the api_key unencrypted: write "https://api.roger365.io" (plain http is accepted only to a loopback host`}},
-		{`{"api_key":"k","replicator_id":"r","api_url":"HTTP://127.0.0.1.example.com:8080/v1"}`, []string{`write "https://127.0.0.1.example.com:8080/v1"`}},
-		{`{"api_key":"k","replicator_id":"r","api_url":"http://10.0.0.7"}`, []string{`api_url "http://10.0.0.7" uses plain http`}},
-		{`{"api_key":"k","replicator_id":"r","api_url":"http://ops:` + testKey + `@roger.example"}`, []string{`api_url "http://ops:xxxxx@roger.example" uses plain http`}},
+		{`{"api_key":"k","replicator_id":"r","api_url":"ftp://example"}`,
+			[]string{`api_url must be an https URL such as https://api.roger365.io, got "ftp://example"`}},
+		{
+			`{"api_key":"k","replicator_id":"r","api_url":"http://api.roger365.io/"}`,
+			[]string{
+				`api_url "http://api.roger365.io" uses plain http, which would send the api_key unencrypted: write ` +
+					`"https://api.roger365.io" (plain http is accepted only to a loopback host`,
+			},
+		},
+		{`{"api_key":"k","replicator_id":"r","api_url":"HTTP://127.0.0.1.example.com:8080/v1"}`,
+			[]string{`write "https://127.0.0.1.example.com:8080/v1"`}},
+		{`{"api_key":"k","replicator_id":"r","api_url":"http://10.0.0.7"}`,
+			[]string{`api_url "http://10.0.0.7" uses plain http`}},
+		{`{"api_key":"k","replicator_id":"r","api_url":"http://ops:` + testKey + `@roger.example"}`,
+			[]string{`api_url "http://ops:xxxxx@roger.example" uses plain http`}},
 		{`{"api_key":"k","replicator_id":"r","strict":"yes"}`, []string{`strict takes true or false, got "yes"`}},
 		{`{"api_key":1,"replicator_id":"r"}`, []string{"api_key takes a string, got a value of another type (not shown"}},
 		{`{"api_key":"k","replicator_id":"r","batchsize":5}`, []string{`unknown attribute "batchsize"`}},
@@ -140,12 +170,16 @@ func TestCheck(t *testing.T) {
 		t.Errorf("message %q, want %q", resp.Message, want)
 	}
 	// default_region no longer reads numbers; a configuration that sets it is told so.
-	resp, err = d.Check(ctx, contract.CheckRequest{Config: f.config(map[string]any{"default_region": "NL"}), Streams: good})
+	resp, err = d.Check(ctx,
+		contract.CheckRequest{Config: f.config(map[string]any{"default_region": "NL"}), Streams: good})
 	if err != nil || !strings.HasSuffix(resp.Message, "; "+ignoredRegion) {
 		t.Errorf("message %q (%v), want it to end with the note that default_region is ignored", resp.Message, err)
 	}
 
-	badSchema := contract.Stream{Name: "deals", Schema: json.RawMessage(`{"type":"object","properties":{"source_id":{"type":"string"}},"required":["source_id"]}`)}
+	badSchema := contract.Stream{
+		Name:   "deals",
+		Schema: json.RawMessage(`{"type":"object","properties":{"source_id":{"type":"string"}},"required":["source_id"]}`),
+	}
 	cases := []struct {
 		name   string
 		config json.RawMessage
@@ -153,8 +187,10 @@ func TestCheck(t *testing.T) {
 		want   string
 	}{
 		{"bad key", f.config(map[string]any{"api_key": "wrong"}), good, "the api_key was refused: send a valid API key"},
-		{"unknown replicator", f.config(map[string]any{"replicator_id": "nope"}), good, `replicator nope does not exist: replicator "nope" is not configured`},
-		{"not contacts", f.config(nil), []contract.Stream{good[0], badSchema}, `stream "deals" is not a canonical contact stream, which roger365 needs: property "kind" is missing; `},
+		{"unknown replicator", f.config(map[string]any{"replicator_id": "nope"}), good,
+			`replicator nope does not exist: replicator "nope" is not configured`},
+		{"not contacts", f.config(nil), []contract.Stream{good[0], badSchema},
+			`stream "deals" is not a canonical contact stream, which roger365 needs: property "kind" is missing; `},
 		{"bad config", f.config(map[string]any{"batch_size": 0}), good, "batch_size must be a whole number from 1 to 500"},
 	}
 	for _, c := range cases {
@@ -195,10 +231,11 @@ func TestWriteSendsContacts(t *testing.T) {
 		}
 	})
 	in := newInput(
-		records(person("contacts", "1", "Lovelace", "020-1234567", "06-12345678"), person("contacts", "2", "Hopper", "+49 30 12345678")),
+		records(person("contacts", "1", "Lovelace", "020-1234567", "06-12345678"),
+			person("contacts", "2", "Hopper", "+49 30 12345678")),
 		checkpoint(1, "contacts"),
 	)
-	err := testDestination(t).Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: []contract.WriteStream{contactStream("contacts", 3)}}, in)
+	err := testDestination(t).Write(context.Background(), writeReq(f.config(nil), contactStream("contacts", 3)), in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,8 +263,11 @@ func TestWriteSendsContacts(t *testing.T) {
 	if string(phones) != `[{"number":"+31201234567","type":"work"},{"number":"+31612345678","type":"mobile"}]` {
 		t.Errorf("phones sent as %s", phones)
 	}
-	for k, v := range map[string]any{"source_id": "1", "kind": "contact", "display_name": "Lovelace", "first_name": "Ada", "last_name": "Lovelace",
-		"company": "Acme BV", "url": "https://crm.example/1", "updated_at": "2026-03-04T05:06:07Z"} {
+	wantFields := map[string]any{
+		"source_id": "1", "kind": "contact", "display_name": "Lovelace", "first_name": "Ada", "last_name": "Lovelace",
+		"company": "Acme BV", "url": "https://crm.example/1", "updated_at": "2026-03-04T05:06:07Z",
+	}
+	for k, v := range wantFields {
 		if first[k] != v {
 			t.Errorf("%s sent as %v, want %v", k, first[k], v)
 		}
@@ -258,17 +298,26 @@ func TestNoGuessedNumbers(t *testing.T) {
 		person("contacts", "a", "A", "020-1234567"),
 		person("contacts", "b", "B", "+49 30 12345678"),
 		person("contacts", "c", "C", "ask reception", "06-12345678"),
-		contactWithPhones("contacts", "d", "D", schemas.Phone{Type: schemas.PhoneWork, Raw: "030 1234567"}, schemas.Phone{Type: schemas.PhoneMobile, Raw: "0044 20 7946 0958"}),
+		contactWithPhones("contacts",
+			"d", "D", schemas.Phone{Type: schemas.PhoneWork, Raw: "030 1234567"},
+			schemas.Phone{Type: schemas.PhoneMobile, Raw: "0044 20 7946 0958"}),
 		contactWithPhones("contacts", "e", "E", schemas.Phone{Type: schemas.PhoneWork, Raw: "(030) 123 45 68"}),
 	))
 	d, logged := loggedDestination(t)
-	if err := d.Write(context.Background(), contract.WriteRequest{Config: f.config(map[string]any{"default_region": "NL"}), Streams: []contract.WriteStream{contactStream("contacts", 1)}}, in); err != nil {
+	err := d.Write(
+		context.Background(),
+		writeReq(f.config(map[string]any{"default_region": "NL"}), contactStream("contacts", 1)),
+		in,
+	)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if w := logged.Lines("[WARN]", ignoredRegion); len(w) != 1 {
 		t.Errorf("%d warnings that default_region is ignored, want 1", len(w))
 	}
-	for number, id := range map[string]string{"+31201234567": "a", "+493012345678": "b", "+31612345678": "c", "+442079460958": "d"} {
+	for number, id := range map[string]string{
+		"+31201234567": "a", "+493012345678": "b", "+31612345678": "c", "+442079460958": "d",
+	} {
 		if m := f.sim.Lookup(number); len(m) != 1 || m[0].SourceID != id {
 			t.Errorf("lookup %s: %+v, want %s", number, m, id)
 		}
@@ -285,7 +334,8 @@ func TestNoGuessedNumbers(t *testing.T) {
 	if _, ok := f.stored("contacts")["e"]; ok {
 		t.Error("a contact with only a number its source could not read was stored")
 	}
-	if in.count(countSkipped) != 1 || in.count(countUnparseable) != 1 || in.count(countUnread) != 2 || in.count(countCreated) != 4 {
+	if in.count(countSkipped) != 1 || in.count(countUnparseable) != 1 || in.count(countUnread) != 2 ||
+		in.count(countCreated) != 4 {
 		t.Errorf("counts %v", in.counts)
 	}
 }
@@ -297,11 +347,13 @@ func TestWithoutPhone(t *testing.T) {
 	streams := []contract.WriteStream{contactStream("contacts", 1)}
 	// Stored with a number first; once the number is gone the contact is
 	// removed rather than left matching its old number.
-	if err := d.Write(ctx, contract.WriteRequest{Config: f.config(nil), Streams: streams}, newInput(records(person("contacts", "x", "X", "020-1234567")))); err != nil {
+	err := d.Write(ctx, writeReq(f.config(nil), streams...),
+		newInput(records(person("contacts", "x", "X", "020-1234567"))))
+	if err != nil {
 		t.Fatal(err)
 	}
 	in := newInput(records(person("contacts", "x", "X", "unknown")), checkpoint(5, "contacts"))
-	if err := d.Write(ctx, contract.WriteRequest{Config: f.config(nil), Streams: streams}, in); err != nil {
+	if err := d.Write(ctx, writeReq(f.config(nil), streams...), in); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.stored("contacts")) != 0 || in.count(countSkipped) != 1 || in.count(countDeleted) != 1 || in.lastAck() != 5 {
@@ -309,7 +361,7 @@ func TestWithoutPhone(t *testing.T) {
 	}
 	// With skip_without_phone = false it is stored without numbers and matches nothing.
 	in = newInput(records(person("contacts", "y", "Y", "unknown")))
-	if err := d.Write(ctx, contract.WriteRequest{Config: f.config(map[string]any{"skip_without_phone": false}), Streams: streams}, in); err != nil {
+	if err := d.Write(ctx, writeReq(f.config(map[string]any{"skip_without_phone": false}), streams...), in); err != nil {
 		t.Fatal(err)
 	}
 	y, ok := f.stored("contacts")["y"]
@@ -328,18 +380,14 @@ func TestDeletesAndOrder(t *testing.T) {
 		}
 	})
 	streams := []contract.WriteStream{contactStream("contacts", 1)}
-	in := newInput(records(
-		person("contacts", "gone", "first version", "020-1111111"),
-		person("contacts", "other1", "Other", "020-2222222"),
-		deletion("contacts", "gone"),
-		person("contacts", "twice", "first version", "020-3333333"),
-		person("contacts", "other2", "Other", "020-4444444"),
-		person("contacts", "twice", "second version", "020-3333334"),
-		deletion("contacts", "back"),
-		person("contacts", "back", "Back again", "020-5555555"),
-	), checkpoint(1, "contacts"))
+	in := newInput(records(person("contacts", "gone", "first version", "020-1111111"),
+		person("contacts", "other1", "Other", "020-2222222"), deletion("contacts", "gone"),
+		person("contacts", "twice", "first version", "020-3333333"), person("contacts", "other2", "Other", "020-4444444"),
+		person("contacts", "twice", "second version", "020-3333334"), deletion("contacts", "back"),
+		person("contacts", "back", "Back again", "020-5555555")), checkpoint(1, "contacts"))
 	cfg := f.config(map[string]any{"batch_size": 1, "concurrency": 8})
-	if err := testDestination(t).Write(context.Background(), contract.WriteRequest{Config: cfg, Streams: streams}, in); err != nil {
+	err := testDestination(t).Write(context.Background(), writeReq(cfg, streams...), in)
+	if err != nil {
 		t.Fatal(err)
 	}
 	got := f.stored("contacts")
@@ -365,13 +413,19 @@ func TestSweepAfterFullRefresh(t *testing.T) {
 	d := testDestination(t)
 	ctx := context.Background()
 	first := newInput(
-		records(person("contacts", "a", "A", "020-1000001"), person("contacts", "b", "B", "020-1000002"), person("contacts", "c", "C", "020-1000003"),
+		records(person("contacts", "a", "A", "020-1000001"),
+			person("contacts", "b", "B", "020-1000002"), person("contacts", "c", "C", "020-1000003"),
 			person("accounts", "x", "X", "020-1000009")),
 		checkpoint(1, "contacts"),
 		fullRefresh(2, "contacts", 1),
 		fullRefresh(3, "accounts", 1),
 	)
-	if err := d.Write(ctx, contract.WriteRequest{Config: f.config(nil), Streams: []contract.WriteStream{contactStream("contacts", 1), contactStream("accounts", 1)}}, first); err != nil {
+	err := d.Write(
+		ctx,
+		writeReq(f.config(nil), contactStream("contacts", 1), contactStream("accounts", 1)),
+		first,
+	)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if first.lastAck() != 3 {
@@ -379,12 +433,9 @@ func TestSweepAfterFullRefresh(t *testing.T) {
 	}
 
 	// Generation 2 of contacts no longer has b; accounts is not refreshed.
-	second := newInput(
-		records(person("contacts", "a", "A", "020-1000001")),
-		checkpoint(4, "contacts"),
-		records(person("contacts", "c", "C renamed", "020-1000003")),
-		fullRefresh(5, "contacts", 2),
-	)
+	second := newInput(records(person("contacts", "a", "A", "020-1000001")),
+		checkpoint(4, "contacts"), records(person("contacts", "c", "C renamed", "020-1000003")),
+		fullRefresh(5, "contacts", 2))
 	var atAck []string
 	second.onAck = func(id uint64) {
 		if id == 5 {
@@ -393,7 +444,9 @@ func TestSweepAfterFullRefresh(t *testing.T) {
 			}
 		}
 	}
-	if err := d.Write(ctx, contract.WriteRequest{Config: f.config(map[string]any{"batch_size": 1}), Streams: []contract.WriteStream{contactStream("contacts", 2)}}, second); err != nil {
+	if err := d.Write(
+		ctx, writeReq(f.config(map[string]any{"batch_size": 1}), contactStream("contacts", 2)), second,
+	); err != nil {
 		t.Fatal(err)
 	}
 	slices.Sort(atAck)
@@ -403,7 +456,8 @@ func TestSweepAfterFullRefresh(t *testing.T) {
 	if _, ok := f.stored("accounts")["x"]; !ok {
 		t.Error("the sweep of contacts removed an account")
 	}
-	if second.count(countSwept) != 1 || second.lastAck() != 5 || second.count(countUnchanged) != 1 || second.count(countUpdated) != 1 {
+	if second.count(countSwept) != 1 || second.lastAck() != 5 || second.count(countUnchanged) != 1 ||
+		second.count(countUpdated) != 1 {
 		t.Errorf("counts %v, acks %v", second.counts, second.acked())
 	}
 	if n := f.sim.Requests()[rogersim.EndpointSweepContacts]; n != 3 {
@@ -420,7 +474,8 @@ func TestDroppedConnectionAfterApply(t *testing.T) {
 	}
 	msgs = append(msgs, checkpoint(1, "contacts"))
 	in := newInput(msgs...)
-	if err := testDestination(t).Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: []contract.WriteStream{contactStream("contacts", 1)}}, in); err != nil {
+	err := testDestination(t).Write(context.Background(), writeReq(f.config(nil), contactStream("contacts", 1)), in)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if n := len(f.stored("contacts")); n != 1200 {
@@ -462,7 +517,7 @@ func TestAcksOnlyAfterSuccess(t *testing.T) {
 	}
 	d := testDestination(t)
 	cfg := f.config(map[string]any{"batch_size": 100, "concurrency": 3})
-	if err := d.Write(context.Background(), contract.WriteRequest{Config: cfg, Streams: []contract.WriteStream{contactStream("contacts", 1)}}, in); err != nil {
+	if err := d.Write(context.Background(), writeReq(cfg, contactStream("contacts", 1)), in); err != nil {
 		t.Fatal(err)
 	}
 	acks := in.acked()
@@ -473,8 +528,10 @@ func TestAcksOnlyAfterSuccess(t *testing.T) {
 	// When the errors outlast the retries, the run fails and nothing is acknowledged.
 	f.sim.SetFault(rogersim.Faults{ServerErrors: 1000})
 	in = newInput(records(person("contacts", "late", "Late", "020-3000000")), checkpoint(7, "contacts"))
-	err := d.Write(context.Background(), contract.WriteRequest{Config: cfg, Streams: []contract.WriteStream{contactStream("contacts", 1)}}, in)
-	if err == nil || !strings.Contains(err.Error(), "ROGER365 answered 503 unavailable") || !strings.Contains(err.Error(), "failed 6 times") {
+	err := d.Write(context.Background(),
+		writeReq(cfg, contactStream("contacts", 1)), in)
+	if err == nil || !strings.Contains(err.Error(), "ROGER365 answered 503 Service Unavailable") ||
+		!strings.Contains(err.Error(), "gave up after 6 attempts") {
 		t.Errorf("error %v", err)
 	}
 	if len(in.acked()) != 0 {
@@ -491,7 +548,8 @@ func TestCheckpointBehindPartialBatch(t *testing.T) {
 	in.onAck = func(uint64) { close(in.hold) }
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := testDestination(t).Write(ctx, contract.WriteRequest{Config: f.config(nil), Streams: []contract.WriteStream{contactStream("contacts", 1)}}, in); err != nil {
+	err := testDestination(t).Write(ctx, writeReq(f.config(nil), contactStream("contacts", 1)), in)
+	if err != nil {
 		t.Fatalf("the checkpoint was not acknowledged while the input paused: %v", err)
 	}
 	if in.lastAck() != 1 || len(f.stored("contacts")) != 1 {
@@ -504,7 +562,9 @@ func TestRetryAfterHonoured(t *testing.T) {
 	f.sim.SetFault(rogersim.Faults{RateLimited: 1, RetryAfter: 1})
 	in := newInput(records(person("contacts", "a", "A", "020-1234567")), checkpoint(1, "contacts"))
 	start := time.Now()
-	if err := testDestination(t).Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: []contract.WriteStream{contactStream("contacts", 1)}}, in); err != nil {
+	if err := testDestination(t).Write(
+		context.Background(), writeReq(f.config(nil), contactStream("contacts", 1)), in,
+	); err != nil {
 		t.Fatal(err)
 	}
 	// The destination's own backoff is milliseconds here; only Retry-After explains a second.
@@ -518,8 +578,9 @@ func TestRetryAfterHonoured(t *testing.T) {
 	// A Retry-After beyond the retry budget fails at once, saying so.
 	f.sim.SetFault(rogersim.Faults{RateLimited: 1, RetryAfter: 3600})
 	in = newInput(records(person("contacts", "b", "B", "020-1234568")))
-	err := testDestination(t).Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: []contract.WriteStream{contactStream("contacts", 1)}}, in)
-	if err == nil || !strings.Contains(err.Error(), "would pass the 20s limit") || !strings.Contains(err.Error(), "429") {
+	err := testDestination(t).Write(context.Background(), writeReq(f.config(nil), contactStream("contacts", 1)), in)
+	if err == nil || !strings.Contains(err.Error(), "asks to wait 1h0m0s (Retry-After), past the 20s") ||
+		!strings.Contains(err.Error(), "429") {
 		t.Errorf("error %v", err)
 	}
 }
@@ -531,12 +592,17 @@ func TestRetriesWarn(t *testing.T) {
 	streams := []contract.WriteStream{contactStream("contacts", 1)}
 	d, logged := loggedDestination(t)
 	f.sim.SetFault(rogersim.Faults{ServerErrors: 2, ServerErrorStatus: 502})
-	if err := d.Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: streams}, newInput(records(person("contacts", "a", "A", "020-1234567")))); err != nil {
+	if err := d.Write(
+		context.Background(), writeReq(f.config(nil), streams...),
+		newInput(records(person("contacts", "a", "A", "020-1234567"))),
+	); err != nil {
 		t.Fatal(err)
 	}
-	for _, attempt := range []string{"failed_attempts=1", "failed_attempts=2"} {
-		if w := logged.Lines("[WARN]", "ROGER365 request failed, retrying", "method=PUT", attempt, "max_attempts=6", "last_status=502"); len(w) != 1 {
-			t.Errorf("%d warnings with %s and last_status=502, want 1", len(w), attempt)
+	for _, attempt := range []string{"attempt=1", "attempt=2"} {
+		w := logged.Lines("[WARN]", "ROGER365 call failed; retrying", `call="PUT /v1/replicators/rep-1/contacts"`,
+			attempt, "max_attempts=6", "status=502")
+		if len(w) != 1 {
+			t.Errorf("%d warnings with %s and status=502, want 1", len(w), attempt)
 		}
 	}
 	if w := logged.Lines("[WARN]", "retrying"); len(w) != 2 {
@@ -546,14 +612,16 @@ func TestRetriesWarn(t *testing.T) {
 	// A storm that outlasts the retries: a warning for each retry, then the error.
 	d, logged = loggedDestination(t)
 	f.sim.SetFault(rogersim.Faults{RateLimited: 100})
-	err := d.Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: streams}, newInput(records(person("contacts", "b", "B", "020-1234568"))))
-	if err == nil || !strings.Contains(err.Error(), "failed 6 times") || !strings.Contains(err.Error(), "429") {
+	err := d.Write(context.Background(),
+		writeReq(f.config(nil), streams...),
+		newInput(records(person("contacts", "b", "B", "020-1234568"))))
+	if err == nil || !strings.Contains(err.Error(), "gave up after 6 attempts") || !strings.Contains(err.Error(), "429") {
 		t.Fatalf("error %v, want the request to fail after 6 attempts with 429", err)
 	}
-	if w := logged.Lines("[WARN]", "retrying", "last_status=429"); len(w) != 5 {
-		t.Errorf("%d retry warnings with last_status=429, want 5", len(w))
+	if w := logged.Lines("[WARN]", "retrying", "status=429"); len(w) != 5 {
+		t.Errorf("%d retry warnings with status=429, want 5", len(w))
 	}
-	if w := logged.Lines("[WARN]", "retrying", "failed_attempts=5", "max_attempts=6"); len(w) != 1 {
+	if w := logged.Lines("[WARN]", "retrying", "attempt=5", "max_attempts=6"); len(w) != 1 {
 		t.Errorf("no warning for the last retry: %q", logged.Lines("retrying"))
 	}
 	f.sim.SetFault(rogersim.Faults{})
@@ -561,10 +629,12 @@ func TestRetriesWarn(t *testing.T) {
 	// No answer at all is retried and warned about too.
 	d, logged = loggedDestination(t)
 	cfg := f.config(map[string]any{"api_url": closedURL(t)})
-	if err := d.Write(context.Background(), contract.WriteRequest{Config: cfg, Streams: streams}, newInput(records(person("contacts", "c", "C", "020-1234569")))); err == nil {
+	if err := d.Write(
+		context.Background(), writeReq(cfg, streams...), newInput(records(person("contacts", "c", "C", "020-1234569"))),
+	); err == nil {
 		t.Fatal("a write to a closed port succeeded")
 	}
-	if w := logged.Lines("[WARN]", "retrying", "last_status=\"no answer\""); len(w) != 5 {
+	if w := logged.Lines("[WARN]", "retrying", "status=\"no answer\""); len(w) != 5 {
 		t.Errorf("%d retry warnings without an answer, want 5: %q", len(w), logged.Lines("retrying"))
 	}
 }
@@ -580,7 +650,7 @@ func TestRejectedContacts(t *testing.T) {
 	}
 	streams := []contract.WriteStream{contactStream("contacts", 1)}
 	in := newInput(msgs()...)
-	if err := testDestination(t).Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: streams}, in); err != nil {
+	if err := testDestination(t).Write(context.Background(), writeReq(f.config(nil), streams...), in); err != nil {
 		t.Fatalf("a rejection failed a non-strict run: %v", err)
 	}
 	if in.count(countRejected) != 1 || in.count(countCreated) != 1 || in.lastAck() != 1 {
@@ -588,8 +658,11 @@ func TestRejectedContacts(t *testing.T) {
 	}
 
 	in = newInput(msgs()...)
-	err := testDestination(t).Write(context.Background(), contract.WriteRequest{Config: f.config(map[string]any{"strict": true}), Streams: streams}, in)
-	if err == nil || !strings.Contains(err.Error(), `ROGER365 rejected contact "bad" of stream "contacts": refused by the simulator's injected fault (strict = true`) {
+	strict := f.config(map[string]any{"strict": true})
+	err := testDestination(t).Write(context.Background(), writeReq(strict, streams...), in)
+	if err == nil ||
+		!strings.Contains(err.Error(),
+			`ROGER365 rejected contact "bad" of stream "contacts": refused by the simulator's injected fault (strict = true`) {
 		t.Errorf("strict error %v", err)
 	}
 	if len(in.acked()) != 0 || in.count(countRejected) != 1 {
@@ -599,11 +672,15 @@ func TestRejectedContacts(t *testing.T) {
 	// A record that is no contact at all is rejected here, by the same rules.
 	junk := contract.Record{Stream: "contacts", Key: "j", Data: json.RawMessage(`{"source_id": 5}`)}
 	in = newInput(records(junk, person("contacts", "after", "After", "020-1234569")))
-	if err := testDestination(t).Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: streams}, in); err != nil || in.count(countRejected) != 1 {
+	if err := testDestination(t).Write(context.Background(), writeReq(f.config(nil), streams...), in); err != nil ||
+		in.count(countRejected) != 1 {
 		t.Errorf("unreadable record: %v, counts %v", err, in.counts)
 	}
 	in = newInput(records(junk))
-	if err := testDestination(t).Write(context.Background(), contract.WriteRequest{Config: f.config(map[string]any{"strict": true}), Streams: streams}, in); err == nil || !strings.Contains(err.Error(), `record "j" of stream "contacts" cannot be written`) {
+	if err := testDestination(t).Write(
+		context.Background(), writeReq(f.config(map[string]any{"strict": true}), streams...), in,
+	); err == nil ||
+		!strings.Contains(err.Error(), `record "j" of stream "contacts" cannot be written`) {
 		t.Errorf("strict unreadable record: %v", err)
 	}
 }
@@ -652,20 +729,25 @@ func TestOlderVersionFromALateWriter(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)
 			successor := newInput(records(c.version("Newer", newer)), checkpoint(1, "contacts"))
-			if err := testDestination(t).Write(context.Background(), contract.WriteRequest{Config: f.config(nil), Streams: []contract.WriteStream{contactStream("contacts", 6)}}, successor); err != nil {
+			req := writeReq(f.config(nil), contactStream("contacts", 6))
+			err := testDestination(t).Write(context.Background(), req, successor)
+			if err != nil {
 				t.Fatal(err)
 			}
 			late := newInput(records(c.version("Older", older)), checkpoint(1, "contacts"))
 			d := testDestination(t)
 			logs := &logbuf.Buffer{}
 			d.log = hclog.New(&hclog.LoggerOptions{Output: io.MultiWriter(testWriter{t}, logs), Level: hclog.Debug})
-			if err := d.Write(context.Background(), contract.WriteRequest{Config: f.config(map[string]any{"strict": true}), Streams: []contract.WriteStream{contactStream("contacts", 5)}}, late); err != nil {
+			if err := d.Write(
+				context.Background(), writeReq(f.config(map[string]any{"strict": true}), contactStream("contacts", 5)), late,
+			); err != nil {
 				t.Fatalf("the late writer's run failed: %v", err)
 			}
 			if m := f.sim.Lookup("+31201234567"); len(m) != 1 || m[0].DisplayName != "Newer" {
 				t.Errorf("lookup %+v, want the newer version", m)
 			}
-			if late.count(countStale) != 1 || late.count(countUpdated) != 0 || late.count(countRejected) != 0 || late.lastAck() != 1 {
+			if late.count(countStale) != 1 || late.count(countUpdated) != 0 || late.count(countRejected) != 0 ||
+				late.lastAck() != 1 {
 				t.Errorf("late writer: counts %v, acks %v", late.counts, late.acked())
 			}
 			if lines := logs.Lines("[DEBUG]", "ROGER365 holds a newer version of a contact", "source_id=1"); len(lines) != 1 {
@@ -682,7 +764,10 @@ func TestWriteRefusals(t *testing.T) {
 	f := newFixture(t)
 	d := testDestination(t)
 	ctx := context.Background()
-	deals := contract.WriteStream{Stream: contract.Stream{Name: "deals", Schema: json.RawMessage(`{"type":"object"}`)}, Generation: 1}
+	deals := contract.WriteStream{
+		Stream:     contract.Stream{Name: "deals", Schema: json.RawMessage(`{"type":"object"}`)},
+		Generation: 1,
+	}
 	cases := []struct {
 		name    string
 		config  json.RawMessage
@@ -690,12 +775,16 @@ func TestWriteRefusals(t *testing.T) {
 		msgs    []contract.Message
 		want    string
 	}{
-		{"schema", f.config(nil), []contract.WriteStream{deals}, nil, `stream "deals" is not a canonical contact stream, which roger365 needs: property "source_id" is missing`},
-		{"unopened stream", f.config(nil), []contract.WriteStream{contactStream("contacts", 1)}, []contract.Message{records(person("people", "1", "P", "020-1234567"))},
+		{"schema", f.config(nil), []contract.WriteStream{deals}, nil,
+			`stream "deals" is not a canonical contact stream, which roger365 needs: property "source_id" is missing`},
+		{"unopened stream", f.config(nil), []contract.WriteStream{contactStream("contacts", 1)},
+			[]contract.Message{records(person("people", "1", "P", "020-1234567"))},
 			`a message for stream "people" arrived, but the write was opened for contacts`},
-		{"bad key", f.config(map[string]any{"api_key": "wrong"}), []contract.WriteStream{contactStream("contacts", 1)}, []contract.Message{records(person("contacts", "1", "P", "020-1234567"))},
+		{"bad key", f.config(map[string]any{"api_key": "wrong"}), []contract.WriteStream{contactStream("contacts", 1)},
+			[]contract.Message{records(person("contacts", "1", "P", "020-1234567"))},
 			"writing contacts of stream contacts: the api_key was refused"},
-		{"unknown replicator", f.config(map[string]any{"replicator_id": "gone"}), []contract.WriteStream{contactStream("contacts", 1)}, []contract.Message{records(deletion("contacts", "1"))},
+		{"unknown replicator", f.config(map[string]any{"replicator_id": "gone"}),
+			[]contract.WriteStream{contactStream("contacts", 1)}, []contract.Message{records(deletion("contacts", "1"))},
 			"deleting contacts of stream contacts: replicator gone does not exist"},
 	}
 	for _, c := range cases {
@@ -717,7 +806,7 @@ func TestWriteStopsWithContext(t *testing.T) {
 	in.onAck = func(uint64) { t.Error("acknowledged a write that never happened") }
 	done := make(chan error, 1)
 	go func() {
-		done <- testDestination(t).Write(ctx, contract.WriteRequest{Config: f.config(nil), Streams: []contract.WriteStream{contactStream("contacts", 1)}}, in)
+		done <- testDestination(t).Write(ctx, writeReq(f.config(nil), contactStream("contacts", 1)), in)
 	}()
 	for f.sim.Requests()[rogersim.EndpointPutContacts] == 0 {
 		time.Sleep(5 * time.Millisecond)

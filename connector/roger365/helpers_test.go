@@ -16,6 +16,7 @@ import (
 	"github.com/replicatorhq/replicator/connector/roger365/rogersim"
 	"github.com/replicatorhq/replicator/internal/logbuf"
 	"github.com/replicatorhq/replicator/plugin/contract"
+	"github.com/replicatorhq/replicator/plugin/httpapi"
 	"github.com/replicatorhq/replicator/schemas"
 	"github.com/replicatorhq/replicator/schemas/phone"
 )
@@ -96,9 +97,14 @@ func (f *fixture) stored(stream string) map[string]rogersim.StoredContact {
 // testDestination retries fast so fault tests stay quick.
 func testDestination(t testing.TB) *Destination {
 	d := New(hclog.New(&hclog.LoggerOptions{Output: testWriter{t}, Level: hclog.Debug}))
-	d.retry = retryPolicy{attempts: 6, maxElapsed: 20 * time.Second, base: time.Millisecond, max: 10 * time.Millisecond}
+	d.retry = httpapi.Options{
+		MaxAttempts: 6,
+		MaxElapsed:  20 * time.Second,
+		MinWait:     time.Millisecond,
+		MaxWait:     10 * time.Millisecond,
+		Timeout:     5 * time.Second,
+	}
 	d.linger = 10 * time.Millisecond
-	d.requestTimeout = 5 * time.Second
 	return d
 }
 
@@ -126,8 +132,16 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// writeReq is the request to write streams with the config cfg.
+func writeReq(cfg json.RawMessage, streams ...contract.WriteStream) contract.WriteRequest {
+	return contract.WriteRequest{Config: cfg, Streams: streams}
+}
+
 func contactStream(name string, gen uint64) contract.WriteStream {
-	return contract.WriteStream{Stream: contract.Stream{Name: name, Schema: schemas.ContactSchema(), PrimaryKey: []string{"source_id"}}, Generation: gen}
+	return contract.WriteStream{
+		Stream:     contract.Stream{Name: name, Schema: schemas.ContactSchema(), PrimaryKey: []string{"source_id"}},
+		Generation: gen,
+	}
 }
 
 // person builds an upsert of a canonical contact as a source in the
@@ -150,7 +164,9 @@ func person(stream, id, name string, raws ...string) contract.Record {
 func contactWithPhones(stream, id, name string, phones ...schemas.Phone) contract.Record {
 	c := schemas.Contact{
 		SourceID: id, Kind: schemas.KindContact, DisplayName: name, FirstName: "Ada", LastName: name, Company: "Acme BV",
-		Emails: []string{id + "@example.com"}, URL: "https://crm.example/" + id, UpdatedAt: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC),
+		Emails: []string{
+			id + "@example.com",
+		}, URL: "https://crm.example/" + id, UpdatedAt: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC),
 		Attributes: map[string]any{"Lead_Source": "Web", "Secret_Note": "not for the phonebook"},
 		Phones:     append([]schemas.Phone{}, phones...),
 	}

@@ -51,13 +51,12 @@ func TestStoredPhonesOncePerContact(t *testing.T) {
 	}
 	got, left := storedPhones(r, []schemas.Phone{
 		{Type: schemas.PhoneWork, Number: "+31201234567", Raw: "020-1234567"},
-		{Type: schemas.PhoneMobile, Raw: "+31 (0)20 123 4567"},
-		{Raw: "n/a"},
-		{Raw: "030 1234567"},
-		{Number: "+31612345678", Raw: "06-12345678"},
-		{Type: schemas.PhoneFax},
+		{Type: schemas.PhoneMobile, Raw: "+31 (0)20 123 4567"}, {Raw: "n/a"}, {Raw: "030 1234567"},
+		{Number: "+31612345678", Raw: "06-12345678"}, {Type: schemas.PhoneFax},
 	})
-	if b, _ := json.Marshal(got); string(b) != `[{"type":"work","number":"+31201234567"},{"type":"other","number":"+31612345678"}]` || left != (phoneCounts{unparseable: 1, unread: 1}) {
+	if b, _ := json.Marshal(got); string(
+		b) != `[{"type":"work","number":"+31201234567"},{"type":"other","number":"+31612345678"}]` ||
+		left != (phoneCounts{unparseable: 1, unread: 1}) {
 		t.Errorf("stored %s, left out %+v", b, left)
 	}
 }

@@ -1,7 +1,6 @@
 package roger365
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -94,15 +93,15 @@ type writer struct {
 	streams map[string]*streamState
 	numbers *phone.Reader // reads phones; dispatcher only
 	ow      *ordered.Writer
-	bodies  sync.Pool // *bytes.Buffer for request bodies
-	batches int       // requests made; dispatcher only
+	batches int // requests made; dispatcher only
 
 	mu     sync.Mutex       // guards counts and totals
 	counts map[string]int64 // not yet reported
 	totals map[string]int64 // for the closing log line
 }
 
-func newWriter(d *Destination, cfg config, c *client, streams []contract.WriteStream, in contract.Input) (*writer, error) {
+func newWriter(d *Destination, cfg config, c *client, streams []contract.WriteStream,
+	in contract.Input) (*writer, error) {
 	r, err := phone.NewReader()
 	if err != nil {
 		return nil, fmt.Errorf("preparing to read phone numbers: %w", err)
@@ -113,7 +112,6 @@ func newWriter(d *Destination, cfg config, c *client, streams []contract.WriteSt
 		numbers: r,
 		counts:  map[string]int64{},
 		totals:  map[string]int64{},
-		bodies:  sync.Pool{New: func() any { return new(bytes.Buffer) }},
 	}
 	for _, s := range streams {
 		w.streams[s.Name] = &streamState{name: s.Name, gen: s.Generation}
@@ -340,11 +338,13 @@ func (w *writer) addRecord(r *contract.Record) error {
 	phones, left := storedPhones(w.numbers, in.Phones)
 	if left.unparseable > 0 {
 		w.count(countUnparseable, int64(left.unparseable))
-		w.d.log.Debug("phone numbers could not be normalised", "stream", s.name, "source_id", in.SourceID, "count", left.unparseable)
+		w.d.log.Debug("phone numbers could not be normalised",
+			"stream", s.name, "source_id", in.SourceID, "count", left.unparseable)
 	}
 	if left.unread > 0 {
 		w.count(countUnread, int64(left.unread))
-		w.d.log.Debug("phone numbers the source could not read are left out, not read with a guessed country", "stream", s.name, "source_id", in.SourceID, "count", left.unread)
+		w.d.log.Debug("phone numbers the source could not read are left out, not read with a guessed country",
+			"stream", s.name, "source_id", in.SourceID, "count", left.unread)
 	}
 	if len(phones) == 0 && w.cfg.SkipWithoutPhone {
 		w.count(countSkipped, 1)
@@ -377,7 +377,8 @@ func updatedAt(data string, source time.Time) string {
 func (w *writer) rejectLocally(s *streamState, key, why string) error {
 	w.count(countRejected, 1)
 	if w.cfg.Strict {
-		return fmt.Errorf("record %q of stream %q cannot be written: %s (strict = true fails the run on such records)", key, s.name, why)
+		return fmt.Errorf("record %q of stream %q cannot be written: %s (strict = true fails the run on such records)",
+			key, s.name, why)
 	}
 	w.d.log.Warn("skipping a record that cannot be written", "stream", s.name, "source_id", key, "reason", why)
 	return nil
@@ -474,18 +475,12 @@ func (w *writer) flushAll() error {
 
 // send performs b's request.
 func (w *writer) send(ctx context.Context, b *batch) error {
-	buf := w.bodies.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer w.bodies.Put(buf)
-	enc := json.NewEncoder(buf)
 	s := b.stream
 	switch b.op {
 	case opUpsert:
-		if err := enc.Encode(ingest.UpsertRequest{Stream: s.name, Generation: b.gen, Contacts: b.contacts}); err != nil {
-			return fmt.Errorf("encoding contacts of stream %q: %w", s.name, err)
-		}
+		body := ingest.UpsertRequest{Stream: s.name, Generation: b.gen, Contacts: b.contacts}
 		var resp ingest.UpsertResponse
-		if err := w.c.call(ctx, ingest.PutContacts, buf.Bytes(), &resp); err != nil {
+		if err := w.c.call(ctx, ingest.PutContacts, body, &resp); err != nil {
 			return w.failure(ctx, "writing contacts of stream "+s.name, err)
 		}
 		counts := map[string]int64{}
@@ -502,28 +497,31 @@ func (w *writer) send(ctx context.Context, b *batch) error {
 				// A late writer's older version, such as a host's that lost
 				// its claim: ROGER365 keeps the newer one, as it should.
 				counts[countStale]++
-				w.d.log.Debug("ROGER365 holds a newer version of a contact; this older one was not applied", "stream", s.name, "source_id", r.SourceID)
+				w.d.log.Debug("ROGER365 holds a newer version of a contact; this older one was not applied",
+					"stream", s.name, "source_id", r.SourceID)
 			case ingest.StatusRejected:
 				counts[countRejected]++
 				w.d.log.Warn("ROGER365 rejected a contact", "stream", s.name, "source_id", r.SourceID, "reason", r.Error)
 				if w.cfg.Strict && rejected == nil {
-					rejected = fmt.Errorf("ROGER365 rejected contact %q of stream %q: %s (strict = true fails the run on a rejected contact)", r.SourceID, s.name, r.Error)
+					rejected = fmt.Errorf(
+						"ROGER365 rejected contact %q of stream %q: %s (strict = true fails the run on a rejected contact)",
+						r.SourceID, s.name, r.Error)
 				}
 			default:
-				w.d.log.Warn("ROGER365 answered an unknown status for a contact", "stream", s.name, "source_id", r.SourceID, "status", r.Status)
+				w.d.log.Warn("ROGER365 answered an unknown status for a contact",
+					"stream", s.name, "source_id", r.SourceID, "status", r.Status)
 			}
 		}
 		if len(resp.Results) != len(b.contacts) {
-			w.d.log.Warn("ROGER365 answered a different number of results than contacts sent", "sent", len(b.contacts), "results", len(resp.Results))
+			w.d.log.Warn("ROGER365 answered a different number of results than contacts sent",
+				"sent", len(b.contacts), "results", len(resp.Results))
 		}
 		w.addCounts(counts)
 		return rejected
 	case opDelete:
-		if err := enc.Encode(ingest.DeleteRequest{Stream: s.name, SourceIDs: b.ids}); err != nil {
-			return fmt.Errorf("encoding deletes of stream %q: %w", s.name, err)
-		}
+		body := ingest.DeleteRequest{Stream: s.name, SourceIDs: b.ids}
 		var resp ingest.DeleteResponse
-		if err := w.c.call(ctx, ingest.DeleteContacts, buf.Bytes(), &resp); err != nil {
+		if err := w.c.call(ctx, ingest.DeleteContacts, body, &resp); err != nil {
 			return w.failure(ctx, "deleting contacts of stream "+s.name, err)
 		}
 		w.count(countDeleted, resp.Deleted)
@@ -534,16 +532,14 @@ func (w *writer) send(ctx context.Context, b *batch) error {
 // sweep removes the contacts of s that the full refresh of generation gen
 // did not write.
 func (w *writer) sweep(ctx context.Context, s *streamState, gen uint64) error {
-	body, err := json.Marshal(ingest.SweepRequest{Stream: s.name, Generation: &gen})
-	if err != nil {
-		return fmt.Errorf("encoding the sweep of stream %q: %w", s.name, err)
-	}
+	body := ingest.SweepRequest{Stream: s.name, Generation: &gen}
 	var resp ingest.SweepResponse
 	if err := w.c.call(ctx, ingest.SweepContacts, body, &resp); err != nil {
 		return w.failure(ctx, fmt.Sprintf("sweeping stream %s after the full refresh of generation %d", s.name, gen), err)
 	}
 	w.count(countSwept, resp.Removed)
-	w.d.log.Info("full refresh complete: removed contacts the source no longer has", "stream", s.name, "generation", gen, "removed", resp.Removed)
+	w.d.log.Info("full refresh complete: removed contacts the source no longer has",
+		"stream", s.name, "generation", gen, "removed", resp.Removed)
 	return nil
 }
 

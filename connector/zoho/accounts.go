@@ -36,7 +36,10 @@ func (r *reader) accountChanges(ctx context.Context, st *streamState, end time.T
 		ids, err = r.changedAccounts(ctx, since, end)
 	}
 	if isCode(err, "OAUTH_SCOPE_MISMATCH") {
-		r.log.Warn("cannot read changed accounts, so contacts keep a renamed or deleted account's old name until they change: grant ZohoCRM.modules.accounts.READ", "error", err)
+		r.log.Warn(
+			"cannot read changed accounts, so contacts keep a renamed or deleted account's old name until they change: grant "+
+				"ZohoCRM.modules.accounts.READ",
+			"error", err)
 		st.AccountsSince = end
 		return r.checkpoint(ctx, st)
 	}
@@ -45,7 +48,8 @@ func (r *reader) accountChanges(ctx context.Context, st *streamState, end time.T
 	}
 	if ids == nil {
 		// More deleted accounts than the deleted-records API lists.
-		r.log.Warn("more deleted accounts than Zoho's deleted-records API lists; the next run reads every contact again", "since", since)
+		r.log.Warn("more deleted accounts than Zoho's deleted-records API lists; the next run reads every contact again",
+			"since", since)
 		*st = streamState{V: stateVersion, Full: &fullState{}}
 		return r.checkpoint(ctx, st)
 	}
@@ -107,7 +111,8 @@ func (r *reader) changedAccounts(ctx context.Context, since, end time.Time) ([]s
 		what:   "changed Accounts",
 		step:   "COQL page of changed accounts",
 	}
-	err := r.coqlPages(ctx, changed, &keyset.Cursor{UpdatedAt: since}, func(rows []map[string]any, _ keyset.Cursor) (bool, error) {
+	from := &keyset.Cursor{UpdatedAt: since}
+	err := r.coqlPages(ctx, changed, from, func(rows []map[string]any, _ keyset.Cursor) (bool, error) {
 		for _, row := range rows {
 			found.add(str(row["id"]))
 		}

@@ -13,7 +13,8 @@ import (
 
 func TestAuthorizeStoresTokensAndNamesStreams(t *testing.T) {
 	h := newHarness(t, zohosim.Options{Contacts: 10})
-	resp := h.authorize("ZohoCRM.modules.contacts.READ", "ZohoCRM.coql.READ", "ZohoCRM.settings.fields.READ", "ZohoCRM.org.READ")
+	resp := h.authorize("ZohoCRM.modules.contacts.READ",
+		"ZohoCRM.coql.READ", "ZohoCRM.settings.fields.READ", "ZohoCRM.org.READ")
 	var cr credentials
 	if err := json.Unmarshal(resp.Credentials, &cr); err != nil {
 		t.Fatal(err)
@@ -132,17 +133,22 @@ func TestAuthorizeErrors(t *testing.T) {
 func TestAuthorizeNamesTheRightDataCentre(t *testing.T) {
 	h := newHarness(t, zohosim.Options{DC: "us"})
 	code := h.sim.IssueGrantCode(allScopes...)
-	_, err := h.src.Authorize(context.Background(), contract.AuthorizeRequest{Config: h.config(map[string]any{"domain": "eu"}), Grant: code})
+	_, err := h.src.Authorize(context.Background(),
+		contract.AuthorizeRequest{Config: h.config(map[string]any{"domain": "eu"}), Grant: code})
 	if err == nil {
 		t.Fatal("Authorize succeeded in the wrong data centre")
 	}
 	t.Log(err)
-	for _, want := range []string{`eu data centre does not know client_id`, `belong to the us data centre (accounts.zoho.com)`, `domain = "us"`} {
+	for _, want := range []string{
+		`eu data centre does not know client_id`, `belong to the us data centre (accounts.zoho.com)`, `domain = "us"`,
+	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	if _, err := h.src.Authorize(context.Background(), contract.AuthorizeRequest{Config: h.config(nil), Grant: code}); err != nil {
+	if _, err := h.src.Authorize(
+		context.Background(), contract.AuthorizeRequest{Config: h.config(nil), Grant: code},
+	); err != nil {
 		t.Fatalf("the code was spent while probing: %v", err)
 	}
 }
@@ -205,7 +211,8 @@ func TestMintLimitHoldsAcrossRuns(t *testing.T) {
 	h.creds, _ = json.Marshal(cr)
 	calls := h.sim.Calls()["oauth/token"]
 	_, err := h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: h.creds})
-	if err == nil || !strings.Contains(err.Error(), "10 access tokens per refresh token") || !strings.Contains(err.Error(), "try again after 2026-03-02T10:09:52Z") {
+	if err == nil || !strings.Contains(err.Error(), "10 access tokens per refresh token") ||
+		!strings.Contains(err.Error(), "try again after 2026-03-02T10:09:52Z") {
 		t.Fatalf("Check error %v, want the mint limit with the time to retry", err)
 	}
 	if n := h.sim.Calls()["oauth/token"]; n != calls {
@@ -213,7 +220,9 @@ func TestMintLimitHoldsAcrossRuns(t *testing.T) {
 	}
 	// Once the oldest mint leaves the window, a token is minted.
 	h.clock.Add(10 * time.Minute)
-	if _, err := h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: h.creds}); err != nil {
+	if _, err := h.src.Check(
+		context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: h.creds},
+	); err != nil {
 		t.Fatalf("Check after the window: %v", err)
 	}
 }
@@ -228,7 +237,8 @@ func TestMintLimitsPerMinuteAndHour(t *testing.T) {
 		retry string
 	}{
 		// Five in the last minute, fewer than ten in ten minutes.
-		{"minute", []time.Duration{5 * time.Second, 15 * time.Second, 25 * time.Second, 35 * time.Second, 45 * time.Second}, "2026-03-02T10:00:15Z"},
+		{"minute", []time.Duration{5 * time.Second, 15 * time.Second, 25 * time.Second, 35 * time.Second, 45 * time.Second},
+			"2026-03-02T10:00:15Z"},
 		// Fifteen in the last hour, fewer than ten in ten minutes.
 		{"hour", []time.Duration{
 			12 * time.Minute, 14 * time.Minute, 16 * time.Minute, 18 * time.Minute, 20 * time.Minute,
@@ -287,14 +297,16 @@ func TestCheckNamesMissingScopes(t *testing.T) {
 	h := newHarness(t, zohosim.Options{Contacts: 5, Accounts: 5})
 	h.authorize("ZohoCRM.modules.contacts.READ", "ZohoCRM.coql.READ", "ZohoCRM.settings.fields.READ", "ZohoCRM.org.READ")
 	streams := []contract.Stream{{Name: "contacts"}, {Name: "accounts"}}
-	_, err := h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: h.creds, Streams: streams})
+	_, err := h.src.Check(context.Background(),
+		contract.CheckRequest{Config: h.config(nil), Credentials: h.creds, Streams: streams})
 	if err == nil {
 		t.Fatal("Check passed without the accounts scope")
 	}
 	t.Log(err)
 	for _, want := range []string{
 		"accounts needs ZohoCRM.modules.accounts.READ",
-		"ZohoCRM.bulk.READ,ZohoCRM.coql.READ,ZohoCRM.modules.accounts.READ,ZohoCRM.modules.contacts.READ,ZohoCRM.org.READ,ZohoCRM.settings.fields.READ",
+		"ZohoCRM.bulk.READ,ZohoCRM.coql.READ,ZohoCRM.modules.accounts.READ,ZohoCRM.modules.contacts.READ,ZohoCRM.org.READ," +
+			"ZohoCRM.settings.fields.READ",
 		"run authorize again",
 	} {
 		if !strings.Contains(err.Error(), want) {
@@ -306,7 +318,8 @@ func TestCheckNamesMissingScopes(t *testing.T) {
 	}
 
 	// Contacts alone pass, with a word on the missing bulk scope.
-	resp, err := h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: h.creds, Streams: streams[:1]})
+	resp, err := h.src.Check(context.Background(),
+		contract.CheckRequest{Config: h.config(nil), Credentials: h.creds, Streams: streams[:1]})
 	if err != nil {
 		t.Fatalf("Check of contacts: %v", err)
 	}
@@ -316,11 +329,25 @@ func TestCheckNamesMissingScopes(t *testing.T) {
 
 	// Without org.READ, crm_url and default_region must be set.
 	h.authorize("ZohoCRM.modules.contacts.READ", "ZohoCRM.coql.READ", "ZohoCRM.settings.fields.READ")
-	_, err = h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(map[string]any{"default_region": nil}), Credentials: h.creds, Streams: streams[:1]})
+	_, err = h.src.Check(
+		context.Background(),
+		contract.CheckRequest{
+			Config:      h.config(map[string]any{"default_region": nil}),
+			Credentials: h.creds,
+			Streams:     streams[:1],
+		},
+	)
 	if err == nil || !strings.Contains(err.Error(), "ZohoCRM.org.READ (or set crm_url and default_region)") {
 		t.Fatalf("Check error %v, want the org scope named", err)
 	}
-	_, err = h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(map[string]any{"crm_url": "https://crm.zoho.eu/crm/org1"}), Credentials: h.creds, Streams: streams[:1]})
+	_, err = h.src.Check(
+		context.Background(),
+		contract.CheckRequest{
+			Config:      h.config(map[string]any{"crm_url": "https://crm.zoho.eu/crm/org1"}),
+			Credentials: h.creds,
+			Streams:     streams[:1],
+		},
+	)
 	if err != nil {
 		t.Fatalf("Check with crm_url and default_region: %v", err)
 	}
@@ -364,7 +391,8 @@ func TestRevokedRefreshToken(t *testing.T) {
 	}
 	h.clock.Add(2 * time.Hour)
 	_, err := h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: keep})
-	if err == nil || !strings.Contains(err.Error(), "refused the stored refresh token") || !strings.Contains(err.Error(), "run authorize again") {
+	if err == nil || !strings.Contains(err.Error(), "refused the stored refresh token") ||
+		!strings.Contains(err.Error(), "run authorize again") {
 		t.Fatalf("Check with a revoked refresh token: %v", err)
 	}
 }
@@ -380,11 +408,14 @@ func TestZohoThrottlingIsExplained(t *testing.T) {
 	forgetful, _ := json.Marshal(cr)
 	var err error
 	for range 10 {
-		if _, err = h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: forgetful}); err != nil {
+		if _, err = h.src.Check(
+			context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: forgetful},
+		); err != nil {
 			break
 		}
 	}
-	if err == nil || !strings.Contains(err.Error(), "Zoho is throttling token requests") || !strings.Contains(err.Error(), "wait about ten minutes") {
+	if err == nil || !strings.Contains(err.Error(), "Zoho is throttling token requests") ||
+		!strings.Contains(err.Error(), "wait about ten minutes") {
 		t.Fatalf("Check beyond Zoho's token limit: %v", err)
 	}
 }
@@ -396,10 +427,19 @@ func TestGrantCredentialsNeedTheConfiguredClient(t *testing.T) {
 	h.authorize(allScopes...)
 	ctx := context.Background()
 	h.clock.Add(2 * time.Hour) // every check mints a token
-	if _, err := h.src.Check(ctx, contract.CheckRequest{Config: h.config(map[string]any{"domain": nil}), Credentials: h.creds}); err != nil {
+	if _, err := h.src.Check(
+		ctx, contract.CheckRequest{Config: h.config(map[string]any{"domain": nil}), Credentials: h.creds},
+	); err != nil {
 		t.Fatalf("Check without domain: %v", err)
 	}
-	_, err := h.src.Check(ctx, contract.CheckRequest{Config: h.config(map[string]any{"client_id": nil}), Credentials: h.creds, Client: &contract.OAuthClient{ID: "1000.PROVIDER", Secret: "s"}})
+	_, err := h.src.Check(
+		ctx,
+		contract.CheckRequest{
+			Config:      h.config(map[string]any{"client_id": nil}),
+			Credentials: h.creds,
+			Client:      &contract.OAuthClient{ID: "1000.PROVIDER", Secret: "s"},
+		},
+	)
 	if err == nil || !strings.Contains(err.Error(), "client_id is required") {
 		t.Fatalf("Check without client_id: %v", err)
 	}

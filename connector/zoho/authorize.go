@@ -35,10 +35,14 @@ var (
 )
 
 // authorize exchanges a Self Client grant code for a refresh token.
-func authorize(ctx context.Context, cfg *config, httpc *http.Client, code string, now time.Time, adv advice) (credentials, error) {
+func authorize(ctx context.Context, cfg *config, httpc *http.Client, code string, now time.Time,
+	adv advice) (credentials, error) {
 	code = strings.TrimSpace(code)
 	if code == "" {
-		return credentials{}, fmt.Errorf("no grant code given: in the Zoho API console (%s), open the Self Client, choose Generate Code with the scopes of your streams, and %s within 3 minutes", apiConsole(cfg.dc), adv.submit)
+		return credentials{}, fmt.Errorf(
+			"no grant code given: in the Zoho API console (%s), open the Self Client, choose Generate Code with the scopes of "+
+				"your streams, and %s within 3 minutes",
+			apiConsole(cfg.dc), adv.submit)
 	}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, httpc)
 	tok, err := oauthConfig(cfg, cfg.tokenURL()).Exchange(ctx, code)
@@ -46,7 +50,9 @@ func authorize(ctx context.Context, cfg *config, httpc *http.Client, code string
 		return credentials{}, exchangeError(ctx, cfg, err, adv)
 	}
 	if tok.RefreshToken == "" {
-		return credentials{}, fmt.Errorf("Zoho answered the grant code without a refresh token: generate a new code in the Zoho API console (%s) and %s", apiConsole(cfg.dc), adv.retry)
+		return credentials{}, fmt.Errorf(
+			"Zoho answered the grant code without a refresh token: generate a new code in the Zoho API console (%s) and %s",
+			apiConsole(cfg.dc), adv.retry)
 	}
 	return newCredentials(cfg, tok, now)
 }
@@ -88,11 +94,17 @@ func exchangeError(ctx context.Context, cfg *config, err error, adv advice) erro
 	case !ok:
 		return fmt.Errorf("exchanging the grant code at %s: %w", cfg.tokenURL(), err)
 	case code == "invalid_code":
-		return fmt.Errorf("Zoho refused the grant code: it has expired or was already used (codes last about 3 minutes and work once). Generate a new one in the Zoho API console (%s, Self Client, Generate Code) and %s right away", apiConsole(cfg.dc), adv.retry)
+		return fmt.Errorf(
+			"Zoho refused the grant code: it has expired or was already used (codes last about 3 minutes and work once). "+
+				"Generate a new one in the Zoho API console (%s, Self Client, Generate Code) and %s right away",
+			apiConsole(cfg.dc), adv.retry)
 	case code == "invalid_client" || code == "invalid_client_secret":
 		return clientError(ctx, cfg, code, adv)
 	case isThrottled(code, desc):
-		return fmt.Errorf("Zoho is throttling token requests for this client (%s): wait about ten minutes, then generate a new grant code and %s", desc, adv.retry)
+		return fmt.Errorf(
+			"Zoho is throttling token requests for this client (%s): wait about ten minutes, then generate a new grant code "+
+				"and %s",
+			desc, adv.retry)
 	default:
 		return fmt.Errorf("exchanging the grant code: Zoho answered %q %s", code, desc)
 	}
@@ -136,15 +148,27 @@ func clientError(ctx context.Context, cfg *config, code string, adv advice) erro
 	slices.SortFunc(answers, func(a, b answer) int { return strings.Compare(a.dc.code, b.dc.code) })
 	for _, a := range answers {
 		if a.code == "invalid_client_secret" {
-			return fmt.Errorf("Zoho's %s data centre does not know client_id, but the %s data centre (%s) does, with another client_secret: %s, copy client_secret from the Self Client again, and %s (the same grant code works if it has not expired)", cfg.dc.code, a.dc.code, a.dc.accounts, adv.useDC(a.dc.code), adv.retry)
+			return fmt.Errorf(
+				"Zoho's %s data centre does not know client_id, but the %s data centre (%s) does, with another client_secret: "+
+					"%s, copy client_secret from the Self Client again, and %s (the same grant code works if it has not expired)",
+				cfg.dc.code, a.dc.code, a.dc.accounts, adv.useDC(a.dc.code), adv.retry)
 		}
 	}
 	if len(answers) > 0 {
 		a := answers[0]
-		return fmt.Errorf("Zoho's %s data centre does not know client_id: the client and its grant code probably belong to the %s data centre (%s): %s and %s (the same grant code works if it has not expired)", cfg.dc.code, a.dc.code, a.dc.accounts, adv.useDC(a.dc.code), adv.retry)
+		return fmt.Errorf(
+			"Zoho's %s data centre does not know client_id: the client and its grant code probably belong to the %s data "+
+				"centre (%s): %s and %s (the same grant code works if it has not expired)",
+			cfg.dc.code, a.dc.code, a.dc.accounts, adv.useDC(a.dc.code), adv.retry)
 	}
 	if code == "invalid_client_secret" {
-		return fmt.Errorf("Zoho refused client_secret: copy it again from the Self Client's Client Secret tab in the Zoho API console (%s)", apiConsole(cfg.dc))
+		return fmt.Errorf(
+			"Zoho refused client_secret: copy it again from the Self Client's Client Secret tab in the Zoho API console (%s)",
+			apiConsole(cfg.dc))
 	}
-	return fmt.Errorf("Zoho's %s data centre does not know this client_id and client_secret (%s): copy both from the Self Client's Client Secret tab in the Zoho API console, and check that the data centre is the one where the Self Client was made", cfg.dc.code, code)
+	return fmt.Errorf(
+		"Zoho's %s data centre does not know this client_id and client_secret (%s): copy both from the Self Client's "+
+			"Client Secret tab in the Zoho API console, and check that the data centre is the one where the Self Client was "+
+			"made",
+		cfg.dc.code, code)
 }

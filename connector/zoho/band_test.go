@@ -61,8 +61,11 @@ func TestCOQLPagesStartAtTheSmallestBand(t *testing.T) {
 	h.authorize(allScopes...)
 	start := func(i int) json.RawMessage {
 		mt := parseTime(mustRecord(t, h, i)["Modified_Time"].(string))
-		return json.RawMessage(fmt.Sprintf(`{"v":1,"cursor":{"modified_time":%q,"id":%q},"deleted_since":%q,"accounts_since":%q}`,
-			mt.Format(time.RFC3339), contactID(i), h.clock.Now().Add(-time.Hour).Format(time.RFC3339), h.clock.Now().Add(-time.Hour).Format(time.RFC3339)))
+		return json.RawMessage(
+			fmt.Sprintf(`{"v":1,"cursor":{"modified_time":%q,"id":%q},"deleted_since":%q,"accounts_since":%q}`,
+				mt.Format(time.RFC3339), contactID(i), h.clock.Now().Add(-time.Hour).Format(time.RFC3339),
+				h.clock.Now().Add(-time.Hour).Format(time.RFC3339)),
+		)
 	}
 	for _, tc := range []struct {
 		name  string

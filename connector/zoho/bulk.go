@@ -36,7 +36,8 @@ func (r *reader) bulkSync(ctx context.Context, st *streamState) error {
 			return errStopped
 		}
 		next, more, err := r.bulkPage(ctx, f)
-		if err != nil && f.PageToken != "" && !restarted && isCode(err, "INVALID_DATA", "INVALID_TOKEN_PAGE", "PAGE_TOKEN_EXPIRED", "INVALID_REQUEST") {
+		if err != nil && f.PageToken != "" && !restarted &&
+			isCode(err, "INVALID_DATA", "INVALID_TOKEN_PAGE", "PAGE_TOKEN_EXPIRED", "INVALID_REQUEST") {
 			// Page tokens last a day: a sync resumed later starts over. It
 			// keeps its start time, so deletions since the first attempt
 			// are still read afterwards: records the first attempt wrote
@@ -101,7 +102,9 @@ func (r *reader) bulkPage(ctx context.Context, f *fullState) (next string, more 
 // bulkFieldRefusals are the codes with which Zoho refuses a Bulk Read job
 // for its fields (crm-oas v8.0 bulk_read.json; INVALID_DATA in earlier
 // versions).
-var bulkFieldRefusals = []string{"FIELD_NOT_AVAILABLE", "FIELD_NOT_SUPPORTED", "JOIN_LIMIT_EXCEEDED", "INVALID_REQUEST", "INVALID_DATA"}
+var bulkFieldRefusals = []string{
+	"FIELD_NOT_AVAILABLE", "FIELD_NOT_SUPPORTED", "JOIN_LIMIT_EXCEEDED", "INVALID_REQUEST", "INVALID_DATA",
+}
 
 // createBulkJob makes the job for the page pageToken names (the first page
 // when empty) and returns its id.
@@ -114,7 +117,8 @@ func (r *reader) createBulkJob(ctx context.Context, pageToken string) (string, e
 		// a refusal names the field it refuses, so any field refusal makes
 		// the job again without them, once. The companies are what callers
 		// see; owners keep their ids.
-		r.log.Warn("Zoho refused a Bulk Read job; making it again without the owners' name columns, so owners carry their id alone",
+		r.log.Warn(
+			"Zoho refused a Bulk Read job; making it again without the owners' name columns, so owners carry their id alone",
 			"left_out", strings.Join(owners, ", "), "refusal", err)
 		r.ownersAsIDs = true
 		id, err = r.postBulkJob(ctx, pageToken)
@@ -122,7 +126,10 @@ func (r *reader) createBulkJob(ctx context.Context, pageToken string) (string, e
 	var ae *apiError
 	if errors.As(err, &ae) && (ae.Status == http.StatusBadRequest || ae.Status < 300) {
 		// A refusal of the job itself, not of the token or the grant.
-		return "", fmt.Errorf("creating a bulk read job for %s: %w: set full_sync_method = \"records_api\" to read full syncs through the records API instead, and report Zoho's message", r.mod.module, err)
+		return "", fmt.Errorf(
+			"creating a bulk read job for %s: %w: set full_sync_method = \"records_api\" to read full syncs through the "+
+				"records API instead, and report Zoho's message",
+			r.mod.module, err)
 	}
 	if err != nil {
 		return "", fmt.Errorf("creating a bulk read job for %s: %w", r.mod.module, err)
@@ -158,7 +165,15 @@ func (r *reader) postBulkJob(ctx context.Context, pageToken string) (string, err
 			Details json.RawMessage `json:"details"`
 		} `json:"data"`
 	}
-	req := request{method: "POST", path: "/crm/bulk/v8/read", body: map[string]any{"query": query}, cost: bulkCreateCredits}
+	// A second job after a lost answer only reads, costing credits but no
+	// data: the call is retried as a read is.
+	req := request{
+		method:     http.MethodPost,
+		path:       "/crm/bulk/v8/read",
+		body:       map[string]any{"query": query},
+		cost:       bulkCreateCredits,
+		idempotent: true,
+	}
 	status, err := r.c.getJSON(ctx, req, &body)
 	if err != nil {
 		return "", err
@@ -238,7 +253,7 @@ func (r *reader) downloadBulk(ctx context.Context, id, downloadURL string) (stri
 			break
 		}
 		r.log.Warn("bulk read download broke off; trying again", "job", id, "error", err)
-		if err = sleep(ctx, r.c.backoff(attempt)); err != nil {
+		if err = sleep(ctx, time.Duration(attempt)*r.tune.retryBase); err != nil {
 			break
 		}
 	}

@@ -105,7 +105,8 @@ func (s *Source) Check(ctx context.Context, req contract.CheckRequest) (contract
 	if ss.cfg.needsOrg() {
 		want[scopeOrg] = true
 		var org orgFacts
-		missing, problem, err := probe([]string{scopeOrg}, func() (err error) { org, err = fetchOrg(ctx, ss.client, ss.cfg); return err })
+		missing, problem, err := probe([]string{scopeOrg},
+			func() (err error) { org, err = fetchOrg(ctx, ss.client, ss.cfg); return err })
 		switch {
 		case err != nil:
 			return contract.CheckResponse{Credentials: ss.update()}, readError(err, ss.cfg)
@@ -128,12 +129,16 @@ func (s *Source) Check(ctx context.Context, req contract.CheckRequest) (contract
 			{[]string{scopeFields}, func() error { _, err := fetchFields(ctx, ss.client, info, s.now()); return err }},
 			{[]string{info.moduleRd}, func() error {
 				q := url.Values{"fields": {"Modified_Time"}, "per_page": {"1"}}
-				_, err := ss.client.getJSON(ctx, request{method: "GET", path: "/crm/v8/" + info.module, query: q, cost: 1, idempotent: true}, nil)
+				req := request{method: "GET", path: "/crm/v8/" + info.module, query: q, cost: 1, idempotent: true}
+				_, err := ss.client.getJSON(ctx, req, nil)
 				return err
 			}},
 			{[]string{scopeCOQL, info.moduleRd}, func() error {
-				q := fmt.Sprintf("select id from %s where (Modified_Time >= '%s') order by Modified_Time asc, id asc limit 1", info.module, zohoTime(s.now().AddDate(-30, 0, 0)))
-				_, err := ss.client.getJSON(ctx, request{method: "POST", path: "/crm/v8/coql", body: map[string]string{"select_query": q}, cost: 1, idempotent: true}, nil)
+				q := fmt.Sprintf("select id from %s where (Modified_Time >= '%s') order by Modified_Time asc, id asc limit 1",
+					info.module, zohoTime(s.now().AddDate(-30, 0, 0)))
+				body := map[string]string{"select_query": q}
+				req := request{method: "POST", path: "/crm/v8/coql", body: body, cost: 1, idempotent: true}
+				_, err := ss.client.getJSON(ctx, req, nil)
 				return err
 			}},
 		}
@@ -160,7 +165,9 @@ func (s *Source) Check(ctx context.Context, req contract.CheckRequest) (contract
 		case len(missing) > 0:
 			lacks = append(lacks, fmt.Sprintf("%s needs %s", info.name, strings.Join(missing, ", ")))
 		case !bulk:
-			notes = append(notes, fmt.Sprintf("%s: ready; full syncs read through the records API because %s was not granted (more credits, at most 100,000 records)", info.name, scopeBulk))
+			note := fmt.Sprintf("%s: ready; full syncs read through the records API because %s was not granted "+
+				"(more credits, at most 100,000 records)", info.name, scopeBulk)
+			notes = append(notes, note)
 		default:
 			notes = append(notes, fmt.Sprintf("%s: ready", info.name))
 		}
@@ -182,7 +189,8 @@ func (s *Source) Check(ctx context.Context, req contract.CheckRequest) (contract
 				all = append(all, sc)
 			}
 			slices.Sort(all)
-			msg = append(msg, fmt.Sprintf("the Zoho grant lacks scopes: %s. To fix it, %s", strings.Join(lacks, "; "), ss.cfg.regrant(strings.Join(all, ","))))
+			regrant := ss.cfg.regrant(strings.Join(all, ","))
+			msg = append(msg, fmt.Sprintf("the Zoho grant lacks scopes: %s. To fix it, %s", strings.Join(lacks, "; "), regrant))
 		}
 		msg = append(msg, problems...)
 		return contract.CheckResponse{Credentials: ss.update()}, errors.New(strings.Join(msg, "; "))

@@ -1,20 +1,20 @@
 package zoho
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/replicatorhq/replicator/plugin/httpapi"
 )
 
 // tuning holds the client's timing; tests shorten it.
@@ -24,7 +24,7 @@ type tuning struct {
 	tokenTimeout    time.Duration // one accounts server call
 	retryBase       time.Duration // first backoff; doubles per retry
 	retryMax        time.Duration // longest single backoff
-	retryAfterMax   time.Duration // longest Retry-After honoured before giving up
+	retryElapsed    time.Duration // longest a call is retried, Retry-After included
 	attempts        int           // tries per call for 429, 5xx and network errors
 	maxColumns      int           // fields per records API call or COQL query
 	coqlLimit       int           // rows per COQL query
@@ -43,7 +43,7 @@ func defaultTuning() tuning {
 		tokenTimeout:    30 * time.Second,
 		retryBase:       time.Second,
 		retryMax:        time.Minute,
-		retryAfterMax:   5 * time.Minute,
+		retryElapsed:    10 * time.Minute,
 		attempts:        10,
 		maxColumns:      50,
 		coqlLimit:       2000,
@@ -58,13 +58,21 @@ func defaultTuning() tuning {
 	}
 }
 
-// apiError is an error answer of the CRM API.
+// service names Zoho in errors and retry warnings.
+const service = "Zoho"
+
+// maxDownloadBytes bounds a Bulk Read result: a zip of up to 200,000 rows
+// of a wide module, far past the bound of a page of JSON.
+const maxDownloadBytes = 4 << 30
+
+// apiError is an error answer of the CRM API, read from its body.
 type apiError struct {
 	Status  int
 	Code    string
 	Message string
 	Details json.RawMessage
 	Call    string // method and path
+	GaveUp  string // why retries stopped, for an answer worth retrying
 }
 
 func (e *apiError) Error() string {
@@ -74,6 +82,9 @@ func (e *apiError) Error() string {
 	}
 	if e.Message != "" {
 		msg += ": " + e.Message
+	}
+	if e.GaveUp != "" {
+		msg += " (" + e.GaveUp + ")"
 	}
 	return msg
 }
@@ -85,31 +96,51 @@ var rejectedToken = []string{"INVALID_TOKEN", "INVALID_OAUTHTOKEN"}
 
 func isCode(err error, codes ...string) bool {
 	var ae *apiError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	for _, c := range codes {
-		if ae.Code == c {
-			return true
-		}
-	}
-	return false
+	return errors.As(err, &ae) && slices.Contains(codes, ae.Code)
 }
 
-// client calls the CRM API: it adds the token, caps concurrency, retries
-// throttled and failed calls and counts credits.
+// client calls the CRM API through httpapi, which retries throttled and
+// failed calls. It adds what is Zoho's: a cap on calls in flight, the
+// credits each call costs and Zoho says are left, and one fresh token
+// when Zoho rejects the one it was sent.
 type client struct {
-	base    string
-	httpc   *http.Client
+	base    string // the API's root, which keys the metadata cache
+	api     *httpapi.Client
 	tokens  *tokens
 	credits *credits
-	tune    tuning
 	sem     chan struct{}
 	log     hclog.Logger
+	// downloadTimeout bounds a Bulk Read download, which takes far longer
+	// than a call.
+	downloadTimeout time.Duration
 }
 
-func newClient(base string, httpc *http.Client, tk *tokens, cr *credits, tune tuning, log hclog.Logger) *client {
-	return &client{base: base, httpc: httpc, tokens: tk, credits: cr, tune: tune, sem: make(chan struct{}, tune.concurrency), log: log}
+func newClient(base string, tk *tokens, cr *credits, tune tuning, log hclog.Logger) (*client, error) {
+	c := &client{
+		base:            base,
+		tokens:          tk,
+		credits:         cr,
+		sem:             make(chan struct{}, tune.concurrency),
+		log:             log,
+		downloadTimeout: tune.downloadTimeout,
+	}
+	api, err := httpapi.New(httpapi.Options{
+		BaseURL:     base,
+		Service:     service,
+		Tokens:      tk,
+		Log:         log,
+		OnResponse:  c.noteCredits,
+		MaxAttempts: tune.attempts,
+		MaxElapsed:  tune.retryElapsed,
+		MinWait:     tune.retryBase,
+		MaxWait:     tune.retryMax,
+		Timeout:     tune.callTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("the Zoho API at %s: %w", base, err)
+	}
+	c.api = api
+	return c, nil
 }
 
 // request is one API call.
@@ -121,11 +152,23 @@ type request struct {
 	header   http.Header
 	cost     int64 // API credits the call spends
 	download bool  // the body may be large and slow
-	// idempotent calls are retried after network errors too.
+	// idempotent calls are retried after network errors and 5xx answers.
 	idempotent bool
 }
 
 func (r request) name() string { return r.method + " " + r.path }
+
+func (r request) http() httpapi.Request {
+	req := httpapi.Request{
+		Method:     r.method,
+		Path:       r.path,
+		Query:      r.query,
+		Body:       r.body,
+		Header:     r.header,
+		Idempotent: r.idempotent,
+	}
+	return req
+}
 
 // getJSON performs r and decodes a 2xx JSON answer into out. It returns the
 // status, so that callers can tell 204 and 304 (no body) apart.
@@ -133,17 +176,13 @@ func (c *client) getJSON(ctx context.Context, r request, out any) (int, error) {
 	status := 0
 	err := c.do(ctx, r, func(resp *http.Response) error {
 		status = resp.StatusCode
-		if resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified || out == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
+		if status == http.StatusNoContent || status == http.StatusNotModified || out == nil {
 			return nil
 		}
 		dec := json.NewDecoder(resp.Body)
 		// Record values keep their exact digits (19-digit ids, currency).
 		dec.UseNumber()
-		if err := dec.Decode(out); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
+		if err := dec.Decode(out); err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("%s: reading Zoho's answer: %w", r.name(), err)
 		}
 		return nil
@@ -151,161 +190,95 @@ func (c *client) getJSON(ctx context.Context, r request, out any) (int, error) {
 	return status, err
 }
 
-// do performs r and hands a successful (2xx or 304) response to handle
-// before the call's timeout ends.
+// do performs r within the cap on calls in flight and hands the answer
+// (2xx or 304) to handle before the call's timeout ends. Zoho charges
+// answered calls only, so the credits booked are returned otherwise.
 func (c *client) do(ctx context.Context, r request, handle func(*http.Response) error) error {
 	if err := c.credits.reserve(r.cost); err != nil {
 		return err
 	}
 	charged := false
 	defer func() { c.credits.settle(r.cost, charged) }()
-
-	refreshed := false
-	lastStatus := 0 // of the last answered try, for the warnings
-	for attempt := 1; ; attempt++ {
-		tok, err := c.tokens.access(ctx)
-		if err != nil {
-			return err
-		}
-		resp, cancel, err := c.send(ctx, r, tok)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if !r.idempotent {
-				return fmt.Errorf("%s: %w", r.name(), err)
-			}
-			if attempt >= c.tune.attempts {
-				return fmt.Errorf("%s: %w (gave up after %d tries)", r.name(), err, attempt)
-			}
-			// A warning, not debug: a storm that ends in a failed run
-			// shows in the log before the failure does.
-			c.log.Warn("Zoho call failed; retrying", "call", r.name(), "attempt", attempt, "max_attempts", c.tune.attempts, "last_status", lastStatus, "error", err)
-			if err := sleep(ctx, c.backoff(attempt)); err != nil {
-				return err
-			}
-			continue
-		}
-		if left, first := c.credits.noteLeft(resp.Header.Get(creditsHeader)); first {
-			c.log.Warn("Zoho reports that more than half of the org's daily Zoho API credits are spent; the run stops at a checkpoint before they run out", "zoho_credits_left", left)
-		}
-		status := resp.StatusCode
-		lastStatus = status
-		if status < 300 || status == http.StatusNotModified {
-			charged = true
-			err := handle(resp)
-			resp.Body.Close()
-			cancel()
-			return err
-		}
-		apiErr := readAPIError(resp, r.name())
-		cancel()
-		switch {
-		case status == http.StatusUnauthorized && isCode(apiErr, rejectedToken...) && !refreshed:
-			// Revoked or expired early: one fresh token, one more try.
-			refreshed = true
-			c.log.Info("Zoho rejected the access token; getting a new one", "call", r.name())
-			if _, err := c.tokens.refresh(ctx, tok); err != nil {
-				return err
-			}
-			attempt--
-			continue
-		case status == http.StatusUnauthorized && isCode(apiErr, rejectedToken...):
-			return fmt.Errorf("%w (a freshly minted access token was rejected too: %s)", apiErr, reconnect(c.tokens.cfg.connect))
-		case status == http.StatusTooManyRequests || status >= 500:
-			if attempt >= c.tune.attempts {
-				return fmt.Errorf("%w (gave up after %d tries)", apiErr, attempt)
-			}
-			wait := c.backoff(attempt)
-			if ra, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-				if ra > c.tune.retryAfterMax {
-					return fmt.Errorf("%w: Zoho asks to wait %v before the next call; run again later", apiErr, ra.Round(time.Second))
-				}
-				wait = max(ra, wait)
-			}
-			c.log.Warn("Zoho is busy; retrying", "call", r.name(), "attempt", attempt, "max_attempts", c.tune.attempts, "status", status, "code", apiErr.Code, "wait", wait)
-			if err := sleep(ctx, wait); err != nil {
-				return err
-			}
-		default:
-			// Zoho charges answered calls only.
-			return apiErr
-		}
-	}
-}
-
-// send performs one try of r; the returned cancel ends its timeout.
-func (c *client) send(ctx context.Context, r request, token string) (*http.Response, context.CancelFunc, error) {
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, nil, ctx.Err()
+		return ctx.Err()
 	}
-	timeout := c.tune.callTimeout
+	defer func() { <-c.sem }()
+	resp, err := c.send(ctx, r)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	charged = true
+	return handle(resp)
+}
+
+// send performs r. An access token Zoho rejects (revoked, or expired
+// early) is replaced once and r sent again.
+func (c *client) send(ctx context.Context, r request) (*http.Response, error) {
+	var sent string
+	resp, err := c.once(context.WithValue(ctx, sentToken{}, &sent), r)
+	if !isCode(err, rejectedToken...) {
+		return resp, err
+	}
+	c.log.Info("Zoho rejected the access token; getting a new one", "call", r.name())
+	if _, err := c.tokens.refresh(ctx, sent); err != nil {
+		return nil, err
+	}
+	resp, err = c.once(ctx, r)
+	if isCode(err, rejectedToken...) {
+		return nil, fmt.Errorf("%w (a freshly minted access token was rejected too: %s)",
+			err, reconnect(c.tokens.cfg.connect))
+	}
+	return resp, err
+}
+
+// once performs r, with httpapi's retries; an error answer becomes an
+// *apiError.
+func (c *client) once(ctx context.Context, r request) (*http.Response, error) {
+	req := r.http()
 	if r.download {
-		timeout = c.tune.downloadTimeout
+		req.Timeout, req.MaxBodyBytes = c.downloadTimeout, maxDownloadBytes
 	}
-	cctx, cancelTimeout := context.WithTimeout(ctx, timeout)
-	cancel := func() {
-		cancelTimeout()
-		<-c.sem
+	resp, err := c.api.Do(ctx, req)
+	var se *httpapi.StatusError
+	if errors.As(err, &se) {
+		return nil, readAPIError(se)
 	}
-	u := c.base + r.path
-	if len(r.query) > 0 {
-		u += "?" + r.query.Encode()
+	return resp, err
+}
+
+// noteCredits reads the credits Zoho says the org has left from every
+// answer, and warns once a run when Zoho first says so.
+func (c *client) noteCredits(resp *http.Response) {
+	left, first := c.credits.noteLeft(resp.Header.Get(creditsHeader))
+	if first {
+		c.log.Warn("Zoho reports that more than half of the org's daily Zoho API credits are spent; "+
+			"the run stops at a checkpoint before they run out", "zoho_credits_left", left)
 	}
-	var body io.Reader
-	if r.body != nil {
-		b, err := json.Marshal(r.body)
-		if err != nil {
-			cancel()
-			return nil, nil, fmt.Errorf("encoding the request: %w", err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(cctx, r.method, u, body)
-	if err != nil {
-		cancel()
-		return nil, nil, err
-	}
-	for k, vs := range r.header {
-		req.Header[k] = vs
-	}
-	req.Header.Set("Authorization", "Zoho-oauthtoken "+token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.httpc.Do(req)
-	if err != nil {
-		cancel()
-		return nil, nil, err
-	}
-	return resp, cancel, nil
 }
 
 // readAPIError reads Zoho's error body: {"code","message","details"} or the
 // same inside {"data":[...]} or, from the Notification API, {"watch":[...]}.
-func readAPIError(resp *http.Response, call string) *apiError {
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	e := &apiError{Status: resp.StatusCode, Call: call}
+func readAPIError(se *httpapi.StatusError) *apiError {
+	e := &apiError{Status: se.Status, Call: se.Call, GaveUp: se.GaveUp}
 	var body struct {
-		Code    string          `json:"code"`
-		Message string          `json:"message"`
-		Details json.RawMessage `json:"details"`
-		Data    []itemError     `json:"data"`
-		Watch   []itemError     `json:"watch"`
+		itemError
+		Data  []itemError `json:"data"`
+		Watch []itemError `json:"watch"`
 	}
-	if json.Unmarshal(b, &body) == nil {
-		e.Code, e.Message, e.Details = body.Code, body.Message, body.Details
+	if json.Unmarshal(se.Body, &body) == nil {
+		it := body.itemError
 		for _, items := range [][]itemError{body.Data, body.Watch} {
-			if e.Code == "" && len(items) > 0 {
-				e.Code, e.Message, e.Details = items[0].Code, items[0].Message, items[0].Details
+			if it.Code == "" && len(items) > 0 {
+				it = items[0]
 			}
 		}
+		e.Code, e.Message, e.Details = it.Code, it.Message, it.Details
 	}
 	if e.Code == "" && e.Message == "" {
-		e.Message = strings.TrimSpace(string(b))
+		e.Message = strings.TrimSpace(string(se.Body))
 		if len(e.Message) > 200 {
 			e.Message = e.Message[:200]
 		}
@@ -320,15 +293,6 @@ type itemError struct {
 	Details json.RawMessage `json:"details"`
 }
 
-// backoff is the jittered exponential wait before try attempt+1.
-func (c *client) backoff(attempt int) time.Duration {
-	d := c.tune.retryBase << min(attempt-1, 20)
-	if d > c.tune.retryMax || d <= 0 {
-		d = c.tune.retryMax
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
 // sleep waits d, or less when ctx ends first.
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -339,18 +303,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// retryAfter reads a Retry-After header: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }

@@ -24,14 +24,10 @@ type dataCentre struct {
 // dataCentres lists Zoho's data centres in the order they are probed.
 func dataCentres() []dataCentre {
 	return []dataCentre{
-		{"us", "accounts.zoho.com", "com", "crm.zoho.com"},
-		{"eu", "accounts.zoho.eu", "eu", "crm.zoho.eu"},
-		{"in", "accounts.zoho.in", "in", "crm.zoho.in"},
-		{"au", "accounts.zoho.com.au", "com.au", "crm.zoho.com.au"},
-		{"jp", "accounts.zoho.jp", "jp", "crm.zoho.jp"},
-		{"cn", "accounts.zoho.com.cn", "com.cn", "crm.zoho.com.cn"},
-		{"ca", "accounts.zohocloud.ca", "ca", "crm.zohocloud.ca"},
-		{"sa", "accounts.zoho.sa", "sa", "crm.zoho.sa"},
+		{"us", "accounts.zoho.com", "com", "crm.zoho.com"}, {"eu", "accounts.zoho.eu", "eu", "crm.zoho.eu"},
+		{"in", "accounts.zoho.in", "in", "crm.zoho.in"}, {"au", "accounts.zoho.com.au", "com.au", "crm.zoho.com.au"},
+		{"jp", "accounts.zoho.jp", "jp", "crm.zoho.jp"}, {"cn", "accounts.zoho.com.cn", "com.cn", "crm.zoho.com.cn"},
+		{"ca", "accounts.zohocloud.ca", "ca", "crm.zohocloud.ca"}, {"sa", "accounts.zoho.sa", "sa", "crm.zoho.sa"},
 		{"uk", "accounts.zoho.uk", "uk", "crm.zoho.uk"},
 	}
 }
@@ -136,7 +132,8 @@ func parseConfig(raw json.RawMessage) (*config, error) {
 	if c.CRMURL != "" {
 		c.CRMURL = strings.TrimRight(c.CRMURL, "/")
 		if u, err := url.Parse(c.CRMURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-			bad("crm_url %q is not a URL: use the org's address in the CRM web client, e.g. https://crm.zoho.eu/crm/org20001234", c.CRMURL)
+			bad("crm_url %q is not a URL: use the org's address in the CRM web client, e.g. https://crm.zoho.eu/crm/org20001234",
+				c.CRMURL)
 		}
 	}
 	if c.RecordURL != "" && !strings.Contains(c.RecordURL, "{SourceId}") {
@@ -144,7 +141,8 @@ func parseConfig(raw json.RawMessage) (*config, error) {
 	}
 	c.DefaultRegion = strings.ToUpper(strings.TrimSpace(c.DefaultRegion))
 	if c.DefaultRegion != "" && !phone.KnownRegion(c.DefaultRegion) {
-		bad("default_region %q is not a region phone numbers know: use an ISO 3166 code such as NL, DE, GB or US", c.DefaultRegion)
+		bad("default_region %q is not a region phone numbers know: use an ISO 3166 code such as NL, DE, GB or US",
+			c.DefaultRegion)
 	}
 	if c.StartTime != "" {
 		t, err := time.Parse(time.RFC3339, c.StartTime)
@@ -201,7 +199,9 @@ func serviceURLProblem(name, v string) string {
 		if pluginconfig.IsLoopbackHost(u.Hostname()) {
 			return ""
 		}
-		return fmt.Sprintf("%s %q uses plain http to %s, which would send Zoho tokens unencrypted: use %s (plain http is accepted only to localhost or a loopback address)",
+		return fmt.Sprintf(
+			"%s %q uses plain http to %s, which would send Zoho tokens unencrypted: use %s (plain http is accepted only to "+
+				"localhost or a loopback address)",
 			name, v, u.Hostname(), "https://"+v[len("http://"):])
 	}
 	return fmt.Sprintf("%s %q is not an https URL: write it like https://%s", name, v, u.Host)
@@ -213,7 +213,8 @@ func serviceURLProblem(name, v string) string {
 func (c *config) requireSelfClient() error {
 	var problems []string
 	if c.dc.code == "" {
-		problems = append(problems, fmt.Sprintf("domain is required: set it to the org's data centre (%s)", strings.Join(dcCodes(), ", ")))
+		problems = append(problems,
+			fmt.Sprintf("domain is required: set it to the org's data centre (%s)", strings.Join(dcCodes(), ", ")))
 	}
 	if strings.TrimSpace(c.ClientID) == "" {
 		problems = append(problems, "client_id is required: copy it from the Self Client in the Zoho API console")
@@ -242,9 +243,15 @@ func (c *config) useCredentials(cr credentials, provider *contract.OAuthClient) 
 	case contract.ConnectWeb:
 		switch {
 		case provider == nil || provider.ID == "":
-			return fmt.Errorf("this source was connected through the provider's Zoho client (client id %s), which the host must pass with every call: configure that client in the host", cr.ClientID)
+			return fmt.Errorf(
+				"this source was connected through the provider's Zoho client (client id %s), which the host must pass with "+
+					"every call: configure that client in the host",
+				cr.ClientID)
 		case provider.ID != cr.ClientID:
-			return fmt.Errorf("this source was connected through the Zoho client %s, but the host passes client %s, which cannot refresh its tokens: connect the source again from a new connect link", cr.ClientID, provider.ID)
+			return fmt.Errorf(
+				"this source was connected through the Zoho client %s, but the host passes client %s, which cannot refresh its "+
+					"tokens: connect the source again from a new connect link",
+				cr.ClientID, provider.ID)
 		}
 		c.ClientID, c.ClientSecret = provider.ID, provider.Secret
 	case contract.ConnectForm:
@@ -263,7 +270,8 @@ func (c *config) useDC(cr credentials) error {
 	}
 	dc, ok := findDC(cr.DC)
 	if !ok {
-		return fmt.Errorf("the stored Zoho credentials name no known data centre (%q) and domain is not set: %s", cr.DC, reconnect(cr.Connect))
+		return fmt.Errorf("the stored Zoho credentials name no known data centre (%q) and domain is not set: %s",
+			cr.DC, reconnect(cr.Connect))
 	}
 	c.dc = dc
 	return nil
@@ -287,7 +295,8 @@ func (c *config) regrant(scopes string) string {
 	if c.connect == contract.ConnectForm {
 		how = "connect the source again from a new connect link"
 	}
-	return fmt.Sprintf("generate a new grant code in the Zoho API console (%s, Self Client) with the scopes %s and %s", apiConsole(c.dc), scopes, how)
+	return fmt.Sprintf("generate a new grant code in the Zoho API console (%s, Self Client) with the scopes %s and %s",
+		apiConsole(c.dc), scopes, how)
 }
 
 // needsOrg reports whether reads need the org API: for the record links

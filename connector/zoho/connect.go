@@ -37,15 +37,17 @@ type selfClientForm struct {
 func connectMethods() []contract.ConnectMethod {
 	return []contract.ConnectMethod{
 		{
-			Kind:        contract.ConnectWeb,
-			Title:       "Connect with Zoho",
-			Description: "Sign in to Zoho and press Accept; Zoho tells which data centre your account is in, so there is nothing to copy.",
+			Kind:  contract.ConnectWeb,
+			Title: "Connect with Zoho",
+			Description: "Sign in to Zoho and press Accept; " +
+				"Zoho tells which data centre your account is in, so there is nothing to copy.",
 		},
 		{
 			Kind:  contract.ConnectForm,
 			Title: "Use your own Self Client",
-			Description: "If you would rather use a client of your own: make a Self Client in the Zoho API console, generate a code with the scopes " +
-				strings.Join(connectScopes(streamInfos()), ",") + ", and fill in the form within 3 minutes.",
+			Description: "If you would rather use a client of your own: make a Self Client in the Zoho API console, " +
+				"generate a code with the scopes " + strings.Join(connectScopes(streamInfos()), ",") +
+				", and fill in the form within 3 minutes.",
 			Fields: pluginconfig.MustAttributes[selfClientForm](),
 		},
 	}
@@ -75,19 +77,25 @@ func connectScopes(infos []streamInfo) []string {
 // AuthorizeURL sends the customer to Zoho's consent page through the
 // accounts server of the US data centre, as Multi-DC wants: Zoho sends
 // every user on to their own data centre and names it in its answer.
-func (s *Source) AuthorizeURL(_ context.Context, req contract.AuthorizeURLRequest) (contract.AuthorizeURLResponse, error) {
+func (s *Source) AuthorizeURL(_ context.Context,
+	req contract.AuthorizeURLRequest) (contract.AuthorizeURLResponse, error) {
 	cfg, err := parseConfig(req.Config)
 	if err != nil {
 		return contract.AuthorizeURLResponse{}, err
 	}
 	if req.Client.ID == "" {
-		return contract.AuthorizeURLResponse{}, errors.New("no Zoho client to connect with: the host's configuration must name the provider's server-based client (its client id and secret from the Zoho API console)")
+		return contract.AuthorizeURLResponse{}, errors.New(
+			"no Zoho client to connect with: the host's configuration must name the provider's server-based client (its " +
+				"client id and secret from the Zoho API console)")
 	}
-	if u, err := url.Parse(req.RedirectURL); err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return contract.AuthorizeURLResponse{}, fmt.Errorf("the redirect URL %q is not an absolute http(s) URL", req.RedirectURL)
+	if u, err := url.Parse(req.RedirectURL); err != nil || !u.IsAbs() || u.Host == "" ||
+		(u.Scheme != "https" && u.Scheme != "http") {
+		return contract.AuthorizeURLResponse{}, fmt.Errorf("the redirect URL %q is not an absolute http(s) URL",
+			req.RedirectURL)
 	}
 	if req.State == "" {
-		return contract.AuthorizeURLResponse{}, errors.New("no state given: the host must bind Zoho's answer to the browser that asked")
+		return contract.AuthorizeURLResponse{}, errors.New(
+			"no state given: the host must bind Zoho's answer to the browser that asked")
 	}
 	infos := streamInfos()
 	if len(req.Streams) > 0 {
@@ -135,7 +143,10 @@ func (c *config) answeringDC(server, location string) (dataCentre, error) {
 			continue
 		}
 		if location != dc.code {
-			return dataCentre{}, fmt.Errorf("Zoho's answer names location %q but accounts server %s, which is data centre %q's: refusing it, nothing was stored. Open the connect link again", location, server, dc.code)
+			return dataCentre{}, fmt.Errorf(
+				"Zoho's answer names location %q but accounts server %s, which is data centre %q's: refusing it, nothing was "+
+					"stored. Open the connect link again",
+				location, server, dc.code)
 		}
 		return dc, nil
 	}
@@ -143,7 +154,10 @@ func (c *config) answeringDC(server, location string) (dataCentre, error) {
 	for _, dc := range dataCentres() {
 		known = append(known, dc.accounts)
 	}
-	return dataCentre{}, fmt.Errorf("Zoho's answer names accounts server %q, which is not one of Zoho's (%s): refusing to send the code and the client's secret there, nothing was stored. Open the connect link again", server, strings.Join(known, ", "))
+	return dataCentre{}, fmt.Errorf(
+		"Zoho's answer names accounts server %q, which is not one of Zoho's (%s): refusing to send the code and the "+
+			"client's secret there, nothing was stored. Open the connect link again",
+		server, strings.Join(known, ", "))
 }
 
 // authorizeWeb exchanges the code Zoho's consent page sent back, at the
@@ -152,11 +166,17 @@ func (s *Source) authorizeWeb(ctx context.Context, cfg *config, req contract.Aut
 	p := req.Params
 	switch e := p["error"]; {
 	case e == "access_denied":
-		return credentials{}, errors.New("Zoho says the request was rejected: nothing was connected. Open the connect link again and press Accept on Zoho's page to connect")
+		return credentials{}, errors.New(
+			"Zoho says the request was rejected: nothing was connected. Open the connect link again and press Accept on " +
+				"Zoho's page to connect")
 	case e != "":
-		return credentials{}, fmt.Errorf("Zoho refused the request (%s): nothing was connected. Open the connect link again; if it happens again, the provider's Zoho client is not set up for this connect page", e)
+		return credentials{}, fmt.Errorf(
+			"Zoho refused the request (%s): nothing was connected. Open the connect link again; if it happens again, the "+
+				"provider's Zoho client is not set up for this connect page",
+			e)
 	case req.Client == nil || req.Client.ID == "":
-		return credentials{}, errors.New("no Zoho client to exchange the code with: the host's configuration must name the provider's server-based client")
+		return credentials{}, errors.New(
+			"no Zoho client to exchange the code with: the host's configuration must name the provider's server-based client")
 	case p["code"] == "":
 		return credentials{}, errors.New("Zoho's answer carries no code: open the connect link again")
 	}
@@ -165,7 +185,10 @@ func (s *Source) authorizeWeb(ctx context.Context, cfg *config, req contract.Aut
 		return credentials{}, err
 	}
 	if cfg.Domain != "" && dc.code != cfg.dc.code {
-		return credentials{}, fmt.Errorf("the Zoho account that accepted lives in data centre %q, but this source's domain is %q: nothing was stored. Connect with a Zoho user of the %s data centre, or remove domain from the configuration", dc.code, cfg.dc.code, cfg.dc.code)
+		return credentials{}, fmt.Errorf(
+			"the Zoho account that accepted lives in data centre %q, but this source's domain is %q: nothing was stored. "+
+				"Connect with a Zoho user of the %s data centre, or remove domain from the configuration",
+			dc.code, cfg.dc.code, cfg.dc.code)
 	}
 	cfg.dc, cfg.connect = dc, contract.ConnectWeb
 	cfg.ClientID, cfg.ClientSecret = req.Client.ID, req.Client.Secret
@@ -177,7 +200,8 @@ func (s *Source) authorizeWeb(ctx context.Context, cfg *config, req contract.Aut
 		return credentials{}, webExchangeError(cfg, req.RedirectURL, err)
 	}
 	if tok.RefreshToken == "" {
-		return credentials{}, errors.New("Zoho answered without a refresh token, so runs could not go on without you: open the connect link again")
+		return credentials{}, errors.New(
+			"Zoho answered without a refresh token, so runs could not go on without you: open the connect link again")
 	}
 	cr, err := newCredentials(cfg, tok, now)
 	if err != nil {
@@ -194,13 +218,22 @@ func webExchangeError(cfg *config, redirectURL string, err error) error {
 	case !ok:
 		return fmt.Errorf("exchanging Zoho's code at %s: %w", cfg.tokenURL(), err)
 	case code == "invalid_code":
-		return fmt.Errorf("Zoho refused the code: it has expired (codes last a few minutes), was already used, or was issued to another client than the provider's (%s). Nothing was stored; open the connect link again", cfg.ClientID)
+		return fmt.Errorf(
+			"Zoho refused the code: it has expired (codes last a few minutes), was already used, or was issued to another "+
+				"client than the provider's (%s). Nothing was stored; open the connect link again",
+			cfg.ClientID)
 	case code == "invalid_client" || code == "invalid_client_secret":
 		return fmt.Errorf("%s; nothing was stored", providerClientRefused(cfg, code))
 	case code == "invalid_redirect_uri":
-		return fmt.Errorf("Zoho refused the redirect URL %s: the exchange must name the one the consent was asked with, and it must be registered for the client %s in the Zoho API console. Nothing was stored", redirectURL, cfg.ClientID)
+		return fmt.Errorf(
+			"Zoho refused the redirect URL %s: the exchange must name the one the consent was asked with, and it must be "+
+				"registered for the client %s in the Zoho API console. Nothing was stored",
+			redirectURL, cfg.ClientID)
 	case isThrottled(code, desc):
-		return fmt.Errorf("Zoho is throttling token requests for the provider's client (%s): wait about ten minutes, then open the connect link again", desc)
+		return fmt.Errorf(
+			"Zoho is throttling token requests for the provider's client (%s): wait about ten minutes, then open the connect "+
+				"link again",
+			desc)
 	default:
 		return fmt.Errorf("exchanging Zoho's code: Zoho answered %q %s", code, desc)
 	}
@@ -208,7 +241,9 @@ func webExchangeError(cfg *config, redirectURL string, err error) error {
 
 // providerClientRefused explains invalid_client for the provider's client.
 func providerClientRefused(cfg *config, code string) string {
-	return fmt.Sprintf("Zoho's %s data centre refused the provider's Zoho client %s (%s): check its client secret in the host's configuration, and that the client has Multi-DC enabled for %s in the Zoho API console",
+	return fmt.Sprintf(
+		"Zoho's %s data centre refused the provider's Zoho client %s (%s): check its client secret in the host's "+
+			"configuration, and that the client has Multi-DC enabled for %s in the Zoho API console",
 		cfg.dc.code, cfg.ClientID, code, cfg.dc.code)
 }
 
@@ -226,16 +261,23 @@ func (s *Source) authorizeForm(ctx context.Context, cfg *config, params map[stri
 	f.ClientID, f.ClientSecret = strings.TrimSpace(f.ClientID), strings.TrimSpace(f.ClientSecret)
 	switch {
 	case f.ClientID == "":
-		return credentials{}, errors.New("client_id is empty: copy it from the Self Client's Client Secret tab in the Zoho API console")
+		return credentials{}, errors.New(
+			"client_id is empty: copy it from the Self Client's Client Secret tab in the Zoho API console")
 	case f.ClientSecret == "":
-		return credentials{}, errors.New("client_secret is empty: copy it from the Self Client's Client Secret tab in the Zoho API console")
+		return credentials{}, errors.New(
+			"client_secret is empty: copy it from the Self Client's Client Secret tab in the Zoho API console")
 	}
 	dc, ok := parseDC(f.DataCentre)
 	if !ok {
-		return credentials{}, fmt.Errorf("data_centre %q is not a Zoho data centre: choose one of %s, or paste the address of your Zoho CRM, such as https://crm.zoho.eu", f.DataCentre, strings.Join(dcCodes(), ", "))
+		return credentials{}, fmt.Errorf(
+			"data_centre %q is not a Zoho data centre: choose one of %s, or paste the address of your Zoho CRM, such as "+
+				"https://crm.zoho.eu",
+			f.DataCentre, strings.Join(dcCodes(), ", "))
 	}
 	if cfg.Domain != "" && dc.code != cfg.dc.code {
-		return credentials{}, fmt.Errorf("this source's domain is %q, but the form says data centre %q: choose %q, or remove domain from the configuration", cfg.dc.code, dc.code, cfg.dc.code)
+		return credentials{}, fmt.Errorf(
+			"this source's domain is %q, but the form says data centre %q: choose %q, or remove domain from the configuration",
+			cfg.dc.code, dc.code, cfg.dc.code)
 	}
 	cfg.dc, cfg.connect = dc, contract.ConnectForm
 	cfg.ClientID, cfg.ClientSecret = f.ClientID, f.ClientSecret
@@ -288,7 +330,8 @@ func (s *Source) Revoke(ctx context.Context, req contract.RevokeRequest) (contra
 	ctx, cancel := context.WithTimeout(ctx, s.tune.tokenTimeout)
 	defer cancel()
 	// Zoho takes the token in the query; errors below never show the URL.
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/oauth/v2/token/revoke?"+url.Values{"token": {cr.RefreshToken}}.Encode(), nil)
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		base+"/oauth/v2/token/revoke?"+url.Values{"token": {cr.RefreshToken}}.Encode(), nil)
 	if err != nil {
 		return contract.RevokeResponse{}, fmt.Errorf("revoking the Zoho refresh token at %s: %w", base, err)
 	}
@@ -309,15 +352,21 @@ func (s *Source) Revoke(ctx context.Context, req contract.RevokeRequest) (contra
 	_ = json.Unmarshal(b, &body)
 	switch {
 	case resp.StatusCode != http.StatusOK:
-		return contract.RevokeResponse{}, fmt.Errorf("revoking the Zoho refresh token at %s: Zoho answered HTTP %d %s", base, resp.StatusCode, body.Error)
+		return contract.RevokeResponse{}, fmt.Errorf("revoking the Zoho refresh token at %s: Zoho answered HTTP %d %s",
+			base, resp.StatusCode, body.Error)
 	case body.Error == "invalid_code" || body.Error == "invalid_token":
 		s.log.Info("the refresh token was revoked already", "dc", cfg.dc.code)
-		return contract.RevokeResponse{Message: fmt.Sprintf("Zoho (%s) no longer knew the refresh token: it was revoked already.", cfg.dc.code)}, nil
+		return contract.RevokeResponse{
+			Message: fmt.Sprintf("Zoho (%s) no longer knew the refresh token: it was revoked already.", cfg.dc.code),
+		}, nil
 	case body.Error != "":
-		return contract.RevokeResponse{}, fmt.Errorf("revoking the Zoho refresh token at %s: Zoho answered %q", base, body.Error)
+		return contract.RevokeResponse{}, fmt.Errorf("revoking the Zoho refresh token at %s: Zoho answered %q",
+			base, body.Error)
 	}
 	s.log.Info("revoked", "dc", cfg.dc.code)
-	return contract.RevokeResponse{Message: fmt.Sprintf("Zoho (%s) revoked the refresh token and its access tokens.", cfg.dc.code)}, nil
+	return contract.RevokeResponse{
+		Message: fmt.Sprintf("Zoho (%s) revoked the refresh token and its access tokens.", cfg.dc.code),
+	}, nil
 }
 
 // orgTimeout bounds reading the org after a connection: the credentials
@@ -331,7 +380,10 @@ const orgTimeout = 20 * time.Second
 func (s *Source) connectedOrg(ctx context.Context, cfg *config, cr credentials) (orgFacts, json.RawMessage, error) {
 	ctx, cancel := context.WithTimeout(ctx, orgTimeout)
 	defer cancel()
-	ss := s.newSession(cfg, cr, newRunShared())
+	ss, err := s.newSession(cfg, cr, newRunShared())
+	if err != nil {
+		return orgFacts{}, nil, err
+	}
 	org, err := s.org(ctx, ss)
 	return org, ss.update(), err
 }

@@ -72,14 +72,20 @@ func (h *harness) consent(client contract.OAuthClient, accept bool) map[string]s
 
 func (h *harness) connectWeb(params map[string]string, changes map[string]any) (contract.AuthorizeResponse, error) {
 	return h.src.Authorize(context.Background(), contract.AuthorizeRequest{
-		Config: h.webConfig(changes), Connect: contract.ConnectWeb, Params: params, RedirectURL: redirectURL, Client: &provider,
+		Config: h.webConfig(
+			changes), Connect: contract.ConnectWeb, Params: params, RedirectURL: redirectURL, Client: &provider,
 	})
 }
 
 func TestAuthorizeURL(t *testing.T) {
 	h := newWebHarness(t, zohosim.Options{})
 	ctx := context.Background()
-	req := contract.AuthorizeURLRequest{Config: h.webConfig(nil), Client: provider, RedirectURL: redirectURL, State: "st-1"}
+	req := contract.AuthorizeURLRequest{
+		Config:      h.webConfig(nil),
+		Client:      provider,
+		RedirectURL: redirectURL,
+		State:       "st-1",
+	}
 	resp, err := h.src.AuthorizeURL(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +128,13 @@ func TestAuthorizeURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"ZohoCRM.bulk.READ", "ZohoCRM.coql.READ", "ZohoCRM.modules.accounts.READ", "ZohoCRM.org.READ", "ZohoCRM.settings.fields.READ"}; !slices.Equal(resp.Scopes, want) {
+	if want := []string{
+		"ZohoCRM.bulk.READ", "ZohoCRM.coql.READ", "ZohoCRM.modules.accounts.READ", "ZohoCRM.org.READ",
+		"ZohoCRM.settings.fields.READ",
+	}; !slices.Equal(
+		resp.Scopes,
+		want,
+	) {
 		t.Errorf("scopes for accounts %v, want %v", resp.Scopes, want)
 	}
 
@@ -130,10 +142,12 @@ func TestAuthorizeURL(t *testing.T) {
 		change func(*contract.AuthorizeURLRequest)
 		want   string
 	}{
-		"no client":      {func(r *contract.AuthorizeURLRequest) { r.Client = contract.OAuthClient{} }, "no Zoho client"},
-		"no state":       {func(r *contract.AuthorizeURLRequest) { r.State = "" }, "no state"},
-		"a relative URL": {func(r *contract.AuthorizeURLRequest) { r.RedirectURL = "/connect/callback" }, "not an absolute http(s) URL"},
-		"a stream":       {func(r *contract.AuthorizeURLRequest) { r.Streams = []string{"leads"} }, `no stream "leads"`},
+		"no client": {func(r *contract.AuthorizeURLRequest) { r.Client = contract.OAuthClient{} }, "no Zoho client"},
+		"no state":  {func(r *contract.AuthorizeURLRequest) { r.State = "" }, "no state"},
+		"a relative URL": {
+			func(r *contract.AuthorizeURLRequest) { r.RedirectURL = "/connect/callback" }, "not an absolute http(s) URL",
+		},
+		"a stream": {func(r *contract.AuthorizeURLRequest) { r.Streams = []string{"leads"} }, `no stream "leads"`},
 	} {
 		r := req
 		tc.change(&r)
@@ -164,7 +178,9 @@ func TestConnectWithZoho(t *testing.T) {
 			if err := json.Unmarshal(resp.Credentials, &cr); err != nil {
 				t.Fatal(err)
 			}
-			if cr.DC != dc || cr.APIDomain != h.sim.APIDomain() || cr.Connect != contract.ConnectWeb || cr.ClientID != provider.ID || cr.RefreshToken == "" {
+			if cr.DC != dc || cr.APIDomain != h.sim.APIDomain() || cr.Connect != contract.ConnectWeb ||
+				cr.ClientID != provider.ID ||
+				cr.RefreshToken == "" {
 				t.Errorf("credentials %+v", cr)
 			}
 			if strings.Contains(string(resp.Credentials), provider.Secret) || strings.Contains(resp.Message, provider.Secret) {
@@ -173,8 +189,13 @@ func TestConnectWithZoho(t *testing.T) {
 			if n := h.sim.Calls()["oauth/token"]; n != 1 {
 				t.Errorf("%d token requests, want the exchange alone", n)
 			}
-			crm := "https://" + map[string]string{"eu": "crm.zoho.eu", "au": "crm.zoho.com.au"}[dc] + "/crm/" + h.sim.OrgDomainName()
-			for _, want := range []string{`Connected to the Zoho CRM org "Noordzee Telecom B.V." (data centre ` + dc + `, production) at ` + crm, "contacts: readable.", "accounts: readable."} {
+			crm := "https://" + map[string]string{
+				"eu": "crm.zoho.eu", "au": "crm.zoho.com.au",
+			}[dc] + "/crm/" + h.sim.OrgDomainName()
+			for _, want := range []string{
+				`Connected to the Zoho CRM org "Noordzee Telecom B.V." (data centre ` + dc + `, production) at ` + crm,
+				"contacts: readable.", "accounts: readable.",
+			} {
 				if !strings.Contains(resp.Message, want) {
 					t.Errorf("message %q lacks %q", resp.Message, want)
 				}
@@ -190,7 +211,16 @@ func TestConnectWithZoho(t *testing.T) {
 			// refreshes it at the customer's data centre.
 			h.clock.Add(2 * time.Hour)
 			out := &memOut{}
-			err = h.src.Read(ctx, contract.ReadRequest{Config: cfg, Credentials: resp.Credentials, Client: &provider, Streams: []contract.ReadStream{{Name: "contacts", Generation: 1}}}, out)
+			err = h.src.Read(
+				ctx,
+				contract.ReadRequest{
+					Config:      cfg,
+					Credentials: resp.Credentials,
+					Client:      &provider,
+					Streams:     []contract.ReadStream{{Name: "contacts", Generation: 1}},
+				},
+				out,
+			)
 			if err != nil {
 				t.Fatalf("Read: %v", err)
 			}
@@ -222,10 +252,12 @@ func TestConnectedSourceNeedsTheProvidersClient(t *testing.T) {
 		config json.RawMessage
 		want   string
 	}{
-		"no client":       {nil, h.webConfig(nil), "the host must pass with every call"},
-		"another client":  {&stranger, h.webConfig(nil), "but the host passes client " + stranger.ID},
-		"another domain":  {&provider, h.webConfig(map[string]any{"domain": "us"}), `belong to Zoho data centre "eu"`},
-		"a wrong secret":  {&contract.OAuthClient{ID: provider.ID, Secret: "old"}, h.webConfig(nil), "refused the provider's Zoho client"},
+		"no client":      {nil, h.webConfig(nil), "the host must pass with every call"},
+		"another client": {&stranger, h.webConfig(nil), "but the host passes client " + stranger.ID},
+		"another domain": {&provider, h.webConfig(map[string]any{"domain": "us"}), `belong to Zoho data centre "eu"`},
+		"a wrong secret": {
+			&contract.OAuthClient{ID: provider.ID, Secret: "old"}, h.webConfig(nil), "refused the provider's Zoho client",
+		},
 		"the right one":   {&provider, h.webConfig(nil), ""},
 		"domain set, too": {&provider, h.webConfig(map[string]any{"domain": "eu"}), ""},
 	} {
@@ -330,7 +362,13 @@ func TestConnectRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newWebHarness(t, zohosim.Options{})
 			p := h.consent(provider, true)
-			req := contract.AuthorizeRequest{Config: h.webConfig(nil), Connect: contract.ConnectWeb, Params: p, RedirectURL: redirectURL, Client: &provider}
+			req := contract.AuthorizeRequest{
+				Config:      h.webConfig(nil),
+				Connect:     contract.ConnectWeb,
+				Params:      p,
+				RedirectURL: redirectURL,
+				Client:      &provider,
+			}
 			tc.answer(h, p, &req)
 			calls := h.sim.Calls()["oauth/token"]
 			resp, err := h.src.Authorize(context.Background(), req)
@@ -355,7 +393,8 @@ func TestConnectRefusals(t *testing.T) {
 func TestConsentRejected(t *testing.T) {
 	h := newWebHarness(t, zohosim.Options{})
 	_, err := h.connectWeb(h.consent(provider, false), nil)
-	if err == nil || !strings.Contains(err.Error(), "rejected: nothing was connected") || !strings.Contains(err.Error(), "press Accept") {
+	if err == nil || !strings.Contains(err.Error(), "rejected: nothing was connected") ||
+		!strings.Contains(err.Error(), "press Accept") {
 		t.Fatalf("Authorize after Reject: %v", err)
 	}
 	_, err = h.connectWeb(map[string]string{"error": "invalid_scope", "state": "st-1"}, nil)
@@ -369,7 +408,12 @@ func TestConsentRejected(t *testing.T) {
 func TestConnectWithASelfClientForm(t *testing.T) {
 	ctx := context.Background()
 	form := func(h *harness, code string, changes map[string]string) map[string]string {
-		p := map[string]string{"client_id": h.sim.ClientID(), "client_secret": h.sim.ClientSecret(), "data_centre": "https://crm.zoho.eu/crm/org1", "grant_code": code}
+		p := map[string]string{
+			"client_id":     h.sim.ClientID(),
+			"client_secret": h.sim.ClientSecret(),
+			"data_centre":   "https://crm.zoho.eu/crm/org1",
+			"grant_code":    code,
+		}
 		for k, v := range changes {
 			if v == "" {
 				delete(p, k)
@@ -380,7 +424,8 @@ func TestConnectWithASelfClientForm(t *testing.T) {
 		return p
 	}
 	submit := func(h *harness, p map[string]string) (contract.AuthorizeResponse, error) {
-		return h.src.Authorize(ctx, contract.AuthorizeRequest{Config: h.webConfig(nil), Connect: contract.ConnectForm, Params: p})
+		return h.src.Authorize(ctx,
+			contract.AuthorizeRequest{Config: h.webConfig(nil), Connect: contract.ConnectForm, Params: p})
 	}
 
 	t.Run("connects", func(t *testing.T) {
@@ -391,16 +436,20 @@ func TestConnectWithASelfClientForm(t *testing.T) {
 		}
 		var cr credentials
 		_ = json.Unmarshal(resp.Credentials, &cr)
-		if cr.DC != "eu" || cr.Connect != contract.ConnectForm || cr.ClientID != h.sim.ClientID() || cr.ClientSecret != h.sim.ClientSecret() {
+		if cr.DC != "eu" || cr.Connect != contract.ConnectForm || cr.ClientID != h.sim.ClientID() ||
+			cr.ClientSecret != h.sim.ClientSecret() {
 			t.Errorf("credentials %+v", cr)
 		}
-		if !strings.Contains(resp.Message, `org "Noordzee Telecom B.V." (data centre eu`) || strings.Contains(resp.Message, h.sim.ClientSecret()) {
+		if !strings.Contains(resp.Message, `org "Noordzee Telecom B.V." (data centre eu`) ||
+			strings.Contains(resp.Message, h.sim.ClientSecret()) {
 			t.Errorf("message %q", resp.Message)
 		}
 		// The customer's client refreshes the tokens; the host passes
 		// none.
 		h.clock.Add(2 * time.Hour)
-		if _, err := h.src.Check(ctx, contract.CheckRequest{Config: h.webConfig(nil), Credentials: resp.Credentials}); err != nil {
+		if _, err := h.src.Check(
+			ctx, contract.CheckRequest{Config: h.webConfig(nil), Credentials: resp.Credentials},
+		); err != nil {
 			t.Fatalf("Check: %v", err)
 		}
 	})
@@ -436,7 +485,10 @@ func TestConnectWithASelfClientForm(t *testing.T) {
 			setup: func(h *harness) map[string]string {
 				return form(h, h.sim.IssueGrantCode(allScopes...), map[string]string{"data_centre": "eu"})
 			},
-			want: []string{"eu data centre does not know client_id", "belong to the us data centre (accounts.zoho.com)", `choose data centre "us" in the form and submit the form again`},
+			want: []string{
+				"eu data centre does not know client_id", "belong to the us data centre (accounts.zoho.com)",
+				`choose data centre "us" in the form and submit the form again`,
+			},
 		},
 		{
 			name: "a wrong secret", dc: "eu",
@@ -517,8 +569,10 @@ func TestRevoke(t *testing.T) {
 		t.Fatalf("Revoke: %+v, %v", rv, err)
 	}
 	h.clock.Add(2 * time.Hour)
-	_, err = h.src.Check(ctx, contract.CheckRequest{Config: h.webConfig(nil), Credentials: resp.Credentials, Client: &provider})
-	if err == nil || !strings.Contains(err.Error(), "refused the stored refresh token") || !strings.Contains(err.Error(), "connect the source again from a new connect link") {
+	_, err = h.src.Check(ctx,
+		contract.CheckRequest{Config: h.webConfig(nil), Credentials: resp.Credentials, Client: &provider})
+	if err == nil || !strings.Contains(err.Error(), "refused the stored refresh token") ||
+		!strings.Contains(err.Error(), "connect the source again from a new connect link") {
 		t.Fatalf("Check after Revoke: %v", err)
 	}
 	rv, err = h.src.Revoke(ctx, req)
@@ -529,10 +583,12 @@ func TestRevoke(t *testing.T) {
 	// Credentials of the console's grant code, too.
 	h.cfg["domain"] = "au"
 	h.authorize(allScopes...)
-	if rv, err := h.src.Revoke(ctx, contract.RevokeRequest{Config: h.config(nil), Credentials: h.creds}); err != nil || !strings.Contains(rv.Message, "revoked the refresh token") {
+	if rv, err := h.src.Revoke(ctx, contract.RevokeRequest{Config: h.config(nil), Credentials: h.creds}); err != nil ||
+		!strings.Contains(rv.Message, "revoked the refresh token") {
 		t.Fatalf("Revoke of a grant code's credentials: %+v, %v", rv, err)
 	}
-	if _, err := h.src.Revoke(ctx, contract.RevokeRequest{Config: h.config(nil)}); err == nil || !strings.Contains(err.Error(), "no stored Zoho credentials") {
+	if _, err := h.src.Revoke(ctx, contract.RevokeRequest{Config: h.config(nil)}); err == nil ||
+		!strings.Contains(err.Error(), "no stored Zoho credentials") {
 		t.Fatalf("Revoke without credentials: %v", err)
 	}
 }

@@ -43,7 +43,8 @@ func nextBand(limit, most int) int {
 func (m *module) fieldGroups(size int, always []string) [][]string {
 	var lead, rest []string
 	priority := map[string]bool{}
-	for _, s := range []string{"Modified_Time", "Created_Time", "First_Name", "Last_Name", "Full_Name", "Account_Name", "Title"} {
+	first := []string{"Modified_Time", "Created_Time", "First_Name", "Last_Name", "Full_Name", "Account_Name", "Title"}
+	for _, s := range first {
 		priority[s] = true
 	}
 	for _, s := range m.countries {
@@ -74,7 +75,8 @@ func (m *module) fieldGroups(size int, always []string) [][]string {
 
 // coqlRows runs one COQL query on module and returns its rows and whether
 // more match.
-func (r *reader) coqlRows(ctx context.Context, module string, columns []string, where string, limit int) ([]map[string]any, bool, error) {
+func (r *reader) coqlRows(ctx context.Context, module string, columns []string, where string,
+	limit int) ([]map[string]any, bool, error) {
 	q := fmt.Sprintf("select %s from %s where %s order by Modified_Time asc, id asc limit %d",
 		strings.Join(columns, ", "), module, where, limit)
 	var body struct {
@@ -84,7 +86,13 @@ func (r *reader) coqlRows(ctx context.Context, module string, columns []string, 
 			MoreRecords bool `json:"more_records"`
 		} `json:"info"`
 	}
-	req := request{method: "POST", path: "/crm/v8/coql", body: map[string]string{"select_query": q}, cost: coqlCredits(limit), idempotent: true}
+	req := request{
+		method:     "POST",
+		path:       "/crm/v8/coql",
+		body:       map[string]string{"select_query": q},
+		cost:       coqlCredits(limit),
+		idempotent: true,
+	}
 	if _, err := r.c.getJSON(ctx, req, &body); err != nil {
 		return nil, false, fmt.Errorf("querying %s: %w", module, err)
 	}
@@ -94,7 +102,8 @@ func (r *reader) coqlRows(ctx context.Context, module string, columns []string, 
 // after is the criterion for rows after cursor c in (Modified_Time, id)
 // order; Zoho's ids are numbers, written bare.
 func after(c keyset.Cursor) string {
-	return c.Predicate("Modified_Time", "id", func(t time.Time) string { return "'" + zohoTime(t) + "'" }, func(id string) string { return id })
+	return c.Predicate("Modified_Time",
+		"id", func(t time.Time) string { return "'" + zohoTime(t) + "'" }, func(id string) string { return id })
 }
 
 // rowKey is a COQL row's (Modified_Time, id).
@@ -155,7 +164,8 @@ func (r *reader) recordScan(what, step string) coqlScan {
 // in (Modified_Time, id) order so that pages never skip or repeat rows
 // that share a timestamp. It hands page each page's rows and the last
 // one's key, and reads on while more rows match and page says so.
-func (r *reader) coqlPages(ctx context.Context, s coqlScan, from *keyset.Cursor, page func(rows []map[string]any, last keyset.Cursor) (bool, error)) error {
+func (r *reader) coqlPages(ctx context.Context, s coqlScan, from *keyset.Cursor,
+	page func(rows []map[string]any, last keyset.Cursor) (bool, error)) error {
 	limit := min(coqlBands[0], s.limit)
 	for {
 		if !r.afford(coqlCredits(limit)*int64(len(s.groups)), s.step) {
@@ -224,7 +234,8 @@ func (r *reader) emitRows(ctx context.Context, rows []map[string]any) error {
 // coqlMerge adds the other field groups' columns to rows, read with the same
 // bounds. A row missing from a group changed meanwhile; it is left out, and
 // its new version is read by a later run.
-func (r *reader) coqlMerge(ctx context.Context, module string, rows []map[string]any, groups [][]string, where string, limit int) ([]map[string]any, error) {
+func (r *reader) coqlMerge(ctx context.Context, module string, rows []map[string]any, groups [][]string, where string,
+	limit int) ([]map[string]any, error) {
 	byID := make(map[string]map[string]any, len(rows))
 	for _, row := range rows {
 		byID[str(row["id"])] = row

@@ -26,9 +26,13 @@ type budgetError struct {
 
 func (e *budgetError) Error() string {
 	if e.zoho {
-		return fmt.Sprintf("Zoho reports %d API credits left of the org's last 24 hours and the next call costs %d: runs go on once the org has credits again, as Zoho counts them over a rolling day", e.left, e.cost)
+		return fmt.Sprintf(
+			"Zoho reports %d API credits left of the org's last 24 hours and the next call costs %d: runs go on once the org "+
+				"has credits again, as Zoho counts them over a rolling day",
+			e.left, e.cost)
 	}
-	return fmt.Sprintf("max_credits_per_run is %d and %d credits are spent; the next call costs %d", e.max, e.spent, e.cost)
+	return fmt.Sprintf("max_credits_per_run is %d and %d credits are spent; the next call costs %d",
+		e.max, e.spent, e.cost)
 }
 
 // warn logs why the run stops at its last checkpoint, with the credits
@@ -36,7 +40,8 @@ func (e *budgetError) Error() string {
 func (e *budgetError) warn(log hclog.Logger, args ...any) {
 	msg := "stopping at the last checkpoint: max_credits_per_run would be exceeded"
 	if e.zoho {
-		msg = "stopping at the last checkpoint: the org's Zoho API credits for the day would run out; the next run goes on once Zoho has credits again"
+		msg = "stopping at the last checkpoint: the org's Zoho API credits for the day would run out; " +
+			"the next run goes on once Zoho has credits again"
 	} else {
 		args = append(args, "max_credits_per_run", e.max)
 	}

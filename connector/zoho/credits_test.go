@@ -19,7 +19,8 @@ func TestRunCreditsIncludeDiscover(t *testing.T) {
 	h.authorize(allScopes...)
 	before, fields := h.sim.Credits(), h.sim.Calls()["settings/fields"]
 	h.catalog()
-	out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1}, contract.ReadStream{Name: "accounts", Generation: 1})
+	out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1},
+		contract.ReadStream{Name: "accounts", Generation: 1})
 	if got, want := out.counts["api_credits"], h.sim.Credits()-before; got != want {
 		t.Errorf("api_credits %d, the org charged %d", got, want)
 	}
@@ -37,8 +38,10 @@ func TestRunCreditsIncludeDiscover(t *testing.T) {
 		before = h.sim.Credits()
 		h.catalog()
 		out = h.mustRead(contract.ReadStream{Name: "contacts", State: out.lastState("contacts"), Generation: uint64(2 + i)})
-		if got, want := out.counts["api_credits"], h.sim.Credits()-before; got != want || h.sim.Calls()["settings/fields"]-fields != tc.fields {
-			t.Errorf("run %v later: api_credits %d, the org charged %d; fields read %d times in all, want %d", tc.after, got, want, h.sim.Calls()["settings/fields"]-fields, tc.fields)
+		if got, want := out.counts["api_credits"], h.sim.Credits()-before; got != want ||
+			h.sim.Calls()["settings/fields"]-fields != tc.fields {
+			t.Errorf("run %v later: api_credits %d, the org charged %d; fields read %d times in all, want %d",
+				tc.after, got, want, h.sim.Calls()["settings/fields"]-fields, tc.fields)
 		}
 	}
 }
@@ -97,7 +100,15 @@ func TestCreditsOfAFailedRunAreCounted(t *testing.T) {
 	defer cancel()
 	mem := &memOut{onEmit: func(int) { cancel() }}
 	before := h.sim.Credits()
-	err := h.src.Read(ctx, contract.ReadRequest{Config: h.config(nil), Credentials: h.creds, Streams: []contract.ReadStream{{Name: "contacts", Generation: 1}}}, closedOut{mem, ctx})
+	err := h.src.Read(
+		ctx,
+		contract.ReadRequest{
+			Config:      h.config(nil),
+			Credentials: h.creds,
+			Streams:     []contract.ReadStream{{Name: "contacts", Generation: 1}},
+		},
+		closedOut{mem, ctx},
+	)
 	if err == nil {
 		t.Fatal("a read ended by the host succeeded")
 	}
@@ -116,7 +127,8 @@ func TestZohoCreditsLeftBoundTheRun(t *testing.T) {
 	h.authorize(allScopes...) // reads the org: 1 credit
 	before := h.sim.Credits()
 	records := map[string]bool{}
-	out, err := h.read(t.Context(), map[string]any{"full_sync_method": "records_api"}, contract.ReadStream{Name: "contacts", Generation: 1})
+	out, err := h.read(t.Context(),
+		map[string]any{"full_sync_method": "records_api"}, contract.ReadStream{Name: "contacts", Generation: 1})
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
@@ -124,14 +136,21 @@ func TestZohoCreditsLeftBoundTheRun(t *testing.T) {
 		records[r.Key] = true
 	}
 	if spent := h.sim.Credits(); spent > 20 || out.counts["api_credits"] != spent-before {
-		t.Errorf("the org charged %d credits of its 20 a day, %d before the run; api_credits %d", spent, before, out.counts["api_credits"])
+		t.Errorf("the org charged %d credits of its 20 a day, %d before the run; api_credits %d",
+			spent, before, out.counts["api_credits"])
 	}
 	if n := len(records); n == 0 || n == 4000 || out.lastState("contacts") == nil {
 		t.Fatalf("%d records read and checkpoint %s, want a run stopped at a checkpoint", n, out.lastState("contacts"))
 	}
 	if warnings := warned(); len(warnings) != 2 ||
-		!strings.Contains(warnings[0], "more than half of the org's daily Zoho API credits are spent") || !strings.Contains(warnings[0], "zoho_credits_left=10") ||
-		!strings.Contains(warnings[1], "stopping at the last checkpoint: the org's Zoho API credits for the day would run out") || !strings.Contains(warnings[1], "zoho_credits_left=0") {
+		!strings.Contains(
+			warnings[0],
+			"more than half of the org's daily Zoho API credits are spent",
+		) || !strings.Contains(warnings[0], "zoho_credits_left=10") ||
+		!strings.Contains(
+			warnings[1],
+			"stopping at the last checkpoint: the org's Zoho API credits for the day would run out",
+		) || !strings.Contains(warnings[1], "zoho_credits_left=0") {
 		t.Errorf("warnings:\n%s", strings.Join(warnings, "\n"))
 	}
 
@@ -139,7 +158,8 @@ func TestZohoCreditsLeftBoundTheRun(t *testing.T) {
 	h.clock.Add(24 * time.Hour)
 	h.src = newSource(h)
 	state := out.lastState("contacts")
-	out, err = h.read(t.Context(), map[string]any{"full_sync_method": "records_api"}, contract.ReadStream{Name: "contacts", Generation: 1, State: state})
+	out, err = h.read(t.Context(),
+		map[string]any{"full_sync_method": "records_api"}, contract.ReadStream{Name: "contacts", Generation: 1, State: state})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,8 @@ func (r *reader) deletedSync(ctx context.Context, st *streamState, end time.Time
 		if err := r.report(ctx); err != nil {
 			return err
 		}
-		if err := r.out.Emit(ctx, contract.Record{Stream: r.rs.Name, Key: id, Op: contract.Delete, SourceTime: at}); err != nil {
+		gone := contract.Record{Stream: r.rs.Name, Key: id, Op: contract.Delete, SourceTime: at}
+		if err := r.out.Emit(ctx, gone); err != nil {
 			return err
 		}
 		r.deletes++
@@ -63,7 +64,8 @@ func (r *reader) deletedSync(ctx context.Context, st *streamState, end time.Time
 // (since, end]; step names a page for the credit budget. It returns false
 // when there are more deletions than the API lists, having called fn for
 // some of them.
-func (r *reader) deleted(ctx context.Context, module string, since, end time.Time, step string, fn func(id string, at time.Time) error) (bool, error) {
+func (r *reader) deleted(ctx context.Context, module string, since, end time.Time, step string,
+	fn func(id string, at time.Time) error) (bool, error) {
 	for page := 1; page <= deletedPages; page++ {
 		if !r.afford(1, step) {
 			return false, errStopped

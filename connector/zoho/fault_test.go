@@ -43,7 +43,8 @@ func TestEndlessThrottlingFailsClearly(t *testing.T) {
 	h.authorize(allScopes...)
 	h.sim.SetFault(zohosim.Fault{Kind: "429", Count: 1000})
 	_, err := h.read(context.Background(), nil, contract.ReadStream{Name: "contacts", Generation: 1})
-	if err == nil || !strings.Contains(err.Error(), "TOO_MANY_REQUESTS") || !strings.Contains(err.Error(), "gave up after 10 tries") {
+	if err == nil || !strings.Contains(err.Error(), "TOO_MANY_REQUESTS") ||
+		!strings.Contains(err.Error(), "gave up after 10 attempts") {
 		t.Fatalf("Read under a 429 storm: %v", err)
 	}
 	h.sim.SetFault(zohosim.Fault{Kind: "429", Count: 1, RetryAfter: time.Hour})
@@ -58,7 +59,8 @@ func TestSlowCallsTimeOutAndAreRetried(t *testing.T) {
 	h.src.tune.callTimeout = 100 * time.Millisecond
 	h.authorize(allScopes...)
 	h.sim.SetFault(zohosim.Fault{Kind: "slow", Count: 2, Delay: 5 * time.Second})
-	if _, err := h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: h.creds}); err != nil {
+	_, err := h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: h.creds})
+	if err != nil {
 		t.Fatalf("Check with two slow calls: %v", err)
 	}
 }
@@ -75,7 +77,8 @@ func TestTokenRevokedMidRun(t *testing.T) {
 			h.sim.RevokeAccessTokens()
 		}
 	}}
-	if err := h.readInto(context.Background(), out, nil, contract.ReadStream{Name: "contacts", Generation: 1}); err != nil {
+	err := h.readInto(context.Background(), out, nil, contract.ReadStream{Name: "contacts", Generation: 1})
+	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
 	if got, want := sorted(out.keys(contract.Upsert)), simIDs(h.sim, "Contacts"); !slices.Equal(got, want) {
@@ -104,7 +107,8 @@ func TestRejectedFreshTokenFails(t *testing.T) {
 	h.authorize(allScopes...)
 	h.sim.SetFault(zohosim.Fault{Kind: "expire_tokens", Count: 2})
 	_, err := h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(nil), Credentials: h.creds})
-	if err == nil || !strings.Contains(err.Error(), "INVALID_TOKEN") || !strings.Contains(err.Error(), "freshly minted access token was rejected too") {
+	if err == nil || !strings.Contains(err.Error(), "INVALID_TOKEN") ||
+		!strings.Contains(err.Error(), "freshly minted access token was rejected too") {
 		t.Fatalf("Check with tokens expiring twice: %v", err)
 	}
 	if n := h.sim.Calls()["oauth/token"]; n != 2 {
@@ -118,7 +122,8 @@ func TestCreditBudgetStopsAtACheckpoint(t *testing.T) {
 	h := newHarness(t, zohosim.Options{Contacts: 2500, Seed: 6, BulkPageSize: 1000})
 	h.authorize(allScopes...)
 	before := h.sim.Credits()
-	first, err := h.read(context.Background(), map[string]any{"max_credits_per_run": 120}, contract.ReadStream{Name: "contacts", Generation: 1})
+	first, err := h.read(context.Background(),
+		map[string]any{"max_credits_per_run": 120}, contract.ReadStream{Name: "contacts", Generation: 1})
 	if err != nil {
 		t.Fatalf("Read with a budget: %v", err)
 	}
@@ -127,13 +132,19 @@ func TestCreditBudgetStopsAtACheckpoint(t *testing.T) {
 		t.Errorf("spent %d credits (reported %d) with a budget of 120", spent, first.counts["api_credits"])
 	}
 	if len(first.full) != 0 || len(first.checkpoints) != 2 || len(first.records) != 2000 {
-		t.Fatalf("first run: %d completions, %d checkpoints, %d records", len(first.full), len(first.checkpoints), len(first.records))
+		t.Fatalf("first run: %d completions, %d checkpoints, %d records",
+			len(first.full), len(first.checkpoints), len(first.records))
 	}
 	if first.checkpoints[1].records != len(first.records) {
 		t.Error("records were emitted after the last checkpoint")
 	}
 	second := h.mustRead(contract.ReadStream{Name: "contacts", State: first.lastState("contacts"), Generation: 2})
-	if got, want := sorted(append(first.keys(contract.Upsert), second.keys(contract.Upsert)...)), simIDs(h.sim, "Contacts"); !slices.Equal(got, want) {
+	if got, want := sorted(append(first.keys(contract.Upsert), second.keys(contract.Upsert)...)), simIDs(
+		h.sim, "Contacts",
+	); !slices.Equal(
+		got,
+		want,
+	) {
 		t.Errorf("two runs read %d records, the org has %d", len(got), len(want))
 	}
 	if len(second.full) != 1 || second.full[0].Generation != 1 {
@@ -145,7 +156,8 @@ func TestStartTimeLeavesOlderRecordsOut(t *testing.T) {
 	h := newHarness(t, zohosim.Options{Contacts: 400, Seed: 8})
 	h.authorize(allScopes...)
 	start := parseTime(mustRecord(t, h, 250)["Modified_Time"].(string))
-	out, err := h.read(context.Background(), map[string]any{"start_time": start.Format(time.RFC3339)}, contract.ReadStream{Name: "contacts", Generation: 1})
+	out, err := h.read(context.Background(),
+		map[string]any{"start_time": start.Format(time.RFC3339)}, contract.ReadStream{Name: "contacts", Generation: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +232,10 @@ func TestRetriesWarnWithAttemptAndStatus(t *testing.T) {
 	h.sim.SetFault(zohosim.Fault{Kind: "500", Count: 1})
 	h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
 	warnings := slices.DeleteFunc(warned(), func(line string) bool { return !strings.Contains(line, "retrying") })
-	want := []string{"attempt=1 max_attempts=10 status=429", "attempt=2 max_attempts=10 status=429", "attempt=1 max_attempts=10 status=500"}
+	want := []string{
+		"attempt=1 max_attempts=10 status=429", "attempt=2 max_attempts=10 status=429",
+		"attempt=1 max_attempts=10 status=500",
+	}
 	if len(warnings) != len(want) {
 		t.Fatalf("%d retry warnings, want %d:\n%s", len(warnings), len(want), strings.Join(warnings, "\n"))
 	}
@@ -270,7 +285,8 @@ func TestInvalidOAuthTokenIsReplaced(t *testing.T) {
 			if strings.HasPrefix(r.URL.Path, "/crm/") && rejected.CompareAndSwap(false, true) {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusUnauthorized)
-				_, _ = w.Write([]byte(`{"code":"INVALID_OAUTHTOKEN","details":{},"message":"invalid oauth token","status":"error"}`))
+				_, _ = w.Write(
+					[]byte(`{"code":"INVALID_OAUTHTOKEN","details":{},"message":"invalid oauth token","status":"error"}`))
 				return
 			}
 			next.ServeHTTP(w, r)

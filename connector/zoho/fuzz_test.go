@@ -43,9 +43,15 @@ func fuzzContacts() *module {
 // id, E.164 numbers where it has numbers, the raw text of every phone, and
 // encodes as JSON.
 func FuzzBulkRow(f *testing.F) {
-	f.Add("id,Last_Name,Phone,Mailing_Country,Account_Name,Account_Name.Account_Name\n5725767000200000001,Jansen,020 123 4567,Nederland,5725767000050000001,Noordzee B.V.\n")
-	f.Add("id,Full_Name,Mobile,Owner,Owner.first_name,Owner.last_name,Owner.email,Modified_Time\n1,Anna Müller,0171 2855150,42,Sanne,Visser,s@example.nl,2026-03-01T08:53:40+01:00\n")
-	f.Add("id,Interests,Employees,Annual_Revenue,Email_Opt_Out,Date_of_Birth\n7,Telephony;CRM integration,12.0,1e400,maybe,2024-02-30\n")
+	f.Add(
+		"id,Last_Name,Phone,Mailing_Country,Account_Name,Account_Name.Account_Name\n5725767000200000001,Jansen,020 123 " +
+			"4567,Nederland,5725767000050000001,Noordzee B.V.\n")
+	f.Add(
+		"id,Full_Name,Mobile,Owner,Owner.first_name,Owner.last_name,Owner.email,Modified_Time\n1,Anna Müller,0171 " +
+			"2855150,42,Sanne,Visser,s@example.nl,2026-03-01T08:53:40+01:00\n")
+	f.Add(
+		"id,Interests,Employees,Annual_Revenue,Email_Opt_Out,Date_of_Birth\n7,Telephony;CRM " +
+			"integration,12.0,1e400,maybe,2024-02-30\n")
 	mod := fuzzContacts()
 	conv := &converter{mod: mod, countries: country.New(), defaultRegion: "NL", crmURL: "https://crm.zoho.eu/crm/org1"}
 	f.Fuzz(func(t *testing.T, doc string) {
@@ -90,7 +96,10 @@ func FuzzBulkRow(f *testing.F) {
 // a country or none: no panic, a number, when one is given, is E.164 and
 // reads back as itself, and a phone without one says why.
 func FuzzE164(f *testing.F) {
-	for _, s := range []string{"020 123 4567", "+31 20 123 4567", "0049 (0)30 1234567", "(555) 010-2000", "06-12345678", "+1 800 FLOWERS", "tel:+32 2 555 12 12", "12", "+", "ext. 12"} {
+	for _, s := range []string{
+		"020 123 4567", "+31 20 123 4567", "0049 (0)30 1234567", "(555) 010-2000", "06-12345678", "+1 800 FLOWERS",
+		"tel:+32 2 555 12 12", "12", "+", "ext. 12",
+	} {
 		f.Add(s, uint8(0))
 	}
 	countries := []string{"NL", "Deutschland", "United Kingdom", "US", "Belgique", "Atlantis", ""}

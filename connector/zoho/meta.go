@@ -128,7 +128,10 @@ func (f field) propertySchema() map[string]any {
 	}
 	switch f.kind() {
 	case kObject:
-		p["properties"] = map[string]any{"id": map[string]any{"type": "string"}, "name": map[string]any{"type": []string{"string", "null"}}}
+		p["properties"] = map[string]any{
+			"id":   map[string]any{"type": "string"},
+			"name": map[string]any{"type": []string{"string", "null"}},
+		}
 	case kArray:
 		if strings.EqualFold(f.DataType, "multiselectpicklist") {
 			p["items"] = map[string]any{"type": "string"}
@@ -248,13 +251,21 @@ func fetchFields(ctx context.Context, c *client, info streamInfo, now time.Time)
 	var body struct {
 		Fields []field `json:"fields"`
 	}
-	r := request{method: "GET", path: "/crm/v8/settings/fields", query: url.Values{"module": {info.module}, "type": {"all"}}, cost: 1, idempotent: true}
+	r := request{
+		method:     "GET",
+		path:       "/crm/v8/settings/fields",
+		query:      url.Values{"module": {info.module}, "type": {"all"}},
+		cost:       1,
+		idempotent: true,
+	}
 	status, err := c.getJSON(ctx, r, &body)
 	if err != nil {
 		return nil, fmt.Errorf("reading the fields of Zoho module %s: %w", info.module, err)
 	}
 	if status == 204 || len(body.Fields) == 0 {
-		return nil, fmt.Errorf("reading the fields of Zoho module %s: Zoho listed none; check that the module exists and the user may see it", info.module)
+		return nil, fmt.Errorf(
+			"reading the fields of Zoho module %s: Zoho listed none; check that the module exists and the user may see it",
+			info.module)
 	}
 	var fields []field
 	for _, f := range body.Fields {
@@ -283,7 +294,8 @@ func fetchOrg(ctx context.Context, c *client, cfg *config) (orgFacts, error) {
 			CountryCode string `json:"country_code"`
 		} `json:"org"`
 	}
-	if _, err := c.getJSON(ctx, request{method: "GET", path: "/crm/v8/org", cost: 1, idempotent: true}, &body); err != nil {
+	req := request{method: "GET", path: "/crm/v8/org", cost: 1, idempotent: true}
+	if _, err := c.getJSON(ctx, req, &body); err != nil {
 		return orgFacts{}, fmt.Errorf("reading the org (set crm_url and default_region to avoid this call): %w", err)
 	}
 	if len(body.Org) == 0 {

@@ -198,7 +198,8 @@ func TestIdleRunOfBothStreamsCostsFourCredits(t *testing.T) {
 		before, calls := h.sim.Credits(), h.sim.Calls()
 		out := h.run(states, uint64(2+i))
 		if spent := h.sim.Credits() - before; spent != 4 || out.counts["api_credits"] != 4 {
-			t.Errorf("idle run %d cost %d credits (api_credits %d), want 4; calls %v", i+1, spent, out.counts["api_credits"], diffCalls(calls, h.sim.Calls()))
+			t.Errorf("idle run %d cost %d credits (api_credits %d), want 4; calls %v",
+				i+1, spent, out.counts["api_credits"], diffCalls(calls, h.sim.Calls()))
 		}
 		if len(out.records) != 0 {
 			t.Errorf("idle run %d read %d records", i+1, len(out.records))

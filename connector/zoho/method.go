@@ -29,7 +29,9 @@ const (
 // credit) decides.
 func (r *reader) chooseMethod(ctx context.Context) (string, error) {
 	if has, known := r.tk.credentials().hasScope("ZohoCRM.bulk.READ"); known && !has {
-		r.log.Info("ZohoCRM.bulk.READ was not granted: reading every record through the records API, which spends more credits on large modules")
+		r.log.Info(
+			"ZohoCRM.bulk.READ was not granted: reading every record through the records API, which spends more credits on " +
+				"large modules")
 		return methodRecords, nil
 	}
 	switch r.cfg.FullSyncMethod {
@@ -50,7 +52,8 @@ func (r *reader) chooseMethod(ctx context.Context) (string, error) {
 	records, bulk := r.fullSyncCredits(n)
 	from := r.tune.bulkFrom
 	if (from > 0 && n < from) || (from == 0 && records < bulk) {
-		r.log.Info("full sync through the records API, cheaper than Bulk Read for this many records", "records", n, "credits", records, "bulk_read_credits", bulk)
+		r.log.Info("full sync through the records API, cheaper than Bulk Read for this many records",
+			"records", n, "credits", records, "bulk_read_credits", bulk)
 		return methodRecords, nil
 	}
 	r.log.Info("full sync through Bulk Read", "records", n, "credits", bulk, "records_api_credits", records)

@@ -31,17 +31,20 @@ func TestFullSyncMethodByCount(t *testing.T) {
 			h.authorize(allScopes...)
 			before := h.sim.Credits()
 			h.catalog()
-			out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1}, contract.ReadStream{Name: "accounts", Generation: 1})
+			out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1},
+				contract.ReadStream{Name: "accounts", Generation: 1})
 			spent := h.sim.Credits() - before
 			calls := h.sim.Calls()
 			if calls["bulk/create"] != tc.jobs || calls["count"] != 2 {
-				t.Errorf("%d Bulk Read jobs and %d counts, want %d and one per stream", calls["bulk/create"], calls["count"], tc.jobs)
+				t.Errorf("%d Bulk Read jobs and %d counts, want %d and one per stream",
+					calls["bulk/create"], calls["count"], tc.jobs)
 			}
 			if got, want := len(out.records), tc.contacts+tc.accounts; got != want {
 				t.Errorf("%d records, want %d", got, want)
 			}
 			if spent > tc.credits || out.counts["api_credits"] != spent {
-				t.Errorf("the org charged %d credits, want at most %d; api_credits %d", spent, tc.credits, out.counts["api_credits"])
+				t.Errorf("the org charged %d credits, want at most %d; api_credits %d",
+					spent, tc.credits, out.counts["api_credits"])
 			}
 		})
 	}
@@ -54,7 +57,8 @@ func TestFullSyncMethodAttribute(t *testing.T) {
 			h := newHarness(t, zohosim.Options{Contacts: 300, Accounts: 5})
 			h.src.tune.bulkFrom = 0
 			h.authorize(allScopes...)
-			out, err := h.read(t.Context(), map[string]any{"full_sync_method": tc.method}, contract.ReadStream{Name: "contacts", Generation: 1})
+			out, err := h.read(t.Context(),
+				map[string]any{"full_sync_method": tc.method}, contract.ReadStream{Name: "contacts", Generation: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,7 +68,9 @@ func TestFullSyncMethodAttribute(t *testing.T) {
 			}
 		})
 	}
-	if _, err := parseConfig([]byte(`{"domain":"eu","client_id":"1","client_secret":"s","full_sync_method":"fast"}`)); err == nil || !strings.Contains(err.Error(), `full_sync_method "fast" is unknown: use auto, bulk_read or records_api`) {
+	fast := `{"domain":"eu","client_id":"1","client_secret":"s","full_sync_method":"fast"}`
+	if _, err := parseConfig([]byte(fast)); err == nil ||
+		!strings.Contains(err.Error(), `full_sync_method "fast" is unknown: use auto, bulk_read or records_api`) {
 		t.Errorf("an unknown full_sync_method: %v", err)
 	}
 }
@@ -72,7 +78,10 @@ func TestFullSyncMethodAttribute(t *testing.T) {
 // The break-even: the records API below about 11,000 records of one field
 // group, Bulk Read above.
 func TestFullSyncCredits(t *testing.T) {
-	r := &reader{mod: &module{streamInfo: streamInfos()[0], fields: []field{{APIName: "Last_Name", DataType: "text"}}}, tune: testTuning()}
+	r := &reader{
+		mod:  &module{streamInfo: streamInfos()[0], fields: []field{{APIName: "Last_Name", DataType: "text"}}},
+		tune: testTuning(),
+	}
 	for _, tc := range []struct {
 		n           int64
 		records     int64

@@ -41,7 +41,8 @@ type batch[T any] struct {
 // It returns the first error of next, convert or deliver in item order, or
 // ctx's error once ctx is done; every goroutine it started has ended by
 // then, so the caller may close what next reads.
-func inOrder[T any](ctx context.Context, workers, size int, next func() (T, error), convert func(T) (prepared, error), deliver func(prepared) error) error {
+func inOrder[T any](ctx context.Context, workers, size int, next func() (T, error), convert func(T) (prepared, error),
+	deliver func(prepared) error) error {
 	workers, size = max(workers, 1), max(size, 1)
 	quit := make(chan struct{})
 	var wg sync.WaitGroup

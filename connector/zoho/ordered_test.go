@@ -34,10 +34,22 @@ func TestInOrder(t *testing.T) {
 		wantDelivered                                int
 	}{
 		{name: "all", cancelAt: -1, readFails: -1, convFails: -1, deliverFails: -1, wantDelivered: n},
-		{name: "cancelled", cancelAt: 300, readFails: -1, convFails: -1, deliverFails: -1, wantErr: context.Canceled, wantDelivered: 300},
-		{name: "read error", cancelAt: -1, readFails: 500, convFails: -1, deliverFails: -1, wantErr: errRead, wantDelivered: 500},
-		{name: "convert error", cancelAt: -1, readFails: -1, convFails: 700, deliverFails: -1, wantErr: errConvert, wantDelivered: 700},
-		{name: "deliver error", cancelAt: -1, readFails: -1, convFails: -1, deliverFails: 42, wantErr: errDeliver, wantDelivered: 42},
+		{
+			name: "cancelled", cancelAt: 300, readFails: -1, convFails: -1, deliverFails: -1, wantErr: context.Canceled,
+			wantDelivered: 300,
+		},
+		{
+			name: "read error", cancelAt: -1, readFails: 500, convFails: -1, deliverFails: -1, wantErr: errRead,
+			wantDelivered: 500,
+		},
+		{
+			name: "convert error", cancelAt: -1, readFails: -1, convFails: 700, deliverFails: -1, wantErr: errConvert,
+			wantDelivered: 700,
+		},
+		{
+			name: "deliver error", cancelAt: -1, readFails: -1, convFails: -1, deliverFails: 42, wantErr: errDeliver,
+			wantDelivered: 42,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -129,7 +141,8 @@ func TestBulkPageOfManyBatchesKeepsCSVOrder(t *testing.T) {
 		t.Fatalf("Read cancelled half way: %v, want context.Canceled", err)
 	}
 	if len(cut.records) != stopAt || len(cut.full) != 0 {
-		t.Fatalf("cancelled read emitted %d records and %d completions, want %d and none", len(cut.records), len(cut.full), stopAt)
+		t.Fatalf("cancelled read emitted %d records and %d completions, want %d and none",
+			len(cut.records), len(cut.full), stopAt)
 	}
 	for i, r := range cut.records {
 		if w := whole.records[i]; r.Key != w.Key || string(r.Data) != string(w.Data) {

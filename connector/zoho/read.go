@@ -236,7 +236,9 @@ func (r *reader) full(ctx context.Context, st *streamState) error {
 	if f.Method == methodBulk {
 		err = r.bulkSync(ctx, st)
 		if isCode(err, "OAUTH_SCOPE_MISMATCH") && f.Pages == 0 {
-			r.log.Info("Zoho refused Bulk Read (ZohoCRM.bulk.READ missing): reading every record through the records API, which spends more credits")
+			r.log.Info(
+				"Zoho refused Bulk Read (ZohoCRM.bulk.READ missing): reading every record through the records API, which spends " +
+					"more credits")
 			f.Method = methodRecords
 			err = r.recordsSync(ctx, st)
 		}
@@ -315,7 +317,9 @@ func (r *reader) followFields(st *streamState) {
 	if f := st.Fields; f != nil && f.Version != r.mod.version {
 		back := keyset.Cursor{UpdatedAt: f.Known.Add(-lag)}
 		if keyset.Compare(back, st.Cursor.key()) < 0 {
-			r.log.Info("the module's fields changed since the stream was last read; reading the records changed since then again", "since", back.UpdatedAt)
+			r.log.Info(
+				"the module's fields changed since the stream was last read; reading the records changed since then again",
+				"since", back.UpdatedAt)
 			st.Cursor = saved(back)
 		}
 	}

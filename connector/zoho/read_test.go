@@ -24,7 +24,8 @@ func TestFullSyncWithBulkRead(t *testing.T) {
 	h.authorize(allScopes...)
 	before := h.sim.Credits()
 	cat := h.catalog()
-	out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 3}, contract.ReadStream{Name: "accounts", Generation: 5})
+	out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 3},
+		contract.ReadStream{Name: "accounts", Generation: 5})
 
 	for _, st := range cat.Streams {
 		valid := validator(t, st)
@@ -45,7 +46,12 @@ func TestFullSyncWithBulkRead(t *testing.T) {
 	}
 	// Accounts are read first, whatever the order asked for: contacts
 	// follow them.
-	if want := []contract.FullRefreshComplete{{Stream: "accounts", Generation: 5}, {Stream: "contacts", Generation: 3}}; !slices.Equal(out.full, want) {
+	if want := []contract.FullRefreshComplete{
+		{Stream: "accounts", Generation: 5}, {Stream: "contacts", Generation: 3},
+	}; !slices.Equal(
+		out.full,
+		want,
+	) {
 		t.Errorf("full refresh completions %+v, want %+v", out.full, want)
 	}
 	spent := h.sim.Credits() - before
@@ -104,7 +110,8 @@ func TestCrashBetweenBulkPagesResumesAtTheNextPage(t *testing.T) {
 		t.Fatalf("Read after the crash: %v, want context.Canceled", err)
 	}
 	if len(first.checkpoints) != 1 || len(first.records) != 1000 || len(first.full) != 0 {
-		t.Fatalf("first run: %d checkpoints, %d records, %d completions", len(first.checkpoints), len(first.records), len(first.full))
+		t.Fatalf("first run: %d checkpoints, %d records, %d completions",
+			len(first.checkpoints), len(first.records), len(first.full))
 	}
 
 	second := h.mustRead(contract.ReadStream{Name: "contacts", State: first.checkpoints[0].state, Generation: 5})
@@ -142,7 +149,10 @@ func TestEveryReadPathYieldsTheSameRecords(t *testing.T) {
 		return m
 	}
 	streams := func(state json.RawMessage) []contract.ReadStream {
-		return []contract.ReadStream{{Name: "contacts", State: state, Generation: 1}, {Name: "accounts", State: state, Generation: 1}}
+		return []contract.ReadStream{
+			{Name: "contacts", State: state, Generation: 1},
+			{Name: "accounts", State: state, Generation: 1},
+		}
 	}
 
 	bulk := newHarness(t, opts)
@@ -151,7 +161,8 @@ func TestEveryReadPathYieldsTheSameRecords(t *testing.T) {
 
 	records := newHarness(t, opts)
 	records.src.tune.maxColumns = 12 // several field groups, merged by id
-	records.authorize(slices.DeleteFunc(slices.Clone(allScopes), func(s string) bool { return s == "ZohoCRM.bulk.READ" })...)
+	records.authorize(
+		slices.DeleteFunc(slices.Clone(allScopes), func(s string) bool { return s == "ZohoCRM.bulk.READ" })...)
 	out := records.mustRead(streams(nil)...)
 	if n := records.sim.Calls()["bulk/create"]; n != 0 {
 		t.Errorf("%d bulk jobs without the bulk scope", n)
@@ -164,7 +175,8 @@ func TestEveryReadPathYieldsTheSameRecords(t *testing.T) {
 	coql := newHarness(t, opts)
 	coql.src.tune.maxColumns = 12
 	coql.authorize(allScopes...)
-	from := json.RawMessage(`{"v":1,"cursor":{"modified_time":"2000-01-01T00:00:00Z"},"deleted_since":"2026-03-02T09:00:00Z"}`)
+	from := json.RawMessage(
+		`{"v":1,"cursor":{"modified_time":"2000-01-01T00:00:00Z"},"deleted_since":"2026-03-02T09:00:00Z"}`)
 	compare(t, "COQL", want, byKey(coql.mustRead(streams(from)...)))
 }
 
@@ -208,7 +220,8 @@ func TestCOQLPagesSplitRecordsSharingAModifiedTime(t *testing.T) {
 				want = append(want, contactID(i))
 			}
 			if !slices.Equal(got, want) {
-				t.Fatalf("read %d records, want %d in (Modified_Time, id) order; first difference at %d", len(got), len(want), firstDiff(got, want))
+				t.Fatalf("read %d records, want %d in (Modified_Time, id) order; first difference at %d",
+					len(got), len(want), firstDiff(got, want))
 			}
 			// Four pages, and one query for accounts changed since the
 			// checkpoint's deletions were read: a checkpoint written before
@@ -226,7 +239,8 @@ func TestCOQLPagesSplitRecordsSharingAModifiedTime(t *testing.T) {
 			if err := json.Unmarshal(out.lastState("contacts"), &last); err != nil {
 				t.Fatal(err)
 			}
-			if want := contactID(n - 1); len(last.Cursor) != 2 || last.Cursor["id"] != want || parseTime(last.Cursor["modified_time"]).IsZero() {
+			if want := contactID(n - 1); len(last.Cursor) != 2 || last.Cursor["id"] != want ||
+				parseTime(last.Cursor["modified_time"]).IsZero() {
 				t.Errorf("last checkpoint's cursor %v, want modified_time and id %s", last.Cursor, want)
 			}
 		})
@@ -265,7 +279,9 @@ func TestIncrementalReadsChangesAndDeletions(t *testing.T) {
 	}
 	state = next(state, out)
 
-	if err := h.sim.Update("Contacts", contactID(5), map[string]any{"Mobile": "06 12345678", "Mailing_Country": "Deutschland"}); err != nil {
+	err := h.sim.Update("Contacts",
+		contactID(5), map[string]any{"Mobile": "06 12345678", "Mailing_Country": "Deutschland"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	created := h.sim.Create("Contacts", map[string]any{"Last_Name": "Nieuw", "Phone": "020 555 0101"})
@@ -341,7 +357,8 @@ func TestMoreDeletionsThanListedMeanAFullSync(t *testing.T) {
 	}
 	h.clock.Add(time.Minute)
 	out = h.mustRead(contract.ReadStream{Name: "contacts", State: out.lastState("contacts"), Generation: 3})
-	if got, want := sorted(out.keys(contract.Upsert)), simIDs(h.sim, "Contacts"); !slices.Equal(got, want) || len(out.full) != 1 {
+	if got, want := sorted(out.keys(contract.Upsert)), simIDs(h.sim, "Contacts"); !slices.Equal(got, want) ||
+		len(out.full) != 1 {
 		t.Errorf("the full sync read %d records of %d, completed %d times", len(got), len(want), len(out.full))
 	}
 }
@@ -373,7 +390,8 @@ func TestOrgSuppliesLinkBaseAndDefaultRegion(t *testing.T) {
 
 	h.authorize(allScopes...)
 	c := read(map[string]any{"default_region": nil})
-	if c.URL != "https://crm.zoho.eu/crm/"+h.sim.OrgDomainName()+"/tab/Contacts/"+id || c.Phones[0].Number != "+31475123456" {
+	if c.URL != "https://crm.zoho.eu/crm/"+h.sim.OrgDomainName()+"/tab/Contacts/"+id ||
+		c.Phones[0].Number != "+31475123456" {
 		t.Errorf("from the org: url %s, phones %+v", c.URL, c.Phones)
 	}
 
@@ -399,10 +417,22 @@ func TestOrgSuppliesLinkBaseAndDefaultRegion(t *testing.T) {
 // the job is made again without them, once, with a warning naming what it
 // leaves out; owners carry their id alone, companies are still named.
 func TestBulkReadWithoutOwnerNames(t *testing.T) {
-	for _, code := range []string{zohosim.RefusalFieldNotAvailable, zohosim.RefusalFieldNotSupported, zohosim.RefusalInvalidRequest, zohosim.RefusalJoinLimitExceeded} {
+	for _, code := range []string{
+		zohosim.RefusalFieldNotAvailable, zohosim.RefusalFieldNotSupported, zohosim.RefusalInvalidRequest,
+		zohosim.RefusalJoinLimitExceeded,
+	} {
 		for _, unnamed := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s unnamed=%v", code, unnamed), func(t *testing.T) {
-				h := newHarness(t, zohosim.Options{Contacts: 300, Accounts: 30, Seed: 3, BulkOwnerNamesRefusal: code, BulkRefusalsNameNoField: unnamed})
+				h := newHarness(
+					t,
+					zohosim.Options{
+						Contacts:                300,
+						Accounts:                30,
+						Seed:                    3,
+						BulkOwnerNamesRefusal:   code,
+						BulkRefusalsNameNoField: unnamed,
+					},
+				)
 				warned := warnings(h.src)
 				h.authorize(allScopes...)
 				out := h.mustRead(contract.ReadStream{Name: "contacts", Generation: 1})
@@ -429,7 +459,9 @@ func TestBulkReadWithoutOwnerNames(t *testing.T) {
 					t.Error("no contact has a company")
 				}
 				warning := strings.Join(warned(), "\n")
-				for _, want := range []string{"without the owners' name columns", "Owner.first_name", "Owner.last_name", "Owner.email", code} {
+				for _, want := range []string{
+					"without the owners' name columns", "Owner.first_name", "Owner.last_name", "Owner.email", code,
+				} {
 					if !strings.Contains(warning, want) {
 						t.Errorf("warning %q lacks %q", warning, want)
 					}
@@ -456,7 +488,16 @@ func extraField(t *testing.T) func(http.Handler) http.Handler {
 			if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &body) != nil {
 				t.Errorf("fields metadata: HTTP %d %s", rec.Code, rec.Body)
 			}
-			body.Fields = append(body.Fields, map[string]any{"api_name": "Shoe_Size", "field_label": "Shoe size", "data_type": "text", "json_type": "string", "custom_field": true})
+			body.Fields = append(
+				body.Fields,
+				map[string]any{
+					"api_name":     "Shoe_Size",
+					"field_label":  "Shoe size",
+					"data_type":    "text",
+					"json_type":    "string",
+					"custom_field": true,
+				},
+			)
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(body)
 		})
@@ -469,7 +510,8 @@ func extraField(t *testing.T) func(http.Handler) http.Handler {
 func TestBulkReadRefusalOfAnotherField(t *testing.T) {
 	for _, unnamed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("unnamed=%v", unnamed), func(t *testing.T) {
-			h := newHarnessWith(t, zohosim.Options{Contacts: 50, Accounts: 5, Seed: 3, BulkRefusalsNameNoField: unnamed}, extraField(t))
+			h := newHarnessWith(t, zohosim.Options{Contacts: 50, Accounts: 5, Seed: 3, BulkRefusalsNameNoField: unnamed},
+				extraField(t))
 			h.authorize(allScopes...)
 			out, err := h.read(context.Background(), nil, contract.ReadStream{Name: "contacts", Generation: 1})
 			if err == nil {
@@ -520,7 +562,8 @@ func TestBulkReadRefusalOtherThanAField(t *testing.T) {
 			h := newHarnessWith(t, zohosim.Options{Contacts: 20, Accounts: 5, Seed: 3}, refuse)
 			h.authorize(allScopes...)
 			_, err := h.read(context.Background(), nil, contract.ReadStream{Name: "contacts", Generation: 1})
-			if err == nil || !strings.Contains(err.Error(), "Zoho answered HTTP 400 "+code) || !strings.Contains(err.Error(), `full_sync_method = "records_api"`) {
+			if err == nil || !strings.Contains(err.Error(), "Zoho answered HTTP 400 "+code) ||
+				!strings.Contains(err.Error(), `full_sync_method = "records_api"`) {
 				t.Fatalf("error %v, want Zoho's refusal and what to do", err)
 			}
 			if n := jobs.Load(); n != 1 {
@@ -549,7 +592,8 @@ func TestUnreadPhonesAreCounted(t *testing.T) {
 	}
 	// 0800 1234 is a number in the Netherlands, the org's country, but
 	// none in Germany, the contact's.
-	if err := h.sim.Update("Contacts", ids[1], map[string]any{"Phone": "0800 1234", "Mailing_Country": "Deutschland"}); err != nil {
+	err := h.sim.Update("Contacts", ids[1], map[string]any{"Phone": "0800 1234", "Mailing_Country": "Deutschland"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	h.clock.Add(2 * time.Minute)

@@ -88,7 +88,10 @@ func (r *reader) recordsCall(ctx context.Context, fields []string, token string)
 	req := request{method: "GET", path: "/crm/v8/" + r.mod.module, query: q, cost: 1, idempotent: true}
 	if _, err := r.c.getJSON(ctx, req, &page); err != nil {
 		if isCode(err, "DISCRETE_PAGINATION_LIMIT_EXCEEDED", "LIMIT_EXCEEDED") {
-			return page, fmt.Errorf("reading %s through the records API: %w (without ZohoCRM.bulk.READ at most 100,000 records can be read: add that scope to the grant and run authorize again)", r.mod.module, err)
+			return page, fmt.Errorf(
+				"reading %s through the records API: %w (without ZohoCRM.bulk.READ at most 100,000 records can be read: add that "+
+					"scope to the grant and run authorize again)",
+				r.mod.module, err)
 		}
 		return page, fmt.Errorf("reading %s through the records API: %w", r.mod.module, err)
 	}

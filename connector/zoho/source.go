@@ -115,7 +115,8 @@ func (s *Source) Authorize(ctx context.Context, req contract.AuthorizeRequest) (
 	case contract.ConnectForm:
 		cr, err = s.authorizeForm(ctx, cfg, req.Params)
 	default:
-		err = fmt.Errorf("the zoho source is connected through %q or %q, not %q", contract.ConnectWeb, contract.ConnectForm, req.Connect)
+		err = fmt.Errorf("the zoho source is connected through %q or %q, not %q",
+			contract.ConnectWeb, contract.ConnectForm, req.Connect)
 	}
 	if err != nil {
 		return contract.AuthorizeResponse{}, err
@@ -139,11 +140,14 @@ func grantMessage(cfg *config, cr credentials, org orgFacts, orgErr error) strin
 	var b strings.Builder
 	switch {
 	case isCode(orgErr, "OAUTH_SCOPE_MISMATCH"):
-		fmt.Fprintf(&b, "Authorized Zoho CRM (%s, %s); which org is not known without ZohoCRM.org.READ.", cfg.dc.code, cfg.Environment)
+		fmt.Fprintf(&b, "Authorized Zoho CRM (%s, %s); which org is not known without ZohoCRM.org.READ.", cfg.dc.code,
+			cfg.Environment)
 	case orgErr != nil:
-		fmt.Fprintf(&b, "Authorized Zoho CRM (%s, %s), but which org could not be read: %v.", cfg.dc.code, cfg.Environment, orgErr)
+		fmt.Fprintf(&b, "Authorized Zoho CRM (%s, %s), but which org could not be read: %v.", cfg.dc.code, cfg.Environment,
+			orgErr)
 	case org.crmURL != "":
-		fmt.Fprintf(&b, "Connected to the Zoho CRM org %q (data centre %s, %s) at %s.", org.name, cfg.dc.code, cfg.Environment, org.crmURL)
+		fmt.Fprintf(&b, "Connected to the Zoho CRM org %q (data centre %s, %s) at %s.", org.name, cfg.dc.code,
+			cfg.Environment, org.crmURL)
 	default:
 		fmt.Fprintf(&b, "Connected to the Zoho CRM org %q (data centre %s, %s).", org.name, cfg.dc.code, cfg.Environment)
 	}
@@ -158,7 +162,9 @@ func grantMessage(cfg *config, cr credentials, org orgFacts, orgErr error) strin
 		case len(missing) > 0:
 			fmt.Fprintf(&b, " %s: not readable, lacks %s.", info.name, strings.Join(missing, ", "))
 		case !bulk:
-			fmt.Fprintf(&b, " %s: readable; full syncs use the records API (ZohoCRM.bulk.READ not granted, so they spend more credits).", info.name)
+			fmt.Fprintf(&b,
+				" %s: readable; full syncs use the records API (ZohoCRM.bulk.READ not granted, so they spend more credits).",
+				info.name)
 		default:
 			fmt.Fprintf(&b, " %s: readable.", info.name)
 		}
@@ -167,7 +173,8 @@ func grantMessage(cfg *config, cr credentials, org orgFacts, orgErr error) strin
 		b.WriteString(" ZohoCRM.org.READ is not granted: set crm_url and default_region in the configuration.")
 	}
 	if missing, _ := notifyScopesMissing(cr); missing && cfg.Notifications {
-		b.WriteString(" " + scopeNotifications + " is not granted: notifications cannot be turned on, and changes arrive at the pipeline's interval.")
+		b.WriteString(" " + scopeNotifications + " is not granted: notifications cannot be turned on, " +
+			"and changes arrive at the pipeline's interval.")
 	}
 	return b.String()
 }
@@ -211,11 +218,11 @@ func (s *Source) openWith(rawCfg, rawCreds json.RawMessage, provider *contract.O
 			return nil, err
 		}
 	}
-	return s.newSession(cfg, cr, shared(cfg)), nil
+	return s.newSession(cfg, cr, shared(cfg))
 }
 
 // newSession talks to the API with credentials cr, counting credits in run.
-func (s *Source) newSession(cfg *config, cr credentials, run *runShared) *session {
+func (s *Source) newSession(cfg *config, cr credentials, run *runShared) (*session, error) {
 	tk := newTokens(cfg, cr, s.tokenHTTP(), s.now, s.tune.mintWait)
 	base := cfg.APIURL
 	if base == "" {
@@ -223,9 +230,11 @@ func (s *Source) newSession(cfg *config, cr credentials, run *runShared) *sessio
 		// centre's hosts; the environment picks which one.
 		base = "https://" + cfg.dc.apiHost(cfg.Environment)
 	}
-	// Calls carry their own timeouts through their contexts.
-	c := newClient(base, &http.Client{}, tk, run.credits, s.tune, s.log)
-	return &session{cfg: cfg, tokens: tk, client: c, credits: run.credits, run: run}
+	c, err := newClient(base, tk, run.credits, s.tune, s.log)
+	if err != nil {
+		return nil, err
+	}
+	return &session{cfg: cfg, tokens: tk, client: c, credits: run.credits, run: run}, nil
 }
 
 // update returns the credentials to hand back, nil when unchanged.
@@ -245,7 +254,8 @@ func (s *Source) Discover(ctx context.Context, req contract.DiscoverRequest) (co
 	for _, info := range streamInfos() {
 		mod, err := s.fields(ctx, ss, info)
 		if isCode(err, "OAUTH_SCOPE_MISMATCH") {
-			s.log.Warn("leaving a stream out of the catalog: its fields cannot be read", "stream", info.name, "needs", "ZohoCRM.settings.fields.READ and "+info.moduleRd)
+			s.log.Warn("leaving a stream out of the catalog: its fields cannot be read",
+				"stream", info.name, "needs", "ZohoCRM.settings.fields.READ and "+info.moduleRd)
 			problems = append(problems, fmt.Sprintf("%s needs ZohoCRM.settings.fields.READ and %s", info.name, info.moduleRd))
 			continue
 		}
@@ -265,7 +275,10 @@ func (s *Source) Discover(ctx context.Context, req contract.DiscoverRequest) (co
 		})
 	}
 	if len(cat.Streams) == 0 {
-		return contract.DiscoverResponse{Credentials: ss.update()}, fmt.Errorf("no stream's fields can be read (%s): %s", strings.Join(problems, "; "), ss.cfg.regrant("those scopes"))
+		return contract.DiscoverResponse{
+				Credentials: ss.update(),
+			}, fmt.Errorf("no stream's fields can be read (%s): %s",
+				strings.Join(problems, "; "), ss.cfg.regrant("those scopes"))
 	}
 	return contract.DiscoverResponse{Catalog: cat, Credentials: ss.update()}, nil
 }
@@ -320,7 +333,8 @@ func (s *Source) Read(ctx context.Context, req contract.ReadRequest, out contrac
 		var be *budgetError
 		switch {
 		case errors.Is(err, errStopped):
-			s.log.Info("run stopped early; the next run continues from the last checkpoint", "credits_spent", ss.credits.spent.Load())
+			s.log.Info("run stopped early; the next run continues from the last checkpoint",
+				"credits_spent", ss.credits.spent.Load())
 			return nil
 		case errors.As(err, &be):
 			be.warn(s.log)
@@ -354,7 +368,8 @@ type runRead struct {
 // readStream reads one stream. When Zoho refuses a field of cached
 // metadata, because an administrator deleted or renamed it since, the
 // fields are read again and the stream read on from its last checkpoint.
-func (s *Source) readStream(ctx context.Context, ss *session, out contract.Output, rs contract.ReadStream, run *runRead) error {
+func (s *Source) readStream(ctx context.Context, ss *session, out contract.Output, rs contract.ReadStream,
+	run *runRead) error {
 	info, _ := findStream(rs.Name)
 	mod, err := s.fields(ctx, ss, info)
 	if err != nil {
@@ -365,7 +380,8 @@ func (s *Source) readStream(ctx context.Context, ss *session, out contract.Outpu
 	if !mod.cached || !isCode(err, fieldRefusals...) {
 		return err
 	}
-	s.log.Info("Zoho refused a field of the cached fields metadata; reading the fields again", "stream", rs.Name, "refusal", err)
+	s.log.Info("Zoho refused a field of the cached fields metadata; reading the fields again",
+		"stream", rs.Name, "refusal", err)
 	if mod, err = s.fetchFields(ctx, ss, info); err != nil {
 		return err
 	}
@@ -407,11 +423,17 @@ func readError(err error, cfg *config) error {
 	if errors.As(err, &ae) {
 		switch ae.Code {
 		case "INVALID_HOST":
-			return fmt.Errorf("%w: calls must reach Zoho at the data centre's API host, https://%s: check api_url (meant for tests) and any proxy between replicator and Zoho", err, cfg.dc.apiHost(cfg.Environment))
+			return fmt.Errorf(
+				"%w: calls must reach Zoho at the data centre's API host, https://%s: check api_url (meant for tests) and any "+
+					"proxy between replicator and Zoho",
+				err, cfg.dc.apiHost(cfg.Environment))
 		case "OAUTH_SCOPE_MISMATCH":
-			return fmt.Errorf("%w: the grant lacks a scope this call needs; run check to see which, then %s", err, reconnect(cfg.connect))
+			return fmt.Errorf("%w: the grant lacks a scope this call needs; run check to see which, then %s",
+				err, reconnect(cfg.connect))
 		case "NO_PERMISSION":
-			return fmt.Errorf("%w: the Zoho user who made the grant may not read this; give their profile read access to the module", err)
+			return fmt.Errorf(
+				"%w: the Zoho user who made the grant may not read this; give their profile read access to the module",
+				err)
 		case "AUTHENTICATION_FAILURE":
 			return fmt.Errorf("%w: %s", err, reconnect(cfg.connect))
 		}

@@ -87,8 +87,9 @@ func TestSpec(t *testing.T) {
 			t.Errorf("attribute %s has no description", a.Name)
 		}
 	}
-	if want := []string{"domain", "environment", "client_id", "client_secret", "crm_url", "record_url", "default_region",
-		"start_time", "max_credits_per_run", "full_sync_method", "notifications", "accounts_url", "api_url"}; !slices.Equal(names, want) {
+	want := []string{"domain", "environment", "client_id", "client_secret", "crm_url", "record_url", "default_region",
+		"start_time", "max_credits_per_run", "full_sync_method", "notifications", "accounts_url", "api_url"}
+	if !slices.Equal(names, want) {
 		t.Errorf("attributes %v, want %v", names, want)
 	}
 	for name, want := range map[string]string{"environment": `"production"`, "full_sync_method": `"auto"`} {
@@ -114,7 +115,8 @@ func TestConfigErrors(t *testing.T) {
 		want   string
 	}{
 		{map[string]any{"client_id": 1000}, "client_id takes"},
-		{map[string]any{"domain": "europe"}, `domain "europe" is not a Zoho data centre: use one of us, eu, in, au, jp, cn, ca, sa, uk`},
+		{map[string]any{"domain": "europe"},
+			`domain "europe" is not a Zoho data centre: use one of us, eu, in, au, jp, cn, ca, sa, uk`},
 		{map[string]any{"environment": "staging"}, "use production, sandbox or developer"},
 		{map[string]any{"default_region": "XX"}, `default_region "XX" is not a region`},
 		{map[string]any{"start_time": "yesterday"}, "RFC 3339"},
@@ -122,8 +124,12 @@ func TestConfigErrors(t *testing.T) {
 		{map[string]any{"record_url": "https://crm.example/{Module}"}, "lacks {SourceId}"},
 		{map[string]any{"crm_url": "crm.zoho.eu/crm/org1"}, "is not a URL"},
 		{map[string]any{"colour": "blue"}, `unknown attribute "colour"`},
-		{map[string]any{"api_url": "http://www.zohoapis.eu"}, `api_url "http://www.zohoapis.eu" uses plain http to www.zohoapis.eu, which would send Zoho tokens unencrypted: use https://www.zohoapis.eu (plain http is accepted only to localhost or a loopback address)`},
-		{map[string]any{"accounts_url": "http://zoho-sim.internal:8080/accounts/{dc}"}, `accounts_url "http://zoho-sim.internal:8080/accounts/{dc}" uses plain http to zoho-sim.internal, which would send Zoho tokens unencrypted: use https://zoho-sim.internal:8080/accounts/{dc} (`},
+		{map[string]any{"api_url": "http://www.zohoapis.eu"}, `api_url "http://www.zohoapis.eu" uses plain http to ` +
+			`www.zohoapis.eu, which would send Zoho tokens unencrypted: use https://www.zohoapis.eu (plain http is accepted ` +
+			`only to localhost or a loopback address)`},
+		{map[string]any{"accounts_url": "http://zoho-sim.internal:8080/accounts/{dc}"}, `accounts_url ` +
+			`"http://zoho-sim.internal:8080/accounts/{dc}" uses plain http to zoho-sim.internal, which would send Zoho tokens ` +
+			`unencrypted: use https://zoho-sim.internal:8080/accounts/{dc} (`},
 		{map[string]any{"api_url": "http://sim.localhost:8080"}, "uses plain http"},
 		{map[string]any{"accounts_url": "http://127.0.0.1.example.com/accounts/{dc}"}, "uses plain http"},
 		{map[string]any{"api_url": "ftp://www.zohoapis.eu"}, `api_url "ftp://www.zohoapis.eu" is not an https URL`},
@@ -158,7 +164,10 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("defaults: environment %q, token URL %q", c.Environment, c.tokenURL())
 	}
 	// Plain http is fine to a simulator on this machine.
-	for _, u := range []string{"http://127.0.0.1:4567", "http://localhost:4567/accounts/{dc}", "http://[::1]:80", "http://127.8.9.10", "https://crm.example.com"} {
+	for _, u := range []string{
+		"http://127.0.0.1:4567", "http://localhost:4567/accounts/{dc}", "http://[::1]:80", "http://127.8.9.10",
+		"https://crm.example.com",
+	} {
 		cfg := map[string]any{"api_url": u, "accounts_url": u}
 		for k, v := range base {
 			cfg[k] = v
@@ -274,12 +283,21 @@ func TestDiscoverBuildsTheSchemaFromFields(t *testing.T) {
 
 func TestContactConversion(t *testing.T) {
 	mod := &module{streamInfo: streamInfos()[0], fields: []field{
-		{APIName: "First_Name", DataType: "text"}, {APIName: "Last_Name", DataType: "text"}, {APIName: "Full_Name", DataType: "text"},
+		{
+			APIName:  "First_Name",
+			DataType: "text",
+		}, {APIName: "Last_Name", DataType: "text"}, {APIName: "Full_Name", DataType: "text"},
 		{APIName: "Account_Name", DataType: "lookup", JSONType: "jsonobject"},
 		{APIName: "Email", DataType: "email"}, {APIName: "Secondary_Email", DataType: "email"},
 		{APIName: "Private_Mail", Label: "Private mail", DataType: "email", Custom: true},
-		{APIName: "Phone", DataType: "phone"}, {APIName: "Mobile", DataType: "phone"}, {APIName: "Home_Phone", DataType: "phone"},
-		{APIName: "Fax", DataType: "phone"}, {APIName: "Asst_Phone", DataType: "phone"}, {APIName: "Other_Phone", DataType: "phone"},
+		{
+			APIName:  "Phone",
+			DataType: "phone",
+		}, {APIName: "Mobile", DataType: "phone"}, {APIName: "Home_Phone", DataType: "phone"},
+		{
+			APIName:  "Fax",
+			DataType: "phone",
+		}, {APIName: "Asst_Phone", DataType: "phone"}, {APIName: "Other_Phone", DataType: "phone"},
 		{APIName: "Direct_Line", Label: "Direct line", DataType: "phone", Custom: true},
 		{APIName: "Mailing_Country", DataType: "text"}, {APIName: "Employees", DataType: "integer"},
 		{APIName: "Score", DataType: "double"}, {APIName: "Tags", DataType: "multiselectpicklist"},
@@ -324,8 +342,7 @@ func TestContactConversion(t *testing.T) {
 	}
 	wantPhones := []schemas.Phone{
 		{Type: "work", Number: "+49301234567", Raw: "030 1234567"},
-		{Type: "mobile", Number: "+447911123456", Raw: "+44 7911 123456"},
-		{Type: "home", Raw: "call me"},
+		{Type: "mobile", Number: "+447911123456", Raw: "+44 7911 123456"}, {Type: "home", Raw: "call me"},
 		{Type: "fax", Number: "+49307654321", Raw: "0049 30 7654321"},
 		{Type: "Direct line", Number: "+49307654321", Raw: "030-7654321"},
 	}
@@ -350,18 +367,30 @@ func TestContactConversion(t *testing.T) {
 		t.Errorf("default region: %+v", c)
 	}
 	// Nor with a country name that names no country.
-	nowhere := mod.normalize(map[string]any{"id": "45", "Last_Name": "Visser", "Phone": "020 123 4567", "Mailing_Country": "Atlantis"})
-	if c, unread, _ := cv.contact(nowhere); len(c.Phones) != 1 || c.Phones[0].Number != "+31201234567" || len(unread) != 0 {
+	nowhere := mod.normalize(
+		map[string]any{"id": "45", "Last_Name": "Visser", "Phone": "020 123 4567", "Mailing_Country": "Atlantis"})
+	if c, unread, _ := cv.contact(nowhere); len(c.Phones) != 1 || c.Phones[0].Number != "+31201234567" ||
+		len(unread) != 0 {
 		t.Errorf("unknown country name: %+v, unread %v", c.Phones, unread)
 	}
 	// A number that is none in the record's country is not read in the
 	// default region, where it would be someone else's.
-	foreign := mod.normalize(map[string]any{"id": "46", "Last_Name": "Berg", "Phone": "0800 1234", "Mailing_Country": "Deutschland"})
-	if c, unread, _ := cv.contact(foreign); len(c.Phones) != 1 || c.Phones[0].Number != "" || c.Phones[0].Raw != "0800 1234" || !slices.Equal(unread, []phone.Reason{phone.Invalid}) {
+	foreign := mod.normalize(
+		map[string]any{"id": "46", "Last_Name": "Berg", "Phone": "0800 1234", "Mailing_Country": "Deutschland"})
+	if c, unread, _ := cv.contact(foreign); len(c.Phones) != 1 || c.Phones[0].Number != "" ||
+		c.Phones[0].Raw != "0800 1234" ||
+		!slices.Equal(unread, []phone.Reason{phone.Invalid}) {
 		t.Errorf("a number of no country the record names: %+v, unread %v", c.Phones, unread)
 	}
 	// COQL may give a lookup as its id, with its name in a column of its own.
-	linked := mod.normalize(map[string]any{"id": "44", "Last_Name": "Smit", "Account_Name": map[string]any{"id": "7"}, "Account_Name.Account_Name": "Acme"})
+	linked := mod.normalize(
+		map[string]any{
+			"id":                        "44",
+			"Last_Name":                 "Smit",
+			"Account_Name":              map[string]any{"id": "7"},
+			"Account_Name.Account_Name": "Acme",
+		},
+	)
 	if c, _, _ := cv.contact(linked); c.Company != "Acme" || c.Attributes["Account_Name"].(map[string]any)["id"] != "7" {
 		t.Errorf("lookup name column: company %q, attributes %v", c.Company, c.Attributes)
 	}

@@ -97,7 +97,9 @@ func parseState(raw json.RawMessage) (*streamState, error) {
 		return nil, fmt.Errorf("reading the stream's checkpoint (reset the stream's state to start over): %w", err)
 	}
 	if st.V != stateVersion {
-		return nil, fmt.Errorf("the stream's checkpoint has version %d, this connector writes %d: reset the stream's state to start over", st.V, stateVersion)
+		return nil, fmt.Errorf(
+			"the stream's checkpoint has version %d, this connector writes %d: reset the stream's state to start over",
+			st.V, stateVersion)
 	}
 	return st, nil
 }

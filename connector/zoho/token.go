@@ -74,7 +74,9 @@ type credentials struct {
 func parseCredentials(raw json.RawMessage, cfg *config) (credentials, error) {
 	var cr credentials
 	if len(raw) == 0 || string(raw) == "null" {
-		return cr, errors.New("no stored Zoho credentials: connect the source from a connect link, or run authorize with a grant code from the Self Client in the Zoho API console")
+		return cr, errors.New(
+			"no stored Zoho credentials: connect the source from a connect link, or run authorize with a grant code from the " +
+				"Self Client in the Zoho API console")
 	}
 	if err := json.Unmarshal(raw, &cr); err != nil {
 		return cr, fmt.Errorf("reading the stored Zoho credentials (connect the source again to replace them): %w", err)
@@ -84,9 +86,15 @@ func parseCredentials(raw json.RawMessage, cfg *config) (credentials, error) {
 	}
 	if cfg.Domain != "" && cr.DC != "" && cr.DC != cfg.dc.code {
 		if cr.Connect != "" {
-			return cr, fmt.Errorf("the stored credentials belong to Zoho data centre %q, where the Zoho user who connected the source lives, but domain is %q: remove domain from the configuration, or connect with a Zoho user of the %s data centre", cr.DC, cfg.dc.code, cfg.dc.code)
+			return cr, fmt.Errorf(
+				"the stored credentials belong to Zoho data centre %q, where the Zoho user who connected the source lives, but "+
+					"domain is %q: remove domain from the configuration, or connect with a Zoho user of the %s data centre",
+				cr.DC, cfg.dc.code, cfg.dc.code)
 		}
-		return cr, fmt.Errorf("the stored credentials belong to Zoho data centre %q but domain is %q: run authorize again with a grant code from the %s data centre", cr.DC, cfg.dc.code, cfg.dc.code)
+		return cr, fmt.Errorf(
+			"the stored credentials belong to Zoho data centre %q but domain is %q: run authorize again with a grant code "+
+				"from the %s data centre",
+			cr.DC, cfg.dc.code, cfg.dc.code)
 	}
 	return cr, nil
 }
@@ -162,6 +170,32 @@ func (t *tokens) access(ctx context.Context) (string, error) {
 	return t.mintLocked(ctx)
 }
 
+// tokenType is the scheme of Zoho's Authorization header.
+const tokenType = "Zoho-oauthtoken"
+
+// sentToken is the key of a call's context under which TokenContext notes
+// the token it hands out (a *string), so that the token Zoho rejects is
+// the one replaced.
+type sentToken struct{}
+
+// TokenContext hands httpapi the access token for an attempt of a call;
+// minting one waits for a slot under Zoho's limits, within ctx.
+func (t *tokens) TokenContext(ctx context.Context) (*oauth2.Token, error) {
+	tok, err := t.access(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if sent, ok := ctx.Value(sentToken{}).(*string); ok {
+		*sent = tok
+	}
+	return &oauth2.Token{AccessToken: tok, TokenType: tokenType}, nil
+}
+
+// Token is TokenContext without a context of the call's.
+func (t *tokens) Token() (*oauth2.Token, error) {
+	return t.TokenContext(context.Background())
+}
+
 // refresh replaces the access token stale, which Zoho rejected. If another
 // caller already replaced it, the newer token is returned without a mint.
 func (t *tokens) refresh(ctx context.Context, stale string) (string, error) {
@@ -177,7 +211,8 @@ func (t *tokens) mintLocked(ctx context.Context) (string, error) {
 	if err := t.waitForSlotLocked(ctx); err != nil {
 		return "", err
 	}
-	src := t.oauth.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, t.httpc), &oauth2.Token{RefreshToken: t.cr.RefreshToken})
+	src := t.oauth.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, t.httpc),
+		&oauth2.Token{RefreshToken: t.cr.RefreshToken})
 	now := t.now()
 	tok, err := src.Token()
 	// A refused request may still count against the limit, so it is noted.
@@ -219,7 +254,9 @@ func (t *tokens) waitForSlotLocked(ctx context.Context) error {
 		return nil
 	}
 	if wait > t.maxWait {
-		return fmt.Errorf("Zoho allows %d access tokens per refresh token in %v and this connection has used them: try again after %s", binding.n, binding.window, free.UTC().Format(time.RFC3339))
+		return fmt.Errorf(
+			"Zoho allows %d access tokens per refresh token in %v and this connection has used them: try again after %s",
+			binding.n, binding.window, free.UTC().Format(time.RFC3339))
 	}
 	return sleep(ctx, wait)
 }
@@ -250,17 +287,24 @@ func (t *tokens) credentials() credentials {
 // API hosts: our access token would be sent there.
 func checkAPIDomain(dc dataCentre, domain string) error {
 	u, err := url.Parse(domain)
-	if err == nil && u.Scheme == "https" && u.User == nil && u.Port() == "" && (u.Path == "" || u.Path == "/") && u.RawQuery == "" {
+	if err == nil && u.Scheme == "https" && u.User == nil && u.Port() == "" && (u.Path == "" || u.Path == "/") &&
+		u.RawQuery == "" {
 		if dc.ownsAPIHost(u.Hostname()) {
 			return nil
 		}
 		for _, other := range dataCentres() {
 			if other.ownsAPIHost(u.Hostname()) {
-				return fmt.Errorf("Zoho issued the token for data centre %q (API domain %s) but domain is %q: set domain = %q and run authorize again", other.code, domain, dc.code, other.code)
+				return fmt.Errorf(
+					"Zoho issued the token for data centre %q (API domain %s) but domain is %q: set domain = %q and run authorize "+
+						"again",
+					other.code, domain, dc.code, other.code)
 			}
 		}
 	}
-	return fmt.Errorf("Zoho's token response names API domain %q, which is not a Zoho API host of data centre %q; refusing to send the token there: check domain and accounts_url", domain, dc.code)
+	return fmt.Errorf(
+		"Zoho's token response names API domain %q, which is not a Zoho API host of data centre %q; refusing to send the "+
+			"token there: check domain and accounts_url",
+		domain, dc.code)
 }
 
 // tokenErrorCode returns Zoho's error code of a failed token request and
@@ -298,15 +342,24 @@ func refreshError(err error, cfg *config) error {
 	case !ok:
 		return fmt.Errorf("getting a Zoho access token from %s: %w", cfg.tokenURL(), err)
 	case code == "invalid_code" && cfg.connect == contract.ConnectWeb:
-		return errors.New("Zoho refused the stored refresh token (it was revoked, or the Zoho user removed the connection under Connected Apps in their Zoho account): connect the source again from a new connect link")
+		return errors.New(
+			"Zoho refused the stored refresh token (it was revoked, or the Zoho user removed the connection under Connected " +
+				"Apps in their Zoho account): connect the source again from a new connect link")
 	case code == "invalid_code":
-		return fmt.Errorf("Zoho refused the stored refresh token (it was revoked, or the Self Client was deleted or given new scopes): %s", reconnect(cfg.connect))
+		return fmt.Errorf(
+			"Zoho refused the stored refresh token (it was revoked, or the Self Client was deleted or given new scopes): %s",
+			reconnect(cfg.connect))
 	case (code == "invalid_client" || code == "invalid_client_secret") && cfg.connect == contract.ConnectWeb:
 		return errors.New(providerClientRefused(cfg, code))
 	case code == "invalid_client" || code == "invalid_client_secret":
-		return fmt.Errorf("Zoho's %s data centre refused client_id or client_secret (%s): check both against the Self Client in the Zoho API console", cfg.dc.code, code)
+		return fmt.Errorf(
+			"Zoho's %s data centre refused client_id or client_secret (%s): check both against the Self Client in the Zoho "+
+				"API console",
+			cfg.dc.code, code)
 	case isThrottled(code, desc):
-		return fmt.Errorf("Zoho is throttling token requests for this client (%s): wait about ten minutes before the next run", desc)
+		return fmt.Errorf(
+			"Zoho is throttling token requests for this client (%s): wait about ten minutes before the next run",
+			desc)
 	default:
 		return fmt.Errorf("getting a Zoho access token: Zoho answered %q %s", code, desc)
 	}

@@ -145,7 +145,8 @@ func (s *Source) Watch(ctx context.Context, req contract.WatchRequest) (contract
 	if err != nil {
 		return contract.WatchResponse{Credentials: ss.update()}, watchError(err, ch.URL)
 	}
-	s.log.Info("watching Zoho for changes", "channel", item.ChannelID, "events", strings.Join(events, ","), "expires", expires)
+	s.log.Info("watching Zoho for changes",
+		"channel", item.ChannelID, "events", strings.Join(events, ","), "expires", expires)
 	return contract.WatchResponse{
 		Channels:    []contract.Watched{{ID: ch.ID, Streams: streams, Expires: expires}},
 		Credentials: ss.update(),
@@ -157,7 +158,8 @@ func (s *Source) Watch(ctx context.Context, req contract.WatchRequest) (contract
 func (s *Source) subscribe(ctx context.Context, ss *session, item watchItem) (time.Time, error) {
 	body := map[string]any{"watch": []watchItem{item}}
 	var answer watchAnswer
-	_, err := ss.client.getJSON(ctx, request{method: http.MethodPut, path: watchPath, body: body, cost: 1, idempotent: true}, &answer)
+	_, err := ss.client.getJSON(ctx,
+		request{method: http.MethodPut, path: watchPath, body: body, cost: 1, idempotent: true}, &answer)
 	if isCode(err, "NOT_SUBSCRIBED") {
 		answer = watchAnswer{}
 		_, err = ss.client.getJSON(ctx, request{method: http.MethodPost, path: watchPath, body: body, cost: 1}, &answer)
@@ -166,7 +168,8 @@ func (s *Source) subscribe(ctx context.Context, ss *session, item watchItem) (ti
 		return time.Time{}, err
 	}
 	if len(answer.Watch) != 1 || answer.Watch[0].Status != "success" {
-		return time.Time{}, fmt.Errorf("subscribing to Zoho's notifications: Zoho's answer names no subscribed channel: %+v", answer.Watch)
+		return time.Time{}, fmt.Errorf("subscribing to Zoho's notifications: Zoho's answer names no subscribed channel: %+v",
+			answer.Watch)
 	}
 	// The earliest expiry Zoho names: it may have shortened the one asked
 	// for (to an hour, when it found it too far ahead).
@@ -199,7 +202,8 @@ func (s *Source) Unwatch(ctx context.Context, req contract.UnwatchRequest) (cont
 		ids[i] = strconv.FormatInt(zohoChannelID(ch.ID), 10)
 	}
 	q := url.Values{"channel_ids": {strings.Join(ids, ",")}}
-	_, err = ss.client.getJSON(ctx, request{method: http.MethodDelete, path: watchPath, query: q, cost: 1, idempotent: true}, nil)
+	_, err = ss.client.getJSON(ctx,
+		request{method: http.MethodDelete, path: watchPath, query: q, cost: 1, idempotent: true}, nil)
 	if err != nil && !isCode(err, "NOT_SUBSCRIBED") {
 		return contract.UnwatchResponse{Credentials: ss.update()}, watchError(err, "")
 	}
@@ -217,13 +221,17 @@ func watchError(err error, callback string) error {
 	}
 	switch {
 	case ae.Code == "OAUTH_SCOPE_MISMATCH":
-		return fmt.Errorf("%w: notifications need the scope %s in the grant: generate a grant code with it in the Zoho API console and run authorize again, or set notifications = false", err, scopeNotifications)
+		return fmt.Errorf(
+			"%w: notifications need the scope %s in the grant: generate a grant code with it in the Zoho API console and run "+
+				"authorize again, or set notifications = false",
+			err, scopeNotifications)
 	case isCode(err, "INVALID_DATA", "MANDATORY_NOT_FOUND") && strings.Contains(string(ae.Details), "notify_url"):
 		where := "the callback URL"
 		if u, perr := url.Parse(callback); perr == nil {
 			where += " at " + u.Scheme + "://" + u.Host
 		}
-		return fmt.Errorf("%w: Zoho refused %s: it must be an https address Zoho can reach; check the host's public_url", err, where)
+		return fmt.Errorf("%w: Zoho refused %s: it must be an https address Zoho can reach; check the host's public_url",
+			err, where)
 	}
 	return err
 }

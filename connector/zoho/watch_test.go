@@ -48,12 +48,14 @@ func channel(id, url string) contract.Channel {
 	return contract.Channel{ID: id, URL: url, Secret: strings.Repeat(id[:1], 43)}
 }
 
-func (h *harness) watch(changes map[string]any, streams []string, chs ...contract.Channel) (contract.WatchResponse, error) {
+func (h *harness) watch(changes map[string]any, streams []string,
+	chs ...contract.Channel) (contract.WatchResponse, error) {
 	h.t.Helper()
 	if changes == nil {
 		changes = map[string]any{"notifications": true}
 	}
-	resp, err := h.src.Watch(context.Background(), contract.WatchRequest{Config: h.config(changes), Credentials: h.creds, Streams: streams, Channels: chs})
+	resp, err := h.src.Watch(context.Background(),
+		contract.WatchRequest{Config: h.config(changes), Credentials: h.creds, Streams: streams, Channels: chs})
 	if resp.Credentials != nil {
 		h.creds = resp.Credentials
 	}
@@ -65,7 +67,8 @@ func (h *harness) watch(changes map[string]any, streams []string, chs ...contrac
 
 func (h *harness) unwatch(chs ...contract.Channel) error {
 	h.t.Helper()
-	resp, err := h.src.Unwatch(context.Background(), contract.UnwatchRequest{Config: h.config(nil), Credentials: h.creds, Channels: chs})
+	resp, err := h.src.Unwatch(context.Background(),
+		contract.UnwatchRequest{Config: h.config(nil), Credentials: h.creds, Channels: chs})
 	if resp.Credentials != nil {
 		h.creds = resp.Credentials
 	}
@@ -86,14 +89,17 @@ func TestWatchSubscribesOneChannelForBothModules(t *testing.T) {
 		t.Fatal(err)
 	}
 	week := h.clock.Now().Add(7*24*time.Hour - time.Hour)
-	if len(resp.Channels) != 1 || resp.Channels[0].ID != a.ID || !slices.Equal(resp.Channels[0].Streams, []string{"contacts", "accounts"}) || !resp.Channels[0].Expires.Equal(week) {
+	if len(resp.Channels) != 1 || resp.Channels[0].ID != a.ID ||
+		!slices.Equal(resp.Channels[0].Streams, []string{"contacts", "accounts"}) ||
+		!resp.Channels[0].Expires.Equal(week) {
 		t.Fatalf("answer %+v, want channel %s for both streams until %v", resp.Channels, a.ID, week)
 	}
 	if spent := h.sim.Credits() - before; spent != 1 {
 		t.Errorf("subscribing cost %d credits", spent)
 	}
 	chs := h.sim.Channels()
-	if len(chs) != 1 || chs[0].ID != strconv.FormatInt(zohoChannelID(a.ID), 10) || chs[0].Token != a.Secret || chs[0].NotifyURL != a.URL ||
+	if len(chs) != 1 || chs[0].ID != strconv.FormatInt(zohoChannelID(a.ID), 10) || chs[0].Token != a.Secret ||
+		chs[0].NotifyURL != a.URL ||
 		!slices.Equal(chs[0].Events, []string{"Accounts.all", "Contacts.all"}) {
 		t.Fatalf("Zoho's channels %+v", chs)
 	}
@@ -119,7 +125,8 @@ func TestWatchSubscribesOneChannelForBothModules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := h.clock.Now().Add(7*24*time.Hour - time.Hour); !resp.Channels[0].Expires.Equal(want) || h.sim.Channels()[0].Expiry.Unix() != want.Unix() {
+	if want := h.clock.Now().Add(7*24*time.Hour - time.Hour); !resp.Channels[0].Expires.Equal(want) ||
+		h.sim.Channels()[0].Expiry.Unix() != want.Unix() {
 		t.Errorf("renewed until %v (Zoho: %v), want %v", resp.Channels[0].Expires, h.sim.Channels()[0].Expiry, want)
 	}
 	if spent := h.sim.Credits() - before; spent != 1 {
@@ -132,7 +139,8 @@ func TestWatchSubscribesOneChannelForBothModules(t *testing.T) {
 	if _, err := h.watch(nil, []string{"contacts"}, a2); err != nil {
 		t.Fatal(err)
 	}
-	if chs := h.sim.Channels(); len(chs) != 1 || chs[0].Token != a2.Secret || !slices.Equal(chs[0].Events, []string{"Contacts.all"}) {
+	if chs := h.sim.Channels(); len(chs) != 1 || chs[0].Token != a2.Secret ||
+		!slices.Equal(chs[0].Events, []string{"Contacts.all"}) {
 		t.Errorf("after rotating the secret and dropping accounts: %+v", chs)
 	}
 
@@ -186,10 +194,12 @@ func TestWatchOffAndWithoutTheScope(t *testing.T) {
 		t.Errorf("with notifications off: %+v, %v, %d credits", resp, err, h.sim.Credits()-before)
 	}
 	_, err = h.watch(nil, []string{"contacts"}, a)
-	if err == nil || !strings.Contains(err.Error(), "OAUTH_SCOPE_MISMATCH") || !strings.Contains(err.Error(), "notifications need the scope ZohoCRM.notifications.ALL in the grant") {
+	if err == nil || !strings.Contains(err.Error(), "OAUTH_SCOPE_MISMATCH") ||
+		!strings.Contains(err.Error(), "notifications need the scope ZohoCRM.notifications.ALL in the grant") {
 		t.Errorf("Watch without the scope: %v", err)
 	}
-	_, err = h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(map[string]any{"notifications": true}), Credentials: h.creds})
+	_, err = h.src.Check(context.Background(),
+		contract.CheckRequest{Config: h.config(map[string]any{"notifications": true}), Credentials: h.creds})
 	if err == nil || !strings.Contains(err.Error(), "notifications need ZohoCRM.notifications.ALL") {
 		t.Errorf("check without the scope: %v", err)
 	}
@@ -198,11 +208,14 @@ func TestWatchOffAndWithoutTheScope(t *testing.T) {
 	}
 
 	// The finer scopes do as well as ALL.
-	h.authorize(append(slices.Clone(allScopes), "ZohoCRM.notifications.CREATE", "ZohoCRM.notifications.UPDATE", "ZohoCRM.notifications.DELETE")...)
+	h.authorize(
+		append(slices.Clone(allScopes),
+			"ZohoCRM.notifications.CREATE", "ZohoCRM.notifications.UPDATE", "ZohoCRM.notifications.DELETE")...)
 	if _, err := h.watch(nil, []string{"contacts"}, a); err != nil {
 		t.Errorf("Watch with CREATE, UPDATE and DELETE: %v", err)
 	}
-	resp2, err := h.src.Check(context.Background(), contract.CheckRequest{Config: h.config(map[string]any{"notifications": true}), Credentials: h.creds})
+	resp2, err := h.src.Check(context.Background(),
+		contract.CheckRequest{Config: h.config(map[string]any{"notifications": true}), Credentials: h.creds})
 	if err != nil || !strings.Contains(resp2.Message, "notifications: the grant allows them") {
 		t.Errorf("check with the finer scopes: %+v, %v", resp2, err)
 	}
@@ -217,7 +230,8 @@ func TestWatchRefusedURL(t *testing.T) {
 	h.authorize(notifyScopes...)
 	// The SDK lets only https through to a source, or http to loopback;
 	// Zoho (and the simulator) refuse what is not a URL.
-	_, err := h.watch(nil, []string{"contacts"}, contract.Channel{ID: "c", URL: "https://", Secret: strings.Repeat("s", 43)})
+	_, err := h.watch(nil, []string{"contacts"},
+		contract.Channel{ID: "c", URL: "https://", Secret: strings.Repeat("s", 43)})
 	if err == nil || !strings.Contains(err.Error(), "check the host's public_url") {
 		t.Errorf("Watch with a URL Zoho refuses: %v", err)
 	}

@@ -73,10 +73,18 @@ type Options struct {
 	// Tokens supplies the access token sent with every attempt: Bearer for
 	// a fixed API token, an oauth2.Config's or clientcredentials.Config's
 	// TokenSource for OAuth2 (wrap it in oauth2.ReuseTokenSource to keep a
-	// token until it expires). Nil sends no Authorization header.
+	// token until it expires). A source that also implements
+	// ContextTokenSource is asked with the request's context. The token's
+	// type names the scheme ("Bearer" when empty). Nil sends no
+	// Authorization header.
 	Tokens oauth2.TokenSource
 	// Log receives a warning before each retry; nil logs nothing.
 	Log hclog.Logger
+	// OnResponse, when set, sees every answer, of each attempt, before
+	// the answer is read or retried: for the headers a service reports
+	// its limits in (credits or requests left). It must not read or close
+	// the body, and may run on several goroutines at once.
+	OnResponse func(*http.Response)
 	// MaxAttempts bounds the attempts of one request, the first included.
 	MaxAttempts int
 	// MaxElapsed bounds the time one request keeps being retried: no
@@ -87,10 +95,12 @@ type Options struct {
 	// MinWait and MaxWait bound the backoff before a retry, which doubles
 	// from MinWait with each attempt; a Retry-After may ask for longer.
 	MinWait, MaxWait time.Duration
-	// Timeout bounds one attempt, reading the answer included.
+	// Timeout bounds one attempt, reading the answer included;
+	// Request.Timeout overrides it for one request.
 	Timeout time.Duration
 	// MaxBodyBytes bounds the body of an answer; reading past it fails
-	// with a *BodyTooLargeError.
+	// with a *BodyTooLargeError. Request.MaxBodyBytes overrides it for one
+	// request.
 	MaxBodyBytes int64
 	// UseNumber decodes JSON numbers into an interface value as
 	// json.Number, keeping every digit (19-digit ids, currency).
@@ -159,6 +169,13 @@ func Bearer(token string) oauth2.TokenSource {
 	return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})
 }
 
+// ContextTokenSource is a token source whose tokens may take a while: it
+// waits for a rate limit or asks a token server, and stops when the
+// request's context ends.
+type ContextTokenSource interface {
+	TokenContext(ctx context.Context) (*oauth2.Token, error)
+}
+
 // ErrPlainHTTP is wrapped by the error of a URL that would send a request,
 // and its token, unencrypted to another machine.
 var ErrPlainHTTP = errors.New("plain http is allowed only to this machine (localhost, 127.0.0.1, ::1): use https")
@@ -195,6 +212,11 @@ type Request struct {
 	// DELETE and OPTIONS are; set it for a POST that only reads (a query)
 	// or carries an idempotency key.
 	Idempotent bool
+	// Timeout and MaxBodyBytes override the Options' for this request,
+	// such as a download far larger and slower than a page; zero keeps
+	// the Options'.
+	Timeout      time.Duration
+	MaxBodyBytes int64
 }
 
 func (r Request) method() string {
@@ -252,7 +274,12 @@ func (c *Client) do(ctx context.Context, r Request) (*http.Response, *call, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	k := &call{c: c, name: r.method() + " " + req.URL.Path, idempotent: r.idempotent(), start: time.Now()}
+	k := &call{c: c, name: r.method() + " " + req.URL.Path, idempotent: r.idempotent(), start: time.Now(), http: c.http}
+	if r.Timeout > 0 {
+		hc := *c.http
+		hc.Timeout = r.Timeout
+		k.http = &hc
+	}
 	if err := c.authorize(req.Request); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", k.name, err)
 	}
@@ -263,7 +290,8 @@ func (c *Client) do(ctx context.Context, r Request) (*http.Response, *call, erro
 	if resp.StatusCode >= 400 {
 		return nil, nil, k.statusError(resp)
 	}
-	resp.Body = &limitedBody{ReadCloser: resp.Body, left: c.o.MaxBodyBytes, limit: c.o.MaxBodyBytes}
+	limit := orDefault(r.MaxBodyBytes, c.o.MaxBodyBytes)
+	resp.Body = &limitedBody{ReadCloser: resp.Body, left: limit, limit: limit}
 	return resp, k, nil
 }
 
@@ -305,7 +333,8 @@ func (c *Client) url(path string, query url.Values) (*url.URL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("path %q: %w", path, err)
 	}
-	u := c.base.JoinPath(ref.Path)
+	// The escaped path: an escaped slash in an id stays in its segment.
+	u := c.base.JoinPath(ref.EscapedPath())
 	u.RawQuery = ref.RawQuery
 	if ref.IsAbs() {
 		// Only where the token may go: a link in an answer is data.
@@ -331,7 +360,7 @@ func (c *Client) authorize(req *http.Request) error {
 	if c.o.Tokens == nil {
 		return nil
 	}
-	tok, err := c.o.Tokens.Token()
+	tok, err := c.token(req.Context())
 	if err != nil {
 		return fmt.Errorf("getting an access token for %s: %w", c.o.Service, err)
 	}
@@ -342,6 +371,14 @@ func (c *Client) authorize(req *http.Request) error {
 	return nil
 }
 
+// token asks the token source, with ctx when it takes one.
+func (c *Client) token(ctx context.Context) (*oauth2.Token, error) {
+	if src, ok := c.o.Tokens.(ContextTokenSource); ok {
+		return src.TokenContext(ctx)
+	}
+	return c.o.Tokens.Token()
+}
+
 // StatusError is an answer with a status of 400 or more.
 type StatusError struct {
 	Service string
@@ -350,6 +387,9 @@ type StatusError struct {
 	// Body is the start of the answer's body, up to MaxErrorBodyBytes:
 	// the service's own account of the error.
 	Body []byte
+	// GaveUp says why retries stopped when the answer was one worth
+	// retrying ("gave up after 5 attempts"); empty otherwise.
+	GaveUp string
 }
 
 // errorTextBytes is how much of the body an error message shows.
@@ -362,6 +402,9 @@ func (e *StatusError) Error() string {
 			text = strings.ToValidUTF8(text[:errorTextBytes], "") + "…"
 		}
 		msg += ": " + text
+	}
+	if e.GaveUp != "" {
+		msg += " (" + e.GaveUp + ")"
 	}
 	return msg
 }

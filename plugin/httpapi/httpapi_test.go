@@ -216,7 +216,8 @@ func TestServerErrors(t *testing.T) {
 		c, _ := newClient(t, ts.URL, nil)
 		err := c.Get(ctx, "/v1/people", url.Values{"limit": {"5"}}, nil)
 		var se *StatusError
-		if !errors.As(err, &se) || se.Status != 500 || string(se.Body) != `{"error":"status 500"}` || s.n.Load() != 3 {
+		if !errors.As(err, &se) || se.Status != 500 || string(se.Body) != `{"error":"status 500"}` ||
+			se.GaveUp != "gave up after 3 attempts" || s.n.Load() != 3 {
 			t.Fatalf("err %v after %d requests", err, s.n.Load())
 		}
 		want := `GET /v1/people: People API answered 500 Internal Server Error: {"error":"status 500"}` +

@@ -19,7 +19,8 @@ import (
 // decided belong to the request rather than to the shared Client.
 type call struct {
 	c          *Client
-	name       string // method and path, for errors and warnings
+	http       *http.Client // c's, or a copy with the request's timeout
+	name       string       // method and path, for errors and warnings
 	idempotent bool
 	start      time.Time
 	attempts   int
@@ -30,7 +31,7 @@ type call struct {
 // retrying is the go-retryablehttp client that runs the attempts.
 func (k *call) retrying() *retryablehttp.Client {
 	return &retryablehttp.Client{
-		HTTPClient: k.c.http,
+		HTTPClient: k.http,
 		// checkRetry stops at MaxAttempts itself, saying so.
 		RetryMax:     k.c.o.MaxAttempts,
 		CheckRetry:   k.checkRetry,
@@ -43,6 +44,9 @@ func (k *call) retrying() *retryablehttp.Client {
 // checkRetry decides, after each attempt, whether to try again and when.
 func (k *call) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	k.attempts++
+	if resp != nil && k.c.o.OnResponse != nil {
+		k.c.o.OnResponse(resp)
+	}
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
@@ -119,11 +123,13 @@ func (k *call) failed(err error) error {
 
 // statusError is the error of an answer of status 400 or more.
 func (k *call) statusError(resp *http.Response) error {
-	e := &StatusError{Service: k.c.o.Service, Call: k.name, Status: resp.StatusCode, Body: readError(resp)}
-	if k.gaveUp != "" {
-		return fmt.Errorf("%w (%s)", e, k.gaveUp)
+	return &StatusError{
+		Service: k.c.o.Service,
+		Call:    k.name,
+		Status:  resp.StatusCode,
+		Body:    readError(resp),
+		GaveUp:  k.gaveUp,
 	}
-	return e
 }
 
 // closeAnswer ends a request that failed with an error: go-retryablehttp

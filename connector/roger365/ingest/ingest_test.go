@@ -34,23 +34,51 @@ func TestBodies(t *testing.T) {
 		want string
 	}{
 		{"upsert", UpsertRequest{Stream: "contacts", Generation: 42, Contacts: []Contact{
-			{SourceID: "1", Kind: "contact", DisplayName: "Ada", FirstName: "Ada", LastName: "Lovelace", Company: "Acme", Title: "CEO",
-				Emails: []string{"ada@example.com"}, Phones: []Phone{{Type: "work", Number: "+31201234567"}}, URL: "https://crm.example/1", UpdatedAt: "2026-01-02T03:04:05Z"},
+			{
+				SourceID:    "1",
+				Kind:        "contact",
+				DisplayName: "Ada",
+				FirstName:   "Ada",
+				LastName:    "Lovelace",
+				Company:     "Acme",
+				Title:       "CEO",
+				Emails: []string{
+					"ada@example.com",
+				},
+				Phones:    []Phone{{Type: "work", Number: "+31201234567"}},
+				URL:       "https://crm.example/1",
+				UpdatedAt: "2026-01-02T03:04:05Z",
+			},
 			{SourceID: "2", DisplayName: "Bare"},
 		}}, `{"stream":"contacts","generation":42,"contacts":[` +
-			`{"source_id":"1","kind":"contact","display_name":"Ada","first_name":"Ada","last_name":"Lovelace","company":"Acme","title":"CEO",` +
-			`"emails":["ada@example.com"],"phones":[{"type":"work","number":"+31201234567"}],"url":"https://crm.example/1","updated_at":"2026-01-02T03:04:05Z"},` +
+			`{"source_id":"1","kind":"contact","display_name":"Ada","first_name":"Ada","last_name":"Lovelace",` +
+			`"company":"Acme","title":"CEO",` +
+			`"emails":["ada@example.com"],"phones":[{"type":"work","number":"+31201234567"}],"url":"https://crm.example/1",` +
+			`"updated_at":"2026-01-02T03:04:05Z"},` +
 			`{"source_id":"2","display_name":"Bare","phones":null}]}`},
-		{"results", UpsertResponse{Results: []Result{{SourceID: "1", Status: StatusCreated}, {SourceID: "2", Status: StatusRejected, Error: "why"}}},
-			`{"results":[{"source_id":"1","status":"created"},{"source_id":"2","status":"rejected","error":"why"}]}`},
+		{
+			"results",
+			UpsertResponse{
+				Results: []Result{{SourceID: "1", Status: StatusCreated}, {SourceID: "2", Status: StatusRejected, Error: "why"}},
+			},
+			`{"results":[{"source_id":"1","status":"created"},{"source_id":"2","status":"rejected","error":"why"}]}`,
+		},
 		{"delete", DeleteRequest{Stream: "contacts", SourceIDs: []string{"1"}}, `{"stream":"contacts","source_ids":["1"]}`},
 		{"deleted", DeleteResponse{Deleted: 3}, `{"deleted":3}`},
 		{"sweep", SweepRequest{Stream: "contacts", Generation: &gen}, `{"stream":"contacts","generation":42}`},
 		{"removed", SweepResponse{Removed: 2}, `{"removed":2}`},
 		{"replicator", Replicator{ID: "r1", Name: "Zoho CRM", SourceType: "zoho", Entity: "Contacts"},
 			`{"id":"r1","name":"Zoho CRM","source_type":"zoho","entity":"Contacts"}`},
-		{"lookup", LookupResponse{Matches: []Match{{DisplayName: "Ada", Company: "Acme", URL: "u", SourceID: "1", ReplicatorID: "r1", PhoneType: "work"}}},
-			`{"matches":[{"display_name":"Ada","company":"Acme","url":"u","source_id":"1","replicator_id":"r1","phone_type":"work"}]}`},
+		{
+			"lookup",
+			LookupResponse{
+				Matches: []Match{
+					{DisplayName: "Ada", Company: "Acme", URL: "u", SourceID: "1", ReplicatorID: "r1", PhoneType: "work"},
+				},
+			},
+			`{"matches":[{"display_name":"Ada","company":"Acme","url":"u","source_id":"1","replicator_id":"r1",` +
+				`"phone_type":"work"}]}`,
+		},
 		{"error", ErrorBody{Error: CodeUnauthorized, Detail: "send a key"}, `{"error":"unauthorized","detail":"send a key"}`},
 	}
 	for _, c := range cases {
@@ -66,7 +94,8 @@ func TestSweepWithoutGeneration(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"stream":"contacts"}`), &req); err != nil || req.Generation != nil {
 		t.Errorf("a missing generation decoded as %v (%v)", req.Generation, err)
 	}
-	if err := json.Unmarshal([]byte(`{"stream":"contacts","generation":0}`), &req); err != nil || req.Generation == nil || *req.Generation != 0 {
+	if err := json.Unmarshal([]byte(`{"stream":"contacts","generation":0}`), &req); err != nil || req.Generation == nil ||
+		*req.Generation != 0 {
 		t.Errorf("generation 0 decoded as %v (%v)", req.Generation, err)
 	}
 }

@@ -17,11 +17,17 @@ type faultsJSON struct {
 }
 
 func toFaultsJSON(f Faults) faultsJSON {
-	return faultsJSON{f.RateLimited, f.RetryAfter, f.ServerErrors, f.ServerErrorStatus, int(f.Delay / time.Millisecond), f.DropAfterApply, f.RejectIDs}
+	return faultsJSON{
+		f.RateLimited, f.RetryAfter, f.ServerErrors, f.ServerErrorStatus, int(f.Delay / time.Millisecond), f.DropAfterApply,
+		f.RejectIDs,
+	}
 }
 
 func (j faultsJSON) faults() Faults {
-	return Faults{j.RateLimited, j.RetryAfter, j.ServerErrors, j.ServerErrorStatus, time.Duration(j.DelayMS) * time.Millisecond, j.DropAfterApply, j.RejectIDs}
+	return Faults{
+		j.RateLimited, j.RetryAfter, j.ServerErrors, j.ServerErrorStatus, time.Duration(j.DelayMS) * time.Millisecond,
+		j.DropAfterApply, j.RejectIDs,
+	}
 }
 
 // adminRoutes serves the simulator's own controls, listed in the package doc.

@@ -41,7 +41,8 @@ func (s *Server) api(name string, h http.HandlerFunc) http.Handler {
 			w = sw
 			// The Authorization header is never logged.
 			defer func() {
-				s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start).Round(time.Microsecond))
+				s.log.Info("request",
+					"method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start).Round(time.Microsecond))
 			}()
 		}
 		if d := s.delay(); d > 0 {
@@ -70,7 +71,8 @@ func (s *Server) api(name string, h http.HandlerFunc) http.Handler {
 			return
 		}
 		if !s.authorized(r.Header.Get("Authorization")) {
-			writeError(w, http.StatusUnauthorized, ingest.CodeUnauthorized, "send a valid API key as Authorization: Bearer <key>")
+			writeError(w, http.StatusUnauthorized, ingest.CodeUnauthorized,
+				"send a valid API key as Authorization: Bearer <key>")
 			return
 		}
 		h(w, r)
@@ -103,7 +105,8 @@ func writeError(w http.ResponseWriter, status int, code, detail string) {
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, ingest.CodeInvalidJSON, fmt.Sprintf("the request body is not the expected JSON: %v", err))
+		writeError(w, http.StatusBadRequest, ingest.CodeInvalidJSON,
+			fmt.Sprintf("the request body is not the expected JSON: %v", err))
 		return false
 	}
 	return true
@@ -180,7 +183,8 @@ func (s *Server) putContacts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(req.Contacts) > ingest.MaxBatch {
-		writeError(w, http.StatusBadRequest, ingest.CodeTooManyContacts, fmt.Sprintf("a request carries at most %d contacts, this one has %d", ingest.MaxBatch, len(req.Contacts)))
+		writeError(w, http.StatusBadRequest, ingest.CodeTooManyContacts,
+			fmt.Sprintf("a request carries at most %d contacts, this one has %d", ingest.MaxBatch, len(req.Contacts)))
 		return
 	}
 	reject := s.rejectIDs()
@@ -201,7 +205,8 @@ func (s *Server) deleteContacts(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) sweepContacts(w http.ResponseWriter, r *http.Request) {
 	var req ingest.SweepRequest
-	if !decodeBody(w, r, &req) || !required(w, req.Stream != "" && req.Generation != nil, "stream and generation are required") {
+	if !decodeBody(w, r, &req) ||
+		!required(w, req.Stream != "" && req.Generation != nil, "stream and generation are required") {
 		return
 	}
 	s.mutate(w, r, func(rs *replicatorState) any {
@@ -216,7 +221,8 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
 		number = "+" + strings.TrimLeft(number, " ")
 	}
 	if !ingest.IsE164(number) {
-		writeError(w, http.StatusBadRequest, ingest.CodeInvalidNumber, "number must be E.164, such as +31201234567, with + written as %2B in the URL")
+		writeError(w, http.StatusBadRequest, ingest.CodeInvalidNumber,
+			"number must be E.164, such as +31201234567, with + written as %2B in the URL")
 		return
 	}
 	writeJSON(w, http.StatusOK, ingest.LookupResponse{Matches: s.Lookup(number)})

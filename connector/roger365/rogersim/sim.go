@@ -57,7 +57,9 @@ const (
 	EndpointLookup         = "lookup"
 )
 
-var endpoints = [...]string{EndpointGetReplicator, EndpointPutContacts, EndpointDeleteContacts, EndpointSweepContacts, EndpointLookup}
+var endpoints = [...]string{
+	EndpointGetReplicator, EndpointPutContacts, EndpointDeleteContacts, EndpointSweepContacts, EndpointLookup,
+}
 
 // Options configure a Server.
 type Options struct {
@@ -184,7 +186,11 @@ func (s *Server) Start(addr string) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	}
 	s.srvMu.Lock()
 	s.httpSrv, s.url = srv, "http://"+ln.Addr().String()
 	s.srvMu.Unlock()

@@ -21,7 +21,10 @@ func newSim(t *testing.T, opts Options) (*Server, string) {
 	t.Helper()
 	opts.Keys = append(opts.Keys, testKey)
 	if opts.Replicators == nil {
-		opts.Replicators = []Replicator{{ID: "r1", Name: "Zoho contacts", SourceType: "zoho", Entity: "Contacts"}, {ID: "r2", Name: "Zoho accounts", SourceType: "zoho", Entity: "Accounts"}}
+		opts.Replicators = []Replicator{
+			{ID: "r1", Name: "Zoho contacts", SourceType: "zoho", Entity: "Contacts"},
+			{ID: "r2", Name: "Zoho accounts", SourceType: "zoho", Entity: "Accounts"},
+		}
 	}
 	s, err := New(opts)
 	if err != nil {
@@ -77,7 +80,15 @@ func call(t *testing.T, method, url, key string, body any) response {
 }
 
 func contact(id string, numbers ...string) ingest.Contact {
-	c := ingest.Contact{SourceID: id, Kind: "contact", DisplayName: "Person " + id, Company: "Acme", URL: "https://crm.example/" + id, UpdatedAt: "2026-01-02T03:04:05Z", Phones: []ingest.Phone{}}
+	c := ingest.Contact{
+		SourceID:    id,
+		Kind:        "contact",
+		DisplayName: "Person " + id,
+		Company:     "Acme",
+		URL:         "https://crm.example/" + id,
+		UpdatedAt:   "2026-01-02T03:04:05Z",
+		Phones:      []ingest.Phone{},
+	}
 	for _, n := range numbers {
 		c.Phones = append(c.Phones, ingest.Phone{Type: "work", Number: n})
 	}
@@ -117,7 +128,8 @@ func TestUpsertResultsAndValidation(t *testing.T) {
 		body any
 		want []string
 	}{
-		{"new contacts", put("contacts", 1, contact("1", "+31201234567"), contact("2", "+31201234568")), []string{"created", "created"}},
+		{"new contacts", put("contacts", 1, contact("1", "+31201234567"), contact("2", "+31201234568")),
+			[]string{"created", "created"}},
 		{"same and changed", put("contacts", 1, contact("1", "+31201234567"), changed), []string{"unchanged", "updated"}},
 		{"per-item rejections", put("contacts", 1,
 			contact("", "+31201234567"),
@@ -160,10 +172,12 @@ func TestUpsertResultsAndValidation(t *testing.T) {
 		{"batch over 500", http.MethodPut, u, testKey, put("contacts", 1, big...), 400, "too_many_contacts"},
 		{"no stream", http.MethodPut, u, testKey, put("", 1, contact("9")), 400, "invalid_request"},
 		{"not JSON", http.MethodPut, u, testKey, "[", 400, "invalid_json"},
-		{"unknown replicator", http.MethodPut, url + "/v1/replicators/nope/contacts", testKey, put("contacts", 1, contact("9")), 404, "not_found"},
+		{"unknown replicator", http.MethodPut, url + "/v1/replicators/nope/contacts", testKey,
+			put("contacts", 1, contact("9")), 404, "not_found"},
 		{"no key", http.MethodPut, u, "", put("contacts", 1, contact("9")), 401, "unauthorized"},
 		{"wrong key", http.MethodGet, url + "/v1/replicators/r1", "other", nil, 401, "unauthorized"},
-		{"sweep without generation", http.MethodPost, u + ":sweep", testKey, map[string]any{"stream": "contacts"}, 400, "invalid_request"},
+		{"sweep without generation", http.MethodPost, u + ":sweep", testKey, map[string]any{"stream": "contacts"}, 400,
+			"invalid_request"},
 		{"unknown path", http.MethodGet, url + "/v2/things", testKey, nil, 404, "not_found"},
 	}
 	for _, c := range whole {
@@ -179,7 +193,9 @@ func TestUpsertResultsAndValidation(t *testing.T) {
 	}
 
 	r := call(t, http.MethodGet, url+"/v1/replicators/r2", testKey, nil)
-	if r.status != 200 || r.body["name"] != "Zoho accounts" || r.body["source_type"] != "zoho" || r.body["entity"] != "Accounts" || r.body["id"] != "r2" {
+	if r.status != 200 || r.body["name"] != "Zoho accounts" || r.body["source_type"] != "zoho" ||
+		r.body["entity"] != "Accounts" ||
+		r.body["id"] != "r2" {
 		t.Errorf("get replicator: %d %v", r.status, r.body)
 	}
 }
@@ -187,11 +203,18 @@ func TestUpsertResultsAndValidation(t *testing.T) {
 func TestDeleteAndSweep(t *testing.T) {
 	s, url := newSim(t, Options{})
 	u := url + "/v1/replicators/r1/contacts"
-	statuses(t, call(t, http.MethodPut, u, testKey, put("contacts", 1, contact("a", "+31201111111"), contact("b", "+31202222222"), contact("c", "+31203333333"))))
+	statuses(
+		t,
+		call(t,
+			http.MethodPut, u, testKey,
+			put("contacts", 1, contact("a", "+31201111111"), contact("b", "+31202222222"), contact("c", "+31203333333"))),
+	)
 	statuses(t, call(t, http.MethodPut, u, testKey, put("accounts", 1, contact("x", "+31204444444"))))
-	statuses(t, call(t, http.MethodPut, url+"/v1/replicators/r2/contacts", testKey, put("contacts", 1, contact("a", "+31201111111"))))
+	statuses(t,
+		call(t, http.MethodPut, url+"/v1/replicators/r2/contacts", testKey, put("contacts", 1, contact("a", "+31201111111"))))
 
-	r := call(t, http.MethodPost, u+":delete", testKey, map[string]any{"stream": "contacts", "source_ids": []string{"a", "missing"}})
+	r := call(t, http.MethodPost, u+":delete", testKey,
+		map[string]any{"stream": "contacts", "source_ids": []string{"a", "missing"}})
 	if r.status != 200 || r.body["deleted"] != 1.0 {
 		t.Fatalf("delete: %d %v", r.status, r.body)
 	}
@@ -225,8 +248,13 @@ func TestLookup(t *testing.T) {
 	twice := contact("p", "+31201234567", "+31612345678")
 	twice.Phones = append(twice.Phones, ingest.Phone{Type: "mobile", Number: "+31612345678"})
 	twice.Phones[1].Type = "mobile"
-	statuses(t, call(t, http.MethodPut, url+"/v1/replicators/r1/contacts", testKey, put("contacts", 1, twice, contact("none"))))
-	statuses(t, call(t, http.MethodPut, url+"/v1/replicators/r2/contacts", testKey, put("accounts", 1, contact("acme", "+31201234567"))))
+	statuses(t,
+		call(t, http.MethodPut, url+"/v1/replicators/r1/contacts", testKey, put("contacts", 1, twice, contact("none"))))
+	statuses(
+		t,
+		call(t,
+			http.MethodPut, url+"/v1/replicators/r2/contacts", testKey, put("accounts", 1, contact("acme", "+31201234567"))),
+	)
 
 	r := call(t, http.MethodGet, url+"/v1/lookup?number=%2B31201234567", testKey, nil)
 	if r.status != 200 {
@@ -237,7 +265,14 @@ func TestLookup(t *testing.T) {
 		t.Fatalf("matches %v, want one per replicator", matches)
 	}
 	first := matches[0].(map[string]any)
-	want := map[string]any{"display_name": "Person p", "company": "Acme", "url": "https://crm.example/p", "source_id": "p", "replicator_id": "r1", "phone_type": "work"}
+	want := map[string]any{
+		"display_name":  "Person p",
+		"company":       "Acme",
+		"url":           "https://crm.example/p",
+		"source_id":     "p",
+		"replicator_id": "r1",
+		"phone_type":    "work",
+	}
 	for k, v := range want {
 		if first[k] != v {
 			t.Errorf("match %s = %v, want %v", k, first[k], v)
@@ -250,7 +285,8 @@ func TestLookup(t *testing.T) {
 		t.Errorf("duplicate number matches: %v", r.body)
 	}
 	for _, bad := range []string{"0201234567", "%2B0", "", "abc"} {
-		if r := call(t, http.MethodGet, url+"/v1/lookup?number="+bad, testKey, nil); r.status != 400 || r.body["error"] != "invalid_number" {
+		if r := call(t, http.MethodGet, url+"/v1/lookup?number="+bad, testKey, nil); r.status != 400 ||
+			r.body["error"] != "invalid_number" {
 			t.Errorf("lookup %q: %d %v", bad, r.status, r.body)
 		}
 	}
@@ -277,7 +313,8 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	}
 	ts := httptest.NewServer(s.Handler())
 	u := ts.URL + "/v1/replicators/r1/contacts"
-	statuses(t, call(t, http.MethodPut, u, testKey, put("contacts", 7, contact("a", "+31201111111"), contact("b", "+31202222222"))))
+	statuses(t,
+		call(t, http.MethodPut, u, testKey, put("contacts", 7, contact("a", "+31201111111"), contact("b", "+31202222222"))))
 	if err := s.AddReplicator(Replicator{ID: "r9", Name: "Added later"}); err != nil {
 		t.Fatal(err)
 	}
@@ -301,11 +338,14 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	// So do the times: an older version is still refused.
 	older := contact("a", "+31201111111")
 	older.DisplayName, older.UpdatedAt = "Older", "2026-01-02T03:04:04Z"
-	if got := statuses(t, call(t, http.MethodPut, url+"/v1/replicators/r1/contacts", testKey, put("contacts", 7, older))); got[0] != "stale" {
+	if got := statuses(
+		t, call(t, http.MethodPut, url+"/v1/replicators/r1/contacts", testKey, put("contacts", 7, older)),
+	); got[0] != "stale" {
 		t.Errorf("older version after restart: %q, want stale", got)
 	}
 	// Generations survive too: a sweep in generation 8 removes both.
-	r := call(t, http.MethodPost, url+"/v1/replicators/r1/contacts:sweep", testKey, map[string]any{"stream": "contacts", "generation": 8})
+	r := call(t, http.MethodPost, url+"/v1/replicators/r1/contacts:sweep", testKey,
+		map[string]any{"stream": "contacts", "generation": 8})
 	if r.body["removed"] != 2.0 {
 		t.Errorf("sweep after restart: %v", r.body)
 	}
@@ -314,7 +354,8 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 func TestPersistsWhileRunning(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "phonebook.json")
 	_, url := newSim(t, Options{DataFile: file, PersistEvery: 10 * time.Millisecond})
-	statuses(t, call(t, http.MethodPut, url+"/v1/replicators/r1/contacts", testKey, put("contacts", 1, contact("a", "+31201111111"))))
+	statuses(t,
+		call(t, http.MethodPut, url+"/v1/replicators/r1/contacts", testKey, put("contacts", 1, contact("a", "+31201111111"))))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		other := newStore()
@@ -334,7 +375,8 @@ func TestPersistsWhileRunning(t *testing.T) {
 func TestSyncWrites(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "phonebook.json")
 	_, url := newSim(t, Options{DataFile: file, SyncWrites: true, PersistEvery: time.Hour})
-	statuses(t, call(t, http.MethodPut, url+"/v1/replicators/r1/contacts", testKey, put("contacts", 1, contact("a", "+31201111111"))))
+	statuses(t,
+		call(t, http.MethodPut, url+"/v1/replicators/r1/contacts", testKey, put("contacts", 1, contact("a", "+31201111111"))))
 	other := newStore()
 	if err := other.loadFile(file); err != nil {
 		t.Fatal(err)
@@ -376,7 +418,9 @@ func TestFaults(t *testing.T) {
 	if len(s.Contacts("r1")) != 2 {
 		t.Error("the dropped request was not applied")
 	}
-	if got := statuses(t, call(t, http.MethodPut, u, testKey, put("contacts", 1, contact("b", "+31202222222")))); got[0] != "unchanged" {
+	if got := statuses(
+		t, call(t, http.MethodPut, u, testKey, put("contacts", 1, contact("b", "+31202222222"))),
+	); got[0] != "unchanged" {
 		t.Errorf("repeat after drop: %v", got)
 	}
 
@@ -399,12 +443,24 @@ func TestFaults(t *testing.T) {
 
 	// Rejections by source id, for destinations' handling of per-item results.
 	s.SetFault(Faults{RejectIDs: []string{"z"}})
-	if got := statuses(t, call(t, http.MethodPut, u, testKey, put("contacts", 1, contact("z", "+31209999999"), contact("y", "+31208888888")))); strings.Join(got, "|") != "rejected: refused by the simulator's injected fault|created" {
+	if got := statuses(
+		t,
+		call(t, http.MethodPut, u, testKey, put("contacts", 1, contact("z", "+31209999999"), contact("y", "+31208888888"))),
+	); strings.Join(
+		got,
+		"|",
+	) != "rejected: refused by the simulator's injected fault|created" {
 		t.Errorf("reject fault: %q", got)
 	}
 	s.SetFault(Faults{})
 
-	want := map[string]int64{EndpointPutContacts: 5, EndpointGetReplicator: 2, EndpointLookup: 2, EndpointDeleteContacts: 0, EndpointSweepContacts: 0}
+	want := map[string]int64{
+		EndpointPutContacts:    5,
+		EndpointGetReplicator:  2,
+		EndpointLookup:         2,
+		EndpointDeleteContacts: 0,
+		EndpointSweepContacts:  0,
+	}
 	got := s.Requests()
 	for k, v := range want {
 		if got[k] != v {
@@ -418,7 +474,10 @@ func TestFaults(t *testing.T) {
 
 func TestAdminReplicatorsAndKeys(t *testing.T) {
 	s, url := newSim(t, Options{})
-	if r := call(t, http.MethodPost, url+"/admin/replicators", "", Replicator{ID: "r3", Name: "Three", SourceType: "hubspot", Entity: "people"}); r.status != 200 {
+	if r := call(
+		t, http.MethodPost, url+"/admin/replicators", "",
+		Replicator{ID: "r3", Name: "Three", SourceType: "hubspot", Entity: "people"},
+	); r.status != 200 {
 		t.Fatalf("add replicator: %d %v", r.status, r.body)
 	}
 	if r := call(t, http.MethodPost, url+"/admin/keys", "", map[string]string{"key": "second"}); r.status != 204 {
@@ -428,7 +487,8 @@ func TestAdminReplicatorsAndKeys(t *testing.T) {
 	if r.status != 200 || r.body["source_type"] != "hubspot" {
 		t.Errorf("new replicator with new key: %d %v", r.status, r.body)
 	}
-	statuses(t, call(t, http.MethodPut, url+"/v1/replicators/r3/contacts", "second", put("people", 1, contact("a", "+31201111111"))))
+	statuses(t,
+		call(t, http.MethodPut, url+"/v1/replicators/r3/contacts", "second", put("people", 1, contact("a", "+31201111111"))))
 	var listed []StoredContact
 	resp, err := http.Get(url + "/admin/replicators/r3/contacts")
 	if err != nil {
@@ -499,12 +559,14 @@ func TestStaleVersions(t *testing.T) {
 		{"first", version("p", "Newer", "2026-01-02T10:00:00Z"), "created", "Newer"},
 		{"older", version("p", "Older", "2026-01-02T09:59:59.999Z"), "stale", "Newer"},
 		{"same version again", version("p", "Newer", "2026-01-02T10:00:00Z"), "unchanged", "Newer"},
-		{"same instant in another offset", version("p", "Same instant", "2026-01-02T11:00:00+01:00"), "updated", "Same instant"},
+		{"same instant in another offset", version("p", "Same instant", "2026-01-02T11:00:00+01:00"), "updated",
+			"Same instant"},
 		{"older in another offset", version("p", "Older", "2026-01-02T10:59:00+01:00"), "stale", "Same instant"},
 		{"newer", version("p", "Newest", "2026-01-02T10:00:00.5Z"), "updated", "Newest"},
 		{"without a time", version("p", "Timeless", ""), "updated", "Timeless"},
 		{"older than nothing", version("p", "Has a time", "2020-01-01T00:00:00Z"), "updated", "Has a time"},
-		{"not RFC 3339", version("p", "Bad time", "2026-01-02 10:00"), "rejected: updated_at is not an RFC 3339 time such as 2026-01-02T03:04:05Z", "Has a time"},
+		{"not RFC 3339", version("p", "Bad time", "2026-01-02 10:00"),
+			"rejected: updated_at is not an RFC 3339 time such as 2026-01-02T03:04:05Z", "Has a time"},
 	}
 	for _, st := range steps {
 		got := statuses(t, call(t, http.MethodPut, u, testKey, put("contacts", 1, st.contact)))
@@ -527,18 +589,31 @@ func TestLateWriterAfterSuccessor(t *testing.T) {
 	u := url + "/v1/replicators/r1/contacts"
 	const t1, t2 = "2026-01-02T09:00:00Z", "2026-01-02T10:00:00Z"
 	// The predecessor's earlier run, generation 5.
-	statuses(t, call(t, http.MethodPut, u, testKey, put("contacts", 5, version("a", "A", t1), version("b", "B old", t1), version("c", "C", t1))))
+	statuses(
+		t,
+		call(t,
+			http.MethodPut, u, testKey,
+			put("contacts", 5, version("a", "A", t1), version("b", "B old", t1), version("c", "C", t1))),
+	)
 	// The successor's full refresh, generation 6: b changed, c was deleted in the CRM.
 	statuses(t, call(t, http.MethodPut, u, testKey, put("contacts", 6, version("a", "A", t1), version("b", "B new", t2))))
 	// The predecessor's late batch and sweep, generation 5.
-	if got := statuses(t, call(t, http.MethodPut, u, testKey, put("contacts", 5, version("a", "A", t1), version("b", "B old", t1)))); strings.Join(got, " ") != "unchanged stale" {
+	if got := statuses(
+		t, call(t, http.MethodPut, u, testKey, put("contacts", 5, version("a", "A", t1), version("b", "B old", t1))),
+	); strings.Join(
+		got,
+		" ",
+	) != "unchanged stale" {
 		t.Errorf("late batch: %q, want unchanged stale", got)
 	}
-	if r := call(t, http.MethodPost, u+":sweep", testKey, map[string]any{"stream": "contacts", "generation": 5}); r.body["removed"] != 0.0 {
+	r := call(t, http.MethodPost, u+":sweep", testKey, map[string]any{"stream": "contacts", "generation": 5})
+	if r.body["removed"] != 0.0 {
 		t.Errorf("the late sweep removed %v entries, want 0", r.body["removed"])
 	}
 	// The successor's sweep removes c only.
-	if r := call(t, http.MethodPost, u+":sweep", testKey, map[string]any{"stream": "contacts", "generation": 6}); r.body["removed"] != 1.0 {
+	if r := call(
+		t, http.MethodPost, u+":sweep", testKey, map[string]any{"stream": "contacts", "generation": 6},
+	); r.body["removed"] != 1.0 {
 		t.Errorf("the successor's sweep removed %v entries, want 1 (c)", r.body["removed"])
 	}
 	for id, want := range map[string]string{"a": "A", "b": "B new", "c": ""} {
@@ -554,10 +629,13 @@ func TestStaleContactCountsForItsGeneration(t *testing.T) {
 	s, url := newSim(t, Options{})
 	u := url + "/v1/replicators/r1/contacts"
 	statuses(t, call(t, http.MethodPut, u, testKey, put("contacts", 6, version("b", "B new", "2026-01-02T10:00:00Z"))))
-	if got := statuses(t, call(t, http.MethodPut, u, testKey, put("contacts", 7, version("b", "B old", "2026-01-02T09:00:00Z")))); got[0] != "stale" {
+	got := statuses(t,
+		call(t, http.MethodPut, u, testKey, put("contacts", 7, version("b", "B old", "2026-01-02T09:00:00Z"))))
+	if got[0] != "stale" {
 		t.Fatalf("results %q, want stale", got)
 	}
-	if r := call(t, http.MethodPost, u+":sweep", testKey, map[string]any{"stream": "contacts", "generation": 7}); r.body["removed"] != 0.0 {
+	r := call(t, http.MethodPost, u+":sweep", testKey, map[string]any{"stream": "contacts", "generation": 7})
+	if r.body["removed"] != 0.0 {
 		t.Errorf("the sweep removed %v entries, want 0", r.body["removed"])
 	}
 	if name, gen := storedName(s, "b"); name != "B new" || gen != 7 {

@@ -93,7 +93,8 @@ func validate(c *ingest.Contact) string {
 
 // upsert writes contacts into a replicator's stream and returns one result
 // per contact; source ids in reject are refused as if invalid.
-func (s *store) upsert(rs *replicatorState, stream string, gen uint64, contacts []ingest.Contact, reject map[string]bool) []ingest.Result {
+func (s *store) upsert(rs *replicatorState, stream string, gen uint64, contacts []ingest.Contact,
+	reject map[string]bool) []ingest.Result {
 	entries := rs.streams[stream]
 	if entries == nil {
 		entries = map[string]*entry{}

@@ -78,7 +78,12 @@ func (s *Server) adminWebClient(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusBadRequest, err)
 		return
 	}
-	c := WebClient{Name: body.Name, ID: "1000." + strings.ToUpper(newToken()[5:37]), Secret: newToken()[5:], RedirectURIs: body.RedirectURIs}
+	c := WebClient{
+		Name:         body.Name,
+		ID:           "1000." + strings.ToUpper(newToken()[5:37]),
+		Secret:       newToken()[5:],
+		RedirectURIs: body.RedirectURIs,
+	}
 	if c.Name == "" {
 		c.Name = "Web client"
 	}
@@ -180,7 +185,8 @@ func (s *Server) adminSetFault(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !validFaultKind(body.Kind) {
-		adminError(w, http.StatusBadRequest, fmt.Errorf("unknown fault kind %q: use 429, 500, slow, expire_tokens or bad_api_domain", body.Kind))
+		adminError(w, http.StatusBadRequest,
+			fmt.Errorf("unknown fault kind %q: use 429, 500, slow, expire_tokens or bad_api_domain", body.Kind))
 		return
 	}
 	f := Fault{Kind: body.Kind, Count: body.Count}

@@ -174,7 +174,18 @@ func TestCredits(t *testing.T) {
 		t.Errorf("status and download cost %d, want 2", got)
 	}
 	calls := f.sim.Calls()
-	want := map[string]int64{"oauth/token": 1, "org": 1, "settings/modules": 1, "settings/fields": 1, "records": 2, "deleted": 1, "coql": 1, "bulk/create": 1, "bulk/status": 1, "bulk/result": 1}
+	want := map[string]int64{
+		"oauth/token":      1,
+		"org":              1,
+		"settings/modules": 1,
+		"settings/fields":  1,
+		"records":          2,
+		"deleted":          1,
+		"coql":             1,
+		"bulk/create":      1,
+		"bulk/status":      1,
+		"bulk/result":      1,
+	}
 	for k, v := range want {
 		if calls[k] != v {
 			t.Errorf("calls[%s] = %d, want %d (all: %v)", k, calls[k], v, calls)
@@ -210,17 +221,39 @@ func TestAdminAPI(t *testing.T) {
 
 	_, body = f.call("GET", "/admin/client", "", nil)
 	client := decode[map[string]string](t, body)
-	if client["client_id"] != f.sim.ClientID() || client["accounts_url"] != f.srv.URL+"/accounts/{dc}" || client["dc"] != "eu" {
+	if client["client_id"] != f.sim.ClientID() || client["accounts_url"] != f.srv.URL+"/accounts/{dc}" ||
+		client["dc"] != "eu" {
 		t.Errorf("client %v", client)
 	}
 
 	f.clock.Advance(time.Hour)
-	resp, body = f.call("POST", "/admin/records/Accounts", "", map[string]any{"Account_Name": "Nieuwe Haven B.V.", "Phone": "010-7654321", "Regions": []string{"Benelux"}, "Employees": 12})
+	resp, body = f.call(
+		"POST",
+		"/admin/records/Accounts",
+		"",
+		map[string]any{
+			"Account_Name": "Nieuwe Haven B.V.",
+			"Phone":        "010-7654321",
+			"Regions":      []string{"Benelux"},
+			"Employees":    12,
+		},
+	)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create account: HTTP %d %s", resp.StatusCode, body)
 	}
 	accID := decode[map[string]string](t, body)["id"]
-	resp, body = f.call("POST", "/admin/records/Contacts", "", map[string]any{"First_Name": "Eva", "Last_Name": "Visser", "Direct_Line": "+31 20 555 0101", "Account_Name": map[string]any{"id": accID}, "Email_Opt_Out": true})
+	resp, body = f.call(
+		"POST",
+		"/admin/records/Contacts",
+		"",
+		map[string]any{
+			"First_Name":    "Eva",
+			"Last_Name":     "Visser",
+			"Direct_Line":   "+31 20 555 0101",
+			"Account_Name":  map[string]any{"id": accID},
+			"Email_Opt_Out": true,
+		},
+	)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create contact: HTTP %d %s", resp.StatusCode, body)
 	}
@@ -228,7 +261,8 @@ func TestAdminAPI(t *testing.T) {
 
 	rec, ok := f.sim.Record("Contacts", conID)
 	now := f.clock.Now().In(f.sim.loc).Format("2006-01-02T15:04:05-07:00")
-	if !ok || rec["Full_Name"] != "Eva Visser" || rec["Modified_Time"] != now || rec["Created_Time"] != now || rec["Email_Opt_Out"] != true {
+	if !ok || rec["Full_Name"] != "Eva Visser" || rec["Modified_Time"] != now || rec["Created_Time"] != now ||
+		rec["Email_Opt_Out"] != true {
 		t.Fatalf("created contact %v", rec)
 	}
 	if acc := rec["Account_Name"].(map[string]any); acc["name"] != "Nieuwe Haven B.V." || acc["id"] != accID {
@@ -410,7 +444,8 @@ func TestManyAdminChanges(t *testing.T) {
 	const n = 10000
 	ids := make([]string, 0, n)
 	for i := 0; i < n; i++ {
-		id, err := f.sim.CreateRecord("Contacts", map[string]any{"Last_Name": "Bulk", "Phone": "020-" + strings.Repeat("1", 7)})
+		id, err := f.sim.CreateRecord("Contacts",
+			map[string]any{"Last_Name": "Bulk", "Phone": "020-" + strings.Repeat("1", 7)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -471,7 +506,8 @@ func TestDailyCreditsHeader(t *testing.T) {
 	f.clock.Advance(time.Minute)
 	resp, _ := f.call("GET", "/crm/bulk/v8/read/"+f.sim.Jobs()[0]+"/result", tok, nil)
 	if resp.StatusCode != 200 || left(resp) != "9" || f.sim.CreditsLeft() != 9 {
-		t.Errorf("download: HTTP %d, %s %q, want 9 (a job of 50 and the download)", resp.StatusCode, CreditsHeader, left(resp))
+		t.Errorf("download: HTTP %d, %s %q, want 9 (a job of 50 and the download)",
+			resp.StatusCode, CreditsHeader, left(resp))
 	}
 	_, body := f.call("GET", "/admin/credits", "", nil)
 	if got := decode[struct {

@@ -39,7 +39,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /crm/bulk/v8/read/{id}/result", s.api("bulk/result", s.handleBulkResult))
 	s.notifyRoutes(mux)
 	mux.HandleFunc("/crm/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one", nil)
+		writeError(w, http.StatusNotFound, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one",
+			nil)
 	})
 
 	s.adminRoutes(mux)
@@ -151,7 +152,8 @@ func (s *Server) api(name string, h func(c *apiCall)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.countCall(name)
 		if !s.apiHostAllowed(r.Host) {
-			writeError(w, http.StatusBadRequest, "INVALID_HOST", "the API is served at "+s.apiHost+" (sandbox. and developer. for those environments), not at "+r.Host, nil)
+			writeError(w, http.StatusBadRequest, "INVALID_HOST",
+				"the API is served at "+s.apiHost+" (sandbox. and developer. for those environments), not at "+r.Host, nil)
 			return
 		}
 		// Failed calls show the credits left too; answers that charge
@@ -160,7 +162,8 @@ func (s *Server) api(name string, h func(c *apiCall)) http.HandlerFunc {
 		s.mu.Lock()
 		if s.opts.MaxConcurrent > 0 && s.inflight >= s.opts.MaxConcurrent {
 			s.mu.Unlock()
-			writeError(w, http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "The number of concurrent requests has exceeded the limit for your edition", nil)
+			writeError(w, http.StatusTooManyRequests, "TOO_MANY_REQUESTS",
+				"The number of concurrent requests has exceeded the limit for your edition", nil)
 			return
 		}
 		s.inflight++
@@ -191,7 +194,8 @@ func (s *Server) api(name string, h func(c *apiCall)) http.HandlerFunc {
 				secs := int((f.RetryAfter + time.Second - 1) / time.Second)
 				w.Header().Set("Retry-After", strconv.Itoa(secs))
 			}
-			writeError(w, http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "You have made too many requests within a short span of time", nil)
+			writeError(w, http.StatusTooManyRequests, "TOO_MANY_REQUESTS",
+				"You have made too many requests within a short span of time", nil)
 			return
 		}
 		if s.takeFaultLocked(FaultInternalError) != nil {
@@ -206,7 +210,8 @@ func (s *Server) api(name string, h func(c *apiCall)) http.HandlerFunc {
 			writeError(w, http.StatusUnauthorized, code, "invalid oauth token", nil)
 			return
 		case "AUTHENTICATION_FAILURE":
-			writeError(w, http.StatusUnauthorized, code, "Authentication failed: send Authorization: Zoho-oauthtoken <access token>", nil)
+			writeError(w, http.StatusUnauthorized, code,
+				"Authentication failed: send Authorization: Zoho-oauthtoken <access token>", nil)
 			return
 		}
 		h(&apiCall{s: s, tok: tok, w: w, r: r})
@@ -233,12 +238,14 @@ func (s *Server) handleFields(c *apiCall) {
 	}
 	name := c.r.URL.Query().Get("module")
 	if name == "" {
-		writeError(c.w, http.StatusBadRequest, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", map[string]any{"param_name": "module"})
+		writeError(c.w, http.StatusBadRequest, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing",
+			map[string]any{"param_name": "module"})
 		return
 	}
 	m, ok := s.moduleByName(name)
 	if !ok {
-		writeError(c.w, http.StatusBadRequest, "INVALID_MODULE", "the module name given seems to be invalid", map[string]any{"param_name": "module"})
+		writeError(c.w, http.StatusBadRequest, "INVALID_MODULE", "the module name given seems to be invalid",
+			map[string]any{"param_name": "module"})
 		return
 	}
 	fields := make([]any, 0, len(m.fields))
@@ -284,7 +291,8 @@ func (c *apiCall) ifModifiedSince() (t time.Time, set, ok bool) {
 	if t, err := http.ParseTime(h); err == nil {
 		return t, true, true
 	}
-	writeError(c.w, http.StatusBadRequest, "INVALID_DATA", "If-Modified-Since must be an ISO 8601 or HTTP date", map[string]any{"header": "If-Modified-Since"})
+	writeError(c.w, http.StatusBadRequest, "INVALID_DATA", "If-Modified-Since must be an ISO 8601 or HTTP date",
+		map[string]any{"header": "If-Modified-Since"})
 	return time.Time{}, true, false
 }
 
@@ -343,13 +351,15 @@ func (s *Server) handleRecords(c *apiCall) {
 	}
 	q := c.r.URL.Query()
 	if q.Get("fields") == "" {
-		writeError(c.w, http.StatusBadRequest, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", map[string]any{"param_name": "fields"})
+		writeError(c.w, http.StatusBadRequest, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing",
+			map[string]any{"param_name": "fields"})
 		return
 	}
 	var fields []*field
 	names := strings.Split(q.Get("fields"), ",")
 	if len(names) > maxFields {
-		writeError(c.w, http.StatusBadRequest, "LIMIT_EXCEEDED", "at most 50 fields can be requested", map[string]any{"param_name": "fields", "limit": maxFields})
+		writeError(c.w, http.StatusBadRequest, "LIMIT_EXCEEDED", "at most 50 fields can be requested",
+			map[string]any{"param_name": "fields", "limit": maxFields})
 		return
 	}
 	for _, n := range names {
@@ -380,7 +390,8 @@ func (s *Server) handleRecords(c *apiCall) {
 			return
 		}
 		if tok.Served >= pageTokenLimit {
-			writeError(c.w, http.StatusBadRequest, "LIMIT_EXCEEDED", "page_token reaches only the first 100000 records", map[string]any{"limit": pageTokenLimit})
+			writeError(c.w, http.StatusBadRequest, "LIMIT_EXCEEDED", "page_token reaches only the first 100000 records",
+				map[string]any{"limit": pageTokenLimit})
 			return
 		}
 		sinceSet = tok.Since != 0

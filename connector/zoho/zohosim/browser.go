@@ -70,7 +70,8 @@ func browse(httpc *http.Client, req *http.Request) (*html.Node, *url.URL, error)
 		return nil, nil, fmt.Errorf("reading the page of %s: %w", req.URL.Path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, nil, fmt.Errorf("Zoho Accounts answered HTTP %d: %s: %s", resp.StatusCode, pageText(find(page, "id", "error")), pageText(find(page, "id", "message")))
+		return nil, nil, fmt.Errorf("Zoho Accounts answered HTTP %d: %s: %s",
+			resp.StatusCode, pageText(find(page, "id", "error")), pageText(find(page, "id", "message")))
 	}
 	return page, nil, nil
 }

@@ -36,7 +36,9 @@ const (
 )
 
 // fieldRefusals are the codes Options.BulkOwnerNamesRefusal takes.
-var fieldRefusals = []string{RefusalFieldNotAvailable, RefusalFieldNotSupported, RefusalInvalidRequest, RefusalJoinLimitExceeded}
+var fieldRefusals = []string{
+	RefusalFieldNotAvailable, RefusalFieldNotSupported, RefusalInvalidRequest, RefusalJoinLimitExceeded,
+}
 
 // unsupportedModules are modules Zoho's Bulk Read does not export.
 var unsupportedModules = []string{"Notes", "Attachments", "Emails"}
@@ -211,11 +213,13 @@ func (s *Server) handleBulkCreate(c *apiCall) {
 	if req.Query.PageToken != "" {
 		var tok bulkToken
 		if !decodeToken(req.Query.PageToken, &tok) {
-			writeError(c.w, http.StatusBadRequest, "INVALID_DATA", "the page_token is invalid", map[string]any{"api_name": "page_token"})
+			writeError(c.w, http.StatusBadRequest, "INVALID_DATA", "the page_token is invalid",
+				map[string]any{"api_name": "page_token"})
 			return
 		}
 		if s.now().Unix() > tok.Expires {
-			writeError(c.w, http.StatusBadRequest, "INVALID_DATA", "the page_token has expired", map[string]any{"api_name": "page_token"})
+			writeError(c.w, http.StatusBadRequest, "INVALID_DATA", "the page_token has expired",
+				map[string]any{"api_name": "page_token"})
 			return
 		}
 		moduleName = tok.Module
@@ -233,7 +237,8 @@ func (s *Server) handleBulkCreate(c *apiCall) {
 		}
 		moduleName = mod.APIName
 		if moduleName == "" {
-			writeError(c.w, http.StatusBadRequest, "REQUIRED_PARAM_MISSING", "query.module is missing", map[string]any{"api_name": "module"})
+			details := map[string]any{"api_name": "module"}
+			writeError(c.w, http.StatusBadRequest, "REQUIRED_PARAM_MISSING", "query.module is missing", details)
 			return
 		}
 		if len(req.Query.Criteria) > 0 && string(req.Query.Criteria) != "null" {
@@ -275,7 +280,8 @@ func (s *Server) handleBulkCreate(c *apiCall) {
 	for _, name := range job.fields {
 		col, err := s.resolveColumn(m, name)
 		code := RefusalFieldNotAvailable
-		if err == nil && s.opts.BulkOwnerNamesRefusal != "" && col.f != nil && col.f.isOwner() && col.sub != "" && col.sub != "id" {
+		if err == nil && s.opts.BulkOwnerNamesRefusal != "" && col.f != nil && col.f.isOwner() && col.sub != "" &&
+			col.sub != "id" {
 			code, err = s.opts.BulkOwnerNamesRefusal, fmt.Errorf("%s cannot be exported", name)
 		}
 		if err != nil {
@@ -369,7 +375,8 @@ func (s *Server) pathJob(c *apiCall) (*bulkJob, bool) {
 	}
 	j, ok := s.job(c.r.PathValue("id"))
 	if !ok {
-		writeError(c.w, http.StatusNotFound, "RESOURCE_NOT_FOUND", "the bulk read job was not found", map[string]any{"resource": "job"})
+		writeError(c.w, http.StatusNotFound, "RESOURCE_NOT_FOUND", "the bulk read job was not found",
+			map[string]any{"resource": "job"})
 		return nil, false
 	}
 	return j, true
@@ -424,7 +431,8 @@ func (s *Server) handleBulkResult(c *apiCall) {
 		return
 	}
 	if j.state(s.opts.BulkStepDelay) != stateCompleted {
-		writeError(c.w, http.StatusNotFound, "RESOURCE_NOT_FOUND", "the result is not ready: poll the job until its state is COMPLETED", map[string]any{"resource": "result"})
+		writeError(c.w, http.StatusNotFound, "RESOURCE_NOT_FOUND",
+			"the result is not ready: poll the job until its state is COMPLETED", map[string]any{"resource": "result"})
 		return
 	}
 	s.mu.Lock()
@@ -432,7 +440,8 @@ func (s *Server) handleBulkResult(c *apiCall) {
 	s.downloads = within(s.downloads, now, time.Minute)
 	if len(s.downloads) >= bulkDownloadsLimit {
 		s.mu.Unlock()
-		writeError(c.w, http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "at most 10 bulk read results can be downloaded a minute", nil)
+		writeError(c.w, http.StatusTooManyRequests, "TOO_MANY_REQUESTS",
+			"at most 10 bulk read results can be downloaded a minute", nil)
 		return
 	}
 	s.downloads = append(s.downloads, now)

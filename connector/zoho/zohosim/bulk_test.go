@@ -109,7 +109,10 @@ func (f *fixture) download(tok, id string) [][]string {
 func TestBulkReadPages(t *testing.T) {
 	f := newFixture(t, Options{Contacts: 5000, Accounts: 80, BulkPageSize: 2000, BulkStepDelay: 15 * time.Millisecond})
 	tok := f.login("ZohoCRM.bulk.READ", "ZohoCRM.modules.contacts.READ").AccessToken
-	fields := []string{"Full_Name", "Phone", "Mobile", "Direct_Line", "Account_Name", "Account_Name.Account_Name", "Owner", "Owner.first_name", "Owner.last_name", "Owner.email", "Interests", "Email_Opt_Out", "Modified_Time"}
+	fields := []string{
+		"Full_Name", "Phone", "Mobile", "Direct_Line", "Account_Name", "Account_Name.Account_Name", "Owner",
+		"Owner.first_name", "Owner.last_name", "Owner.email", "Interests", "Email_Opt_Out", "Modified_Time",
+	}
 
 	id := f.createJob(tok, map[string]any{"module": map[string]string{"api_name": "Contacts"}, "fields": fields})
 	resp, body := f.call("GET", "/crm/bulk/v8/read/"+id+"/result", tok, nil)
@@ -156,7 +159,8 @@ func TestBulkReadPages(t *testing.T) {
 	if slices.Compare(counts, []int{2000, 2000, 1000}) != 0 {
 		t.Errorf("page counts %v", counts)
 	}
-	wantHeader := "id,Full_Name,Phone,Mobile,Direct_Line,Account_Name,Account_Name.Account_Name,Owner,Owner.first_name,Owner.last_name,Owner.email,Interests,Email_Opt_Out,Modified_Time"
+	wantHeader := "id,Full_Name,Phone,Mobile,Direct_Line,Account_Name,Account_Name.Account_Name,Owner,Owner.first_name," +
+		"Owner.last_name,Owner.email,Interests,Email_Opt_Out,Modified_Time"
 	if strings.Join(header, ",") != wantHeader {
 		t.Errorf("header %v", header)
 	}
@@ -193,7 +197,9 @@ func TestBulkReadPages(t *testing.T) {
 			t.Errorf("%s: lookup %q without an account", rid, row[col("Account_Name")])
 		}
 		owner, _ := rec["Owner"].(map[string]any)
-		if name := row[col("Owner.first_name")] + " " + row[col("Owner.last_name")]; row[col("Owner")] != owner["id"] || name != owner["name"] || row[col("Owner.email")] != owner["email"] {
+		if name := row[col("Owner.first_name")] + " " + row[col("Owner.last_name")]; row[col("Owner")] != owner["id"] ||
+			name != owner["name"] ||
+			row[col("Owner.email")] != owner["email"] {
 			t.Errorf("%s: owner %v vs %v", rid, row, owner)
 		}
 		if want := strings.Join(toStrings(rec["Interests"]), ";"); row[col("Interests")] != want {
@@ -225,7 +231,11 @@ func TestBulkReadCriteriaAndSnapshot(t *testing.T) {
 		"module": map[string]string{"api_name": "Contacts"},
 		"fields": []string{"Last_Name", "Modified_Time"},
 		"criteria": map[string]any{"group_operator": "and", "group": []any{
-			map[string]any{"field": map[string]string{"api_name": "Modified_Time"}, "comparator": "greater_than", "value": cut["Modified_Time"]},
+			map[string]any{
+				"field":      map[string]string{"api_name": "Modified_Time"},
+				"comparator": "greater_than",
+				"value":      cut["Modified_Time"],
+			},
 		}},
 	}
 	id := f.createJob(tok, query)
@@ -261,12 +271,31 @@ func TestBulkReadErrors(t *testing.T) {
 		code   string
 		status int
 	}{
-		{"no module", map[string]any{"query": map[string]any{"fields": []string{"Last_Name"}}}, "REQUIRED_PARAM_MISSING", 400},
-		{"unknown module", map[string]any{"query": map[string]any{"module": map[string]string{"api_name": "Gadgets"}}}, "MODULE_NOT_AVAILABLE", 400},
-		{"module not exported", map[string]any{"query": map[string]any{"module": map[string]string{"api_name": "Notes"}}}, "MODULE_NOT_SUPPORTED", 400},
-		{"unknown field", map[string]any{"query": map[string]any{"module": map[string]string{"api_name": "Contacts"}, "fields": []string{"Shoe_Size"}}}, "FIELD_NOT_AVAILABLE", 400},
-		{"criteria on another field", map[string]any{"query": map[string]any{"module": map[string]string{"api_name": "Contacts"},
-			"criteria": map[string]any{"field": map[string]string{"api_name": "Last_Name"}, "comparator": "equal", "value": "x"}}}, "INVALID_CRITERIA", 400},
+		{"no module", map[string]any{"query": map[string]any{"fields": []string{"Last_Name"}}}, "REQUIRED_PARAM_MISSING",
+			400},
+		{"unknown module", map[string]any{"query": map[string]any{"module": map[string]string{"api_name": "Gadgets"}}},
+			"MODULE_NOT_AVAILABLE", 400},
+		{"module not exported", map[string]any{"query": map[string]any{"module": map[string]string{"api_name": "Notes"}}},
+			"MODULE_NOT_SUPPORTED", 400},
+		{
+			"unknown field",
+			map[string]any{
+				"query": map[string]any{"module": map[string]string{"api_name": "Contacts"}, "fields": []string{"Shoe_Size"}},
+			},
+			"FIELD_NOT_AVAILABLE",
+			400,
+		},
+		{
+			"criteria on another field",
+			map[string]any{"query": map[string]any{"module": map[string]string{"api_name": "Contacts"},
+				"criteria": map[string]any{
+					"field":      map[string]string{"api_name": "Last_Name"},
+					"comparator": "equal",
+					"value":      "x",
+				}}},
+			"INVALID_CRITERIA",
+			400,
+		},
 		{"bad page token", map[string]any{"query": map[string]any{"page_token": "nonsense"}}, "INVALID_DATA", 400},
 		{"not json", "{", "INVALID_DATA", 400},
 	}
@@ -278,7 +307,8 @@ func TestBulkReadErrors(t *testing.T) {
 	}
 	// A refused field is named, with its module.
 	resp, body := f.call("POST", "/crm/bulk/v8/read", tok, tests[3].body)
-	if e := wantError(t, resp, body, 400, "FIELD_NOT_AVAILABLE"); e.Details["api_name"] != "Shoe_Size" || e.Details["module"] != "Contacts" {
+	if e := wantError(t, resp, body, 400, "FIELD_NOT_AVAILABLE"); e.Details["api_name"] != "Shoe_Size" ||
+		e.Details["module"] != "Contacts" {
 		t.Errorf("unknown field: details %v, want api_name Shoe_Size and module Contacts", e.Details)
 	}
 	resp, body = f.call("GET", "/crm/bulk/v8/read/123", tok, nil)
@@ -296,12 +326,23 @@ func TestBulkRefusesOwnerNames(t *testing.T) {
 	for _, code := range fieldRefusals {
 		for _, unnamed := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s unnamed=%v", code, unnamed), func(t *testing.T) {
-				f := newFixture(t, Options{Contacts: 10, Accounts: 2, BulkStepDelay: -1, BulkOwnerNamesRefusal: code, BulkRefusalsNameNoField: unnamed})
+				f := newFixture(
+					t,
+					Options{
+						Contacts:                10,
+						Accounts:                2,
+						BulkStepDelay:           -1,
+						BulkOwnerNamesRefusal:   code,
+						BulkRefusalsNameNoField: unnamed,
+					},
+				)
 				tok := f.login().AccessToken
 				query := func(fields ...string) map[string]any {
 					return map[string]any{"module": map[string]string{"api_name": "Contacts"}, "fields": fields}
 				}
-				for _, col := range []string{"Owner.first_name", "Owner.last_name", "Owner.email", "Owner.full_name", "Created_By.email"} {
+				for _, col := range []string{
+					"Owner.first_name", "Owner.last_name", "Owner.email", "Owner.full_name", "Created_By.email",
+				} {
 					resp, body := f.call("POST", "/crm/bulk/v8/read", tok, map[string]any{"query": query("Last_Name", "Owner", col)})
 					e := wantError(t, resp, body, 400, code)
 					named := e.Details["api_name"] == col && e.Details["module"] == "Contacts"
@@ -317,7 +358,8 @@ func TestBulkRefusesOwnerNames(t *testing.T) {
 			})
 		}
 	}
-	if _, err := New(Options{BulkOwnerNamesRefusal: "NOPE"}); err == nil || !strings.Contains(err.Error(), "FIELD_NOT_SUPPORTED") {
+	if _, err := New(Options{BulkOwnerNamesRefusal: "NOPE"}); err == nil ||
+		!strings.Contains(err.Error(), "FIELD_NOT_SUPPORTED") {
 		t.Errorf("New with an unknown refusal code: %v", err)
 	}
 }

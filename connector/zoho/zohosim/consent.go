@@ -100,12 +100,14 @@ func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request) {
 	client := s.webClients[q.Get("client_id")]
 	s.mu.Unlock()
 	if client == nil {
-		authErrorPage(w, http.StatusBadRequest, "Invalid Client", "No server-based application is registered with this client_id.")
+		authErrorPage(w, http.StatusBadRequest, "Invalid Client",
+			"No server-based application is registered with this client_id.")
 		return
 	}
 	redirectURI := q.Get("redirect_uri")
 	if !slices.Contains(client.RedirectURIs, redirectURI) {
-		authErrorPage(w, http.StatusBadRequest, "Invalid Redirect Uri", "Redirect URI passed does not match with the one configured.")
+		authErrorPage(w, http.StatusBadRequest, "Invalid Redirect Uri",
+			"Redirect URI passed does not match with the one configured.")
 		return
 	}
 	state := q.Get("state")
@@ -170,7 +172,8 @@ func (s *Server) handleApprove(w http.ResponseWriter, r *http.Request) {
 	delete(s.consents, r.PostForm.Get("consent_id"))
 	s.mu.Unlock()
 	if !ok || !s.now().Before(c.expires) {
-		authErrorPage(w, http.StatusBadRequest, "Request expired", "This authorization request has expired or was answered already; start again from the application.")
+		authErrorPage(w, http.StatusBadRequest, "Request expired",
+			"This authorization request has expired or was answered already; start again from the application.")
 		return
 	}
 	if r.PostForm.Get("approve") != "accept" {

@@ -16,8 +16,14 @@ const (
 
 func newWebFixture(t *testing.T, opts Options) *fixture {
 	t.Helper()
-	opts.WebClients = append(opts.WebClients,
-		WebClient{Name: "Replicator", ID: webID, Secret: webSecret, RedirectURIs: []string{webRedirect, "http://127.0.0.1:9/cb"}},
+	opts.WebClients = append(
+		opts.WebClients,
+		WebClient{
+			Name:         "Replicator",
+			ID:           webID,
+			Secret:       webSecret,
+			RedirectURIs: []string{webRedirect, "http://127.0.0.1:9/cb"},
+		},
 		WebClient{Name: "Other app", ID: "1000.OTHERWEB", Secret: "other-secret", RedirectURIs: []string{webRedirect}},
 	)
 	return newFixture(t, opts)
@@ -60,7 +66,13 @@ func (f *fixture) consent(authURL string, accept bool) url.Values {
 
 func (f *fixture) webExchange(dc, code string, changes map[string]string) tokenResp {
 	f.t.Helper()
-	form := url.Values{"grant_type": {"authorization_code"}, "client_id": {webID}, "client_secret": {webSecret}, "redirect_uri": {webRedirect}, "code": {code}}
+	form := url.Values{
+		"grant_type":    {"authorization_code"},
+		"client_id":     {webID},
+		"client_secret": {webSecret},
+		"redirect_uri":  {webRedirect},
+		"code":          {code},
+	}
 	for k, v := range changes {
 		form.Set(k, v)
 	}
@@ -98,7 +110,12 @@ func TestServerBasedFlow(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"domain_name":"`+f.sim.OrgDomainName()+`"`) {
 		t.Fatalf("org with the web client's token: HTTP %d %s", resp.StatusCode, truncate(body))
 	}
-	refresh := url.Values{"grant_type": {"refresh_token"}, "client_id": {webID}, "client_secret": {webSecret}, "refresh_token": {tr.RefreshToken}}
+	refresh := url.Values{
+		"grant_type":    {"refresh_token"},
+		"client_id":     {webID},
+		"client_secret": {webSecret},
+		"refresh_token": {tr.RefreshToken},
+	}
 	if _, r := f.tokenCall("eu", refresh); r.Error != "" || r.AccessToken == "" {
 		t.Errorf("refresh: %+v", r)
 	}
@@ -119,8 +136,10 @@ func TestServerBasedExchangeErrors(t *testing.T) {
 	}{
 		{"another redirect URI", map[string]string{"redirect_uri": "http://127.0.0.1:9/cb"}, "invalid_redirect_uri"},
 		{"no redirect URI", map[string]string{"redirect_uri": ""}, "invalid_redirect_uri"},
-		{"another client's code", map[string]string{"client_id": "1000.OTHERWEB", "client_secret": "other-secret"}, "invalid_code"},
-		{"the Self Client", map[string]string{"client_id": DefaultClientID, "client_secret": DefaultClientSecret}, "invalid_code"},
+		{"another client's code", map[string]string{"client_id": "1000.OTHERWEB", "client_secret": "other-secret"},
+			"invalid_code"},
+		{"the Self Client", map[string]string{"client_id": DefaultClientID, "client_secret": DefaultClientSecret},
+			"invalid_code"},
 		{"a wrong secret", map[string]string{"client_secret": "nope"}, "invalid_client"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,7 +209,9 @@ func TestConsentRejectedAndRefused(t *testing.T) {
 // A consent page is answered once.
 func TestConsentAnsweredOnce(t *testing.T) {
 	f := newWebFixture(t, Options{})
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	noRedirect := &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	req, err := http.NewRequest(http.MethodGet, f.authURL("us", nil), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -221,21 +242,36 @@ func TestConsentAnsweredOnce(t *testing.T) {
 
 func TestAdminRegistersAWebClient(t *testing.T) {
 	f := newFixture(t, Options{})
-	resp, body := f.call("POST", "/admin/web-clients", "", map[string]any{"name": "Portal", "redirect_uris": []string{webRedirect}})
+	resp, body := f.call("POST",
+		"/admin/web-clients", "", map[string]any{"name": "Portal", "redirect_uris": []string{webRedirect}})
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("HTTP %d %s", resp.StatusCode, body)
 	}
 	c := decode[map[string]string](t, body)
-	q := url.Values{"scope": {"ZohoCRM.org.READ"}, "client_id": {c["client_id"]}, "response_type": {"code"}, "redirect_uri": {webRedirect}, "state": {"s"}}
+	q := url.Values{
+		"scope":         {"ZohoCRM.org.READ"},
+		"client_id":     {c["client_id"]},
+		"response_type": {"code"},
+		"redirect_uri":  {webRedirect},
+		"state":         {"s"},
+	}
 	back, err := Consent(context.Background(), f.srv.URL+"/accounts/us/oauth/v2/auth?"+q.Encode(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	form := url.Values{"grant_type": {"authorization_code"}, "client_id": {c["client_id"]}, "client_secret": {c["client_secret"]}, "redirect_uri": {webRedirect}, "code": {back.Query().Get("code")}}
+	form := url.Values{
+		"grant_type":    {"authorization_code"},
+		"client_id":     {c["client_id"]},
+		"client_secret": {c["client_secret"]},
+		"redirect_uri":  {webRedirect},
+		"code":          {back.Query().Get("code")},
+	}
 	if _, tr := f.tokenCall("eu", form); tr.Error != "" || tr.AccessToken == "" || tr.RefreshToken != "" {
 		t.Fatalf("exchange of an online consent: %+v", tr)
 	}
-	if resp, _ := f.call("POST", "/admin/web-clients", "", map[string]any{"redirect_uris": []string{"/relative"}}); resp.StatusCode != http.StatusBadRequest {
+	if resp, _ := f.call(
+		"POST", "/admin/web-clients", "", map[string]any{"redirect_uris": []string{"/relative"}},
+	); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("a relative redirect URI: HTTP %d", resp.StatusCode)
 	}
 }

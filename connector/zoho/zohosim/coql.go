@@ -31,8 +31,28 @@ type coqlError struct {
 
 func (e *coqlError) Error() string { return e.code + ": " + e.message }
 
+// invalidColumn is 400 INVALID_QUERY about column.
+func invalidColumn(column, message string) *coqlError {
+	return &coqlError{
+		status:  http.StatusBadRequest,
+		code:    "INVALID_QUERY",
+		message: message,
+		details: map[string]any{"column_name": column},
+	}
+}
+
+// isNameByte reports whether c may go on a column or module name.
+func isNameByte(c byte) bool {
+	return c == '_' || c == '$' || c == '.' || unicode.IsLetter(rune(c)) || unicode.IsDigit(rune(c))
+}
+
 func syntaxError(clause, format string, args ...any) *coqlError {
-	return &coqlError{status: http.StatusBadRequest, code: "SYNTAX_ERROR", message: fmt.Sprintf(format, args...), details: map[string]any{"clause": clause}}
+	return &coqlError{
+		status:  http.StatusBadRequest,
+		code:    "SYNTAX_ERROR",
+		message: fmt.Sprintf(format, args...),
+		details: map[string]any{"clause": clause},
+	}
 }
 
 type tokKind int
@@ -114,7 +134,7 @@ func lex(src string) ([]token, *coqlError) {
 			i = j
 		case c == '_' || c == '$' || unicode.IsLetter(rune(c)):
 			j := i
-			for j < len(src) && (src[j] == '_' || src[j] == '$' || src[j] == '.' || unicode.IsLetter(rune(src[j])) || unicode.IsDigit(rune(src[j]))) {
+			for j < len(src) && isNameByte(src[j]) {
 				j++
 			}
 			out = append(out, token{tIdent, src[i:j], i})
@@ -272,7 +292,20 @@ func parseCOQL(src string) (*coqlQuery, *coqlError) {
 	return q, nil
 }
 
-var keywords = map[string]bool{"in": true, "select": true, "from": true, "where": true, "order": true, "by": true, "limit": true, "offset": true, "and": true, "or": true, "asc": true, "desc": true}
+var keywords = map[string]bool{
+	"in":     true,
+	"select": true,
+	"from":   true,
+	"where":  true,
+	"order":  true,
+	"by":     true,
+	"limit":  true,
+	"offset": true,
+	"and":    true,
+	"or":     true,
+	"asc":    true,
+	"desc":   true,
+}
 
 func isKeyword(s string) bool { return keywords[strings.ToLower(s)] }
 
@@ -433,10 +466,10 @@ func resolveIn(e expr, m *module) *coqlError {
 	case *inExpr:
 		f, ok := m.field(x.field)
 		if !ok || !f.isLookup() {
-			return &coqlError{status: http.StatusBadRequest, code: "INVALID_QUERY", message: x.field + " is not a lookup field of " + m.apiName + ": in takes lookups here", details: map[string]any{"column_name": x.field}}
+			return invalidColumn(x.field, x.field+" is not a lookup field of "+m.apiName+": in takes lookups here")
 		}
 		if x.values > coqlMaxIn {
-			return &coqlError{status: http.StatusBadRequest, code: "INVALID_QUERY", message: fmt.Sprintf("Only %d values are allowed in \"IN\" criteria", coqlMaxIn), details: map[string]any{"column_name": x.field}}
+			return invalidColumn(x.field, fmt.Sprintf("Only %d values are allowed in \"IN\" criteria", coqlMaxIn))
 		}
 		x.f = f
 	case *logicExpr:
@@ -543,12 +576,22 @@ func rangeOf(e expr) (lower, upper key, ok bool) {
 // twice (COQL-Limitations.html).
 func checkOrder(order []orderTerm) *coqlError {
 	if len(order) > coqlMaxOrderBy {
-		return &coqlError{status: http.StatusBadRequest, code: "LIMIT_EXCEEDED", message: fmt.Sprintf("at most %d fields can be given in order by", coqlMaxOrderBy), details: map[string]any{"by": "order by", "limit": coqlMaxOrderBy}}
+		return &coqlError{
+			status:  http.StatusBadRequest,
+			code:    "LIMIT_EXCEEDED",
+			message: fmt.Sprintf("at most %d fields can be given in order by", coqlMaxOrderBy),
+			details: map[string]any{"by": "order by", "limit": coqlMaxOrderBy},
+		}
 	}
 	seen := map[string]bool{}
 	for _, o := range order {
 		if seen[strings.ToLower(o.field)] {
-			return &coqlError{status: http.StatusBadRequest, code: "DUPLICATE_DATA", message: "duplicate field in order by: " + o.field, details: map[string]any{"clause": "order by", "column_name": o.field}}
+			return &coqlError{
+				status:  http.StatusBadRequest,
+				code:    "DUPLICATE_DATA",
+				message: "duplicate field in order by: " + o.field,
+				details: map[string]any{"clause": "order by", "column_name": o.field},
+			}
 		}
 		seen[strings.ToLower(o.field)] = true
 	}
@@ -579,7 +622,8 @@ func (s *Server) handleCOQL(c *apiCall) {
 		return
 	}
 	if strings.TrimSpace(body.SelectQuery) == "" {
-		writeError(c.w, http.StatusBadRequest, "REQUIRED_PARAM_MISSING", "select_query is missing", map[string]any{"param_name": "select_query"})
+		writeError(c.w, http.StatusBadRequest, "REQUIRED_PARAM_MISSING", "select_query is missing",
+			map[string]any{"param_name": "select_query"})
 		return
 	}
 	q, perr := parseCOQL(body.SelectQuery)
@@ -589,18 +633,21 @@ func (s *Server) handleCOQL(c *apiCall) {
 	}
 	m, ok := s.moduleByName(q.module)
 	if !ok {
-		writeError(c.w, http.StatusBadRequest, "INVALID_QUERY", "the relation name given seems to be invalid", map[string]any{"reason": "invalid module " + q.module})
+		writeError(c.w, http.StatusBadRequest, "INVALID_QUERY", "the relation name given seems to be invalid",
+			map[string]any{"reason": "invalid module " + q.module})
 		return
 	}
 	if !c.need(m.scope) {
 		return
 	}
 	if len(q.columns) > coqlMaxColumns {
-		writeError(c.w, http.StatusBadRequest, "LIMIT_EXCEEDED", "at most 50 columns can be selected", map[string]any{"by": "columns", "limit": coqlMaxColumns})
+		writeError(c.w, http.StatusBadRequest, "LIMIT_EXCEEDED", "at most 50 columns can be selected",
+			map[string]any{"by": "columns", "limit": coqlMaxColumns})
 		return
 	}
 	if q.limit < 1 || q.limit > coqlMaxLimit {
-		writeError(c.w, http.StatusBadRequest, "LIMIT_EXCEEDED", "limit must be between 1 and 2000", map[string]any{"by": "limit", "limit": coqlMaxLimit})
+		writeError(c.w, http.StatusBadRequest, "LIMIT_EXCEEDED", "limit must be between 1 and 2000",
+			map[string]any{"by": "limit", "limit": coqlMaxLimit})
 		return
 	}
 	cols := make([]column, 0, len(q.columns))
@@ -616,8 +663,10 @@ func (s *Server) handleCOQL(c *apiCall) {
 		writeError(c.w, err.status, err.code, err.message, err.details)
 		return
 	}
-	if len(q.order) != 2 || q.order[0].field != "Modified_Time" || q.order[0].desc || q.order[1].field != "id" || q.order[1].desc {
-		writeError(c.w, http.StatusBadRequest, "SYNTAX_ERROR", "order by must be Modified_Time asc, id asc", map[string]any{"clause": "order by"})
+	if len(q.order) != 2 || q.order[0].field != "Modified_Time" || q.order[0].desc || q.order[1].field != "id" ||
+		q.order[1].desc {
+		writeError(c.w, http.StatusBadRequest, "SYNTAX_ERROR", "order by must be Modified_Time asc, id asc",
+			map[string]any{"clause": "order by"})
 		return
 	}
 	if err := resolveIn(q.where, m); err != nil {
@@ -626,8 +675,10 @@ func (s *Server) handleCOQL(c *apiCall) {
 	}
 	lower, upper, ok := rangeOf(q.where)
 	if !ok {
-		writeError(c.w, http.StatusBadRequest, "SYNTAX_ERROR",
-			"criteria must be a lower bound on (Modified_Time, id) or a lookup in (ids), optionally and-ed with each other and an upper bound on Modified_Time",
+		writeError(c.w,
+			http.StatusBadRequest, "SYNTAX_ERROR",
+			"criteria must be a lower bound on (Modified_Time, id) or a lookup in (ids), optionally and-ed with each other "+
+				"and an upper bound on Modified_Time",
 			map[string]any{"clause": "where"})
 		return
 	}
@@ -665,5 +716,6 @@ func (s *Server) handleCOQL(c *apiCall) {
 		rec["id"] = strconv.FormatInt(it.id, 10)
 		data[i] = rec
 	}
-	c.ok(http.StatusOK, map[string]any{"data": data, "info": map[string]any{"count": len(items), "more_records": more}}, credits)
+	c.ok(http.StatusOK, map[string]any{"data": data, "info": map[string]any{"count": len(items), "more_records": more}},
+		credits)
 }

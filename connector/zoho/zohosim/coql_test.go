@@ -29,7 +29,8 @@ func keysetQuery(t, id string, upper string, limit int) string {
 	if upper != "" {
 		where = fmt.Sprintf("(%s and (Modified_Time <= '%s'))", where, upper)
 	}
-	return fmt.Sprintf("select %s from Contacts where %s order by Modified_Time asc, id asc limit %d", coqlCols, where, limit)
+	return fmt.Sprintf("select %s from Contacts where %s order by Modified_Time asc, id asc limit %d",
+		coqlCols, where, limit)
 }
 
 func (f *fixture) coql(tok, query string) (*http.Response, []byte) {
@@ -136,15 +137,20 @@ func TestCOQLUpperBoundAndChanges(t *testing.T) {
 	if fmt.Sprint(ids) != "[5725767000200000040 5725767000200000041]" {
 		t.Errorf("after update: %v", ids)
 	}
-	resp, body = f.coql(tok, fmt.Sprintf("select Phone from Contacts where (Modified_Time > '%s') order by Modified_Time asc, id asc limit 10",
-		f.clock.Now().Add(-time.Second).Format(time.RFC3339)))
+	resp, body = f.coql(
+		tok,
+		fmt.Sprintf("select Phone from Contacts where (Modified_Time > '%s') order by Modified_Time asc, id asc limit 10",
+			f.clock.Now().Add(-time.Second).Format(time.RFC3339)),
+	)
 	p = decode[coqlPage](t, body)
 	if resp.StatusCode != 200 || len(p.Data) != 1 || p.Data[0]["Phone"] != "+31 20 555 0000" {
 		t.Errorf("changed record: HTTP %d %s", resp.StatusCode, truncate(body))
 	}
 
 	// Between two bounds with nothing in them: 204.
-	resp, _ = f.coql(tok, "select Last_Name from Contacts where ((Modified_Time > '1990-01-01T00:00:00+01:00') and (Modified_Time <= '1990-02-01T00:00:00+01:00')) order by Modified_Time asc, id asc limit 10")
+	resp, _ = f.coql(tok,
+		"select Last_Name from Contacts where ((Modified_Time > '1990-01-01T00:00:00+01:00') and (Modified_Time <= "+
+			"'1990-02-01T00:00:00+01:00')) order by Modified_Time asc, id asc limit 10")
 	if resp.StatusCode != http.StatusNoContent {
 		t.Errorf("empty range: HTTP %d", resp.StatusCode)
 	}
@@ -159,27 +165,85 @@ func TestCOQLRejects(t *testing.T) {
 		code        string
 	}{
 		{"no where", "select Last_Name from Contacts order by Modified_Time asc, id asc limit 10", "SYNTAX_ERROR"},
-		{"three criteria unbracketed", "select Last_Name from Contacts where (Modified_Time > " + ts + " and id > '1' and id < '9') order by Modified_Time asc, id asc", "SYNTAX_ERROR"},
-		{"criteria on another field", "select Last_Name from Contacts where (Last_Name = 'Jansen') order by Modified_Time asc, id asc", "SYNTAX_ERROR"},
-		{"order by id only", "select Last_Name from Contacts where (Modified_Time > " + ts + ") order by id asc limit 10", "SYNTAX_ERROR"},
-		{"order descending", "select Last_Name from Contacts where (Modified_Time > " + ts + ") order by Modified_Time desc, id desc limit 10", "SYNTAX_ERROR"},
+		{
+			"three criteria unbracketed",
+			"select Last_Name from Contacts where (Modified_Time > " + ts +
+				" and id > '1' and id < '9') order by Modified_Time asc, id asc",
+			"SYNTAX_ERROR",
+		},
+		{"criteria on another field",
+			"select Last_Name from Contacts where (Last_Name = 'Jansen') order by Modified_Time asc, id asc", "SYNTAX_ERROR"},
+		{"order by id only", "select Last_Name from Contacts where (Modified_Time > " + ts + ") order by id asc limit 10",
+			"SYNTAX_ERROR"},
+		{"order descending",
+			"select Last_Name from Contacts where (Modified_Time > " + ts + ") order by Modified_Time desc, id desc limit 10",
+			"SYNTAX_ERROR"},
 		{"no order", "select Last_Name from Contacts where (Modified_Time > " + ts + ") limit 10", "SYNTAX_ERROR"},
-		{"offset", "select Last_Name from Contacts where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc limit 10 offset 20", "SYNTAX_ERROR"},
-		{"upper bound only", "select Last_Name from Contacts where (Modified_Time <= " + ts + ") order by Modified_Time asc, id asc", "SYNTAX_ERROR"},
-		{"keyset with mismatched times", "select Last_Name from Contacts where ((Modified_Time > " + ts + ") or ((Modified_Time = '2024-01-02T00:00:00+01:00') and (id > '5'))) order by Modified_Time asc, id asc", "SYNTAX_ERROR"},
-		{"or of two lower bounds", "select Last_Name from Contacts where ((Modified_Time > " + ts + ") or (id > '5')) order by Modified_Time asc, id asc", "SYNTAX_ERROR"},
-		{"select star", "select * from Contacts where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc", "SYNTAX_ERROR"},
-		{"bad datetime", "select Last_Name from Contacts where (Modified_Time > 'yesterday') order by Modified_Time asc, id asc", "SYNTAX_ERROR"},
-		{"unterminated string", "select Last_Name from Contacts where (Modified_Time > '2024) order by Modified_Time asc, id asc", "SYNTAX_ERROR"},
-		{"unbalanced brackets", "select Last_Name from Contacts where ((Modified_Time > " + ts + ") order by Modified_Time asc, id asc", "SYNTAX_ERROR"},
-		{"trailing junk", "select Last_Name from Contacts where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc limit 10 please", "SYNTAX_ERROR"},
+		{
+			"offset",
+			"select Last_Name from Contacts where (Modified_Time > " + ts +
+				") order by Modified_Time asc, id asc limit 10 offset 20",
+			"SYNTAX_ERROR",
+		},
+		{"upper bound only",
+			"select Last_Name from Contacts where (Modified_Time <= " + ts + ") order by Modified_Time asc, id asc",
+			"SYNTAX_ERROR"},
+		{
+			"keyset with mismatched times",
+			"select Last_Name from Contacts where ((Modified_Time > " + ts +
+				") or ((Modified_Time = '2024-01-02T00:00:00+01:00') and (id > '5'))) order by Modified_Time asc, id asc",
+			"SYNTAX_ERROR",
+		},
+		{
+			"or of two lower bounds",
+			"select Last_Name from Contacts where ((Modified_Time > " + ts +
+				") or (id > '5')) order by Modified_Time asc, id asc",
+			"SYNTAX_ERROR",
+		},
+		{"select star", "select * from Contacts where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc",
+			"SYNTAX_ERROR"},
+		{"bad datetime",
+			"select Last_Name from Contacts where (Modified_Time > 'yesterday') order by Modified_Time asc, id asc",
+			"SYNTAX_ERROR"},
+		{"unterminated string",
+			"select Last_Name from Contacts where (Modified_Time > '2024) order by Modified_Time asc, id asc", "SYNTAX_ERROR"},
+		{"unbalanced brackets",
+			"select Last_Name from Contacts where ((Modified_Time > " + ts + ") order by Modified_Time asc, id asc",
+			"SYNTAX_ERROR"},
+		{
+			"trailing junk",
+			"select Last_Name from Contacts where (Modified_Time > " + ts +
+				") order by Modified_Time asc, id asc limit 10 please",
+			"SYNTAX_ERROR",
+		},
 		{"not a select", "delete from Contacts", "SYNTAX_ERROR"},
-		{"unknown column", "select Shoe_Size from Contacts where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc", "INVALID_QUERY"},
-		{"unknown module", "select Last_Name from Leads where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc", "INVALID_QUERY"},
-		{"limit over 2000", "select Last_Name from Contacts where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc limit 2001", "LIMIT_EXCEEDED"},
-		{"too many columns", "select " + strings.Repeat("Last_Name, ", 50) + "Email from Contacts where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc", "LIMIT_EXCEEDED"},
-		{"order by over 10 fields", "select Last_Name from Contacts where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc, " + strings.Join(strings.Fields("Last_Name First_Name Email Phone Mobile Title Department Fax Created_Time"), ", "), "LIMIT_EXCEEDED"},
-		{"order by a field twice", "select Last_Name from Contacts where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc, id asc", "DUPLICATE_DATA"},
+		{"unknown column",
+			"select Shoe_Size from Contacts where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc",
+			"INVALID_QUERY"},
+		{"unknown module",
+			"select Last_Name from Leads where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc",
+			"INVALID_QUERY"},
+		{"limit over 2000",
+			"select Last_Name from Contacts where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc limit 2001",
+			"LIMIT_EXCEEDED"},
+		{
+			"too many columns",
+			"select " + strings.Repeat("Last_Name, ",
+				50) + "Email from Contacts where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc",
+			"LIMIT_EXCEEDED",
+		},
+		{
+			"order by over 10 fields",
+			"select Last_Name from Contacts where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc, " +
+				strings.Join(
+					strings.Fields("Last_Name First_Name Email Phone Mobile Title Department Fax Created_Time"),
+					", ",
+				),
+			"LIMIT_EXCEEDED",
+		},
+		{"order by a field twice",
+			"select Last_Name from Contacts where (Modified_Time > " + ts + ") order by Modified_Time asc, id asc, id asc",
+			"DUPLICATE_DATA"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -207,16 +271,28 @@ func TestCOQLAcceptedShapes(t *testing.T) {
 		{"from, bracketed", "(Modified_Time >= " + t1 + ")", key{1704063600e9, minKey.id}, maxKey},
 		{"from, bare", "Modified_Time >= " + t1, key{1704063600e9, minKey.id}, maxKey},
 		{"after", "(Modified_Time > " + t1 + ")", key{1704063600e9, maxKey.id}, maxKey},
-		{"keyset", "((Modified_Time > " + t1 + ") or ((Modified_Time = " + t1 + ") and (id > '77')))", key{1704063600e9, 77}, maxKey},
-		{"keyset, operands swapped", "((((id > 77) and (Modified_Time = " + t1 + "))) or (Modified_Time > " + t1 + "))", key{1704063600e9, 77}, maxKey},
-		{"after and upper", "((Modified_Time > " + t1 + ") and (Modified_Time <= " + t2 + "))", key{1704063600e9, maxKey.id}, key{1706745600e9, maxKey.id}},
-		{"upper first", "((Modified_Time < " + t2 + ") and (Modified_Time >= " + t1 + "))", key{1704063600e9, minKey.id}, key{1706745600e9, minKey.id}},
-		{"keyset and upper", "(((Modified_Time > " + t1 + ") or ((Modified_Time = " + t1 + ") and (id > '77'))) and (Modified_Time <= " + t2 + "))", key{1704063600e9, 77}, key{1706745600e9, maxKey.id}},
-		{"keywords in any case", "((Modified_Time > " + t1 + ") AND (Modified_Time <= " + t2 + "))", key{1704063600e9, maxKey.id}, key{1706745600e9, maxKey.id}},
+		{"keyset", "((Modified_Time > " + t1 + ") or ((Modified_Time = " + t1 + ") and (id > '77')))", key{1704063600e9, 77},
+			maxKey},
+		{"keyset, operands swapped", "((((id > 77) and (Modified_Time = " + t1 + "))) or (Modified_Time > " + t1 + "))",
+			key{1704063600e9, 77}, maxKey},
+		{"after and upper", "((Modified_Time > " + t1 + ") and (Modified_Time <= " + t2 + "))", key{1704063600e9, maxKey.id},
+			key{1706745600e9, maxKey.id}},
+		{"upper first", "((Modified_Time < " + t2 + ") and (Modified_Time >= " + t1 + "))", key{1704063600e9, minKey.id},
+			key{1706745600e9, minKey.id}},
+		{
+			"keyset and upper",
+			"(((Modified_Time > " + t1 + ") or ((Modified_Time = " + t1 + ") and (id > '77'))) and (Modified_Time <= " + t2 +
+				"))",
+			key{1704063600e9, 77},
+			key{1706745600e9, maxKey.id},
+		},
+		{"keywords in any case", "((Modified_Time > " + t1 + ") AND (Modified_Time <= " + t2 + "))",
+			key{1704063600e9, maxKey.id}, key{1706745600e9, maxKey.id}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			q, err := parseCOQL("SELECT Last_Name, Account_Name.id FROM Contacts WHERE " + tc.where + " ORDER BY Modified_Time ASC, id LIMIT 2000")
+			q, err := parseCOQL(
+				"SELECT Last_Name, Account_Name.id FROM Contacts WHERE " + tc.where + " ORDER BY Modified_Time ASC, id LIMIT 2000")
 			if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
@@ -297,7 +373,10 @@ func TestCOQLContactsOfAccounts(t *testing.T) {
 	}
 
 	tok := f.login().AccessToken
-	query := fmt.Sprintf("select Last_Name, Account_Name, Account_Name.Account_Name, Modified_Time from Contacts where (Account_Name in ('%s', %s)) order by Modified_Time asc, id asc limit 2000", renamed, deleted)
+	query := fmt.Sprintf(
+		"select Last_Name, Account_Name, Account_Name.Account_Name, Modified_Time from Contacts where (Account_Name in "+
+			"('%s', %s)) order by Modified_Time asc, id asc limit 2000",
+		renamed, deleted)
 	resp, body := f.coql(tok, query)
 	if resp.StatusCode != 200 {
 		t.Fatalf("HTTP %d %s", resp.StatusCode, truncate(body))
@@ -327,7 +406,9 @@ func TestCOQLContactsOfAccounts(t *testing.T) {
 
 	// And-ed with keyset bounds, it pages.
 	first := p.Data[0]
-	query = fmt.Sprintf("select Last_Name from Contacts where ((Account_Name in ('%s', '%s')) and ((Modified_Time > '%s') or ((Modified_Time = '%s') and (id > %s)))) order by Modified_Time asc, id asc limit 2000",
+	query = fmt.Sprintf(
+		"select Last_Name from Contacts where ((Account_Name in ('%s', '%s')) and ((Modified_Time > '%s') or "+
+			"((Modified_Time = '%s') and (id > %s)))) order by Modified_Time asc, id asc limit 2000",
 		renamed, deleted, first["Modified_Time"], first["Modified_Time"], first["id"])
 	if resp, body = f.coql(tok, query); resp.StatusCode != 200 {
 		t.Fatalf("keyset: HTTP %d %s", resp.StatusCode, truncate(body))

@@ -110,8 +110,9 @@
 // wants. A lookup may be filtered by up to 50 values, repeats counted, (Account_Name in ('ID1',
 // 'ID2')), alone or and-ed with the above; a deleted account's id still
 // matches its contacts, whose lookup shows null. Renaming or deleting an
-// account leaves its contacts' Modified_Time alone, as in Zoho. Anything else is 400 SYNTAX_ERROR; an unknown column or module is
-// 400 INVALID_QUERY. Lookups come back as {"name","id"}, owners as
+// account leaves its contacts' Modified_Time alone, as in Zoho. Anything
+// else is 400 SYNTAX_ERROR; an unknown column or module is 400
+// INVALID_QUERY. Lookups come back as {"name","id"}, owners as
 // {"name","id","email"}, and dotted columns such as Account_Name.Account_Name
 // or Owner.email as plain values. No rows is 204.
 //

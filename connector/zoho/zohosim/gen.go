@@ -85,14 +85,23 @@ type country struct {
 var countries = []*country{
 	{
 		code: "NL", names: []string{"Netherlands", "Nederland", "NL", "The Netherlands"}, weight: 40,
-		first: []string{"Jan", "Pieter", "Sanne", "Lotte", "Daan", "Emma", "Bram", "Fleur", "Joost", "Anouk", "Maarten", "Eva", "Thijs", "Iris", "Ruben", "Noor"},
-		last:  []string{"de Vries", "Jansen", "van Dijk", "Bakker", "Visser", "Smit", "Meijer", "de Boer", "Mulder", "de Groot", "Bos", "Vos", "Peters", "Hendriks", "van den Berg", "Dekker"},
+		first: []string{
+			"Jan", "Pieter", "Sanne", "Lotte", "Daan", "Emma", "Bram", "Fleur", "Joost", "Anouk", "Maarten", "Eva", "Thijs",
+			"Iris", "Ruben", "Noor",
+		},
+		last: []string{
+			"de Vries", "Jansen", "van Dijk", "Bakker", "Visser", "Smit", "Meijer", "de Boer", "Mulder", "de Groot", "Bos",
+			"Vos", "Peters", "Hendriks", "van den Berg", "Dekker",
+		},
 		cities: []city{
 			{"Amsterdam", "20", "Noord-Holland", "10"}, {"Rotterdam", "10", "Zuid-Holland", "30"},
 			{"Utrecht", "30", "Utrecht", "35"}, {"Den Haag", "70", "Zuid-Holland", "25"},
 			{"Eindhoven", "40", "Noord-Brabant", "56"}, {"Groningen", "50", "Groningen", "97"},
 		},
-		streets:  []string{"Keizersgracht", "Damrak", "Coolsingel", "Oudegracht", "Lange Voorhout", "Stationsplein", "Kerkstraat", "Dorpsstraat"},
+		streets: []string{
+			"Keizersgracht", "Damrak", "Coolsingel", "Oudegracht", "Lange Voorhout", "Stationsplein", "Kerkstraat",
+			"Dorpsstraat",
+		},
 		tld:      "nl",
 		suffixes: []string{"B.V.", "B.V.", "N.V.", "V.O.F.", ""},
 		words:    []string{"Logistiek", "Installatietechniek", "Bouw", "Advies", "Zorg", "Techniek", "Handel"},
@@ -138,12 +147,17 @@ var countries = []*country{
 	{
 		code: "DE", names: []string{"Germany", "Deutschland", "DE"}, weight: 20,
 		first: []string{"Lukas", "Anna", "Felix", "Lea", "Jonas", "Mia", "Leon", "Hannah", "Paul", "Laura", "Max", "Sophie"},
-		last:  []string{"Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann", "Koch", "Richter"},
+		last: []string{
+			"Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann", "Koch",
+			"Richter",
+		},
 		cities: []city{
 			{"Berlin", "30", "Berlin", "10"}, {"München", "89", "Bayern", "80"}, {"Hamburg", "40", "Hamburg", "20"},
 			{"Köln", "221", "Nordrhein-Westfalen", "50"}, {"Frankfurt am Main", "69", "Hessen", "60"},
 		},
-		streets:  []string{"Hauptstraße", "Bahnhofstraße", "Friedrichstraße", "Schillerstraße", "Goethestraße", "Lindenallee"},
+		streets: []string{
+			"Hauptstraße", "Bahnhofstraße", "Friedrichstraße", "Schillerstraße", "Goethestraße", "Lindenallee",
+		},
 		tld:      "de",
 		suffixes: []string{"GmbH", "GmbH", "AG", "GmbH & Co. KG", "e.K."},
 		words:    []string{"Maschinenbau", "Logistik", "Elektrotechnik", "Beratung", "Handel", "Software"},
@@ -188,7 +202,8 @@ var countries = []*country{
 		first: []string{"Oliver", "Amelia", "Harry", "Isla", "George", "Ava", "Jack", "Emily", "Charlie", "Grace"},
 		last:  []string{"Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Thomas", "Roberts", "Walker"},
 		cities: []city{
-			{"London", "20", "", "EC"}, {"Manchester", "161", "", "M"}, {"Birmingham", "121", "", "B"}, {"Edinburgh", "131", "Scotland", "EH"},
+			{"London", "20", "",
+				"EC"}, {"Manchester", "161", "", "M"}, {"Birmingham", "121", "", "B"}, {"Edinburgh", "131", "Scotland", "EH"},
 		},
 		streets:  []string{"High Street", "Station Road", "Church Lane", "Victoria Road", "Park Avenue"},
 		tld:      "co.uk",
@@ -232,7 +247,9 @@ var countries = []*country{
 	{
 		code: "US", names: []string{"United States", "USA", "US", "United States of America"}, weight: 10,
 		first: []string{"James", "Olivia", "Michael", "Emma", "William", "Sophia", "Daniel", "Madison", "Ethan", "Abigail"},
-		last:  []string{"Johnson", "Miller", "Davis", "Garcia", "Rodriguez", "Martinez", "Anderson", "Clark", "Lewis", "Young"},
+		last: []string{
+			"Johnson", "Miller", "Davis", "Garcia", "Rodriguez", "Martinez", "Anderson", "Clark", "Lewis", "Young",
+		},
 		cities: []city{
 			{"San Francisco", "415", "CA", "941"}, {"New York", "212", "NY", "100"}, {"Chicago", "312", "IL", "606"},
 			{"Austin", "512", "TX", "787"}, {"Seattle", "206", "WA", "981"},
@@ -253,7 +270,9 @@ var countries = []*country{
 	{
 		code: "BE", names: []string{"Belgium", "België", "Belgique", "BE"}, weight: 10,
 		first: []string{"Arthur", "Louise", "Lucas", "Elise", "Noah", "Marie", "Victor", "Julie", "Wout", "Nina"},
-		last:  []string{"Peeters", "Janssens", "Maes", "Jacobs", "Mertens", "Willems", "Claes", "Goossens", "Wouters", "Dubois"},
+		last: []string{
+			"Peeters", "Janssens", "Maes", "Jacobs", "Mertens", "Willems", "Claes", "Goossens", "Wouters", "Dubois",
+		},
 		cities: []city{
 			{"Brussel", "2", "", "1000"}, {"Antwerpen", "3", "", "2000"}, {"Gent", "9", "", "9000"}, {"Liège", "4", "", "4000"},
 		},
@@ -292,9 +311,16 @@ var countries = []*country{
 		first: []string{"Gabriel", "Jade", "Louis", "Chloé", "Raphaël", "Léa", "Hugo", "Manon", "Jules", "Camille"},
 		last:  []string{"Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau"},
 		cities: []city{
-			{"Paris", "1", "", "750"}, {"Lyon", "4", "", "690"}, {"Marseille", "4", "", "130"}, {"Lille", "3", "", "590"}, {"Toulouse", "5", "", "310"},
+			{
+				"Paris",
+				"1",
+				"",
+				"750",
+			}, {"Lyon", "4", "", "690"}, {"Marseille", "4", "", "130"}, {"Lille", "3", "", "590"}, {"Toulouse", "5", "", "310"},
 		},
-		streets:  []string{"rue de Rivoli", "boulevard Haussmann", "rue de la République", "avenue Jean Jaurès", "place Bellecour"},
+		streets: []string{
+			"rue de Rivoli", "boulevard Haussmann", "rue de la République", "avenue Jean Jaurès", "place Bellecour",
+		},
 		tld:      "fr",
 		suffixes: []string{"SARL", "SAS", "SA", "EURL"},
 		words:    []string{"Conseil", "Logistique", "Industrie", "Services", "Distribution"},
@@ -355,7 +381,17 @@ func usNumber(r *rnd, c city) string {
 }
 
 // junkPhones are things people type into phone fields that are no number.
-var junkPhones = []string{"n/a", "-", "see email", "ask reception", "12345", "+31 6 1234", "0800-FLOWERS", "tel: 020 555 0199", "unknown"}
+var junkPhones = []string{
+	"n/a",
+	"-",
+	"see email",
+	"ask reception",
+	"12345",
+	"+31 6 1234",
+	"0800-FLOWERS",
+	"tel: 020 555 0199",
+	"unknown",
+}
 
 func pickCountry(r *rnd) *country {
 	n := r.intn(100)
@@ -390,7 +426,8 @@ func countryName(r *rnd, c *country) any {
 	return r.of(c.names)
 }
 
-var asciiFold = strings.NewReplacer("ü", "ue", "ö", "oe", "ä", "ae", "ß", "ss", "é", "e", "è", "e", "ë", "e", "ç", "c", "à", "a", " ", "", "'", "")
+var asciiFold = strings.NewReplacer("ü",
+	"ue", "ö", "oe", "ä", "ae", "ß", "ss", "é", "e", "è", "e", "ë", "e", "ç", "c", "à", "a", " ", "", "'", "")
 
 func emailLocal(first, last string) string {
 	l := strings.ToLower(asciiFold.Replace(last))
@@ -401,10 +438,16 @@ func emailLocal(first, last string) string {
 }
 
 var (
-	titles      = []string{"Sales Manager", "CEO", "Office Manager", "IT Administrator", "Account Manager", "Procurement Officer", "Head of Customer Service", "Directeur", "Geschäftsführer", "Managing Director", "Receptionist", "Operations Lead"}
+	titles = []string{
+		"Sales Manager", "CEO", "Office Manager", "IT Administrator", "Account Manager", "Procurement Officer",
+		"Head of Customer Service", "Directeur", "Geschäftsführer", "Managing Director", "Receptionist", "Operations Lead",
+	}
 	departments = []string{"Sales", "IT", "Finance", "Support", "Operations", "Management", "Purchasing"}
-	notes       = []string{"Prefers to be called in the morning.", "Met at the trade show in Utrecht.", "Main contact for the support contract.", "Speaks Dutch and English.", "Call the switchboard first; direct line often busy."}
-	salutes     = []string{"Mr.", "Mrs.", "Ms.", "Dr.", "Prof."}
+	notes       = []string{
+		"Prefers to be called in the morning.", "Met at the trade show in Utrecht.", "Main contact for the support contract.",
+		"Speaks Dutch and English.", "Call the switchboard first; direct line often busy.",
+	}
+	salutes = []string{"Mr.", "Mrs.", "Ms.", "Dr.", "Prof."}
 )
 
 func (s *Server) genOwner(r *rnd) lookupID { return lookupID(s.users[r.intn(len(s.users))].id) }

@@ -119,13 +119,22 @@ func (m *module) field(name string) (*field, bool) {
 
 var (
 	salutations = []string{"-None-", "Mr.", "Mrs.", "Ms.", "Dr.", "Prof."}
-	leadSources = []string{"-None-", "Advertisement", "Cold Call", "Employee Referral", "External Referral", "Online Store", "Partner", "Public Relations", "Sales Email Alias", "Seminar Partner", "Trade Show", "Web Download", "Web Research", "Chat"}
-	languages   = []string{"-None-", "Dutch", "German", "English", "French"}
-	interests   = []string{"Telephony", "CRM integration", "Call recording", "Contact centre", "Mobile app"}
-	industries  = []string{"-None-", "Communications", "Consulting", "Education", "Financial Services", "Government/Military", "Manufacturing", "Retail", "Technology", "Transportation", "Healthcare", "Real Estate"}
-	accTypes    = []string{"-None-", "Analyst", "Competitor", "Customer", "Distributor", "Integrator", "Investor", "Partner", "Press", "Prospect", "Reseller", "Supplier", "Vendor", "Other"}
-	segments    = []string{"-None-", "Enterprise", "Mid-market", "SMB"}
-	regions     = []string{"Benelux", "DACH", "UK & Ireland", "North America", "France"}
+	leadSources = []string{
+		"-None-", "Advertisement", "Cold Call", "Employee Referral", "External Referral", "Online Store", "Partner",
+		"Public Relations", "Sales Email Alias", "Seminar Partner", "Trade Show", "Web Download", "Web Research", "Chat",
+	}
+	languages  = []string{"-None-", "Dutch", "German", "English", "French"}
+	interests  = []string{"Telephony", "CRM integration", "Call recording", "Contact centre", "Mobile app"}
+	industries = []string{
+		"-None-", "Communications", "Consulting", "Education", "Financial Services", "Government/Military", "Manufacturing",
+		"Retail", "Technology", "Transportation", "Healthcare", "Real Estate",
+	}
+	accTypes = []string{
+		"-None-", "Analyst", "Competitor", "Customer", "Distributor", "Integrator", "Investor", "Partner", "Press",
+		"Prospect", "Reseller", "Supplier", "Vendor", "Other",
+	}
+	segments = []string{"-None-", "Enterprise", "Mid-market", "SMB"}
+	regions  = []string{"Benelux", "DACH", "UK & Ireland", "North America", "France"}
 )
 
 func text(api, label string) *field {
@@ -155,40 +164,22 @@ func systemFields() []*field {
 func contactFields() []*field {
 	return append([]*field{
 		&field{apiName: "Owner", label: "Contact Owner", dataType: "ownerlookup"},
-		pick("Salutation", "Salutation", salutations),
-		text("First_Name", "First Name"),
-		required(text("Last_Name", "Last Name")),
-		readOnly(text("Full_Name", "Full Name")),
+		pick("Salutation", "Salutation", salutations), text("First_Name", "First Name"),
+		required(text("Last_Name", "Last Name")), readOnly(text("Full_Name", "Full Name")),
 		&field{apiName: "Account_Name", label: "Account Name", dataType: "lookup", lookup: "Accounts"},
-		typed("Email", "Email", "email"),
-		typed("Secondary_Email", "Secondary Email", "email"),
-		typed("Phone", "Phone", "phone"),
-		typed("Mobile", "Mobile", "phone"),
-		typed("Home_Phone", "Home Phone", "phone"),
-		typed("Other_Phone", "Other Phone", "phone"),
-		typed("Asst_Phone", "Asst Phone", "phone"),
-		text("Assistant", "Assistant"),
-		typed("Fax", "Fax", "phone"),
-		text("Title", "Title"),
-		text("Department", "Department"),
-		pick("Lead_Source", "Lead Source", leadSources),
-		typed("Date_of_Birth", "Date of Birth", "date"),
-		typed("Email_Opt_Out", "Email Opt Out", "boolean"),
-		text("Mailing_Street", "Mailing Street"),
-		text("Mailing_City", "Mailing City"),
-		text("Mailing_State", "Mailing State"),
-		text("Mailing_Zip", "Mailing Zip"),
-		text("Mailing_Country", "Mailing Country"),
-		text("Other_Street", "Other Street"),
-		text("Other_City", "Other City"),
-		text("Other_State", "Other State"),
-		text("Other_Zip", "Other Zip"),
-		text("Other_Country", "Other Country"),
-		typed("Description", "Description", "textarea"),
-		custom(typed("Direct_Line", "Direct line", "phone")),
+		typed("Email", "Email", "email"), typed("Secondary_Email", "Secondary Email", "email"),
+		typed("Phone", "Phone", "phone"), typed("Mobile", "Mobile", "phone"), typed("Home_Phone", "Home Phone", "phone"),
+		typed("Other_Phone", "Other Phone", "phone"), typed("Asst_Phone", "Asst Phone", "phone"),
+		text("Assistant", "Assistant"), typed("Fax", "Fax", "phone"), text("Title", "Title"),
+		text("Department", "Department"), pick("Lead_Source", "Lead Source", leadSources),
+		typed("Date_of_Birth", "Date of Birth", "date"), typed("Email_Opt_Out", "Email Opt Out", "boolean"),
+		text("Mailing_Street", "Mailing Street"), text("Mailing_City", "Mailing City"),
+		text("Mailing_State", "Mailing State"), text("Mailing_Zip", "Mailing Zip"),
+		text("Mailing_Country", "Mailing Country"), text("Other_Street", "Other Street"), text("Other_City", "Other City"),
+		text("Other_State", "Other State"), text("Other_Zip", "Other Zip"), text("Other_Country", "Other Country"),
+		typed("Description", "Description", "textarea"), custom(typed("Direct_Line", "Direct line", "phone")),
 		custom(pick("Preferred_Language", "Preferred language", languages)),
-		custom(typed("Last_Visit", "Last visit", "date")),
-		custom(typed("Newsletter", "Newsletter", "boolean")),
+		custom(typed("Last_Visit", "Last visit", "date")), custom(typed("Newsletter", "Newsletter", "boolean")),
 		custom(&field{apiName: "Interests", label: "Interests", dataType: "multiselectpicklist", picklist: interests}),
 	}, systemFields()...)
 }
@@ -196,31 +187,19 @@ func contactFields() []*field {
 func accountFields() []*field {
 	return append([]*field{
 		&field{apiName: "Owner", label: "Account Owner", dataType: "ownerlookup"},
-		required(text("Account_Name", "Account Name")),
-		text("Account_Number", "Account Number"),
+		required(text("Account_Name", "Account Name")), text("Account_Number", "Account Number"),
 		text("Account_Site", "Account Site"),
 		&field{apiName: "Parent_Account", label: "Parent Account", dataType: "lookup", lookup: "Accounts"},
-		pick("Account_Type", "Account Type", accTypes),
-		pick("Industry", "Industry", industries),
-		typed("Phone", "Phone", "phone"),
-		typed("Fax", "Fax", "phone"),
-		typed("Website", "Website", "website"),
-		typed("Employees", "Employees", "integer"),
-		typed("Annual_Revenue", "Annual Revenue", "currency"),
-		text("Billing_Street", "Billing Street"),
-		text("Billing_City", "Billing City"),
-		text("Billing_State", "Billing State"),
-		text("Billing_Code", "Billing Code"),
-		text("Billing_Country", "Billing Country"),
-		text("Shipping_Street", "Shipping Street"),
-		text("Shipping_City", "Shipping City"),
-		text("Shipping_State", "Shipping State"),
-		text("Shipping_Code", "Shipping Code"),
-		text("Shipping_Country", "Shipping Country"),
-		typed("Description", "Description", "textarea"),
-		custom(typed("Support_Hotline", "Support hotline", "phone")),
-		custom(pick("Segment", "Segment", segments)),
-		custom(typed("Customer_Since", "Customer since", "date")),
+		pick("Account_Type", "Account Type", accTypes), pick("Industry", "Industry", industries),
+		typed("Phone", "Phone", "phone"), typed("Fax", "Fax", "phone"), typed("Website", "Website", "website"),
+		typed("Employees", "Employees", "integer"), typed("Annual_Revenue", "Annual Revenue", "currency"),
+		text("Billing_Street", "Billing Street"), text("Billing_City", "Billing City"),
+		text("Billing_State", "Billing State"), text("Billing_Code", "Billing Code"),
+		text("Billing_Country", "Billing Country"), text("Shipping_Street", "Shipping Street"),
+		text("Shipping_City", "Shipping City"), text("Shipping_State", "Shipping State"),
+		text("Shipping_Code", "Shipping Code"), text("Shipping_Country", "Shipping Country"),
+		typed("Description", "Description", "textarea"), custom(typed("Support_Hotline", "Support hotline", "phone")),
+		custom(pick("Segment", "Segment", segments)), custom(typed("Customer_Since", "Customer since", "date")),
 		custom(typed("Key_Account", "Key account", "boolean")),
 		custom(&field{apiName: "Regions", label: "Regions", dataType: "multiselectpicklist", picklist: regions}),
 	}, systemFields()...)
@@ -259,7 +238,8 @@ func (s *Server) initModules() {
 	contacts.nameField = "Full_Name"
 	contacts.gen = genContact
 	contacts.genName = contactName
-	accounts := newModule("Accounts", "Account", accountFields(), s.opts.Accounts, accountIDBase, 0x6163636f, fieldIDBase+1000)
+	accounts := newModule("Accounts",
+		"Account", accountFields(), s.opts.Accounts, accountIDBase, 0x6163636f, fieldIDBase+1000)
 	accounts.nameField = "Account_Name"
 	accounts.gen = genAccount
 	accounts.genName = accountName
@@ -344,9 +324,7 @@ func (s *Server) modulesJSON() []any {
 		supported             bool
 	}
 	list := []mod{
-		{"Home", "Home", "Home", false},
-		{"Contacts", "Contact", "Contacts", true},
-		{"Accounts", "Account", "Accounts", true},
+		{"Home", "Home", "Home", false}, {"Contacts", "Contact", "Contacts", true}, {"Accounts", "Account", "Accounts", true},
 		{"Feeds", "Feeds", "Feeds", false},
 	}
 	out := make([]any, 0, len(list))

@@ -299,7 +299,8 @@ type Channel struct {
 func (s *Server) Channels() []Channel {
 	var out []Channel
 	for _, c := range s.notify.active(s.now()) {
-		out = append(out, Channel{ID: strconv.FormatInt(c.id, 10), Events: c.events, NotifyURL: c.notifyURL, Token: c.token, Expiry: c.expiry})
+		out = append(out,
+			Channel{ID: strconv.FormatInt(c.id, 10), Events: c.events, NotifyURL: c.notifyURL, Token: c.token, Expiry: c.expiry})
 	}
 	return out
 }
@@ -425,7 +426,8 @@ func (c *apiCall) watchItems() ([]watchItem, bool) {
 		return nil, false
 	}
 	if len(body.Watch) == 0 {
-		writeError(c.w, http.StatusBadRequest, "MANDATORY_NOT_FOUND", "required field not found", map[string]any{"api_name": "watch"})
+		writeError(c.w, http.StatusBadRequest, "MANDATORY_NOT_FOUND", "required field not found",
+			map[string]any{"api_name": "watch"})
 		return nil, false
 	}
 	return body.Watch, true
@@ -490,7 +492,8 @@ func (s *Server) apply(c *channel, it watchItem, full bool) *itemResult {
 			name, verb, _ := strings.Cut(e, ".")
 			m, known := s.moduleByName(name)
 			if !known || !slices.Contains([]string{"create", "edit", "delete", "all"}, verb) {
-				return fail("INVALID_DATA", "events", fmt.Sprintf("%q is not an event: use {Module}.create, .edit, .delete or .all", e))
+				return fail("INVALID_DATA",
+					"events", fmt.Sprintf("%q is not an event: use {Module}.create, .edit, .delete or .all", e))
 			}
 			canon = append(canon, m.apiName+"."+verb)
 		}
@@ -532,7 +535,8 @@ func (s *Server) apply(c *channel, it watchItem, full bool) *itemResult {
 			t, err = time.Parse(time.RFC3339, v)
 		}
 		if err != nil || !t.After(now) {
-			return fail("INVALID_DATA", "channel_expiry", "channel_expiry must be a future ISO 8601 date-time such as 2026-12-08T10:00:00+01:00")
+			return fail("INVALID_DATA",
+				"channel_expiry", "channel_expiry must be a future ISO 8601 date-time such as 2026-12-08T10:00:00+01:00")
 		}
 		if t.After(now.Add(maxChannelLife)) {
 			// More than a week ahead gives an hour, as a missing one does.
@@ -542,7 +546,8 @@ func (s *Server) apply(c *channel, it watchItem, full bool) *itemResult {
 	} else if full {
 		c.expiry = now.Add(defaultChannelLife)
 	}
-	for key, dst := range map[string]*bool{"return_affected_field_values": &c.affected, "notify_on_related_action": &c.related} {
+	flags := map[string]*bool{"return_affected_field_values": &c.affected, "notify_on_related_action": &c.related}
+	for key, dst := range flags {
 		if raw, ok := it[key]; ok {
 			if json.Unmarshal(raw, dst) != nil {
 				return fail("INVALID_DATA", key, key+" must be true or false")
@@ -567,7 +572,12 @@ func (s *Server) success(c *channel, message string) itemResult {
 			"channel_id":     strconv.FormatInt(c.id, 10),
 		})
 	}
-	return itemResult{"code": "SUCCESS", "details": map[string]any{"events": events}, "message": message, "status": "success"}
+	return itemResult{
+		"code":    "SUCCESS",
+		"details": map[string]any{"events": events},
+		"message": message,
+		"status":  "success",
+	}
 }
 
 func notSubscribed() itemResult {
@@ -667,7 +677,8 @@ func (s *Server) handleWatchDisable(c *apiCall) {
 	}
 	param := c.r.URL.Query().Get("channel_ids")
 	if param == "" {
-		writeError(c.w, http.StatusBadRequest, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", map[string]any{"param_name": "channel_ids"})
+		writeError(c.w, http.StatusBadRequest, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing",
+			map[string]any{"param_name": "channel_ids"})
 		return
 	}
 	n := s.notify
@@ -708,7 +719,8 @@ func (s *Server) handleWatchList(c *apiCall) {
 	if v := q.Get("module"); v != "" {
 		m, ok := s.moduleByName(v)
 		if !ok {
-			writeError(c.w, http.StatusBadRequest, "INVALID_MODULE", "the module name given seems to be invalid", map[string]any{"param_name": "module"})
+			writeError(c.w, http.StatusBadRequest, "INVALID_MODULE", "the module name given seems to be invalid",
+				map[string]any{"param_name": "module"})
 			return
 		}
 		onlyModule = m

@@ -24,7 +24,8 @@ func newReceiver(t *testing.T) *receiver {
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		var body map[string]any
-		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" || json.Unmarshal(b, &body) != nil {
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" ||
+			json.Unmarshal(b, &body) != nil {
 			t.Errorf("callback %s %s %q", r.Method, r.Header.Get("Content-Type"), b)
 		}
 		rc.mu.Lock()
@@ -101,7 +102,8 @@ func TestWatchCallbacksForEachChange(t *testing.T) {
 		t.Fatalf("enable answered events %v, want one per module", events)
 	}
 	first := events[0].(map[string]any)
-	if first["resource_name"] != "Contacts" || first["channel_id"] != "1000000068001" || !strings.HasSuffix(first["resource_uri"].(string), "/crm/v2/Contacts") {
+	if first["resource_name"] != "Contacts" || first["channel_id"] != "1000000068001" ||
+		!strings.HasSuffix(first["resource_uri"].(string), "/crm/v2/Contacts") {
 		t.Errorf("event %v", first)
 	}
 	if got, err := time.Parse(time.RFC3339, first["channel_expiry"].(string)); err != nil || !got.Equal(expiry) {
@@ -177,7 +179,12 @@ func TestWatchRefusals(t *testing.T) {
 	f := newFixture(t, Options{Contacts: 3, Accounts: 1})
 	tok := f.login(notifyScopes...).AccessToken
 	good := func(changes map[string]any) map[string]any {
-		it := map[string]any{"channel_id": 42, "events": []string{"Contacts.all"}, "notify_url": "https://example.com/hook", "token": "t"}
+		it := map[string]any{
+			"channel_id": 42,
+			"events":     []string{"Contacts.all"},
+			"notify_url": "https://example.com/hook",
+			"token":      "t",
+		}
 		for k, v := range changes {
 			if v == nil {
 				delete(it, k)
@@ -201,11 +208,13 @@ func TestWatchRefusals(t *testing.T) {
 		{"unknown module", good(map[string]any{"events": []string{"Leads.all"}}), "INVALID_DATA", "events"},
 		{"unknown event", good(map[string]any{"events": []string{"Contacts.update"}}), "INVALID_DATA", "events"},
 		{"notify_url not a URL", good(map[string]any{"notify_url": "hook"}), "INVALID_DATA", "notify_url"},
-		{"expiry in the past", good(map[string]any{"channel_expiry": "2020-01-01T00:00:00Z"}), "INVALID_DATA", "channel_expiry"},
+		{"expiry in the past", good(map[string]any{"channel_expiry": "2020-01-01T00:00:00Z"}), "INVALID_DATA",
+			"channel_expiry"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, a, raw := f.watch("POST", tok, watchBody(tc.item))
-			if status != http.StatusBadRequest || len(a.Watch) != 1 || a.Watch[0].Code != tc.code || a.Watch[0].Details["api_name"] != tc.apiKey {
+			if status != http.StatusBadRequest || len(a.Watch) != 1 || a.Watch[0].Code != tc.code ||
+				a.Watch[0].Details["api_name"] != tc.apiKey {
 				t.Errorf("HTTP %d %s, want 400 %s on %s", status, raw, tc.code, tc.apiKey)
 			}
 		})
@@ -213,8 +222,14 @@ func TestWatchRefusals(t *testing.T) {
 	// Token of exactly 50 characters is taken; with a bad item beside it
 	// the answer is 202 with an answer per item, and a credit is spent.
 	before := f.sim.Credits()
-	status, a, raw := f.watch("POST", tok, watchBody(good(map[string]any{"token": strings.Repeat("x", 50)}), good(map[string]any{"channel_id": 43, "token": strings.Repeat("x", 51)})))
-	if status != http.StatusAccepted || len(a.Watch) != 2 || a.Watch[0].Code != "SUCCESS" || a.Watch[1].Code != "INVALID_DATA" {
+	status, a, raw := f.watch(
+		"POST",
+		tok,
+		watchBody(good(map[string]any{"token": strings.Repeat("x", 50)}),
+			good(map[string]any{"channel_id": 43, "token": strings.Repeat("x", 51)})),
+	)
+	if status != http.StatusAccepted || len(a.Watch) != 2 || a.Watch[0].Code != "SUCCESS" ||
+		a.Watch[1].Code != "INVALID_DATA" {
 		t.Fatalf("HTTP %d %s", status, raw)
 	}
 	if spent := f.sim.Credits() - before; spent != 1 {
@@ -223,15 +238,22 @@ func TestWatchRefusals(t *testing.T) {
 	if ch := f.sim.Channels(); len(ch) != 1 || ch[0].ID != "42" {
 		t.Errorf("channels %+v", ch)
 	}
-	if status, _, raw := f.watch("POST", tok, map[string]any{}); status != http.StatusBadRequest || !strings.Contains(string(raw), "MANDATORY_NOT_FOUND") {
+	if status, _, raw := f.watch("POST", tok, map[string]any{}); status != http.StatusBadRequest ||
+		!strings.Contains(string(raw), "MANDATORY_NOT_FOUND") {
 		t.Errorf("no watch array: HTTP %d %s", status, raw)
 	}
 	resp, body := f.call("DELETE", "/crm/v8/actions/watch", tok, nil)
 	wantError(t, resp, body, http.StatusBadRequest, "REQUIRED_PARAM_MISSING")
-	if status, a, raw := f.watch("PATCH", tok, watchBody(good(map[string]any{"channel_id": 99}))); status != http.StatusBadRequest || a.Watch[0].Code != "NOT_SUBSCRIBED" {
+	if status, a, raw := f.watch(
+		"PATCH", tok, watchBody(good(map[string]any{"channel_id": 99})),
+	); status != http.StatusBadRequest ||
+		a.Watch[0].Code != "NOT_SUBSCRIBED" {
 		t.Errorf("update of an unknown channel: HTTP %d %s", status, raw)
 	}
-	if status, a, raw := f.watch("PUT", tok, watchBody(good(map[string]any{"channel_id": 99}))); status != http.StatusBadRequest || a.Watch[0].Code != "NOT_SUBSCRIBED" {
+	if status, a, raw := f.watch(
+		"PUT", tok, watchBody(good(map[string]any{"channel_id": 99})),
+	); status != http.StatusBadRequest ||
+		a.Watch[0].Code != "NOT_SUBSCRIBED" {
 		t.Errorf("replace of an unknown channel: HTTP %d %s", status, raw)
 	}
 }
@@ -284,13 +306,17 @@ func TestWatchChannelExpiry(t *testing.T) {
 	if len(list.Watch) != 1 || list.Watch[0]["channel_id"] != "2" || list.Info["more_records"] != false {
 		t.Errorf("list %s", body)
 	}
-	status, a, raw := f.watch("PATCH", tok, watchBody(map[string]any{"channel_id": 1, "events": []string{"Contacts.create"}}))
+	status, a, raw := f.watch("PATCH",
+		tok, watchBody(map[string]any{"channel_id": 1, "events": []string{"Contacts.create"}}))
 	if status != http.StatusBadRequest || a.Watch[0].Code != "NOT_SUBSCRIBED" {
 		t.Errorf("update of an expired channel: HTTP %d %s", status, raw)
 	}
 	// Renewal by update moves the expiry.
 	later := f.clock.Now().Add(6 * 24 * time.Hour).Format(time.RFC3339)
-	if status, _, raw := f.watch("PATCH", tok, watchBody(map[string]any{"channel_id": 2, "events": []string{"Contacts.create"}, "channel_expiry": later})); status != http.StatusOK {
+	if status, _, raw := f.watch(
+		"PATCH", tok,
+		watchBody(map[string]any{"channel_id": 2, "events": []string{"Contacts.create"}, "channel_expiry": later}),
+	); status != http.StatusOK {
 		t.Fatalf("renew: HTTP %d %s", status, raw)
 	}
 	if chs := f.sim.Channels(); chs[0].Expiry.Format(time.RFC3339) != later {
@@ -305,7 +331,12 @@ func TestWatchChannelExpiry(t *testing.T) {
 func TestWatchUpdateAndReplace(t *testing.T) {
 	f := newFixture(t, Options{Contacts: 3, Accounts: 1})
 	tok := f.login(notifyScopes...).AccessToken
-	item := map[string]any{"channel_id": 7, "events": []string{"Contacts.create"}, "notify_url": "https://example.com/a", "token": "one"}
+	item := map[string]any{
+		"channel_id": 7,
+		"events":     []string{"Contacts.create"},
+		"notify_url": "https://example.com/a",
+		"token":      "one",
+	}
 	if status, _, raw := f.watch("POST", tok, watchBody(item)); status != http.StatusCreated {
 		t.Fatalf("enable: HTTP %d %s", status, raw)
 	}
@@ -318,28 +349,41 @@ func TestWatchUpdateAndReplace(t *testing.T) {
 		return chs[0]
 	}
 	// PATCH adds events and changes only the keys given.
-	if status, _, raw := f.watch("PATCH", tok, watchBody(map[string]any{"channel_id": 7, "events": []string{"Accounts.all", "contacts.delete"}, "token": "two"})); status != http.StatusOK {
+	status, _, raw := f.watch("PATCH",
+		tok,
+		watchBody(map[string]any{"channel_id": 7, "events": []string{"Accounts.all", "contacts.delete"}, "token": "two"}))
+	if status != http.StatusOK {
 		t.Fatalf("update: HTTP %d %s", status, raw)
 	}
-	if c := ch(); !slices.Equal(c.Events, []string{"Accounts.all", "Contacts.create", "Contacts.delete"}) || c.Token != "two" || c.NotifyURL != "https://example.com/a" {
+	if c := ch(); !slices.Equal(c.Events, []string{"Accounts.all", "Contacts.create", "Contacts.delete"}) ||
+		c.Token != "two" ||
+		c.NotifyURL != "https://example.com/a" {
 		t.Errorf("after update: %+v", c)
 	}
 	// _delete_events removes them.
-	if status, _, raw := f.watch("PATCH", tok, watchBody(map[string]any{"channel_id": 7, "events": []string{"Contacts.create"}, "_delete_events": true})); status != http.StatusOK {
+	if status, _, raw := f.watch(
+		"PATCH", tok,
+		watchBody(map[string]any{"channel_id": 7, "events": []string{"Contacts.create"}, "_delete_events": true}),
+	); status != http.StatusOK {
 		t.Fatalf("delete events: HTTP %d %s", status, raw)
 	}
 	if c := ch(); !slices.Equal(c.Events, []string{"Accounts.all", "Contacts.delete"}) {
 		t.Errorf("after _delete_events: %v", c.Events)
 	}
 	// PUT replaces: the token left out is gone.
-	if status, _, raw := f.watch("PUT", tok, watchBody(map[string]any{"channel_id": 7, "events": []string{"Contacts.edit"}, "notify_url": "https://example.com/b"})); status != http.StatusOK {
+	if status, _, raw := f.watch("PUT", tok, watchBody(map[string]any{
+		"channel_id": 7, "events": []string{"Contacts.edit"}, "notify_url": "https://example.com/b",
+	})); status != http.StatusOK {
 		t.Fatalf("replace: HTTP %d %s", status, raw)
 	}
-	if c := ch(); !slices.Equal(c.Events, []string{"Contacts.edit"}) || c.Token != "" || c.NotifyURL != "https://example.com/b" {
+	if c := ch(); !slices.Equal(c.Events, []string{"Contacts.edit"}) || c.Token != "" ||
+		c.NotifyURL != "https://example.com/b" {
 		t.Errorf("after replace: %+v", c)
 	}
 	// Removing the last event ends the channel.
-	if status, _, raw := f.watch("PATCH", tok, watchBody(map[string]any{"channel_id": 7, "events": []string{"Contacts.edit"}, "_delete_events": true})); status != http.StatusOK {
+	if status, _, raw := f.watch(
+		"PATCH", tok, watchBody(map[string]any{"channel_id": 7, "events": []string{"Contacts.edit"}, "_delete_events": true}),
+	); status != http.StatusOK {
 		t.Fatalf("delete the last event: HTTP %d %s", status, raw)
 	}
 	if chs := f.sim.Channels(); len(chs) != 0 {
@@ -347,11 +391,15 @@ func TestWatchUpdateAndReplace(t *testing.T) {
 	}
 	// Filters of the list.
 	for id, events := range map[int][]string{1: {"Contacts.all"}, 2: {"Accounts.all", "Contacts.edit"}} {
-		if status, _, raw := f.watch("POST", tok, watchBody(map[string]any{"channel_id": id, "events": events, "notify_url": "https://example.com/c"})); status != http.StatusCreated {
+		status, _, raw := f.watch("POST",
+			tok, watchBody(map[string]any{"channel_id": id, "events": events, "notify_url": "https://example.com/c"}))
+		if status != http.StatusCreated {
 			t.Fatalf("enable: HTTP %d %s", status, raw)
 		}
 	}
-	for query, want := range map[string]int{"": 3, "?module=Accounts": 1, "?channel_id=2": 2, "?per_page=2": 2, "?per_page=2&page=2": 1, "?channel_id=9": 0} {
+	for query, want := range map[string]int{
+		"": 3, "?module=Accounts": 1, "?channel_id=2": 2, "?per_page=2": 2, "?per_page=2&page=2": 1, "?channel_id=9": 0,
+	} {
 		resp, body := f.call("GET", "/crm/v8/actions/watch"+query, tok, nil)
 		n := 0
 		if resp.StatusCode == http.StatusOK {
@@ -367,7 +415,8 @@ func TestWatchUpdateAndReplace(t *testing.T) {
 
 func TestWatchScopes(t *testing.T) {
 	f := newFixture(t, Options{Contacts: 3, Accounts: 1})
-	item := watchBody(map[string]any{"channel_id": 5, "events": []string{"Contacts.all"}, "notify_url": "https://example.com/h"})
+	item := watchBody(
+		map[string]any{"channel_id": 5, "events": []string{"Contacts.all"}, "notify_url": "https://example.com/h"})
 	none := f.login().AccessToken
 	status, _, raw := f.watch("POST", none, item)
 	if status != http.StatusUnauthorized || !strings.Contains(string(raw), "OAUTH_SCOPE_MISMATCH") {
@@ -391,7 +440,8 @@ func TestWatchScopes(t *testing.T) {
 	if status, _, raw := f.watch("PATCH", write, item); status != http.StatusOK {
 		t.Errorf("update with WRITE: HTTP %d %s", status, raw)
 	}
-	if resp, _ := f.call("DELETE", "/crm/v8/actions/watch?channel_ids=5", write, nil); resp.StatusCode != http.StatusUnauthorized {
+	resp, _ := f.call("DELETE", "/crm/v8/actions/watch?channel_ids=5", write, nil)
+	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("disable with WRITE: HTTP %d", resp.StatusCode)
 	}
 	all := f.login("ZohoCRM.notifications.ALL").AccessToken
@@ -404,7 +454,13 @@ func TestCallbackFaults(t *testing.T) {
 	f := newFixture(t, Options{Contacts: 3, Accounts: 1})
 	tok := f.login(notifyScopes...).AccessToken
 	rc := newReceiver(t)
-	if status, _, raw := f.watch("POST", tok, watchBody(map[string]any{"channel_id": 1, "events": []string{"Contacts.all"}, "notify_url": rc.srv.URL, "token": "t"})); status != http.StatusCreated {
+	status, _, raw := f.watch(
+		"POST",
+		tok,
+		watchBody(
+			map[string]any{"channel_id": 1, "events": []string{"Contacts.all"}, "notify_url": rc.srv.URL, "token": "t"}),
+	)
+	if status != http.StatusCreated {
 		t.Fatalf("enable: HTTP %d %s", status, raw)
 	}
 	create := func(name string) string {
@@ -463,7 +519,8 @@ func TestCallbackFaults(t *testing.T) {
 	if took := time.Since(start); took < 50*time.Millisecond || len(rc.got()) != 1 {
 		t.Errorf("delayed callback: %d after %v", len(rc.got()), took)
 	}
-	if resp, _ := f.call("POST", "/admin/notifications/faults", "", map[string]any{"delay": "soon"}); resp.StatusCode != http.StatusBadRequest {
+	resp, _ := f.call("POST", "/admin/notifications/faults", "", map[string]any{"delay": "soon"})
+	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("bad delay: HTTP %d", resp.StatusCode)
 	}
 
@@ -473,10 +530,12 @@ func TestCallbackFaults(t *testing.T) {
 		Channels  []Channel  `json:"channels"`
 		Callbacks []Callback `json:"callbacks"`
 	}
-	if resp.StatusCode != 200 || json.Unmarshal(body, &list) != nil || len(list.Channels) != 1 || len(list.Callbacks) != 8 {
+	if resp.StatusCode != 200 || json.Unmarshal(body, &list) != nil || len(list.Channels) != 1 ||
+		len(list.Callbacks) != 8 {
 		t.Errorf("admin list: HTTP %d %s", resp.StatusCode, body)
 	}
-	if resp, _ := f.call("POST", "/admin/notifications/expire", "", nil); resp.StatusCode != 200 || len(f.sim.Channels()) != 0 {
+	if resp, _ := f.call("POST", "/admin/notifications/expire", "", nil); resp.StatusCode != 200 ||
+		len(f.sim.Channels()) != 0 {
 		t.Errorf("expire: HTTP %d, %d channels left", resp.StatusCode, len(f.sim.Channels()))
 	}
 }

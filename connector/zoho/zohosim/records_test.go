@@ -35,7 +35,9 @@ func TestMetadata(t *testing.T) {
 		t.Fatalf("org: HTTP %d %s", resp.StatusCode, truncate(body))
 	}
 	o := org.Org[0]
-	if o["domain_name"] != f.sim.OrgDomainName() || o["domain_name"] != "org"+o["zgid"].(string) || o["time_zone"] != orgTimeZone || o["id"] == "" {
+	if o["domain_name"] != f.sim.OrgDomainName() || o["domain_name"] != "org"+o["zgid"].(string) ||
+		o["time_zone"] != orgTimeZone ||
+		o["id"] == "" {
 		t.Errorf("org %v", o)
 	}
 
@@ -66,12 +68,20 @@ func TestMetadata(t *testing.T) {
 		return out
 	}
 	contacts, accounts := fieldsOf("Contacts"), fieldsOf("Accounts")
-	for _, name := range []string{"First_Name", "Last_Name", "Full_Name", "Email", "Phone", "Mobile", "Home_Phone", "Other_Phone", "Asst_Phone", "Fax", "Title", "Department", "Account_Name", "Owner", "Mailing_Street", "Mailing_City", "Mailing_State", "Mailing_Zip", "Mailing_Country", "Other_Country", "Description", "Created_Time", "Modified_Time"} {
+	for _, name := range []string{
+		"First_Name", "Last_Name", "Full_Name", "Email", "Phone", "Mobile", "Home_Phone", "Other_Phone", "Asst_Phone", "Fax",
+		"Title", "Department", "Account_Name", "Owner", "Mailing_Street", "Mailing_City", "Mailing_State", "Mailing_Zip",
+		"Mailing_Country", "Other_Country", "Description", "Created_Time", "Modified_Time",
+	} {
 		if _, ok := contacts[name]; !ok {
 			t.Errorf("Contacts lacks %s", name)
 		}
 	}
-	for _, name := range []string{"Account_Name", "Account_Number", "Phone", "Fax", "Website", "Industry", "Parent_Account", "Owner", "Billing_Street", "Billing_City", "Billing_State", "Billing_Code", "Billing_Country", "Shipping_Country", "Created_Time", "Modified_Time"} {
+	for _, name := range []string{
+		"Account_Name", "Account_Number", "Phone", "Fax", "Website", "Industry", "Parent_Account", "Owner", "Billing_Street",
+		"Billing_City", "Billing_State", "Billing_Code", "Billing_Country", "Shipping_Country", "Created_Time",
+		"Modified_Time",
+	} {
 		if _, ok := accounts[name]; !ok {
 			t.Errorf("Accounts lacks %s", name)
 		}
@@ -165,11 +175,13 @@ func TestRecordsErrors(t *testing.T) {
 	t.Run("last reachable page", func(t *testing.T) {
 		resp, body := f.call("GET", "/crm/v8/Contacts?fields=Last_Name&per_page=200&page=10", tok, nil)
 		p := decode[recordsPage](t, body)
-		if resp.StatusCode != 200 || p.Info.Count != 200 || p.Info.Page != 10 || !p.Info.MoreRecords || p.Info.NextPageToken == nil {
+		if resp.StatusCode != 200 || p.Info.Count != 200 || p.Info.Page != 10 || !p.Info.MoreRecords ||
+			p.Info.NextPageToken == nil {
 			t.Fatalf("HTTP %d info %+v", resp.StatusCode, p.Info)
 		}
 		// Past the ceiling only page_token reaches.
-		resp, body = f.call("GET", "/crm/v8/Contacts?fields=Last_Name&per_page=200&page_token="+url.QueryEscape(*p.Info.NextPageToken), tok, nil)
+		resp, body = f.call("GET",
+			"/crm/v8/Contacts?fields=Last_Name&per_page=200&page_token="+url.QueryEscape(*p.Info.NextPageToken), tok, nil)
 		p = decode[recordsPage](t, body)
 		if resp.StatusCode != 200 || p.Info.Count != 200 || p.Info.Page != 11 {
 			t.Fatalf("HTTP %d info %+v", resp.StatusCode, p.Info)
@@ -181,7 +193,8 @@ func TestRecordsErrors(t *testing.T) {
 		f.clock.Advance(25 * time.Hour)
 		defer f.clock.Advance(-25 * time.Hour)
 		tok := f.login().AccessToken
-		resp, body := f.call("GET", "/crm/v8/Contacts?fields=Last_Name&page_token="+url.QueryEscape(*p.Info.NextPageToken), tok, nil)
+		resp, body := f.call("GET",
+			"/crm/v8/Contacts?fields=Last_Name&page_token="+url.QueryEscape(*p.Info.NextPageToken), tok, nil)
 		wantError(t, resp, body, 400, "INVALID_DATA")
 	})
 }
@@ -189,7 +202,9 @@ func TestRecordsErrors(t *testing.T) {
 func TestRecordsPageTokens(t *testing.T) {
 	f := newFixture(t, Options{Contacts: 5000, Accounts: 40})
 	tok := f.login().AccessToken
-	for _, tc := range []struct{ sortBy, order string }{{"id", "asc"}, {"", ""}, {"Modified_Time", "asc"}, {"Modified_Time", "desc"}} {
+	for _, tc := range []struct{ sortBy, order string }{
+		{"id", "asc"}, {"", ""}, {"Modified_Time", "asc"}, {"Modified_Time", "desc"},
+	} {
 		t.Run(tc.sortBy+" "+tc.order, func(t *testing.T) {
 			query := "/crm/v8/Contacts?fields=Full_Name,Phone,Account_Name,Modified_Time&per_page=200"
 			if tc.sortBy != "" {
@@ -340,8 +355,10 @@ func TestDeletedRecords(t *testing.T) {
 		{"all, newest first", "type=all", nil, []string{ids[2], ids[1], ids[0]}, []string{"permanent", "recycle", "recycle"}},
 		{"recycle bin", "type=recycle", nil, []string{ids[1], ids[0]}, nil},
 		{"permanent", "type=permanent", nil, []string{ids[2]}, nil},
-		{"since a time", "type=all", []string{"If-Modified-Since", since.Format(time.RFC3339)}, []string{ids[2], ids[1]}, nil},
-		{"since, HTTP date", "type=all", []string{"If-Modified-Since", since.Format(http.TimeFormat)}, []string{ids[2], ids[1]}, nil},
+		{"since a time", "type=all", []string{"If-Modified-Since", since.Format(time.RFC3339)}, []string{ids[2], ids[1]},
+			nil},
+		{"since, HTTP date", "type=all", []string{"If-Modified-Since", since.Format(http.TimeFormat)},
+			[]string{ids[2], ids[1]}, nil},
 		{"paged", "type=all&per_page=2&page=2", nil, []string{ids[0]}, nil},
 	}
 	for _, tc := range tests {

@@ -164,10 +164,12 @@ func New(opts Options) (*Server, error) {
 		opts.ClientSecret = DefaultClientSecret
 	}
 	if opts.Contacts < 0 || opts.Contacts > maxGenerated || opts.Accounts < 0 || opts.Accounts > maxGenerated {
-		return nil, fmt.Errorf("record counts must be between 0 and %d (got %d contacts, %d accounts)", maxGenerated, opts.Contacts, opts.Accounts)
+		return nil, fmt.Errorf("record counts must be between 0 and %d (got %d contacts, %d accounts)",
+			maxGenerated, opts.Contacts, opts.Accounts)
 	}
 	if r := opts.BulkOwnerNamesRefusal; r != "" && !slices.Contains(fieldRefusals, r) {
-		return nil, fmt.Errorf("BulkOwnerNamesRefusal %q is not a Bulk Read field refusal: use one of %s", r, strings.Join(fieldRefusals, ", "))
+		return nil, fmt.Errorf("BulkOwnerNamesRefusal %q is not a Bulk Read field refusal: use one of %s",
+			r, strings.Join(fieldRefusals, ", "))
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

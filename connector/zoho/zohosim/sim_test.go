@@ -89,11 +89,21 @@ func (f *fixture) tokenCall(dc string, form url.Values) (int, tokenResp) {
 }
 
 func (f *fixture) exchangeForm(code string) url.Values {
-	return url.Values{"grant_type": {"authorization_code"}, "client_id": {f.sim.ClientID()}, "client_secret": {f.sim.ClientSecret()}, "code": {code}}
+	return url.Values{
+		"grant_type":    {"authorization_code"},
+		"client_id":     {f.sim.ClientID()},
+		"client_secret": {f.sim.ClientSecret()},
+		"code":          {code},
+	}
 }
 
 func (f *fixture) refreshForm(rt string) url.Values {
-	return url.Values{"grant_type": {"refresh_token"}, "client_id": {f.sim.ClientID()}, "client_secret": {f.sim.ClientSecret()}, "refresh_token": {rt}}
+	return url.Values{
+		"grant_type":    {"refresh_token"},
+		"client_id":     {f.sim.ClientID()},
+		"client_secret": {f.sim.ClientSecret()},
+		"refresh_token": {rt},
+	}
 }
 
 // login exchanges a fresh grant code for tokens with the given scopes.
@@ -211,7 +221,9 @@ func TestGrantCodeExchange(t *testing.T) {
 		{"wrong client id", "eu", wrongID, "invalid_client"},
 		{"other data centre", "us", f.exchangeForm(fresh()), "invalid_client"},
 		{"other data centre refresh", "in", f.refreshForm("1000.x.y"), "invalid_client"},
-		{"unsupported grant", "eu", url.Values{"grant_type": {"password"}, "client_id": {f.sim.ClientID()}, "client_secret": {f.sim.ClientSecret()}}, "unsupported_grant_type"},
+		{"unsupported grant", "eu",
+			url.Values{"grant_type": {"password"}, "client_id": {f.sim.ClientID()}, "client_secret": {f.sim.ClientSecret()}},
+			"unsupported_grant_type"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -227,7 +239,8 @@ func TestGrantCodeExchange(t *testing.T) {
 		if status != 200 || tr.Error != "" {
 			t.Fatalf("HTTP %d %+v", status, tr)
 		}
-		if tr.APIDomain != "https://www.zohoapis.eu" || tr.TokenType != "Bearer" || tr.ExpiresIn != 3600 || tr.RefreshToken == "" {
+		if tr.APIDomain != "https://www.zohoapis.eu" || tr.TokenType != "Bearer" || tr.ExpiresIn != 3600 ||
+			tr.RefreshToken == "" {
 			t.Errorf("token response %+v", tr)
 		}
 		if tr.Scope != "ZohoCRM.modules.contacts.READ ZohoCRM.bulk.READ" {
@@ -451,8 +464,13 @@ func TestAuthentication(t *testing.T) {
 
 func TestScopes(t *testing.T) {
 	f := newFixture(t, Options{})
-	coql := map[string]string{"select_query": "select Last_Name from Contacts where (Modified_Time >= '2000-01-01T00:00:00+00:00') order by Modified_Time asc, id asc limit 5"}
-	bulk := map[string]any{"query": map[string]any{"module": map[string]string{"api_name": "Accounts"}, "fields": []string{"Account_Name"}}}
+	coql := map[string]string{
+		"select_query": "select Last_Name from Contacts where (Modified_Time >= '2000-01-01T00:00:00+00:00') order by " +
+			"Modified_Time asc, id asc limit 5",
+	}
+	bulk := map[string]any{
+		"query": map[string]any{"module": map[string]string{"api_name": "Accounts"}, "fields": []string{"Account_Name"}},
+	}
 	tests := []struct {
 		name    string
 		scopes  []string
@@ -464,19 +482,30 @@ func TestScopes(t *testing.T) {
 		{"org", []string{"ZohoCRM.modules.contacts.READ"}, "GET", "/crm/v8/org", nil, "ZohoCRM.org.READ"},
 		{"org granted", []string{"ZohoCRM.org.READ"}, "GET", "/crm/v8/org", nil, ""},
 		{"org via ALL", []string{"ZohoCRM.org.ALL"}, "GET", "/crm/v8/org", nil, ""},
-		{"modules", []string{"ZohoCRM.settings.fields.READ"}, "GET", "/crm/v8/settings/modules", nil, "ZohoCRM.settings.modules.READ"},
-		{"fields", []string{"ZohoCRM.settings.modules.READ"}, "GET", "/crm/v8/settings/fields?module=Contacts", nil, "ZohoCRM.settings.fields.READ"},
-		{"fields via settings.ALL", []string{"ZohoCRM.settings.ALL"}, "GET", "/crm/v8/settings/fields?module=Contacts", nil, ""},
-		{"contacts with accounts scope", []string{"ZohoCRM.modules.accounts.READ"}, "GET", "/crm/v8/Contacts?fields=Last_Name", nil, "ZohoCRM.modules.contacts.READ"},
+		{"modules", []string{"ZohoCRM.settings.fields.READ"}, "GET", "/crm/v8/settings/modules", nil,
+			"ZohoCRM.settings.modules.READ"},
+		{"fields", []string{"ZohoCRM.settings.modules.READ"}, "GET", "/crm/v8/settings/fields?module=Contacts", nil,
+			"ZohoCRM.settings.fields.READ"},
+		{"fields via settings.ALL", []string{"ZohoCRM.settings.ALL"}, "GET", "/crm/v8/settings/fields?module=Contacts", nil,
+			""},
+		{"contacts with accounts scope", []string{"ZohoCRM.modules.accounts.READ"}, "GET",
+			"/crm/v8/Contacts?fields=Last_Name", nil, "ZohoCRM.modules.contacts.READ"},
 		{"contacts via modules.ALL", []string{"ZohoCRM.modules.ALL"}, "GET", "/crm/v8/Contacts?fields=Last_Name", nil, ""},
-		{"scope names ignore case", []string{"zohocrm.modules.contacts.read"}, "GET", "/crm/v8/Contacts?fields=Last_Name", nil, ""},
-		{"deleted accounts", []string{"ZohoCRM.modules.contacts.READ"}, "GET", "/crm/v8/Accounts/deleted?type=all", nil, "ZohoCRM.modules.accounts.READ"},
-		{"coql without coql scope", []string{"ZohoCRM.modules.contacts.READ"}, "POST", "/crm/v8/coql", coql, "ZohoCRM.coql.READ"},
-		{"coql without module scope", []string{"ZohoCRM.coql.READ"}, "POST", "/crm/v8/coql", coql, "ZohoCRM.modules.contacts.READ"},
+		{"scope names ignore case", []string{"zohocrm.modules.contacts.read"}, "GET", "/crm/v8/Contacts?fields=Last_Name",
+			nil, ""},
+		{"deleted accounts", []string{"ZohoCRM.modules.contacts.READ"}, "GET", "/crm/v8/Accounts/deleted?type=all", nil,
+			"ZohoCRM.modules.accounts.READ"},
+		{"coql without coql scope", []string{"ZohoCRM.modules.contacts.READ"}, "POST", "/crm/v8/coql", coql,
+			"ZohoCRM.coql.READ"},
+		{"coql without module scope", []string{"ZohoCRM.coql.READ"}, "POST", "/crm/v8/coql", coql,
+			"ZohoCRM.modules.contacts.READ"},
 		{"coql granted", []string{"ZohoCRM.coql.READ", "ZohoCRM.modules.contacts.READ"}, "POST", "/crm/v8/coql", coql, ""},
-		{"bulk without bulk scope", []string{"ZohoCRM.modules.accounts.READ"}, "POST", "/crm/bulk/v8/read", bulk, "ZohoCRM.bulk.READ"},
-		{"bulk without module scope", []string{"ZohoCRM.bulk.READ", "ZohoCRM.modules.contacts.READ"}, "POST", "/crm/bulk/v8/read", bulk, "ZohoCRM.modules.accounts.READ"},
-		{"bulk granted", []string{"ZohoCRM.bulk.READ", "ZohoCRM.modules.accounts.READ"}, "POST", "/crm/bulk/v8/read", bulk, ""},
+		{"bulk without bulk scope", []string{"ZohoCRM.modules.accounts.READ"}, "POST", "/crm/bulk/v8/read", bulk,
+			"ZohoCRM.bulk.READ"},
+		{"bulk without module scope", []string{"ZohoCRM.bulk.READ", "ZohoCRM.modules.contacts.READ"}, "POST",
+			"/crm/bulk/v8/read", bulk, "ZohoCRM.modules.accounts.READ"},
+		{"bulk granted", []string{"ZohoCRM.bulk.READ", "ZohoCRM.modules.accounts.READ"}, "POST", "/crm/bulk/v8/read", bulk,
+			""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

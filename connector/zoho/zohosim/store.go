@@ -659,7 +659,8 @@ func (s *Server) normalize(f *field, v any) (any, error) {
 // applyChanges validates fields and merges them into base (a copy is made).
 // Modified_Time may be given to place a change at a chosen time; it is
 // returned separately.
-func (s *Server) applyChanges(m *module, base map[string]any, changes map[string]any) (map[string]any, *time.Time, error) {
+func (s *Server) applyChanges(m *module, base map[string]any,
+	changes map[string]any) (map[string]any, *time.Time, error) {
 	out := maps.Clone(base)
 	if out == nil {
 		out = map[string]any{}

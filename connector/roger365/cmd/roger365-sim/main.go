@@ -99,7 +99,12 @@ func parseReplicator(v string) (rogersim.Replicator, error) {
 	if len(parts) > 4 || strings.TrimSpace(parts[0]) == "" {
 		return rogersim.Replicator{}, fmt.Errorf("replicator %q: want id[,name[,source_type[,entity]]]", v)
 	}
-	r := rogersim.Replicator{ID: strings.TrimSpace(parts[0]), Name: "Replicator " + strings.TrimSpace(parts[0]), SourceType: "crm", Entity: "contacts"}
+	r := rogersim.Replicator{
+		ID:         strings.TrimSpace(parts[0]),
+		Name:       "Replicator " + strings.TrimSpace(parts[0]),
+		SourceType: "crm",
+		Entity:     "contacts",
+	}
 	fields := []*string{&r.Name, &r.SourceType, &r.Entity}
 	for i, p := range parts[1:] {
 		if p = strings.TrimSpace(p); p != "" {

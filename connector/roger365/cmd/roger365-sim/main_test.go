@@ -44,11 +44,18 @@ func TestServesUntilStopped(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return strings.TrimSpace(string(b))
 	}
-	if got := do("GET", "/v1/replicators/r1", ""); got != `{"id":"r1","name":"Zoho CRM","source_type":"zoho","entity":"Contacts"}` {
+	got := do("GET", "/v1/replicators/r1", "")
+	if got != `{"id":"r1","name":"Zoho CRM","source_type":"zoho","entity":"Contacts"}` {
 		t.Errorf("replicator %s", got)
 	}
-	do("PUT", "/v1/replicators/r1/contacts", `{"stream":"contacts","generation":1,"contacts":[{"source_id":"1","display_name":"Ada","phones":[{"type":"work","number":"+31201234567"}]}]}`)
-	if got := do("GET", "/v1/lookup?number=%2B31201234567", ""); !strings.Contains(got, `"source_id":"1","replicator_id":"r1","phone_type":"work"`) {
+	do(
+		"PUT",
+		"/v1/replicators/r1/contacts",
+		`{"stream":"contacts","generation":1,"contacts":[{"source_id":"1","display_name":"Ada","phones":[{"type":"work",`+
+			`"number":"+31201234567"}]}]}`,
+	)
+	if got := do("GET", "/v1/lookup?number=%2B31201234567", ""); !strings.Contains(got,
+		`"source_id":"1","replicator_id":"r1","phone_type":"work"`) {
 		t.Errorf("lookup %s", got)
 	}
 	cancel()
@@ -68,7 +75,8 @@ func TestServesUntilStopped(t *testing.T) {
 
 func TestFlags(t *testing.T) {
 	t.Setenv("ROGER365_SIM_KEY", "")
-	if err := run(context.Background(), nil, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "no API key") {
+	if err := run(context.Background(), nil, io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "no API key") {
 		t.Errorf("without a key: %v", err)
 	}
 	if err := run(context.Background(), []string{"-key", "k", "-replicator", ",x"}, io.Discard, io.Discard); err == nil {

@@ -49,11 +49,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	contacts := fs.Int("contacts", 1000, "number of generated contacts")
 	accounts := fs.Int("accounts", 200, "number of generated accounts")
 	seed := fs.Int64("seed", 1, "seed of the generated data")
-	bulkStep := fs.Duration("bulk-step", zohosim.DefaultBulkStepDelay, "time a Bulk Read job spends in each state before COMPLETED (negative: none)")
+	bulkStep := fs.Duration("bulk-step",
+		zohosim.DefaultBulkStepDelay, "time a Bulk Read job spends in each state before COMPLETED (negative: none)")
 	bulkPage := fs.Int("bulk-page-size", zohosim.DefaultBulkPageSize, "rows per Bulk Read job")
-	maxConcurrent := fs.Int("max-concurrent", zohosim.DefaultMaxConcurrent, "concurrent API calls before 429 (negative: no limit)")
-	clockOffset := fs.Duration("clock-offset", 0, "shift the org's clock from this machine's; -58s makes changes look a minute old at once, past a source's one-minute lag")
-	apiHosts := fs.String("api-hosts", "", "comma-separated host names the CRM API answers at besides loopback and the data centre's zohoapis hosts (others get INVALID_HOST), for serving it on another address")
+	maxConcurrent := fs.Int("max-concurrent",
+		zohosim.DefaultMaxConcurrent, "concurrent API calls before 429 (negative: no limit)")
+	clockOffset := fs.Duration("clock-offset",
+		0,
+		"shift the org's clock from this machine's; -58s makes changes look a minute old at once, past a source's "+
+			"one-minute lag")
+	apiHosts := fs.String("api-hosts",
+		"",
+		"comma-separated host names the CRM API answers at besides loopback and the data centre's zohoapis hosts (others "+
+			"get INVALID_HOST), for serving it on another address")
 	verbose := fs.Bool("v", false, "log every request (method, path, status, duration) to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -95,7 +103,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "zoho-sim listening on %s\n", base)
-	fmt.Fprintf(stdout, "accounts_url %s/accounts/{dc}  api_url %s  dc %s  client_id %s\n", base, base, sim.DC(), sim.ClientID())
+	fmt.Fprintf(stdout, "accounts_url %s/accounts/{dc}  api_url %s  dc %s  client_id %s\n", base, base, sim.DC(),
+		sim.ClientID())
 	fmt.Fprintf(stdout, "%d contacts, %d accounts, org %s\n", *contacts, *accounts, sim.OrgDomainName())
 
 	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}

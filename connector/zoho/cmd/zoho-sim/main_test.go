@@ -17,7 +17,9 @@ func TestRunServes(t *testing.T) {
 	var logs strings.Builder
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-contacts", "25", "-accounts", "5", "-dc", "us", "-client-secret", "s3cret", "-v"}, w, &logs)
+		done <- run(
+			ctx, []string{"-contacts", "25", "-accounts", "5", "-dc", "us", "-client-secret", "s3cret", "-v"}, w, &logs,
+		)
 		w.Close()
 	}()
 	lines := bufio.NewScanner(out)

@@ -77,7 +77,8 @@ FM|FSM|Micronesia|Federated States of Micronesia
 FO|FRO|Faroe Islands|Faroes
 FR|FRA|France|Frankreich|Frankrijk|Francia
 GA|GAB|Gabon
-GB|GBR|United Kingdom|UK|Great Britain|Britain|England|Scotland|Wales|Northern Ireland|Verenigd Koninkrijk|Grossbritannien
+GB|GBR|United Kingdom|UK|Great Britain|Britain|England|Scotland|Wales
+GB|GBR|Northern Ireland|Verenigd Koninkrijk|Grossbritannien
 GD|GRD|Grenada
 GE|GEO|Georgia
 GF|GUF|French Guiana
