@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"net"
 	"net/netip"
+	"net/url"
 	"runtime"
 	"slices"
 	"strings"
@@ -41,6 +42,22 @@ type Host struct {
 	// Host header besides loopback names and the address it is reached
 	// at: lower case, without a port, brackets or a final dot.
 	AllowedHosts []string
+	// PublicURL is the address customers' browsers and services reach the
+	// host at, without a final slash: https, or http for a loopback host.
+	// Empty for none.
+	PublicURL string
+	// APIToken authorises the portal API (/api/v1); a secret. Empty means
+	// no API.
+	APIToken string
+	// Connect are the providers' OAuth clients customers connect sources
+	// through, by source type.
+	Connect map[string]OAuthClient
+}
+
+// OAuthClient is an OAuth client the provider registered with a service,
+// from a connect block of the host block. Secret is a secret.
+type OAuthClient struct {
+	ID, Secret string
 }
 
 // DefaultHost returns the settings a configuration without a host block has.
@@ -68,6 +85,20 @@ func hostSchema() *hcl.BodySchema {
 			{Name: "listen"},
 			{Name: "console_token"},
 			{Name: "allowed_hosts"},
+			{Name: "public_url"},
+			{Name: "api_token"},
+		},
+		Blocks: []hcl.BlockHeaderSchema{
+			{Type: "connect", LabelNames: []string{"type"}},
+		},
+	}
+}
+
+func connectSchema() *hcl.BodySchema {
+	return &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{
+			{Name: "client_id", Required: true},
+			{Name: "client_secret", Required: true},
 		},
 	}
 }
@@ -97,27 +128,28 @@ func (c *Config) decodeHost(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 		}
 	}
 	if attr, ok := content.Attributes["console_token"]; ok {
-		v, d := decodeString(attr, ctx, `console_token takes the console's token as a string, read with env("REPLICATOR_CONSOLE_TOKEN") or file("console-token").`)
-		if !d.HasErrors() && len(v) < 16 {
-			d = append(d, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "console_token too short",
-				Detail:   "The console token must be at least 16 characters; make one with `openssl rand -hex 24`.",
-				Subject:  attr.Expr.Range().Ptr(),
-			})
-		}
-		if lit, ld := attr.Expr.Value(nil); !ld.HasErrors() && lit.IsKnown() && !lit.IsNull() {
-			d = append(d, &hcl.Diagnostic{
-				Severity: hcl.DiagWarning,
-				Summary:  `Secret "console_token" written in the configuration`,
-				Detail:   `console_token is a secret, and its value is written in the file, where it ends up in version control and backups. Read it with env("NAME") or file("path") instead.`,
-				Subject:  attr.NameRange.Ptr(),
-			})
-		}
-		diags = append(diags, hideSecretLines(d, []hcl.Range{attr.Range})...)
+		v, d := decodeSecret(attr, ctx, `console_token takes the console's token as a string, read with env("REPLICATOR_CONSOLE_TOKEN") or file("console-token").`, 16)
+		diags = append(diags, d...)
 		if !d.HasErrors() {
 			c.Host.ConsoleToken = v
 		}
+	}
+	if attr, ok := content.Attributes["api_token"]; ok {
+		v, d := decodeSecret(attr, ctx, `api_token takes the portal API's bearer token as a string, read with env("REPLICATOR_API_TOKEN") or file("api-token").`, 16)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			c.Host.APIToken = v
+		}
+	}
+	if attr, ok := content.Attributes["public_url"]; ok {
+		v, d := decodePublicURL(attr, ctx)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			c.Host.PublicURL = v
+		}
+	}
+	for _, b := range content.Blocks {
+		diags = append(diags, c.decodeConnect(b, ctx)...)
 	}
 	if attr, ok := content.Attributes["allowed_hosts"]; ok {
 		v, d := decodeHostNames(attr, ctx)
@@ -242,4 +274,96 @@ func decodeCount(attr *hcl.Attribute, ctx *hcl.EvalContext) (int, hcl.Diagnostic
 	}
 	i, _ := bf.Int64()
 	return int(i), diags
+}
+
+// decodeSecret decodes a secret string of at least minLen characters,
+// warning when it is written in the file; its diagnostics never show the
+// line that holds it.
+func decodeSecret(attr *hcl.Attribute, ctx *hcl.EvalContext, detail string, minLen int) (string, hcl.Diagnostics) {
+	v, d := decodeString(attr, ctx, detail)
+	if !d.HasErrors() && len(v) < minLen {
+		d = append(d, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  attr.Name + " too short",
+			Detail:   fmt.Sprintf("%s must be at least %d characters; make one with `openssl rand -hex 24`.", attr.Name, minLen),
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+	}
+	if lit, ld := attr.Expr.Value(nil); !ld.HasErrors() && lit.IsKnown() && !lit.IsNull() {
+		d = append(d, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  fmt.Sprintf("Secret %q written in the configuration", attr.Name),
+			Detail:   attr.Name + ` is a secret, and its value is written in the file, where it ends up in version control and backups. Read it with env("NAME") or file("path") instead.`,
+			Subject:  attr.NameRange.Ptr(),
+		})
+	}
+	return v, hideSecretLines(d, []hcl.Range{attr.Range})
+}
+
+// decodePublicURL decodes public_url: an absolute https URL without query
+// or fragment, or http for a loopback host; the final slash is dropped.
+func decodePublicURL(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
+	v, diags := decodeString(attr, ctx, `public_url takes the address customers' browsers reach the host at, such as "https://replicator.example.com".`)
+	if diags.HasErrors() {
+		return "", diags
+	}
+	invalid := func(detail string) (string, hcl.Diagnostics) {
+		return "", append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid public_url",
+			Detail:   detail,
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		return invalid(fmt.Sprintf(`%q is not an absolute URL. Write the address customers' browsers reach the host at, such as "https://replicator.example.com".`, v))
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return invalid(fmt.Sprintf(`%q has a user, query or fragment. Write only the scheme, host, optional port and path, such as "https://replicator.example.com".`, v))
+	case u.Scheme == "http" && !isLoopbackName(u.Hostname()):
+		return invalid(fmt.Sprintf(`%q is plain http: customers' browsers send OAuth codes and connect links to it, so it must be https, such as "https://%s". Plain http is only for a loopback address, such as "http://127.0.0.1:8080".`, v, u.Host))
+	case u.Scheme != "http" && u.Scheme != "https":
+		return invalid(fmt.Sprintf(`%q is not an http(s) URL. Write it as "https://replicator.example.com".`, v))
+	}
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	return strings.TrimSuffix(u.String(), "/"), diags
+}
+
+// isLoopbackName says whether a URL's host name only reaches this machine.
+func isLoopbackName(h string) bool {
+	if ip, err := netip.ParseAddr(h); err == nil {
+		return ip.IsLoopback()
+	}
+	return strings.EqualFold(h, "localhost")
+}
+
+// decodeConnect decodes a connect block: the provider's OAuth client for
+// one source type.
+func (c *Config) decodeConnect(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics {
+	typ := b.Labels[0]
+	if _, dup := c.Host.Connect[typ]; dup {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Duplicate connect block",
+			Detail:   fmt.Sprintf("The host block already has a connect block for %q. Keep one.", typ),
+			Subject:  b.DefRange.Ptr(),
+		}}
+	}
+	content, diags := b.Body.Content(connectSchema())
+	if diags.HasErrors() {
+		return diags
+	}
+	id, d := decodeString(content.Attributes["client_id"], ctx, `client_id takes the Client ID of the provider's OAuth client, from the service's developer console.`)
+	diags = append(diags, d...)
+	secret, sd := decodeSecret(content.Attributes["client_secret"], ctx, `client_secret takes the Client Secret of the provider's OAuth client, read with env("NAME") or file("path").`, 1)
+	diags = append(diags, sd...)
+	if diags.HasErrors() {
+		return diags
+	}
+	if c.Host.Connect == nil {
+		c.Host.Connect = map[string]OAuthClient{}
+	}
+	c.Host.Connect[typ] = OAuthClient{ID: id, Secret: secret}
+	return diags
 }

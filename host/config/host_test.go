@@ -3,6 +3,8 @@ package config
 import (
 	"slices"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2"
 )
 
 func TestAllowedHosts(t *testing.T) {
@@ -34,5 +36,60 @@ func TestAllowedHostsRefusesWhatIsNotAName(t *testing.T) {
 		if len(errs) != 1 || diags[0].Summary != "Invalid allowed_hosts" || diags[0].Subject.Start.Line != 2 {
 			t.Errorf("allowed_hosts = [%s]: diagnostics %s, want one Invalid allowed_hosts on line 2", bad, diagsText(c, diags))
 		}
+	}
+}
+
+func TestPublicURLAndConnect(t *testing.T) {
+	t.Setenv("ZOHO_WEB_SECRET", "s3cret")
+	t.Setenv("API_TOKEN", "0123456789abcdef0123")
+	src := "host {\n  public_url = \"https://Replicator.example.com/\"\n  api_token = env(\"API_TOKEN\")\n" +
+		"  connect \"zoho\" {\n    client_id = \"1000.ABC\"\n    client_secret = env(\"ZOHO_WEB_SECRET\")\n  }\n}\n"
+	c, diags := loadSource(t, src)
+	if diags.HasErrors() || len(diags) != 0 {
+		t.Fatal(diagsText(c, diags))
+	}
+	if c.Host.PublicURL != "https://replicator.example.com" {
+		t.Errorf("public_url = %q", c.Host.PublicURL)
+	}
+	if got := c.Host.Connect["zoho"]; got != (OAuthClient{ID: "1000.ABC", Secret: "s3cret"}) {
+		t.Errorf("connect zoho = %+v", got)
+	}
+	if c.Host.APIToken != "0123456789abcdef0123" {
+		t.Errorf("api_token = %q", c.Host.APIToken)
+	}
+}
+
+func TestPublicURLRefused(t *testing.T) {
+	for _, bad := range []string{
+		`"http://replicator.example.com"`, `"replicator.example.com"`, `"ftp://replicator.example.com"`,
+		`"https://replicator.example.com/?a=b"`, `"https://user@replicator.example.com"`, `""`,
+	} {
+		c, diags := loadSource(t, "host {\n  public_url = "+bad+"\n}\n")
+		if errs := diags.Errs(); len(errs) != 1 || diags[0].Summary != "Invalid public_url" || diags[0].Subject.Start.Line != 2 {
+			t.Errorf("public_url = %s: %s, want one Invalid public_url on line 2", bad, diagsText(c, diags))
+		}
+	}
+	for _, ok := range []string{`"http://127.0.0.1:8080"`, `"http://localhost:8080/replicator"`, `"http://[::1]:9"`} {
+		if c, diags := loadSource(t, "host {\n  public_url = "+ok+"\n}\n"); diags.HasErrors() {
+			t.Errorf("public_url = %s: %s", ok, diagsText(c, diags))
+		}
+	}
+}
+
+func TestConnectBlockRefused(t *testing.T) {
+	for _, tc := range []struct{ src, summary string }{
+		{"connect \"zoho\" {\n  client_id = \"a\"\n}", "Missing required argument"},
+		{"connect \"zoho\" {\n  client_id = \"a\"\n  client_secret = \"b\"\n}\nconnect \"zoho\" {\n  client_id = \"a\"\n  client_secret = \"b\"\n}", "Duplicate connect block"},
+		{"api_token = \"short\"", "api_token too short"},
+	} {
+		c, diags := loadSource(t, "host {\n"+tc.src+"\n}\n")
+		if errs := diags.Errs(); len(errs) != 1 || errs[0].(*hcl.Diagnostic).Summary != tc.summary {
+			t.Errorf("%s: %s, want %q", tc.src, diagsText(c, diags), tc.summary)
+		}
+	}
+	// A secret written in the file is warned of.
+	_, diags := loadSource(t, "host {\nconnect \"zoho\" {\n  client_id = \"a\"\n  client_secret = \"b\"\n}\n}\n")
+	if len(diags) != 1 || diags[0].Summary != `Secret "client_secret" written in the configuration` {
+		t.Errorf("a written client_secret: %v", diags)
 	}
 }
