@@ -48,11 +48,14 @@ const (
 // Pipeline is a resolved pipeline: connectors started, configs decoded,
 // streams discovered.
 type Pipeline struct {
-	Name              string
-	SourceRef         string // where the source's credentials are stored
-	DestinationRef    string // names the destination in errors
-	Source            contract.Source
-	SourceConfig      json.RawMessage
+	Name           string
+	SourceRef      string // where the source's credentials are stored
+	DestinationRef string // names the destination in errors
+	Source         contract.Source
+	SourceConfig   json.RawMessage
+	// SourceClient is the provider's OAuth client for the source's type,
+	// or nil; every read carries it.
+	SourceClient      *contract.OAuthClient
 	Destination       contract.Destination
 	DestinationConfig json.RawMessage
 	Streams           []contract.Stream
@@ -359,7 +362,7 @@ func (r *run) pump(ctx context.Context) error {
 	out := &output{r: r, queue: queue, writeCtx: writeCtx}
 	readErr := make(chan error, 1)
 	go func() {
-		err := r.p.Source.Read(readCtx, contract.ReadRequest{Config: r.p.SourceConfig, Credentials: r.creds, Streams: r.readReq}, out)
+		err := r.p.Source.Read(readCtx, contract.ReadRequest{Config: r.p.SourceConfig, Credentials: r.creds, Streams: r.readReq, Client: r.p.SourceClient}, out)
 		if err == nil {
 			err = out.flush(readCtx)
 		}

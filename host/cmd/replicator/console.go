@@ -15,7 +15,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/replicatorhq/replicator/host/api"
 	"github.com/replicatorhq/replicator/host/config"
+	"github.com/replicatorhq/replicator/host/connect"
 	"github.com/replicatorhq/replicator/host/console"
 	"github.com/replicatorhq/replicator/host/engine"
 	"github.com/replicatorhq/replicator/host/schedule"
@@ -152,6 +154,15 @@ func (h *runHost) serveConsole(ctx context.Context, listen string, hc config.Hos
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
+	web.base = "http://" + reachable(ln.Addr())
+	h.web = web
+	ch := connectHost{h}
+	h.pages = connect.New(connect.Options{Host: ch, PublicURL: h.publicURL, Log: h.log.Named("connect"), Wrap: console.SecurityHeaders})
+	root := http.NewServeMux()
+	root.Handle("/connect/", h.pages)
+	root.Handle(api.Prefix+"/", api.New(consoleHost{h}, func() string { return h.engine().Config.Host.APIToken }, h.log.Named("api")))
+	root.Handle("/", c)
+	srv.Handler = root
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -163,10 +174,8 @@ func (h *runHost) serveConsole(ctx context.Context, listen string, hc config.Hos
 			h.log.Error("the console stopped", "error", err)
 		}
 	}()
-	web.base = "http://" + reachable(ln.Addr())
 	h.log.Info("console, /metrics and health checks are served", "url", web.base+"/")
 	web.printLogin()
-	h.web = web
 	return nil
 }
 
