@@ -122,7 +122,10 @@ func New(o Options) *Pages {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+CallbackPath, p.callback)
 	mux.HandleFunc("GET /connect/{token}", p.page)
-	mux.HandleFunc("POST /connect/{token}/web", p.web)
+	// A link, not a form: a browser follows a form's redirect only to
+	// where the page's CSP form-action allows, and the service's consent
+	// page may send it on to another of its hosts. It changes nothing.
+	mux.HandleFunc("GET /connect/{token}/web", p.web)
 	mux.HandleFunc("POST /connect/{token}/form", p.form)
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -338,15 +341,11 @@ func (p *Pages) page(w http.ResponseWriter, r *http.Request) {
 }
 
 // web sends the browser to the service's consent page, with a state that
-// names the link and this browser.
+// names the link and this browser (its cookie).
 func (p *Pages) web(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	l, src, ok := p.openLink(w, r, token)
 	if !ok {
-		return
-	}
-	if !csrfOK(r) {
-		p.fail(w, http.StatusForbidden, "This page has expired in your browser, or your browser does not keep cookies for it. Open your connect link again, with cookies allowed, and press the button there.")
 		return
 	}
 	keys, err := p.host.LinkKeys(r.Context())
@@ -354,8 +353,8 @@ func (p *Pages) web(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, http.StatusServiceUnavailable, "The provider's service cannot check links right now. Try again in a few minutes.")
 		return
 	}
-	cookie, _ := r.Cookie(browserCookie)
-	st, err := sign(keys[0], purposeState, webState{Link: l, Browser: digest(cookie.Value), Until: p.now().Add(stateTTL).UTC()})
+	// The state is bound to this browser's cookie, set now if it has none.
+	st, err := sign(keys[0], purposeState, webState{Link: l, Browser: digest(p.browser(w, r)), Until: p.now().Add(stateTTL).UTC()})
 	if err != nil {
 		p.fail(w, http.StatusInternalServerError, err.Error())
 		return

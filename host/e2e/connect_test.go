@@ -245,8 +245,8 @@ func (c *customer) open(link string) (page, string) {
 // where the host sends the browser: Zoho's consent page.
 func (c *customer) leave(link string) string {
 	c.t.Helper()
-	_, csrf := c.open(link)
-	p := c.post(link+"/web", url.Values{"csrf": {csrf}})
+	c.open(link)
+	p := c.get(link + "/web")
 	if p.status != http.StatusSeeOther || p.location == "" {
 		c.t.Fatalf("Connect with Zoho: HTTP %d, want a redirect to Zoho\n%s", p.status, p.body)
 	}
@@ -318,31 +318,7 @@ func TestConnectLinkWithZoho(t *testing.T) {
 	if run["outcome"] != "succeeded" {
 		t.Fatalf("the first run after connecting: %v", run)
 	}
-	// A lookup shows a contact with its record link, built from the org.
-	checked := 0
-	for _, sc := range f.roger.Contacts(crmReplicator) {
-		if sc.Stream != "contacts" || len(sc.Contact.Phones) == 0 {
-			continue
-		}
-		matches, err := f.lookupMatches(sc.Contact.Phones[0].Number)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range matches {
-			if m.SourceID == sc.Contact.SourceID {
-				checked++
-				if !regexp.MustCompile(`^https://crm\.zoho\.eu/crm/org\d+/tab/Contacts/` + m.SourceID + `$`).MatchString(m.URL) {
-					t.Errorf("the record link of contact %s is %q, not one built from the EU org", m.SourceID, m.URL)
-				}
-			}
-		}
-		if checked > 0 {
-			break
-		}
-	}
-	if checked == 0 {
-		t.Fatal("no contact with a phone number was found by a lookup")
-	}
+	f.checkRecordLinks()
 
 	// The link connected once: it opens no more, on this browser or another.
 	wantRefused(t, "the used link", c.get(link), http.StatusGone, "works only once")
@@ -438,7 +414,7 @@ func TestConnectLinkRefusals(t *testing.T) {
 	t.Run("form without the page's token", func(t *testing.T) {
 		c := newCustomer(t)
 		c.open(link)
-		wantRefused(t, "a form without its token", c.post(link+"/web", url.Values{"csrf": {"0123"}}), http.StatusForbidden, "Open your connect link again")
+		wantRefused(t, "a form without its token", c.post(link+"/form", url.Values{"csrf": {"0123"}}), http.StatusForbidden, "Open your connect link again")
 	})
 	if f.connected() {
 		t.Fatal("a refused connection stored credentials")
@@ -537,4 +513,36 @@ func TestPortalAPI(t *testing.T) {
 	if f.connected() {
 		t.Error("connected after revoke")
 	}
+}
+
+// checkRecordLinks checks that a lookup of a contact's number in the
+// phonebook shows the contact with a record link built from the EU org.
+func (f *connectFixture) checkRecordLinks() {
+	t := f.t
+	t.Helper()
+	checked := 0
+	for _, sc := range f.roger.Contacts(crmReplicator) {
+		if sc.Stream != "contacts" || len(sc.Contact.Phones) == 0 {
+			continue
+		}
+		matches, err := f.lookupMatches(sc.Contact.Phones[0].Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range matches {
+			if m.SourceID == sc.Contact.SourceID {
+				checked++
+				if !regexp.MustCompile(`^https://crm\.zoho\.eu/crm/org\d+/tab/Contacts/` + m.SourceID + `$`).MatchString(m.URL) {
+					t.Errorf("the record link of contact %s is %q, not one built from the EU org", m.SourceID, m.URL)
+				}
+			}
+		}
+		if checked > 0 {
+			break
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no contact with a phone number was found by a lookup")
+	}
+
 }
