@@ -546,3 +546,32 @@ func (f *connectFixture) checkRecordLinks() {
 	}
 
 }
+
+// TestConnectLinkCommand: `replicator connect-link` makes a link with the
+// state's key, which replicator run then opens; without public_url it
+// says what to set.
+func TestConnectLinkCommand(t *testing.T) {
+	f := newCRMFixture(t, zohosim.Options{Contacts: 5, Accounts: 1, Seed: 26, DC: "eu"})
+	f.w.mustRun("init")
+	r := f.w.run("connect-link", "zoho.crm")
+	if r.code == 0 || !strings.Contains(r.stderr, "set host { public_url") {
+		t.Fatalf("connect-link without public_url: exit %d\n%s", r.code, r.stderr)
+	}
+	cfg, err := os.ReadFile(f.w.path("replicator.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.w.write("replicator.hcl", string(cfg)+"\nhost {\n  listen     = \"127.0.0.1:0\"\n  public_url = \"https://replicator.example.com\"\n}\n")
+	r = f.w.mustRun("connect-link", "-expires", "2h", "zoho.crm")
+	link := strings.TrimSpace(r.stdout)
+	token, ok := strings.CutPrefix(link, "https://replicator.example.com/connect/")
+	if !ok || !strings.Contains(r.stderr, "connects source.zoho.crm once") {
+		t.Fatalf("connect-link printed %q\n%s", r.stdout, r.stderr)
+	}
+	_, log := f.w.startRun()
+	base := consoleURL(t, log)
+	p := newCustomer(t).get(base + "/connect/" + token)
+	if p.status != http.StatusOK || !strings.Contains(p.body, "source.zoho.crm") {
+		t.Fatalf("replicator run does not open the link connect-link made: HTTP %d\n%s", p.status, p.body)
+	}
+}

@@ -234,3 +234,35 @@ func (c consoleHost) MakeLink(ctx context.Context, ref string, ttl time.Duration
 func (c consoleHost) Revoke(ctx context.Context, ref string) (string, error) {
 	return connectHost(c).RevokeStored(ctx, ref)
 }
+
+// cmdConnectLink makes a connect link for a source, signed with the
+// state's key: any host serving the connect pages at public_url opens it.
+func cmdConnectLink(ctx context.Context, a *app, args []string) error {
+	ref, err := oneArg(args, "SOURCE")
+	if err != nil {
+		return err
+	}
+	cfg, err := a.config()
+	if err != nil {
+		return err
+	}
+	block, ok := cfg.Source(ref)
+	if !ok {
+		return fmt.Errorf("no source %q in %s; sources are: %s", ref, cfg.Path, refs(cfg.Sources))
+	}
+	if cfg.Host.PublicURL == "" {
+		return errors.New(`connect links need the host's public address: set host { public_url = "https://..." }, where replicator run serves its console`)
+	}
+	store, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	link, expires, err := connect.MakeLink(ctx, store, cfg.Host.PublicURL, block.Ref(), a.opts.expires, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout, link)
+	fmt.Fprintf(a.stderr, "The link connects %s once, until %s. Whoever holds it can connect it: hand it only to the account's owner.\n",
+		block.Ref(), expires.Format(time.RFC3339))
+	return nil
+}
