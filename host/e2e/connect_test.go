@@ -575,3 +575,54 @@ func TestConnectLinkCommand(t *testing.T) {
 		t.Fatalf("replicator run does not open the link connect-link made: HTTP %d\n%s", p.status, p.body)
 	}
 }
+
+// loginURL finds the login URL replicator run logs for a token it made.
+var loginURL = regexp.MustCompile(`url=(http://\S+/login\?token=\S+)`)
+
+// TestConsoleConnectLinkAndRevoke: the operator makes a connect link on
+// the source's page in the console, which connects the source; the
+// reconnect link and Revoke are offered then, and Revoke forgets the
+// credentials.
+func TestConsoleConnectLinkAndRevoke(t *testing.T) {
+	f := newConnectFixture(t, zohosim.Options{Contacts: 5, Accounts: 1, Seed: 27, DC: "eu"})
+	waitLog(t, f.log, "log in to the console with this URL", 1)
+	op := newCustomer(t)
+	if p := op.get(loginURL.FindStringSubmatch(f.log.String())[1]); p.status != http.StatusSeeOther {
+		t.Fatalf("logging in: HTTP %d\n%s", p.status, p.body)
+	}
+	page := func() (page, string) {
+		p := op.get(f.base + "/sources/source.zoho.crm/authorize")
+		m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(p.body)
+		if p.status != http.StatusOK || m == nil {
+			t.Fatalf("the source's page: HTTP %d\n%s", p.status, p.body)
+		}
+		return p, m[1]
+	}
+	p, csrf := page()
+	if !strings.Contains(p.body, "Make a connect link") || strings.Contains(p.body, `id="revoke"`) {
+		t.Fatalf("the page of a source without credentials:\n%s", p.body)
+	}
+	if p := op.post(f.base+"/sources/source.zoho.crm/connect-link", url.Values{"csrf": {csrf}, "days": {"0"}}); p.status != http.StatusBadRequest {
+		t.Errorf("a link of 0 days: HTTP %d", p.status)
+	}
+	p = op.post(f.base+"/sources/source.zoho.crm/connect-link", url.Values{"csrf": {csrf}, "days": {"3"}})
+	m := regexp.MustCompile(`id="connect-link" value="([^"]+)"`).FindStringSubmatch(p.body)
+	if p.status != http.StatusOK || m == nil {
+		t.Fatalf("making a link in the console: HTTP %d\n%s", p.status, p.body)
+	}
+	c := newCustomer(t)
+	if done := c.get(consent(t, c.leave(m[1])).String()); done.status != http.StatusOK {
+		t.Fatalf("connecting with the console's link: HTTP %d\n%s", done.status, done.body)
+	}
+	p, csrf = page()
+	if !strings.Contains(p.body, "Make a reconnect link") || !strings.Contains(p.body, `id="revoke"`) {
+		t.Fatalf("the page of a connected source offers no reconnect link or Revoke:\n%s", p.body)
+	}
+	p = op.post(f.base+"/sources/source.zoho.crm/revoke", url.Values{"csrf": {csrf}})
+	if p.status != http.StatusOK || !strings.Contains(p.body, "revoked the refresh token") {
+		t.Fatalf("Revoke in the console: HTTP %d\n%s", p.status, p.body)
+	}
+	if f.connected() {
+		t.Error("connected after Revoke in the console")
+	}
+}
