@@ -131,7 +131,7 @@ func New(o Options) *Pages {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, http.StatusForbidden, "This form was sent from another site. Open your connect link again and press the button there.")
 	}))
-	var h http.Handler = cop.Handler(http.MaxBytesHandler(mux, maxFormBytes))
+	h := cop.Handler(http.MaxBytesHandler(mux, maxFormBytes))
 	if o.Wrap != nil {
 		h = o.Wrap(h)
 	}
@@ -396,7 +396,7 @@ func (p *Pages) callback(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, http.StatusGone, "More than 30 minutes passed between leaving the connect page and coming back. Nothing was stored. Open your connect link again.")
 		return
 	}
-	token, err := st.Link.Sign(keys[0])
+	token, err := st.Sign(keys[0])
 	if err != nil {
 		p.fail(w, http.StatusInternalServerError, err.Error())
 		return

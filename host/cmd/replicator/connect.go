@@ -209,7 +209,7 @@ func (c connectHost) StartRuns(ctx context.Context, ref string) ([]string, map[s
 		if pc.Source != block {
 			continue
 		}
-		if err := (consoleHost{c.h}).SyncNow(ctx, pc.Name, false); err != nil {
+		if err := consoleHost(c).SyncNow(ctx, pc.Name, false); err != nil {
 			notStarted[pc.Name] = err.Error()
 			continue
 		}
