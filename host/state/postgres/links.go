@@ -60,9 +60,7 @@ func (s *Store) ConnectWithLink(ctx context.Context, id, source string, expires 
 			}
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO credentials (source, sealed) VALUES ($1, $2)
-			ON CONFLICT (source) DO UPDATE SET sealed = EXCLUDED.sealed`, source, sealed)
-		return err
+		return putSealed(ctx, tx, source, sealed)
 	})
 	if err != nil {
 		return fmt.Errorf("connecting %s: %w", source, err)
