@@ -319,6 +319,14 @@ func TestConnectLinkWithZoho(t *testing.T) {
 		t.Fatalf("the first run after connecting: %v", run)
 	}
 	f.checkRecordLinks()
+	// Later runs refresh the access token with the provider's client,
+	// which the host passes: the credentials hold no secret.
+	f.sim.RevokeAccessTokens()
+	since = time.Now()
+	f.mustAPI("POST", "/pipelines/"+crmPipeline+"/sync", "", http.StatusAccepted)
+	if run := f.waitRun(since); run["outcome"] != "succeeded" {
+		t.Fatalf("a run after the access token was revoked: %v", run)
+	}
 
 	// The link connected once: it opens no more, on this browser or another.
 	wantRefused(t, "the used link", c.get(link), http.StatusGone, "works only once")

@@ -48,17 +48,17 @@ const (
 // Pipeline is a resolved pipeline: connectors started, configs decoded,
 // streams discovered.
 type Pipeline struct {
-	Name           string
-	SourceRef      string // where the source's credentials are stored
-	DestinationRef string // names the destination in errors
-	Source         contract.Source
-	SourceConfig   json.RawMessage
-	// SourceClient is the provider's OAuth client for the source's type,
-	// or nil; every read carries it.
-	SourceClient      *contract.OAuthClient
+	Name              string
+	SourceRef         string // where the source's credentials are stored
+	DestinationRef    string // names the destination in errors
+	Source            contract.Source
+	SourceConfig      json.RawMessage
 	Destination       contract.Destination
 	DestinationConfig json.RawMessage
 	Streams           []contract.Stream
+	// SourceClient is the provider's OAuth client for the source's type,
+	// or nil; every read carries it.
+	SourceClient *contract.OAuthClient
 	// FullRefreshEvery, when set, reads a stream from scratch once its last
 	// full refresh completed this long ago or longer, so that a source
 	// without a deletions API drops what was deleted: the sweep at the end
