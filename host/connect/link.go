@@ -11,6 +11,7 @@
 package connect
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -79,6 +80,32 @@ func OpenLink(keys [][]byte, token string, now time.Time) (Link, error) {
 		return Link{}, fmt.Errorf("%w on %s: ask the provider for a new one", ErrExpired, l.Expires.UTC().Format("2 January 2006 15:04 MST"))
 	}
 	return l, nil
+}
+
+// KeySource is where links' keys come from.
+type KeySource interface {
+	LinkKeys(ctx context.Context) ([][]byte, error)
+}
+
+// MakeLink makes a link to connect source ref at the host whose public
+// URL is base, signed with the store's key.
+func MakeLink(ctx context.Context, keys KeySource, base, ref string, ttl time.Duration, now time.Time) (string, time.Time, error) {
+	if ttl == 0 {
+		ttl = DefaultLinkTTL
+	}
+	l, err := NewLink(ref, ttl, now)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	k, err := keys.LinkKeys(ctx)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	token, err := l.Sign(k[0])
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return base + "/connect/" + token, l.Expires, nil
 }
 
 // webState is what the state parameter of a consent carries: the link,

@@ -159,32 +159,6 @@ func (p *Pages) MakeLink(ctx context.Context, ref string, ttl time.Duration) (st
 	return MakeLink(ctx, p.host, base, ref, ttl, p.now())
 }
 
-// KeySource is where links' keys come from.
-type KeySource interface {
-	LinkKeys(ctx context.Context) ([][]byte, error)
-}
-
-// MakeLink makes a link to connect source ref at the host whose public
-// URL is base, signed with the store's key.
-func MakeLink(ctx context.Context, keys KeySource, base, ref string, ttl time.Duration, now time.Time) (string, time.Time, error) {
-	if ttl == 0 {
-		ttl = DefaultLinkTTL
-	}
-	l, err := NewLink(ref, ttl, now)
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	k, err := keys.LinkKeys(ctx)
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	token, err := l.Sign(k[0])
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	return base + "/connect/" + token, l.Expires, nil
-}
-
 // view is what the templates get.
 type view struct {
 	Base      string // the public URL's path, where the host's root is
