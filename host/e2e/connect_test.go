@@ -476,6 +476,9 @@ func TestPortalAPI(t *testing.T) {
 			t.Errorf("token %q: HTTP %d %s, want 401 with an error", token, r.status, r.raw)
 		}
 	}
+	// The run at start, due as the pipeline never ran, fails for want of
+	// credentials; Sync now while it is underway would be refused.
+	f.waitRun(time.Time{})
 	ps := f.mustAPI("GET", "/pipelines", "", http.StatusOK)["pipelines"].([]any)
 	if len(ps) != 1 || ps[0].(map[string]any)["name"] != crmPipeline || ps[0].(map[string]any)["needs_authorization"] != true {
 		t.Fatalf("GET /pipelines: %v", ps)

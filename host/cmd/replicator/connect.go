@@ -12,6 +12,7 @@ import (
 	"github.com/replicatorhq/replicator/host/connect"
 	"github.com/replicatorhq/replicator/host/console"
 	"github.com/replicatorhq/replicator/host/engine"
+	"github.com/replicatorhq/replicator/host/schedule"
 	"github.com/replicatorhq/replicator/host/state"
 	"github.com/replicatorhq/replicator/plugin/contract"
 )
@@ -197,7 +198,9 @@ func (c connectHost) ConnectWithLink(ctx context.Context, id, source string, exp
 	return err
 }
 
-// StartRuns queues a run of each pipeline of the source, as Sync now does.
+// StartRuns queues a run of each pipeline of the source, as Sync now
+// does. A pipeline with a run underway, which read the credentials from
+// before the connection, runs again once that run ends.
 func (c connectHost) StartRuns(ctx context.Context, ref string) ([]string, map[string]string) {
 	var started []string
 	notStarted := map[string]string{}
@@ -209,6 +212,11 @@ func (c connectHost) StartRuns(ctx context.Context, ref string) ([]string, map[s
 		if pc.Source != block {
 			continue
 		}
+		if st, _ := c.h.sched.Status(pc.Name); st.Phase == schedule.PhaseRunning {
+			go c.runAfter(pc.Name)
+			started = append(started, pc.Name)
+			continue
+		}
 		if err := consoleHost(c).SyncNow(ctx, pc.Name, false); err != nil {
 			notStarted[pc.Name] = err.Error()
 			continue
@@ -216,6 +224,33 @@ func (c connectHost) StartRuns(ctx context.Context, ref string) ([]string, map[s
 		started = append(started, pc.Name)
 	}
 	return started, notStarted
+}
+
+// runAfterPoll is how often runAfter looks whether the run underway ended.
+const runAfterPoll = 200 * time.Millisecond
+
+// runAfter queues a run of pipeline once its run underway has ended.
+func (c connectHost) runAfter(pipeline string) {
+	tick := time.NewTicker(runAfterPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.h.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		st, ok := c.h.sched.Status(pipeline)
+		if !ok {
+			return // removed by a reload
+		}
+		if st.Phase == schedule.PhaseRunning {
+			continue
+		}
+		if err := c.h.sched.RunNow(pipeline); err != nil && !errors.Is(err, schedule.ErrRunning) {
+			c.h.log.Warn("the run after a connection could not be queued; the pipeline runs at its next interval", "pipeline", pipeline, "error", err)
+		}
+		return
+	}
 }
 
 // MakeLink makes a connect link for the source.
