@@ -460,21 +460,11 @@ func (c consoleHost) SetPaused(ctx context.Context, pipeline string, paused bool
 
 func (c consoleHost) Authorize(ctx context.Context, ref, code string) (string, error) {
 	h := c.h
-	eng := h.engine()
-	block, ok := eng.Config.Source(ref)
-	if !ok {
-		return "", fmt.Errorf("%s is %w", ref, console.ErrUnknown)
-	}
-	conn, err := eng.Start(ctx, block, h.runLog.Named(block.Ref()))
+	_, block, err := connectHost(c).sourceBlock(ref)
 	if err != nil {
 		return "", err
 	}
-	defer conn.Close()
-	src, err := conn.Source()
-	if err != nil {
-		return "", err
-	}
-	resp, err := src.Authorize(ctx, contract.AuthorizeRequest{Config: conn.Config, Grant: code})
+	resp, err := connectHost(c).Authorize(ctx, block.Ref(), contract.AuthorizeRequest{Grant: code})
 	if err != nil {
 		return "", err
 	}
