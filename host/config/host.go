@@ -46,15 +46,27 @@ type Host struct {
 	// Host header besides loopback names and the address it is reached
 	// at: lower case, without a port, brackets or a final dot.
 	AllowedHosts []string
-	// PublicURL is the host's address as services outside reach it, such
-	// as Zoho's callbacks: https, or http to a loopback address; empty
-	// when the host is not reachable from outside.
+	// PublicURL is the address customers' browsers and services (such
+	// as Zoho's callbacks) reach the host at, without a final slash:
+	// https, or http for a loopback host. Empty for none.
 	PublicURL string
 	// WarmPlugins bounds the plugin processes kept running between runs
 	// (two per pipeline); 0 keeps none. By default two per run slot.
 	WarmPlugins int
 	// WarmIdle is how long they are kept after a run.
 	WarmIdle time.Duration
+	// APIToken authorises the portal API (/api/v1); a secret. Empty means
+	// no API.
+	APIToken string
+	// Connect are the providers' OAuth clients customers connect sources
+	// through, by source type.
+	Connect map[string]OAuthClient
+}
+
+// OAuthClient is an OAuth client the provider registered with a service,
+// from a connect block of the host block. Secret is a secret.
+type OAuthClient struct {
+	ID, Secret string
 }
 
 // DefaultHost returns the settings a configuration without a host block has.
@@ -87,6 +99,19 @@ func hostSchema() *hcl.BodySchema {
 			{Name: "public_url"},
 			{Name: "warm_plugins"},
 			{Name: "warm_idle"},
+			{Name: "api_token"},
+		},
+		Blocks: []hcl.BlockHeaderSchema{
+			{Type: "connect", LabelNames: []string{"type"}},
+		},
+	}
+}
+
+func connectSchema() *hcl.BodySchema {
+	return &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{
+			{Name: "client_id", Required: true},
+			{Name: "client_secret", Required: true},
 		},
 	}
 }
@@ -124,50 +149,34 @@ func (c *Config) decodeHost(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 		}
 	}
 	if attr, ok := content.Attributes["console_token"]; ok {
-		v, d := decodeString(attr, ctx, `console_token takes the console's token as a string, read with env("REPLICATOR_CONSOLE_TOKEN") or file("console-token").`)
-		if !d.HasErrors() && len(v) < 16 {
-			d = append(d, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "console_token too short",
-				Detail:   "The console token must be at least 16 characters; make one with `openssl rand -hex 24`.",
-				Subject:  attr.Expr.Range().Ptr(),
-			})
-		}
-		if lit, ld := attr.Expr.Value(nil); !ld.HasErrors() && lit.IsKnown() && !lit.IsNull() {
-			d = append(d, &hcl.Diagnostic{
-				Severity: hcl.DiagWarning,
-				Summary:  `Secret "console_token" written in the configuration`,
-				Detail:   `console_token is a secret, and its value is written in the file, where it ends up in version control and backups. Read it with env("NAME") or file("path") instead.`,
-				Subject:  attr.NameRange.Ptr(),
-			})
-		}
-		diags = append(diags, hideSecretLines(d, []hcl.Range{attr.Range})...)
+		v, d := decodeSecret(attr, ctx, `console_token takes the console's token as a string, read with env("REPLICATOR_CONSOLE_TOKEN") or file("console-token").`, 16)
+		diags = append(diags, d...)
 		if !d.HasErrors() {
 			c.Host.ConsoleToken = v
 		}
+	}
+	if attr, ok := content.Attributes["api_token"]; ok {
+		v, d := decodeSecret(attr, ctx, `api_token takes the portal API's bearer token as a string, read with env("REPLICATOR_API_TOKEN") or file("api-token").`, 16)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			c.Host.APIToken = v
+		}
+	}
+	if attr, ok := content.Attributes["public_url"]; ok {
+		v, d := decodePublicURL(attr, ctx)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			c.Host.PublicURL = v
+		}
+	}
+	for _, b := range content.Blocks {
+		diags = append(diags, c.decodeConnect(b, ctx)...)
 	}
 	if attr, ok := content.Attributes["allowed_hosts"]; ok {
 		v, d := decodeHostNames(attr, ctx)
 		diags = append(diags, d...)
 		if !d.HasErrors() {
 			c.Host.AllowedHosts = v
-		}
-	}
-	if attr, ok := content.Attributes["public_url"]; ok {
-		v, d := decodeString(attr, ctx, `public_url takes the https address the host is reached at from outside, such as "https://replicator.example.com".`)
-		if !d.HasErrors() {
-			if problem := checkPublicURL(v); problem != "" {
-				d = append(d, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid public_url",
-					Detail:   problem,
-					Subject:  attr.Expr.Range().Ptr(),
-				})
-			}
-		}
-		diags = append(diags, d...)
-		if !d.HasErrors() {
-			c.Host.PublicURL = strings.TrimSuffix(v, "/")
 		}
 	}
 	for name, dst := range map[string]*time.Duration{
@@ -204,7 +213,8 @@ func checkPublicURL(v string) string {
 	case u.Scheme == "http" && isLoopback(u.Hostname()):
 		return ""
 	case u.Scheme == "http":
-		return fmt.Sprintf("%q is plain http to a host that is not loopback: callbacks carry secrets and must come over https. %s", v, want)
+		return fmt.Sprintf("%q is plain http to a host that is not loopback: connect links, OAuth codes and "+
+			"callbacks' secrets pass through it, so it must be https. %s", v, want)
 	}
 	return fmt.Sprintf("%q has the scheme %q. %s", v, u.Scheme, want)
 }
@@ -323,4 +333,79 @@ func decodeWhole(attr *hcl.Attribute, ctx *hcl.EvalContext, least int64) (int, h
 	}
 	i, _ := bf.Int64()
 	return int(i), diags
+}
+
+// decodeSecret decodes a secret string of at least minLen characters,
+// warning when it is written in the file; its diagnostics never show the
+// line that holds it.
+func decodeSecret(attr *hcl.Attribute, ctx *hcl.EvalContext, detail string, minLen int) (string, hcl.Diagnostics) {
+	v, d := decodeString(attr, ctx, detail)
+	if !d.HasErrors() && len(v) < minLen {
+		d = append(d, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  attr.Name + " too short",
+			Detail:   fmt.Sprintf("%s must be at least %d characters; make one with `openssl rand -hex 24`.", attr.Name, minLen),
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+	}
+	if lit, ld := attr.Expr.Value(nil); !ld.HasErrors() && lit.IsKnown() && !lit.IsNull() {
+		d = append(d, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  fmt.Sprintf("Secret %q written in the configuration", attr.Name),
+			Detail:   attr.Name + ` is a secret, and its value is written in the file, where it ends up in version control and backups. Read it with env("NAME") or file("path") instead.`,
+			Subject:  attr.NameRange.Ptr(),
+		})
+	}
+	return v, hideSecretLines(d, []hcl.Range{attr.Range})
+}
+
+// decodePublicURL decodes public_url (see checkPublicURL); the final
+// slash is dropped, the scheme and host lower-cased.
+func decodePublicURL(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
+	v, diags := decodeString(attr, ctx, `public_url takes the https address customers' browsers and services `+
+		`such as Zoho reach the host at, such as "https://replicator.example.com".`)
+	if diags.HasErrors() {
+		return "", diags
+	}
+	if problem := checkPublicURL(v); problem != "" {
+		return "", append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid public_url",
+			Detail:   problem,
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+	}
+	u, _ := url.Parse(v) // checked above
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	return strings.TrimSuffix(u.String(), "/"), diags
+}
+
+// decodeConnect decodes a connect block: the provider's OAuth client for
+// one source type.
+func (c *Config) decodeConnect(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics {
+	typ := b.Labels[0]
+	if _, dup := c.Host.Connect[typ]; dup {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Duplicate connect block",
+			Detail:   fmt.Sprintf("The host block already has a connect block for %q. Keep one.", typ),
+			Subject:  b.DefRange.Ptr(),
+		}}
+	}
+	content, diags := b.Body.Content(connectSchema())
+	if diags.HasErrors() {
+		return diags
+	}
+	id, d := decodeString(content.Attributes["client_id"], ctx, `client_id takes the Client ID of the provider's OAuth client, from the service's developer console.`)
+	diags = append(diags, d...)
+	secret, sd := decodeSecret(content.Attributes["client_secret"], ctx, `client_secret takes the Client Secret of the provider's OAuth client, read with env("NAME") or file("path").`, 1)
+	diags = append(diags, sd...)
+	if diags.HasErrors() {
+		return diags
+	}
+	if c.Host.Connect == nil {
+		c.Host.Connect = map[string]OAuthClient{}
+	}
+	c.Host.Connect[typ] = OAuthClient{ID: id, Secret: secret}
+	return diags
 }

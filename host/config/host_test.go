@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/hashicorp/hcl/v2"
 	"slices"
 	"testing"
 	"time"
@@ -88,5 +89,49 @@ func TestWarmPlugins(t *testing.T) {
 		if !diags.HasErrors() {
 			t.Errorf("%s: no error, %+v", bad, c.Host)
 		}
+	}
+}
+
+func TestPublicURLAndConnect(t *testing.T) {
+	t.Setenv("ZOHO_WEB_SECRET", "s3cret")
+	t.Setenv("API_TOKEN", "0123456789abcdef0123")
+	src := "host {\n  public_url = \"https://Replicator.example.com/\"\n  api_token = env(\"API_TOKEN\")\n" +
+		"  connect \"zoho\" {\n    client_id = \"1000.ABC\"\n    client_secret = env(\"ZOHO_WEB_SECRET\")\n  }\n}\n"
+	c, diags := loadSource(t, src)
+	if diags.HasErrors() || len(diags) != 0 {
+		t.Fatal(diagsText(c, diags))
+	}
+	if c.Host.PublicURL != "https://replicator.example.com" {
+		t.Errorf("public_url = %q", c.Host.PublicURL)
+	}
+	if got := c.Host.Connect["zoho"]; got != (OAuthClient{ID: "1000.ABC", Secret: "s3cret"}) {
+		t.Errorf("connect zoho = %+v", got)
+	}
+	if c.Host.APIToken != "0123456789abcdef0123" {
+		t.Errorf("api_token = %q", c.Host.APIToken)
+	}
+}
+
+func TestConnectBlockRefused(t *testing.T) {
+	for _, tc := range []struct{ src, summary string }{
+		{"connect \"zoho\" {\n  client_id = \"a\"\n}", "Missing required argument"},
+		{"connect \"zoho\" {\n  client_id = \"a\"\n  client_secret = \"b\"\n}\nconnect \"zoho\" {\n  client_id = \"a\"\n  client_secret = \"b\"\n}", "Duplicate connect block"},
+		{"api_token = \"short\"", "api_token too short"},
+	} {
+		c, diags := loadSource(t, "host {\n"+tc.src+"\n}\n")
+		var errs []*hcl.Diagnostic
+		for _, d := range diags {
+			if d.Severity == hcl.DiagError {
+				errs = append(errs, d)
+			}
+		}
+		if len(errs) != 1 || errs[0].Summary != tc.summary {
+			t.Errorf("%s: %s, want %q", tc.src, diagsText(c, diags), tc.summary)
+		}
+	}
+	// A secret written in the file is warned of.
+	_, diags := loadSource(t, "host {\nconnect \"zoho\" {\n  client_id = \"a\"\n  client_secret = \"b\"\n}\n}\n")
+	if len(diags) != 1 || diags[0].Summary != `Secret "client_secret" written in the configuration` {
+		t.Errorf("a written client_secret: %v", diags)
 	}
 }

@@ -131,6 +131,12 @@ type Host interface {
 	// Authorize exchanges a grant code for the source's credentials and
 	// stores them; the message says what was granted.
 	Authorize(ctx context.Context, source, code string) (string, error)
+	// MakeLink makes a connect link for the source, lasting ttl (0 for
+	// the default), and says when it expires.
+	MakeLink(ctx context.Context, source string, ttl time.Duration) (string, time.Time, error)
+	// Revoke has the service forget the source's stored credentials, then
+	// forgets them.
+	Revoke(ctx context.Context, source string) (string, error)
 	// Ready reports why the host cannot serve yet, or nil.
 	Ready(ctx context.Context) error
 }
@@ -288,6 +294,8 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("POST /pipelines/{name}/resume", c.page(c.resume))
 	c.mux.HandleFunc("GET /sources/{ref}/authorize", c.page(c.authorizePage))
 	c.mux.HandleFunc("POST /sources/{ref}/authorize", c.page(c.authorize))
+	c.mux.HandleFunc("POST /sources/{ref}/connect-link", c.page(c.connectLink))
+	c.mux.HandleFunc("POST /sources/{ref}/revoke", c.page(c.revoke))
 }
 
 // checkHost answers a request for a name the console does not serve with
@@ -305,6 +313,11 @@ func (c *Console) checkHost(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// CheckHost is checkHost for handlers served beside the console on its
+// listener, such as the connect pages and the portal API: a name the
+// console does not answer to is refused there too.
+func (c *Console) CheckHost(next http.Handler) http.Handler { return c.checkHost(next) }
 
 // IsLoopback says whether a listen address only takes connections from
 // this machine.
@@ -443,6 +456,10 @@ func bound(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// SecurityHeaders sets the console's security headers on every answer,
+// for the pages served beside it.
+func SecurityHeaders(next http.Handler) http.Handler { return securityHeaders(next) }
 
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

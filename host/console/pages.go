@@ -59,6 +59,9 @@ type view struct {
 	Error    string
 	Hint     string
 	Next     string
+	// Link is a connect link just made, lasting until LinkExpires.
+	Link        string
+	LinkExpires time.Time
 }
 
 func (c *Console) render(w http.ResponseWriter, status int, name string, v view) {
@@ -537,4 +540,60 @@ func thousands(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// connectLink makes a connect link for the source, to hand to whoever
+// connects it.
+func (c *Console) connectLink(w http.ResponseWriter, r *http.Request, x *session) {
+	src := c.grantSource(w, r)
+	if src == nil {
+		return
+	}
+	v := c.base(x, "Authorize "+src.Ref)
+	v.Source = src
+	var ttl time.Duration
+	if d := strings.TrimSpace(r.PostFormValue("days")); d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 1 || n > 90 {
+			v.Error = "A link lasts from 1 to 90 days."
+			c.render(w, http.StatusBadRequest, "authorize.html", v)
+			return
+		}
+		ttl = time.Duration(n) * 24 * time.Hour
+	}
+	link, expires, err := c.host.MakeLink(r.Context(), src.Ref, ttl)
+	if err != nil {
+		v.Error = err.Error()
+		c.render(w, http.StatusUnprocessableEntity, "authorize.html", v)
+		return
+	}
+	c.log.Info("a connect link was made in the console", "source", src.Ref, "expires", expires, "remote", r.RemoteAddr)
+	v.Link, v.LinkExpires = link, expires
+	c.render(w, http.StatusOK, "authorize.html", v)
+}
+
+// revoke has the service forget the source's credentials, then forgets
+// them.
+func (c *Console) revoke(w http.ResponseWriter, r *http.Request, x *session) {
+	src := c.grantSource(w, r)
+	if src == nil {
+		return
+	}
+	v := c.base(x, "Authorize "+src.Ref)
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
+	defer cancel()
+	msg, err := c.host.Revoke(ctx, src.Ref)
+	if s, serr := c.source(r.Context(), src.Ref); serr == nil {
+		src = s
+	}
+	v.Source = src
+	if err != nil {
+		c.log.Warn("revoking in the console failed", "source", src.Ref, "error", err)
+		v.Error = err.Error()
+		c.render(w, http.StatusUnprocessableEntity, "authorize.html", v)
+		return
+	}
+	c.log.Info("a source's credentials were revoked in the console", "source", src.Ref, "remote", r.RemoteAddr)
+	v.Message = msg
+	c.render(w, http.StatusOK, "authorize.html", v)
 }

@@ -147,6 +147,8 @@ type Connector struct {
 	Config json.RawMessage
 	Path   string
 	sha256 string // of the binary the process was started from
+	// OAuth is the provider's OAuth client for a source's type, or nil.
+	OAuth *contract.OAuthClient
 }
 
 // Close ends the connector's process.
@@ -283,6 +285,9 @@ func (e *Engine) launch(ctx context.Context, block *config.Connector, bin *launc
 		return nil, err
 	}
 	c := &Connector{Block: block, Client: client, Path: path, sha256: bin.SHA256}
+	if block.Kind == launch.KindSource {
+		c.OAuth = e.OAuthClient(block.Type)
+	}
 	var spec contract.Spec
 	if block.Kind == launch.KindSource {
 		var s contract.Source
@@ -305,6 +310,18 @@ func (e *Engine) launch(ctx context.Context, block *config.Connector, bin *launc
 	}
 	c.Spec = spec
 	return c, nil
+}
+
+// OAuthClient returns the provider's OAuth client for sources of type typ
+// (a connect block of the host block), or nil: requests that may use a
+// source's credentials carry it, so that credentials a customer made
+// through it can be refreshed.
+func (e *Engine) OAuthClient(typ string) *contract.OAuthClient {
+	c, ok := e.Config.Host.Connect[typ]
+	if !ok {
+		return nil
+	}
+	return &contract.OAuthClient{ID: c.ID, Secret: c.Secret}
 }
 
 // SpecNameError is a plugin whose Spec name is not the type its binary is
@@ -432,6 +449,7 @@ func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialS
 	out.Name, out.SourceRef, out.DestinationRef = p.Name, p.Source.Ref(), p.Destination.Ref()
 	out.SourceConfig, out.DestinationConfig = src.Config, dst.Config
 	out.FullRefreshEvery = p.FullRefreshEvery
+	out.SourceClient = src.OAuth
 	out.Logs = out.pluginLogs
 	if out.Source, err = src.Source(); err == nil {
 		out.Destination, err = dst.Destination()
@@ -466,7 +484,7 @@ type CredentialStore interface {
 
 // discover asks the source for its catalog and picks the pipeline's streams.
 func (e *Engine) discover(ctx context.Context, p *Pipeline, store CredentialStore, fence state.Fence) ([]contract.Stream, error) {
-	cat, err := Discover(ctx, p.Source, p.SourceRef, p.SourceConfig, store, fence)
+	cat, err := Discover(ctx, p.Source, p.SourceRef, p.SourceConfig, p.SourceClient, store, fence)
 	if err != nil {
 		return nil, err
 	}
@@ -485,14 +503,15 @@ func (e *Engine) discover(ctx context.Context, p *Pipeline, store CredentialStor
 	return streams, nil
 }
 
-// Discover asks a source for its catalog with its stored credentials, and
-// stores credentials it hands back under fence.
-func Discover(ctx context.Context, src contract.Source, ref string, cfg json.RawMessage, store CredentialStore, fence state.Fence) (contract.Catalog, error) {
+// Discover asks a source for its catalog with its stored credentials and
+// the provider's OAuth client, and stores credentials it hands back under
+// fence.
+func Discover(ctx context.Context, src contract.Source, ref string, cfg json.RawMessage, client *contract.OAuthClient, store CredentialStore, fence state.Fence) (contract.Catalog, error) {
 	creds, err := store.Credentials(ctx, ref)
 	if err != nil {
 		return contract.Catalog{}, fmt.Errorf("load credentials of %s: %w", ref, err)
 	}
-	resp, err := src.Discover(ctx, contract.DiscoverRequest{Config: cfg, Credentials: creds})
+	resp, err := src.Discover(ctx, contract.DiscoverRequest{Config: cfg, Credentials: creds, Client: client})
 	if err != nil {
 		return contract.Catalog{}, fmt.Errorf("discover %s: %w", ref, err)
 	}

@@ -25,6 +25,9 @@ type Want struct {
 	// PublicURL is the host's public_url; empty when callbacks cannot
 	// reach it, and the pipeline only polls.
 	PublicURL string
+	// Client is the provider's OAuth client for the source's type, for
+	// sources connected through it; nil for none.
+	Client *contract.OAuthClient
 }
 
 // Watching keeps pipelines' channels: made, subscribed and renewed by the
@@ -119,7 +122,7 @@ func (w *Watching) Sync(ctx context.Context, src contract.Watcher, store state.S
 	if err != nil {
 		return fmt.Errorf("reading the credentials of %s to watch for changes: %w", want.SourceRef, err)
 	}
-	req := contract.WatchRequest{Config: want.Config, Credentials: creds, Streams: want.Streams}
+	req := contract.WatchRequest{Config: want.Config, Credentials: creds, Streams: want.Streams, Client: want.Client}
 	for _, ch := range offer {
 		req.Channels = append(req.Channels, contract.Channel{ID: ch.ID, URL: ch.URL, Secret: ch.Secret})
 	}
@@ -195,7 +198,7 @@ func (w *Watching) end(ctx context.Context, src contract.Watcher, store state.St
 	}
 	var err error
 	if src != nil {
-		err = Unwatch(ctx, src, store, fence, want.SourceRef, want.Config, chs)
+		err = Unwatch(ctx, src, store, fence, want, chs)
 	}
 	for _, ch := range chs {
 		if derr := store.DeleteChannel(ctx, ch.Key); derr != nil {
@@ -207,23 +210,22 @@ func (w *Watching) end(ctx context.Context, src contract.Watcher, store state.St
 	return err
 }
 
-// Forget ends every channel of pipeline, with src its source as last
-// configured (cfg), such as when the pipeline is removed or paused.
-func (w *Watching) Forget(ctx context.Context, src contract.Watcher, store state.Store, pipeline, sourceRef string,
-	cfg json.RawMessage) error {
-	return w.end(ctx, src, store, state.NoFence, Want{Pipeline: pipeline, SourceRef: sourceRef, Config: cfg},
-		w.Channels.Of(pipeline))
+// Forget ends every channel of want.Pipeline, with src its source as
+// last configured, such as when the pipeline is removed or paused.
+func (w *Watching) Forget(ctx context.Context, src contract.Watcher, store state.Store, want Want) error {
+	return w.end(ctx, src, store, state.NoFence, want, w.Channels.Of(want.Pipeline))
 }
 
 // Unwatch asks src to end chs at its service, with the credentials of
-// sourceRef, and stores credentials it hands back.
-func Unwatch(ctx context.Context, src contract.Watcher, store state.Store, fence state.Fence, sourceRef string,
-	cfg json.RawMessage, chs []state.Channel) error {
+// want.SourceRef, and stores credentials it hands back.
+func Unwatch(ctx context.Context, src contract.Watcher, store state.Store, fence state.Fence, want Want,
+	chs []state.Channel) error {
+	sourceRef := want.SourceRef
 	creds, err := store.Credentials(ctx, sourceRef)
 	if err != nil {
 		return fmt.Errorf("reading the credentials of %s to stop watching: %w", sourceRef, err)
 	}
-	req := contract.UnwatchRequest{Config: cfg, Credentials: creds}
+	req := contract.UnwatchRequest{Config: want.Config, Credentials: creds, Client: want.Client}
 	for _, ch := range chs {
 		req.Channels = append(req.Channels, contract.Channel{ID: ch.ID, URL: ch.URL, Secret: ch.Secret})
 	}

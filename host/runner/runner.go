@@ -56,6 +56,9 @@ type Pipeline struct {
 	Destination       contract.Destination
 	DestinationConfig json.RawMessage
 	Streams           []contract.Stream
+	// SourceClient is the provider's OAuth client for the source's type,
+	// or nil; every read carries it.
+	SourceClient *contract.OAuthClient
 	// FullRefreshEvery, when set, reads a stream from scratch once its last
 	// full refresh completed this long ago or longer, so that a source
 	// without a deletions API drops what was deleted: the sweep at the end
@@ -359,7 +362,7 @@ func (r *run) pump(ctx context.Context) error {
 	out := &output{r: r, queue: queue, writeCtx: writeCtx}
 	readErr := make(chan error, 1)
 	go func() {
-		err := r.p.Source.Read(readCtx, contract.ReadRequest{Config: r.p.SourceConfig, Credentials: r.creds, Streams: r.readReq}, out)
+		err := r.p.Source.Read(readCtx, contract.ReadRequest{Config: r.p.SourceConfig, Credentials: r.creds, Streams: r.readReq, Client: r.p.SourceClient}, out)
 		if err == nil {
 			err = out.flush(readCtx)
 		}

@@ -390,6 +390,8 @@ func valueBuckets(tx *bolt.Tx) ([]valueBucket, error) {
 		{bucketCredentials, false, credentialsOf},
 		{bucketPaused, false, func(_, k []byte) string { return fmt.Sprintf("the pause of pipeline %q", k) }},
 		{bucketChannels, false, func(_, k []byte) string { return fmt.Sprintf("change-signal channel %q", k) }},
+		{bucketLinks, false, func(_, k []byte) string { return fmt.Sprintf("the use of connect link %q", k) }},
+		{bucketLinkKey, false, func(_, _ []byte) string { return "the key of connect links" }},
 		{bucketStreams, true, func(p, k []byte) string { return fmt.Sprintf("stream %q of pipeline %q", k, p) }},
 		{bucketRuns, true, func(p, k []byte) string { return fmt.Sprintf("run %d of pipeline %q", runID(k), p) }},
 	} {

@@ -25,6 +25,7 @@ type Keyring struct {
 type aeadKey struct {
 	id   [keyIDSize]byte
 	aead cipher.AEAD
+	link []byte // the connect links' key derived from it
 }
 
 // Sealed credentials are: a version byte, the key's ID (the first bytes of
@@ -70,7 +71,7 @@ func parseKey(s string) (*aeadKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &aeadKey{aead: aead}
+	k := &aeadKey{aead: aead, link: deriveLinkKey(raw)}
 	sum := sha256.Sum256(raw)
 	copy(k.id[:], sum[:])
 	return k, nil

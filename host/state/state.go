@@ -133,6 +133,18 @@ type Store interface {
 	// store no longer has the channel. A store that several hosts share
 	// tells each of them (see postgres.Store.ListenSignals).
 	SetSignaled(ctx context.Context, key string, at time.Time) (string, error)
+	// LinkKeys returns the keys connect links are signed with, the same
+	// on every host sharing the store: the first signs, each verifies.
+	LinkKeys(ctx context.Context) ([][]byte, error)
+	// LinkUsed returns when the connect link with id connected its
+	// source, or the zero time when it has not.
+	LinkUsed(ctx context.Context, id string) (time.Time, error)
+	// ConnectWithLink stores a source's credentials as the connect link
+	// with id connected it, and records the link used, in one
+	// transaction: it fails with ErrLinkUsed, storing nothing, when the
+	// link was used already. expires is when the link expires; its record
+	// is kept LinkGrace longer.
+	ConnectWithLink(ctx context.Context, id, source string, expires time.Time, c json.RawMessage) error
 
 	// Close releases the store; claims still held are released.
 	Close() error

@@ -393,7 +393,7 @@ func cmdCheck(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	sr, err := p.Source.Check(ctx, contract.CheckRequest{Config: p.SourceConfig, Credentials: creds, Streams: p.Streams})
+	sr, err := p.Source.Check(ctx, contract.CheckRequest{Config: p.SourceConfig, Credentials: creds, Streams: p.Streams, Client: p.SourceClient})
 	if err != nil {
 		return fmt.Errorf("check %s: %w", p.SourceRef, err)
 	}
@@ -417,7 +417,7 @@ func cmdDiscover(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer c.Close()
-	cat, err := engine.Discover(ctx, src, c.Block.Ref(), c.Config, store, state.NoFence)
+	cat, err := engine.Discover(ctx, src, c.Block.Ref(), c.Config, c.OAuth, store, state.NoFence)
 	if err != nil {
 		return err
 	}

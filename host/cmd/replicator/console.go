@@ -16,7 +16,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/replicatorhq/replicator/host/api"
 	"github.com/replicatorhq/replicator/host/config"
+	"github.com/replicatorhq/replicator/host/connect"
 	"github.com/replicatorhq/replicator/host/console"
 	"github.com/replicatorhq/replicator/host/engine"
 	"github.com/replicatorhq/replicator/host/notify"
@@ -156,6 +158,18 @@ func (h *runHost) serveConsole(ctx context.Context, listen string, hc config.Hos
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
+	web.base = "http://" + reachable(ln.Addr())
+	h.web = web
+	ch := connectHost{h}
+	h.pages = connect.New(connect.Options{Host: ch, PublicURL: h.publicURL, Log: h.log.Named("connect"), Wrap: console.SecurityHeaders})
+	root := http.NewServeMux()
+	// The connect pages and the API answer to the console's names only,
+	// public_url's included, as a rebinding page must not reach them.
+	root.Handle("/connect/", c.CheckHost(h.pages))
+	apiToken := func() string { return h.engine().Config.Host.APIToken }
+	root.Handle(api.Prefix+"/", c.CheckHost(api.New(consoleHost{h}, apiToken, h.log.Named("api"))))
+	root.Handle("/", c)
+	srv.Handler = root
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -167,10 +181,8 @@ func (h *runHost) serveConsole(ctx context.Context, listen string, hc config.Hos
 			h.log.Error("the console stopped", "error", err)
 		}
 	}()
-	web.base = "http://" + reachable(ln.Addr())
 	h.log.Info("console, /metrics and health checks are served", "url", web.base+"/")
 	web.printLogin()
-	h.web = web
 	return nil
 }
 
@@ -463,21 +475,11 @@ func (c consoleHost) SetPaused(ctx context.Context, pipeline string, paused bool
 
 func (c consoleHost) Authorize(ctx context.Context, ref, code string) (string, error) {
 	h := c.h
-	eng := h.engine()
-	block, ok := eng.Config.Source(ref)
-	if !ok {
-		return "", fmt.Errorf("%s is %w", ref, console.ErrUnknown)
-	}
-	conn, err := eng.Start(ctx, block, h.runLog.Named(block.Ref()))
+	_, block, err := connectHost(c).sourceBlock(ref)
 	if err != nil {
 		return "", err
 	}
-	defer conn.Close()
-	src, err := conn.Source()
-	if err != nil {
-		return "", err
-	}
-	resp, err := src.Authorize(ctx, contract.AuthorizeRequest{Config: conn.Config, Grant: code})
+	resp, err := connectHost(c).Authorize(ctx, block.Ref(), contract.AuthorizeRequest{Grant: code})
 	if err != nil {
 		return "", err
 	}

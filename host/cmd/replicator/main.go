@@ -13,10 +13,12 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/replicatorhq/replicator/host/config"
+	"github.com/replicatorhq/replicator/host/connect"
 	"github.com/replicatorhq/replicator/host/engine"
 	"github.com/replicatorhq/replicator/host/sockdir"
 	"github.com/replicatorhq/replicator/host/state"
@@ -30,6 +32,7 @@ Commands:
   init                  record each plugin's version and sha256 in the lock file
   plugins               list the plugins found and whether they are locked
   authorize SOURCE      exchange a one-time grant code for stored credentials
+  connect-link SOURCE   make a link whose holder connects the source in a browser
   check PIPELINE        check that both connectors work for the pipeline
   discover SOURCE       list the streams a source offers
   sync PIPELINE         run a pipeline once
@@ -69,12 +72,13 @@ type options struct {
 	logFormat               string
 	listen                  string // run
 	freshState              bool
-	code                    string // authorize
-	upgrade                 bool   // init
-	fullRefresh             bool   // sync
-	json                    bool   // discover
-	limit                   int    // status
-	from, to                string // state
+	code                    string        // authorize
+	expires                 time.Duration // connect-link
+	upgrade                 bool          // init
+	fullRefresh             bool          // sync
+	json                    bool          // discover
+	limit                   int           // status
+	from, to                string        // state
 }
 
 func commands() []command {
@@ -88,6 +92,9 @@ func commands() []command {
 			fs.StringVar(&o.code, "code", "", "the one-time grant code: - reads it from standard input; prompted for when absent (a code written here shows in the process list)")
 		}},
 		{name: "check", run: cmdCheck},
+		{name: "connect-link", run: cmdConnectLink, flags: func(fs *flag.FlagSet, o *options) {
+			fs.DurationVar(&o.expires, "expires", connect.DefaultLinkTTL, "how long the link lasts, at most 2160h (90 days)")
+		}},
 		{name: "discover", run: cmdDiscover, flags: func(fs *flag.FlagSet, o *options) {
 			fs.BoolVar(&o.json, "json", false, "print the catalog as JSON, schemas included")
 		}},

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/replicatorhq/replicator/host/config"
+	"github.com/replicatorhq/replicator/host/connect"
 	"github.com/replicatorhq/replicator/host/engine"
 	"github.com/replicatorhq/replicator/host/metrics"
 	"github.com/replicatorhq/replicator/host/notify"
@@ -60,7 +61,8 @@ type runHost struct {
 	// console says the console is served, so pipelines without an
 	// interval are scheduled too, to run when asked there.
 	console bool
-	web     *webConsole // the console served, nil when none is
+	web     *webConsole    // the console served, nil when none is
+	pages   *connect.Pages // the connect pages, served with the console
 	// health follows the state database once it is reached, nil for a
 	// state file or before; known is
 	// what the console last read, shown while the database is down.

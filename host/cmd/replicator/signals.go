@@ -156,7 +156,7 @@ func (h *runHost) want(ctx context.Context, eng *engine.Engine, pc *config.Pipel
 	}
 	return notify.Want{
 		Pipeline: pc.Name, SourceRef: pc.Source.Ref(), Config: cfg, Streams: pc.Streams,
-		Signals: spec.ChangeSignals, PublicURL: eng.Config.Host.PublicURL,
+		Signals: spec.ChangeSignals, PublicURL: eng.Config.Host.PublicURL, Client: eng.OAuthClient(pc.Source.Type),
 	}, nil
 }
 
@@ -223,7 +223,8 @@ func (h *runHost) unwatch(ctx context.Context, eng *engine.Engine, pc *config.Pi
 	if c != nil {
 		cfg = c.Config
 	}
-	if err := h.signals.watching.Forget(ctx, src, store, pc.Name, pc.Source.Ref(), cfg); err != nil {
+	want := notify.Want{Pipeline: pc.Name, SourceRef: pc.Source.Ref(), Config: cfg, Client: eng.OAuthClient(pc.Source.Type)}
+	if err := h.signals.watching.Forget(ctx, src, store, want); err != nil {
 		log.Warn("the pipeline's channels could not be ended at the service; they are forgotten here and expire there", "error", err)
 		return
 	}

@@ -462,14 +462,19 @@ func (s *Store) SaveCredentials(ctx context.Context, f state.Fence, source strin
 			_, err := tx.Exec(ctx, `DELETE FROM credentials WHERE source = $1`, source)
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO credentials (source, sealed) VALUES ($1, $2)
-			ON CONFLICT (source) DO UPDATE SET sealed = EXCLUDED.sealed`, source, sealed)
-		return err
+		return putSealed(ctx, tx, source, sealed)
 	})
 	if err != nil {
 		return fmt.Errorf("saving credentials of %s: %w", source, err)
 	}
 	return nil
+}
+
+// putSealed stores a source's sealed credentials, replacing what was there.
+func putSealed(ctx context.Context, tx pgx.Tx, source string, sealed []byte) error {
+	_, err := tx.Exec(ctx, `INSERT INTO credentials (source, sealed) VALUES ($1, $2)
+		ON CONFLICT (source) DO UPDATE SET sealed = EXCLUDED.sealed`, source, sealed)
+	return err
 }
 
 // SaveRun stores r in its pipeline's history.

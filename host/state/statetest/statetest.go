@@ -40,6 +40,7 @@ func Run(t *testing.T, open Open) {
 		{"Channels", channels},
 		{"PluginLogsKept", pluginLogsKept},
 		{"CopyFromFile", copyFromFile},
+		{"ConnectLinks", connectLinks},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
 	}
@@ -708,4 +709,49 @@ func sameChannel(a, b state.Channel) bool {
 	return a.Key == b.Key && a.ID == b.ID && a.Pipeline == b.Pipeline && a.URL == b.URL && a.Secret == b.Secret &&
 		a.SecretField == b.SecretField && a.MaxBodyBytes == b.MaxBodyBytes && reflect.DeepEqual(a.Streams, b.Streams) &&
 		a.Expires.Equal(b.Expires) && a.Watched.Equal(b.Watched) && a.Signaled.Equal(b.Signaled)
+}
+
+// connectLinks: the links' keys are stable, a link connects its source
+// once, and a second use stores nothing.
+func connectLinks(t *testing.T, s state.Store) {
+	keys, err := s.LinkKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) == 0 || len(keys[0]) != state.LinkKeySize {
+		t.Fatalf("LinkKeys = %d keys, want the first of %d bytes", len(keys), state.LinkKeySize)
+	}
+	again, err := s.LinkKeys(ctx)
+	if err != nil || !reflect.DeepEqual(again, keys) {
+		t.Fatalf("LinkKeys changed between calls: %v", err)
+	}
+	if used, err := s.LinkUsed(ctx, "link-1"); err != nil || !used.IsZero() {
+		t.Fatalf("LinkUsed of a new link = %v, %v; want zero", used, err)
+	}
+	expires := time.Now().Add(time.Hour)
+	first := json.RawMessage(`{"refresh_token":"first"}`)
+	if err := s.ConnectWithLink(ctx, "link-1", "source.zoho.crm", expires, first); err != nil {
+		t.Fatal(err)
+	}
+	if used, err := s.LinkUsed(ctx, "link-1"); err != nil || used.IsZero() || time.Since(used) > time.Minute {
+		t.Fatalf("LinkUsed after connecting = %v, %v", used, err)
+	}
+	if c, err := s.Credentials(ctx, "source.zoho.crm"); err != nil || !sameJSON(c, first) {
+		t.Fatalf("credentials after connecting = %s, %v", c, err)
+	}
+	err = s.ConnectWithLink(ctx, "link-1", "source.zoho.crm", expires, json.RawMessage(`{"refresh_token":"second"}`))
+	if !errors.Is(err, state.ErrLinkUsed) {
+		t.Fatalf("second use of a link: %v, want ErrLinkUsed", err)
+	}
+	if c, err := s.Credentials(ctx, "source.zoho.crm"); err != nil || !sameJSON(c, first) {
+		t.Fatalf("a second use of the link changed the credentials: %s, %v", c, err)
+	}
+	// Another link reconnects the source.
+	second := json.RawMessage(`{"refresh_token":"second"}`)
+	if err := s.ConnectWithLink(ctx, "link-2", "source.zoho.crm", expires, second); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.Credentials(ctx, "source.zoho.crm"); err != nil || !sameJSON(c, second) {
+		t.Fatalf("credentials after reconnecting = %s, %v", c, err)
+	}
 }
