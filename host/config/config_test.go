@@ -134,7 +134,9 @@ func TestLoadValid(t *testing.T) {
 func TestLoadHost(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "replicator.hcl")
-	src := "host {\n  max_concurrent_runs = 3\n  call_timeout = \"45s\"\n}\n"
+	src := "host {\n  max_concurrent_runs = 3\n  call_timeout = \"45s\"\n  failure_backoff_max = \"2h\"\n" +
+		"  metrics_listen = \"127.0.0.1:9100\"\n  metrics_token = env(\"REPLICATOR_METRICS_TOKEN\")\n}\n"
+	t.Setenv("REPLICATOR_METRICS_TOKEN", "metrics-token-0123456789")
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +144,8 @@ func TestLoadHost(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	want := Host{MaxConcurrentRuns: 3, CallTimeout: 45 * time.Second, StallTimeout: DefaultStallTimeout}
+	want := Host{MaxConcurrentRuns: 3, CallTimeout: 45 * time.Second, StallTimeout: DefaultStallTimeout,
+		FailureBackoffMax: 2 * time.Hour, MetricsListen: "127.0.0.1:9100", MetricsToken: "metrics-token-0123456789"}
 	if !reflect.DeepEqual(c.Host, want) {
 		t.Errorf("host = %+v, want %+v", c.Host, want)
 	}
@@ -251,6 +254,24 @@ func loadDiagnosticsCases() []diagCase {
 			src:     "host {\n  listen = \"127.0.0.1\"\n}\n",
 			summary: "Invalid listen",
 			line:    2, col: 12,
+		},
+		{
+			name:    "metrics_listen without a port",
+			src:     "host {\n  metrics_listen = \"9100\"\n}\n",
+			summary: "Invalid metrics_listen",
+			line:    2, col: 20,
+		},
+		{
+			name:    "metrics_token too short",
+			src:     "host {\n  metrics_token = \"abc\"\n}\n",
+			summary: "metrics_token too short",
+			line:    2, col: 19,
+		},
+		{
+			name:    "failure_backoff_max without unit",
+			src:     "host {\n  failure_backoff_max = \"6\"\n}\n",
+			summary: "Invalid failure_backoff_max",
+			line:    2, col: 25,
 		},
 		{
 			name:    "console_token too short",

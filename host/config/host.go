@@ -23,6 +23,12 @@ const (
 	// DefaultStallTimeout is how long a run may go without progress (no
 	// record, checkpoint or acknowledgement) before it is ended as failed.
 	DefaultStallTimeout = 10 * time.Minute
+	// DefaultFailureBackoffMax is the longest a failing pipeline waits
+	// between runs: its interval doubles with each failure in a row up to
+	// this. Six hours keeps a broken tenant to a few runs a day, and one
+	// fixed outside the configuration (an API key renewed at the service)
+	// running again the same working day.
+	DefaultFailureBackoffMax = 6 * time.Hour
 )
 
 // Host holds the settings of the host process itself, from the host block.
@@ -31,12 +37,21 @@ type Host struct {
 	MaxConcurrentRuns int
 	CallTimeout       time.Duration
 	StallTimeout      time.Duration
+	// FailureBackoffMax bounds how long a failing pipeline waits between
+	// runs (see schedule.Backoff).
+	FailureBackoffMax time.Duration
 	// Listen is the address of the console, /metrics and the health
 	// endpoints under `replicator run`; empty for none.
 	Listen string
 	// ConsoleToken opens the console and authorises /metrics; a secret.
 	// Empty means the host makes one at start.
 	ConsoleToken string
+	// MetricsToken, when set, is the bearer token /metrics takes instead
+	// of ConsoleToken; a secret.
+	MetricsToken string
+	// MetricsListen, when set, is an address of its own where /metrics
+	// is served, without a token unless MetricsToken is set.
+	MetricsListen string
 	// AllowedHosts are the names the console answers to in a request's
 	// Host header besides loopback names and the address it is reached
 	// at: lower case, without a port, brackets or a final dot.
@@ -49,6 +64,7 @@ func DefaultHost() Host {
 		MaxConcurrentRuns: DefaultMaxConcurrentRuns(),
 		CallTimeout:       DefaultCallTimeout,
 		StallTimeout:      DefaultStallTimeout,
+		FailureBackoffMax: DefaultFailureBackoffMax,
 	}
 }
 
@@ -65,8 +81,11 @@ func hostSchema() *hcl.BodySchema {
 			{Name: "max_concurrent_runs"},
 			{Name: "call_timeout"},
 			{Name: "stall_timeout"},
+			{Name: "failure_backoff_max"},
 			{Name: "listen"},
 			{Name: "console_token"},
+			{Name: "metrics_token"},
+			{Name: "metrics_listen"},
 			{Name: "allowed_hosts"},
 		},
 	}
@@ -81,42 +100,22 @@ func (c *Config) decodeHost(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 			c.Host.MaxConcurrentRuns = n
 		}
 	}
-	if attr, ok := content.Attributes["listen"]; ok {
-		v, d := decodeString(attr, ctx, `listen takes the address to serve the console on, such as "127.0.0.1:8080".`)
-		diags = append(diags, d...)
-		if !d.HasErrors() {
-			if _, _, err := net.SplitHostPort(v); err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid listen",
-					Detail:   fmt.Sprintf(`%q is not a host and port. Write it as "127.0.0.1:8080", or ":8080" for every address (then set console_token).`, v),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+	for _, a := range []struct {
+		name   string
+		dst    *string
+		decode func(*hcl.Attribute, *hcl.EvalContext) (string, hcl.Diagnostics)
+	}{
+		{"listen", &c.Host.Listen, decodeListen},
+		{"metrics_listen", &c.Host.MetricsListen, decodeListen},
+		{"console_token", &c.Host.ConsoleToken, decodeToken},
+		{"metrics_token", &c.Host.MetricsToken, decodeToken},
+	} {
+		if attr, ok := content.Attributes[a.name]; ok {
+			v, d := a.decode(attr, ctx)
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				*a.dst = v
 			}
-			c.Host.Listen = v
-		}
-	}
-	if attr, ok := content.Attributes["console_token"]; ok {
-		v, d := decodeString(attr, ctx, `console_token takes the console's token as a string, read with env("REPLICATOR_CONSOLE_TOKEN") or file("console-token").`)
-		if !d.HasErrors() && len(v) < 16 {
-			d = append(d, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "console_token too short",
-				Detail:   "The console token must be at least 16 characters; make one with `openssl rand -hex 24`.",
-				Subject:  attr.Expr.Range().Ptr(),
-			})
-		}
-		if lit, ld := attr.Expr.Value(nil); !ld.HasErrors() && lit.IsKnown() && !lit.IsNull() {
-			d = append(d, &hcl.Diagnostic{
-				Severity: hcl.DiagWarning,
-				Summary:  `Secret "console_token" written in the configuration`,
-				Detail:   `console_token is a secret, and its value is written in the file, where it ends up in version control and backups. Read it with env("NAME") or file("path") instead.`,
-				Subject:  attr.NameRange.Ptr(),
-			})
-		}
-		diags = append(diags, hideSecretLines(d, []hcl.Range{attr.Range})...)
-		if !d.HasErrors() {
-			c.Host.ConsoleToken = v
 		}
 	}
 	if attr, ok := content.Attributes["allowed_hosts"]; ok {
@@ -127,8 +126,9 @@ func (c *Config) decodeHost(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 		}
 	}
 	for name, dst := range map[string]*time.Duration{
-		"call_timeout":  &c.Host.CallTimeout,
-		"stall_timeout": &c.Host.StallTimeout,
+		"call_timeout":        &c.Host.CallTimeout,
+		"stall_timeout":       &c.Host.StallTimeout,
+		"failure_backoff_max": &c.Host.FailureBackoffMax,
 	} {
 		attr, ok := content.Attributes[name]
 		if !ok {
@@ -141,6 +141,48 @@ func (c *Config) decodeHost(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 		}
 	}
 	return diags
+}
+
+// decodeListen decodes an address to serve on, such as listen's.
+func decodeListen(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
+	v, diags := decodeString(attr, ctx, attr.Name+` takes an address to serve on, such as "127.0.0.1:8080".`)
+	if diags.HasErrors() {
+		return "", diags
+	}
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		return "", append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid " + attr.Name,
+			Detail:   fmt.Sprintf(`%q is not a host and port. Write it as "127.0.0.1:8080", or ":8080" for every address.`, v),
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+	}
+	return v, diags
+}
+
+// decodeToken decodes a secret token, such as console_token: at least 16
+// characters, read with env() or file() rather than written in the file.
+func decodeToken(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
+	env := "REPLICATOR_" + strings.ToUpper(attr.Name)
+	v, d := decodeString(attr, ctx, fmt.Sprintf(`%s takes a token as a string, read with env(%q) or file(%q).`,
+		attr.Name, env, strings.ReplaceAll(attr.Name, "_", "-")))
+	if !d.HasErrors() && len(v) < 16 {
+		d = append(d, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  attr.Name + " too short",
+			Detail:   "The token must be at least 16 characters; make one with `openssl rand -hex 24`.",
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+	}
+	if lit, ld := attr.Expr.Value(nil); !ld.HasErrors() && lit.IsKnown() && !lit.IsNull() {
+		d = append(d, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  fmt.Sprintf("Secret %q written in the configuration", attr.Name),
+			Detail:   fmt.Sprintf(`%s is a secret, and its value is written in the file, where it ends up in version control and backups. Read it with env("NAME") or file("path") instead.`, attr.Name),
+			Subject:  attr.NameRange.Ptr(),
+		})
+	}
+	return v, hideSecretLines(d, []hcl.Range{attr.Range})
 }
 
 // decodeHostNames decodes a list of host names or IP addresses, each

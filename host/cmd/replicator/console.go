@@ -141,12 +141,50 @@ func (h *runHost) serveConsole(ctx context.Context, listen string, hc config.Hos
 		return err
 	}
 	web.c = c
+	addr, err := h.serve(ctx, "the console", listen, c)
+	if err != nil {
+		return err
+	}
+	web.base = "http://" + addr
+	h.log.Info("console, /metrics and health checks are served", "url", web.base+"/")
+	web.printLogin()
+	h.web = web
+	return nil
+}
+
+// serveMetrics serves /metrics alone on listen (metrics_listen) until ctx
+// ends: with metrics_token when it is set, else without a token.
+func (h *runHost) serveMetrics(ctx context.Context, listen string, hc config.Host) error {
+	m := console.NewMetricsEndpoint(h.metrics.Handler(), h.log.Named("metrics"))
+	m.SetToken(hc.MetricsToken)
+	addr, err := h.serve(ctx, "the metrics", listen, m)
+	if err != nil {
+		return err
+	}
+	if hc.MetricsToken == "" {
+		h.log.Info("/metrics is served without a token to whoever can reach its address", "url", "http://"+addr+"/metrics")
+	} else {
+		h.log.Info("/metrics is served to bearers of metrics_token", "url", "http://"+addr+"/metrics")
+	}
+	h.metricsOnly = &metricsOnly{m: m, listen: listen}
+	return nil
+}
+
+// metricsOnly is /metrics as served on metrics_listen.
+type metricsOnly struct {
+	m      *console.MetricsEndpoint
+	listen string
+}
+
+// serve serves handler on listen until ctx ends, and returns the address
+// a URL reaches it at; what names it in messages.
+func (h *runHost) serve(ctx context.Context, what, listen string, handler http.Handler) (string, error) {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return fmt.Errorf("serving the console: %w", err)
+		return "", fmt.Errorf("serving %s: %w", what, err)
 	}
 	srv := &http.Server{
-		Handler:           c,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
@@ -160,14 +198,10 @@ func (h *runHost) serveConsole(ctx context.Context, listen string, hc config.Hos
 	}()
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			h.log.Error("the console stopped", "error", err)
+			h.log.Error(what+" stopped being served", "error", err)
 		}
 	}()
-	web.base = "http://" + reachable(ln.Addr())
-	h.log.Info("console, /metrics and health checks are served", "url", web.base+"/")
-	web.printLogin()
-	h.web = web
-	return nil
+	return reachable(ln.Addr()), nil
 }
 
 // reachable is addr as a URL names it, with a loopback address for a
@@ -193,7 +227,7 @@ func (w *webConsole) settings(hc config.Host) console.Settings {
 	default:
 		token = w.made
 	}
-	return console.Settings{Token: token, AllowedHosts: hc.AllowedHosts}
+	return console.Settings{Token: token, MetricsToken: hc.MetricsToken, AllowedHosts: hc.AllowedHosts}
 }
 
 // printLogin logs the login URL of a token the host made, once: a token
@@ -210,6 +244,14 @@ func (w *webConsole) printLogin() {
 // configuration: a changed token takes effect and ends the sessions
 // opened with the old one.
 func (h *runHost) reconfigureConsole(hc config.Host) {
+	if m := h.metricsOnly; m != nil {
+		m.m.SetToken(hc.MetricsToken)
+		if hc.MetricsListen != m.listen {
+			h.log.Warn("metrics_listen changed; /metrics moves there when replicator run is restarted", "serving", m.listen, "configured", hc.MetricsListen)
+		}
+	} else if hc.MetricsListen != "" {
+		h.log.Warn("metrics_listen is set; /metrics is served there once replicator run is restarted", "configured", hc.MetricsListen)
+	}
 	w := h.web
 	if w == nil {
 		return

@@ -59,6 +59,8 @@ type runHost struct {
 	// interval are scheduled too, to run when asked there.
 	console bool
 	web     *webConsole // the console served, nil when none is
+	// metricsOnly is /metrics on metrics_listen, nil when not set.
+	metricsOnly *metricsOnly
 	// health follows the state database once it is reached, nil for a
 	// state file or before; known is
 	// what the console last read, shown while the database is down.
@@ -163,6 +165,11 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	// database: not ready until it is reached.
 	if h.console {
 		if err := h.serveConsole(ctx, listen, cfg.Host); err != nil {
+			return err
+		}
+	}
+	if cfg.Host.MetricsListen != "" {
+		if err := h.serveMetrics(ctx, cfg.Host.MetricsListen, cfg.Host); err != nil {
 			return err
 		}
 	}
