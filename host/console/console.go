@@ -89,6 +89,9 @@ type Pipeline struct {
 	Runs []state.Run
 	// PausedSince is when an operator paused it; zero when not paused.
 	PausedSince time.Time
+	// Backoff is the failure backoff its history holds it back by; its
+	// Until is zero, or past, when it does not back off.
+	Backoff state.Backoff
 	// CanAuthorize says the source's connector takes a grant code; with
 	// NeedsGrant, it has none stored yet and cannot run until it does.
 	CanAuthorize, NeedsGrant bool
@@ -96,6 +99,10 @@ type Pipeline struct {
 
 // Failing says the pipeline's last finished run failed.
 func (p *Pipeline) Failing() bool { return p.Last.Failures > 0 }
+
+// BackingOff says the pipeline waits longer than its interval for its
+// next run because its runs keep failing.
+func (p *Pipeline) BackingOff() bool { return !p.Backoff.Until.IsZero() }
 
 // Source is what the console shows of one source.
 type Source struct {

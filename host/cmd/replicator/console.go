@@ -68,15 +68,15 @@ func (l *live) get(pipeline string) (liveRun, bool) {
 	return *r, true
 }
 
-// fullRefreshes are the full refreshes asked for in the console, by
-// pipeline: the pipeline's next run on this host takes its own.
-type fullRefreshes struct {
+// pipelineFlags are asks made in the console, by pipeline, such as for a
+// full refresh: the pipeline's next run on this host takes its own.
+type pipelineFlags struct {
 	mu    sync.Mutex
 	asked map[string]bool
 }
 
-// ask asks for a full refresh of pipeline, or withdraws the ask.
-func (f *fullRefreshes) ask(pipeline string, on bool) {
+// ask asks for pipeline's next run, or withdraws the ask.
+func (f *pipelineFlags) ask(pipeline string, on bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.asked == nil {
@@ -89,9 +89,9 @@ func (f *fullRefreshes) ask(pipeline string, on bool) {
 	}
 }
 
-// take reports whether a full refresh of pipeline was asked for, and
-// forgets the ask.
-func (f *fullRefreshes) take(pipeline string) bool {
+// take reports whether pipeline's next run was asked for, and forgets
+// the ask.
+func (f *pipelineFlags) take(pipeline string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	asked := f.asked[pipeline]
@@ -362,6 +362,15 @@ func (c consoleHost) pipelines(ctx context.Context, only string, runs int) ([]co
 		if st.Phase != schedule.PhaseRunning {
 			p.NextRun = st.Due
 		}
+		if b, ok := backoffShown(p.Last.Run, time.Now()); ok && p.PausedSince.IsZero() && st.Phase != schedule.PhaseRunning &&
+			b.Config == h.configDigest(ctx, eng, pc) {
+			// What the shared history says, which the host that
+			// runs it next goes by, whatever this one's schedule.
+			p.Backoff = b
+			if b.Until.After(p.NextRun) {
+				p.NextRun = b.Until
+			}
+		}
 		holder, held := holders[pc.Name]
 		if held {
 			p.Host = holder.Host
@@ -433,9 +442,11 @@ func (c consoleHost) SyncNow(ctx context.Context, pipeline string, fullRefresh b
 	if fullRefresh {
 		h.fullRefreshes.ask(pipeline, true)
 	}
+	h.asked.ask(pipeline, true)
 	err := h.sched.RunNow(pipeline)
-	if err != nil && fullRefresh {
+	if err != nil {
 		h.fullRefreshes.ask(pipeline, false)
+		h.asked.ask(pipeline, false)
 	}
 	switch {
 	case errors.Is(err, schedule.ErrUnknownJob):
@@ -458,9 +469,10 @@ func (c consoleHost) paused(ctx context.Context, pipeline string) (bool, error) 
 }
 
 // SetPaused pauses or resumes a pipeline in the state store, where every
-// host reads it before a run. A pipeline resumed whose last run is an
-// interval old or more (or that never ran) is due at once here; one that
-// ran more recently keeps its next slot.
+// host reads it before a run. A pipeline resumed runs as asked for: its
+// failures before count no more for its backoff. One whose last run is an
+// interval old or more (or that never ran), or that backs off, is due at
+// once here; one that ran more recently keeps its next slot.
 func (c consoleHost) SetPaused(ctx context.Context, pipeline string, paused bool) error {
 	h := c.h
 	pc, ok := h.engine().Config.Pipeline(pipeline)
@@ -478,11 +490,13 @@ func (c consoleHost) SetPaused(ctx context.Context, pipeline string, paused bool
 	if paused || pc.Interval == 0 {
 		return nil
 	}
-	runs, err := store.Runs(ctx, pipeline, 1)
+	runs, err := store.Runs(ctx, pipeline, backoffLookback)
 	if err != nil {
 		return fmt.Errorf("resumed; reading its last run to see whether it is due: %w", err)
 	}
-	if len(runs) > 0 && time.Since(runs[0].Started) < pc.Interval {
+	h.asked.ask(pipeline, true)
+	backsOff := counted(runs, h.configDigest(ctx, h.engine(), pc)).Until.After(time.Now())
+	if len(runs) > 0 && time.Since(runs[0].Started) < pc.Interval && !backsOff {
 		return nil
 	}
 	if err := h.sched.RunNow(pipeline); err != nil && !errors.Is(err, schedule.ErrRunning) {

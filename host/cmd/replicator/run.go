@@ -53,8 +53,10 @@ type runHost struct {
 	// metrics and live are what /metrics and the console show.
 	metrics *metrics.Metrics
 	live    live
-	// fullRefreshes are the ones asked for in the console.
-	fullRefreshes fullRefreshes
+	// fullRefreshes are the ones asked for in the console; asked the
+	// runs asked for there (Sync now, resume), which run whatever the
+	// pipeline's backoff and start its count again.
+	fullRefreshes, asked pipelineFlags
 	// console says the console is served, so pipelines without an
 	// interval are scheduled too, to run when asked there.
 	console bool
@@ -70,6 +72,10 @@ type runHost struct {
 	mu    sync.Mutex
 	eng   *engine.Engine           // of the configuration in use
 	specs map[string]contract.Spec // of eng's plugins, by kind/type
+	// digests are configDigest's, by pipeline of eng's configuration.
+	digests map[*config.Pipeline]string
+	// versions are the digests the scheduler last got, by pipeline name.
+	versions map[string]string
 }
 
 // engine returns the engine of the configuration in use.
@@ -87,7 +93,13 @@ func (h *runHost) setEngine(eng *engine.Engine, specs map[string]contract.Spec) 
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.eng, h.specs = eng, specs
+	digests := map[*config.Pipeline]string{}
+	for _, pc := range eng.Config.Pipelines {
+		if d, ok := h.digests[pc]; ok {
+			digests[pc] = d
+		}
+	}
+	h.eng, h.specs, h.digests = eng, specs, digests
 }
 
 func cmdRun(ctx context.Context, a *app, _ []string) error {
@@ -332,6 +344,15 @@ func (h *runHost) set(jobs []schedule.Job) {
 	}
 	h.names = names
 	h.showPipelines(h.ctx, h.engine())
+	versions := make(map[string]string, len(jobs))
+	for _, j := range jobs {
+		versions[j.Name] = j.Version
+		if was, ok := h.versions[j.Name]; ok && was != j.Version {
+			// A changed configuration has not failed yet.
+			h.metrics.SetBackoff(j.Name, time.Time{})
+		}
+	}
+	h.versions = versions
 	h.sched.Set(jobs)
 }
 
@@ -344,9 +365,8 @@ func (h *runHost) jobs(eng *engine.Engine) []schedule.Job {
 			h.log.Debug("pipeline has no interval; it runs only with `replicator sync`", "pipeline", pc.Name)
 			continue
 		}
-		jobs = append(jobs, schedule.Job{Name: pc.Name, Interval: pc.Interval, Run: func(ctx context.Context) schedule.Next {
-			return h.run(ctx, eng, pc)
-		}})
+		jobs = append(jobs, schedule.Job{Name: pc.Name, Interval: pc.Interval, Version: h.configDigest(h.ctx, eng, pc),
+			Run: func(ctx context.Context) schedule.Next { return h.run(ctx, eng, pc) }})
 	}
 	return jobs
 }
@@ -383,6 +403,8 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 		log.Debug("pipeline runs on another host now; trying again soon", "in", h.retry, "detail", err)
 	case errors.Is(err, errPaused):
 		log.Debug("pipeline is paused; its run is skipped")
+	case errors.Is(err, errBackingOff):
+		log.Debug("pipeline backs off after failing; its run is skipped", "until", next.At.Format(time.RFC3339))
 	case h.stoppedByOutage(ctx, err):
 		// The outage is logged once, not with each run it stops.
 		log.Debug("run stopped by the state database's outage; it runs again once the database answers", "error", err)
@@ -390,6 +412,9 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 	case err != nil && next.Takeover:
 		log.Warn("run failed: the pipeline's claim could not be taken or kept; it is tried again soon, here or on another host, from its last checkpoint",
 			"took", took, "in", h.retry, "error", err)
+	case err != nil && next.Backoff:
+		log.Error("run failed; the pipeline backs off", "took", took, "failures_in_a_row", rec.Backoff.Failures,
+			"next_run", next.At.Format(time.RFC3339), "error", err)
 	case !next.At.IsZero():
 		log.Debug("pipeline ran on another host less than an interval ago; its next run is due one interval after that one started",
 			"host", rec.Host, "at", next.At.Format(time.RFC3339))
@@ -419,6 +444,7 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 	soon := func() schedule.Next {
 		return schedule.Next{At: time.Now().Add(min(h.retry, pc.Interval)), Takeover: true}
 	}
+	asked := h.asked.take(pc.Name)
 	// A paused pipeline's run is skipped, on every host: it stays due at
 	// its slots, and runs again at the first after it is resumed.
 	if paused, err := isPaused(ctx, store, pc.Name); err != nil || paused {
@@ -441,12 +467,31 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 			return last, schedule.Next{At: next}, nil
 		}
 	}
+	prev, err := h.backingOff(rc.ctx, store, eng, pc)
+	if err != nil {
+		return state.Run{}, soon(), err
+	}
+	if !asked && prev.Until.After(time.Now()) {
+		h.metrics.SetBackoff(pc.Name, prev.Until)
+		return state.Run{}, schedule.Next{At: prev.Until, Backoff: true}, errBackingOff
+	}
+	// failed counts a failed run that was not the host's fault.
+	failed := func(rec state.Run, err error) (state.Run, schedule.Next, error) {
+		if h.stoppedByOutage(ctx, err) {
+			return rec, schedule.Next{}, err
+		}
+		next := h.backOff(ctx, store, rc.Fence, eng, pc, &rec, prev, asked)
+		return rec, next, err
+	}
 	p, rec, err := openRun(ctx, rc, eng, pc, store, h.runLog.Named(pc.Name))
 	if err != nil {
 		if rec.ID == 0 || rc.Err() != nil {
 			// Not begun, or the claim was lost: the history shows no end
 			// of this run, and the pipeline goes on within the bound.
 			return state.Run{}, soon(), err
+		}
+		if rec.Outcome == state.OutcomeFailed && ctx.Err() == nil {
+			return failed(rec, err)
 		}
 		return rec, schedule.Next{}, err
 	}
@@ -466,6 +511,8 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 	case ctx.Err() != nil:
 	case rc.Err() != nil, err != nil && !endStored(context.WithoutCancel(ctx), store, rec):
 		return rec, soon(), err
+	case rec.Outcome == state.OutcomeFailed:
+		return failed(rec, err)
 	}
 	return rec, schedule.Next{}, err
 }
