@@ -18,9 +18,9 @@ import (
 
 // flakySetup adds pipeline "flaky" to the console fixture: every second,
 // into a folder that does not exist yet, so that its destination's check
-// fails until the test makes the folder; failures back off up to 8 s.
+// fails until the test makes the folder; failures back off up to 30 s.
 var flakySetup = consoleSetup{
-	host: tokenHost + `  failure_backoff_max = "8s"` + "\n",
+	host: tokenHost + `  failure_backoff_max = "30s"` + "\n",
 	extra: `
 destination "jsonl" "broken" {
   path = "missing/flaky.jsonl"
@@ -42,16 +42,18 @@ func flakyFailures(log string) int {
 // TestFailingPipelineBacksOff runs `replicator run` with a pipeline whose
 // runs fail: they space out, doubling from its interval to
 // failure_backoff_max, which the console, /metrics and the history show;
-// Sync now runs it at once and starts the count again; a success ends the
-// backoff.
+// Sync now runs it at once and starts the count again; a change to its
+// configuration ends the wait, and the success that follows the backoff.
 func TestFailingPipelineBacksOff(t *testing.T) {
 	f := newConsoleFixtureWith(t, flakySetup)
-	waitFor(t, f.log, "three failures in a row", func(s string) bool {
-		return strings.Contains(s, "failures_in_a_row=3")
+	// Each wait below ends with a failure whose backoff is 8 s or more, time
+	// enough for what the test does next to come before its end.
+	waitFor(t, f.log, "four failures in a row", func(s string) bool {
+		return strings.Contains(s, "failures_in_a_row=4")
 	})
 	f.login()
 	_, _, page := f.get("/?q=flaky")
-	if !regexp.MustCompile(`backing off until [^<]+, after [34] failures`).MatchString(page) {
+	if !regexp.MustCompile(`backing off until [^<]+, after [45] failures`).MatchString(page) {
 		t.Errorf("the pipelines page does not show the backoff:\n%s", page)
 	}
 	_, _, metrics := f.get("/metrics", "Authorization", "Bearer "+consoleToken)
@@ -66,9 +68,18 @@ func TestFailingPipelineBacksOff(t *testing.T) {
 		t.Fatalf("Sync now: %d\n%s", code, body)
 	}
 	waitFor(t, f.log, "the run asked for to fail", func(s string) bool { return flakyFailures(s) > failures })
+	waitFor(t, f.log, "the backoff again", func(s string) bool {
+		return strings.Count(s, "failures_in_a_row=4") == 2
+	})
 
-	// Fixed: the next run succeeds and the backoff ends.
-	if err := os.Mkdir(filepath.Join(f.dir, "missing"), 0o755); err != nil {
+	// Fixed in the configuration: the reload ends the wait, and the run
+	// succeeds.
+	cfg := filepath.Join(f.dir, "replicator.hcl")
+	hcl, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(hcl), "missing/flaky.jsonl", "flaky.jsonl", 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, f.log, "a run of flaky to succeed", func(s string) bool {
@@ -95,9 +106,14 @@ func TestFailingPipelineBacksOff(t *testing.T) {
 // checkBackoffHistory checks the history of flaky, newest first: failures
 // counted 1, 2, 3 and on, each run starting no earlier than the backoff
 // of the one before; then one asked for, counted 1 again though it
-// started before the backoff ended; then successes.
+// started before the backoff ended; then failures counted 2, 3, 4; then,
+// the configuration changed, a success before that backoff ended.
 func checkBackoffHistory(t *testing.T, runs []state.Run) {
 	t.Helper()
+	if len(runs) < 2 || runs[0].Outcome != state.OutcomeSucceeded || runs[1].Outcome != state.OutcomeFailed ||
+		runs[1].Backoff.Failures < 4 || !runs[0].Started.Before(runs[1].Backoff.Until) {
+		t.Errorf("the configuration changed, its first run did not come before the backoff ended: %s", describeRuns(runs))
+	}
 	var asked int = -1
 	for i := len(runs) - 1; i >= 0; i-- {
 		if runs[i].Backoff.Asked {
@@ -108,11 +124,8 @@ func checkBackoffHistory(t *testing.T, runs []state.Run) {
 	if asked < 1 || runs[asked].Outcome != state.OutcomeFailed || runs[asked].Backoff.Failures != 1 || !runs[asked].Backoff.Until.IsZero() {
 		t.Fatalf("no failed run asked for, counted as the first failure and followed by others: %s", describeRuns(runs))
 	}
-	if runs[0].Outcome != state.OutcomeSucceeded {
-		t.Errorf("the newest run %s, want succeeded", runs[0].Outcome)
-	}
 	before := runs[asked+1:] // the failures before it, newest first
-	if len(before) < 3 || !runs[asked].Started.Before(before[0].Backoff.Until) {
+	if len(before) < 4 || !runs[asked].Started.Before(before[0].Backoff.Until) {
 		t.Errorf("the run asked for did not run before the backoff ended: %s", describeRuns(runs))
 	}
 	for i, r := range before {
@@ -120,7 +133,7 @@ func checkBackoffHistory(t *testing.T, runs []state.Run) {
 		if r.Outcome != state.OutcomeFailed || r.Backoff.Failures != n || r.Backoff.Config == "" {
 			t.Fatalf("run %d: %s with %+v, want failed and counted %d: %s", r.ID, r.Outcome, r.Backoff, n, describeRuns(runs))
 		}
-		wait := schedule.Backoff("flaky", time.Second, n, 8*time.Second)
+		wait := schedule.Backoff("flaky", time.Second, n, 30*time.Second)
 		if n >= schedule.BackoffAfter && !r.Backoff.Until.Equal(r.Started.Add(wait)) {
 			t.Errorf("run %d, failure %d: backs off until %s, want %s later than its start %s", r.ID, n, r.Backoff.Until, wait, r.Started)
 		}
