@@ -14,6 +14,8 @@ import (
 	"github.com/replicatorhq/replicator/host/config"
 	"github.com/replicatorhq/replicator/host/schedule"
 	"github.com/replicatorhq/replicator/host/state"
+	"github.com/replicatorhq/replicator/host/state/postgres"
+	"github.com/replicatorhq/replicator/internal/logbuf"
 )
 
 // flakySetup adds pipeline "flaky" to the console fixture: every second,
@@ -146,7 +148,7 @@ func checkBackoffHistory(t *testing.T, runs []state.Run) {
 func describeRuns(runs []state.Run) string {
 	var b strings.Builder
 	for _, r := range runs {
-		b.WriteString("\n  " + strconv.FormatUint(r.ID, 10) + " " + r.Started.Format("15:04:05.000") + " " + r.Outcome)
+		b.WriteString("\n  " + strconv.FormatUint(r.ID, 10) + " " + r.Host + " " + r.Started.Format("15:04:05.000") + " " + r.Outcome)
 		if r.Backoff.Failures > 0 {
 			b.WriteString(" failures=" + strconv.Itoa(r.Backoff.Failures) + " asked=" + strconv.FormatBool(r.Backoff.Asked))
 			if !r.Backoff.Until.IsZero() {
@@ -218,5 +220,75 @@ func TestStatusShowsPausedAndBackoff(t *testing.T) {
 	}
 	if strings.Contains(stdout, "Pipeline recovered is backing off") {
 		t.Errorf("status says a pipeline that succeeded since backs off:\n%s", stdout)
+	}
+}
+
+// TestBackoffAcrossAFleet runs two `replicator run` hosts sharing a real
+// PostgreSQL over a pipeline whose runs fail: whichever host runs it, the
+// failures are counted one after the other, and no host runs it before
+// the backoff the last failure set has ended.
+func TestBackoffAcrossAFleet(t *testing.T) {
+	testDatabase(t)
+	files := map[string]string{
+		"host.hcl": "host {\n  failure_backoff_max = \"30s\"\n}\n" + testStateBlock,
+		"flaky.hcl": strings.NewReplacer(`"1h"`, `"1s"`, `path = "flaky.jsonl"`, `path = "missing/flaky.jsonl"`).Replace(tenantHCL("flaky")),
+	}
+	var logs []*logbuf.Buffer
+	for range 2 {
+		w := newWorkspace(t, files)
+		if code, _, stderr := w.run("init"); code != 0 {
+			t.Fatalf("init: %s", stderr)
+		}
+		cmd, log := w.start("run", "-log-level", "debug")
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("a host's log:\n%s", log.String())
+			}
+		})
+		defer w.stop(cmd, log)
+		logs = append(logs, log)
+	}
+	store, err := postgres.Open(context.Background(), postgres.Options{URL: os.Getenv("TEST_DATABASE_URL")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var runs []state.Run
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if runs, err = store.Runs(context.Background(), "flaky", 0); err != nil {
+			t.Fatal(err)
+		}
+		if lastCounted(runs).Failures >= 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no fourth failure in a row in two minutes: %s", describeRuns(runs))
+		}
+	}
+	t.Logf("the history: %s", describeRuns(runs))
+	var prev *state.Run
+	for i := len(runs) - 1; i >= 0; i-- {
+		r := runs[i]
+		if r.Outcome != state.OutcomeFailed {
+			continue // the one running now
+		}
+		if prev != nil {
+			if r.Backoff.Failures != prev.Backoff.Failures+1 {
+				t.Errorf("run %d on %s counted %d after %d: %s", r.ID, r.Host, r.Backoff.Failures, prev.Backoff.Failures, describeRuns(runs))
+			}
+			if r.Started.Before(prev.Backoff.Until) {
+				t.Errorf("run %d on %s started at %s, before the backoff of run %d on %s ended at %s",
+					r.ID, r.Host, r.Started, prev.ID, prev.Host, prev.Backoff.Until)
+			}
+		}
+		prev = &runs[i]
+	}
+	// The host that did not run it last holds it back too: it skipped
+	// its own due runs, as its log says, or it ran some of the failures.
+	for i, log := range logs {
+		if !strings.Contains(log.String(), "pipeline backs off after failing; its run is skipped") &&
+			!strings.Contains(log.String(), "run failed; the pipeline backs off") {
+			t.Errorf("host %d neither skipped a run for the backoff nor counted a failure", i)
+		}
 	}
 }
