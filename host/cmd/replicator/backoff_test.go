@@ -116,7 +116,7 @@ func checkBackoffHistory(t *testing.T, runs []state.Run) {
 		runs[1].Backoff.Failures < 4 || !runs[0].Started.Before(runs[1].Backoff.Until) {
 		t.Errorf("the configuration changed, its first run did not come before the backoff ended: %s", describeRuns(runs))
 	}
-	var asked int = -1
+	asked := -1
 	for i := len(runs) - 1; i >= 0; i-- {
 		if runs[i].Backoff.Asked {
 			asked = i
@@ -230,7 +230,7 @@ func TestStatusShowsPausedAndBackoff(t *testing.T) {
 func TestBackoffAcrossAFleet(t *testing.T) {
 	testDatabase(t)
 	files := map[string]string{
-		"host.hcl": "host {\n  failure_backoff_max = \"30s\"\n}\n" + testStateBlock,
+		"host.hcl":  "host {\n  failure_backoff_max = \"30s\"\n}\n" + testStateBlock,
 		"flaky.hcl": strings.NewReplacer(`"1h"`, `"1s"`, `path = "flaky.jsonl"`, `path = "missing/flaky.jsonl"`).Replace(tenantHCL("flaky")),
 	}
 	var logs []*logbuf.Buffer
