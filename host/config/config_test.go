@@ -967,3 +967,30 @@ func TestConsoleTokenWrittenInTheFile(t *testing.T) {
 		t.Errorf("the warning shows the secret:\n%s", b.String())
 	}
 }
+
+// A connector's digest follows its attributes as they evaluate, env()
+// included, and nothing else.
+func TestConnectorDigest(t *testing.T) {
+	src := "source \"zoho\" \"eu\" {\n  domain = \"eu\"\n  client_secret = env(\"DIGEST_SECRET\")\n}\n"
+	digest := func() string {
+		t.Helper()
+		c, diags := loadSource(t, src)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		d, err := c.Sources[0].Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	t.Setenv("DIGEST_SECRET", "one")
+	first := digest()
+	if again := digest(); again != first {
+		t.Errorf("the same configuration has digests %s and %s", first, again)
+	}
+	t.Setenv("DIGEST_SECRET", "two")
+	if changed := digest(); changed == first {
+		t.Error("a value env() reads changed, and the digest did not")
+	}
+}

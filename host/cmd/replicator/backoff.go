@@ -60,12 +60,12 @@ func lastCounted(runs []state.Run) state.Backoff {
 
 // backingOff returns what pipeline pc's history says of its backoff:
 // zero when it is not failing with its current configuration.
-func (h *runHost) backingOff(ctx context.Context, store state.Store, eng *engine.Engine, pc *config.Pipeline) (state.Backoff, error) {
+func (h *runHost) backingOff(ctx context.Context, store state.Store, pc *config.Pipeline) (state.Backoff, error) {
 	runs, err := store.Runs(ctx, pc.Name, backoffLookback)
 	if err != nil {
 		return state.Backoff{}, fmt.Errorf("reading the last runs of pipeline %q: %w", pc.Name, err)
 	}
-	return counted(runs, h.configDigest(ctx, eng, pc)), nil
+	return counted(runs, h.configDigest(pc)), nil
 }
 
 // backOff counts rec, a failed run of pc that was not the host's fault,
@@ -73,7 +73,7 @@ func (h *runHost) backingOff(ctx context.Context, store state.Store, eng *engine
 // and returns when pc is next due.
 func (h *runHost) backOff(ctx context.Context, store state.Store, fence state.Fence, eng *engine.Engine, pc *config.Pipeline,
 	rec *state.Run, prev state.Backoff, asked bool) schedule.Next {
-	digest := h.configDigest(ctx, eng, pc)
+	digest := h.configDigest(pc)
 	if digest == "" {
 		return schedule.Next{}
 	}
@@ -96,12 +96,13 @@ func (h *runHost) backOff(ctx context.Context, store state.Store, fence state.Fe
 }
 
 // configDigest is a digest of what pc runs: its own settings and its
-// connectors' decoded configurations, so that a key read with env() and
-// changed outside the file counts as a change too. Every host with the
-// same configuration computes the same. Only a digest is kept, from which
-// no secret can be read back. It is "" when a block cannot be decoded:
-// such a pipeline's failures do not count.
-func (h *runHost) configDigest(ctx context.Context, eng *engine.Engine, pc *config.Pipeline) string {
+// connectors' attributes as they evaluate (config.Connector.Digest), so
+// that a key read with env() and changed outside the file counts as a
+// change too. It needs no plugin. Every host with the same configuration
+// computes the same. It is "" when a block does not evaluate: such a
+// pipeline's failures do not count (its runs fail on the configuration
+// and say so).
+func (h *runHost) configDigest(pc *config.Pipeline) string {
 	h.mu.Lock()
 	d, ok := h.digests[pc]
 	h.mu.Unlock()
@@ -109,28 +110,20 @@ func (h *runHost) configDigest(ctx context.Context, eng *engine.Engine, pc *conf
 		return d
 	}
 	sum := sha256.New()
-	enc := json.NewEncoder(sum)
-	_ = enc.Encode([]any{pc.Name, pc.Streams, pc.Interval, pc.FullRefreshEvery, pc.Source.Ref(), pc.Destination.Ref()})
+	_ = json.NewEncoder(sum).Encode([]any{pc.Name, pc.Streams, pc.Interval, pc.FullRefreshEvery})
 	for _, b := range []*config.Connector{pc.Source, pc.Destination} {
-		spec, err := h.spec(ctx, eng, b)
+		bd, err := b.Digest()
 		if err != nil {
 			return ""
 		}
-		raw, diags := b.Decode(spec)
-		if diags.HasErrors() {
-			return ""
-		}
-		_, _ = sum.Write(raw)
-		_, _ = sum.Write([]byte{0})
+		_, _ = sum.Write([]byte(bd))
 	}
 	d = hex.EncodeToString(sum.Sum(nil)[:12])
 	h.mu.Lock()
-	if h.eng == eng || h.eng == nil {
-		if h.digests == nil {
-			h.digests = map[*config.Pipeline]string{}
-		}
-		h.digests[pc] = d
+	if h.digests == nil {
+		h.digests = map[*config.Pipeline]string{}
 	}
+	h.digests[pc] = d
 	h.mu.Unlock()
 	return d
 }

@@ -363,7 +363,7 @@ func (c consoleHost) pipelines(ctx context.Context, only string, runs int) ([]co
 			p.NextRun = st.Due
 		}
 		if b, ok := backoffShown(p.Last.Run, time.Now()); ok && p.PausedSince.IsZero() && st.Phase != schedule.PhaseRunning &&
-			b.Config == h.configDigest(ctx, eng, pc) {
+			b.Config == h.configDigest(pc) {
 			// What the shared history says, which the host that
 			// runs it next goes by, whatever this one's schedule.
 			p.Backoff = b
@@ -495,7 +495,7 @@ func (c consoleHost) SetPaused(ctx context.Context, pipeline string, paused bool
 		return fmt.Errorf("resumed; reading its last run to see whether it is due: %w", err)
 	}
 	h.asked.ask(pipeline, true)
-	backsOff := counted(runs, h.configDigest(ctx, h.engine(), pc)).Until.After(time.Now())
+	backsOff := counted(runs, h.configDigest(pc)).Until.After(time.Now())
 	if len(runs) > 0 && time.Since(runs[0].Started) < pc.Interval && !backsOff {
 		return nil
 	}

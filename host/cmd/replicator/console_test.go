@@ -161,6 +161,11 @@ pipeline "manual" {
 			t.Fatalf("the console was not served within a minute:\n%s", f.log.String())
 		}
 	}
+	// The console is served while the host starts: its pipelines are
+	// scheduled, and can be acted on, once it says it runs them.
+	waitFor(t, f.log, "the host to run its pipelines", func(s string) bool {
+		return strings.Contains(s, "running pipelines on their intervals")
+	})
 	return f
 }
 

@@ -365,7 +365,7 @@ func (h *runHost) jobs(eng *engine.Engine) []schedule.Job {
 			h.log.Debug("pipeline has no interval; it runs only with `replicator sync`", "pipeline", pc.Name)
 			continue
 		}
-		jobs = append(jobs, schedule.Job{Name: pc.Name, Interval: pc.Interval, Version: h.configDigest(h.ctx, eng, pc),
+		jobs = append(jobs, schedule.Job{Name: pc.Name, Interval: pc.Interval, Version: h.configDigest(pc),
 			Run: func(ctx context.Context) schedule.Next { return h.run(ctx, eng, pc) }})
 	}
 	return jobs
@@ -467,7 +467,7 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 			return last, schedule.Next{At: next}, nil
 		}
 	}
-	prev, err := h.backingOff(rc.ctx, store, eng, pc)
+	prev, err := h.backingOff(rc.ctx, store, pc)
 	if err != nil {
 		return state.Run{}, soon(), err
 	}
