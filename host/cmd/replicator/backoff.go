@@ -87,6 +87,7 @@ func (h *runHost) backOff(ctx context.Context, store state.Store, fence state.Fe
 	rec.Backoff = b
 	if err := store.SaveRun(context.WithoutCancel(ctx), fence, rec); err != nil {
 		h.log.Warn("the failure could not be counted for the pipeline's backoff", "pipeline", pc.Name, "error", err)
+		rec.Backoff = state.Backoff{}
 		return schedule.Next{}
 	}
 	if b.Until.IsZero() {
