@@ -134,7 +134,9 @@ func TestLoadValid(t *testing.T) {
 func TestLoadHost(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "replicator.hcl")
-	src := "host {\n  max_concurrent_runs = 3\n  call_timeout = \"45s\"\n}\n"
+	src := "host {\n  max_concurrent_runs = 3\n  call_timeout = \"45s\"\n  failure_backoff_max = \"2h\"\n" +
+		"  metrics_listen = \"127.0.0.1:9100\"\n  metrics_token = env(\"REPLICATOR_METRICS_TOKEN\")\n}\n"
+	t.Setenv("REPLICATOR_METRICS_TOKEN", "metrics-token-0123456789")
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +146,8 @@ func TestLoadHost(t *testing.T) {
 	}
 	// Two warm plugins per run slot unless warm_plugins says.
 	want := Host{MaxConcurrentRuns: 3, CallTimeout: 45 * time.Second, StallTimeout: DefaultStallTimeout,
-		WarmPlugins: 6, WarmIdle: DefaultWarmIdle}
+		WarmPlugins: 6, WarmIdle: DefaultWarmIdle,
+		FailureBackoffMax: 2 * time.Hour, MetricsListen: "127.0.0.1:9100", MetricsToken: "metrics-token-0123456789"}
 	if !reflect.DeepEqual(c.Host, want) {
 		t.Errorf("host = %+v, want %+v", c.Host, want)
 	}
@@ -253,6 +256,24 @@ func loadDiagnosticsCases() []diagCase {
 			src:     "host {\n  listen = \"127.0.0.1\"\n}\n",
 			summary: "Invalid listen",
 			line:    2, col: 12,
+		},
+		{
+			name:    "metrics_listen without a port",
+			src:     "host {\n  metrics_listen = \"9100\"\n}\n",
+			summary: "Invalid metrics_listen",
+			line:    2, col: 20,
+		},
+		{
+			name:    "metrics_token too short",
+			src:     "host {\n  metrics_token = \"abc\"\n}\n",
+			summary: "metrics_token too short",
+			line:    2, col: 19,
+		},
+		{
+			name:    "failure_backoff_max without unit",
+			src:     "host {\n  failure_backoff_max = \"6\"\n}\n",
+			summary: "Invalid failure_backoff_max",
+			line:    2, col: 25,
 		},
 		{
 			name:    "console_token too short",
@@ -946,5 +967,32 @@ func TestConsoleTokenWrittenInTheFile(t *testing.T) {
 	}
 	if strings.Contains(b.String(), secret) {
 		t.Errorf("the warning shows the secret:\n%s", b.String())
+	}
+}
+
+// A connector's digest follows its attributes as they evaluate, env()
+// included, and nothing else.
+func TestConnectorDigest(t *testing.T) {
+	src := "source \"zoho\" \"eu\" {\n  domain = \"eu\"\n  client_secret = env(\"DIGEST_SECRET\")\n}\n"
+	digest := func() string {
+		t.Helper()
+		c, diags := loadSource(t, src)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		d, err := c.Sources[0].Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	t.Setenv("DIGEST_SECRET", "one")
+	first := digest()
+	if again := digest(); again != first {
+		t.Errorf("the same configuration has digests %s and %s", first, again)
+	}
+	t.Setenv("DIGEST_SECRET", "two")
+	if changed := digest(); changed == first {
+		t.Error("a value env() reads changed, and the digest did not")
 	}
 }

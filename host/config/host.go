@@ -28,6 +28,12 @@ const (
 	// running after its run, for a run soon after (one woken by a
 	// callback) to use.
 	DefaultWarmIdle = time.Minute
+	// DefaultFailureBackoffMax is the longest a failing pipeline waits
+	// between runs: its interval doubles with each failure in a row up to
+	// this. Six hours keeps a broken tenant to a few runs a day, and one
+	// fixed outside the configuration (an API key renewed at the service)
+	// running again the same working day.
+	DefaultFailureBackoffMax = 6 * time.Hour
 )
 
 // Host holds the settings of the host process itself, from the host block.
@@ -36,12 +42,21 @@ type Host struct {
 	MaxConcurrentRuns int
 	CallTimeout       time.Duration
 	StallTimeout      time.Duration
+	// FailureBackoffMax bounds how long a failing pipeline waits between
+	// runs (see schedule.Backoff).
+	FailureBackoffMax time.Duration
 	// Listen is the address of the console, /metrics and the health
 	// endpoints under `replicator run`; empty for none.
 	Listen string
 	// ConsoleToken opens the console and authorises /metrics; a secret.
 	// Empty means the host makes one at start.
 	ConsoleToken string
+	// MetricsToken, when set, is the bearer token /metrics takes instead
+	// of ConsoleToken; a secret.
+	MetricsToken string
+	// MetricsListen, when set, is an address of its own where /metrics
+	// is served, without a token unless MetricsToken is set.
+	MetricsListen string
 	// AllowedHosts are the names the console answers to in a request's
 	// Host header besides loopback names and the address it is reached
 	// at: lower case, without a port, brackets or a final dot.
@@ -77,6 +92,7 @@ func DefaultHost() Host {
 		StallTimeout:      DefaultStallTimeout,
 		WarmPlugins:       2 * DefaultMaxConcurrentRuns(),
 		WarmIdle:          DefaultWarmIdle,
+		FailureBackoffMax: DefaultFailureBackoffMax,
 	}
 }
 
@@ -93,8 +109,11 @@ func hostSchema() *hcl.BodySchema {
 			{Name: "max_concurrent_runs"},
 			{Name: "call_timeout"},
 			{Name: "stall_timeout"},
+			{Name: "failure_backoff_max"},
 			{Name: "listen"},
 			{Name: "console_token"},
+			{Name: "metrics_token"},
+			{Name: "metrics_listen"},
 			{Name: "allowed_hosts"},
 			{Name: "public_url"},
 			{Name: "warm_plugins"},
@@ -133,33 +152,23 @@ func (c *Config) decodeHost(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 			c.Host.WarmPlugins = n
 		}
 	}
-	if attr, ok := content.Attributes["listen"]; ok {
-		v, d := decodeString(attr, ctx, `listen takes the address to serve the console on, such as "127.0.0.1:8080".`)
-		diags = append(diags, d...)
-		if !d.HasErrors() {
-			if _, _, err := net.SplitHostPort(v); err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid listen",
-					Detail:   fmt.Sprintf(`%q is not a host and port. Write it as "127.0.0.1:8080", or ":8080" for every address (then set console_token).`, v),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+	for _, a := range []struct {
+		name   string
+		dst    *string
+		decode func(*hcl.Attribute, *hcl.EvalContext) (string, hcl.Diagnostics)
+	}{
+		{"listen", &c.Host.Listen, decodeListen},
+		{"metrics_listen", &c.Host.MetricsListen, decodeListen},
+		{"console_token", &c.Host.ConsoleToken, decodeToken},
+		{"metrics_token", &c.Host.MetricsToken, decodeToken},
+		{"api_token", &c.Host.APIToken, decodeToken},
+	} {
+		if attr, ok := content.Attributes[a.name]; ok {
+			v, d := a.decode(attr, ctx)
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				*a.dst = v
 			}
-			c.Host.Listen = v
-		}
-	}
-	if attr, ok := content.Attributes["console_token"]; ok {
-		v, d := decodeSecret(attr, ctx, `console_token takes the console's token as a string, read with env("REPLICATOR_CONSOLE_TOKEN") or file("console-token").`, 16)
-		diags = append(diags, d...)
-		if !d.HasErrors() {
-			c.Host.ConsoleToken = v
-		}
-	}
-	if attr, ok := content.Attributes["api_token"]; ok {
-		v, d := decodeSecret(attr, ctx, `api_token takes the portal API's bearer token as a string, read with env("REPLICATOR_API_TOKEN") or file("api-token").`, 16)
-		diags = append(diags, d...)
-		if !d.HasErrors() {
-			c.Host.APIToken = v
 		}
 	}
 	if attr, ok := content.Attributes["public_url"]; ok {
@@ -180,9 +189,10 @@ func (c *Config) decodeHost(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics 
 		}
 	}
 	for name, dst := range map[string]*time.Duration{
-		"call_timeout":  &c.Host.CallTimeout,
-		"stall_timeout": &c.Host.StallTimeout,
-		"warm_idle":     &c.Host.WarmIdle,
+		"call_timeout":        &c.Host.CallTimeout,
+		"stall_timeout":       &c.Host.StallTimeout,
+		"warm_idle":           &c.Host.WarmIdle,
+		"failure_backoff_max": &c.Host.FailureBackoffMax,
 	} {
 		attr, ok := content.Attributes[name]
 		if !ok {
@@ -227,6 +237,31 @@ func isLoopback(host string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
+}
+
+// decodeListen decodes an address to serve on, such as listen's.
+func decodeListen(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
+	v, diags := decodeString(attr, ctx, attr.Name+` takes an address to serve on, such as "127.0.0.1:8080".`)
+	if diags.HasErrors() {
+		return "", diags
+	}
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		return "", append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid " + attr.Name,
+			Detail:   fmt.Sprintf(`%q is not a host and port. Write it as "127.0.0.1:8080", or ":8080" for every address.`, v),
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+	}
+	return v, diags
+}
+
+// decodeToken decodes a secret token, such as console_token: at least 16
+// characters, read with env() or file() rather than written in the file.
+func decodeToken(attr *hcl.Attribute, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
+	env := "REPLICATOR_" + strings.ToUpper(attr.Name)
+	return decodeSecret(attr, ctx, fmt.Sprintf(`%s takes a token as a string, read with env(%q) or file(%q).`,
+		attr.Name, env, strings.ReplaceAll(attr.Name, "_", "-")), 16)
 }
 
 // decodeHostNames decodes a list of host names or IP addresses, each

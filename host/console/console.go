@@ -89,6 +89,9 @@ type Pipeline struct {
 	Runs []state.Run
 	// PausedSince is when an operator paused it; zero when not paused.
 	PausedSince time.Time
+	// Backoff is the failure backoff its history holds it back by; its
+	// Until is zero, or past, when it does not back off.
+	Backoff state.Backoff
 	// CanAuthorize says the source's connector takes a grant code; with
 	// NeedsGrant, it has none stored yet and cannot run until it does.
 	CanAuthorize, NeedsGrant bool
@@ -100,6 +103,10 @@ type Pipeline struct {
 
 // Failing says the pipeline's last finished run failed.
 func (p *Pipeline) Failing() bool { return p.Last.Failures > 0 }
+
+// BackingOff says the pipeline waits longer than its interval for its
+// next run because its runs keep failing.
+func (p *Pipeline) BackingOff() bool { return !p.Backoff.Until.IsZero() }
 
 // Source is what the console shows of one source.
 type Source struct {
@@ -150,6 +157,9 @@ type Settings struct {
 	// whose configuration has none makes one (NewToken) and prints a
 	// login URL.
 	Token string
+	// MetricsToken, when set, is the bearer token /metrics takes instead
+	// of Token, so that a scraper holds no key to the console.
+	MetricsToken string
 	// AllowedHosts are the names the console answers to in the Host
 	// header besides loopback names, the host of Listen and the IP address
 	// a connection came to.
@@ -184,6 +194,9 @@ const CallbacksPath = "/hooks/"
 type auth struct {
 	sum [sha256.Size]byte
 	gen uint64
+	// metrics is the digest of the token /metrics takes: sum's unless
+	// Settings.MetricsToken is set.
+	metrics [sha256.Size]byte
 }
 
 // Console serves the console's pages and endpoints.
@@ -259,11 +272,15 @@ func (c *Console) Configure(s Settings) {
 		return
 	}
 	sum := sha256.Sum256([]byte(s.Token))
+	c.auth.metrics = sum
+	if s.MetricsToken != "" {
+		c.auth.metrics = sha256.Sum256([]byte(s.MetricsToken))
+	}
 	if sum == c.auth.sum {
 		return
 	}
 	rotated := c.auth.gen > 0
-	c.auth = auth{sum: sum, gen: c.auth.gen + 1}
+	c.auth.sum, c.auth.gen = sum, c.auth.gen+1
 	if rotated {
 		c.sessions.endBefore(c.auth.gen)
 		c.log.Info("the token changed: sessions opened with the old one are ended")
@@ -428,19 +445,18 @@ func (c *Console) session(r *http.Request) *session {
 	return c.sessions.get(r, c.now(), a.gen)
 }
 
+// serveMetrics serves /metrics to a console session, or to a bearer of
+// the metrics token (the console token unless metrics_token is set).
 func (c *Console) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	if _, ok := bearer(r); ok {
-		if !c.checkBearer(w, r) {
-			return
-		}
-	} else if c.session(r) == nil {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="replicator"`)
-		http.Error(w, "metrics need the console token: send it as Authorization: Bearer <token>", http.StatusUnauthorized)
-		return
-	}
 	if c.metrics == nil {
 		http.NotFound(w, r)
 		return
+	}
+	if _, ok := bearer(r); ok || c.session(r) == nil {
+		a, _ := c.current()
+		if !checkMetricsBearer(w, r, c.guard, c.now(), a.metrics, a.metrics != a.sum) {
+			return
+		}
 	}
 	c.metrics.ServeHTTP(w, r)
 }

@@ -423,9 +423,9 @@ func (p *Pipeline) pluginLogs() []state.PluginLog {
 	return out
 }
 
-// Open starts the pipeline's connectors and discovers its streams. The
-// pipeline's plugins log through log, which names the pipeline and the
-// run (see runner.Logger).
+// Open starts the pipeline's connectors, checks its destination's
+// configuration and discovers its streams. The pipeline's plugins log
+// through log, which names the pipeline and the run (see runner.Logger).
 func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialStore, fence state.Fence, log hclog.Logger) (*Pipeline, error) {
 	// The two plugins start side by side: a run's start is mostly two
 	// processes starting and their TLS handshakes.
@@ -455,6 +455,9 @@ func (e *Engine) Open(ctx context.Context, p *config.Pipeline, store CredentialS
 		out.Destination, err = dst.Destination()
 	}
 	if err == nil {
+		err = checkDestination(ctx, out)
+	}
+	if err == nil {
 		out.Streams, err = e.discover(ctx, out, store, fence)
 	}
 	if err != nil {
@@ -475,6 +478,19 @@ type OpenError struct {
 
 func (e *OpenError) Error() string { return e.Err.Error() }
 func (e *OpenError) Unwrap() error { return e.Err }
+
+// checkDestination asks the destination whether it takes its
+// configuration before the source is asked anything: a destination that
+// refuses it (an unknown ROGER365 replicator, a wrong key) fails the run
+// before the source spends API credits on a discovery and a read whose
+// records could not be written. The streams are not known yet, so the
+// check is of the configuration only; Write checks the streams.
+func checkDestination(ctx context.Context, p *Pipeline) error {
+	if _, err := p.Destination.Check(ctx, contract.CheckRequest{Config: p.DestinationConfig}); err != nil {
+		return fmt.Errorf("check %s: %w", p.DestinationRef, err)
+	}
+	return nil
+}
 
 // CredentialStore keeps sources' credentials between runs; see state.Store.
 type CredentialStore interface {

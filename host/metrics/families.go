@@ -11,6 +11,7 @@ const (
 	famLastOutcome
 	famFailures
 	famNeedsAuth
+	famBackoff
 	famInterval
 	famCounters
 	famCredits
@@ -65,6 +66,9 @@ func newFamilies() [famCount]family {
 		gauge, nil}
 	f[famNeedsAuth] = family{"replicator_pipeline_needs_authorization",
 		"1 when the pipeline's source takes a grant (such as Zoho's) and has no credentials stored: it cannot run until it is authorized.",
+		gauge, nil}
+	f[famBackoff] = family{"replicator_pipeline_backoff_until_timestamp_seconds",
+		"Unix time before which the pipeline's next run does not start, because its runs keep failing (see failure_backoff_max); it backs off while this is above time(), and is 0 when it never did since its last success.",
 		gauge, nil}
 	f[famInterval] = family{"replicator_pipeline_interval_seconds",
 		"The pipeline's interval; 0 when it runs only when asked.",

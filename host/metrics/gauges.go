@@ -64,6 +64,7 @@ func (m *Metrics) Configure(name string, c Config) (fresh bool) {
 		m.series(name, famLastSuccess)
 		m.series(name, famFailures)
 		m.series(name, famNeedsAuth)
+		m.series(name, famBackoff)
 		m.series(name, famDuration)
 		for _, o := range endedOutcomes {
 			m.series(name, famLastOutcome, o)
@@ -121,6 +122,16 @@ func (m *Metrics) setGauge(name string, f int, on bool) {
 	}
 }
 
+// SetBackoff shows until when a configured pipeline backs off after
+// failing; the zero time when it does not.
+func (m *Metrics) SetBackoff(name string, until time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p := m.pipelines[name]; p != nil && p.configured {
+		m.series(name, famBackoff).value = seconds(until)
+	}
+}
+
 // LoadRuns sets a configured pipeline's gauges from its newest runs in h:
 // its last success, the outcome of its last ended run and the credits it
 // spent, and its failures since its last success.
@@ -138,6 +149,7 @@ func (m *Metrics) LoadRuns(ctx context.Context, h History, name string) error {
 	p.loaded, p.lastRun = true, sum.newest
 	m.series(name, famFailures).value = float64(sum.failures)
 	m.series(name, famLastSuccess).value = seconds(sum.lastSuccess)
+	m.series(name, famBackoff).value = seconds(sum.backoff)
 	if sum.last != nil {
 		m.showOutcome(p, name, *sum.last)
 	}
@@ -198,12 +210,16 @@ func (m *Metrics) showRun(r state.Run, ended time.Time) {
 	switch r.Outcome {
 	case state.OutcomeSucceeded:
 		m.series(name, famFailures).value = 0
+		m.series(name, famBackoff).value = 0
 		m.series(name, famLastSuccess).value = seconds(ended)
 		// It could not have run without credentials.
 		if s := p.series[famNeedsAuth]; len(s) == 1 && s[0].value != 0 {
 			m.authorized(p.source)
 		}
-	case state.OutcomeFailed, state.OutcomeCrashed:
+	case state.OutcomeFailed:
+		m.series(name, famFailures).value++
+		m.series(name, famBackoff).value = seconds(r.Backoff.Until)
+	case state.OutcomeCrashed:
 		m.series(name, famFailures).value++
 	}
 	m.showOutcome(p, name, r)
@@ -242,6 +258,7 @@ type summary struct {
 	last        *state.Run // the newest ended run; nil when none ended
 	lastSuccess time.Time  // when the newest successful run ended
 	failures    int        // failed and crashed runs since then
+	backoff     time.Time  // the newest counted failure's backoff end
 }
 
 // historyFirstRead is how many runs LoadRuns reads first: enough to reach
@@ -281,6 +298,9 @@ func summarizeRuns(runs []state.Run) (s summary, complete bool) {
 			return s, true
 		case state.OutcomeFailed, state.OutcomeCrashed:
 			s.failures++
+			if s.backoff.IsZero() && r.Outcome == state.OutcomeFailed {
+				s.backoff = r.Backoff.Until
+			}
 		}
 	}
 	return s, false

@@ -18,12 +18,20 @@
 // that neither a backlog of due runs nor runs that hold every slot for
 // hours keep them waiting, and a host that loses a peer takes on at most
 // that many runs beyond its bound.
+//
+// A run that failed may ask for a later next run than one interval on: a
+// failure backoff (Backoff). A job that backs off goes back to its
+// interval when its Version changes (its configuration was edited) or
+// RunNow runs it. A takeover retry is never a backoff: it is the host's
+// own trouble, not the job's.
 package schedule
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -46,6 +54,10 @@ const (
 type Job struct {
 	Name     string
 	Interval time.Duration
+	// Version says what the job runs, such as a digest of its
+	// configuration: a job that backs off and is Set with another Version
+	// is due as if its runs had not failed.
+	Version string
 	// Run does one run and reports its own outcome. It is called from a
 	// goroutine of its own; a cancelled ctx asks it to stop gracefully.
 	// It returns when the job is next due.
@@ -60,6 +72,43 @@ type Next struct {
 	// Takeover says the run found the job held elsewhere, or could not
 	// take or keep it: its next run goes in the takeover lane.
 	Takeover bool
+	// Backoff says At is later than one interval on because the job's
+	// runs failed (see Backoff): a new Version of the job, or RunNow,
+	// cuts the wait short.
+	Backoff bool
+}
+
+// The failure backoff: after BackoffAfter failures in a row, a job waits
+// twice as long after each further one, from its interval up to a ceiling,
+// each wait shortened by up to BackoffJitter of itself so that jobs that
+// started failing together (a service down for every tenant) come back
+// apart.
+const (
+	BackoffAfter  = 2
+	BackoffJitter = 0.1
+)
+
+// Backoff is how long after the start of a job's run that ended its
+// failures failures in a row its next run is due: its interval until
+// BackoffAfter failures, then doubling with each failure up to ceiling
+// (never below the interval), less a jitter. The jitter is a hash of the
+// name and the count, not a random draw, so that every host sharing the
+// job's history computes the same wait. A job without an interval runs
+// only when asked, and does not back off.
+func Backoff(name string, interval time.Duration, failures int, ceiling time.Duration) time.Duration {
+	if interval <= 0 || failures < BackoffAfter || ceiling <= interval {
+		return interval
+	}
+	// Doublings beyond 62 overflow, and are past any ceiling anyway.
+	doublings := min(failures-BackoffAfter+1, 62)
+	wait := ceiling
+	if f := float64(interval) * math.Pow(2, float64(doublings)); f < float64(ceiling) {
+		wait = time.Duration(f)
+	}
+	h := fnv.New64a()
+	_, _ = fmt.Fprintf(h, "%s\x00%d", name, failures)
+	jitter := time.Duration(float64(wait) * BackoffJitter * float64(h.Sum64()%1000) / 1000)
+	return max(wait-jitter, interval)
 }
 
 // Options configure a Scheduler.
@@ -111,6 +160,8 @@ type entry struct {
 	// takeover; onLane whether the one running holds a slot of the lane's
 	// own.
 	takeover, onLane bool
+	// backoff is whether the entry waits for a failure backoff to end.
+	backoff bool
 	// due is when the entry's next run is due, or the current run was.
 	due time.Time
 	// last is the due time of the last run started; zero before the first.
@@ -205,9 +256,10 @@ func (s *Scheduler) Set(jobs []Job) {
 			s.arm(e, Next{})
 			continue
 		}
-		old := e.job.Interval
+		old := e.job
 		e.job, e.removed = j, false
-		if e.phase == waiting && j.Interval != old && !e.takeover {
+		changed := j.Interval != old.Interval || (e.backoff && j.Version != old.Version)
+		if e.phase == waiting && changed && !e.takeover {
 			e.stop()
 			s.arm(e, Next{})
 		}
@@ -267,6 +319,7 @@ func (s *Scheduler) arm(e *entry, n Next) {
 	now := s.clock.Now()
 	next := n.At
 	e.takeover = n.Takeover
+	e.backoff = n.Backoff && !n.Takeover && !n.At.IsZero()
 	if e.job.Interval <= 0 {
 		e.phase, e.due = waiting, time.Time{}
 		e.gen++
@@ -373,6 +426,11 @@ func (s *Scheduler) run(ctx context.Context, e *entry, j Job) {
 			delete(s.entries, j.Name)
 		}
 	case !s.stopped && ctx.Err() == nil:
+		if next.Backoff && e.job.Version != j.Version {
+			// Its configuration changed while the failing run ran: the
+			// new one has not failed yet.
+			next = Next{}
+		}
 		s.arm(e, next)
 		if e.woken {
 			e.woken = false
@@ -406,6 +464,8 @@ type Status struct {
 	// the current one was due while running; zero for a job without an
 	// interval that waits for RunNow.
 	Due time.Time
+	// Backoff says Due is the end of a failure backoff.
+	Backoff bool
 }
 
 // Status returns the status of the job called name, and false when the
@@ -417,7 +477,7 @@ func (s *Scheduler) Status(name string) (Status, bool) {
 	if !ok || e.removed {
 		return Status{}, false
 	}
-	return Status{Phase: e.phase.String(), Due: e.due}, true
+	return Status{Phase: e.phase.String(), Due: e.due, Backoff: e.backoff && e.phase != running}, true
 }
 
 // Errors of RunNow.
@@ -427,8 +487,8 @@ var (
 )
 
 // RunNow queues the job called name at once, behind the runs already due,
-// as if its due time had come; its later runs follow one interval after
-// this one. A job already queued stays where it is; a running one gets
+// as if its due time had come, a failure backoff or not; its later runs
+// follow one interval after this one. A job already queued stays where it is; a running one gets
 // ErrRunning.
 func (s *Scheduler) RunNow(name string) error {
 	s.mu.Lock()
@@ -446,6 +506,7 @@ func (s *Scheduler) RunNow(name string) error {
 	e.gen++
 	e.due = s.clock.Now()
 	e.phase = queued
+	e.backoff = false
 	// Due now: no queued run is due later. A takeover stays one.
 	if e.takeover {
 		s.lane = append(s.lane, e)

@@ -797,3 +797,112 @@ func TestWakeKeepsTheBoundAndTheTakeoverLane(t *testing.T) {
 	default:
 	}
 }
+
+func TestBackoffDoublesUpToItsCeilingWithAJitter(t *testing.T) {
+	const interval, ceiling = 2 * time.Minute, 6 * time.Hour
+	for _, c := range []struct {
+		failures int
+		want     time.Duration // before the jitter
+	}{
+		{0, interval},
+		{1, interval},
+		{2, 2 * interval},
+		{3, 4 * interval},
+		{4, 8 * interval},
+		{8, 128 * interval},
+		{9, ceiling}, // 256 intervals are over 8 hours
+		{50, ceiling},
+		{1000, ceiling},
+	} {
+		got := Backoff("tenant-a", interval, c.failures, ceiling)
+		least := time.Duration(float64(c.want) * (1 - BackoffJitter))
+		if c.want == interval {
+			least = interval
+		}
+		if got > c.want || got < least {
+			t.Errorf("after %d failures: %s, want within [%s, %s]", c.failures, got, least, c.want)
+		}
+		if again := Backoff("tenant-a", interval, c.failures, ceiling); again != got {
+			t.Errorf("after %d failures: %s, then %s; every host must compute the same", c.failures, got, again)
+		}
+	}
+	// Jobs that fail together come back apart.
+	waits := map[time.Duration]bool{}
+	for i := range 20 {
+		waits[Backoff(fmt.Sprintf("tenant-%d", i), interval, 5, ceiling)] = true
+	}
+	if len(waits) < 15 {
+		t.Errorf("20 jobs after 5 failures wait %d different times; the jitter does not spread them", len(waits))
+	}
+	// No backoff without an interval, or with a ceiling not above it.
+	if got := Backoff("a", 0, 10, ceiling); got != 0 {
+		t.Errorf("without an interval: %s", got)
+	}
+	if got := Backoff("a", time.Hour, 10, time.Hour); got != time.Hour {
+		t.Errorf("ceiling at the interval: %s", got)
+	}
+}
+
+// backoffJob is a job whose runs report their start and ask for the next
+// run at the time sent on next, as a failure backoff.
+func (h *harness) backoffJob(name, version string, next chan time.Time) Job {
+	return Job{Name: name, Interval: time.Hour, Version: version, Run: func(context.Context) Next {
+		h.started <- name
+		return Next{At: <-next, Backoff: true}
+	}}
+}
+
+// A job that backs off goes back to its interval when its configuration
+// changes, or at once when RunNow runs it; an unchanged Set keeps the wait.
+func TestBackoffEndsWithANewVersionOrRunNow(t *testing.T) {
+	h := newHarness(t, 1)
+	next := make(chan time.Time, 1)
+	h.s.Set([]Job{h.backoffJob("a", "v1", next)})
+	h.clock.Advance(MaxFirstRunSpread)
+	h.next()
+	due := h.clock.Now()
+	next <- due.Add(6 * time.Hour)
+	h.idle()
+	h.clock.waitArmed(1)
+	if st, _ := h.s.Status("a"); !st.Backoff || !st.Due.Equal(due.Add(6*time.Hour)) {
+		t.Fatalf("status %+v, want a backoff until %s", st, due.Add(6*time.Hour))
+	}
+	// The same configuration again: still waiting.
+	h.s.Set([]Job{h.backoffJob("a", "v1", next)})
+	h.clock.Advance(time.Hour)
+	h.noneStarted()
+	// A new one: due one interval after the failed run, which is now.
+	h.s.Set([]Job{h.backoffJob("a", "v2", next)})
+	h.clock.Advance(0)
+	h.next()
+	next <- h.clock.Now().Add(6 * time.Hour)
+	h.idle()
+	h.clock.waitArmed(1)
+	h.clock.Advance(time.Hour)
+	h.noneStarted()
+	if err := h.s.RunNow("a"); err != nil {
+		t.Fatal(err)
+	}
+	h.next()
+	if st, _ := h.s.Status("a"); st.Backoff {
+		t.Errorf("status %+v while running after RunNow", st)
+	}
+	next <- time.Time{}
+}
+
+// A configuration changed while a failing run ran does not back off: the
+// new configuration has not failed.
+func TestBackoffOfARunOfAnOldVersionIsDropped(t *testing.T) {
+	h := newHarness(t, 1)
+	next := make(chan time.Time, 1)
+	h.s.Set([]Job{h.backoffJob("a", "v1", next)})
+	h.clock.Advance(MaxFirstRunSpread)
+	h.next()
+	h.s.Set([]Job{h.backoffJob("a", "v2", next)})
+	next <- h.clock.Now().Add(6 * time.Hour)
+	h.idle()
+	h.clock.waitArmed(1)
+	if st, _ := h.s.Status("a"); st.Backoff || st.Due.After(h.clock.Now().Add(time.Hour)) {
+		t.Fatalf("status %+v, want due within an hour without a backoff", st)
+	}
+}

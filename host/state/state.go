@@ -330,6 +330,28 @@ type Run struct {
 	// by TrimLog, whatever their level: the reason of a failure is often
 	// in the lines before it.
 	Logs []PluginLog `json:"logs,omitempty"`
+	// Backoff is, on a failed run, what it means for the pipeline's next
+	// run; the zero value on others, and on failed runs that were the
+	// host's fault, which do not count.
+	Backoff Backoff `json:"backoff,omitzero"`
+}
+
+// Backoff is what a failed run counts for its pipeline's failure backoff,
+// kept in the history so that every host sharing it holds the pipeline
+// back alike.
+type Backoff struct {
+	// Config is a digest of the pipeline's configuration the run ran
+	// with: failures of another configuration do not count.
+	Config string `json:"config,omitempty"`
+	// Failures counts the failures in a row of this configuration, this
+	// one included, since the last success or the last run an operator
+	// asked for (which counts as the first).
+	Failures int `json:"failures,omitempty"`
+	// Asked says an operator asked for the run (Sync now, resume).
+	Asked bool `json:"asked,omitempty"`
+	// Until is when the pipeline's next run is due at the earliest; zero
+	// when it is due one interval on, as without failures.
+	Until time.Time `json:"until,omitzero"`
 }
 
 // PluginLog is the last lines one plugin of a run logged, oldest first.

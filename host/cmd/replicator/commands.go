@@ -542,9 +542,28 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	paused, err := store.Paused(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
 	for _, name := range names {
 		if h, ok := holders[name]; ok {
 			fmt.Fprintf(a.stdout, "Pipeline %s is running on %s since %s.\n", name, h.Host, h.Since.Local().Format("2006-01-02 15:04:05"))
+		}
+		if since, ok := paused[name]; ok {
+			fmt.Fprintf(a.stdout, "Pipeline %s is paused since %s: no host runs it until it is resumed in the console.\n",
+				name, since.Local().Format("2006-01-02 15:04:05"))
+			continue
+		}
+		runs, err := store.Runs(ctx, name, backoffLookback)
+		if err != nil {
+			return err
+		}
+		if b := lastCounted(runs); b.Until.After(now) {
+			fmt.Fprintf(a.stdout, "Pipeline %s is backing off until %s, after %d failures in a row; "+
+				"Sync now or resume in the console, or a change to its configuration, ends the wait.\n",
+				name, b.Until.Local().Format("2006-01-02 15:04:05"), b.Failures)
 		}
 	}
 	if err := printSignals(ctx, a.stdout, store, names); err != nil {

@@ -72,15 +72,15 @@ func (l *live) get(pipeline string) (liveRun, bool) {
 	return *r, true
 }
 
-// fullRefreshes are the full refreshes asked for in the console, by
-// pipeline: the pipeline's next run on this host takes its own.
-type fullRefreshes struct {
+// pipelineFlags are asks made in the console, by pipeline, such as for a
+// full refresh: the pipeline's next run on this host takes its own.
+type pipelineFlags struct {
 	mu    sync.Mutex
 	asked map[string]bool
 }
 
-// ask asks for a full refresh of pipeline, or withdraws the ask.
-func (f *fullRefreshes) ask(pipeline string, on bool) {
+// ask asks for pipeline's next run, or withdraws the ask.
+func (f *pipelineFlags) ask(pipeline string, on bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.asked == nil {
@@ -93,9 +93,9 @@ func (f *fullRefreshes) ask(pipeline string, on bool) {
 	}
 }
 
-// take reports whether a full refresh of pipeline was asked for, and
-// forgets the ask.
-func (f *fullRefreshes) take(pipeline string) bool {
+// take reports whether pipeline's next run was asked for, and forgets
+// the ask.
+func (f *pipelineFlags) take(pipeline string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	asked := f.asked[pipeline]
@@ -147,21 +147,15 @@ func (h *runHost) serveConsole(ctx context.Context, listen string, hc config.Hos
 		return err
 	}
 	web.c = c
-	ln, err := net.Listen("tcp", listen)
+	ln, err := listenOn("the console", listen)
 	if err != nil {
-		return fmt.Errorf("serving the console: %w", err)
-	}
-	srv := &http.Server{
-		Handler:           c,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		return err
 	}
 	web.base = "http://" + reachable(ln.Addr())
 	h.web = web
-	ch := connectHost{h}
-	h.pages = connect.New(connect.Options{Host: ch, PublicURL: h.publicURL, Log: h.log.Named("connect"), Wrap: console.SecurityHeaders})
+	h.pages = connect.New(connect.Options{
+		Host: connectHost{h}, PublicURL: h.publicURL, Log: h.log.Named("connect"), Wrap: console.SecurityHeaders,
+	})
 	root := http.NewServeMux()
 	// The connect pages and the API answer to the console's names only,
 	// public_url's included, as a rebinding page must not reach them.
@@ -169,7 +163,56 @@ func (h *runHost) serveConsole(ctx context.Context, listen string, hc config.Hos
 	apiToken := func() string { return h.engine().Config.Host.APIToken }
 	root.Handle(api.Prefix+"/", c.CheckHost(api.New(consoleHost{h}, apiToken, h.log.Named("api"))))
 	root.Handle("/", c)
-	srv.Handler = root
+	h.serve(ctx, "the console", ln, root)
+	h.log.Info("console, /metrics and health checks are served", "url", web.base+"/")
+	web.printLogin()
+	return nil
+}
+
+// serveMetrics serves /metrics alone on listen (metrics_listen) until ctx
+// ends: with metrics_token when it is set, else without a token.
+func (h *runHost) serveMetrics(ctx context.Context, listen string, hc config.Host) error {
+	m := console.NewMetricsEndpoint(h.metrics.Handler(), h.log.Named("metrics"))
+	m.SetToken(hc.MetricsToken)
+	ln, err := listenOn("the metrics", listen)
+	if err != nil {
+		return err
+	}
+	addr := reachable(ln.Addr())
+	h.metricsOnly = &metricsOnly{m: m, listen: listen}
+	h.serve(ctx, "the metrics", ln, m)
+	if hc.MetricsToken == "" {
+		h.log.Info("/metrics is served without a token to whoever can reach its address", "url", "http://"+addr+"/metrics")
+	} else {
+		h.log.Info("/metrics is served to bearers of metrics_token", "url", "http://"+addr+"/metrics")
+	}
+	return nil
+}
+
+// metricsOnly is /metrics as served on metrics_listen.
+type metricsOnly struct {
+	m      *console.MetricsEndpoint
+	listen string
+}
+
+// listenOn listens on listen, for what, which names it in messages.
+func listenOn(what, listen string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("serving %s: %w", what, err)
+	}
+	return ln, nil
+}
+
+// serve serves handler on ln until ctx ends; what names it in messages.
+func (h *runHost) serve(ctx context.Context, what string, ln net.Listener, handler http.Handler) {
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -178,12 +221,9 @@ func (h *runHost) serveConsole(ctx context.Context, listen string, hc config.Hos
 	}()
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			h.log.Error("the console stopped", "error", err)
+			h.log.Error(what+" stopped being served", "error", err)
 		}
 	}()
-	h.log.Info("console, /metrics and health checks are served", "url", web.base+"/")
-	web.printLogin()
-	return nil
 }
 
 // reachable is addr as a URL names it, with a loopback address for a
@@ -211,10 +251,10 @@ func (w *webConsole) settings(hc config.Host) console.Settings {
 	}
 	allowed := hc.AllowedHosts
 	if u, err := url.Parse(hc.PublicURL); err == nil && u.Hostname() != "" {
-		// Callbacks come with public_url's host.
+		// Customers' browsers and callbacks come with public_url's host.
 		allowed = append(slices.Clone(allowed), u.Hostname())
 	}
-	return console.Settings{Token: token, AllowedHosts: allowed}
+	return console.Settings{Token: token, MetricsToken: hc.MetricsToken, AllowedHosts: allowed}
 }
 
 // printLogin logs the login URL of a token the host made, once: a token
@@ -231,6 +271,14 @@ func (w *webConsole) printLogin() {
 // configuration: a changed token takes effect and ends the sessions
 // opened with the old one.
 func (h *runHost) reconfigureConsole(hc config.Host) {
+	if m := h.metricsOnly; m != nil {
+		m.m.SetToken(hc.MetricsToken)
+		if hc.MetricsListen != m.listen {
+			h.log.Warn("metrics_listen changed; /metrics moves there when replicator run is restarted", "serving", m.listen, "configured", hc.MetricsListen)
+		}
+	} else if hc.MetricsListen != "" {
+		h.log.Warn("metrics_listen is set; /metrics is served there once replicator run is restarted", "configured", hc.MetricsListen)
+	}
 	w := h.web
 	if w == nil {
 		return
@@ -344,6 +392,15 @@ func (c consoleHost) pipelines(ctx context.Context, only string, runs int) ([]co
 		if st.Phase != schedule.PhaseRunning {
 			p.NextRun = st.Due
 		}
+		if b, ok := backoffShown(p.Last.Run, time.Now()); ok && p.PausedSince.IsZero() && st.Phase != schedule.PhaseRunning &&
+			b.Config == h.configDigest(pc) {
+			// What the shared history says, which the host that
+			// runs it next goes by, whatever this one's schedule.
+			p.Backoff = b
+			if b.Until.After(p.NextRun) {
+				p.NextRun = b.Until
+			}
+		}
 		holder, held := holders[pc.Name]
 		if held {
 			p.Host = holder.Host
@@ -415,9 +472,11 @@ func (c consoleHost) SyncNow(ctx context.Context, pipeline string, fullRefresh b
 	if fullRefresh {
 		h.fullRefreshes.ask(pipeline, true)
 	}
+	h.asked.ask(pipeline, true)
 	err := h.sched.RunNow(pipeline)
-	if err != nil && fullRefresh {
+	if err != nil {
 		h.fullRefreshes.ask(pipeline, false)
+		h.asked.ask(pipeline, false)
 	}
 	switch {
 	case errors.Is(err, schedule.ErrUnknownJob):
@@ -440,9 +499,10 @@ func (c consoleHost) paused(ctx context.Context, pipeline string) (bool, error) 
 }
 
 // SetPaused pauses or resumes a pipeline in the state store, where every
-// host reads it before a run. A pipeline resumed whose last run is an
-// interval old or more (or that never ran) is due at once here; one that
-// ran more recently keeps its next slot.
+// host reads it before a run. A pipeline resumed runs as asked for: its
+// failures before count no more for its backoff. One whose last run is an
+// interval old or more (or that never ran), or that backs off, is due at
+// once here; one that ran more recently keeps its next slot.
 func (c consoleHost) SetPaused(ctx context.Context, pipeline string, paused bool) error {
 	h := c.h
 	pc, ok := h.engine().Config.Pipeline(pipeline)
@@ -460,11 +520,13 @@ func (c consoleHost) SetPaused(ctx context.Context, pipeline string, paused bool
 	if paused || pc.Interval == 0 {
 		return nil
 	}
-	runs, err := store.Runs(ctx, pipeline, 1)
+	runs, err := store.Runs(ctx, pipeline, backoffLookback)
 	if err != nil {
 		return fmt.Errorf("resumed; reading its last run to see whether it is due: %w", err)
 	}
-	if len(runs) > 0 && time.Since(runs[0].Started) < pc.Interval {
+	h.asked.ask(pipeline, true)
+	backsOff := counted(runs, h.configDigest(pc)).Until.After(time.Now())
+	if len(runs) > 0 && time.Since(runs[0].Started) < pc.Interval && !backsOff {
 		return nil
 	}
 	if err := h.sched.RunNow(pipeline); err != nil && !errors.Is(err, schedule.ErrRunning) {

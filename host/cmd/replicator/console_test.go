@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,6 +50,9 @@ type consoleFixture struct {
 	dir  string
 	log  *logbuf.Buffer
 	c    *http.Client // keeps the session cookie
+	// stop stops replicator run and waits for it; the test's end does
+	// too, unless the test did.
+	stop func()
 }
 
 // consoleSetup varies the fixture's configuration.
@@ -120,12 +124,18 @@ pipeline "manual" {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- cmdRun(ctx, a, nil) }()
+	var once sync.Once
+	f.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("replicator run: %v", err)
+			}
+			a.close()
+		})
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("replicator run: %v", err)
-		}
-		a.close()
+		f.stop()
 		if t.Failed() {
 			t.Logf("replicator run's log:\n%s", f.log.String())
 		}
@@ -151,6 +161,11 @@ pipeline "manual" {
 			t.Fatalf("the console was not served within a minute:\n%s", f.log.String())
 		}
 	}
+	// The console is served while the host starts: its pipelines are
+	// scheduled, and can be acted on, once it says it runs them.
+	waitFor(t, f.log, "the host to run its pipelines", func(s string) bool {
+		return strings.Contains(s, "running pipelines on their intervals")
+	})
 	return f
 }
 

@@ -15,11 +15,12 @@ import (
 // metrics, so that alerts see them from the start: what the configuration
 // says of each and, for those new to the metrics, whether their source
 // needs authorization and how their newest runs ended, from the state
-// store. The metrics are served with the console only. What cannot be
+// store. The metrics are served with the console or on metrics_listen,
+// and shown only then. What cannot be
 // read is logged, and the host goes on: a pipeline whose runs could not be
 // read has them read again at the end of its next run.
 func (h *runHost) showPipelines(ctx context.Context, eng *engine.Engine) {
-	if !h.console {
+	if !h.console && h.metricsOnly == nil {
 		return
 	}
 	store, release, err := h.shared.acquire()

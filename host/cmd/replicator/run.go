@@ -56,16 +56,20 @@ type runHost struct {
 	// metrics and live are what /metrics and the console show.
 	metrics *metrics.Metrics
 	live    live
-	// fullRefreshes are the ones asked for in the console.
-	fullRefreshes fullRefreshes
+	// fullRefreshes are the ones asked for in the console; asked the
+	// runs asked for there (Sync now, resume), which run whatever the
+	// pipeline's backoff and start its count again.
+	fullRefreshes, asked pipelineFlags
 	// console says the console is served, so pipelines without an
 	// interval are scheduled too, to run when asked there.
 	console bool
 	web     *webConsole    // the console served, nil when none is
 	pages   *connect.Pages // the connect pages, served with the console
+	// metricsOnly is /metrics on metrics_listen, nil when not set.
+	metricsOnly *metricsOnly
 	// health follows the state database once it is reached, nil for a
-	// state file or before; known is
-	// what the console last read, shown while the database is down.
+	// state file or before; known is what the console last read, shown
+	// while the database is down.
 	health atomic.Pointer[storeHealth]
 	known  lastKnown
 	// signals are the callbacks that wake pipelines, and their channels.
@@ -76,6 +80,10 @@ type runHost struct {
 	mu    sync.Mutex
 	eng   *engine.Engine           // of the configuration in use
 	specs map[string]contract.Spec // of eng's plugins, by kind/type
+	// digests are configDigest's, by pipeline of eng's configuration.
+	digests map[*config.Pipeline]string
+	// versions are the digests the scheduler last got, by pipeline name.
+	versions map[string]string
 }
 
 // engine returns the engine of the configuration in use.
@@ -93,7 +101,13 @@ func (h *runHost) setEngine(eng *engine.Engine, specs map[string]contract.Spec) 
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.eng, h.specs = eng, specs
+	digests := map[*config.Pipeline]string{}
+	for _, pc := range eng.Config.Pipelines {
+		if d, ok := h.digests[pc]; ok {
+			digests[pc] = d
+		}
+	}
+	h.eng, h.specs, h.digests = eng, specs, digests
 }
 
 func cmdRun(ctx context.Context, a *app, _ []string) error {
@@ -185,6 +199,11 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 	}
 	if h.console {
 		if err := h.serveConsole(ctx, listen, cfg.Host); err != nil {
+			return err
+		}
+	}
+	if cfg.Host.MetricsListen != "" {
+		if err := h.serveMetrics(ctx, cfg.Host.MetricsListen, cfg.Host); err != nil {
 			return err
 		}
 	}
@@ -351,6 +370,15 @@ func (h *runHost) set(jobs []schedule.Job) {
 	}
 	h.names = names
 	h.showPipelines(h.ctx, h.engine())
+	versions := make(map[string]string, len(jobs))
+	for _, j := range jobs {
+		versions[j.Name] = j.Version
+		if was, ok := h.versions[j.Name]; ok && was != j.Version {
+			// A changed configuration has not failed yet.
+			h.metrics.SetBackoff(j.Name, time.Time{})
+		}
+	}
+	h.versions = versions
 	h.sched.Set(jobs)
 }
 
@@ -363,9 +391,8 @@ func (h *runHost) jobs(eng *engine.Engine) []schedule.Job {
 			h.log.Debug("pipeline has no interval; it runs only with `replicator sync`", "pipeline", pc.Name)
 			continue
 		}
-		jobs = append(jobs, schedule.Job{Name: pc.Name, Interval: pc.Interval, Run: func(ctx context.Context) schedule.Next {
-			return h.run(ctx, eng, pc)
-		}})
+		jobs = append(jobs, schedule.Job{Name: pc.Name, Interval: pc.Interval, Version: h.configDigest(pc),
+			Run: func(ctx context.Context) schedule.Next { return h.run(ctx, eng, pc) }})
 	}
 	return jobs
 }
@@ -407,6 +434,8 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 	case errors.Is(err, errPaused):
 		log.Debug("pipeline is paused; its run is skipped")
 		h.unwatch(ctx, eng, pc)
+	case errors.Is(err, errBackingOff):
+		log.Debug("pipeline backs off after failing; its run is skipped", "until", next.At.Format(time.RFC3339))
 	case h.stoppedByOutage(ctx, err):
 		// The outage is logged once, not with each run it stops.
 		log.Debug("run stopped by the state database's outage; it runs again once the database answers", "error", err)
@@ -414,6 +443,9 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 	case err != nil && next.Takeover:
 		log.Warn("run failed: the pipeline's claim could not be taken or kept; it is tried again soon, here or on another host, from its last checkpoint",
 			"took", took, "in", h.retry, "error", err)
+	case err != nil && next.Backoff:
+		log.Error("run failed; the pipeline backs off", "took", took, "failures_in_a_row", rec.Backoff.Failures,
+			"next_run", next.At.Format(time.RFC3339), "error", err)
 	case !next.At.IsZero():
 		log.Debug("pipeline ran on another host less than an interval ago; its next run is due one interval after that one started",
 			"host", rec.Host, "at", next.At.Format(time.RFC3339))
@@ -445,6 +477,7 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 	soon := func() schedule.Next {
 		return schedule.Next{At: time.Now().Add(min(h.retry, pc.Interval)), Takeover: true}
 	}
+	asked := h.asked.take(pc.Name)
 	// A paused pipeline's run is skipped, on every host: it stays due at
 	// its slots, and runs again at the first after it is resumed.
 	if paused, err := isPaused(ctx, store, pc.Name); err != nil || paused {
@@ -467,12 +500,31 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 			return last, schedule.Next{At: next}, nil
 		}
 	}
+	prev, err := h.backingOff(rc.ctx, store, pc)
+	if err != nil {
+		return state.Run{}, soon(), err
+	}
+	if !asked && prev.Until.After(time.Now()) {
+		h.metrics.SetBackoff(pc.Name, prev.Until)
+		return state.Run{}, schedule.Next{At: prev.Until, Backoff: true}, errBackingOff
+	}
+	// failed counts a failed run that was not the host's fault.
+	failed := func(rec state.Run, err error) (state.Run, schedule.Next, error) {
+		if h.stoppedByOutage(ctx, err) {
+			return rec, schedule.Next{}, err
+		}
+		next := h.backOff(ctx, store, rc.Fence, eng, pc, &rec, prev, asked)
+		return rec, next, err
+	}
 	p, rec, err := h.openWarm(ctx, rc, eng, pc, store)
 	if err != nil {
 		if rec.ID == 0 || rc.Err() != nil {
 			// Not begun, or the claim was lost: the history shows no end
 			// of this run, and the pipeline goes on within the bound.
 			return state.Run{}, soon(), err
+		}
+		if rec.Outcome == state.OutcomeFailed && ctx.Err() == nil {
+			return failed(rec, err)
 		}
 		return rec, schedule.Next{}, err
 	}
@@ -501,6 +553,8 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 			kept = true
 			h.warm.Put(pc.Name, eng, p)
 		}
+	case rec.Outcome == state.OutcomeFailed:
+		return failed(rec, err)
 	}
 	return rec, schedule.Next{At: h.renewal(pc)}, err
 }
