@@ -59,6 +59,9 @@ type Options struct {
 	// Ready, when set, says whether the host is ready as /readyz does,
 	// for replicator_ready (see readiness).
 	Ready func(context.Context) error
+	// ConfigFilesRejected, when set, reports how many configuration files
+	// are left out, or run in their last good version, for their errors.
+	ConfigFilesRejected func() int
 }
 
 // Metrics is one host process's metrics.
@@ -127,6 +130,12 @@ func New(opts Options) *Metrics {
 			Name: "replicator_ready",
 			Help: "1 when the host is ready (its configuration is loaded and its state store answers), as /readyz says; 0 otherwise.",
 		}, r.value))
+	}
+	if rejected := opts.ConfigFilesRejected; rejected != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "replicator_config_files_rejected",
+			Help: "Configuration files with errors: their pipelines are left out, or run in the file's last good version.",
+		}, func() float64 { return float64(rejected()) }))
 	}
 	return m
 }
