@@ -216,13 +216,21 @@ func configFiles(path string) (*Config, []string, hcl.Diagnostics) {
 // caller can print the diagnostics with WriteDiagnostics; a Config that came
 // with errors is good for nothing else.
 func Load(path string) (*Config, hcl.Diagnostics) {
+	return load(path, nil, nil)
+}
+
+// load is Load with the files named in sources read from there instead,
+// and the blocks of the files in leftOut left out: a pipeline naming a
+// connector block of theirs is an error that says so.
+func load(path string, sources map[string][]byte, leftOut map[string]bool) (*Config, hcl.Diagnostics) {
 	c, names, diags := configFiles(path)
 	if diags.HasErrors() {
 		return c, diags
 	}
 	c.Host = DefaultHost()
 
-	files, diags := c.parseFiles(names, nil)
+	files, diags := c.parseFiles(names, nil, &fileSet{sources: sources, leftOut: leftOut})
+	diags = slices.DeleteFunc(diags, func(d *hcl.Diagnostic) bool { return leftOut[diagFile(d)] })
 	if diags.HasErrors() {
 		// Syntax errors leave partial bodies whose further errors would
 		// only confuse, and the expressions refused are not evaluated.
@@ -239,8 +247,15 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 		hostBlock       *hcl.Block
 		pipelineBlocks  []*hcl.Block
 		connectors      = map[string]*Connector{}
+		unavailable     = map[string]string{} // connector blocks left out, by reference: their files
 	)
 	for _, f := range files {
+		if name := fileName(f); leftOut[name] {
+			for _, b := range connectorBlocks(f) {
+				unavailable[b.Type+"."+b.Labels[0]+"."+b.Labels[1]] = name
+			}
+			continue
+		}
 		content, d := f.Body.Content(rootSchema())
 		diags = append(diags, d...)
 		for _, b := range content.Blocks {
@@ -304,7 +319,7 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 	// refer to connectors declared later or in another file.
 	seen := map[string]*Pipeline{}
 	for _, b := range pipelineBlocks {
-		p, d := c.decodePipeline(b, ctxOf(b), connectors)
+		p, d := c.decodePipeline(b, ctxOf(b), connectors, unavailable)
 		diags = append(diags, d...)
 		if p == nil {
 			continue
@@ -324,9 +339,20 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 	return c, explainFuncErrors(diags)
 }
 
+// fileSet says how load reads some of the files (see load).
+type fileSet struct {
+	sources map[string][]byte
+	leftOut map[string]bool
+}
+
 // parseFiles reads and parses the named files, skipping those whose
-// source skip says to when it is set.
-func (c *Config) parseFiles(names []string, skip func(src []byte) bool) ([]*hcl.File, hcl.Diagnostics) {
+// source skip says to when it is set, and reading those of set as it
+// says. A file left out does not count towards the configuration's
+// bounds: its errors are its own, and the other files load.
+func (c *Config) parseFiles(names []string, skip func(src []byte) bool, set *fileSet) ([]*hcl.File, hcl.Diagnostics) {
+	if set == nil {
+		set = &fileSet{}
+	}
 	var diags hcl.Diagnostics
 	parser := hclparse.NewParser()
 	var files []*hcl.File
@@ -336,15 +362,27 @@ func (c *Config) parseFiles(names []string, skip func(src []byte) bool) ([]*hcl.
 		if size > MaxConfigSize || tokens > MaxTokens {
 			break // reported; each file after would only say it again
 		}
-		src, read, d := readConfigFile(name, MaxConfigSize-size)
-		size += read
+		counted := !set.leftOut[name]
+		room, tokenRoom := MaxConfigSize-size, MaxTokens-tokens
+		if !counted {
+			room, tokenRoom = MaxConfigFileSize, MaxTokens
+		}
+		src, read, d := readConfigFile(name, room)
+		if old, ok := set.sources[name]; ok {
+			src, read, d = old, int64(len(old)), nil
+		}
+		if counted {
+			size += read
+		}
 		if d == nil && skip != nil && skip(src) {
 			continue
 		}
 		if d == nil {
 			var n int
-			n, d = checkTokens(src, name, MaxTokens-tokens)
-			tokens += n
+			n, d = checkTokens(src, name, tokenRoom)
+			if counted {
+				tokens += n
+			}
 		}
 		if d.HasErrors() {
 			diags = append(diags, d...)
@@ -478,7 +516,8 @@ func (c *Config) decodeConnector(b *hcl.Block) (*Connector, hcl.Diagnostics) {
 	}, nil
 }
 
-func (c *Config) decodePipeline(b *hcl.Block, ctx *hcl.EvalContext, connectors map[string]*Connector) (*Pipeline, hcl.Diagnostics) {
+func (c *Config) decodePipeline(b *hcl.Block, ctx *hcl.EvalContext, connectors map[string]*Connector,
+	unavailable map[string]string) (*Pipeline, hcl.Diagnostics) {
 	diags := checkLabel(b, 0, "name")
 	if diags.HasErrors() {
 		return nil, diags
@@ -489,12 +528,12 @@ func (c *Config) decodePipeline(b *hcl.Block, ctx *hcl.EvalContext, connectors m
 
 	if attr, ok := content.Attributes["source"]; ok {
 		var d hcl.Diagnostics
-		p.Source, d = resolveRef(attr, KindSource, connectors)
+		p.Source, d = resolveRef(attr, KindSource, connectors, unavailable)
 		diags = append(diags, d...)
 	}
 	if attr, ok := content.Attributes["destination"]; ok {
 		var d hcl.Diagnostics
-		p.Destination, d = resolveRef(attr, KindDestination, connectors)
+		p.Destination, d = resolveRef(attr, KindDestination, connectors, unavailable)
 		diags = append(diags, d...)
 	}
 	if attr, ok := content.Attributes["streams"]; ok {
@@ -519,8 +558,10 @@ func (c *Config) decodePipeline(b *hcl.Block, ctx *hcl.EvalContext, connectors m
 }
 
 // resolveRef turns a pipeline's source or destination attribute, a bare
-// reference like source.zoho.eu, into the connector it names.
-func resolveRef(attr *hcl.Attribute, want string, connectors map[string]*Connector) (*Connector, hcl.Diagnostics) {
+// reference like source.zoho.eu, into the connector it names. A connector
+// in unavailable is declared in a file left out (see LoadTenants).
+func resolveRef(attr *hcl.Attribute, want string, connectors map[string]*Connector,
+	unavailable map[string]string) (*Connector, hcl.Diagnostics) {
 	invalid := hcl.Diagnostics{{
 		Severity: hcl.DiagError,
 		Summary:  fmt.Sprintf("Invalid %s reference", want),
@@ -549,6 +590,15 @@ func resolveRef(attr *hcl.Attribute, want string, connectors map[string]*Connect
 		}}
 	}
 	conn, ok := connectors[ref]
+	if file, left := unavailable[ref]; !ok && left {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Reference to a %s in a file with errors", want),
+			Detail: fmt.Sprintf("%s is declared in %s, which has errors and is left out until they are fixed; "+
+				"this file is left out with it.", ref, filepath.Base(file)),
+			Subject: attr.Expr.Range().Ptr(),
+		}}
+	}
 	if !ok {
 		var declared []string
 		for r, c := range connectors {

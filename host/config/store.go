@@ -20,7 +20,7 @@ func LoadStore(path string) (*Config, hcl.Diagnostics) {
 	}
 	// A file that does not say "state" has neither a state block nor a
 	// state_file.
-	files, diags := c.parseFiles(names, func(src []byte) bool { return !bytes.Contains(src, []byte("state")) })
+	files, diags := c.parseFiles(names, func(src []byte) bool { return !bytes.Contains(src, []byte("state")) }, nil)
 	if diags.HasErrors() {
 		return c, diags
 	}

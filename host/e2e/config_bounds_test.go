@@ -61,7 +61,7 @@ func TestRunRefusesAnExpandingTenantFile(t *testing.T) {
 		{bigHeredoc("mallory"), "Configuration file too large", "mallory.hcl line 13109"},
 	} {
 		w.write("mallory.hcl", tt.hcl)
-		waitLog(t, log, "keep running on the last good configuration", i+1)
+		waitLog(t, log, "its pipelines are left out until it is fixed: file=mallory.hcl", i+1)
 		// The diagnostics follow that line in writes of their own.
 		waitLog(t, log, tt.where, 1)
 		waitLog(t, log, tt.summary, 1)

@@ -28,7 +28,7 @@ func TestRunReloadsItsConfigurationFolder(t *testing.T) {
 	waitLog(t, log, "run finished: pipeline=beta run=1 outcome=succeeded read=100", 1)
 
 	w.write("gamma.hcl", "pipeline \"gamma\" {\n  source = \n}\n")
-	waitLog(t, log, "keep running on the last good configuration", 1)
+	waitLog(t, log, "its pipelines are left out until it is fixed", 1)
 	// The diagnostics follow that line in writes of their own.
 	waitLog(t, log, "gamma.hcl line 2", 1)
 	waitLog(t, log, "Invalid expression", 1)
@@ -41,7 +41,7 @@ func TestRunReloadsItsConfigurationFolder(t *testing.T) {
 	// An attribute the plugin does not know is refused at the reload, with
 	// its position, as validate reports it; delta never runs.
 	w.write("delta.hcl", strings.Replace(tenantConfig("delta", 100, "1s"), "count       = 100", "count       = 100\n  colour      = \"red\"", 1))
-	waitLog(t, log, "keep running on the last good configuration", 2)
+	waitLog(t, log, "its pipelines are left out until it is fixed", 2)
 	waitLog(t, log, "delta.hcl line 4", 1)
 	waitLog(t, log, "Unsupported argument", 1)
 	if err := os.Remove(w.path("delta.hcl")); err != nil {

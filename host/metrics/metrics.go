@@ -62,6 +62,9 @@ type Options struct {
 	// CallbackOutcomes are the outcomes replicator_callbacks_total counts,
 	// each shown from the start (see package notify).
 	CallbackOutcomes []string
+	// ConfigFilesRejected, when set, reports how many configuration files
+	// are left out, or run in their last good version, for their errors.
+	ConfigFilesRejected func() int
 }
 
 // Metrics is one host process's metrics.
@@ -141,6 +144,12 @@ func New(opts Options) *Metrics {
 			Name: "replicator_ready",
 			Help: "1 when the host is ready (its configuration is loaded and its state store answers), as /readyz says; 0 otherwise.",
 		}, r.value))
+	}
+	if rejected := opts.ConfigFilesRejected; rejected != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "replicator_config_files_rejected",
+			Help: "Configuration files with errors: their pipelines are left out, or run in the file's last good version.",
+		}, func() float64 { return float64(rejected()) }))
 	}
 	return m
 }

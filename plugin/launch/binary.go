@@ -29,10 +29,11 @@ const racyWindow = 2 * time.Second
 // same size, mtime and ctime, both by the path and by the open file;
 // any write, chmod, truncation, or rename over the path changes one of
 // them, ctime cannot be set by a user, and an open file's inode cannot be
-// reused for another file. On Linux the plugin is launched through
-// /proc/self/fd/N of that open file, so the program that runs is the one
-// that was hashed even if the path is replaced between the check and the
-// launch; elsewhere it is launched by path right after the check.
+// reused for another file. On Linux the plugin is launched through that
+// open file, handed to the child (see execPath), so the program that runs
+// is the one that was hashed even if the path is replaced between the
+// check and the launch; elsewhere it is launched by path right after the
+// check.
 type Binaries struct {
 	hashing sync.Mutex // one hash at a time, so that a burst of launches hashes once
 	mu      sync.Mutex
@@ -166,8 +167,10 @@ func (bin *Binary) unref() {
 // command returns the command that runs bin: through its open file where
 // the system allows it, with the plugin's path as its name either way.
 func (bin *Binary) command(ctx context.Context) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, execPath(bin.file, bin.Path))
+	path, files := execPath(bin.file, bin.Path)
+	cmd := exec.CommandContext(ctx, path)
 	cmd.Args[0] = bin.Path
+	cmd.ExtraFiles = files
 	return cmd
 }
 

@@ -16,4 +16,4 @@ func statKey(*os.File) (fileKey, bool) { return fileKey{}, false }
 
 func pathKey(string) (fileKey, bool) { return fileKey{}, false }
 
-func execPath(_ *os.File, path string) string { return path }
+func execPath(_ *os.File, path string) (string, []*os.File) { return path, nil }

@@ -137,7 +137,7 @@ func (h *runHost) serveConsole(ctx context.Context, listen string, hc config.Hos
 		Settings: web.settings(hc),
 		Host:     consoleHost{h},
 		Metrics:  h.metrics.Handler(),
-		Notice:   h.storeNotice,
+		Notice:   h.notice,
 		Log:      web.log,
 		Listen:   listen,
 		// Services call back at public_url, and find the endpoint there.

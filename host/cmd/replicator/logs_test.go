@@ -63,7 +63,7 @@ func TestRunLogsOnlyJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused := func(n int) func(string) bool {
-		return func(s string) bool { return strings.Count(s, "the configuration has errors") == n }
+		return func(s string) bool { return strings.Count(s, "a configuration file has errors") == n }
 	}
 	waitFor(t, log, "the reload refused", refused(1))
 	w.write("b.hcl", strings.Replace(tenantHCL("b"), "count = 20", "count = 20\n  colour = \"red\"", 1))

@@ -76,6 +76,8 @@ type runHost struct {
 	signals *signals
 	// warm keeps pipelines' plugins running between their runs.
 	warm *warm.Pool
+	// tenants are the configuration files left out for their errors.
+	tenants tenantFiles
 
 	mu    sync.Mutex
 	eng   *engine.Engine           // of the configuration in use
@@ -135,7 +137,7 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 		<-followed
 	}()
 
-	cfg, err := a.config()
+	cfg, err := h.startConfig()
 	if err != nil {
 		return err
 	}
@@ -187,6 +189,8 @@ func cmdRun(ctx context.Context, a *app, _ []string) error {
 		Ready: consoleHost{h}.Ready,
 		// Callbacks are counted by outcome from the start.
 		CallbackOutcomes: notify.Outcomes,
+		// A tenant file with errors leaves the host ready.
+		ConfigFilesRejected: h.tenants.rejected,
 	})
 	if cfg.Host.PublicURL != "" && listen == "" {
 		a.log.Warn("public_url is set but nothing is served: set listen in the host block (or -listen) for services to call back; the pipelines poll meanwhile")
@@ -267,35 +271,14 @@ func (h *runHost) follow(ctx context.Context, running <-chan struct{}, hup <-cha
 
 // reload reads the configuration again and reschedules its pipelines:
 // added ones start, removed ones stop after their run in flight, changed
-// ones run as changed from their next run. A configuration with errors is
-// reported with its diagnostics, and the pipelines keep running as they
-// were.
+// ones run as changed from their next run. A tenant file with errors runs
+// in its last good version or is left out (see reloadTenants); errors in
+// the host-wide settings are reported with their diagnostics, and the
+// pipelines keep running as they were.
 func (h *runHost) reload(reason string) {
 	h.log.Info("reading the configuration again", "reason", reason)
-	cfg, diags := config.Load(h.a.opts.config)
-	if diags.HasErrors() {
-		h.log.Error("the configuration has errors; the pipelines keep running on the last good configuration until it is fixed",
-			"errors", len(diags.Errs()))
-		h.a.writeDiagnostics(cfg, diags)
-		return
-	}
-	for _, d := range diags {
-		logDiagnostic(h.log, d)
-	}
-	eng, err := h.engine().Reload(cfg, h.runLog)
-	if err != nil {
-		h.log.Error("the configuration could not be reloaded; the pipelines keep running on the last good configuration", "error", err)
-		return
-	}
-	specs, diags, err := checkConnectors(h.ctx, eng)
-	if err != nil {
-		h.log.Error("the configuration could not be reloaded; the pipelines keep running on the last good configuration", "error", err)
-		return
-	}
-	if diags.HasErrors() {
-		h.log.Error("the configuration has errors; the pipelines keep running on the last good configuration until it is fixed",
-			"errors", len(diags.Errs()))
-		h.a.writeDiagnostics(cfg, diags)
+	cfg, eng, specs, ok := h.reloadTenants()
+	if !ok {
 		return
 	}
 	if h.a.opts.state == "" && (cfg.StateFile != h.shared.path || cfg.State.Postgres != h.a.cfg.State.Postgres) {
@@ -315,9 +298,10 @@ func (h *runHost) reload(reason string) {
 
 // checkConnectors decodes every connector block of eng's configuration
 // against its plugin's schema, as a run would, launching each plugin once
-// rather than once per block: a reload with a misspelt attribute is
-// refused like one with a syntax error, not found at the next run. It
-// returns the specs it asked, by specKey, for the console to reuse.
+// rather than once per block: a misspelt attribute, or a plugin that does
+// not answer, is an error of the block's file at the reload, not found at
+// the next run. It returns the specs it asked, by specKey, for the console
+// to reuse; an error only when ctx ended.
 func checkConnectors(ctx context.Context, eng *engine.Engine) (map[string]contract.Spec, hcl.Diagnostics, error) {
 	specs := map[string]contract.Spec{}
 	var diags hcl.Diagnostics
@@ -326,7 +310,16 @@ func checkConnectors(ctx context.Context, eng *engine.Engine) (map[string]contra
 		if !ok {
 			var err error
 			if spec, err = eng.Spec(ctx, b.Kind, b.Type); err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", b.Ref(), err)
+				if ctx.Err() != nil {
+					return nil, nil, fmt.Errorf("%s: %w", b.Ref(), err)
+				}
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "The block's plugin could not be asked for its schema",
+					Detail:   fmt.Sprintf("%s: %v", b.Ref(), err),
+					Subject:  b.DeclRange.Ptr(),
+				})
+				continue
 			}
 			specs[specKey(b)] = spec
 		}
