@@ -213,6 +213,9 @@ func TestConsoleTriageInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("search")),
 		chromedp.SendKeys(chromedp.ID("search"), "tenant-1234"),
 		chromedp.Submit(chromedp.ID("search")),
+		// The list before the search has the counts too: wait for the
+		// search's page.
+		chromedp.Poll[chromedp.Void](`location.search.includes("q=tenant-1234")`),
 		chromedp.WaitVisible(chromedp.CSS("#count-all")))
 	if got := rows(); !slices.Equal(got, []string{"pipeline-tenant-1234"}) || text("#count-all") != "all 1" {
 		t.Errorf("a search for tenant-1234 shows %v", got)
