@@ -62,8 +62,8 @@ type Client struct {
 	cmd   *exec.Cmd
 	group *group
 	abort context.CancelFunc // kills the process while it starts
-	// killed is set by Kill: go-plugin's notes of the exit it causes are
-	// no news.
+	// killed is set by Kill, and when a start is given up: go-plugin's
+	// notes of the exit that causes are no news.
 	killed atomic.Bool
 	tail   *tail
 	impl   any
@@ -162,6 +162,8 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		return c, nil
 	case <-ctx.Done():
+		// Given up on purpose: go-plugin's notes of the exit are no news.
+		c.killed.Store(true)
 		abort()
 		c.pc.Kill()
 		// A process started after all is ended once its start returns.
