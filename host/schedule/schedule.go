@@ -488,8 +488,8 @@ var (
 
 // RunNow queues the job called name at once, behind the runs already due,
 // as if its due time had come, a failure backoff or not; its later runs
-// follow one interval after this one. A job already queued stays where it is; a running one gets
-// ErrRunning.
+// follow one interval after this one. A job already queued stays where it
+// is; a running one gets ErrRunning.
 func (s *Scheduler) RunNow(name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
