@@ -57,7 +57,8 @@ func newAheadOrg(t *testing.T) *aheadOrg {
 	if err := h.sim.Update("Contacts", o.changed, map[string]any{"Last_Name": "Gewijzigd"}); err != nil {
 		t.Fatal(err)
 	}
-	if o.created = h.sim.Create("Contacts", map[string]any{"Last_Name": "Nieuw", "Phone": "020 555 0101"}); o.created == "" {
+	o.created = h.sim.Create("Contacts", map[string]any{"Last_Name": "Nieuw", "Phone": "020 555 0101"})
+	if o.created == "" {
 		t.Fatal("create refused")
 	}
 	if err := h.sim.Delete("Contacts", o.deleted); err != nil {

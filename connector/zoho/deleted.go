@@ -66,9 +66,8 @@ func (r *reader) deletedSync(ctx context.Context, st *streamState, end time.Time
 
 // deleted calls fn, page by page, for each record of module deleted in
 // (since, end], or after since when end is zero; step names a page for the
-// credit budget. It returns false
-// when there are more deletions than the API lists, having called fn for
-// some of them.
+// credit budget. It returns false when there are more deletions than the
+// API lists, having called fn for some of them.
 func (r *reader) deleted(ctx context.Context, module string, since, end time.Time, step string,
 	fn func(id string, at time.Time) error) (bool, error) {
 	for page := 1; page <= deletedPages; page++ {

@@ -307,7 +307,8 @@ func (r *reader) incremental(ctx context.Context, st *streamState) error {
 			return err
 		}
 	}
-	r.log.Info("incremental read done", "upserts", r.records, "deletes", r.deletes, "until", end, "read_ahead", r.readsAhead())
+	r.log.Info("incremental read done", "upserts", r.records, "deletes", r.deletes, "until", end,
+		"read_ahead", r.readsAhead())
 	return nil
 }
 
