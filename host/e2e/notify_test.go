@@ -323,9 +323,13 @@ state {
 }
 `, fleetKey))
 	a := f.start()
-	f.waitFor("the pipeline's channel subscribed at Zoho", func() bool { return len(f.sim.Channels()) == 1 })
-	b := f.start()
 	ctx := t.Context()
+	// The channel is stored once Zoho has it, and the second host reads
+	// the stored channels once it reaches the database: a callback before
+	// either would be refused as for an unknown channel.
+	f.waitFor("the pipeline's channel stored", func() bool { chs, err := db.Channels(ctx); return err == nil && len(chs) == 1 })
+	b := f.start()
+	waitLog(t, b.log, "running pipelines", 1)
 	runs, err := db.Runs(ctx, crmPipeline, 0)
 	if err != nil || len(runs) != 1 || !strings.HasSuffix(runs[0].Host, fmt.Sprintf(":%d", a.cmd.Process.Pid)) {
 		t.Fatalf("runs before the change: %+v, %v; want one, by the first host", runs, err)
