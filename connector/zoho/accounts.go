@@ -69,9 +69,11 @@ func (r *reader) accountChanges(ctx context.Context, st *streamState, end time.T
 // accountsRead is what the accounts stream read in a run, so that the
 // contacts stream of the same run need not ask Zoho again which accounts
 // changed: the ids of the accounts changed after changedAfter and those
-// deleted after deletedAfter, up to end. Read reads accounts before
-// contacts for this; together an idle run of both costs four credits
-// instead of six.
+// deleted after deletedAfter, up to end (and past it when the stream reads
+// ahead: the contacts of an account renamed seconds ago are then read again
+// at once, and once more when the window passes it). Read reads accounts
+// before contacts for this; together an idle run of both costs four
+// credits instead of six.
 type accountsRead struct {
 	changedAfter, deletedAfter, end time.Time
 	ids                             []string

@@ -111,14 +111,18 @@ func rowKey(row map[string]any) keyset.Cursor {
 	return keyset.Cursor{UpdatedAt: parseTime(str(row["Modified_Time"])), ID: str(row["id"])}
 }
 
-// coqlSync reads the records changed after the cursor and up to end, with
-// a checkpoint after each page.
+// coqlSync reads the records changed after the cursor and up to end (on
+// to the newest when it reads ahead), with a checkpoint after each page.
+// The cursor moves to the last row at or before end only.
 func (r *reader) coqlSync(ctx context.Context, st *streamState, end time.Time) error {
-	if !st.Cursor.Modified.Before(end) {
+	ahead := r.readsAhead()
+	if !ahead && !st.Cursor.Modified.Before(end) {
 		return nil
 	}
 	scan := r.recordScan("changed "+r.mod.module, "COQL page")
-	scan.bound = fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(end))
+	if !ahead {
+		scan.bound = fmt.Sprintf("(Modified_Time <= '%s')", zohoTime(end))
+	}
 	from := st.Cursor.key()
 	return r.coqlPages(ctx, scan, &from, func(rows []map[string]any, last keyset.Cursor) (bool, error) {
 		if err := r.emitRows(ctx, rows); err != nil {
@@ -129,12 +133,28 @@ func (r *reader) coqlSync(ctx context.Context, st *streamState, end time.Time) e
 				r.accounts.add(str(row["id"]))
 			}
 		}
-		st.Cursor = saved(last)
+		if k, ok := lastUpTo(rows, last, end); ok {
+			st.Cursor = saved(k)
+		}
 		if err := r.checkpoint(ctx, st); err != nil {
 			return false, err
 		}
-		return st.Cursor.Modified.Before(end), nil
+		return ahead || st.Cursor.Modified.Before(end), nil
 	})
+}
+
+// lastUpTo is the key of the last of a page's rows at or before end: last,
+// the key of the page's last row, when that is; false when none is.
+func lastUpTo(rows []map[string]any, last keyset.Cursor, end time.Time) (keyset.Cursor, bool) {
+	if !last.UpdatedAt.After(end) {
+		return last, true
+	}
+	for i := len(rows) - 1; i >= 0; i-- {
+		if k := rowKey(rows[i]); !k.UpdatedAt.After(end) {
+			return k, true
+		}
+	}
+	return keyset.Cursor{}, false
 }
 
 // coqlScan is a COQL read of a module in (Modified_Time, id) order, page

@@ -16,7 +16,8 @@ import (
 const deletedPages = 10
 
 // deletedSync emits a Delete for each record deleted after st.DeletedSince
-// and up to end, then moves DeletedSince to end.
+// and up to end (or to the newest, when it reads ahead), then moves
+// DeletedSince to end.
 func (r *reader) deletedSync(ctx context.Context, st *streamState, end time.Time) error {
 	since := st.DeletedSince
 	if since.IsZero() && st.Cursor != nil {
@@ -25,10 +26,13 @@ func (r *reader) deletedSync(ctx context.Context, st *streamState, end time.Time
 	if r.fillsAccounts() {
 		r.accounts.deletedAfter = since
 	}
-	if !since.Before(end) {
+	upTo := end
+	if r.readsAhead() {
+		upTo = time.Time{}
+	} else if !since.Before(end) {
 		return nil
 	}
-	listed, err := r.deleted(ctx, r.mod.module, since, end, "deleted records page", func(id string, at time.Time) error {
+	listed, err := r.deleted(ctx, r.mod.module, since, upTo, "deleted records page", func(id string, at time.Time) error {
 		if r.fillsAccounts() {
 			// Its contacts lose the company, even if it comes back.
 			r.accounts.add(id)
@@ -61,9 +65,9 @@ func (r *reader) deletedSync(ctx context.Context, st *streamState, end time.Time
 }
 
 // deleted calls fn, page by page, for each record of module deleted in
-// (since, end]; step names a page for the credit budget. It returns false
-// when there are more deletions than the API lists, having called fn for
-// some of them.
+// (since, end], or after since when end is zero; step names a page for the
+// credit budget. It returns false when there are more deletions than the
+// API lists, having called fn for some of them.
 func (r *reader) deleted(ctx context.Context, module string, since, end time.Time, step string,
 	fn func(id string, at time.Time) error) (bool, error) {
 	for page := 1; page <= deletedPages; page++ {
@@ -97,7 +101,7 @@ func (r *reader) deleted(ctx context.Context, module string, since, end time.Tim
 		}
 		for _, d := range body.Data {
 			id, at := str(d.ID), parseTime(d.DeletedTime)
-			if id == "" || !at.After(since) || at.After(end) {
+			if id == "" || !at.After(since) || !end.IsZero() && at.After(end) {
 				continue
 			}
 			if err := fn(id, at); err != nil {

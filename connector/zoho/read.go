@@ -16,7 +16,9 @@ import (
 )
 
 // lag keeps incremental windows this far behind now, so that a write whose
-// Modified_Time is stamped before it becomes visible is not skipped.
+// Modified_Time is stamped before it becomes visible is not skipped. With
+// notifications, reads go on past the window's end (readsAhead), but the
+// checkpoint still stops at it.
 const lag = time.Minute
 
 // errStopped ends a run early at a checkpoint, e.g. when the credit budget
@@ -305,7 +307,8 @@ func (r *reader) incremental(ctx context.Context, st *streamState) error {
 			return err
 		}
 	}
-	r.log.Info("incremental read done", "upserts", r.records, "deletes", r.deletes, "until", end)
+	r.log.Info("incremental read done", "upserts", r.records, "deletes", r.deletes, "until", end,
+		"read_ahead", r.readsAhead())
 	return nil
 }
 
@@ -325,6 +328,14 @@ func (r *reader) followFields(st *streamState) {
 	}
 	st.Fields = r.mod.seen()
 }
+
+// readsAhead reports whether incremental reads go on past the window's
+// end: with notifications a run woken by a callback must see the change it
+// was woken for, seconds old. What it reads past the end is sent like any
+// other change, but the checkpoint stays at the end, so the next run reads
+// it again (the same versions, sent with the same SourceTime) together
+// with any write stamped before the end that became visible late.
+func (r *reader) readsAhead() bool { return r.cfg.Notifications }
 
 // fillsAccounts reports whether r is the accounts reader of a run that
 // reads contacts too.

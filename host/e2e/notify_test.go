@@ -21,8 +21,8 @@ import (
 	"github.com/replicatorhq/replicator/internal/promtool"
 )
 
-// callbackDelay is how long zohosim holds each callback (see
-// newNotifyFixture).
+// callbackDelay is how long zohosim holds each callback when the tests
+// fault its delivery.
 const callbackDelay = 3 * time.Second
 
 // notifyToken is the console's token in the notification tests, for
@@ -66,15 +66,11 @@ func newNotifyFixture(t *testing.T, interval string) *notifyFixture {
 func setUpNotify(t *testing.T, interval, extra string) *notifyFixture {
 	t.Helper()
 	f := &notifyFixture{crmFixture: newCRMFixture(t, zohosim.Options{
+		// The org's clock is the host's: with notifications the source
+		// reads past its window's end, so the run a callback wakes reads
+		// the change made a second before.
 		Contacts: 20, Accounts: 5, Seed: 11,
-		// The Zoho source reads a minute behind the clock (zohoLag). The
-		// org's clock runs nearly that far behind the host's, so that a
-		// change is readable about two seconds after it is made rather
-		// than a minute; the callbacks are held three seconds, so that the
-		// run they wake can read it.
-		Now: func() time.Time { return time.Now().Add(-(zohoLag - 2*time.Second)) },
 	})}
-	f.sim.SetNotifyFaults(zohosim.NotifyFaults{Delay: callbackDelay})
 	f.public = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		target := f.target.Load()
 		if target == nil {
@@ -327,9 +323,13 @@ state {
 }
 `, fleetKey))
 	a := f.start()
-	f.waitFor("the pipeline's channel subscribed at Zoho", func() bool { return len(f.sim.Channels()) == 1 })
-	b := f.start()
 	ctx := t.Context()
+	// The channel is stored once Zoho has it, and the second host reads
+	// the stored channels once it reaches the database: a callback before
+	// either would be refused as for an unknown channel.
+	f.waitFor("the pipeline's channel stored", func() bool { chs, err := db.Channels(ctx); return err == nil && len(chs) == 1 })
+	b := f.start()
+	waitLog(t, b.log, "running pipelines", 1)
 	runs, err := db.Runs(ctx, crmPipeline, 0)
 	if err != nil || len(runs) != 1 || !strings.HasSuffix(runs[0].Host, fmt.Sprintf(":%d", a.cmd.Process.Pid)) {
 		t.Fatalf("runs before the change: %+v, %v; want one, by the first host", runs, err)
