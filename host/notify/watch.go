@@ -126,7 +126,16 @@ func (w *Watching) Sync(ctx context.Context, src contract.Watcher, store state.S
 	for _, ch := range offer {
 		req.Channels = append(req.Channels, contract.Channel{ID: ch.ID, URL: ch.URL, Secret: ch.Secret})
 	}
+	// A new channel is known before the service is asked: it may call
+	// back as soon as it subscribes, on this host or another, and does
+	// not call again. The new channels it does not take are forgotten.
+	fresh, err := w.keep(ctx, store, offer, have)
+	if err != nil {
+		w.forgetUntaken(ctx, store, fresh, nil)
+		return fmt.Errorf("storing the channels of %s: %w", want.Pipeline, err)
+	}
 	resp, err := src.Watch(ctx, req)
+	defer func() { w.forgetUntaken(ctx, store, fresh, resp.Channels) }()
 	if resp.Credentials != nil {
 		if serr := store.SaveCredentials(ctx, fence, want.SourceRef, resp.Credentials); serr != nil {
 			err = errors.Join(err, fmt.Errorf("storing credentials of %s: %w", want.SourceRef, serr))
@@ -160,6 +169,35 @@ func (w *Watching) Sync(ctx context.Context, src contract.Watcher, store state.S
 		}
 	}
 	return w.end(ctx, src, store, fence, want, drop)
+}
+
+// keep stores and knows the channels of offer that are not in have, with
+// the time they were made, and returns them.
+func (w *Watching) keep(ctx context.Context, store state.Store, offer, have []state.Channel) ([]state.Channel, error) {
+	var fresh []state.Channel
+	for _, ch := range offer {
+		if slices.ContainsFunc(have, func(h state.Channel) bool { return h.Key == ch.Key }) {
+			continue
+		}
+		ch.Watched = w.now()
+		if err := store.SaveChannel(ctx, ch); err != nil {
+			return fresh, err
+		}
+		w.Channels.Put(ch)
+		fresh = append(fresh, ch)
+	}
+	return fresh, nil
+}
+
+// forgetUntaken forgets the channels of fresh the service did not take.
+func (w *Watching) forgetUntaken(ctx context.Context, store state.Store, fresh []state.Channel, taken []contract.Watched) {
+	for _, ch := range fresh {
+		if slices.ContainsFunc(taken, func(t contract.Watched) bool { return t.ID == ch.ID }) {
+			continue
+		}
+		w.Channels.Remove(ch.Key)
+		_ = store.DeleteChannel(context.WithoutCancel(ctx), ch.Key) // unknown there, its callbacks meet a 404
+	}
 }
 
 // offer returns the channels to offer for want: those it has, with the
