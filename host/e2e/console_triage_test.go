@@ -214,8 +214,8 @@ func TestConsoleTriageInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("search"), "tenant-1234"),
 		chromedp.Submit(chromedp.ID("search")),
 		// The list before the search has the counts too: wait for the
-		// search's page.
-		chromedp.Poll[chromedp.Void](`location.search.includes("q=tenant-1234")`),
+		// search's page, whose search field holds the query as served.
+		chromedp.WaitVisible(chromedp.CSS(`#search[value="tenant-1234"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#count-all")))
 	if got := rows(); !slices.Equal(got, []string{"pipeline-tenant-1234"}) || text("#count-all") != "all 1" {
 		t.Errorf("a search for tenant-1234 shows %v", got)
