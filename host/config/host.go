@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	pluginconfig "github.com/replicatorhq/replicator/plugin/config"
 )
 
 // Defaults of the host block.
@@ -220,23 +222,13 @@ func checkPublicURL(v string) string {
 		return fmt.Sprintf("%q has a user, query or fragment; the host adds its own paths to public_url. %s", v, want)
 	case u.Scheme == "https":
 		return ""
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case u.Scheme == "http" && pluginconfig.IsLoopbackHost(u.Hostname()):
 		return ""
 	case u.Scheme == "http":
 		return fmt.Sprintf("%q is plain http to a host that is not loopback: connect links, OAuth codes and "+
 			"callbacks' secrets pass through it, so it must be https. %s", v, want)
 	}
 	return fmt.Sprintf("%q has the scheme %q. %s", v, u.Scheme, want)
-}
-
-// isLoopback reports whether host, a URL's host name, is localhost or a
-// loopback address.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
 }
 
 // decodeListen decodes an address to serve on, such as listen's.

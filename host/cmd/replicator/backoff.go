@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/replicatorhq/replicator/host/config"
@@ -56,16 +55,6 @@ func lastCounted(runs []state.Run) state.Backoff {
 		}
 	}
 	return state.Backoff{}
-}
-
-// backingOff returns what pipeline pc's history says of its backoff:
-// zero when it is not failing with its current configuration.
-func (h *runHost) backingOff(ctx context.Context, store state.Store, pc *config.Pipeline) (state.Backoff, error) {
-	runs, err := store.Runs(ctx, pc.Name, backoffLookback)
-	if err != nil {
-		return state.Backoff{}, fmt.Errorf("reading the last runs of pipeline %q: %w", pc.Name, err)
-	}
-	return counted(runs, h.configDigest(pc)), nil
 }
 
 // backOff counts rec, a failed run of pc that was not the host's fault,

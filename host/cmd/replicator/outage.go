@@ -155,11 +155,13 @@ func (h *runHost) waitForStore(pc *config.Pipeline) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	h.log.Debug("run waits for the state database", "pipeline", pc.Name, "in", h.retry)
-	return h.afterOutage(pc), true
+	return h.retryAt(pc), true
 }
 
-// afterOutage is when pc is tried again after a run the outage stopped.
-func (h *runHost) afterOutage(pc *config.Pipeline) time.Time {
+// retryAt is when pc is tried again after a run that could not go on here
+// for now: its claim failed or was lost, or the state database's outage
+// stopped it.
+func (h *runHost) retryAt(pc *config.Pipeline) time.Time {
 	return time.Now().Add(min(h.retry, pc.Interval))
 }
 

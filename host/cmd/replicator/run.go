@@ -432,7 +432,7 @@ func (h *runHost) run(ctx context.Context, eng *engine.Engine, pc *config.Pipeli
 	case h.stoppedByOutage(ctx, err):
 		// The outage is logged once, not with each run it stops.
 		log.Debug("run stopped by the state database's outage; it runs again once the database answers", "error", err)
-		next = schedule.Next{At: h.afterOutage(pc)}
+		next = schedule.Next{At: h.retryAt(pc)}
 	case err != nil && next.Takeover:
 		log.Warn("run failed: the pipeline's claim could not be taken or kept; it is tried again soon, here or on another host, from its last checkpoint",
 			"took", took, "in", h.retry, "error", err)
@@ -468,7 +468,7 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 	defer release()
 	// soon is when pc is due again after a claim that failed or was lost.
 	soon := func() schedule.Next {
-		return schedule.Next{At: time.Now().Add(min(h.retry, pc.Interval)), Takeover: true}
+		return schedule.Next{At: h.retryAt(pc), Takeover: true}
 	}
 	asked := h.asked.take(pc.Name)
 	// A paused pipeline's run is skipped, on every host: it stays due at
@@ -484,19 +484,18 @@ func (h *runHost) runOnce(ctx context.Context, eng *engine.Engine, pc *config.Pi
 		return state.Run{}, soon(), err
 	}
 	defer rc.done(h.log)
+	// The newest runs, read once under the claim: whether another host
+	// has just run the pipeline, and its backoff.
+	runs, err := store.Runs(rc.ctx, pc.Name, backoffLookback)
+	if err != nil {
+		return state.Run{}, soon(), fmt.Errorf("reading the last runs of pipeline %q: %w", pc.Name, err)
+	}
 	if h.fleet {
-		last, next, err := ranElsewhere(rc.ctx, store, pc.Name, pc.Interval, time.Now(), woken)
-		if err != nil {
-			return state.Run{}, soon(), err
-		}
-		if !next.IsZero() {
+		if last, next := ranElsewhere(runs, pc.Interval, time.Now(), woken); !next.IsZero() {
 			return last, schedule.Next{At: next}, nil
 		}
 	}
-	prev, err := h.backingOff(rc.ctx, store, pc)
-	if err != nil {
-		return state.Run{}, soon(), err
-	}
+	prev := counted(runs, h.configDigest(pc))
 	if !asked && prev.Until.After(time.Now()) {
 		h.metrics.SetBackoff(pc.Name, prev.Until)
 		return state.Run{}, schedule.Next{At: prev.Until, Backoff: true}, errBackingOff
@@ -568,30 +567,26 @@ func endStored(ctx context.Context, store state.Store, rec state.Run) bool {
 // host that stopped answering within the bound and a quarter.
 func retryAfter(takeover time.Duration) time.Duration { return takeover / 4 }
 
-// ranElsewhere reads pipeline's last run, under the claim: when another
-// host (or a `replicator sync`) started it less than interval before now
-// and saw it to its end, succeeded or failed, it returns that run and when
-// the pipeline is next due, one interval after that start. So hosts that
-// join, and the hosts that lose the race for a claim, do not run again
-// what another has just run. A run its host did not finish (crashed,
-// interrupted) goes on now from its last checkpoint, and so does a run
-// woken by a callback that came after that run started (woken): the
-// change it signals may not have been read.
-func ranElsewhere(ctx context.Context, store state.Store, pipeline string, interval time.Duration, now, woken time.Time) (state.Run, time.Time, error) {
-	runs, err := store.Runs(ctx, pipeline, 1)
-	if err != nil {
-		return state.Run{}, time.Time{}, fmt.Errorf("reading the last run of pipeline %q: %w", pipeline, err)
-	}
+// ranElsewhere looks at a pipeline's newest runs, read under the claim:
+// when another host (or a `replicator sync`) started the last less than
+// interval before now and saw it to its end, succeeded or failed, it
+// returns that run and when the pipeline is next due, one interval after
+// that start. So hosts that join, and the hosts that lose the race for a
+// claim, do not run again what another has just run. A run its host did
+// not finish (crashed, interrupted) goes on now from its last checkpoint,
+// and so does a run woken by a callback that came after that run started
+// (woken): the change it signals may not have been read.
+func ranElsewhere(runs []state.Run, interval time.Duration, now, woken time.Time) (state.Run, time.Time) {
 	if len(runs) == 0 {
-		return state.Run{}, time.Time{}, nil
+		return state.Run{}, time.Time{}
 	}
 	last := runs[0]
 	next := last.Started.Add(interval)
 	if last.Host == hostID() || (last.Outcome != state.OutcomeSucceeded && last.Outcome != state.OutcomeFailed) || !next.After(now) ||
 		woken.After(last.Started) {
-		return state.Run{}, time.Time{}, nil
+		return state.Run{}, time.Time{}
 	}
-	return last, next, nil
+	return last, next
 }
 
 // errWaitingForDatabase is what the runs and /readyz are told while the
